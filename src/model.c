@@ -1,0 +1,1484 @@
+/*
+ * model.c - load and validate a predict-model/1 document.
+ *
+ * Validation is complete before anything is trusted: every field's
+ * presence and type, array lengths, finite numbers, references between
+ * fields and the limits. A refused document gets one message starting with
+ * the JSON path of the offending value. The cJSON tree is freed before
+ * returning on every path, so a host may raise its own error afterwards
+ * without leaking.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "model.h"
+#include "util.h"
+
+/* ---------- arena ---------- */
+
+struct arena_chunk
+{
+	arena_chunk *next;
+	size_t		size;
+	size_t		used;
+	/* data follows, 16-byte aligned */
+};
+
+#define ARENA_ALIGN 16
+#define ARENA_CHUNK_SIZE ((size_t) 64 * 1024)
+#define CHUNK_HEADER_SIZE ((sizeof(arena_chunk) + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1))
+
+static void *
+default_alloc(size_t size, void *context)
+{
+	(void) context;
+	return malloc(size);
+}
+
+static void
+default_release(void *pointer, void *context)
+{
+	(void) context;
+	free(pointer);
+}
+
+/* Zeroed memory that lives as long as the model, or NULL. */
+static void *
+arena_alloc(predict_model *model, size_t size)
+{
+	arena_chunk *chunk = model->chunks;
+	void	   *p;
+
+	size = (size + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
+	if (size == 0)
+		size = ARENA_ALIGN;
+	if (chunk == NULL || chunk->size - chunk->used < size)
+	{
+		size_t		data_size = size > ARENA_CHUNK_SIZE ? size : ARENA_CHUNK_SIZE;
+
+		if (data_size > SIZE_MAX - CHUNK_HEADER_SIZE)
+			return NULL;
+		chunk = model->allocator.alloc(CHUNK_HEADER_SIZE + data_size,
+									   model->allocator.context);
+		if (chunk == NULL)
+			return NULL;
+		chunk->size = data_size;
+		chunk->used = 0;
+		/* a big allocation goes behind the current chunk to keep its free space */
+		if (size > ARENA_CHUNK_SIZE / 4 && model->chunks != NULL)
+		{
+			chunk->next = model->chunks->next;
+			model->chunks->next = chunk;
+		}
+		else
+		{
+			chunk->next = model->chunks;
+			model->chunks = chunk;
+		}
+	}
+	p = (char *) chunk + CHUNK_HEADER_SIZE + chunk->used;
+	chunk->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+void
+predict_model_free(predict_model *model)
+{
+	predict_allocator allocator;
+	arena_chunk *chunk;
+
+	if (model == NULL)
+		return;
+	allocator = model->allocator;
+	chunk = model->chunks;
+	while (chunk != NULL)
+	{
+		arena_chunk *next = chunk->next;
+
+		allocator.release(chunk, allocator.context);
+		chunk = next;
+	}
+	allocator.release(model, allocator.context);
+}
+
+/* ---------- loader state and errors ---------- */
+
+#define PATH_SIZE 256
+
+typedef struct loader
+{
+	predict_model *model;
+	predict_limits limits;
+	predict_error *err;
+	char		path[PATH_SIZE];
+	size_t		path_len;
+} loader;
+
+static void
+path_set(loader *ld, size_t len)
+{
+	ld->path_len = len < PATH_SIZE ? len : PATH_SIZE - 1;
+	ld->path[ld->path_len] = '\0';
+}
+
+/* Append ".key" (or "key" at the root); returns the length to restore. */
+static size_t
+path_push_key(loader *ld, const char *key)
+{
+	size_t		saved = ld->path_len;
+	int			n;
+
+	n = snprintf(ld->path + ld->path_len, PATH_SIZE - ld->path_len,
+				 saved == 0 ? "%s" : ".%s", key);
+	if (n > 0)
+		path_set(ld, ld->path_len + (size_t) n);
+	return saved;
+}
+
+static size_t
+path_push_index(loader *ld, size_t index)
+{
+	size_t		saved = ld->path_len;
+	int			n;
+
+	n = snprintf(ld->path + ld->path_len, PATH_SIZE - ld->path_len, "[%zu]", index);
+	if (n > 0)
+		path_set(ld, ld->path_len + (size_t) n);
+	return saved;
+}
+
+static bool fail(loader *ld, const char *format,...) __attribute__((format(printf, 2, 3)));
+
+/* Record "<path>: <message>" as a bad-model error; returns false. */
+static bool
+fail(loader *ld, const char *format,...)
+{
+	char		message[PREDICT_ERROR_SIZE];
+	va_list		args;
+
+	va_start(args, format);
+	vsnprintf(message, sizeof(message), format, args);
+	va_end(args);
+	predict_set_error(ld->err, PREDICT_BAD_MODEL, "%s: %s",
+					  ld->path_len ? ld->path : "(document)", message);
+	return false;
+}
+
+static bool
+fail_limit(loader *ld, const char *what, size_t count, const char *limit_name, size_t limit)
+{
+	fail(ld, "%zu %s exceeds the limit %s = %zu", count, what, limit_name, limit);
+	if (ld->err != NULL)
+		ld->err->status = PREDICT_TOO_LARGE;
+	return false;
+}
+
+static bool
+fail_memory(loader *ld)
+{
+	predict_set_error(ld->err, PREDICT_NO_MEMORY, "out of memory while loading the model");
+	return false;
+}
+
+/* ---------- typed access to cJSON items ---------- */
+
+static const char *
+json_type_name(const cJSON *item)
+{
+	if (cJSON_IsNull(item))
+		return "null";
+	if (cJSON_IsBool(item))
+		return "a boolean";
+	if (cJSON_IsNumber(item))
+		return "a number";
+	if (cJSON_IsString(item))
+		return "a string";
+	if (cJSON_IsArray(item))
+		return "an array";
+	if (cJSON_IsObject(item))
+		return "an object";
+	return "an invalid value";
+}
+
+#define MAX_OPEN_OBJECT_FIELDS 256
+
+/*
+ * Check an object's keys against the allowed ones (NULL-terminated list;
+ * NULL list = any key) and refuse duplicates, which cJSON would keep
+ * silently and Python's json would resolve differently.
+ */
+static bool
+check_object(loader *ld, const cJSON *object, const char *const *allowed)
+{
+	int			nfields = 0;
+
+	if (!cJSON_IsObject(object))
+		return fail(ld, "expected an object, got %s", json_type_name(object));
+	for (const cJSON *child = object->child; child != NULL; child = child->next)
+	{
+		/* bounds the quadratic duplicate check of open objects (provenance) */
+		if (++nfields > MAX_OPEN_OBJECT_FIELDS)
+			return fail(ld, "more than %d fields", MAX_OPEN_OBJECT_FIELDS);
+		bool		known = (allowed == NULL);
+
+		for (const char *const *a = allowed; a != NULL && *a != NULL; a++)
+			if (strcmp(*a, child->string) == 0)
+				known = true;
+		if (!known)
+		{
+			char		quoted[64];
+
+			predict_quote(quoted, sizeof(quoted), child->string, strlen(child->string));
+			return fail(ld, "unknown field %s", quoted);
+		}
+		for (const cJSON *other = object->child; other != child; other = other->next)
+			if (strcmp(other->string, child->string) == 0)
+			{
+				char		quoted[64];
+
+				predict_quote(quoted, sizeof(quoted), child->string, strlen(child->string));
+				return fail(ld, "duplicate field %s", quoted);
+			}
+	}
+	return true;
+}
+
+/* A member, or NULL (after setting an error if it is required). */
+static const cJSON *
+member(loader *ld, const cJSON *object, const char *key, bool required)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+
+	if (item == NULL && required)
+		fail(ld, "missing field \"%s\"", key);
+	return item;
+}
+
+static bool
+expect_finite(loader *ld, const cJSON *item, double *out)
+{
+	if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
+		return fail(ld, "expected a finite number, got %s",
+					cJSON_IsNumber(item) ? "an out-of-range number" : json_type_name(item));
+	*out = item->valuedouble;
+	return true;
+}
+
+/* A string of 1..max bytes, copied into the arena. */
+static bool
+expect_string(loader *ld, const cJSON *item, size_t max, const char **out, uint32_t *length)
+{
+	size_t		len;
+	char	   *copy;
+
+	if (!cJSON_IsString(item) || item->valuestring == NULL)
+		return fail(ld, "expected a string, got %s", json_type_name(item));
+	len = strlen(item->valuestring);
+	if (len > max || len > ld->limits.max_string_bytes)
+		return fail(ld, "string of %zu bytes is longer than %zu", len,
+					max < ld->limits.max_string_bytes ? max : ld->limits.max_string_bytes);
+	copy = arena_alloc(ld->model, len + 1);
+	if (copy == NULL)
+		return fail_memory(ld);
+	memcpy(copy, item->valuestring, len);
+	*out = copy;
+	if (length != NULL)
+		*length = (uint32_t) len;
+	return true;
+}
+
+static bool
+expect_array(loader *ld, const cJSON *item, size_t min, size_t max,
+			 const char *limit_name, size_t *count)
+{
+	size_t		n;
+
+	if (!cJSON_IsArray(item))
+		return fail(ld, "expected an array, got %s", json_type_name(item));
+	n = (size_t) cJSON_GetArraySize(item);
+	if (n < min)
+		return fail(ld, "expected at least %zu element%s, got %zu", min, min == 1 ? "" : "s", n);
+	if (limit_name != NULL && n > max)
+		return fail_limit(ld, "elements", n, limit_name, max);
+	*count = n;
+	return true;
+}
+
+/* One of the given names (NULL-terminated); returns its index or -1. */
+static int
+expect_enum(loader *ld, const cJSON *item, const char *const *names)
+{
+	if (cJSON_IsString(item))
+		for (int i = 0; names[i] != NULL; i++)
+			if (strcmp(item->valuestring, names[i]) == 0)
+				return i;
+	if (cJSON_IsString(item))
+	{
+		char		quoted[64];
+
+		predict_quote(quoted, sizeof(quoted), item->valuestring, strlen(item->valuestring));
+		fail(ld, "unsupported value %s", quoted);
+	}
+	else
+		fail(ld, "expected a string, got %s", json_type_name(item));
+	return -1;
+}
+
+/* ---------- category tables ---------- */
+
+static uint64_t
+hash_bytes(const char *s, size_t len)
+{
+	uint64_t	h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+	{
+		h ^= (unsigned char) s[i];
+		h *= 1099511628211ULL;
+	}
+	return h ^ (h >> 29);
+}
+
+static uint64_t
+hash_number(double x)
+{
+	uint64_t	bits;
+
+	if (x == 0)
+		x = 0;					/* -0.0 and 0.0 are the same category */
+	memcpy(&bits, &x, sizeof(bits));
+	bits ^= bits >> 33;
+	bits *= 0xff51afd7ed558ccdULL;
+	bits ^= bits >> 33;
+	return bits;
+}
+
+long
+category_find_string(const category_table *table, const char *s, size_t len)
+{
+	size_t		i;
+
+	if (table->numeric || table->count == 0)
+		return -1;
+	for (i = hash_bytes(s, len) & table->mask;; i = (i + 1) & table->mask)
+	{
+		uint32_t	slot = table->slots[i];
+
+		if (slot == 0)
+			return -1;
+		if (table->lengths[slot - 1] == len &&
+			memcmp(table->strings[slot - 1], s, len) == 0)
+			return (long) slot - 1;
+	}
+}
+
+long
+category_find_number(const category_table *table, double x)
+{
+	size_t		i;
+
+	if (!table->numeric || table->count == 0 || isnan(x))
+		return -1;
+	for (i = hash_number(x) & table->mask;; i = (i + 1) & table->mask)
+	{
+		uint32_t	slot = table->slots[i];
+
+		if (slot == 0)
+			return -1;
+		if (table->numbers[slot - 1] == x)
+			return (long) slot - 1;
+	}
+}
+
+/* Allocate the slots of a table for count entries (load factor <= 1/2). */
+static bool
+table_init(loader *ld, category_table *table, size_t count)
+{
+	size_t		nslots = 4;
+
+	while (nslots < 2 * count)
+		nslots *= 2;
+	table->slots = arena_alloc(ld->model, nslots * sizeof(uint32_t));
+	if (table->slots == NULL)
+		return fail_memory(ld);
+	table->mask = nslots - 1;
+	table->count = count;
+	return true;
+}
+
+/* Insert entry index; false if an equal entry is already there. */
+static bool
+table_insert(category_table *table, size_t index)
+{
+	size_t		i;
+
+	if (table->numeric)
+		i = hash_number(table->numbers[index]) & table->mask;
+	else
+		i = hash_bytes(table->strings[index], table->lengths[index]) & table->mask;
+	for (;; i = (i + 1) & table->mask)
+	{
+		uint32_t	slot = table->slots[i];
+
+		if (slot == 0)
+		{
+			table->slots[i] = (uint32_t) index + 1;
+			return true;
+		}
+		if (table->numeric ? table->numbers[slot - 1] == table->numbers[index]
+			: (table->lengths[slot - 1] == table->lengths[index] &&
+			   memcmp(table->strings[slot - 1], table->strings[index],
+					  table->lengths[index]) == 0))
+			return false;
+	}
+}
+
+/*
+ * An encoder's categories: all strings or all numbers, unique, optionally
+ * followed by one null (NaN seen in training). *total counts the null.
+ */
+static bool
+load_categories(loader *ld, const cJSON *item, category_table **out, size_t *total)
+{
+	category_table *table;
+	size_t		n;
+	size_t		saved = path_push_key(ld, "categories");
+	const cJSON *first;
+	const cJSON *last;
+
+	if (!expect_array(ld, item, 1, ld->limits.max_categories, "max_categories", &n))
+		return false;
+	table = arena_alloc(ld->model, sizeof(category_table));
+	if (table == NULL)
+		return fail_memory(ld);
+	table->missing_index = -1;
+	last = cJSON_GetArrayItem(item, (int) n - 1);
+	if (cJSON_IsNull(last))
+	{
+		table->missing_index = (long) n - 1;
+		n--;
+	}
+	first = item->child;
+	table->numeric = n > 0 && cJSON_IsNumber(first);
+	if (!table_init(ld, table, n))
+		return false;
+	if (table->numeric)
+		table->numbers = arena_alloc(ld->model, (n ? n : 1) * sizeof(double));
+	else
+	{
+		table->strings = arena_alloc(ld->model, (n ? n : 1) * sizeof(char *));
+		table->lengths = arena_alloc(ld->model, (n ? n : 1) * sizeof(uint32_t));
+	}
+	if ((table->numeric && table->numbers == NULL) ||
+		(!table->numeric && (table->strings == NULL || table->lengths == NULL)))
+		return fail_memory(ld);
+
+	for (size_t i = 0; i < n; i++, first = first->next)
+	{
+		size_t		at = path_push_index(ld, i);
+
+		if (table->numeric)
+		{
+			if (!cJSON_IsNumber(first))
+				return fail(ld, "expected a number like the first category, got %s%s",
+							json_type_name(first),
+							cJSON_IsNull(first) ? " (null may only be the last category)" : "");
+			if (!expect_finite(ld, first, (double *) &table->numbers[i]))
+				return false;
+		}
+		else
+		{
+			if (!cJSON_IsString(first))
+				return fail(ld, "expected a string like the first category, got %s%s",
+							json_type_name(first),
+							cJSON_IsNull(first) ? " (null may only be the last category)" : "");
+			if (!expect_string(ld, first, SIZE_MAX, (const char **) &table->strings[i],
+							   (uint32_t *) &table->lengths[i]))
+				return false;
+		}
+		if (!table_insert(table, i))
+		{
+			char		quoted[64];
+
+			if (table->numeric)
+				snprintf(quoted, sizeof(quoted), "%.17g", table->numbers[i]);
+			else
+				predict_quote(quoted, sizeof(quoted), table->strings[i], table->lengths[i]);
+			return fail(ld, "duplicate category %s", quoted);
+		}
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	*out = table;
+	*total = n + (table->missing_index >= 0 ? 1 : 0);
+	return true;
+}
+
+/* ---------- columns ---------- */
+
+static const char *const column_fields[] = {"name", "type", "dtype", NULL};
+static const char *const column_types[] = {"number", "string", NULL};
+
+static bool
+load_columns(loader *ld, const cJSON *item)
+{
+	predict_model *model = ld->model;
+	size_t		n;
+	size_t		saved = path_push_key(ld, "columns");
+	const cJSON *entry = cJSON_IsArray(item) ? item->child : NULL;
+
+	if (!expect_array(ld, item, 1, ld->limits.max_columns, "max_columns", &n))
+		return false;
+	model->columns = arena_alloc(model, n * sizeof(column));
+	model->column_index.strings = arena_alloc(model, n * sizeof(char *));
+	model->column_index.lengths = arena_alloc(model, n * sizeof(uint32_t));
+	if (model->columns == NULL || model->column_index.strings == NULL ||
+		model->column_index.lengths == NULL)
+		return fail_memory(ld);
+	model->column_index.missing_index = -1;
+	if (!table_init(ld, &model->column_index, n))
+		return false;
+	model->ncolumns = n;
+
+	for (size_t i = 0; i < n; i++, entry = entry->next)
+	{
+		size_t		at = path_push_index(ld, i);
+		column	   *col = &model->columns[i];
+		const cJSON *field;
+		int			type;
+		size_t		key;
+
+		if (!check_object(ld, entry, column_fields))
+			return false;
+		if ((field = member(ld, entry, "name", true)) == NULL)
+			return false;
+		key = path_push_key(ld, "name");
+		if (!expect_string(ld, field, 255, &col->name, &col->name_length))
+			return false;
+		if (col->name_length == 0)
+			return fail(ld, "expected a non-empty string");
+		((const char **) model->column_index.strings)[i] = col->name;
+		((uint32_t *) model->column_index.lengths)[i] = col->name_length;
+		if (!table_insert(&model->column_index, i))
+		{
+			char		quoted[300];
+
+			predict_quote(quoted, sizeof(quoted), col->name, col->name_length);
+			return fail(ld, "duplicate column %s", quoted);
+		}
+		path_set(ld, key);
+		if ((field = member(ld, entry, "type", true)) == NULL)
+			return false;
+		key = path_push_key(ld, "type");
+		if ((type = expect_enum(ld, field, column_types)) < 0)
+			return false;
+		col->numeric = (type == 0);
+		path_set(ld, key);
+		if ((field = member(ld, entry, "dtype", false)) != NULL && !cJSON_IsString(field))
+		{
+			path_push_key(ld, "dtype");
+			return fail(ld, "expected a string, got %s", json_type_name(field));
+		}
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	return true;
+}
+
+long
+predict_model_find_column(const predict_model *model, const char *key, size_t len)
+{
+	return category_find_string(&model->column_index, key, len);
+}
+
+/* ---------- preprocessing ---------- */
+
+static const char *const block_fields[] = {"column", "steps", "features", NULL};
+static const char *const step_names[] = {
+	"impute", "indicator", "standardize", "multiply", "min_max", "one_hot", "ordinal", NULL
+};
+static const char *const impute_fields[] = {"type", "value", NULL};
+static const char *const indicator_fields[] = {"type", NULL};
+static const char *const standardize_fields[] = {"type", "center", "scale", NULL};
+static const char *const multiply_fields[] = {"type", "factor", NULL};
+static const char *const min_max_fields[] = {"type", "scale", "min", "clip", NULL};
+static const char *const one_hot_fields[] = {"type", "categories", "drop", "handle_unknown", NULL};
+static const char *const ordinal_fields[] = {
+	"type", "categories", "handle_unknown", "unknown_value", "encoded_missing_value", NULL
+};
+static const char *const one_hot_unknown[] = {"ignore", "error", NULL};
+static const char *const ordinal_unknown[] = {"use_encoded_value", "error", NULL};
+
+/* What flows through a block while its steps are compiled. */
+typedef struct lane
+{
+	bool		numeric;		/* a float64 value (else an object-dtype value) */
+	bool		expanded;		/* after a one_hot */
+	size_t		width;
+	double	   *off_values;
+	double	   *on_values;
+} lane;
+
+/* A number field, or null (returns *present = false) when nullable. */
+static bool
+load_optional_number(loader *ld, const cJSON *object, const char *key,
+					 double *out, bool *present)
+{
+	const cJSON *item = member(ld, object, key, true);
+	size_t		saved;
+	bool		ok;
+
+	if (item == NULL)
+		return false;
+	*present = !cJSON_IsNull(item);
+	if (!*present)
+		return true;
+	saved = path_push_key(ld, key);
+	ok = expect_finite(ld, item, out);
+	path_set(ld, saved);
+	return ok;
+}
+
+static bool
+load_required_number(loader *ld, const cJSON *object, const char *key, double *out)
+{
+	const cJSON *item = member(ld, object, key, true);
+	size_t		saved;
+	bool		ok;
+
+	if (item == NULL)
+		return false;
+	saved = path_push_key(ld, key);
+	ok = expect_finite(ld, item, out);
+	path_set(ld, saved);
+	return ok;
+}
+
+/* A number-or-NaN field: null means NaN (ordinal's encoded values). */
+static bool
+load_number_or_nan(loader *ld, const cJSON *object, const char *key, double *out)
+{
+	bool		present;
+
+	if (!load_optional_number(ld, object, key, out, &present))
+		return false;
+	if (!present)
+		*out = NAN;
+	return true;
+}
+
+/*
+ * Per-feature parameters of a step after a one_hot: an array of lane width
+ * finite numbers, or null when nullable (returns NULL in *out).
+ */
+static bool
+load_feature_array(loader *ld, const cJSON *object, const char *key, size_t width,
+				   bool nullable, const double **out)
+{
+	const cJSON *item = member(ld, object, key, true);
+	size_t		saved;
+	size_t		n;
+	double	   *values;
+	const cJSON *entry;
+
+	*out = NULL;
+	if (item == NULL)
+		return false;
+	if (nullable && cJSON_IsNull(item))
+		return true;
+	saved = path_push_key(ld, key);
+	if (!cJSON_IsArray(item))
+		return fail(ld, "expected an array of %zu numbers (one per one-hot feature), got %s",
+					width, json_type_name(item));
+	n = (size_t) cJSON_GetArraySize(item);
+	if (n != width)
+		return fail(ld, "expected %zu numbers (one per one-hot feature), got %zu", width, n);
+	values = arena_alloc(ld->model, width * sizeof(double));
+	if (values == NULL)
+		return fail_memory(ld);
+	entry = item->child;
+	for (size_t i = 0; i < n; i++, entry = entry->next)
+	{
+		size_t		at = path_push_index(ld, i);
+
+		if (!expect_finite(ld, entry, &values[i]))
+			return false;
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	*out = values;
+	return true;
+}
+
+/* Apply a step's arithmetic (after a one_hot) to both value arrays. */
+static bool
+apply_to_expanded(loader *ld, lane *ln, step_type type, const double *a, const double *b,
+				  const double *clip)
+{
+	for (size_t j = 0; j < ln->width; j++)
+	{
+		double	   *values[2] = {&ln->off_values[j], &ln->on_values[j]};
+
+		for (int k = 0; k < 2; k++)
+		{
+			double		x = *values[k];
+
+			switch (type)
+			{
+				case STEP_STANDARDIZE:
+					if (a != NULL)
+						x = x - a[j];
+					if (b != NULL)
+						x = x / b[j];
+					break;
+				case STEP_MULTIPLY:
+					x = x * a[j];
+					break;
+				case STEP_MIN_MAX:
+					x = x * a[j];
+					x = x + b[j];
+					if (clip != NULL)
+						x = fmin(fmax(x, clip[0]), clip[1]);
+					break;
+				default:
+					break;
+			}
+			if (!isfinite(x))
+				return fail(ld, "produces a non-finite value for one-hot feature %zu", j);
+			*values[k] = x;
+		}
+	}
+	return true;
+}
+
+static bool
+load_clip(loader *ld, const cJSON *object, double clip[2], bool *present)
+{
+	const cJSON *item = member(ld, object, "clip", true);
+	size_t		saved;
+
+	if (item == NULL)
+		return false;
+	*present = !cJSON_IsNull(item);
+	if (!*present)
+		return true;
+	saved = path_push_key(ld, "clip");
+	if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) != 2)
+		return fail(ld, "expected null or an array [lo, hi]");
+	for (int i = 0; i < 2; i++)
+	{
+		size_t		at = path_push_index(ld, (size_t) i);
+
+		if (!expect_finite(ld, cJSON_GetArrayItem(item, i), &clip[i]))
+			return false;
+		path_set(ld, at);
+	}
+	if (clip[0] > clip[1])
+		return fail(ld, "lo must not be greater than hi");
+	path_set(ld, saved);
+	return true;
+}
+
+static bool
+require_numeric(loader *ld, const lane *ln, const char *name)
+{
+	if (!ln->numeric)
+		return fail(ld, "%s needs a numeric value; a string column must pass through "
+					"one_hot, ordinal or indicator first", name);
+	return true;
+}
+
+static bool
+load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	size_t		total;
+	const cJSON *item;
+	int			mode;
+	size_t		width;
+
+	if (!check_object(ld, object, one_hot_fields))
+		return false;
+	if ((item = member(ld, object, "categories", true)) == NULL ||
+		!load_categories(ld, item, &st->table, &total))
+		return false;
+	if ((item = member(ld, object, "drop", true)) == NULL)
+		return false;
+	st->drop = -1;
+	if (!cJSON_IsNull(item))
+	{
+		size_t		saved = path_push_key(ld, "drop");
+
+		if (!cJSON_IsNumber(item) || item->valuedouble < 0 ||
+			item->valuedouble >= (double) total ||
+			item->valuedouble != floor(item->valuedouble))
+			return fail(ld, "expected null or a category index from 0 to %zu", total - 1);
+		st->drop = (long) item->valuedouble;
+		path_set(ld, saved);
+	}
+	if ((item = member(ld, object, "handle_unknown", true)) == NULL)
+		return false;
+	{
+		size_t		saved = path_push_key(ld, "handle_unknown");
+
+		if ((mode = expect_enum(ld, item, one_hot_unknown)) < 0)
+			return false;
+		path_set(ld, saved);
+	}
+	st->unknown_is_error = (mode == 1);
+	width = total - (st->drop >= 0 ? 1 : 0);
+	if (width == 0)
+		return fail(ld, "drops its only category, leaving no feature");
+	ln->expanded = true;
+	ln->numeric = true;
+	ln->width = width;
+	ln->off_values = arena_alloc(ld->model, width * sizeof(double));
+	ln->on_values = arena_alloc(ld->model, width * sizeof(double));
+	if (ln->off_values == NULL || ln->on_values == NULL)
+		return fail_memory(ld);
+	for (size_t j = 0; j < width; j++)
+		ln->on_values[j] = 1.0;
+	return true;
+}
+
+static bool
+load_ordinal(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	size_t		total;
+	const cJSON *item;
+	int			mode;
+
+	if (!check_object(ld, object, ordinal_fields))
+		return false;
+	if ((item = member(ld, object, "categories", true)) == NULL ||
+		!load_categories(ld, item, &st->table, &total))
+		return false;
+	if ((item = member(ld, object, "handle_unknown", true)) == NULL)
+		return false;
+	{
+		size_t		saved = path_push_key(ld, "handle_unknown");
+
+		if ((mode = expect_enum(ld, item, ordinal_unknown)) < 0)
+			return false;
+		path_set(ld, saved);
+	}
+	st->unknown_is_error = (mode == 1);
+	if (!load_number_or_nan(ld, object, "unknown_value", &st->b) ||
+		!load_number_or_nan(ld, object, "encoded_missing_value", &st->lo))
+		return false;
+	ln->numeric = true;
+	return true;
+}
+
+/* Compile one step into st (scalar) or into the lane's arrays (expanded). */
+static bool
+load_step(loader *ld, const cJSON *object, step *st, lane *ln, bool *kept)
+{
+	const cJSON *type_item;
+	int			type;
+	size_t		saved;
+
+	memset(st, 0, sizeof(*st));
+	if (!cJSON_IsObject(object))
+		return fail(ld, "expected an object, got %s", json_type_name(object));
+	if ((type_item = member(ld, object, "type", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "type");
+	if ((type = expect_enum(ld, type_item, step_names)) < 0)
+		return false;
+	path_set(ld, saved);
+	st->type = (step_type) type;
+	st->numeric_input = ln->numeric;
+	*kept = !ln->expanded;
+
+	if (ln->expanded)
+	{
+		const double *a = NULL;
+		const double *b = NULL;
+		double		clip[2];
+		bool		has_clip = false;
+
+		switch (st->type)
+		{
+			case STEP_STANDARDIZE:
+				if (!check_object(ld, object, standardize_fields) ||
+					!load_feature_array(ld, object, "center", ln->width, true, &a) ||
+					!load_feature_array(ld, object, "scale", ln->width, true, &b))
+					return false;
+				for (size_t j = 0; b != NULL && j < ln->width; j++)
+					if (b[j] == 0)
+						return fail(ld, "scale[%zu] must not be 0", j);
+				break;
+			case STEP_MULTIPLY:
+				if (!check_object(ld, object, multiply_fields) ||
+					!load_feature_array(ld, object, "factor", ln->width, false, &a))
+					return false;
+				break;
+			case STEP_MIN_MAX:
+				if (!check_object(ld, object, min_max_fields) ||
+					!load_feature_array(ld, object, "scale", ln->width, false, &a) ||
+					!load_feature_array(ld, object, "min", ln->width, false, &b) ||
+					!load_clip(ld, object, clip, &has_clip))
+					return false;
+				break;
+			default:
+				return fail(ld, "\"%s\" cannot follow a one_hot step", step_names[type]);
+		}
+		return apply_to_expanded(ld, ln, st->type, a, b, has_clip ? clip : NULL);
+	}
+
+	switch (st->type)
+	{
+		case STEP_IMPUTE:
+			{
+				const cJSON *value;
+
+				if (!check_object(ld, object, impute_fields) ||
+					(value = member(ld, object, "value", true)) == NULL)
+					return false;
+				saved = path_push_key(ld, "value");
+				if (cJSON_IsString(value))
+				{
+					if (ln->numeric)
+						return fail(ld, "a numeric column cannot be imputed with a string");
+					if (!expect_string(ld, value, SIZE_MAX, &st->string, &st->string_length))
+						return false;
+				}
+				else if (!expect_finite(ld, value, &st->a))
+					return false;
+				path_set(ld, saved);
+				return true;
+			}
+		case STEP_INDICATOR:
+			if (!check_object(ld, object, indicator_fields))
+				return false;
+			ln->numeric = true;
+			return true;
+		case STEP_STANDARDIZE:
+			if (!check_object(ld, object, standardize_fields) ||
+				!require_numeric(ld, ln, "standardize") ||
+				!load_optional_number(ld, object, "center", &st->a, &st->has_center) ||
+				!load_optional_number(ld, object, "scale", &st->b, &st->has_scale))
+				return false;
+			if (st->has_scale && st->b == 0)
+			{
+				path_push_key(ld, "scale");
+				return fail(ld, "must not be 0");
+			}
+			return true;
+		case STEP_MULTIPLY:
+			return check_object(ld, object, multiply_fields) &&
+				require_numeric(ld, ln, "multiply") &&
+				load_required_number(ld, object, "factor", &st->a);
+		case STEP_MIN_MAX:
+			{
+				double		clip[2] = {0, 0};
+
+				if (!check_object(ld, object, min_max_fields) ||
+					!require_numeric(ld, ln, "min_max") ||
+					!load_required_number(ld, object, "scale", &st->a) ||
+					!load_required_number(ld, object, "min", &st->b) ||
+					!load_clip(ld, object, clip, &st->has_clip))
+					return false;
+				st->lo = clip[0];
+				st->hi = clip[1];
+				return true;
+			}
+		case STEP_ONE_HOT:
+			return load_one_hot(ld, object, st, ln);
+		case STEP_ORDINAL:
+			return load_ordinal(ld, object, st, ln);
+	}
+	return fail(ld, "unsupported step");
+}
+
+static bool
+load_block(loader *ld, const cJSON *object, block *blk, size_t *next_step)
+{
+	predict_model *model = ld->model;
+	const cJSON *item;
+	const cJSON *features;
+	long		col;
+	size_t		nsteps;
+	size_t		nfeatures;
+	size_t		saved;
+	lane		ln = {0};
+
+	if (!check_object(ld, object, block_fields))
+		return false;
+	if ((item = member(ld, object, "column", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "column");
+	if (!cJSON_IsString(item))
+		return fail(ld, "expected a string, got %s", json_type_name(item));
+	col = predict_model_find_column(model, item->valuestring, strlen(item->valuestring));
+	if (col < 0)
+	{
+		char		quoted[300];
+
+		predict_quote(quoted, sizeof(quoted), item->valuestring, strlen(item->valuestring));
+		return fail(ld, "unknown column %s (not in \"columns\")", quoted);
+	}
+	path_set(ld, saved);
+	blk->column = (uint32_t) col;
+	model->columns[col].used = true;
+	ln.numeric = model->columns[col].numeric;
+	ln.width = 1;
+
+	if ((item = member(ld, object, "steps", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "steps");
+	if (!expect_array(ld, item, 0, 0, NULL, &nsteps))
+		return false;
+	blk->first_step = (uint32_t) *next_step;
+	{
+		const cJSON *entry = item->child;
+
+		for (size_t i = 0; i < nsteps; i++, entry = entry->next)
+		{
+			size_t		at = path_push_index(ld, i);
+			bool		kept = false;
+			bool		was_expanded = ln.expanded;
+
+			if (!load_step(ld, entry, &model->steps[*next_step], &ln, &kept))
+				return false;
+			if (kept)
+			{
+				(*next_step)++;
+				blk->nsteps++;
+			}
+			if (!was_expanded && ln.expanded)
+				blk->one_hot = true;
+			path_set(ld, at);
+		}
+	}
+	path_set(ld, saved);
+	if (!ln.numeric)
+		return fail(ld, "the block ends with a string value; a string column needs "
+					"a one_hot or ordinal step before the estimator");
+	blk->width = (uint32_t) ln.width;
+	blk->off_values = ln.off_values;
+	blk->on_values = ln.on_values;
+	blk->off_all_zero = true;
+	for (size_t j = 0; blk->one_hot && j < ln.width; j++)
+		if (ln.off_values[j] != 0)
+			blk->off_all_zero = false;
+
+	if ((features = member(ld, object, "features", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "features");
+	if (!expect_array(ld, features, 1, 0, NULL, &nfeatures))
+		return false;
+	if (nfeatures != ln.width)
+		return fail(ld, "expected %zu feature name%s (the block's width), got %zu",
+					ln.width, ln.width == 1 ? "" : "s", nfeatures);
+	{
+		const cJSON *entry = features->child;
+
+		for (size_t i = 0; i < nfeatures; i++, entry = entry->next)
+			if (!cJSON_IsString(entry))
+			{
+				path_push_index(ld, i);
+				return fail(ld, "expected a string, got %s", json_type_name(entry));
+			}
+	}
+	path_set(ld, saved);
+	return true;
+}
+
+static bool
+load_preprocessing(loader *ld, const cJSON *item)
+{
+	predict_model *model = ld->model;
+	size_t		n;
+	size_t		total_steps = 0;
+	size_t		next_step = 0;
+	size_t		saved = path_push_key(ld, "preprocessing");
+	const cJSON *entry;
+
+	if (!expect_array(ld, item, 1, ld->limits.max_blocks, "max_blocks", &n))
+		return false;
+	/* size the step array first: it is shared by all blocks */
+	for (entry = item->child; entry != NULL; entry = entry->next)
+	{
+		const cJSON *steps = cJSON_IsObject(entry) ?
+			cJSON_GetObjectItemCaseSensitive(entry, "steps") : NULL;
+
+		if (cJSON_IsArray(steps))
+			total_steps += (size_t) cJSON_GetArraySize(steps);
+	}
+	model->blocks = arena_alloc(model, n * sizeof(block));
+	model->steps = arena_alloc(model, (total_steps ? total_steps : 1) * sizeof(step));
+	if (model->blocks == NULL || model->steps == NULL)
+		return fail_memory(ld);
+	model->nblocks = n;
+
+	entry = item->child;
+	for (size_t i = 0; i < n; i++, entry = entry->next)
+	{
+		size_t		at = path_push_index(ld, i);
+		block	   *blk = &model->blocks[i];
+
+		if (!load_block(ld, entry, blk, &next_step))
+			return false;
+		blk->first_feature = (uint32_t) model->nfeatures;
+		model->nfeatures += blk->width;
+		if (model->nfeatures > ld->limits.max_features)
+			return fail_limit(ld, "features", model->nfeatures, "max_features",
+							  ld->limits.max_features);
+		path_set(ld, at);
+	}
+	model->nsteps = next_step;
+	path_set(ld, saved);
+	return true;
+}
+
+/* ---------- estimator ---------- */
+
+static const char *const estimator_types[] = {"logistic_regression", NULL};
+static const char *const logistic_fields[] = {"type", "coef", "intercept", "link", NULL};
+static const char *const link_names[] = {"logistic", "softmax", NULL};
+
+static bool
+load_logistic_regression(loader *ld, const cJSON *object)
+{
+	predict_model *model = ld->model;
+	estimator  *est = &model->estimator;
+	const cJSON *item;
+	size_t		n;
+	double	   *coef;
+	int			link;
+	size_t		saved;
+
+	if (!check_object(ld, object, logistic_fields))
+		return false;
+	if ((item = member(ld, object, "coef", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "coef");
+	if (!expect_array(ld, item, 0, 0, NULL, &n))
+		return false;
+	if (n != model->nfeatures)
+		return fail(ld, "expected %zu numbers (the total width of the blocks), got %zu",
+					model->nfeatures, n);
+	coef = arena_alloc(model, (n ? n : 1) * sizeof(double));
+	if (coef == NULL)
+		return fail_memory(ld);
+	item = item->child;
+	for (size_t i = 0; i < n; i++, item = item->next)
+	{
+		size_t		at = path_push_index(ld, i);
+
+		if (!expect_finite(ld, item, &coef[i]))
+			return false;
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	est->coef = coef;
+	if (!load_required_number(ld, object, "intercept", &est->intercept))
+		return false;
+	if ((item = member(ld, object, "link", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "link");
+	if ((link = expect_enum(ld, item, link_names)) < 0)
+		return false;
+	path_set(ld, saved);
+	est->link = (link_type) link;
+	est->type = ESTIMATOR_LOGISTIC_REGRESSION;
+	return true;
+}
+
+static bool
+load_estimator(loader *ld, const cJSON *object)
+{
+	const cJSON *item;
+	size_t		saved = path_push_key(ld, "estimator");
+	size_t		at;
+	int			type;
+
+	if (!cJSON_IsObject(object))
+		return fail(ld, "expected an object, got %s", json_type_name(object));
+	if ((item = member(ld, object, "type", true)) == NULL)
+		return false;
+	at = path_push_key(ld, "type");
+	if (!cJSON_IsString(item))
+		return fail(ld, "expected a string, got %s", json_type_name(item));
+	type = -1;
+	for (int i = 0; estimator_types[i] != NULL; i++)
+		if (strcmp(item->valuestring, estimator_types[i]) == 0)
+			type = i;
+	if (type < 0)
+	{
+		char		quoted[64];
+
+		predict_quote(quoted, sizeof(quoted), item->valuestring, strlen(item->valuestring));
+		return fail(ld, "unsupported estimator %s", quoted);
+	}
+	path_set(ld, at);
+	if (!load_logistic_regression(ld, object))
+		return false;
+	path_set(ld, saved);
+	return true;
+}
+
+/* ---------- top level ---------- */
+
+static const char *const top_fields[] = {
+	"format", "name", "columns", "preprocessing", "estimator",
+	"positive_class", "threshold", "provenance", NULL
+};
+
+static bool
+load_name(loader *ld, const cJSON *item)
+{
+	size_t		saved = path_push_key(ld, "name");
+	uint32_t	len;
+
+	if (!expect_string(ld, item, 63, &ld->model->name, &len))
+		return false;
+	if (len == 0)
+		return fail(ld, "expected a non-empty string");
+	for (uint32_t i = 0; i < len; i++)
+	{
+		char		c = ld->model->name[i];
+
+		if (!isalnum((unsigned char) c) && c != '_' && c != '.' && c != '-')
+			return fail(ld, "may contain only letters, digits, '_', '.' and '-'");
+	}
+	path_set(ld, saved);
+	return true;
+}
+
+static bool
+load_provenance(loader *ld, const cJSON *object)
+{
+	static const char *const string_fields[] = {"sklearn_version", "exported_at", NULL};
+	static const char *const optional_strings[] = {"exporter", "source", "pipeline", NULL};
+	const cJSON *item;
+	size_t		saved = path_push_key(ld, "provenance");
+
+	if (!check_object(ld, object, NULL))
+		return false;
+	for (int i = 0; string_fields[i] != NULL; i++)
+	{
+		size_t		at;
+
+		if ((item = member(ld, object, string_fields[i], true)) == NULL)
+			return false;
+		at = path_push_key(ld, string_fields[i]);
+		if (!cJSON_IsString(item))
+			return fail(ld, "expected a string, got %s", json_type_name(item));
+		path_set(ld, at);
+	}
+	for (int i = 0; optional_strings[i] != NULL; i++)
+		if ((item = member(ld, object, optional_strings[i], false)) != NULL &&
+			!cJSON_IsString(item))
+		{
+			path_push_key(ld, optional_strings[i]);
+			return fail(ld, "expected a string, got %s", json_type_name(item));
+		}
+	if ((item = member(ld, object, "training_rows", true)) == NULL)
+		return false;
+	if (!cJSON_IsNull(item) &&
+		(!cJSON_IsNumber(item) || item->valuedouble < 0 ||
+		 item->valuedouble > 9007199254740992.0 ||
+		 item->valuedouble != floor(item->valuedouble)))
+	{
+		path_push_key(ld, "training_rows");
+		return fail(ld, "expected null or a non-negative integer");
+	}
+	path_set(ld, saved);
+	return true;
+}
+
+static bool
+load_document(loader *ld, const cJSON *root)
+{
+	predict_model *model = ld->model;
+	const cJSON *item;
+
+	if (!check_object(ld, root, top_fields))
+		return false;
+	if ((item = member(ld, root, "format", true)) == NULL)
+		return false;
+	if (!cJSON_IsString(item) || strcmp(item->valuestring, PREDICT_FORMAT) != 0)
+	{
+		path_push_key(ld, "format");
+		if (cJSON_IsString(item))
+		{
+			char		quoted[64];
+
+			predict_quote(quoted, sizeof(quoted), item->valuestring, strlen(item->valuestring));
+			return fail(ld, "unsupported format %s (this version reads \"%s\")",
+						quoted, PREDICT_FORMAT);
+		}
+		return fail(ld, "expected the string \"%s\", got %s", PREDICT_FORMAT,
+					json_type_name(item));
+	}
+	if ((item = member(ld, root, "name", true)) == NULL || !load_name(ld, item))
+		return false;
+	if ((item = member(ld, root, "columns", true)) == NULL || !load_columns(ld, item))
+		return false;
+	if ((item = member(ld, root, "preprocessing", true)) == NULL ||
+		!load_preprocessing(ld, item))
+		return false;
+	if ((item = member(ld, root, "estimator", true)) == NULL || !load_estimator(ld, item))
+		return false;
+	if ((item = member(ld, root, "positive_class", true)) == NULL)
+		return false;
+	if (!cJSON_IsNumber(item) && !cJSON_IsString(item) && !cJSON_IsBool(item))
+	{
+		path_push_key(ld, "positive_class");
+		return fail(ld, "expected a number, string or boolean, got %s", json_type_name(item));
+	}
+	if (cJSON_IsNumber(item) && !isfinite(item->valuedouble))
+	{
+		path_push_key(ld, "positive_class");
+		return fail(ld, "expected a finite number");
+	}
+	model->threshold = 0.5;
+	if ((item = member(ld, root, "threshold", false)) != NULL)
+	{
+		path_push_key(ld, "threshold");
+		if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= 1))
+			return fail(ld, "expected a number between 0 and 1");
+		model->threshold = item->valuedouble;
+		path_set(ld, 0);
+	}
+	if ((item = member(ld, root, "provenance", true)) == NULL || !load_provenance(ld, item))
+		return false;
+	return true;
+}
+
+predict_limits
+predict_default_limits(void)
+{
+	predict_limits limits = {
+		.max_model_bytes = PREDICT_DEFAULT_MAX_MODEL_BYTES,
+		.max_columns = 10000,
+		.max_blocks = 100000,
+		.max_features = 1000000,
+		.max_categories = 1000000,
+		.max_string_bytes = 4096,
+	};
+
+	return limits;
+}
+
+predict_model *
+predict_model_load(const char *json, size_t len, const predict_limits *limits,
+				   const predict_allocator *allocator, predict_error *err)
+{
+	loader		ld = {0};
+	predict_allocator alloc = {default_alloc, default_release, NULL};
+	predict_model *model;
+	cJSON	   *root;
+	const char *end = NULL;
+	const char *reason;
+	size_t		offset = 0;
+	bool		ok;
+
+	if (allocator != NULL && allocator->alloc != NULL && allocator->release != NULL)
+		alloc = *allocator;
+	ld.limits = limits ? *limits : predict_default_limits();
+	ld.err = err;
+	if (json == NULL || len == 0)
+	{
+		predict_set_error(err, PREDICT_BAD_MODEL, "(document): empty");
+		return NULL;
+	}
+	if (len > ld.limits.max_model_bytes)
+	{
+		predict_set_error(err, PREDICT_TOO_LARGE,
+						  "(document): %zu bytes exceeds the limit max_model_bytes = %zu",
+						  len, ld.limits.max_model_bytes);
+		return NULL;
+	}
+	if ((reason = json_text_check(json, len, &offset)) != NULL)
+	{
+		predict_set_error(err, PREDICT_BAD_MODEL, "(document): %s at byte %zu", reason, offset);
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+	if (root == NULL)
+	{
+		offset = end != NULL && end >= json ? (size_t) (end - json) : 0;
+		predict_set_error(err, PREDICT_BAD_MODEL,
+						  "(document): not valid JSON (or nested deeper than %d levels) near byte %zu",
+						  CJSON_NESTING_LIMIT, offset);
+		return NULL;
+	}
+	while (end != NULL && end < json + len && isspace((unsigned char) *end))
+		end++;
+	if (end == NULL || end != json + len)
+	{
+		cJSON_Delete(root);
+		predict_set_error(err, PREDICT_BAD_MODEL,
+						  "(document): unexpected text after the JSON value at byte %zu",
+						  end ? (size_t) (end - json) : 0);
+		return NULL;
+	}
+
+	model = alloc.alloc(sizeof(predict_model), alloc.context);
+	if (model == NULL)
+	{
+		cJSON_Delete(root);
+		predict_set_error(err, PREDICT_NO_MEMORY, "out of memory while loading the model");
+		return NULL;
+	}
+	memset(model, 0, sizeof(*model));
+	model->allocator = alloc;
+	ld.model = model;
+	ok = load_document(&ld, root);
+	cJSON_Delete(root);
+	if (!ok)
+	{
+		predict_model_free(model);
+		return NULL;
+	}
+	return model;
+}
+
+/* ---------- accessors ---------- */
+
+const char *
+predict_model_name(const predict_model *model)
+{
+	return model->name;
+}
+
+double
+predict_model_threshold(const predict_model *model)
+{
+	return model->threshold;
+}
+
+size_t
+predict_model_ncolumns(const predict_model *model)
+{
+	return model->ncolumns;
+}
+
+const char *
+predict_model_column_name(const predict_model *model, size_t column)
+{
+	return column < model->ncolumns ? model->columns[column].name : NULL;
+}
+
+size_t
+predict_model_nfeatures(const predict_model *model)
+{
+	return model->nfeatures;
+}
+
+bool
+predict_model_classify(const predict_model *model, double proba)
+{
+	return proba >= model->threshold;
+}

@@ -1,0 +1,151 @@
+/*
+ * predict.h - the scoring core: load a predict-model/1 document, score
+ * observations with it exactly as scikit-learn's predict_proba would.
+ *
+ * Plain C with cJSON as the only dependency: no PostgreSQL or SQLite headers
+ * here or in any core file. Each host (the CLI, the PostgreSQL and SQLite
+ * extensions) turns the error codes and messages into its own kind of error,
+ * with the same text everywhere.
+ *
+ * Memory: a model is allocated through the allocator given at load time (the
+ * C library's malloc by default), in a few large blocks, and released by
+ * predict_model_free. Scoring allocates nothing. The core never prints,
+ * exits or longjmps.
+ *
+ * Threads: a loaded model is immutable; any number of threads may score with
+ * it at once.
+ *
+ * The format and every scoring rule are documented in docs/model-format.md.
+ */
+#ifndef PREDICT_H
+#define PREDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PREDICT_FORMAT "predict-model/1"
+#define PREDICT_VERSION "1.0.0"
+
+/* Error categories; hosts map them to SQLSTATEs and HTTP statuses. */
+typedef enum predict_status
+{
+	PREDICT_OK = 0,
+	PREDICT_BAD_MODEL,			/* the model document is invalid */
+	PREDICT_BAD_OBSERVATION,	/* the observation cannot be scored */
+	PREDICT_TOO_LARGE,			/* a documented limit was exceeded */
+	PREDICT_NO_MEMORY			/* an allocation failed */
+} predict_status;
+
+#define PREDICT_ERROR_SIZE 512
+
+/* A status and a NUL-terminated message, filled by every failing call. */
+typedef struct predict_error
+{
+	predict_status status;
+	char		message[PREDICT_ERROR_SIZE];
+} predict_error;
+
+/* Where a host wants the model's memory; NULL members mean malloc/free. */
+typedef struct predict_allocator
+{
+	void	   *(*alloc) (size_t size, void *context);	/* NULL on failure */
+	void		(*release) (void *pointer, void *context);
+	void	   *context;
+} predict_allocator;
+
+/* Loader limits (docs/model-format.md, "Limits"). */
+typedef struct predict_limits
+{
+	size_t		max_model_bytes;
+	size_t		max_columns;
+	size_t		max_blocks;
+	size_t		max_features;
+	size_t		max_categories;
+	size_t		max_string_bytes;
+} predict_limits;
+
+#define PREDICT_DEFAULT_MAX_MODEL_BYTES ((size_t) 64 * 1024 * 1024)
+#define PREDICT_MAX_OBSERVATION_BYTES ((size_t) 1024 * 1024)
+
+/* The defaults of every limit. */
+predict_limits predict_default_limits(void);
+
+typedef struct predict_model predict_model;
+
+/*
+ * Parse and validate a model document of len bytes (need not be
+ * NUL-terminated). limits and allocator may be NULL for the defaults.
+ * Returns NULL and fills err on failure; the message starts with the JSON
+ * path of the offending value.
+ */
+predict_model *predict_model_load(const char *json, size_t len,
+								  const predict_limits *limits,
+								  const predict_allocator *allocator,
+								  predict_error *err);
+void		predict_model_free(predict_model *model);
+
+const char *predict_model_name(const predict_model *model);
+double		predict_model_threshold(const predict_model *model);
+size_t		predict_model_ncolumns(const predict_model *model);
+const char *predict_model_column_name(const predict_model *model, size_t column);
+size_t		predict_model_nfeatures(const predict_model *model);
+
+/* The column index of an observation key, or -1 if the model has no such column. */
+long		predict_model_find_column(const predict_model *model,
+									  const char *key, size_t len);
+
+/*
+ * One input value as a host read it from its JSON representation. Strings
+ * are UTF-8 bytes, not necessarily NUL-terminated, owned by the host and only
+ * read during predict_score.
+ */
+typedef enum predict_value_kind
+{
+	PREDICT_VALUE_MISSING = 0,	/* absent key or JSON null */
+	PREDICT_VALUE_NUMBER,
+	PREDICT_VALUE_BOOL,
+	PREDICT_VALUE_STRING,
+	PREDICT_VALUE_OTHER			/* object or array */
+} predict_value_kind;
+
+typedef struct predict_value
+{
+	predict_value_kind kind;
+	double		number;			/* NUMBER; BOOL as 0 or 1 */
+	const char *string;			/* STRING */
+	size_t		length;			/* STRING; for OTHER, 0 = object, 1 = array */
+} predict_value;
+
+/*
+ * Score one observation given as predict_model_ncolumns values, indexed as
+ * the model's columns (missing ones with kind PREDICT_VALUE_MISSING).
+ * Returns PREDICT_OK and sets *proba, or an error naming the column.
+ * Allocates nothing.
+ */
+predict_status predict_score(const predict_model *model,
+							 const predict_value *values,
+							 double *proba, predict_error *err);
+
+/* The predicted class for a probability: proba >= threshold. */
+bool		predict_model_classify(const predict_model *model, double proba);
+
+/*
+ * Parse a JSON observation (an object; len bytes, at most
+ * PREDICT_MAX_OBSERVATION_BYTES) with cJSON and score it. values is
+ * scratch space of predict_model_ncolumns entries owned by the caller.
+ * Used by the hosts that receive JSON text (the CLI, SQLite).
+ */
+predict_status predict_score_json(const predict_model *model,
+								  const char *json, size_t len,
+								  predict_value *values,
+								  double *proba, predict_error *err);
+
+/* Set err's status and message (printf-style); returns the status. */
+predict_status predict_set_error(predict_error *err, predict_status status,
+								 const char *format,...)
+			__attribute__((format(printf, 3, 4)));
+
+/* Write the bytes of s (len) as a short, printable, quoted excerpt into buf. */
+void		predict_quote(char *buf, size_t size, const char *s, size_t len);
+
+#endif							/* PREDICT_H */

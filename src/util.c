@@ -1,0 +1,174 @@
+/*
+ * util.c - error reporting, quoting and the checks every piece of JSON text
+ * passes before cJSON sees it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "predict.h"
+#include "util.h"
+
+predict_status
+predict_set_error(predict_error *err, predict_status status, const char *format,...)
+{
+	va_list		args;
+
+	if (err == NULL)
+		return status;
+	err->status = status;
+	va_start(args, format);
+	vsnprintf(err->message, sizeof(err->message), format, args);
+	va_end(args);
+	return status;
+}
+
+/*
+ * Quote at most ~40 bytes of s for a message, escaping what a terminal or a
+ * log line should not receive raw, and never cutting a UTF-8 sequence.
+ */
+void
+predict_quote(char *buf, size_t size, const char *s, size_t len)
+{
+	const size_t max_shown = 40;
+	size_t		out = 0;
+	size_t		i = 0;
+
+	if (size < 8)
+	{
+		if (size > 0)
+			buf[0] = '\0';
+		return;
+	}
+	buf[out++] = '"';
+	while (i < len && i < max_shown && out + 8 < size)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\')
+		{
+			buf[out++] = '\\';
+			buf[out++] = (char) c;
+			i++;
+		}
+		else if (c < 0x20 || c == 0x7f)
+		{
+			out += (size_t) snprintf(buf + out, size - out, "\\u%04x", c);
+			i++;
+		}
+		else if (c < 0x80)
+			buf[out++] = s[i++];
+		else
+		{
+			size_t		n = utf8_sequence_length(s + i, len - i);
+
+			if (n == 0 || out + n + 4 >= size)
+				break;
+			memcpy(buf + out, s + i, n);
+			out += n;
+			i += n;
+		}
+	}
+	if (i < len && out + 4 < size)
+	{
+		memcpy(buf + out, "...", 3);
+		out += 3;
+	}
+	buf[out++] = '"';
+	buf[out] = '\0';
+}
+
+/*
+ * Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF) starting at s, or 0 if invalid.
+ */
+size_t
+utf8_sequence_length(const char *s, size_t avail)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	unsigned int cp;
+	size_t		n;
+
+	if (avail == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (avail < n)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+	{
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		(cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+static bool
+is_hex_zero(const char *s)
+{
+	return s[0] == '0' && s[1] == '0' && s[2] == '0' && s[3] == '0';
+}
+
+/*
+ * Refuse what cJSON would accept but PostgreSQL's jsonb and Python's json
+ * refuse, so that every adapter accepts exactly the same documents: invalid
+ * UTF-8, raw control characters inside strings, and the escape \u0000 (which
+ * would silently truncate a cJSON string). Returns NULL when the text is
+ * acceptable, else a reason, with *offset set to the byte concerned.
+ */
+const char *
+json_text_check(const char *text, size_t len, size_t *offset)
+{
+	bool		in_string = false;
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) text[i];
+
+		*offset = i;
+		if (c >= 0x80)
+		{
+			size_t		n = utf8_sequence_length(text + i, len - i);
+
+			if (n == 0)
+				return "invalid UTF-8";
+			i += n;
+			continue;
+		}
+		if (!in_string)
+		{
+			if (c == '"')
+				in_string = true;
+			else if (c == '\0')
+				return "NUL byte";
+			i++;
+			continue;
+		}
+		if (c == '"')
+			in_string = false;
+		else if (c < 0x20)
+			return "control character in a string";
+		else if (c == '\\')
+		{
+			if (i + 1 < len && text[i + 1] == 'u' && i + 5 < len &&
+				is_hex_zero(text + i + 2))
+				return "\\u0000 is not allowed in strings";
+			i++;				/* skip the escaped character */
+		}
+		i++;
+	}
+	return NULL;
+}
