@@ -102,3 +102,7 @@ bench:
 	bench/run-all
 
 .PHONY: fuzz test test-programs bench
+
+# Each part of the project adds its own programs and test targets here
+# (a fragment adds prerequisites to all: and test-programs:).
+include $(sort $(wildcard mk/*.mk))
