@@ -42,7 +42,7 @@ endif
 
 CC ?= cc
 PREDICT_CFLAGS = -std=gnu11 -O2 -g -fPIC -ffp-contract=off -Wall -Wextra \
-	-Wmissing-prototypes $(if $(WERROR),-Werror) -Isrc $(EXTRA_CFLAGS)
+	-Wmissing-prototypes -Wdeclaration-after-statement $(if $(WERROR),-Werror) -Isrc $(EXTRA_CFLAGS)
 PREDICT_LDLIBS = -lcjson -lm
 
 CORE_OBJS = $(patsubst src/%.c,build/%.o,$(CORE_SRCS))

@@ -224,10 +224,11 @@ check_object(loader *ld, const cJSON *object, const char *const *allowed)
 		return fail(ld, "expected an object, got %s", json_type_name(object));
 	for (const cJSON *child = object->child; child != NULL; child = child->next)
 	{
+		bool		known = (allowed == NULL);
+
 		/* bounds the quadratic duplicate check of open objects (provenance) */
 		if (++nfields > MAX_OPEN_OBJECT_FIELDS)
 			return fail(ld, "more than %d fields", MAX_OPEN_OBJECT_FIELDS);
-		bool		known = (allowed == NULL);
 
 		for (const char *const *a = allowed; a != NULL && *a != NULL; a++)
 			if (strcmp(*a, child->string) == 0)
