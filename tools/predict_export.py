@@ -1,0 +1,1028 @@
+"""Compile a fitted scikit-learn pipeline into a predict-model/1 document.
+
+This module is the implementation behind ``tools/predict-export``; the
+contract it implements is docs/model-format.md.  It is importable so that
+models/train_titanic.py and the parity tests (test/parity/) use exactly the
+same code as the command-line tool.
+
+The compiler walks the fitted pipeline and keeps, for every feature of the
+current intermediate matrix, the *block* (input column + chain of elementary
+steps) that produces it.  Each supported scikit-learn transformer is mapped
+to the steps that perform the same arithmetic, operation for operation, as
+its ``transform`` in scikit-learn 1.2 (read from the library's source):
+
+- ``SimpleImputer``: ``X[mask] = statistics_`` -> ``impute``; its
+  ``MissingIndicator`` -> separate ``indicator`` blocks appended after the
+  imputed features; features whose statistic is NaN (all missing in
+  training, strategy not ``constant``, ``keep_empty_features=False``) are
+  dropped by scikit-learn and produce no block.
+- ``OneHotEncoder`` -> ``one_hot`` (its output is sparse when
+  ``sparse_output``/``sparse`` is true).
+- ``OrdinalEncoder`` -> ``ordinal``.
+- ``StandardScaler``/``RobustScaler``/``MaxAbsScaler``: dense input is
+  ``X -= center; X /= scale`` -> ``standardize``; sparse input is
+  ``inplace_column_scale(X, 1 / scale_)`` -> ``multiply`` by the reciprocal
+  computed in numpy float64, exactly as scikit-learn computes it.
+- ``MinMaxScaler``: ``X *= scale_; X += min_; np.clip`` -> ``min_max``.
+- ``LogisticRegression`` (binary) -> ``logistic_regression`` with link
+  ``logistic`` (one-vs-rest / auto) or ``softmax`` (multinomial).
+
+Sparsity is tracked through the pipeline because it changes the scalers'
+arithmetic: a OneHotEncoder with sparse output makes the matrix sparse, a
+ColumnTransformer's output is sparse iff its fitted ``sparse_output_``.
+
+Anything else is refused with an ExportError naming the step path and class.
+"""
+
+import copy
+import datetime
+import json
+import math
+import numbers
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+
+FORMAT = "predict-model/1"
+EXPORTER = "predict-export 1.0"
+TOLERANCE = 1e-12
+
+
+class ExportError(Exception):
+    """The pipeline (or an option of it) cannot be exported: exit status 2."""
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+def _is_nan(value):
+    """True for float NaN (Python or numpy), False for anything else."""
+    try:
+        return isinstance(value, (float, np.floating)) and math.isnan(value)
+    except TypeError:
+        return False
+
+
+def _number(value, what):
+    """A finite Python int/float from a numpy or Python number."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(bool(value))
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return int(value)
+    if isinstance(value, (numbers.Real, np.floating)):
+        f = float(value)
+        if not math.isfinite(f):
+            raise ExportError("%s: %r is not a finite number" % (what, value))
+        return f
+    raise ExportError("%s: expected a number, got %r" % (what, value))
+
+
+def _float(value, what):
+    f = float(value)
+    if not math.isfinite(f):
+        raise ExportError("%s: %r is not a finite number" % (what, value))
+    return f
+
+
+def _scalar_label(value, what):
+    """classes_[1] as a JSON scalar (number, string or boolean)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (str, np.str_)):
+        return str(value)
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return int(value)
+    if isinstance(value, (numbers.Real, np.floating)):
+        f = float(value)
+        if not math.isfinite(f):
+            raise ExportError("%s: class label %r is not a finite number" % (what, value))
+        return int(f) if f.is_integer() and abs(f) < 2 ** 53 else f
+    raise ExportError("%s: class label %r is not a number, string or boolean" % (what, value))
+
+
+def sanitize_name(stem):
+    """A model name: [A-Za-z0-9_.-], 1 to 63 bytes."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:63]
+    return name or "model"
+
+
+def _class_name(obj):
+    return type(obj).__name__
+
+
+# --------------------------------------------------------------------------
+# blocks
+
+class Block:
+    """One use of an input column: the steps applied so far and the width."""
+
+    __slots__ = ("column", "steps", "width", "vtype", "one_hot")
+
+    def __init__(self, column, vtype=None):
+        self.column = column      # input column name
+        self.steps = []           # list of step dicts
+        self.width = 1            # number of features it outputs now
+        self.vtype = vtype        # "number", "string" or None (raw, type not yet known)
+        self.one_hot = False      # a one_hot step has been applied
+
+    def copy(self):
+        b = Block(self.column, self.vtype)
+        b.steps = copy.deepcopy(self.steps)
+        b.width = self.width
+        b.one_hot = self.one_hot
+        return b
+
+
+class _Context:
+    def __init__(self, column_types):
+        # column name -> "number"/"string" (from dtypes, or inferred from use)
+        self.column_types = dict(column_types)
+        self.declared = set(column_types)
+        self.used = set()
+        self.training_rows = []
+
+    def require(self, block, vtype, path, cls):
+        """The values of block must be of vtype when they enter step path."""
+        if block.vtype is None:
+            known = self.column_types.get(block.column)
+            if known is not None and known != vtype:
+                raise ExportError(
+                    "%s: %s expects %s values but column %r is used as a %s column elsewhere"
+                    "%s" % (path, cls, vtype, block.column, known,
+                            " (dtypes)" if block.column in self.declared else ""))
+            self.column_types[block.column] = vtype
+            block.vtype = vtype
+        elif block.vtype != vtype:
+            raise ExportError(
+                "%s: %s expects %s values but column %r is a %s column here"
+                % (path, cls, vtype, block.column, block.vtype))
+
+
+def _check_width_one(blocks, path, cls):
+    for b in blocks:
+        if b.width != 1:
+            raise ExportError(
+                "%s: %s after a one-hot encoding (column %r) is not supported"
+                % (path, cls, b.column))
+
+
+def _check_n_features(est, blocks, path):
+    n = sum(b.width for b in blocks)
+    expected = getattr(est, "n_features_in_", None)
+    if expected is not None and int(expected) != n:
+        raise ExportError(
+            "%s: %s was fitted on %d features but the pipeline gives it %d"
+            % (path, _class_name(est), expected, n))
+
+
+def _categories(cats, path, column):
+    """categories_[i] as a JSON list: strings, or numbers, then optionally null (NaN)."""
+    out = []
+    kinds = set()
+    for c in cats:
+        if _is_nan(c):
+            out.append(None)
+            continue
+        if c is None:
+            raise ExportError(
+                "%s: column %r has the category None (a Python None in training data, not NaN), "
+                "which is not supported" % (path, column))
+        if isinstance(c, (str, np.str_)):
+            out.append(str(c))
+            kinds.add("string")
+        elif isinstance(c, (bytes, np.bytes_)):
+            raise ExportError("%s: column %r has bytes categories, which are not supported"
+                              % (path, column))
+        elif isinstance(c, (numbers.Real, np.number, np.bool_)):
+            out.append(_number(c, "%s: column %r category" % (path, column)))
+            kinds.add("number")
+        else:
+            raise ExportError("%s: column %r has a category of type %s, which is not supported"
+                              % (path, column, type(c).__name__))
+    if len(kinds) > 1:
+        raise ExportError("%s: column %r mixes string and numeric categories"
+                          % (path, column))
+    if None in out and out.index(None) != len(out) - 1:
+        raise ExportError("%s: column %r has NaN among its categories but not last"
+                          % (path, column))
+    if out.count(None) > 1 or len(set(x for x in out if x is not None)) != \
+            len([x for x in out if x is not None]):
+        raise ExportError("%s: column %r has duplicate categories" % (path, column))
+    if not out:
+        raise ExportError("%s: column %r has no categories" % (path, column))
+    return out
+
+
+def _category_vtype(cats):
+    """Input type an encoder expects: object/str categories come from object columns."""
+    return "string" if cats.dtype.kind in "OUS" else "number"
+
+
+# --------------------------------------------------------------------------
+# transformers
+
+def _compile(est, blocks, sparse, path, ctx):
+    """Apply fitted transformer est to blocks; return (blocks, sparse)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import (MaxAbsScaler, MinMaxScaler, OneHotEncoder,
+                                       OrdinalEncoder, RobustScaler, StandardScaler)
+
+    if est is None or (isinstance(est, str) and est == "passthrough"):
+        return blocks, sparse
+    if isinstance(est, str):
+        raise ExportError("%s: %r is not supported" % (path, est))
+    kind = type(est)
+    if kind is Pipeline:
+        for i, (name, step) in enumerate(est.steps):
+            blocks, sparse = _compile(step, blocks, sparse,
+                                      "%s.steps[%d] %r" % (path, i, name), ctx)
+        return blocks, sparse
+    if kind is ColumnTransformer:
+        return _column_transformer(est, blocks, sparse, path, ctx)
+    if kind is SimpleImputer:
+        return _simple_imputer(est, blocks, sparse, path, ctx)
+    if kind is OneHotEncoder:
+        return _one_hot(est, blocks, sparse, path, ctx)
+    if kind is OrdinalEncoder:
+        return _ordinal(est, blocks, sparse, path, ctx)
+    if kind in (StandardScaler, RobustScaler, MaxAbsScaler, MinMaxScaler):
+        return _scaler(est, blocks, sparse, path, ctx)
+    raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
+
+
+def _column_indices(ct, name, columns, n_in):
+    """The input feature indices a fitted ColumnTransformer entry selects."""
+    indices = getattr(ct, "_transformer_to_input_indices", {}).get(name)
+    if indices is not None:
+        return [int(i) for i in indices]
+    # older pickles: resolve the stored (already resolved) selection ourselves
+    names = list(getattr(ct, "feature_names_in_", []))
+    if isinstance(columns, slice):
+        return list(range(n_in))[columns]
+    cols = list(columns)
+    if cols and all(isinstance(c, (bool, np.bool_)) for c in cols):
+        return [i for i, c in enumerate(cols) if c]
+    out = []
+    for c in cols:
+        if isinstance(c, (str, np.str_)):
+            if str(c) not in names:
+                raise ExportError("column %r not found" % (c,))
+            out.append(names.index(str(c)))
+        else:
+            out.append(int(c))
+    return out
+
+
+def _select(blocks, indices, path):
+    """Copies of the blocks making up the selected features, in selection order."""
+    owner = []
+    for bi, b in enumerate(blocks):
+        for off in range(b.width):
+            owner.append((bi, off))
+    out = []
+    k = 0
+    while k < len(indices):
+        i = indices[k]
+        if not 0 <= i < len(owner):
+            raise ExportError("%s: selects feature %d of %d" % (path, i, len(owner)))
+        bi, off = owner[i]
+        b = blocks[bi]
+        if b.width > 1:
+            want = [j for j in range(i - off, i - off + b.width)]
+            if off != 0 or list(indices[k:k + b.width]) != want:
+                raise ExportError(
+                    "%s: selects part of the one-hot encoded features of column %r, "
+                    "which is not supported" % (path, b.column))
+            k += b.width
+        else:
+            k += 1
+        out.append(b.copy())
+    return out
+
+
+def _column_transformer(ct, blocks, sparse, path, ctx):
+    from sklearn.compose._column_transformer import _is_empty_column_selection
+
+    if ct.transformer_weights:
+        raise ExportError("%s: ColumnTransformer transformer_weights is not supported" % path)
+    _check_n_features(ct, blocks, path)
+    n_in = sum(b.width for b in blocks)
+    n_user = len(ct.transformers)
+    out = []
+    for idx, (name, trans, columns) in enumerate(ct.transformers_):
+        if idx >= n_user and name == "remainder":
+            sub = "%s.remainder" % path
+        else:
+            sub = "%s.transformers[%d] %r" % (path, idx, name)
+        if isinstance(trans, str) and trans == "drop":
+            continue
+        if _is_empty_column_selection(columns):
+            continue
+        if isinstance(columns, (str, np.str_)) or np.isscalar(columns):
+            raise ExportError(
+                "%s: a scalar column selection (%r) passes a 1-D column to %s, which is not "
+                "supported; select a list of columns" % (sub, columns, _class_name(trans)))
+        try:
+            indices = _column_indices(ct, name, columns, n_in)
+        except ExportError as e:
+            raise ExportError("%s: %s" % (sub, e))
+        selected = _select(blocks, indices, sub)
+        if isinstance(trans, str) and trans == "passthrough":
+            out.extend(selected)
+            continue
+        result, _ = _compile(trans, selected, sparse, sub, ctx)
+        out.extend(result)
+    return out, bool(ct.sparse_output_)
+
+
+def _simple_imputer(est, blocks, sparse, path, ctx):
+    cls = "SimpleImputer"
+    mv = est.missing_values
+    if not _is_nan(mv):
+        raise ExportError("%s: SimpleImputer missing_values=%r is not supported (only NaN)"
+                          % (path, mv))
+    _check_width_one(blocks, path, cls)
+    _check_n_features(est, blocks, path)
+    want = "string" if est._fit_dtype.kind == "O" else "number"
+    keep_all = est.strategy == "constant" or getattr(est, "keep_empty_features", False)
+    stats = est.statistics_
+    out = []
+    for i, b in enumerate(blocks):
+        ctx.require(b, want, path, cls)
+        value = stats[i]
+        if _is_nan(value) or value is None:
+            if keep_all:
+                raise ExportError("%s: SimpleImputer fill value %r for column %r is not supported"
+                                  % (path, value, b.column))
+            # scikit-learn drops a feature that was all missing in training
+            continue
+        if isinstance(value, (str, np.str_)):
+            if want != "string":
+                raise ExportError("%s: SimpleImputer fills numeric column %r with a string"
+                                  % (path, b.column))
+            value = str(value)
+        else:
+            value = _number(value, "%s: SimpleImputer statistics_ for column %r" % (path, b.column))
+        nb = b.copy()
+        nb.steps.append({"type": "impute", "value": value})
+        out.append(nb)
+    if est.add_indicator:
+        ind = est.indicator_
+        if getattr(ind, "features", "missing-only") not in ("missing-only", "all"):
+            raise ExportError("%s: MissingIndicator features=%r is not supported"
+                              % (path, ind.features))
+        for j in ind.features_:
+            nb = blocks[int(j)].copy()
+            nb.steps.append({"type": "indicator"})
+            nb.vtype = "number"
+            out.append(nb)
+    return out, sparse
+
+
+def _check_encoder_dtype(est, path, cls):
+    try:
+        ok = np.dtype(est.dtype) == np.float64
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ExportError("%s: %s dtype=%r is not supported (only float64)"
+                          % (path, cls, est.dtype))
+
+
+def _one_hot(est, blocks, sparse, path, ctx):
+    cls = "OneHotEncoder"
+    if getattr(est, "_infrequent_enabled", False) or \
+            getattr(est, "min_frequency", None) is not None or \
+            getattr(est, "max_categories", None) is not None:
+        raise ExportError(
+            "%s: OneHotEncoder infrequent categories (min_frequency=%r, max_categories=%r) "
+            "are not supported" % (path, getattr(est, "min_frequency", None),
+                                   getattr(est, "max_categories", None)))
+    _check_encoder_dtype(est, path, cls)
+    _check_width_one(blocks, path, cls)
+    _check_n_features(est, blocks, path)
+    handle = est.handle_unknown
+    if handle == "infrequent_if_exist":
+        handle = "ignore"   # without infrequent categories it behaves as "ignore"
+    if handle not in ("error", "ignore"):
+        raise ExportError("%s: OneHotEncoder handle_unknown=%r is not supported" % (path, handle))
+    # scikit-learn >= 1.2 calls it sparse_output (fit() copies a non-default,
+    # deprecated `sparse` into it); earlier versions only have `sparse`
+    if hasattr(est, "sparse_output"):
+        sparse_out = bool(est.sparse_output)
+    else:
+        sparse_out = bool(est.sparse)
+    drop_idx = est.drop_idx_
+    out = []
+    for i, b in enumerate(blocks):
+        cats = est.categories_[i]
+        ctx.require(b, _category_vtype(cats), path, cls)
+        categories = _categories(cats, path, b.column)
+        d = None
+        if drop_idx is not None and drop_idx[i] is not None:
+            d = int(drop_idx[i])
+        nb = b.copy()
+        nb.steps.append({"type": "one_hot", "categories": categories, "drop": d,
+                         "handle_unknown": handle})
+        nb.width = len(categories) - (d is not None)
+        nb.vtype = "number"
+        nb.one_hot = True
+        if nb.width == 0:
+            raise ExportError("%s: column %r one-hot encodes to no feature" % (path, b.column))
+        out.append(nb)
+    return out, sparse_out
+
+
+def _encoded_value(value, what):
+    if value is None or _is_nan(value):
+        return None
+    return _number(value, what)
+
+
+def _ordinal(est, blocks, sparse, path, ctx):
+    cls = "OrdinalEncoder"
+    _check_encoder_dtype(est, path, cls)
+    _check_width_one(blocks, path, cls)
+    _check_n_features(est, blocks, path)
+    handle = est.handle_unknown
+    if handle not in ("error", "use_encoded_value"):
+        raise ExportError("%s: OrdinalEncoder handle_unknown=%r is not supported" % (path, handle))
+    unknown = None
+    if handle == "use_encoded_value":
+        unknown = _encoded_value(est.unknown_value, "%s: unknown_value" % path)
+    missing = _encoded_value(getattr(est, "encoded_missing_value", np.nan),
+                             "%s: encoded_missing_value" % path)
+    out = []
+    for i, b in enumerate(blocks):
+        cats = est.categories_[i]
+        ctx.require(b, _category_vtype(cats), path, cls)
+        nb = b.copy()
+        nb.steps.append({"type": "ordinal", "categories": _categories(cats, path, b.column),
+                         "handle_unknown": handle, "unknown_value": unknown,
+                         "encoded_missing_value": missing})
+        nb.vtype = "number"
+        out.append(nb)
+    return out, sparse
+
+
+def _scaler(est, blocks, sparse, path, ctx):
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+    cls = _class_name(est)
+    _check_n_features(est, blocks, path)
+    n = sum(b.width for b in blocks)
+    seen = getattr(est, "n_samples_seen_", None)
+    if isinstance(seen, (numbers.Integral, np.integer)):
+        ctx.training_rows.append(int(seen))
+
+    def vec(a):
+        return None if a is None else np.asarray(a, dtype=np.float64).reshape(-1)
+
+    kind = type(est)
+    center = scale = factor = None
+    if kind is MinMaxScaler:
+        if sparse:
+            raise ExportError("%s: MinMaxScaler on sparse input" % path)
+        mm_scale, mm_min = vec(est.scale_), vec(est.min_)
+        lo, hi = est.feature_range
+        clip = [_float(lo, path + ": feature_range"), _float(hi, path + ": feature_range")] \
+            if getattr(est, "clip", False) else None
+    elif kind is StandardScaler:
+        if sparse:
+            if est.with_mean:
+                raise ExportError("%s: StandardScaler(with_mean=True) on sparse input" % path)
+            factor = None if est.scale_ is None else 1 / vec(est.scale_)
+        else:
+            center = vec(est.mean_) if est.with_mean else None
+            scale = vec(est.scale_) if est.with_std else None
+    elif kind is RobustScaler:
+        if sparse:
+            if est.with_centering:
+                raise ExportError("%s: RobustScaler(with_centering=True) on sparse input" % path)
+            factor = 1.0 / vec(est.scale_) if est.with_scaling else None
+        else:
+            center = vec(est.center_) if est.with_centering else None
+            scale = vec(est.scale_) if est.with_scaling else None
+    elif kind is MaxAbsScaler:
+        if sparse:
+            factor = 1.0 / vec(est.scale_)
+        else:
+            scale = vec(est.scale_)
+    else:  # pragma: no cover
+        raise ExportError("%s: %s is not supported" % (path, cls))
+
+    for name, a in (("center", center), ("scale", scale), ("factor", factor)):
+        if a is not None and a.shape[0] != n:
+            raise ExportError("%s: %s has %d %s values for %d features"
+                              % (path, cls, a.shape[0], name, n))
+
+    out = []
+    k = 0
+    for b in blocks:
+        ctx.require(b, "number", path, cls)
+        w = b.width
+        sl = slice(k, k + w)
+        k += w
+
+        def param(a, what):
+            if a is None:
+                return None
+            vals = [_float(x, "%s: %s %s for column %r" % (path, cls, what, b.column))
+                    for x in a[sl]]
+            return vals if b.one_hot else vals[0]
+
+        nb = b.copy()
+        if kind is MinMaxScaler:
+            nb.steps.append({"type": "min_max", "scale": param(mm_scale, "scale_"),
+                             "min": param(mm_min, "min_"), "clip": clip})
+        elif sparse:
+            if factor is not None:
+                nb.steps.append({"type": "multiply", "factor": param(factor, "1 / scale_")})
+            # else: scale_ is None and scikit-learn leaves sparse data unchanged
+        else:
+            nb.steps.append({"type": "standardize", "center": param(center, "center"),
+                             "scale": param(scale, "scale_")})
+        out.append(nb)
+    return out, sparse
+
+
+# --------------------------------------------------------------------------
+# estimator
+
+def _estimator(est, path):
+    from sklearn.linear_model import LogisticRegression
+    if type(est) is not LogisticRegression:
+        if isinstance(est, str):
+            raise ExportError("%s: %r is not a classifier" % (path, est))
+        raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
+    classes = getattr(est, "classes_", None)
+    if classes is None:
+        raise ExportError("%s: LogisticRegression is not fitted" % path)
+    if len(classes) != 2:
+        raise ExportError("%s: LogisticRegression with %d classes is not supported "
+                          "(binary only)" % (path, len(classes)))
+    coef = np.asarray(est.coef_, dtype=np.float64)
+    if coef.ndim != 2 or coef.shape[0] != 1:
+        raise ExportError("%s: LogisticRegression coef_ has shape %s" % (path, coef.shape))
+    ovr = est.multi_class in ("ovr", "warn") or (
+        est.multi_class == "auto"
+        and (classes.size <= 2 or est.solver in ("liblinear", "newton-cholesky")))
+    link = "logistic" if ovr else "softmax"
+    intercept = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
+    doc = {
+        "type": "logistic_regression",
+        "coef": [_float(c, "%s: coef_" % path) for c in coef[0]],
+        "intercept": _float(intercept[0], "%s: intercept_" % path) if intercept.size else 0.0,
+        "link": link,
+    }
+    return doc, _scalar_label(classes[1], path), coef.shape[1]
+
+
+# --------------------------------------------------------------------------
+# column types
+
+def column_type_from_dtype(dtype, column):
+    """'number' for numeric/boolean pandas dtypes, 'string' for object/string ones."""
+    text = str(dtype)
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        kind = None
+    if kind in ("i", "u", "f", "b"):
+        return "number"
+    if kind == "O" or text in ("string", "str"):
+        return "string"
+    raise ExportError("column %r: dtype %s is not supported (numeric, boolean or object only)"
+                      % (column, text))
+
+
+def load_dtypes(obj):
+    """A {column: dtype} dict from a pandas Series of dtypes (dtypes.pickle) or a mapping."""
+    if hasattr(obj, "items"):
+        return {str(k): v for k, v in obj.items()}
+    raise ExportError("dtypes: expected a pandas Series or a mapping of column to dtype, got %s"
+                      % type(obj).__name__)
+
+
+# --------------------------------------------------------------------------
+# the document
+
+def _feature_names(pipeline, blocks, input_names):
+    """get_feature_names_out() of the preprocessing, split per block."""
+    from sklearn.pipeline import Pipeline
+    names = None
+    try:
+        if type(pipeline) is Pipeline and len(pipeline.steps) > 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                names = [str(x) for x in pipeline[:-1].get_feature_names_out()]
+    except Exception:
+        names = None
+    total = sum(b.width for b in blocks)
+    if names is None or len(names) != total:
+        names = []
+        for b in blocks:
+            onehot = [s for s in b.steps if s["type"] == "one_hot"]
+            if onehot:
+                s = onehot[0]
+                cats = [c for j, c in enumerate(s["categories"]) if j != s["drop"]]
+                names.extend("%s_%s" % (b.column, "nan" if c is None else c) for c in cats)
+            elif b.steps and b.steps[-1]["type"] == "indicator":
+                names.append("missingindicator_%s" % b.column)
+            else:
+                names.append(b.column)
+    out = []
+    k = 0
+    for b in blocks:
+        out.append(names[k:k + b.width])
+        k += b.width
+    return out
+
+
+def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
+           source=None, training_rows=None, exported_at=None):
+    """Compile a fitted pipeline (or bare LogisticRegression) into a model document (dict).
+
+    columns: the training frame's column names in order (columns.json), or None
+        for the pipeline's feature_names_in_.
+    dtypes: {column: dtype} of the training frame (dtypes.pickle), or None to
+        infer each column's type from the transformers that read it.
+    training_rows: used when no step records n_samples_seen_.
+    Raises ExportError for anything unsupported.
+    """
+    import sklearn
+    from sklearn.pipeline import Pipeline
+
+    if not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
+        raise ExportError("threshold: expected a number between 0 and 1, got %r" % (threshold,))
+    name = str(name)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,63}", name):
+        raise ExportError("name: %r is not 1 to 63 characters of [A-Za-z0-9_.-]" % name)
+
+    if type(pipeline) is Pipeline:
+        root = "pipeline"
+        if not pipeline.steps:
+            raise ExportError("pipeline: empty Pipeline")
+        transformers = [(i, n, s) for i, (n, s) in enumerate(pipeline.steps[:-1])]
+        final_name, final = pipeline.steps[-1]
+        final_path = "%s.steps[%d] %r" % (root, len(pipeline.steps) - 1, final_name)
+    else:
+        root = "estimator"
+        transformers = []
+        final = pipeline
+        final_path = root
+
+    # the input columns the pipeline reads, in its own order
+    fitted_names = getattr(pipeline, "feature_names_in_", None)
+    if fitted_names is None and transformers:
+        fitted_names = getattr(transformers[0][2], "feature_names_in_", None)
+    if fitted_names is None:
+        fitted_names = getattr(final, "feature_names_in_", None)
+    if columns is not None:
+        columns = [str(c) for c in columns]
+        if len(set(columns)) != len(columns):
+            raise ExportError("columns: duplicate column names")
+    if fitted_names is not None:
+        input_names = [str(c) for c in fitted_names]
+        if columns is not None:
+            missing = [c for c in input_names if c not in columns]
+            if missing:
+                raise ExportError("columns: the pipeline reads columns %s that are not in "
+                                  "columns.json" % missing)
+    elif columns is not None:
+        input_names = list(columns)   # fitted on arrays: columns.json gives the positions
+    else:
+        raise ExportError("%s: the pipeline was fitted without column names "
+                          "(no feature_names_in_); pass --columns" % root)
+    if columns is None:
+        columns = list(input_names)
+    if len(set(input_names)) != len(input_names):
+        raise ExportError("%s: duplicate input column names" % root)
+    first = transformers[0][2] if transformers else final
+    from sklearn.compose import ColumnTransformer
+    if fitted_names is not None and type(first) is not ColumnTransformer and \
+            columns != input_names:
+        raise ExportError("columns: columns.json must list the pipeline's feature_names_in_ "
+                          "in the same order, because its first step (%s) reads the frame "
+                          "by position" % _class_name(first))
+
+    column_types = {}
+    if dtypes is not None:
+        for c in columns:
+            if c in dtypes:
+                column_types[c] = column_type_from_dtype(dtypes[c], c)
+    ctx = _Context(column_types)
+    blocks = [Block(c, column_types.get(c)) for c in input_names]
+    sparse = False
+    for i, step_name, step in transformers:
+        blocks, sparse = _compile(step, blocks, sparse,
+                                  "%s.steps[%d] %r" % (root, i, step_name), ctx)
+
+    est_doc, positive, n_coef = _estimator(final, final_path)
+    for b in blocks:
+        if b.vtype == "string" and not b.steps:
+            raise ExportError("%s: column %r reaches the estimator as a string column"
+                              % (final_path, b.column))
+        ctx.require(b, "number", final_path, "LogisticRegression")
+    width = sum(b.width for b in blocks)
+    if width != n_coef:
+        raise ExportError("%s: the preprocessing gives %d features but LogisticRegression "
+                          "has %d coefficients" % (final_path, width, n_coef))
+    if not blocks:
+        raise ExportError("%s: the preprocessing produces no features" % root)
+
+    feature_names = _feature_names(pipeline, blocks, input_names)
+    col_docs = []
+    for c in columns:
+        entry = {"name": c, "type": ctx.column_types.get(c, "string")}
+        if dtypes is not None and c in dtypes:
+            entry["dtype"] = str(dtypes[c])
+        col_docs.append(entry)
+    pre = [{"column": b.column, "steps": b.steps, "features": f}
+           for b, f in zip(blocks, feature_names)]
+
+    rows = ctx.training_rows[0] if ctx.training_rows else training_rows
+    when = exported_at or datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    doc = {
+        "format": FORMAT,
+        "name": name,
+        "columns": col_docs,
+        "preprocessing": pre,
+        "estimator": est_doc,
+        "positive_class": positive,
+        "threshold": float(threshold),
+        "provenance": {
+            "sklearn_version": sklearn.__version__,
+            "exported_at": when,
+            "training_rows": None if rows is None else int(rows),
+            "exporter": EXPORTER,
+            "source": None if source is None else os.path.basename(source),
+            "pipeline": repr(pipeline),
+        },
+    }
+    if source is None:
+        del doc["provenance"]["source"]
+    return doc
+
+
+def _compact(obj):
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def dumps(doc):
+    """The document as JSON text: one line per column, block and estimator field."""
+    out = ["{"]
+    keys = list(doc)
+    for i, k in enumerate(keys):
+        v = doc[k]
+        comma = "," if i < len(keys) - 1 else ""
+        key = json.dumps(k)
+        if k in ("columns", "preprocessing") and v:
+            out.append("  %s: [" % key)
+            for j, item in enumerate(v):
+                out.append("    %s%s" % (_compact(item), "," if j < len(v) - 1 else ""))
+            out.append("  ]%s" % comma)
+        elif isinstance(v, dict) and v:
+            out.append("  %s: {" % key)
+            sub = list(v)
+            for j, sk in enumerate(sub):
+                out.append("    %s: %s%s" % (json.dumps(sk), _compact(v[sk]),
+                                             "," if j < len(sub) - 1 else ""))
+            out.append("  }%s" % comma)
+        else:
+            out.append("  %s: %s%s" % (key, _compact(v), comma))
+    out.append("}")
+    text = "\n".join(out) + "\n"
+    assert json.loads(text) == doc
+    return text
+
+
+def write_model(doc, path):
+    text = dumps(doc)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------
+# observations, the scikit-learn reference and the C CLI
+
+class RejectedObservation(Exception):
+    """An observation that docs/model-format.md says cannot be scored."""
+
+
+def _json_number_as_float(v):
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def normalize_value(value, ctype):
+    """An observation's JSON value as the reference frame holds it.
+
+    This is the tutorial's pd.DataFrame([obs], columns).astype(dtypes) with the
+    deliberate differences of docs/model-format.md: null is missing (NaN) like
+    an absent key (†1), integer columns are float64 (†1'), and strings with
+    non-ASCII characters are not numbers (†2).  Numbers are read as float64,
+    as the C loader reads them.  Everything else is left to pandas and
+    scikit-learn, which reject what they reject.
+    """
+    if value is None:
+        return np.nan
+    if isinstance(value, str) and "\x00" in value:
+        raise RejectedObservation("string contains \\u0000")
+    if isinstance(value, bool):
+        return float(value) if ctype == "number" else value
+    if isinstance(value, (int, float)):
+        return _json_number_as_float(value)
+    if isinstance(value, str) and ctype == "number" and not value.isascii():
+        raise RejectedObservation("non-ASCII characters in a number")
+    return value
+
+
+def reference_frame(observations, columns):
+    """A DataFrame of the observations, per the docs' reading rules.
+
+    columns: the model's column entries ({"name", "type"}).  Columns that no
+    block reads should be passed with type None: they are ignored (NaN).
+    """
+    import pandas as pd
+    data = {}
+    for col in columns:
+        name, ctype = col["name"], col["type"]
+        arr = np.empty(len(observations), dtype=object)
+        for i, obs in enumerate(observations):
+            arr[i] = np.nan if ctype is None else normalize_value(obs.get(name), ctype)
+        data[name] = pd.Series(arr, dtype=object)
+    frame = pd.DataFrame(data, columns=[c["name"] for c in columns])
+    types = {c["name"]: ("float64" if c["type"] == "number" else object) for c in columns}
+    return frame.astype(types)
+
+
+def used_columns(doc):
+    return {b["column"] for b in doc["preprocessing"]}
+
+
+def model_columns(doc):
+    used = used_columns(doc)
+    return [{"name": c["name"], "type": c["type"] if c["name"] in used else None}
+            for c in doc["columns"]]
+
+
+def sklearn_scores(pipeline, doc, observations, positive_index=1):
+    """scikit-learn's predict_proba[:, 1] for each observation (dict).
+
+    Returns a list holding a float, or an Exception for the rows scikit-learn
+    (or the docs' reading rules) reject.  A NaN probability counts as a
+    rejection (docs: "the result is not a number").  Scores all rows in one
+    frame when possible, row by row otherwise.
+    """
+    cols = model_columns(doc)
+
+    def score(obs_list):
+        frame = reference_frame(obs_list, cols)
+        return pipeline.predict_proba(frame)[:, positive_index]
+
+    def as_result(p):
+        p = float(p)
+        return ValueError("probability is NaN") if math.isnan(p) else p
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return [as_result(p) for p in score(observations)]
+        except Exception:
+            pass
+        results = []
+        for obs in observations:
+            try:
+                results.append(as_result(score([obs])[0]))
+            except Exception as e:  # noqa: BLE001 - any rejection counts
+                results.append(e)
+        return results
+
+
+def default_predict_score():
+    """bin/predict-score of the repository holding this file, else predict-score on PATH."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidate = os.path.join(os.path.dirname(here), "bin", "predict-score")
+    if os.access(candidate, os.X_OK):
+        return candidate
+    return shutil.which("predict-score") or candidate
+
+
+def c_scores(model_path, lines, predict_score=None):
+    """Score JSON lines with `predict-score --model MODEL -`.
+
+    Returns a list of floats (proba) or strings (the error message), one per line.
+    """
+    exe = predict_score or default_predict_score()
+    if not os.access(exe, os.X_OK):
+        raise FileNotFoundError("%s not found: build it with `make bin/predict-score` "
+                                "from the repository root" % exe)
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    proc = subprocess.run([exe, "--model", model_path, "-"], input=data,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode not in (0, 1):
+        raise RuntimeError("%s exited with status %d: %s"
+                           % (exe, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()))
+    out = proc.stdout.decode("utf-8").splitlines()
+    if len(out) != len(lines):
+        raise RuntimeError("%s wrote %d lines for %d observations"
+                           % (exe, len(out), len(lines)))
+    results = []
+    for text in out:
+        obj = json.loads(text)
+        if "error" in obj:
+            results.append(str(obj["error"]))
+        else:
+            results.append(float(obj["proba"]))
+    if proc.returncode == 0 and any(isinstance(r, str) for r in results):
+        raise RuntimeError("%s exited 0 but reported errors" % exe)
+    if proc.returncode == 1 and not any(isinstance(r, str) for r in results):
+        raise RuntimeError("%s exited 1 but reported no error" % exe)
+    return results
+
+
+def compare(reference, got, tolerance=TOLERANCE):
+    """(max |difference| over rows both scored, list of mismatching row indexes)."""
+    max_diff = 0.0
+    bad = []
+    for i, (r, g) in enumerate(zip(reference, got)):
+        r_err = isinstance(r, Exception)
+        g_err = isinstance(g, str)
+        if r_err or g_err:
+            if r_err != g_err:
+                bad.append(i)
+            continue
+        d = abs(r - g)
+        if not d <= tolerance:
+            bad.append(i)
+        if not d <= max_diff:
+            max_diff = d
+    return max_diff, bad
+
+
+def frame_to_observations(frame, columns):
+    """JSON-ready observation dicts from a pandas frame: NaN/None -> key absent."""
+    out = []
+    names = [c for c in columns if c in frame.columns]
+    values = {c: frame[c].tolist() for c in names}
+    for i in range(len(frame)):
+        obs = {}
+        for c in names:
+            v = values[c][i]
+            if v is None or _is_nan(v):
+                continue
+            if isinstance(v, (np.generic,)):
+                v = v.item()
+            if isinstance(v, float) and math.isinf(v):
+                v = "inf" if v > 0 else "-inf"
+            elif not isinstance(v, (str, int, float, bool)):
+                v = str(v)
+            obs[c] = v
+        out.append(obs)
+    return out
+
+
+def observation_line(obs):
+    return json.dumps(obs, ensure_ascii=False, allow_nan=False)
+
+
+def verify(pipeline, doc, model_path, observations, predict_score=None, out=sys.stdout,
+           lines=None):
+    """Score observations with scikit-learn and the C CLI; print the result; return ok."""
+    if lines is None:
+        lines = [observation_line(o) for o in observations]
+    reference = sklearn_scores(pipeline, doc, observations)
+    got = c_scores(model_path, lines, predict_score)
+    max_diff, bad = compare(reference, got)
+    scored = sum(1 for r, g in zip(reference, got)
+                 if not isinstance(r, Exception) and not isinstance(g, str))
+    print("verify: %d rows, %d scored by both, max |difference| %.3g, %d mismatches"
+          % (len(lines), scored, max_diff, len(bad)), file=out)
+    for i in bad[:10]:
+        r = reference[i]
+        print("  row %d: scikit-learn %s, predict-score %s" % (
+            i + 1, ("error: %s" % r) if isinstance(r, Exception) else repr(r),
+            ("error: %s" % got[i]) if isinstance(got[i], str) else repr(got[i])), file=out)
+    return not bad
+
+
+def load_pipeline(path):
+    import joblib
+    try:
+        return joblib.load(path)
+    except Exception:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
