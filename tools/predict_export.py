@@ -765,7 +765,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
             "training_rows": None if rows is None else int(rows),
             "exporter": EXPORTER,
             "source": None if source is None else os.path.basename(source),
-            "pipeline": repr(pipeline),
+            "pipeline": re.sub(r"\s*\n\s*", " ", repr(pipeline)),
         },
     }
     if source is None:
