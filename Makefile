@@ -80,11 +80,11 @@ build/asan/predict-score: src/predict_score.c $(CORE_SRCS) src/*.h
 FUZZ_TARGETS = $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-build/fuzz/%: test/fuzz/%.c $(CORE_SRCS) src/*.h
+build/fuzz/%: test/fuzz/%.c test/unit/fixtures.c $(CORE_SRCS) src/*.h
 	mkdir -p build/fuzz
 	clang -std=gnu11 -O1 -g -ffp-contract=off -Wall -Wextra -Werror -Isrc \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< $(CORE_SRCS) $(PREDICT_LDLIBS)
+		-o $@ $< test/unit/fixtures.c $(CORE_SRCS) $(PREDICT_LDLIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) test/run-fuzz $(FUZZ_TARGETS)

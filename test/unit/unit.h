@@ -1,0 +1,34 @@
+/*
+ * unit.h - a minimal test harness for the core's C unit tests.
+ *
+ * Each check prints "ok N - name" or "not ok N - name: detail"; main()
+ * prints "RESULT passed failed" and exits non-zero on any failure.
+ */
+#ifndef PREDICT_UNIT_H
+#define PREDICT_UNIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "predict.h"
+
+void		unit_report(const char *name, bool ok, const char *format,...)
+			__attribute__((format(printf, 3, 4)));
+
+/* A model document with the given text replacing the first `from`. */
+char	   *unit_replace(const char *text, const char *from, const char *to);
+
+/* Load text, expecting failure with a message containing want. */
+void		expect_load_error(const char *name, const char *text, const predict_limits *limits,
+							  const char *want);
+
+/* Load text, expecting success; returns the model (caller frees). */
+predict_model *expect_load(const char *name, const char *text);
+
+/* A model with every step type, both column types and 8 features. */
+extern const char base_model[];
+
+void		loader_tests(void);
+void		score_tests(void);
+
+#endif							/* PREDICT_UNIT_H */

@@ -1,0 +1,89 @@
+/*
+ * unit_main.c - the harness behind build/test-unit.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+static int	passed;
+static int	failed;
+
+void
+unit_report(const char *name, bool ok, const char *format,...)
+{
+	va_list		args;
+
+	if (ok)
+	{
+		passed++;
+		printf("ok %d - %s\n", passed + failed, name);
+		return;
+	}
+	failed++;
+	printf("not ok %d - %s: ", passed + failed, name);
+	va_start(args, format);
+	vprintf(format, args);
+	va_end(args);
+	putchar('\n');
+}
+
+char *
+unit_replace(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	size_t		head;
+	char	   *out;
+
+	if (at == NULL)
+	{
+		fprintf(stderr, "unit_replace: \"%s\" not found in the base document\n", from);
+		exit(2);
+	}
+	head = (size_t) (at - text);
+	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
+	if (out == NULL)
+		abort();
+	memcpy(out, text, head);
+	strcpy(out + head, to);
+	strcat(out, at + strlen(from));
+	return out;
+}
+
+void
+expect_load_error(const char *name, const char *text, const predict_limits *limits,
+				  const char *want)
+{
+	predict_error err = {0};
+	predict_model *model = predict_model_load(text, strlen(text), limits, NULL, &err);
+
+	if (model != NULL)
+	{
+		unit_report(name, false, "loaded, expected an error containing '%s'", want);
+		predict_model_free(model);
+		return;
+	}
+	unit_report(name, strstr(err.message, want) != NULL && err.status != PREDICT_OK,
+				"got '%s', expected it to contain '%s'", err.message, want);
+}
+
+predict_model *
+expect_load(const char *name, const char *text)
+{
+	predict_error err = {0};
+	predict_model *model = predict_model_load(text, strlen(text), NULL, NULL, &err);
+
+	unit_report(name, model != NULL, "refused: %s", err.message);
+	return model;
+}
+
+int
+main(void)
+{
+	loader_tests();
+	score_tests();
+	printf("RESULT %d %d\n", passed, failed);
+	return failed ? 1 : 0;
+}
