@@ -122,6 +122,23 @@ is_hex_zero(const char *s)
 }
 
 /*
+ * Bytes json_text_check must look at: outside strings a quote, NUL or a
+ * non-ASCII byte; inside strings also a backslash or a control character.
+ * Everything else is skipped by the fast loops below.
+ */
+static unsigned char special_bytes[2][256];
+
+static void
+init_special_bytes(void)
+{
+	for (int c = 0; c < 256; c++)
+	{
+		special_bytes[0][c] = (c == '"' || c == '\0' || c >= 0x80);
+		special_bytes[1][c] = (c == '"' || c == '\\' || c < 0x20 || c >= 0x80);
+	}
+}
+
+/*
  * Refuse what cJSON would accept but PostgreSQL's jsonb and Python's json
  * refuse, so that every adapter accepts exactly the same documents: invalid
  * UTF-8, raw control characters inside strings, and the escape \u0000 (which
@@ -131,13 +148,22 @@ is_hex_zero(const char *s)
 const char *
 json_text_check(const char *text, size_t len, size_t *offset)
 {
-	bool		in_string = false;
+	const unsigned char *p = (const unsigned char *) text;
+	int			in_string = 0;
 	size_t		i = 0;
 
-	while (i < len)
+	if (!special_bytes[0]['"'])
+		init_special_bytes();	/* idempotent: a race writes the same bytes */
+	for (;;)
 	{
-		unsigned char c = (unsigned char) text[i];
+		const unsigned char *special = special_bytes[in_string];
+		unsigned char c;
 
+		while (i < len && !special[p[i]])
+			i++;
+		if (i >= len)
+			return NULL;
+		c = p[i];
 		*offset = i;
 		if (c >= 0x80)
 		{
@@ -146,29 +172,22 @@ json_text_check(const char *text, size_t len, size_t *offset)
 			if (n == 0)
 				return "invalid UTF-8";
 			i += n;
-			continue;
 		}
-		if (!in_string)
+		else if (c == '"')
 		{
-			if (c == '"')
-				in_string = true;
-			else if (c == '\0')
-				return "NUL byte";
+			in_string = !in_string;
 			i++;
-			continue;
 		}
-		if (c == '"')
-			in_string = false;
+		else if (!in_string)
+			return "NUL byte";
 		else if (c < 0x20)
 			return "control character in a string";
-		else if (c == '\\')
+		else
 		{
-			if (i + 1 < len && text[i + 1] == 'u' && i + 5 < len &&
-				is_hex_zero(text + i + 2))
+			/* a backslash: refuse \u0000, skip the escaped character */
+			if (i + 5 < len && p[i + 1] == 'u' && is_hex_zero(text + i + 2))
 				return "\\u0000 is not allowed in strings";
-			i++;				/* skip the escaped character */
+			i += 2;
 		}
-		i++;
 	}
-	return NULL;
 }
