@@ -1,0 +1,1217 @@
+/*
+ * pg_predict.c - the PostgreSQL host of the scoring core: the `predict`
+ * extension's C functions (sql/predict--1.0.sql declares them).
+ *
+ *   predict_deploy(name, model), predict_activate(name, version),
+ *   predict_set_default(name)                   the model registry
+ *   predict_proba(obs [, model]), predict_class(obs [, model])
+ *                                               scoring
+ *   predictions_score(), predictions_protect()  the predictions triggers
+ *
+ * Everything else is the core's (src/predict.h): this file only moves
+ * values between jsonb and the core and turns the core's errors into
+ * ereport()s with the core's text.
+ *
+ * Model cache.  A backend loads a model version once and keeps it in its own
+ * memory context ("predict model" with identifier "<name> version <n>",
+ * children of "predict model cache", visible in pg_backend_memory_contexts).
+ * A cached version is identified by its registry row (name, version and the
+ * row's xmin and ctid), so a version number reused after a rolled-back
+ * deploy, or a registry dropped and re-created, never hits a stale entry.
+ *
+ * Resolution.  Which version a call uses is read from the registry with the
+ * statement's snapshot, once per statement: the answer is kept in fn_extra
+ * together with the snapshot's identity, and looked up again only when the
+ * snapshot changes (a new statement, or a new PL/pgSQL expression evaluation
+ * in READ COMMITTED).  A deploy committed elsewhere is thus used by this
+ * session's next statement, one rolled back is never seen, and no row pays a
+ * lookup.  Each fn_extra pins the versions it uses until its memory context
+ * goes away (end of query, cursor close, transaction end); a version that a
+ * lookup finds superseded is freed as soon as nothing pins it.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/itemptr.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "predict.h"
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(predict_deploy);
+PG_FUNCTION_INFO_V1(predict_activate);
+PG_FUNCTION_INFO_V1(predict_set_default);
+PG_FUNCTION_INFO_V1(predict_proba);
+PG_FUNCTION_INFO_V1(predict_class);
+PG_FUNCTION_INFO_V1(predictions_score);
+PG_FUNCTION_INFO_V1(predictions_protect);
+
+/* predict.max_model_bytes */
+static int	predict_max_model_bytes = (int) PREDICT_DEFAULT_MAX_MODEL_BYTES;
+
+/* Model names: what the format allows for a model's "name" field. */
+#define MODEL_NAME_MAX 63
+
+/* Distinct model names one call site remembers per statement. */
+#define RESOLVED_MAX 4
+
+/* ---------- the model cache ---------- */
+
+/* One loaded model version; everything lives in its own memory context. */
+typedef struct model_entry
+{
+	struct model_entry *next;
+	MemoryContext context;
+	char	   *name;
+	int32		version;
+	TransactionId row_xmin;		/* identity of the registry row */
+	ItemPointerData row_tid;
+	predict_model *model;
+	size_t		ncolumns;
+	const char **column_names;	/* owned by model */
+	int		   *column_lengths;
+	int			pins;			/* call sites using it right now */
+	bool		superseded;		/* no longer active: free when unpinned */
+} model_entry;
+
+static MemoryContext model_cache_context = NULL;
+static model_entry *model_cache = NULL;
+
+/* The registry queries, prepared once per backend for the extension's schema. */
+typedef struct registry_plans
+{
+	char	   *schema;			/* quoted schema name the plans were made for */
+	SPIPlanPtr	resolve_named;
+	SPIPlanPtr	resolve_default;
+	SPIPlanPtr	fetch_document;
+} registry_plans;
+
+static registry_plans plans;
+
+/* ---------- per call site state (fn_extra) ---------- */
+
+/* The snapshot a resolution was made with; equal keys see equal registries. */
+typedef struct statement_key
+{
+	LocalTransactionId lxid;
+	TransactionId xmin;
+	TransactionId xmax;
+	uint32		xcnt;
+	int32		subxcnt;
+	bool		suboverflowed;
+	CommandId	curcid;
+	uint64		completion;
+} statement_key;
+
+typedef struct resolved_model
+{
+	char	   *requested;		/* model name asked for, NULL for the default */
+	int			requested_len;
+	model_entry *entry;			/* pinned */
+	Datum		name_text;		/* entry->name as text, for the trigger */
+} resolved_model;
+
+typedef struct scoring_state
+{
+	MemoryContext mcxt;			/* fn_mcxt: lives as long as the call site */
+	MemoryContextCallback unpin_callback;
+	Oid			schema;			/* the extension's schema (the function's) */
+	char	   *schema_quoted;
+	bool		key_valid;
+	statement_key key;
+	int			nresolved;
+	resolved_model resolved[RESOLVED_MAX];
+	predict_value *values;		/* scratch for one observation */
+	size_t		nvalues;
+	/* trigger only: attribute numbers in the trigger's relation */
+	Oid			relid;
+	int			att_observation;
+	int			att_proba;
+	int			att_predicted_class;
+	int			att_model;
+	int			att_model_version;
+	int			att_true_class;
+	int			att_updated_at;
+} scoring_state;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("predict.max_model_bytes",
+							"Refuse model documents larger than this.",
+							"The size of the document as JSON text, checked by predict_deploy and "
+							"whenever a backend loads a model.",
+							&predict_max_model_bytes,
+							(int) PREDICT_DEFAULT_MAX_MODEL_BYTES,
+							1024, INT_MAX,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("predict");
+}
+
+/* ---------- errors ---------- */
+
+/* Text from the core (UTF-8) in the database encoding. */
+static const char *
+from_utf8(const char *s)
+{
+	if (GetDatabaseEncoding() == PG_UTF8 || GetDatabaseEncoding() == PG_SQL_ASCII)
+		return s;
+	return pg_any_to_server(s, strlen(s), PG_UTF8);
+}
+
+/* Raise the core's error; entry, when given, is the model that scored. */
+static void
+report_predict_error(const predict_error *err, const model_entry *entry)
+{
+	const char *message = from_utf8(err->message);
+
+	switch (err->status)
+	{
+		case PREDICT_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("%s", message)));
+			break;
+		case PREDICT_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s", message),
+					 entry == NULL ?
+					 errhint("A superuser can raise predict.max_model_bytes.") : 0));
+			break;
+		default:
+			if (entry != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s", message),
+						 errdetail("The observation was scored with model \"%s\" version %d.",
+								   entry->name, entry->version)));
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s", message)));
+			break;
+	}
+}
+
+/* ---------- loading models ---------- */
+
+static void *
+context_alloc(size_t size, void *context)
+{
+	if (size > MaxAllocHugeSize)
+		return NULL;
+	return MemoryContextAllocExtended((MemoryContext) context, size,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void
+context_release(void *pointer, void *context)
+{
+	pfree(pointer);
+}
+
+/*
+ * Load a model document stored as jsonb, with the model's memory in
+ * context. The text form exists only for the loader (cJSON) and is freed
+ * before returning; the loader frees its own cJSON tree and never longjmps,
+ * so an error raised here leaks nothing.
+ */
+static predict_model *
+model_load_jsonb(Jsonb *doc, MemoryContext context)
+{
+	predict_allocator allocator = {context_alloc, context_release, context};
+	predict_limits limits = predict_default_limits();
+	predict_model *model;
+	predict_error err;
+	StringInfoData text;
+	char	   *utf8;
+
+	initStringInfo(&text);
+	JsonbToCString(&text, &doc->root, VARSIZE(doc));
+	utf8 = text.data;
+	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+		utf8 = pg_server_to_any(text.data, text.len, PG_UTF8);
+	limits.max_model_bytes = (size_t) predict_max_model_bytes;
+	model = predict_model_load(utf8, strlen(utf8), &limits, &allocator, &err);
+	if (utf8 != text.data)
+		pfree(utf8);
+	pfree(text.data);
+	if (model == NULL)
+		report_predict_error(&err, NULL);
+	return model;
+}
+
+/* Validate a document: load it into a scratch context and throw it away. */
+static void
+model_check_jsonb(Jsonb *doc)
+{
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
+												  "predict model check",
+												  ALLOCSET_DEFAULT_SIZES);
+
+	predict_model_free(model_load_jsonb(doc, scratch));
+	MemoryContextDelete(scratch);
+}
+
+static void
+model_entry_free(model_entry *entry)
+{
+	model_entry **link;
+
+	for (link = &model_cache; *link != NULL; link = &(*link)->next)
+	{
+		if (*link == entry)
+		{
+			*link = entry->next;
+			break;
+		}
+	}
+	predict_model_free(entry->model);
+	MemoryContextDelete(entry->context);
+}
+
+static void
+model_entry_unpin(model_entry *entry)
+{
+	Assert(entry->pins > 0);
+	if (--entry->pins == 0 && entry->superseded)
+		model_entry_free(entry);
+}
+
+/* Mark every cached version of name other than keep superseded. */
+static void
+model_cache_supersede(const char *name, const model_entry *keep)
+{
+	model_entry *entry = model_cache;
+
+	while (entry != NULL)
+	{
+		model_entry *next = entry->next;
+
+		if (entry != keep && strcmp(entry->name, name) == 0)
+		{
+			entry->superseded = true;
+			if (entry->pins == 0)
+				model_entry_free(entry);
+		}
+		entry = next;
+	}
+}
+
+static model_entry *
+model_cache_find(const char *name, int32 version, TransactionId xmin,
+				 ItemPointer tid)
+{
+	for (model_entry *entry = model_cache; entry != NULL; entry = entry->next)
+	{
+		if (entry->version == version && entry->row_xmin == xmin &&
+			ItemPointerEquals(&entry->row_tid, tid) &&
+			strcmp(entry->name, name) == 0)
+			return entry;
+	}
+	return NULL;
+}
+
+/* Load doc as (name, version) of the registry row (xmin, tid) into the cache. */
+static model_entry *
+model_cache_add(const char *name, int32 version, TransactionId xmin,
+				ItemPointer tid, Jsonb *doc)
+{
+	MemoryContext context;
+	model_entry *entry;
+	predict_model *model;
+	size_t		ncolumns;
+
+	if (model_cache_context == NULL)
+		model_cache_context = AllocSetContextCreate(TopMemoryContext,
+													"predict model cache",
+													ALLOCSET_SMALL_SIZES);
+	context = AllocSetContextCreate(model_cache_context, "predict model",
+									ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		model = model_load_jsonb(doc, context);
+		ncolumns = predict_model_ncolumns(model);
+		entry = MemoryContextAllocZero(context, sizeof(model_entry));
+		entry->context = context;
+		entry->name = MemoryContextStrdup(context, name);
+		entry->version = version;
+		entry->row_xmin = xmin;
+		ItemPointerCopy(tid, &entry->row_tid);
+		entry->model = model;
+		entry->ncolumns = ncolumns;
+		entry->column_names = MemoryContextAlloc(context, ncolumns * sizeof(char *));
+		entry->column_lengths = MemoryContextAlloc(context, ncolumns * sizeof(int));
+		for (size_t i = 0; i < ncolumns; i++)
+		{
+			entry->column_names[i] = predict_model_column_name(model, i);
+			entry->column_lengths[i] = (int) strlen(entry->column_names[i]);
+		}
+		MemoryContextSetIdentifier(context,
+								   MemoryContextStrdup(context,
+													   psprintf("%s version %d", name, version)));
+	}
+	PG_CATCH();
+	{
+		/* model memory, if any, is in context: nothing else to release */
+		MemoryContextDelete(context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	entry->next = model_cache;
+	model_cache = entry;
+	return entry;
+}
+
+/* ---------- the registry ---------- */
+
+/* The extension's schema: the one the calling function lives in. */
+static Oid
+function_schema(FunctionCallInfo fcinfo)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+
+	if (!OidIsValid(schema))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	return schema;
+}
+
+static char *
+schema_quoted(Oid schema)
+{
+	char	   *name = get_namespace_name(schema);
+
+	if (name == NULL)
+		elog(ERROR, "cache lookup failed for namespace %u", schema);
+	return pstrdup(quote_identifier(name));
+}
+
+static SPIPlanPtr
+prepare_kept(const char *query, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* Prepare the scoring path's registry queries for schema (inside SPI). */
+static void
+registry_plans_prepare(const char *schema)
+{
+	Oid			text_arg[1] = {TEXTOID};
+	Oid			fetch_args[2] = {TEXTOID, INT4OID};
+
+	if (plans.schema != NULL && strcmp(plans.schema, schema) == 0)
+		return;
+	if (plans.schema != NULL)
+	{
+		SPI_freeplan(plans.resolve_named);
+		SPI_freeplan(plans.resolve_default);
+		SPI_freeplan(plans.fetch_document);
+		pfree(plans.schema);
+		memset(&plans, 0, sizeof(plans));
+	}
+	plans.resolve_named = prepare_kept(psprintf(
+		"SELECT m.name, m.active_version, v.xmin, v.ctid"
+		" FROM %s.predict_models m JOIN %s.predict_model_versions v"
+		" ON v.name OPERATOR(pg_catalog.=) m.name"
+		" AND v.version OPERATOR(pg_catalog.=) m.active_version"
+		" WHERE m.name OPERATOR(pg_catalog.=) $1", schema, schema), 1, text_arg);
+	plans.resolve_default = prepare_kept(psprintf(
+		"SELECT m.name, m.active_version, v.xmin, v.ctid"
+		" FROM %s.predict_models m JOIN %s.predict_model_versions v"
+		" ON v.name OPERATOR(pg_catalog.=) m.name"
+		" AND v.version OPERATOR(pg_catalog.=) m.active_version"
+		" WHERE m.is_default", schema, schema), 0, NULL);
+	plans.fetch_document = prepare_kept(psprintf(
+		"SELECT v.model FROM %s.predict_model_versions v"
+		" WHERE v.name OPERATOR(pg_catalog.=) $1"
+		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, fetch_args);
+	plans.schema = MemoryContextStrdup(TopMemoryContext, schema);
+}
+
+/* The owner of the registry table predict_models in schema. */
+static Oid
+registry_owner(Oid schema)
+{
+	Oid			relid = get_relname_relid("predict_models", schema);
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.predict_models\" does not exist",
+						get_namespace_name(schema))));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+static void
+no_model_error(const char *requested)
+{
+	if (requested == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no default model is deployed"),
+				 errhint("Deploy one first, for example: SELECT predict_deploy('titanic', pg_read_file('/path/to/titanic.json')::jsonb); the first model deployed becomes the default.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("model \"%s\" does not exist", requested),
+			 errhint("Deploy it first, for example: SELECT predict_deploy(%s, pg_read_file('/path/to/model.json')::jsonb);",
+					 quote_literal_cstr(requested))));
+}
+
+/*
+ * The active version of a model (requested == NULL: of the default model),
+ * as the statement's snapshot sees the registry, loaded (the caller pins it
+ * before anything else can supersede it). The
+ * registry is read as its owner, so that EXECUTE on the scoring functions
+ * (or INSERT on predictions) is all a role needs; the queries are fixed and
+ * schema-qualified, run as a security-restricted operation.
+ */
+static model_entry *
+model_resolve(Oid schema, const char *schema_q, const char *requested)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	model_entry *entry;
+	char	   *name;
+	int32		version;
+	TransactionId xmin;
+	ItemPointerData tid;
+	bool		isnull;
+	int			ret;
+	Datum		arg[2];
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(registry_owner(schema),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	registry_plans_prepare(schema_q);
+	if (requested != NULL)
+	{
+		arg[0] = CStringGetTextDatum(requested);
+		ret = SPI_execute_plan(plans.resolve_named, arg, NULL, true, 1);
+	}
+	else
+		ret = SPI_execute_plan(plans.resolve_default, NULL, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		no_model_error(requested);
+
+	name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2, &isnull));
+	xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 3, &isnull));
+	ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 4,
+													  &isnull)), &tid);
+
+	entry = model_cache_find(name, version, xmin, &tid);
+	if (entry == NULL)
+	{
+		arg[0] = CStringGetTextDatum(name);
+		arg[1] = Int32GetDatum(version);
+		ret = SPI_execute_plan(plans.fetch_document, arg, NULL, true, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "model \"%s\" version %d vanished from the registry", name, version);
+		entry = model_cache_add(name, version, xmin, &tid,
+								DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc,
+															 1, &isnull)));
+	}
+	model_cache_supersede(name, entry);
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return entry;
+}
+
+/* ---------- per call site state ---------- */
+
+static void
+scoring_state_unpin_all(scoring_state *state)
+{
+	for (int i = 0; i < state->nresolved; i++)
+	{
+		model_entry_unpin(state->resolved[i].entry);
+		if (state->resolved[i].requested != NULL)
+			pfree(state->resolved[i].requested);
+		pfree(DatumGetPointer(state->resolved[i].name_text));
+	}
+	state->nresolved = 0;
+}
+
+/* fn_mcxt is going away: release the pins. */
+static void
+scoring_state_release(void *arg)
+{
+	scoring_state_unpin_all((scoring_state *) arg);
+}
+
+static scoring_state *
+scoring_state_get(FunctionCallInfo fcinfo)
+{
+	scoring_state *state = (scoring_state *) fcinfo->flinfo->fn_extra;
+	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
+
+	if (state != NULL)
+		return state;
+	state = MemoryContextAllocZero(mcxt, sizeof(scoring_state));
+	state->mcxt = mcxt;
+	state->schema = function_schema(fcinfo);
+	state->schema_quoted = MemoryContextStrdup(mcxt, schema_quoted(state->schema));
+	state->unpin_callback.func = scoring_state_release;
+	state->unpin_callback.arg = state;
+	MemoryContextRegisterResetCallback(mcxt, &state->unpin_callback);
+	fcinfo->flinfo->fn_extra = state;
+	return state;
+}
+
+static bool
+statement_key_get(statement_key *key)
+{
+	Snapshot	snapshot;
+
+	if (!ActiveSnapshotSet())
+		return false;
+	snapshot = GetActiveSnapshot();
+	memset(key, 0, sizeof(*key));
+	key->lxid = MyProc->lxid;
+	key->xmin = snapshot->xmin;
+	key->xmax = snapshot->xmax;
+	key->xcnt = snapshot->xcnt;
+	key->subxcnt = snapshot->subxcnt;
+	key->suboverflowed = snapshot->suboverflowed;
+	key->curcid = snapshot->curcid;
+	key->completion = snapshot->snapXactCompletionCount;
+	return true;
+}
+
+/*
+ * The model for this call: the default (name == NULL) or a named one, as
+ * the current statement sees the registry. Cheap when the statement already
+ * resolved it.
+ */
+static resolved_model *
+scoring_resolve(scoring_state *state, const char *name, int len)
+{
+	statement_key key;
+	resolved_model *slot;
+	model_entry *entry;
+	char	   *requested;
+	MemoryContext old;
+
+	if (!statement_key_get(&key))
+	{
+		scoring_state_unpin_all(state);
+		state->key_valid = false;
+	}
+	else if (!state->key_valid || memcmp(&key, &state->key, sizeof(key)) != 0)
+	{
+		scoring_state_unpin_all(state);
+		state->key = key;
+		state->key_valid = true;
+	}
+	for (int i = 0; i < state->nresolved; i++)
+	{
+		slot = &state->resolved[i];
+		if (name == NULL ? slot->requested == NULL :
+			(slot->requested != NULL && slot->requested_len == len &&
+			 memcmp(slot->requested, name, len) == 0))
+			return slot;
+	}
+
+	requested = name != NULL ? pnstrdup(name, len) : NULL;
+	entry = model_resolve(state->schema, state->schema_quoted, requested);
+	if (requested != NULL)
+		pfree(requested);
+
+	if (state->nresolved == RESOLVED_MAX)
+	{
+		/* many names in one statement: forget the oldest */
+		slot = &state->resolved[0];
+		model_entry_unpin(slot->entry);
+		if (slot->requested != NULL)
+			pfree(slot->requested);
+		pfree(DatumGetPointer(slot->name_text));
+		memmove(&state->resolved[0], &state->resolved[1],
+				(RESOLVED_MAX - 1) * sizeof(resolved_model));
+		state->nresolved--;
+	}
+	old = MemoryContextSwitchTo(state->mcxt);
+	slot = &state->resolved[state->nresolved];
+	slot->entry = entry;
+	slot->requested = name != NULL ? pnstrdup(name, len) : NULL;
+	slot->requested_len = len;
+	slot->name_text = PointerGetDatum(cstring_to_text(entry->name));
+	if (state->nvalues < entry->ncolumns)
+	{
+		if (state->values != NULL)
+			pfree(state->values);
+		state->values = palloc(entry->ncolumns * sizeof(predict_value));
+		state->nvalues = entry->ncolumns;
+	}
+	MemoryContextSwitchTo(old);
+	entry->pins++;
+	state->nresolved++;
+	return slot;
+}
+
+/* ---------- reading observations from jsonb ---------- */
+
+static const char *
+jsonb_scalar_kind(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvNull:
+			return "null";
+		default:
+			return "a value";
+	}
+}
+
+/*
+ * A jsonb number as the nearest double: numeric's exact decimal text read by
+ * strtod, which rounds correctly and overflows to infinity (1e400 is inf,
+ * which the core reports as "value is infinite", as the CLI does).
+ */
+static double
+numeric_to_double(Numeric num)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
+														   NumericGetDatum(num)));
+	double		value = strtod(text, NULL);
+
+	pfree(text);
+	return value;
+}
+
+static bool
+has_high_bit(const char *s, int len)
+{
+	for (int i = 0; i < len; i++)
+		if ((unsigned char) s[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/*
+ * Fill values (one per model column) from the top level of an observation
+ * object. Strings point into the jsonb (or, in a non-UTF-8 database, into a
+ * converted copy in the current, per-row memory context).
+ */
+static void
+observation_read(Jsonb *obs, const model_entry *entry, predict_value *values)
+{
+	bool		convert = GetDatabaseEncoding() != PG_UTF8 &&
+		GetDatabaseEncoding() != PG_SQL_ASCII;
+
+	if (!JB_ROOT_IS_OBJECT(obs))
+	{
+		JsonbValue	scalar;
+		const char *kind = "an array";
+
+		if (JB_ROOT_IS_SCALAR(obs) && JsonbExtractScalar(&obs->root, &scalar))
+			kind = jsonb_scalar_kind(&scalar);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("observation: expected a JSON object, got %s", kind)));
+	}
+	for (size_t i = 0; i < entry->ncolumns; i++)
+	{
+		JsonbValue	buf;
+		JsonbValue *v = getKeyJsonValueFromContainer(&obs->root,
+													 entry->column_names[i],
+													 entry->column_lengths[i],
+													 &buf);
+		predict_value *out = &values[i];
+
+		out->number = 0.0;
+		out->string = NULL;
+		out->length = 0;
+		if (v == NULL)
+		{
+			out->kind = PREDICT_VALUE_MISSING;
+			continue;
+		}
+		switch (v->type)
+		{
+			case jbvNull:
+				out->kind = PREDICT_VALUE_MISSING;
+				break;
+			case jbvNumeric:
+				out->kind = PREDICT_VALUE_NUMBER;
+				out->number = numeric_to_double(v->val.numeric);
+				break;
+			case jbvBool:
+				out->kind = PREDICT_VALUE_BOOL;
+				out->number = v->val.boolean ? 1.0 : 0.0;
+				break;
+			case jbvString:
+				out->kind = PREDICT_VALUE_STRING;
+				out->string = v->val.string.val;
+				out->length = (size_t) v->val.string.len;
+				if (convert && has_high_bit(out->string, v->val.string.len))
+				{
+					out->string = pg_server_to_any(v->val.string.val,
+												   v->val.string.len, PG_UTF8);
+					out->length = strlen(out->string);
+				}
+				break;
+			case jbvBinary:
+				out->kind = PREDICT_VALUE_OTHER;
+				out->length = JsonContainerIsArray(v->val.binary.data) ? 1 : 0;
+				break;
+			default:
+				elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+		}
+	}
+}
+
+static double
+observation_score(Jsonb *obs, const model_entry *entry, predict_value *values)
+{
+	predict_error err;
+	double		proba;
+
+	observation_read(obs, entry, values);
+	if (predict_score(entry->model, values, &proba, &err) != PREDICT_OK)
+		report_predict_error(&err, entry);
+	return proba;
+}
+
+/* ---------- scoring functions ---------- */
+
+static resolved_model *
+resolve_for_call(FunctionCallInfo fcinfo, scoring_state *state)
+{
+	if (PG_NARGS() > 1)
+	{
+		text	   *name = PG_GETARG_TEXT_PP(1);
+
+		return scoring_resolve(state, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	}
+	return scoring_resolve(state, NULL, 0);
+}
+
+/* predict_proba(obs jsonb [, model text]) returns float8 */
+Datum
+predict_proba(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
+	scoring_state *state = scoring_state_get(fcinfo);
+	resolved_model *resolved = resolve_for_call(fcinfo, state);
+
+	PG_RETURN_FLOAT8(observation_score(obs, resolved->entry, state->values));
+}
+
+/* predict_class(obs jsonb [, model text]) returns boolean: proba >= threshold */
+Datum
+predict_class(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
+	scoring_state *state = scoring_state_get(fcinfo);
+	resolved_model *resolved = resolve_for_call(fcinfo, state);
+	double		proba = observation_score(obs, resolved->entry, state->values);
+
+	PG_RETURN_BOOL(predict_model_classify(resolved->entry->model, proba));
+}
+
+/* ---------- registry functions ---------- */
+
+static char *
+required_name(FunctionCallInfo fcinfo, int arg)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+/* The format's rule for model names: 1 to 63 bytes of [A-Za-z0-9_.-]. */
+static void
+model_name_check(const char *name)
+{
+	size_t		len = strlen(name);
+	bool		ok = len >= 1 && len <= MODEL_NAME_MAX;
+
+	for (size_t i = 0; ok && i < len; i++)
+	{
+		char		c = name[i];
+
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid model name \"%s\"", name),
+				 errdetail("A model name is 1 to %d characters among letters, digits, \"_\", \".\" and \"-\".",
+						   MODEL_NAME_MAX)));
+}
+
+/* Run one registry statement (inside SPI) with up to three arguments. */
+static int
+registry_exec(const char *query, int nargs, Oid *types, Datum *values, int expected)
+{
+	int			ret = SPI_execute_with_args(query, nargs, types, values, NULL, false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "registry query failed (%s): %s", SPI_result_code_string(ret), query);
+	return ret;
+}
+
+/*
+ * Serialize registry changes: SHARE ROW EXCLUSIVE conflicts with itself and
+ * with ordinary writes, not with the scoring path's reads. Statements after
+ * the lock take a new snapshot (READ COMMITTED) and see every change
+ * committed before it, so versions are numbered without gaps or duplicates.
+ */
+static void
+registry_lock(const char *schema_q)
+{
+	registry_exec(psprintf("LOCK TABLE %s.predict_models IN SHARE ROW EXCLUSIVE MODE",
+						   schema_q), 0, NULL, NULL, SPI_OK_UTILITY);
+}
+
+/* Make version the active one of name (inserting the name when new). */
+static void
+registry_set_active(const char *schema_q, const char *name, int32 version)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(version)};
+
+	registry_exec(psprintf(
+		"INSERT INTO %s.predict_models (name, active_version, is_default)"
+		" SELECT $1, $2, NOT EXISTS (SELECT FROM %s.predict_models d WHERE d.is_default)"
+		" ON CONFLICT (name) DO UPDATE"
+		" SET active_version = excluded.active_version, updated_at = pg_catalog.now()",
+		schema_q, schema_q), 2, types, values, SPI_OK_INSERT);
+}
+
+static bool
+registry_has_name(const char *schema_q, const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	registry_exec(psprintf(
+		"SELECT FROM %s.predict_model_versions v WHERE v.name OPERATOR(pg_catalog.=) $1"
+		" LIMIT 1", schema_q), 1, types, values, SPI_OK_SELECT);
+	return SPI_processed > 0;
+}
+
+/* predict_deploy(name text, model jsonb) returns integer: the new version */
+Datum
+predict_deploy(PG_FUNCTION_ARGS)
+{
+	char	   *name = required_name(fcinfo, 0);
+	char	   *schema_q = schema_quoted(function_schema(fcinfo));
+	Jsonb	   *doc;
+	Oid			types[3] = {TEXTOID, INT4OID, JSONBOID};
+	Datum		values[3];
+	bool		isnull;
+	int32		version;
+
+	model_name_check(name);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model document must not be null")));
+	doc = PG_GETARG_JSONB_P(1);
+	model_check_jsonb(doc);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	registry_lock(schema_q);
+	values[0] = CStringGetTextDatum(name);
+	registry_exec(psprintf(
+		"SELECT pg_catalog.max(v.version) FROM %s.predict_model_versions v"
+		" WHERE v.name OPERATOR(pg_catalog.=) $1", schema_q),
+				  1, types, values, SPI_OK_SELECT);
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		version = 0;
+	if (version == PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" has reached the maximum version number", name)));
+	version++;
+	values[1] = Int32GetDatum(version);
+	values[2] = JsonbPGetDatum(doc);
+	registry_exec(psprintf(
+		"INSERT INTO %s.predict_model_versions (name, version, model) VALUES ($1, $2, $3)",
+		schema_q), 3, types, values, SPI_OK_INSERT);
+	registry_set_active(schema_q, name, version);
+	SPI_finish();
+	PG_RETURN_INT32(version);
+}
+
+/* predict_activate(name text, version integer): roll back or forward */
+Datum
+predict_activate(PG_FUNCTION_ARGS)
+{
+	char	   *name = required_name(fcinfo, 0);
+	char	   *schema_q = schema_quoted(function_schema(fcinfo));
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	bool		isnull;
+	int32		version;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model version must not be null")));
+	version = PG_GETARG_INT32(1);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	registry_lock(schema_q);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	registry_exec(psprintf(
+		"SELECT v.model FROM %s.predict_model_versions v"
+		" WHERE v.name OPERATOR(pg_catalog.=) $1 AND v.version OPERATOR(pg_catalog.=) $2",
+		schema_q), 2, types, values, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		if (!registry_has_name(schema_q, name))
+			no_model_error(name);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", name, version)));
+	}
+	/* a version stored by hand, not by predict_deploy, must still be valid */
+	model_check_jsonb(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull)));
+	registry_set_active(schema_q, name, version);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* predict_set_default(name text): the model of predict_proba(obs) and the trigger */
+Datum
+predict_set_default(PG_FUNCTION_ARGS)
+{
+	char	   *name = required_name(fcinfo, 0);
+	char	   *schema_q = schema_quoted(function_schema(fcinfo));
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	registry_lock(schema_q);
+	registry_exec(psprintf(
+		"SELECT FROM %s.predict_models m WHERE m.name OPERATOR(pg_catalog.=) $1",
+		schema_q), 1, types, values, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		no_model_error(name);
+	/* two statements: the unique index on is_default is checked row by row */
+	registry_exec(psprintf(
+		"UPDATE %s.predict_models m SET is_default = false, updated_at = pg_catalog.now()"
+		" WHERE m.is_default AND m.name OPERATOR(pg_catalog.<>) $1",
+		schema_q), 1, types, values, SPI_OK_UPDATE);
+	registry_exec(psprintf(
+		"UPDATE %s.predict_models m SET is_default = true, updated_at = pg_catalog.now()"
+		" WHERE m.name OPERATOR(pg_catalog.=) $1 AND NOT m.is_default",
+		schema_q), 1, types, values, SPI_OK_UPDATE);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ---------- the predictions triggers ---------- */
+
+static TriggerData *
+trigger_check(FunctionCallInfo fcinfo, const char *function, bool insert)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() was not called by the trigger manager", function)));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		(insert ? !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) :
+		 !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() must be fired BEFORE %s FOR EACH ROW",
+						function, insert ? "INSERT" : "UPDATE")));
+	return trigdata;
+}
+
+static int
+trigger_column(Relation rel, const char *function, const char *column, Oid type)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	int			attnum = SPI_fnumber(tupdesc, column);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s() needs a column \"%s\" in relation \"%s\"",
+						function, column, RelationGetRelationName(rel))));
+	if (TupleDescAttr(tupdesc, attnum - 1)->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" must be of type %s for %s()",
+						column, RelationGetRelationName(rel), format_type_be(type),
+						function)));
+	return attnum;
+}
+
+/* Find the predictions columns of the trigger's relation (once per query). */
+static void
+trigger_columns(scoring_state *state, Relation rel, const char *function)
+{
+	if (state->relid == RelationGetRelid(rel))
+		return;
+	state->att_observation = trigger_column(rel, function, "observation", JSONBOID);
+	state->att_proba = trigger_column(rel, function, "proba", FLOAT8OID);
+	state->att_predicted_class = trigger_column(rel, function, "predicted_class", BOOLOID);
+	state->att_model = trigger_column(rel, function, "model", TEXTOID);
+	state->att_model_version = trigger_column(rel, function, "model_version", INT4OID);
+	state->att_true_class = trigger_column(rel, function, "true_class", INT2OID);
+	state->att_updated_at = trigger_column(rel, function, "updated_at", TIMESTAMPTZOID);
+	state->relid = RelationGetRelid(rel);
+}
+
+/*
+ * BEFORE INSERT on predictions: score the observation with the default
+ * model and fill proba, predicted_class, model and model_version, whatever
+ * the client supplied for them.
+ */
+Datum
+predictions_score(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_check(fcinfo, "predictions_score", true);
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	scoring_state *state = scoring_state_get(fcinfo);
+	resolved_model *resolved;
+	Datum		obs;
+	bool		isnull;
+	double		proba;
+	int			columns[4];
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	trigger_columns(state, rel, "predictions_score");
+	obs = heap_getattr(tuple, state->att_observation, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);	/* the NOT NULL constraint reports it */
+
+	resolved = scoring_resolve(state, NULL, 0);
+	proba = observation_score(DatumGetJsonbP(obs), resolved->entry, state->values);
+
+	columns[0] = state->att_proba;
+	values[0] = Float8GetDatum(proba);
+	columns[1] = state->att_predicted_class;
+	values[1] = BoolGetDatum(predict_model_classify(resolved->entry->model, proba));
+	columns[2] = state->att_model;
+	values[2] = resolved->name_text;
+	columns[3] = state->att_model_version;
+	values[3] = Int32GetDatum(resolved->entry->version);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 4, columns,
+													 values, nulls));
+}
+
+/*
+ * BEFORE UPDATE on predictions: predictions are an audit log. Only
+ * true_class may change; updated_at is set here. Any other change, to a
+ * scored column or any other, is refused.
+ */
+Datum
+predictions_protect(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_check(fcinfo, "predictions_protect", false);
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	HeapTuple	oldtuple = trigdata->tg_trigtuple;
+	HeapTuple	newtuple = trigdata->tg_newtuple;
+	scoring_state *state = scoring_state_get(fcinfo);
+	int			columns[1];
+	Datum		values[1];
+	bool		nulls[1] = {false};
+
+	trigger_columns(state, rel, "predictions_protect");
+	for (int attnum = 1; attnum <= tupdesc->natts; attnum++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+		bool		oldnull;
+		bool		newnull;
+		Datum		oldvalue;
+		Datum		newvalue;
+
+		if (att->attisdropped || attnum == state->att_true_class ||
+			attnum == state->att_updated_at)
+			continue;
+		oldvalue = heap_getattr(oldtuple, attnum, tupdesc, &oldnull);
+		newvalue = heap_getattr(newtuple, attnum, tupdesc, &newnull);
+		if (oldnull != newnull ||
+			(!oldnull && !datum_image_eq(oldvalue, newvalue, att->attbyval, att->attlen)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("column \"%s\" of relation \"%s\" cannot be changed",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errdetail("Predictions are an audit log: only true_class can be updated.")));
+	}
+	columns[0] = state->att_updated_at;
+	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	return PointerGetDatum(heap_modify_tuple_by_cols(newtuple, tupdesc, 1, columns,
+													 values, nulls));
+}
