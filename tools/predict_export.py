@@ -148,7 +148,19 @@ class _Context:
         self.training_rows = []
 
     def require(self, block, vtype, path, cls):
-        """The values of block must be of vtype when they enter step path."""
+        """The values of block must be of vtype when they enter step path.
+
+        vtype "object" is what a transformer fitted on an object array reads:
+        strings, or numbers held as Python objects (a number column selected
+        together with string columns).  It accepts a "number" column and
+        otherwise makes the column a "string" one.
+        """
+        if vtype == "object":
+            if block.vtype == "number" or (block.vtype is None and
+                                           self.column_types.get(block.column) == "number"):
+                block.vtype = "number"
+                return
+            vtype = "string"
         if block.vtype is None:
             known = self.column_types.get(block.column)
             if known is not None and known != vtype:
@@ -220,8 +232,8 @@ def _categories(cats, path, column):
 
 
 def _category_vtype(cats):
-    """Input type an encoder expects: object/str categories come from object columns."""
-    return "string" if cats.dtype.kind in "OUS" else "number"
+    """Input type an encoder expects: object/str categories come from object arrays."""
+    return "object" if cats.dtype.kind in "OUS" else "number"
 
 
 # --------------------------------------------------------------------------
@@ -351,7 +363,7 @@ def _simple_imputer(est, blocks, sparse, path, ctx):
                           % (path, mv))
     _check_width_one(blocks, path, cls)
     _check_n_features(est, blocks, path)
-    want = "string" if est._fit_dtype.kind == "O" else "number"
+    want = "object" if est._fit_dtype.kind == "O" else "number"
     keep_all = est.strategy == "constant" or getattr(est, "keep_empty_features", False)
     stats = est.statistics_
     out = []
@@ -365,7 +377,7 @@ def _simple_imputer(est, blocks, sparse, path, ctx):
             # scikit-learn drops a feature that was all missing in training
             continue
         if isinstance(value, (str, np.str_)):
-            if want != "string":
+            if b.vtype != "string":
                 raise ExportError("%s: SimpleImputer fills numeric column %r with a string"
                                   % (path, b.column))
             value = str(value)
@@ -844,7 +856,13 @@ def normalize_value(value, ctype):
     if isinstance(value, bool):
         return float(value) if ctype == "number" else value
     if isinstance(value, (int, float)):
-        return _json_number_as_float(value)
+        value = _json_number_as_float(value)
+        if ctype == "number" and math.isinf(value):
+            # every step reading a number column rejects infinity (docs); so does
+            # scikit-learn on numeric arrays, but not on the object arrays made when a
+            # number column is selected together with string columns
+            raise RejectedObservation("infinite number")
+        return value
     if isinstance(value, str) and ctype == "number" and not value.isascii():
         raise RejectedObservation("non-ASCII characters in a number")
     return value
@@ -866,7 +884,11 @@ def reference_frame(observations, columns):
         data[name] = pd.Series(arr, dtype=object)
     frame = pd.DataFrame(data, columns=[c["name"] for c in columns])
     types = {c["name"]: ("float64" if c["type"] == "number" else object) for c in columns}
-    return frame.astype(types)
+    frame = frame.astype(types)
+    numbers = [c["name"] for c in columns if c["type"] == "number"]
+    if numbers and np.isinf(frame[numbers].to_numpy()).any():
+        raise RejectedObservation("infinite number")   # see normalize_value
+    return frame
 
 
 def used_columns(doc):

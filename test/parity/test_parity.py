@@ -1,0 +1,253 @@
+"""Parity: every pipeline variant, exported and scored in C, against scikit-learn.
+
+For each variant of variants.py: fit on the Titanic data, export with
+tools/predict-export, score with bin/predict-score, and compare with
+predict_proba[:, 1] on the same rows, built per docs/model-format.md
+("Columns and input values"), for all 891 rows plus adversarial ones.
+The rows scikit-learn rejects must be exactly the rows predict-score
+answers with an error, and the probabilities must agree within 1e-12.
+"""
+
+import json
+import math
+import os
+import pickle
+
+import joblib
+import pytest
+
+import predict_export as pe
+from adversarial import adversarial_lines
+from conftest import SUMMARY, run_exporter
+from titanic_data import features_and_target
+from variants import VARIANTS
+
+_CACHE = {}
+
+
+def _base_observation(observations):
+    """The first Titanic row with the most columns present."""
+    return max(observations, key=len)
+
+
+def _describe(result):
+    return ("error: %s" % result) if isinstance(result, (str, Exception)) else repr(result)
+
+
+@pytest.fixture(scope="module")
+def variant_run(request, titanic, predict_score, tmp_path_factory):
+    """Fit, export and score a variant (cached per name)."""
+    def run(name):
+        if name in _CACHE:
+            return _CACHE[name]
+        tmp = tmp_path_factory.mktemp(name)
+        X, y = features_and_target(titanic)
+        v = VARIANTS[name](X, y)
+        pkl = tmp / ("%s.pkl" % name)
+        joblib.dump(v.estimator, pkl)
+        model = tmp / "model.json"
+        args = [pkl, "-o", model]
+        if v.use_dtypes:
+            with open(tmp / "dtypes.pickle", "wb") as fh:
+                pickle.dump(v.X.dtypes, fh)
+            with open(tmp / "columns.json", "w") as fh:
+                json.dump(list(v.X.columns), fh)
+            args += ["--dtypes", tmp / "dtypes.pickle", "--columns", tmp / "columns.json"]
+        proc = run_exporter(*args)
+        assert proc.returncode == 0, "predict-export failed:\n%s" % proc.stderr
+        with open(model) as fh:
+            doc = json.load(fh)
+
+        rows = pe.frame_to_observations(v.X, list(v.X.columns))
+        row_lines = [pe.observation_line(o) for o in rows]
+        adv = adversarial_lines(doc, _base_observation(rows))
+        adv_obs = [json.loads(text) for _, text in adv]
+
+        ref_rows = pe.sklearn_scores(v.estimator, doc, rows)
+        ref_adv = pe.sklearn_scores(v.estimator, doc, adv_obs)
+        got = pe.c_scores(str(model), row_lines + [text for _, text in adv], predict_score)
+        result = {
+            "variant": v, "doc": doc, "model": model,
+            "rows": (row_lines, ref_rows, got[:len(rows)]),
+            "adversarial": ([label for label, _ in adv], [text for _, text in adv],
+                            ref_adv, got[len(rows):]),
+        }
+        ref_all = ref_rows + ref_adv
+        max_diff, bad = pe.compare(ref_all, got)
+        SUMMARY[name] = {
+            "rows": len(got),
+            "scored": sum(1 for r, g in zip(ref_all, got)
+                          if not isinstance(r, Exception) and not isinstance(g, str)),
+            "errors": sum(1 for g in got if isinstance(g, str)),
+            "max_diff": max_diff, "mismatches": len(bad),
+        }
+        _CACHE[name] = result
+        return result
+    return run
+
+
+def _mismatch_report(labels, texts, ref, got, bad, limit=15):
+    lines = []
+    for i in bad[:limit]:
+        lines.append("  [%s] %s\n      scikit-learn: %s\n      predict-score: %s"
+                     % (labels[i], texts[i], _describe(ref[i]), _describe(got[i])))
+    if len(bad) > limit:
+        lines.append("  ... and %d more" % (len(bad) - limit))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_titanic_rows(name, variant_run):
+    """All 891 rows: scored by both sides, max |difference| <= 1e-12."""
+    r = variant_run(name)
+    lines, ref, got = r["rows"]
+    assert len(lines) == 891 or not lines
+    max_diff, bad = pe.compare(ref, got)
+    labels = ["row %d" % (i + 1) for i in range(len(lines))]
+    assert not bad, "%d of %d rows differ (max |diff| %.3g):\n%s" % (
+        len(bad), len(lines), max_diff, _mismatch_report(labels, lines, ref, got, bad))
+    assert all(isinstance(p, float) for p in got), "training rows must all be scored"
+    assert max_diff <= pe.TOLERANCE
+    # the comparison is not vacuous: the probabilities vary
+    assert max(got) - min(got) > 0.1
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_adversarial_rows(name, variant_run):
+    """Adversarial rows: same rejected rows, same probabilities."""
+    r = variant_run(name)
+    labels, texts, ref, got = r["adversarial"]
+    max_diff, bad = pe.compare(ref, got)
+    assert not bad, "%d of %d adversarial rows differ:\n%s" % (
+        len(bad), len(texts), _mismatch_report(labels, texts, ref, got, bad))
+    assert max_diff <= pe.TOLERANCE
+    n_err = sum(1 for g in got if isinstance(g, str))
+    assert 0 < n_err < len(got), "expected some rejected and some scored adversarial rows"
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_null_is_absent(name, variant_run):
+    """docs (†1): a JSON null scores exactly like an absent key, for every column."""
+    r = variant_run(name)
+    labels, texts, ref, got = r["adversarial"]
+    by_label = dict(zip(labels, got))
+    checked = 0
+    for col in r["doc"]["columns"]:
+        a, n = by_label.get("%s absent" % col["name"]), by_label.get("%s null" % col["name"])
+        if a is None and n is None:
+            continue
+        checked += 1
+        if isinstance(a, str) or isinstance(n, str):
+            assert isinstance(a, str) and isinstance(n, str), (col["name"], a, n)
+        else:
+            assert a == n, (col["name"], a, n)
+    assert checked > 0
+
+
+def test_tutorial_null_cabin_differs_from_tutorial_frame(variant_run):
+    """The docs' example: the tutorial's astype keeps a null Cabin as None, which
+    SimpleImputer does not impute; predict-score treats null as missing (†1)."""
+    import numpy as np
+    import pandas as pd
+    r = variant_run("tutorial")
+    pipeline = r["variant"].estimator
+    cols = [c["name"] for c in r["doc"]["columns"]]
+    obs = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
+           "Embarked": "S"}
+    dtypes = r["variant"].X.dtypes
+    with_none = pd.DataFrame([dict(obs, Cabin=None)], columns=cols).astype(dtypes)
+    absent = pd.DataFrame([obs], columns=cols).astype(dtypes)
+    p_none = pipeline.predict_proba(with_none)[0, 1]
+    p_absent = pipeline.predict_proba(absent)[0, 1]
+    assert p_none != p_absent        # the tutorial's behaviour
+    got = pe.c_scores(str(r["model"]), [json.dumps(dict(obs, Cabin=None)), json.dumps(obs)],
+                      None)
+    assert got[0] == got[1]
+    assert abs(got[1] - p_absent) <= pe.TOLERANCE
+    assert not np.isnan(p_none)
+
+
+def test_coverage(variant_run):
+    """The variants together exercise every step type and option of the format."""
+    seen = set()
+    for name in VARIANTS:
+        doc = variant_run(name)["doc"]
+        est = doc["estimator"]
+        seen.add("link:" + est["link"])
+        seen.add("intercept:%s" % ("zero" if est["intercept"] == 0 else "nonzero"))
+        seen.add("positive_class:%s" % type(doc["positive_class"]).__name__)
+        if not any(b["steps"] for b in doc["preprocessing"]):
+            seen.add("no preprocessing")
+        for block in doc["preprocessing"]:
+            if not block["steps"]:
+                seen.add("passthrough block")
+            for i, s in enumerate(block["steps"]):
+                t = s["type"]
+                seen.add(t)
+                after = "after_one_hot" if any(p["type"] == "one_hot"
+                                               for p in block["steps"][:i]) else "scalar"
+                if t == "impute":
+                    seen.add("impute:%s" % type(s["value"]).__name__)
+                elif t == "one_hot":
+                    cats = s["categories"]
+                    seen.add("one_hot:handle_unknown=%s" % s["handle_unknown"])
+                    seen.add("one_hot:drop=%s" % ("null" if s["drop"] is None else
+                                                  "0" if s["drop"] == 0 else "other"))
+                    seen.add("one_hot:categories=%s" % (
+                        "string" if isinstance(cats[0], str) else "number"))
+                    if None in cats:
+                        seen.add("one_hot:null category")
+                elif t == "ordinal":
+                    seen.add("ordinal:%s" % s["handle_unknown"])
+                    if None in s["categories"]:
+                        seen.add("ordinal:null category, encoded_missing_value=%s"
+                                 % ("null" if s["encoded_missing_value"] is None else "number"))
+                    if s["handle_unknown"] == "use_encoded_value":
+                        seen.add("ordinal:unknown_value=%s"
+                                 % ("null" if s["unknown_value"] is None else "number"))
+                elif t in ("standardize", "multiply", "min_max"):
+                    seen.add("%s:%s" % (t, after))
+                    if t == "standardize":
+                        seen.add("standardize:center=%s" % ("null" if s["center"] is None
+                                                            else "set"))
+                    if t == "min_max":
+                        seen.add("min_max:clip=%s" % ("null" if s["clip"] is None else "set"))
+                elif t == "indicator":
+                    seen.add("indicator:%s" % ("with steps before" if i else "first"))
+    expected = {
+        "link:logistic", "link:softmax", "intercept:zero", "intercept:nonzero",
+        "positive_class:int", "positive_class:str", "positive_class:bool", "no preprocessing",
+        "passthrough block", "impute:str", "impute:float", "impute:int",
+        "one_hot:handle_unknown=ignore", "one_hot:handle_unknown=error",
+        "one_hot:drop=null", "one_hot:drop=0", "one_hot:drop=other",
+        "one_hot:categories=string", "one_hot:categories=number", "one_hot:null category",
+        "ordinal:error", "ordinal:use_encoded_value",
+        "ordinal:null category, encoded_missing_value=number",
+        "ordinal:null category, encoded_missing_value=null",
+        "ordinal:unknown_value=number", "ordinal:unknown_value=null",
+        "standardize:scalar", "standardize:after_one_hot", "standardize:center=null",
+        "standardize:center=set", "multiply:scalar", "multiply:after_one_hot",
+        "min_max:scalar", "min_max:clip=null", "min_max:clip=set", "indicator:first",
+    }
+    assert expected <= seen, "not covered: %s" % sorted(expected - seen)
+
+
+def test_training_rows_and_provenance(variant_run):
+    doc = variant_run("sparse_scalers")["doc"]
+    assert doc["provenance"]["training_rows"] == 891
+    assert doc["provenance"]["exporter"] == "predict-export 1.0"
+    assert doc["provenance"]["exported_at"].endswith("Z")
+    doc = variant_run("string_labels")["doc"]
+    assert doc["positive_class"] == "dead"
+    assert doc["name"] == "string_labels"
+    assert os.path.basename(doc["provenance"]["source"]) == "string_labels.pkl"
+    for name in VARIANTS:
+        doc = variant_run(name)["doc"]
+        types = {c["name"]: c["type"] for c in doc["columns"]}
+        for col in ("Sex", "Cabin", "Embarked"):
+            if col in types and any(b["column"] == col for b in doc["preprocessing"]):
+                assert types[col] == "string", (name, col)
+        for col in ("Age", "Fare", "SibSp", "Parch"):
+            if col in types and any(b["column"] == col for b in doc["preprocessing"]):
+                assert types[col] == "number", (name, col)
+        assert math.isclose(doc["threshold"], 0.5)
