@@ -1,0 +1,227 @@
+"""The SQLite loadable extension (predict_sqlite.so), through the sqlite3
+command-line shell and Python's sqlite3 module: parity with bin/predict-score
+to the last bit, every error with its message, model versioning across
+connections and transactions."""
+
+import json
+import math
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "test"))
+
+from titanic_data import features_and_target  # noqa: E402
+
+EXTENSION = os.path.join(REPO, "predict_sqlite")
+PREDICT_SCORE = os.environ.get("PREDICT_SCORE", os.path.join(REPO, "bin", "predict-score"))
+TITANIC_MODEL = os.path.join(REPO, "models", "titanic.json")
+
+
+def shell(db, sql, check=True):
+    """Run sql through the sqlite3 shell with the extension loaded."""
+    proc = subprocess.run(["sqlite3", "-batch", "-bail", str(db)], input=".load %s\n%s\n" % (EXTENSION, sql),
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError("sqlite3 failed: %s" % proc.stderr)
+    return proc
+
+
+def shell_error(db, sql):
+    proc = shell(db, sql, check=False)
+    assert proc.returncode != 0, "expected an error from: %s" % sql
+    # the shell prints "Error: near line N: <message>" or "Runtime error near line N: <message>"
+    line = proc.stderr.strip().splitlines()[-1]
+    return line.split(": ", 1)[1] if "line" in line.split(": ", 1)[0] else line
+
+
+def connect(path):
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.enable_load_extension(True)
+    conn.load_extension(EXTENSION)
+    return conn
+
+
+def cli_scores(model_path, observations):
+    """predict-score's answers (dicts) for the observations."""
+    proc = subprocess.run([PREDICT_SCORE, "--model", str(model_path)],
+                          input="".join(json.dumps(o) + "\n" for o in observations),
+                          capture_output=True, text=True)
+    assert proc.returncode in (0, 1), proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def titanic_observations():
+    X, _ = features_and_target()
+    rows = []
+    for rec in X.to_dict("records"):
+        rows.append({k: v for k, v in rec.items() if not (isinstance(v, float) and math.isnan(v))})
+    return rows
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "predictions.db"
+
+
+@pytest.fixture
+def deployed(db):
+    shell(db, "SELECT predict_deploy('titanic', readfile('%s'));" % TITANIC_MODEL)
+    return db
+
+
+def test_parity_with_predict_score_through_the_shell(deployed, tmp_path):
+    observations = titanic_observations()
+    (tmp_path / "obs.json").write_text(json.dumps(observations))
+    out = shell(deployed, "CREATE TABLE t (i INTEGER PRIMARY KEY, obs TEXT);\n"
+                "INSERT INTO t (obs) SELECT value FROM json_each(readfile('%s')) ORDER BY key;\n"
+                "SELECT printf('%%!.17g', predict_proba(obs)) || ' ' || predict_class(obs) FROM t ORDER BY i;"
+                % (tmp_path / "obs.json")).stdout.split("\n")
+    got = [line.split() for line in out if line]
+    want = cli_scores(TITANIC_MODEL, observations)
+    assert len(got) == len(want) == len(observations)
+    for (proba, cls), w in zip(got, want):
+        assert float(proba) == w["proba"]          # 17 significant digits round-trip exactly
+        assert int(cls) == int(w["predicted_class"])
+
+
+def test_parity_bitwise_through_python(deployed):
+    observations = titanic_observations()
+    conn = connect(deployed)
+    got = [conn.execute("SELECT predict_proba(?)", (json.dumps(o),)).fetchone()[0] for o in observations]
+    want = [w["proba"] for w in cli_scores(TITANIC_MODEL, observations)]
+    assert got == want
+
+
+BAD_OBSERVATIONS = [
+    {"Age": "abc"},
+    {"Age": {}},
+    {"Sex": ["male"]},
+    {"Fare": "inf"},
+    {"Fare": 1e400},
+    {"Pclass": "1__0"},
+    "not an object",
+    [1, 2],
+]
+
+
+@pytest.mark.parametrize("obs", BAD_OBSERVATIONS, ids=[json.dumps(o) for o in BAD_OBSERVATIONS])
+def test_bad_observation_has_the_cli_message(deployed, obs):
+    want = cli_scores(TITANIC_MODEL, [obs])[0]["error"]
+    text = json.dumps(obs).replace("'", "''")
+    assert shell_error(deployed, "SELECT predict_proba('%s');" % text) == want
+    conn = connect(deployed)
+    with pytest.raises(sqlite3.OperationalError) as e:
+        conn.execute("SELECT predict_proba(?)", (json.dumps(obs),))
+    assert str(e.value) == want
+
+
+def test_observation_text_errors(deployed):
+    assert shell_error(deployed, "SELECT predict_proba('{\"Age\": 1');").startswith(
+        "observation: not valid JSON near byte")
+    assert shell_error(deployed, "SELECT predict_proba('{\"Sex\": \"a\\u0000\"}');") == \
+        "observation: \\u0000 is not allowed in strings at byte 10"
+    conn = connect(deployed)
+    with pytest.raises(sqlite3.DataError) as e:       # SQLITE_TOOBIG
+        conn.execute("SELECT predict_proba(?)", ("{" + " " * (1 << 20) + "}",))
+    assert "exceeds the limit of 1048576" in str(e.value)
+
+
+def test_null_in_null_out(deployed):
+    assert shell(deployed, "SELECT quote(predict_proba(NULL)), quote(predict_class(NULL, 'titanic'))," 
+                 " quote(predict_proba('{}', NULL));").stdout.strip() == "NULL|NULL|NULL"
+
+
+def test_no_model_deployed(db):
+    hint = "deploy one with: SELECT predict_deploy('titanic', readfile('models/titanic.json'))"
+    assert shell_error(db, "SELECT predict_proba('{}');") == "no default model is deployed; " + hint
+    assert shell_error(db, "SELECT predict_class('{}', 'titanic');") == \
+        'model "titanic" is not deployed; ' + hint
+    assert shell_error(db, "SELECT predict_activate('titanic', 1);") == "no model is deployed in this database"
+    assert shell_error(db, "SELECT predict_set_default('titanic');") == "no model is deployed in this database"
+
+
+def test_deploy_refuses_bad_models_and_writes_nothing(deployed):
+    model = json.load(open(TITANIC_MODEL))
+    model["estimator"]["coef"][3] = "x"
+    text = json.dumps(model).replace("'", "''")
+    assert shell_error(deployed, "SELECT predict_deploy('titanic', '%s');" % text) == \
+        "estimator.coef[3]: expected a finite number, got a string"
+    assert shell_error(deployed, "SELECT predict_deploy('titanic', '{\"format\": 1}');") == \
+        'format: expected the string "predict-model/1", got a number'
+    assert shell_error(deployed, "SELECT predict_deploy('titanic', '');") == "(document): empty"
+    assert shell_error(deployed, "SELECT predict_deploy(1, '{}');") == \
+        "predict_deploy(name, model_json): name must be text and model_json not null"
+    assert shell_error(deployed, "SELECT predict_deploy('', '{}');") == \
+        "predict_deploy: the model name must not be empty"
+    assert shell(deployed, "SELECT count(*) FROM predict_model_versions;").stdout.strip() == "1"
+
+
+def test_versions_activate_and_default(deployed):
+    out = shell(deployed, "SELECT predict_deploy('titanic', readfile('%s'));"
+                "SELECT predict_model_version(), predict_default_model();"
+                "SELECT predict_activate('titanic', 1);"
+                "SELECT predict_model_version('titanic');"
+                "SELECT predict_deploy('other', readfile('%s'));"
+                "SELECT predict_default_model();"
+                "SELECT predict_set_default('other');"
+                "SELECT predict_default_model(), predict_model_version();"
+                "SELECT name, active_version, is_default FROM predict_models ORDER BY name;"
+                % (TITANIC_MODEL, TITANIC_MODEL)).stdout.split()
+    assert out == ["2", "2|titanic", "1", "1", "1", "titanic", "1", "other|1",
+                   "other|1|1", "titanic|1|0"]
+    assert shell_error(deployed, "SELECT predict_activate('titanic', 9);") == 'model "titanic" has no version 9'
+    assert shell_error(deployed, "SELECT predict_set_default('nope');") == 'model "nope" is not deployed'
+    assert shell_error(deployed, "SELECT predict_activate('titanic', '1');") == \
+        "predict_activate(name, version): expected a text name and an integer version"
+
+
+def test_a_deploy_in_one_connection_is_seen_by_the_next_statement_of_another(deployed):
+    model = open(TITANIC_MODEL).read()
+    a, b = connect(deployed), connect(deployed)
+    a.execute("CREATE TABLE t (obs TEXT)")
+    a.execute("INSERT INTO t VALUES ('{}')")
+    version = lambda c: (c.execute("SELECT predict_model_version()").fetchone()[0],
+                         c.execute("SELECT predict_model_version() FROM t").fetchone()[0])
+    assert version(a) == version(b) == (1, 1)
+    assert b.execute("SELECT predict_deploy('titanic', ?)", (model,)).fetchone()[0] == 2
+    assert version(a) == version(b) == (2, 2)
+    a.execute("SELECT predict_activate('titanic', 1)")
+    assert version(a) == version(b) == (1, 1)
+    # a deploy inside a transaction that rolls back changes nothing for anyone
+    b.execute("BEGIN")
+    assert b.execute("SELECT predict_deploy('titanic', ?)", (model,)).fetchone()[0] == 3
+    assert version(b) == (3, 3)
+    assert version(a) == (1, 1)
+    b.execute("ROLLBACK")
+    assert version(a) == version(b) == (1, 1)
+    assert a.execute("SELECT max(version) FROM predict_model_versions").fetchone()[0] == 2
+
+
+def test_each_version_scores_with_its_own_model(deployed):
+    model = json.load(open(TITANIC_MODEL))
+    model["estimator"]["intercept"] += 1.0
+    shifted = json.dumps(model)
+    conn = connect(deployed)
+    obs = json.dumps({"Sex": "male", "Age": 30, "Pclass": 2})
+    p1 = conn.execute("SELECT predict_proba(?)", (obs,)).fetchone()[0]
+    conn.execute("SELECT predict_deploy('titanic', ?)", (shifted,))
+    p2 = conn.execute("SELECT predict_proba(?)", (obs,)).fetchone()[0]
+    conn.execute("SELECT predict_activate('titanic', 1)")
+    p3 = conn.execute("SELECT predict_proba(?)", (obs,)).fetchone()[0]
+    d1 = math.log(p1 / (1 - p1))
+    d2 = math.log(p2 / (1 - p2))
+    assert abs((d2 - d1) - 1.0) < 1e-9
+    assert p3 == p1
+
+
+def test_deploy_is_refused_inside_triggers(deployed):
+    proc = shell(deployed, "CREATE TABLE log (m TEXT);"
+                 "CREATE TRIGGER t AFTER INSERT ON log BEGIN SELECT predict_deploy('x', new.m); END;"
+                 "INSERT INTO log VALUES ('{}');", check=False)
+    assert proc.returncode != 0 and "unsafe use of predict_deploy()" in proc.stderr
