@@ -1,0 +1,146 @@
+/*
+ * backend.h - what the HTTP layer needs from a database, and nothing more.
+ *
+ * The HTTP layer (http.c) validates requests and renders responses; a
+ * backend stores and scores. Each backend is one file exporting one
+ * `backend_ops` table: db_pg.c for PostgreSQL now, a db_sqlite.c later
+ * (issue 5) with no change to the HTTP layer. The contract each backend must
+ * keep, whatever its database:
+ *
+ *   - predict: store (observation_id, observation) scored with the default
+ *     model, atomically and durably, and report the stored row. If the id is
+ *     already stored with an equal observation (JSON equality: key order,
+ *     whitespace and duplicate keys do not matter), report the stored row
+ *     with created = false and write nothing; with a different observation,
+ *     DB_CONFLICT. The row is reported only after it is committed.
+ *   - update: set true_class (0 or 1) on an existing row; DB_NOT_FOUND if none.
+ *   - get: the row of one observation_id; DB_NOT_FOUND if none.
+ *   - list: rows with id > after, ordered by id, at most limit of them.
+ *   - ready: DB_OK when the database is reachable and a default model is
+ *     deployed, else DB_UNAVAILABLE with a message saying which.
+ *
+ * Threads: the HTTP layer calls from several worker threads. A session is
+ * used by one thread only (backend.c keeps one per thread); a backend opens
+ * its database connection lazily inside the session, reconnects by itself,
+ * and never takes longer than the deadline it is given (a monotonic time in
+ * microseconds, see now_us()).
+ *
+ * Errors: every call returns a db_status and, when it is not DB_OK, fills a
+ * db_error whose message goes to the client for every status but
+ * DB_INTERNAL (for which the HTTP layer sends a generic message). So a
+ * backend puts there only what a client may read: for DB_INVALID the message
+ * naming the field or column, for DB_UNAVAILABLE a short reason, never SQL
+ * text or server internals; it logs the details on stderr itself.
+ */
+#ifndef GATEWAY_BACKEND_H
+#define GATEWAY_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gateway_config;
+
+/* Outcomes, each mapped to one HTTP status by http.c (status_for_db). */
+typedef enum db_status
+{
+	DB_OK = 0,
+	DB_NOT_FOUND,				/* 404: no such row */
+	DB_CONFLICT,				/* 409: the id exists with another observation */
+	DB_INVALID,					/* 422: the data was refused; message says why */
+	DB_UNAVAILABLE,				/* 503 + Retry-After: try again shortly */
+	DB_INTERNAL					/* 500: a bug or a broken schema; details logged */
+} db_status;
+
+#define DB_ERROR_SIZE 512
+
+typedef struct db_error
+{
+	db_status	status;
+	char		message[DB_ERROR_SIZE];
+} db_error;
+
+/*
+ * One row of the predictions table. Strings and the observation (JSON text)
+ * point into backend memory valid only during the row_sink call.
+ */
+typedef struct prediction_row
+{
+	int64_t		id;
+	int64_t		observation_id;
+	const char *observation;	/* JSON object text */
+	size_t		observation_len;
+	double		proba;
+	bool		predicted_class;
+	int			true_class;		/* 0, 1, or -1 for null */
+	const char *model;
+	int32_t		model_version;
+	const char *created_at;		/* ISO 8601, UTC */
+	const char *updated_at;
+} prediction_row;
+
+/* Receives each row of a result, in order. */
+typedef void (*row_sink) (const prediction_row *row, void *arg);
+
+typedef struct db_session db_session;
+
+typedef struct backend_ops
+{
+	const char *name;			/* "postgresql" */
+
+	/*
+	 * Start-up, once, before serving: check the database is reachable, create
+	 * the schema if missing, deploy cfg->model_path if there is no default
+	 * model. Safe when several gateways start at once. On failure returns
+	 * false with one line saying what to do in msg.
+	 */
+	bool		(*setup) (const struct gateway_config *cfg, char *msg, size_t size);
+
+	/* A session for the calling thread; connects lazily. NULL if out of memory. */
+	db_session *(*session_open) (const struct gateway_config *cfg);
+	void		(*session_close) (db_session *session);
+	/* Whether the session holds an open database connection now. */
+	bool		(*session_connected) (db_session *session);
+
+	db_status	(*predict) (db_session *session, int64_t observation_id,
+							const char *observation, size_t len,
+							row_sink sink, void *arg, bool *created,
+							int64_t deadline, db_error *err);
+	db_status	(*update) (db_session *session, int64_t observation_id,
+						   int true_class, row_sink sink, void *arg,
+						   int64_t deadline, db_error *err);
+	db_status	(*get) (db_session *session, int64_t observation_id,
+						row_sink sink, void *arg, int64_t deadline, db_error *err);
+	db_status	(*list) (db_session *session, int64_t after, int limit,
+						 row_sink sink, void *arg, int64_t deadline, db_error *err);
+	db_status	(*ready) (db_session *session, int64_t deadline, db_error *err);
+} backend_ops;
+
+extern const backend_ops pg_backend;
+
+/* The backend a DATABASE_URL names, or NULL (msg says why). */
+const backend_ops *backend_for_url(const char *url, char *msg, size_t size);
+
+/*
+ * The calling thread's session of the running backend, opened on first use
+ * and closed by backend_close_all. NULL if out of memory.
+ */
+db_session *backend_thread_session(void);
+
+/* Select the backend and config used by backend_thread_session. */
+void		backend_init(const backend_ops *ops, const struct gateway_config *cfg);
+
+/* Close every session (after the HTTP daemon has stopped). */
+void		backend_close_all(void);
+
+/* Sessions open, and those with a database connection (for /metrics). */
+void		backend_count_sessions(int *sessions, int *connected);
+
+/* Fill err (printf-style) and return its status. */
+db_status	db_fail(db_error *err, db_status status, const char *format,...)
+			__attribute__((format(printf, 3, 4)));
+
+/* Monotonic time in microseconds. */
+int64_t		now_us(void);
+
+#endif							/* GATEWAY_BACKEND_H */

@@ -1,0 +1,336 @@
+/*
+ * config.c - read the gateway's settings from the environment and the
+ * command line, validate them, and print --help.
+ *
+ * Every setting is an environment variable (what Heroku and containers set)
+ * with a matching flag (what a person types); a flag overrides its variable.
+ * Values are checked here once, so the rest of the gateway can trust them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define GATEWAY_VERSION "1.0.0"
+#define DEFAULT_MODEL "models/titanic.json"
+
+/* One setting: its variable, its flag, its help text and how to parse it. */
+typedef enum setting_kind
+{
+	SETTING_STRING,
+	SETTING_UINT,
+	SETTING_SIZE
+} setting_kind;
+
+typedef struct setting
+{
+	const char *env;
+	const char *flag;
+	const char *metavar;
+	setting_kind kind;
+	unsigned long min;
+	unsigned long max;
+	const char *help;
+} setting;
+
+static const setting settings[] = {
+	{"DATABASE_URL", "--database-url", "URL", SETTING_STRING, 0, 0,
+	"postgres:// or postgresql:// URI, or a libpq connection string (required)"},
+	{"HOST", "--host", "ADDR", SETTING_STRING, 0, 0,
+	"IPv4 address to listen on (default 0.0.0.0, all interfaces)"},
+	{"PORT", "--port", "N", SETTING_UINT, 0, 65535,
+	"TCP port (default 5000; 0 picks a free port, printed at start-up)"},
+	{"PREDICT_MODEL", "--model", "FILE", SETTING_STRING, 0, 0,
+	"model deployed at start-up when the database has no default model\n"
+	"                               (default models/titanic.json, looked up in the current\n"
+	"                               directory, then in the repository the binary was built in)"},
+	{"PREDICT_THREADS", "--threads", "N", SETTING_UINT, 1, 1024,
+	"worker threads, each with its own database connection (default 4 x cores, 4..64)"},
+	{"PREDICT_MAX_BODY", "--max-body", "BYTES", SETTING_SIZE, 64, 64UL * 1024 * 1024,
+	"largest request body accepted, larger ones get 413 (default 65536)"},
+	{"PREDICT_API_TOKEN", "--api-token", "TOKEN", SETTING_STRING, 0, 0,
+	"require Authorization: Bearer TOKEN on every route but /healthz and /readyz"},
+	{"PREDICT_MAX_CONNECTIONS", "--max-connections", "N", SETTING_UINT, 1, 1000000,
+	"concurrent HTTP connections; more are refused (default 1000, less if ulimit -n is low)"},
+	{"PREDICT_MAX_CONNECTIONS_PER_IP", "--max-connections-per-ip", "N", SETTING_UINT, 0, 1000000,
+	"concurrent connections from one address (default 0: no limit, since behind\n"
+	"                               a router or load balancer every client has its address)"},
+	{"PREDICT_IDLE_TIMEOUT", "--idle-timeout", "SECONDS", SETTING_UINT, 1, 86400,
+	"close a connection idle (or stalled mid-request) this long (default 60)"},
+	{"PREDICT_DB_TIMEOUT_MS", "--db-timeout-ms", "MS", SETTING_UINT, 100, 4000,
+	"longest wait for the database per request before answering 503 (default 2500)"},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* Print --help. */
+static void
+print_help(FILE *out, const char *argv0)
+{
+	size_t		i;
+
+	fprintf(out,
+			"usage: %s [--flag VALUE | --flag=VALUE]...\n"
+			"\n"
+			"predict-gateway: the HTTP API of predict (POST /predict, POST /update,\n"
+			"GET /predictions/<id>, GET /list-db-contents, /healthz, /readyz, /metrics),\n"
+			"each request one SQL statement against the predict extension.\n"
+			"\n"
+			"Settings (environment variable, or the flag, which wins):\n",
+			argv0);
+	for (i = 0; i < NSETTINGS; i++)
+	{
+		char		left[64];
+
+		snprintf(left, sizeof(left), "%s %s", settings[i].flag, settings[i].metavar);
+		fprintf(out, "  %-28s %s\n  %-28s   env %s\n", left, settings[i].help, "",
+				settings[i].env);
+	}
+	fprintf(out,
+			"  %-28s %s\n  %-28s %s\n"
+			"\nSee docs/http-api.md for the routes, statuses and bodies.\n",
+			"--help", "print this and exit", "--version", "print the version and exit");
+}
+
+/* Parse an unsigned decimal within [min, max]; false if it is not one. */
+static bool
+parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char	   *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Store one value into cfg; false after printing why it is refused. */
+static bool
+apply_setting(gateway_config *cfg, const setting *s, const char *value, const char *source)
+{
+	unsigned long v = 0;
+
+	if (s->kind != SETTING_STRING)
+	{
+		if (!parse_ulong(value, s->min, s->max, &v))
+		{
+			fprintf(stderr, "predict-gateway: %s must be an integer from %lu to %lu, got \"%s\"\n",
+					source, s->min, s->max, value);
+			return false;
+		}
+	}
+	else if (*value == '\0')
+	{
+		/* An empty variable means "not set", as in most tools. */
+		return true;
+	}
+
+	if (strcmp(s->env, "DATABASE_URL") == 0)
+		cfg->database_url = value;
+	else if (strcmp(s->env, "HOST") == 0)
+		cfg->host = value;
+	else if (strcmp(s->env, "PORT") == 0)
+		cfg->port = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_MODEL") == 0)
+	{
+		free(cfg->model_path);
+		cfg->model_path = strdup(value);
+	}
+	else if (strcmp(s->env, "PREDICT_THREADS") == 0)
+		cfg->threads = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_MAX_BODY") == 0)
+		cfg->max_body = (size_t) v;
+	else if (strcmp(s->env, "PREDICT_API_TOKEN") == 0)
+		cfg->api_token = value;
+	else if (strcmp(s->env, "PREDICT_MAX_CONNECTIONS") == 0)
+		cfg->max_connections = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_MAX_CONNECTIONS_PER_IP") == 0)
+		cfg->max_connections_per_ip = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_IDLE_TIMEOUT") == 0)
+		cfg->idle_timeout = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_DB_TIMEOUT_MS") == 0)
+		cfg->db_timeout_ms = (unsigned) v;
+	return true;
+}
+
+unsigned
+config_default_threads(void)
+{
+	long		cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned long threads;
+
+	/*
+	 * Each worker blocks on its database connection while PostgreSQL commits,
+	 * and a commit waits for the WAL flush, not for a CPU: more connections
+	 * than cores let PostgreSQL flush many commits at once (group commit).
+	 * 4 x cores was the best measured setting on 2 cores with
+	 * synchronous_commit = on (docs/http-api.md, "Sizing").
+	 */
+	if (cores < 1)
+		cores = 1;
+	threads = 4UL * (unsigned long) cores;
+	if (threads < 4)
+		threads = 4;
+	if (threads > 64)
+		threads = 64;
+	return (unsigned) threads;
+}
+
+/*
+ * The default model file: models/titanic.json in the current directory if it
+ * is there, else in the repository the binary lives in (<repo>/bin/..).
+ */
+static char *
+default_model_path(void)
+{
+	char		exe[PATH_MAX];
+	ssize_t		n;
+	char	   *slash;
+	char	   *path;
+	size_t		size;
+	int			up;
+
+	if (access(DEFAULT_MODEL, R_OK) == 0)
+		return strdup(DEFAULT_MODEL);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0)
+	{
+		exe[n] = '\0';
+		/* strip the file name, then bin/ (or build/asan/ for the ASan build) */
+		for (up = 0; up < 3; up++)
+		{
+			slash = strrchr(exe, '/');
+			if (slash == NULL)
+				break;
+			*slash = '\0';
+			size = strlen(exe) + sizeof("/" DEFAULT_MODEL);
+			path = malloc(size);
+			if (path == NULL)
+				break;
+			snprintf(path, size, "%s/%s", exe, DEFAULT_MODEL);
+			if (up > 0 && access(path, R_OK) == 0)
+				return path;
+			free(path);
+		}
+	}
+	return strdup(DEFAULT_MODEL);
+}
+
+/* Connections MHD may accept with this process's file descriptor limit. */
+static unsigned
+connection_limit_for_fds(unsigned wanted, unsigned threads)
+{
+	struct rlimit rl;
+	unsigned long reserve = 64 + 4UL * threads;	/* database sockets, log, epoll */
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return wanted;
+	if (rl.rlim_cur <= reserve + 16)
+		return 16;
+	if (rl.rlim_cur - reserve < wanted)
+		return (unsigned) (rl.rlim_cur - reserve);
+	return wanted;
+}
+
+int
+config_load(gateway_config *cfg, int argc, char **argv)
+{
+	size_t		i;
+	int			a;
+	bool		max_connections_set = false;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->host = "0.0.0.0";
+	cfg->port = 5000;
+	cfg->threads = config_default_threads();
+	cfg->max_body = 64 * 1024;
+	cfg->max_connections = 1000;
+	cfg->idle_timeout = 60;
+	cfg->db_timeout_ms = 2500;
+
+	for (i = 0; i < NSETTINGS; i++)
+	{
+		const char *value = getenv(settings[i].env);
+
+		if (value != NULL && !apply_setting(cfg, &settings[i], value, settings[i].env))
+			return -1;
+		if (value != NULL && *value && strcmp(settings[i].env, "PREDICT_MAX_CONNECTIONS") == 0)
+			max_connections_set = true;
+	}
+
+	for (a = 1; a < argc; a++)
+	{
+		const char *arg = argv[a];
+		const char *value = NULL;
+		const setting *found = NULL;
+		size_t		len;
+
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+		{
+			print_help(stdout, argv[0]);
+			return 1;
+		}
+		if (strcmp(arg, "--version") == 0)
+		{
+			printf("predict-gateway %s\n", GATEWAY_VERSION);
+			return 1;
+		}
+		for (i = 0; i < NSETTINGS && found == NULL; i++)
+		{
+			len = strlen(settings[i].flag);
+			if (strncmp(arg, settings[i].flag, len) != 0)
+				continue;
+			if (arg[len] == '=')
+			{
+				found = &settings[i];
+				value = arg + len + 1;
+			}
+			else if (arg[len] == '\0')
+			{
+				found = &settings[i];
+				if (a + 1 >= argc)
+				{
+					fprintf(stderr, "predict-gateway: %s needs a value (see --help)\n", arg);
+					return -1;
+				}
+				value = argv[++a];
+			}
+		}
+		if (found == NULL)
+		{
+			fprintf(stderr, "predict-gateway: unknown argument \"%s\" (see --help)\n", arg);
+			return -1;
+		}
+		if (!apply_setting(cfg, found, value, found->flag))
+			return -1;
+		if (strcmp(found->env, "PREDICT_MAX_CONNECTIONS") == 0)
+			max_connections_set = true;
+	}
+
+	if (cfg->database_url == NULL)
+	{
+		fprintf(stderr, "predict-gateway: DATABASE_URL is not set: set it (or --database-url) to a "
+				"postgresql://user@host:port/dbname URL\n");
+		return -1;
+	}
+	if (cfg->model_path == NULL)
+		cfg->model_path = default_model_path();
+	if (cfg->model_path == NULL)
+	{
+		fprintf(stderr, "predict-gateway: out of memory\n");
+		return -1;
+	}
+	if (!max_connections_set)
+		cfg->max_connections = connection_limit_for_fds(cfg->max_connections, cfg->threads);
+	return 0;
+}

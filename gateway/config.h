@@ -1,0 +1,36 @@
+/*
+ * config.h - the gateway's settings: environment variables, each with a
+ * matching command-line flag (flags win). `predict-gateway --help` lists
+ * them; docs/http-api.md documents them.
+ */
+#ifndef GATEWAY_CONFIG_H
+#define GATEWAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct gateway_config
+{
+	const char *database_url;	/* DATABASE_URL (required for now) */
+	const char *host;			/* HOST: bind address, default 0.0.0.0 */
+	unsigned	port;			/* PORT, default 5000; 0 picks a free port */
+	char	   *model_path;		/* PREDICT_MODEL, resolved (see config.c) */
+	unsigned	threads;		/* PREDICT_THREADS: workers = database connections */
+	size_t		max_body;		/* PREDICT_MAX_BODY, bytes */
+	const char *api_token;		/* PREDICT_API_TOKEN, NULL = no auth */
+	unsigned	max_connections;	/* PREDICT_MAX_CONNECTIONS */
+	unsigned	max_connections_per_ip; /* PREDICT_MAX_CONNECTIONS_PER_IP, 0 = off */
+	unsigned	idle_timeout;	/* PREDICT_IDLE_TIMEOUT, seconds */
+	unsigned	db_timeout_ms;	/* PREDICT_DB_TIMEOUT_MS */
+} gateway_config;
+
+/*
+ * Fill cfg from the environment and argv. Returns 0 to run, 1 when --help or
+ * --version was printed (exit 0), -1 after printing an error (exit 2).
+ */
+int			config_load(gateway_config *cfg, int argc, char **argv);
+
+/* The default number of worker threads for this machine. */
+unsigned	config_default_threads(void);
+
+#endif							/* GATEWAY_CONFIG_H */

@@ -1,0 +1,675 @@
+/*
+ * http.c - requests in, JSON out.
+ *
+ * libmicrohttpd calls http_handle several times per request: once when the
+ * headers are in (we allocate the request's state and decide what we can:
+ * 404, 405, 401, 413 by Content-Length), once per piece of body (appended
+ * under the PREDICT_MAX_BODY cap), and a last time with no data, when we
+ * answer. A response queued before the body is read makes libmicrohttpd
+ * close the connection, so only an announced oversized body is answered
+ * early; every other refusal waits for the body, which keeps the connection
+ * usable for the client's next request.
+ *
+ * Every response is JSON with Content-Type application/json (but /metrics,
+ * which is Prometheus text); every error body is {"error": "..."}. The one
+ * table mapping backend outcomes to HTTP statuses is status_for_db().
+ */
+#include "http.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "body.h"
+#include "log.h"
+#include "metrics.h"
+#include "strbuf.h"
+
+/* Seconds a client should wait before retrying a 503. */
+#define RETRY_AFTER "1"
+
+/* A body this many times the cap is not drained but cut (connection closed). */
+#define DISCARD_FACTOR 16
+
+#define LIST_DEFAULT_LIMIT 100
+#define LIST_MAX_LIMIT 1000
+
+/* Per-request state, from the headers to the completion callback. */
+typedef struct request_state
+{
+	route_id	route;
+	int64_t		start_us;
+	unsigned	refusal;		/* status decided from the headers, or 0 */
+	const char *refusal_message;
+	const char *allow;			/* the Allow header of a 405 */
+	bool		takes_body;
+	bool		too_large;
+	char	   *body;
+	size_t		len;
+	size_t		cap;
+	size_t		received;
+	bool		has_id;
+	int64_t		observation_id;
+} request_state;
+
+static atomic_bool draining;
+
+void
+http_start_draining(void)
+{
+	atomic_store(&draining, true);
+}
+
+long
+http_connection_count(struct MHD_Daemon *daemon)
+{
+	const union MHD_DaemonInfo *info;
+
+	if (daemon == NULL)
+		return 0;
+	info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info != NULL ? (long) info->num_connections : 0;
+}
+
+/* The one mapping from backend outcomes to HTTP statuses. */
+static unsigned
+status_for_db(db_status status)
+{
+	switch (status)
+	{
+		case DB_OK:
+			return MHD_HTTP_OK;
+		case DB_NOT_FOUND:
+			return MHD_HTTP_NOT_FOUND;
+		case DB_CONFLICT:
+			return MHD_HTTP_CONFLICT;
+		case DB_INVALID:
+			return MHD_HTTP_UNPROCESSABLE_CONTENT;
+		case DB_UNAVAILABLE:
+			return MHD_HTTP_SERVICE_UNAVAILABLE;
+		case DB_INTERNAL:
+			break;
+	}
+	return MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/*
+ * Queue a response (taking ownership of body, a malloc'd buffer or NULL),
+ * with an optional extra header, then log and count the request.
+ */
+static enum MHD_Result
+respond(struct MHD_Connection *connection, request_state *rs, const char *method,
+		const char *url, unsigned status, char *body, size_t len, const char *content_type,
+		const char *header, const char *value)
+{
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+	int64_t		duration;
+
+	response = MHD_create_response_from_buffer(len, body != NULL ? body : (char *) "",
+											   body != NULL ? MHD_RESPMEM_MUST_FREE
+											   : MHD_RESPMEM_PERSISTENT);
+	if (response == NULL)
+	{
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && rs->allow != NULL)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, rs->allow);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (header != NULL)
+		MHD_add_response_header(response, header, value);
+	if (atomic_load_explicit(&draining, memory_order_relaxed))
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(connection, status, response);
+	MHD_destroy_response(response);
+
+	duration = now_us() - rs->start_us;
+	metrics_request(rs->route, status, duration);
+	log_access(method, url, status, (double) duration / 1000.0, rs->has_id, rs->observation_id);
+	return ret;
+}
+
+/* Respond with a JSON body built in sb (freed here). */
+static enum MHD_Result
+respond_json(struct MHD_Connection *connection, request_state *rs, const char *method,
+			 const char *url, unsigned status, strbuf *sb)
+{
+	char	   *data;
+	size_t		len;
+
+	if (sb->failed)
+	{
+		sb_free(sb);
+		return MHD_NO;
+	}
+	data = sb_steal(sb, &len);
+	return respond(connection, rs, method, url, status, data, len, "application/json",
+				   NULL, NULL);
+}
+
+/* Respond {"error": message}. */
+static enum MHD_Result
+respond_error(struct MHD_Connection *connection, request_state *rs, const char *method,
+			  const char *url, unsigned status, const char *message)
+{
+	strbuf		sb;
+
+	sb_init(&sb);
+	sb_puts(&sb, "{\"error\": ");
+	sb_json_string(&sb, message, strlen(message));
+	sb_puts(&sb, "}");
+	return respond_json(connection, rs, method, url, status, &sb);
+}
+
+/* Respond for a backend failure: the backend's message, but never for a 500. */
+static enum MHD_Result
+respond_db_error(struct MHD_Connection *connection, request_state *rs, const char *method,
+				 const char *url, const db_error *err)
+{
+	unsigned	status = status_for_db(err->status);
+
+	if (err->status == DB_INTERNAL)
+		return respond_error(connection, rs, method, url, status,
+							 "internal error (details are in the gateway's log)");
+	return respond_error(connection, rs, method, url, status, err->message);
+}
+
+/* What the row sinks write into. */
+typedef struct row_writer
+{
+	strbuf	   *sb;
+	int			count;
+	int64_t		last_id;
+} row_writer;
+
+/* Render one row as a JSON object (a comma first if it is not the first). */
+static void
+write_row(const prediction_row *row, void *arg)
+{
+	row_writer *w = arg;
+	strbuf	   *sb = w->sb;
+
+	if (w->count++ > 0)
+		sb_puts(sb, ", ");
+	sb_puts(sb, "{\"id\": ");
+	sb_json_int64(sb, row->id);
+	sb_puts(sb, ", \"observation_id\": ");
+	sb_json_int64(sb, row->observation_id);
+	sb_puts(sb, ", \"observation\": ");
+	sb_append(sb, row->observation, row->observation_len);
+	sb_puts(sb, ", \"proba\": ");
+	sb_json_double(sb, row->proba);
+	sb_puts(sb, row->predicted_class ? ", \"predicted_class\": true" : ", \"predicted_class\": false");
+	if (row->true_class < 0)
+		sb_puts(sb, ", \"true_class\": null");
+	else
+		sb_printf(sb, ", \"true_class\": %d", row->true_class);
+	sb_puts(sb, ", \"model\": ");
+	sb_json_string(sb, row->model, strlen(row->model));
+	sb_printf(sb, ", \"model_version\": %d", (int) row->model_version);
+	sb_puts(sb, ", \"created_at\": ");
+	sb_json_string(sb, row->created_at, strlen(row->created_at));
+	sb_puts(sb, ", \"updated_at\": ");
+	sb_json_string(sb, row->updated_at, strlen(row->updated_at));
+	sb_puts(sb, "}");
+	w->last_id = row->id;
+}
+
+/* The database deadline for a request answered now. */
+static int64_t
+db_deadline(const http_context *ctx)
+{
+	return now_us() + (int64_t) ctx->cfg->db_timeout_ms * 1000;
+}
+
+/* POST /predict */
+static enum MHD_Result
+handle_predict(const http_context *ctx, struct MHD_Connection *connection,
+			   request_state *rs, const char *method, const char *url)
+{
+	predict_body in;
+	char		msg[BODY_ERROR_SIZE];
+	unsigned	status;
+	db_session *session;
+	db_error	err;
+	strbuf		sb;
+	row_writer	w = {&sb, 0, 0};
+	bool		created = false;
+
+	status = parse_predict_body(rs->body, rs->len, &in, &rs->has_id, msg, sizeof(msg));
+	if (rs->has_id)
+		rs->observation_id = in.id;
+	if (status != 0)
+		return respond_error(connection, rs, method, url, status, msg);
+	session = backend_thread_session();
+	if (session == NULL)
+		return respond_error(connection, rs, method, url, MHD_HTTP_SERVICE_UNAVAILABLE,
+							 "out of memory");
+	sb_init(&sb);
+	if (ctx->backend->predict(session, in.id, in.observation, in.observation_len,
+							  write_row, &w, &created, db_deadline(ctx), &err) != DB_OK)
+	{
+		sb_free(&sb);
+		return respond_db_error(connection, rs, method, url, &err);
+	}
+	if (created)
+		metrics_prediction_written();
+	return respond_json(connection, rs, method, url, MHD_HTTP_OK, &sb);
+}
+
+/* POST /update */
+static enum MHD_Result
+handle_update(const http_context *ctx, struct MHD_Connection *connection,
+			  request_state *rs, const char *method, const char *url)
+{
+	update_body in;
+	char		msg[BODY_ERROR_SIZE];
+	unsigned	status;
+	db_session *session;
+	db_error	err;
+	strbuf		sb;
+	row_writer	w = {&sb, 0, 0};
+
+	status = parse_update_body(rs->body, rs->len, &in, &rs->has_id, msg, sizeof(msg));
+	if (rs->has_id)
+		rs->observation_id = in.id;
+	if (status != 0)
+		return respond_error(connection, rs, method, url, status, msg);
+	session = backend_thread_session();
+	if (session == NULL)
+		return respond_error(connection, rs, method, url, MHD_HTTP_SERVICE_UNAVAILABLE,
+							 "out of memory");
+	sb_init(&sb);
+	if (ctx->backend->update(session, in.id, in.true_class, write_row, &w,
+							 db_deadline(ctx), &err) != DB_OK)
+	{
+		sb_free(&sb);
+		return respond_db_error(connection, rs, method, url, &err);
+	}
+	return respond_json(connection, rs, method, url, MHD_HTTP_OK, &sb);
+}
+
+/* GET /predictions/<observation_id> */
+static enum MHD_Result
+handle_get(const http_context *ctx, struct MHD_Connection *connection,
+		   request_state *rs, const char *method, const char *url)
+{
+	const char *text = url + strlen("/predictions/");
+	db_session *session;
+	db_error	err;
+	strbuf		sb;
+	row_writer	w = {&sb, 0, 0};
+	char		msg[BODY_ERROR_SIZE];
+
+	if (!parse_int64(text, strlen(text), &rs->observation_id))
+	{
+		sb_init(&sb);
+		sb_json_string(&sb, text, strlen(text) > 40 ? 40 : strlen(text));
+		snprintf(msg, sizeof(msg), "observation_id in the path must be an integer, got %s",
+				 sb.failed ? "?" : sb.data);
+		sb_free(&sb);
+		return respond_error(connection, rs, method, url, MHD_HTTP_UNPROCESSABLE_CONTENT, msg);
+	}
+	rs->has_id = true;
+	session = backend_thread_session();
+	if (session == NULL)
+		return respond_error(connection, rs, method, url, MHD_HTTP_SERVICE_UNAVAILABLE,
+							 "out of memory");
+	sb_init(&sb);
+	if (ctx->backend->get(session, rs->observation_id, write_row, &w,
+						  db_deadline(ctx), &err) != DB_OK)
+	{
+		sb_free(&sb);
+		return respond_db_error(connection, rs, method, url, &err);
+	}
+	return respond_json(connection, rs, method, url, MHD_HTTP_OK, &sb);
+}
+
+/* Read an optional integer query argument within [min, max]; false if invalid. */
+static bool
+query_int(struct MHD_Connection *connection, const char *name, int64_t min, int64_t max,
+		  int64_t *value)
+{
+	const char *text = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, name);
+
+	if (text == NULL)
+		return true;
+	return parse_int64(text, strlen(text), value) && *value >= min && *value <= max;
+}
+
+/* GET /list-db-contents?limit=&after= */
+static enum MHD_Result
+handle_list(const http_context *ctx, struct MHD_Connection *connection,
+			request_state *rs, const char *method, const char *url)
+{
+	int64_t		limit = LIST_DEFAULT_LIMIT;
+	int64_t		after = INT64_MIN;
+	db_session *session;
+	db_error	err;
+	strbuf		sb;
+	row_writer	w = {&sb, 0, 0};
+	char	   *data;
+	size_t		len;
+	char		link[128] = "";
+
+	if (!query_int(connection, "limit", 1, LIST_MAX_LIMIT, &limit))
+		return respond_error(connection, rs, method, url, MHD_HTTP_UNPROCESSABLE_CONTENT,
+							 "limit must be an integer from 1 to 1000");
+	if (!query_int(connection, "after", INT64_MIN, INT64_MAX, &after))
+		return respond_error(connection, rs, method, url, MHD_HTTP_UNPROCESSABLE_CONTENT,
+							 "after must be an integer (the id of the last row already read)");
+	session = backend_thread_session();
+	if (session == NULL)
+		return respond_error(connection, rs, method, url, MHD_HTTP_SERVICE_UNAVAILABLE,
+							 "out of memory");
+	sb_init(&sb);
+	sb_puts(&sb, "[");
+	if (ctx->backend->list(session, after, (int) limit, write_row, &w,
+						   db_deadline(ctx), &err) != DB_OK)
+	{
+		sb_free(&sb);
+		return respond_db_error(connection, rs, method, url, &err);
+	}
+	sb_puts(&sb, "]");
+	if (sb.failed)
+	{
+		sb_free(&sb);
+		return MHD_NO;
+	}
+
+	/* a full page links to the next one */
+	data = sb_steal(&sb, &len);
+	if (w.count == (int) limit)
+		snprintf(link, sizeof(link), "</list-db-contents?after=%lld&limit=%d>; rel=\"next\"",
+				 (long long) w.last_id, (int) limit);
+	return respond(connection, rs, method, url, MHD_HTTP_OK, data, len, "application/json",
+				   w.count == (int) limit ? "Link" : NULL, link);
+}
+
+/* GET /readyz */
+static enum MHD_Result
+handle_ready(const http_context *ctx, struct MHD_Connection *connection,
+			 request_state *rs, const char *method, const char *url)
+{
+	db_session *session = backend_thread_session();
+	db_error	err;
+	strbuf		sb;
+
+	if (session == NULL)
+		return respond_error(connection, rs, method, url, MHD_HTTP_SERVICE_UNAVAILABLE,
+							 "out of memory");
+	if (ctx->backend->ready(session, db_deadline(ctx), &err) != DB_OK)
+		return respond_db_error(connection, rs, method, url, &err);
+	sb_init(&sb);
+	sb_puts(&sb, "{\"status\": \"ready\"}");
+	return respond_json(connection, rs, method, url, MHD_HTTP_OK, &sb);
+}
+
+/* GET /metrics */
+static enum MHD_Result
+handle_metrics(const http_context *ctx, struct MHD_Connection *connection,
+			   request_state *rs, const char *method, const char *url)
+{
+	strbuf		sb;
+	char	   *data;
+	size_t		len;
+
+	sb_init(&sb);
+	metrics_render(&sb, http_connection_count(ctx->daemon));
+	if (sb.failed)
+	{
+		sb_free(&sb);
+		return MHD_NO;
+	}
+	data = sb_steal(&sb, &len);
+	return respond(connection, rs, method, url, MHD_HTTP_OK, data, len,
+				   "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
+}
+
+/* Constant-time comparison of the request's bearer token with the configured one. */
+static bool
+authorized(const http_context *ctx, struct MHD_Connection *connection)
+{
+	const char *token = ctx->cfg->api_token;
+	const char *header;
+	size_t		expected_len;
+	size_t		given_len;
+	size_t		i;
+	unsigned char diff;
+
+	if (token == NULL)
+		return true;
+	header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+										 MHD_HTTP_HEADER_AUTHORIZATION);
+	if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
+		return false;
+	header += 7;
+	while (*header == ' ')
+		header++;
+	expected_len = strlen(token);
+	given_len = strlen(header);
+	/* the time depends on the expected token's length only, not on the content */
+	diff = (unsigned char) (expected_len != given_len);
+	for (i = 0; i < expected_len; i++)
+		diff |= (unsigned char) token[i] ^ (unsigned char) (i < given_len ? header[i] : 0);
+	return diff == 0;
+}
+
+/* Route a path: fills rs->route, rs->takes_body, and the methods it allows. */
+static void
+route_request(request_state *rs, const char *url, const char **allow)
+{
+	rs->takes_body = false;
+	*allow = "GET, HEAD";
+	if (strcmp(url, "/predict") == 0)
+	{
+		rs->route = ROUTE_PREDICT;
+		rs->takes_body = true;
+		*allow = "POST";
+	}
+	else if (strcmp(url, "/update") == 0)
+	{
+		rs->route = ROUTE_UPDATE;
+		rs->takes_body = true;
+		*allow = "POST";
+	}
+	else if (strncmp(url, "/predictions/", 13) == 0 && url[13] != '\0' &&
+			 strchr(url + 13, '/') == NULL)
+		rs->route = ROUTE_PREDICTIONS;
+	else if (strcmp(url, "/list-db-contents") == 0)
+		rs->route = ROUTE_LIST;
+	else if (strcmp(url, "/healthz") == 0)
+		rs->route = ROUTE_HEALTHZ;
+	else if (strcmp(url, "/readyz") == 0)
+		rs->route = ROUTE_READYZ;
+	else if (strcmp(url, "/metrics") == 0)
+		rs->route = ROUTE_METRICS;
+	else
+	{
+		rs->route = ROUTE_NONE;
+		*allow = NULL;
+	}
+}
+
+/* Decide from the headers alone whether the request is refused (404, 405, 401, 413). */
+static void
+check_headers(const http_context *ctx, struct MHD_Connection *connection, request_state *rs,
+			  const char *url, const char *method)
+{
+	const char *allow;
+	const char *length;
+
+	route_request(rs, url, &allow);
+	if (rs->route == ROUTE_NONE)
+	{
+		rs->refusal = MHD_HTTP_NOT_FOUND;
+		rs->refusal_message = "not found: see docs/http-api.md for the routes";
+		return;
+	}
+	if (rs->takes_body ? strcmp(method, "POST") != 0
+		: (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
+	{
+		rs->refusal = MHD_HTTP_METHOD_NOT_ALLOWED;
+		rs->refusal_message = rs->takes_body ? "method not allowed: use POST"
+			: "method not allowed: use GET";
+		rs->allow = allow;
+		return;
+	}
+	if (rs->route != ROUTE_HEALTHZ && rs->route != ROUTE_READYZ && !authorized(ctx, connection))
+	{
+		rs->refusal = MHD_HTTP_UNAUTHORIZED;
+		rs->refusal_message = "missing or wrong bearer token: send Authorization: Bearer <token>";
+		return;
+	}
+	length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+										 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (rs->takes_body && length != NULL && strtoull(length, NULL, 10) > ctx->cfg->max_body)
+	{
+		rs->refusal = MHD_HTTP_CONTENT_TOO_LARGE;
+		rs->too_large = true;
+	}
+}
+
+/* The 413 message for this gateway's cap. */
+static enum MHD_Result
+respond_too_large(const http_context *ctx, struct MHD_Connection *connection,
+				  request_state *rs, const char *method, const char *url)
+{
+	char		msg[128];
+
+	snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", ctx->cfg->max_body);
+	return respond_error(connection, rs, method, url, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+}
+
+/* Keep a piece of the body, or count and drop it; false to cut the connection. */
+static bool
+take_body(const http_context *ctx, request_state *rs, const char *data, size_t size)
+{
+	rs->received += size;
+	if (!rs->takes_body || rs->refusal != 0 || rs->too_large)
+		return rs->received <= DISCARD_FACTOR * ctx->cfg->max_body;
+	if (rs->received > ctx->cfg->max_body)
+	{
+		/* a chunked body over the cap: drop what we have, answer 413 at the end */
+		rs->too_large = true;
+		free(rs->body);
+		rs->body = NULL;
+		rs->len = rs->cap = 0;
+		return true;
+	}
+	if (rs->len + size + 1 > rs->cap)
+	{
+		size_t		cap = rs->cap ? rs->cap : 1024;
+		char	   *bigger;
+
+		while (cap < rs->len + size + 1)
+			cap *= 2;
+		if (cap > ctx->cfg->max_body + 1)
+			cap = ctx->cfg->max_body + 1;
+		bigger = realloc(rs->body, cap);
+		if (bigger == NULL)
+			return false;
+		rs->body = bigger;
+		rs->cap = cap;
+	}
+	memcpy(rs->body + rs->len, data, size);
+	rs->len += size;
+	rs->body[rs->len] = '\0';
+	return true;
+}
+
+enum MHD_Result
+http_handle(void *cls, struct MHD_Connection *connection, const char *url,
+			const char *method, const char *version, const char *upload_data,
+			size_t *upload_data_size, void **con_cls)
+{
+	const http_context *ctx = cls;
+	request_state *rs = *con_cls;
+
+	(void) version;
+	if (rs == NULL)
+	{
+		/* headers are in: allocate, decide what the headers decide */
+		rs = calloc(1, sizeof(*rs));
+		if (rs == NULL)
+			return MHD_NO;
+		rs->start_us = now_us();
+		*con_cls = rs;
+		metrics_in_flight(1);
+		check_headers(ctx, connection, rs, url, method);
+		if (rs->refusal == MHD_HTTP_CONTENT_TOO_LARGE)
+			return respond_too_large(ctx, connection, rs, method, url);
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0)
+	{
+		bool		keep = take_body(ctx, rs, upload_data, *upload_data_size);
+
+		*upload_data_size = 0;
+		return keep ? MHD_YES : MHD_NO;
+	}
+
+	/* the whole request is in: answer */
+	if (rs->refusal != 0)
+		return respond_error(connection, rs, method, url, rs->refusal, rs->refusal_message);
+	if (rs->too_large)
+		return respond_too_large(ctx, connection, rs, method, url);
+	if (rs->takes_body && rs->body == NULL)
+	{
+		rs->body = malloc(1);
+		if (rs->body == NULL)
+			return MHD_NO;
+		rs->body[0] = '\0';
+	}
+	switch (rs->route)
+	{
+		case ROUTE_PREDICT:
+			return handle_predict(ctx, connection, rs, method, url);
+		case ROUTE_UPDATE:
+			return handle_update(ctx, connection, rs, method, url);
+		case ROUTE_PREDICTIONS:
+			return handle_get(ctx, connection, rs, method, url);
+		case ROUTE_LIST:
+			return handle_list(ctx, connection, rs, method, url);
+		case ROUTE_READYZ:
+			return handle_ready(ctx, connection, rs, method, url);
+		case ROUTE_METRICS:
+			return handle_metrics(ctx, connection, rs, method, url);
+		case ROUTE_HEALTHZ:
+			{
+				strbuf		sb;
+
+				sb_init(&sb);
+				sb_puts(&sb, "{\"status\": \"ok\"}");
+				return respond_json(connection, rs, method, url, MHD_HTTP_OK, &sb);
+			}
+		case ROUTE_NONE:
+		case ROUTE_COUNT:
+			break;
+	}
+	return respond_error(connection, rs, method, url, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+void
+http_request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+					   enum MHD_RequestTerminationCode toe)
+{
+	request_state *rs = *con_cls;
+
+	(void) cls;
+	(void) connection;
+	(void) toe;
+	if (rs == NULL)
+		return;
+	free(rs->body);
+	free(rs);
+	*con_cls = NULL;
+	metrics_in_flight(-1);
+}

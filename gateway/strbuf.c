@@ -1,0 +1,170 @@
+/*
+ * strbuf.c - growable buffers and JSON writers for response bodies.
+ */
+#include "strbuf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+sb_init(strbuf *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+}
+
+void
+sb_free(strbuf *sb)
+{
+	free(sb->data);
+	sb_init(sb);
+}
+
+char *
+sb_steal(strbuf *sb, size_t *len)
+{
+	char	   *data = sb->data;
+
+	*len = sb->len;
+	sb_init(sb);
+	return data;
+}
+
+/* Make room for n more bytes plus a NUL; false (and failed set) if impossible. */
+static bool
+sb_reserve(strbuf *sb, size_t n)
+{
+	size_t		cap;
+	char	   *data;
+
+	if (sb->failed)
+		return false;
+	if (sb->len + n + 1 <= sb->cap)
+		return true;
+	cap = sb->cap ? sb->cap : 256;
+	while (cap < sb->len + n + 1)
+	{
+		if (cap > SIZE_MAX / 2)
+		{
+			sb->failed = true;
+			return false;
+		}
+		cap *= 2;
+	}
+	data = realloc(sb->data, cap);
+	if (data == NULL)
+	{
+		sb->failed = true;
+		return false;
+	}
+	sb->data = data;
+	sb->cap = cap;
+	return true;
+}
+
+void
+sb_append(strbuf *sb, const char *s, size_t n)
+{
+	if (!sb_reserve(sb, n))
+		return;
+	memcpy(sb->data + sb->len, s, n);
+	sb->len += n;
+	sb->data[sb->len] = '\0';
+}
+
+void
+sb_puts(strbuf *sb, const char *s)
+{
+	sb_append(sb, s, strlen(s));
+}
+
+void
+sb_printf(strbuf *sb, const char *format,...)
+{
+	va_list		ap;
+	int			n;
+
+	va_start(ap, format);
+	n = vsnprintf(NULL, 0, format, ap);
+	va_end(ap);
+	if (n < 0 || !sb_reserve(sb, (size_t) n))
+	{
+		sb->failed = true;
+		return;
+	}
+	va_start(ap, format);
+	vsnprintf(sb->data + sb->len, (size_t) n + 1, format, ap);
+	va_end(ap);
+	sb->len += (size_t) n;
+}
+
+void
+sb_json_string(strbuf *sb, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		i;
+	size_t		start = 0;
+
+	sb_append(sb, "\"", 1);
+	for (i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+		char		esc[6];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		sb_append(sb, s + start, i - start);
+		start = i + 1;
+		if (c == '"' || c == '\\')
+		{
+			esc[0] = '\\';
+			esc[1] = (char) c;
+			sb_append(sb, esc, 2);
+		}
+		else if (c == '\n')
+			sb_append(sb, "\\n", 2);
+		else if (c == '\t')
+			sb_append(sb, "\\t", 2);
+		else
+		{
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			sb_append(sb, esc, 6);
+		}
+	}
+	sb_append(sb, s + start, n - start);
+	sb_append(sb, "\"", 1);
+}
+
+void
+sb_json_double(strbuf *sb, double d)
+{
+	char		buf[32];
+	int			precision;
+
+	if (!isfinite(d))
+	{
+		sb_append(sb, "null", 4);
+		return;
+	}
+	/* the shortest of %.15g .. %.17g that reads back exactly */
+	for (precision = 15; precision <= 17; precision++)
+	{
+		snprintf(buf, sizeof(buf), "%.*g", precision, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	sb_puts(sb, buf);
+}
+
+void
+sb_json_int64(strbuf *sb, int64_t v)
+{
+	char		buf[24];
+	int			n = snprintf(buf, sizeof(buf), "%lld", (long long) v);
+
+	sb_append(sb, buf, (size_t) n);
+}
