@@ -26,8 +26,11 @@ typedef struct cell
 static bool
 is_python_space(unsigned char c)
 {
-	/* str.isspace() for ASCII, which float() strips */
-	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+	/*
+	 * The ASCII whitespace float() strips (Py_ISSPACE); unlike str.isspace()
+	 * it excludes the separators 0x1c-0x1f.
+	 */
+	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 static bool
