@@ -123,6 +123,7 @@ main(int argc, char **argv)
 	ctx.backend = backend;
 	daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC,
 							  (uint16_t) cfg.port, NULL, NULL, http_handle, &ctx,
+							  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, (void *) NULL,
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
 							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) cfg.threads,
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg.max_connections,
@@ -133,7 +134,6 @@ main(int argc, char **argv)
 							  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
 							  MHD_OPTION_NOTIFY_COMPLETED,
 							  (MHD_RequestCompletedCallback) http_request_completed, (void *) NULL,
-							  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, (void *) NULL,
 							  MHD_OPTION_END);
 	if (daemon == NULL)
 	{

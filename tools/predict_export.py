@@ -691,6 +691,15 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         final = pipeline
         final_path = root
 
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+    try:
+        check_is_fitted(pipeline if type(pipeline) is not Pipeline else final)
+    except NotFittedError:
+        raise ExportError("%s: %s is not fitted" % (final_path, _class_name(final)))
+    except TypeError:
+        pass   # not an estimator: refused below with its class name
+
     # the input columns the pipeline reads, in its own order
     fitted_names = getattr(pipeline, "feature_names_in_", None)
     if fitted_names is None and transformers:

@@ -15,7 +15,8 @@ for path in (os.path.join(REPO, "tools"), TEST, HERE):
 
 import titanic_data  # noqa: E402
 
-PREDICT_SCORE = os.path.join(REPO, "bin", "predict-score")
+# the CLI under test: $PREDICT_SCORE (e.g. a sanitizer build), else the repository's bin/
+PREDICT_SCORE = os.environ.get("PREDICT_SCORE") or os.path.join(REPO, "bin", "predict-score")
 EXPORTER = os.path.join(REPO, "tools", "predict-export")
 PEER_TRAIN = os.path.normpath(os.path.join(REPO, "..", "shared", "peers", "flask", "train.py"))
 
@@ -44,8 +45,8 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def predict_score():
     if not os.access(PREDICT_SCORE, os.X_OK):
-        pytest.fail("%s not found: run `make` in %s first (the parity suite needs the C CLI)"
-                    % (PREDICT_SCORE, REPO), pytrace=False)
+        pytest.fail("%s not found: run `make` in %s first (the parity suite needs the C CLI; "
+                    "$PREDICT_SCORE overrides its path)" % (PREDICT_SCORE, REPO), pytrace=False)
     return PREDICT_SCORE
 
 

@@ -144,7 +144,7 @@ def test_null_is_absent(name, variant_run):
     assert checked > 0
 
 
-def test_tutorial_null_cabin_differs_from_tutorial_frame(variant_run):
+def test_tutorial_null_cabin_differs_from_tutorial_frame(variant_run, predict_score):
     """The docs' example: the tutorial's astype keeps a null Cabin as None, which
     SimpleImputer does not impute; predict-score treats null as missing (†1)."""
     import numpy as np
@@ -161,7 +161,7 @@ def test_tutorial_null_cabin_differs_from_tutorial_frame(variant_run):
     p_absent = pipeline.predict_proba(absent)[0, 1]
     assert p_none != p_absent        # the tutorial's behaviour
     got = pe.c_scores(str(r["model"]), [json.dumps(dict(obs, Cabin=None)), json.dumps(obs)],
-                      None)
+                      predict_score)
     assert got[0] == got[1]
     assert abs(got[1] - p_absent) <= pe.TOLERANCE
     assert not np.isnan(p_none)

@@ -151,10 +151,12 @@ def scaler_after_sparse_ct_multinomial(X, y):
 
 def scalers_after_dense_ct(X, y):
     """StandardScaler then MaxAbsScaler over a dense ColumnTransformer output
-    (sparse_threshold=0, so the sparse OHE is densified); newton-cholesky."""
+    (sparse_threshold=0, so the sparse OHE is densified), including a one-hot block of
+    width 1 (drop='if_binary' on Sex); newton-cholesky."""
     pre = ColumnTransformer([
         ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
-                              OneHotEncoder(handle_unknown="ignore")), ["Sex", "Embarked"]),
+                              OneHotEncoder(handle_unknown="ignore", drop="if_binary")),
+         ["Sex", "Embarked"]),
         ("num", SimpleImputer(strategy="median"), NUM),
     ], sparse_threshold=0)
     est = make_pipeline(pre, StandardScaler(), MaxAbsScaler(),
@@ -233,6 +235,13 @@ def empty_feature_mixed_imputer(X, y):
     return Variant(_fit(est, X2, yb), X2, yb, True)
 
 
+def mixed_imputer_inferred_types(X, y):
+    """empty_feature_mixed_imputer exported without --dtypes: Pclass, imputed as an object
+    together with Sex and Embarked, is inferred to be a string column holding numbers
+    (numeric categories in a string column)."""
+    return empty_feature_mixed_imputer(X, y)._replace(use_dtypes=False)
+
+
 def nested_sparse_maxabs(X, y):
     """A ColumnTransformer inside a Pipeline inside a ColumnTransformer; sparse_threshold=1
     keeps the output sparse; MaxAbsScaler after it multiplies every block (numeric ones too);
@@ -258,5 +267,5 @@ VARIANTS = collections.OrderedDict((f.__name__, f) for f in [
     onehot_direct_nan_drop_array, ordinal_robust, ordinal_nan_minmax_maxabs, sparse_scalers,
     scaler_after_sparse_ct_multinomial, scalers_after_dense_ct, remainder_passthrough_selectors,
     remainder_transformer, string_labels, bare_estimator, empty_feature_mixed_imputer,
-    nested_sparse_maxabs,
+    mixed_imputer_inferred_types, nested_sparse_maxabs,
 ])
