@@ -231,7 +231,7 @@ static unsigned
 connection_limit_for_fds(unsigned wanted, unsigned threads)
 {
 	struct rlimit rl;
-	unsigned long reserve = 64 + 4UL * threads;	/* database sockets, log, epoll */
+	unsigned long reserve = 128 + 4UL * threads;	/* slack over the limit, database sockets, logs, epoll */
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return wanted;

@@ -55,6 +55,7 @@ typedef struct request_state
 } request_state;
 
 static atomic_bool draining;
+static atomic_long open_connections;
 
 void
 http_start_draining(void)
@@ -63,14 +64,38 @@ http_start_draining(void)
 }
 
 long
-http_connection_count(struct MHD_Daemon *daemon)
+http_connection_count(void)
 {
-	const union MHD_DaemonInfo *info;
+	return atomic_load_explicit(&open_connections, memory_order_relaxed);
+}
 
-	if (daemon == NULL)
-		return 0;
-	info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	return info != NULL ? (long) info->num_connections : 0;
+enum MHD_Result
+http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	const http_context *ctx = cls;
+
+	(void) addr;
+	(void) addrlen;
+	if (atomic_load_explicit(&open_connections, memory_order_relaxed) >=
+		(long) ctx->cfg->max_connections)
+	{
+		metrics_connection_refused();
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+void
+http_connection_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
+					   enum MHD_ConnectionNotificationCode toe)
+{
+	(void) cls;
+	(void) connection;
+	(void) socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add_explicit(&open_connections, 1, memory_order_relaxed);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		atomic_fetch_sub_explicit(&open_connections, 1, memory_order_relaxed);
 }
 
 /* The one mapping from backend outcomes to HTTP statuses. */
@@ -421,8 +446,9 @@ handle_metrics(const http_context *ctx, struct MHD_Connection *connection,
 	char	   *data;
 	size_t		len;
 
+	(void) ctx;
 	sb_init(&sb);
-	metrics_render(&sb, http_connection_count(ctx->daemon));
+	metrics_render(&sb, http_connection_count());
 	if (sb.failed)
 	{
 		sb_free(&sb);

@@ -16,7 +16,6 @@ typedef struct http_context
 {
 	const gateway_config *cfg;
 	const backend_ops *backend;
-	struct MHD_Daemon *daemon;	/* set once the daemon runs (for /metrics) */
 } http_context;
 
 /* The MHD_AccessHandlerCallback (cls is the http_context). */
@@ -32,7 +31,19 @@ void		http_request_completed(void *cls, struct MHD_Connection *connection,
 /* From now on every response closes its connection (graceful shutdown). */
 void		http_start_draining(void);
 
-/* Open HTTP connections of a running daemon. */
-long		http_connection_count(struct MHD_Daemon *daemon);
+/*
+ * The MHD_AcceptPolicyCallback (cls is the http_context): refuses (closes at
+ * once) a new connection when cfg->max_connections are open, so that a flood
+ * of connections gets refusals instead of waiting in the listen queue.
+ */
+enum MHD_Result http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+
+/* The MHD_NotifyConnectionCallback: counts open connections. */
+void		http_connection_notify(void *cls, struct MHD_Connection *connection,
+								   void **socket_context,
+								   enum MHD_ConnectionNotificationCode toe);
+
+/* Open HTTP connections. */
+long		http_connection_count(void);
 
 #endif							/* GATEWAY_HTTP_H */

@@ -28,6 +28,13 @@
 /* Idle keep-alive connections do not delay shutdown once nothing moved for this long. */
 #define SHUTDOWN_QUIET_US 200000
 #define CONNECTION_MEMORY_LIMIT ((size_t) 32 * 1024)
+/*
+ * The connection limit is enforced by http_accept_policy, which refuses at
+ * once; libmicrohttpd's own limit, which stops accepting and leaves clients
+ * waiting in the listen queue, is only a backstop a little above it (the
+ * policy's count can overshoot by a connection per worker).
+ */
+#define CONNECTION_LIMIT_SLACK 64
 
 /* libmicrohttpd's own messages (accept failures, malformed requests) go to stderr. */
 static void
@@ -46,7 +53,7 @@ mhd_logger(void *cls, const char *format, va_list ap)
 
 /* Wait for the requests in flight to finish, at most SHUTDOWN_GRACE_US. */
 static void
-drain(struct MHD_Daemon *daemon)
+drain(void)
 {
 	int64_t		deadline = now_us() + SHUTDOWN_GRACE_US;
 	int64_t		quiet_since = 0;
@@ -55,7 +62,7 @@ drain(struct MHD_Daemon *daemon)
 	{
 		long		in_flight = metrics_requests_in_flight();
 
-		if (http_connection_count(daemon) == 0)
+		if (http_connection_count() == 0)
 			return;
 		if (in_flight > 0)
 			quiet_since = 0;
@@ -122,16 +129,19 @@ main(int argc, char **argv)
 	ctx.cfg = &cfg;
 	ctx.backend = backend;
 	daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC,
-							  (uint16_t) cfg.port, NULL, NULL, http_handle, &ctx,
+							  (uint16_t) cfg.port, http_accept_policy, &ctx, http_handle, &ctx,
 							  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, (void *) NULL,
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
 							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) cfg.threads,
-							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg.max_connections,
+							  MHD_OPTION_CONNECTION_LIMIT,
+							  (unsigned int) (cfg.max_connections + CONNECTION_LIMIT_SLACK),
 							  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 							  (unsigned int) cfg.max_connections_per_ip,
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg.idle_timeout,
 							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_LIMIT,
 							  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
+							  MHD_OPTION_NOTIFY_CONNECTION,
+							  (MHD_NotifyConnectionCallback) http_connection_notify, (void *) NULL,
 							  MHD_OPTION_NOTIFY_COMPLETED,
 							  (MHD_RequestCompletedCallback) http_request_completed, (void *) NULL,
 							  MHD_OPTION_END);
@@ -141,7 +151,6 @@ main(int argc, char **argv)
 				"to a free port)\n", cfg.host, cfg.port);
 		return 1;
 	}
-	ctx.daemon = daemon;
 	info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
 	port = info != NULL ? info->port : cfg.port;
 	log_info("listening on http://%s:%u/ (backend %s, %u threads, max body %zu bytes%s)",
@@ -156,7 +165,7 @@ main(int argc, char **argv)
 	log_info("received %s: finishing the requests in flight", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_start_draining();
 	listen_fd = MHD_quiesce_daemon(daemon);
-	drain(daemon);
+	drain();
 	MHD_stop_daemon(daemon);
 	if (listen_fd != MHD_INVALID_SOCKET)
 		close(listen_fd);

@@ -44,6 +44,7 @@ static atomic_ulong predictions_written;
 static atomic_ulong db_errors[DBERR_COUNT];
 static atomic_long db_busy;
 static atomic_long in_flight;
+static atomic_ulong connections_refused;
 
 const char *
 route_label(route_id route)
@@ -99,6 +100,12 @@ void
 metrics_in_flight(int delta)
 {
 	atomic_fetch_add_explicit(&in_flight, delta, memory_order_relaxed);
+}
+
+void
+metrics_connection_refused(void)
+{
+	atomic_fetch_add_explicit(&connections_refused, 1, memory_order_relaxed);
 }
 
 long
@@ -177,9 +184,15 @@ metrics_render(strbuf *sb, long http_connections)
 			  "# HELP predict_http_connections Open HTTP connections.\n"
 			  "# TYPE predict_http_connections gauge\n"
 			  "predict_http_connections %ld\n"
+			  "# HELP predict_http_connections_refused_total Connections closed at once because "
+			  "PREDICT_MAX_CONNECTIONS were open.\n"
+			  "# TYPE predict_http_connections_refused_total counter\n"
+			  "predict_http_connections_refused_total %lu\n"
 			  "# HELP predict_http_requests_in_flight Requests received and not yet answered.\n"
 			  "# TYPE predict_http_requests_in_flight gauge\n"
 			  "predict_http_requests_in_flight %ld\n",
 			  connected, atomic_load_explicit(&db_busy, memory_order_relaxed),
-			  http_connections, atomic_load_explicit(&in_flight, memory_order_relaxed));
+			  http_connections,
+			  atomic_load_explicit(&connections_refused, memory_order_relaxed),
+			  atomic_load_explicit(&in_flight, memory_order_relaxed));
 }

@@ -47,6 +47,8 @@ void		metrics_db_busy(int delta);
 /* A request enters (+1) or leaves (-1) the gateway. */
 void		metrics_in_flight(int delta);
 long		metrics_requests_in_flight(void);
+/* A connection was refused because max_connections were open. */
+void		metrics_connection_refused(void);
 
 /* Append every metric; http_connections is the daemon's open connections. */
 void		metrics_render(strbuf *sb, long http_connections);

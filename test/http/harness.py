@@ -1,0 +1,382 @@
+"""Test harness for the HTTP suite: a real gateway process, a real database, real HTTP.
+
+Backends.  Every test talks to the database through a Backend object, never with
+backend-specific code of its own, so that the SQLite backend (issue 5) is one more
+Backend subclass and one more value of the `backend` fixture's params, with no test
+copied.  A Backend creates fresh databases (one per gateway) and reads and tampers
+with them; what a backend cannot do (restart a server, freeze it) it reports through
+`supports()`, and the test is skipped there.
+
+Gateways.  Gateway starts bin/predict-gateway (or $PREDICT_GATEWAY, e.g. the ASan
+build) on 127.0.0.1 with PORT=0 and reads the port it bound from its start-up line
+on stderr; stdout (the access log) and stderr go to files the tests can read.
+
+Clients.  Client keeps one keep-alive HTTP connection and can assert that a request
+went over the same connection as the previous one (same socket: same gateway worker,
+same database connection).
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+REPO = os.environ.get("PREDICT_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+GATEWAY = os.environ.get("PREDICT_GATEWAY") or os.path.join(REPO, "bin", "predict-gateway")
+PG_CLUSTER = os.path.join(REPO, "test", "pg-cluster")
+
+TITANIC_OBSERVATION = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0,
+                       "Fare": 7.25, "Cabin": None, "Embarked": "S"}
+
+_ids = iter(range(10_000_000, 2**62))
+_ids_lock = threading.Lock()
+
+
+def fresh_id():
+    """An observation id no other test of this run uses."""
+    with _ids_lock:
+        return next(_ids)
+
+
+def observation(i=0):
+    """A valid Titanic observation that varies with i."""
+    obs = dict(TITANIC_OBSERVATION)
+    obs["Age"] = 1 + i % 80
+    obs["Fare"] = round(5 + (i % 500) * 0.5, 2)
+    obs["Sex"] = "female" if i % 2 else "male"
+    return obs
+
+
+# ---------------------------------------------------------------- backends
+
+class Backend:
+    """What the tests may ask of a database behind the gateway."""
+
+    name = "abstract"
+
+    def supports(self, feature):
+        """restart, pause, roles: features only some backends have."""
+        return False
+
+    def new_database(self):
+        """DATABASE_URL of a fresh, empty database."""
+        raise NotImplementedError
+
+    def query(self, url, sql, params=()):
+        """Rows of a query on the database at url."""
+        raise NotImplementedError
+
+    def execute(self, url, sql, params=()):
+        raise NotImplementedError
+
+    def count(self, url):
+        return self.query(url, "SELECT count(*) FROM predictions")[0][0]
+
+    def observation_ids(self, url):
+        return {r[0] for r in self.query(url, "SELECT observation_id FROM predictions")}
+
+    def model_versions(self, url):
+        return self.query(url, "SELECT name, version FROM predict_model_versions ORDER BY 1, 2")
+
+    def set_no_default_model(self, url):
+        self.execute(url, "UPDATE predict_models SET is_default = false")
+
+    def restore_default_model(self, url, name="titanic"):
+        self.execute(url, "UPDATE predict_models SET is_default = true WHERE name = %s", (name,))
+
+    def fail_inserts_of(self, url, observation_id):
+        """Make an insert of observation_id fail with an internal (non-data) error."""
+        raise NotImplementedError
+
+    def slow_inserts_of(self, url, observation_id, seconds):
+        raise NotImplementedError
+
+
+class PostgresBackend(Backend):
+    """A throwaway cluster (test/pg-cluster) shared by the run; one database per gateway."""
+
+    name = "postgresql"
+
+    def __init__(self):
+        import psycopg2  # noqa: F401  (checked early: the suite needs it)
+        self.dir = tempfile.mkdtemp(prefix="predict-http-pg-")
+        out = subprocess.run([PG_CLUSTER, "start", self.dir, "synchronous_commit = on"],
+                             check=True, capture_output=True, text=True).stdout
+        env = dict(re.findall(r"(\w+)=(\S+)", out))
+        self.host, self.port, self.user = env["PGHOST"], env["PGPORT"], env["PGUSER"]
+        self.url = env["DATABASE_URL"]
+        self._n = 0
+
+    def close(self):
+        subprocess.run([PG_CLUSTER, "stop", self.dir], capture_output=True)
+
+    def supports(self, feature):
+        return feature in ("restart", "pause", "roles", "libpq-conninfo")
+
+    def _connect(self, url):
+        import psycopg2
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        return conn
+
+    def new_database(self):
+        self._n += 1
+        name = "gw_%d_%d" % (os.getpid(), self._n)
+        self.execute(self.url, "CREATE DATABASE " + name)
+        return "postgresql://%s@%s:%s/%s" % (self.user, self.host, self.port, name)
+
+    def query(self, url, sql, params=()):
+        conn = self._connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    def execute(self, url, sql, params=()):
+        conn = self._connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+        finally:
+            conn.close()
+
+    def fail_inserts_of(self, url, observation_id):
+        # A trigger of the test's own (not the extension's) raising a plain
+        # exception (SQLSTATE P0001) whose text looks like SQL: the gateway
+        # must answer 500 without showing it.
+        self.execute(url, """
+            CREATE OR REPLACE FUNCTION test_fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.observation_id = %d THEN
+                RAISE EXCEPTION 'SELECT secret FROM internals WHERE boom';
+              END IF;
+              RETURN NEW;
+            END $$;
+            DROP TRIGGER IF EXISTS test_fail_insert ON predictions;
+            CREATE TRIGGER test_fail_insert BEFORE INSERT ON predictions
+              FOR EACH ROW EXECUTE FUNCTION test_fail_insert();
+        """ % int(observation_id))
+
+    def slow_inserts_of(self, url, observation_id, seconds):
+        """Make an insert of observation_id take that long (a request kept in flight)."""
+        self.execute(url, """
+            CREATE OR REPLACE FUNCTION test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.observation_id = %d THEN PERFORM pg_sleep(%f); END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_slow_insert BEFORE INSERT ON predictions
+              FOR EACH ROW EXECUTE FUNCTION test_slow_insert();
+        """ % (int(observation_id), float(seconds)))
+
+    def restart(self):
+        subprocess.run([PG_CLUSTER, "restart", self.dir, "fast"], check=True,
+                       capture_output=True)
+
+    def server_pids(self):
+        """The postmaster and every backend process of the cluster."""
+        with open(os.path.join(self.dir, "data", "postmaster.pid")) as fh:
+            postmaster = int(fh.readline())
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(postmaster)],
+                             capture_output=True, text=True).stdout
+        return [postmaster] + [int(p) for p in out.split()]
+
+    def pause(self):
+        """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
+        self._paused = self.server_pids()
+        for pid in self._paused:
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self):
+        for pid in getattr(self, "_paused", []):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self._paused = []
+
+
+BACKENDS = {"postgresql": PostgresBackend}
+
+
+# ---------------------------------------------------------------- gateway process
+
+class Gateway:
+    """A running predict-gateway process."""
+
+    def __init__(self, database_url, args=(), env=None, threads=None, wait=True, cwd=None):
+        self.workdir = tempfile.mkdtemp(prefix="predict-gw-")
+        self.stdout_path = os.path.join(self.workdir, "stdout")
+        self.stderr_path = os.path.join(self.workdir, "stderr")
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("PREDICT_") or k in ("PREDICT_ROOT",)}
+        full_env.update({"DATABASE_URL": database_url, "PORT": "0", "HOST": "127.0.0.1"})
+        if threads is not None:
+            full_env["PREDICT_THREADS"] = str(threads)
+        full_env.update(env or {})
+        # ASan: report leaks and errors to stderr, fail the process
+        full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=99")
+        self.database_url = database_url
+        self.proc = subprocess.Popen([GATEWAY, *args], env=full_env, cwd=cwd or REPO,
+                                     stdout=open(self.stdout_path, "wb"),
+                                     stderr=open(self.stderr_path, "wb"))
+        self.port = None
+        if wait:
+            self.wait_listening()
+
+    def wait_listening(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.search(r'listening on http://[0-9.]+:(\d+)/', self.stderr())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError("gateway exited with %s: %s" % (self.proc.returncode,
+                                                                     self.stderr()))
+            time.sleep(0.02)
+        raise AssertionError("gateway did not start: " + self.stderr())
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as fh:
+            return fh.read().decode("utf-8", "replace")
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as fh:
+            return fh.read().decode("utf-8", "replace")
+
+    def access_log(self):
+        """The access log as a list of dicts (logfmt parsed)."""
+        lines = []
+        for line in self.stdout().splitlines():
+            fields = {}
+            for m in re.finditer(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', line):
+                v = m.group(2)
+                fields[m.group(1)] = json.loads(v) if v.startswith('"') else v
+            lines.append(fields)
+        return lines
+
+    def client(self, **kw):
+        return Client(self.port, **kw)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("gateway did not stop within %s s" % timeout)
+        return self.proc.returncode
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return None
+
+
+# ---------------------------------------------------------------- HTTP client
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.body[:300])
+
+
+class Client:
+    """One keep-alive connection to the gateway."""
+
+    def __init__(self, port, token=None, timeout=10):
+        self.port = port
+        self.token = token
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.last_sock = None
+
+    def request(self, method, path, body=None, headers=None, same_connection=False):
+        """Send a request; with same_connection, assert it reused the previous socket."""
+        hdrs = {}
+        if self.token is not None:
+            hdrs["Authorization"] = "Bearer " + self.token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        hdrs.update(headers or {})
+        sock_before = self.conn.sock
+        self.conn.request(method, path, body=body, headers=hdrs)
+        if same_connection:
+            assert sock_before is not None and self.conn.sock is sock_before, \
+                "the request did not reuse the previous connection"
+        r = self.conn.getresponse()
+        data = r.read()
+        resp = Response(r.status, r.getheaders(), data.decode("utf-8", "replace"))
+        self.last_sock = self.conn.sock
+        return resp
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def predict(self, obs_id, obs=None, **kw):
+        return self.post("/predict", {"id": obs_id, "observation": obs or observation(obs_id)},
+                         **kw)
+
+    def close(self):
+        self.conn.close()
+
+
+def raw_http(port, data, read_timeout=5.0):
+    """Send raw bytes on a new socket and return everything read until close or timeout."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=read_timeout)
+    try:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                c = s.recv(65536)
+            except socket.timeout:
+                break
+            if not c:
+                break
+            chunks.append(c)
+        return b"".join(chunks)
+    finally:
+        s.close()
+
+
+def quote(s):
+    return urllib.parse.quote(s, safe="")

@@ -1,0 +1,461 @@
+"""Every route and every status code of docs/http-api.md, against a one-worker gateway.
+
+Each refused request is followed by a good one on the same keep-alive connection
+(`then_ok`): with one worker, that is the same worker thread and the same database
+connection, so a refusal that broke either would fail the next request.
+"""
+
+import json
+import re
+
+import pytest
+
+from harness import TITANIC_OBSERVATION, fresh_id, observation
+
+ROW_FIELDS = ["id", "observation_id", "observation", "proba", "predicted_class", "true_class",
+              "model", "model_version", "created_at", "updated_at"]
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def then_ok(client, backend=None, url=None):
+    """A valid /predict on the same connection succeeds (and its row exists)."""
+    i = fresh_id()
+    r = client.predict(i, same_connection=True)
+    assert r.status == 200, r
+    assert r.json["observation_id"] == i
+    if backend is not None:
+        assert i in backend.observation_ids(url)
+
+
+def assert_error(r, status, message=None, contains=None):
+    assert r.status == status, r
+    assert r.header("Content-Type") == "application/json", r.headers
+    body = r.json
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"], str) and body["error"]
+    if message is not None:
+        assert body["error"] == message
+    if contains is not None:
+        assert contains in body["error"], body["error"]
+    return body["error"]
+
+
+def assert_row(row, obs_id, obs):
+    assert list(row) == ROW_FIELDS
+    assert isinstance(row["id"], int) and row["id"] > 0
+    assert row["observation_id"] == obs_id
+    assert row["observation"] == obs
+    assert isinstance(row["proba"], float) and 0.0 <= row["proba"] <= 1.0
+    assert row["predicted_class"] is (row["proba"] >= 0.5)
+    assert row["model"] == "titanic" and row["model_version"] == 1
+    assert TIMESTAMP.match(row["created_at"]) and TIMESTAMP.match(row["updated_at"])
+
+
+# ---------------------------------------------------------------- POST /predict
+
+def test_predict_stores_and_returns_the_row(client, backend, gateway):
+    i = fresh_id()
+    r = client.predict(i, TITANIC_OBSERVATION)
+    assert r.status == 200 and r.header("Content-Type") == "application/json"
+    assert_row(r.json, i, TITANIC_OBSERVATION)
+    assert r.json["true_class"] is None
+    # the tutorial's value for its first example (scikit-learn: 0.0918...)
+    assert abs(r.json["proba"] - 0.09182825924632243) < 1e-12
+    rows = backend.query(gateway.database_url,
+                         "SELECT id, proba, predicted_class FROM predictions "
+                         "WHERE observation_id = %s", (i,))
+    assert rows == [(r.json["id"], r.json["proba"], r.json["predicted_class"])]
+
+
+def test_predict_retry_with_same_observation_is_idempotent(client, backend, gateway):
+    i = fresh_id()
+    first = client.predict(i, {"Sex": "female", "Age": 30, "Pclass": 1})
+    assert first.status == 200
+    before = backend.count(gateway.database_url)
+    # same observation, other key order and spacing, a duplicate key (last wins)
+    body = '{"observation": {"Pclass": 1,  "Age": 99, "Sex": "female", "Age": 30}, "id": %d}' % i
+    again = client.post("/predict", body, same_connection=True)
+    assert again.status == 200, again
+    assert again.json == first.json
+    assert backend.count(gateway.database_url) == before
+
+
+def test_predict_same_id_other_observation_is_409(client, backend, gateway):
+    i = fresh_id()
+    assert client.predict(i, {"Sex": "male"}).status == 200
+    r = client.predict(i, {"Sex": "female"}, same_connection=True)
+    assert_error(r, 409, 'Observation ID: "%d" already exists' % i)
+    stored = backend.query(gateway.database_url,
+                           "SELECT observation->>'Sex' FROM predictions WHERE observation_id = %s",
+                           (i,))
+    assert stored == [("male",)]
+    then_ok(client, backend, gateway.database_url)
+
+
+@pytest.mark.parametrize("body", [
+    "",
+    "not json",
+    "{",
+    '{"id": 1, "observation": {}}}',
+    '{"id": 1, "observation": {}} trailing',
+    '{"id": 01, "observation": {}}',
+    '{"id": 1, "observation": {"Age": 1.}}',
+    '{"id": 1, "observation": {"Sex": "a\tb"}}',
+    '{"id": 1, "observation": {"Sex": "male"}}\x00',
+    b'{"id": 1, "observation": {"Sex": "\xff"}}',
+    b'{"id": 1, "observation": {"Sex": "\xed\xa0\x80"}}',
+    '{"id": 1, "observation": {"Sex": "\\ud800"}}',
+    "{'id': 1}",
+])
+def test_predict_not_json_is_400(client, body):
+    r = client.post("/predict", body)
+    assert_error(r, 400)
+    then_ok(client)
+
+
+@pytest.mark.parametrize("body,contains", [
+    ('[]', "must be a JSON object, got an array"),
+    ('"x"', "must be a JSON object, got a string"),
+    ('{"observation": {}}', "id is missing"),
+    ('{"id": null, "observation": {}}', "id must be an integer, got null"),
+    ('{"id": 1.5, "observation": {}}', "id must be an integer"),
+    ('{"id": 1.0, "observation": {}}', "id must be an integer"),
+    ('{"id": 1e3, "observation": {}}', "id must be an integer"),
+    ('{"id": "1", "observation": {}}', "id must be an integer, got a string"),
+    ('{"id": true, "observation": {}}', "id must be an integer, got a boolean"),
+    ('{"id": 1e19, "observation": {}}', "id must be an integer"),
+    ('{"id": 9223372036854775808, "observation": {}}', "id must be an integer"),
+    ('{"id": -9223372036854775809, "observation": {}}', "id must be an integer"),
+    ('{"id": 1}', "observation is missing"),
+    ('{"id": 1, "observation": [1]}', "observation must be a JSON object, got an array"),
+    ('{"id": 1, "observation": "Sex=male"}', "observation must be a JSON object, got a string"),
+    ('{"id": 1, "observation": null}', "observation must be a JSON object, got null"),
+    ('{"id": 1, "observation": {"Sex": "a\\u0000b"}}', "\\u0000"),
+])
+def test_predict_wrong_shape_is_422(client, body, contains):
+    r = client.post("/predict", body)
+    assert_error(r, 422, contains=contains)
+    then_ok(client)
+
+
+@pytest.mark.parametrize("obs,message", [
+    ({"Age": "abc"}, 'column "Age": expected a number, got the string "abc"'),
+    ({"Sex": {"a": 1}}, None),
+    ({"Fare": [1]}, None),
+])
+def test_predict_observation_the_model_cannot_score_is_422(client, backend, gateway, obs,
+                                                           message):
+    i = fresh_id()
+    r = client.predict(i, obs)
+    text = assert_error(r, 422, message)
+    col = list(obs)[0]
+    assert '"%s"' % col in text, text         # names the column
+    assert i not in backend.observation_ids(gateway.database_url)
+    then_ok(client, backend, gateway.database_url)
+
+
+def test_predict_keeps_every_digit(client):
+    # ids at the ends of bigint, and a number beyond double precision in the
+    # observation, are stored as sent (never through a double)
+    for i in (9223372036854775807, -9223372036854775808, 9007199254740993):
+        obs = {"Sex": "male", "note": 12345678901234567890123}
+        r = client.predict(i, obs)
+        assert r.status == 200, r
+        assert r.json["observation_id"] == i
+        assert r.json["observation"]["note"] == 12345678901234567890123
+
+
+def test_predict_with_form_content_type_and_no_content_type(client):
+    i = fresh_id()
+    r = client.post("/predict", {"id": i, "observation": observation(i)},
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 200, r
+    r = client.post("/predict", {"id": fresh_id(), "observation": {}},
+                    headers={"Content-Type": "text/plain"}, same_connection=True)
+    assert r.status == 200, r
+
+
+def test_internal_error_is_500_without_details(client, backend, gateway):
+    i = fresh_id()
+    backend.fail_inserts_of(gateway.database_url, i)
+    r = client.predict(i)
+    text = assert_error(r, 500)
+    assert "SELECT" not in text and "secret" not in text and "boom" not in text
+    assert "SELECT secret" in gateway.stderr()        # the details are logged
+    then_ok(client, backend, gateway.database_url)
+
+
+def test_no_default_model_is_503(client, backend, gateway):
+    backend.set_no_default_model(gateway.database_url)
+    try:
+        r = client.predict(fresh_id())
+        assert_error(r, 503, "no default model is deployed")
+        assert r.header("Retry-After") == "1"
+        r = client.get("/readyz", same_connection=True)
+        assert_error(r, 503, "no default model is deployed")
+        assert r.header("Retry-After") == "1"
+    finally:
+        backend.restore_default_model(gateway.database_url)
+    assert client.get("/readyz").status == 200
+    then_ok(client)
+
+
+# ---------------------------------------------------------------- POST /update
+
+@pytest.mark.parametrize("value,stored", [(1, 1), (0, 0), (True, 1), (False, 0)])
+def test_update_sets_true_class(client, backend, gateway, value, stored):
+    i = fresh_id()
+    created = client.predict(i).json
+    r = client.post("/update", {"id": i, "true_class": value}, same_connection=True)
+    assert r.status == 200, r
+    row = r.json
+    assert row["true_class"] == stored
+    for field in ("id", "observation_id", "observation", "proba", "predicted_class", "model",
+                  "model_version", "created_at"):
+        assert row[field] == created[field]
+    assert row["updated_at"] >= created["updated_at"]
+    assert backend.query(gateway.database_url,
+                         "SELECT true_class FROM predictions WHERE observation_id = %s",
+                         (i,)) == [(stored,)]
+
+
+def test_update_unknown_id_is_404(client):
+    i = fresh_id()
+    r = client.post("/update", {"id": i, "true_class": 1})
+    assert_error(r, 404, 'Observation ID: "%d" does not exist' % i)
+    then_ok(client)
+
+
+@pytest.mark.parametrize("body,status,contains", [
+    ('{"id": %(i)d, "true_class": 2}', 422, "true_class must be 0, 1, true or false"),
+    ('{"id": %(i)d, "true_class": -1}', 422, "true_class"),
+    ('{"id": %(i)d, "true_class": 1.0}', 422, "true_class"),
+    ('{"id": %(i)d, "true_class": "1"}', 422, "got a string"),
+    ('{"id": %(i)d, "true_class": null}', 422, "got null"),
+    ('{"id": %(i)d}', 422, "true_class is missing"),
+    ('{"true_class": 1}', 422, "id is missing"),
+    ('{"id": "%(i)d", "true_class": 1}', 422, "id must be an integer"),
+    ('{"id": %(i)d, "true_class": 1', 400, "not valid JSON"),
+    ('', 400, "empty"),
+])
+def test_update_bad_request(client, body, status, contains):
+    i = fresh_id()
+    assert client.predict(i).status == 200
+    r = client.post("/update", body % {"i": i}, same_connection=True)
+    assert_error(r, status, contains=contains)
+    then_ok(client)
+
+
+# ---------------------------------------------------------------- GET /predictions/<id>
+
+def test_get_prediction(client):
+    i = fresh_id()
+    created = client.predict(i).json
+    r = client.get("/predictions/%d" % i, same_connection=True)
+    assert r.status == 200 and r.header("Content-Type") == "application/json"
+    assert r.json == created
+    r = client.request("HEAD", "/predictions/%d" % i, same_connection=True)
+    assert r.status == 200 and r.body == ""
+
+
+def test_get_prediction_unknown_is_404_and_bad_id_is_422(client):
+    i = fresh_id()
+    assert_error(client.get("/predictions/%d" % i), 404,
+                 'Observation ID: "%d" does not exist' % i)
+    then_ok(client)
+    assert_error(client.get("/predictions/abc", same_connection=True), 422,
+                 contains="must be an integer")
+    then_ok(client)
+    assert_error(client.get("/predictions/99999999999999999999", same_connection=True), 422)
+    then_ok(client)
+
+
+# ---------------------------------------------------------------- GET /list-db-contents
+
+def test_list_db_contents_pages_by_id(client, backend, gateway):
+    for _ in range(5):
+        assert client.predict(fresh_id()).status == 200
+    everything = []
+    after = None
+    pages = 0
+    while True:
+        path = "/list-db-contents?limit=2" + ("" if after is None else "&after=%d" % after)
+        r = client.get(path, same_connection=True)
+        assert r.status == 200 and r.header("Content-Type") == "application/json"
+        page = r.json
+        assert isinstance(page, list) and len(page) <= 2
+        pages += 1
+        if len(page) == 2:
+            assert r.header("Link") == '</list-db-contents?after=%d&limit=2>; rel="next"' \
+                % page[-1]["id"]
+        else:
+            assert r.header("Link") is None
+        everything += page
+        if len(page) < 2:
+            break
+        after = page[-1]["id"]
+    ids = [row["id"] for row in everything]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert len(everything) == backend.count(gateway.database_url)
+    for row in everything:
+        assert list(row) == ROW_FIELDS
+
+
+def test_list_db_contents_default_limit(client, backend, gateway):
+    r = client.get("/list-db-contents")
+    assert r.status == 200
+    assert len(r.json) == min(100, backend.count(gateway.database_url))
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=abc", "limit=-1", "limit=",
+                                   "after=x", "after=1.5"])
+def test_list_db_contents_bad_parameters_are_422(client, query):
+    r = client.get("/list-db-contents?" + query)
+    assert_error(r, 422)
+    then_ok(client)
+
+
+# ---------------------------------------------------------------- health, readiness, metrics
+
+def test_healthz_and_readyz(client):
+    r = client.get("/healthz")
+    assert r.status == 200 and r.json == {"status": "ok"}
+    r = client.get("/readyz", same_connection=True)
+    assert r.status == 200 and r.json == {"status": "ready"}
+
+
+def test_metrics(client):
+    def scrape():
+        r = client.get("/metrics")
+        assert r.status == 200
+        assert r.header("Content-Type").startswith("text/plain; version=0.0.4")
+        values = {}
+        for line in r.body.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+    before = scrape()
+    i = fresh_id()
+    assert client.predict(i).status == 200
+    assert client.predict(i).status == 200                       # retry: not written
+    assert client.post("/predict", "nope").status == 400
+    after = scrape()
+
+    def delta(name):
+        return after.get(name, 0) - before.get(name, 0)
+
+    assert delta('predict_http_requests_total{route="/predict",status="200"}') == 2
+    assert delta('predict_http_requests_total{route="/predict",status="400"}') == 1
+    assert delta("predict_predictions_written_total") == 1
+    assert delta('predict_http_request_duration_seconds_count{route="/predict"}') == 3
+    assert after['predict_http_request_duration_seconds_bucket{route="/predict",le="+Inf"}'] \
+        == after['predict_http_request_duration_seconds_count{route="/predict"}']
+    assert after["predict_db_connections"] == 1                  # one worker, one connection
+    assert after["predict_db_connections_in_use"] == 0
+    assert after["predict_http_connections"] >= 1
+    assert 'predict_db_errors_total{kind="connection"}' in after
+
+
+# ---------------------------------------------------------------- 404, 405
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("GET", "/predict", "POST"),
+    ("PUT", "/predict", "POST"),
+    ("DELETE", "/update", "POST"),
+    ("GET", "/update", "POST"),
+    ("POST", "/predictions/1", "GET, HEAD"),
+    ("POST", "/list-db-contents", "GET, HEAD"),
+    ("DELETE", "/healthz", "GET, HEAD"),
+    ("POST", "/readyz", "GET, HEAD"),
+    ("PATCH", "/metrics", "GET, HEAD"),
+])
+def test_wrong_method_is_405_with_allow(client, method, path, allow):
+    r = client.request(method, path, body='{"id": 1, "true_class": 1}')
+    assert_error(r, 405)
+    assert r.header("Allow") == allow
+    then_ok(client)
+
+
+@pytest.mark.parametrize("path", ["/", "/nope", "/predict/", "/predictions", "/predictions/",
+                                  "/predictions/1/2", "/PREDICT", "/list-db-contents/x"])
+def test_unknown_path_is_404(client, path):
+    assert_error(client.get(path), 404)
+    assert_error(client.post(path, "{}", same_connection=True), 404)
+    then_ok(client)
+
+
+# ---------------------------------------------------------------- body limit
+
+def test_body_over_the_limit_is_413(gateway, backend):
+    client = gateway.client()
+    big = {"id": fresh_id(), "observation": {"Sex": "male", "pad": "x" * 70000}}
+    r = client.post("/predict", big)
+    assert_error(r, 413, "request body is larger than 65536 bytes")
+    assert r.header("Connection") == "close"     # the unread body is not drained
+    client.close()
+    client = gateway.client()
+    then_ok_new = client.predict(fresh_id())
+    assert then_ok_new.status == 200
+    # a chunked body (no Content-Length) is counted as it arrives, then refused;
+    # the connection is drained and stays usable
+    def chunks():
+        yield b'{"id": 1, "observation": {"pad": "'
+        for _ in range(20):
+            yield b"x" * 4096
+        yield b'"}}'
+    r = client.request("POST", "/predict", body=chunks(), same_connection=True)
+    assert_error(r, 413)
+    then_ok(client, backend, gateway.database_url)
+    # exactly at the limit is accepted (parsed, here refused as having no id)
+    template = '{"observation": {}, "pad": "%s"}'
+    body = template % ("x" * (65536 - len(template % "")))
+    assert len(body) == 65536
+    assert_error(client.post("/predict", body, same_connection=True), 422, "id is missing: "
+                 'send {"id": <integer>, ...}')
+    assert_error(client.post("/predict", body + " "), 413)    # one byte more
+    client.close()
+
+
+# ---------------------------------------------------------------- logs
+
+def test_access_log_one_logfmt_line_per_request(client, gateway):
+    i = fresh_id()
+    assert client.predict(i).status == 200
+    assert client.post("/predict", '{"id": %d, "observation": 1}' % i).status == 422
+    assert client.get("/predictions/%d" % i).status == 200
+    assert client.get("/a%20path%20with%20spaces%22").status == 404
+    log = gateway.access_log()
+    mine = [l for l in log if l.get("observation_id") == str(i)]
+    assert [(l["method"], l["path"], l["status"]) for l in mine] == [
+        ("POST", "/predict", "200"), ("POST", "/predict", "422"),
+        ("GET", "/predictions/%d" % i, "200")]
+    for line in mine:
+        assert set(line) >= {"time", "method", "path", "status", "duration_ms", "observation_id"}
+        assert float(line["duration_ms"]) >= 0
+    assert any(l.get("path") == '/a path with spaces"' and l["status"] == "404" for l in log)
+
+
+# ---------------------------------------------------------------- the tutorial's curl examples
+
+def test_tutorial_curl_examples_unchanged(gateway, backend):
+    """The tutorial's commands, verbatim but for the port (curl's default form type)."""
+    import subprocess
+    base = gateway.base
+    i = fresh_id()
+    predict = subprocess.run(
+        ["curl", "-s", "-X", "POST", base + "/predict", "-d",
+         '{"id": %d, "observation": {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, '
+         '"Parch": 0, "Fare": 7.25, "Cabin": null, "Embarked": "S"}}' % i],
+        capture_output=True, text=True, check=True)
+    row = json.loads(predict.stdout)
+    assert row["observation_id"] == i and abs(row["proba"] - 0.0918282592463224) < 1e-12
+    update = subprocess.run(
+        ["curl", "-s", "-X", "POST", base + "/update", "-d",
+         '{"id": %d, "true_class": 1}' % i], capture_output=True, text=True, check=True)
+    assert json.loads(update.stdout)["true_class"] == 1
+    listing = subprocess.run(["curl", "-s", base + "/list-db-contents?limit=1000"],
+                             capture_output=True, text=True, check=True)
+    assert any(r["observation_id"] == i and r["true_class"] == 1
+               for r in json.loads(listing.stdout))

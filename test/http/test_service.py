@@ -1,0 +1,392 @@
+"""The gateway as a service: start-up, configuration, authentication, concurrency, a
+database that restarts or freezes, slow and flooding clients, graceful shutdown.
+
+Each test starts its own gateway(s) on a fresh database.
+"""
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from harness import GATEWAY, Gateway, Client, fresh_id, observation, raw_http
+
+ASAN = "asan" in GATEWAY
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---------------------------------------------------------------- start-up and configuration
+
+def test_help_lists_every_setting():
+    out = subprocess.run([GATEWAY, "--help"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0
+    for name in ("DATABASE_URL", "PORT", "HOST", "PREDICT_MODEL", "PREDICT_THREADS",
+                 "PREDICT_MAX_BODY", "PREDICT_API_TOKEN", "PREDICT_MAX_CONNECTIONS",
+                 "PREDICT_IDLE_TIMEOUT", "PREDICT_DB_TIMEOUT_MS", "--database-url", "--port",
+                 "--model", "--threads", "--max-body", "--api-token"):
+        assert name in out.stdout, name
+
+
+@pytest.mark.parametrize("env,args,expect", [
+    ({}, [], "DATABASE_URL is not set"),
+    ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "PORT": "abc"}, [], "PORT must be"),
+    ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}, ["--threads", "0"], "--threads must be"),
+    ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}, ["--bogus"], "unknown argument"),
+    ({"DATABASE_URL": "mysql://x"}, [], "DATABASE_URL must be"),
+    ({"DATABASE_URL": "sqlite:///predictions.db"}, [], "SQLite"),
+    ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "HOST": "localhost"}, [], "HOST must be"),
+])
+def test_configuration_errors_exit_2_with_one_line(env, args, expect):
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PORT", "HOST")
+             and not k.startswith("PREDICT_")}
+    clean.update(env)
+    out = subprocess.run([GATEWAY, *args], env=clean, capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2, out
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], out.stderr
+
+
+def test_unreachable_database_exits_nonzero_with_one_clear_line():
+    gw = Gateway("postgresql://postgres@127.0.0.1:%d/postgres" % free_port(), wait=False)
+    assert gw.proc.wait(15) == 1
+    lines = gw.stderr().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "cannot connect to the database" in lines[0] and "DATABASE_URL" in lines[0]
+
+
+def test_extension_that_cannot_be_created_exits_nonzero(backend):
+    if not backend.supports("roles"):
+        pytest.skip("no database roles on " + backend.name)
+    url = backend.new_database()
+    backend.execute(url, "DO $$ BEGIN CREATE ROLE predict_weak LOGIN; "
+                         "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    weak = url.replace("//%s@" % backend.user, "//predict_weak@")
+    gw = Gateway(weak, wait=False)
+    assert gw.proc.wait(15) == 1
+    lines = gw.stderr().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "cannot create the predict extension" in lines[0] and "make install" in lines[0]
+
+
+def test_missing_model_file_exits_nonzero(backend):
+    gw = Gateway(backend.new_database(), env={"PREDICT_MODEL": "/nonexistent/model.json"},
+                 wait=False)
+    assert gw.proc.wait(15) == 1
+    lines = gw.stderr().strip().splitlines()
+    assert len(lines) == 1 and "PREDICT_MODEL" in lines[0] and "/nonexistent/model.json" in lines[0]
+
+
+def test_libpq_connection_string_and_default_model_from_another_directory(backend, gateways):
+    if not backend.supports("libpq-conninfo"):
+        pytest.skip("libpq only")
+    url = backend.new_database()
+    dbname = url.rsplit("/", 1)[1]
+    conninfo = "host=%s port=%s user=%s dbname=%s" % (backend.host, backend.port, backend.user,
+                                                      dbname)
+    # started in / : models/titanic.json is found next to the binary's repository
+    gw = gateways(conninfo, cwd="/")
+    c = gw.client()
+    assert c.predict(fresh_id()).status == 200
+    assert backend.model_versions(url) == [("titanic", 1)]
+
+
+def test_three_gateways_started_together_on_an_empty_database(backend, gateways):
+    url = backend.new_database()
+    assert backend.query(url, "SELECT count(*) FROM pg_extension WHERE extname = 'predict'") \
+        == [(0,)]
+    started = [gateways(url, wait=False) for _ in range(3)]
+    for gw in started:
+        gw.wait_listening()
+    for gw in started:
+        c = gw.client()
+        assert c.get("/readyz").status == 200
+        assert c.predict(fresh_id()).status == 200
+    assert backend.model_versions(url) == [("titanic", 1)]
+    assert backend.count(url) == 3
+
+
+# ---------------------------------------------------------------- authentication
+
+def test_bearer_token(backend, gateways):
+    gw = gateways(backend.new_database(), env={"PREDICT_API_TOKEN": "s3cret-token"}, threads=1)
+    c = gw.client()
+    i = fresh_id()
+    for token in (None, "wrong", "s3cret-toke", "s3cret-token-", "S3CRET-TOKEN", ""):
+        c.token = token
+        r = c.predict(i)
+        assert r.status == 401, (token, r)
+        assert r.header("WWW-Authenticate") == "Bearer"
+        assert r.header("Content-Type") == "application/json" and "error" in r.json
+        c.token = "s3cret-token"
+        assert c.predict(fresh_id(), same_connection=True).status == 200
+    r = c.post("/predict", {"id": i, "observation": {}},
+               headers={"Authorization": "Basic czNjcmV0LXRva2Vu"})
+    assert r.status == 401
+    assert i not in backend.observation_ids(gw.database_url)
+    c.token = None
+    for path in ("/healthz", "/readyz"):
+        assert c.get(path).status == 200
+    for method, path in (("GET", "/metrics"), ("GET", "/list-db-contents"),
+                         ("GET", "/predictions/1"), ("POST", "/update")):
+        assert c.request(method, path, body="{}").status == 401
+    c.token = "s3cret-token"
+    assert c.get("/metrics").status == 200
+    assert c.get("/list-db-contents").status == 200
+    r = c.post("/update", {"id": i, "true_class": 1},
+               headers={"Authorization": "bearer  s3cret-token"})
+    assert r.status == 404      # authenticated (scheme is case-insensitive), id unknown
+
+
+# ---------------------------------------------------------------- concurrency
+
+def test_16_parallel_clients_2000_unique_ids(backend, gateways):
+    url = backend.new_database()
+    gw = gateways(url)
+    ids = [fresh_id() for _ in range(2000)]
+    statuses = {}
+    errors = []
+
+    def work(k):
+        c = gw.client()
+        try:
+            for i in ids[k::16]:
+                r = c.predict(i)
+                statuses[i] = r.status
+                if r.status != 200 or r.json["observation_id"] != i:
+                    errors.append(r)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:5]
+    assert len(statuses) == 2000 and set(statuses.values()) == {200}
+    assert backend.count(url) == 2000
+    assert backend.observation_ids(url) == set(ids)
+    if not ASAN:
+        assert gw.rss_kib() < 30 * 1024
+
+
+def test_concurrent_retries_of_one_id_write_one_row(backend, gateways):
+    url = backend.new_database()
+    gw = gateways(url)
+    results = []
+    for _ in range(10):
+        i = fresh_id()
+        obs = observation(i)
+        barrier = threading.Barrier(8)
+
+        def send():
+            c = gw.client()
+            barrier.wait()
+            results.append((i, c.predict(i, obs)))
+            c.close()
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    by_id = {}
+    for i, r in results:
+        assert r.status == 200, r
+        by_id.setdefault(i, set()).add(r.json["id"])
+    assert all(len(rows) == 1 for rows in by_id.values()), by_id
+    assert backend.count(url) == 10
+
+
+# ---------------------------------------------------------------- the database goes away
+
+def _load(gw, stop, record, timeout=10):
+    """Send unique /predict requests until stop is set; record (id, status, retry_after, s)."""
+    c = gw.client(timeout=timeout)
+    while not stop.is_set():
+        i = fresh_id()
+        t0 = time.monotonic()
+        try:
+            r = c.predict(i)
+            record.append((i, r.status, r.header("Retry-After"), time.monotonic() - t0))
+        except (OSError, http.client.HTTPException) as e:
+            record.append((i, type(e).__name__, None, time.monotonic() - t0))
+            c.close()
+            c = gw.client(timeout=timeout)
+    c.close()
+
+
+def test_postgresql_restart_in_the_middle_of_requests(backend, gateways):
+    if not backend.supports("restart"):
+        pytest.skip("no server to restart on " + backend.name)
+    url = backend.new_database()
+    gw = gateways(url, threads=4)
+    stop = threading.Event()
+    record = []
+    threads = [threading.Thread(target=_load, args=(gw, stop, record)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    backend.restart()
+    time.sleep(2.5)
+    n_after = len(record)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+
+    statuses = [s for _, s, _, _ in record]
+    assert set(statuses) <= {200, 503}, set(statuses)     # answered, never an HTTP failure
+    assert statuses.count(503) > 0, "no 503 while PostgreSQL was down"
+    assert all(ra == "1" for _, s, ra, _ in record if s == 503)
+    assert max(d for _, _, _, d in record) < 5.0
+    # recovered: everything sent well after the restart succeeded
+    assert record[n_after:] and all(s == 200 for _, s, _, _ in record[n_after:])
+    # no 200 without its row
+    ok = {i for i, s, _, _ in record if s == 200}
+    assert ok <= backend.observation_ids(url)
+
+
+def test_frozen_database_gets_503_within_5_seconds_and_recovers(backend, gateways):
+    if not backend.supports("pause"):
+        pytest.skip("no server to freeze on " + backend.name)
+    url = backend.new_database()
+    gw = gateways(url, threads=2)
+    c1 = gw.client()
+    assert c1.predict(fresh_id()).status == 200        # a connection exists
+    backend.pause()
+    try:
+        times = []
+        results = []
+
+        def one():
+            c = gw.client(timeout=20)
+            t0 = time.monotonic()
+            r = c.predict(fresh_id())
+            times.append(time.monotonic() - t0)
+            results.append(r)
+            c.close()
+
+        # an open database connection waits for an answer, a new one for the handshake
+        threads = [threading.Thread(target=one) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [r.status for r in results] == [503] * 6, results
+        assert all(r.header("Retry-After") == "1" for r in results)
+        assert max(times) < 5.0, times
+    finally:
+        backend.resume()
+    deadline = time.monotonic() + 10
+    while True:
+        r = c1.predict(fresh_id())
+        if r.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.status == 200, r
+
+
+# ---------------------------------------------------------------- slow, idle and many clients
+
+def test_idle_and_stalled_connections_are_closed(backend, gateways):
+    gw = gateways(backend.new_database(), args=["--idle-timeout", "1"])
+    t0 = time.monotonic()
+    idle = raw_http(gw.port, b"", read_timeout=5)
+    stalled = raw_http(gw.port, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+                       read_timeout=5)
+    assert time.monotonic() - t0 < 6          # both closed by the gateway, not by our timeout
+    assert idle == b"" and b"200 OK" not in stalled
+    assert gw.client().predict(fresh_id()).status == 200
+
+
+def test_connection_flood_is_refused_not_fatal(backend, gateways):
+    gw = gateways(backend.new_database(), args=["--max-connections", "16"], threads=2)
+    held = []
+    try:
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+            held.append(s)
+        time.sleep(0.3)
+        closed = 0
+        for s in held:
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    closed += 1
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                closed += 1
+        assert closed >= 200 - 16, closed     # beyond the limit: closed at once
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.2)
+    assert gw.proc.poll() is None
+    assert gw.client().predict(fresh_id()).status == 200
+
+
+def test_oversized_headers_are_refused(gateway):
+    reply = raw_http(gateway.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000
+                     + b"\r\n\r\n")
+    assert reply == b"" or reply.split(b" ", 2)[1] in (b"413", b"431"), reply[:100]
+    assert gateway.client().get("/healthz").status == 200
+
+
+# ---------------------------------------------------------------- graceful shutdown
+
+def test_sigterm_during_load_finishes_requests_in_flight(backend, gateways):
+    url = backend.new_database()
+    gw = gateways(url, threads=4)
+    slow_id = fresh_id()
+    backend.slow_inserts_of(url, slow_id, 1.5)
+    stop = threading.Event()
+    record = []
+    threads = [threading.Thread(target=_load, args=(gw, stop, record, 15)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    slow = []
+
+    def slow_request():
+        c = gw.client(timeout=15)
+        slow.append(c.predict(slow_id))
+
+    st = threading.Thread(target=slow_request)
+    time.sleep(0.5)
+    st.start()
+    time.sleep(0.5)                            # the slow request is in flight
+    t0 = time.monotonic()
+    gw.proc.send_signal(signal.SIGTERM)
+    rc = gw.proc.wait(15)
+    elapsed = time.monotonic() - t0
+    stop.set()
+    for t in threads + [st]:
+        t.join()
+
+    assert rc == 0, gw.stderr()
+    assert elapsed < 11
+    assert slow and slow[0].status == 200, slow   # in flight at SIGTERM: completed
+    assert "stopped" in gw.stderr()
+    statuses = {s for _, s, _, _ in record}
+    assert 200 in statuses
+    # after SIGTERM a client may be refused or see its connection closed, never an error
+    # status; and every committed row was answered 200 (nothing lost in flight)
+    assert statuses <= {200, "ConnectionRefusedError", "RemoteDisconnected",
+                        "ConnectionResetError", "BrokenPipeError"}, statuses
+    ok = {i for i, s, _, _ in record if s == 200} | {slow_id}
+    assert backend.observation_ids(url) == ok
