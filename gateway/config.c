@@ -242,8 +242,16 @@ connection_limit_for_fds(unsigned wanted, unsigned threads)
 	return wanted;
 }
 
-int
-config_load(gateway_config *cfg, int argc, char **argv)
+void
+config_free(gateway_config *cfg)
+{
+	free(cfg->model_path);
+	cfg->model_path = NULL;
+}
+
+/* config_load's work; the caller frees cfg whatever this returns. */
+static int
+config_parse(gateway_config *cfg, int argc, char **argv)
 {
 	size_t		i;
 	int			a;
@@ -333,4 +341,14 @@ config_load(gateway_config *cfg, int argc, char **argv)
 	if (!max_connections_set)
 		cfg->max_connections = connection_limit_for_fds(cfg->max_connections, cfg->threads);
 	return 0;
+}
+
+int
+config_load(gateway_config *cfg, int argc, char **argv)
+{
+	int			rc = config_parse(cfg, argc, argv);
+
+	if (rc != 0)
+		config_free(cfg);
+	return rc;
 }

@@ -30,6 +30,9 @@ typedef struct gateway_config
  */
 int			config_load(gateway_config *cfg, int argc, char **argv);
 
+/* Free what config_load allocated. */
+void		config_free(gateway_config *cfg);
+
 /* The default number of worker threads for this machine. */
 unsigned	config_default_threads(void);
 

@@ -866,7 +866,8 @@ pg_setup(const gateway_config *cfg, char *msg, size_t size)
 
 	res = setup_exec(conn, "SELECT EXISTS (SELECT FROM predict_models WHERE is_default)",
 					 0, NULL, msg, size, "cannot read the model registry",
-					 " (is the predict extension installed in this database's search_path?)");
+					 " (is the predict extension in this database's search_path, and may this "
+					 "user read its tables?)");
 	if (res == NULL)
 		goto unlock;
 	has_default = PQgetvalue(res, 0, 0)[0] == 't';

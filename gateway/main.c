@@ -99,6 +99,7 @@ main(int argc, char **argv)
 	if (backend == NULL)
 	{
 		fprintf(stderr, "predict-gateway: %s\n", msg);
+		config_free(&cfg);
 		return 2;
 	}
 	memset(&addr, 0, sizeof(addr));
@@ -108,6 +109,7 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "predict-gateway: HOST must be an IPv4 address such as 0.0.0.0 or "
 				"127.0.0.1, got \"%s\"\n", cfg.host);
+		config_free(&cfg);
 		return 2;
 	}
 
@@ -115,6 +117,7 @@ main(int argc, char **argv)
 	if (!backend->setup(&cfg, msg, sizeof(msg)))
 	{
 		fprintf(stderr, "predict-gateway: %s\n", msg);
+		config_free(&cfg);
 		return 1;
 	}
 	backend_init(backend, &cfg);
@@ -149,6 +152,7 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "predict-gateway: cannot listen on %s:%u (is the port in use? set PORT "
 				"to a free port)\n", cfg.host, cfg.port);
+		config_free(&cfg);
 		return 1;
 	}
 	info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -170,7 +174,7 @@ main(int argc, char **argv)
 	if (listen_fd != MHD_INVALID_SOCKET)
 		close(listen_fd);
 	backend_close_all();
-	free(cfg.model_path);
+	config_free(&cfg);
 	log_info("stopped");
 	return 0;
 }
