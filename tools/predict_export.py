@@ -682,9 +682,18 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         root = "pipeline"
         if not pipeline.steps:
             raise ExportError("pipeline: empty Pipeline")
-        transformers = [(i, n, s) for i, (n, s) in enumerate(pipeline.steps[:-1])]
-        final_name, final = pipeline.steps[-1]
-        final_path = "%s.steps[%d] %r" % (root, len(pipeline.steps) - 1, final_name)
+
+        def flatten(pipe, path):
+            # a Pipeline as the last step contributes its own steps
+            items = [("%s.steps[%d] %r" % (path, i, n), s) for i, (n, s) in enumerate(pipe.steps)]
+            last_path, last = items[-1]
+            if type(last) is Pipeline and last.steps:
+                return items[:-1] + flatten(last, last_path)
+            return items
+
+        items = flatten(pipeline, root)
+        transformers = items[:-1]
+        final_path, final = items[-1]
     else:
         root = "estimator"
         transformers = []
@@ -703,7 +712,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
     # the input columns the pipeline reads, in its own order
     fitted_names = getattr(pipeline, "feature_names_in_", None)
     if fitted_names is None and transformers:
-        fitted_names = getattr(transformers[0][2], "feature_names_in_", None)
+        fitted_names = getattr(transformers[0][1], "feature_names_in_", None)
     if fitted_names is None:
         fitted_names = getattr(final, "feature_names_in_", None)
     if columns is not None:
@@ -726,7 +735,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         columns = list(input_names)
     if len(set(input_names)) != len(input_names):
         raise ExportError("%s: duplicate input column names" % root)
-    first = transformers[0][2] if transformers else final
+    first = transformers[0][1] if transformers else final
     from sklearn.compose import ColumnTransformer
     if fitted_names is not None and type(first) is not ColumnTransformer and \
             columns != input_names:
@@ -742,9 +751,8 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
     ctx = _Context(column_types)
     blocks = [Block(c, column_types.get(c)) for c in input_names]
     sparse = False
-    for i, step_name, step in transformers:
-        blocks, sparse = _compile(step, blocks, sparse,
-                                  "%s.steps[%d] %r" % (root, i, step_name), ctx)
+    for step_path, step in transformers:
+        blocks, sparse = _compile(step, blocks, sparse, step_path, ctx)
 
     est_doc, positive, n_coef = _estimator(final, final_path)
     for b in blocks:
@@ -916,7 +924,7 @@ def sklearn_scores(pipeline, doc, observations, positive_index=1):
     Returns a list holding a float, or an Exception for the rows scikit-learn
     (or the docs' reading rules) reject.  A NaN probability counts as a
     rejection (docs: "the result is not a number").  Scores all rows in one
-    frame when possible, row by row otherwise.
+    frame when possible, else splits the batch until each failing row is alone.
     """
     cols = model_columns(doc)
 
@@ -928,19 +936,20 @@ def sklearn_scores(pipeline, doc, observations, positive_index=1):
         p = float(p)
         return ValueError("probability is NaN") if math.isnan(p) else p
 
+    def scores(obs_list):
+        # the whole batch if it scores, else its halves: rows are independent, so this
+        # gives each row the result it gets alone, with far fewer calls than row by row
+        try:
+            return [as_result(p) for p in score(obs_list)]
+        except Exception as e:  # noqa: BLE001 - any rejection counts
+            if len(obs_list) == 1:
+                return [e]
+        half = len(obs_list) // 2
+        return scores(obs_list[:half]) + scores(obs_list[half:])
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            return [as_result(p) for p in score(observations)]
-        except Exception:
-            pass
-        results = []
-        for obs in observations:
-            try:
-                results.append(as_result(score([obs])[0]))
-            except Exception as e:  # noqa: BLE001 - any rejection counts
-                results.append(e)
-        return results
+        return scores(list(observations)) if observations else []
 
 
 def default_predict_score():

@@ -262,10 +262,23 @@ def nested_sparse_maxabs(X, y):
     return Variant(_fit(est, X, y), X, y, False)
 
 
+def pipeline_without_column_transformer(X, y):
+    """No ColumnTransformer: the Pipeline's first step reads the whole (all-string) frame;
+    a nested Pipeline as the last step (its scaler then the estimator)."""
+    X3 = X[["Sex", "Embarked", "Cabin"]]
+    est = Pipeline([
+        ("impute", SimpleImputer(strategy="most_frequent")),
+        ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ("model", make_pipeline(StandardScaler(with_mean=False),
+                                LogisticRegression(solver="liblinear", C=0.3))),
+    ])
+    return Variant(_fit(est, X3, y), X3, y, True)
+
+
 VARIANTS = collections.OrderedDict((f.__name__, f) for f in [
     tutorial, median_indicator_drop_first, most_frequent_numeric_if_binary,
     onehot_direct_nan_drop_array, ordinal_robust, ordinal_nan_minmax_maxabs, sparse_scalers,
     scaler_after_sparse_ct_multinomial, scalers_after_dense_ct, remainder_passthrough_selectors,
     remainder_transformer, string_labels, bare_estimator, empty_feature_mixed_imputer,
-    mixed_imputer_inferred_types, nested_sparse_maxabs,
+    mixed_imputer_inferred_types, nested_sparse_maxabs, pipeline_without_column_transformer,
 ])
