@@ -91,7 +91,7 @@ typedef struct model_entry
 	ItemPointerData row_tid;
 	predict_model *model;
 	size_t		ncolumns;
-	const char **column_names;	/* owned by model */
+	const char **column_names;	/* in the database encoding */
 	int		   *column_lengths;
 	int			pins;			/* call sites using it right now */
 	bool		superseded;		/* no longer active: free when unpinned */
@@ -372,8 +372,18 @@ model_cache_add(const char *name, int32 version, TransactionId xmin,
 		entry->column_lengths = MemoryContextAlloc(context, ncolumns * sizeof(int));
 		for (size_t i = 0; i < ncolumns; i++)
 		{
-			entry->column_names[i] = predict_model_column_name(model, i);
-			entry->column_lengths[i] = (int) strlen(entry->column_names[i]);
+			const char *column = predict_model_column_name(model, i);
+
+			/* observation keys are in the database encoding */
+			if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+			{
+				MemoryContext old = MemoryContextSwitchTo(context);
+
+				column = pg_any_to_server(column, strlen(column), PG_UTF8);
+				MemoryContextSwitchTo(old);
+			}
+			entry->column_names[i] = column;
+			entry->column_lengths[i] = (int) strlen(column);
 		}
 		MemoryContextSetIdentifier(context,
 								   MemoryContextStrdup(context,
