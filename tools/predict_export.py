@@ -144,7 +144,6 @@ class _Context:
         # column name -> "number"/"string" (from dtypes, or inferred from use)
         self.column_types = dict(column_types)
         self.declared = set(column_types)
-        self.used = set()
         self.training_rows = []
 
     def require(self, block, vtype, path, cls):
@@ -710,11 +709,16 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         pass   # not an estimator: refused below with its class name
 
     # the input columns the pipeline reads, in its own order
-    fitted_names = getattr(pipeline, "feature_names_in_", None)
-    if fitted_names is None and transformers:
-        fitted_names = getattr(transformers[0][1], "feature_names_in_", None)
-    if fitted_names is None:
-        fitted_names = getattr(final, "feature_names_in_", None)
+    real_steps = [s for _, s in transformers
+                  if s is not None and not (isinstance(s, str) and s == "passthrough")]
+    first = real_steps[0] if real_steps else final
+    fitted_names = getattr(first, "feature_names_in_", None)
+    while type(first) is Pipeline:      # the step that actually reads the frame
+        inner = [s for _, s in first.steps
+                 if s is not None and not (isinstance(s, str) and s == "passthrough")]
+        if not inner:
+            break
+        first = inner[0]
     if columns is not None:
         columns = [str(c) for c in columns]
         if len(set(columns)) != len(columns):
@@ -735,7 +739,6 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         columns = list(input_names)
     if len(set(input_names)) != len(input_names):
         raise ExportError("%s: duplicate input column names" % root)
-    first = transformers[0][1] if transformers else final
     from sklearn.compose import ColumnTransformer
     if fitted_names is not None and type(first) is not ColumnTransformer and \
             columns != input_names:
