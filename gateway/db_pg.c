@@ -142,6 +142,7 @@ static const sqlstate_rule sqlstate_rules[] = {
 	{"23505", DB_CONFLICT, DBERR_DATA, false, false, "unique violation"},
 	{"23514", DB_INVALID, DBERR_DATA, true, false, "check violation"},
 	{"22", DB_INVALID, DBERR_DATA, true, false, "data exception"},
+	{"54", DB_INVALID, DBERR_DATA, true, false, "program limit exceeded"},
 	{"08", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "connection exception"},
 	{"53", DB_UNAVAILABLE, DBERR_OTHER, false, false, "insufficient resources"},
 	{"57", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "operator intervention"},

@@ -6,11 +6,13 @@ connection, so a refusal that broke either would fail the next request.
 """
 
 import json
+import os
 import re
+import subprocess
 
 import pytest
 
-from harness import TITANIC_OBSERVATION, fresh_id, observation
+from harness import REPO, TITANIC_OBSERVATION, fresh_id, observation
 
 ROW_FIELDS = ["id", "observation_id", "observation", "proba", "predicted_class", "true_class",
               "model", "model_version", "created_at", "updated_at"]
@@ -439,23 +441,33 @@ def test_access_log_one_logfmt_line_per_request(client, gateway):
 
 # ---------------------------------------------------------------- the tutorial's curl examples
 
-def test_tutorial_curl_examples_unchanged(gateway, backend):
-    """The tutorial's commands, verbatim but for the port (curl's default form type)."""
-    import subprocess
-    base = gateway.base
-    i = fresh_id()
-    predict = subprocess.run(
-        ["curl", "-s", "-X", "POST", base + "/predict", "-d",
-         '{"id": %d, "observation": {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, '
-         '"Parch": 0, "Fare": 7.25, "Cabin": null, "Embarked": "S"}}' % i],
-        capture_output=True, text=True, check=True)
-    row = json.loads(predict.stdout)
-    assert row["observation_id"] == i and abs(row["proba"] - 0.0918282592463224) < 1e-12
-    update = subprocess.run(
-        ["curl", "-s", "-X", "POST", base + "/update", "-d",
-         '{"id": %d, "true_class": 1}' % i], capture_output=True, text=True, check=True)
-    assert json.loads(update.stdout)["true_class"] == 1
-    listing = subprocess.run(["curl", "-s", base + "/list-db-contents?limit=1000"],
-                             capture_output=True, text=True, check=True)
-    assert any(r["observation_id"] == i and r["true_class"] == 1
-               for r in json.loads(listing.stdout))
+def quick_start_commands():
+    """The curl lines of docs/http-api.md's quick start."""
+    with open(os.path.join(REPO, "docs", "http-api.md")) as fh:
+        doc = fh.read()
+    section = doc.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("curl ")]
+
+
+def test_tutorial_curl_examples_from_the_docs(backend, gateways):
+    """The quick start's commands, run with the real curl (default form Content-Type)."""
+    commands = quick_start_commands()
+    assert len(commands) == 3 and "-H" not in " ".join(commands)
+    gw = gateways(backend.new_database())
+    outputs = []
+    for command in commands:
+        assert "http://localhost:5000/" in command
+        command = command.replace("http://localhost:5000/", gw.base + "/")
+        out = subprocess.run(["bash", "-c", command + " -s -w '\\n%{http_code}'"],
+                             capture_output=True, text=True, timeout=30)
+        body, status = out.stdout.rsplit("\n", 1)
+        assert status == "200", (command, out.stdout, out.stderr)
+        outputs.append(json.loads(body))
+    predicted, updated, listing = outputs
+    assert predicted["observation_id"] == 0 and predicted["true_class"] is None
+    assert abs(predicted["proba"] - 0.09182825924632243) < 1e-12
+    assert predicted["predicted_class"] is False
+    assert updated["observation_id"] == 0 and updated["true_class"] == 1
+    assert updated["id"] == predicted["id"]
+    assert [r["observation_id"] for r in listing] == [0] and listing[0]["true_class"] == 1
+    assert backend.count(gw.database_url) == 1
