@@ -22,6 +22,9 @@ NUMBER_VALUES = [
     '"\\u0661\\u0662"', '"\\u00a01"', '"\\uff11\\uff12"', '"\\t3\\n"', '"\\r\\n4\\f"',
     '"\\u000b3"', '"\\u001c3"',
     "{}", "[]", "[1]", '{"a": 1}', '["1"]',
+    # underflow and very long numerals
+    "1e-400", '"1e-400"', '"-1e-400"', '"0.%s1"' % ("0" * 400), '"%s"' % ("9" * 400),
+    '"%s.5"' % ("1" * 300), "0.%s1" % ("0" * 400), "%s.25" % ("3" * 300),
 ]
 
 # JSON literals tried in every "string" column
@@ -30,6 +33,7 @@ STRING_VALUES = [
     '"missing"', '"\\u00e9"', '"\\uff33"', '"S\\u0301"', '"22"',
     "5", "0", "-0.0", "1", "2.5", "1e300", "-1e300", "1e400", "9007199254740993",
     "true", "false", "{}", "[]", '["S"]', '{"S": 1}',
+    '"%s"' % ("x" * 10000), '"%s"' % ("\\u00e9" * 3000), "1e-400",
 ]
 
 # values that the docs say must be refused however they would be read
@@ -87,6 +91,17 @@ def adversarial_lines(doc, base):
         ("keys reversed", json.dumps(dict(reversed(list(base.items()))))),
         ("unicode key", json.dumps(dict(base, **{"S\u00e9x": "male"}), ensure_ascii=False)),
     ]
+    # extremes in every number column at once: overflows in the decision value
+    # (inf, or inf - inf = NaN, which the docs make an error)
+    numbers = [c["name"] for c in columns if c["type"] == "number"]
+    big = "1.7976931348623157e308"
+    for label, signs in (("+max", [1]), ("-max", [-1]), ("+-max", [1, -1]), ("-+max", [-1, 1])):
+        obs = ", ".join("%s: %s%s" % (json.dumps(n), "-" if signs[i % len(signs)] < 0 else "", big)
+                        for i, n in enumerate(numbers))
+        if numbers:
+            rest = json.dumps({k: v for k, v in base.items() if k not in numbers})
+            text = rest[:-1] + (", " if rest != "{}" else "") + obs + "}"
+            lines.append(("every number column %s" % label, text))
     for col in columns:
         name = col["name"]
         # duplicate keys: the last occurrence wins (Python json, PostgreSQL jsonb)

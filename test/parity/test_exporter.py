@@ -345,3 +345,26 @@ def test_train_titanic_script(titanic_csv, predict_score, tmp_path):
         for doc_ in (doc, bundled):
             del doc_["provenance"]["exported_at"]
         assert doc == bundled
+
+
+def test_threshold_and_predicted_class(Xy, predict_score, tmp_path):
+    """predict-score's predicted_class is proba >= the exported --threshold."""
+    X, y = Xy
+    est = _fit(make_pipeline(_tutorial_ct(), LogisticRegression(max_iter=1000)), X, y)
+    joblib.dump(est, tmp_path / "p.pkl")
+    rows = pe.frame_to_observations(X, list(X.columns))
+    text = "".join(pe.observation_line(o) + "\n" for o in rows)
+    flips = 0
+    for threshold in ("0.3", "0.5", "0", "1"):
+        model = tmp_path / ("m%s.json" % threshold)
+        proc = run_exporter(tmp_path / "p.pkl", "--threshold", threshold, "-o", model)
+        assert proc.returncode == 0, proc.stderr
+        out = subprocess.run([predict_score, "--model", str(model), "-"], input=text,
+                             stdout=subprocess.PIPE, text=True, check=True).stdout.splitlines()
+        assert len(out) == len(rows)
+        t = float(threshold)
+        for line in out:
+            r = json.loads(line)
+            assert r["predicted_class"] is (r["proba"] >= t), (threshold, line)
+            flips += (r["proba"] >= 0.3) != (r["proba"] >= 0.5)
+    assert flips > 0
