@@ -21,6 +21,34 @@ FROM (VALUES ('0.1'), ('0.30000000000000004'), ('-2.5'), ('1e-5'), ('3.141592653
              ('0.49999999999999999999999999999999999999999'), ('-0'),
              ('2.2250738585072011e-308'), ('7.000000000000000444089209850062616169452667236328125'),
              ('36.7368005696771'), ('-700.5'), ('700.25')) t(x);
+-- every number is converted to the double the loader (strtod) gives the same
+-- decimal: about 4000 random decimals (1 to 20 digits, 0 to 27 decimal
+-- places) are the categories of a one-hot encoder with handle_unknown
+-- "error", which matches numbers as doubles, and then the observations
+SELECT setseed(0.25);
+CREATE TEMP TABLE decimals AS
+SELECT v, row_number() OVER (ORDER BY v) AS j FROM (
+  SELECT DISTINCT ON (v::float8) v FROM (
+    SELECT ((CASE WHEN random() < 0.5 THEN '-' ELSE '' END)
+            || floor(random() * 10 ^ (1 + floor(random() * 20)))::numeric
+            || 'e-' || floor(random() * 28))::numeric AS v
+    FROM generate_series(1, 4000)) s
+  WHERE v <> 0) d;
+SELECT predict_deploy('exact', jsonb_build_object(
+  'format', 'predict-model/1', 'name', 'exact',
+  'columns', jsonb_build_array(jsonb_build_object('name', 'x', 'type', 'number')),
+  'preprocessing', jsonb_build_array(jsonb_build_object('column', 'x',
+     'steps', jsonb_build_array(jsonb_build_object('type', 'one_hot',
+        'categories', (SELECT jsonb_agg(v ORDER BY j) FROM decimals), 'drop', null, 'handle_unknown', 'error')),
+     'features', (SELECT jsonb_agg('x_' || j ORDER BY j) FROM decimals))),
+  'estimator', jsonb_build_object('type', 'logistic_regression', 'link', 'logistic', 'intercept', 0,
+     'coef', (SELECT jsonb_agg(j * 0.0001 ORDER BY j) FROM decimals)),
+  'positive_class', 1,
+  'provenance', jsonb_build_object('sklearn_version', '1.2.1', 'exported_at', '2026-11-26T00:00:00Z', 'training_rows', null)));
+SELECT count(*) > 3500 AS many, max(length(v::text)) > 25 AS long_ones,
+       count(*) = count(*) FILTER (WHERE predict_proba(jsonb_build_object('x', v), 'exact')
+                                         = 1 / (1 + exp(-(j * 0.0001)::float8))) AS all_exact
+FROM decimals;
 -- beyond float8's range: underflow to zero, overflow to infinity (an error, see errors.sql)
 SELECT predict_proba('{"x": 1e-400}') = predict_proba('{"x": 0}') AS underflow_is_zero,
        predict_proba('{"x": -1e-400}') = predict_proba('{"x": 0}') AS negative_underflow_is_zero;
