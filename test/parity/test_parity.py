@@ -251,3 +251,61 @@ def test_training_rows_and_provenance(variant_run):
             if col in types and any(b["column"] == col for b in doc["preprocessing"]):
                 assert types[col] == "number", (name, col)
         assert math.isclose(doc["threshold"], 0.5)
+
+
+def _reaches_estimator_sparse(pipeline, X):
+    import scipy.sparse
+    from sklearn.pipeline import Pipeline
+    if type(pipeline) is not Pipeline:
+        return False
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Xt = X.iloc[:5]
+        for _, step in pipeline.steps[:-1]:
+            if step is not None and step != "passthrough":
+                Xt = step.transform(Xt)
+    return scipy.sparse.issparse(Xt)
+
+
+def test_bit_identical_where_the_sum_order_is_defined(variant_run):
+    """When the estimator gets a sparse matrix, scikit-learn sums coef * x over the stored
+    features in order (scipy's csr_matvec) and the docs make predict-score do the same, then
+    expit: with the logistic link the probabilities must be bit-identical.  (Dense input goes
+    through BLAS, whose order may differ by a few ulp: only the 1e-12 bound applies there.)
+    This is what catches a scaler dividing where scikit-learn multiplies by 1 / scale_."""
+    exact = []
+    for name in VARIANTS:
+        r = variant_run(name)
+        v = r["variant"]
+        if r["doc"]["estimator"]["link"] != "logistic" or \
+                not _reaches_estimator_sparse(v.estimator, v.X):
+            continue
+        _, ref, got = r["rows"]
+        _, _, ref_adv, got_adv = r["adversarial"]
+        max_diff, bad = pe.compare(ref + ref_adv, got + got_adv, tolerance=0.0)
+        assert not bad and max_diff == 0.0, (name, max_diff, len(bad))
+        exact.append(name)
+    assert {"tutorial", "nested_sparse_maxabs", "sparse_scalers"} <= set(exact), exact
+
+
+def test_sparse_scalers_multiply_by_the_reciprocal(variant_run):
+    """Scalers on sparse data become multiply(1 / scale_), on dense data standardize(scale_)."""
+    r = variant_run("nested_sparse_maxabs")
+    scaler = r["variant"].estimator[1]
+    factors = []
+    for block in r["doc"]["preprocessing"]:
+        last = block["steps"][-1]
+        assert last["type"] == "multiply", block
+        f = last["factor"]
+        factors.extend(f if isinstance(f, list) else [f])
+    assert factors == [float(x) for x in 1.0 / scaler.scale_]
+    r = variant_run("scalers_after_dense_ct")
+    std = r["variant"].estimator[1]
+    scales = []
+    for block in r["doc"]["preprocessing"]:
+        step = block["steps"][-2]
+        assert step["type"] == "standardize", block
+        s = step["scale"]
+        scales.extend(s if isinstance(s, list) else [s])
+    assert scales == [float(x) for x in std.scale_]
