@@ -510,11 +510,12 @@ no_model_error(const char *requested)
 
 /*
  * The active version of a model (requested == NULL: of the default model),
- * as the statement's snapshot sees the registry, loaded (the caller pins it
- * before anything else can supersede it). The
- * registry is read as its owner, so that EXECUTE on the scoring functions
- * (or INSERT on predictions) is all a role needs; the queries are fixed and
- * schema-qualified, run as a security-restricted operation.
+ * as the statement's snapshot sees the registry, loaded into the cache; the
+ * caller pins it before anything can supersede it. Other cached versions of
+ * that name are superseded. The registry is read as its owner, so that
+ * EXECUTE on the scoring functions (or INSERT on predictions) is all a role
+ * needs; the queries are fixed and schema-qualified, and run as a
+ * security-restricted operation.
  */
 static model_entry *
 model_resolve(Oid schema, const char *schema_q, const char *requested)
