@@ -130,7 +130,7 @@ serial="SET max_parallel_workers_per_gather = 0;"
 parallel="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
 fields="num_nonnulls(obs->>'Pclass', obs->>'Sex', obs->>'Age', obs->>'SibSp', obs->>'Parch', obs->>'Fare', obs->>'Cabin', obs->>'Embarked')"
 
-echo "== timing (best of $runs; load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores)"
+echo "== timing (best of $runs; load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores)"
 psql -At -c "SELECT sum(predict_proba(obs)) FROM t" >/dev/null     # load the model, warm the cache
 t_a=$(best "$serial" "SELECT sum(predict_proba(obs)) FROM t;")
 t_named=$(best "$serial" "SELECT sum(predict_proba(obs, 'titanic')) FROM t;")
