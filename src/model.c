@@ -1143,7 +1143,10 @@ load_preprocessing(loader *ld, const cJSON *item)
 
 /* ---------- estimator ---------- */
 
-static const char *const estimator_types[] = {"logistic_regression", NULL};
+static const char *const estimator_types[] = {
+	"logistic_regression", "decision_tree", "random_forest", "gradient_boosting",
+	"hist_gradient_boosting", NULL
+};
 static const char *const logistic_fields[] = {"type", "coef", "intercept", "link", NULL};
 static const char *const link_names[] = {"logistic", "softmax", NULL};
 
@@ -1195,6 +1198,626 @@ load_logistic_regression(loader *ld, const cJSON *object)
 	return true;
 }
 
+/* ---------- tree estimators ---------- */
+
+static const char *const decision_tree_fields[] = {"type", "tree", "missing", NULL};
+static const char *const forest_fields[] = {"type", "trees", "missing", NULL};
+static const char *const boosting_fields[] = {
+	"type", "init", "learning_rate", "trees", "missing", NULL
+};
+static const char *const hist_fields[] = {"type", "baseline", "categorical", "trees", NULL};
+static const char *const tree_fields[] = {
+	"feature", "threshold", "left", "right", "missing_left", "value", NULL
+};
+static const char *const categorical_fields[] = {"feature", "known", NULL};
+static const char *const missing_modes[] = {"error", "learned", NULL};
+
+#define CATEGORY_CODES 256		/* HistGradientBoosting's 8 x 32-bit bitsets */
+
+/* What the trees of an estimator may hold. */
+typedef struct tree_rules
+{
+	bool		hist;			/* hist_gradient_boosting splits */
+	bool		probability;	/* leaves are class fractions in [0, 1] */
+	bool		missing_left;	/* every tree must have missing_left */
+	const uint32_t *known;		/* hist: 8 words per feature, or NULL */
+	const bool *categorical;	/* hist: nfeatures flags */
+} tree_rules;
+
+/* Scratch shared by the trees of one estimator while they load. */
+typedef struct tree_scratch
+{
+	uint8_t    *referenced;		/* per node of the largest tree */
+	size_t		next_split;
+	size_t		next_leaf;
+	size_t		next_bitset;
+} tree_scratch;
+
+/* The largest float32 not above t: x <= t iff x <= this, for any float32 x. */
+static float
+float32_at_or_below(double t)
+{
+	float		f = (float) t;
+
+	if ((double) f > t)
+		f = nextafterf(f, -INFINITY);
+	return f;
+}
+
+/* An integral number in [lo, hi]. */
+static bool
+expect_integer(loader *ld, const cJSON *item, double lo, double hi, const char *what,
+			   long *out)
+{
+	if (!cJSON_IsNumber(item) || !(item->valuedouble >= lo && item->valuedouble <= hi) ||
+		item->valuedouble != floor(item->valuedouble))
+	{
+		if (cJSON_IsNumber(item) && isfinite(item->valuedouble))
+			return fail(ld, "expected %s from %.0f to %.0f, got %.17g", what, lo, hi,
+						item->valuedouble);
+		return fail(ld, "expected %s from %.0f to %.0f, got %s", what, lo, hi,
+					cJSON_IsNumber(item) ? "an out-of-range number" : json_type_name(item));
+	}
+	*out = (long) item->valuedouble;
+	return true;
+}
+
+/*
+ * A per-split or per-leaf array of a tree: present, an array of exactly n
+ * elements. Returns its first element (NULL when n is 0) through *first.
+ */
+static bool
+tree_array(loader *ld, const cJSON *object, const char *key, size_t n, const char *why,
+		   const cJSON **first)
+{
+	const cJSON *item = member(ld, object, key, true);
+	size_t		count;
+	size_t		saved;
+
+	if (item == NULL)
+		return false;
+	saved = path_push_key(ld, key);
+	if (!cJSON_IsArray(item))
+		return fail(ld, "expected an array, got %s", json_type_name(item));
+	count = (size_t) cJSON_GetArraySize(item);
+	if (count != n)
+		return fail(ld, "expected %zu element%s (%s), got %zu", n, n == 1 ? "" : "s", why, count);
+	path_set(ld, saved);
+	*first = item->child;
+	return true;
+}
+
+/* A threshold: a finite number, or "inf" / "-inf" (JSON has no infinity). */
+static bool
+expect_threshold(loader *ld, const cJSON *item, double *out)
+{
+	if (cJSON_IsString(item) && strcmp(item->valuestring, "inf") == 0)
+		*out = INFINITY;
+	else if (cJSON_IsString(item) && strcmp(item->valuestring, "-inf") == 0)
+		*out = -INFINITY;
+	else if (cJSON_IsNumber(item) && isfinite(item->valuedouble))
+		*out = item->valuedouble;
+	else
+		return fail(ld, "expected a finite number, \"inf\" or \"-inf\", got %s",
+					cJSON_IsNumber(item) ? "an out-of-range number" : json_type_name(item));
+	return true;
+}
+
+/*
+ * A categorical split's threshold: the category codes (0 to 255) that go
+ * left. Stored as the set of codes that go left once unknown codes (not in
+ * the feature's known categories) are sent the missing-value way, which is
+ * scikit-learn's order of tests folded into one lookup.
+ */
+static bool
+load_category_split(loader *ld, const cJSON *item, const uint32_t *known,
+					bool missing_left, uint32_t *bits)
+{
+	uint32_t	left[CATEGORY_CODES / 32] = {0};
+	size_t		i = 0;
+
+	if (!cJSON_IsArray(item))
+		return fail(ld, "expected an array of category codes, got %s", json_type_name(item));
+	for (const cJSON *code = item->child; code != NULL; code = code->next, i++)
+	{
+		size_t		at = path_push_index(ld, i);
+		long		c;
+
+		if (!expect_integer(ld, code, 0, CATEGORY_CODES - 1, "a category code", &c))
+			return false;
+		if (left[c / 32] & ((uint32_t) 1 << (c % 32)))
+			return fail(ld, "duplicate category code %ld", c);
+		left[c / 32] |= (uint32_t) 1 << (c % 32);
+		path_set(ld, at);
+	}
+	for (int w = 0; w < CATEGORY_CODES / 32; w++)
+		bits[w] = left[w] | (missing_left ? ~known[w] : 0);
+	return true;
+}
+
+/* A child reference: a later split (> parent) or a leaf, each used once. */
+static bool
+load_child(loader *ld, const cJSON *item, size_t parent, size_t nsplits,
+		   uint8_t *referenced, int32_t *out)
+{
+	long		c;
+	size_t		node;
+
+	if (!expect_integer(ld, item, -(double) (nsplits + 1), (double) nsplits - 1,
+						"a split index or -1 - leaf index", &c))
+		return false;
+	if (c >= 0 && (size_t) c <= parent)
+		return fail(ld, "split %zu points back to split %ld; a child must come after its "
+					"parent (so that a tree has no cycle)", parent, c);
+	/* nodes numbered splits first, then leaves */
+	node = c >= 0 ? (size_t) c : nsplits + (size_t) (-1 - c);
+	if (referenced[node])
+	{
+		if (c >= 0)
+			return fail(ld, "split %ld is already the child of another split", c);
+		return fail(ld, "leaf %ld is already the child of another split", -1 - c);
+	}
+	referenced[node] = 1;
+	*out = (int32_t) c;
+	return true;
+}
+
+/*
+ * Load one tree into the next ranges of the estimator's arrays. Split
+ * features are kept as feature indices here; they become slots once every
+ * tree is loaded. Every split and leaf but the root is referenced exactly
+ * once and children point forward, so the nodes form one tree.
+ */
+static bool
+load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch *scratch,
+		  tree *t)
+{
+	estimator  *est = &ld->model->estimator;
+	const cJSON *feature;
+	const cJSON *threshold;
+	const cJSON *left;
+	const cJSON *right;
+	const cJSON *missing = NULL;
+	const cJSON *value;
+	const cJSON *item;
+	size_t		nsplits;
+	size_t		saved;
+
+	if (!check_object(ld, object, tree_fields))
+		return false;
+	if ((item = member(ld, object, "feature", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "feature");
+	if (!expect_array(ld, item, 0, 0, NULL, &nsplits))
+		return false;
+	path_set(ld, saved);
+	feature = item->child;
+	if (!tree_array(ld, object, "threshold", nsplits, "one per split, as in \"feature\"",
+					&threshold) ||
+		!tree_array(ld, object, "left", nsplits, "one per split, as in \"feature\"", &left) ||
+		!tree_array(ld, object, "right", nsplits, "one per split, as in \"feature\"", &right) ||
+		!tree_array(ld, object, "value", nsplits + 1,
+					"one per leaf: a tree with n splits has n + 1 leaves", &value))
+		return false;
+	if (member(ld, object, "missing_left", rules->missing_left) != NULL)
+	{
+		if (!tree_array(ld, object, "missing_left", nsplits, "one per split, as in \"feature\"",
+						&missing))
+			return false;
+	}
+	else if (rules->missing_left)
+		return false;
+
+	t->first_split = (uint32_t) scratch->next_split;
+	t->first_leaf = (uint32_t) scratch->next_leaf;
+	t->root = nsplits > 0 ? 0 : ~0;
+	memset(scratch->referenced, 0, 2 * nsplits + 1);
+
+	for (size_t i = 0; i < nsplits; i++)
+	{
+		size_t		at;
+		long		f;
+		long		m = 0;
+		int32_t		l;
+		int32_t		r;
+		double		thr = 0;
+		bool		categorical_split = false;
+
+		at = path_push_key(ld, "feature");
+		path_push_index(ld, i);
+		if (!expect_integer(ld, feature, 0, (double) ld->model->nfeatures - 1,
+							"a feature index", &f))
+			return false;
+		path_set(ld, at);
+		if (missing != NULL)
+		{
+			path_push_key(ld, "missing_left");
+			path_push_index(ld, i);
+			if (!expect_integer(ld, missing, 0, 1, "0 or 1", &m))
+				return false;
+			path_set(ld, at);
+			missing = missing->next;
+		}
+		path_push_key(ld, "threshold");
+		path_push_index(ld, i);
+		if (rules->hist && cJSON_IsArray(threshold))
+		{
+			if (!rules->categorical[f])
+				return fail(ld, "a list of categories, but feature %ld is not in \"categorical\"", f);
+			categorical_split = true;
+		}
+		else if (rules->hist && rules->categorical[f])
+			return fail(ld, "feature %ld is categorical: expected the list of category codes "
+						"that go left, got %s", f, json_type_name(threshold));
+		else if (!expect_threshold(ld, threshold, &thr))
+			return false;
+		if (categorical_split)
+		{
+			uint32_t   *bits = (uint32_t *) est->bitsets + 8 * scratch->next_bitset;
+
+			if (!load_category_split(ld, threshold, rules->known + 8 * (size_t) f, m != 0, bits))
+				return false;
+		}
+		path_set(ld, at);
+		path_push_key(ld, "left");
+		path_push_index(ld, i);
+		if (!load_child(ld, left, i, nsplits, scratch->referenced, &l))
+			return false;
+		path_set(ld, at);
+		path_push_key(ld, "right");
+		path_push_index(ld, i);
+		if (!load_child(ld, right, i, nsplits, scratch->referenced, &r))
+			return false;
+		path_set(ld, at);
+
+		if (rules->hist)
+		{
+			hist_split *s = (hist_split *) est->hist_splits + scratch->next_split;
+
+			s->threshold = thr;
+			s->slot = (uint32_t) f;
+			s->left = l;
+			s->right = r;
+			s->missing_left = m != 0;
+			s->categorical = categorical_split;
+			if (categorical_split)
+				s->bitset = (uint32_t) scratch->next_bitset++;
+		}
+		else
+		{
+			tree_split *s = (tree_split *) est->splits + scratch->next_split;
+
+			s->threshold = float32_at_or_below(thr);
+			s->slot = (uint32_t) f | (m ? SPLIT_MISSING_LEFT : 0);
+			s->left = l;
+			s->right = r;
+		}
+		scratch->next_split++;
+		feature = feature->next;
+		threshold = threshold->next;
+		left = left->next;
+		right = right->next;
+	}
+
+	saved = path_push_key(ld, "value");
+	for (size_t i = 0; i <= nsplits; i++, value = value->next)
+	{
+		size_t		at = path_push_index(ld, i);
+		double	   *leaf = (double *) est->leaves + scratch->next_leaf++;
+
+		if (!expect_finite(ld, value, leaf))
+			return false;
+		if (rules->probability && !(*leaf >= 0 && *leaf <= 1))
+			return fail(ld, "expected a class fraction between 0 and 1, got %.17g", *leaf);
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	return true;
+}
+
+/* The trees' sizes, summed before anything is allocated. */
+static bool
+count_trees(loader *ld, const cJSON *entry, size_t ntrees, size_t *nsplits,
+			size_t *ncategorical, size_t *largest)
+{
+	*nsplits = *ncategorical = *largest = 0;
+	for (size_t i = 0; i < ntrees; i++, entry = entry->next)
+	{
+		const cJSON *feature = cJSON_IsObject(entry) ?
+			cJSON_GetObjectItemCaseSensitive(entry, "feature") : NULL;
+		const cJSON *threshold = cJSON_IsObject(entry) ?
+			cJSON_GetObjectItemCaseSensitive(entry, "threshold") : NULL;
+		size_t		n;
+
+		if (!cJSON_IsArray(feature))
+			continue;			/* load_tree reports it */
+		n = (size_t) cJSON_GetArraySize(feature);
+		if (n > MAX_TREE_NODES - *nsplits)
+		{
+			path_push_index(ld, i);
+			return fail_limit(ld, "splits in all trees", *nsplits + n, "max_tree_nodes",
+							  MAX_TREE_NODES);
+		}
+		*nsplits += n;
+		if (n > *largest)
+			*largest = n;
+		if (cJSON_IsArray(threshold))
+			for (const cJSON *t = threshold->child; t != NULL; t = t->next)
+				if (cJSON_IsArray(t))
+					(*ncategorical)++;
+	}
+	return true;
+}
+
+/*
+ * Number the features the trees split on with dense slots, in feature
+ * order, and record for every block which of its features go where.
+ */
+static bool
+assign_slots(loader *ld, size_t nsplits)
+{
+	predict_model *model = ld->model;
+	estimator  *est = &model->estimator;
+	int32_t    *slot_of = arena_alloc(model, model->nfeatures * sizeof(int32_t));
+	feature_use *uses;
+	size_t		nslots = 0;
+	size_t		next_use = 0;
+
+	if (slot_of == NULL)
+		return fail_memory(ld);
+	for (size_t i = 0; i < nsplits; i++)
+	{
+		uint32_t	f = est->hist_splits ? est->hist_splits[i].slot :
+			est->splits[i].slot & SPLIT_SLOT_MASK;
+
+		slot_of[f] = 1;
+	}
+	for (size_t f = 0; f < model->nfeatures; f++)
+		slot_of[f] = slot_of[f] ? (int32_t) nslots++ : -1;
+	if (nslots > MAX_TREE_FEATURES)
+		return fail_limit(ld, "distinct split features", nslots, "max_tree_features",
+						  MAX_TREE_FEATURES);
+	for (size_t i = 0; i < nsplits; i++)
+	{
+		if (est->hist_splits)
+		{
+			hist_split *s = (hist_split *) &est->hist_splits[i];
+
+			s->slot = (uint32_t) slot_of[s->slot];
+		}
+		else
+		{
+			tree_split *s = (tree_split *) &est->splits[i];
+
+			s->slot = (uint32_t) slot_of[s->slot & SPLIT_SLOT_MASK] | (s->slot & SPLIT_MISSING_LEFT);
+		}
+	}
+	uses = arena_alloc(model, (nslots ? nslots : 1) * sizeof(feature_use));
+	if (uses == NULL)
+		return fail_memory(ld);
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		block	   *blk = &model->blocks[b];
+
+		blk->first_use = (uint32_t) next_use;
+		for (uint32_t j = 0; j < blk->width; j++)
+			if (slot_of[blk->first_feature + j] >= 0)
+			{
+				uses[next_use].offset = j;
+				uses[next_use].slot = (uint32_t) slot_of[blk->first_feature + j];
+				next_use++;
+			}
+		blk->nuses = (uint32_t) (next_use - blk->first_use);
+		/* scikit-learn checks every feature it casts to float32, read or not */
+		for (uint32_t j = 0; blk->one_hot && j < blk->width; j++)
+			if (isinf((float) blk->off_values[j]))
+				blk->off_too_large32 = true;
+	}
+	est->nslots = nslots;
+	est->feature_slot = slot_of;
+	est->uses = uses;
+	return true;
+}
+
+/* HistGradientBoosting's known categories: one 256-bit set per feature. */
+static bool
+load_known_categories(loader *ld, const cJSON *object, tree_rules *rules)
+{
+	predict_model *model = ld->model;
+	const cJSON *item = member(ld, object, "categorical", false);
+	uint32_t   *known;
+	bool	   *categorical;
+	size_t		n = 0;
+	size_t		saved;
+	const cJSON *entry;
+
+	if (item == NULL)
+		return true;
+	saved = path_push_key(ld, "categorical");
+	if (!expect_array(ld, item, 0, 0, NULL, &n))
+		return false;
+	if (n > model->nfeatures)
+		return fail(ld, "%zu entries for %zu features", n, model->nfeatures);
+	known = arena_alloc(model, model->nfeatures * 8 * sizeof(uint32_t));
+	categorical = arena_alloc(model, model->nfeatures * sizeof(bool));
+	if (known == NULL || categorical == NULL)
+		return fail_memory(ld);
+	entry = item->child;
+	for (size_t i = 0; i < n; i++, entry = entry->next)
+	{
+		size_t		at = path_push_index(ld, i);
+		const cJSON *field;
+		const cJSON *code;
+		long		f;
+		size_t		k = 0;
+
+		if (!check_object(ld, entry, categorical_fields) ||
+			(field = member(ld, entry, "feature", true)) == NULL)
+			return false;
+		path_push_key(ld, "feature");
+		if (!expect_integer(ld, field, 0, (double) model->nfeatures - 1, "a feature index", &f))
+			return false;
+		if (categorical[f])
+			return fail(ld, "feature %ld is listed twice", f);
+		categorical[f] = true;
+		path_set(ld, at);
+		if ((field = member(ld, entry, "known", true)) == NULL)
+			return false;
+		path_push_key(ld, "known");
+		if (!cJSON_IsArray(field))
+			return fail(ld, "expected an array of category codes, got %s", json_type_name(field));
+		for (code = field->child; code != NULL; code = code->next, k++)
+		{
+			size_t		c_at = path_push_index(ld, k);
+			long		c;
+			uint32_t   *words = known + 8 * (size_t) f;
+
+			if (!expect_integer(ld, code, 0, CATEGORY_CODES - 1, "a category code", &c))
+				return false;
+			if (words[c / 32] & ((uint32_t) 1 << (c % 32)))
+				return fail(ld, "duplicate category code %ld", c);
+			words[c / 32] |= (uint32_t) 1 << (c % 32);
+			path_set(ld, c_at);
+		}
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	rules->known = known;
+	rules->categorical = categorical;
+	return true;
+}
+
+/*
+ * The trees of any tree estimator, into flat arrays: ntrees objects from
+ * first on (single: the one object of decision_tree's "tree").
+ */
+static bool
+load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rules *rules)
+{
+	predict_model *model = ld->model;
+	estimator  *est = &model->estimator;
+	size_t		nsplits;
+	size_t		ncategorical;
+	size_t		largest;
+	tree_scratch scratch = {0};
+	tree	   *out;
+	const cJSON *entry;
+
+	if (!count_trees(ld, first, ntrees, &nsplits, &ncategorical, &largest))
+		return false;
+	out = arena_alloc(model, ntrees * sizeof(tree));
+	est->leaves = arena_alloc(model, (nsplits + ntrees) * sizeof(double));
+	scratch.referenced = arena_alloc(model, 2 * largest + 1);
+	if (rules->hist)
+	{
+		est->hist_splits = arena_alloc(model, (nsplits ? nsplits : 1) * sizeof(hist_split));
+		est->bitsets = arena_alloc(model, (ncategorical ? ncategorical : 1) * 8 * sizeof(uint32_t));
+		if (rules->categorical == NULL)
+		{
+			/* no categorical features: every feature is numeric */
+			rules->categorical = arena_alloc(model, model->nfeatures * sizeof(bool));
+			if (rules->categorical == NULL)
+				return fail_memory(ld);
+		}
+	}
+	else
+		est->splits = arena_alloc(model, (nsplits ? nsplits : 1) * sizeof(tree_split));
+	if (out == NULL || est->leaves == NULL || scratch.referenced == NULL ||
+		(rules->hist ? est->hist_splits == NULL || est->bitsets == NULL : est->splits == NULL))
+		return fail_memory(ld);
+
+	entry = first;
+	for (size_t i = 0; i < ntrees; i++, entry = entry->next)
+	{
+		size_t		at = single ? ld->path_len : path_push_index(ld, i);
+
+		if (!load_tree(ld, entry, rules, &scratch, &out[i]))
+			return false;
+		path_set(ld, at);
+	}
+	est->trees = out;
+	est->ntrees = ntrees;
+	return assign_slots(ld, nsplits);
+}
+
+/* "trees": a non-empty array, or for decision_tree "tree": one object. */
+static bool
+load_tree_list(loader *ld, const cJSON *object, bool single, tree_rules *rules)
+{
+	const char *key = single ? "tree" : "trees";
+	const cJSON *item = member(ld, object, key, true);
+	size_t		n = 1;
+	size_t		saved;
+
+	if (item == NULL)
+		return false;
+	saved = path_push_key(ld, key);
+	if (single)
+	{
+		if (!load_trees(ld, item, 1, true, rules))
+			return false;
+	}
+	else if (!expect_array(ld, item, 1, MAX_TREES, "max_trees", &n) ||
+			 !load_trees(ld, item->child, n, false, rules))
+		return false;
+	path_set(ld, saved);
+	return true;
+}
+
+/* The optional "missing" field of the standard tree estimators. */
+static bool
+load_missing_mode(loader *ld, const cJSON *object, tree_rules *rules)
+{
+	const cJSON *item = member(ld, object, "missing", false);
+	size_t		saved;
+	int			mode;
+
+	if (item == NULL)
+		return true;
+	saved = path_push_key(ld, "missing");
+	if ((mode = expect_enum(ld, item, missing_modes)) < 0)
+		return false;
+	path_set(ld, saved);
+	rules->missing_left = (mode == 1);
+	ld->model->estimator.missing_learned = (mode == 1);
+	return true;
+}
+
+static bool
+load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
+{
+	estimator  *est = &ld->model->estimator;
+	tree_rules	rules = {0};
+
+	est->type = type;
+	switch (type)
+	{
+		case ESTIMATOR_DECISION_TREE:
+		case ESTIMATOR_RANDOM_FOREST:
+			rules.probability = true;
+			return check_object(ld, object, type == ESTIMATOR_DECISION_TREE ?
+								decision_tree_fields : forest_fields) &&
+				load_missing_mode(ld, object, &rules) &&
+				load_tree_list(ld, object, type == ESTIMATOR_DECISION_TREE, &rules);
+		case ESTIMATOR_GRADIENT_BOOSTING:
+			return check_object(ld, object, boosting_fields) &&
+				load_required_number(ld, object, "init", &est->init) &&
+				load_required_number(ld, object, "learning_rate", &est->learning_rate) &&
+				load_missing_mode(ld, object, &rules) &&
+				load_tree_list(ld, object, false, &rules);
+		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
+			rules.hist = true;
+			rules.missing_left = true;
+			return check_object(ld, object, hist_fields) &&
+				load_required_number(ld, object, "baseline", &est->init) &&
+				load_known_categories(ld, object, &rules) &&
+				load_tree_list(ld, object, false, &rules);
+		case ESTIMATOR_LOGISTIC_REGRESSION:
+			break;
+	}
+	return fail(ld, "unsupported estimator");
+}
+
 static bool
 load_estimator(loader *ld, const cJSON *object)
 {
@@ -1222,7 +1845,8 @@ load_estimator(loader *ld, const cJSON *object)
 		return fail(ld, "unsupported estimator %s", quoted);
 	}
 	path_set(ld, at);
-	if (!load_logistic_regression(ld, object))
+	if (type == ESTIMATOR_LOGISTIC_REGRESSION ? !load_logistic_regression(ld, object) :
+		!load_tree_estimator(ld, object, (estimator_type) type))
 		return false;
 	path_set(ld, saved);
 	return true;

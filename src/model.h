@@ -74,14 +74,82 @@ typedef struct block
 	uint32_t	nsteps;			/* scalar steps, the one_hot included */
 	bool		one_hot;		/* the last scalar step is a one_hot */
 	bool		off_all_zero;	/* every off_value is +-0 */
+	bool		off_too_large32;	/* trees: some off_value overflows float32 */
 	const double *off_values;	/* one_hot: feature values when not hot */
 	const double *on_values;	/* one_hot: feature value when hot */
+	uint32_t	first_use;		/* trees: this block's entries in uses */
+	uint32_t	nuses;
 } block;
 
 typedef enum estimator_type
 {
-	ESTIMATOR_LOGISTIC_REGRESSION
+	ESTIMATOR_LOGISTIC_REGRESSION,
+	ESTIMATOR_DECISION_TREE,
+	ESTIMATOR_RANDOM_FOREST,
+	ESTIMATOR_GRADIENT_BOOSTING,
+	ESTIMATOR_HIST_GRADIENT_BOOSTING
 } estimator_type;
+
+/*
+ * Trees read features by random access, but scoring allocates nothing: the
+ * loader numbers the distinct features the trees split on with dense slots,
+ * and scoring writes just those into a stack buffer of this many entries.
+ * Documented as the loader limit max_tree_features.
+ */
+#define MAX_TREE_FEATURES 4096
+
+/* Bounds that keep node and leaf indices in int32 (docs: "Limits"). */
+#define MAX_TREES 100000
+#define MAX_TREE_NODES ((size_t) 1 << 30)
+
+/* A feature a tree reads: where a block's output goes in the slot buffer. */
+typedef struct feature_use
+{
+	uint32_t	offset;			/* the feature within its block */
+	uint32_t	slot;
+} feature_use;
+
+/*
+ * A split of a standard tree (sklearn.tree, the forests, GradientBoosting's
+ * regression trees), 16 bytes. scikit-learn compares the feature cast to
+ * float32 against a float64 threshold; for a float32 x that is the same as
+ * x <= the largest float32 not above the threshold, which the loader stores.
+ * Children: >= 0 is a later split of the same tree, < 0 is leaf ~child.
+ */
+typedef struct tree_split
+{
+	float		threshold;
+	uint32_t	slot;			/* the feature's slot, | SPLIT_MISSING_LEFT */
+	int32_t		left;
+	int32_t		right;
+} tree_split;
+
+#define SPLIT_MISSING_LEFT ((uint32_t) 1 << 31)
+#define SPLIT_SLOT_MASK (SPLIT_MISSING_LEFT - 1)
+
+/*
+ * A split of a HistGradientBoosting tree: float64 comparison, a learned
+ * missing-value direction, and for a categorical split a 256-bit set of the
+ * category codes that go left (unknown categories already folded in).
+ */
+typedef struct hist_split
+{
+	double		threshold;
+	uint32_t	slot;
+	uint32_t	bitset;			/* categorical: index of 8 words in bitsets */
+	int32_t		left;
+	int32_t		right;
+	bool		missing_left;
+	bool		categorical;
+} hist_split;
+
+/* One tree: its splits and leaves are ranges of the model's arrays. */
+typedef struct tree
+{
+	uint32_t	first_split;
+	uint32_t	first_leaf;
+	int32_t		root;			/* 0, or ~0 when the tree is a single leaf */
+} tree;
 
 typedef enum link_type
 {
@@ -95,6 +163,20 @@ typedef struct estimator
 	link_type	link;
 	const double *coef;			/* nfeatures */
 	double		intercept;
+
+	/* tree estimators */
+	size_t		ntrees;
+	const tree *trees;
+	const tree_split *splits;	/* standard trees */
+	const hist_split *hist_splits;	/* hist_gradient_boosting */
+	const double *leaves;
+	const uint32_t *bitsets;	/* 8 words per categorical split */
+	double		init;			/* gradient_boosting init, hgb baseline */
+	double		learning_rate;
+	bool		missing_learned;	/* standard trees: NaN follows the splits */
+	size_t		nslots;			/* distinct features the trees read */
+	const int32_t *feature_slot;	/* nfeatures: slot, or -1 if unread */
+	const feature_use *uses;	/* per block, the features the trees read */
 } estimator;
 
 typedef struct column

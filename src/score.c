@@ -323,6 +323,14 @@ check_feature(const predict_model *model, const block *blk, double x, predict_er
 	return PREDICT_OK;
 }
 
+/* The float32 cast of the standard trees overflows: check_array's error. */
+static predict_status
+float32_overflow(const predict_model *model, const block *blk, predict_error *err)
+{
+	return column_error(model, blk->column, err,
+						"value is too large for float32 (the trees compare float32 values)%s", "");
+}
+
 static double
 apply_link(link_type link, double d)
 {
@@ -384,19 +392,250 @@ score_logistic_regression(const predict_model *model, const predict_value *value
 	return PREDICT_OK;
 }
 
+/* ---------- trees ---------- */
+
+/*
+ * Evaluate every block once and write the features the trees read into
+ * their slots: x32 (float32, standard trees) or x64 (float64,
+ * HistGradientBoosting), whichever is not NULL. Every feature is checked as
+ * scikit-learn checks the estimator's whole input, read by a tree or not:
+ * the standard trees' check_array(dtype=float32) refuses NaN (unless the
+ * model routes missing values), infinity and values that overflow float32;
+ * HistGradientBoosting takes any float64 (force_all_finite=False).
+ */
+static predict_status
+gather_features(const predict_model *model, const predict_value *values,
+				float *x32, double *x64, predict_error *err)
+{
+	const estimator *est = &model->estimator;
+
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		const feature_use *use = est->uses + blk->first_use;
+		cell		c;
+		long		hot = -1;
+		predict_status status;
+
+		if ((status = read_value(model, blk->column, &values[blk->column], &c, err)) != PREDICT_OK ||
+			(status = run_steps(model, blk, &c, &hot, err)) != PREDICT_OK)
+			return status;
+		if (!blk->one_hot)
+		{
+			if (x64 != NULL)
+			{
+				if (blk->nuses)
+					x64[use->slot] = c.number;
+				continue;
+			}
+			if (!isnan(c.number) || !est->missing_learned)
+			{
+				if ((status = check_feature(model, blk, c.number, err)) != PREDICT_OK)
+					return status;
+				if (isinf((float) c.number))
+					return float32_overflow(model, blk, err);
+			}
+			if (blk->nuses)
+				x32[use->slot] = (float) c.number;
+			continue;
+		}
+
+		/* one-hot: the off values, then the hot feature's on value */
+		if (x64 != NULL)
+		{
+			for (uint32_t u = 0; u < blk->nuses; u++)
+				x64[use[u].slot] = blk->off_values[use[u].offset];
+			if (hot >= 0 && est->feature_slot[blk->first_feature + hot] >= 0)
+				x64[est->feature_slot[blk->first_feature + hot]] = blk->on_values[hot];
+			continue;
+		}
+		if (blk->off_too_large32 || (hot >= 0 && isinf((float) blk->on_values[hot])))
+			return float32_overflow(model, blk, err);
+		for (uint32_t u = 0; u < blk->nuses; u++)
+			x32[use[u].slot] = (float) blk->off_values[use[u].offset];
+		if (hot >= 0 && est->feature_slot[blk->first_feature + hot] >= 0)
+			x32[est->feature_slot[blk->first_feature + hot]] = (float) blk->on_values[hot];
+	}
+	return PREDICT_OK;
+}
+
+/*
+ * The leaf of a standard tree: scikit-learn's Tree.apply, x[f] <= threshold
+ * goes left. x holds float32 values and the thresholds are the largest
+ * float32 not above scikit-learn's float64 thresholds, which decides every
+ * comparison as (double) (float) x <= threshold does. NaN compares false
+ * and goes right, unless the split learned to send missing values left
+ * (scikit-learn >= 1.3).
+ */
+static inline const double *
+tree_leaf(const estimator *est, const tree *t, const float *x)
+{
+	const tree_split *splits = est->splits + t->first_split;
+	int32_t		i = t->root;
+
+	if (!est->missing_learned)
+		while (i >= 0)
+		{
+			const tree_split *s = &splits[i];
+
+			i = x[s->slot] <= s->threshold ? s->left : s->right;
+		}
+	else
+		while (i >= 0)
+		{
+			const tree_split *s = &splits[i];
+			float		v = x[s->slot & SPLIT_SLOT_MASK];
+
+			i = (v <= s->threshold || (isnan(v) && (s->slot & SPLIT_MISSING_LEFT))) ?
+				s->left : s->right;
+		}
+	return est->leaves + t->first_leaf + ~i;
+}
+
+/*
+ * A categorical value's code, as scikit-learn 1.2's compiled predictor
+ * takes it from a non-negative float64: a C cast to uint8, which x86-64
+ * performs as a truncation to int32 (0x80000000 when out of range) keeping
+ * the low byte. So 257.9 reads as 1 and anything from 2^31 up as 0.
+ */
+static inline unsigned
+category_code(double v)
+{
+	if (v < 2147483648.0)
+		return (unsigned) (int32_t) v & 0xff;
+	return 0;
+}
+
+/*
+ * The leaf of a HistGradientBoosting tree (_predictor.pyx,
+ * _predict_one_from_raw_data): NaN goes the learned missing-value way; a
+ * categorical split sends a negative value the missing way and otherwise
+ * looks its code up in the split's set (unknown codes already folded in);
+ * a numeric split compares float64 values.
+ */
+static inline double
+hist_tree_value(const estimator *est, const tree *t, const double *x)
+{
+	const hist_split *splits = est->hist_splits + t->first_split;
+	int32_t		i = t->root;
+
+	while (i >= 0)
+	{
+		const hist_split *s = &splits[i];
+		double		v = x[s->slot];
+		bool		left;
+
+		if (isnan(v))
+			left = s->missing_left;
+		else if (s->categorical)
+		{
+			if (v < 0)
+				left = s->missing_left;
+			else
+			{
+				unsigned	code = category_code(v);
+
+				left = (est->bitsets[8 * (size_t) s->bitset + code / 32] >> (code % 32)) & 1;
+			}
+		}
+		else
+			left = v <= s->threshold;
+		i = left ? s->left : s->right;
+	}
+	return est->leaves[t->first_leaf + ~i];
+}
+
+/* scipy.special.expit, as scikit-learn's binomial losses apply it. */
+static double
+expit(double raw)
+{
+	return 1.0 / (1.0 + exp(-raw));
+}
+
+static predict_status
+score_trees(const predict_model *model, const predict_value *values, double *proba,
+			predict_error *err)
+{
+	const estimator *est = &model->estimator;
+	float		x[MAX_TREE_FEATURES];
+	predict_status status;
+	double		sum;
+
+	if ((status = gather_features(model, values, x, NULL, err)) != PREDICT_OK)
+		return status;
+	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
+	{
+		/* predict_stages: out += learning_rate * value, stage by stage */
+		sum = est->init;
+		for (size_t t = 0; t < est->ntrees; t++)
+			sum += est->learning_rate * *tree_leaf(est, &est->trees[t], x);
+		*proba = expit(sum);
+	}
+	else
+	{
+		/*
+		 * ForestClassifier.predict_proba: each tree's class fraction added
+		 * in estimators_ order to zeros, then divided by the tree count; a
+		 * single decision tree is the same sum of one.
+		 */
+		sum = 0.0;
+		for (size_t t = 0; t < est->ntrees; t++)
+			sum += *tree_leaf(est, &est->trees[t], x);
+		*proba = sum / (double) est->ntrees;
+	}
+	return PREDICT_OK;
+}
+
+static predict_status
+score_hist_gradient_boosting(const predict_model *model, const predict_value *values,
+							 double *proba, predict_error *err)
+{
+	const estimator *est = &model->estimator;
+	double		x[MAX_TREE_FEATURES];
+	predict_status status;
+	double		raw;
+
+	if ((status = gather_features(model, values, NULL, x, err)) != PREDICT_OK)
+		return status;
+	/* _raw_predict: zeros + baseline, then each iteration's predictor */
+	raw = 0.0 + est->init;
+	for (size_t t = 0; t < est->ntrees; t++)
+		raw += hist_tree_value(est, &est->trees[t], x);
+	*proba = expit(raw);
+	return PREDICT_OK;
+}
+
 predict_status
 predict_score(const predict_model *model, const predict_value *values,
 			  double *proba, predict_error *err)
 {
+	predict_status status;
+
 	/* every listed column is checked, as the tutorial's astype(dtypes) does */
 	for (size_t i = 0; i < model->ncolumns; i++)
 	{
 		cell		c;
-		predict_status status;
 
 		if (!model->columns[i].used &&
 			(status = read_value(model, (uint32_t) i, &values[i], &c, err)) != PREDICT_OK)
 			return status;
 	}
-	return score_logistic_regression(model, values, proba, err);
+	switch (model->estimator.type)
+	{
+		case ESTIMATOR_LOGISTIC_REGRESSION:
+			return score_logistic_regression(model, values, proba, err);
+		case ESTIMATOR_DECISION_TREE:
+		case ESTIMATOR_RANDOM_FOREST:
+		case ESTIMATOR_GRADIENT_BOOSTING:
+			status = score_trees(model, values, proba, err);
+			break;
+		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
+			status = score_hist_gradient_boosting(model, values, proba, err);
+			break;
+	}
+	if (status == PREDICT_OK && isnan(*proba))
+		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
+								 "the decision function overflowed to NaN "
+								 "(values too large for the model)");
+	return status;
 }

@@ -567,18 +567,21 @@ def _scaler(est, blocks, sparse, path, ctx):
 # --------------------------------------------------------------------------
 # estimator
 
-def _estimator(est, path):
-    from sklearn.linear_model import LogisticRegression
-    if type(est) is not LogisticRegression:
-        if isinstance(est, str):
-            raise ExportError("%s: %r is not a classifier" % (path, est))
-        raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
+def _binary_classes(est, path):
+    cls = _class_name(est)
     classes = getattr(est, "classes_", None)
     if classes is None:
-        raise ExportError("%s: LogisticRegression is not fitted" % path)
+        raise ExportError("%s: %s is not fitted" % (path, cls))
+    if getattr(est, "n_outputs_", 1) != 1:
+        raise ExportError("%s: %s with %d outputs is not supported" % (path, cls, est.n_outputs_))
     if len(classes) != 2:
-        raise ExportError("%s: LogisticRegression with %d classes is not supported "
-                          "(binary only)" % (path, len(classes)))
+        raise ExportError("%s: %s with %d classes is not supported (binary only)"
+                          % (path, cls, len(classes)))
+    return classes
+
+
+def _logistic_regression(est, path):
+    classes = _binary_classes(est, path)
     coef = np.asarray(est.coef_, dtype=np.float64)
     if coef.ndim != 2 or coef.shape[0] != 1:
         raise ExportError("%s: LogisticRegression coef_ has shape %s" % (path, coef.shape))
@@ -594,6 +597,254 @@ def _estimator(est, path):
         "link": link,
     }
     return doc, _scalar_label(classes[1], path), coef.shape[1]
+
+
+def _preorder(root, is_leaf, left, right):
+    """(splits, leaves): node ids in preorder, so that children follow parents."""
+    splits, leaves = [], []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if is_leaf(n):
+            leaves.append(n)
+        else:
+            splits.append(n)
+            stack.append(right(n))
+            stack.append(left(n))
+    return splits, leaves
+
+
+def _references(splits, leaves, n_nodes):
+    """Array: node id -> child reference of the format (split index, or -1 - leaf index)."""
+    ref = np.zeros(n_nodes, dtype=np.int64)
+    ref[np.asarray(splits, dtype=np.intp)] = np.arange(len(splits))
+    ref[np.asarray(leaves, dtype=np.intp)] = -1 - np.arange(len(leaves))
+    return ref
+
+
+def _thresholds(values, what):
+    """Split thresholds: finite floats, or "inf"/"-inf" (JSON has no infinity)."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        raise ExportError("%s: a split threshold is NaN" % what)
+    return [t if math.isfinite(t) else ("inf" if t > 0 else "-inf") for t in values.tolist()]
+
+
+def _finite_list(values, what):
+    values = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ExportError("%s: a leaf value is not finite" % what)
+    return values.tolist()
+
+
+def _standard_tree(est, path, leaf_values, missing_left):
+    """A fitted sklearn.tree estimator's tree_ as the format's compact arrays.
+
+    leaf_values(leaf_node_ids) -> the value each leaf contributes (float64 array).
+    Splits are renumbered in preorder, so that children come after their parent.
+    """
+    t = est.tree_
+    left, right = t.children_left, t.children_right
+    splits, leaves = _preorder(0, lambda n: left[n] < 0, lambda n: int(left[n]),
+                               lambda n: int(right[n]))
+    ref = _references(splits, leaves, t.node_count)
+    sp = np.asarray(splits, dtype=np.intp)
+    doc = {
+        "feature": t.feature[sp].tolist(),
+        "threshold": _thresholds(t.threshold[sp], path),
+        "left": ref[left[sp]].tolist(),
+        "right": ref[right[sp]].tolist(),
+    }
+    if missing_left:
+        missing = getattr(t, "missing_go_to_left", None)
+        if missing is None:
+            raise ExportError("%s: the trees route missing values but tree_ has no "
+                              "missing_go_to_left" % path)
+        doc["missing_left"] = [int(bool(m)) for m in np.asarray(missing)[sp]]
+    doc["value"] = _finite_list(leaf_values(np.asarray(leaves, dtype=np.intp)), path)
+    return doc
+
+
+def _class_fractions(tree_est):
+    """Leaf ids -> classes_[1]'s fraction, as DecisionTreeClassifier.predict_proba
+    computes it: value / value.sum(axis=1), a zero sum taken as 1 (numpy float64)."""
+    def fractions(leaves):
+        proba = tree_est.tree_.value[leaves, 0, :2].astype(np.float64)
+        normalizer = proba.sum(axis=1)[:, np.newaxis]
+        normalizer[normalizer == 0.0] = 1.0
+        proba /= normalizer
+        return proba[:, 1]
+    return fractions
+
+
+def _regression_values(tree_est):
+    def values(leaves):
+        return tree_est.tree_.value[leaves, 0, 0].astype(np.float64)
+    return values
+
+
+def _missing_mode(est, n_features):
+    """"learned" when scikit-learn (>= 1.3) lets NaN reach these trees, else "error"."""
+    support = getattr(est, "_support_missing_values", None)
+    if support is None:
+        return "error"
+    try:
+        return "learned" if support(np.zeros((1, n_features))) else "error"
+    except Exception:  # noqa: BLE001 - an API we do not know: keep the strict rule
+        return "error"
+
+
+def _decision_tree(est, path):
+    classes = _binary_classes(est, path)
+    n = int(est.n_features_in_)
+    missing = _missing_mode(est, n)
+    doc = {"type": "decision_tree", "missing": missing,
+           "tree": _standard_tree(est, path, _class_fractions(est), missing == "learned")}
+    return doc, _scalar_label(classes[1], path), n
+
+
+def _random_forest(est, path):
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+    classes = _binary_classes(est, path)
+    n = int(est.n_features_in_)
+    missing = _missing_mode(est, n)
+    trees = []
+    for i, tree in enumerate(est.estimators_):
+        sub = "%s.estimators_[%d]" % (path, i)
+        if type(tree) not in (DecisionTreeClassifier, ExtraTreeClassifier):
+            raise ExportError("%s: %s is not supported" % (sub, _class_name(tree)))
+        if tree.tree_.value.shape[2] != 2:
+            raise ExportError("%s: the tree has %d classes" % (sub, tree.tree_.value.shape[2]))
+        trees.append(_standard_tree(tree, sub, _class_fractions(tree), missing == "learned"))
+    return ({"type": "random_forest", "missing": missing, "trees": trees},
+            _scalar_label(classes[1], path), n)
+
+
+def _gradient_boosting(est, path):
+    from sklearn.dummy import DummyClassifier
+    classes = _binary_classes(est, path)
+    n = int(est.n_features_in_)
+    loss = _class_name(getattr(est, "_loss", None))
+    if loss not in ("BinomialDeviance", "HalfBinomialLoss"):
+        raise ExportError("%s: GradientBoostingClassifier loss=%r is not supported (binary "
+                          "log_loss only)" % (path, est.loss))
+    init = est.init_
+    if not (isinstance(init, str) and init == "zero"):
+        if type(init) is not DummyClassifier or init.strategy not in (
+                "prior", "most_frequent", "constant"):
+            raise ExportError(
+                "%s: GradientBoostingClassifier init=%s is not supported: only the default "
+                "prior, 'zero' or a DummyClassifier with a constant prediction, whose raw "
+                "prediction does not depend on the row" % (path, _class_name(init)))
+    if est.estimators_.ndim != 2 or est.estimators_.shape[1] != 1:
+        raise ExportError("%s: estimators_ has shape %s" % (path, est.estimators_.shape))
+    # the init estimator's raw prediction, computed by scikit-learn itself: it is the
+    # same for every row (checked on two different rows)
+    rows = np.array([[0.0] * n, [1.0] * n], dtype=np.float32)
+    raw = np.asarray(est._raw_predict_init(rows), dtype=np.float64)
+    if raw.shape != (2, 1) or raw[0, 0] != raw[1, 0]:
+        raise ExportError("%s: the init estimator's raw prediction depends on the row" % path)
+    missing = _missing_mode(est, n)
+    trees = []
+    for i, tree in enumerate(est.estimators_[:, 0]):
+        sub = "%s.estimators_[%d, 0]" % (path, i)
+        trees.append(_standard_tree(tree, sub, _regression_values(tree), missing == "learned"))
+    doc = {"type": "gradient_boosting", "init": _float(raw[0, 0], path + ": init"),
+           "learning_rate": _float(est.learning_rate, path + ": learning_rate"),
+           "missing": missing, "trees": trees}
+    return doc, _scalar_label(classes[1], path), n
+
+
+def _bitset_codes(words):
+    """The category codes (0 to 255) set in an 8 x uint32 bitset."""
+    return [w * 32 + b for w in range(8) for b in range(32) if (int(words[w]) >> b) & 1]
+
+
+def _hist_gradient_boosting(est, path):
+    classes = _binary_classes(est, path)
+    n = int(est.n_features_in_)
+    loss = _class_name(getattr(est, "_loss", None))
+    if loss != "HalfBinomialLoss" or est.n_trees_per_iteration_ != 1:
+        raise ExportError("%s: HistGradientBoostingClassifier with loss %s and %d trees per "
+                          "iteration is not supported (binary log_loss only)"
+                          % (path, loss, est.n_trees_per_iteration_))
+    if getattr(est, "_preprocessor", None) is not None:
+        raise ExportError("%s: HistGradientBoostingClassifier with categorical_features="
+                          "'from_dtype' (an internal encoder) is not supported; encode the "
+                          "categories in the pipeline" % path)
+    baseline = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(-1)
+    if baseline.shape != (1,):
+        raise ExportError("%s: baseline prediction of shape %s" % (path, baseline.shape))
+    categorical = []
+    is_cat = getattr(est, "is_categorical_", None)
+    if is_cat is not None and np.any(is_cat):
+        known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
+        for f in np.flatnonzero(is_cat):
+            categorical.append({"feature": int(f), "known": _bitset_codes(known[f_idx_map[f]])})
+    cat_features = {c["feature"] for c in categorical}
+    trees = []
+    for i, predictors in enumerate(est._predictors):
+        sub = "%s._predictors[%d][0]" % (path, i)
+        p = predictors[0]
+        nodes = p.nodes
+        is_leaf, node_left, node_right = nodes["is_leaf"], nodes["left"], nodes["right"]
+        splits, leaves = _preorder(0, lambda k: bool(is_leaf[k]), lambda k: int(node_left[k]),
+                                   lambda k: int(node_right[k]))
+        ref = _references(splits, leaves, len(nodes))
+        sp = np.asarray(splits, dtype=np.intp)
+        features = nodes["feature_idx"][sp].astype(np.int64).tolist()
+        numeric = _thresholds(np.where(nodes["is_categorical"][sp] != 0, 0.0,
+                                       nodes["num_threshold"][sp]), sub)
+        thresholds = []
+        for j, k in enumerate(splits):
+            f = features[j]
+            if nodes["is_categorical"][k]:
+                b = int(nodes["bitset_idx"][k])
+                if f not in cat_features or not 0 <= b < len(p.raw_left_cat_bitsets):
+                    raise ExportError("%s: categorical split %d refers to bitset %d of %d"
+                                      % (sub, k, b, len(p.raw_left_cat_bitsets)))
+                # the codes scikit-learn's predictor tests, even for a "split on nans"
+                # whose bitset it never filled
+                thresholds.append(_bitset_codes(p.raw_left_cat_bitsets[b]))
+            elif f in cat_features:
+                raise ExportError("%s: numeric split %d on categorical feature %d" % (sub, k, f))
+            else:
+                thresholds.append(numeric[j])
+        trees.append({
+            "feature": features,
+            "threshold": thresholds,
+            "left": ref[node_left[sp].astype(np.intp)].tolist(),
+            "right": ref[node_right[sp].astype(np.intp)].tolist(),
+            "missing_left": (nodes["missing_go_to_left"][sp] != 0).astype(int).tolist(),
+            "value": _finite_list(nodes["value"][np.asarray(leaves, dtype=np.intp)], sub),
+        })
+    doc = {"type": "hist_gradient_boosting",
+           "baseline": _float(baseline[0], path + ": baseline"),
+           "categorical": categorical, "trees": trees}
+    return doc, _scalar_label(classes[1], path), n
+
+
+def _estimator(est, path):
+    """(estimator document, positive class label, number of input features)."""
+    from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
+                                  HistGradientBoostingClassifier, RandomForestClassifier)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+    exporters = {
+        LogisticRegression: _logistic_regression,
+        DecisionTreeClassifier: _decision_tree,
+        ExtraTreeClassifier: _decision_tree,
+        RandomForestClassifier: _random_forest,
+        ExtraTreesClassifier: _random_forest,
+        GradientBoostingClassifier: _gradient_boosting,
+        HistGradientBoostingClassifier: _hist_gradient_boosting,
+    }
+    if isinstance(est, str):
+        raise ExportError("%s: %r is not a classifier" % (path, est))
+    exporter = exporters.get(type(est))
+    if exporter is None:
+        raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
+    return exporter(est, path)
 
 
 # --------------------------------------------------------------------------
@@ -757,16 +1008,19 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
     for step_path, step in transformers:
         blocks, sparse = _compile(step, blocks, sparse, step_path, ctx)
 
-    est_doc, positive, n_coef = _estimator(final, final_path)
+    est_doc, positive, n_inputs = _estimator(final, final_path)
     for b in blocks:
         if b.vtype == "string" and not b.steps:
             raise ExportError("%s: column %r reaches the estimator as a string column"
                               % (final_path, b.column))
-        ctx.require(b, "number", final_path, "LogisticRegression")
+        ctx.require(b, "number", final_path, _class_name(final))
     width = sum(b.width for b in blocks)
-    if width != n_coef:
-        raise ExportError("%s: the preprocessing gives %d features but LogisticRegression "
-                          "has %d coefficients" % (final_path, width, n_coef))
+    if width != n_inputs:
+        if est_doc["type"] == "logistic_regression":
+            raise ExportError("%s: the preprocessing gives %d features but LogisticRegression "
+                              "has %d coefficients" % (final_path, width, n_inputs))
+        raise ExportError("%s: the preprocessing gives %d features but %s was fitted on %d"
+                          % (final_path, width, _class_name(final), n_inputs))
     if not blocks:
         raise ExportError("%s: the preprocessing produces no features" % root)
 
