@@ -54,7 +54,7 @@ SELECT c.label, e.* FROM (VALUES
   ('coef 1e400', $q$SELECT predict_deploy('tiny', jsonb_set((SELECT tiny FROM fixture), '{estimator,coef,0}', '1e400'))$q$),
   ('unknown column', $q$SELECT predict_deploy('tiny', jsonb_set((SELECT tiny FROM fixture), '{preprocessing,0,column}', '"X"'))$q$),
   ('duplicate category', $q$SELECT predict_deploy('tiny', jsonb_set((SELECT tiny FROM fixture), '{preprocessing,1,steps,1,categories,1}', '"a"'))$q$),
-  ('estimator type', $q$SELECT predict_deploy('tiny', jsonb_set((SELECT tiny FROM fixture), '{estimator,type}', '"random_forest"'))$q$),
+  ('estimator type', $q$SELECT predict_deploy('tiny', jsonb_set((SELECT tiny FROM fixture), '{estimator,type}', '"svc"'))$q$),
   ('missing provenance', $q$SELECT predict_deploy('tiny', (SELECT tiny FROM fixture) - 'provenance')$q$),
   ('1001 levels deep', $q$SELECT predict_deploy('tiny', jsonb_set((SELECT tiny FROM fixture), '{provenance,deep}', (repeat('[', 1001) || repeat(']', 1001))::jsonb))$q$),
   ('too large', $q$SELECT set_config('predict.max_model_bytes', '2kB', true), predict_deploy('tiny', jsonb_set((SELECT tiny FROM fixture), '{provenance,note}', to_jsonb(repeat('x', 2000))))$q$)
