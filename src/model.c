@@ -1244,6 +1244,30 @@ float32_at_or_below(double t)
 	return f;
 }
 
+/*
+ * Trees have millions of elements: their loops test each one with these
+ * predicates and build the JSON path (snprintf) only to report an error.
+ */
+static inline bool
+is_integer_in(const cJSON *item, double lo, double hi, long *out)
+{
+	if (!cJSON_IsNumber(item) || !(item->valuedouble >= lo && item->valuedouble <= hi) ||
+		item->valuedouble != floor(item->valuedouble))
+		return false;
+	*out = (long) item->valuedouble;
+	return true;
+}
+
+/* Set the path to <current>.key[index]; returns the length to restore. */
+static size_t
+path_push_element(loader *ld, const char *key, size_t index)
+{
+	size_t		saved = path_push_key(ld, key);
+
+	path_push_index(ld, index);
+	return saved;
+}
+
 /* An integral number in [lo, hi]. */
 static bool
 expect_integer(loader *ld, const cJSON *item, double lo, double hi, const char *what,
@@ -1288,16 +1312,24 @@ tree_array(loader *ld, const cJSON *object, const char *key, size_t n, const cha
 }
 
 /* A threshold: a finite number, or "inf" / "-inf" (JSON has no infinity). */
-static bool
-expect_threshold(loader *ld, const cJSON *item, double *out)
+static inline bool
+is_threshold(const cJSON *item, double *out)
 {
-	if (cJSON_IsString(item) && strcmp(item->valuestring, "inf") == 0)
+	if (cJSON_IsNumber(item) && isfinite(item->valuedouble))
+		*out = item->valuedouble;
+	else if (cJSON_IsString(item) && strcmp(item->valuestring, "inf") == 0)
 		*out = INFINITY;
 	else if (cJSON_IsString(item) && strcmp(item->valuestring, "-inf") == 0)
 		*out = -INFINITY;
-	else if (cJSON_IsNumber(item) && isfinite(item->valuedouble))
-		*out = item->valuedouble;
 	else
+		return false;
+	return true;
+}
+
+static bool
+expect_threshold(loader *ld, const cJSON *item, double *out)
+{
+	if (!is_threshold(item, out))
 		return fail(ld, "expected a finite number, \"inf\" or \"-inf\", got %s",
 					cJSON_IsNumber(item) ? "an out-of-range number" : json_type_name(item));
 	return true;
@@ -1335,24 +1367,34 @@ load_category_split(loader *ld, const cJSON *item, const uint32_t *known,
 	return true;
 }
 
-/* A child reference: a later split (> parent) or a leaf, each used once. */
+/*
+ * A child reference at key[parent]: a later split (> parent) or a leaf, each
+ * used once.
+ */
 static bool
-load_child(loader *ld, const cJSON *item, size_t parent, size_t nsplits,
+load_child(loader *ld, const char *key, const cJSON *item, size_t parent, size_t nsplits,
 		   uint8_t *referenced, int32_t *out)
 {
 	long		c;
 	size_t		node;
 
-	if (!expect_integer(ld, item, -(double) (nsplits + 1), (double) nsplits - 1,
-						"a split index or -1 - leaf index", &c))
-		return false;
+	if (!is_integer_in(item, -(double) (nsplits + 1), (double) nsplits - 1, &c))
+	{
+		path_push_element(ld, key, parent);
+		return expect_integer(ld, item, -(double) (nsplits + 1), (double) nsplits - 1,
+							  "a split index or -1 - leaf index", &c);
+	}
 	if (c >= 0 && (size_t) c <= parent)
+	{
+		path_push_element(ld, key, parent);
 		return fail(ld, "split %zu points back to split %ld; a child must come after its "
 					"parent (so that a tree has no cycle)", parent, c);
+	}
 	/* nodes numbered splits first, then leaves */
 	node = c >= 0 ? (size_t) c : nsplits + (size_t) (-1 - c);
 	if (referenced[node])
 	{
+		path_push_element(ld, key, parent);
 		if (c >= 0)
 			return fail(ld, "split %ld is already the child of another split", c);
 		return fail(ld, "leaf %ld is already the child of another split", -1 - c);
@@ -1415,7 +1457,7 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 
 	for (size_t i = 0; i < nsplits; i++)
 	{
-		size_t		at;
+		size_t		at = ld->path_len;
 		long		f;
 		long		m = 0;
 		int32_t		l;
@@ -1423,52 +1465,47 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		double		thr = 0;
 		bool		categorical_split = false;
 
-		at = path_push_key(ld, "feature");
-		path_push_index(ld, i);
-		if (!expect_integer(ld, feature, 0, (double) ld->model->nfeatures - 1,
-							"a feature index", &f))
-			return false;
-		path_set(ld, at);
+		if (!is_integer_in(feature, 0, (double) ld->model->nfeatures - 1, &f))
+		{
+			path_push_element(ld, "feature", i);
+			return expect_integer(ld, feature, 0, (double) ld->model->nfeatures - 1,
+								  "a feature index", &f);
+		}
 		if (missing != NULL)
 		{
-			path_push_key(ld, "missing_left");
-			path_push_index(ld, i);
-			if (!expect_integer(ld, missing, 0, 1, "0 or 1", &m))
-				return false;
-			path_set(ld, at);
+			if (!is_integer_in(missing, 0, 1, &m))
+			{
+				path_push_element(ld, "missing_left", i);
+				return expect_integer(ld, missing, 0, 1, "a 0/1 flag", &m);
+			}
 			missing = missing->next;
 		}
-		path_push_key(ld, "threshold");
-		path_push_index(ld, i);
 		if (rules->hist && cJSON_IsArray(threshold))
-		{
-			if (!rules->categorical[f])
-				return fail(ld, "a list of categories, but feature %ld is not in \"categorical\"", f);
-			categorical_split = true;
-		}
-		else if (rules->hist && rules->categorical[f])
-			return fail(ld, "feature %ld is categorical: expected the list of category codes "
-						"that go left, got %s", f, json_type_name(threshold));
-		else if (!expect_threshold(ld, threshold, &thr))
-			return false;
-		if (categorical_split)
 		{
 			uint32_t   *bits = (uint32_t *) est->bitsets + 8 * scratch->next_bitset;
 
+			path_push_element(ld, "threshold", i);
+			if (!rules->categorical[f])
+				return fail(ld, "a list of categories, but feature %ld is not in \"categorical\"", f);
 			if (!load_category_split(ld, threshold, rules->known + 8 * (size_t) f, m != 0, bits))
 				return false;
+			path_set(ld, at);
+			categorical_split = true;
 		}
-		path_set(ld, at);
-		path_push_key(ld, "left");
-		path_push_index(ld, i);
-		if (!load_child(ld, left, i, nsplits, scratch->referenced, &l))
+		else if (rules->hist && rules->categorical[f])
+		{
+			path_push_element(ld, "threshold", i);
+			return fail(ld, "feature %ld is categorical: expected the list of category codes "
+						"that go left, got %s", f, json_type_name(threshold));
+		}
+		else if (!is_threshold(threshold, &thr))
+		{
+			path_push_element(ld, "threshold", i);
+			return expect_threshold(ld, threshold, &thr);
+		}
+		if (!load_child(ld, "left", left, i, nsplits, scratch->referenced, &l) ||
+			!load_child(ld, "right", right, i, nsplits, scratch->referenced, &r))
 			return false;
-		path_set(ld, at);
-		path_push_key(ld, "right");
-		path_push_index(ld, i);
-		if (!load_child(ld, right, i, nsplits, scratch->referenced, &r))
-			return false;
-		path_set(ld, at);
 
 		if (rules->hist)
 		{
@@ -1499,19 +1536,20 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		right = right->next;
 	}
 
-	saved = path_push_key(ld, "value");
 	for (size_t i = 0; i <= nsplits; i++, value = value->next)
 	{
-		size_t		at = path_push_index(ld, i);
 		double	   *leaf = (double *) est->leaves + scratch->next_leaf++;
 
-		if (!expect_finite(ld, value, leaf))
-			return false;
-		if (rules->probability && !(*leaf >= 0 && *leaf <= 1))
+		if (!cJSON_IsNumber(value) || !isfinite(value->valuedouble) ||
+			(rules->probability && !(value->valuedouble >= 0 && value->valuedouble <= 1)))
+		{
+			path_push_element(ld, "value", i);
+			if (!expect_finite(ld, value, leaf))
+				return false;
 			return fail(ld, "expected a class fraction between 0 and 1, got %.17g", *leaf);
-		path_set(ld, at);
+		}
+		*leaf = value->valuedouble;
 	}
-	path_set(ld, saved);
 	return true;
 }
 
@@ -1609,9 +1647,12 @@ assign_slots(loader *ld, size_t nsplits)
 			}
 		blk->nuses = (uint32_t) (next_use - blk->first_use);
 		/* scikit-learn checks every feature it casts to float32, read or not */
-		for (uint32_t j = 0; blk->one_hot && j < blk->width; j++)
+		for (uint32_t j = blk->width; blk->one_hot && j-- > 0;)
 			if (isinf((float) blk->off_values[j]))
-				blk->off_too_large32 = true;
+			{
+				blk->off_too_large32++;
+				blk->off_too_large32_at = j;
+			}
 	}
 	est->nslots = nslots;
 	est->feature_slot = slot_of;
@@ -1646,6 +1687,7 @@ load_known_categories(loader *ld, const cJSON *object, tree_rules *rules)
 	for (size_t i = 0; i < n; i++, entry = entry->next)
 	{
 		size_t		at = path_push_index(ld, i);
+		size_t		element = ld->path_len;
 		const cJSON *field;
 		const cJSON *code;
 		long		f;
@@ -1660,7 +1702,7 @@ load_known_categories(loader *ld, const cJSON *object, tree_rules *rules)
 		if (categorical[f])
 			return fail(ld, "feature %ld is listed twice", f);
 		categorical[f] = true;
-		path_set(ld, at);
+		path_set(ld, element);
 		if ((field = member(ld, entry, "known", true)) == NULL)
 			return false;
 		path_push_key(ld, "known");

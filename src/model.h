@@ -74,7 +74,8 @@ typedef struct block
 	uint32_t	nsteps;			/* scalar steps, the one_hot included */
 	bool		one_hot;		/* the last scalar step is a one_hot */
 	bool		off_all_zero;	/* every off_value is +-0 */
-	bool		off_too_large32;	/* trees: some off_value overflows float32 */
+	uint32_t	off_too_large32;	/* trees: off_values that overflow float32 */
+	uint32_t	off_too_large32_at;	/* the first of them */
 	const double *off_values;	/* one_hot: feature values when not hot */
 	const double *on_values;	/* one_hot: feature value when hot */
 	uint32_t	first_use;		/* trees: this block's entries in uses */

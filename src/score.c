@@ -449,7 +449,10 @@ gather_features(const predict_model *model, const predict_value *values,
 				x64[est->feature_slot[blk->first_feature + hot]] = blk->on_values[hot];
 			continue;
 		}
-		if (blk->off_too_large32 || (hot >= 0 && isinf((float) blk->on_values[hot])))
+		/* an off value that overflows matters unless its feature is the hot one */
+		if ((blk->off_too_large32 &&
+			 (blk->off_too_large32 > 1 || hot != (long) blk->off_too_large32_at)) ||
+			(hot >= 0 && isinf((float) blk->on_values[hot])))
 			return float32_overflow(model, blk, err);
 		for (uint32_t u = 0; u < blk->nuses; u++)
 			x32[use[u].slot] = (float) blk->off_values[use[u].offset];

@@ -1,6 +1,9 @@
 /*
  * fixtures.c - the model document shared by the unit tests and the fuzzers.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "unit.h"
 
 /* The base document: every step type, both column types, 8 features. */
@@ -30,3 +33,57 @@ const char base_model[] =
 " \"positive_class\": 1, \"threshold\": 0.5,\n"
 " \"provenance\": {\"sklearn_version\": \"1.2.1\", \"exported_at\": \"2026-11-26T00:00:00Z\",\n"
 "   \"training_rows\": 891, \"git\": \"abc\"}}\n";
+
+/*
+ * Tree estimators over the base document's 8 features (0-2 Sex one-hot,
+ * 3 Age standardized, 4 Age missing indicator, 5 Embarked ordinal, 6-7
+ * Pclass one-hot after min_max), spliced in by unit_with_estimator.
+ *
+ * The forest: tree 0 splits Sex_male <= 0.5, then Age <= -0.5 (age <= 25)
+ * or Pclass_3 <= 0; tree 1 splits Embarked <= 1.5; tree 2 is one leaf.
+ */
+const char forest_estimator[] =
+"{\"type\": \"random_forest\", \"trees\": [\n"
+"   {\"feature\": [1, 3, 7], \"threshold\": [0.5, -0.5, 0], \"left\": [1, -1, -3], \"right\": [2, -2, -4],\n"
+"    \"value\": [0.9, 0.7, 0.4, 0.1]},\n"
+"   {\"feature\": [5], \"threshold\": [1.5], \"left\": [-1], \"right\": [-2], \"value\": [0.625, 0.3]},\n"
+"   {\"feature\": [], \"threshold\": [], \"left\": [], \"right\": [], \"value\": [0.5]}]}";
+
+/* Gradient boosting: the same first two trees with regression values. */
+const char boosting_estimator[] =
+"{\"type\": \"gradient_boosting\", \"init\": -0.25, \"learning_rate\": 0.1, \"missing\": \"error\", \"trees\": [\n"
+"   {\"feature\": [1, 3, 7], \"threshold\": [0.5, -0.5, 0], \"left\": [1, -1, -3], \"right\": [2, -2, -4],\n"
+"    \"value\": [2.5, 1.25, -0.75, -2.0]},\n"
+"   {\"feature\": [5], \"threshold\": [1.5], \"left\": [-1], \"right\": [-2], \"value\": [0.5, -0.5]}]}";
+
+/*
+ * HistGradientBoosting: Embarked's ordinal code (feature 5) as a
+ * categorical feature with known codes 0-2 (C, Q, S), then Age.
+ */
+const char hist_estimator[] =
+"{\"type\": \"hist_gradient_boosting\", \"baseline\": 0.125,\n"
+" \"categorical\": [{\"feature\": 5, \"known\": [0, 1, 2]}], \"trees\": [\n"
+"   {\"feature\": [5, 3], \"threshold\": [[1], \"inf\"], \"missing_left\": [1, 0], \"left\": [-1, -2], \"right\": [1, -3],\n"
+"    \"value\": [0.5, -0.25, 2.0]},\n"
+"   {\"feature\": [3], \"threshold\": [-0.5], \"missing_left\": [1], \"left\": [-1], \"right\": [-2], \"value\": [0.0625, -0.125]}]}";
+
+char *
+unit_with_estimator(const char *estimator)
+{
+	const char *start = strstr(base_model, "{\"type\": \"logistic_regression\"");
+	const char *end = strstr(base_model, "\"link\": \"logistic\"}");
+	size_t		head;
+	char	   *out;
+
+	if (start == NULL || end == NULL)
+		abort();
+	end += strlen("\"link\": \"logistic\"}");
+	head = (size_t) (start - base_model);
+	out = malloc(strlen(base_model) + strlen(estimator) + 1);
+	if (out == NULL)
+		abort();
+	memcpy(out, base_model, head);
+	strcpy(out + head, estimator);
+	strcat(out, end);
+	return out;
+}

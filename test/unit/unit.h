@@ -28,7 +28,17 @@ predict_model *expect_load(const char *name, const char *text);
 /* A model with every step type, both column types and 8 features. */
 extern const char base_model[];
 
+/* Tree estimators over base_model's features (fixtures.c). */
+extern const char forest_estimator[];
+extern const char boosting_estimator[];
+extern const char hist_estimator[];
+
+/* base_model with its estimator object replaced (caller frees). */
+char	   *unit_with_estimator(const char *estimator);
+
 void		loader_tests(void);
 void		score_tests(void);
+void		tree_loader_tests(void);
+void		tree_score_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

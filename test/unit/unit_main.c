@@ -84,6 +84,8 @@ main(void)
 {
 	loader_tests();
 	score_tests();
+	tree_loader_tests();
+	tree_score_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }
