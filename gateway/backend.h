@@ -8,7 +8,8 @@
  * keep, whatever its database:
  *
  *   - predict: store (observation_id, observation) scored with the default
- *     model, atomically and durably, and report the stored row. If the id is
+ *     model, atomically and durably, and report the stored row (without its
+ *     observation, which the client just sent). If the id is
  *     already stored with an equal observation (JSON equality: key order,
  *     whitespace and duplicate keys do not matter), report the stored row
  *     with created = false and write nothing; with a different observation,
@@ -68,9 +69,10 @@ typedef struct prediction_row
 {
 	int64_t		id;
 	int64_t		observation_id;
-	const char *observation;	/* JSON object text */
+	const char *observation;	/* JSON object text; NULL when not fetched (predict) */
 	size_t		observation_len;
 	double		proba;
+	const char *proba_text;		/* the database's exact decimal text, or NULL */
 	bool		predicted_class;
 	int			true_class;		/* 0, 1, or -1 for null */
 	const char *model;

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "strbuf.h"
+
 /* The raw text of a top-level member's value. */
 typedef struct json_span
 {
@@ -112,48 +114,6 @@ parse_int64(const char *s, size_t len, int64_t *out)
 	else
 		*out = (int64_t) v;
 	return true;
-}
-
-/* Whether s[0..len) is a number as RFC 8259 writes it. */
-static bool
-strict_number(const char *s, size_t len)
-{
-	size_t		i = 0;
-
-	if (i < len && s[i] == '-')
-		i++;
-	if (i >= len)
-		return false;
-	if (s[i] == '0')
-		i++;
-	else if (s[i] >= '1' && s[i] <= '9')
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-	else
-		return false;
-	if (i < len && s[i] == '.')
-	{
-		size_t		digits = ++i;
-
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == digits)
-			return false;
-	}
-	if (i < len && (s[i] == 'e' || s[i] == 'E'))
-	{
-		size_t		digits;
-
-		i++;
-		if (i < len && (s[i] == '+' || s[i] == '-'))
-			i++;
-		digits = i;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == digits)
-			return false;
-	}
-	return i == len;
 }
 
 /*
@@ -289,7 +249,7 @@ json_scan(const char *s, size_t len, const char *const *keys, int nkeys,
 			while (i < len && (s[i] == '-' || s[i] == '+' || s[i] == '.' || s[i] == 'e' ||
 							   s[i] == 'E' || (s[i] >= '0' && s[i] <= '9')))
 				i++;
-			if (!strict_number(s + start, i - start))
+			if (!json_number_valid(s + start, i - start))
 			{
 				snprintf(msg, size, "request body is not valid JSON: malformed number \"%.*s\" "
 						 "at byte %zu", (int) (i - start > 40 ? 40 : i - start), s + start, start);

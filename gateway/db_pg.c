@@ -55,13 +55,24 @@
 #define INT4OID 23
 #define JSONBOID 3802
 
-/* The row as the HTTP layer renders it; timestamps as ISO 8601 in UTC. */
+/*
+ * The row's columns, as text (the session runs with TimeZone UTC, DateStyle
+ * ISO and extra_float_digits 3: timestamps are converted to ISO 8601 in C,
+ * proba is the shortest exact decimal and is passed on as is). /predict does
+ * not fetch the observation back: the client just sent it.
+ */
 #define ROW_COLUMNS \
 	"id, observation_id, observation::text, proba, predicted_class, true_class, " \
-	"model, model_version, " \
-	"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
-	"to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+	"model, model_version, created_at, updated_at"
 #define ROW_NCOLUMNS 10
+#define PREDICT_COLUMNS \
+	"id, observation_id, proba, predicted_class, true_class, " \
+	"model, model_version, created_at, updated_at"
+#define PREDICT_NCOLUMNS 9
+
+/* Session settings the result parsing relies on, set on every new connection. */
+#define SESSION_SETTINGS \
+	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3"
 
 /*
  * The statements, prepared on every connection.
@@ -103,9 +114,9 @@ static const pg_statement statements[NSTATEMENTS] = {
 		" ON CONFLICT (observation_id) DO NOTHING"
 		" RETURNING *"
 		") "
-		"SELECT 0, " ROW_COLUMNS " FROM inserted "
+		"SELECT 0, " PREDICT_COLUMNS " FROM inserted "
 		"UNION ALL "
-		"SELECT CASE WHEN observation = $2 THEN 1 ELSE 2 END, " ROW_COLUMNS " FROM existing",
+		"SELECT CASE WHEN observation = $2 THEN 1 ELSE 2 END, " PREDICT_COLUMNS " FROM existing",
 	2, {INT8OID, JSONBOID}},
 	[STMT_UPDATE] = {"predict_update",
 		"UPDATE predictions SET true_class = $2 WHERE observation_id = $1 RETURNING " ROW_COLUMNS,
@@ -242,14 +253,21 @@ typedef enum run_outcome
 } run_outcome;
 
 /*
- * Send a prepared statement (or, with sql set, a Prepare) on a non-blocking
+ * Send a prepared statement (or a Prepare, or a simple query) on a non-blocking
  * connection and collect its result within the deadline. The result is the
  * first error result if there is any, else the last one; it is returned only
  * after PQgetResult returned NULL, i.e. after ReadyForQuery, i.e. after the
  * commit.
  */
+typedef enum run_mode
+{
+	RUN_EXECUTE,				/* execute the prepared statement st->name */
+	RUN_PREPARE,				/* prepare st->sql as st->name */
+	RUN_SIMPLE					/* send st->sql as a simple query (no parameters) */
+} run_mode;
+
 static run_outcome
-run_statement(PGconn *conn, const pg_statement *st, bool prepare,
+run_statement(PGconn *conn, const pg_statement *st, run_mode mode,
 			  const char *const *values, int64_t deadline, PGresult **result)
 {
 	int			sent;
@@ -257,8 +275,10 @@ run_statement(PGconn *conn, const pg_statement *st, bool prepare,
 	PGresult   *r;
 
 	*result = NULL;
-	if (prepare)
+	if (mode == RUN_PREPARE)
 		sent = PQsendPrepare(conn, st->name, st->sql, st->nparams, st->types);
+	else if (mode == RUN_SIMPLE)
+		sent = PQsendQuery(conn, st->sql);
 	else
 		sent = PQsendQueryPrepared(conn, st->name, st->nparams, values, NULL, NULL, 0);
 	if (!sent)
@@ -399,16 +419,19 @@ session_connect(db_session *s, int64_t deadline, db_error *err)
 		db_fail(err, DB_UNAVAILABLE, "database connection setup failed");
 		return false;
 	}
-	for (i = 0; i < NSTATEMENTS; i++)
+	for (i = -1; i < NSTATEMENTS; i++)
 	{
+		static const pg_statement settings = {"settings", SESSION_SETTINGS, 0, {0}};
+		const pg_statement *st = i < 0 ? &settings : &statements[i];
 		PGresult   *res;
-		run_outcome out = run_statement(s->conn, &statements[i], true, NULL, deadline, &res);
+		run_outcome out = run_statement(s->conn, st, i < 0 ? RUN_SIMPLE : RUN_PREPARE, NULL,
+										deadline, &res);
 
 		if (out != RUN_RESULT || PQresultStatus(res) != PGRES_COMMAND_OK)
 		{
 			s->failures++;
 			metrics_db_error(out == RUN_TIMEOUT ? DBERR_TIMEOUT : DBERR_OTHER);
-			log_error("cannot prepare statement %s: %s", statements[i].name,
+			log_error("cannot prepare statement %s: %s", st->name,
 					  res != NULL ? first_line(PQresultErrorMessage(res), line, sizeof(line))
 					  : out == RUN_TIMEOUT ? "timeout" : "connection lost");
 			PQclear(res);
@@ -448,7 +471,7 @@ session_execute(db_session *s, int st, const char *const *values, int64_t deadli
 			return err->status;
 
 		metrics_db_busy(1);
-		out = run_statement(s->conn, &statements[st], false, values, deadline, &res);
+		out = run_statement(s->conn, &statements[st], RUN_EXECUTE, values, deadline, &res);
 		metrics_db_busy(-1);
 
 		if (out == RUN_TIMEOUT)
@@ -506,33 +529,74 @@ session_execute(db_session *s, int st, const char *const *values, int64_t deadli
 	return db_fail(err, DB_UNAVAILABLE, "database unavailable");
 }
 
-/* Decode row `row` of res, its columns starting at `first`, and hand it to sink. */
+/*
+ * A PostgreSQL timestamptz in ISO style and UTC ("2026-11-26 11:08:01.2237+00")
+ * as ISO 8601 with microseconds ("2026-11-26T11:08:01.223700Z"). Anything
+ * else (it cannot happen with SESSION_SETTINGS) is copied as it is.
+ */
+static const char *
+iso_timestamp(const char *in, char *out, size_t size)
+{
+	size_t		n = strlen(in);
+	const char *dot;
+	size_t		digits = 0;
+
+	if (n < 22 || n + 8 > size || in[10] != ' ' || in[4] != '-' ||
+		strcmp(in + n - 3, "+00") != 0)
+		return in;
+	memcpy(out, in, 19);		/* YYYY-MM-DD HH:MM:SS */
+	out[10] = 'T';
+	out[19] = '.';
+	dot = in[19] == '.' ? in + 20 : NULL;
+	if (dot != NULL)
+		for (; dot + digits < in + n - 3 && digits < 6; digits++)
+			out[20 + digits] = dot[digits];
+	for (; digits < 6; digits++)
+		out[20 + digits] = '0';
+	out[26] = 'Z';
+	out[27] = '\0';
+	return out;
+}
+
+/*
+ * Decode row `row` of res, its columns starting at `first` (with the
+ * observation when with_observation), and hand it to sink.
+ */
 static void
-emit_row(const PGresult *res, int row, int first, row_sink sink, void *arg)
+emit_row(const PGresult *res, int row, int first, bool with_observation,
+		 row_sink sink, void *arg)
 {
 	prediction_row r;
 	int			c = first;
+	char		created[40];
+	char		updated[40];
 
 	r.id = strtoll(PQgetvalue(res, row, c++), NULL, 10);
 	r.observation_id = strtoll(PQgetvalue(res, row, c++), NULL, 10);
-	r.observation = PQgetvalue(res, row, c);
-	r.observation_len = (size_t) PQgetlength(res, row, c++);
-	r.proba = strtod(PQgetvalue(res, row, c++), NULL);
+	r.observation = NULL;
+	r.observation_len = 0;
+	if (with_observation)
+	{
+		r.observation = PQgetvalue(res, row, c);
+		r.observation_len = (size_t) PQgetlength(res, row, c++);
+	}
+	r.proba_text = PQgetvalue(res, row, c++);
+	r.proba = strtod(r.proba_text, NULL);
 	r.predicted_class = PQgetvalue(res, row, c++)[0] == 't';
 	r.true_class = PQgetisnull(res, row, c) ? -1 : atoi(PQgetvalue(res, row, c));
 	c++;
 	r.model = PQgetvalue(res, row, c++);
 	r.model_version = (int32_t) atol(PQgetvalue(res, row, c++));
-	r.created_at = PQgetvalue(res, row, c++);
-	r.updated_at = PQgetvalue(res, row, c++);
+	r.created_at = iso_timestamp(PQgetvalue(res, row, c++), created, sizeof(created));
+	r.updated_at = iso_timestamp(PQgetvalue(res, row, c++), updated, sizeof(updated));
 	sink(&r, arg);
 }
 
 /* Whether res has the columns a row result needs (guards against schema drift). */
 static bool
-row_shape_ok(const PGresult *res, int first, db_error *err)
+row_shape_ok(const PGresult *res, int expected, db_error *err)
 {
-	if (PQnfields(res) != first + ROW_NCOLUMNS)
+	if (PQnfields(res) != expected)
 	{
 		log_error("unexpected result shape: %d columns", PQnfields(res));
 		db_fail(err, DB_INTERNAL, "unexpected result");
@@ -568,7 +632,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 			PQclear(res);
 			continue;
 		}
-		if (!row_shape_ok(res, 1, err))
+		if (!row_shape_ok(res, 1 + PREDICT_NCOLUMNS, err))
 		{
 			PQclear(res);
 			return err->status;
@@ -581,7 +645,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 						   (long long) observation_id);
 		}
 		*created = (outcome == 0);
-		emit_row(res, 0, 1, sink, arg);
+		emit_row(res, 0, 1, false, sink, arg);
 		PQclear(res);
 		return DB_OK;
 	}
@@ -601,7 +665,7 @@ query_rows(db_session *s, int st, const char *const *values, bool want_one,
 
 	if (status != DB_OK)
 		return status;
-	if (!row_shape_ok(res, 0, err))
+	if (!row_shape_ok(res, ROW_NCOLUMNS, err))
 	{
 		PQclear(res);
 		return err->status;
@@ -612,7 +676,7 @@ query_rows(db_session *s, int st, const char *const *values, bool want_one,
 		return db_fail(err, DB_NOT_FOUND, "%s", not_found);
 	}
 	for (i = 0; i < PQntuples(res); i++)
-		emit_row(res, i, 0, sink, arg);
+		emit_row(res, i, 0, true, sink, arg);
 	PQclear(res);
 	return DB_OK;
 }

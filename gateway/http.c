@@ -227,18 +227,22 @@ write_row(const prediction_row *row, void *arg)
 	sb_json_int64(sb, row->id);
 	sb_puts(sb, ", \"observation_id\": ");
 	sb_json_int64(sb, row->observation_id);
-	sb_puts(sb, ", \"observation\": ");
-	sb_append(sb, row->observation, row->observation_len);
+	if (row->observation != NULL)
+	{
+		sb_puts(sb, ", \"observation\": ");
+		sb_append(sb, row->observation, row->observation_len);
+	}
 	sb_puts(sb, ", \"proba\": ");
-	sb_json_double(sb, row->proba);
+	sb_json_number_text(sb, row->proba_text, row->proba);
 	sb_puts(sb, row->predicted_class ? ", \"predicted_class\": true" : ", \"predicted_class\": false");
 	if (row->true_class < 0)
 		sb_puts(sb, ", \"true_class\": null");
 	else
-		sb_printf(sb, ", \"true_class\": %d", row->true_class);
+		sb_puts(sb, row->true_class ? ", \"true_class\": 1" : ", \"true_class\": 0");
 	sb_puts(sb, ", \"model\": ");
 	sb_json_string(sb, row->model, strlen(row->model));
-	sb_printf(sb, ", \"model_version\": %d", (int) row->model_version);
+	sb_puts(sb, ", \"model_version\": ");
+	sb_json_int64(sb, row->model_version);
 	sb_puts(sb, ", \"created_at\": ");
 	sb_json_string(sb, row->created_at, strlen(row->created_at));
 	sb_puts(sb, ", \"updated_at\": ");

@@ -19,15 +19,31 @@
 static size_t
 put_time(char *buf, size_t size)
 {
+	/* the formatted second, per thread: strftime once a second, not per line */
+	static __thread time_t cached_second = -1;
+	static __thread char cached[32];
+	static __thread size_t cached_len;
 	struct timespec ts;
 	struct tm	tm;
-	size_t		n;
+	long		ms;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, size, "time=%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t) snprintf(buf + n, size - n, ".%03ldZ ", ts.tv_nsec / 1000000);
-	return n < size ? n : size - 1;
+	if (ts.tv_sec != cached_second)
+	{
+		gmtime_r(&ts.tv_sec, &tm);
+		cached_len = strftime(cached, sizeof(cached), "time=%Y-%m-%dT%H:%M:%S.", &tm);
+		cached_second = ts.tv_sec;
+	}
+	if (size < cached_len + 6)
+		return 0;
+	memcpy(buf, cached, cached_len);
+	ms = ts.tv_nsec / 1000000;
+	buf[cached_len] = (char) ('0' + ms / 100);
+	buf[cached_len + 1] = (char) ('0' + ms / 10 % 10);
+	buf[cached_len + 2] = (char) ('0' + ms % 10);
+	buf[cached_len + 3] = 'Z';
+	buf[cached_len + 4] = ' ';
+	return cached_len + 5;
 }
 
 /* Append s as a quoted logfmt value; stops (truncating) at the buffer's end. */

@@ -43,7 +43,7 @@ sb_reserve(strbuf *sb, size_t n)
 		return false;
 	if (sb->len + n + 1 <= sb->cap)
 		return true;
-	cap = sb->cap ? sb->cap : 256;
+	cap = sb->cap ? sb->cap : 1024;
 	while (cap < sb->len + n + 1)
 	{
 		if (cap > SIZE_MAX / 2)
@@ -160,11 +160,72 @@ sb_json_double(strbuf *sb, double d)
 	sb_puts(sb, buf);
 }
 
+/* Whether s[0..len) is a number as RFC 8259 writes it. */
+bool
+json_number_valid(const char *s, size_t len)
+{
+	size_t		i = 0;
+
+	if (i < len && s[i] == '-')
+		i++;
+	if (i >= len)
+		return false;
+	if (s[i] == '0')
+		i++;
+	else if (s[i] >= '1' && s[i] <= '9')
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return false;
+	if (i < len && s[i] == '.')
+	{
+		size_t		digits = ++i;
+
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == digits)
+			return false;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E'))
+	{
+		size_t		digits;
+
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		digits = i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == digits)
+			return false;
+	}
+	return i == len;
+}
+
 void
 sb_json_int64(strbuf *sb, int64_t v)
 {
 	char		buf[24];
-	int			n = snprintf(buf, sizeof(buf), "%lld", (long long) v);
+	char	   *p = buf + sizeof(buf);
+	uint64_t	u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
 
-	sb_append(sb, buf, (size_t) n);
+	do
+	{
+		*--p = (char) ('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	sb_append(sb, p, (size_t) (buf + sizeof(buf) - p));
+}
+
+void
+sb_json_number_text(strbuf *sb, const char *text, double value)
+{
+	size_t		len = text != NULL ? strlen(text) : 0;
+
+	if (len > 0 && json_number_valid(text, len))
+		sb_append(sb, text, len);
+	else
+		sb_json_double(sb, value);
 }

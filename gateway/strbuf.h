@@ -33,5 +33,10 @@ void		sb_json_string(strbuf *sb, const char *s, size_t n);
 /* A JSON number: the shortest decimal that reads back as d; null if not finite. */
 void		sb_json_double(strbuf *sb, double d);
 void		sb_json_int64(strbuf *sb, int64_t v);
+/* text if it is a JSON number (a database's exact decimal), else value as above. */
+void		sb_json_number_text(strbuf *sb, const char *text, double value);
+
+/* Whether s[0..len) is a number as RFC 8259 writes it. */
+bool		json_number_valid(const char *s, size_t len);
 
 #endif							/* GATEWAY_STRBUF_H */

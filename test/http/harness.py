@@ -96,6 +96,12 @@ class Backend:
         """Make an insert of observation_id fail with an internal (non-data) error."""
         raise NotImplementedError
 
+    def insert_at(self, url, observation_id, created_at):
+        """Store a row (observation {}) directly, with the given creation time (UTC text)."""
+        self.execute(url, "INSERT INTO predictions (observation_id, observation, created_at, "
+                          "updated_at) VALUES (%s, '{}', %s, %s)",
+                     (observation_id, created_at, created_at))
+
     def slow_inserts_of(self, url, observation_id, seconds):
         raise NotImplementedError
 

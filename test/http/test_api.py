@@ -16,6 +16,8 @@ from harness import REPO, TITANIC_OBSERVATION, fresh_id, observation
 
 ROW_FIELDS = ["id", "observation_id", "observation", "proba", "predicted_class", "true_class",
               "model", "model_version", "created_at", "updated_at"]
+# /predict answers the row without the observation the client just sent
+PREDICT_FIELDS = [f for f in ROW_FIELDS if f != "observation"]
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -42,11 +44,13 @@ def assert_error(r, status, message=None, contains=None):
     return body["error"]
 
 
-def assert_row(row, obs_id, obs):
-    assert list(row) == ROW_FIELDS
+def assert_row(row, obs_id, obs=None):
+    """A row as /predict answers it (obs None), or as the other routes do."""
+    assert list(row) == (PREDICT_FIELDS if obs is None else ROW_FIELDS)
     assert isinstance(row["id"], int) and row["id"] > 0
     assert row["observation_id"] == obs_id
-    assert row["observation"] == obs
+    if obs is not None:
+        assert row["observation"] == obs
     assert isinstance(row["proba"], float) and 0.0 <= row["proba"] <= 1.0
     assert row["predicted_class"] is (row["proba"] >= 0.5)
     assert row["model"] == "titanic" and row["model_version"] == 1
@@ -59,8 +63,11 @@ def test_predict_stores_and_returns_the_row(client, backend, gateway):
     i = fresh_id()
     r = client.predict(i, TITANIC_OBSERVATION)
     assert r.status == 200 and r.header("Content-Type") == "application/json"
-    assert_row(r.json, i, TITANIC_OBSERVATION)
+    assert_row(r.json, i)
     assert r.json["true_class"] is None
+    assert r.json["created_at"] == r.json["updated_at"]
+    stored = client.get("/predictions/%d" % i, same_connection=True).json
+    assert_row(stored, i, TITANIC_OBSERVATION)
     # the tutorial's value for its first example (scikit-learn: 0.0918...)
     assert abs(r.json["proba"] - 0.09182825924632243) < 1e-12
     rows = backend.query(gateway.database_url,
@@ -164,7 +171,9 @@ def test_predict_keeps_every_digit(client):
         r = client.predict(i, obs)
         assert r.status == 200, r
         assert r.json["observation_id"] == i
-        assert r.json["observation"]["note"] == 12345678901234567890123
+        stored = client.get("/predictions/%d" % i, same_connection=True).json
+        assert stored["observation_id"] == i
+        assert stored["observation"]["note"] == 12345678901234567890123
 
 
 def test_predict_with_form_content_type_and_no_content_type(client):
@@ -211,8 +220,9 @@ def test_update_sets_true_class(client, backend, gateway, value, stored):
     r = client.post("/update", {"id": i, "true_class": value}, same_connection=True)
     assert r.status == 200, r
     row = r.json
+    assert_row(row, i, observation(i))
     assert row["true_class"] == stored
-    for field in ("id", "observation_id", "observation", "proba", "predicted_class", "model",
+    for field in ("id", "observation_id", "proba", "predicted_class", "model",
                   "model_version", "created_at"):
         assert row[field] == created[field]
     assert row["updated_at"] >= created["updated_at"]
@@ -255,9 +265,23 @@ def test_get_prediction(client):
     created = client.predict(i).json
     r = client.get("/predictions/%d" % i, same_connection=True)
     assert r.status == 200 and r.header("Content-Type") == "application/json"
-    assert r.json == created
+    assert_row(r.json, i, observation(i))
+    assert {k: v for k, v in r.json.items() if k != "observation"} == created
     r = client.request("HEAD", "/predictions/%d" % i, same_connection=True)
     assert r.status == 200 and r.body == ""
+
+
+@pytest.mark.parametrize("stored,shown", [
+    ("2026-01-02 03:04:05.1+00", "2026-01-02T03:04:05.100000Z"),
+    ("2026-01-02 03:04:05+00", "2026-01-02T03:04:05.000000Z"),
+    ("2026-12-31 23:59:59.999999+00", "2026-12-31T23:59:59.999999Z"),
+    ("2026-06-30 22:00:00.000001-02", "2026-07-01T00:00:00.000001Z"),
+])
+def test_timestamps_are_iso_8601_utc_with_microseconds(client, backend, gateway, stored, shown):
+    i = fresh_id()
+    backend.insert_at(gateway.database_url, i, stored)
+    row = client.get("/predictions/%d" % i).json
+    assert row["created_at"] == shown and row["updated_at"] == shown
 
 
 def test_get_prediction_unknown_is_404_and_bad_id_is_422(client):
