@@ -2,6 +2,8 @@
  * fuzz_model.c - libFuzzer target for the model loader: any bytes must be
  * refused cleanly or loaded; a loaded model is then scored with observations
  * built from its own columns, so fuzzed models exercise the scorer too.
+ * The seeds (test/fuzz/seeds/model/) include every estimator type, tree
+ * documents written by hand and exported from scikit-learn.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +14,8 @@
 static const char *const observation_values[] = {
 	"null", "0", "-0.0", "1", "2.5", "1e300", "-1e300", "\"a\"", "\"male\"", "\"1_0\"",
 	"\"nan\"", "\"inf\"", "true", "{}", "[]", "\"\"",
+	/* trees: float32 overflow, category codes (negative, wrapping, 2^31) */
+	"3.4028235677973366e38", "-1", "257", "2147483648", "\"-inf\"", "0.5",
 };
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -53,7 +57,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 										 c ? ", " : "", key, observation_values[(v + c) % nvalues]);
 			}
 			snprintf(obs + len, sizeof(obs) - len, "}");
-			(void) predict_score_json(model, obs, strlen(obs), values, &proba, &err);
+			if (predict_score_json(model, obs, strlen(obs), values, &proba, &err) == PREDICT_OK &&
+				!(proba >= 0 && proba <= 1))
+				__builtin_trap();	/* a probability outside [0, 1] is a bug */
 		}
 	}
 	predict_model_free(model);

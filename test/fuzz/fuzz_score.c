@@ -1,7 +1,8 @@
 /*
  * fuzz_score.c - libFuzzer target for scoring: any bytes as an observation
- * against a model that has every step type (test/unit/fixtures.c), and
- * against the same bytes read as host values (the path PostgreSQL uses).
+ * against a model that has every step type (test/unit/fixtures.c) and the
+ * same preprocessing ending in each tree estimator, and against the same
+ * bytes read as host values (the path PostgreSQL uses).
  */
 #include <math.h>
 #include <stdint.h>
@@ -13,19 +14,27 @@
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define NMODELS 4
+
+/* The fixtures: logistic regression, forest, boosting, HistGradientBoosting. */
 static predict_model *
-fixture_model(void)
+fixture_model(int which)
 {
-	static predict_model *model;
+	static predict_model *models[NMODELS];
 	predict_error err;
 
-	if (model == NULL)
+	if (models[which] == NULL)
 	{
-		model = predict_model_load(base_model, strlen(base_model), NULL, NULL, &err);
-		if (model == NULL)
+		const char *estimators[NMODELS] = {NULL, forest_estimator, boosting_estimator, hist_estimator};
+		char	   *text = estimators[which] ? unit_with_estimator(estimators[which]) : NULL;
+		const char *doc = text ? text : base_model;
+
+		models[which] = predict_model_load(doc, strlen(doc), NULL, NULL, &err);
+		free(text);
+		if (models[which] == NULL)
 			abort();
 	}
-	return model;
+	return models[which];
 }
 
 /* Host values straight from the bytes: kind, then a number or a string. */
@@ -67,14 +76,17 @@ score_host_values(const predict_model *model, const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const predict_model *model = fixture_model();
-	predict_value values[8];
-	predict_error err;
-	double		proba;
+	for (int m = 0; m < NMODELS; m++)
+	{
+		const predict_model *model = fixture_model(m);
+		predict_value values[8];
+		predict_error err;
+		double		proba;
 
-	if (predict_score_json(model, (const char *) data, size, values, &proba, &err) == PREDICT_OK &&
-		!(proba >= 0 && proba <= 1))
-		abort();
-	score_host_values(model, data, size);
+		if (predict_score_json(model, (const char *) data, size, values, &proba, &err) == PREDICT_OK &&
+			!(proba >= 0 && proba <= 1))
+			abort();
+		score_host_values(model, data, size);
+	}
 	return 0;
 }
