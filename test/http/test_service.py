@@ -290,6 +290,11 @@ def test_frozen_database_gets_503_within_5_seconds_and_recovers(backend, gateway
         assert [r.status for r in results] == [503] * 6, results
         assert all(r.header("Retry-After") == "1" for r in results)
         assert max(times) < 5.0, times
+        c2 = gw.client(timeout=20)
+        t0 = time.monotonic()
+        r = c2.get("/readyz")
+        assert r.status == 503 and time.monotonic() - t0 < 5.0, r
+        assert c2.get("/healthz").status == 200
     finally:
         backend.resume()
     deadline = time.monotonic() + 10
@@ -299,6 +304,8 @@ def test_frozen_database_gets_503_within_5_seconds_and_recovers(backend, gateway
             break
         time.sleep(0.2)
     assert r.status == 200, r
+    metrics = c1.get("/metrics").body
+    assert 'predict_db_errors_total{kind="timeout"} 0' not in metrics
 
 
 # ---------------------------------------------------------------- slow, idle and many clients
@@ -339,6 +346,36 @@ def test_connection_flood_is_refused_not_fatal(backend, gateways):
     time.sleep(0.2)
     assert gw.proc.poll() is None
     assert gw.client().predict(fresh_id()).status == 200
+
+
+def test_per_ip_connection_limit(backend, gateways):
+    gw = gateways(backend.new_database(), args=["--max-connections-per-ip", "2"], threads=1)
+    a, b = gw.client(), gw.client()
+    assert a.get("/healthz").status == 200 and b.get("/healthz").status == 200
+    with pytest.raises((ConnectionError, http.client.HTTPException)):
+        gw.client().get("/healthz")          # the third from 127.0.0.1 is closed at once
+    a.close()
+    time.sleep(0.2)
+    assert gw.client().get("/healthz").status == 200
+    b.close()
+
+
+def test_endless_chunked_body_is_cut(backend, gateways):
+    gw = gateways(backend.new_database(), args=["--max-body", "1024"], threads=1)
+    c = gw.client()
+
+    def endless():
+        for _ in range(200):
+            yield b"x" * 1024
+
+    with pytest.raises((ConnectionError, http.client.HTTPException)):
+        c.request("POST", "/predict", body=endless())     # past 16 x the cap: cut
+    r = gw.client().predict(fresh_id())
+    assert r.status == 200
+    c = gw.client()
+    r = c.request("POST", "/predict", body=iter([b"x" * 1024] * 4))  # over the cap: 413
+    assert r.status == 413
+    assert c.predict(fresh_id(), same_connection=True).status == 200
 
 
 def test_oversized_headers_are_refused(gateway):
