@@ -1113,7 +1113,7 @@ def _json_number_as_float(v):
         return math.inf if v > 0 else -math.inf
 
 
-def normalize_value(value, ctype):
+def normalize_value(value, ctype, allow_inf=False):
     """An observation's JSON value as the reference frame holds it.
 
     This is the tutorial's pd.DataFrame([obs], columns).astype(dtypes) with the
@@ -1131,7 +1131,7 @@ def normalize_value(value, ctype):
         return float(value) if ctype == "number" else value
     if isinstance(value, (int, float)):
         value = _json_number_as_float(value)
-        if ctype == "number" and math.isinf(value):
+        if ctype == "number" and math.isinf(value) and not allow_inf:
             # every step reading a number column rejects infinity (docs); so does
             # scikit-learn on numeric arrays, but not on the object arrays made when a
             # number column is selected together with string columns
@@ -1142,11 +1142,13 @@ def normalize_value(value, ctype):
     return value
 
 
-def reference_frame(observations, columns):
+def reference_frame(observations, columns, allow_inf=()):
     """A DataFrame of the observations, per the docs' reading rules.
 
     columns: the model's column entries ({"name", "type"}).  Columns that no
     block reads should be passed with type None: they are ignored (NaN).
+    allow_inf: number columns whose infinite values are left for scikit-learn
+    to judge (see infinite_columns).
     """
     import pandas as pd
     data = {}
@@ -1154,15 +1156,30 @@ def reference_frame(observations, columns):
         name, ctype = col["name"], col["type"]
         arr = np.empty(len(observations), dtype=object)
         for i, obs in enumerate(observations):
-            arr[i] = np.nan if ctype is None else normalize_value(obs.get(name), ctype)
+            arr[i] = np.nan if ctype is None else normalize_value(obs.get(name), ctype,
+                                                                   name in allow_inf)
         data[name] = pd.Series(arr, dtype=object)
     frame = pd.DataFrame(data, columns=[c["name"] for c in columns])
     types = {c["name"]: ("float64" if c["type"] == "number" else object) for c in columns}
     frame = frame.astype(types)
-    numbers = [c["name"] for c in columns if c["type"] == "number"]
+    numbers = [c["name"] for c in columns if c["type"] == "number" and c["name"] not in allow_inf]
     if numbers and np.isinf(frame[numbers].to_numpy()).any():
         raise RejectedObservation("infinite number")   # see normalize_value
     return frame
+
+
+def infinite_columns(doc):
+    """Number columns whose infinite values reach the estimator unchanged and are
+    scored: those read only by blocks without steps, when the estimator is
+    hist_gradient_boosting (which takes infinity, force_all_finite=False)."""
+    if doc["estimator"]["type"] != "hist_gradient_boosting":
+        return set()
+    out = set()
+    for c in doc["columns"]:
+        blocks = [b for b in doc["preprocessing"] if b["column"] == c["name"]]
+        if c["type"] == "number" and blocks and not any(b["steps"] for b in blocks):
+            out.add(c["name"])
+    return out
 
 
 def used_columns(doc):
@@ -1184,9 +1201,10 @@ def sklearn_scores(pipeline, doc, observations, positive_index=1):
     frame when possible, else splits the batch until each failing row is alone.
     """
     cols = model_columns(doc)
+    allow_inf = infinite_columns(doc)
 
     def score(obs_list):
-        frame = reference_frame(obs_list, cols)
+        frame = reference_frame(obs_list, cols, allow_inf)
         return pipeline.predict_proba(frame)[:, positive_index]
 
     def as_result(p):

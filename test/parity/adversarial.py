@@ -5,10 +5,15 @@ every column the model reads, the base row with that column's value replaced
 by each of a list of awkward JSON values (written as JSON text, so that
 -0.0, 1e400, huge integers and duplicate keys reach both sides exactly as
 written), plus whole-row probes.  The scikit-learn side parses the same text
-with Python's json module.
+with Python's json module.  For tree models (threshold_lines) it adds rows
+whose features land exactly at each split threshold and one float32 (or
+float64) step either side, after the block's scaler, and for
+HistGradientBoosting categorical numbers the codes scikit-learn truncates.
 """
 
 import json
+
+import numpy as np
 
 # JSON literals tried in every "number" column
 NUMBER_VALUES = [
@@ -102,6 +107,8 @@ def adversarial_lines(doc, base):
             rest = json.dumps({k: v for k, v in base.items() if k not in numbers})
             text = rest[:-1] + (", " if rest != "{}" else "") + obs + "}"
             lines.append(("every number column %s" % label, text))
+    if "trees" in doc["estimator"] or "tree" in doc["estimator"]:
+        lines += threshold_lines(doc, base)
     for col in columns:
         name = col["name"]
         # duplicate keys: the last occurrence wins (Python json, PostgreSQL jsonb)
@@ -110,4 +117,158 @@ def adversarial_lines(doc, base):
         lines.append(("%s duplicated, last %s" % (name, second), text))
         text = _replace(base, name, second)[:-1] + ", %s: %s}" % (json.dumps(name), first)
         lines.append(("%s duplicated, last %s" % (name, first), text))
+    return lines
+
+
+# ---------- tree models: rows at the split thresholds ----------
+
+# numbers tried in a number column passed through to a HistGradientBoosting
+# categorical feature: codes truncated, wrapped modulo 256, from 2^31 read as 0,
+# negative ones sent the missing way
+CATEGORY_CODE_VALUES = [
+    "-1", "-0.5", "-0.0", "0.5", "0.99", "1.9", "2.5", "7", "254", "255", "255.5", "256",
+    "257", "258.7", "511", "65537", "2147483647", "2147483648", "4294967297", "1e300",
+    '"inf"', '"-inf"', "1e400",
+]
+
+STANDARD_TREES = ("decision_tree", "random_forest", "gradient_boosting")
+MAX_THRESHOLDS = 80     # (feature, threshold) pairs probed per model
+
+
+def _trees(estimator):
+    return [estimator["tree"]] if "tree" in estimator else estimator["trees"]
+
+
+def _scalar_chain(block):
+    """(forward, inverse) of a number column's block whose steps are all invertible on a
+    present value (impute, standardize, multiply, min_max without clipping), else None.
+    forward performs the core's float64 operations in its order."""
+    ops = []
+    for st in block["steps"]:
+        t = st["type"]
+        if t == "impute":
+            continue
+        if t == "standardize":
+            ops.append(("standardize", st["center"], st["scale"]))
+        elif t == "multiply":
+            ops.append(("multiply", st["factor"], None))
+        elif t == "min_max" and st["clip"] is None:
+            ops.append(("min_max", st["scale"], st["min"]))
+        else:
+            return None
+
+    def forward(x):
+        x = np.float64(x)
+        for op, a, b in ops:
+            if op == "standardize":
+                if a is not None:
+                    x = x - np.float64(a)
+                if b is not None:
+                    x = x / np.float64(b)
+            elif op == "multiply":
+                x = x * np.float64(a)
+            else:
+                x = x * np.float64(a)
+                x = x + np.float64(b)
+        return x
+
+    def inverse(z):
+        z = np.float64(z)
+        for op, a, b in reversed(ops):
+            if op == "standardize":
+                if b is not None:
+                    z = z * np.float64(b)
+                if a is not None:
+                    z = z + np.float64(a)
+            elif op == "multiply":
+                z = z / np.float64(a)
+            else:
+                z = (z - np.float64(b)) / np.float64(a)
+        return z
+
+    return forward, inverse
+
+
+def _float32_at_or_below(t):
+    f = np.float32(t)
+    if np.float64(f) > t:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return f
+
+
+def _feature_targets(thr, standard):
+    """Feature values to aim at around a threshold: for the standard trees the float32
+    at or below it, one float32 ulp either side, the tie between float32 neighbours and
+    float64 values that round to them; for HistGradientBoosting float64 neighbours."""
+    thr = np.float64(thr)
+    out = [thr, np.nextafter(thr, np.inf), np.nextafter(thr, -np.inf)]
+    if standard:
+        t32 = _float32_at_or_below(thr)
+        up = np.nextafter(t32, np.float32(np.inf))
+        down = np.nextafter(t32, np.float32(-np.inf))
+        mid = (np.float64(t32) + np.float64(up)) / 2
+        out += [np.float64(t32), np.float64(up), np.float64(down), mid,
+                np.nextafter(mid, np.inf), np.nextafter(mid, -np.inf),
+                np.nextafter(np.float64(t32), np.inf), np.nextafter(np.float64(up), -np.inf)]
+    return [z for z in out if np.isfinite(z)]
+
+
+def goes_left_float32(z, thr):
+    return bool(np.float64(np.float32(z)) <= np.float64(thr))
+
+
+def threshold_lines(doc, base):
+    """[(label, json_text)]: the base observation with one number column set so that the
+    feature a split reads lands exactly at, or one float32 (or float64) step around, the
+    split's threshold.  A label ends with " [float32 flips]" when the float64 value and its
+    float32 cast fall on different sides of a standard tree's threshold."""
+    est = doc["estimator"]
+    standard = est["type"] in STANDARD_TREES
+    numbers = {c["name"] for c in doc["columns"] if c["type"] == "number"}
+    owner = []
+    for b in doc["preprocessing"]:
+        owner.extend([b] * len(b["features"]))
+    pairs = set()
+    for tree in _trees(est):
+        for f, t in zip(tree["feature"], tree["threshold"]):
+            b = owner[f]
+            if isinstance(t, (int, float)) and b["column"] in numbers and len(b["features"]) == 1:
+                pairs.add((f, float(t)))
+    pairs = sorted(pairs)
+    if len(pairs) > MAX_THRESHOLDS:
+        step = len(pairs) / MAX_THRESHOLDS
+        pairs = [pairs[int(i * step)] for i in range(MAX_THRESHOLDS)]
+    lines = []
+    for f, thr in pairs:
+        b = owner[f]
+        chain = _scalar_chain(b)
+        if chain is None:
+            continue
+        forward, inverse = chain
+        for z in _feature_targets(thr, standard):
+            x0 = inverse(z)
+            if not np.isfinite(x0):
+                continue
+            # the raw value whose transform is z, if one is near the inverse
+            x = x0
+            for k in (0, 1, -1, 2, -2, 3, -3):
+                cand = x0
+                for _ in range(abs(k)):
+                    cand = np.nextafter(cand, np.inf if k > 0 else -np.inf)
+                if forward(cand) == z:
+                    x = cand
+                    break
+            zx = forward(x)
+            flips = standard and goes_left_float32(zx, thr) != bool(zx <= thr)
+            label = "split on %s (feature %d) <= %r: x=%r -> %r%s" % (
+                b["column"], f, thr, float(x), float(zx), " [float32 flips]" if flips else "")
+            lines.append((label, _replace(base, b["column"], json.dumps(float(x)))))
+    if est["type"] == "hist_gradient_boosting":
+        cats = {c["feature"] for c in est.get("categorical", [])}
+        for f in sorted(cats):
+            b = owner[f]
+            if b["column"] in numbers and not b["steps"]:
+                for lit in CATEGORY_CODE_VALUES:
+                    lines.append(("category code of %s=%s" % (b["column"], lit),
+                                  _replace(base, b["column"], lit)))
     return lines

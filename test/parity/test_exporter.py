@@ -12,7 +12,7 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import AdaBoostClassifier
 from sklearn.feature_selection import SelectKBest
 from sklearn.impute import KNNImputer, SimpleImputer
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
@@ -95,8 +95,8 @@ REFUSALS = [
     ("logistic_regression_cv", lambda X, y: make_pipeline(_tutorial_ct(),
                                                           LogisticRegressionCV(cv=2)),
      ["pipeline.steps[1] 'logisticregressioncv': LogisticRegressionCV is not supported"]),
-    ("bare_forest", lambda X, y: RandomForestClassifier(n_estimators=3, random_state=0),
-     ["estimator: RandomForestClassifier is not supported"]),
+    ("bare_adaboost", lambda X, y: AdaBoostClassifier(n_estimators=3, random_state=0),
+     ["estimator: AdaBoostClassifier is not supported"]),
     ("string_to_estimator", lambda X, y: make_pipeline(ColumnTransformer(
         [("num", SimpleImputer(), ["Age"]), ("cat", "passthrough", ["Sex"])],
         sparse_threshold=0), LogisticRegression()),
@@ -109,7 +109,7 @@ def _fit_refusal(case, X, y):
     est = build(X, y)
     if name == "multiclass":
         return _fit(est, X, X["Pclass"])     # three classes
-    if name == "bare_forest":
+    if name == "bare_adaboost":
         return _fit(est, X[["Pclass", "SibSp", "Parch", "Fare"]], y)
     if name == "string_to_estimator":
         # the passthrough string column cannot be fitted by LogisticRegression: fit the

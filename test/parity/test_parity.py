@@ -11,90 +11,12 @@ answers with an error, and the probabilities must agree within 1e-12.
 import json
 import math
 import os
-import pickle
 
-import joblib
 import pytest
 
 import predict_export as pe
-from adversarial import adversarial_lines
-from conftest import SUMMARY, run_exporter
-from titanic_data import features_and_target
+from conftest import mismatch_report as _mismatch_report
 from variants import VARIANTS
-
-_CACHE = {}
-
-
-def _base_observation(observations):
-    """The first Titanic row with the most columns present."""
-    return max(observations, key=len)
-
-
-def _describe(result):
-    return ("error: %s" % result) if isinstance(result, (str, Exception)) else repr(result)
-
-
-@pytest.fixture(scope="module")
-def variant_run(request, titanic, predict_score, tmp_path_factory):
-    """Fit, export and score a variant (cached per name)."""
-    def run(name):
-        if name in _CACHE:
-            return _CACHE[name]
-        tmp = tmp_path_factory.mktemp(name)
-        X, y = features_and_target(titanic)
-        v = VARIANTS[name](X, y)
-        pkl = tmp / ("%s.pkl" % name)
-        joblib.dump(v.estimator, pkl)
-        model = tmp / "model.json"
-        args = [pkl, "-o", model]
-        if v.use_dtypes:
-            with open(tmp / "dtypes.pickle", "wb") as fh:
-                pickle.dump(v.X.dtypes, fh)
-            with open(tmp / "columns.json", "w") as fh:
-                json.dump(list(v.X.columns), fh)
-            args += ["--dtypes", tmp / "dtypes.pickle", "--columns", tmp / "columns.json"]
-        proc = run_exporter(*args)
-        assert proc.returncode == 0, "predict-export failed:\n%s" % proc.stderr
-        with open(model) as fh:
-            doc = json.load(fh)
-
-        rows = pe.frame_to_observations(v.X, list(v.X.columns))
-        row_lines = [pe.observation_line(o) for o in rows]
-        adv = adversarial_lines(doc, _base_observation(rows))
-        adv_obs = [json.loads(text) for _, text in adv]
-
-        ref_rows = pe.sklearn_scores(v.estimator, doc, rows)
-        ref_adv = pe.sklearn_scores(v.estimator, doc, adv_obs)
-        got = pe.c_scores(str(model), row_lines + [text for _, text in adv], predict_score)
-        result = {
-            "variant": v, "doc": doc, "model": model,
-            "rows": (row_lines, ref_rows, got[:len(rows)]),
-            "adversarial": ([label for label, _ in adv], [text for _, text in adv],
-                            ref_adv, got[len(rows):]),
-        }
-        ref_all = ref_rows + ref_adv
-        max_diff, bad = pe.compare(ref_all, got)
-        SUMMARY[name] = {
-            "rows": len(got),
-            "scored": sum(1 for r, g in zip(ref_all, got)
-                          if not isinstance(r, Exception) and not isinstance(g, str)),
-            "errors": sum(1 for g in got if isinstance(g, str)),
-            "max_diff": max_diff, "mismatches": len(bad),
-        }
-        _CACHE[name] = result
-        return result
-    return run
-
-
-def _mismatch_report(labels, texts, ref, got, bad, limit=15):
-    lines = []
-    for i in bad[:limit]:
-        lines.append("  [%s] %s\n      scikit-learn: %s\n      predict-score: %s"
-                     % (labels[i], texts[i], _describe(ref[i]), _describe(got[i])))
-    if len(bad) > limit:
-        lines.append("  ... and %d more" % (len(bad) - limit))
-    return "\n".join(lines)
-
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_titanic_rows(name, variant_run):
