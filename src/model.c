@@ -1228,9 +1228,10 @@ typedef struct tree_rules
 typedef struct tree_scratch
 {
 	uint8_t    *referenced;		/* per node of the largest tree */
-	size_t		next_split;
+	uint32_t   *depth;			/* per node of the largest tree */
+	size_t		next_node;
 	size_t		next_leaf;
-	size_t		next_bitset;
+	size_t		next_bitset;	/* 0 is the all-zero bitset */
 } tree_scratch;
 
 /* The largest float32 not above t: x <= t iff x <= this, for any float32 x. */
@@ -1339,7 +1340,8 @@ expect_threshold(loader *ld, const cJSON *item, double *out)
  * A categorical split's threshold: the category codes (0 to 255) that go
  * left. Stored as the set of codes that go left once unknown codes (not in
  * the feature's known categories) are sent the missing-value way, which is
- * scikit-learn's order of tests folded into one lookup.
+ * scikit-learn's order of tests folded into one lookup, plus the code
+ * CATEGORY_MISSING (NaN and negative values) when missing values go left.
  */
 static bool
 load_category_split(loader *ld, const cJSON *item, const uint32_t *known,
@@ -1364,16 +1366,17 @@ load_category_split(loader *ld, const cJSON *item, const uint32_t *known,
 	}
 	for (int w = 0; w < CATEGORY_CODES / 32; w++)
 		bits[w] = left[w] | (missing_left ? ~known[w] : 0);
+	bits[CATEGORY_MISSING / 32] = missing_left ? (uint32_t) 1 << (CATEGORY_MISSING % 32) : 0;
 	return true;
 }
 
 /*
  * A child reference at key[parent]: a later split (> parent) or a leaf, each
- * used once.
+ * used once. *out is the child's node within the tree (splits, then leaves).
  */
 static bool
 load_child(loader *ld, const char *key, const cJSON *item, size_t parent, size_t nsplits,
-		   uint8_t *referenced, int32_t *out)
+		   uint8_t *referenced, uint32_t *out)
 {
 	long		c;
 	size_t		node;
@@ -1400,15 +1403,17 @@ load_child(loader *ld, const char *key, const cJSON *item, size_t parent, size_t
 		return fail(ld, "leaf %ld is already the child of another split", -1 - c);
 	}
 	referenced[node] = 1;
-	*out = (int32_t) c;
+	*out = (uint32_t) node;
 	return true;
 }
 
 /*
- * Load one tree into the next ranges of the estimator's arrays. Split
- * features are kept as feature indices here; they become slots once every
- * tree is loaded. Every split and leaf but the root is referenced exactly
- * once and children point forward, so the nodes form one tree.
+ * Load one tree into the next ranges of the estimator's arrays: its splits
+ * as nodes, then its leaves as nodes that lead to themselves. Split features
+ * are kept as feature indices here; they become slots once every tree is
+ * loaded. Every split and leaf but the root is referenced exactly once and
+ * children point forward, so the nodes form one tree, and its depth follows
+ * in the same pass.
  */
 static bool
 load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch *scratch,
@@ -1423,6 +1428,7 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 	const cJSON *value;
 	const cJSON *item;
 	size_t		nsplits;
+	size_t		root;
 	size_t		saved;
 
 	if (!check_object(ld, object, tree_fields))
@@ -1450,18 +1456,21 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 	else if (rules->missing_left)
 		return false;
 
-	t->first_split = (uint32_t) scratch->next_split;
-	t->first_leaf = (uint32_t) scratch->next_leaf;
-	t->root = nsplits > 0 ? 0 : ~0;
+	root = scratch->next_node;
+	t->root = (uint32_t) root;
+	t->nsplits = (uint32_t) nsplits;
+	t->depth = 0;
+	t->leaf_offset = (int64_t) scratch->next_leaf - (int64_t) (root + nsplits);
 	memset(scratch->referenced, 0, 2 * nsplits + 1);
+	scratch->depth[0] = 0;
 
 	for (size_t i = 0; i < nsplits; i++)
 	{
 		size_t		at = ld->path_len;
 		long		f;
 		long		m = 0;
-		int32_t		l;
-		int32_t		r;
+		uint32_t	l;
+		uint32_t	r;
 		double		thr = 0;
 		bool		categorical_split = false;
 
@@ -1482,7 +1491,7 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		}
 		if (rules->hist && cJSON_IsArray(threshold))
 		{
-			uint32_t   *bits = (uint32_t *) est->bitsets + 8 * scratch->next_bitset;
+			uint32_t   *bits = (uint32_t *) est->bitsets + BITSET_WORDS * scratch->next_bitset;
 
 			path_push_element(ld, "threshold", i);
 			if (!rules->categorical[f])
@@ -1507,29 +1516,30 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 			!load_child(ld, "right", right, i, nsplits, scratch->referenced, &r))
 			return false;
 
+		scratch->depth[l] = scratch->depth[r] = scratch->depth[i] + 1;
+		if (scratch->depth[l] > t->depth)
+			t->depth = scratch->depth[l];
 		if (rules->hist)
 		{
-			hist_split *s = (hist_split *) est->hist_splits + scratch->next_split;
+			hist_node  *n = (hist_node *) est->hist_nodes + root + i;
 
-			s->threshold = thr;
-			s->slot = (uint32_t) f;
-			s->left = l;
-			s->right = r;
-			s->missing_left = m != 0;
-			s->categorical = categorical_split;
+			n->threshold = thr;
+			n->slot = (uint32_t) f | (m ? NODE_MISSING_LEFT : 0) |
+				(categorical_split ? NODE_CATEGORICAL : 0);
+			n->child[1] = (uint32_t) root + l;
+			n->child[0] = (uint32_t) root + r;
 			if (categorical_split)
-				s->bitset = (uint32_t) scratch->next_bitset++;
+				n->bitset = (uint32_t) scratch->next_bitset++;
 		}
 		else
 		{
-			tree_split *s = (tree_split *) est->splits + scratch->next_split;
+			tree_node  *n = (tree_node *) est->nodes + root + i;
 
-			s->threshold = float32_at_or_below(thr);
-			s->slot = (uint32_t) f | (m ? SPLIT_MISSING_LEFT : 0);
-			s->left = l;
-			s->right = r;
+			n->threshold = float32_at_or_below(thr);
+			n->slot = (uint32_t) f | (m ? NODE_MISSING_LEFT : 0);
+			n->child[1] = (uint32_t) root + l;
+			n->child[0] = (uint32_t) root + r;
 		}
-		scratch->next_split++;
 		feature = feature->next;
 		threshold = threshold->next;
 		left = left->next;
@@ -1539,6 +1549,23 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 	for (size_t i = 0; i <= nsplits; i++, value = value->next)
 	{
 		double	   *leaf = (double *) est->leaves + scratch->next_leaf++;
+		uint32_t	self = (uint32_t) (root + nsplits + i);
+
+		/* a leaf compares false (NaN threshold, no flags) and stays put */
+		if (rules->hist)
+		{
+			hist_node  *n = (hist_node *) est->hist_nodes + self;
+
+			n->threshold = NAN;
+			n->child[0] = n->child[1] = self;
+		}
+		else
+		{
+			tree_node  *n = (tree_node *) est->nodes + self;
+
+			n->threshold = NAN;
+			n->child[0] = n->child[1] = self;
+		}
 
 		if (!cJSON_IsNumber(value) || !isfinite(value->valuedouble) ||
 			(rules->probability && !(value->valuedouble >= 0 && value->valuedouble <= 1)))
@@ -1550,6 +1577,7 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		}
 		*leaf = value->valuedouble;
 	}
+	scratch->next_node = root + 2 * nsplits + 1;
 	return true;
 }
 
@@ -1592,7 +1620,7 @@ count_trees(loader *ld, const cJSON *entry, size_t ntrees, size_t *nsplits,
  * order, and record for every block which of its features go where.
  */
 static bool
-assign_slots(loader *ld, size_t nsplits)
+assign_slots(loader *ld)
 {
 	predict_model *model = ld->model;
 	estimator  *est = &model->estimator;
@@ -1603,33 +1631,28 @@ assign_slots(loader *ld, size_t nsplits)
 
 	if (slot_of == NULL)
 		return fail_memory(ld);
-	for (size_t i = 0; i < nsplits; i++)
-	{
-		uint32_t	f = est->hist_splits ? est->hist_splits[i].slot :
-			est->splits[i].slot & SPLIT_SLOT_MASK;
+	for (size_t t = 0; t < est->ntrees; t++)
+		for (uint32_t i = 0; i < est->trees[t].nsplits; i++)
+		{
+			size_t		node = est->trees[t].root + i;
+			uint32_t	slot = est->hist_nodes ? est->hist_nodes[node].slot : est->nodes[node].slot;
 
-		slot_of[f] = 1;
-	}
+			slot_of[slot & NODE_SLOT_MASK] = 1;
+		}
 	for (size_t f = 0; f < model->nfeatures; f++)
 		slot_of[f] = slot_of[f] ? (int32_t) nslots++ : -1;
 	if (nslots > MAX_TREE_FEATURES)
 		return fail_limit(ld, "distinct split features", nslots, "max_tree_features",
 						  MAX_TREE_FEATURES);
-	for (size_t i = 0; i < nsplits; i++)
-	{
-		if (est->hist_splits)
+	for (size_t t = 0; t < est->ntrees; t++)
+		for (uint32_t i = 0; i < est->trees[t].nsplits; i++)
 		{
-			hist_split *s = (hist_split *) &est->hist_splits[i];
+			size_t		node = est->trees[t].root + i;
+			uint32_t   *slot = est->hist_nodes ? &((hist_node *) est->hist_nodes)[node].slot :
+				&((tree_node *) est->nodes)[node].slot;
 
-			s->slot = (uint32_t) slot_of[s->slot];
+			*slot = (uint32_t) slot_of[*slot & NODE_SLOT_MASK] | (*slot & ~NODE_SLOT_MASK);
 		}
-		else
-		{
-			tree_split *s = (tree_split *) &est->splits[i];
-
-			s->slot = (uint32_t) slot_of[s->slot & SPLIT_SLOT_MASK] | (s->slot & SPLIT_MISSING_LEFT);
-		}
-	}
 	uses = arena_alloc(model, (nslots ? nslots : 1) * sizeof(feature_use));
 	if (uses == NULL)
 		return fail_memory(ld);
@@ -1741,6 +1764,7 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 	size_t		nsplits;
 	size_t		ncategorical;
 	size_t		largest;
+	size_t		nnodes;
 	tree_scratch scratch = {0};
 	tree	   *out;
 	const cJSON *entry;
@@ -1750,10 +1774,13 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 	out = arena_alloc(model, ntrees * sizeof(tree));
 	est->leaves = arena_alloc(model, (nsplits + ntrees) * sizeof(double));
 	scratch.referenced = arena_alloc(model, 2 * largest + 1);
+	scratch.depth = arena_alloc(model, (2 * largest + 1) * sizeof(uint32_t));
+	scratch.next_bitset = 1;
+	nnodes = 2 * nsplits + ntrees;
 	if (rules->hist)
 	{
-		est->hist_splits = arena_alloc(model, (nsplits ? nsplits : 1) * sizeof(hist_split));
-		est->bitsets = arena_alloc(model, (ncategorical ? ncategorical : 1) * 8 * sizeof(uint32_t));
+		est->hist_nodes = arena_alloc(model, nnodes * sizeof(hist_node));
+		est->bitsets = arena_alloc(model, (ncategorical + 1) * BITSET_WORDS * sizeof(uint32_t));
 		if (rules->categorical == NULL)
 		{
 			/* no categorical features: every feature is numeric */
@@ -1763,9 +1790,10 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 		}
 	}
 	else
-		est->splits = arena_alloc(model, (nsplits ? nsplits : 1) * sizeof(tree_split));
+		est->nodes = arena_alloc(model, nnodes * sizeof(tree_node));
 	if (out == NULL || est->leaves == NULL || scratch.referenced == NULL ||
-		(rules->hist ? est->hist_splits == NULL || est->bitsets == NULL : est->splits == NULL))
+		scratch.depth == NULL ||
+		(rules->hist ? est->hist_nodes == NULL || est->bitsets == NULL : est->nodes == NULL))
 		return fail_memory(ld);
 
 	entry = first;
@@ -1779,7 +1807,7 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 	}
 	est->trees = out;
 	est->ntrees = ntrees;
-	return assign_slots(ld, nsplits);
+	return assign_slots(ld);
 }
 
 /* "trees": a non-empty array, or for decision_tree "tree": one object. */

@@ -111,45 +111,56 @@ typedef struct feature_use
 } feature_use;
 
 /*
- * A split of a standard tree (sklearn.tree, the forests, GradientBoosting's
+ * Trees are stored as nodes in one array per model, each tree a contiguous
+ * range: its splits in the document's order, then its leaves. Scoring is
+ * branch-free: a node sends x to child[1] (left) or child[0] (right) by a
+ * comparison, and a leaf is a node whose children are itself, so a tree is
+ * walked for exactly its depth in steps and no step needs to know whether it
+ * reached a leaf. That lets the scorer walk several trees in lockstep, their
+ * independent memory loads overlapping.
+ *
+ * A node of a standard tree (sklearn.tree, the forests, GradientBoosting's
  * regression trees), 16 bytes. scikit-learn compares the feature cast to
  * float32 against a float64 threshold; for a float32 x that is the same as
  * x <= the largest float32 not above the threshold, which the loader stores.
- * Children: >= 0 is a later split of the same tree, < 0 is leaf ~child.
+ * A leaf has threshold NaN (every comparison false) and slot 0.
  */
-typedef struct tree_split
+typedef struct tree_node
 {
 	float		threshold;
-	uint32_t	slot;			/* the feature's slot, | SPLIT_MISSING_LEFT */
-	int32_t		left;
-	int32_t		right;
-} tree_split;
+	uint32_t	slot;			/* the feature's slot, | NODE_MISSING_LEFT */
+	uint32_t	child[2];		/* [0] right, [1] left */
+} tree_node;
 
-#define SPLIT_MISSING_LEFT ((uint32_t) 1 << 31)
-#define SPLIT_SLOT_MASK (SPLIT_MISSING_LEFT - 1)
+#define NODE_MISSING_LEFT ((uint32_t) 1 << 31)
+#define NODE_CATEGORICAL ((uint32_t) 1 << 30)
+#define NODE_SLOT_MASK (NODE_CATEGORICAL - 1)
 
 /*
- * A split of a HistGradientBoosting tree: float64 comparison, a learned
- * missing-value direction, and for a categorical split a 256-bit set of the
- * category codes that go left (unknown categories already folded in).
+ * A node of a HistGradientBoosting tree, 24 bytes: float64 comparison, a
+ * learned missing-value direction, and for a categorical split a bitset of
+ * BITSET_WORDS words over the category codes 0 to 255 that go left (unknown
+ * codes folded in) plus code 256, standing for missing and negative values.
+ * Bitset 0 is all zeros, for the other nodes.
  */
-typedef struct hist_split
+typedef struct hist_node
 {
 	double		threshold;
-	uint32_t	slot;
-	uint32_t	bitset;			/* categorical: index of 8 words in bitsets */
-	int32_t		left;
-	int32_t		right;
-	bool		missing_left;
-	bool		categorical;
-} hist_split;
+	uint32_t	slot;			/* | NODE_MISSING_LEFT, | NODE_CATEGORICAL */
+	uint32_t	bitset;
+	uint32_t	child[2];
+} hist_node;
 
-/* One tree: its splits and leaves are ranges of the model's arrays. */
+#define CATEGORY_MISSING 256
+#define BITSET_WORDS 9
+
+/* One tree: its nodes from root on, and where its leaf values are. */
 typedef struct tree
 {
-	uint32_t	first_split;
-	uint32_t	first_leaf;
-	int32_t		root;			/* 0, or ~0 when the tree is a single leaf */
+	uint32_t	root;			/* the first node of its range */
+	uint32_t	nsplits;
+	uint32_t	depth;			/* steps from the root to the deepest leaf */
+	int64_t		leaf_offset;	/* value of leaf node i: leaves[i + leaf_offset] */
 } tree;
 
 typedef enum link_type
@@ -168,10 +179,10 @@ typedef struct estimator
 	/* tree estimators */
 	size_t		ntrees;
 	const tree *trees;
-	const tree_split *splits;	/* standard trees */
-	const hist_split *hist_splits;	/* hist_gradient_boosting */
+	const tree_node *nodes;		/* standard trees */
+	const hist_node *hist_nodes;	/* hist_gradient_boosting */
 	const double *leaves;
-	const uint32_t *bitsets;	/* 8 words per categorical split */
+	const uint32_t *bitsets;	/* BITSET_WORDS words per categorical split */
 	double		init;			/* gradient_boosting init, hgb baseline */
 	double		learning_rate;
 	bool		missing_learned;	/* standard trees: NaN follows the splits */

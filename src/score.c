@@ -463,89 +463,177 @@ gather_features(const predict_model *model, const predict_value *values,
 }
 
 /*
- * The leaf of a standard tree: scikit-learn's Tree.apply, x[f] <= threshold
+ * One step down a standard tree (scikit-learn's Tree.apply): x[f] <= threshold
  * goes left. x holds float32 values and the thresholds are the largest
  * float32 not above scikit-learn's float64 thresholds, which decides every
- * comparison as (double) (float) x <= threshold does. NaN compares false
- * and goes right, unless the split learned to send missing values left
- * (scikit-learn >= 1.3).
+ * comparison as (double) (float) x <= threshold does. A leaf compares false
+ * and leads to itself. No branch: the scorer's speed is bounded by the chain
+ * of loads, not by mispredictions.
  */
-static inline const double *
-tree_leaf(const estimator *est, const tree *t, const float *x)
+static inline uint32_t
+tree_step(const tree_node *nodes, uint32_t i, const float *x)
 {
-	const tree_split *splits = est->splits + t->first_split;
-	int32_t		i = t->root;
+	const tree_node *n = &nodes[i];
+
+	return n->child[(unsigned) (x[n->slot] <= n->threshold)];
+}
+
+/*
+ * The same when the trees route missing values (scikit-learn >= 1.3): NaN
+ * compares false and goes right unless the split learned to send it left.
+ * (Kept apart: the extra test costs 13% on models that reject NaN.)
+ */
+static inline uint32_t
+tree_step_missing(const tree_node *nodes, uint32_t i, const float *x)
+{
+	const tree_node *n = &nodes[i];
+	float		v = x[n->slot & NODE_SLOT_MASK];
+
+	return n->child[(unsigned) (v <= n->threshold) | ((unsigned) (v != v) & (n->slot >> 31))];
+}
+
+/*
+ * One step down a HistGradientBoosting tree (_predictor.pyx,
+ * _predict_one_from_raw_data): a numeric split compares float64 values and
+ * sends NaN the learned missing-value way, without a branch; a categorical
+ * split looks up the feature's category code (precomputed per row, see
+ * category_code) in its bitset, whose code CATEGORY_MISSING is the
+ * missing-value way. Testing the kind of split with a branch keeps the
+ * bitset's load off the numeric splits' chain of loads: measured 25% faster
+ * than selecting between both results, categorical features included.
+ */
+static inline uint32_t
+hist_step(const estimator *est, uint32_t i, const double *x, const uint32_t *codes)
+{
+	const hist_node *n = &est->hist_nodes[i];
+	uint32_t	slot = n->slot & NODE_SLOT_MASK;
+	double		v;
+
+	if (n->slot & NODE_CATEGORICAL)
+	{
+		uint32_t	code = codes[slot];
+
+		return n->child[(est->bitsets[BITSET_WORDS * (size_t) n->bitset + code / 32] >>
+						 (code % 32)) & 1];
+	}
+	v = x[slot];
+	return n->child[(unsigned) (v <= n->threshold) | ((unsigned) (v != v) & (n->slot >> 31))];
+}
+
+/*
+ * The leaf values of trees first .. first + count - 1 into values. Trees are
+ * walked eight at a time, until all eight stand on a leaf (a leaf leads to
+ * itself; a tree's leaf nodes follow its splits). The eight lanes are
+ * written out with the macros below so that their indexes live in registers
+ * and their independent chains of loads overlap: this is what makes a
+ * forest score faster than a walk of one tree after the other. The caller
+ * defines WALK_STEP(i), the next node after node i (tree_step or hist_step).
+ */
+#define LANES(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define LANE_START(k) uint32_t i##k = tr[k].root, l##k = i##k + tr[k].nsplits;
+#define LANE_STEP(k) i##k = WALK_STEP(i##k);
+#define LANE_AT_LEAF(k) & (i##k >= l##k)
+#define LANE_VALUE(k) values[t - first + k] = est->leaves[(int64_t) i##k + tr[k].leaf_offset];
+
+#define WALK_TREES() \
+	do { \
+		size_t		t = first; \
+		size_t		end = first + count; \
+		\
+		for (; t + 8 <= end; t += 8) \
+		{ \
+			const tree *tr = &est->trees[t]; \
+			LANES(LANE_START) \
+			do \
+			{ \
+				LANES(LANE_STEP) \
+			} while (!(1 LANES(LANE_AT_LEAF))); \
+			LANES(LANE_VALUE) \
+		} \
+		for (; t < end; t++) \
+		{ \
+			const tree *tr = &est->trees[t]; \
+			uint32_t	i = tr->root; \
+			\
+			for (uint32_t d = 0; d < tr->depth; d++) \
+				i = WALK_STEP(i); \
+			values[t - first] = est->leaves[(int64_t) i + tr->leaf_offset]; \
+		} \
+	} while (0)
+
+static void
+standard_values(const estimator *est, size_t first, size_t count, const float *x,
+				double *values)
+{
+	const tree_node *nodes = est->nodes;
 
 	if (!est->missing_learned)
-		while (i >= 0)
-		{
-			const tree_split *s = &splits[i];
-
-			i = x[s->slot] <= s->threshold ? s->left : s->right;
-		}
+	{
+#define WALK_STEP(i) tree_step(nodes, (i), x)
+		WALK_TREES();
+#undef WALK_STEP
+	}
 	else
-		while (i >= 0)
-		{
-			const tree_split *s = &splits[i];
-			float		v = x[s->slot & SPLIT_SLOT_MASK];
+	{
+#define WALK_STEP(i) tree_step_missing(nodes, (i), x)
+		WALK_TREES();
+#undef WALK_STEP
+	}
+}
 
-			i = (v <= s->threshold || (isnan(v) && (s->slot & SPLIT_MISSING_LEFT))) ?
-				s->left : s->right;
-		}
-	return est->leaves + t->first_leaf + ~i;
+static void
+hist_values(const estimator *est, size_t first, size_t count, const double *x,
+			const uint32_t *codes, double *values)
+{
+#define WALK_STEP(i) hist_step(est, (i), x, codes)
+	WALK_TREES();
+#undef WALK_STEP
+}
+
+#define LEAF_BATCH 256			/* leaf values summed per batch of trees */
+
+/*
+ * Add every tree's leaf value to *sum in estimators_ order, the order of
+ * scikit-learn's sums (times learning_rate for gradient boosting).
+ */
+static void
+sum_trees(const estimator *est, const float *x32, const double *x64, const uint32_t *codes,
+		  double *sum)
+{
+	double		values[LEAF_BATCH];
+
+	for (size_t first = 0; first < est->ntrees; first += LEAF_BATCH)
+	{
+		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
+
+		if (x32 != NULL)
+			standard_values(est, first, n, x32, values);
+		else
+			hist_values(est, first, n, x64, codes, values);
+		if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
+			for (size_t k = 0; k < n; k++)
+				*sum += est->learning_rate * values[k];
+		else
+			for (size_t k = 0; k < n; k++)
+				*sum += values[k];
+	}
 }
 
 /*
  * A categorical value's code, as scikit-learn 1.2's compiled predictor
- * takes it from a non-negative float64: a C cast to uint8, which x86-64
- * performs as a truncation to int32 (0x80000000 when out of range) keeping
- * the low byte. So 257.9 reads as 1 and anything from 2^31 up as 0.
+ * takes it from a float64: NaN and negative values are missing; otherwise a
+ * C cast to uint8, which x86-64 performs as a truncation to int32
+ * (0x80000000 when out of range) keeping the low byte. So 257.9 reads as 1
+ * and anything from 2^31 up, +inf included, as 0.
  */
-static inline unsigned
+static inline uint32_t
 category_code(double v)
 {
+	if (!(v >= 0))
+		return CATEGORY_MISSING;
 	if (v < 2147483648.0)
-		return (unsigned) (int32_t) v & 0xff;
+		return (uint32_t) (int32_t) v & 0xff;
 	return 0;
-}
-
-/*
- * The leaf of a HistGradientBoosting tree (_predictor.pyx,
- * _predict_one_from_raw_data): NaN goes the learned missing-value way; a
- * categorical split sends a negative value the missing way and otherwise
- * looks its code up in the split's set (unknown codes already folded in);
- * a numeric split compares float64 values.
- */
-static inline double
-hist_tree_value(const estimator *est, const tree *t, const double *x)
-{
-	const hist_split *splits = est->hist_splits + t->first_split;
-	int32_t		i = t->root;
-
-	while (i >= 0)
-	{
-		const hist_split *s = &splits[i];
-		double		v = x[s->slot];
-		bool		left;
-
-		if (isnan(v))
-			left = s->missing_left;
-		else if (s->categorical)
-		{
-			if (v < 0)
-				left = s->missing_left;
-			else
-			{
-				unsigned	code = category_code(v);
-
-				left = (est->bitsets[8 * (size_t) s->bitset + code / 32] >> (code % 32)) & 1;
-			}
-		}
-		else
-			left = v <= s->threshold;
-		i = left ? s->left : s->right;
-	}
-	return est->leaves[t->first_leaf + ~i];
 }
 
 /* scipy.special.expit, as scikit-learn's binomial losses apply it. */
@@ -564,14 +652,14 @@ score_trees(const predict_model *model, const predict_value *values, double *pro
 	predict_status status;
 	double		sum;
 
+	x[0] = 0;					/* read by leaves when no tree splits */
 	if ((status = gather_features(model, values, x, NULL, err)) != PREDICT_OK)
 		return status;
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
 	{
 		/* predict_stages: out += learning_rate * value, stage by stage */
 		sum = est->init;
-		for (size_t t = 0; t < est->ntrees; t++)
-			sum += est->learning_rate * *tree_leaf(est, &est->trees[t], x);
+		sum_trees(est, x, NULL, NULL, &sum);
 		*proba = expit(sum);
 	}
 	else
@@ -582,8 +670,7 @@ score_trees(const predict_model *model, const predict_value *values, double *pro
 		 * single decision tree is the same sum of one.
 		 */
 		sum = 0.0;
-		for (size_t t = 0; t < est->ntrees; t++)
-			sum += *tree_leaf(est, &est->trees[t], x);
+		sum_trees(est, x, NULL, NULL, &sum);
 		*proba = sum / (double) est->ntrees;
 	}
 	return PREDICT_OK;
@@ -595,15 +682,19 @@ score_hist_gradient_boosting(const predict_model *model, const predict_value *va
 {
 	const estimator *est = &model->estimator;
 	double		x[MAX_TREE_FEATURES];
+	uint32_t	codes[MAX_TREE_FEATURES];
 	predict_status status;
 	double		raw;
 
+	x[0] = 0;					/* read by leaves when no tree splits */
 	if ((status = gather_features(model, values, NULL, x, err)) != PREDICT_OK)
 		return status;
+	codes[0] = 0;
+	for (size_t s = 0; s < est->nslots; s++)
+		codes[s] = category_code(x[s]);
 	/* _raw_predict: zeros + baseline, then each iteration's predictor */
 	raw = 0.0 + est->init;
-	for (size_t t = 0; t < est->ntrees; t++)
-		raw += hist_tree_value(est, &est->trees[t], x);
+	sum_trees(est, NULL, x, codes, &raw);
 	*proba = expit(raw);
 	return PREDICT_OK;
 }
