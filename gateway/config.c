@@ -172,9 +172,11 @@ config_default_threads(void)
 	/*
 	 * Each worker blocks on its database connection while PostgreSQL commits,
 	 * and a commit waits for the WAL flush, not for a CPU: more connections
-	 * than cores let PostgreSQL flush many commits at once (group commit).
-	 * 4 x cores was the best measured setting on 2 cores with
-	 * synchronous_commit = on (docs/http-api.md, "Sizing").
+	 * than cores let PostgreSQL flush several commits at once (group commit).
+	 * On the 2-core benchmark machine (fsync about 50 us, so CPU-bound) no
+	 * setting from 2 to 32 measured clearly better than another; 4 x cores
+	 * keeps commits in flight where the flush dominates (docs/http-api.md,
+	 * "Sizing").
 	 */
 	if (cores < 1)
 		cores = 1;
