@@ -4,8 +4,9 @@
  *
  * The loader turns the document into flat arrays: blocks that read one
  * column and run a chain of steps, category tables for the encoders, and
- * the estimator's parameters indexed by feature. Everything lives in one
- * arena owned by the model.
+ * the estimator's parameters: coefficients indexed by feature, or trees as
+ * ranges of one node array that read the features through dense slots.
+ * Everything lives in one arena owned by the model.
  */
 #ifndef PREDICT_MODEL_H
 #define PREDICT_MODEL_H

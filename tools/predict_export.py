@@ -26,6 +26,16 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
 - ``MinMaxScaler``: ``X *= scale_; X += min_; np.clip`` -> ``min_max``.
 - ``LogisticRegression`` (binary) -> ``logistic_regression`` with link
   ``logistic`` (one-vs-rest / auto) or ``softmax`` (multinomial).
+- ``DecisionTreeClassifier``/``ExtraTreeClassifier`` -> ``decision_tree``,
+  ``RandomForestClassifier``/``ExtraTreesClassifier`` -> ``random_forest``:
+  each ``tree_`` as compact arrays renumbered in preorder, leaves holding
+  classes_[1]'s fraction computed as ``predict_proba`` does.
+- ``GradientBoostingClassifier`` (binary log-loss) -> ``gradient_boosting``:
+  the init estimator's raw prediction from ``_raw_predict_init``, the
+  learning rate and the regression trees' leaf values.
+- ``HistGradientBoostingClassifier`` (binary) -> ``hist_gradient_boosting``:
+  the baseline, the known categories, each predictor's nodes with their
+  missing-value direction and raw category bitsets.
 
 Sparsity is tracked through the pipeline because it changes the scalers'
 arithmetic: a OneHotEncoder with sparse output makes the matrix sparse, a
@@ -910,7 +920,7 @@ def _feature_names(pipeline, blocks, input_names):
 
 def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
            source=None, training_rows=None, exported_at=None):
-    """Compile a fitted pipeline (or bare LogisticRegression) into a model document (dict).
+    """Compile a fitted pipeline (or bare classifier) into a model document (dict).
 
     columns: the training frame's column names in order (columns.json), or None
         for the pipeline's feature_names_in_.
