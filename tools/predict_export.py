@@ -590,7 +590,7 @@ def _binary_classes(est, path):
     return classes
 
 
-def _logistic_regression(est, path):
+def _logistic_regression(est, path, sparse):
     classes = _binary_classes(est, path)
     coef = np.asarray(est.coef_, dtype=np.float64)
     if coef.ndim != 2 or coef.shape[0] != 1:
@@ -693,10 +693,14 @@ def _regression_values(tree_est):
     return values
 
 
-def _missing_mode(est, n_features):
-    """"learned" when scikit-learn (>= 1.3) lets NaN reach these trees, else "error"."""
+def _missing_mode(est, n_features, sparse):
+    """"learned" when scikit-learn (>= 1.3) lets NaN reach these trees, else "error".
+
+    scikit-learn decides per call with _support_missing_values(X), which is false
+    for sparse input: the preprocessing's sparsity decides it here.
+    """
     support = getattr(est, "_support_missing_values", None)
-    if support is None:
+    if support is None or sparse:
         return "error"
     try:
         return "learned" if support(np.zeros((1, n_features))) else "error"
@@ -704,20 +708,20 @@ def _missing_mode(est, n_features):
         return "error"
 
 
-def _decision_tree(est, path):
+def _decision_tree(est, path, sparse):
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
-    missing = _missing_mode(est, n)
+    missing = _missing_mode(est, n, sparse)
     doc = {"type": "decision_tree", "missing": missing,
            "tree": _standard_tree(est, path, _class_fractions(est), missing == "learned")}
     return doc, _scalar_label(classes[1], path), n
 
 
-def _random_forest(est, path):
+def _random_forest(est, path, sparse):
     from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
-    missing = _missing_mode(est, n)
+    missing = _missing_mode(est, n, sparse)
     trees = []
     for i, tree in enumerate(est.estimators_):
         sub = "%s.estimators_[%d]" % (path, i)
@@ -730,7 +734,7 @@ def _random_forest(est, path):
             _scalar_label(classes[1], path), n)
 
 
-def _gradient_boosting(est, path):
+def _gradient_boosting(est, path, sparse):
     from sklearn.dummy import DummyClassifier
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
@@ -754,7 +758,7 @@ def _gradient_boosting(est, path):
     raw = np.asarray(est._raw_predict_init(rows), dtype=np.float64)
     if raw.shape != (2, 1) or raw[0, 0] != raw[1, 0]:
         raise ExportError("%s: the init estimator's raw prediction depends on the row" % path)
-    missing = _missing_mode(est, n)
+    missing = _missing_mode(est, n, sparse)
     trees = []
     for i, tree in enumerate(est.estimators_[:, 0]):
         sub = "%s.estimators_[%d, 0]" % (path, i)
@@ -770,7 +774,7 @@ def _bitset_codes(words):
     return [w * 32 + b for w in range(8) for b in range(32) if (int(words[w]) >> b) & 1]
 
 
-def _hist_gradient_boosting(est, path):
+def _hist_gradient_boosting(est, path, sparse):
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
     loss = _class_name(getattr(est, "_loss", None))
@@ -834,8 +838,11 @@ def _hist_gradient_boosting(est, path):
     return doc, _scalar_label(classes[1], path), n
 
 
-def _estimator(est, path):
-    """(estimator document, positive class label, number of input features)."""
+def _estimator(est, path, sparse=False):
+    """(estimator document, positive class label, number of input features).
+
+    sparse: whether the preprocessing hands the estimator a sparse matrix.
+    """
     from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
                                   HistGradientBoostingClassifier, RandomForestClassifier)
     from sklearn.linear_model import LogisticRegression
@@ -854,7 +861,7 @@ def _estimator(est, path):
     exporter = exporters.get(type(est))
     if exporter is None:
         raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
-    return exporter(est, path)
+    return exporter(est, path, sparse)
 
 
 # --------------------------------------------------------------------------
@@ -1018,7 +1025,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
     for step_path, step in transformers:
         blocks, sparse = _compile(step, blocks, sparse, step_path, ctx)
 
-    est_doc, positive, n_inputs = _estimator(final, final_path)
+    est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
     for b in blocks:
         if b.vtype == "string" and not b.steps:
             raise ExportError("%s: column %r reaches the estimator as a string column"

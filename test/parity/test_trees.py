@@ -279,3 +279,81 @@ def test_exporter_verify_with_a_forest(titanic, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "891 scored by both, max |difference| 0, 0 mismatches" in proc.stdout
     assert "(8 columns, 7 blocks, " in proc.stderr, proc.stderr
+
+
+class _Tree13:
+    """A fitted tree_ with the missing_go_to_left array of scikit-learn >= 1.3."""
+
+    def __init__(self, tree, missing):
+        for name in ("children_left", "children_right", "feature", "threshold", "value",
+                     "node_count"):
+            setattr(self, name, getattr(tree, name))
+        self.missing_go_to_left = missing
+
+
+def test_missing_values_routed_as_scikit_learn_13(titanic, tmp_path):
+    """scikit-learn >= 1.3 lets NaN reach a DecisionTreeClassifier on dense input and
+    routes it by missing_go_to_left: the exporter writes "missing": "learned" with the
+    flags in preorder, and predict-score sends NaN where they say.  (scikit-learn 1.2 has
+    neither, so the tree is given the 1.3 attributes here and the reference is the
+    documented rule applied in Python.)"""
+    from sklearn.tree import DecisionTreeClassifier
+    X, y = features_and_target(titanic)
+    Xn = X[["Pclass", "Age", "SibSp", "Fare"]]
+    clf = _fit(DecisionTreeClassifier(max_depth=4, random_state=0), Xn.fillna(30.0), y)
+    rng = np.random.RandomState(0)
+    missing = rng.randint(0, 2, clf.tree_.node_count).astype(np.uint8)
+    clf.tree_ = _Tree13(clf.tree_, missing)
+    clf._support_missing_values = lambda X: not hasattr(X, "toarray")
+    doc = pe.export(clf, name="nan13")
+    est = doc["estimator"]
+    assert est["missing"] == "learned" and len(est["tree"]["missing_left"]) == \
+        len(est["tree"]["feature"])
+    assert pe.export(clf, name="nan13")["estimator"]["tree"]["missing_left"] == \
+        [int(missing[n]) for n in _preorder_splits(clf.tree_)]
+    path = tmp_path / "nan13.json"
+    pe.write_model(doc, str(path))
+    rows = pe.frame_to_observations(Xn, list(Xn.columns))     # Age missing in 177 rows
+    got = pe.c_scores(str(path), [pe.observation_line(o) for o in rows])
+    want = []
+    for o in rows:
+        x = [o.get(c, float("nan")) for c in Xn.columns]
+        i = 0
+        t = clf.tree_
+        while t.children_left[i] >= 0:
+            v = x[t.feature[i]]
+            left = bool(t.missing_go_to_left[i]) if math.isnan(v) else \
+                goes_left_float32(v, t.threshold[i])
+            i = t.children_left[i] if left else t.children_right[i]
+        want.append(float(t.value[i, 0, 1] / t.value[i, 0, :].sum()))
+    assert sum(1 for o in rows if "Age" not in o) > 100
+    assert got == want
+
+
+def _preorder_splits(t):
+    out, stack = [], [0]
+    while stack:
+        n = stack.pop()
+        if t.children_left[n] >= 0:
+            out.append(n)
+            stack.extend([t.children_right[n], t.children_left[n]])
+    return out
+
+
+def test_sparse_input_keeps_nan_an_error(titanic):
+    """With a sparse preprocessing output scikit-learn (>= 1.3) does not route NaN:
+    the exporter keeps "missing": "error" even for a tree that could."""
+    from tree_variants import _tutorial_pre
+    X, y = features_and_target(titanic)
+    pipe = _fit(make_pipeline(_tutorial_pre(), RandomForestClassifier(n_estimators=2,
+                                                                      random_state=0)), X, y)
+    assert pipe[0].sparse_output_
+    pipe[-1]._support_missing_values = lambda X: True
+    assert pe.export(pipe, name="sp")["estimator"]["missing"] == "error"
+    dense = _fit(make_pipeline(_pre(), RandomForestClassifier(n_estimators=2, random_state=0)),
+                 X, y)
+    assert not dense[0].sparse_output_
+    dense[-1]._support_missing_values = lambda X: True
+    with pytest.raises(pe.ExportError, match="route missing values but tree_ has no "
+                                             "missing_go_to_left"):
+        pe.export(dense, name="dn")
