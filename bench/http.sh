@@ -197,7 +197,7 @@ run_pgbench() {            # run_pgbench CONNECTIONS > result
 
 setup_pgbench
 start_gateway "${PREDICT_THREADS:-}"
-gw_threads=$(grep -o '[0-9]* threads' "$out/gateway.log" | tail -n 1)
+gw_threads=$(grep -o '[0-9]* workers' "$out/gateway.log" | tail -n 1)
 [ -n "${SKIP_FLASK:-}" ] || start_flask
 
 declare -A result

@@ -50,7 +50,7 @@ static const setting settings[] = {
 	"                               (default models/titanic.json, looked up in the current\n"
 	"                               directory, then in the repository the binary was built in)"},
 	{"PREDICT_THREADS", "--threads", "N", SETTING_UINT, 1, 1024,
-	"worker threads, each with its own database connection (default 4 x cores, 4..64)"},
+	"workers (threads), each with its own database connection (default 4 x cores, 4..64)"},
 	{"PREDICT_MAX_BODY", "--max-body", "BYTES", SETTING_SIZE, 64, 64UL * 1024 * 1024,
 	"largest request body accepted, larger ones get 413 (default 65536)"},
 	{"PREDICT_API_TOKEN", "--api-token", "TOKEN", SETTING_STRING, 0, 0,

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "body.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "strbuf.h"
@@ -55,7 +56,6 @@ typedef struct request_state
 } request_state;
 
 static atomic_bool draining;
-static atomic_long open_connections;
 
 void
 http_start_draining(void)
@@ -66,36 +66,21 @@ http_start_draining(void)
 long
 http_connection_count(void)
 {
-	return atomic_load_explicit(&open_connections, memory_order_relaxed);
-}
-
-enum MHD_Result
-http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
-{
-	const http_context *ctx = cls;
-
-	(void) addr;
-	(void) addrlen;
-	if (atomic_load_explicit(&open_connections, memory_order_relaxed) >=
-		(long) ctx->cfg->max_connections)
-	{
-		metrics_connection_refused();
-		return MHD_NO;
-	}
-	return MHD_YES;
+	return listener_open_connections();
 }
 
 void
 http_connection_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
 					   enum MHD_ConnectionNotificationCode toe)
 {
-	(void) cls;
-	(void) connection;
+	worker	   *w = cls;
+	const union MHD_ConnectionInfo *info;
+
 	(void) socket_context;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		atomic_fetch_add_explicit(&open_connections, 1, memory_order_relaxed);
-	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
-		atomic_fetch_sub_explicit(&open_connections, 1, memory_order_relaxed);
+	if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	listener_connection_closed(w, info != NULL ? info->client_addr : NULL);
 }
 
 /* The one mapping from backend outcomes to HTTP statuses. */

@@ -32,13 +32,9 @@ void		http_request_completed(void *cls, struct MHD_Connection *connection,
 void		http_start_draining(void);
 
 /*
- * The MHD_AcceptPolicyCallback (cls is the http_context): refuses (closes at
- * once) a new connection when cfg->max_connections are open, so that a flood
- * of connections gets refusals instead of waiting in the listen queue.
+ * The MHD_NotifyConnectionCallback of each worker daemon (cls is its
+ * worker): reports closed connections to the listener's counts.
  */
-enum MHD_Result http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen);
-
-/* The MHD_NotifyConnectionCallback: counts open connections. */
 void		http_connection_notify(void *cls, struct MHD_Connection *connection,
 								   void **socket_context,
 								   enum MHD_ConnectionNotificationCode toe);

@@ -1,15 +1,18 @@
 /*
  * main.c - predict-gateway: read the settings, prepare the database, serve
- * HTTP on libmicrohttpd's thread pool until SIGTERM or SIGINT, then drain.
+ * HTTP until SIGTERM or SIGINT, then drain.
  *
- * Shutdown: stop accepting (MHD_quiesce_daemon), make every further response
- * close its connection, wait until no request is in flight (at most
- * SHUTDOWN_GRACE_US), stop the daemon (which closes idle keep-alive
- * connections), close the database connections, exit 0.
+ * Threads: PREDICT_THREADS workers, each a single-threaded libmicrohttpd
+ * daemon without a listening socket and with its own database session, and
+ * one acceptor thread (listener.c) that gives each new connection to the
+ * worker with the fewest. The main thread only waits for a signal.
+ *
+ * Shutdown: stop accepting (the listening socket is closed), make every
+ * further response close its connection, wait until no request is in
+ * flight (at most SHUTDOWN_GRACE_US), stop the daemons (which closes idle
+ * keep-alive connections), close the database connections, exit 0.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 #include "backend.h"
 #include "config.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -28,15 +32,8 @@
 /* Idle keep-alive connections do not delay shutdown once nothing moved for this long. */
 #define SHUTDOWN_QUIET_US 200000
 #define CONNECTION_MEMORY_LIMIT ((size_t) 32 * 1024)
-/*
- * The connection limit is enforced by http_accept_policy, which refuses at
- * once; libmicrohttpd's own limit, which stops accepting and leaves clients
- * waiting in the listen queue, is only a backstop a little above it (the
- * policy's count can overshoot by a connection per worker).
- */
-#define CONNECTION_LIMIT_SLACK 64
 
-/* libmicrohttpd's own messages (accept failures, malformed requests) go to stderr. */
+/* libmicrohttpd's own messages (malformed requests, failures) go to stderr. */
 static void
 mhd_logger(void *cls, const char *format, va_list ap)
 {
@@ -76,6 +73,24 @@ drain(void)
 			  metrics_requests_in_flight());
 }
 
+/* Start one worker daemon; NULL on failure. */
+static struct MHD_Daemon *
+start_worker(const gateway_config *cfg, http_context *ctx, worker *w)
+{
+	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET |
+							MHD_USE_ITC | MHD_USE_ERROR_LOG,
+							0, NULL, NULL, http_handle, ctx,
+							MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, (void *) NULL,
+							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg->max_connections,
+							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->idle_timeout,
+							MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_LIMIT,
+							MHD_OPTION_NOTIFY_CONNECTION,
+							(MHD_NotifyConnectionCallback) http_connection_notify, (void *) w,
+							MHD_OPTION_NOTIFY_COMPLETED,
+							(MHD_RequestCompletedCallback) http_request_completed, (void *) NULL,
+							MHD_OPTION_END);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -83,14 +98,14 @@ main(int argc, char **argv)
 	const backend_ops *backend;
 	char		msg[1024];
 	http_context ctx;
-	struct sockaddr_in addr;
-	struct MHD_Daemon *daemon;
-	const union MHD_DaemonInfo *info;
+	worker	   *workers;
+	listener   *acceptor;
 	sigset_t	signals;
 	int			sig = 0;
 	int			rc;
-	MHD_socket	listen_fd;
+	int			listen_fd;
 	unsigned	port;
+	unsigned	i;
 
 	rc = config_load(&cfg, argc, argv);
 	if (rc != 0)
@@ -102,27 +117,25 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t) cfg.port);
-	if (inet_pton(AF_INET, cfg.host, &addr.sin_addr) != 1)
+	listen_fd = listener_bind(cfg.host, cfg.port, &port, msg, sizeof(msg));
+	if (listen_fd < 0)
 	{
-		fprintf(stderr, "predict-gateway: HOST must be an IPv4 address such as 0.0.0.0 or "
-				"127.0.0.1, got \"%s\"\n", cfg.host);
+		fprintf(stderr, "predict-gateway: %s\n", msg);
 		config_free(&cfg);
-		return 2;
+		return strncmp(msg, "HOST", 4) == 0 ? 2 : 1;
 	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if (!backend->setup(&cfg, msg, sizeof(msg)))
 	{
 		fprintf(stderr, "predict-gateway: %s\n", msg);
+		close(listen_fd);
 		config_free(&cfg);
 		return 1;
 	}
 	backend_init(backend, &cfg);
 
-	/* The workers inherit this mask: only the main thread takes the signals. */
+	/* The threads started from here inherit this mask: only main takes the signals. */
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
@@ -131,33 +144,42 @@ main(int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &cfg;
 	ctx.backend = backend;
-	daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC,
-							  (uint16_t) cfg.port, http_accept_policy, &ctx, http_handle, &ctx,
-							  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, (void *) NULL,
-							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) cfg.threads,
-							  MHD_OPTION_CONNECTION_LIMIT,
-							  (unsigned int) (cfg.max_connections + CONNECTION_LIMIT_SLACK),
-							  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-							  (unsigned int) cfg.max_connections_per_ip,
-							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg.idle_timeout,
-							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_LIMIT,
-							  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
-							  MHD_OPTION_NOTIFY_CONNECTION,
-							  (MHD_NotifyConnectionCallback) http_connection_notify, (void *) NULL,
-							  MHD_OPTION_NOTIFY_COMPLETED,
-							  (MHD_RequestCompletedCallback) http_request_completed, (void *) NULL,
-							  MHD_OPTION_END);
-	if (daemon == NULL)
+	workers = calloc(cfg.threads, sizeof(*workers));
+	if (workers == NULL)
 	{
-		fprintf(stderr, "predict-gateway: cannot listen on %s:%u (is the port in use? set PORT "
-				"to a free port)\n", cfg.host, cfg.port);
+		fprintf(stderr, "predict-gateway: out of memory\n");
+		close(listen_fd);
 		config_free(&cfg);
 		return 1;
 	}
-	info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-	port = info != NULL ? info->port : cfg.port;
-	log_info("listening on http://%s:%u/ (backend %s, %u threads, max body %zu bytes%s)",
+	for (i = 0; i < cfg.threads; i++)
+	{
+		atomic_init(&workers[i].connections, 0);
+		workers[i].daemon = start_worker(&cfg, &ctx, &workers[i]);
+		if (workers[i].daemon == NULL)
+		{
+			fprintf(stderr, "predict-gateway: cannot start HTTP worker %u of %u (out of "
+					"memory or threads? lower PREDICT_THREADS)\n", i + 1, cfg.threads);
+			while (i > 0)
+				MHD_stop_daemon(workers[--i].daemon);
+			free(workers);
+			close(listen_fd);
+			config_free(&cfg);
+			return 1;
+		}
+	}
+	acceptor = listener_start(listen_fd, workers, cfg.threads, &cfg, msg, sizeof(msg));
+	if (acceptor == NULL)
+	{
+		fprintf(stderr, "predict-gateway: %s\n", msg);
+		for (i = 0; i < cfg.threads; i++)
+			MHD_stop_daemon(workers[i].daemon);
+		free(workers);
+		close(listen_fd);
+		config_free(&cfg);
+		return 1;
+	}
+	log_info("listening on http://%s:%u/ (backend %s, %u workers, max body %zu bytes%s)",
 			 cfg.host, port, backend->name, cfg.threads, cfg.max_body,
 			 cfg.api_token != NULL ? ", bearer token required" : "");
 
@@ -167,12 +189,12 @@ main(int argc, char **argv)
 	} while (rc != 0 && rc == EINTR);
 
 	log_info("received %s: finishing the requests in flight", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	listener_stop(acceptor);
 	http_start_draining();
-	listen_fd = MHD_quiesce_daemon(daemon);
 	drain();
-	MHD_stop_daemon(daemon);
-	if (listen_fd != MHD_INVALID_SOCKET)
-		close(listen_fd);
+	for (i = 0; i < cfg.threads; i++)
+		MHD_stop_daemon(workers[i].daemon);
+	free(workers);
 	backend_close_all();
 	config_free(&cfg);
 	log_info("stopped");
