@@ -427,3 +427,13 @@ def test_sigterm_during_load_finishes_requests_in_flight(backend, gateways):
                         "ConnectionResetError", "BrokenPipeError"}, statuses
     ok = {i for i, s, _, _ in record if s == 200} | {slow_id}
     assert backend.observation_ids(url) == ok
+
+
+def test_sigint_when_idle_exits_0_at_once(backend, gateways):
+    gw = gateways(backend.new_database())
+    c = gw.client()
+    assert c.predict(fresh_id()).status == 200        # an idle keep-alive connection stays open
+    t0 = time.monotonic()
+    assert gw.stop(signal.SIGINT) == 0
+    assert time.monotonic() - t0 < 2
+    assert "received SIGINT" in gw.stderr() and "stopped" in gw.stderr()
