@@ -77,6 +77,10 @@ class Backend:
     def execute(self, url, sql, params=()):
         raise NotImplementedError
 
+    def has_schema(self, url):
+        """Whether the predictions schema exists in the database at url."""
+        raise NotImplementedError
+
     def count(self, url):
         return self.query(url, "SELECT count(*) FROM predictions")[0][0]
 
@@ -155,6 +159,10 @@ class PostgresBackend(Backend):
                 cur.execute(sql, params)
         finally:
             conn.close()
+
+    def has_schema(self, url):
+        return self.query(url, "SELECT count(*) FROM pg_extension WHERE extname = 'predict'") \
+            == [(1,)]
 
     def fail_inserts_of(self, url, observation_id):
         # A trigger of the test's own (not the extension's) raising a plain
