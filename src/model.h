@@ -100,7 +100,10 @@ typedef enum estimator_type
  */
 #define MAX_TREE_FEATURES 4096
 
-/* Bounds that keep node and leaf indices in int32 (docs: "Limits"). */
+/*
+ * Bounds that keep node indices (2 per split + 1 per tree) in uint32 and
+ * child references in int32 (docs: "Limits").
+ */
 #define MAX_TREES 100000
 #define MAX_TREE_NODES ((size_t) 1 << 30)
 
