@@ -12,6 +12,7 @@
  * flight (at most SHUTDOWN_GRACE_US), stop the daemons (which closes idle
  * keep-alive connections), close the database connections, exit 0.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -106,6 +107,7 @@ main(int argc, char **argv)
 	int			listen_fd;
 	unsigned	port;
 	unsigned	i;
+	struct in_addr host_addr;
 
 	rc = config_load(&cfg, argc, argv);
 	if (rc != 0)
@@ -117,23 +119,31 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	listen_fd = listener_bind(cfg.host, cfg.port, &port, msg, sizeof(msg));
-	if (listen_fd < 0)
+	if (inet_pton(AF_INET, cfg.host, &host_addr) != 1)
 	{
-		fprintf(stderr, "predict-gateway: %s\n", msg);
+		fprintf(stderr, "predict-gateway: HOST must be an IPv4 address such as 0.0.0.0 or "
+				"127.0.0.1, got \"%s\"\n", cfg.host);
 		config_free(&cfg);
-		return strncmp(msg, "HOST", 4) == 0 ? 2 : 1;
+		return 2;
 	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if (!backend->setup(&cfg, msg, sizeof(msg)))
 	{
 		fprintf(stderr, "predict-gateway: %s\n", msg);
-		close(listen_fd);
 		config_free(&cfg);
 		return 1;
 	}
 	backend_init(backend, &cfg);
+
+	/* The port opens only once the database is ready (a router sees it then). */
+	listen_fd = listener_bind(cfg.host, cfg.port, &port, msg, sizeof(msg));
+	if (listen_fd < 0)
+	{
+		fprintf(stderr, "predict-gateway: %s\n", msg);
+		config_free(&cfg);
+		return 1;
+	}
 
 	/* The threads started from here inherit this mask: only main takes the signals. */
 	sigemptyset(&signals);

@@ -80,6 +80,22 @@ def test_extension_that_cannot_be_created_exits_nonzero(backend):
     assert "cannot create the predict extension" in lines[0] and "make install" in lines[0]
 
 
+def test_port_in_use_exits_nonzero_with_one_line(backend):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        gw = Gateway(backend.new_database(), env={"PORT": str(busy.getsockname()[1])},
+                     wait=False)
+        assert gw.proc.wait(15) == 1
+    finally:
+        busy.close()
+    lines = gw.stderr().strip().splitlines()
+    # (the model deployed on this fresh database is logged before)
+    assert all("level=info" in line for line in lines[:-1]), lines
+    assert "cannot listen on 127.0.0.1:" in lines[-1] and "PORT" in lines[-1]
+
+
 def test_missing_model_file_exits_nonzero(backend):
     gw = Gateway(backend.new_database(), env={"PREDICT_MODEL": "/nonexistent/model.json"},
                  wait=False)
