@@ -14,12 +14,19 @@ import os
 
 import pytest
 
-from harness import BACKENDS, Gateway
+from harness import BACKENDS, Gateway, remove_workdirs
 
 
 def _backend_names():
     return [b.strip() for b in os.environ.get("PREDICT_TEST_BACKENDS", "postgresql").split(",")
             if b.strip()]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_gateway_logs(request):
+    yield
+    if request.session.testsfailed == 0:      # keep the logs of a failed run
+        remove_workdirs()
 
 
 @pytest.fixture(scope="session", params=_backend_names())

@@ -225,11 +225,22 @@ BACKENDS = {"postgresql": PostgresBackend}
 
 # ---------------------------------------------------------------- gateway process
 
+_workdirs = []
+
+
+def remove_workdirs():
+    """Remove the gateways' log directories (at the end of the session)."""
+    import shutil
+    while _workdirs:
+        shutil.rmtree(_workdirs.pop(), ignore_errors=True)
+
+
 class Gateway:
     """A running predict-gateway process."""
 
     def __init__(self, database_url, args=(), env=None, threads=None, wait=True, cwd=None):
         self.workdir = tempfile.mkdtemp(prefix="predict-gw-")
+        _workdirs.append(self.workdir)
         self.stdout_path = os.path.join(self.workdir, "stdout")
         self.stderr_path = os.path.join(self.workdir, "stderr")
         full_env = {k: v for k, v in os.environ.items()
