@@ -13,7 +13,7 @@
 
 EXTENSION = predict
 MODULE_big = predict
-CORE_SRCS = src/model.c src/score.c src/observation.c src/util.c
+CORE_SRCS = src/model.c src/score.c src/observation.c src/util.c src/sql_codegen.c
 PG_SRCS = $(wildcard src/pg_predict.c)
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
 DATA = $(wildcard sql/predict--*.sql)

@@ -510,7 +510,7 @@ load_categories(loader *ld, const cJSON *item, category_table **out, size_t *tot
 			char		quoted[64];
 
 			if (table->numeric)
-				snprintf(quoted, sizeof(quoted), "%.17g", table->numbers[i]);
+				predict_format_number(quoted, sizeof(quoted), table->numbers[i]);
 			else
 				predict_quote(quoted, sizeof(quoted), table->strings[i], table->lengths[i]);
 			return fail(ld, "duplicate category %s", quoted);

@@ -140,10 +140,25 @@ predict_status predict_score_json(const predict_model *model,
 								  predict_value *values,
 								  double *proba, predict_error *err);
 
+/*
+ * Compile a model into SQL for PostgreSQL databases without the extension
+ * (managed services): a CREATE FUNCTION statement for a PL/pgSQL function
+ * function(obs jsonb) RETURNS float8 that scores exactly as predict_score
+ * does, calling the helper functions of sql/managed.sql in schema helpers
+ * (both names already quoted as SQL identifiers). Returns a string to
+ * release with free(), or NULL and err (a model too large to compile is
+ * PREDICT_TOO_LARGE).
+ */
+char	   *predict_model_to_sql(const predict_model *model, const char *function,
+								 const char *helpers, predict_error *err);
+
 /* Set err's status and message (printf-style); returns the status. */
 predict_status predict_set_error(predict_error *err, predict_status status,
 								 const char *format,...)
 			__attribute__((format(printf, 3, 4)));
+
+/* x as PostgreSQL prints a float8: shortest digits ("0.1", "1e+15", "5e-324", "Infinity"). */
+void		predict_format_number(char *buf, size_t size, double x);
 
 /* Write the bytes of s (len) as a short, printable, quoted excerpt into buf. */
 void		predict_quote(char *buf, size_t size, const char *s, size_t len);

@@ -31,6 +31,9 @@ static const char usage_text[] =
 "  {\"proba\": P, \"predicted_class\": B}   or   {\"error\": \"...\"}\n"
 "\n"
 "  -m, --model FILE          the model document (required)\n"
+"      --sql                 print the model compiled to PL/pgSQL (what the gateway\n"
+"                            installs on PostgreSQL without the extension) and exit;\n"
+"                            @function@ and @extschema@ stand for the names to use\n"
 "      --max-model-bytes N   refuse larger model documents (default 67108864)\n"
 "  -h, --help                this help\n"
 "  -V, --version             the version\n"
@@ -296,6 +299,7 @@ main(int argc, char **argv)
 	static const struct option options[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"max-model-bytes", required_argument, NULL, 'M'},
+		{"sql", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -312,6 +316,7 @@ main(int argc, char **argv)
 	size_t		len;
 	int			opt;
 	int			status;
+	bool		print_sql = false;
 
 	while ((opt = getopt_long(argc, argv, "m:hV", options, NULL)) != -1)
 	{
@@ -330,6 +335,9 @@ main(int argc, char **argv)
 					fprintf(stderr, "predict-score: --max-model-bytes: expected a positive integer\n");
 					return 2;
 				}
+				break;
+			case 'S':
+				print_sql = true;
 				break;
 			case 'h':
 				fputs(usage_text, stdout);
@@ -361,6 +369,18 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "predict-score: %s: %s\n", model_path, err.message);
 		return 2;
+	}
+	if (print_sql)
+	{
+		char	   *sql = predict_model_to_sql(model, "@function@", "@extschema@", &err);
+
+		if (sql == NULL)
+			fprintf(stderr, "predict-score: %s: %s\n", model_path, err.message);
+		else
+			fputs(sql, stdout);
+		free(sql);
+		predict_model_free(model);
+		return sql == NULL ? 2 : 0;
 	}
 	if (strcmp(input_path, "-") != 0 && (in = fopen(input_path, "rb")) == NULL)
 	{

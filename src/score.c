@@ -215,7 +215,7 @@ unknown_category(const predict_model *model, uint32_t col, const cell *c, predic
 	else if (isnan(c->number))
 		snprintf(shown, sizeof(shown), "(missing)");
 	else
-		snprintf(shown, sizeof(shown), "%.17g", c->number);
+		predict_format_number(shown, sizeof(shown), c->number);
 	return column_error(model, col, err,
 						"unknown category %s (the encoder's handle_unknown is \"error\")",
 						shown);

@@ -2,8 +2,10 @@
  * util.c - error reporting, quoting and the checks every piece of JSON text
  * passes before cJSON sees it.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "predict.h"
@@ -75,6 +77,86 @@ predict_quote(char *buf, size_t size, const char *s, size_t len)
 		out += 3;
 	}
 	buf[out++] = '"';
+	buf[out] = '\0';
+}
+
+/*
+ * x as PostgreSQL's float8 output writes it (extra_float_digits >= 1): the
+ * shortest digits that read back as x, in fixed notation for decimal
+ * exponents from -4 to 14 and as d.ddde+XX otherwise ("0.1", "1e+15",
+ * "5e-324", "Infinity"). Messages quoting numbers then read the same from
+ * the C core and from the SQL scorer of managed mode.
+ */
+void
+predict_format_number(char *buf, size_t size, double x)
+{
+	char		sci[40];
+	char		digits[20];
+	int			ndigits = 0;
+	int			exponent;
+	size_t		out = 0;
+	const char *p;
+
+	if (size < 32)
+	{
+		/* too small for every number: say nothing rather than something wrong */
+		if (size > 0)
+			buf[0] = '\0';
+		return;
+	}
+	if (isnan(x) || isinf(x) || x == 0)
+	{
+		snprintf(buf, size, "%s", isnan(x) ? "NaN" : isinf(x) ? (x > 0 ? "Infinity" : "-Infinity")
+				 : signbit(x) ? "-0" : "0");
+		return;
+	}
+	for (int precision = 1; precision <= 17; precision++)
+	{
+		snprintf(sci, sizeof(sci), "%.*e", precision - 1, x);
+		if (strtod(sci, NULL) == x)
+			break;
+	}
+	/* sci is [-]d[.ddd]e[+-]XX */
+	for (p = sci; *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[ndigits++] = *p;
+	exponent = atoi(p + 1);
+	while (ndigits > 1 && digits[ndigits - 1] == '0')
+		ndigits--;
+	if (x < 0)
+		buf[out++] = '-';
+	if (exponent < -4 || exponent >= 15)
+	{
+		buf[out++] = digits[0];
+		if (ndigits > 1)
+		{
+			buf[out++] = '.';
+			memcpy(buf + out, digits + 1, (size_t) ndigits - 1);
+			out += (size_t) ndigits - 1;
+		}
+		snprintf(buf + out, size - out, "e%c%02d", exponent < 0 ? '-' : '+', abs(exponent));
+		return;
+	}
+	if (exponent < 0)
+	{
+		buf[out++] = '0';
+		buf[out++] = '.';
+		for (int i = 0; i < -exponent - 1; i++)
+			buf[out++] = '0';
+		memcpy(buf + out, digits, (size_t) ndigits);
+		out += (size_t) ndigits;
+	}
+	else
+	{
+		for (int i = 0; i <= exponent; i++)
+			buf[out++] = i < ndigits ? digits[i] : '0';
+		if (ndigits > exponent + 1)
+		{
+			buf[out++] = '.';
+			memcpy(buf + out, digits + exponent + 1, (size_t) (ndigits - exponent - 1));
+			out += (size_t) (ndigits - exponent - 1);
+		}
+	}
 	buf[out] = '\0';
 }
 

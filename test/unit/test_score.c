@@ -395,9 +395,38 @@ one_hot_tests(void)
 	predict_model_free(m);
 }
 
+/* Numbers in messages are written as PostgreSQL writes a float8. */
+static void
+format_tests(void)
+{
+	static const struct
+	{
+		double		x;
+		const char *want;
+	}			cases[] = {
+		{0.1, "0.1"}, {100, "100"}, {1e14, "100000000000000"}, {1e15, "1e+15"},
+		{123456789012345.6, "123456789012345.6"}, {1234567890123456.7, "1.2345678901234568e+15"},
+		{0.0001, "0.0001"}, {0.00001, "1e-05"}, {-2.5e-7, "-2.5e-07"}, {5e-324, "5e-324"},
+		{1e300, "1e+300"}, {9007199254740993.0, "9.007199254740992e+15"}, {-0.0, "-0"}, {0, "0"},
+		{INFINITY, "Infinity"}, {-INFINITY, "-Infinity"}, {NAN, "NaN"},
+		{2.2250738585072014e-308, "2.2250738585072014e-308"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char		buf[64];
+		char		name[80];
+
+		predict_format_number(buf, sizeof(buf), cases[i].x);
+		snprintf(name, sizeof(name), "number %s", cases[i].want);
+		unit_report(name, strcmp(buf, cases[i].want) == 0, "got %s", buf);
+	}
+}
+
 void
 score_tests(void)
 {
+	format_tests();
 	predict_model *m = expect_load("base model for scoring", base_model);
 
 	if (m != NULL)
