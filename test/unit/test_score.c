@@ -426,8 +426,9 @@ format_tests(void)
 void
 score_tests(void)
 {
-	format_tests();
 	predict_model *m = expect_load("base model for scoring", base_model);
+
+	format_tests();
 
 	if (m != NULL)
 	{
