@@ -1,31 +1,43 @@
 # The HTTP gateway (issue 4): bin/predict-gateway, its ASan/UBSan build, and
 # the HTTP test suite's programs. Included by the top Makefile.
 #
-# gateway/*.c is HTTP -> SQL only: it includes no file of src/ and links no
-# scoring code (scoring happens inside the database).
+# gateway/*.c translates HTTP to SQL. It links the scoring core for two
+# things only: compiling models to SQL for managed PostgreSQL (managed mode,
+# where the extension cannot be installed), and registering the SQLite
+# functions on its own SQLite connections (the embedded default).
 
 GATEWAY_SRCS = $(wildcard gateway/*.c)
 GATEWAY_HDRS = $(wildcard gateway/*.h)
 GATEWAY_OBJS = $(patsubst gateway/%.c,build/gateway/%.o,$(GATEWAY_SRCS))
 GATEWAY_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir 2>/dev/null || echo /usr/include/postgresql)
-GATEWAY_LDLIBS = -lmicrohttpd -lpq -lcjson -lpthread
+GATEWAY_LDLIBS = -lmicrohttpd -lpq -lsqlite3 -lcjson -lm -lpthread
+# The core and its SQLite glue, linked into the gateway.
+GATEWAY_CORE_SRCS = $(CORE_SRCS) src/sqlite_predict.c
+GATEWAY_CORE_OBJS = $(patsubst src/%.c,build/%.o,$(GATEWAY_CORE_SRCS))
 
 all: bin/predict-gateway
 
 build/gateway:
 	mkdir -p $@
 
-build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) | build/gateway
-	$(CC) $(PREDICT_CFLAGS) $(GATEWAY_CPPFLAGS) -c -o $@ $<
+build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) build/gateway/managed_sql.h | build/gateway
+	$(CC) $(PREDICT_CFLAGS) $(GATEWAY_CPPFLAGS) -Ibuild/gateway -c -o $@ $<
 
-bin/predict-gateway: $(GATEWAY_OBJS) | bin
-	$(CC) $(PREDICT_CFLAGS) -o $@ $(GATEWAY_OBJS) $(GATEWAY_LDLIBS)
+# sql/managed.sql as a C string, so that the binary carries its schema.
+build/gateway/managed_sql.h: sql/managed.sql | build/gateway
+	{ echo '/* generated from sql/managed.sql by mk/gateway.mk */'; \
+	  echo 'static const char managed_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+
+bin/predict-gateway: $(GATEWAY_OBJS) $(GATEWAY_CORE_OBJS) | bin
+	$(CC) $(PREDICT_CFLAGS) -o $@ $(GATEWAY_OBJS) $(GATEWAY_CORE_OBJS) $(GATEWAY_LDLIBS)
 
 # The same gateway under AddressSanitizer and UBSan (test/http runs it with
 # PREDICT_GATEWAY=build/asan/predict-gateway).
-build/asan/predict-gateway: $(GATEWAY_SRCS) $(GATEWAY_HDRS)
+build/asan/predict-gateway: $(GATEWAY_SRCS) $(GATEWAY_HDRS) $(GATEWAY_CORE_SRCS) src/*.h build/gateway/managed_sql.h
 	mkdir -p build/asan
-	clang $(SAN_CFLAGS) $(GATEWAY_CPPFLAGS) -o $@ $(GATEWAY_SRCS) $(GATEWAY_LDLIBS)
+	clang $(SAN_CFLAGS) $(GATEWAY_CPPFLAGS) -Ibuild/gateway -o $@ $(GATEWAY_SRCS) $(GATEWAY_CORE_SRCS) $(GATEWAY_LDLIBS)
 
 test-programs: bin/predict-gateway build/asan/predict-gateway
 
