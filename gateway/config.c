@@ -64,6 +64,11 @@ static const setting settings[] = {
 	"close a connection idle (or stalled mid-request) this long (default 60)"},
 	{"PREDICT_DB_TIMEOUT_MS", "--db-timeout-ms", "MS", SETTING_UINT, 100, 4000,
 	"longest wait for the database per request before answering 503 (default 2500)"},
+	{"PREDICT_MODE", "--mode", "MODE", SETTING_STRING, 0, 0,
+	"PostgreSQL only: extension (CREATE EXTENSION predict), managed (the same schema\n"
+	"                               in plain SQL, for databases such as Heroku Postgres\n"
+	"                               where the extension cannot be installed), or auto\n"
+	"                               (default: the extension if it can be created)"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -160,6 +165,17 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 		cfg->idle_timeout = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_DB_TIMEOUT_MS") == 0)
 		cfg->db_timeout_ms = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_MODE") == 0)
+	{
+		if (strcmp(value, "auto") != 0 && strcmp(value, "extension") != 0 &&
+			strcmp(value, "managed") != 0)
+		{
+			fprintf(stderr, "predict-gateway: %s must be auto, extension or managed, got \"%s\"\n",
+					source, value);
+			return false;
+		}
+		cfg->mode = value;
+	}
 	return true;
 }
 
@@ -267,6 +283,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	cfg->max_connections = 1000;
 	cfg->idle_timeout = 60;
 	cfg->db_timeout_ms = 2500;
+	cfg->mode = "auto";
 
 	for (i = 0; i < NSETTINGS; i++)
 	{
