@@ -42,9 +42,9 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "pg_setup.h"
 
 /* pg_advisory_lock key serialising start-up: "predict\0" as a bigint. */
-#define SETUP_LOCK_KEY "8102099357864587264"
 
 #define BACKOFF_FIRST_US 100000
 #define BACKOFF_MAX_US 1000000
@@ -171,30 +171,6 @@ struct db_session
 };
 
 /* Keep notices (e.g. "extension already exists") out of stderr. */
-static void
-ignore_notice(void *arg, const char *message)
-{
-	(void) arg;
-	(void) message;
-}
-
-/* The first line of a libpq error message, without its trailing newline. */
-static const char *
-first_line(const char *message, char *buf, size_t size)
-{
-	size_t		n = strcspn(message, "\n");
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(buf, message, n);
-	buf[n] = '\0';
-	return buf;
-}
-
-/*
- * Wait until fd is ready for events or the deadline passes.
- * Returns 1 when ready, 0 on timeout, -1 on error.
- */
 static int
 wait_socket(int fd, short events, int64_t deadline)
 {
@@ -383,7 +359,7 @@ session_connect(db_session *s, int64_t deadline, db_error *err)
 		db_fail(err, DB_UNAVAILABLE, "out of memory connecting to the database");
 		return false;
 	}
-	PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
+	PQsetNoticeProcessor(s->conn, pg_ignore_notice, NULL);
 	while (PQstatus(s->conn) != CONNECTION_BAD && poll_status != PGRES_POLLING_OK &&
 		   poll_status != PGRES_POLLING_FAILED)
 	{
@@ -408,7 +384,7 @@ session_connect(db_session *s, int64_t deadline, db_error *err)
 		metrics_db_error(DBERR_CONNECTION);
 		/* one line per failed attempt; attempts are spaced by the backoff */
 		log_error("cannot connect to the database: %s",
-				  first_line(PQerrorMessage(s->conn), line, sizeof(line)));
+				  pg_first_line(PQerrorMessage(s->conn), line, sizeof(line)));
 		session_drop(s, true);
 		db_fail(err, DB_UNAVAILABLE, "database unavailable");
 		return false;
@@ -432,7 +408,7 @@ session_connect(db_session *s, int64_t deadline, db_error *err)
 			s->failures++;
 			metrics_db_error(out == RUN_TIMEOUT ? DBERR_TIMEOUT : DBERR_OTHER);
 			log_error("cannot prepare statement %s: %s", st->name,
-					  res != NULL ? first_line(PQresultErrorMessage(res), line, sizeof(line))
+					  res != NULL ? pg_first_line(PQresultErrorMessage(res), line, sizeof(line))
 					  : out == RUN_TIMEOUT ? "timeout" : "connection lost");
 			PQclear(res);
 			session_drop(s, true);
@@ -488,7 +464,7 @@ session_execute(db_session *s, int st, const char *const *values, int64_t deadli
 		{
 			metrics_db_error(DBERR_CONNECTION);
 			log_error("database connection lost during %s: %s", statements[st].name,
-					  first_line(res != NULL ? PQresultErrorMessage(res)
+					  pg_first_line(res != NULL ? PQresultErrorMessage(res)
 								 : PQerrorMessage(s->conn), line, sizeof(line)));
 			PQclear(res);
 			/* reconnect at once for the retry: the server may be back already */
@@ -522,7 +498,7 @@ session_execute(db_session *s, int st, const char *const *values, int64_t deadli
 		if (rule->status != DB_INVALID)
 			log_error("%s failed: SQLSTATE %s: %s", statements[st].name,
 					  sqlstate != NULL ? sqlstate : "none",
-					  first_line(PQresultErrorMessage(res), line, sizeof(line)));
+					  pg_first_line(PQresultErrorMessage(res), line, sizeof(line)));
 		PQclear(res);
 		return rule->status;
 	}
@@ -772,183 +748,6 @@ pg_session_connected(db_session *s)
 /* ---------- start-up ---------- */
 
 /* Run sql (with optional text parameters) on a blocking connection; NULL if it failed. */
-static PGresult *
-setup_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
-		   char *msg, size_t size, const char *what, const char *hint)
-{
-	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, values, NULL, NULL, 0);
-	char		line[256];
-
-	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
-		return res;
-	snprintf(msg, size, "%s: %s%s", what,
-			 first_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn),
-						line, sizeof(line)), hint);
-	PQclear(res);
-	return NULL;
-}
-
-/* Read a whole file into a NUL-terminated buffer; NULL with errno set on failure. */
-static char *
-read_file(const char *path, size_t max, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	char	   *buf = NULL;
-	size_t		cap = 0;
-	size_t		n = 0;
-
-	if (f == NULL)
-		return NULL;
-	for (;;)
-	{
-		size_t		got;
-
-		if (n + 65536 + 1 > cap)
-		{
-			char	   *bigger;
-
-			cap = cap ? cap * 2 : 131072;
-			bigger = realloc(buf, cap);
-			if (bigger == NULL)
-			{
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = bigger;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (n > max)
-		{
-			free(buf);
-			fclose(f);
-			errno = EFBIG;
-			return NULL;
-		}
-		if (got == 0)
-			break;
-	}
-	if (ferror(f))
-	{
-		free(buf);
-		fclose(f);
-		errno = EIO;
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
-/* Deploy the model file as the first model; false with msg on failure. */
-static bool
-setup_deploy(PGconn *conn, const char *path, char *msg, size_t size)
-{
-	size_t		len;
-	char	   *text = read_file(path, 64 * 1024 * 1024, &len);
-	cJSON	   *doc;
-	const cJSON *name;
-	const char *values[2];
-	PGresult   *res;
-	char		what[512];
-
-	if (text == NULL)
-	{
-		snprintf(msg, size, "the database has no default model and the model file %s cannot be "
-				 "read (%s): set PREDICT_MODEL to a model file made by tools/predict-export",
-				 path, strerror(errno));
-		return false;
-	}
-	doc = cJSON_ParseWithLength(text, len);
-	name = doc != NULL ? cJSON_GetObjectItemCaseSensitive(doc, "name") : NULL;
-	if (!cJSON_IsString(name) || name->valuestring == NULL)
-	{
-		snprintf(msg, size, "the model file %s is not a predict model (no \"name\"): set "
-				 "PREDICT_MODEL to a model file made by tools/predict-export", path);
-		cJSON_Delete(doc);
-		free(text);
-		return false;
-	}
-	values[0] = name->valuestring;
-	values[1] = text;
-	snprintf(what, sizeof(what), "cannot deploy the model file %s", path);
-	res = setup_exec(conn, "SELECT predict_deploy($1, $2::jsonb)", 2, values, msg, size, what,
-					 " (fix the file or set PREDICT_MODEL to another one)");
-	if (res != NULL)
-		log_info("deployed model \"%s\" from %s as version %s", name->valuestring, path,
-				 PQgetvalue(res, 0, 0));
-	PQclear(res);
-	cJSON_Delete(doc);
-	free(text);
-	return res != NULL;
-}
-
-static bool
-pg_setup(const gateway_config *cfg, char *msg, size_t size)
-{
-	const char *keywords[] = {"fallback_application_name", "dbname", "connect_timeout", NULL};
-	const char *values[] = {"predict-gateway", cfg->database_url, "5", NULL};
-	PGconn	   *conn;
-	PGresult   *res;
-	bool		ok = false;
-	bool		has_default;
-	char		line[256];
-
-	conn = PQconnectdbParams(keywords, values, 1);
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
-	{
-		snprintf(msg, size, "cannot connect to the database (%s): check DATABASE_URL and that "
-				 "PostgreSQL is running and accepts connections",
-				 conn != NULL ? first_line(PQerrorMessage(conn), line, sizeof(line))
-				 : "out of memory");
-		PQfinish(conn);
-		return false;
-	}
-	PQsetNoticeProcessor(conn, ignore_notice, NULL);
-
-	/* Wait at most a minute for another gateway's set-up. */
-	res = setup_exec(conn, "SET lock_timeout = '60s'", 0, NULL, msg, size,
-					 "cannot configure the set-up session", "");
-	if (res == NULL)
-		goto done;
-	PQclear(res);
-	res = setup_exec(conn, "SELECT pg_advisory_lock(" SETUP_LOCK_KEY ")", 0, NULL, msg, size,
-					 "cannot take the set-up lock", " (another gateway is starting?)");
-	if (res == NULL)
-		goto done;
-	PQclear(res);
-
-	res = setup_exec(conn, "CREATE EXTENSION IF NOT EXISTS predict", 0, NULL, msg, size,
-					 "cannot create the predict extension",
-					 " (install it with `make install` as root in the predict repository, "
-					 "and connect as a user allowed to create extensions)");
-	if (res == NULL)
-		goto unlock;
-	PQclear(res);
-
-	res = setup_exec(conn, "SELECT EXISTS (SELECT FROM predict_models WHERE is_default)",
-					 0, NULL, msg, size, "cannot read the model registry",
-					 " (is the predict extension in this database's search_path, and may this "
-					 "user read its tables?)");
-	if (res == NULL)
-		goto unlock;
-	has_default = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	if (!has_default && !setup_deploy(conn, cfg->model_path, msg, size))
-		goto unlock;
-	ok = true;
-
-unlock:
-	res = PQexec(conn, "SELECT pg_advisory_unlock(" SETUP_LOCK_KEY ")");
-	PQclear(res);
-done:
-	PQfinish(conn);
-	return ok;
-}
-
 const backend_ops pg_backend = {
 	.name = "postgresql",
 	.setup = pg_setup,

@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "pg_setup.h"
 
 #define SHUTDOWN_GRACE_US (10 * 1000000)
 /* Idle keep-alive connections do not delay shutdown once nothing moved for this long. */
@@ -108,6 +109,11 @@ main(int argc, char **argv)
 	unsigned	port;
 	unsigned	i;
 	struct in_addr host_addr;
+
+	/* the model commands: predict-gateway deploy|activate|set-default ... */
+	if (argc >= 2 && (strcmp(argv[1], "deploy") == 0 || strcmp(argv[1], "activate") == 0 ||
+					  strcmp(argv[1], "set-default") == 0))
+		return pg_command(argc - 1, argv + 1);
 
 	rc = config_load(&cfg, argc, argv);
 	if (rc != 0)
