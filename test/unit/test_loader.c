@@ -392,10 +392,197 @@ allocator_tests(void)
 				"%d of %d failures clean", clean, attempts);
 }
 
+/* ---------- the optional reference ---------- */
+
+/* The base document with a reference of every kind of column. */
+static const char reference_tail[] =
+"\"training_rows\": 891, \"git\": \"abc\"},\n"
+" \"reference\": {\"rows\": 891,\n"
+"   \"proba\": {\"edges\": [0.25, 0.5, 0.75], \"fractions\": [0.5, 0.25, 0.125, 0.125]},\n"
+"   \"columns\": [\n"
+"     {\"column\": \"Sex\", \"missing\": 0, \"categories\": [\"male\", \"female\"], \"fractions\": [0.625, 0.375], \"other\": 0},\n"
+"     {\"column\": \"Age\", \"missing\": 0.25, \"edges\": [20, 30, 40], \"fractions\": [0.125, 0.25, 0.25, 0.125]},\n"
+"     {\"column\": \"Embarked\", \"missing\": 0.125, \"categories\": [\"S\", \"C\"], \"fractions\": [0.5, 0.25], \"other\": 0.125},\n"
+"     {\"column\": \"Pclass\", \"missing\": 0, \"edges\": [], \"fractions\": [1]}]}}\n";
+
+static char *
+with_reference(void)
+{
+	return unit_replace(base_model, "\"training_rows\": 891, \"git\": \"abc\"}}\n", reference_tail);
+}
+
+/* Each replaces one piece of the document with a reference. */
+static const mutation reference_mutations[] = {
+	{"reference unknown field", "{\"rows\": 891,", "{\"rows\": 891, \"bins\": 10,",
+	"reference: unknown field \"bins\""},
+	{"reference rows missing", "{\"rows\": 891,", "{", "reference: missing field \"rows\""},
+	{"reference rows zero", "\"rows\": 891,", "\"rows\": 0,", "reference.rows: expected a positive integer"},
+	{"reference rows fractional", "\"rows\": 891,", "\"rows\": 89.5,", "reference.rows: expected a positive integer"},
+	{"reference proba missing",
+		"\"proba\": {\"edges\": [0.25, 0.5, 0.75], \"fractions\": [0.5, 0.25, 0.125, 0.125]},", "",
+	"reference: missing field \"proba\""},
+	{"reference proba unknown field", "\"proba\": {\"edges\"", "\"proba\": {\"bins\": 4, \"edges\"",
+	"reference.proba: unknown field \"bins\""},
+	{"reference proba no edges", "\"edges\": [0.25, 0.5, 0.75], \"fractions\": [0.5, 0.25, 0.125, 0.125]",
+		"\"edges\": [], \"fractions\": [1]", "reference.proba.edges: expected at least 1 element, got 0"},
+	{"reference proba edge outside [0, 1]", "[0.25, 0.5, 0.75]", "[0.25, 0.5, 1.75]",
+	"reference.proba.edges[2]: expected an edge between 0 and 1"},
+	{"reference proba edges not increasing", "[0.25, 0.5, 0.75]", "[0.25, 0.5, 0.5]",
+	"reference.proba.edges[2]: expected an edge greater than the previous one (edges increase)"},
+	{"reference proba edge not a number", "[0.25, 0.5, 0.75]", "[0.25, \"0.5\", 0.75]",
+	"reference.proba.edges[1]: expected a finite number, got a string"},
+	{"reference proba fractions length", "[0.5, 0.25, 0.125, 0.125]", "[0.5, 0.25, 0.25]",
+	"reference.proba.fractions: expected 4 numbers (one per bin: one more than the edges), got 3"},
+	{"reference proba fraction negative", "[0.5, 0.25, 0.125, 0.125]", "[0.5, 0.25, -0.125, 0.375]",
+	"reference.proba.fractions[2]: expected a number between 0 and 1, got a number outside it"},
+	{"reference proba fraction null", "[0.5, 0.25, 0.125, 0.125]", "[0.5, null, 0.125, 0.125]",
+	"reference.proba.fractions[1]: expected a number between 0 and 1, got null"},
+	{"reference proba fractions total", "[0.5, 0.25, 0.125, 0.125]", "[0.5, 0.25, 0.125, 0.1]",
+	"reference.proba: the fractions add up to 0.975, not 1"},
+	{"reference column unknown", "{\"column\": \"Sex\", \"missing\"", "{\"column\": \"Sexx\", \"missing\"",
+	"reference.columns[0].column: unknown column \"Sexx\" (not in \"columns\")"},
+	{"reference column duplicate", "{\"column\": \"Pclass\", \"missing\"", "{\"column\": \"Age\", \"missing\"",
+	"reference.columns[3].column: duplicate column \"Age\""},
+	{"reference column name type", "{\"column\": \"Sex\", \"missing\"", "{\"column\": 1, \"missing\"",
+	"reference.columns[0].column: expected a string, got a number"},
+	{"reference column not an object", "{\"column\": \"Pclass\", \"missing\": 0, \"edges\": [], \"fractions\": [1]}",
+		"\"Pclass\"", "reference.columns[3]: expected an object, got a string"},
+	{"reference column missing rate", "{\"column\": \"Sex\", \"missing\": 0,", "{\"column\": \"Sex\", \"missing\": 1.5,",
+	"reference.columns[0].missing: expected a number between 0 and 1, got a number outside it"},
+	{"reference column missing rate absent", "{\"column\": \"Sex\", \"missing\": 0,", "{\"column\": \"Sex\",",
+	"reference.columns[0]: missing field \"missing\""},
+	{"reference number column with categories", "\"missing\": 0, \"edges\": [], \"fractions\": [1]}",
+		"\"missing\": 0, \"categories\": [\"1\"], \"fractions\": [1], \"other\": 0}",
+	"reference.columns[3]: column \"Pclass\" is a number column: its reference has \"edges\", not \"categories\""},
+	{"reference string column with edges", "\"categories\": [\"male\", \"female\"], \"fractions\": [0.625, 0.375], \"other\": 0",
+		"\"edges\": [1], \"fractions\": [0.625, 0.375]",
+	"reference.columns[0]: column \"Sex\" is a string column: its reference has \"categories\", not \"edges\""},
+	{"reference number column unknown field", "\"edges\": [20, 30, 40],", "\"edges\": [20, 30, 40], \"other\": 0,",
+	"reference.columns[1]: unknown field \"other\""},
+	{"reference number edges missing", "\"edges\": [20, 30, 40], ", "",
+	"reference.columns[1]: missing field \"edges\""},
+	{"reference number edges decrease", "[20, 30, 40]", "[20, 40, 30]",
+	"reference.columns[1].edges[2]: expected an edge greater than the previous one (edges increase)"},
+	{"reference number edge infinite", "[20, 30, 40]", "[20, 30, 1e400]",
+	"reference.columns[1].edges[2]: expected a finite number, got an out-of-range number"},
+	{"reference number fractions length", "[0.125, 0.25, 0.25, 0.125]", "[0.125, 0.25, 0.375]",
+	"reference.columns[1].fractions: expected 4 numbers (one per bin: one more than the edges), got 3"},
+	{"reference number total", "\"missing\": 0.25, \"edges\"", "\"missing\": 0.2, \"edges\"",
+	"reference.columns[1]: the missing rate and the fractions add up to 0.95, not 1"},
+	{"reference string categories missing", "\"categories\": [\"S\", \"C\"], ", "",
+	"reference.columns[2]: missing field \"categories\""},
+	{"reference string duplicate category", "[\"S\", \"C\"]", "[\"S\", \"S\"]",
+	"reference.columns[2].categories[1]: duplicate category \"S\""},
+	{"reference string category not a string", "[\"S\", \"C\"]", "[\"S\", 3]",
+	"reference.columns[2].categories[1]: expected a string, got a number"},
+	{"reference string fractions length", "\"fractions\": [0.5, 0.25], \"other\"", "\"fractions\": [0.75], \"other\"",
+	"reference.columns[2].fractions: expected 2 numbers (one per category), got 1"},
+	{"reference string other missing", ", \"other\": 0.125}", "}",
+	"reference.columns[2]: missing field \"other\""},
+	{"reference string other range", "\"other\": 0.125}", "\"other\": -0.125}",
+	"reference.columns[2].other: expected a number between 0 and 1, got a number outside it"},
+	{"reference string total", "\"other\": 0.125}", "\"other\": 0.25}",
+	"reference.columns[2]: the missing rate, the fractions and the other rate add up to 1.125, not 1"},
+	{"reference duplicate field", "{\"column\": \"Sex\", \"missing\": 0,", "{\"column\": \"Sex\", \"missing\": 0, \"missing\": 0,",
+	"reference.columns[0]: duplicate field \"missing\""},
+};
+
+static void
+reference_tests(void)
+{
+	char	   *text = with_reference();
+	predict_model *with = expect_load("a document with a reference loads", text);
+	predict_model *without = predict_model_load(base_model, strlen(base_model), NULL, NULL, NULL);
+	static const char *const observations[] = {
+		"{\"Sex\": \"male\", \"Age\": 22, \"Embarked\": \"S\", \"Pclass\": 3}",
+		"{\"Sex\": \"female\", \"Embarked\": \"C\", \"Pclass\": 1}",
+		"{\"Sex\": \"other\", \"Age\": 80, \"Pclass\": 2, \"Unused\": 1}",
+	};
+
+	/* scoring ignores the reference: the same probabilities, bit for bit */
+	if (with != NULL && without != NULL)
+		for (size_t i = 0; i < sizeof(observations) / sizeof(observations[0]); i++)
+		{
+			predict_value values[16];
+			predict_error err = {0};
+			double		a = -1;
+			double		b = -2;
+			predict_status sa = predict_score_json(with, observations[i], strlen(observations[i]),
+												   values, &a, &err);
+			predict_status sb = predict_score_json(without, observations[i], strlen(observations[i]),
+												   values, &b, &err);
+			char		name[64];
+
+			snprintf(name, sizeof(name), "reference ignored when scoring, observation %zu", i);
+			unit_report(name, sa == PREDICT_OK && sb == PREDICT_OK && a == b,
+						"status %d/%d proba %.17g/%.17g", (int) sa, (int) sb, a, b);
+		}
+	predict_model_free(with);
+	predict_model_free(without);
+
+	for (size_t i = 0; i < sizeof(reference_mutations) / sizeof(reference_mutations[0]); i++)
+	{
+		char	   *mutated = unit_replace(text, reference_mutations[i].from, reference_mutations[i].to);
+
+		expect_load_error(reference_mutations[i].name, mutated, NULL, reference_mutations[i].want);
+		free(mutated);
+	}
+
+	/* rates that add up to 1 within 0.001 are accepted */
+	{
+		char	   *a = unit_replace(text, "[0.5, 0.25, 0.125, 0.125]", "[0.5, 0.25, 0.125, 0.1241]");
+		predict_model *model = expect_load("reference fractions within 0.001 of 1", a);
+
+		predict_model_free(model);
+		free(a);
+	}
+
+	/* the columns list: required, an array, possibly empty */
+	{
+		const char *start = strstr(text, ",\n   \"columns\": [");
+		const char *end = strstr(text, "]}}\n");
+		size_t		head = (size_t) (start - text);
+		char	   *doc = malloc(strlen(text) + 64);
+		predict_model *model;
+
+		if (start == NULL || end == NULL || doc == NULL)
+			abort();
+		memcpy(doc, text, head);
+		strcpy(doc + head, "}}\n");
+		expect_load_error("reference columns missing", doc, NULL, "reference: missing field \"columns\"");
+		strcpy(doc + head, ", \"columns\": {}}}\n");
+		expect_load_error("reference columns not an array", doc, NULL,
+						  "reference.columns: expected an array, got an object");
+		strcpy(doc + head, ", \"columns\": []}}\n");
+		model = expect_load("reference with no columns loads", doc);
+		predict_model_free(model);
+		start = strstr(text, "\"reference\": {");
+		head = (size_t) (start - text);
+		strcpy(doc + head, "\"reference\": [1]}\n");
+		expect_load_error("reference not an object", doc, NULL, "reference: expected an object, got an array");
+		strcpy(doc + head, "\"reference\": null}\n");
+		expect_load_error("reference null", doc, NULL, "reference: expected an object, got null");
+		free(doc);
+	}
+
+	/* a reference needs nothing of the estimator: with trees too */
+	{
+		char	   *forest = unit_with_estimator(forest_estimator);
+		char	   *mixed = unit_replace(forest, "\"training_rows\": 891, \"git\": \"abc\"}}\n", reference_tail);
+		predict_model *model = expect_load("a tree model with a reference loads", mixed);
+
+		predict_model_free(model);
+		free(mixed);
+		free(forest);
+	}
+	free(text);
+}
+
 void
 loader_tests(void)
 {
 	mutation_tests();
 	shape_tests();
 	allocator_tests();
+	reference_tests();
 }
