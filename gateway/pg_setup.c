@@ -40,6 +40,7 @@ typedef struct pg_target
 	bool		managed;
 	char		schema[256];	/* current_schema(), quoted as an identifier */
 	char		schema_literal[256];	/* the same name as a string literal's body */
+	char		mode_note[512]; /* the mode and why, for the start-up log */
 } pg_target;
 
 void
@@ -271,10 +272,10 @@ install_managed(pg_target *t, char *msg, size_t size)
 /*
  * Decide the mode and make the schema exist: the extension if it is there
  * or can be created (unless mode is "managed"), else the managed schema
- * (unless mode is "extension"). Logs the mode once when log_mode.
+ * (unless mode is "extension"). t->mode_note says which, for the log.
  */
 static bool
-prepare_schema(pg_target *t, const char *mode, bool log_mode, char *msg, size_t size)
+prepare_schema(pg_target *t, const char *mode, char *msg, size_t size)
 {
 	char		value[256];
 	char		why[300] = "";
@@ -334,17 +335,27 @@ prepare_schema(pg_target *t, const char *mode, bool log_mode, char *msg, size_t 
 		PQclear(res);
 	}
 	if (t->managed && !install_managed(t, msg, size))
-		return false;
-	if (log_mode)
 	{
-		if (!t->managed)
-			log_info("mode: extension (the predict extension scores in the database)");
-		else if (why[0] != '\0')
-			log_info("mode: managed (the predict extension cannot be created here: %s; models "
-					 "are compiled to PL/pgSQL)", why);
-		else
-			log_info("mode: managed (models are compiled to PL/pgSQL)");
+		if (why[0] != '\0')
+		{
+			/* auto mode: neither worked; say why for both */
+			char		managed_why[512];
+
+			snprintf(managed_why, sizeof(managed_why), "%s", msg);
+			snprintf(msg, size, "cannot create the predict extension (%s: install it with `make "
+					 "install` as root in the predict repository and connect as a user allowed to "
+					 "create extensions) nor the managed-mode schema (%s)", why,
+					 managed_why + strlen("cannot create the predict schema (managed mode): "));
+		}
+		return false;
 	}
+	snprintf(t->mode_note, sizeof(t->mode_note), "%s%s%s",
+			 !t->managed ? "extension (the predict extension scores in the database)" :
+			 "managed (models are compiled to PL/pgSQL",
+			 t->managed && why[0] != '\0' ? "; the predict extension cannot be created here: " : "",
+			 t->managed ? why : "");
+	if (t->managed)
+		strncat(t->mode_note, ")", sizeof(t->mode_note) - strlen(t->mode_note) - 1);
 	return true;
 }
 
@@ -425,7 +436,7 @@ pg_setup(const gateway_config *cfg, char *msg, size_t size)
 		return false;
 	if (!lock_setup(t.conn, msg, size))
 		goto done;
-	if (!prepare_schema(&t, cfg->mode, true, msg, size) ||
+	if (!prepare_schema(&t, cfg->mode, msg, size) ||
 		!query_value(t.conn, "SELECT EXISTS (SELECT FROM predict_models WHERE is_default)",
 					 has_default, sizeof(has_default), msg, size,
 					 "cannot read the model registry (may this user read its tables?)"))
@@ -433,6 +444,8 @@ pg_setup(const gateway_config *cfg, char *msg, size_t size)
 	if (has_default[0] != 't' &&
 		!deploy_file(&t, cfg->model_path, NULL, &version, msg, size))
 		goto unlock;
+	/* logged once set-up succeeded, so that a failure is one line */
+	log_info("mode: %s", t.mode_note);
 	ok = true;
 unlock:
 	unlock_setup(t.conn);
@@ -486,7 +499,7 @@ pg_command(int argc, char **argv)
 		fprintf(stderr, "predict-gateway %s: %s\n", argv[0], msg);
 		return 1;
 	}
-	if (!lock_setup(t.conn, msg, sizeof(msg)) || !prepare_schema(&t, mode, false, msg, sizeof(msg)))
+	if (!lock_setup(t.conn, msg, sizeof(msg)) || !prepare_schema(&t, mode, msg, sizeof(msg)))
 		goto done;
 	if (strcmp(argv[0], "deploy") == 0)
 	{
