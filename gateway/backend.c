@@ -10,6 +10,7 @@
  */
 #include "backend.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,15 +58,15 @@ backend_for_url(const char *url, char *msg, size_t size)
 		return &pg_backend;
 	if (strncmp(url, "sqlite:", 7) == 0)
 	{
-		snprintf(msg, size, "DATABASE_URL is a SQLite URL, which this version does not support "
-				 "yet: use a postgresql:// URL");
-		return NULL;
+		char		path[PATH_MAX];
+
+		return sqlite_url_path(url, path, sizeof(path), msg, size) ? &sqlite_backend : NULL;
 	}
 	/* a libpq keyword=value connection string */
 	if (strchr(url, '=') != NULL)
 		return &pg_backend;
-	snprintf(msg, size, "DATABASE_URL must be a postgresql:// URL or a libpq connection string "
-			 "(host=... dbname=...)");
+	snprintf(msg, size, "DATABASE_URL must be a postgresql:// URL, a libpq connection string "
+			 "(host=... dbname=...) or a sqlite:/// URL");
 	return NULL;
 }
 

@@ -3,8 +3,8 @@
  *
  * The HTTP layer (http.c) validates requests and renders responses; a
  * backend stores and scores. Each backend is one file exporting one
- * `backend_ops` table: db_pg.c for PostgreSQL now, a db_sqlite.c later
- * (issue 5) with no change to the HTTP layer. The contract each backend must
+ * `backend_ops` table: db_pg.c for PostgreSQL, db_sqlite.c for SQLite, with
+ * no change to the HTTP layer. The contract each backend must
  * keep, whatever its database:
  *
  *   - predict: store (observation_id, observation) scored with the default
@@ -88,7 +88,7 @@ typedef struct db_session db_session;
 
 typedef struct backend_ops
 {
-	const char *name;			/* "postgresql" */
+	const char *name;			/* "postgresql", "sqlite" */
 
 	/*
 	 * Start-up, once, before serving: check the database is reachable, create
@@ -119,6 +119,14 @@ typedef struct backend_ops
 } backend_ops;
 
 extern const backend_ops pg_backend;
+extern const backend_ops sqlite_backend;
+
+/*
+ * The file a sqlite: DATABASE_URL names (db_sqlite.c): sqlite:///rel.db or
+ * sqlite:////abs.db, as peewee reads them. False with one line in msg.
+ */
+bool		sqlite_url_path(const char *url, char *path, size_t size, char *msg,
+							size_t msgsize);
 
 /* The backend a DATABASE_URL names, or NULL (msg says why). */
 const backend_ops *backend_for_url(const char *url, char *msg, size_t size);

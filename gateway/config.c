@@ -18,6 +18,7 @@
 
 #define GATEWAY_VERSION "1.0.0"
 #define DEFAULT_MODEL "models/titanic.json"
+#define DEFAULT_DATABASE_URL "sqlite:///predictions.db"
 
 /* One setting: its variable, its flag, its help text and how to parse it. */
 typedef enum setting_kind
@@ -40,7 +41,9 @@ typedef struct setting
 
 static const setting settings[] = {
 	{"DATABASE_URL", "--database-url", "URL", SETTING_STRING, 0, 0,
-	"postgres:// or postgresql:// URI, or a libpq connection string (required)"},
+	"postgres:// or postgresql:// URI, libpq connection string, or sqlite:///file.db\n"
+	"                               (relative) or sqlite:////abs/file.db (default\n"
+	"                               sqlite:///predictions.db, in the current directory)"},
 	{"HOST", "--host", "ADDR", SETTING_STRING, 0, 0,
 	"IPv4 address to listen on (default 0.0.0.0, all interfaces)"},
 	{"PORT", "--port", "N", SETTING_UINT, 0, 65535,
@@ -345,11 +348,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	}
 
 	if (cfg->database_url == NULL)
-	{
-		fprintf(stderr, "predict-gateway: DATABASE_URL is not set: set it (or --database-url) to a "
-				"postgresql://user@host:port/dbname URL\n");
-		return -1;
-	}
+		cfg->database_url = DEFAULT_DATABASE_URL;	/* as the tutorial's app */
 	if (cfg->model_path == NULL)
 		cfg->model_path = default_model_path();
 	if (cfg->model_path == NULL)

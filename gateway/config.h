@@ -11,7 +11,7 @@
 
 typedef struct gateway_config
 {
-	const char *database_url;	/* DATABASE_URL (required for now) */
+	const char *database_url;	/* DATABASE_URL, default sqlite:///predictions.db */
 	const char *host;			/* HOST: bind address, default 0.0.0.0 */
 	unsigned	port;			/* PORT, default 5000; 0 picks a free port */
 	char	   *model_path;		/* PREDICT_MODEL, resolved (see config.c) */

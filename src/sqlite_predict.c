@@ -26,11 +26,23 @@
  * refresh_if_changed): in a statement that reads a table, such as
  * SELECT predict_proba(obs) FROM t, once per statement. A version that is
  * no longer active is freed when the change is seen.
+ *
+ * Two builds of this one file. As the loadable extension predict_sqlite.so
+ * (mk/sqlite.mk defines PREDICT_SQLITE_LOADABLE), every sqlite3_* call goes
+ * through the API table SQLite hands to the entry point, as SQLite's
+ * loadable extensions do. Linked into a program together with SQLite (the
+ * gateway, whose SQLite connections are the embedded default), it is
+ * compiled with SQLITE_CORE: the calls are plain calls, there is no API
+ * table, and the program registers the functions on each connection it
+ * opens with sqlite3_predict_init(db, NULL, NULL).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef PREDICT_SQLITE_LOADABLE
+#define SQLITE_CORE 1
+#endif
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
@@ -210,6 +222,25 @@ query_one(sqlite3 *db, const char *sql, const char *param, sqlite3_int64 *number
 	return rc;
 }
 
+/*
+ * Report a registry lookup that found nothing (rc SQLITE_DONE: a plain
+ * SQLITE_ERROR) or failed (the lookup's own code, e.g. SQLITE_BUSY or
+ * SQLITE_IOERR, so that a caller can tell a missing model from a database
+ * that could not be read).
+ */
+static void
+result_registry_error(sqlite3_context *ctx, const char *msg, int rc)
+{
+	if (msg == NULL)
+	{
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	sqlite3_result_error(ctx, msg, -1);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW && rc != SQLITE_OK && rc != SQLITE_ERROR)
+		sqlite3_result_error_code(ctx, rc);
+}
+
 static const char no_model_hint[] =
 	"deploy one with: SELECT predict_deploy('titanic', readfile('models/titanic.json'))";
 
@@ -244,7 +275,7 @@ active_model(sqlite3_context *ctx, connection_state *state, const char *name)
 					sqlite3_mprintf("no default model is deployed; %s", no_model_hint) :
 					sqlite3_mprintf("could not read the model registry: %s", sqlite3_errmsg(db));
 
-				sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+				result_registry_error(ctx, msg, rc);
 				sqlite3_free(msg);
 				return NULL;
 			}
@@ -267,7 +298,7 @@ active_model(sqlite3_context *ctx, connection_state *state, const char *name)
 			sqlite3_mprintf("model \"%s\" is not deployed; %s", name, no_model_hint) :
 			sqlite3_mprintf("could not read the model registry: %s", sqlite3_errmsg(db));
 
-		sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+		result_registry_error(ctx, msg, rc);
 		sqlite3_free(msg);
 		return NULL;
 	}
@@ -653,7 +684,10 @@ predict_set_default_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	run_registry_change(ctx, set_default_change, (const char *) sqlite3_value_text(argv[0]), 0, NULL);
 }
 
-/* Register every function on db (also used by the gateway, which links the core statically). */
+/*
+ * Register every function on db. The loadable build gets api from SQLite;
+ * a program that links this file (SQLITE_CORE) passes NULL.
+ */
 int			sqlite3_predict_init(sqlite3 *db, char **errmsg, const sqlite3_api_routines *api);
 int			sqlite3_predictsqlite_init(sqlite3 *db, char **errmsg, const sqlite3_api_routines *api);
 
