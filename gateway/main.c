@@ -86,6 +86,12 @@ start_worker(const gateway_config *cfg, http_context *ctx, worker *w)
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg->max_connections,
 							MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) cfg->idle_timeout,
 							MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_LIMIT,
+	/*
+	 * Strict HTTP/1.1: a request without Host (RFC 9112 requires one) is
+	 * a 400, as are spaces in the URL. Our clients are programs (curl,
+	 * routers, load balancers), which all send Host.
+	 */
+							MHD_OPTION_STRICT_FOR_CLIENT, (int) 1,
 							MHD_OPTION_NOTIFY_CONNECTION,
 							(MHD_NotifyConnectionCallback) http_connection_notify, (void *) w,
 							MHD_OPTION_NOTIFY_COMPLETED,
