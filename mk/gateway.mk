@@ -43,3 +43,11 @@ test-programs: bin/predict-gateway build/asan/predict-gateway
 
 .PHONY: gateway
 gateway: bin/predict-gateway
+
+# The request parser's libFuzzer target (test/fuzz/fuzz_request.c): built
+# with the gateway's body parser (gateway/body.c, strbuf.c) instead of the core.
+build/fuzz/fuzz_request: test/fuzz/fuzz_request.c gateway/body.c gateway/strbuf.c gateway/body.h gateway/strbuf.h
+	mkdir -p build/fuzz
+	clang -std=gnu11 -O1 -g -Wall -Wextra -Werror -Igateway \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $< gateway/body.c gateway/strbuf.c -lcjson
