@@ -1,7 +1,7 @@
 """Fixtures of the HTTP suite (see harness.py for the design).
 
-backend   one per database kind in $PREDICT_TEST_BACKENDS (default: postgresql); every
-          test runs once per backend.  Issue 5 adds "sqlite" here, not new tests.
+backend   one per database kind in $PREDICT_TEST_BACKENDS (default: postgresql,sqlite);
+          every test that takes it runs once per backend.
 gateway   a gateway with one worker thread on a fresh database, shared by a module:
           with one worker, "the next request on the same connection" is also the next
           request on the same worker and the same database connection.
@@ -18,7 +18,7 @@ from harness import BACKENDS, Gateway, remove_workdirs
 
 
 def _backend_names():
-    return [b.strip() for b in os.environ.get("PREDICT_TEST_BACKENDS", "postgresql").split(",")
+    return [b.strip() for b in os.environ.get("PREDICT_TEST_BACKENDS", "postgresql,sqlite").split(",")
             if b.strip()]
 
 

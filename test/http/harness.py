@@ -1,11 +1,13 @@
 """Test harness for the HTTP suite: a real gateway process, a real database, real HTTP.
 
 Backends.  Every test talks to the database through a Backend object, never with
-backend-specific code of its own, so that the SQLite backend (issue 5) is one more
-Backend subclass and one more value of the `backend` fixture's params, with no test
-copied.  A Backend creates fresh databases (one per gateway) and reads and tampers
-with them; what a backend cannot do (restart a server, freeze it) it reports through
-`supports()`, and the test is skipped there.
+backend-specific code of its own: PostgresBackend (a throwaway cluster) and
+SqliteBackend (files in a temporary directory) are the values of the `backend`
+fixture's params, and every test runs on both, with no test copied.  A Backend creates
+fresh databases (one per gateway) and reads and tampers with them; what a backend
+cannot do (restart or freeze a server: SQLite has none) it reports through
+`supports()`, and the test is skipped there.  Queries are written with %s
+placeholders and in SQL both databases accept.
 
 Gateways.  Gateway starts bin/predict-gateway (or $PREDICT_GATEWAY, e.g. the ASan
 build) on 127.0.0.1 with PORT=0 and reads the port it bound from its start-up line
@@ -16,12 +18,16 @@ went over the same connection as the previous one (same socket: same gateway wor
 same database connection).
 """
 
+import contextlib
+import datetime
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -32,6 +38,7 @@ REPO = os.environ.get("PREDICT_ROOT") or os.path.dirname(os.path.dirname(os.path
     os.path.abspath(__file__))))
 GATEWAY = os.environ.get("PREDICT_GATEWAY") or os.path.join(REPO, "bin", "predict-gateway")
 PG_CLUSTER = os.path.join(REPO, "test", "pg-cluster")
+SQLITE_EXTENSION = os.path.join(REPO, "predict_sqlite")
 
 TITANIC_OBSERVATION = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0,
                        "Fare": 7.25, "Cabin": None, "Embarked": "S"}
@@ -108,6 +115,16 @@ class Backend:
 
     def slow_inserts_of(self, url, observation_id, seconds):
         raise NotImplementedError
+
+    def integrity_errors(self, url):
+        """What the database's own consistency check finds wrong (empty: nothing)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def write_locked(self, url):
+        """Hold, from another connection, a lock that stops the gateway's inserts."""
+        raise NotImplementedError
+        yield
 
 
 class PostgresBackend(Backend):
@@ -193,6 +210,29 @@ class PostgresBackend(Backend):
               FOR EACH ROW EXECUTE FUNCTION test_slow_insert();
         """ % (int(observation_id), float(seconds)))
 
+    def integrity_errors(self, url):
+        # amcheck (contrib) on every index of the predictions table
+        self.execute(url, "CREATE EXTENSION IF NOT EXISTS amcheck")
+        try:
+            self.query(url, "SELECT bt_index_check(i.indexrelid, true) FROM pg_index i "
+                            "WHERE i.indrelid = 'predictions'::regclass")
+        except Exception as e:  # noqa: BLE001 - the finding is the message
+            return [str(e)]
+        return []
+
+    @contextlib.contextmanager
+    def write_locked(self, url):
+        import psycopg2
+        conn = psycopg2.connect(url)
+        try:
+            with conn.cursor() as cur:
+                # blocks INSERT and UPDATE (ROW EXCLUSIVE), not SELECT
+                cur.execute("LOCK TABLE predictions IN EXCLUSIVE MODE")
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
+
     def restart(self):
         subprocess.run([PG_CLUSTER, "restart", self.dir, "fast"], check=True,
                        capture_output=True)
@@ -220,7 +260,135 @@ class PostgresBackend(Backend):
         self._paused = []
 
 
-BACKENDS = {"postgresql": PostgresBackend}
+def _iso_utc(text):
+    """A PostgreSQL timestamptz literal ("2026-06-30 22:00:00.000001-02") as the ISO 8601
+    UTC text the SQLite schema stores, with the fraction's trailing zeros dropped
+    ("2026-07-01T00:00:00.000001Z"; "...:05+00" gives "...:05Z")."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.(\d{1,6}))?([+-]\d\d)", text)
+    assert m, text
+    when = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
+    when += datetime.timedelta(microseconds=int((m.group(2) or "0").ljust(6, "0")))
+    when -= datetime.timedelta(hours=int(m.group(3)))
+    fraction = ("%06d" % when.microsecond).rstrip("0")
+    return when.strftime("%Y-%m-%dT%H:%M:%S") + ("." + fraction if fraction else "") + "Z"
+
+
+class SqliteBackend(Backend):
+    """Database files in a temporary directory, one per gateway (sqlite:////abs/path.db).
+
+    The test's connections load the extension (predict_sqlite.so), as a user's sqlite3
+    shell would, so that they can insert rows (the schema's trigger checks their scores).
+    """
+
+    name = "sqlite"
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="predict-http-sqlite-")
+        self._n = 0
+        self._loop_rate = None
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def supports(self, feature):
+        return False
+
+    def new_database(self):
+        self._n += 1
+        return "sqlite:///" + os.path.join(self.dir, "gw_%d.db" % self._n)
+
+    @staticmethod
+    def path(url):
+        assert url.startswith("sqlite:///"), url
+        return url[len("sqlite:///"):]
+
+    def _connect(self, url):
+        conn = sqlite3.connect(self.path(url), timeout=15, isolation_level=None)
+        conn.enable_load_extension(True)
+        conn.load_extension(SQLITE_EXTENSION)
+        return conn
+
+    def query(self, url, sql, params=()):
+        conn = self._connect(url)
+        try:
+            return conn.execute(sql.replace("%s", "?"), params).fetchall()
+        finally:
+            conn.close()
+
+    def execute(self, url, sql, params=()):
+        conn = self._connect(url)
+        try:
+            if params:
+                conn.execute(sql.replace("%s", "?"), params)
+            else:
+                conn.executescript(sql)
+        finally:
+            conn.close()
+
+    def has_schema(self, url):
+        if not os.path.exists(self.path(url)):
+            return False
+        return self.query(url, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
+                               "AND name IN ('predictions', 'predict_models', "
+                               "'predict_model_versions')") == [(3,)]
+
+    def insert_at(self, url, observation_id, created_at):
+        stored = _iso_utc(created_at)
+        self.execute(url, "INSERT INTO predictions (observation_id, observation, proba, "
+                          "predicted_class, model, model_version, created_at, updated_at) "
+                          "VALUES (%s, '{}', predict_proba('{}'), predict_class('{}'), "
+                          "predict_default_model(), predict_model_version(), %s, %s)",
+                     (observation_id, stored, stored))
+
+    def fail_inserts_of(self, url, observation_id):
+        # RAISE gives SQLITE_CONSTRAINT_TRIGGER with a text that looks like SQL: the
+        # gateway must answer 500 without showing it.
+        self.execute(url, """
+            CREATE TRIGGER test_fail_insert BEFORE INSERT ON predictions
+            WHEN NEW.observation_id = %d
+            BEGIN SELECT RAISE(ABORT, 'SELECT secret FROM internals WHERE boom'); END;
+        """ % int(observation_id))
+
+    def _loop(self, n):
+        return ("SELECT count(*) FROM (WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL "
+                "SELECT x + 1 FROM r WHERE x < %d) SELECT x FROM r)" % n)
+
+    def slow_inserts_of(self, url, observation_id, seconds):
+        """SQLite has no sleep: a counting loop in a trigger, sized by timing it here
+        (this process uses the same libsqlite3 as the gateway)."""
+        conn = self._connect(url)
+        try:
+            if self._loop_rate is None:
+                best = None
+                for _ in range(3):
+                    t0 = time.monotonic()
+                    conn.execute(self._loop(300000)).fetchall()
+                    dt = time.monotonic() - t0
+                    best = dt if best is None else min(best, dt)
+                self._loop_rate = 300000 / best
+            conn.executescript("""
+                CREATE TRIGGER test_slow_insert BEFORE INSERT ON predictions
+                WHEN NEW.observation_id = %d BEGIN %s; END;
+            """ % (int(observation_id), self._loop(int(seconds * self._loop_rate))))
+        finally:
+            conn.close()
+
+    def integrity_errors(self, url):
+        rows = self.query(url, "PRAGMA integrity_check")
+        return [] if rows == [("ok",)] else [r[0] for r in rows]
+
+    @contextlib.contextmanager
+    def write_locked(self, url):
+        conn = self._connect(url)
+        conn.execute("BEGIN IMMEDIATE")      # the write lock: readers go on
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+
+
+BACKENDS = {"postgresql": PostgresBackend, "sqlite": SqliteBackend}
 
 
 # ---------------------------------------------------------------- gateway process
@@ -245,7 +413,10 @@ class Gateway:
         self.stderr_path = os.path.join(self.workdir, "stderr")
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith("PREDICT_") or k in ("PREDICT_ROOT",)}
-        full_env.update({"DATABASE_URL": database_url, "PORT": "0", "HOST": "127.0.0.1"})
+        full_env.update({"PORT": "0", "HOST": "127.0.0.1"})
+        full_env.pop("DATABASE_URL", None)
+        if database_url is not None:          # None: the gateway's default
+            full_env["DATABASE_URL"] = database_url
         if threads is not None:
             full_env["PREDICT_THREADS"] = str(threads)
         full_env.update(env or {})

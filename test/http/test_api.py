@@ -89,6 +89,79 @@ def test_predict_retry_with_same_observation_is_idempotent(client, backend, gate
     assert backend.count(gateway.database_url) == before
 
 
+@pytest.mark.parametrize("first,again,equal", [
+    # jsonb equality: numbers by value, strings after unescaping, nested key order and
+    # duplicate keys (the last wins) do not matter; array order and exact digits do
+    ('{"Age": 22, "Sex": "male"}', '{"Sex": "male", "Age": 22.0}', True),
+    ('{"Age": 22}', '{"Age": 2.2e1}', True),
+    ('{"Fare": 100}', '{"Fare": 1E+2}', True),
+    ('{"Fare": 0.5}', '{"Fare": 5e-1}', True),
+    ('{"Fare": 0}', '{"Fare": -0.0}', True),
+    ('{"Sex": "male"}', '{"Sex": "\\u006dale"}', True),
+    ('{"Sex": "ma\\"le"}', '{"Sex": "ma\\u0022le"}', True),
+    ('{"x": "\\ud83d\\ude00"}', '{"x": "\U0001F600"}', True),
+    ('{"x": {"b": 1, "a": [1, {"d": 2, "c": 3}]}}',
+     '{"x": {"a": [1, {"c": 3, "d": 2}], "b": 1}}', True),
+    ('{"x": {"a": 1}}', '{"x": {"a": 2, "a": 1}}', True),
+    ('{"x": 12345678901234567890123}', '{"x": 12345678901234567890124}', False),
+    ('{"x": 1.00000000000000000000001}', '{"x": 1}', False),
+    ('{"x": [1, 2]}', '{"x": [2, 1]}', False),
+    ('{"x": "a"}', '{"x": "A"}', False),
+    ('{"x": null}', '{}', False),
+    ('{"x": {"a": 1}}', '{"x": {"a": 1, "b": 1}}', False),
+    ('{"x": true}', '{"x": 1}', False),
+])
+def test_predict_retry_compares_observations_as_json(client, backend, gateway, first, again,
+                                                     equal):
+    i = fresh_id()
+    stored = client.post("/predict", '{"id": %d, "observation": %s}' % (i, first))
+    assert stored.status == 200, stored
+    r = client.post("/predict", '{"id": %d, "observation": %s}' % (i, again),
+                    same_connection=True)
+    if equal:
+        assert r.status == 200 and r.json == stored.json, r
+    else:
+        assert_error(r, 409, 'Observation ID: "%d" already exists' % i)
+    assert backend.query(gateway.database_url,
+                         "SELECT count(*) FROM predictions WHERE observation_id = %s",
+                         (i,)) == [(1,)]
+
+
+def test_predictions_are_an_audit_log(client, backend, gateway):
+    """Through SQL as well as HTTP: only true_class changes (and then updated_at), and a
+    row's score is the default model's, whoever inserts it."""
+    i = fresh_id()
+    row = client.predict(i).json
+    url = gateway.database_url
+    for column, value in (("proba", "proba / 2"), ("predicted_class", "NOT predicted_class"),
+                          ("model", "'other'"), ("model_version", "model_version + 1"),
+                          ("observation", "'{}'"), ("observation_id", "observation_id + 1"),
+                          ("created_at", "'2020-01-01T00:00:00.000Z'")):
+        with pytest.raises(Exception) as e:
+            backend.execute(url, "UPDATE predictions SET %s = %s WHERE observation_id = %%s"
+                            % (column, value), (i,))
+        assert 'column "%s" of relation "predictions" cannot be changed' % column \
+            in str(e.value), e.value
+    backend.execute(url, "UPDATE predictions SET true_class = 1 WHERE observation_id = %s", (i,))
+    stored = client.get("/predictions/%d" % i).json
+    assert stored["true_class"] == 1 and stored["proba"] == row["proba"]
+    assert stored["updated_at"] > row["updated_at"]
+    # an INSERT naming a made-up score: refused (SQLite) or rescored (PostgreSQL)
+    j = fresh_id()
+    try:
+        backend.execute(url, "INSERT INTO predictions (observation_id, observation, proba, "
+                             "predicted_class, model, model_version) "
+                             "VALUES (%s, '{\"Sex\": \"female\"}', 0.123, false, 'made-up', 99)",
+                        (j,))
+    except Exception as e:  # noqa: BLE001 - refusing is one of the two right answers
+        assert "default model" in str(e), e
+        assert j not in backend.observation_ids(url)
+    else:
+        made = client.get("/predictions/%d" % j).json
+        assert (made["model"], made["model_version"]) == ("titanic", 1)
+        assert made["proba"] == client.predict(fresh_id(), {"Sex": "female"}).json["proba"]
+
+
 def test_predict_same_id_other_observation_is_409(client, backend, gateway):
     i = fresh_id()
     assert client.predict(i, {"Sex": "male"}).status == 200
