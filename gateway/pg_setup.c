@@ -32,6 +32,7 @@
 #include "predict.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
+#define MANAGED_SCHEMA_VERSION "1.0"	/* predict__schema_version() of sql/managed.sql */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 
 typedef struct pg_target
@@ -279,6 +280,7 @@ prepare_schema(pg_target *t, const char *mode, char *msg, size_t size)
 {
 	char		value[256];
 	char		why[300] = "";
+	bool		current = false;	/* the managed schema is this gateway's version */
 	PGresult   *res;
 
 	if (!query_value(t->conn, "SELECT quote_ident(current_schema())", t->schema, sizeof(t->schema),
@@ -294,9 +296,18 @@ prepare_schema(pg_target *t, const char *mode, char *msg, size_t size)
 	}
 	if (!query_value(t->conn,
 					 "SELECT CASE WHEN EXISTS (SELECT FROM pg_extension WHERE extname = 'predict') THEN 'extension'"
-					 " WHEN to_regprocedure('predict__function_name(text,integer)') IS NOT NULL THEN 'managed'"
+					 " WHEN to_regprocedure('predict__schema_version()') IS NOT NULL THEN 'managed'"
 					 " ELSE '' END", value, sizeof(value), msg, size, "cannot inspect the database"))
 		return false;
+	if (strcmp(value, "managed") == 0)
+	{
+		char		version[32];
+
+		if (!query_value(t->conn, "SELECT predict__schema_version()", version, sizeof(version),
+						 msg, size, "cannot read the managed schema's version"))
+			return false;
+		current = strcmp(version, MANAGED_SCHEMA_VERSION) == 0;
+	}
 
 	if (strcmp(value, "extension") == 0 && strcmp(mode, "managed") == 0)
 	{
@@ -334,7 +345,7 @@ prepare_schema(pg_target *t, const char *mode, char *msg, size_t size)
 		}
 		PQclear(res);
 	}
-	if (t->managed && !install_managed(t, msg, size))
+	if (t->managed && !current && !install_managed(t, msg, size))
 	{
 		if (why[0] != '\0')
 		{

@@ -12,7 +12,10 @@
  * the C scorer's, and errors carry the same messages and SQLSTATEs.
  *
  * Everything is idempotent (IF NOT EXISTS, OR REPLACE) so that several
- * gateways may run it; the gateway serialises them with an advisory lock.
+ * gateways may run it; the gateway serialises them with an advisory lock,
+ * and runs it only when predict__schema_version() is missing or differs from
+ * its own (so that a gateway whose role has only the grants of
+ * tools/grant-gateway.sql starts without the owner's privileges).
  */
 
 CREATE TABLE IF NOT EXISTS @extschema@.predict_model_versions (
@@ -50,6 +53,10 @@ CREATE TABLE IF NOT EXISTS @extschema@.predictions (
 );
 
 /* ---------- helpers of the compiled scorers ---------- */
+
+-- The version of this script, which the gateway compares with its own.
+CREATE OR REPLACE FUNCTION @extschema@.predict__schema_version()
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '1.0' $$;
 
 -- Raise a scoring error: the core's message, SQLSTATE 22023 as the extension.
 CREATE OR REPLACE FUNCTION @extschema@.predict__fail(message text)

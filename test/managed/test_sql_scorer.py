@@ -116,3 +116,14 @@ def test_sql_scorer_equals_predict_score(name, managed_db, tmp_path):
     assert len(want) == len(got) == len(lines)
     assert not mismatches, "%d of %d rows differ, e.g.:\n%s" % (
         len(mismatches), len(lines), "\n".join("  %s\n    predict-score: %s\n    SQL: %s" % m for m in mismatches[:8]))
+
+
+def test_gateway_knows_the_managed_schema_version():
+    """The gateway reinstalls sql/managed.sql only when the database's version
+    differs from its own: the two constants must move together."""
+    import re
+    sql = open(os.path.join(REPO, "sql", "managed.sql")).read()
+    gateway = open(os.path.join(REPO, "gateway", "pg_setup.c")).read()
+    in_sql = re.search(r"predict__schema_version\(\)\s+RETURNS text .*?SELECT '([^']+)'", sql, re.S).group(1)
+    in_gateway = re.search(r'#define MANAGED_SCHEMA_VERSION "([^"]+)"', gateway).group(1)
+    assert in_sql == in_gateway
