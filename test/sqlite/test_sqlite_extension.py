@@ -225,3 +225,17 @@ def test_deploy_is_refused_inside_triggers(deployed):
                  "CREATE TRIGGER t AFTER INSERT ON log BEGIN SELECT predict_deploy('x', new.m); END;"
                  "INSERT INTO log VALUES ('{}');", check=False)
     assert proc.returncode != 0 and "unsafe use of predict_deploy()" in proc.stderr
+
+
+def test_the_loadable_build_calls_sqlite_through_the_api_table():
+    """predict_sqlite.so must not link against a libsqlite3 of its own: every call goes
+    through the table SQLite passes to the entry point (a host with SQLite built in, such
+    as a statically linked shell, has no sqlite3_* symbols to resolve), while the gateway's
+    build of the same file (SQLITE_CORE) calls SQLite directly."""
+    so = EXTENSION + ".so"
+    undefined = subprocess.run(["nm", "-D", "--undefined-only", so], capture_output=True,
+                               text=True, check=True).stdout.split()
+    assert not [s for s in undefined if s.startswith("sqlite3_")], undefined
+    linked = subprocess.run(["nm", "--undefined-only", os.path.join(REPO, "build", "sqlite_predict.o")],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert "sqlite3_create_function_v2" in linked
