@@ -5,6 +5,7 @@ Each test starts its own gateway(s) on a fresh database.
 """
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import time
 
 import pytest
 
-from harness import GATEWAY, Gateway, Client, fresh_id, observation, raw_http
+from harness import GATEWAY, REPO, Gateway, Client, fresh_id, observation, raw_http
 
 SANITIZED = "asan" in GATEWAY or "tsan" in GATEWAY   # RSS is not comparable
 
@@ -90,6 +91,56 @@ def test_without_database_url_the_gateway_uses_sqlite_predictions_db_here(gatewa
     gw2 = gateways("sqlite:///sub%20dir/my.db", cwd=tmp_path)
     assert gw2.client().predict(i).status == 200
     assert (tmp_path / "sub dir" / "my.db").exists()
+
+
+@pytest.mark.skipif(os.path.realpath(GATEWAY) != os.path.join(os.path.realpath(REPO), "bin",
+                                                                "predict-gateway"),
+                    reason="make run starts bin/predict-gateway")
+def test_make_run_serves_the_curl_lines_it_prints(tmp_path):
+    """The README's first command: make run builds (nothing to do here), starts the gateway
+    on SQLite with the Titanic model and, once it is ready, prints the tutorial's curl
+    lines, which work as printed; Ctrl-C (SIGINT to the terminal's process group) stops it.
+    (DATABASE_URL and PORT are set so as not to use the repository's predictions.db and
+    port 5000; without them it is sqlite:///predictions.db, as the test above shows.)"""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PORT", "HOST")
+           and not k.startswith("PREDICT_") and not k.startswith("MAKE")}
+    env.update({"DATABASE_URL": "sqlite:///%s/predictions.db" % tmp_path, "PORT": str(port)})
+    out_path = tmp_path / "make-run.out"
+    proc = subprocess.Popen(["make", "-s", "run"], cwd=REPO, env=env, start_new_session=True,
+                            stdout=open(out_path, "wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while "list-db-contents" not in out_path.read_text():
+            assert proc.poll() is None, out_path.read_text()
+            assert time.monotonic() < deadline, out_path.read_text()
+            time.sleep(0.1)
+        text = out_path.read_text()
+        assert "http://localhost:%d/" % port in text
+        commands = [line.strip() for line in text.splitlines() if line.startswith("  curl ")]
+        assert len(commands) == 3, text
+        outputs = []
+        for command in commands:
+            r = subprocess.run(["bash", "-c", command + " -s -w '\\n%{http_code}'"],
+                               capture_output=True, text=True, timeout=30)
+            body, status = r.stdout.rsplit("\n", 1)
+            assert status == "200", (command, r.stdout, r.stderr)
+            outputs.append(json.loads(body))
+        predicted, updated, listing = outputs
+        assert predicted["observation_id"] == 0 and predicted["model"] == "titanic"
+        assert abs(predicted["proba"] - 0.09182825924632243) < 1e-12
+        assert updated["true_class"] == 1 and updated["id"] == predicted["id"]
+        assert [r["observation_id"] for r in listing] == [0]
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(15)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    text = out_path.read_text()
+    assert "received SIGINT" in text and 'msg="stopped"' in text, text[-2000:]
+    assert (tmp_path / "predictions.db").exists()
 
 
 @pytest.mark.parametrize("make,expect", [
