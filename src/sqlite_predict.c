@@ -24,8 +24,11 @@
  * Caching: a connection parses a model version once. Which version is
  * active is looked up again only when the database may have changed (see
  * refresh_if_changed): in a statement that reads a table, such as
- * SELECT predict_proba(obs) FROM t, once per statement. A version that is
- * no longer active is freed when the change is seen.
+ * SELECT predict_proba(obs) FROM t, at most once per statement and model,
+ * with one registry query. A version that is no longer active is freed
+ * when the change is seen. A version parsed inside an explicit transaction
+ * is parsed again after it (the transaction may have rolled back a deploy,
+ * and the next deploy reuse its number for another document).
  *
  * Two builds of this one file. As the loadable extension predict_sqlite.so
  * (mk/sqlite.mk defines PREDICT_SQLITE_LOADABLE), every sqlite3_* call goes
@@ -71,21 +74,29 @@ typedef struct cached_model
 	struct cached_model *next;
 	char	   *name;
 	sqlite3_int64 version;
+	int			tentative;		/* parsed inside an explicit transaction */
 	predict_model *model;
 	predict_value *values;		/* scratch for predict_score_json */
+	unsigned long verified;		/* the epoch in which it was last found active */
 } cached_model;
 
-/* Per-connection state, shared by every function of the extension. */
+/*
+ * Per-connection state, shared by every function of the extension.
+ * Resolutions (which version is active, which model is the default) hold
+ * for one epoch; a new epoch starts whenever the database may have changed.
+ */
 typedef struct connection_state
 {
 	sqlite3    *db;
 	cached_model *models;
-	/* what the cached resolutions were made against */
+	unsigned long epoch;
+	/* what the current epoch was started against */
 	unsigned int data_version;
 	sqlite3_int64 total_changes;
-	int			resolved;		/* the two fields above are meaningful */
-	int			resolved_in_autocommit; /* made outside an explicit transaction */
-	char	   *default_name;	/* cached name of the default model, or NULL */
+	int			snapshot_valid; /* the two fields above are meaningful */
+	int			snapshot_in_autocommit; /* taken outside an explicit transaction */
+	char	   *default_name;	/* name of the default model, or NULL */
+	unsigned long default_verified; /* the epoch default_name was read in */
 } connection_state;
 
 static void
@@ -145,8 +156,9 @@ result_core_error(sqlite3_context *ctx, const predict_error *err)
 }
 
 /*
- * Forget every cached resolution if the database may have changed since
- * they were made. Parsed models stay; their versions are checked below.
+ * Start a new epoch (every cached resolution is to be checked again) if the
+ * database may have changed since the current one started. Parsed models
+ * stay; their versions are checked in active_model.
  */
 static void
 refresh_if_changed(connection_state *state)
@@ -166,14 +178,13 @@ refresh_if_changed(connection_state *state)
 	 * transaction, or after one (it may have rolled back), look again too.
 	 */
 	sqlite3_file_control(state->db, "main", SQLITE_FCNTL_DATA_VERSION, &data_version);
-	if (state->resolved && autocommit && state->resolved_in_autocommit &&
+	if (state->snapshot_valid && autocommit && state->snapshot_in_autocommit &&
 		txn != SQLITE_TXN_NONE &&
 		data_version == state->data_version && changes == state->total_changes)
 		return;
-	state->resolved = 0;
-	state->resolved_in_autocommit = autocommit;
-	sqlite3_free(state->default_name);
-	state->default_name = NULL;
+	state->epoch++;
+	state->snapshot_valid = 1;
+	state->snapshot_in_autocommit = autocommit;
 	state->data_version = data_version;
 	state->total_changes = changes;
 }
@@ -245,66 +256,60 @@ static const char no_model_hint[] =
 	"deploy one with: SELECT predict_deploy('titanic', readfile('models/titanic.json'))";
 
 /*
- * The parsed active version of name (the default model when name is NULL),
- * or NULL after setting an error on ctx.
+ * One registry lookup: the default model's name (name NULL) or the named
+ * model, and its active version. Returns SQLITE_ROW, SQLITE_DONE when there
+ * is none (or no registry yet), or an error code (message in db).
  */
-static cached_model *
-active_model(sqlite3_context *ctx, connection_state *state, const char *name)
+static int
+lookup_active(sqlite3 *db, const char *name, char **found, sqlite3_int64 *version)
 {
-	sqlite3 *db = state->db;
-	cached_model **link;
-	cached_model *c;
-	sqlite3_int64 version = 0;
-	char	   *text = NULL;
-	predict_error err;
+	sqlite3_stmt *stmt;
 	int			rc;
 
-	refresh_if_changed(state);
-	if (name == NULL)
+	*found = NULL;
+	rc = sqlite3_prepare_v2(db, name == NULL ?
+							"SELECT name, active_version FROM predict_models WHERE is_default = 1" :
+							"SELECT name, active_version FROM predict_models WHERE name = ?1",
+							-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return rc == SQLITE_ERROR && !registry_exists(db) ? SQLITE_DONE : rc;
+	if (name != NULL)
+		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
 	{
-		if (state->default_name == NULL)
-		{
-			if (!registry_exists(db))
-				rc = SQLITE_DONE;
-			else
-				rc = query_one(db, "SELECT name FROM predict_models WHERE is_default = 1", NULL,
-							   NULL, &state->default_name);
-			if (rc != SQLITE_ROW)
-			{
-				char	   *msg = rc == SQLITE_DONE ?
-					sqlite3_mprintf("no default model is deployed; %s", no_model_hint) :
-					sqlite3_mprintf("could not read the model registry: %s", sqlite3_errmsg(db));
+		const char *n = (const char *) sqlite3_column_text(stmt, 0);
 
-				result_registry_error(ctx, msg, rc);
-				sqlite3_free(msg);
-				return NULL;
-			}
-		}
-		name = state->default_name;
+		*version = sqlite3_column_int64(stmt, 1);
+		if ((*found = sqlite3_mprintf("%s", n != NULL ? n : "")) == NULL)
+			rc = SQLITE_NOMEM;
 	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/*
+ * Version `version` of name, parsed: from the cache, or parsed now
+ * (replacing an older version of name), and marked as verified in this
+ * epoch; NULL after setting an error on ctx.
+ */
+static cached_model *
+load_version(sqlite3_context *ctx, connection_state *state, const char *name,
+			 sqlite3_int64 version)
+{
+	sqlite3    *db = state->db;
+	cached_model **link;
+	cached_model *c;
+	char	   *text = NULL;
+	predict_error err;
+	int			in_transaction = !sqlite3_get_autocommit(db);
 
 	for (link = &state->models; (c = *link) != NULL; link = &c->next)
 		if (strcmp(c->name, name) == 0)
 			break;
-	if (c != NULL && state->resolved)
-		return c;
-
-	rc = registry_exists(db) ?
-		query_one(db, "SELECT active_version FROM predict_models WHERE name = ?1", name, &version, NULL) :
-		SQLITE_DONE;
-	if (rc != SQLITE_ROW)
+	if (c != NULL && c->version == version && (!c->tentative || in_transaction))
 	{
-		char	   *msg = rc == SQLITE_DONE ?
-			sqlite3_mprintf("model \"%s\" is not deployed; %s", name, no_model_hint) :
-			sqlite3_mprintf("could not read the model registry: %s", sqlite3_errmsg(db));
-
-		result_registry_error(ctx, msg, rc);
-		sqlite3_free(msg);
-		return NULL;
-	}
-	if (c != NULL && c->version == version)
-	{
-		state->resolved = 1;
+		c->verified = state->epoch;
 		return c;
 	}
 	/* a new active version: free the old one, parse the new one */
@@ -342,6 +347,7 @@ active_model(sqlite3_context *ctx, connection_state *state, const char *name)
 	}
 	memset(c, 0, sizeof(*c));
 	c->version = version;
+	c->tentative = in_transaction;
 	c->name = sqlite3_mprintf("%s", name);
 	c->model = predict_model_load(text, strlen(text), NULL, &sqlite_allocator, &err);
 	sqlite3_free(text);
@@ -361,9 +367,58 @@ active_model(sqlite3_context *ctx, connection_state *state, const char *name)
 		sqlite3_result_error_nomem(ctx);
 		return NULL;
 	}
+	c->verified = state->epoch;
 	c->next = state->models;
 	state->models = c;
-	state->resolved = 1;
+	return c;
+}
+
+/*
+ * The parsed active version of name (the default model when name is NULL),
+ * or NULL after setting an error on ctx. Within an epoch each model is
+ * looked up in the registry once, and the default model's name once.
+ */
+static cached_model *
+active_model(sqlite3_context *ctx, connection_state *state, const char *name)
+{
+	sqlite3    *db = state->db;
+	cached_model *c;
+	sqlite3_int64 version = 0;
+	char	   *found;
+	int			rc;
+
+	refresh_if_changed(state);
+	if (name == NULL && state->default_name != NULL && state->default_verified == state->epoch)
+		name = state->default_name;
+	if (name != NULL)
+	{
+		for (c = state->models; c != NULL; c = c->next)
+			if (strcmp(c->name, name) == 0)
+				break;
+		if (c != NULL && c->verified == state->epoch)
+			return c;
+	}
+	rc = lookup_active(db, name, &found, &version);
+	if (rc != SQLITE_ROW)
+	{
+		char	   *msg = rc != SQLITE_DONE ?
+			sqlite3_mprintf("could not read the model registry: %s", sqlite3_errmsg(db)) :
+			name == NULL ? sqlite3_mprintf("no default model is deployed; %s", no_model_hint) :
+			sqlite3_mprintf("model \"%s\" is not deployed; %s", name, no_model_hint);
+
+		result_registry_error(ctx, msg, rc);
+		sqlite3_free(msg);
+		return NULL;
+	}
+	if (name == NULL)
+	{
+		sqlite3_free(state->default_name);
+		state->default_name = found;
+		state->default_verified = state->epoch;
+		found = NULL;
+	}
+	c = load_version(ctx, state, name != NULL ? name : state->default_name, version);
+	sqlite3_free(found);
 	return c;
 }
 
@@ -502,14 +557,14 @@ run_registry_change(sqlite3_context *ctx, registry_change change, const char *na
 	{
 		if ((rc = sqlite3_exec(db, "RELEASE predict_registry", NULL, NULL, NULL)) == SQLITE_OK)
 		{
-			state->resolved = 0;
+			state->snapshot_valid = 0;
 			sqlite3_result_int64(ctx, result);
 			return;
 		}
 		sqlite3_result_error(ctx, sqlite3_errmsg(db), -1);
 	}
 	sqlite3_exec(db, "ROLLBACK TO predict_registry; RELEASE predict_registry", NULL, NULL, NULL);
-	state->resolved = 0;
+	state->snapshot_valid = 0;
 }
 
 static int

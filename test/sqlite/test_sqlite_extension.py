@@ -239,3 +239,42 @@ def test_the_loadable_build_calls_sqlite_through_the_api_table():
     linked = subprocess.run(["nm", "--undefined-only", os.path.join(REPO, "build", "sqlite_predict.o")],
                             capture_output=True, text=True, check=True).stdout.split()
     assert "sqlite3_create_function_v2" in linked
+
+
+def test_two_models_in_one_statement_each_see_a_new_version(deployed, tmp_path):
+    """Each model's active version is checked once per statement, not only the first
+    model's: a new version of the second model is used by the next statement."""
+    model = json.load(open(TITANIC_MODEL))
+    model["estimator"]["intercept"] += 1.0
+    shifted = json.dumps(model)
+    plain = open(TITANIC_MODEL).read()
+    a, b = connect(deployed), connect(deployed)
+    a.execute("SELECT predict_deploy('other', ?)", (plain,))
+    a.execute("CREATE TABLE t (obs TEXT)")
+    a.execute("INSERT INTO t VALUES ('{\"Sex\": \"male\", \"Age\": 30}')")
+    both = "SELECT predict_proba(obs), predict_proba(obs, 'other'), predict_model_version('other') FROM t"
+    p1, q1, v1 = a.execute(both).fetchone()
+    assert p1 == q1 and v1 == 1
+    b.execute("SELECT predict_deploy('other', ?)", (shifted,))
+    p2, q2, v2 = a.execute(both).fetchone()
+    assert p2 == p1 and v2 == 2 and q2 != q1
+
+
+def test_a_version_number_reused_after_a_rollback_is_not_taken_for_the_old_one(deployed):
+    """A deploy rolled back frees its version number; the next deploy takes it with another
+    document. A connection that scored with the rolled-back document must not keep it."""
+    model = json.load(open(TITANIC_MODEL))
+    model["estimator"]["intercept"] += 1.0
+    shifted = json.dumps(model)
+    plain = open(TITANIC_MODEL).read()
+    a, b = connect(deployed), connect(deployed)
+    obs = json.dumps({"Sex": "male", "Age": 30})
+    base = a.execute("SELECT predict_proba(?)", (obs,)).fetchone()[0]
+    a.execute("BEGIN")
+    assert a.execute("SELECT predict_deploy('titanic', ?)", (shifted,)).fetchone()[0] == 2
+    moved = a.execute("SELECT predict_proba(?)", (obs,)).fetchone()[0]
+    a.execute("ROLLBACK")
+    assert moved != base
+    assert b.execute("SELECT predict_deploy('titanic', ?)", (plain,)).fetchone()[0] == 2
+    assert a.execute("SELECT predict_model_version(), predict_proba(?)", (obs,)).fetchone() == \
+        (2, base)
