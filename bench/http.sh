@@ -1,25 +1,31 @@
 #!/bin/bash
-# bench/http.sh: POST /predict throughput and latency of predict-gateway, of the
-# tutorial's Flask app under gunicorn, and of pgbench running the same one-row
-# INSERT (the ceiling for durable one-row-per-request logging on this machine).
+# bench/http.sh: POST /predict throughput and latency of predict-gateway and of
+# the tutorial's Flask app under gunicorn, each on PostgreSQL and on SQLite, and
+# of pgbench running the same one-row INSERT (the ceiling for durable
+# one-row-per-request logging in PostgreSQL on this machine).
 #
 #   bench/http.sh
 #
 # Environment (all optional):
 #   DURATION=10               seconds per run
 #   CONNECTIONS="1 8 32 64"   client connections (wrk -c, pgbench -c)
+#   BACKENDS="postgresql sqlite"  which databases (PostgreSQL: gateway, Flask, pgbench;
+#                             SQLite: gateway-sqlite, flask-sqlite)
 #   PREDICT_THREADS=N         gateway workers (default: the gateway's own default)
 #   FLASK_WORKERS=N           gunicorn sync workers (default 2 x cores + 1, gunicorn's advice)
-#   THREADS_SWEEP="2 4 8 16"  also run the gateway at 32 and 64 connections with each
-#                             PREDICT_THREADS value (how the default was chosen)
+#   THREADS_SWEEP="2 4 8 16"  also run the PostgreSQL gateway at 32 and 64 connections with
+#                             each PREDICT_THREADS value (how the default was chosen)
 #   SKIP_FLASK=1              leave the Flask app out
 #
-# One throwaway cluster (test/pg-cluster, synchronous_commit = on, fsync on), one
-# fresh database per contender, the same model (models/titanic.json; the Flask app
+# PostgreSQL: one throwaway cluster (test/pg-cluster, synchronous_commit = on, fsync
+# on), one fresh database per contender. SQLite: one fresh file per contender in
+# bench/output/http/, the gateway's in WAL mode with synchronous = FULL, the Flask
+# app's as peewee makes it (its defaults: rollback journal, synchronous FULL, a 5 s
+# busy timeout). The same model everywhere (models/titanic.json; the Flask app
 # trains the same pipeline with ../shared/peers/flask/train.py). wrk sends a
 # unique id per request (bench/http.lua). Rows written are counted in each
-# database before and after each run. The gateway's resident memory is sampled
-# from /proc during its runs. Output in bench/output/http/.
+# database before and after each run. The gateways' resident memory is sampled
+# from /proc during their runs. Output in bench/output/http/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -30,11 +36,13 @@ cores=$(getconf _NPROCESSORS_ONLN)   # not nproc, which obeys OMP_NUM_THREADS
 FLASK_WORKERS=${FLASK_WORKERS:-$((2 * cores + 1))}
 FLASK_PEER=${FLASK_PEER:-$root/../shared/peers/flask}
 PY=${PYTHON:-/usr/bin/python3}
+BACKENDS=${BACKENDS:-"postgresql sqlite"}
+on() { [[ " $BACKENDS " == *" $1 "* ]]; }
 
 need() {
   command -v "$1" >/dev/null || { echo "bench/http.sh: $1 is missing: run tools/install-deps bench" >&2; exit 1; }
 }
-need wrk; need pgbench; need psql; need curl
+need wrk; need pgbench; need psql; need curl; need sqlite3
 [ -n "${SKIP_FLASK:-}" ] || need gunicorn
 make -s bin/predict-gateway >/dev/null
 
@@ -45,13 +53,17 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  test/pg-cluster stop "$cluster"
+  if on postgresql; then test/pg-cluster stop "$cluster"; fi
 }
 trap cleanup EXIT
 
-eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300")" >/dev/null
-server_url=${DATABASE_URL%/*}
-for db in gateway flask pgbench; do psql -qc "CREATE DATABASE bench_$db"; done
+if on postgresql; then
+  eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300")" >/dev/null
+  server_url=${DATABASE_URL%/*}
+  for db in gateway flask pgbench; do psql -qc "CREATE DATABASE bench_$db"; done
+fi
+sqlite_gateway_db=$out/gateway-sqlite.db
+sqlite_flask_dir=$out/flaskpeer-sqlite
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -67,6 +79,17 @@ wait_http() {
 }
 
 rows() { psql -Atd "bench_$1" -c "SELECT count(*) FROM $2"; }
+sqlite_rows() { sqlite3 -cmd '.timeout 10000' "$1" "SELECT count(*) FROM $2"; }
+
+# Rows in the database of a contender (gateway, flask, gateway-sqlite, flask-sqlite).
+count_rows() {
+  case $1 in
+    gateway) rows gateway predictions ;;
+    flask) rows flask prediction ;;
+    gateway-sqlite) sqlite_rows "$sqlite_gateway_db" predictions ;;
+    flask-sqlite) sqlite_rows "$sqlite_flask_dir/predictions.db" prediction ;;
+  esac
+}
 
 # Ids: run r sends from r * 10^8 on, wrk thread k from there + k * 10^7, pgbench
 # client k + k * 10^6: unique across the whole bench, and below 2^31, since
@@ -74,29 +97,31 @@ rows() { psql -Atd "bench_$1" -c "SELECT count(*) FROM $2"; }
 run_no=0
 next_base() { run_no=$((run_no + 1)); base=$((run_no * 100000000)); }
 
-# ---------- the gateway
+# ---------- the gateways
 
-gw_pid=
-start_gateway() {          # start_gateway [THREADS]
-  gw_port=$(free_port)
+declare -A port pid rss_max_kib
+start_gateway() {          # start_gateway KIND DATABASE_URL [THREADS]
+  local kind=$1 url=$2
+  port[$kind]=$(free_port)
   (
-    [ -n "${1:-}" ] && export PREDICT_THREADS=$1
-    DATABASE_URL=$server_url/bench_gateway PORT=$gw_port HOST=127.0.0.1 \
-      exec bin/predict-gateway >>"$out/gateway.access.log" 2>>"$out/gateway.log"
+    [ -n "${3:-}" ] && export PREDICT_THREADS=$3
+    DATABASE_URL=$url PORT=${port[$kind]} HOST=127.0.0.1 \
+      exec bin/predict-gateway >>"$out/$kind.access.log" 2>>"$out/$kind.log"
   ) &
-  gw_pid=$!
-  pids+=("$gw_pid")
-  wait_http "http://127.0.0.1:$gw_port/readyz"
+  pid[$kind]=$!
+  pids+=("${pid[$kind]}")
+  rss_max_kib[$kind]=${rss_max_kib[$kind]:-0}
+  wait_http "http://127.0.0.1:${port[$kind]}/readyz"
 }
-stop_gateway() { kill "$gw_pid"; wait "$gw_pid" || true; }
+stop_gateway() { kill "${pid[$1]}"; wait "${pid[$1]}" || true; }
 
-rss_max_kib=0
-# Sample the gateway's VmRSS every 50 ms while a command runs.
+# Sample a gateway's VmRSS every 50 ms while a command runs: with_rss_sampling KIND CMD...
 with_rss_sampling() {
-  local sampler
+  local kind=$1 sampler m
+  shift
   (
-    while kill -0 "$gw_pid" 2>/dev/null; do
-      awk '/^VmRSS:/ {print $2}' "/proc/$gw_pid/status" 2>/dev/null
+    while kill -0 "${pid[$kind]}" 2>/dev/null; do
+      awk '/^VmRSS:/ {print $2}' "/proc/${pid[$kind]}/status" 2>/dev/null
       sleep 0.05
     done
   ) >"$out/rss.samples" &
@@ -104,27 +129,36 @@ with_rss_sampling() {
   "$@"
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
-  local m
   m=$(sort -n "$out/rss.samples" | tail -n 1)
-  [ -n "$m" ] && [ "$m" -gt "$rss_max_kib" ] && rss_max_kib=$m
+  [ -n "$m" ] && [ "$m" -gt "${rss_max_kib[$kind]}" ] && rss_max_kib[$kind]=$m
   return 0
 }
 
 # ---------- the tutorial's Flask app
 
-start_flask() {
-  flask_port=$(free_port)
+start_flask() {            # start_flask KIND DATABASE_URL ("" for its SQLite default)
+  local kind=$1 url=$2 setup
+  port[$kind]=$(free_port)
   export PEER_WORKDIR=$out/flaskpeer
+  [ "$kind" = flask-sqlite ] && PEER_WORKDIR=$sqlite_flask_dir
   mkdir -p "$PEER_WORKDIR"
+  # the trained pipeline, once for both
+  for f in pipeline.pickle columns.json dtypes.pickle; do
+    [ -f "$out/flaskpeer/$f" ] && [ ! -f "$PEER_WORKDIR/$f" ] && cp "$out/flaskpeer/$f" "$PEER_WORKDIR/"
+  done
   # One worker first, to train the pipeline and create the table: several
   # workers racing on CREATE TABLE can fail to boot (the tutorial's own bug).
-  "$FLASK_PEER/run.sh" "$flask_port" 1 "$server_url/bench_flask" >"$out/flask-setup.log" 2>&1 &
-  local setup=$!
-  wait_http "http://127.0.0.1:$flask_port/predict"
+  "$FLASK_PEER/run.sh" "${port[$kind]}" 1 "$url" >"$out/$kind-setup.log" 2>&1 &
+  setup=$!
+  wait_http "http://127.0.0.1:${port[$kind]}/predict"
   kill "$setup"; wait "$setup" || true
-  "$FLASK_PEER/run.sh" "$flask_port" "$FLASK_WORKERS" "$server_url/bench_flask" >"$out/flask.log" 2>&1 &
+  mkdir -p "$out/flaskpeer"
+  for f in pipeline.pickle columns.json dtypes.pickle; do
+    [ -f "$out/flaskpeer/$f" ] || cp "$PEER_WORKDIR/$f" "$out/flaskpeer/"
+  done
+  "$FLASK_PEER/run.sh" "${port[$kind]}" "$FLASK_WORKERS" "$url" >"$out/$kind.log" 2>&1 &
   pids+=($!)
-  wait_http "http://127.0.0.1:$flask_port/predict"
+  wait_http "http://127.0.0.1:${port[$kind]}/predict"
 }
 
 # ---------- pgbench
@@ -148,23 +182,39 @@ percentile_ms() {          # percentile_ms P < latencies in microseconds, one pe
     i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; printf "%.2f", v[i] / 1000 }'
 }
 
-run_wrk() {                # run_wrk NAME PORT CONNECTIONS DB TABLE > result
-  local name=$1 port=$2 c=$3 db=$4 table=$5 before after line t
+# Wait until a gateway has answered the requests still in flight when wrk
+# stopped (they are written and logged after it): rows are counted then.
+# The Flask app has no such gauge: a moment's wait.
+settle() {
+  local i n
+  if [ "${1%%-*}" != gateway ]; then sleep 0.5; return; fi
+  for i in $(seq 1 100); do
+    n=$(curl -s "http://127.0.0.1:${port[$1]}/metrics" |
+        awk '$1 == "predict_http_requests_in_flight" {print $2}')
+    # the scrape itself is one
+    [ -n "$n" ] && [ "${n%.*}" -le 1 ] && return 0
+    sleep 0.05
+  done
+}
+
+run_wrk() {                # run_wrk NAME KIND CONNECTIONS > result
+  local name=$1 kind=$2 c=$3 before after line t
   t=$(( c < cores ? c : cores ))
-  before=$(rows "$db" "$table")
+  before=$(count_rows "$kind")
   wrk -t "$t" -c "$c" -d "${DURATION}s" --timeout 10s -s bench/http.lua \
-    "http://127.0.0.1:$port/predict" -- "$base" >"$out/wrk-$name-c$c.txt" 2>&1
-  after=$(rows "$db" "$table")
+    "http://127.0.0.1:${port[$kind]}/predict" -- "$base" >"$out/wrk-$name-c$c.txt" 2>&1
+  settle "$kind"
+  after=$(count_rows "$kind")
   line=$(grep '^RESULT ' "$out/wrk-$name-c$c.txt")
   # The gateway's own count of 200s for this run's ids, from its access log:
   # wrk stops counting at the deadline, when up to one request per connection
   # is still in flight (and gets written and answered after wrk stopped).
   server_ok=-
-  if [ "${name%%-*}" = gateway ]; then
+  if [ "${kind%%-*}" = gateway ]; then
     server_ok=$(awk -v lo="$base" -v hi="$((base + 100000000))" '
       / status=200 / { for (i = 1; i <= NF; i++) if ($i ~ /^observation_id=/) {
         id = substr($i, 16) + 0; if (id >= lo && id < hi) n++ } }
-      END { print n + 0 }' "$out/gateway.access.log")
+      END { print n + 0 }' "$out/$kind.access.log")
   fi
   "$PY" - "$line" "$((after - before))" "$server_ok" <<'PY'
 import sys
@@ -195,10 +245,20 @@ run_pgbench() {            # run_pgbench CONNECTIONS > result
 
 # ---------- the runs
 
-setup_pgbench
-start_gateway "${PREDICT_THREADS:-}"
-gw_threads=$(grep -o '[0-9]* workers' "$out/gateway.log" | tail -n 1)
-[ -n "${SKIP_FLASK:-}" ] || start_flask
+targets=()
+if on postgresql; then
+  setup_pgbench
+  start_gateway gateway "$server_url/bench_gateway" "${PREDICT_THREADS:-}"
+  gw_threads=$(grep -o '[0-9]* workers' "$out/gateway.log" | tail -n 1)
+  targets+=(pgbench gateway)
+  if [ -z "${SKIP_FLASK:-}" ]; then start_flask flask "$server_url/bench_flask"; targets+=(flask); fi
+fi
+if on sqlite; then
+  start_gateway gateway-sqlite "sqlite:///$sqlite_gateway_db" "${PREDICT_THREADS:-}"
+  gw_threads=$(grep -o '[0-9]* workers' "$out/gateway-sqlite.log" | tail -n 1)
+  targets+=(gateway-sqlite)
+  if [ -z "${SKIP_FLASK:-}" ]; then start_flask flask-sqlite ""; targets+=(flask-sqlite); fi
+fi
 
 declare -A result
 # run KEY COMMAND...: a fresh id range, the command's result line into result[KEY]
@@ -213,28 +273,33 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 echo "bench/http.sh: load average before the bench: $load" \
   "$(awk -v l="$load" 'BEGIN { if (l > 0.5) print "(other work is running: figures will be low and noisy)" }')" >&2
 echo "bench/http.sh: ${DURATION} s per run, connections: $CONNECTIONS; $cores cores;" \
-  "gateway $gw_threads; Flask under gunicorn with $FLASK_WORKERS workers; synchronous_commit = on" >&2
+  "gateway $gw_threads; Flask under gunicorn with $FLASK_WORKERS workers;" \
+  "PostgreSQL synchronous_commit = on; SQLite synchronous = FULL" >&2
 for c in $CONNECTIONS; do
-  echo "  $c connection(s): gateway" >&2
-  run "gateway,$c" with_rss_sampling run_wrk gateway "$gw_port" "$c" gateway predictions
-  if [ -z "${SKIP_FLASK:-}" ]; then
-    echo "  $c connection(s): Flask" >&2
-    run "flask,$c" run_wrk flask "$flask_port" "$c" flask prediction
-  fi
-  echo "  $c connection(s): pgbench" >&2
-  run "pgbench,$c" run_pgbench "$c"
+  for t in "${targets[@]}"; do
+    echo "  $c connection(s): $t" >&2
+    case $t in
+      pgbench) run "pgbench,$c" run_pgbench "$c" ;;
+      gateway*) run "$t,$c" with_rss_sampling "$t" run_wrk "$t" "$t" "$c" ;;
+      flask*) run "$t,$c" run_wrk "$t" "$t" "$c" ;;
+    esac
+  done
 done
-hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$gw_pid/status")
+declare -A hwm
+for t in gateway gateway-sqlite; do
+  [ -n "${pid[$t]:-}" ] && hwm[$t]=$(awk '/^VmHWM:/ {print $2}' "/proc/${pid[$t]}/status")
+done
+load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---------- report
 
-printf '\n%-9s %5s %9s %8s %8s %8s %7s %9s %9s %11s\n' target conns req/s p50_ms p99_ms \
+printf '\n%-14s %5s %9s %8s %8s %8s %7s %9s %9s %11s\n' target conns req/s p50_ms p99_ms \
   non-2xx errors 200s rows server-200s
 for c in $CONNECTIONS; do
-  for t in pgbench gateway flask; do
+  for t in "${targets[@]}"; do
     [ -n "${result[$t,$c]:-}" ] || continue
     read -r rps p50 p99 non2xx errors ok rowsw sok <<<"${result[$t,$c]}"
-    printf '%-9s %5s %9s %8s %8s %8s %7s %9s %9s %11s\n' "$t" "$c" "$rps" "$p50" "$p99" "$non2xx" \
+    printf '%-14s %5s %9s %8s %8s %8s %7s %9s %9s %11s\n' "$t" "$c" "$rps" "$p50" "$p99" "$non2xx" \
       "$errors" "$ok" "$rowsw" "$sok"
   done
 done
@@ -242,19 +307,28 @@ echo
 echo "pgbench: req/s is TPS, 200s are transactions, non-2xx are failed transactions."
 echo "200s are counted by wrk, which stops at the deadline with up to one request per"
 echo "connection in flight; server-200s are the gateway's own 200s for the run's ids."
+echo "Load average: $load before the bench, $load_after after ($cores cores)."
 echo
-printf '%5s %16s %16s\n' conns gateway/pgbench gateway/flask
-for c in $CONNECTIONS; do
-  read -r g _ <<<"${result[gateway,$c]}"
-  read -r p _ <<<"${result[pgbench,$c]}"
-  f=0
-  [ -n "${result[flask,$c]:-}" ] && read -r f _ <<<"${result[flask,$c]}"
-  awk -v c="$c" -v g="$g" -v p="$p" -v f="$f" 'BEGIN {
-    printf "%5s %15.0f%% %15s\n", c, (p > 0 ? 100 * g / p : 0), (f > 0 ? sprintf("%.1fx", g / f) : "-") }'
+ratio() {                  # ratio A B: A's req/s over B's at each connection count
+  local c a b
+  for c in $CONNECTIONS; do
+    a=0 b=0
+    [ -n "${result[$1,$c]:-}" ] && read -r a _ <<<"${result[$1,$c]}"
+    [ -n "${result[$2,$c]:-}" ] && read -r b _ <<<"${result[$2,$c]}"
+    awk -v a="$a" -v b="$b" 'BEGIN { printf " %12s", (b > 0 ? sprintf("%.1fx", a / b) : "-") }'
+  done
+}
+printf '%-32s' "ratios at connections:"; for c in $CONNECTIONS; do printf ' %12s' "$c"; done; echo
+on postgresql && { printf '%-32s' "gateway / pgbench"; ratio gateway pgbench; echo; }
+on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway / flask"; ratio gateway flask; echo; }
+on sqlite && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-sqlite / flask-sqlite"; ratio gateway-sqlite flask-sqlite; echo; }
+echo
+mib() { echo "$(($1 / 1024)).$(( ($1 % 1024) * 10 / 1024 ))"; }
+for t in gateway gateway-sqlite; do
+  [ -n "${hwm[$t]:-}" ] || continue
+  echo "$t resident memory: max sampled VmRSS $(mib "${rss_max_kib[$t]}") MiB," \
+    "VmHWM $(mib "${hwm[$t]}") MiB (target < 30 MiB)"
 done
-echo
-echo "gateway resident memory: max sampled VmRSS $((rss_max_kib / 1024)).$(( (rss_max_kib % 1024) * 10 / 1024 )) MiB," \
-  "VmHWM $((hwm / 1024)).$(( (hwm % 1024) * 10 / 1024 )) MiB (target < 30 MiB)"
 
 # ---------- targets
 
@@ -263,15 +337,21 @@ miss=0
 check() {                  # check DESCRIPTION CONDITION(awk expression) -> PASS/MISS
   if awk "BEGIN { exit !($2) }"; then echo "PASS  $1"; else echo "MISS  $1"; miss=1; fi
 }
-for c in $CONNECTIONS; do
-  read -r g _ _ non2xx errors ok rowsw sok <<<"${result[gateway,$c]}"
-  read -r p _ <<<"${result[pgbench,$c]}"
-  check "gateway >= 80% of pgbench TPS at $c connections ($g vs $p)" "$g >= 0.8 * $p"
-  check "gateway: zero non-2xx and socket errors at $c connections ($non2xx, $errors)" "$non2xx == 0 && $errors == 0"
-  check "gateway: rows written = 200s at $c connections (rows $rowsw, server 200s $sok, wrk 200s $ok + at most $c in flight)" \
-    "$rowsw == $sok && $rowsw >= $ok && $rowsw <= $ok + $c"
+for t in gateway gateway-sqlite; do
+  [ -n "${pid[$t]:-}" ] || continue
+  for c in $CONNECTIONS; do
+    read -r g _ _ non2xx errors ok rowsw sok <<<"${result[$t,$c]}"
+    if [ "$t" = gateway ]; then
+      read -r p _ <<<"${result[pgbench,$c]}"
+      check "gateway >= 80% of pgbench TPS at $c connections ($g vs $p)" "$g >= 0.8 * $p"
+    fi
+    check "$t: zero non-2xx and socket errors at $c connections ($non2xx, $errors)" "$non2xx == 0 && $errors == 0"
+    check "$t: rows written = 200s at $c connections (rows $rowsw, server 200s $sok, wrk 200s $ok + at most $c in flight)" \
+      "$rowsw == $sok && $rowsw >= $ok && $rowsw <= $ok + $c"
+  done
+  check "$t resident memory < 30 MiB (VmHWM ${hwm[$t]} KiB)" "${hwm[$t]} < 30 * 1024"
 done
-if [[ " $CONNECTIONS " == *" 32 "* ]]; then
+if on postgresql && [[ " $CONNECTIONS " == *" 32 "* ]]; then
   read -r g _ p99 _ <<<"${result[gateway,32]}"
   check "gateway p99 < 10 ms at 32 connections ($p99 ms)" "$p99 < 10"
   if [ -n "${result[flask,32]:-}" ]; then
@@ -279,23 +359,27 @@ if [[ " $CONNECTIONS " == *" 32 "* ]]; then
     check "gateway >= 20x Flask at 32 connections ($g vs $f req/s)" "$g >= 20 * $f"
   fi
 fi
-check "gateway resident memory < 30 MiB (VmHWM $hwm KiB)" "$hwm < 30 * 1024"
+if on sqlite && [ -n "${result[flask-sqlite,8]:-}" ]; then
+  read -r g _ <<<"${result[gateway-sqlite,8]}"
+  read -r f _ <<<"${result[flask-sqlite,8]}"
+  check "gateway-sqlite >= 10x Flask on SQLite at 8 connections ($g vs $f req/s)" "$g >= 10 * $f"
+fi
 
 # ---------- optional: the gateway's worker count
 
-if [ -n "${THREADS_SWEEP:-}" ]; then
+if [ -n "${THREADS_SWEEP:-}" ] && on postgresql; then
   echo
-  echo "PREDICT_THREADS sweep (gateway only):"
+  echo "PREDICT_THREADS sweep (PostgreSQL gateway only):"
   printf '%8s %5s %9s %8s %8s\n' threads conns req/s p50_ms p99_ms
-  stop_gateway
+  stop_gateway gateway
   for n in $THREADS_SWEEP; do
-    start_gateway "$n"
+    start_gateway gateway "$server_url/bench_gateway" "$n"
     for c in 32 64; do
-      run "sweep,$n,$c" run_wrk "gateway-t$n" "$gw_port" "$c" gateway predictions
+      run "sweep,$n,$c" run_wrk "gateway-t$n" gateway "$c"
       read -r rps p50 p99 _ <<<"${result[sweep,$n,$c]}"
       printf '%8s %5s %9s %8s %8s\n' "$n" "$c" "$rps" "$p50" "$p99"
     done
-    stop_gateway
+    stop_gateway gateway
   done
 fi
 exit 0
