@@ -1088,7 +1088,20 @@ def dumps(doc):
         v = doc[k]
         comma = "," if i < len(keys) - 1 else ""
         key = json.dumps(k)
-        if k in ("columns", "preprocessing") and v:
+        if k == "reference" and isinstance(v, dict) and isinstance(v.get("columns"), list):
+            out.append("  %s: {" % key)
+            sub = list(v)
+            for j, sk in enumerate(sub):
+                tail = "," if j < len(sub) - 1 else ""
+                if sk == "columns" and v[sk]:
+                    out.append("    \"columns\": [")
+                    for m, item in enumerate(v[sk]):
+                        out.append("      %s%s" % (_compact(item), "," if m < len(v[sk]) - 1 else ""))
+                    out.append("    ]%s" % tail)
+                else:
+                    out.append("    %s: %s%s" % (json.dumps(sk), _compact(v[sk]), tail))
+            out.append("  }%s" % comma)
+        elif k in ("columns", "preprocessing") and v:
             out.append("  %s: [" % key)
             for j, item in enumerate(v):
                 out.append("    %s%s" % (_compact(item), "," if j < len(v) - 1 else ""))
@@ -1244,6 +1257,112 @@ def sklearn_scores(pipeline, doc, observations, positive_index=1):
         return scores(list(observations)) if observations else []
 
 
+# --------------------------------------------------------------------------
+# the reference: what the training data looked like, for monitoring
+
+REFERENCE_PROBA_BINS = 10          # uniform bins of the predicted probability
+REFERENCE_QUANTILES = [i / 10 for i in range(1, 10)]   # deciles as bin edges
+REFERENCE_MAX_CATEGORIES = 1000    # most frequent categories listed; the rest is "other"
+
+
+def _bin_fractions(values, edges, rows):
+    """Fractions of rows per bin of `values` (float64 array): bin i holds the
+    values x with edges[i-1] <= x < edges[i] (the first bin everything below
+    edges[0], the last everything from edges[-1] up, infinities included):
+    numpy's searchsorted side 'right', PostgreSQL's width_bucket."""
+    index = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right")
+    counts = np.bincount(index, minlength=len(edges) + 1)
+    return [float(c) / rows for c in counts]
+
+
+def _reference_number(raw, rows, quantiles):
+    """A number column's entry: missing rate, decile edges, fractions of all rows."""
+    values = []
+    missing = 0
+    for v in raw:
+        x = np.nan if v is None else v
+        if isinstance(x, str):
+            try:
+                x = float(x) if x.isascii() else np.nan
+            except ValueError:
+                x = np.nan
+        else:
+            x = _json_number_as_float(x)
+        if math.isnan(x):
+            missing += 1
+        else:
+            values.append(x)
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    edges = []
+    if len(finite):
+        edges = sorted({float(q) for q in np.quantile(finite, quantiles)})
+    return {"missing": missing / rows, "edges": edges,
+            "fractions": _bin_fractions(values, edges, rows)}
+
+
+def category_text(value):
+    """A string column's value as a reference category: strings as they are,
+    other JSON scalars as their JSON text (what PostgreSQL's ->> gives)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        value = int(value)      # pandas reads integer columns with NaN as floats
+    return json.dumps(value)
+
+
+def _reference_string(raw, rows, max_categories):
+    """A string column's entry: missing rate, the most frequent categories
+    with their fractions of all rows, and the rest as "other"."""
+    counts = {}
+    missing = 0
+    for v in raw:
+        if v is None or _is_nan(v):
+            missing += 1
+            continue
+        key = category_text(v)
+        counts[key] = counts.get(key, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    listed = ranked[:max_categories]
+    rest = sum(c for _, c in ranked[max_categories:])
+    return {"missing": missing / rows, "categories": [k for k, _ in listed],
+            "fractions": [c / rows for _, c in listed], "other": rest / rows}
+
+
+def reference(doc, observations, probabilities, proba_bins=REFERENCE_PROBA_BINS,
+              quantiles=REFERENCE_QUANTILES, max_categories=REFERENCE_MAX_CATEGORIES):
+    """The "reference" of a model document (docs/model-format.md) from the
+    training observations (dicts, as frame_to_observations makes them) and
+    scikit-learn's probability for each (a float, or an Exception for a row it
+    refuses: such rows are left out, as they never reach a predictions table).
+
+    The probability's distribution in proba_bins uniform bins; per model
+    column, the missing rate and, for a number column, the fractions of rows
+    between its deciles (numpy's linear interpolation; equal deciles merged),
+    for a string column, the fractions of its max_categories most frequent
+    categories (ties in text order) and of the others together.  Every
+    fraction is of all rows.
+    """
+    kept = [(o, p) for o, p in zip(observations, probabilities) if not isinstance(p, Exception)]
+    if not kept:
+        raise ExportError("reference: no row of the data could be scored")
+    rows = len(kept)
+    edges = [i / proba_bins for i in range(1, proba_bins)]
+    proba = np.array([p for _, p in kept], dtype=np.float64)
+    columns = []
+    for col in doc["columns"]:
+        raw = [o.get(col["name"]) for o, _ in kept]
+        entry = {"column": col["name"]}
+        if col["type"] == "number":
+            entry.update(_reference_number(raw, rows, quantiles))
+        else:
+            entry.update(_reference_string(raw, rows, max_categories))
+        columns.append(entry)
+    return {"rows": rows,
+            "proba": {"edges": edges, "fractions": _bin_fractions(proba, edges, rows)},
+            "columns": columns}
+
+
 def default_predict_score():
     """bin/predict-score of the repository holding this file, else predict-score on PATH."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -1332,11 +1451,16 @@ def observation_line(obs):
 
 
 def verify(pipeline, doc, model_path, observations, predict_score=None, out=sys.stdout,
-           lines=None):
-    """Score observations with scikit-learn and the C CLI; print the result; return ok."""
+           lines=None, sklearn_results=None):
+    """Score observations with scikit-learn and the C CLI; print the result; return ok.
+
+    sklearn_results: scikit-learn's results for the observations when already
+    computed (sklearn_scores), else they are computed here.
+    """
     if lines is None:
         lines = [observation_line(o) for o in observations]
-    reference = sklearn_scores(pipeline, doc, observations)
+    reference = sklearn_results if sklearn_results is not None else \
+        sklearn_scores(pipeline, doc, observations)
     got = c_scores(model_path, lines, predict_score)
     max_diff, bad = compare(reference, got)
     scored = sum(1 for r, g in zip(reference, got)
