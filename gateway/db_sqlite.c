@@ -244,7 +244,7 @@ struct db_session
 	int64_t		deadline;		/* of the call in progress (busy, progress handlers) */
 	strbuf		stored;			/* canonical observation, bound to the INSERT */
 	strbuf		compare[2];		/* canonical forms compared on a retry */
-	strbuf		scratch;		/* decoded strings while canonicalising */
+	struct canon_buffers *canon;	/* canonicalisation's working memory */
 };
 
 /* Only one writer at a time in SQLite: the process's writers queue here. */
@@ -337,7 +337,39 @@ sqlite_url_path(const char *url, char *path, size_t size, char *msg, size_t msgs
  * The observation text has been checked by body.c (RFC 8259, UTF-8, no
  * \u0000, no lone surrogates) or was stored by this file; the parser still
  * refuses anything else rather than trusting it.
+ *
+ * Work is linear in the text, whatever the nesting: the canonical bytes are
+ * written once, in parsing order, into an arena, and each value is a chain
+ * of pieces of the arena; an object reorders its members by relinking their
+ * chains, not by copying bytes, and the top chain is copied out once.
+ * (Building each object in a buffer of its own and copying it into its
+ * parent's would cost depth x size: 1000 nested objects around a long
+ * string.) Adjacent pieces merge, so there are about as many pieces as
+ * object members.
  */
+typedef struct canon_piece
+{
+	size_t		off;			/* in the arena */
+	size_t		len;
+	long		next;			/* index of the next piece, or -1 */
+} canon_piece;
+
+typedef struct canon_chain
+{
+	long		head;
+	long		tail;			/* -1, -1: empty */
+} canon_chain;
+
+/* What canonicalisation reuses from one call to the next (one per session). */
+typedef struct canon_buffers
+{
+	strbuf		arena;
+	strbuf		scratch;		/* a string being decoded */
+	canon_piece *pieces;
+	size_t		npieces;
+	size_t		cap;
+} canon_buffers;
+
 typedef struct canon_state
 {
 	const char *s;
@@ -345,20 +377,91 @@ typedef struct canon_state
 	size_t		pos;
 	int			depth;
 	bool		numbers_by_value;	/* normalise numbers (comparison form) */
-	strbuf	   *scratch;
+	bool		failed;			/* out of memory */
+	canon_buffers *b;
 } canon_state;
 
-/* One member of an object: its encoded key and value in the level's buffer. */
+/* One member of an object: its chain, and its encoded key in the arena for sorting. */
 typedef struct canon_member
 {
-	size_t		start;			/* the key (encoded, quoted) */
-	size_t		key_end;		/* the ':' */
-	size_t		end;
+	size_t		key_off;
+	size_t		key_len;
+	canon_chain chain;
 	size_t		index;			/* order in the object: the last of equal keys wins */
-	const char *base;			/* the level's buffer, for sorting */
+	const char *arena;			/* the arena's bytes, for sorting */
 } canon_member;
 
-static bool canon_value(canon_state *c, strbuf *out);
+static bool canon_value(canon_state *c, canon_chain *ch);
+
+/* Add the arena's bytes from off to its end to ch (merged into its last piece if adjacent). */
+static void
+chain_mark(canon_state *c, canon_chain *ch, size_t off)
+{
+	canon_buffers *b = c->b;
+	size_t		n = b->arena.len - off;
+	canon_piece *p;
+
+	if (b->arena.failed)
+	{
+		c->failed = true;
+		return;
+	}
+	if (n == 0)
+		return;
+	if (ch->tail >= 0 && b->pieces[ch->tail].off + b->pieces[ch->tail].len == off)
+	{
+		b->pieces[ch->tail].len += n;
+		return;
+	}
+	if (b->npieces == b->cap)
+	{
+		size_t		cap = b->cap ? b->cap * 2 : 256;
+		canon_piece *bigger = realloc(b->pieces, cap * sizeof(*bigger));
+
+		if (bigger == NULL)
+		{
+			c->failed = true;
+			return;
+		}
+		b->pieces = bigger;
+		b->cap = cap;
+	}
+	p = &b->pieces[b->npieces];
+	p->off = off;
+	p->len = n;
+	p->next = -1;
+	if (ch->tail >= 0)
+		b->pieces[ch->tail].next = (long) b->npieces;
+	else
+		ch->head = (long) b->npieces;
+	ch->tail = (long) b->npieces;
+	b->npieces++;
+}
+
+/* Write n bytes at the arena's end and add them to ch. */
+static void
+chain_put(canon_state *c, canon_chain *ch, const char *text, size_t n)
+{
+	size_t		off = c->b->arena.len;
+
+	sb_append(&c->b->arena, text, n);
+	chain_mark(c, ch, off);
+}
+
+/* Append chain tail_chain to ch. */
+static void
+chain_join(canon_state *c, canon_chain *ch, canon_chain tail_chain)
+{
+	if (tail_chain.head < 0)
+		return;
+	if (ch->tail < 0)
+		*ch = tail_chain;
+	else
+	{
+		c->b->pieces[ch->tail].next = tail_chain.head;
+		ch->tail = tail_chain.tail;
+	}
+}
 
 static void
 canon_skip_space(canon_state *c)
@@ -422,30 +525,38 @@ put_utf8(strbuf *sb, long cp)
 	sb_append(sb, b, n);
 }
 
-/* A string at c->pos (on its '"'), decoded and written back with minimal escapes. */
+/*
+ * A string at c->pos (on its '"'), decoded, then written back with minimal
+ * escapes (sb_json_string's) at the arena's end and added to ch.
+ */
 static bool
-canon_string(canon_state *c, strbuf *out)
+canon_string(canon_state *c, canon_chain *ch)
 {
-	strbuf	   *d = c->scratch;
+	strbuf	   *d = &c->b->scratch;
 	size_t		start;
 
 	d->len = 0;
 	start = ++c->pos;
 	while (c->pos < c->len)
 	{
-		unsigned char ch = (unsigned char) c->s[c->pos];
+		unsigned char byte = (unsigned char) c->s[c->pos];
 		char		e;
 
-		if (ch == '"')
+		if (byte == '"')
 		{
+			size_t		off = c->b->arena.len;
+
 			sb_append(d, c->s + start, c->pos - start);
 			c->pos++;
-			sb_json_string(out, d->data != NULL ? d->data : "", d->len);
-			return !d->failed;
+			if (d->failed)
+				return !(c->failed = true);
+			sb_json_string(&c->b->arena, d->data != NULL ? d->data : "", d->len);
+			chain_mark(c, ch, off);
+			return !c->failed;
 		}
-		if (ch < 0x20)
+		if (byte < 0x20)
 			return false;
-		if (ch != '\\')
+		if (byte != '\\')
 		{
 			c->pos++;
 			continue;
@@ -519,15 +630,17 @@ is_digit_at(const char *s, size_t len, size_t i)
  * kept as written (equal only to the same text).
  */
 static bool
-canon_number(canon_state *c, strbuf *out)
+canon_number(canon_state *c, canon_chain *ch)
 {
 	const char *s = c->s;
+	strbuf	   *arena = &c->b->arena;
 	size_t		start = c->pos,
 				int_start,
 				int_end,
 				frac_start = 0,
 				frac_end = 0,
-				i = c->pos;
+				i = c->pos,
+				off = arena->len;
 	bool		negative = false;
 	long long	exponent = 0;
 	bool		exponent_ok = true;
@@ -576,23 +689,19 @@ canon_number(canon_state *c, strbuf *out)
 	}
 	c->pos = i;
 	if (!c->numbers_by_value)
+		sb_append(arena, s + start, i - start);
+	else if (!exponent_ok)
 	{
-		sb_append(out, s + start, i - start);
-		return true;
+		sb_append(arena, "x", 1);
+		sb_append(arena, s + start, i - start);
 	}
-	if (!exponent_ok)
+	else
 	{
-		sb_append(out, "x", 1);
-		sb_append(out, s + start, i - start);
-		return true;
-	}
-
-	/*
-	 * The digits D = integer digits then fraction digits; the value is
-	 * D x 10^(exponent - fraction length). Drop D's leading zeros, and its
-	 * trailing zeros into the exponent.
-	 */
-	{
+		/*
+		 * The digits D = integer digits then fraction digits; the value is
+		 * D x 10^(exponent - fraction length). Drop D's leading zeros, and
+		 * its trailing zeros into the exponent.
+		 */
 		size_t		int_len = int_end - int_start;
 		size_t		frac_len = frac_end - frac_start;
 		size_t		n = int_len + frac_len;
@@ -604,24 +713,25 @@ canon_number(canon_state *c, strbuf *out)
 		while (first < n && DIGIT(first) == '0')
 			first++;
 		if (first == n)
+			sb_append(arena, "0", 1);
+		else
 		{
-			sb_append(out, "0", 1);
-			return true;
-		}
-		while (DIGIT(last - 1) == '0')
-			last--;
-		if (negative)
-			sb_append(out, "-", 1);
-		for (k = first; k < last; k++)
-		{
-			char		digit = DIGIT(k);
+			while (DIGIT(last - 1) == '0')
+				last--;
+			if (negative)
+				sb_append(arena, "-", 1);
+			for (k = first; k < last; k++)
+			{
+				char		digit = DIGIT(k);
 
-			sb_append(out, &digit, 1);
+				sb_append(arena, &digit, 1);
+			}
+			sb_printf(arena, "e%lld", exponent - (long long) frac_len + (long long) (n - last));
 		}
 #undef DIGIT
-		sb_printf(out, "e%lld", exponent - (long long) frac_len + (long long) (n - last));
 	}
-	return true;
+	chain_mark(c, ch, off);
+	return !c->failed;
 }
 
 static int
@@ -629,25 +739,20 @@ compare_members(const void *a, const void *b)
 {
 	const canon_member *x = a;
 	const canon_member *y = b;
-	size_t		xl = x->key_end - x->start;
-	size_t		yl = y->key_end - y->start;
-	int			r = memcmp(x->base + x->start, y->base + y->start, xl < yl ? xl : yl);
+	int			r = memcmp(x->arena + x->key_off, y->arena + y->key_off,
+						   x->key_len < y->key_len ? x->key_len : y->key_len);
 
 	if (r != 0)
 		return r;
-	if (xl != yl)
-		return xl < yl ? -1 : 1;
+	if (x->key_len != y->key_len)
+		return x->key_len < y->key_len ? -1 : 1;
 	return x->index < y->index ? -1 : 1;
 }
 
-/*
- * An object: members written into a buffer of this level, then copied out
- * sorted by key, keeping the last of equal keys.
- */
+/* An object: its members' chains relinked in key order, the last of equal keys kept. */
 static bool
-canon_object(canon_state *c, strbuf *out)
+canon_object(canon_state *c, canon_chain *ch)
 {
-	strbuf		level;
 	canon_member *members = NULL;
 	size_t		n = 0,
 				cap = 0,
@@ -655,35 +760,32 @@ canon_object(canon_state *c, strbuf *out)
 	bool		ok = false;
 	bool		first = true;
 
-	sb_init(&level);
 	c->pos++;
 	canon_skip_space(c);
 	if (c->pos < c->len && c->s[c->pos] == '}')
 	{
 		c->pos++;
-		sb_append(out, "{}", 2);
-		return true;
+		chain_put(c, ch, "{}", 2);
+		return !c->failed;
 	}
 	for (;;)
 	{
-		canon_member m;
+		canon_member m = {0, 0, {-1, -1}, n, NULL};
 
 		canon_skip_space(c);
 		if (c->pos >= c->len || c->s[c->pos] != '"')
 			goto done;
-		m.start = level.len;
-		if (!canon_string(c, &level))
+		m.key_off = c->b->arena.len;
+		if (!canon_string(c, &m.chain))
 			goto done;
-		m.key_end = level.len;
+		m.key_len = c->b->arena.len - m.key_off;
 		canon_skip_space(c);
 		if (c->pos >= c->len || c->s[c->pos] != ':')
 			goto done;
 		c->pos++;
-		sb_append(&level, ":", 1);
-		if (!canon_value(c, &level))
+		chain_put(c, &m.chain, ":", 1);
+		if (!canon_value(c, &m.chain))
 			goto done;
-		m.end = level.len;
-		m.index = n;
 		if (n == cap)
 		{
 			canon_member *bigger;
@@ -691,7 +793,10 @@ canon_object(canon_state *c, strbuf *out)
 			cap = cap ? cap * 2 : 16;
 			bigger = realloc(members, cap * sizeof(*members));
 			if (bigger == NULL)
+			{
+				c->failed = true;
 				goto done;
+			}
 			members = bigger;
 		}
 		members[n++] = m;
@@ -708,80 +813,76 @@ canon_object(canon_state *c, strbuf *out)
 		}
 		goto done;
 	}
-	if (level.failed)
-		goto done;
 	for (i = 0; i < n; i++)
-		members[i].base = level.data;
+		members[i].arena = c->b->arena.data;
 	qsort(members, n, sizeof(*members), compare_members);
-	sb_append(out, "{", 1);
+	chain_put(c, ch, "{", 1);
 	for (i = 0; i < n; i++)
 	{
 		/* of a run of equal keys, only the last (in the object's order) */
-		if (i + 1 < n && members[i + 1].key_end - members[i + 1].start ==
-			members[i].key_end - members[i].start &&
-			memcmp(level.data + members[i].start, level.data + members[i + 1].start,
-				   members[i].key_end - members[i].start) == 0)
+		if (i + 1 < n && members[i + 1].key_len == members[i].key_len &&
+			memcmp(c->b->arena.data + members[i].key_off,
+				   c->b->arena.data + members[i + 1].key_off, members[i].key_len) == 0)
 			continue;
 		if (!first)
-			sb_append(out, ",", 1);
+			chain_put(c, ch, ",", 1);
 		first = false;
-		sb_append(out, level.data + members[i].start, members[i].end - members[i].start);
+		chain_join(c, ch, members[i].chain);
 	}
-	sb_append(out, "}", 1);
-	ok = true;
+	chain_put(c, ch, "}", 1);
+	ok = !c->failed;
 done:
 	free(members);
-	sb_free(&level);
 	return ok;
 }
 
 static bool
-canon_array(canon_state *c, strbuf *out)
+canon_array(canon_state *c, canon_chain *ch)
 {
 	c->pos++;
-	sb_append(out, "[", 1);
+	chain_put(c, ch, "[", 1);
 	canon_skip_space(c);
 	if (c->pos < c->len && c->s[c->pos] == ']')
 	{
 		c->pos++;
-		sb_append(out, "]", 1);
-		return true;
+		chain_put(c, ch, "]", 1);
+		return !c->failed;
 	}
 	for (;;)
 	{
-		if (!canon_value(c, out))
+		if (!canon_value(c, ch))
 			return false;
 		canon_skip_space(c);
 		if (c->pos < c->len && c->s[c->pos] == ',')
 		{
 			c->pos++;
-			sb_append(out, ",", 1);
+			chain_put(c, ch, ",", 1);
 			continue;
 		}
 		if (c->pos < c->len && c->s[c->pos] == ']')
 		{
 			c->pos++;
-			sb_append(out, "]", 1);
-			return true;
+			chain_put(c, ch, "]", 1);
+			return !c->failed;
 		}
 		return false;
 	}
 }
 
 static bool
-canon_literal(canon_state *c, strbuf *out, const char *word)
+canon_literal(canon_state *c, canon_chain *ch, const char *word)
 {
 	size_t		n = strlen(word);
 
 	if (c->len - c->pos < n || memcmp(c->s + c->pos, word, n) != 0)
 		return false;
 	c->pos += n;
-	sb_append(out, word, n);
-	return true;
+	chain_put(c, ch, word, n);
+	return !c->failed;
 }
 
 static bool
-canon_value(canon_state *c, strbuf *out)
+canon_value(canon_state *c, canon_chain *ch)
 {
 	bool		ok;
 
@@ -794,35 +895,53 @@ canon_value(canon_state *c, strbuf *out)
 		case '[':
 			if (++c->depth > CANON_MAX_DEPTH)
 				return false;
-			ok = c->s[c->pos] == '{' ? canon_object(c, out) : canon_array(c, out);
+			ok = c->s[c->pos] == '{' ? canon_object(c, ch) : canon_array(c, ch);
 			c->depth--;
 			return ok;
 		case '"':
-			return canon_string(c, out);
+			return canon_string(c, ch);
 		case 't':
-			return canon_literal(c, out, "true");
+			return canon_literal(c, ch, "true");
 		case 'f':
-			return canon_literal(c, out, "false");
+			return canon_literal(c, ch, "false");
 		case 'n':
-			return canon_literal(c, out, "null");
+			return canon_literal(c, ch, "null");
 		default:
-			return canon_number(c, out);
+			return canon_number(c, ch);
 	}
 }
 
-/* The canonical form of the JSON text s into out (emptied first); false if s is not JSON. */
-static bool
-canonical_json(const char *s, size_t len, bool numbers_by_value, strbuf *scratch, strbuf *out)
+typedef enum canon_result
 {
-	canon_state c = {s, len, 0, 0, numbers_by_value, scratch};
+	CANON_OK,
+	CANON_NOT_JSON,
+	CANON_NO_MEMORY
+} canon_result;
 
+/* The canonical form of the JSON text s into out (emptied first). */
+static canon_result
+canonical_json(const char *s, size_t len, bool numbers_by_value, canon_buffers *b, strbuf *out)
+{
+	canon_state c = {s, len, 0, 0, numbers_by_value, false, b};
+	canon_chain top = {-1, -1};
+	long		i;
+	bool		ok;
+
+	b->arena.len = 0;
+	b->arena.failed = false;
+	b->scratch.failed = false;
+	b->npieces = 0;
 	out->len = 0;
 	out->failed = false;
-	scratch->failed = false;
-	if (!canon_value(&c, out))
-		return false;
+	ok = canon_value(&c, &top);
 	canon_skip_space(&c);
-	return c.pos == len && !out->failed && out->data != NULL;
+	if (c.failed)
+		return CANON_NO_MEMORY;
+	if (!ok || c.pos != len)
+		return CANON_NOT_JSON;
+	for (i = top.head; i >= 0; i = b->pieces[i].next)
+		sb_append(out, b->arena.data + b->pieces[i].off, b->pieces[i].len);
+	return out->failed || out->data == NULL ? CANON_NO_MEMORY : CANON_OK;
 }
 
 /* ---------- sessions ---------- */
@@ -1244,9 +1363,17 @@ predict_existing(db_session *s, int64_t observation_id, const char *observation,
 		char		created[TIMESTAMP_SIZE];
 		char		updated[TIMESTAMP_SIZE];
 
+		canon_result stored_form,
+					request_form;
+
 		read_row(st, true, &r, created, updated);
-		if (!canonical_json(r.observation, r.observation_len, true, &s->scratch, &s->compare[0]) ||
-			!canonical_json(observation, len, true, &s->scratch, &s->compare[1]))
+		stored_form = canonical_json(r.observation, r.observation_len, true, s->canon,
+									 &s->compare[0]);
+		request_form = stored_form != CANON_OK ? stored_form :
+			canonical_json(observation, len, true, s->canon, &s->compare[1]);
+		if (stored_form == CANON_NO_MEMORY || request_form == CANON_NO_MEMORY)
+			status = db_fail(err, DB_UNAVAILABLE, "out of memory");
+		else if (stored_form != CANON_OK || request_form != CANON_OK)
 		{
 			log_error("predict: the stored observation of id %lld is not JSON",
 					  (long long) observation_id);
@@ -1287,14 +1414,17 @@ sqlite_predict(db_session *s, int64_t observation_id, const char *observation, s
 	int			attempt;
 
 	*created = false;
-	if (!canonical_json(observation, len, false, &s->scratch, &s->stored))
+	switch (canonical_json(observation, len, false, s->canon, &s->stored))
 	{
-		if (s->stored.failed || s->scratch.failed)
+		case CANON_OK:
+			break;
+		case CANON_NO_MEMORY:
 			return db_fail(err, DB_UNAVAILABLE, "out of memory");
-		/* body.c let it through: a disagreement between the two parsers */
-		log_error("predict: the observation of id %lld was accepted by the request parser but "
-				  "not by the canonicaliser", (long long) observation_id);
-		return db_fail(err, DB_INTERNAL, "unexpected observation text");
+		case CANON_NOT_JSON:
+			/* body.c let it through: a disagreement between the two parsers */
+			log_error("predict: the observation of id %lld was accepted by the request parser "
+					  "but not by the canonicaliser", (long long) observation_id);
+			return db_fail(err, DB_INTERNAL, "unexpected observation text");
 	}
 	if (!session_begin(s, deadline, err))
 		return err->status;
@@ -1425,7 +1555,13 @@ sqlite_session_open(const gateway_config *cfg)
 	sb_init(&s->stored);
 	sb_init(&s->compare[0]);
 	sb_init(&s->compare[1]);
-	sb_init(&s->scratch);
+	s->canon = calloc(1, sizeof(*s->canon));
+	if (s->canon == NULL)
+	{
+		free(s->path);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -1436,7 +1572,10 @@ sqlite_session_close(db_session *s)
 	sb_free(&s->stored);
 	sb_free(&s->compare[0]);
 	sb_free(&s->compare[1]);
-	sb_free(&s->scratch);
+	sb_free(&s->canon->arena);
+	sb_free(&s->canon->scratch);
+	free(s->canon->pieces);
+	free(s->canon);
 	free(s->path);
 	free(s);
 }

@@ -127,6 +127,34 @@ def test_predict_retry_compares_observations_as_json(client, backend, gateway, f
                          (i,)) == [(1,)]
 
 
+def test_predict_retry_of_a_deeply_nested_observation(client):
+    """Equality holds at every level of a deep observation (key order swapped at each of
+    900 levels, a duplicate key at the bottom) and a change at the bottom is seen."""
+    def nested(order, leaf):
+        text = leaf
+        for _ in range(900):
+            text = ('{"b": 0, "a": %s}' if order else '{"a": %s, "b": 0}') % text
+        return '{"Sex": "male", "deep": %s}' % text
+
+    i = fresh_id()
+    first = client.post("/predict", '{"id": %d, "observation": %s}'
+                        % (i, nested(True, '{"v": "x"}')))
+    assert first.status == 200, first
+    again = client.post("/predict", '{"id": %d, "observation": %s}'
+                        % (i, nested(False, '{"v": 1, "v": "x"}')), same_connection=True)
+    assert again.status == 200 and again.json == first.json, again
+    other = client.post("/predict", '{"id": %d, "observation": %s}'
+                        % (i, nested(False, '{"v": "y"}')), same_connection=True)
+    assert_error(other, 409, 'Observation ID: "%d" already exists' % i)
+    stored = client.get("/predictions/%d" % i, same_connection=True).json["observation"]["deep"]
+    depth = 0
+    while "a" in stored:
+        assert stored["b"] == 0
+        stored = stored["a"]
+        depth += 1
+    assert (depth, stored) == (900, {"v": "x"})
+
+
 def test_predictions_are_an_audit_log(client, backend, gateway):
     """Through SQL as well as HTTP: only true_class changes (and then updated_at), and a
     row's score is the default model's, whoever inserts it."""
