@@ -5,8 +5,10 @@ Each refused request is followed by a good one on the same keep-alive connection
 connection, so a refusal that broke either would fail the next request.
 """
 
+import decimal
 import json
 import os
+import random
 import re
 import subprocess
 
@@ -125,6 +127,116 @@ def test_predict_retry_compares_observations_as_json(client, backend, gateway, f
     assert backend.query(gateway.database_url,
                          "SELECT count(*) FROM predictions WHERE observation_id = %s",
                          (i,)) == [(1,)]
+
+
+def _json_key(value):
+    """A value as jsonb compares it: numbers by value, objects by key (the last of
+    duplicates, as json.loads keeps), arrays in order, types apart (1 is not true)."""
+    if isinstance(value, dict):
+        return ("object", tuple(sorted((k, _json_key(v)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("array", tuple(_json_key(v) for v in value))
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, decimal.Decimal):
+        return ("number", value.normalize() if value != 0 else decimal.Decimal(0))
+    return ("string", value)
+
+
+def _render(value, rng):
+    """JSON text of value, written one of many equivalent ways: key order, spacing,
+    a duplicate key before the real one, numbers and string escapes spelt differently."""
+    sp = rng.choice(["", " ", "\n  "])
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        parts = []
+        for k, v in items:
+            if rng.random() < 0.2:          # an earlier duplicate, overridden
+                parts.append("%s:%s%s" % (_render_string(k, rng), sp, rng.choice(['0', '"x"', 'null'])))
+            parts.append("%s:%s%s" % (_render_string(k, rng), sp, _render(v, rng)))
+        return "{" + sp + ("," + sp).join(parts) + sp + "}"
+    if isinstance(value, list):
+        return "[" + ("," + sp).join(_render(v, rng) for v in value) + "]"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, decimal.Decimal):
+        sign, digits, exp = value.as_tuple()
+        text = "".join(map(str, digits)).lstrip("0") or "0"
+        n = int(text) * (-1 if sign else 1)
+        shift = rng.choice([0, 0, 1, 2, -1])
+        # n x 10^exp written as mantissa x 10^(exp - shift) with shift extra zeros or digits
+        if shift >= 0:
+            mantissa = str(abs(n)) + "0" * shift
+            e = exp - shift
+        else:
+            mantissa = str(abs(n))
+            e = exp
+        if e < 0 and rng.random() < 0.5 and len(mantissa) > -e:
+            body = mantissa[:e] + "." + mantissa[e:]
+            e_text = ""
+        else:
+            body = mantissa
+            e_text = "" if e == 0 and rng.random() < 0.5 else rng.choice(["e", "E"]) + \
+                rng.choice(["", "+"] if e >= 0 else [""]) + str(e)
+        body = body.lstrip("0") or "0"
+        if body.startswith("."):
+            body = "0" + body
+        return ("-" if sign else "") + body + e_text
+    return _render_string(value, rng)
+
+
+def _render_string(text, rng):
+    out = []
+    for ch in text:
+        r = rng.random()
+        if ch in '"\\' or r < 0.2:
+            out.append("\\u%04x" % ord(ch) if ch not in '"\\' or r < 0.5 else "\\" + ch)
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _random_value(rng, depth=0):
+    kind = rng.choice(["object", "array", "number", "number", "string", "literal"]
+                      if depth < 3 else ["number", "string", "literal"])
+    if kind == "object":
+        return {rng.choice(["k", "k2", "\u00e9", "a b"]): _random_value(rng, depth + 1)
+                for _ in range(rng.randint(0, 3))}
+    if kind == "array":
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind == "number":
+        return decimal.Decimal(rng.choice(["0", "-0", "1", "22", "22.5", "-3", "1e2", "0.001",
+                                           "12345678901234567890123", "1e-7", "7E+3"]))
+    if kind == "string":
+        return rng.choice(["", "a", "A", "male", 'qu"ote', "back\\slash", "\u00e9t\u00e9", "\U0001F600"])
+    return rng.choice([True, False, None])
+
+
+def test_predict_retry_equality_is_jsonb_equality_on_random_observations(client):
+    """Differential: 150 random observations, each retried with an equivalent text or
+    another value; 200 exactly when the values are equal as jsonb compares them."""
+    rng = random.Random(20261126)
+    seen = {"equal": 0, "different": 0}
+    for _ in range(150):
+        value = {"extra": _random_value(rng)}
+        other = value if rng.random() < 0.6 else {"extra": _random_value(rng)}
+        first_text, again_text = _render(value, rng), _render(other, rng)
+        equal = _json_key(json.loads(first_text, parse_float=decimal.Decimal,
+                                     parse_int=decimal.Decimal)) == \
+            _json_key(json.loads(again_text, parse_float=decimal.Decimal,
+                                 parse_int=decimal.Decimal))
+        seen["equal" if equal else "different"] += 1
+        i = fresh_id()
+        first = client.post("/predict", '{"id": %d, "observation": %s}' % (i, first_text))
+        assert first.status == 200, (first_text, first)
+        again = client.post("/predict", '{"id": %d, "observation": %s}' % (i, again_text))
+        assert again.status == (200 if equal else 409), (first_text, again_text, again)
+    assert min(seen.values()) >= 30, seen
 
 
 def test_predict_retry_of_a_deeply_nested_observation(client):
