@@ -152,30 +152,44 @@ RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 ELSE x * 0.99999999999999988897769753748434595763683319091796875::float8 END
 $$;
 
+-- A JSON number as the nearest double, as the scorer (strtod) reads it:
+-- infinite from the rounding midpoint beyond the largest double, 0 below half
+-- the smallest one (where a float8 cast raises instead).
+CREATE OR REPLACE FUNCTION @extschema@.predict__report_double(n numeric)
+RETURNS float8 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN n = 'NaN'::numeric OR n = 'Infinity'::numeric OR n = '-Infinity'::numeric THEN n::float8
+        WHEN abs(n) >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792 THEN
+            CASE WHEN n > 0 THEN 'Infinity'::float8 ELSE '-Infinity'::float8 END
+        WHEN abs(n) < 1e-300 AND abs(n) * (2::numeric ^ 1075) <= 1 THEN 0::float8
+        ELSE n::float8 END
+$$;
+
 -- A string of a number column read as Python's float() reads it (ASCII);
--- NULL for anything else (a scored row never has one). Magnitudes beyond
--- any double are infinite or zero, as the scorer reads them.
+-- NULL for anything else (a scored row never has one).
 CREATE OR REPLACE FUNCTION @extschema@.predict__report_parse(s text)
-RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
         WHEN t ~* '^[+-]?(inf|infinity)$' THEN
-            CASE WHEN left(t, 1) = '-' THEN '-Infinity'::numeric ELSE 'Infinity'::numeric END
-        WHEN t ~* '^[+-]?nan$' THEN 'NaN'::numeric
+            CASE WHEN left(t, 1) = '-' THEN '-Infinity'::float8 ELSE 'Infinity'::float8 END
+        WHEN t ~* '^[+-]?nan$' THEN 'NaN'::float8
         WHEN t !~ '^[+-]?([0-9](_?[0-9])*(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)([eE][+-]?[0-9](_?[0-9])*)?$' THEN NULL
-        WHEN octet_length(t) > 400 OR coalesce(length(substring(t FROM '[eE][+-]?0*([0-9_]*)$')), 0) > 4 THEN
-            CASE WHEN substring(t FROM '[eE]([+-]?)') = '-' THEN 0::numeric
-                 WHEN left(t, 1) = '-' THEN '-Infinity'::numeric ELSE 'Infinity'::numeric END
-        ELSE replace(t, '_', '')::numeric END
+        -- an exponent of 5 digits or more: beyond any double (or below)
+        WHEN octet_length(t) > 1000 OR length(substring(t FROM '[eE][+-]?0*([0-9_]*)$')) > 4 THEN
+            CASE WHEN substring(t FROM '[eE]([+-]?)') = '-' THEN 0::float8
+                 WHEN left(t, 1) = '-' THEN '-Infinity'::float8 ELSE 'Infinity'::float8 END
+        ELSE @extschema@.predict__report_double(replace(t, '_', '')::numeric) END
     FROM (SELECT btrim(s, E' \t\n\r\f\x0b') AS t) AS trimmed
 $$;
 
--- A value of a number column as a number: NULL when missing (absent or
--- null), NaN for a NaN string (missing too); true and false are 1 and 0.
+-- A value of a number column as the scorer reads it: NULL when missing
+-- (absent or null), NaN for a NaN string (missing too); true and false are
+-- 1 and 0.
 CREATE OR REPLACE FUNCTION @extschema@.predict__report_number(x jsonb)
-RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE jsonb_typeof(x)
-        WHEN 'number' THEN x::numeric
-        WHEN 'boolean' THEN CASE WHEN x::boolean THEN 1::numeric ELSE 0::numeric END
+        WHEN 'number' THEN @extschema@.predict__report_double(x::numeric)
+        WHEN 'boolean' THEN CASE WHEN x::boolean THEN 1::float8 ELSE 0::float8 END
         WHEN 'string' THEN @extschema@.predict__report_parse(x #>> '{}')
     END
 $$;
@@ -234,8 +248,8 @@ BEGIN
             SELECT '{' || string_agg(e, ',' ORDER BY i) || '}' INTO edges
               FROM (SELECT e, i FROM jsonb_array_elements_text(coalesce(col.ref->'edges', '[]')) WITH ORDINALITY AS t(e, i)
                     UNION ALL SELECT 'NaN', 2147483647) AS t;
-            fast_keys := fast_keys || format('width_bucket((p.observation ->> %L)::numeric, %L::numeric[])', col.cname, edges);
-            safe_keys := safe_keys || format('width_bucket(predict__report_number(p.observation -> %L), %L::numeric[])',
+            fast_keys := fast_keys || format('width_bucket((p.observation ->> %L)::float8, %L::float8[])', col.cname, edges);
+            safe_keys := safe_keys || format('width_bucket(predict__report_number(p.observation -> %L), %L::float8[])',
                                              col.cname, edges);
             rollup := rollup || format('SELECT %s AS i, k%s AS b, NULL::text AS s, sum(n) AS n FROM c GROUP BY 2', k, k);
         ELSE
@@ -257,7 +271,7 @@ BEGIN
     ELSE
         BEGIN
             -- numbers read with a cast, which refuses what a number column rarely holds
-            -- (true, false, Python's 1_000): then again with the full reading
+            -- (true, false, Python's 1_000, 1e400): then again with the full reading
             EXECUTE format(query,
                            (SELECT string_agg(format('%s AS k%s', e, i - 1), ', ' ORDER BY i) FROM unnest(fast_keys) WITH ORDINALITY AS t(e, i)),
                            (SELECT string_agg(i::text, ', ') FROM generate_series(1, k) AS i))
@@ -281,7 +295,7 @@ BEGIN
     -- every bin of every column: the reference's bins and, for strings, the values seen
     bins AS (
         -- number columns: missing, then one bin per edge interval
-        SELECT c.i, -1 AS bin, 'missing' AS label, NULL::numeric AS lower, NULL::numeric AS upper,
+        SELECT c.i, -1 AS bin, 'missing' AS label, NULL::float8 AS lower, NULL::float8 AS upper,
                (c.ref->>'missing')::float8 AS expected,
                coalesce((SELECT sum(n) FROM counted d WHERE d.i = c.i
                           AND (d.b IS NULL OR d.b = jsonb_array_length(coalesce(c.ref->'edges', '[]')) + 1)), 0) AS rows
@@ -292,8 +306,8 @@ BEGIN
                     WHEN f.j = 1 THEN '< ' || (c.ref->'edges'->>0)
                     WHEN f.j = m + 1 THEN '>= ' || (c.ref->'edges'->>(m - 1))
                     ELSE '[' || (c.ref->'edges'->>(f.j::integer - 2)) || ', ' || (c.ref->'edges'->>(f.j::integer - 1)) || ')' END,
-               CASE WHEN f.j > 1 THEN (c.ref->'edges'->>(f.j::integer - 2))::numeric END,
-               (c.ref->'edges'->>(f.j::integer - 1))::numeric,
+               CASE WHEN f.j > 1 THEN (c.ref->'edges'->>(f.j::integer - 2))::float8 END,
+               (c.ref->'edges'->>(f.j::integer - 1))::float8,
                f.x::float8,
                coalesce((SELECT sum(n) FROM counted d WHERE d.i = c.i AND d.b = f.j - 1), 0)
           FROM cols c CROSS JOIN LATERAL jsonb_array_length(c.ref->'edges') AS m
