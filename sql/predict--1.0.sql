@@ -303,9 +303,10 @@ BEGIN
         UNION ALL
         SELECT c.i, f.j::integer - 1,
                CASE WHEN f.j = 1 AND m = 0 THEN 'all'
-                    WHEN f.j = 1 THEN '< ' || (c.ref->'edges'->>0)
-                    WHEN f.j = m + 1 THEN '>= ' || (c.ref->'edges'->>(m - 1))
-                    ELSE '[' || (c.ref->'edges'->>(f.j::integer - 2)) || ', ' || (c.ref->'edges'->>(f.j::integer - 1)) || ')' END,
+                    WHEN f.j = 1 THEN '< ' || (c.ref->'edges'->>0)::float8
+                    WHEN f.j = m + 1 THEN '>= ' || (c.ref->'edges'->>(m - 1))::float8
+                    ELSE '[' || (c.ref->'edges'->>(f.j::integer - 2))::float8 || ', '
+                         || (c.ref->'edges'->>(f.j::integer - 1))::float8 || ')' END,
                CASE WHEN f.j > 1 THEN (c.ref->'edges'->>(f.j::integer - 2))::float8 END,
                (c.ref->'edges'->>(f.j::integer - 1))::float8,
                f.x::float8,
@@ -635,10 +636,10 @@ BEGIN
                    'bins', CASE WHEN ref IS NOT NULL THEN (
                        SELECT jsonb_agg(jsonb_build_object(
                                   'bin', f.j - 1,
-                                  'label', CASE WHEN f.j = 1 THEN '< ' || (ref #>> ARRAY['proba', 'edges', '0'])
-                                                WHEN f.j = m THEN '>= ' || (ref #>> ARRAY['proba', 'edges', (m - 2)::text])
-                                                ELSE '[' || (ref #>> ARRAY['proba', 'edges', (f.j - 2)::text]) || ', '
-                                                     || (ref #>> ARRAY['proba', 'edges', (f.j - 1)::text]) || ')' END,
+                                  'label', CASE WHEN f.j = 1 THEN '< ' || (ref #>> ARRAY['proba', 'edges', '0'])::float8
+                                                WHEN f.j = m THEN '>= ' || (ref #>> ARRAY['proba', 'edges', (m - 2)::text])::float8
+                                                ELSE '[' || (ref #>> ARRAY['proba', 'edges', (f.j - 2)::text])::float8 || ', '
+                                                     || (ref #>> ARRAY['proba', 'edges', (f.j - 1)::text])::float8 || ')' END,
                                   'lower', CASE WHEN f.j > 1 THEN (ref #>> ARRAY['proba', 'edges', (f.j - 2)::text])::float8 END,
                                   'upper', CASE WHEN f.j < m THEN (ref #>> ARRAY['proba', 'edges', (f.j - 1)::text])::float8 END,
                                   'reference', f.x::float8,
