@@ -337,7 +337,7 @@ BEGIN
           FROM cols c WHERE c.kind = 'string' AND c.ref IS NOT NULL),
     unseen AS (
         SELECT d.i, sum(d.n) AS rows,
-               (array_agg(jsonb_build_object('value', d.s, 'rows', d.n) ORDER BY d.n DESC, d.s))[1:10] AS top
+               (array_agg(jsonb_build_object('value', d.s, 'rows', d.n) ORDER BY d.n DESC, d.s COLLATE "C"))[1:10] AS top
           FROM counted d JOIN cols c ON c.i = d.i
          WHERE c.kind = 'string' AND c.ref IS NOT NULL AND d.s IS NOT NULL AND NOT (c.ref->'categories') ? d.s
          GROUP BY d.i),
