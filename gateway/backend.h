@@ -19,6 +19,12 @@
  *   - list: rows with id > after, ordered by id, at most limit of them.
  *   - ready: DB_OK when the database is reachable and a default model is
  *     deployed, else DB_UNAVAILABLE with a message saying which.
+ *   - report: the monitoring report of the default model over the
+ *     predictions created in [since, until) (NULL: no bound; timestamps as
+ *     text the database reads), as the JSON document of predict_report()
+ *     (docs/monitoring.md); DB_INVALID with the database's message for a
+ *     bound it cannot read or since after until, DB_UNAVAILABLE when no
+ *     default model is deployed.
  *
  * Threads: the HTTP layer calls from several worker threads. A session is
  * used by one thread only (backend.c keeps one per thread); a backend opens
@@ -84,6 +90,9 @@ typedef struct prediction_row
 /* Receives each row of a result, in order. */
 typedef void (*row_sink) (const prediction_row *row, void *arg);
 
+/* Receives a text result (valid only during the call). */
+typedef void (*text_sink) (const char *text, size_t len, void *arg);
+
 typedef struct db_session db_session;
 
 typedef struct backend_ops
@@ -116,6 +125,8 @@ typedef struct backend_ops
 	db_status	(*list) (db_session *session, int64_t after, int limit,
 						 row_sink sink, void *arg, int64_t deadline, db_error *err);
 	db_status	(*ready) (db_session *session, int64_t deadline, db_error *err);
+	db_status	(*report) (db_session *session, const char *since, const char *until,
+						   text_sink sink, void *arg, int64_t deadline, db_error *err);
 } backend_ops;
 
 extern const backend_ops pg_backend;

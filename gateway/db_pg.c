@@ -54,6 +54,7 @@
 #define INT2OID 21
 #define INT4OID 23
 #define JSONBOID 3802
+#define TEXTOID 25
 
 /*
  * The row's columns, as text (the session runs with TimeZone UTC, DateStyle
@@ -131,6 +132,15 @@ static const pg_statement statements[NSTATEMENTS] = {
 		"SELECT EXISTS (SELECT FROM predict_models WHERE is_default)",
 	0, {0}},
 };
+
+/*
+ * The monitoring report (docs/monitoring.md), sent unprepared: a connection
+ * must not fail for a database whose schema predates predict_report (the
+ * other routes work there; this one answers 500 and logs why).
+ */
+static const pg_statement report_statement = {"predict_report",
+	"SELECT predict_report(NULL, $1::timestamptz, $2::timestamptz)::text",
+2, {TEXTOID, TEXTOID}};
 
 /*
  * SQLSTATE -> outcome, first match wins (a rule's prefix is a whole SQLSTATE
@@ -239,7 +249,8 @@ typedef enum run_mode
 {
 	RUN_EXECUTE,				/* execute the prepared statement st->name */
 	RUN_PREPARE,				/* prepare st->sql as st->name */
-	RUN_SIMPLE					/* send st->sql as a simple query (no parameters) */
+	RUN_SIMPLE,					/* send st->sql as a simple query (no parameters) */
+	RUN_PARAMS					/* send st->sql with its parameters, unprepared */
 } run_mode;
 
 static run_outcome
@@ -255,6 +266,8 @@ run_statement(PGconn *conn, const pg_statement *st, run_mode mode,
 		sent = PQsendPrepare(conn, st->name, st->sql, st->nparams, st->types);
 	else if (mode == RUN_SIMPLE)
 		sent = PQsendQuery(conn, st->sql);
+	else if (mode == RUN_PARAMS)
+		sent = PQsendQueryParams(conn, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
 	else
 		sent = PQsendQueryPrepared(conn, st->name, st->nparams, values, NULL, NULL, 0);
 	if (!sent)
@@ -428,8 +441,8 @@ session_connect(db_session *s, int64_t deadline, db_error *err)
  * holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result for the caller to clear.
  */
 static db_status
-session_execute(db_session *s, int st, const char *const *values, int64_t deadline,
-				PGresult **result, db_error *err)
+session_run(db_session *s, const pg_statement *st, run_mode mode, const char *const *values,
+			int64_t deadline, PGresult **result, db_error *err)
 {
 	int			attempt;
 	char		line[256];
@@ -447,7 +460,7 @@ session_execute(db_session *s, int st, const char *const *values, int64_t deadli
 			return err->status;
 
 		metrics_db_busy(1);
-		out = run_statement(s->conn, &statements[st], RUN_EXECUTE, values, deadline, &res);
+		out = run_statement(s->conn, st, mode, values, deadline, &res);
 		metrics_db_busy(-1);
 
 		if (out == RUN_TIMEOUT)
@@ -455,15 +468,15 @@ session_execute(db_session *s, int st, const char *const *values, int64_t deadli
 			PQclear(res);
 			s->failures++;
 			metrics_db_error(DBERR_TIMEOUT);
-			log_error("database did not answer %s within %u ms; closing the connection",
-					  statements[st].name, s->cfg->db_timeout_ms);
+			log_error("database did not answer %s within the deadline; closing the connection",
+					  st->name);
 			session_drop(s, true);
 			return db_fail(err, DB_UNAVAILABLE, "database timeout");
 		}
 		if (out == RUN_BROKEN)
 		{
 			metrics_db_error(DBERR_CONNECTION);
-			log_error("database connection lost during %s: %s", statements[st].name,
+			log_error("database connection lost during %s: %s", st->name,
 					  pg_first_line(res != NULL ? PQresultErrorMessage(res)
 								 : PQerrorMessage(s->conn), line, sizeof(line)));
 			PQclear(res);
@@ -496,13 +509,21 @@ session_execute(db_session *s, int st, const char *const *values, int64_t deadli
 		else
 			db_fail(err, rule->status, "%s", rule->meaning);
 		if (rule->status != DB_INVALID)
-			log_error("%s failed: SQLSTATE %s: %s", statements[st].name,
+			log_error("%s failed: SQLSTATE %s: %s", st->name,
 					  sqlstate != NULL ? sqlstate : "none",
 					  pg_first_line(PQresultErrorMessage(res), line, sizeof(line)));
 		PQclear(res);
 		return rule->status;
 	}
 	return db_fail(err, DB_UNAVAILABLE, "database unavailable");
+}
+
+/* Execute prepared statement st (an index into statements); see session_run. */
+static db_status
+session_execute(db_session *s, int st, const char *const *values, int64_t deadline,
+				PGresult **result, db_error *err)
+{
+	return session_run(s, &statements[st], RUN_EXECUTE, values, deadline, result, err);
 }
 
 /*
@@ -719,6 +740,27 @@ pg_ready(db_session *s, int64_t deadline, db_error *err)
 	return DB_OK;
 }
 
+static db_status
+pg_report(db_session *s, const char *since, const char *until, text_sink sink, void *arg,
+		  int64_t deadline, db_error *err)
+{
+	const char *values[2] = {since, until};
+	PGresult   *res;
+	db_status	status = session_run(s, &report_statement, RUN_PARAMS, values, deadline, &res, err);
+
+	if (status != DB_OK)
+		return status;
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		PQclear(res);
+		log_error("predict_report returned no document");
+		return db_fail(err, DB_INTERNAL, "internal error");
+	}
+	sink(PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0), arg);
+	PQclear(res);
+	return DB_OK;
+}
+
 static db_session *
 pg_session_open(const gateway_config *cfg)
 {
@@ -759,4 +801,5 @@ const backend_ops pg_backend = {
 	.get = pg_get,
 	.list = pg_list,
 	.ready = pg_ready,
+	.report = pg_report,
 };

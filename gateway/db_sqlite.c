@@ -160,6 +160,7 @@ enum
 	STMT_GET,
 	STMT_LIST,
 	STMT_READY,
+	STMT_REPORT,
 	NSTATEMENTS
 };
 
@@ -193,6 +194,8 @@ static const sqlite_statement statements[NSTATEMENTS] = {
 	"SELECT " ROW_COLUMNS " FROM predictions WHERE id > ?1 ORDER BY id LIMIT ?2"},
 	[STMT_READY] = {"ready",
 	"SELECT EXISTS (SELECT 1 FROM predict_models WHERE is_default = 1)"},
+	/* the monitoring report, computed by src/sqlite_predict.c */
+	[STMT_REPORT] = {"report", "SELECT predict_report(NULL, ?1, ?2)"},
 };
 
 /*
@@ -1533,6 +1536,49 @@ sqlite_ready(db_session *s, int64_t deadline, db_error *err)
 	return DB_OK;
 }
 
+static db_status
+sqlite_report(db_session *s, const char *since, const char *until, text_sink sink, void *arg,
+			  int64_t deadline, db_error *err)
+{
+	sqlite3_stmt *st;
+	char		msg[DB_ERROR_SIZE] = "";
+	bool		sent = false;
+	int			rc;
+
+	if (!session_begin(s, deadline, err))
+		return err->status;
+	st = s->stmts[STMT_REPORT];
+	if (since != NULL)
+		sqlite3_bind_text(st, 1, since, -1, SQLITE_TRANSIENT);
+	if (until != NULL)
+		sqlite3_bind_text(st, 2, until, -1, SQLITE_TRANSIENT);
+	metrics_db_busy(1);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+	{
+		sink((const char *) sqlite3_column_text(st, 0), (size_t) sqlite3_column_bytes(st, 0), arg);
+		sent = true;
+	}
+	else if (rc != SQLITE_ROW)
+		snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(s->db));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	metrics_db_busy(-1);
+	if (sent)
+		return DB_OK;
+	if (rc == SQLITE_ROW)
+	{
+		log_error("predict_report returned no document");
+		return db_fail(err, DB_INTERNAL, "internal error");
+	}
+	/* the report's own refusals: a window it cannot read, no default model */
+	if (rc == SQLITE_ERROR && (strncmp(msg, "since", 5) == 0 || strncmp(msg, "until", 5) == 0))
+		return db_fail(err, DB_INVALID, "%s", msg);
+	if (rc == SQLITE_ERROR && strncmp(msg, "no default model", 16) == 0)
+		return db_fail(err, DB_UNAVAILABLE, "no default model is deployed");
+	return statement_failed(s, STMT_REPORT, rc, msg, err);
+}
+
 static db_session *
 sqlite_session_open(const gateway_config *cfg)
 {
@@ -1844,4 +1890,5 @@ const backend_ops sqlite_backend = {
 	.get = sqlite_get,
 	.list = sqlite_list,
 	.ready = sqlite_ready,
+	.report = sqlite_report,
 };

@@ -11,8 +11,9 @@
  * usable for the client's next request.
  *
  * Every response is JSON with Content-Type application/json (but /metrics,
- * which is Prometheus text); every error body is {"error": "..."}. The one
- * table mapping backend outcomes to HTTP statuses is status_for_db().
+ * which is Prometheus text, and the monitoring page GET /, which is HTML);
+ * every error body is {"error": "..."}. The one table mapping backend
+ * outcomes to HTTP statuses is status_for_db().
  */
 #include "http.h"
 
@@ -21,11 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "body.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "report_page.h"
 #include "strbuf.h"
 
 /* Seconds a client should wait before retrying a 503. */
@@ -36,6 +39,17 @@
 
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_MAX_LIMIT 1000
+
+/*
+ * The monitoring report reads every prediction of the window (about 3 s for
+ * a million rows on PostgreSQL): its own deadline, PREDICT_DB_TIMEOUT_MS if
+ * that is longer.
+ */
+#define REPORT_TIMEOUT_MS 60000
+#define REPORT_MAX_BOUND 64		/* bytes of a since/until query argument */
+
+/* The page needs nothing from elsewhere: a policy that lets it fetch nothing. */
+#define PAGE_CSP "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /* Per-request state, from the headers to the completion callback. */
 typedef struct request_state
@@ -107,12 +121,13 @@ status_for_db(db_status status)
 
 /*
  * Queue a response (taking ownership of body, a malloc'd buffer or NULL),
- * with an optional extra header, then log and count the request.
+ * with extra headers (name, value pairs, NULL-terminated; NULL for none),
+ * then log and count the request.
  */
 static enum MHD_Result
-respond(struct MHD_Connection *connection, request_state *rs, const char *method,
-		const char *url, unsigned status, char *body, size_t len, const char *content_type,
-		const char *header, const char *value)
+respond_headers(struct MHD_Connection *connection, request_state *rs, const char *method,
+				const char *url, unsigned status, char *body, size_t len,
+				const char *content_type, const char *const *headers)
 {
 	struct MHD_Response *response;
 	enum MHD_Result ret;
@@ -132,9 +147,15 @@ respond(struct MHD_Connection *connection, request_state *rs, const char *method
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && rs->allow != NULL)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, rs->allow);
 	if (status == MHD_HTTP_UNAUTHORIZED)
+	{
 		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-	if (header != NULL)
-		MHD_add_response_header(response, header, value);
+		/* a browser asks for the token (as the password) on the page's routes */
+		if (rs->route == ROUTE_PAGE || rs->route == ROUTE_REPORT)
+			MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+									"Basic realm=\"predict\", charset=\"UTF-8\"");
+	}
+	for (; headers != NULL && headers[0] != NULL; headers += 2)
+		MHD_add_response_header(response, headers[0], headers[1]);
 	if (atomic_load_explicit(&draining, memory_order_relaxed))
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(connection, status, response);
@@ -144,6 +165,18 @@ respond(struct MHD_Connection *connection, request_state *rs, const char *method
 	metrics_request(rs->route, status, duration);
 	log_access(method, url, status, (double) duration / 1000.0, rs->has_id, rs->observation_id);
 	return ret;
+}
+
+/* respond_headers with at most one extra header. */
+static enum MHD_Result
+respond(struct MHD_Connection *connection, request_state *rs, const char *method,
+		const char *url, unsigned status, char *body, size_t len, const char *content_type,
+		const char *header, const char *value)
+{
+	const char *headers[3] = {header, value, NULL};
+
+	return respond_headers(connection, rs, method, url, status, body, len, content_type,
+						   header != NULL ? headers : NULL);
 }
 
 /* Respond with a JSON body built in sb (freed here). */
@@ -407,6 +440,112 @@ handle_list(const http_context *ctx, struct MHD_Connection *connection,
 				   w.count == (int) limit ? "Link" : NULL, link);
 }
 
+/* Appends the report document to a strbuf. */
+static void
+write_text(const char *text, size_t len, void *arg)
+{
+	sb_append(arg, text, len);
+}
+
+/* A since/until query argument: absent (NULL), or text for the database to read. */
+static bool
+report_bound(struct MHD_Connection *connection, const char *name, const char **value)
+{
+	*value = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, name);
+	if (*value != NULL && **value == '\0')
+		*value = NULL;
+	return *value == NULL || (strlen(*value) <= REPORT_MAX_BOUND && strchr(*value, '\n') == NULL);
+}
+
+/*
+ * GET /report.json and GET / (page): the default model's monitoring report
+ * over the predictions created in [since, until) (?since=&until=, timestamps;
+ * or ?days=N: the last N days), as JSON or drawn as the HTML page.
+ */
+static enum MHD_Result
+handle_report(const http_context *ctx, struct MHD_Connection *connection,
+			  request_state *rs, const char *method, const char *url, bool page)
+{
+	static const char *const page_headers[] = {
+		"Content-Security-Policy", PAGE_CSP,
+		"X-Content-Type-Options", "nosniff",
+		"Cache-Control", "no-store",
+		NULL
+	};
+	static const char *const json_headers[] = {"Cache-Control", "no-store", NULL};
+	const char *since;
+	const char *until;
+	int64_t		days = 0;
+	char		days_since[32];
+	db_session *session;
+	db_error	err;
+	strbuf		report;
+	strbuf		html;
+	char	   *data;
+	size_t		len;
+	unsigned	timeout = ctx->cfg->db_timeout_ms > REPORT_TIMEOUT_MS ? ctx->cfg->db_timeout_ms
+		: REPORT_TIMEOUT_MS;
+
+	if (!report_bound(connection, "since", &since) || !report_bound(connection, "until", &until))
+		return respond_error(connection, rs, method, url, MHD_HTTP_UNPROCESSABLE_CONTENT,
+							 "since and until must be timestamps (ISO 8601), at most 64 bytes");
+	if (!query_int(connection, "days", 1, 36500, &days))
+		return respond_error(connection, rs, method, url, MHD_HTTP_UNPROCESSABLE_CONTENT,
+							 "days must be an integer from 1 to 36500");
+	if (days > 0)
+	{
+		time_t		from = time(NULL) - (time_t) days * 86400;
+		struct tm	utc;
+
+		if (since != NULL)
+			return respond_error(connection, rs, method, url, MHD_HTTP_UNPROCESSABLE_CONTENT,
+								 "give days or since, not both");
+		gmtime_r(&from, &utc);
+		strftime(days_since, sizeof(days_since), "%Y-%m-%dT%H:%M:%SZ", &utc);
+		since = days_since;
+	}
+	session = backend_thread_session();
+	if (session == NULL)
+		return respond_error(connection, rs, method, url, MHD_HTTP_SERVICE_UNAVAILABLE,
+							 "out of memory");
+	sb_init(&report);
+	if (ctx->backend->report(session, since, until, write_text, &report,
+							 now_us() + (int64_t) timeout * 1000, &err) != DB_OK)
+	{
+		sb_free(&report);
+		return respond_db_error(connection, rs, method, url, &err);
+	}
+	if (report.failed)
+	{
+		sb_free(&report);
+		return MHD_NO;
+	}
+	if (!page)
+	{
+		data = sb_steal(&report, &len);
+		return respond_headers(connection, rs, method, url, MHD_HTTP_OK, data, len,
+							   "application/json", json_headers);
+	}
+	sb_init(&html);
+	if (!report_page_render(report.data, report.len, (int) days, &html))
+	{
+		log_error("the report is not a report document: %.80s", report.data);
+		sb_free(&report);
+		sb_free(&html);
+		return respond_error(connection, rs, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR,
+							 "internal error (details are in the gateway's log)");
+	}
+	sb_free(&report);
+	if (html.failed)
+	{
+		sb_free(&html);
+		return MHD_NO;
+	}
+	data = sb_steal(&html, &len);
+	return respond_headers(connection, rs, method, url, MHD_HTTP_OK, data, len,
+						   "text/html; charset=utf-8", page_headers);
+}
+
 /* GET /readyz */
 static enum MHD_Result
 handle_ready(const http_context *ctx, struct MHD_Connection *connection,
@@ -448,33 +587,93 @@ handle_metrics(const http_context *ctx, struct MHD_Connection *connection,
 				   "text/plain; version=0.0.4; charset=utf-8", NULL, NULL);
 }
 
-/* Constant-time comparison of the request's bearer token with the configured one. */
+/* Constant-time comparison of given[0..given_len) with the configured token. */
 static bool
-authorized(const http_context *ctx, struct MHD_Connection *connection)
+token_matches(const char *token, const char *given, size_t given_len)
+{
+	size_t		expected_len = strlen(token);
+	size_t		i;
+	unsigned char diff;
+
+	/* the time depends on the expected token's length only, not on the content */
+	diff = (unsigned char) (expected_len != given_len);
+	for (i = 0; i < expected_len; i++)
+		diff |= (unsigned char) token[i] ^ (unsigned char) (i < given_len ? given[i] : 0);
+	return diff == 0;
+}
+
+/*
+ * The password of "Basic base64(user:password)" into out (NUL-terminated);
+ * false if the header is not that.
+ */
+static bool
+basic_password(const char *b64, char *out, size_t size)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned	bits = 0;
+	int			nbits = 0;
+	size_t		n = 0;
+	char	   *colon;
+
+	for (; *b64 != '\0' && *b64 != '='; b64++)
+	{
+		const char *p = strchr(alphabet, *b64);
+
+		if (p == NULL || n + 1 >= size)
+			return false;
+		bits = (bits << 6) | (unsigned) (p - alphabet);
+		nbits += 6;
+		if (nbits >= 8)
+		{
+			nbits -= 8;
+			out[n++] = (char) ((bits >> nbits) & 0xff);
+		}
+	}
+	out[n] = '\0';
+	if (strlen(out) != n || (colon = strchr(out, ':')) == NULL)
+		return false;
+	memmove(out, colon + 1, strlen(colon + 1) + 1);
+	return true;
+}
+
+/*
+ * Whether the request carries the configured token: "Authorization: Bearer
+ * TOKEN", or on the page's routes (which a browser opens) also "Basic" with
+ * the token as the password (any user name).
+ */
+static bool
+authorized(const http_context *ctx, struct MHD_Connection *connection, route_id route)
 {
 	const char *token = ctx->cfg->api_token;
 	const char *header;
-	size_t		expected_len;
-	size_t		given_len;
-	size_t		i;
-	unsigned char diff;
 
 	if (token == NULL)
 		return true;
 	header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
 										 MHD_HTTP_HEADER_AUTHORIZATION);
-	if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
+	if (header == NULL)
 		return false;
-	header += 7;
-	while (*header == ' ')
-		header++;
-	expected_len = strlen(token);
-	given_len = strlen(header);
-	/* the time depends on the expected token's length only, not on the content */
-	diff = (unsigned char) (expected_len != given_len);
-	for (i = 0; i < expected_len; i++)
-		diff |= (unsigned char) token[i] ^ (unsigned char) (i < given_len ? header[i] : 0);
-	return diff == 0;
+	if (strncasecmp(header, "Bearer ", 7) == 0)
+	{
+		header += 7;
+		while (*header == ' ')
+			header++;
+		return token_matches(token, header, strlen(header));
+	}
+	if ((route == ROUTE_PAGE || route == ROUTE_REPORT) && strncasecmp(header, "Basic ", 6) == 0)
+	{
+		char		password[512];
+		bool		ok;
+
+		header += 6;
+		while (*header == ' ')
+			header++;
+		ok = basic_password(header, password, sizeof(password)) &&
+			token_matches(token, password, strlen(password));
+		memset(password, 0, sizeof(password));
+		return ok;
+	}
+	return false;
 }
 
 /* Route a path: fills rs->route, rs->takes_body, and the methods it allows. */
@@ -506,6 +705,10 @@ route_request(request_state *rs, const char *url, const char **allow)
 		rs->route = ROUTE_READYZ;
 	else if (strcmp(url, "/metrics") == 0)
 		rs->route = ROUTE_METRICS;
+	else if (strcmp(url, "/") == 0)
+		rs->route = ROUTE_PAGE;
+	else if (strcmp(url, "/report.json") == 0)
+		rs->route = ROUTE_REPORT;
 	else
 	{
 		rs->route = ROUTE_NONE;
@@ -537,7 +740,7 @@ check_headers(const http_context *ctx, struct MHD_Connection *connection, reques
 		rs->allow = allow;
 		return;
 	}
-	if (rs->route != ROUTE_HEALTHZ && rs->route != ROUTE_READYZ && !authorized(ctx, connection))
+	if (rs->route != ROUTE_HEALTHZ && rs->route != ROUTE_READYZ && !authorized(ctx, connection, rs->route))
 	{
 		rs->refusal = MHD_HTTP_UNAUTHORIZED;
 		rs->refusal_message = "missing or wrong bearer token: send Authorization: Bearer <token>";
@@ -657,6 +860,10 @@ http_handle(void *cls, struct MHD_Connection *connection, const char *url,
 			return handle_ready(ctx, connection, rs, method, url);
 		case ROUTE_METRICS:
 			return handle_metrics(ctx, connection, rs, method, url);
+		case ROUTE_PAGE:
+			return handle_report(ctx, connection, rs, method, url, true);
+		case ROUTE_REPORT:
+			return handle_report(ctx, connection, rs, method, url, false);
 		case ROUTE_HEALTHZ:
 			{
 				strbuf		sb;

@@ -30,7 +30,7 @@ static const char *const bucket_label[] = {
 
 static const char *const route_labels[ROUTE_COUNT] = {
 	"/predict", "/update", "/predictions/:observation_id", "/list-db-contents",
-	"/healthz", "/readyz", "/metrics", "unknown"
+	"/healthz", "/readyz", "/metrics", "/", "/report.json", "unknown"
 };
 
 static const char *const db_error_labels[DBERR_COUNT] = {

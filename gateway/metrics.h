@@ -22,6 +22,8 @@ typedef enum route_id
 	ROUTE_HEALTHZ,
 	ROUTE_READYZ,
 	ROUTE_METRICS,
+	ROUTE_PAGE,					/* GET /: the monitoring page */
+	ROUTE_REPORT,				/* GET /report.json */
 	ROUTE_NONE,
 	ROUTE_COUNT
 } route_id;

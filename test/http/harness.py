@@ -116,6 +116,23 @@ class Backend:
     def slow_inserts_of(self, url, observation_id, seconds):
         raise NotImplementedError
 
+    def insert_scored(self, url, rows):
+        """Store rows (observation_id, observation dict, true_class or None, created_at as
+        "2026-11-01 10:00:00+00") directly, scored by the default model, in one transaction:
+        predictions of the past, which the API cannot write."""
+        import psycopg2.extras
+        conn = self._connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("BEGIN")
+                psycopg2.extras.execute_values(
+                    cur, "INSERT INTO predictions (observation_id, observation, true_class, created_at, "
+                         "updated_at) VALUES %s",
+                    [(i, json.dumps(o), y, t, t) for i, o, y, t in rows], page_size=1000)
+                cur.execute("COMMIT")
+        finally:
+            conn.close()
+
     def integrity_errors(self, url):
         """What the database's own consistency check finds wrong (empty: nothing)."""
         raise NotImplementedError
@@ -339,6 +356,20 @@ class SqliteBackend(Backend):
                           "VALUES (%s, '{}', predict_proba('{}'), predict_class('{}'), "
                           "predict_default_model(), predict_model_version(), %s, %s)",
                      (observation_id, stored, stored))
+
+    def insert_scored(self, url, rows):
+        conn = self._connect(url)
+        try:
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO predictions (observation_id, observation, proba, predicted_class, "
+                "true_class, model, model_version, created_at, updated_at) VALUES (?1, ?2, "
+                "predict_proba(?2), predict_class(?2), ?3, predict_default_model(), "
+                "predict_model_version(), ?4, ?4)",
+                [(i, json.dumps(o), y, _iso_utc(t)) for i, o, y, t in rows])
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
 
     def fail_inserts_of(self, url, observation_id):
         # RAISE gives SQLITE_CONSTRAINT_TRIGGER with a text that looks like SQL: the

@@ -609,6 +609,8 @@ def test_metrics(client):
     ("DELETE", "/healthz", "GET, HEAD"),
     ("POST", "/readyz", "GET, HEAD"),
     ("PATCH", "/metrics", "GET, HEAD"),
+    ("POST", "/", "GET, HEAD"),
+    ("PUT", "/report.json", "GET, HEAD"),
 ])
 def test_wrong_method_is_405_with_allow(client, method, path, allow):
     r = client.request(method, path, body='{"id": 1, "true_class": 1}')
@@ -617,7 +619,7 @@ def test_wrong_method_is_405_with_allow(client, method, path, allow):
     then_ok(client)
 
 
-@pytest.mark.parametrize("path", ["/", "/nope", "/predict/", "/predictions", "/predictions/",
+@pytest.mark.parametrize("path", ["/nope", "/index.html", "/report", "/predict/", "/predictions", "/predictions/",
                                   "/predictions/1/2", "/PREDICT", "/list-db-contents/x"])
 def test_unknown_path_is_404(client, path):
     assert_error(client.get(path), 404)

@@ -1,0 +1,162 @@
+"""The monitoring page in a real browser (issue 9): headless Chromium (Debian's
+`chromium`, tools/install-deps test) loads GET / from a running gateway with
+ten days of labelled Titanic predictions and a day of drifted ones, the DOM it
+builds is checked chart by chart against /report.json, and a screenshot goes
+to test/output/report-page-<backend>.png."""
+
+import datetime
+import html.parser
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+
+import pytest
+
+from harness import REPO, Gateway, fresh_id
+from test_report import through_the_api, titanic_model
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+OUTPUT = os.path.join(REPO, "test", "output")
+
+
+def chromium(*args):
+    """Run headless Chromium with a new empty profile and no network of its own."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail("%s not found: run tools/install-deps test (Debian package chromium)" % CHROMIUM,
+                    pytrace=False)
+    profile = tempfile.mkdtemp(prefix="predict-chromium-")
+    try:
+        proc = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage", "--user-data-dir=" + profile, *args],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+class Dom(html.parser.HTMLParser):
+    """Every element with its attributes and the text inside it, in document order."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.elements = []
+        self.open = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        element = {"tag": tag, "attrs": dict(attrs), "text": "", "parents": [e["tag"] + "#" + e["attrs"].get("id", "")
+                                                                                 for e in self.open]}
+        self.elements.append(element)
+        if tag not in ("meta", "br", "hr", "img", "input", "link"):     # HTML's void elements
+            self.open.append(element)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if self.open and self.open[-1]["tag"] == tag:
+            self.open.pop()
+
+    def handle_endtag(self, tag):
+        if any(e["tag"] == tag for e in self.open):
+            while self.open.pop()["tag"] != tag:
+                pass
+
+    def handle_data(self, data):
+        for e in self.open:
+            e["text"] += data
+
+    def find(self, tag, inside=None, **attrs):
+        return [e for e in self.elements if e["tag"] == tag
+                and (inside is None or inside in e["parents"])
+                and all(e["attrs"].get(k.replace("_", "-")) == v for k, v in attrs.items())]
+
+
+@pytest.fixture(scope="module")
+def page_gateway(backend, tmp_path_factory):
+    """A gateway whose default model has a reference, with ten days of labelled history
+    (written directly: the API writes only today's rows) and today's drifted rows."""
+    path, observations, labels = titanic_model(tmp_path_factory)
+    url = backend.new_database()
+    gw = Gateway(url, env={"PREDICT_MODEL": path}, threads=2)
+    today = datetime.datetime.now(datetime.timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+    history = []
+    for k, (obs, label) in enumerate(zip(observations, labels)):
+        when = today - datetime.timedelta(days=10 - k % 10, minutes=k % 600)
+        history.append((fresh_id(), obs, label, when.strftime("%Y-%m-%d %H:%M:%S+00")))
+    backend.insert_scored(url, history)
+    client = gw.client()
+    drifted = []
+    for k, obs in enumerate(observations[:600]):
+        o = dict(obs)
+        if k % 6 == 0:
+            o["Embarked"] = "X"                  # a port never seen in training
+        o["Fare"] = o.get("Fare", 10) * 3        # fares up
+        drifted.append(o)
+    through_the_api(client, drifted[:300], labels[:300])
+    for o in drifted[300:]:
+        assert client.predict(fresh_id(), o).status == 200
+    client.close()
+    yield gw
+    assert gw.stop() == 0, gw.stderr()[-3000:]
+
+
+def test_browser_draws_the_report(page_gateway, backend):
+    report = page_gateway.client().get("/report.json").json
+    (version,) = report["versions"]
+    dom = Dom(chromium("--dump-dom", page_gateway.base + "/"))
+
+    # the headline metrics
+    tiles = {e["attrs"]["data-metric"]: e for e in dom.find("div") if "data-metric" in e["attrs"]}
+    for name in ("rows", "labelled_rows", "roc_auc", "log_loss", "brier_score", "accuracy"):
+        assert float(tiles[name]["attrs"]["data-value"]) == version["metrics"][name], name
+    assert version["metrics"]["rows"] == 891 + 600
+
+    # predictions per day: eleven days, each bar the day's count
+    (daily,) = dom.find("svg", id="daily-chart")
+    bars = dom.find("rect", inside="svg#daily-chart")
+    bars = [b for b in bars if "data-day" in b["attrs"]]
+    assert daily["attrs"]["data-points"] == "11" and len(bars) == 11
+    assert [(b["attrs"]["data-day"], float(b["attrs"]["data-rows"])) for b in bars] == \
+        [(d["day"], d["rows"]) for d in version["daily"]]
+
+    # the probability against the training reference: ten bins, two bars each
+    probability = version["drift"]["features"][0]
+    bars = [b for b in dom.find("rect", inside="svg#probability-chart") if "data-series" in b["attrs"]]
+    assert len(bars) == 20
+    assert [float(b["attrs"]["data-fraction"]) for b in bars if b["attrs"]["data-series"] == "reference"] == \
+        [b["reference"] for b in probability["bins"]]
+    assert [float(b["attrs"]["data-fraction"]) for b in bars if b["attrs"]["data-series"] == "predictions"] == \
+        [b["fraction"] for b in probability["bins"]]
+
+    # the calibration plot: one point per non-empty bin of the labelled rows
+    points = dom.find("circle", inside="svg#calibration-chart")
+    assert len(points) == len(version["calibration"]) >= 5
+    assert [(float(p["attrs"]["data-mean-proba"]), float(p["attrs"]["data-observed-rate"]))
+            for p in points] == [(c["mean_proba"], c["observed_rate"]) for c in version["calibration"]]
+
+    # the PSI table: every feature, the drifted ones highlighted, the unseen port shown
+    rows = {r["attrs"]["data-feature"]: r for r in dom.find("tr", inside="table#psi") if "data-feature" in r["attrs"]}
+    assert list(rows) == [f["feature"] for f in version["drift"]["features"]]
+    readings = {f["feature"]: f["reading"] for f in version["drift"]["features"]}
+    assert readings["Fare"] in ("moderate", "significant")
+    for name, row in rows.items():
+        assert row["attrs"]["data-reading"] == readings[name]
+        assert row["attrs"].get("class") == readings[name]
+    assert "X (100)" in " ".join(rows["Embarked"]["text"].split())
+    assert rows["Fare"]["attrs"]["class"] in ("moderate", "significant")
+
+    # and a picture of it
+    os.makedirs(OUTPUT, exist_ok=True)
+    shot = os.path.join(OUTPUT, "report-page-%s.png" % backend.name)
+    if os.path.exists(shot):
+        os.remove(shot)
+    chromium("--screenshot=" + shot, "--window-size=1200,1600", "--hide-scrollbars", page_gateway.base + "/")
+    with open(shot, "rb") as fh:
+        head = fh.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", head[16:24]) == (1200, 1600)
+    assert os.path.getsize(shot) > 50_000             # a drawn page, not a blank one
