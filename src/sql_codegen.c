@@ -56,6 +56,17 @@ sql_append(sql_buffer *buf, const char *format,...)
 
 	if (buf->failed)
 		return;
+	if (buf->data == NULL)
+	{
+		/* no arithmetic on a NULL buffer: allocate before the first write */
+		if ((buf->data = malloc(4096)) == NULL)
+		{
+			buf->failed = true;
+			return;
+		}
+		buf->cap = 4096;
+		buf->len = 0;
+	}
 	for (;;)
 	{
 		va_start(args, format);

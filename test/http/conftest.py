@@ -1,6 +1,6 @@
 """Fixtures of the HTTP suite (see harness.py for the design).
 
-backend   one per database kind in $PREDICT_TEST_BACKENDS (default: postgresql,sqlite);
+backend   one per database kind in $PREDICT_TEST_BACKENDS (default: postgresql,sqlite,managed);
           every test that takes it runs once per backend.
 gateway   a gateway with one worker thread on a fresh database, shared by a module:
           with one worker, "the next request on the same connection" is also the next
@@ -18,7 +18,7 @@ from harness import BACKENDS, Gateway, remove_workdirs
 
 
 def _backend_names():
-    return [b.strip() for b in os.environ.get("PREDICT_TEST_BACKENDS", "postgresql,sqlite").split(",")
+    return [b.strip() for b in os.environ.get("PREDICT_TEST_BACKENDS", "postgresql,sqlite,managed").split(",")
             if b.strip()]
 
 
@@ -32,7 +32,11 @@ def _remove_gateway_logs(request):
 @pytest.fixture(scope="session", params=_backend_names())
 def backend(request):
     b = BACKENDS[request.param]()
+    launcher = getattr(b, "launcher", None)
+    if launcher:
+        os.environ["PREDICT_TEST_LAUNCHER"] = launcher
     yield b
+    os.environ.pop("PREDICT_TEST_LAUNCHER", None)
     b.close()
 
 

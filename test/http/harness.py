@@ -419,7 +419,38 @@ class SqliteBackend(Backend):
             conn.close()
 
 
-BACKENDS = {"postgresql": PostgresBackend, "sqlite": SqliteBackend}
+class ManagedPostgresBackend(PostgresBackend):
+    """PostgreSQL as a managed service (Heroku Postgres) presents it: the
+    gateway's role owns its database but cannot create the predict extension
+    (managed mode), the URL is a postgres:// one as Heroku sets it, and the
+    gateway is started with the Procfile's web command (test/http/procfile-web).
+    The tests' own tampering connects as the cluster's superuser."""
+
+    name = "managed"
+    launcher = os.path.join(REPO, "test", "http", "procfile-web")
+
+    def supports(self, feature):
+        # "roles" is the test of a weak role on a database it does not own
+        return feature in ("restart", "pause", "libpq-conninfo")
+
+    def _connect(self, url):
+        parts = urllib.parse.urlsplit(url)
+        return super()._connect("postgresql://%s@%s:%s%s" % (self.user, self.host, self.port, parts.path))
+
+    def new_database(self):
+        self._n += 1
+        name = "mg_%d_%d" % (os.getpid(), self._n)
+        self.execute(self.url, "CREATE ROLE %s LOGIN" % name)
+        self.execute(self.url, "CREATE DATABASE %s OWNER %s" % (name, name))
+        return "postgres://%s@%s:%s/%s" % (name, self.host, self.port, name)
+
+    def has_schema(self, url):
+        return self.query(url, "SELECT to_regprocedure('predict__schema_version()') IS NOT NULL") \
+            == [(True,)]
+
+
+BACKENDS = {"postgresql": PostgresBackend, "sqlite": SqliteBackend,
+            "managed": ManagedPostgresBackend}
 
 
 # ---------------------------------------------------------------- gateway process
@@ -454,7 +485,11 @@ class Gateway:
         # ASan: report leaks and errors to stderr, fail the process
         full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=99")
         self.database_url = database_url
-        self.proc = subprocess.Popen([GATEWAY, *args], env=full_env, cwd=cwd or REPO,
+        # a backend may start the gateway another way (managed: the Procfile)
+        launcher = os.environ.get("PREDICT_TEST_LAUNCHER")
+        if launcher:
+            full_env["PREDICT_GATEWAY_BINARY"] = GATEWAY
+        self.proc = subprocess.Popen([launcher or GATEWAY, *args], env=full_env, cwd=cwd or REPO,
                                      stdout=open(self.stdout_path, "wb"),
                                      stderr=open(self.stderr_path, "wb"))
         self.port = None
