@@ -112,3 +112,5 @@ SELECT predict_report() #> '{versions,0,metrics,rows}' AS readable;
 RESET ROLE;
 REVOKE SELECT ON predictions, predict_models, predict_model_versions FROM report_reader;
 DROP ROLE report_reader;
+
+DROP EXTENSION predict;
