@@ -9,8 +9,9 @@
 # Environment (all optional):
 #   DURATION=10               seconds per run
 #   CONNECTIONS="1 8 32 64"   client connections (wrk -c, pgbench -c)
-#   BACKENDS="postgresql sqlite"  which databases (PostgreSQL: gateway, Flask, pgbench;
-#                             SQLite: gateway-sqlite, flask-sqlite)
+#   BACKENDS="postgresql sqlite managed"  which databases (PostgreSQL: gateway, Flask,
+#                             pgbench; SQLite: gateway-sqlite, flask-sqlite; managed:
+#                             gateway-managed, PostgreSQL without the extension)
 #   PREDICT_THREADS=N         gateway workers (default: the gateway's own default)
 #   FLASK_WORKERS=N           gunicorn sync workers (default 2 x cores + 1, gunicorn's advice)
 #   THREADS_SWEEP="2 4 8 16"  also run the PostgreSQL gateway at 32 and 64 connections with
@@ -18,7 +19,8 @@
 #   SKIP_FLASK=1              leave the Flask app out
 #
 # PostgreSQL: one throwaway cluster (test/pg-cluster, synchronous_commit = on, fsync
-# on), one fresh database per contender. SQLite: one fresh file per contender in
+# on), one fresh database per contender; managed mode's database is owned by an
+# ordinary role, which cannot create the extension (as on Heroku Postgres). SQLite: one fresh file per contender in
 # bench/output/http/, the gateway's in WAL mode with synchronous = FULL, the Flask
 # app's as peewee makes it (its defaults: rollback journal, synchronous FULL, a 5 s
 # busy timeout). The same model everywhere (models/titanic.json; the Flask app
@@ -36,7 +38,7 @@ cores=$(getconf _NPROCESSORS_ONLN)   # not nproc, which obeys OMP_NUM_THREADS
 FLASK_WORKERS=${FLASK_WORKERS:-$((2 * cores + 1))}
 FLASK_PEER=${FLASK_PEER:-$root/../shared/peers/flask}
 PY=${PYTHON:-/usr/bin/python3}
-BACKENDS=${BACKENDS:-"postgresql sqlite"}
+BACKENDS=${BACKENDS:-"postgresql sqlite managed"}
 on() { [[ " $BACKENDS " == *" $1 "* ]]; }
 
 need() {
@@ -53,14 +55,16 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  if on postgresql; then test/pg-cluster stop "$cluster"; fi
+  if on postgresql || on managed; then test/pg-cluster stop "$cluster"; fi
 }
 trap cleanup EXIT
 
-if on postgresql; then
+if on postgresql || on managed; then
   eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300")" >/dev/null
   server_url=${DATABASE_URL%/*}
   for db in gateway flask pgbench; do psql -qc "CREATE DATABASE bench_$db"; done
+  psql -qc "CREATE ROLE bench_app LOGIN" -c "CREATE DATABASE bench_managed OWNER bench_app"
+  managed_url="postgres://bench_app@${server_url#*@}/bench_managed"
 fi
 sqlite_gateway_db=$out/gateway-sqlite.db
 sqlite_flask_dir=$out/flaskpeer-sqlite
@@ -85,6 +89,7 @@ sqlite_rows() { sqlite3 -cmd '.timeout 10000' "$1" "SELECT count(*) FROM $2"; }
 count_rows() {
   case $1 in
     gateway) rows gateway predictions ;;
+    gateway-managed) rows managed predictions ;;
     flask) rows flask prediction ;;
     gateway-sqlite) sqlite_rows "$sqlite_gateway_db" predictions ;;
     flask-sqlite) sqlite_rows "$sqlite_flask_dir/predictions.db" prediction ;;
@@ -253,6 +258,12 @@ if on postgresql; then
   targets+=(pgbench gateway)
   if [ -z "${SKIP_FLASK:-}" ]; then start_flask flask "$server_url/bench_flask"; targets+=(flask); fi
 fi
+if on managed; then
+  start_gateway gateway-managed "$managed_url" "${PREDICT_THREADS:-}"
+  grep -q 'mode: managed' "$out/gateway-managed.log" ||
+    { echo "bench/http.sh: the managed gateway is not in managed mode" >&2; exit 1; }
+  targets+=(gateway-managed)
+fi
 if on sqlite; then
   start_gateway gateway-sqlite "sqlite:///$sqlite_gateway_db" "${PREDICT_THREADS:-}"
   gw_threads=$(grep -o '[0-9]* workers' "$out/gateway-sqlite.log" | tail -n 1)
@@ -286,7 +297,7 @@ for c in $CONNECTIONS; do
   done
 done
 declare -A hwm
-for t in gateway gateway-sqlite; do
+for t in gateway gateway-managed gateway-sqlite; do
   [ -n "${pid[$t]:-}" ] && hwm[$t]=$(awk '/^VmHWM:/ {print $2}' "/proc/${pid[$t]}/status")
 done
 load_after=$(cut -d' ' -f1 /proc/loadavg)
@@ -321,10 +332,12 @@ ratio() {                  # ratio A B: A's req/s over B's at each connection co
 printf '%-32s' "ratios at connections:"; for c in $CONNECTIONS; do printf ' %12s' "$c"; done; echo
 on postgresql && { printf '%-32s' "gateway / pgbench"; ratio gateway pgbench; echo; }
 on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway / flask"; ratio gateway flask; echo; }
+on managed && on postgresql && { printf '%-32s' "gateway-managed / gateway"; ratio gateway-managed gateway; echo; }
+on managed && on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-managed / flask"; ratio gateway-managed flask; echo; }
 on sqlite && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-sqlite / flask-sqlite"; ratio gateway-sqlite flask-sqlite; echo; }
 echo
 mib() { echo "$(($1 / 1024)).$(( ($1 % 1024) * 10 / 1024 ))"; }
-for t in gateway gateway-sqlite; do
+for t in gateway gateway-managed gateway-sqlite; do
   [ -n "${hwm[$t]:-}" ] || continue
   echo "$t resident memory: max sampled VmRSS $(mib "${rss_max_kib[$t]}") MiB," \
     "VmHWM $(mib "${hwm[$t]}") MiB (target < 30 MiB)"
@@ -337,7 +350,7 @@ miss=0
 check() {                  # check DESCRIPTION CONDITION(awk expression) -> PASS/MISS
   if awk "BEGIN { exit !($2) }"; then echo "PASS  $1"; else echo "MISS  $1"; miss=1; fi
 }
-for t in gateway gateway-sqlite; do
+for t in gateway gateway-managed gateway-sqlite; do
   [ -n "${pid[$t]:-}" ] || continue
   for c in $CONNECTIONS; do
     read -r g _ _ non2xx errors ok rowsw sok <<<"${result[$t,$c]}"
