@@ -6,6 +6,7 @@
 #   make test       install missing packages, build, run every test suite
 #   make fuzz       run the libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make bench      run the benchmarks under bench/
+#   make soak       the gateway at 80% of its saturation rate, SOAK_DURATION s per backend (mk/soak.mk)
 #
 # The scoring core (src/model.c, score.c, observation.c, util.c) is plain C
 # and is compiled into every host: the PostgreSQL module by PGXS, and the

@@ -1,0 +1,691 @@
+#!/usr/bin/python3
+"""test/soak/soak.py: soak the gateway at 80% of its saturation rate on each backend.
+
+Usage:
+
+    make soak                                  # 300 s per backend, all three backends
+    SOAK_DURATION=60 SOAK_BACKENDS=sqlite make soak
+    test/soak/soak.py [--backends postgresql,managed,sqlite] [--duration 300]
+                      [--saturation 5] [--connections 32] [--fraction 0.8]
+                      [--name soak] [--keep]
+
+(test/suites/55-soak runs the same for 25 s per backend as part of `make test`.)
+
+For each backend: a throwaway database (postgresql: a test/pg-cluster cluster with
+synchronous_commit = on and the predict extension; managed: the same kind of
+cluster, the database owned by a role that cannot create the extension, the
+gateway started with the Procfile's web command as on Heroku; sqlite: a fresh
+file), one bin/predict-gateway with its default settings, then:
+
+1. saturation: build/soak/loadgen closed-loop on --connections keep-alive
+   connections for 1 + --saturation seconds; the rate after the first second
+   is the saturation rate.
+2. soak: loadgen open-loop (each request due at a fixed time, latency counted
+   from when it was due, so a stall is not hidden by the client slowing down)
+   at --fraction x the saturation rate for --duration seconds, on the same
+   number of connections. Every request is POST /predict with a new id. The
+   gateway's VmRSS (/proc/PID/status) and open descriptors (/proc/PID/fd) are
+   sampled every second.
+
+The run is cut into a warm-up (the first 20% of --duration) and three equal
+windows after it, A, B and C (C ends the run). The criteria, each one check
+per backend:
+
+- errors: no answer but 200 and no socket error, in the saturation run and
+  the soak, and nothing left unanswered 15 s after the last request was due;
+- rows = 200s: the rows in the predictions table equal the 200s the load
+  generator received (and the gateway's access log agrees);
+- RSS flat: the max of the RSS samples in C is less than 5% above the median of
+  those in A;
+- FDs flat: the same rule for the count of open descriptors;
+- p99 stable: the p99 latency of the requests due in C is at most
+  max(2 x the p99 of A, 5 ms) (the floor keeps noise on sub-millisecond
+  figures from failing the run);
+- rate held: the answers per second after the warm-up are at least 95% of the
+  target rate (the load was really offered).
+
+Prints a table per backend and a summary; writes test/output/<name>-<backend>.json
+(name: soak, or soak-quick from the suite) and ends with `RESULT <passed> <failed>`.
+Exit status 1 when a check failed. The other processes' CPU use during the soak
+(from /proc/stat less the gateway's, the load generator's and PostgreSQL's) is
+reported, since other work on the machine lowers the rate the gateway can hold.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PG_CLUSTER = os.path.join(REPO, "test", "pg-cluster")
+PROCFILE_WEB = os.path.join(REPO, "test", "http", "procfile-web")
+LOADGEN = os.path.join(REPO, "build", "soak", "loadgen")
+GATEWAY = os.environ.get("PREDICT_GATEWAY") or os.path.join(REPO, "bin", "predict-gateway")
+OUTPUT = os.path.join(REPO, "test", "output")
+HZ = os.sysconf("SC_CLK_TCK")
+
+SATURATION_BASE = 100_000_000     # ids of the saturation run: BASE + 1, + 2, ...
+SOAK_BASE = 200_000_000           # ids of the soak (below 2^31 either way)
+WARMUP_FRACTION = 0.2
+GROWTH_LIMIT = 0.05
+P99_FACTOR, P99_FLOOR_MS = 2.0, 5.0
+RATE_HELD = 0.95
+DRAIN_SECONDS = 15
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------- /proc
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def _stat_fields(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    return s[s.rindex(")") + 2:].split()
+
+
+def cpu_ticks(pid, with_children=False):
+    """utime + stime (+ the reaped children's) of pid, in clock ticks; 0 if gone."""
+    try:
+        f = _stat_fields(pid)
+    except (OSError, ValueError):
+        return 0
+    t = int(f[11]) + int(f[12])
+    if with_children:
+        t += int(f[13]) + int(f[14])
+    return t
+
+
+def children_of(ppid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(_stat_fields(int(d))[1]) == ppid:
+                    kids.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return kids
+
+
+def system_busy_ticks():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v[:8]) - v[3] - v[4]     # all but idle and iowait (guest is in user)
+
+
+# ---------------------------------------------------------------- backends
+
+class Database:
+    """A throwaway database for one backend: url for the gateway, count() of rows."""
+
+    def __init__(self, backend, workdir):
+        self.backend = backend
+        self.cluster = None
+        self.postmaster = None
+        if backend == "sqlite":
+            self.path = os.path.join(workdir, "soak.db")
+            self.url = "sqlite:///" + self.path     # absolute path: sqlite:////...
+            return
+        self.cluster = tempfile.mkdtemp(prefix="predict-soak-pg-")
+        out = subprocess.run([PG_CLUSTER, "start", self.cluster, "synchronous_commit = on"],
+                             check=True, capture_output=True, text=True).stdout
+        env = dict(re.findall(r"(\w+)=(\S+)", out))
+        self.admin = "postgresql://%s@%s:%s/" % (env["PGUSER"], env["PGHOST"], env["PGPORT"])
+        with open(os.path.join(self.cluster, "data", "postmaster.pid")) as f:
+            self.postmaster = int(f.readline())
+        if backend == "postgresql":
+            self.psql("postgres", "CREATE DATABASE soak")
+            self.url = self.admin + "soak"
+        else:
+            # managed: a role that owns its database but may not create the
+            # extension (not a superuser), and a postgres:// URL as Heroku sets it
+            self.psql("postgres", "CREATE ROLE soak_app LOGIN")
+            self.psql("postgres", "CREATE DATABASE soak OWNER soak_app")
+            self.url = "postgres://soak_app@%s:%s/soak" % (env["PGHOST"], env["PGPORT"])
+
+    def psql(self, db, sql):
+        return subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", self.admin + db,
+                               "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+    def count(self, lo=None, hi=None):
+        sql = "SELECT count(*) FROM predictions"
+        if lo is not None:
+            sql += " WHERE observation_id > %d AND observation_id <= %d" % (lo, hi)
+        if self.backend == "sqlite":
+            conn = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True, timeout=30)
+            try:
+                return conn.execute(sql).fetchone()[0]
+            finally:
+                conn.close()
+        return int(self.psql("soak", sql))
+
+    def cpu_ticks(self):
+        """CPU used by the cluster's processes (the postmaster, its live and reaped children)."""
+        if not self.postmaster:
+            return 0
+        return cpu_ticks(self.postmaster, True) + sum(cpu_ticks(p) for p in children_of(self.postmaster))
+
+    def close(self):
+        if self.cluster:
+            subprocess.run([PG_CLUSTER, "stop", self.cluster], capture_output=True)
+
+
+def ensure_extension_installed():
+    """The postgresql backend needs the built extension installed (make install)."""
+    libdir = subprocess.run(["pg_config", "--pkglibdir"], capture_output=True, text=True).stdout.strip()
+    sharedir = subprocess.run(["pg_config", "--sharedir"], capture_output=True, text=True).stdout.strip()
+    pairs = [(os.path.join(REPO, "predict.so"), os.path.join(libdir, "predict.so")),
+             (os.path.join(REPO, "predict.control"), os.path.join(sharedir, "extension", "predict.control"))]
+    for f in os.listdir(os.path.join(REPO, "sql")):
+        if f.startswith("predict--"):
+            pairs.append((os.path.join(REPO, "sql", f), os.path.join(sharedir, "extension", f)))
+
+    def same(a, b):
+        try:
+            with open(a, "rb") as x, open(b, "rb") as y:
+                return x.read() == y.read()
+        except OSError:
+            return False
+    if all(same(a, b) for a, b in pairs):
+        return
+    log("soak: installing the predict extension (make install)")
+    cmd = ["make", "--no-print-directory", "-s", "install"]
+    if os.getuid() != 0:
+        cmd.insert(0, "sudo")
+    subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------- the gateway
+
+class Gateway:
+    def __init__(self, backend, url, workdir):
+        self.access_log = os.path.join(workdir, "gateway.access.log")
+        self.error_log = os.path.join(workdir, "gateway.log")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
+        env.update({"DATABASE_URL": url, "HOST": "127.0.0.1", "PORT": "0"})
+        argv = [GATEWAY]
+        if backend == "managed":
+            # as Heroku starts it: the Procfile's web command, run by a shell
+            env["PREDICT_GATEWAY_BINARY"] = GATEWAY
+            argv = [PROCFILE_WEB]
+        self.proc = subprocess.Popen(argv, env=env, cwd=workdir,
+                                     stdout=open(self.access_log, "wb"),
+                                     stderr=open(self.error_log, "wb"))
+        self.pid = self.proc.pid      # procfile-web execs: the same process
+        deadline = time.time() + 60
+        while True:
+            m = re.search(r"listening on http://[0-9.]+:(\d+)/ \(backend (\w+), (\d+) workers",
+                          self.stderr())
+            if m:
+                self.port, self.workers = int(m.group(1)), int(m.group(3))
+                break
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the gateway did not start:\n" + self.stderr())
+            time.sleep(0.05)
+        m = re.search(r"mode: (\w+)", self.stderr())
+        self.mode = m.group(1) if m else "sqlite"
+        while True:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.port, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("the gateway is not ready:\n" + self.stderr())
+            time.sleep(0.05)
+        exe = os.readlink("/proc/%d/exe" % self.pid)
+        if os.path.basename(exe) != os.path.basename(GATEWAY):
+            raise RuntimeError("pid %d is %s, not the gateway" % (self.pid, exe))
+
+    def stderr(self):
+        with open(self.error_log, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM; the exit status (0: a clean shutdown)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return "killed after 30 s"
+
+
+def access_log_200s(path, offset):
+    """POST /predict answered 200 in the access log after byte offset."""
+    n = 0
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while True:
+            chunk = f.read(1 << 24)
+            if not chunk:
+                break
+            # lines end with a newline; a chunk boundary inside the pattern is
+            # avoided by reading to the end of the line
+            if not chunk.endswith(b"\n"):
+                chunk += f.readline()
+            n += chunk.count(b'path="/predict" status=200 ')
+    return n
+
+
+# ---------------------------------------------------------------- load
+
+def parse_result(line):
+    return {k: (float(v) if "." in v else int(v))
+            for k, v in (kv.split("=", 1) for kv in line.split()[1:])}
+
+
+def run_loadgen(port, args, on_second=None):
+    """Run loadgen; its RESULT as a dict. on_second(dict) for each SECOND line."""
+    proc = subprocess.Popen([LOADGEN, "--port", str(port), *map(str, args)],
+                            stdout=subprocess.PIPE, text=True)
+    result = None
+    for line in proc.stdout:
+        if line.startswith("SECOND ") and on_second:
+            on_second(parse_result(line), proc.pid)
+        elif line.startswith("RESULT "):
+            result = parse_result(line)
+    proc.wait()
+    if result is None:
+        raise RuntimeError("loadgen printed no RESULT (exit %s)" % proc.returncode)
+    return result
+
+
+class Sampler(threading.Thread):
+    """Every second: the gateway's VmRSS and open descriptors, and CPU use."""
+
+    def __init__(self, gateway, database):
+        super().__init__(daemon=True)
+        self.gateway, self.database = gateway, database
+        self.samples = []
+        self.loadgen_pid = None
+        self.t0 = None
+        self.stopping = threading.Event()
+
+    def run(self):
+        self.t0 = time.monotonic()
+        while not self.stopping.is_set():
+            t = time.monotonic() - self.t0
+            try:
+                s = {"t": round(t, 3), "rss_kib": rss_kib(self.gateway.pid),
+                     "fds": fd_count(self.gateway.pid)}
+            except OSError:
+                break
+            ours = cpu_ticks(self.gateway.pid) + self.database.cpu_ticks()
+            lg = self.loadgen_pid
+            s["cpu_ours"] = ours + (cpu_ticks(lg) if lg else 0)
+            s["cpu_busy"] = system_busy_ticks()
+            s["loadgen_alive"] = bool(lg and os.path.exists("/proc/%d" % lg))
+            self.samples.append(s)
+            self.stopping.wait(max(0.0, 1.0 - (time.monotonic() - self.t0 - t)))
+
+
+# ---------------------------------------------------------------- analysis
+
+def pct(sorted_values, p):
+    if not sorted_values:
+        return None
+    k = max(1, min(len(sorted_values), int(p / 100.0 * len(sorted_values) + 0.999999)))
+    return sorted_values[k - 1]
+
+
+def windows_of(duration):
+    warm = duration * WARMUP_FRACTION
+    third = (duration - warm) / 3
+    return [("warm-up", 0.0, warm), ("A", warm, warm + third),
+            ("B", warm + third, warm + 2 * third), ("C", warm + 2 * third, duration)]
+
+
+def analyse(records_path, samples, duration):
+    """Per window: requests, rate, p50/p99/max latency (ms), RSS and FDs (median/max)."""
+    wins = windows_of(duration)
+    lat = {name: [] for name, _, _ in wins}
+    svc = {name: [] for name, _, _ in wins}
+    answered = {name: 0 for name, _, _ in wins}    # answers received within the window
+    by_second = {}                                   # latencies by the second they were due in
+    with open(records_path) as f:
+        for line in f:
+            due_us, lat_us, svc_us, status = line.split()
+            t = int(due_us) / 1e6
+            done = t + int(lat_us) / 1e6
+            by_second.setdefault(int(t) + 1, []).append(int(lat_us))
+            for name, lo, hi in wins:
+                if lo <= t < hi or (name == "C" and t >= hi):
+                    lat[name].append(int(lat_us))
+                    svc[name].append(int(svc_us))
+                    break
+            for name, lo, hi in wins:
+                if lo <= done < hi:
+                    answered[name] += 1
+                    break
+    out = []
+    for name, lo, hi in wins:
+        v = sorted(lat[name])
+        s = sorted(svc[name])
+        smp = [x for x in samples if lo <= x["t"] < hi or (name == "C" and x["t"] >= hi
+                                                           and x["loadgen_alive"])]
+        rss = [x["rss_kib"] for x in smp]
+        fds = [x["fds"] for x in smp]
+        out.append({
+            "window": name, "from_s": round(lo, 1), "to_s": round(hi, 1),
+            "requests": len(v), "offered_rate": round(len(v) / (hi - lo), 1) if hi > lo else 0,
+            "answered_rate": round(answered[name] / (hi - lo), 1) if hi > lo else 0,
+            "p50_ms": ms(pct(v, 50)), "p99_ms": ms(pct(v, 99)), "p999_ms": ms(pct(v, 99.9)),
+            "max_ms": ms(v[-1] if v else None),
+            "service_p50_ms": ms(pct(s, 50)), "service_p99_ms": ms(pct(s, 99)),
+            "rss_kib_median": statistics.median(rss) if rss else None,
+            "rss_kib_max": max(rss) if rss else None,
+            "fds_median": statistics.median(fds) if fds else None,
+            "fds_max": max(fds) if fds else None,
+            "samples": len(smp),
+        })
+    per_second = {}
+    for sec, v in by_second.items():
+        v.sort()
+        per_second[sec] = {"p50_ms": ms(pct(v, 50)), "p99_ms": ms(pct(v, 99))}
+    return out, per_second
+
+
+def ms(us):
+    return None if us is None else round(us / 1000.0, 3)
+
+
+def growth(base, end):
+    return None if not base or end is None else (end - base) / base
+
+
+# ---------------------------------------------------------------- one backend
+
+def soak_backend(backend, opts):
+    log("\n=== %s: starting a database and the gateway" % backend)
+    workdir = tempfile.mkdtemp(prefix="predict-soak-%s-" % backend)
+    db = Database(backend, workdir)
+    gw = None
+    try:
+        gw = Gateway(backend, db.url, workdir)
+        if backend != "sqlite" and gw.mode != ("managed" if backend == "managed" else "extension"):
+            raise RuntimeError("the %s gateway runs in %s mode" % (backend, gw.mode))
+        log("%s: gateway pid %d on port %d, %d workers, mode %s" %
+            (backend, gw.pid, gw.port, gw.workers, gw.mode))
+
+        # 1. saturation, closed loop
+        sat = run_loadgen(gw.port, ["--connections", opts.connections, "--duration",
+                                    opts.saturation + 1, "--warmup", 1, "--base", SATURATION_BASE])
+        target = round(opts.fraction * sat["rate"], 1)
+        log("%s: saturation %.0f req/s (closed loop, %d connections, %g s; p50 %.2f ms, p99 %.2f ms,"
+            " %d non-200, %d socket errors); soak target %.0f req/s for %g s"
+            % (backend, sat["rate"], opts.connections, opts.saturation, sat["p50_us"] / 1000,
+               sat["p99_us"] / 1000, sat["non200"], sat["socket_errors"], target, opts.duration))
+
+        # 2. the soak, open loop at the target rate
+        with open(gw.access_log, "rb") as f:
+            log_offset = f.seek(0, 2)
+        records = os.path.join(workdir, "requests.txt")
+        sampler = Sampler(gw, db)
+        load_before = os.getloadavg()
+        every = max(5, int(opts.duration / 10))
+        seconds = []
+
+        def on_second(s, pid):
+            sampler.loadgen_pid = pid
+            seconds.append(s)
+            if s["s"] % every == 0:
+                last = sampler.samples[-1] if sampler.samples else {}
+                log("  %s %4d s: %6d answers/s, backlog %d, in flight %d, RSS %.1f MiB, %s fds"
+                    % (backend, s["s"], s["done"], s["backlog"], s["inflight"],
+                       last.get("rss_kib", 0) / 1024, last.get("fds", "?")))
+        sampler.start()
+        soak = run_loadgen(gw.port, ["--connections", opts.connections, "--duration", opts.duration,
+                                     "--rate", target, "--warmup", opts.duration * WARMUP_FRACTION,
+                                     "--drain", DRAIN_SECONDS, "--base", SOAK_BASE, "--out", records],
+                           on_second)
+        sampler.stopping.set()
+        sampler.join()
+        load_after = os.getloadavg()
+
+        # rows, once every answer is in (loadgen waited for all of them)
+        rows_soak = db.count(SOAK_BASE, SOAK_BASE + soak["due"])
+        rows_sat = db.count(SATURATION_BASE, SATURATION_BASE + sat["sent"])
+        rows_total = db.count()
+        log_200s = access_log_200s(gw.access_log, log_offset)
+        workers = gw.workers
+        exit_status = gw.stop()
+        gw = None
+
+        windows, latency_by_second = analyse(records, sampler.samples, opts.duration)
+        # CPU: ours (gateway, loadgen, PostgreSQL) and the rest of the machine, while loadgen ran
+        smp = [s for s in sampler.samples if s["loadgen_alive"]] or sampler.samples
+        wall = smp[-1]["t"] - smp[0]["t"] if len(smp) > 1 else 0
+        cpu = None
+        if wall > 0:
+            busy = (smp[-1]["cpu_busy"] - smp[0]["cpu_busy"]) / HZ / wall
+            ours = (smp[-1]["cpu_ours"] - smp[0]["cpu_ours"]) / HZ / wall
+            cpu = {"cores": os.cpu_count(), "busy_cores": round(busy, 2), "ours_cores": round(ours, 2),
+                   "others_cores": round(max(0.0, busy - ours), 2)}
+        if not opts.keep:
+            os.unlink(records)
+            os.unlink(os.path.join(workdir, "gateway.access.log"))
+
+        a, c = windows[1], windows[3]
+        errors = (sat["non200"] + sat["socket_errors"] + sat["unanswered"] + soak["non200"]
+                  + soak["socket_errors"] + soak["unanswered"])
+        rss_g = growth(a["rss_kib_median"], c["rss_kib_max"])
+        fd_g = growth(a["fds_median"], c["fds_max"])
+        p99_limit = max(P99_FACTOR * (a["p99_ms"] or 0), P99_FLOOR_MS)
+        rate_after_warmup = soak["rate"]
+        checks = [
+            ("errors", errors == 0,
+             "%d non-200, %d socket errors, %d unanswered (soak); %d, %d, %d (saturation run)"
+             % (soak["non200"], soak["socket_errors"], soak["unanswered"],
+                sat["non200"], sat["socket_errors"], sat["unanswered"])),
+            ("rows = 200s", rows_soak == soak["ok"] and rows_sat == sat["ok"]
+             and rows_total == soak["ok"] + sat["ok"] and log_200s == soak["ok"],
+             "soak: %d rows, %d 200s (gateway's log: %d); saturation run: %d rows, %d 200s;"
+             " table: %d rows" % (rows_soak, soak["ok"], log_200s, rows_sat, sat["ok"], rows_total)),
+            ("RSS flat", rss_g is not None and rss_g < GROWTH_LIMIT,
+             "median of A %.1f MiB -> max of C %.1f MiB: %+.1f%% (limit +%d%%)"
+             % ((a["rss_kib_median"] or 0) / 1024, (c["rss_kib_max"] or 0) / 1024,
+                100 * (rss_g or 0), 100 * GROWTH_LIMIT)),
+            ("FDs flat", fd_g is not None and fd_g < GROWTH_LIMIT,
+             "median of A %s -> max of C %s: %+.1f%% (limit +%d%%)"
+             % (a["fds_median"], c["fds_max"], 100 * (fd_g or 0), 100 * GROWTH_LIMIT)),
+            ("p99 stable", c["p99_ms"] is not None and a["p99_ms"] is not None
+             and c["p99_ms"] <= p99_limit,
+             "p99 of C %s ms <= max(%g x p99 of A %s ms, %g ms) = %.2f ms"
+             % (c["p99_ms"], P99_FACTOR, a["p99_ms"], P99_FLOOR_MS, p99_limit)),
+            ("rate held", rate_after_warmup >= RATE_HELD * target,
+             "%.0f answers/s after warm-up, target %.0f (>= %d%%)"
+             % (rate_after_warmup, target, 100 * RATE_HELD)),
+        ]
+        # idle: before the load generator connected; start: 1 s into the soak
+        idle = sampler.samples[0]
+        first = sampler_at(sampler.samples, 1)
+        last = [s for s in sampler.samples if s["loadgen_alive"]][-1]
+        summary = {
+            "backend": backend, "mode": gw_mode_of(backend), "workers": workers,
+            "duration_s": opts.duration, "connections": opts.connections,
+            "fraction": opts.fraction,
+            "saturation": {"seconds": opts.saturation, **sat},
+            "target_rate": target, "soak": soak,
+            "achieved_rate": rate_after_warmup,
+            "rows": {"soak": rows_soak, "saturation": rows_sat, "total": rows_total,
+                     "gateway_log_200s": log_200s},
+            "rss_kib": {"idle": idle["rss_kib"], "start": first["rss_kib"], "end": last["rss_kib"],
+                        "max": max(s["rss_kib"] for s in sampler.samples)},
+            "fds": {"idle": idle["fds"], "start": first["fds"], "end": last["fds"],
+                    "max": max(s["fds"] for s in sampler.samples)},
+            "windows": windows,
+            "rules": {"warmup_fraction": WARMUP_FRACTION, "growth_limit": GROWTH_LIMIT,
+                      "p99_factor": P99_FACTOR, "p99_floor_ms": P99_FLOOR_MS,
+                      "rate_held": RATE_HELD},
+            "checks": [{"name": n, "pass": bool(ok), "detail": d} for n, ok, d in checks],
+            "cpu": cpu, "loadavg_before": load_before, "loadavg_after": load_after,
+            "gateway_exit_status": exit_status,
+            # per second of the soak: answers (done, ok, ...) and the client's backlog
+            # in that second, latency of the requests due in it, RSS and fds at its end
+            "per_second": [{**s, **latency_by_second.get(s["s"], {}),
+                            **({k: v for k, v in (sampler_at(sampler.samples, s["s"]) or {}).items()
+                                if k in ("rss_kib", "fds")})} for s in seconds],
+        }
+        return summary
+    finally:
+        if gw is not None:
+            gw.stop()
+        db.close()
+        if not opts.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log("%s: kept %s" % (backend, workdir))
+
+
+def gw_mode_of(backend):
+    return {"postgresql": "extension", "managed": "managed", "sqlite": "sqlite"}[backend]
+
+
+def sampler_at(samples, second):
+    """The sample taken nearest to the end of the given second of the soak."""
+    best = None
+    for s in samples:
+        if best is None or abs(s["t"] - second) < abs(best["t"] - second):
+            best = s
+    return best
+
+
+# ---------------------------------------------------------------- report
+
+def report(s):
+    log("\n--- %s (%s mode): gateway with %d workers, %d client connections"
+        % (s["backend"], s["mode"], s["workers"], s["connections"]))
+    sat, soak = s["saturation"], s["soak"]
+    log("saturation: %.0f req/s closed loop (%g s after 1 s of warm-up)" % (sat["rate"], sat["seconds"]))
+    log("soak: %g s at %.0f req/s (%d%% of saturation): %.0f answers/s after warm-up (%.1f%% of target);"
+        " %d requests, %d 200s, max backlog in the client %d"
+        % (s["duration_s"], s["target_rate"], round(100 * s["fraction"]), s["achieved_rate"],
+           100 * s["achieved_rate"] / s["target_rate"] if s["target_rate"] else 0,
+           soak["requests"], soak["ok"], soak["max_backlog"]))
+    log("gateway RSS %.1f MiB before the soak, %.1f MiB 1 s in, %.1f MiB at the end (max %.1f);"
+        " open fds %d before, %d 1 s in, %d at the end (max %d)"
+        % (s["rss_kib"]["idle"] / 1024, s["rss_kib"]["start"] / 1024, s["rss_kib"]["end"] / 1024,
+           s["rss_kib"]["max"] / 1024, s["fds"]["idle"], s["fds"]["start"], s["fds"]["end"],
+           s["fds"]["max"]))
+    if s["cpu"]:
+        log("CPU during the soak: %.2f of %d cores busy, %.2f by the gateway, loadgen and database,"
+            " %.2f by other processes; load average %.2f before, %.2f after"
+            % (s["cpu"]["busy_cores"], s["cpu"]["cores"], s["cpu"]["ours_cores"], s["cpu"]["others_cores"],
+               s["loadavg_before"][0], s["loadavg_after"][0]))
+    log("%-8s %11s %8s %8s %8s %8s %8s %8s %8s %10s %10s %6s %6s"
+        % ("window", "seconds", "requests", "answer/s", "p50_ms", "p99_ms", "p99.9_ms", "max_ms",
+           "svc_p99", "RSS_med", "RSS_max", "fd_med", "fd_max"))
+    for w in s["windows"]:
+        log("%-8s %11s %8d %8.0f %8s %8s %8s %8s %8s %10s %10s %6s %6s"
+            % (w["window"], "%g-%g" % (w["from_s"], w["to_s"]), w["requests"], w["answered_rate"],
+               fmt(w["p50_ms"]), fmt(w["p99_ms"]), fmt(w["p999_ms"]), fmt(w["max_ms"]),
+               fmt(w["service_p99_ms"]), kib(w["rss_kib_median"]), kib(w["rss_kib_max"]),
+               w["fds_median"], w["fds_max"]))
+    log("(requests: due in the window; answer/s: answers received in it; latency from the"
+        " request's due time, svc_p99 from its write; RSS in MiB)")
+    log("gateway exit status after SIGTERM: %s" % s["gateway_exit_status"])
+    for c in s["checks"]:
+        log("%s  %s: %s: %s" % ("PASS" if c["pass"] else "FAIL", s["backend"], c["name"], c["detail"]))
+
+
+def fmt(v):
+    return "-" if v is None else "%.2f" % v
+
+
+def kib(v):
+    return "-" if v is None else "%.1f" % (v / 1024)
+
+
+def main():
+    env = os.environ.get
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--backends", default=env("SOAK_BACKENDS", "postgresql,managed,sqlite"))
+    ap.add_argument("--duration", type=float, default=float(env("SOAK_DURATION", 300)))
+    ap.add_argument("--saturation", type=float, default=float(env("SOAK_SATURATION", 5)))
+    ap.add_argument("--connections", type=int, default=int(env("SOAK_CONNECTIONS", 32)))
+    ap.add_argument("--fraction", type=float, default=float(env("SOAK_FRACTION", 0.8)))
+    ap.add_argument("--name", default=env("SOAK_NAME", "soak"))
+    ap.add_argument("--keep", action="store_true", default=bool(env("SOAK_KEEP")),
+                    help="keep the work directories (access log, per-request latencies)")
+    opts = ap.parse_args()
+    backends = [b.strip() for b in opts.backends.replace(" ", ",").split(",") if b.strip()]
+    for b in backends:
+        if b not in ("postgresql", "managed", "sqlite"):
+            ap.error("unknown backend %r" % b)
+    for f in (LOADGEN, GATEWAY):
+        if not os.access(f, os.X_OK):
+            sys.exit("soak: %s is missing (make %s)" % (f, os.path.relpath(f, REPO)))
+    if "postgresql" in backends:
+        ensure_extension_installed()
+    os.makedirs(OUTPUT, exist_ok=True)
+    t0 = time.monotonic()
+    log("soak: backends %s; %g s per backend at %d%% of the saturation rate, %d connections;"
+        " load average %.2f; %d cores"
+        % (", ".join(backends), opts.duration, round(100 * opts.fraction), opts.connections,
+           os.getloadavg()[0], os.cpu_count()))
+    passed = failed = 0
+    summaries = []
+    for b in backends:
+        try:
+            s = soak_backend(b, opts)
+        except Exception as e:                     # one failure per criterion
+            log("FAIL  %s: the soak did not run: %s" % (b, e))
+            failed += 6
+            continue
+        path = os.path.join(OUTPUT, "%s-%s.json" % (opts.name, b))
+        with open(path, "w") as f:
+            json.dump(s, f, indent=1)
+        report(s)
+        log("(%s)" % os.path.relpath(path, REPO))
+        summaries.append(s)
+        passed += sum(c["pass"] for c in s["checks"])
+        failed += sum(not c["pass"] for c in s["checks"])
+
+    if summaries:
+        log("\n%-11s %8s %8s %8s %9s %7s %8s %9s %11s %9s %13s %21s"
+            % ("backend", "sat/s", "target/s", "held/s", "requests", "errors", "rows", "200s",
+               "RSS MiB", "fds", "p50 A/C ms", "p99 A/B/C ms"))
+        for s in summaries:
+            w = {x["window"]: x for x in s["windows"]}
+            errs = sum(s["soak"][k] + s["saturation"][k] for k in ("non200", "socket_errors", "unanswered"))
+            log("%-11s %8.0f %8.0f %8.0f %9d %7d %8d %9d %11s %9s %13s %21s"
+                % (s["backend"], s["saturation"]["rate"], s["target_rate"], s["achieved_rate"],
+                   s["soak"]["requests"], errs, s["rows"]["soak"], s["soak"]["ok"],
+                   "%.1f->%.1f" % (s["rss_kib"]["start"] / 1024, s["rss_kib"]["end"] / 1024),
+                   "%d->%d" % (s["fds"]["start"], s["fds"]["end"]),
+                   "%s/%s" % (fmt(w["A"]["p50_ms"]), fmt(w["C"]["p50_ms"])),
+                   "%s/%s/%s" % (fmt(w["A"]["p99_ms"]), fmt(w["B"]["p99_ms"]), fmt(w["C"]["p99_ms"]))))
+    log("\nsoak: %d passed, %d failed (%.0f s)" % (passed, failed, time.monotonic() - t0))
+    log("RESULT %d %d" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
