@@ -65,6 +65,10 @@ static const setting settings[] = {
 	"                               a router or load balancer every client has its address)"},
 	{"PREDICT_IDLE_TIMEOUT", "--idle-timeout", "SECONDS", SETTING_UINT, 1, 86400,
 	"close a connection idle (or stalled mid-request) this long (default 60)"},
+	{"PREDICT_REQUEST_TIMEOUT", "--request-timeout", "SECONDS", SETTING_UINT, 1, 86400,
+	"close a connection whose request (headers and body) has not all arrived\n"
+	"                               this long after the connection opened, or after the\n"
+	"                               first byte of a next request on a kept-alive one (default 10)"},
 	{"PREDICT_DB_TIMEOUT_MS", "--db-timeout-ms", "MS", SETTING_UINT, 100, 4000,
 	"longest wait for the database per request before answering 503 (default 2500)"},
 	{"PREDICT_MODE", "--mode", "MODE", SETTING_STRING, 0, 0,
@@ -166,6 +170,8 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 		cfg->max_connections_per_ip = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_IDLE_TIMEOUT") == 0)
 		cfg->idle_timeout = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_REQUEST_TIMEOUT") == 0)
+		cfg->request_timeout = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_DB_TIMEOUT_MS") == 0)
 		cfg->db_timeout_ms = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_MODE") == 0)
@@ -285,6 +291,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	cfg->max_body = 64 * 1024;
 	cfg->max_connections = 1000;
 	cfg->idle_timeout = 60;
+	cfg->request_timeout = 10;
 	cfg->db_timeout_ms = 2500;
 	cfg->mode = "auto";
 

@@ -21,6 +21,7 @@ typedef struct gateway_config
 	unsigned	max_connections;	/* PREDICT_MAX_CONNECTIONS */
 	unsigned	max_connections_per_ip; /* PREDICT_MAX_CONNECTIONS_PER_IP, 0 = off */
 	unsigned	idle_timeout;	/* PREDICT_IDLE_TIMEOUT, seconds */
+	unsigned	request_timeout;	/* PREDICT_REQUEST_TIMEOUT, seconds */
 	unsigned	db_timeout_ms;	/* PREDICT_DB_TIMEOUT_MS */
 	const char *mode;			/* PREDICT_MODE: auto, extension or managed */
 } gateway_config;

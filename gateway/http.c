@@ -90,11 +90,28 @@ http_connection_notify(void *cls, struct MHD_Connection *connection, void **sock
 	worker	   *w = cls;
 	const union MHD_ConnectionInfo *info;
 
-	(void) socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		/* tracked for the request deadline until CLOSED (listener.c) */
+		info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = info != NULL ? listener_connection_started(w, info->connect_fd) : NULL;
+		return;
+	}
 	if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
 		return;
 	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	listener_connection_closed(w, info != NULL ? info->client_addr : NULL);
+	listener_connection_closed(w, info != NULL ? info->client_addr : NULL, *socket_context);
+	*socket_context = NULL;
+}
+
+/* The connection's entry for the request deadline (NULL if it has none). */
+static tracked_connection *
+tracked(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info != NULL ? info->socket_context : NULL;
 }
 
 /* The one mapping from backend outcomes to HTTP statuses. */
@@ -821,9 +838,14 @@ http_handle(void *cls, struct MHD_Connection *connection, const char *url,
 		rs->start_us = now_us();
 		*con_cls = rs;
 		metrics_in_flight(1);
+		listener_request_headers_in(tracked(connection));
 		check_headers(ctx, connection, rs, url, method);
 		if (rs->refusal == MHD_HTTP_CONTENT_TOO_LARGE)
+		{
+			/* answered without its body, which libmicrohttpd will not read */
+			listener_request_received(tracked(connection));
 			return respond_too_large(ctx, connection, rs, method, url);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0)
@@ -835,6 +857,7 @@ http_handle(void *cls, struct MHD_Connection *connection, const char *url,
 	}
 
 	/* the whole request is in: answer */
+	listener_request_received(tracked(connection));
 	if (rs->refusal != 0)
 		return respond_error(connection, rs, method, url, rs->refusal, rs->refusal_message);
 	if (rs->too_large)
@@ -886,8 +909,9 @@ http_request_completed(void *cls, struct MHD_Connection *connection, void **con_
 	request_state *rs = *con_cls;
 
 	(void) cls;
-	(void) connection;
 	(void) toe;
+	/* the connection now waits for a next request (or closes) */
+	listener_request_finished(tracked(connection));
 	if (rs == NULL)
 		return;
 	free(rs->body);

@@ -33,7 +33,8 @@ void		http_start_draining(void);
 
 /*
  * The MHD_NotifyConnectionCallback of each worker daemon (cls is its
- * worker): reports closed connections to the listener's counts.
+ * worker): tracks each connection for the request deadline, and reports
+ * closed connections to the listener's counts.
  */
 void		http_connection_notify(void *cls, struct MHD_Connection *connection,
 								   void **socket_context,

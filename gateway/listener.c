@@ -7,6 +7,24 @@
  * Counting: a connection is counted (globally, per worker, per client
  * address) when accepted here and uncounted when its worker reports it
  * closed, so a burst of connections is spread before any worker has run.
+ *
+ * The request deadline (PREDICT_REQUEST_TIMEOUT, T): a request must have
+ * arrived whole, request line, headers and body, within T
+ *   - of its connection's start (when its worker takes it), for the first
+ *     request of a connection: a client connects to send a request, and a
+ *     connection that sends nothing is the cheapest slowloris of all;
+ *   - of its first byte, for a later request on a kept-alive connection:
+ *     between requests a connection is idle, and PREDICT_IDLE_TIMEOUT alone
+ *     governs it. The first byte is seen as the socket's count of bytes
+ *     received (TCP_INFO tcpi_bytes_received, Linux 4.1) growing past its
+ *     value when the previous response was done, by the next sweep (so up
+ *     to SWEEP_INTERVAL_US late); bytes that came before that response was
+ *     done (pipelining) start the deadline when the headers are in.
+ * Neither the worker's answer nor the sending of the response counts.
+ * Every SWEEP_INTERVAL_US the acceptor walks each worker's connections and
+ * shuts down those past their deadline, unless bytes wait unread in the
+ * socket (FIONREAD): then the worker is busy (a long database call), the
+ * client not slow, and the connection is looked at again on the next sweep.
  */
 #define _GNU_SOURCE				/* accept4, pipe2 */
 
@@ -15,20 +33,50 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tcp.h>			/* struct tcp_info with tcpi_bytes_received */
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "backend.h"			/* now_us */
 #include "log.h"
 #include "metrics.h"
 
 #define PER_IP_BUCKETS 1024
+
+/* How often the request deadline is checked: a late request lasts up to this longer. */
+#define SWEEP_INTERVAL_US 250000
+
+/* Where a tracked connection's request stands. */
+typedef enum request_phase
+{
+	PHASE_HEADERS,				/* waiting for the request line and headers */
+	PHASE_BODY,					/* headers in, waiting for the rest of the body */
+	PHASE_ANSWERING,			/* all in: the worker answers, the response goes out */
+	PHASE_IDLE,					/* kept alive, no byte of a next request seen yet */
+	PHASE_CUT					/* shut down for its deadline, closing */
+} request_phase;
+
+/* One open connection of a worker, linked on worker->tracked. */
+struct tracked_connection
+{
+	worker	   *w;
+	int			fd;				/* libmicrohttpd's socket: valid until CLOSED */
+	request_phase phase;
+	int64_t		deadline_us;	/* PHASE_HEADERS and PHASE_BODY */
+	uint64_t	idle_mark;		/* PHASE_IDLE: bytes received when it became idle */
+	bool		idle_mark_valid;	/* false: the kernel does not count them */
+	tracked_connection *prev;
+	tracked_connection *next;
+};
 
 /* Open connections of one client address (per-IP limit). */
 typedef struct ip_count
@@ -141,11 +189,188 @@ per_ip_release(const struct sockaddr *addr)
 }
 
 void
-listener_connection_closed(worker *w, const struct sockaddr *addr)
+listener_worker_init(worker *w, const gateway_config *cfg)
 {
+	atomic_init(&w->connections, 0);
+	w->request_timeout_us = (int64_t) cfg->request_timeout * 1000000;
+	pthread_mutex_init(&w->lock, NULL);
+	w->tracked = NULL;
+}
+
+void
+listener_worker_destroy(worker *w)
+{
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* The bytes a TCP socket has received so far; false if the kernel does not say. */
+static bool
+bytes_received(int fd, uint64_t *bytes)
+{
+	struct tcp_info info;
+	socklen_t	len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+		len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(info.tcpi_bytes_received))
+		return false;
+	*bytes = info.tcpi_bytes_received;
+	return true;
+}
+
+tracked_connection *
+listener_connection_started(worker *w, int fd)
+{
+	tracked_connection *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->w = w;
+	t->fd = fd;
+	t->phase = PHASE_HEADERS;
+	t->deadline_us = now_us() + w->request_timeout_us;
+	pthread_mutex_lock(&w->lock);
+	t->next = w->tracked;
+	if (t->next != NULL)
+		t->next->prev = t;
+	w->tracked = t;
+	pthread_mutex_unlock(&w->lock);
+	return t;
+}
+
+void
+listener_connection_closed(worker *w, const struct sockaddr *addr, tracked_connection *t)
+{
+	if (t != NULL)
+	{
+		/* unlinked under the lock, so the sweep never touches the socket once closed */
+		pthread_mutex_lock(&w->lock);
+		if (t->prev != NULL)
+			t->prev->next = t->next;
+		else
+			w->tracked = t->next;
+		if (t->next != NULL)
+			t->next->prev = t->prev;
+		pthread_mutex_unlock(&w->lock);
+		free(t);
+	}
 	atomic_fetch_sub_explicit(&w->connections, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&open_connections, 1, memory_order_relaxed);
 	per_ip_release(addr);
+}
+
+void
+listener_request_headers_in(tracked_connection *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&t->w->lock);
+	if (t->phase == PHASE_IDLE)
+		t->deadline_us = now_us() + t->w->request_timeout_us;	/* its first byte went unseen */
+	if (t->phase == PHASE_IDLE || t->phase == PHASE_HEADERS)
+		t->phase = PHASE_BODY;
+	pthread_mutex_unlock(&t->w->lock);
+}
+
+void
+listener_request_received(tracked_connection *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&t->w->lock);
+	if (t->phase != PHASE_CUT)
+		t->phase = PHASE_ANSWERING;
+	pthread_mutex_unlock(&t->w->lock);
+}
+
+void
+listener_request_finished(tracked_connection *t)
+{
+	uint64_t	mark = 0;
+	bool		valid;
+
+	if (t == NULL)
+		return;
+	valid = bytes_received(t->fd, &mark);
+	pthread_mutex_lock(&t->w->lock);
+	if (t->phase != PHASE_CUT)
+	{
+		t->phase = PHASE_IDLE;
+		t->idle_mark = mark;
+		t->idle_mark_valid = valid;
+	}
+	pthread_mutex_unlock(&t->w->lock);
+}
+
+/* The peer address of a socket as text ("?" if unknown). */
+static void
+peer_name(int fd, char *out, size_t size)
+{
+	struct sockaddr_storage addr;
+	socklen_t	len = sizeof(addr);
+	const void *ip = NULL;
+
+	snprintf(out, size, "?");
+	if (getpeername(fd, (struct sockaddr *) &addr, &len) != 0)
+		return;
+	if (addr.ss_family == AF_INET)
+		ip = &((struct sockaddr_in *) &addr)->sin_addr;
+	else if (addr.ss_family == AF_INET6)
+		ip = &((struct sockaddr_in6 *) &addr)->sin6_addr;
+	if (ip != NULL && inet_ntop(addr.ss_family, ip, out, (socklen_t) size) == NULL)
+		snprintf(out, size, "?");
+}
+
+/*
+ * Shut down every connection past its request deadline (see the top of the
+ * file); one log line for all those of this sweep.
+ */
+static void
+sweep(listener *l)
+{
+	int64_t		now = now_us();
+	unsigned long cut[2] = {0, 0};	/* in the headers, in the body */
+	char		last_peer[INET6_ADDRSTRLEN] = "?";
+	unsigned	i;
+
+	for (i = 0; i < l->nworkers; i++)
+	{
+		worker	   *w = &l->workers[i];
+		tracked_connection *t;
+
+		pthread_mutex_lock(&w->lock);
+		for (t = w->tracked; t != NULL; t = t->next)
+		{
+			uint64_t	bytes;
+			int			unread = 0;
+
+			if (t->phase == PHASE_IDLE)
+			{
+				if (t->idle_mark_valid && bytes_received(t->fd, &bytes) && bytes != t->idle_mark)
+				{
+					t->phase = PHASE_HEADERS;	/* a next request has begun */
+					t->deadline_us = now + w->request_timeout_us;
+				}
+				continue;
+			}
+			if ((t->phase != PHASE_HEADERS && t->phase != PHASE_BODY) || now < t->deadline_us)
+				continue;
+			if (ioctl(t->fd, FIONREAD, &unread) == 0 && unread > 0)
+				continue;		/* its worker has not read what came: busy, not the client slow */
+			peer_name(t->fd, last_peer, sizeof(last_peer));
+			/* libmicrohttpd reads the end of the stream and closes the socket itself */
+			shutdown(t->fd, SHUT_RDWR);
+			cut[t->phase == PHASE_BODY]++;
+			metrics_request_timed_out(t->phase == PHASE_BODY);
+			t->phase = PHASE_CUT;
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+	if (cut[0] + cut[1] > 0)
+		log_event("warning", "request timeout: closed %lu connection(s) whose request had not "
+				  "arrived within %lld s (%lu in the headers, %lu in the body; the last from %s)",
+				  cut[0] + cut[1], (long long) (l->workers[0].request_timeout_us / 1000000),
+				  cut[0], cut[1], last_peer);
 }
 
 int
@@ -238,7 +463,7 @@ accept_pending(listener *l)
 		{
 			/* libmicrohttpd closed the socket; no callback will come */
 			log_error("cannot hand a connection to a worker: %s", strerror(errno));
-			listener_connection_closed(w, (struct sockaddr *) &addr);
+			listener_connection_closed(w, (struct sockaddr *) &addr, NULL);
 		}
 	}
 }
@@ -247,11 +472,23 @@ static void *
 listener_main(void *arg)
 {
 	listener   *l = arg;
+	int64_t		next_sweep = 0;
 
 	for (;;)
 	{
 		struct pollfd pfd[2] = {{l->listen_fd, POLLIN, 0}, {l->wake_fd[0], POLLIN, 0}};
-		int			rc = poll(pfd, 2, -1);
+		int64_t		now = now_us();
+		int			timeout = -1;	/* no connection open: nothing to sweep */
+		int			rc;
+
+		if (now >= next_sweep)
+		{
+			sweep(l);
+			next_sweep = now + SWEEP_INTERVAL_US;
+		}
+		if (listener_open_connections() > 0)
+			timeout = (int) ((next_sweep - now + 999) / 1000);
+		rc = poll(pfd, 2, timeout);
 
 		if (rc < 0 && errno != EINTR)
 		{

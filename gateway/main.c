@@ -176,14 +176,18 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < cfg.threads; i++)
 	{
-		atomic_init(&workers[i].connections, 0);
+		listener_worker_init(&workers[i], &cfg);
 		workers[i].daemon = start_worker(&cfg, &ctx, &workers[i]);
 		if (workers[i].daemon == NULL)
 		{
 			fprintf(stderr, "predict-gateway: cannot start HTTP worker %u of %u (out of "
 					"memory or threads? lower PREDICT_THREADS)\n", i + 1, cfg.threads);
+			listener_worker_destroy(&workers[i]);
 			while (i > 0)
+			{
 				MHD_stop_daemon(workers[--i].daemon);
+				listener_worker_destroy(&workers[i]);
+			}
 			free(workers);
 			close(listen_fd);
 			config_free(&cfg);
@@ -195,7 +199,10 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "predict-gateway: %s\n", msg);
 		for (i = 0; i < cfg.threads; i++)
+		{
 			MHD_stop_daemon(workers[i].daemon);
+			listener_worker_destroy(&workers[i]);
+		}
 		free(workers);
 		close(listen_fd);
 		config_free(&cfg);
@@ -215,7 +222,10 @@ main(int argc, char **argv)
 	http_start_draining();
 	drain();
 	for (i = 0; i < cfg.threads; i++)
+	{
 		MHD_stop_daemon(workers[i].daemon);
+		listener_worker_destroy(&workers[i]);
+	}
 	free(workers);
 	backend_close_all();
 	config_free(&cfg);

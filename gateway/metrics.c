@@ -45,6 +45,7 @@ static atomic_ulong db_errors[DBERR_COUNT];
 static atomic_long db_busy;
 static atomic_long in_flight;
 static atomic_ulong connections_refused;
+static atomic_ulong requests_timed_out[2];	/* [0] in the headers, [1] in the body */
 
 const char *
 route_label(route_id route)
@@ -106,6 +107,12 @@ void
 metrics_connection_refused(void)
 {
 	atomic_fetch_add_explicit(&connections_refused, 1, memory_order_relaxed);
+}
+
+void
+metrics_request_timed_out(bool in_body)
+{
+	atomic_fetch_add_explicit(&requests_timed_out[in_body ? 1 : 0], 1, memory_order_relaxed);
 }
 
 long
@@ -190,9 +197,16 @@ metrics_render(strbuf *sb, long http_connections)
 			  "predict_http_connections_refused_total %lu\n"
 			  "# HELP predict_http_requests_in_flight Requests received and not yet answered.\n"
 			  "# TYPE predict_http_requests_in_flight gauge\n"
-			  "predict_http_requests_in_flight %ld\n",
+			  "predict_http_requests_in_flight %ld\n"
+			  "# HELP predict_http_requests_timed_out_total Connections closed because their "
+			  "request had not all arrived within PREDICT_REQUEST_TIMEOUT, by where it stood.\n"
+			  "# TYPE predict_http_requests_timed_out_total counter\n"
+			  "predict_http_requests_timed_out_total{phase=\"headers\"} %lu\n"
+			  "predict_http_requests_timed_out_total{phase=\"body\"} %lu\n",
 			  connected, atomic_load_explicit(&db_busy, memory_order_relaxed),
 			  http_connections,
 			  atomic_load_explicit(&connections_refused, memory_order_relaxed),
-			  atomic_load_explicit(&in_flight, memory_order_relaxed));
+			  atomic_load_explicit(&in_flight, memory_order_relaxed),
+			  atomic_load_explicit(&requests_timed_out[0], memory_order_relaxed),
+			  atomic_load_explicit(&requests_timed_out[1], memory_order_relaxed));
 }

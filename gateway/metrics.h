@@ -8,6 +8,7 @@
 #ifndef GATEWAY_METRICS_H
 #define GATEWAY_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "strbuf.h"
@@ -51,6 +52,8 @@ void		metrics_in_flight(int delta);
 long		metrics_requests_in_flight(void);
 /* A connection was refused because max_connections were open. */
 void		metrics_connection_refused(void);
+/* A connection was closed because its request was not in by the request timeout. */
+void		metrics_request_timed_out(bool in_body);
 
 /* Append every metric; http_connections is the daemon's open connections. */
 void		metrics_render(strbuf *sb, long http_connections);
