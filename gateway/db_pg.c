@@ -167,6 +167,7 @@ static const sqlstate_rule sqlstate_rules[] = {
 	{"08", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "connection exception"},
 	{"53", DB_UNAVAILABLE, DBERR_OTHER, false, false, "insufficient resources"},
 	{"57", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "operator intervention"},
+	{"25006", DB_UNAVAILABLE, DBERR_OTHER, false, false, "database is read-only"},
 	{"55000", DB_UNAVAILABLE, DBERR_OTHER, true, false, "object not in prerequisite state"},
 	{"", DB_INTERNAL, DBERR_OTHER, false, false, "internal error"},
 };
