@@ -266,7 +266,10 @@ class PostgresBackend(Backend):
         """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
         self._paused = self.server_pids()
         for pid in self._paused:
-            os.kill(pid, signal.SIGSTOP)
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass            # a backend that exited since it was listed
 
     def resume(self):
         for pid in getattr(self, "_paused", []):
