@@ -143,6 +143,33 @@ class Backend:
         raise NotImplementedError
         yield
 
+    # fault injection (test_faults.py)
+
+    def storage_owner(self):
+        """(uid, gid) that must own a directory the database is to write in."""
+        return os.getuid(), os.getgid()
+
+    @contextlib.contextmanager
+    def database_on(self, directory):
+        """DATABASE_URL of a fresh database whose tables are stored in directory (a
+        mount point of the caller's, owned by storage_owner()); dropped afterwards."""
+        raise NotImplementedError
+        yield
+
+    @contextlib.contextmanager
+    def read_only(self, url):
+        """Make the database at url read-only, then writable again."""
+        raise NotImplementedError
+        yield
+
+    def deploy_model(self, url, path):
+        """Deploy the model document at path as the next version of its name, as an
+        operator does; the version."""
+        raise NotImplementedError
+
+    def activate_model(self, url, name, version):
+        raise NotImplementedError
+
 
 class PostgresBackend(Backend):
     """A throwaway cluster (test/pg-cluster) shared by the run; one database per gateway."""
@@ -163,7 +190,8 @@ class PostgresBackend(Backend):
         subprocess.run([PG_CLUSTER, "stop", self.dir], capture_output=True)
 
     def supports(self, feature):
-        return feature in ("restart", "pause", "roles", "libpq-conninfo")
+        # read-only-live: a session open before the database turned read-only sees it
+        return feature in ("restart", "pause", "roles", "libpq-conninfo", "read-only-live")
 
     def _connect(self, url):
         import psycopg2
@@ -278,6 +306,126 @@ class PostgresBackend(Backend):
             except ProcessLookupError:
                 pass
         self._paused = []
+
+    def crash(self):
+        """kill -9 the postmaster, then every process of the server that is left (the
+        server's machine or container dies), and wait until they are gone."""
+        pids = self.server_pids()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while True:
+            states = [self._state(pid) for pid in pids]
+            if all(st in (None, "Z") for st in states):
+                break
+            assert time.monotonic() < deadline, "the server's processes did not die"
+            time.sleep(0.01)
+        if "Z" in states:
+            # dead, not yet reaped by an init that reaps orphans late (2 s here): the
+            # server would not start while a process has the PID of its lock files,
+            # which are stale, as after a reboot
+            with open(os.path.join(self.dir, "port")) as fh:
+                port = fh.read().strip()
+            for lock in (os.path.join(self.dir, "data", "postmaster.pid"),
+                         os.path.join(self.dir, "sock", ".s.PGSQL.%s.lock" % port)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(lock)
+
+    @staticmethod
+    def _state(pid):
+        """A process's state letter (Z: a zombie), None once it is gone."""
+        try:
+            with open("/proc/%d/stat" % pid) as fh:
+                return fh.read().rsplit(") ", 1)[1][:1]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return None
+
+    def start(self):
+        """Start the stopped (or crashed: crash recovery) server on its port; returns
+        once it accepts connections."""
+        with open(os.path.join(self.dir, "port")) as fh:
+            port = fh.read().strip()
+        subprocess.run([PG_CLUSTER, "ctl", self.dir, "start", "-w", "-t", "60",
+                        "-l", os.path.join(self.dir, "server.log"), "-o", "-p " + port],
+                       check=True, capture_output=True)
+
+    def server_log(self):
+        with open(os.path.join(self.dir, "server.log"), errors="replace") as fh:
+            return fh.read()
+
+    def storage_owner(self):
+        st = os.stat(os.path.join(self.dir, "data"))
+        return st.st_uid, st.st_gid
+
+    @contextlib.contextmanager
+    def database_on(self, directory):
+        # a tablespace in directory, the database's default_tablespace: the tables
+        # and indexes the gateway creates (extension or managed mode) go there, the
+        # catalogs and the WAL stay in the cluster's data directory
+        self._n += 1
+        tablespace = "faults_%d_%d" % (os.getpid(), self._n)
+        self.execute(self.url, "CREATE TABLESPACE %s LOCATION %%s" % tablespace, (directory,))
+        try:
+            self.execute(self.url, "GRANT CREATE ON TABLESPACE %s TO PUBLIC" % tablespace)
+            url = self.new_database()
+            name = urllib.parse.urlsplit(url).path.lstrip("/")
+            try:
+                self.execute(self.url, "ALTER DATABASE %s SET default_tablespace = %s"
+                             % (name, tablespace))
+                yield url
+            finally:
+                self.execute(self.url, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+        finally:
+            self.execute(self.url, "DROP TABLESPACE IF EXISTS %s" % tablespace)
+
+    def _reload_read_only(self, value):
+        conn = self._connect(self.url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET default_transaction_read_only = off")
+                cur.execute("ALTER SYSTEM SET default_transaction_read_only = " + value)
+                cur.execute("SELECT pg_reload_conf()")
+        finally:
+            conn.close()
+        # the postmaster has read the file once a new session sees it; then it
+        # signals the others, which read it before their next statement
+        deadline = time.monotonic() + 10
+        while self.query(self.url, "SHOW default_transaction_read_only")[0][0] != value:
+            assert time.monotonic() < deadline, "the server did not reload its settings"
+            time.sleep(0.01)
+        time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def read_only(self, url):
+        """The whole server read-only (ALTER SYSTEM SET default_transaction_read_only,
+        reloaded): open sessions too refuse to write from their next statement, with
+        SQLSTATE 25006, as a hot standby does."""
+        self._reload_read_only("on")
+        try:
+            yield
+        finally:
+            self._reload_read_only("off")
+
+    def _command_env(self, url):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
+        env["DATABASE_URL"] = url
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=99")
+        return env
+
+    def deploy_model(self, url, path):
+        out = subprocess.run([GATEWAY, "deploy", path], env=self._command_env(url),
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out
+        return int(out.stdout)
+
+    def activate_model(self, url, name, version):
+        out = subprocess.run([GATEWAY, "activate", name, str(version)],
+                             env=self._command_env(url), capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, out
 
 
 def _iso_utc(text):
@@ -421,6 +569,46 @@ class SqliteBackend(Backend):
             conn.execute("ROLLBACK")
             conn.close()
 
+    @contextlib.contextmanager
+    def database_on(self, directory):
+        yield "sqlite:///" + os.path.join(directory, "faults.db")
+
+    @contextlib.contextmanager
+    def read_only(self, url):
+        """The database's directory (the file, its WAL and WAL index) read-only: a
+        read-only bind mount of the directory over itself.  Only connections opened
+        from then on see it (the kernel does not remount read-only a file system
+        with files open for writing; connections open before keep writing)."""
+        directory = os.path.dirname(self.path(url))
+        subprocess.run(["mount", "--bind", directory, directory], check=True)
+        try:
+            subprocess.run(["mount", "-o", "remount,bind,ro", directory], check=True)
+            yield
+        finally:
+            subprocess.run(["umount", "-l", directory], check=True)
+
+    def _in_write_transaction(self, url, sql, params):
+        # BEGIN IMMEDIATE, as the gateway's start-up deploys: a bare SELECT starts as a
+        # reader, and a reader whose snapshot another writer has made stale cannot
+        # become a writer ("database is locked" at once, whatever the busy timeout)
+        conn = self._connect(url)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            value = conn.execute(sql, params).fetchone()[0]
+            conn.execute("COMMIT")
+            return value
+        finally:
+            conn.close()
+
+    def deploy_model(self, url, path):
+        with open(path) as fh:
+            text = fh.read()
+        return self._in_write_transaction(url, "SELECT predict_deploy(?, ?)",
+                                          (json.loads(text)["name"], text))
+
+    def activate_model(self, url, name, version):
+        self._in_write_transaction(url, "SELECT predict_activate(?, ?)", (name, version))
+
 
 class ManagedPostgresBackend(PostgresBackend):
     """PostgreSQL as a managed service (Heroku Postgres) presents it: the
@@ -434,7 +622,7 @@ class ManagedPostgresBackend(PostgresBackend):
 
     def supports(self, feature):
         # "roles" is the test of a weak role on a database it does not own
-        return feature in ("restart", "pause", "libpq-conninfo")
+        return feature in ("restart", "pause", "libpq-conninfo", "read-only-live")
 
     def _connect(self, url):
         parts = urllib.parse.urlsplit(url)
@@ -622,6 +810,27 @@ class Client:
 
     def close(self):
         self.conn.close()
+
+
+def load(gw, stop, record, timeout=10, detail=False):
+    """Send unique /predict requests on one connection until stop is set; append
+    (id, status, retry_after, seconds) to record, status being the exception's class
+    name when the connection failed (a new one is opened then); with detail, also
+    (ended, response) as above."""
+    c = gw.client(timeout=timeout)
+    while not stop.is_set():
+        i = fresh_id()
+        t0 = time.monotonic()
+        try:
+            r = c.predict(i)
+            entry = (i, r.status, r.header("Retry-After"), time.monotonic() - t0)
+        except (OSError, http.client.HTTPException) as e:
+            r = None
+            entry = (i, type(e).__name__, None, time.monotonic() - t0)
+            c.close()
+            c = gw.client(timeout=timeout)
+        record.append(entry + (t0 + entry[3], r) if detail else entry)
+    c.close()
 
 
 def raw_http(port, data, read_timeout=5.0):

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from harness import GATEWAY, REPO, Gateway, Client, fresh_id, observation, raw_http
+from harness import load as _load
 
 SANITIZED = "asan" in GATEWAY or "tsan" in GATEWAY   # RSS is not comparable
 
@@ -420,22 +421,6 @@ def test_write_lock_held_elsewhere_gets_503_within_5_seconds_and_recovers(backen
         time.sleep(0.2)
     assert r.status == 200, r
     assert i in backend.observation_ids(url)
-
-
-def _load(gw, stop, record, timeout=10):
-    """Send unique /predict requests until stop is set; record (id, status, retry_after, s)."""
-    c = gw.client(timeout=timeout)
-    while not stop.is_set():
-        i = fresh_id()
-        t0 = time.monotonic()
-        try:
-            r = c.predict(i)
-            record.append((i, r.status, r.header("Retry-After"), time.monotonic() - t0))
-        except (OSError, http.client.HTTPException) as e:
-            record.append((i, type(e).__name__, None, time.monotonic() - t0))
-            c.close()
-            c = gw.client(timeout=timeout)
-    c.close()
 
 
 def test_postgresql_restart_in_the_middle_of_requests(backend, gateways):
