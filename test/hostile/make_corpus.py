@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Write the hostile-request corpus: test/hostile/corpus/NNN-name.req (raw
 HTTP/1.1 request bytes) or NNN-name.gen (a JSON spec for requests too big or
-too slow to keep as bytes: huge bodies, deep nesting, floods, slowloris),
+too slow to keep as bytes: huge bodies, deep nesting, floods, slowloris: a
+request trickled one byte a second, which only the gateway's request timeout
+closes),
 and test/hostile/corpus/EXPECTED (name, expected outcome, why).
 
 Outcomes: a status code (the documented one, docs/http-api.md), "close"
@@ -180,13 +182,33 @@ add("header-sql", 422, "SQL in custom headers does not matter; the body is bad",
 # --- bodies: size, chunking, slowness ---
 add("body-10mb", 413, "a 10 MB body", gen={"path": "/predict", "body_bytes": 10 * 1024 * 1024})
 add("body-10mb-chunked", 413, "10 MB in chunks", gen={"path": "/predict", "chunked_bytes": 10 * 1024 * 1024})
-add("chunked-never-ends", "close", "a chunked body that never ends (cut by the body limit or the idle timeout)",
+add("chunked-never-ends", "close", "a chunked body that never ends (cut by the request timeout, the body limit "
+    "or the idle timeout)",
     gen={"path": "/predict", "endless_chunks": True, "seconds": 8})
 add("chunked-bad-size", "4xx", "a chunk size that is not hex",
     b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
-add("slowloris-headers", "close", "headers one byte every 0.5 s: closed by the idle timeout",
-    gen={"slowloris": "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: " + "b" * 64, "interval": 0.5, "seconds": 8})
-add("slow-body", "close", "a body that stops half-way: closed by the idle timeout",
+# Slowloris: one byte a second, each sooner than the idle timeout, for longer
+# than the request timeout; "deadline": the test asserts that the gateway closed
+# the connection within its PREDICT_REQUEST_TIMEOUT (+ 2 s) of the first byte.
+SLOW_HEADERS = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: " + "b" * 64 + "\r\n\r\n"
+add("slowloris-headers", "close", "headers one byte a second: closed by the request timeout",
+    gen={"slowloris": SLOW_HEADERS, "interval": 1.0, "seconds": 15, "deadline": True})
+add("slowloris-request-line", "close", "the request line one byte a second: closed by the request timeout",
+    gen={"slowloris": "GET /" + "a" * 200 + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "interval": 1.0,
+         "seconds": 15, "deadline": True})
+add("slowloris-body", "close", "headers at once, then the body one byte a second: closed by the request timeout",
+    gen={"headers": "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 200\r\n\r\n",
+         "slowloris": '{"id": 1, "observation": {"Sex": "' + "m" * 200, "interval": 1.0, "seconds": 15,
+         "deadline": True})
+add("slowloris-chunked", "close", "a chunked body, one byte a second: closed by the request timeout",
+    gen={"headers": "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+         "slowloris": "1\r\n{\r\n" + "1\r\n \r\n" * 50, "interval": 1.0, "seconds": 15, "deadline": True})
+add("slowloris-keepalive", "close", "a good request answered, then the next one's headers one byte a second "
+    "on the same connection: closed by the request timeout, counted from that request's first byte",
+    gen={"first": "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "slowloris": SLOW_HEADERS,
+         "interval": 1.0, "seconds": 15, "deadline": True})
+add("slow-body", "close", "a body that stops half-way: closed by the request timeout (or the idle timeout)",
     gen={"raw_prefix_only": "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"id\": 1",
          "seconds": 8})
 add("pipelined-three-bad", "pipeline:400,422,404", "three bad requests pipelined on one connection",
