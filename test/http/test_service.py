@@ -37,8 +37,9 @@ def test_help_lists_every_setting():
     assert out.returncode == 0
     for name in ("DATABASE_URL", "PORT", "HOST", "PREDICT_MODEL", "PREDICT_THREADS",
                  "PREDICT_MAX_BODY", "PREDICT_API_TOKEN", "PREDICT_MAX_CONNECTIONS",
-                 "PREDICT_IDLE_TIMEOUT", "PREDICT_DB_TIMEOUT_MS", "--database-url", "--port",
-                 "--model", "--threads", "--max-body", "--api-token"):
+                 "PREDICT_IDLE_TIMEOUT", "PREDICT_REQUEST_TIMEOUT", "PREDICT_DB_TIMEOUT_MS",
+                 "--database-url", "--port", "--model", "--threads", "--max-body", "--api-token",
+                 "--idle-timeout", "--request-timeout"):
         assert name in out.stdout, name
 
 
@@ -50,6 +51,10 @@ SQLITE_FORMS = "use sqlite:///relative/path.db (relative to the working director
     ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "PORT": "abc"}, [], "PORT must be"),
     ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}, ["--threads", "0"], "--threads must be"),
     ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}, ["--bogus"], "unknown argument"),
+    ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}, ["--request-timeout", "0"],
+     "--request-timeout must be an integer from 1 to 86400"),
+    ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "PREDICT_REQUEST_TIMEOUT": "10s"}, [],
+     "PREDICT_REQUEST_TIMEOUT must be"),
     ({"DATABASE_URL": "mysql://x"}, [], "DATABASE_URL must be"),
     ({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "HOST": "localhost"}, [], "HOST must be"),
     # peewee's db_url forms only (sqlite:///rel.db, sqlite:////abs.db), each other one
@@ -512,6 +517,83 @@ def test_idle_and_stalled_connections_are_closed(backend, gateways):
     assert time.monotonic() - t0 < 6          # both closed by the gateway, not by our timeout
     assert idle == b"" and b"200 OK" not in stalled
     assert gw.client().predict(fresh_id()).status == 200
+
+
+def _closed_after(sock, data=b"", interval=1.0, limit=15):
+    """Trickle data one byte every interval seconds (or send nothing) until the gateway
+    closes sock; the seconds that took (None: still open after limit)."""
+    t0 = time.monotonic()
+    sock.settimeout(interval)
+    i = 0
+    while time.monotonic() - t0 < limit:
+        if i < len(data):
+            try:
+                sock.sendall(data[i:i + 1])
+            except OSError:
+                return time.monotonic() - t0
+            i += 1
+        try:
+            if sock.recv(4096) == b"":
+                return time.monotonic() - t0
+        except socket.timeout:
+            pass
+        except OSError:
+            return time.monotonic() - t0
+    return None
+
+
+def test_request_timeout_cuts_trickled_requests_not_idle_keep_alive(backend, gateways):
+    """PREDICT_REQUEST_TIMEOUT: a kept-alive connection idle for longer than it is still
+    served (only PREDICT_IDLE_TIMEOUT governs it); the next request trickled on it is cut
+    that long after its first byte; a new connection that sends nothing is cut that long
+    after it opened."""
+    gw = gateways(backend.new_database(), args=["--request-timeout", "2", "--idle-timeout", "8"],
+                  threads=2)
+    c = gw.client()
+    assert c.get("/healthz").status == 200
+    time.sleep(3.5)                               # idle, longer than the request timeout
+    assert c.predict(fresh_id(), same_connection=True).status == 200
+    silent = socket.create_connection(("127.0.0.1", gw.port))
+    results = {}
+    waiter = threading.Thread(target=lambda: results.update(silent=_closed_after(silent)))
+    waiter.start()
+    after = _closed_after(c.conn.sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 60)
+    waiter.join()
+    silent.close()
+    c.close()
+    assert after is not None and 1.5 <= after <= 4, after
+    assert results["silent"] is not None and 1.5 <= results["silent"] <= 4, results
+    metrics = gw.client().get("/metrics").body
+    assert 'predict_http_requests_timed_out_total{phase="headers"} 2' in metrics, metrics[-600:]
+    assert "request timeout: closed" in gw.stderr()
+    assert gw.client().predict(fresh_id()).status == 200
+
+
+def test_request_timeout_spares_a_request_its_busy_worker_has_not_read(backend, gateways):
+    """A request sent whole, on time, to a worker busy with a slow statement waits unread
+    past the request timeout: it is answered, not cut (the client is not the slow one)."""
+    url = backend.new_database()
+    gw = gateways(url, threads=1, args=["--request-timeout", "1", "--db-timeout-ms", "4000"])
+    slow_id = fresh_id()
+    backend.slow_inserts_of(url, slow_id, 2.5)
+    waiting = gw.client(timeout=15)
+    assert waiting.get("/healthz").status == 200  # its worker has taken the connection
+    busy = []
+    t = threading.Thread(target=lambda: busy.append(gw.client(timeout=15).predict(slow_id)))
+    t.start()
+    time.sleep(0.3)                               # the one worker is in the slow insert
+    t0 = time.monotonic()
+    r = waiting.predict(fresh_id(), same_connection=True)
+    waited = time.monotonic() - t0
+    t.join()
+    # (on SQLite the slow insert is a CPU loop, which may overrun the 4 s deadline: 503)
+    assert busy[0].status in (200, 503), busy
+    # it waited past its deadline and a sweep after it (1 s + 0.25 s from its first byte)
+    assert r.status == 200 and waited > 1.5, (r, waited)
+    metrics = gw.client().get("/metrics").body
+    assert 'predict_http_requests_timed_out_total{phase="headers"} 0' in metrics
+    assert 'predict_http_requests_timed_out_total{phase="body"} 0' in metrics
+    waiting.close()
 
 
 def test_connection_flood_is_refused_not_fatal(backend, gateways):
