@@ -45,10 +45,18 @@ per backend:
   target rate (the load was really offered).
 
 Prints a table per backend and a summary; writes test/output/<name>-<backend>.json
-(name: soak, or soak-quick from the suite) and ends with `RESULT <passed> <failed>`.
-Exit status 1 when a check failed. The other processes' CPU use during the soak
-(from /proc/stat less the gateway's, the load generator's and PostgreSQL's) is
-reported, since other work on the machine lowers the rate the gateway can hold.
+(name: soak, or soak-quick from the suite; with per-second answers, latency,
+RSS and fds) and ends with `RESULT <passed> <failed>`. Exit status 1 when a
+check failed.
+
+What else was happening is reported with the figures, per window and per
+second, since other work on a small machine lowers the rate the gateway can
+hold and shows as latency: the CPU used by other processes than the gateway,
+the load generator and PostgreSQL (/proc/stat less theirs), the CPU and disk
+pressure (/proc/pressure), the load generator's backlog (requests due but not
+yet sent because every connection was busy), and PostgreSQL's checkpoints and
+autovacuum runs (its log is kept as test/output/<name>-<backend>-postgres.log).
+Run it on an otherwise idle machine.
 """
 
 import argparse
@@ -131,6 +139,20 @@ def children_of(ppid):
     return kids
 
 
+def pressure_us():
+    """Pressure stall totals (us): cpu some, io some, io full; None where absent."""
+    out = {}
+    for res in ("cpu", "io"):
+        try:
+            with open("/proc/pressure/" + res) as f:
+                for line in f:
+                    kind, rest = line.split(" ", 1)
+                    out["%s_%s" % (res, kind)] = int(rest.rsplit("total=", 1)[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 def system_busy_ticks():
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
@@ -151,7 +173,10 @@ class Database:
             self.url = "sqlite:///" + self.path     # absolute path: sqlite:////...
             return
         self.cluster = tempfile.mkdtemp(prefix="predict-soak-pg-")
-        out = subprocess.run([PG_CLUSTER, "start", self.cluster, "synchronous_commit = on"],
+        # checkpoints and autovacuum logged: a latency spike can be matched with them
+        out = subprocess.run([PG_CLUSTER, "start", self.cluster, "synchronous_commit = on",
+                              "log_checkpoints = on", "log_autovacuum_min_duration = 0",
+                              "log_line_prefix = '%m [%p] '", "log_timezone = 'UTC'"],
                              check=True, capture_output=True, text=True).stdout
         env = dict(re.findall(r"(\w+)=(\S+)", out))
         self.admin = "postgresql://%s@%s:%s/" % (env["PGUSER"], env["PGHOST"], env["PGPORT"])
@@ -188,6 +213,14 @@ class Database:
         if not self.postmaster:
             return 0
         return cpu_ticks(self.postmaster, True) + sum(cpu_ticks(p) for p in children_of(self.postmaster))
+
+    def server_log(self):
+        """PostgreSQL's log (checkpoints, autovacuum runs), or None."""
+        try:
+            with open(os.path.join(self.cluster, "server.log"), errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError):
+            return None
 
     def close(self):
         if self.cluster:
@@ -330,6 +363,7 @@ class Sampler(threading.Thread):
 
     def run(self):
         self.t0 = time.monotonic()
+        self.wall0 = time.time()
         while not self.stopping.is_set():
             t = time.monotonic() - self.t0
             try:
@@ -341,6 +375,7 @@ class Sampler(threading.Thread):
             lg = self.loadgen_pid
             s["cpu_ours"] = ours + (cpu_ticks(lg) if lg else 0)
             s["cpu_busy"] = system_busy_ticks()
+            s["psi"] = pressure_us()
             s["loadgen_alive"] = bool(lg and os.path.exists("/proc/%d" % lg))
             self.samples.append(s)
             self.stopping.wait(max(0.0, 1.0 - (time.monotonic() - self.t0 - t)))
@@ -404,12 +439,29 @@ def analyse(records_path, samples, duration):
             "fds_median": statistics.median(fds) if fds else None,
             "fds_max": max(fds) if fds else None,
             "samples": len(smp),
+            # CPU of the machine's other processes in the window (cores), and ours
+            **cpu_split(smp),
         })
     per_second = {}
     for sec, v in by_second.items():
         v.sort()
         per_second[sec] = {"p50_ms": ms(pct(v, 50)), "p99_ms": ms(pct(v, 99))}
     return out, per_second
+
+
+def cpu_split(smp):
+    """Average cores used between the first and the last sample: by the gateway,
+    the load generator and the database ("ours"), and by every other process."""
+    if len(smp) < 2 or smp[-1]["t"] <= smp[0]["t"]:
+        return {"cpu_ours_cores": None, "cpu_others_cores": None}
+    wall = smp[-1]["t"] - smp[0]["t"]
+    busy = (smp[-1]["cpu_busy"] - smp[0]["cpu_busy"]) / HZ / wall
+    ours = (smp[-1]["cpu_ours"] - smp[0]["cpu_ours"]) / HZ / wall
+    split = {"cpu_ours_cores": round(ours, 2), "cpu_others_cores": round(max(0.0, busy - ours), 2)}
+    for k in ("cpu_some", "io_some", "io_full"):
+        if k in smp[-1]["psi"] and k in smp[0]["psi"]:
+            split["pressure_" + k] = round((smp[-1]["psi"][k] - smp[0]["psi"][k]) / 1e6 / wall, 3)
+    return split
 
 
 def ms(us):
@@ -467,6 +519,17 @@ def soak_backend(backend, opts):
                            on_second)
         sampler.stopping.set()
         sampler.join()
+        prev = None
+        for x in sampler.samples:            # the other processes' CPU over the last second
+            if prev and x["t"] > prev["t"]:
+                x["others_cores"] = round(max(0.0, (x["cpu_busy"] - prev["cpu_busy"]) - (
+                    x["cpu_ours"] - prev["cpu_ours"])) / HZ / (x["t"] - prev["t"]), 2)
+                # share of the second some task waited for a disk (io_some) or every
+                # task did (io_full), or some task waited for a CPU (cpu_some)
+                for k in ("cpu_some", "io_some", "io_full"):
+                    if k in x["psi"] and k in prev["psi"]:
+                        x[k] = round((x["psi"][k] - prev["psi"][k]) / 1e6 / (x["t"] - prev["t"]), 3)
+            prev = x
         load_after = os.getloadavg()
 
         # rows, once every answer is in (loadgen waited for all of them)
@@ -477,8 +540,17 @@ def soak_backend(backend, opts):
         workers = gw.workers
         exit_status = gw.stop()
         gw = None
+        db_events = []
+        text = db.server_log()
+        if text is not None:
+            with open(os.path.join(OUTPUT, "%s-%s-postgres.log" % (opts.name, backend)), "w") as f:
+                f.write(text)
+            db_events = database_events(text, sampler.wall0)
 
         windows, latency_by_second = analyse(records, sampler.samples, opts.duration)
+        for w in windows:   # requests due and not yet sent (all connections busy), at its worst
+            w["client_backlog_max"] = max([x["backlog"] for x in seconds
+                                           if w["from_s"] < x["s"] <= w["to_s"] + 0.5] or [0])
         # CPU: ours (gateway, loadgen, PostgreSQL) and the rest of the machine, while loadgen ran
         smp = [s for s in sampler.samples if s["loadgen_alive"]] or sampler.samples
         wall = smp[-1]["t"] - smp[0]["t"] if len(smp) > 1 else 0
@@ -546,12 +618,14 @@ def soak_backend(backend, opts):
                       "rate_held": RATE_HELD},
             "checks": [{"name": n, "pass": bool(ok), "detail": d} for n, ok, d in checks],
             "cpu": cpu, "loadavg_before": load_before, "loadavg_after": load_after,
+            "database_events": db_events,
             "gateway_exit_status": exit_status,
             # per second of the soak: answers (done, ok, ...) and the client's backlog
             # in that second, latency of the requests due in it, RSS and fds at its end
             "per_second": [{**s, **latency_by_second.get(s["s"], {}),
                             **({k: v for k, v in (sampler_at(sampler.samples, s["s"]) or {}).items()
-                                if k in ("rss_kib", "fds")})} for s in seconds],
+                                if k in ("rss_kib", "fds", "others_cores", "cpu_some", "io_some",
+                                         "io_full")})} for s in seconds],
         }
         return summary
     finally:
@@ -562,6 +636,23 @@ def soak_backend(backend, opts):
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             log("%s: kept %s" % (backend, workdir))
+
+
+def database_events(text, wall0):
+    """Checkpoints and autovacuum runs in PostgreSQL's log, in seconds from the soak's start."""
+    import datetime
+    events = []
+    for line in text.splitlines():
+        m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) UTC \[\d+\] LOG:  "
+                     r"(checkpoint starting: \S+(?: \S+)*|checkpoint complete|automatic vacuum of table "
+                     r"\"[^\"]+\"|automatic analyze of table \"[^\"]+\")", line)
+        if not m or (m.group(2).startswith("automatic") and ".predictions\"" not in m.group(2)):
+            continue
+        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").replace(
+            tzinfo=datetime.timezone.utc).timestamp() - wall0
+        if t >= 0:
+            events.append({"t": round(t, 1), "event": m.group(2)})
+    return events
 
 
 def gw_mode_of(backend):
@@ -599,17 +690,24 @@ def report(s):
             " %.2f by other processes; load average %.2f before, %.2f after"
             % (s["cpu"]["busy_cores"], s["cpu"]["cores"], s["cpu"]["ours_cores"], s["cpu"]["others_cores"],
                s["loadavg_before"][0], s["loadavg_after"][0]))
-    log("%-8s %11s %8s %8s %8s %8s %8s %8s %8s %10s %10s %6s %6s"
+    log("%-8s %11s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %6s %7s %6s %7s"
         % ("window", "seconds", "requests", "answer/s", "p50_ms", "p99_ms", "p99.9_ms", "max_ms",
-           "svc_p99", "RSS_med", "RSS_max", "fd_med", "fd_max"))
+           "svc_p99", "RSS_med", "RSS_max", "fd_med", "fd_max", "backlog", "others", "io_full"))
     for w in s["windows"]:
-        log("%-8s %11s %8d %8.0f %8s %8s %8s %8s %8s %10s %10s %6s %6s"
+        log("%-8s %11s %8d %8.0f %8s %8s %8s %8s %8s %8s %8s %6s %6s %7d %6s %7s"
             % (w["window"], "%g-%g" % (w["from_s"], w["to_s"]), w["requests"], w["answered_rate"],
                fmt(w["p50_ms"]), fmt(w["p99_ms"]), fmt(w["p999_ms"]), fmt(w["max_ms"]),
                fmt(w["service_p99_ms"]), kib(w["rss_kib_median"]), kib(w["rss_kib_max"]),
-               w["fds_median"], w["fds_max"]))
+               w["fds_median"], w["fds_max"], w["client_backlog_max"], fmt(w["cpu_others_cores"]),
+               "-" if w.get("pressure_io_full") is None else "%.1f%%" % (100 * w["pressure_io_full"])))
     log("(requests: due in the window; answer/s: answers received in it; latency from the"
-        " request's due time, svc_p99 from its write; RSS in MiB)")
+        " request's due time, svc_p99 from its write; RSS in MiB; backlog: most requests due"
+        " but not yet sent, all connections busy; others: cores used by other"
+        " processes than the gateway, the load generator and the database; io_full: share of the"
+        " time every runnable task waited for the disk, /proc/pressure/io)")
+    if s["database_events"]:
+        log("PostgreSQL during the soak (s from its start): " + "; ".join(
+            "%s %s" % (e["t"], e["event"]) for e in s["database_events"]))
     log("gateway exit status after SIGTERM: %s" % s["gateway_exit_status"])
     for c in s["checks"]:
         log("%s  %s: %s: %s" % ("PASS" if c["pass"] else "FAIL", s["backend"], c["name"], c["detail"]))
