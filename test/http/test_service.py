@@ -664,11 +664,12 @@ def test_oversized_headers_are_refused(gateway):
 
 def test_sigterm_during_load_finishes_requests_in_flight(backend, gateways):
     url = backend.new_database()
-    # the 4 s deadline leaves room for SQLite's slow insert (a CPU loop sized for 1.5 s,
-    # slower on a busy machine), during which the other inserts wait for the write lock
+    # the 4 s deadline (the longest allowed) leaves room for SQLite's slow insert (a CPU
+    # loop sized for 0.75 s, up to five times slower on a busy machine), during which the
+    # other inserts wait for the write lock
     gw = gateways(url, threads=4, args=["--db-timeout-ms", "4000"])
     slow_id = fresh_id()
-    backend.slow_inserts_of(url, slow_id, 1.5)
+    backend.slow_inserts_of(url, slow_id, 0.75)
     stop = threading.Event()
     record = []
     threads = [threading.Thread(target=_load, args=(gw, stop, record, 15)) for _ in range(6)]
