@@ -6,7 +6,7 @@ Usage:
     make soak                                  # 300 s per backend, all three backends
     SOAK_DURATION=60 SOAK_BACKENDS=sqlite make soak
     test/soak/soak.py [--backends postgresql,managed,sqlite] [--duration 300]
-                      [--saturation 5] [--connections 32] [--fraction 0.8]
+                      [--saturation 10] [--connections 32] [--fraction 0.8]
                       [--name soak] [--keep]
 
 (test/suites/55-soak runs the same for 25 s per backend as part of `make test`.)
@@ -19,7 +19,9 @@ file), one bin/predict-gateway with its default settings, then:
 
 1. saturation: build/soak/loadgen closed-loop on --connections keep-alive
    connections for 1 + --saturation seconds; the rate after the first second
-   is the saturation rate.
+   is the saturation rate (its spread from second to second is reported: on
+   the 2-core VM this was written on it is about +-20%, PostgreSQL's more so
+   once its table outgrows shared_buffers).
 2. soak: loadgen open-loop (each request due at a fixed time, latency counted
    from when it was due, so a stall is not hidden by the client slowing down)
    at --fraction x the saturation rate for --duration seconds, on the same
@@ -38,9 +40,18 @@ per backend:
 - RSS flat: the max of the RSS samples in C is less than 5% above the median of
   those in A;
 - FDs flat: the same rule for the count of open descriptors;
-- p99 stable: the p99 latency of the requests due in C is at most
-  max(2 x the p99 of A, 5 ms) (the floor keeps noise on sub-millisecond
-  figures from failing the run);
+- p99 stable: the p99 of the gateway's latency (from the request's write to
+  its answer) in C is at most max(2 x the p99 of A, 5 ms) (the floor keeps
+  noise on millisecond figures from failing the run). The latency from the
+  request's due time, which adds the time it waited in the load generator
+  for a free connection, is reported per window too, but is no criterion: at
+  80% of a saturation rate measured in seconds, the machine's own dips in
+  capacity (seconds at 80% of the mean, with nothing else running) meet the
+  offered rate, requests queue in the client for a few hundred ms, and which
+  window such a dip falls into decides that p99; the gateway's latency shows
+  whether the gateway itself gets slower over time, which is what a soak is
+  for (and a gateway stall shows in it too, since a request in flight during
+  one waits for it);
 - rate held: the answers per second after the warm-up are at least 95% of the
   target rate (the load was really offered).
 
@@ -487,8 +498,13 @@ def soak_backend(backend, opts):
             (backend, gw.pid, gw.port, gw.workers, gw.mode))
 
         # 1. saturation, closed loop
+        sat_seconds = []
         sat = run_loadgen(gw.port, ["--connections", opts.connections, "--duration",
-                                    opts.saturation + 1, "--warmup", 1, "--base", SATURATION_BASE])
+                                    opts.saturation + 1, "--warmup", 1, "--base", SATURATION_BASE],
+                          lambda x, pid: sat_seconds.append(x["done"]))
+        rates = sorted(sat_seconds[1:int(opts.saturation) + 1])   # whole seconds after the first
+        sat["per_second"] = sat_seconds
+        sat["per_second_min"], sat["per_second_max"] = (rates[0], rates[-1]) if rates else (None, None)
         target = round(opts.fraction * sat["rate"], 1)
         log("%s: saturation %.0f req/s (closed loop, %d connections, %g s; p50 %.2f ms, p99 %.2f ms,"
             " %d non-200, %d socket errors); soak target %.0f req/s for %g s"
@@ -569,7 +585,7 @@ def soak_backend(backend, opts):
                   + soak["socket_errors"] + soak["unanswered"])
         rss_g = growth(a["rss_kib_median"], c["rss_kib_max"])
         fd_g = growth(a["fds_median"], c["fds_max"])
-        p99_limit = max(P99_FACTOR * (a["p99_ms"] or 0), P99_FLOOR_MS)
+        p99_limit = max(P99_FACTOR * (a["service_p99_ms"] or 0), P99_FLOOR_MS)
         rate_after_warmup = soak["rate"]
         checks = [
             ("errors", errors == 0,
@@ -587,10 +603,12 @@ def soak_backend(backend, opts):
             ("FDs flat", fd_g is not None and fd_g < GROWTH_LIMIT,
              "median of A %s -> max of C %s: %+.1f%% (limit +%d%%)"
              % (a["fds_median"], c["fds_max"], 100 * (fd_g or 0), 100 * GROWTH_LIMIT)),
-            ("p99 stable", c["p99_ms"] is not None and a["p99_ms"] is not None
-             and c["p99_ms"] <= p99_limit,
-             "p99 of C %s ms <= max(%g x p99 of A %s ms, %g ms) = %.2f ms"
-             % (c["p99_ms"], P99_FACTOR, a["p99_ms"], P99_FLOOR_MS, p99_limit)),
+            ("p99 stable", c["service_p99_ms"] is not None and a["service_p99_ms"] is not None
+             and c["service_p99_ms"] <= p99_limit,
+             "gateway's p99 in C %s ms <= max(%g x its p99 in A %s ms, %g ms) = %.2f ms"
+             " (from the due time, not a criterion: A %s ms, C %s ms)"
+             % (c["service_p99_ms"], P99_FACTOR, a["service_p99_ms"], P99_FLOOR_MS, p99_limit,
+                a["p99_ms"], c["p99_ms"])),
             ("rate held", rate_after_warmup >= RATE_HELD * target,
              "%.0f answers/s after warm-up, target %.0f (>= %d%%)"
              % (rate_after_warmup, target, 100 * RATE_HELD)),
@@ -674,7 +692,8 @@ def report(s):
     log("\n--- %s (%s mode): gateway with %d workers, %d client connections"
         % (s["backend"], s["mode"], s["workers"], s["connections"]))
     sat, soak = s["saturation"], s["soak"]
-    log("saturation: %.0f req/s closed loop (%g s after 1 s of warm-up)" % (sat["rate"], sat["seconds"]))
+    log("saturation: %.0f req/s closed loop (%g s after 1 s of warm-up; from %s to %s answers in one second)"
+        % (sat["rate"], sat["seconds"], sat["per_second_min"], sat["per_second_max"]))
     log("soak: %g s at %.0f req/s (%d%% of saturation): %.0f answers/s after warm-up (%.1f%% of target);"
         " %d requests, %d 200s, max backlog in the client %d"
         % (s["duration_s"], s["target_rate"], round(100 * s["fraction"]), s["achieved_rate"],
@@ -690,18 +709,21 @@ def report(s):
             " %.2f by other processes; load average %.2f before, %.2f after"
             % (s["cpu"]["busy_cores"], s["cpu"]["cores"], s["cpu"]["ours_cores"], s["cpu"]["others_cores"],
                s["loadavg_before"][0], s["loadavg_after"][0]))
-    log("%-8s %11s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %6s %7s %6s %7s"
-        % ("window", "seconds", "requests", "answer/s", "p50_ms", "p99_ms", "p99.9_ms", "max_ms",
-           "svc_p99", "RSS_med", "RSS_max", "fd_med", "fd_max", "backlog", "others", "io_full"))
+    log("%-8s %11s %8s %8s %7s %7s %8s %8s %8s %8s %8s %8s %6s %6s %7s %6s %7s"
+        % ("window", "seconds", "requests", "answer/s", "gw_p50", "gw_p99", "p50_ms", "p99_ms",
+           "p99.9_ms", "max_ms", "RSS_med", "RSS_max", "fd_med", "fd_max", "backlog", "others",
+           "io_full"))
     for w in s["windows"]:
-        log("%-8s %11s %8d %8.0f %8s %8s %8s %8s %8s %8s %8s %6s %6s %7d %6s %7s"
+        log("%-8s %11s %8d %8.0f %7s %7s %8s %8s %8s %8s %8s %8s %6s %6s %7d %6s %7s"
             % (w["window"], "%g-%g" % (w["from_s"], w["to_s"]), w["requests"], w["answered_rate"],
+               fmt(w["service_p50_ms"]), fmt(w["service_p99_ms"]),
                fmt(w["p50_ms"]), fmt(w["p99_ms"]), fmt(w["p999_ms"]), fmt(w["max_ms"]),
-               fmt(w["service_p99_ms"]), kib(w["rss_kib_median"]), kib(w["rss_kib_max"]),
+               kib(w["rss_kib_median"]), kib(w["rss_kib_max"]),
                w["fds_median"], w["fds_max"], w["client_backlog_max"], fmt(w["cpu_others_cores"]),
                "-" if w.get("pressure_io_full") is None else "%.1f%%" % (100 * w["pressure_io_full"])))
-    log("(requests: due in the window; answer/s: answers received in it; latency from the"
-        " request's due time, svc_p99 from its write; RSS in MiB; backlog: most requests due"
+    log("(requests: due in the window; answer/s: answers received in it; gw_p50, gw_p99: the"
+        " gateway's latency, from the request's write to its answer; p50_ms to max_ms: from the"
+        " request's due time, with its wait for a free connection; RSS in MiB; backlog: most requests due"
         " but not yet sent, all connections busy; others: cores used by other"
         " processes than the gateway, the load generator and the database; io_full: share of the"
         " time every runnable task waited for the disk, /proc/pressure/io)")
@@ -726,7 +748,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backends", default=env("SOAK_BACKENDS", "postgresql,managed,sqlite"))
     ap.add_argument("--duration", type=float, default=float(env("SOAK_DURATION", 300)))
-    ap.add_argument("--saturation", type=float, default=float(env("SOAK_SATURATION", 5)))
+    ap.add_argument("--saturation", type=float, default=float(env("SOAK_SATURATION", 10)))
     ap.add_argument("--connections", type=int, default=int(env("SOAK_CONNECTIONS", 32)))
     ap.add_argument("--fraction", type=float, default=float(env("SOAK_FRACTION", 0.8)))
     ap.add_argument("--name", default=env("SOAK_NAME", "soak"))
@@ -767,18 +789,19 @@ def main():
         failed += sum(not c["pass"] for c in s["checks"])
 
     if summaries:
-        log("\n%-11s %8s %8s %8s %9s %7s %8s %9s %11s %9s %13s %21s"
+        log("\n%-11s %8s %8s %8s %9s %7s %8s %9s %11s %9s %18s %21s"
             % ("backend", "sat/s", "target/s", "held/s", "requests", "errors", "rows", "200s",
-               "RSS MiB", "fds", "p50 A/C ms", "p99 A/B/C ms"))
+               "RSS MiB", "fds", "gw p99 A/B/C ms", "due p99 A/B/C ms"))
         for s in summaries:
             w = {x["window"]: x for x in s["windows"]}
             errs = sum(s["soak"][k] + s["saturation"][k] for k in ("non200", "socket_errors", "unanswered"))
-            log("%-11s %8.0f %8.0f %8.0f %9d %7d %8d %9d %11s %9s %13s %21s"
+            log("%-11s %8.0f %8.0f %8.0f %9d %7d %8d %9d %11s %9s %18s %21s"
                 % (s["backend"], s["saturation"]["rate"], s["target_rate"], s["achieved_rate"],
                    s["soak"]["requests"], errs, s["rows"]["soak"], s["soak"]["ok"],
                    "%.1f->%.1f" % (s["rss_kib"]["start"] / 1024, s["rss_kib"]["end"] / 1024),
                    "%d->%d" % (s["fds"]["start"], s["fds"]["end"]),
-                   "%s/%s" % (fmt(w["A"]["p50_ms"]), fmt(w["C"]["p50_ms"])),
+                   "%s/%s/%s" % (fmt(w["A"]["service_p99_ms"]), fmt(w["B"]["service_p99_ms"]),
+                                 fmt(w["C"]["service_p99_ms"])),
                    "%s/%s/%s" % (fmt(w["A"]["p99_ms"]), fmt(w["B"]["p99_ms"]), fmt(w["C"]["p99_ms"]))))
     log("\nsoak: %d passed, %d failed (%.0f s)" % (passed, failed, time.monotonic() - t0))
     log("RESULT %d %d" % (passed, failed))
