@@ -139,6 +139,15 @@ extern const backend_ops sqlite_backend;
 bool		sqlite_url_path(const char *url, char *path, size_t size, char *msg,
 							size_t msgsize);
 
+/*
+ * `predict-gateway deploy|activate|set-default` against a SQLite database:
+ * verb, the model name (deploy: NULL for the document's), then the model
+ * file (deploy) or the name and version (activate) or the name
+ * (set-default). Returns the process exit status.
+ */
+int			sqlite_command(const char *url, const char *verb, const char *name,
+						   const char *arg1, const char *arg2);
+
 /* The backend a DATABASE_URL names, or NULL (msg says why). */
 const backend_ops *backend_for_url(const char *url, char *msg, size_t size);
 

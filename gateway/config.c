@@ -18,7 +18,6 @@
 
 #define GATEWAY_VERSION "1.0.0"
 #define DEFAULT_MODEL "models/titanic.json"
-#define DEFAULT_DATABASE_URL "sqlite:///predictions.db"
 
 /* One setting: its variable, its flag, its help text and how to parse it. */
 typedef enum setting_kind

@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* As the tutorial's app: SQLite, predictions.db in the current directory. */
+#define DEFAULT_DATABASE_URL "sqlite:///predictions.db"
+
 typedef struct gateway_config
 {
 	const char *database_url;	/* DATABASE_URL, default sqlite:///predictions.db */

@@ -1706,9 +1706,13 @@ setup_query_int(sqlite3 *db, const char *sql, char *msg, size_t size, const char
 	return value;
 }
 
-/* Deploy the model file as the first model; false with msg on failure. */
+/*
+ * Deploy the model file as the next version of name (the document's own
+ * name when NULL); *version gets the version. False with msg on failure.
+ */
 static bool
-setup_deploy(sqlite3 *db, const char *path, char *msg, size_t size)
+setup_deploy(sqlite3 *db, const char *path, const char *name_override, long long *version,
+			 char *msg, size_t size)
 {
 	size_t		len;
 	char	   *text = read_whole_file(path, 64 * 1024 * 1024, &len);
@@ -1737,7 +1741,8 @@ setup_deploy(sqlite3 *db, const char *path, char *msg, size_t size)
 		snprintf(msg, size, "cannot deploy the model file %s: %s", path, sqlite3_errmsg(db));
 		goto done;
 	}
-	sqlite3_bind_text(st, 1, name->valuestring, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, name_override != NULL ? name_override : name->valuestring, -1,
+					  SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, text, (int) len, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 	{
@@ -1745,8 +1750,9 @@ setup_deploy(sqlite3 *db, const char *path, char *msg, size_t size)
 				 "PREDICT_MODEL to another one)", path, sqlite3_errmsg(db));
 		goto done;
 	}
-	log_info("deployed model \"%s\" from %s as version %lld", name->valuestring, path,
-			 (long long) sqlite3_column_int64(st, 0));
+	*version = sqlite3_column_int64(st, 0);
+	log_info("deployed model \"%s\" from %s as version %lld",
+			 name_override != NULL ? name_override : name->valuestring, path, *version);
 	ok = true;
 done:
 	sqlite3_finalize(st);
@@ -1775,6 +1781,7 @@ setup_schema(sqlite3 *db, const gateway_config *cfg, const char *path, char *msg
 {
 	long long	registry;
 	long long	has_default = 0;
+	long long	version;
 	int			i;
 
 	if (!setup_exec(db, schema_sql, msg, size, "cannot create the predictions table"))
@@ -1791,7 +1798,7 @@ setup_schema(sqlite3 *db, const gateway_config *cfg, const char *path, char *msg
 		if (has_default < 0)
 			return false;
 	}
-	if (has_default == 0 && !setup_deploy(db, cfg->model_path, msg, size))
+	if (has_default == 0 && !setup_deploy(db, cfg->model_path, NULL, &version, msg, size))
 		return false;
 	for (i = 0; i < NSTATEMENTS; i++)
 	{
@@ -1877,6 +1884,87 @@ sqlite_setup(const gateway_config *cfg, char *msg, size_t size)
 done:
 	sqlite3_close(db);
 	return ok;
+}
+
+/* Run the activate or set-default statement; false with msg on failure. */
+static bool
+command_select(sqlite3 *db, const char *sql, const char *arg1, const char *arg2,
+			   const char *what, char *msg, size_t size)
+{
+	sqlite3_stmt *st;
+	bool		ok;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	{
+		snprintf(msg, size, "%s: %s", what, sqlite3_errmsg(db));
+		return false;
+	}
+	sqlite3_bind_text(st, 1, arg1, -1, SQLITE_STATIC);
+	if (arg2 != NULL)
+		sqlite3_bind_int64(st, 2, strtoll(arg2, NULL, 10));
+	ok = sqlite3_step(st) == SQLITE_ROW;
+	if (!ok)
+		snprintf(msg, size, "%s: %s", what, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/*
+ * `predict-gateway deploy|activate|set-default` on SQLite, in one write
+ * transaction: BEGIN IMMEDIATE waits for the gateway's writers, where a bare
+ * SELECT predict_deploy(...) begins as a reader and, under load, fails at
+ * once with "database is locked".
+ */
+int
+sqlite_command(const char *url, const char *verb, const char *name, const char *arg1,
+			   const char *arg2)
+{
+	char		path[PATH_MAX];
+	char		msg[PATH_MAX + 1024] = "";
+	sqlite3    *db = NULL;
+	int64_t		deadline = now_us() + SETUP_TIMEOUT_US;
+	long long	version = 0;
+	bool		ok = false;
+
+	if (!sqlite_url_path(url, path, sizeof(path), msg, sizeof(msg)))
+	{
+		fprintf(stderr, "predict-gateway %s: %s\n", verb, msg);
+		return 2;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE, NULL) != SQLITE_OK)
+	{
+		snprintf(msg, sizeof(msg), "cannot open the SQLite database %s (%s): check DATABASE_URL, "
+				 "or start the gateway on it once", path,
+				 db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		goto done;
+	}
+	sqlite3_busy_handler(db, busy_wait, &deadline);
+	if (sqlite3_predict_init(db, NULL, NULL) != SQLITE_OK)
+	{
+		snprintf(msg, sizeof(msg), "cannot register the predict functions: %s", sqlite3_errmsg(db));
+		goto done;
+	}
+	if (!setup_exec(db, "BEGIN IMMEDIATE", msg, sizeof(msg), "cannot lock the database"))
+		goto done;
+	if (strcmp(verb, "deploy") == 0)
+		ok = setup_deploy(db, arg1, name, &version, msg, sizeof(msg));
+	else if (strcmp(verb, "activate") == 0)
+		ok = command_select(db, "SELECT predict_activate(?1, ?2)", arg1, arg2,
+							"cannot activate the version", msg, sizeof(msg));
+	else
+		ok = command_select(db, "SELECT predict_set_default(?1)", arg1, NULL,
+							"cannot make the model the default", msg, sizeof(msg));
+	if (ok)
+		ok = setup_exec(db, "COMMIT", msg, sizeof(msg), "cannot commit");
+	else
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (ok && strcmp(verb, "deploy") == 0)
+		printf("%lld\n", version);
+done:
+	if (!ok)
+		fprintf(stderr, "predict-gateway %s: %s\n", verb, msg);
+	sqlite3_close(db);
+	return ok ? 0 : 1;
 }
 
 const backend_ops sqlite_backend = {

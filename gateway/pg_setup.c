@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "config.h"
 #include "log.h"
 #include "managed_sql.h"
@@ -472,7 +473,8 @@ command_usage(void)
 			"usage: predict-gateway deploy [--name NAME] MODEL.json\n"
 			"       predict-gateway activate NAME VERSION\n"
 			"       predict-gateway set-default NAME\n"
-			"Run against DATABASE_URL (PostgreSQL, either mode; PREDICT_MODE as for the gateway).\n");
+			"Run against DATABASE_URL, as the gateway: SQLite (sqlite:///predictions.db when unset)\n"
+			"or PostgreSQL in either mode (PREDICT_MODE as for the gateway).\n");
 	return 2;
 }
 
@@ -496,13 +498,10 @@ pg_command(int argc, char **argv)
 		(strcmp(argv[0], "activate") == 0 && argc != 3) ||
 		(strcmp(argv[0], "set-default") == 0 && argc != 2))
 		return command_usage();
-	if (url == NULL || *url == '\0' || strncmp(url, "sqlite:", 7) == 0)
-	{
-		fprintf(stderr, "predict-gateway %s: set DATABASE_URL to the PostgreSQL database%s\n",
-				argv[0], url != NULL && strncmp(url, "sqlite:", 7) == 0 ?
-				" (for SQLite, use SELECT predict_deploy(...) in the sqlite3 shell with .load ./predict_sqlite)" : "");
-		return 2;
-	}
+	if (url == NULL || *url == '\0')
+		url = DEFAULT_DATABASE_URL;
+	if (strncmp(url, "sqlite:", 7) == 0)
+		return sqlite_command(url, argv[0], name, argv[first], argc > 2 ? argv[2] : NULL);
 	if (mode == NULL || *mode == '\0')
 		mode = "auto";
 	if ((t.conn = connect_setup(url, msg, sizeof(msg))) == NULL)

@@ -162,13 +162,27 @@ class Backend:
         raise NotImplementedError
         yield
 
+    # models are deployed as a user would, with the gateway's commands (on SQLite too,
+    # where they wait for the write lock: BEGIN IMMEDIATE)
+    def _command_env(self, url):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
+        env["DATABASE_URL"] = url
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=99")
+        return env
+
     def deploy_model(self, url, path):
-        """Deploy the model document at path as the next version of its name, as an
-        operator does; the version."""
-        raise NotImplementedError
+        """Deploy the model document at path as the next version of its name; the
+        version."""
+        out = subprocess.run([GATEWAY, "deploy", path], env=self._command_env(url),
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out
+        return int(out.stdout)
 
     def activate_model(self, url, name, version):
-        raise NotImplementedError
+        out = subprocess.run([GATEWAY, "activate", name, str(version)],
+                             env=self._command_env(url), capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, out
 
 
 class PostgresBackend(Backend):
@@ -409,24 +423,6 @@ class PostgresBackend(Backend):
         finally:
             self._reload_read_only("off")
 
-    def _command_env(self, url):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREDICT_")}
-        env["DATABASE_URL"] = url
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=99")
-        return env
-
-    def deploy_model(self, url, path):
-        out = subprocess.run([GATEWAY, "deploy", path], env=self._command_env(url),
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out
-        return int(out.stdout)
-
-    def activate_model(self, url, name, version):
-        out = subprocess.run([GATEWAY, "activate", name, str(version)],
-                             env=self._command_env(url), capture_output=True, text=True,
-                             timeout=60)
-        assert out.returncode == 0, out
-
 
 def _iso_utc(text):
     """A PostgreSQL timestamptz literal ("2026-06-30 22:00:00.000001-02") as the ISO 8601
@@ -586,28 +582,6 @@ class SqliteBackend(Backend):
             yield
         finally:
             subprocess.run(["umount", "-l", directory], check=True)
-
-    def _in_write_transaction(self, url, sql, params):
-        # BEGIN IMMEDIATE, as the gateway's start-up deploys: a bare SELECT starts as a
-        # reader, and a reader whose snapshot another writer has made stale cannot
-        # become a writer ("database is locked" at once, whatever the busy timeout)
-        conn = self._connect(url)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            value = conn.execute(sql, params).fetchone()[0]
-            conn.execute("COMMIT")
-            return value
-        finally:
-            conn.close()
-
-    def deploy_model(self, url, path):
-        with open(path) as fh:
-            text = fh.read()
-        return self._in_write_transaction(url, "SELECT predict_deploy(?, ?)",
-                                          (json.loads(text)["name"], text))
-
-    def activate_model(self, url, name, version):
-        self._in_write_transaction(url, "SELECT predict_activate(?, ?)", (name, version))
 
 
 class ManagedPostgresBackend(PostgresBackend):

@@ -209,6 +209,37 @@ def test_missing_model_file_exits_nonzero(backend):
     assert len(lines) == 1 and "PREDICT_MODEL" in lines[0] and "/nonexistent/model.json" in lines[0]
 
 
+def test_model_commands_deploy_activate_and_set_default(backend, gateways):
+    """predict-gateway deploy|activate|set-default, on every backend: versions, names,
+    the running gateway's next request, and one clear line for each mistake."""
+    url = backend.new_database()
+    gw = gateways(url)
+    c = gw.client()
+    env = backend._command_env(url)
+    model = os.path.join(REPO, "models", "titanic.json")
+
+    def run(*args):
+        out = subprocess.run([GATEWAY, *args], env=env, capture_output=True, text=True, timeout=60)
+        return out.returncode, out.stdout.strip(), out.stderr.strip().splitlines()
+
+    assert run("deploy", model)[:2] == (0, "2")
+    assert c.predict(fresh_id()).json["model_version"] == 2
+    assert run("deploy", "--name", "other", model)[:2] == (0, "1")
+    assert run("activate", "titanic", "1")[0] == 0
+    assert c.predict(fresh_id()).json["model_version"] == 1
+    assert run("set-default", "other")[0] == 0
+    assert c.predict(fresh_id()).json["model"] == "other"
+    assert backend.model_versions(url) == [("other", 1), ("titanic", 1), ("titanic", 2)]
+    rc, _, err = run("activate", "titanic", "7")
+    assert rc == 1 and len(err) == 1 and "no version 7" in err[0], err
+    rc, _, err = run("set-default", "nope")
+    assert rc == 1 and len(err) == 1 and "nope" in err[0], err
+    rc, _, err = run("deploy", "/nonexistent/model.json")
+    assert rc == 1 and "/nonexistent/model.json" in err[-1], err
+    assert run("deploy")[0] == 2                         # usage
+    assert backend.model_versions(url) == [("other", 1), ("titanic", 1), ("titanic", 2)]
+
+
 def test_libpq_connection_string_and_default_model_from_another_directory(backend, gateways):
     if not backend.supports("libpq-conninfo"):
         pytest.skip("libpq only")
