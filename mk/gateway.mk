@@ -23,9 +23,16 @@ build/gateway:
 build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) build/gateway/managed_sql.h | build/gateway
 	$(CC) $(PREDICT_CFLAGS) $(GATEWAY_CPPFLAGS) -Ibuild/gateway -c -o $@ $<
 
-# sql/managed.sql as a C string, so that the binary carries its schema.
-build/gateway/managed_sql.h: sql/managed.sql | build/gateway
-	{ echo '/* generated from sql/managed.sql by mk/gateway.mk */'; \
+# Managed mode's schema: sql/managed.sql, then the extension's report
+# functions (the block between "-- BEGIN REPORT" and "-- END REPORT" of
+# sql/predict--1.0.sql), one copy for both modes.
+build/gateway/managed.sql: sql/managed.sql sql/predict--1.0.sql | build/gateway
+	{ cat sql/managed.sql; \
+	  sed -n '/^-- BEGIN REPORT$$/,/^-- END REPORT$$/p' sql/predict--1.0.sql; } > $@
+
+# The managed schema as a C string, so that the binary carries it.
+build/gateway/managed_sql.h: build/gateway/managed.sql
+	{ echo '/* generated from build/gateway/managed.sql by mk/gateway.mk */'; \
 	  echo 'static const char managed_sql[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@

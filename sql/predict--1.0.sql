@@ -116,8 +116,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.predictions_id_seq', '')
 /* ---------- monitoring reports (docs/monitoring.md) ---------- */
 
 -- BEGIN REPORT
--- This block is the same, byte for byte, in sql/predict--1.0.sql and
--- sql/managed.sql (test/report checks it): plain SQL and PL/pgSQL over the
+-- This block is managed mode's too: mk/gateway.mk appends it to
+-- sql/managed.sql for the gateway. Plain SQL and PL/pgSQL over the
 -- predictions table, the same numbers in both modes.
 
 -- The model a report reads: the named one, or the default model.

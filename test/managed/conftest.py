@@ -20,8 +20,9 @@ PREDICT_SCORE = os.environ.get("PREDICT_SCORE", os.path.join(REPO, "bin", "predi
 
 
 def managed_schema_sql(schema="public"):
-    """sql/managed.sql for a schema, as the gateway runs it."""
-    text = open(os.path.join(REPO, "sql", "managed.sql")).read()
+    """Managed mode's schema for a schema name, as the gateway runs it
+    (build/gateway/managed.sql: sql/managed.sql and the report functions)."""
+    text = open(os.path.join(REPO, "build", "gateway", "managed.sql")).read()
     quoted = '"%s"' % schema.replace('"', '""')
     return text.replace("@extschema_name@", schema.replace("'", "''")).replace("@extschema@", quoted)
 

@@ -40,8 +40,9 @@ DAY0 = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
 
 
 def managed_schema_sql(schema="public"):
-    """sql/managed.sql for a schema, as the gateway runs it."""
-    with open(os.path.join(REPO, "sql", "managed.sql"), encoding="utf-8") as fh:
+    """Managed mode's schema for a schema name, as the gateway runs it
+    (build/gateway/managed.sql: sql/managed.sql and the report functions)."""
+    with open(os.path.join(REPO, "build", "gateway", "managed.sql"), encoding="utf-8") as fh:
         text = fh.read()
     quoted = '"%s"' % schema.replace('"', '""')
     return text.replace("@extschema_name@", schema.replace("'", "''")).replace("@extschema@", quoted)
