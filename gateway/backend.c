@@ -10,6 +10,7 @@
  */
 #include "backend.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -131,4 +132,55 @@ backend_count_sessions(int *count, int *connected)
 			(*connected)++;
 	}
 	pthread_mutex_unlock(&sessions_lock);
+}
+
+char *
+read_whole_file(const char *path, size_t max, size_t *len)
+{
+	FILE	   *f = fopen(path, "rb");
+	char	   *buf = NULL;
+	size_t		cap = 0;
+	size_t		n = 0;
+	int			saved_errno;
+
+	if (f == NULL)
+		return NULL;
+	for (;;)
+	{
+		size_t		got;
+
+		if (n + 1 >= cap)
+		{
+			char	   *bigger;
+
+			cap = cap ? cap * 2 : 65536;
+			if (cap > max + 2)
+				cap = max + 2;
+			bigger = n + 1 >= cap ? NULL : realloc(buf, cap);
+			if (bigger == NULL)
+			{
+				saved_errno = n + 1 >= cap ? EFBIG : ENOMEM;
+				goto fail;
+			}
+			buf = bigger;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f))
+	{
+		saved_errno = EIO;
+		goto fail;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	free(buf);
+	fclose(f);
+	errno = saved_errno;
+	return NULL;
 }

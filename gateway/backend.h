@@ -173,4 +173,10 @@ db_status	db_fail(db_error *err, db_status status, const char *format,...)
 /* Monotonic time in microseconds. */
 int64_t		now_us(void);
 
+/*
+ * A whole file (a model document) in a NUL-terminated buffer of *len bytes,
+ * at most max; NULL with errno set on failure (EFBIG past max).
+ */
+char	   *read_whole_file(const char *path, size_t max, size_t *len);
+
 #endif							/* GATEWAY_BACKEND_H */

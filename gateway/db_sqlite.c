@@ -1634,58 +1634,6 @@ sqlite_session_connected(db_session *s)
 
 /* ---------- start-up ---------- */
 
-/* Read a whole file into a NUL-terminated buffer; NULL with errno set on failure. */
-static char *
-read_whole_file(const char *path, size_t max, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	char	   *buf = NULL;
-	size_t		cap = 0;
-	size_t		n = 0;
-	int			saved_errno;
-
-	if (f == NULL)
-		return NULL;
-	for (;;)
-	{
-		size_t		got;
-
-		if (n + 1 >= cap)
-		{
-			char	   *bigger;
-
-			cap = cap ? cap * 2 : 65536;
-			if (cap > max + 2)
-				cap = max + 2;
-			bigger = n + 1 >= cap ? NULL : realloc(buf, cap);
-			if (bigger == NULL)
-			{
-				saved_errno = n + 1 >= cap ? EFBIG : ENOMEM;
-				goto fail;
-			}
-			buf = bigger;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f))
-	{
-		saved_errno = EIO;
-		goto fail;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-fail:
-	free(buf);
-	fclose(f);
-	errno = saved_errno;
-	return NULL;
-}
-
 /* One integer from a one-row query; -1 (with msg) on failure. */
 static long long
 setup_query_int(sqlite3 *db, const char *sql, char *msg, size_t size, const char *what)

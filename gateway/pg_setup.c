@@ -99,61 +99,6 @@ setup_run(PGconn *conn, const char *sql, char *msg, size_t size, const char *wha
 	return res != NULL;
 }
 
-/* Read a whole file into a NUL-terminated buffer; NULL with errno set on failure. */
-static char *
-read_file(const char *path, size_t max, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	char	   *buf = NULL;
-	size_t		cap = 0;
-	size_t		n = 0;
-
-	if (f == NULL)
-		return NULL;
-	for (;;)
-	{
-		size_t		got;
-
-		if (n + 65536 + 1 > cap)
-		{
-			char	   *bigger;
-
-			cap = cap ? cap * 2 : 131072;
-			bigger = realloc(buf, cap);
-			if (bigger == NULL)
-			{
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = bigger;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (n > max)
-		{
-			free(buf);
-			fclose(f);
-			errno = EFBIG;
-			return NULL;
-		}
-		if (got == 0)
-			break;
-	}
-	if (ferror(f))
-	{
-		free(buf);
-		fclose(f);
-		errno = EIO;
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 static PGconn *
 connect_setup(const char *url, char *msg, size_t size)
 {
@@ -380,7 +325,7 @@ deploy_file(pg_target *t, const char *path, const char *name, long *version,
 			char *msg, size_t size)
 {
 	size_t		len;
-	char	   *text = read_file(path, MAX_MODEL_FILE, &len);
+	char	   *text = read_whole_file(path, MAX_MODEL_FILE, &len);
 	predict_limits limits = predict_default_limits();
 	predict_error err;
 	predict_model *model;

@@ -16,22 +16,9 @@ for path in (os.path.join(REPO, "tools"), os.path.join(REPO, "test"), os.path.jo
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from managed_sql import compiled_sql, managed_schema_sql  # noqa: E402,F401
+
 PREDICT_SCORE = os.environ.get("PREDICT_SCORE", os.path.join(REPO, "bin", "predict-score"))
-
-
-def managed_schema_sql(schema="public"):
-    """Managed mode's schema for a schema name, as the gateway runs it
-    (build/gateway/managed.sql: sql/managed.sql and the report functions)."""
-    text = open(os.path.join(REPO, "build", "gateway", "managed.sql")).read()
-    quoted = '"%s"' % schema.replace('"', '""')
-    return text.replace("@extschema_name@", schema.replace("'", "''")).replace("@extschema@", quoted)
-
-
-def compiled_sql(model_path, schema="public"):
-    """The model compiled to PL/pgSQL by the C core (predict-score --sql)."""
-    proc = subprocess.run([PREDICT_SCORE, "--model", str(model_path), "--sql"],
-                          capture_output=True, text=True, check=True)
-    return proc.stdout.replace("@extschema@", '"%s"' % schema.replace('"', '""'))
 
 
 @pytest.fixture(scope="session")

@@ -33,26 +33,11 @@ for path in (os.path.join(REPO, "tools"), os.path.join(REPO, "models"), TEST):
 
 import predict_export as pe  # noqa: E402
 from titanic_data import features_and_target, load_titanic  # noqa: E402
+from managed_sql import compiled_sql, managed_schema_sql  # noqa: E402
 
 PREDICT_SCORE = os.environ.get("PREDICT_SCORE", os.path.join(REPO, "bin", "predict-score"))
 MODES = ("extension", "managed")
 DAY0 = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc)
-
-
-def managed_schema_sql(schema="public"):
-    """Managed mode's schema for a schema name, as the gateway runs it
-    (build/gateway/managed.sql: sql/managed.sql and the report functions)."""
-    with open(os.path.join(REPO, "build", "gateway", "managed.sql"), encoding="utf-8") as fh:
-        text = fh.read()
-    quoted = '"%s"' % schema.replace('"', '""')
-    return text.replace("@extschema_name@", schema.replace("'", "''")).replace("@extschema@", quoted)
-
-
-def compiled_sql(model_path, schema="public"):
-    """The model compiled to PL/pgSQL by the C core (predict-score --sql)."""
-    proc = subprocess.run([PREDICT_SCORE, "--model", str(model_path), "--sql"],
-                          capture_output=True, text=True, check=True)
-    return proc.stdout.replace("@extschema@", '"%s"' % schema.replace('"', '""'))
 
 
 def connect(dsn):
