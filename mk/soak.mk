@@ -2,10 +2,11 @@
 # every backend, with resident memory, open descriptors, latency, errors and
 # rows checked (test/soak/soak.py says how).
 #
-#   make soak                   SOAK_DURATION seconds per backend (default 300)
+#   make soak                   SOAK_DURATION seconds per backend (default 300),
+#                               after SOAK_DURATION / 5 of saturation run
 #   make soak SOAK_DURATION=60 SOAK_BACKENDS=sqlite
 #
-# test/suites/55-soak runs a 25 s version of it in `make test`.
+# test/suites/55-soak runs 8 s of saturation and 20 s of soak in `make test`.
 
 SOAK_DURATION ?= 300
 SOAK_BACKENDS ?= postgresql,managed,sqlite

@@ -6,7 +6,7 @@ Usage:
     make soak                                  # 300 s per backend, all three backends
     SOAK_DURATION=60 SOAK_BACKENDS=sqlite make soak
     test/soak/soak.py [--backends postgresql,managed,sqlite] [--duration 300]
-                      [--saturation 10] [--connections 32] [--fraction 0.8]
+                      [--saturation SECONDS] [--connections 32] [--fraction 0.8]
                       [--name soak] [--keep]
 
 (test/suites/55-soak runs the same for 25 s per backend as part of `make test`.)
@@ -18,14 +18,19 @@ gateway started with the Procfile's web command as on Heroku; sqlite: a fresh
 file), one bin/predict-gateway with its default settings, then:
 
 1. saturation: build/soak/loadgen closed-loop on --connections keep-alive
-   connections for 1 + --saturation seconds; the saturation rate is the mean
-   of the answers per second over the second half of the run, what the
-   gateway sustains once the table is no longer empty: a fresh table answers
-   faster in the first seconds (managed mode's per second fell from 3095 to
-   about 2540 in 8 s), and 80% of the whole run's mean (reported beside it)
-   was more than managed mode then sustained open loop. The spread from second
-   to second is reported: on the 2-core VM this was written on it is about
-   +-20%, PostgreSQL's more so once its table outgrows shared_buffers.
+   connections for 1 + --saturation seconds (default: a fifth of --duration,
+   at least 10); the saturation rate is the mean of the answers per second
+   over the second half of the run, what the gateway sustains once the table
+   is no longer empty: a fresh table answers faster in the first seconds
+   (managed mode's per second fell from 3095 to about 2540 in 8 s), and 80% of
+   the whole run's mean (reported beside it) was more than managed mode then
+   sustained open loop. The spread from second to second is reported: on the
+   2-core VM this was written on it is about +-20%, PostgreSQL's more so once
+   its table outgrows shared_buffers. SQLite's rate is that of its WAL
+   fsyncs (one per commit), which drifts with the VM's disk over tens of
+   seconds: a 10 s measurement gave 4950/s, the five minutes after it held
+   3648/s (3865 and 3981 in two other runs), so the long soak measures for
+   60 s.
 2. soak: loadgen open-loop (each request due at a fixed time, latency counted
    from when it was due, so a stall is not hidden by the client slowing down)
    at --fraction x the saturation rate for --duration seconds, on the same
@@ -778,13 +783,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backends", default=env("SOAK_BACKENDS", "postgresql,managed,sqlite"))
     ap.add_argument("--duration", type=float, default=float(env("SOAK_DURATION", 300)))
-    ap.add_argument("--saturation", type=float, default=float(env("SOAK_SATURATION", 10)))
+    ap.add_argument("--saturation", type=float, default=env("SOAK_SATURATION"),
+                    help="seconds of the closed-loop run (default: duration / 5, at least 10)")
     ap.add_argument("--connections", type=int, default=int(env("SOAK_CONNECTIONS", 32)))
     ap.add_argument("--fraction", type=float, default=float(env("SOAK_FRACTION", 0.8)))
     ap.add_argument("--name", default=env("SOAK_NAME", "soak"))
     ap.add_argument("--keep", action="store_true", default=bool(env("SOAK_KEEP")),
                     help="keep the work directories (access log, per-request latencies)")
     opts = ap.parse_args()
+    opts.saturation = float(opts.saturation or max(10.0, opts.duration / 5))
     backends = [b.strip() for b in opts.backends.replace(" ", ",").split(",") if b.strip()]
     for b in backends:
         if b not in ("postgresql", "managed", "sqlite"):
