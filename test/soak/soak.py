@@ -9,7 +9,8 @@ Usage:
                       [--saturation SECONDS] [--connections 32] [--fraction 0.8]
                       [--name soak] [--keep]
 
-(test/suites/55-soak runs the same for 25 s per backend as part of `make test`.)
+(test/suites/55-soak runs the same with 8 s of saturation and 20 s of soak per
+backend as part of `make test`.)
 
 For each backend: a throwaway database (postgresql: a test/pg-cluster cluster with
 synchronous_commit = on and the predict extension; managed: the same kind of
