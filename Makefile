@@ -17,15 +17,18 @@ MODULE_big = predict
 CORE_SRCS = src/model.c src/score.c src/observation.c src/util.c src/sql_codegen.c
 PG_SRCS = $(wildcard src/pg_predict.c)
 OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
-DATA = $(wildcard sql/predict--*.sql)
+# sql/predict--1.0.sql is 1.0's install script as it shipped; 1.1's install
+# and upgrade scripts are put together from sql/schema/ (mk/pg.mk).
+DATA = sql/predict--1.0.sql
+DATA_built = build/sql/predict--1.1.sql build/sql/predict--1.0--1.1.sql
 SHLIB_LINK = -lcjson -lm
 PG_CPPFLAGS = -Isrc
 # -ffp-contract=off: a fused multiply-add would round differently from
 # scikit-learn; warnings are errors when WERROR is set (make test sets it).
 PG_CFLAGS = -ffp-contract=off -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers $(if $(WERROR),-Werror)
-# sql/managed.sql is the managed-mode schema the gateway embeds, not a test.
-REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/predict--% sql/managed.sql,$(wildcard sql/*.sql))))
+# sql/*.sql are the regression tests, but for the 1.0 install script.
+REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/predict--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=plpgsql
 EXTRA_CLEAN = bin build results regression.diffs regression.out
 

@@ -24,9 +24,10 @@
  * messages naming the column); everything else is logged on stderr and
  * answered with a generic message.
  *
- * Start-up (pg_setup) runs under an advisory lock so that gateways booting
- * together on an empty database create the extension and deploy the first
- * model exactly once.
+ * Start-up (pg_setup) is one transaction under an advisory lock so that
+ * gateways booting together on an empty database create the extension and
+ * deploy the first model exactly once; it tells the statements the predict
+ * tables' schema.
  */
 #include "backend.h"
 
@@ -73,10 +74,14 @@
 
 /* Session settings the result parsing relies on, set on every new connection. */
 #define SESSION_SETTINGS \
-	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3"
+	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3; " \
+	"SET search_path = pg_catalog, pg_temp"
 
 /*
- * The statements, prepared on every connection.
+ * The statements, prepared on every connection. @s@ stands for the predict
+ * tables' schema (quoted): every object is named with its schema, and the
+ * session's search_path is pg_catalog, pg_temp, so that nothing another
+ * role creates elsewhere is ever called (docs/sql-reference.md, Security).
  *
  * predict: insert unless the id is already there, then report one row with
  * an outcome: 0 = inserted now; 1 = already stored with an equal observation
@@ -105,12 +110,12 @@ typedef struct pg_statement
 	Oid			types[2];
 } pg_statement;
 
-static const pg_statement statements[NSTATEMENTS] = {
+static const pg_statement statement_templates[NSTATEMENTS] = {
 	[STMT_PREDICT] = {"predict_predict",
 		"WITH existing AS ("
-		" SELECT * FROM predictions WHERE observation_id = $1"
+		" SELECT * FROM @s@.predictions WHERE observation_id = $1"
 		"), inserted AS ("
-		" INSERT INTO predictions (observation_id, observation)"
+		" INSERT INTO @s@.predictions (observation_id, observation)"
 		" SELECT $1, $2 WHERE NOT EXISTS (SELECT FROM existing)"
 		" ON CONFLICT (observation_id) DO NOTHING"
 		" RETURNING *"
@@ -120,16 +125,16 @@ static const pg_statement statements[NSTATEMENTS] = {
 		"SELECT CASE WHEN observation = $2 THEN 1 ELSE 2 END, " PREDICT_COLUMNS " FROM existing",
 	2, {INT8OID, JSONBOID}},
 	[STMT_UPDATE] = {"predict_update",
-		"UPDATE predictions SET true_class = $2 WHERE observation_id = $1 RETURNING " ROW_COLUMNS,
+		"UPDATE @s@.predictions SET true_class = $2 WHERE observation_id = $1 RETURNING " ROW_COLUMNS,
 	2, {INT8OID, INT2OID}},
 	[STMT_GET] = {"predict_get",
-		"SELECT " ROW_COLUMNS " FROM predictions WHERE observation_id = $1",
+		"SELECT " ROW_COLUMNS " FROM @s@.predictions WHERE observation_id = $1",
 	1, {INT8OID}},
 	[STMT_LIST] = {"predict_list",
-		"SELECT " ROW_COLUMNS " FROM predictions WHERE id > $1 ORDER BY id LIMIT $2",
+		"SELECT " ROW_COLUMNS " FROM @s@.predictions WHERE id > $1 ORDER BY id LIMIT $2",
 	2, {INT8OID, INT4OID}},
 	[STMT_READY] = {"predict_ready",
-		"SELECT EXISTS (SELECT FROM predict_models WHERE is_default)",
+		"SELECT EXISTS (SELECT FROM @s@.predict_models WHERE is_default)",
 	0, {0}},
 };
 
@@ -138,9 +143,13 @@ static const pg_statement statements[NSTATEMENTS] = {
  * must not fail for a database whose schema predates predict_report (the
  * other routes work there; this one answers 500 and logs why).
  */
-static const pg_statement report_statement = {"predict_report",
-	"SELECT predict_report(NULL, $1::timestamptz, $2::timestamptz)::text",
+static const pg_statement report_template = {"predict_report",
+	"SELECT @s@.predict_report(NULL::text, $1::timestamptz, $2::timestamptz)::text",
 2, {TEXTOID, TEXTOID}};
+
+/* The statements with the schema's name, made once by the set-up. */
+static pg_statement statements[NSTATEMENTS];
+static pg_statement report_statement;
 
 /*
  * SQLSTATE -> outcome, first match wins (a rule's prefix is a whole SQLSTATE
@@ -790,10 +799,60 @@ pg_session_connected(db_session *s)
 
 /* ---------- start-up ---------- */
 
+/* template with every @s@ replaced by schema (malloc'ed, kept for the process). */
+static char *
+qualify(const char *template, const char *schema)
+{
+	size_t		n = strlen(template) + 1;
+	char	   *out;
+	char	   *o;
+
+	for (const char *p = strstr(template, "@s@"); p != NULL; p = strstr(p + 3, "@s@"))
+		n += strlen(schema);
+	if ((out = malloc(n)) == NULL)
+		return NULL;
+	o = out;
+	for (const char *p = template; *p != '\0';)
+	{
+		if (strncmp(p, "@s@", 3) == 0)
+		{
+			o = stpcpy(o, schema);
+			p += 3;
+		}
+		else
+			*o++ = *p++;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Prepare the database (pg_setup.c), then name its schema in every statement. */
+static bool
+pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
+{
+	char		schema[256];
+
+	if (!pg_setup(cfg, schema, sizeof(schema), msg, size))
+		return false;
+	for (int i = 0; i <= NSTATEMENTS; i++)
+	{
+		const pg_statement *from = i < NSTATEMENTS ? &statement_templates[i] : &report_template;
+		pg_statement *to = i < NSTATEMENTS ? &statements[i] : &report_statement;
+
+		*to = *from;
+		if ((to->sql = qualify(from->sql, schema)) == NULL)
+		{
+			snprintf(msg, size, "out of memory");
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Run sql (with optional text parameters) on a blocking connection; NULL if it failed. */
 const backend_ops pg_backend = {
 	.name = "postgresql",
-	.setup = pg_setup,
+	.setup = pg_backend_setup,
 	.session_open = pg_session_open,
 	.session_close = pg_session_close,
 	.session_connected = pg_session_connected,

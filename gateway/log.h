@@ -21,6 +21,7 @@ void		log_event(const char *level, const char *format,...)
 			__attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_event("error", __VA_ARGS__)
+#define log_warning(...) log_event("warning", __VA_ARGS__)
 #define log_info(...) log_event("info", __VA_ARGS__)
 
 #endif							/* GATEWAY_LOG_H */

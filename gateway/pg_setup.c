@@ -13,9 +13,11 @@
  * PREDICT_MODE=auto (the default) uses the extension when it is installed
  * or can be created, else managed mode; the gateway logs which, once.
  *
- * Everything here runs under one advisory lock, so that several gateways
- * (two dynos booting together) or a deploy command never race on the
- * schema or on the first model.
+ * Everything here is one transaction under a transaction-scoped advisory
+ * lock, so that several gateways (two dynos booting together) or a deploy
+ * command never race on the schema or on the first model, and a set-up
+ * that fails leaves nothing behind. The set-up names every object with its
+ * schema and runs with search_path pg_catalog, pg_temp.
  */
 #include "pg_setup.h"
 
@@ -33,14 +35,16 @@
 #include "predict.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
-#define MANAGED_SCHEMA_VERSION "1.0"	/* predict__schema_version() of sql/managed.sql */
+#define MANAGED_SCHEMA_VERSION "1.1"	/* predict_internal.schema_version() of sql/schema/managed.sql */
+#define EXTENSION_VERSION "1.1"			/* predict.control's default_version */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 
 typedef struct pg_target
 {
 	PGconn	   *conn;
 	bool		managed;
-	char		schema[256];	/* current_schema(), quoted as an identifier */
+	bool		managed_1_0;	/* a managed schema of 1.0 this role could not migrate */
+	char		schema[256];	/* the predict tables' schema, quoted as an identifier */
 	char		schema_literal[256];	/* the same name as a string literal's body */
 	char		mode_note[512]; /* the mode and why, for the start-up log */
 } pg_target;
@@ -99,6 +103,36 @@ setup_run(PGconn *conn, const char *sql, char *msg, size_t size, const char *wha
 	return res != NULL;
 }
 
+/*
+ * Run a statement that may fail without failing the set-up (inside a
+ * savepoint). On failure, why gets the server's message and sqlstate its
+ * SQLSTATE, and the transaction goes on.
+ */
+static bool
+setup_try(PGconn *conn, const char *sql, char *why, size_t size, char sqlstate[6])
+{
+	PGresult   *res;
+	bool		ok;
+
+	PQclear(PQexec(conn, "SAVEPOINT predict_setup"));
+	res = PQexec(conn, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+	{
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (primary != NULL)
+			snprintf(why, size, "%s", primary);
+		else
+			pg_first_line(PQresultErrorMessage(res), why, size);
+		snprintf(sqlstate, 6, "%s", state != NULL ? state : "");
+	}
+	PQclear(res);
+	PQclear(PQexec(conn, ok ? "RELEASE SAVEPOINT predict_setup" : "ROLLBACK TO SAVEPOINT predict_setup"));
+	return ok;
+}
+
 static PGconn *
 connect_setup(const char *url, char *msg, size_t size)
 {
@@ -120,20 +154,31 @@ connect_setup(const char *url, char *msg, size_t size)
 	return conn;
 }
 
-/* Wait at most a minute for another gateway's set-up, then hold the lock. */
+/*
+ * The set-up is one transaction under a transaction-scoped advisory lock
+ * (waiting at most a minute for another gateway's), so that gateways booting
+ * together see each other's schema and first deploy whole, and nothing of
+ * it outlives the transaction on a pooled connection.
+ */
 static bool
-lock_setup(PGconn *conn, char *msg, size_t size)
+begin_setup(PGconn *conn, char *msg, size_t size)
 {
-	return setup_run(conn, "SET lock_timeout = '60s'", msg, size,
-					 "cannot configure the set-up session", "") &&
-		setup_run(conn, "SELECT pg_advisory_lock(" SETUP_LOCK_KEY ")", msg, size,
+	return setup_run(conn, "BEGIN", msg, size, "cannot start the set-up", "") &&
+		setup_run(conn, "SET LOCAL lock_timeout = '60s'", msg, size,
+				  "cannot configure the set-up session", "") &&
+		setup_run(conn, "SELECT pg_advisory_xact_lock(" SETUP_LOCK_KEY ")", msg, size,
 				  "cannot take the set-up lock", " (another gateway is starting?)");
 }
 
-static void
-unlock_setup(PGconn *conn)
+static bool
+end_setup(PGconn *conn, bool ok, char *msg, size_t size)
 {
-	PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" SETUP_LOCK_KEY ")"));
+	if (!ok)
+	{
+		PQclear(PQexec(conn, "ROLLBACK"));
+		return false;
+	}
+	return setup_run(conn, "COMMIT", msg, size, "cannot commit the set-up", "");
 }
 
 /* The value of a one-row, one-column query, copied into buf; false with msg. */
@@ -145,20 +190,35 @@ query_value(PGconn *conn, const char *sql, char *buf, size_t bufsize, char *msg,
 
 	if (res == NULL)
 		return false;
-	snprintf(buf, bufsize, "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	snprintf(buf, bufsize, "%s", PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "");
 	PQclear(res);
 	return true;
 }
 
-/* sql/managed.sql with the schema's names in place of its placeholders. */
+/* A query returning a schema name: t->schema gets it quoted, t->schema_literal escaped. */
+static bool
+query_schema(pg_target *t, const char *name_sql, char *msg, size_t size)
+{
+	char		sql[512];
+
+	snprintf(sql, sizeof(sql), "SELECT quote_ident(n) FROM (%s) AS s(n)", name_sql);
+	if (!query_value(t->conn, sql, t->schema, sizeof(t->schema), msg, size,
+					 "cannot read the predict schema's name"))
+		return false;
+	snprintf(sql, sizeof(sql), "SELECT replace(n, '''', '''''') FROM (%s) AS s(n)", name_sql);
+	return query_value(t->conn, sql, t->schema_literal, sizeof(t->schema_literal), msg, size,
+					   "cannot read the predict schema's name");
+}
+
+/* One of managed mode's scripts with the schema's names in place of its placeholders. */
 static char *
-managed_script(const pg_target *t)
+managed_script(const pg_target *t, const char *script)
 {
 	size_t		quoted = strlen(t->schema);
 	size_t		literal = strlen(t->schema_literal);
-	size_t		cap = sizeof(managed_sql) * 2 + 4096;
+	size_t		cap = strlen(script) * 2 + 4096;
 	char	   *out = malloc(cap);
-	const char *p = managed_sql;
+	const char *p = script;
 	size_t		n = 0;
 
 	if (out == NULL)
@@ -199,99 +259,250 @@ managed_script(const pg_target *t)
 	return out;
 }
 
+/* Run one of managed mode's scripts; false with the server's message in why. */
 static bool
-install_managed(pg_target *t, char *msg, size_t size)
+run_managed_script(pg_target *t, const char *script, char *why, size_t size, char sqlstate[6])
 {
-	char	   *script = managed_script(t);
+	char	   *sql = managed_script(t, script);
 	bool		ok;
 
-	if (script == NULL)
+	if (sql == NULL)
 	{
-		snprintf(msg, size, "out of memory");
+		snprintf(why, size, "out of memory");
+		snprintf(sqlstate, 6, "53200");
 		return false;
 	}
-	ok = setup_run(t->conn, script, msg, size, "cannot create the predict schema (managed mode)",
-				   " (connect as the owner of the database, or of a schema first in its search_path)");
-	free(script);
+	ok = setup_try(t->conn, sql, why, size, sqlstate);
+	free(sql);
 	return ok;
+}
+
+static bool compile_model(pg_target *t, const char *path, const char *text, size_t len,
+						  predict_model **model, char **compiled, char *msg, size_t size);
+
+/*
+ * A 1.0 managed schema kept its internal functions and scorers in the
+ * tables' schema: move to 1.1 (sql/schema/managed--1.0--1.1.sql, then every
+ * stored version compiled again into predict_internal), in the set-up's
+ * transaction. False with why and sqlstate when the server refused.
+ */
+static bool
+migrate_managed_1_0(pg_target *t, char *why, size_t size, char sqlstate[6], char *msg, size_t msgsize)
+{
+	char		sql[512];
+	PGresult   *res;
+	bool		ok = true;
+
+	PQclear(PQexec(t->conn, "SAVEPOINT predict_migrate"));
+	if (!run_managed_script(t, managed_upgrade_1_0_sql, why, size, sqlstate))
+	{
+		PQclear(PQexec(t->conn, "ROLLBACK TO SAVEPOINT predict_migrate"));
+		return false;
+	}
+	snprintf(sql, sizeof(sql), "SELECT name, version::text, model::text FROM %s.predict_model_versions "
+			 "ORDER BY name, version", t->schema);
+	res = setup_exec(t->conn, sql, 0, NULL, msg, msgsize, "cannot read the model registry", "");
+	for (int i = 0; ok && res != NULL && i < PQntuples(res); i++)
+	{
+		const char *text = PQgetvalue(res, i, 2);
+		predict_model *model;
+		char	   *compiled;
+		char		what[160];
+		const char *values[3];
+		PGresult   *r;
+
+		snprintf(what, sizeof(what), "model \"%s\" version %s", PQgetvalue(res, i, 0),
+				 PQgetvalue(res, i, 1));
+		ok = compile_model(t, what, text, strlen(text), &model, &compiled, msg, msgsize);
+		if (!ok)
+			break;
+		values[0] = compiled;
+		values[1] = PQgetvalue(res, i, 0);
+		values[2] = PQgetvalue(res, i, 1);
+		r = setup_exec(t->conn, "SELECT predict_internal.install_scorer($1, $2, $3::integer)", 3, values,
+					   msg, msgsize, "cannot install a compiled scorer", "");
+		ok = r != NULL;
+		PQclear(r);
+		free(compiled);
+		predict_model_free(model);
+	}
+	if (res == NULL)
+		ok = false;
+	PQclear(res);
+	if (!ok)
+	{
+		PQclear(PQexec(t->conn, "ROLLBACK TO SAVEPOINT predict_migrate"));
+		snprintf(why, size, "%s", msg);
+		sqlstate[0] = '\0';
+		return false;
+	}
+	PQclear(PQexec(t->conn, "RELEASE SAVEPOINT predict_migrate"));
+	return true;
+}
+
+/* "major.minor" as a number to compare (1.1 -> 1001); -1 if it is not one. */
+static long
+version_number(const char *v)
+{
+	char	   *end;
+	long		major = strtol(v, &end, 10);
+	long		minor;
+
+	if (end == v || *end != '.')
+		return -1;
+	minor = strtol(end + 1, &end, 10);
+	if (*end != '\0')
+		return -1;
+	return major * 1000 + minor;
+}
+
+/* The extension is there or can be created: make it, or update 1.0. */
+static bool
+prepare_extension(pg_target *t, bool installed, const char *version, const char *mode,
+				  char *why, size_t why_size, char *msg, size_t size)
+{
+	char		sqlstate[6] = "";
+	char		reason[300];
+
+	if (!installed)
+	{
+		char		create[320];
+
+		/* in the current schema, as a plain CREATE EXTENSION would */
+		snprintf(create, sizeof(create), "CREATE EXTENSION predict SCHEMA %s", t->schema);
+		if (setup_try(t->conn, create, why, why_size, sqlstate))
+			return query_schema(t, "SELECT e.extnamespace::regnamespace::text FROM pg_extension e "
+								"WHERE e.extname = 'predict'", msg, size);
+		/* only a missing extension or privilege sends auto mode to managed mode */
+		if (strcmp(mode, "extension") == 0 ||
+			(strcmp(sqlstate, "42501") != 0 && strcmp(sqlstate, "58P01") != 0 &&
+			 strcmp(sqlstate, "0A000") != 0))
+		{
+			snprintf(msg, size, "cannot create the predict extension: %s (install it with "
+					 "`make install` as root in the predict repository, and connect as a user "
+					 "allowed to create extensions; or run with PREDICT_MODE=managed)", why);
+			return false;
+		}
+		t->managed = true;
+		return true;
+	}
+	if (!query_schema(t, "SELECT e.extnamespace::regnamespace::text FROM pg_extension e "
+					  "WHERE e.extname = 'predict'", msg, size))
+		return false;
+	if (version_number(version) < version_number(EXTENSION_VERSION))
+	{
+		if (setup_try(t->conn, "ALTER EXTENSION predict UPDATE TO '" EXTENSION_VERSION "'",
+					  reason, sizeof(reason), sqlstate))
+			log_info("updated the predict extension from %s to " EXTENSION_VERSION, version);
+		else
+			log_warning("the predict extension is version %s and this role cannot update it (%s): "
+						"run ALTER EXTENSION predict UPDATE as its owner", version, reason);
+	}
+	return true;
+}
+
+/* The managed schema: a new one, a 1.0 one to migrate, or the current one. */
+static bool
+prepare_managed(pg_target *t, const char *found, char *msg, size_t size)
+{
+	char		why[512];
+	char		sqlstate[6] = "";
+	char		version[64];
+
+	if (strcmp(found, "managed") == 0)
+	{
+		if (!query_value(t->conn, "SELECT predict_internal.schema_version()", version, sizeof(version),
+						 msg, size, "cannot read the managed schema's version") ||
+			!query_schema(t, "SELECT predict_internal.tables_schema()", msg, size))
+			return false;
+		if (version_number(version) > version_number(MANAGED_SCHEMA_VERSION))
+		{
+			snprintf(msg, size, "this database's predict schema is version %s, newer than this gateway "
+					 "(" MANAGED_SCHEMA_VERSION "): run a predict-gateway of version %s or later", version,
+					 version);
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(found, "managed-1.0") == 0)
+	{
+		if (migrate_managed_1_0(t, why, sizeof(why), sqlstate, msg, size))
+		{
+			log_info("migrated the managed predict schema from 1.0 to " MANAGED_SCHEMA_VERSION);
+			return true;
+		}
+		if (strcmp(sqlstate, "42501") != 0)
+		{
+			snprintf(msg, size, "cannot migrate the managed predict schema from 1.0 to "
+					 MANAGED_SCHEMA_VERSION ": %s", why);
+			return false;
+		}
+		log_warning("the managed predict schema is version 1.0 and this role cannot migrate it (%s): "
+					"start a gateway once as the schema's owner", why);
+		t->managed_1_0 = true;
+		return true;
+	}
+	if (!run_managed_script(t, managed_sql, why, sizeof(why), sqlstate))
+	{
+		snprintf(msg, size, "cannot create the predict schema (managed mode): %s (connect as the "
+				 "owner of the database, or of a schema first in its search_path)", why);
+		return false;
+	}
+	return true;
 }
 
 /*
  * Decide the mode and make the schema exist: the extension if it is there
  * or can be created (unless mode is "managed"), else the managed schema
- * (unless mode is "extension"). t->mode_note says which, for the log.
+ * (unless mode is "extension"). t->schema gets the tables' schema (every
+ * statement after this one names it: the set-up's search_path is only
+ * pg_catalog), t->mode_note says which mode, for the log.
  */
 static bool
 prepare_schema(pg_target *t, const char *mode, char *msg, size_t size)
 {
-	char		value[256];
+	char		found[32];
+	char		version[64] = "";
 	char		why[300] = "";
-	bool		current = false;	/* the managed schema is this gateway's version */
-	PGresult   *res;
 
-	if (!query_value(t->conn, "SELECT quote_ident(current_schema())", t->schema, sizeof(t->schema),
-					 msg, size, "cannot read the current schema") ||
-		!query_value(t->conn, "SELECT replace(current_schema(), '''', '''''')", t->schema_literal,
-					 sizeof(t->schema_literal), msg, size, "cannot read the current schema"))
+	if (!query_value(t->conn,
+					 "SELECT CASE WHEN EXISTS (SELECT FROM pg_extension WHERE extname = 'predict') THEN 'extension'"
+					 " WHEN to_regprocedure('predict_internal.schema_version()') IS NOT NULL THEN 'managed'"
+					 " WHEN to_regprocedure(quote_ident(current_schema()) || '.predict__schema_version()')"
+					 " IS NOT NULL THEN 'managed-1.0'"
+					 " WHEN current_schema() IS NULL THEN 'no schema' ELSE '' END",
+					 found, sizeof(found), msg, size, "cannot inspect the database") ||
+		!query_value(t->conn, "SELECT extversion FROM pg_extension WHERE extname = 'predict'",
+					 version, sizeof(version), msg, size, "cannot inspect the database"))
 		return false;
-	if (t->schema[0] == '\0')
+	if (strcmp(found, "no schema") == 0)
 	{
 		snprintf(msg, size, "the database has no current schema: set a search_path whose first "
 				 "schema exists and that this user may create objects in");
 		return false;
 	}
-	if (!query_value(t->conn,
-					 "SELECT CASE WHEN EXISTS (SELECT FROM pg_extension WHERE extname = 'predict') THEN 'extension'"
-					 " WHEN to_regprocedure('predict__schema_version()') IS NOT NULL THEN 'managed'"
-					 " ELSE '' END", value, sizeof(value), msg, size, "cannot inspect the database"))
+	/* a new schema goes to the current one; then only pg_catalog is searched */
+	if (!query_schema(t, "SELECT current_schema()", msg, size) ||
+		!setup_run(t->conn, "SET LOCAL search_path = pg_catalog, pg_temp", msg, size,
+				   "cannot configure the set-up session", ""))
 		return false;
-	if (strcmp(value, "managed") == 0)
-	{
-		char		version[32];
-
-		if (!query_value(t->conn, "SELECT predict__schema_version()", version, sizeof(version),
-						 msg, size, "cannot read the managed schema's version"))
-			return false;
-		current = strcmp(version, MANAGED_SCHEMA_VERSION) == 0;
-	}
-
-	if (strcmp(value, "extension") == 0 && strcmp(mode, "managed") == 0)
+	if (strcmp(found, "extension") == 0 && strcmp(mode, "managed") == 0)
 	{
 		snprintf(msg, size, "the predict extension is installed in this database: run with "
 				 "PREDICT_MODE=extension (or auto), or drop the extension");
 		return false;
 	}
-	if (strcmp(value, "managed") == 0 && strcmp(mode, "extension") == 0)
+	if (strncmp(found, "managed", 7) == 0 && strcmp(mode, "extension") == 0)
 	{
 		snprintf(msg, size, "this database has the managed-mode predict schema: run with "
 				 "PREDICT_MODE=managed (or auto)");
 		return false;
 	}
-	t->managed = strcmp(value, "managed") == 0 || strcmp(mode, "managed") == 0;
-	if (value[0] == '\0' && !t->managed)
-	{
-		res = PQexec(t->conn, "CREATE EXTENSION IF NOT EXISTS predict");
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		{
-			const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-			if (primary != NULL)
-				snprintf(why, sizeof(why), "%s", primary);
-			else
-				pg_first_line(PQresultErrorMessage(res), why, sizeof(why));
-			if (strcmp(mode, "extension") == 0)
-			{
-				snprintf(msg, size, "cannot create the predict extension: %s (install it with "
-						 "`make install` as root in the predict repository, and connect as a user "
-						 "allowed to create extensions; or run with PREDICT_MODE=managed)", why);
-				PQclear(res);
-				return false;
-			}
-			t->managed = true;
-		}
-		PQclear(res);
-	}
-	if (t->managed && !current && !install_managed(t, msg, size))
+	t->managed = strncmp(found, "managed", 7) == 0 || strcmp(mode, "managed") == 0;
+	if (!t->managed &&
+		!prepare_extension(t, found[0] != '\0', version, mode, why, sizeof(why), msg, size))
+		return false;
+	if (t->managed && !prepare_managed(t, found, msg, size))
 	{
 		if (why[0] != '\0')
 		{
@@ -317,6 +528,38 @@ prepare_schema(pg_target *t, const char *mode, char *msg, size_t size)
 }
 
 /*
+ * Load a model document with the core (validating it before anything
+ * reaches the database) and, in managed mode, compile it to SQL.
+ */
+static bool
+compile_model(pg_target *t, const char *path, const char *text, size_t len,
+			  predict_model **model, char **compiled, char *msg, size_t size)
+{
+	predict_limits limits = predict_default_limits();
+	predict_error err;
+
+	*compiled = NULL;
+	limits.max_model_bytes = MAX_MODEL_FILE;
+	*model = predict_model_load(text, len, &limits, NULL, &err);
+	if (*model == NULL)
+	{
+		snprintf(msg, size, "%s is not a valid model: %s", path, err.message);
+		return false;
+	}
+	if (!t->managed)
+		return true;
+	*compiled = predict_model_to_sql(*model, "@function@", "predict_internal", &err);
+	if (*compiled == NULL)
+	{
+		snprintf(msg, size, "cannot compile %s to SQL: %s", path, err.message);
+		predict_model_free(*model);
+		*model = NULL;
+		return false;
+	}
+	return true;
+}
+
+/*
  * Deploy a model file as the next version of name (the document's own name
  * when NULL); *version gets the version.
  */
@@ -326,13 +569,13 @@ deploy_file(pg_target *t, const char *path, const char *name, long *version,
 {
 	size_t		len;
 	char	   *text = read_whole_file(path, MAX_MODEL_FILE, &len);
-	predict_limits limits = predict_default_limits();
-	predict_error err;
 	predict_model *model;
-	char	   *compiled = NULL;
+	char	   *compiled;
 	const char *values[3];
-	PGresult   *res;
+	char		sql[600];
 	char		what[512];
+	char		label[512];
+	PGresult   *res;
 
 	if (text == NULL)
 	{
@@ -340,35 +583,28 @@ deploy_file(pg_target *t, const char *path, const char *name, long *version,
 				 "file made by tools/predict-export", path, strerror(errno));
 		return false;
 	}
-	/* validate with the core before anything reaches the database */
-	limits.max_model_bytes = MAX_MODEL_FILE;
-	model = predict_model_load(text, len, &limits, NULL, &err);
-	if (model == NULL)
+	if (t->managed_1_0)
 	{
-		snprintf(msg, size, "the model file %s is not a valid model: %s", path, err.message);
+		snprintf(msg, size, "cannot deploy the model file %s: the managed predict schema is version "
+				 "1.0; start a gateway once as its owner to migrate it", path);
+		free(text);
+		return false;
+	}
+	snprintf(label, sizeof(label), "the model file %s", path);
+	if (!compile_model(t, label, text, len, &model, &compiled, msg, size))
+	{
 		free(text);
 		return false;
 	}
 	values[0] = name != NULL ? name : predict_model_name(model);
 	values[1] = text;
-	snprintf(what, sizeof(what), "cannot deploy the model file %s", path);
+	values[2] = compiled;
 	if (t->managed)
-	{
-		compiled = predict_model_to_sql(model, "@function@", t->schema, &err);
-		if (compiled == NULL)
-		{
-			snprintf(msg, size, "cannot compile the model file %s to SQL: %s", path, err.message);
-			predict_model_free(model);
-			free(text);
-			return false;
-		}
-		values[2] = compiled;
-		res = setup_exec(t->conn, "SELECT predict__deploy_compiled($1, $2::jsonb, $3)", 3, values,
-						 msg, size, what, "");
-	}
+		snprintf(sql, sizeof(sql), "SELECT predict_internal.deploy_compiled($1, $2::jsonb, $3)");
 	else
-		res = setup_exec(t->conn, "SELECT predict_deploy($1, $2::jsonb)", 2, values, msg, size,
-						 what, "");
+		snprintf(sql, sizeof(sql), "SELECT %s.predict_deploy($1, $2::jsonb)", t->schema);
+	snprintf(what, sizeof(what), "cannot deploy the model file %s", path);
+	res = setup_exec(t->conn, sql, t->managed ? 3 : 2, values, msg, size, what, "");
 	if (res != NULL)
 	{
 		*version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -382,31 +618,33 @@ deploy_file(pg_target *t, const char *path, const char *name, long *version,
 }
 
 bool
-pg_setup(const gateway_config *cfg, char *msg, size_t size)
+pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg, size_t size)
 {
 	pg_target	t = {0};
 	char		has_default[8];
-	bool		ok = false;
+	char		sql[600];
+	bool		ok;
 	long		version;
 
 	if ((t.conn = connect_setup(cfg->database_url, msg, size)) == NULL)
 		return false;
-	if (!lock_setup(t.conn, msg, size))
-		goto done;
-	if (!prepare_schema(&t, cfg->mode, msg, size) ||
-		!query_value(t.conn, "SELECT EXISTS (SELECT FROM predict_models WHERE is_default)",
-					 has_default, sizeof(has_default), msg, size,
-					 "cannot read the model registry (may this user read its tables?)"))
-		goto unlock;
-	if (has_default[0] != 't' &&
-		!deploy_file(&t, cfg->model_path, NULL, &version, msg, size))
-		goto unlock;
-	/* logged once set-up succeeded, so that a failure is one line */
-	log_info("mode: %s", t.mode_note);
-	ok = true;
-unlock:
-	unlock_setup(t.conn);
-done:
+	ok = begin_setup(t.conn, msg, size) && prepare_schema(&t, cfg->mode, msg, size);
+	if (ok)
+	{
+		snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT FROM %s.predict_models WHERE is_default)",
+				 t.schema);
+		ok = query_value(t.conn, sql, has_default, sizeof(has_default), msg, size,
+						 "cannot read the model registry (may this user read its tables?)");
+	}
+	if (ok && has_default[0] != 't')
+		ok = deploy_file(&t, cfg->model_path, NULL, &version, msg, size);
+	ok = end_setup(t.conn, ok, msg, size);
+	if (ok)
+	{
+		/* logged once set-up succeeded, so that a failure is one line */
+		log_info("mode: %s", t.mode_note);
+		snprintf(schema, schema_size, "%s", t.schema);
+	}
 	PQfinish(t.conn);
 	return ok;
 }
@@ -433,6 +671,7 @@ pg_command(int argc, char **argv)
 	char		msg[1024];
 	int			status = 1;
 	int			first = 1;
+	long		version = 0;
 
 	if (argc >= 3 && strcmp(argv[1], "--name") == 0)
 	{
@@ -454,32 +693,32 @@ pg_command(int argc, char **argv)
 		fprintf(stderr, "predict-gateway %s: %s\n", argv[0], msg);
 		return 1;
 	}
-	if (!lock_setup(t.conn, msg, sizeof(msg)) || !prepare_schema(&t, mode, msg, sizeof(msg)))
+	if (!begin_setup(t.conn, msg, sizeof(msg)) || !prepare_schema(&t, mode, msg, sizeof(msg)))
 		goto done;
 	if (strcmp(argv[0], "deploy") == 0)
 	{
-		long		version;
-
 		if (deploy_file(&t, argv[first], name, &version, msg, sizeof(msg)))
-		{
-			printf("%ld\n", version);
 			status = 0;
-		}
 	}
 	else
 	{
 		const char *values[2] = {argv[1], argc > 2 ? argv[2] : NULL};
-		PGresult   *res = strcmp(argv[0], "activate") == 0 ?
-			setup_exec(t.conn, "SELECT predict_activate($1, $2::integer)", 2, values, msg,
-					   sizeof(msg), "cannot activate the version", "") :
-			setup_exec(t.conn, "SELECT predict_set_default($1)", 1, values, msg, sizeof(msg),
-					   "cannot make the model the default", "");
+		bool		activate = strcmp(argv[0], "activate") == 0;
+		char		sql[600];
+		PGresult   *res;
 
+		snprintf(sql, sizeof(sql), activate ? "SELECT %s.predict_activate($1, $2::integer)" :
+				 "SELECT %s.predict_set_default($1)", t.schema);
+		res = setup_exec(t.conn, sql, activate ? 2 : 1, values, msg, sizeof(msg),
+						 activate ? "cannot activate the version" : "cannot make the model the default", "");
 		if (res != NULL)
 			status = 0;
 		PQclear(res);
 	}
-	unlock_setup(t.conn);
+	if (!end_setup(t.conn, status == 0, msg, sizeof(msg)))
+		status = 1;
+	else if (status == 0 && strcmp(argv[0], "deploy") == 0)
+		printf("%ld\n", version);
 done:
 	if (status != 0)
 		fprintf(stderr, "predict-gateway %s: %s\n", argv[0], msg);

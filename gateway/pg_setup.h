@@ -13,12 +13,14 @@
 struct gateway_config;
 
 /*
- * Start-up: under an advisory lock (so that gateways booting together on
- * an empty database all come up), create the extension or the managed
- * schema, and deploy cfg->model_path if there is no default model. False
- * with one line in msg saying what to do.
+ * Start-up, in one transaction under an advisory lock (so that gateways
+ * booting together on an empty database all come up): create the extension
+ * or the managed schema (or bring an older one to this version), and deploy
+ * cfg->model_path if there is no default model. schema gets the predict
+ * tables' schema, quoted. False with one line in msg saying what to do.
  */
-bool		pg_setup(const struct gateway_config *cfg, char *msg, size_t size);
+bool		pg_setup(const struct gateway_config *cfg, char *schema, size_t schema_size,
+					 char *msg, size_t size);
 
 /*
  * `predict-gateway deploy|activate ...`: argv[0] is the command. Returns

@@ -23,18 +23,26 @@ build/gateway:
 build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) build/gateway/managed_sql.h | build/gateway
 	$(CC) $(PREDICT_CFLAGS) $(GATEWAY_CPPFLAGS) -Ibuild/gateway -c -o $@ $<
 
-# Managed mode's schema: sql/managed.sql, then the extension's report
-# functions (the block between "-- BEGIN REPORT" and "-- END REPORT" of
-# sql/predict--1.0.sql), one copy for both modes.
-build/gateway/managed.sql: sql/managed.sql sql/predict--1.0.sql | build/gateway
-	{ cat sql/managed.sql; \
-	  sed -n '/^-- BEGIN REPORT$$/,/^-- END REPORT$$/p' sql/predict--1.0.sql; } > $@
+# Managed mode's schema, put together from sql/schema/ as the extension's
+# scripts are (mk/pg.mk): a new schema, and the migration from 1.0; the
+# tables and the reports are the extension's own parts.
+MANAGED_NEW = $(addprefix sql/schema/,managed-schema.sql tables.sql managed.sql managed-triggers.sql report.sql)
+MANAGED_1_0_1_1 = $(addprefix sql/schema/,managed-schema.sql managed--1.0--1.1.sql managed.sql report.sql)
 
-# The managed schema as a C string, so that the binary carries it.
-build/gateway/managed_sql.h: build/gateway/managed.sql
-	{ echo '/* generated from build/gateway/managed.sql by mk/gateway.mk */'; \
+build/gateway/managed.sql: $(MANAGED_NEW) | build/gateway
+	cat $(MANAGED_NEW) > $@
+
+build/gateway/managed--1.0--1.1.sql: $(MANAGED_1_0_1_1) | build/gateway
+	cat $(MANAGED_1_0_1_1) > $@
+
+# The managed scripts as C strings, so that the binary carries them.
+build/gateway/managed_sql.h: build/gateway/managed.sql build/gateway/managed--1.0--1.1.sql
+	{ echo '/* generated from build/gateway/managed*.sql by mk/gateway.mk */'; \
 	  echo 'static const char managed_sql[] ='; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' build/gateway/managed.sql; \
+	  echo ';'; \
+	  echo 'static const char managed_upgrade_1_0_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' build/gateway/managed--1.0--1.1.sql; \
 	  echo ';'; } > $@
 
 bin/predict-gateway: $(GATEWAY_OBJS) $(GATEWAY_CORE_OBJS) | bin

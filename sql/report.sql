@@ -106,11 +106,20 @@ CREATE ROLE report_reader;
 SET ROLE report_reader;
 SELECT predict_report();
 RESET ROLE;
-GRANT SELECT ON predictions, predict_models, predict_model_versions TO report_reader;
+-- a reader needs SELECT on predictions and the reports' view of the
+-- registry, not the model documents (tools/grant-analyst.sql)
+GRANT SELECT ON predictions TO report_reader;
+GRANT EXECUTE ON FUNCTION predict_internal.report_model(text), predict_internal.report_versions(text)
+    TO report_reader;
 SET ROLE report_reader;
 SELECT predict_report() #> '{versions,0,metrics,rows}' AS readable;
+SELECT count(*) > 0 AS metrics FROM predict_report_metrics();
+SELECT model FROM predict_model_versions LIMIT 1;
+SELECT * FROM predict_internal.report_versions('tiny') LIMIT 0;
 RESET ROLE;
-REVOKE SELECT ON predictions, predict_models, predict_model_versions FROM report_reader;
+REVOKE SELECT ON predictions FROM report_reader;
+REVOKE EXECUTE ON FUNCTION predict_internal.report_model(text), predict_internal.report_versions(text)
+    FROM report_reader;
 DROP ROLE report_reader;
 
 DROP EXTENSION predict;

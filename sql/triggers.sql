@@ -4,9 +4,10 @@ CREATE EXTENSION predict;
 \set tiny `cat test/pg/models/tiny.json`
 SELECT predict_deploy('tiny', :'tiny');
 
--- what the client supplies for the scored columns is overwritten
-INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)
-VALUES (1, '{"x": 0, "c": "a"}', 0.123, false, 'forged', 99)
+-- without a model_version, what the client supplies for the scored columns
+-- is overwritten
+INSERT INTO predictions (observation_id, observation, proba, predicted_class, model)
+VALUES (1, '{"x": 0, "c": "a"}', 0.123, false, 'forged')
 RETURNING id, observation_id, observation, proba, predicted_class, true_class, model, model_version,
           created_at = now() AS created_now, updated_at = now() AS updated_now;
 SELECT proba = predict_proba(observation) AS same_as_function,
@@ -107,6 +108,43 @@ RETURNING observation_id, proba, model, model_version;
 ROLLBACK;
 SELECT count(*) FROM predictions WHERE observation_id = 15;
 SELECT model, model_version, count(*) FROM predictions GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- ---------- rows that arrive with their model_version (as a restore does) ----------
+-- the score that version computes is kept, active or not, with every column
+INSERT INTO predictions (id, observation_id, observation, proba, predicted_class, true_class, model,
+                         model_version, created_at, updated_at)
+SELECT 1000, 20, observation, proba, predicted_class, true_class, model, model_version,
+       created_at - interval '1 day', updated_at - interval '1 hour'
+  FROM predictions WHERE observation_id = 1
+RETURNING id, observation_id, proba, predicted_class, true_class, model, model_version,
+          created_at < now() AS created_kept, updated_at < now() AS updated_kept;
+COPY predictions (observation_id, observation, proba, predicted_class, model, model_version) FROM stdin;
+21	{"x": 0, "c": "a"}	0.8807970779778823	t	tiny	1
+\.
+-- a missing proba and predicted_class are the version's
+INSERT INTO predictions (observation_id, observation, model, model_version)
+VALUES (22, '{"x": 0, "c": "a"}', 'tiny', 1) RETURNING observation_id, proba, predicted_class, model_version;
+-- any other score is refused: a restore cannot forge a prediction
+INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)
+VALUES (23, '{"x": 0, "c": "a"}', 0.5, true, 'tiny', 1);
+INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)
+VALUES (23, '{"x": 0, "c": "a"}', 0.88079707797788, true, 'tiny', 1);
+INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)
+VALUES (23, '{"x": 0, "c": "a"}', 0.8807970779778823, false, 'tiny', 1);
+COPY predictions (observation_id, observation, proba, predicted_class, model, model_version) FROM stdin;
+23	{"x": 0, "c": "b"}	0.8807970779778823	t	tiny	1
+\.
+-- ... and so is a version that does not exist, or no model
+INSERT INTO predictions (observation_id, observation, model, model_version) VALUES (23, '{}', 'tiny', 9);
+INSERT INTO predictions (observation_id, observation, model, model_version) VALUES (23, '{}', 'nope', 1);
+INSERT INTO predictions (observation_id, observation, model_version) VALUES (23, '{}', 1);
+SELECT count(*) FROM predictions WHERE observation_id = 23;
+-- a version that predictions use cannot be deleted
+DELETE FROM predict_model_versions WHERE name = 'tiny' AND version = 1;
+-- the foreign key orders pg_dump's data; its insert check is the trigger's
+SELECT tgfoid::regproc, tgenabled FROM pg_trigger
+WHERE tgconstraint = (SELECT oid FROM pg_constraint WHERE conname = 'predictions_model_version_fkey')
+ORDER BY 1::text;
 
 -- DELETE is not restricted (retention is the owner's business)
 DELETE FROM predictions WHERE observation_id = 14;

@@ -47,6 +47,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -78,6 +79,12 @@ static int	predict_max_model_bytes = (int) PREDICT_DEFAULT_MAX_MODEL_BYTES;
 /* Distinct model names one call site remembers per statement. */
 #define RESOLVED_MAX 4
 
+/*
+ * Versions one call site of the trigger remembers per statement, for rows
+ * that arrive with their model_version (a restore interleaves them).
+ */
+#define VERSIONS_MAX 16
+
 /* ---------- the model cache ---------- */
 
 /* One loaded model version; everything lives in its own memory context. */
@@ -106,6 +113,7 @@ typedef struct registry_plans
 	char	   *schema;			/* quoted schema name the plans were made for */
 	SPIPlanPtr	resolve_named;
 	SPIPlanPtr	resolve_default;
+	SPIPlanPtr	resolve_version;
 	SPIPlanPtr	fetch_document;
 } registry_plans;
 
@@ -130,6 +138,7 @@ typedef struct resolved_model
 {
 	char	   *requested;		/* model name asked for, NULL for the default */
 	int			requested_len;
+	int32		version;		/* the version asked for, 0 for the active one */
 	model_entry *entry;			/* pinned */
 	Datum		name_text;		/* entry->name as text, for the trigger */
 } resolved_model;
@@ -144,6 +153,8 @@ typedef struct scoring_state
 	statement_key key;
 	int			nresolved;
 	resolved_model resolved[RESOLVED_MAX];
+	int			nversions;
+	resolved_model versions[VERSIONS_MAX];	/* asked for by name and version */
 	predict_value *values;		/* scratch for one observation */
 	size_t		nvalues;
 	/* trigger only: attribute numbers in the trigger's relation */
@@ -441,7 +452,7 @@ static void
 registry_plans_prepare(const char *schema)
 {
 	Oid			text_arg[1] = {TEXTOID};
-	Oid			fetch_args[2] = {TEXTOID, INT4OID};
+	Oid			version_args[2] = {TEXTOID, INT4OID};
 
 	if (plans.schema != NULL && strcmp(plans.schema, schema) == 0)
 		return;
@@ -449,6 +460,7 @@ registry_plans_prepare(const char *schema)
 	{
 		SPI_freeplan(plans.resolve_named);
 		SPI_freeplan(plans.resolve_default);
+		SPI_freeplan(plans.resolve_version);
 		SPI_freeplan(plans.fetch_document);
 		pfree(plans.schema);
 		memset(&plans, 0, sizeof(plans));
@@ -465,10 +477,14 @@ registry_plans_prepare(const char *schema)
 		" ON v.name OPERATOR(pg_catalog.=) m.name"
 		" AND v.version OPERATOR(pg_catalog.=) m.active_version"
 		" WHERE m.is_default", schema, schema), 0, NULL);
+	plans.resolve_version = prepare_kept(psprintf(
+		"SELECT v.name, v.version, v.xmin, v.ctid FROM %s.predict_model_versions v"
+		" WHERE v.name OPERATOR(pg_catalog.=) $1"
+		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, version_args);
 	plans.fetch_document = prepare_kept(psprintf(
 		"SELECT v.model FROM %s.predict_model_versions v"
 		" WHERE v.name OPERATOR(pg_catalog.=) $1"
-		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, fetch_args);
+		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, version_args);
 	plans.schema = MemoryContextStrdup(TopMemoryContext, schema);
 }
 
@@ -510,15 +526,16 @@ no_model_error(const char *requested)
 
 /*
  * The active version of a model (requested == NULL: of the default model),
- * as the statement's snapshot sees the registry, loaded into the cache; the
- * caller pins it before anything can supersede it. Other cached versions of
- * that name are superseded. The registry is read as its owner, so that
- * EXECUTE on the scoring functions (or INSERT on predictions) is all a role
- * needs; the queries are fixed and schema-qualified, and run as a
+ * or version of requested when version > 0, as the statement's snapshot
+ * sees the registry, loaded into the cache; the caller pins it before
+ * anything can supersede it. Finding the active version supersedes the
+ * other cached versions of that name. The registry is read as its owner, so
+ * that EXECUTE on the scoring functions (or INSERT on predictions) is all a
+ * role needs; the queries are fixed and schema-qualified, and run as a
  * security-restricted operation.
  */
 static model_entry *
-model_resolve(Oid schema, const char *schema_q, const char *requested)
+model_resolve(Oid schema, const char *schema_q, const char *requested, int32 wanted)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -538,7 +555,13 @@ model_resolve(Oid schema, const char *schema_q, const char *requested)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	registry_plans_prepare(schema_q);
-	if (requested != NULL)
+	if (requested != NULL && wanted > 0)
+	{
+		arg[0] = CStringGetTextDatum(requested);
+		arg[1] = Int32GetDatum(wanted);
+		ret = SPI_execute_plan(plans.resolve_version, arg, NULL, true, 1);
+	}
+	else if (requested != NULL)
 	{
 		arg[0] = CStringGetTextDatum(requested);
 		ret = SPI_execute_plan(plans.resolve_named, arg, NULL, true, 1);
@@ -547,6 +570,10 @@ model_resolve(Oid schema, const char *schema_q, const char *requested)
 		ret = SPI_execute_plan(plans.resolve_default, NULL, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0 && wanted > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", requested, wanted)));
 	if (SPI_processed == 0)
 		no_model_error(requested);
 
@@ -573,7 +600,8 @@ model_resolve(Oid schema, const char *schema_q, const char *requested)
 															 SPI_tuptable->tupdesc,
 															 1, &isnull)));
 	}
-	model_cache_supersede(name, entry);
+	if (wanted <= 0)
+		model_cache_supersede(name, entry);
 
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -583,16 +611,23 @@ model_resolve(Oid schema, const char *schema_q, const char *requested)
 /* ---------- per call site state ---------- */
 
 static void
+resolved_forget(resolved_model *slot)
+{
+	model_entry_unpin(slot->entry);
+	if (slot->requested != NULL)
+		pfree(slot->requested);
+	pfree(DatumGetPointer(slot->name_text));
+}
+
+static void
 scoring_state_unpin_all(scoring_state *state)
 {
 	for (int i = 0; i < state->nresolved; i++)
-	{
-		model_entry_unpin(state->resolved[i].entry);
-		if (state->resolved[i].requested != NULL)
-			pfree(state->resolved[i].requested);
-		pfree(DatumGetPointer(state->resolved[i].name_text));
-	}
+		resolved_forget(&state->resolved[i]);
 	state->nresolved = 0;
+	for (int i = 0; i < state->nversions; i++)
+		resolved_forget(&state->versions[i]);
+	state->nversions = 0;
 }
 
 /* fn_mcxt is going away: release the pins. */
@@ -641,19 +676,11 @@ statement_key_get(statement_key *key)
 	return true;
 }
 
-/*
- * The model for this call: the default (name == NULL) or a named one, as
- * the current statement sees the registry. Cheap when the statement already
- * resolved it.
- */
-static resolved_model *
-scoring_resolve(scoring_state *state, const char *name, int len)
+/* Forget what an earlier statement resolved (its snapshot is not this one's). */
+static void
+scoring_state_for_statement(scoring_state *state)
 {
 	statement_key key;
-	resolved_model *slot;
-	model_entry *entry;
-	char	   *requested;
-	MemoryContext old;
 
 	if (!statement_key_get(&key))
 	{
@@ -666,37 +693,45 @@ scoring_resolve(scoring_state *state, const char *name, int len)
 		state->key = key;
 		state->key_valid = true;
 	}
-	for (int i = 0; i < state->nresolved; i++)
+}
+
+static resolved_model *
+scoring_find(resolved_model *slots, int n, const char *name, int len, int32 version)
+{
+	for (int i = 0; i < n; i++)
 	{
-		slot = &state->resolved[i];
-		if (name == NULL ? slot->requested == NULL :
-			(slot->requested != NULL && slot->requested_len == len &&
-			 memcmp(slot->requested, name, len) == 0))
+		resolved_model *slot = &slots[i];
+
+		if (slot->version == version &&
+			(name == NULL ? slot->requested == NULL :
+			 (slot->requested != NULL && slot->requested_len == len &&
+			  memcmp(slot->requested, name, len) == 0)))
 			return slot;
 	}
+	return NULL;
+}
 
-	requested = name != NULL ? pnstrdup(name, len) : NULL;
-	entry = model_resolve(state->schema, state->schema_quoted, requested);
-	if (requested != NULL)
-		pfree(requested);
+/* Pin entry in a new slot of slots (n of max in use; the oldest goes when full). */
+static resolved_model *
+scoring_remember(scoring_state *state, resolved_model *slots, int *n, int max,
+				 model_entry *entry, const char *name, int len, int32 version)
+{
+	resolved_model *slot;
+	MemoryContext old;
 
-	if (state->nresolved == RESOLVED_MAX)
+	if (*n == max)
 	{
-		/* many names in one statement: forget the oldest */
-		slot = &state->resolved[0];
-		model_entry_unpin(slot->entry);
-		if (slot->requested != NULL)
-			pfree(slot->requested);
-		pfree(DatumGetPointer(slot->name_text));
-		memmove(&state->resolved[0], &state->resolved[1],
-				(RESOLVED_MAX - 1) * sizeof(resolved_model));
-		state->nresolved--;
+		/* many models in one statement: forget the oldest */
+		resolved_forget(&slots[0]);
+		memmove(&slots[0], &slots[1], (max - 1) * sizeof(resolved_model));
+		(*n)--;
 	}
 	old = MemoryContextSwitchTo(state->mcxt);
-	slot = &state->resolved[state->nresolved];
+	slot = &slots[*n];
 	slot->entry = entry;
 	slot->requested = name != NULL ? pnstrdup(name, len) : NULL;
 	slot->requested_len = len;
+	slot->version = version;
 	slot->name_text = PointerGetDatum(cstring_to_text(entry->name));
 	if (state->nvalues < entry->ncolumns)
 	{
@@ -707,8 +742,48 @@ scoring_resolve(scoring_state *state, const char *name, int len)
 	}
 	MemoryContextSwitchTo(old);
 	entry->pins++;
-	state->nresolved++;
+	(*n)++;
 	return slot;
+}
+
+/*
+ * The model for this call: the active version of the default model (name ==
+ * NULL) or of a named one, as the current statement sees the registry.
+ * Cheap when the statement already resolved it.
+ */
+static resolved_model *
+scoring_resolve(scoring_state *state, const char *name, int len)
+{
+	resolved_model *slot;
+	char	   *requested;
+	model_entry *entry;
+
+	scoring_state_for_statement(state);
+	slot = scoring_find(state->resolved, state->nresolved, name, len, 0);
+	if (slot != NULL)
+		return slot;
+	requested = name != NULL ? pnstrdup(name, len) : NULL;
+	entry = model_resolve(state->schema, state->schema_quoted, requested, 0);
+	if (requested != NULL)
+		pfree(requested);
+	return scoring_remember(state, state->resolved, &state->nresolved, RESOLVED_MAX,
+							entry, name, len, 0);
+}
+
+/* Version version of model name, active or not (a row that names it). */
+static resolved_model *
+scoring_resolve_version(scoring_state *state, const char *name, int32 version)
+{
+	int			len = (int) strlen(name);
+	resolved_model *slot;
+
+	scoring_state_for_statement(state);
+	slot = scoring_find(state->versions, state->nversions, name, len, version);
+	if (slot != NULL)
+		return slot;
+	return scoring_remember(state, state->versions, &state->nversions, VERSIONS_MAX,
+							model_resolve(state->schema, state->schema_quoted, name, version),
+							name, len, version);
 }
 
 /* ---------- reading observations from jsonb ---------- */
@@ -1314,9 +1389,72 @@ trigger_columns(scoring_state *state, Relation rel, const char *function)
 }
 
 /*
+ * A row that arrives with its model_version (a restored row, or one copied
+ * from another database) keeps its score only if it is that version's:
+ * proba and predicted_class, when given, must be bit for bit what the
+ * version computes for the observation, and are filled in when missing.
+ * Anything else is refused, so that a restore cannot forge a prediction.
+ */
+static HeapTuple
+predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *obs,
+				   int32 version)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	resolved_model *resolved;
+	Datum		model;
+	Datum		given;
+	bool		isnull;
+	bool		proba_null;
+	bool		class_null;
+	double		proba;
+	double		given_proba = 0.0;
+	bool		predicted;
+	bool		given_class = false;
+	int			columns[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	model = heap_getattr(tuple, state->att_model, tupdesc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a row of relation \"%s\" with a model_version must name its model",
+						RelationGetRelationName(rel))));
+	resolved = scoring_resolve_version(state, TextDatumGetCString(model), version);
+	proba = observation_score(obs, resolved->entry, state->values);
+	predicted = predict_model_classify(resolved->entry->model, proba);
+
+	given = heap_getattr(tuple, state->att_proba, tupdesc, &proba_null);
+	if (!proba_null)
+		given_proba = DatumGetFloat8(given);
+	given = heap_getattr(tuple, state->att_predicted_class, tupdesc, &class_null);
+	if (!class_null)
+		given_class = DatumGetBool(given);
+	if ((!proba_null && memcmp(&given_proba, &proba, sizeof(double)) != 0) ||
+		(!class_null && given_class != predicted))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("new row of relation \"%s\" does not carry the score of model \"%s\" version %d",
+						RelationGetRelationName(rel), resolved->entry->name, version),
+				 errdetail("The row has proba %s and predicted_class %s; the version computes %s and %s for its observation.",
+						   proba_null ? "null" : float8out_internal(given_proba),
+						   class_null ? "null" : (given_class ? "true" : "false"),
+						   float8out_internal(proba), predicted ? "true" : "false"),
+				 errhint("A row inserted with a model_version (as a restore does) keeps only the score that version computes; leave model_version out to have the row scored by the default model.")));
+	if (!proba_null && !class_null)
+		return tuple;
+	columns[0] = state->att_proba;
+	values[0] = Float8GetDatum(proba);
+	columns[1] = state->att_predicted_class;
+	values[1] = BoolGetDatum(predicted);
+	return heap_modify_tuple_by_cols(tuple, tupdesc, 2, columns, values, nulls);
+}
+
+/*
  * BEFORE INSERT on predictions: score the observation with the default
  * model and fill proba, predicted_class, model and model_version, whatever
- * the client supplied for them.
+ * the client supplied for them; or, for a row that names its model_version,
+ * check its score (predictions_verify).
  */
 Datum
 predictions_score(PG_FUNCTION_ARGS)
@@ -1328,6 +1466,7 @@ predictions_score(PG_FUNCTION_ARGS)
 	scoring_state *state = scoring_state_get(fcinfo);
 	resolved_model *resolved;
 	Datum		obs;
+	Datum		version;
 	bool		isnull;
 	double		proba;
 	int			columns[4];
@@ -1338,6 +1477,10 @@ predictions_score(PG_FUNCTION_ARGS)
 	obs = heap_getattr(tuple, state->att_observation, tupdesc, &isnull);
 	if (isnull)
 		return PointerGetDatum(tuple);	/* the NOT NULL constraint reports it */
+	version = heap_getattr(tuple, state->att_model_version, tupdesc, &isnull);
+	if (!isnull)
+		return PointerGetDatum(predictions_verify(state, rel, tuple, DatumGetJsonbP(obs),
+												  DatumGetInt32(version)));
 
 	resolved = scoring_resolve(state, NULL, 0);
 	proba = observation_score(DatumGetJsonbP(obs), resolved->entry, state->values);

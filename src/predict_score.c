@@ -33,7 +33,8 @@ static const char usage_text[] =
 "  -m, --model FILE          the model document (required)\n"
 "      --sql                 print the model compiled to PL/pgSQL (what the gateway\n"
 "                            installs on PostgreSQL without the extension) and exit;\n"
-"                            @function@ and @extschema@ stand for the names to use\n"
+"                            @function@ stands for the function's name (its helpers\n"
+"                            are managed mode's, in schema predict_internal)\n"
 "      --max-model-bytes N   refuse larger model documents (default 67108864)\n"
 "  -h, --help                this help\n"
 "  -V, --version             the version\n"
@@ -372,7 +373,7 @@ main(int argc, char **argv)
 	}
 	if (print_sql)
 	{
-		char	   *sql = predict_model_to_sql(model, "@function@", "@extschema@", &err);
+		char	   *sql = predict_model_to_sql(model, "@function@", "predict_internal", &err);
 
 		if (sql == NULL)
 			fprintf(stderr, "predict-score: %s: %s\n", model_path, err.message);

@@ -2,7 +2,7 @@
  * sql_codegen.c - compile a loaded model into a PL/pgSQL function that
  * scores exactly as predict_score does, for PostgreSQL databases where the
  * C extension cannot be installed (managed services such as Heroku
- * Postgres). The gateway installs it in "managed mode" (sql/managed.sql has
+ * Postgres). The gateway installs it in "managed mode" (sql/schema/managed.sql has
  * the helper functions it calls).
  *
  * Exactness: the generated code performs the scorer's float8 operations in
@@ -22,7 +22,7 @@
  *
  * Messages are the core's, built by the helper functions from the same
  * pieces (column names quoted by predict_quote here, values quoted by
- * predict__quote in SQL).
+ * quote in SQL).
  */
 #include <float.h>
 #include <math.h>
@@ -148,8 +148,8 @@ json_string_body(sql_buffer *buf, const char *s, size_t len)
  * "var op c" for a constant c (op one of + - * /) with C's result where
  * PostgreSQL's checked float8 operators raise: below the thresholds where a
  * product or quotient could underflow to zero, and above those where a
- * result could overflow to infinity, the helpers predict__tiny_* and
- * predict__big_* / predict__sum of sql/managed.sql compute it. NaN is
+ * result could overflow to infinity, the helpers tiny_* and
+ * big_* / add of sql/schema/managed.sql compute it. NaN is
  * above every number in PostgreSQL's ordering: it takes the "big" branch,
  * whose helpers return NaN op c as C does.
  */
@@ -160,7 +160,7 @@ sql_safe_op(sql_buffer *buf, const char *helpers, const char *var, char op, doub
 
 	if (op == '+' || op == '-')
 	{
-		sql_append(buf, "CASE WHEN abs(%s) > 8e307 THEN %s.predict__sum(%s, ", var, helpers, var);
+		sql_append(buf, "CASE WHEN abs(%s) > 8e307 THEN %s.add(%s, ", var, helpers, var);
 		sql_number(buf, op == '-' ? -c : c);
 		sql_append(buf, ") ELSE %s %c ", var, op);
 		sql_number(buf, c);
@@ -175,11 +175,11 @@ sql_safe_op(sql_buffer *buf, const char *helpers, const char *var, char op, doub
 	}
 	sql_append(buf, "CASE WHEN abs(%s) < %.17g THEN %s.%s(%s, ", var,
 			   op == '*' ? 1e-290 / fmin(a, 1.0) : 1e-290 * fmax(a, 1.0),
-			   helpers, op == '*' ? "predict__tiny_product" : "predict__tiny_quotient", var);
+			   helpers, op == '*' ? "tiny_product" : "tiny_quotient", var);
 	sql_number(buf, c);
 	sql_append(buf, ") WHEN abs(%s) > %.17g THEN %s.%s(%s, ", var,
 			   op == '*' ? 1e290 / fmax(a, 1.0) : 1e290 * fmin(a, 1.0),
-			   helpers, op == '*' ? "predict__big_product" : "predict__big_quotient", var);
+			   helpers, op == '*' ? "big_product" : "big_quotient", var);
 	sql_number(buf, c);
 	sql_append(buf, ") ELSE %s %c ", var, op);
 	sql_number(buf, c);
@@ -190,7 +190,7 @@ sql_safe_op(sql_buffer *buf, const char *helpers, const char *var, char op, doub
 static void
 sql_safe_sum(sql_buffer *buf, const char *helpers, const char *total, const char *t)
 {
-	sql_append(buf, "%s := CASE WHEN abs(%s) > 8e307 OR abs(%s) > 8e307 THEN %s.predict__sum(%s, %s) "
+	sql_append(buf, "%s := CASE WHEN abs(%s) > 8e307 OR abs(%s) > 8e307 THEN %s.add(%s, %s) "
 			   "ELSE %s + %s END;\n", total, total, t, helpers, total, t, total, t);
 }
 
@@ -229,13 +229,13 @@ emit_read_column(codegen *cg, uint32_t col, bool keep)
 	bool		numeric = cg->model->columns[col].numeric;
 
 	if (!keep)
-		sql_append(out, "  PERFORM %s.predict__read_%s(obs->", cg->helpers,
+		sql_append(out, "  PERFORM %s.read_%s(obs->", cg->helpers,
 				   numeric ? "number" : "cell");
 	else if (numeric)
-		sql_append(out, "  c%u_s := NULL;\n  c%u_x := %s.predict__read_number(obs->",
+		sql_append(out, "  c%u_s := NULL;\n  c%u_x := %s.read_number(obs->",
 				   col, col, cg->helpers);
 	else
-		sql_append(out, "  SELECT r.s, r.x INTO c%u_s, c%u_x FROM %s.predict__read_cell(obs->",
+		sql_append(out, "  SELECT r.s, r.x INTO c%u_s, c%u_x FROM %s.read_cell(obs->",
 				   col, col, cg->helpers);
 	column_key(cg, col);
 	sql_append(out, ", ");
@@ -246,7 +246,7 @@ emit_read_column(codegen *cg, uint32_t col, bool keep)
 static void
 emit_fail(codegen *cg, uint32_t col, const char *message)
 {
-	sql_append(cg->out, "PERFORM %s.predict__fail(", cg->helpers);
+	sql_append(cg->out, "PERFORM %s.fail(", cg->helpers);
 	column_label(cg, col);
 	sql_append(cg->out, " || ': %s');", message);
 }
@@ -299,9 +299,9 @@ emit_unknown(codegen *cg, const block *blk, const step *st)
 
 	if (!st->unknown_is_error)
 		return;
-	sql_append(out, "    IF k IS NULL THEN PERFORM %s.predict__fail(", cg->helpers);
+	sql_append(out, "    IF k IS NULL THEN PERFORM %s.fail(", cg->helpers);
 	column_label(cg, blk->column);
-	sql_append(out, " || ': unknown category ' || %s.predict__shown(s, x) || "
+	sql_append(out, " || ': unknown category ' || %s.shown(s, x) || "
 			   "' (the encoder''s handle_unknown is \"error\")'); END IF;\n", cg->helpers);
 }
 
@@ -451,7 +451,7 @@ emit_link(codegen *cg)
 				   "  RETURN exp(d - m) / (exp(-d - m) + exp(d - m));\n");
 		return;
 	}
-	sql_append(out, "  RETURN %s.predict__expit(d);\n", cg->helpers);
+	sql_append(out, "  RETURN %s.expit(d);\n", cg->helpers);
 }
 
 static void
@@ -501,7 +501,7 @@ emit_logistic_regression(codegen *cg)
 	sql_append(out, ";\n  ");
 	sql_safe_sum(out, cg->helpers, "d", "t");
 	/* inf - inf: the core's error (PostgreSQL's NaN equals itself) */
-	sql_append(out, "  IF d = 'NaN' THEN PERFORM %s.predict__fail('the decision function overflowed "
+	sql_append(out, "  IF d = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
 			   "to NaN (values too large for the model)'); END IF;\n", cg->helpers);
 	emit_link(cg);
 }
@@ -738,13 +738,13 @@ emit_trees(codegen *cg)
 	if (hist)
 	{
 		for (size_t s = 0; s < est->nslots; s++)
-			sql_append(out, "  g%zu := %s.predict__category_code(f%zu);\n", s, cg->helpers, s);
+			sql_append(out, "  g%zu := %s.category_code(f%zu);\n", s, cg->helpers, s);
 		sql_append(out, "  raw := 0.0::float8 + ");
 		sql_number(out, est->init);
 		sql_append(out, ";\n");
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_hist_node(cg, &est->trees[t], est->trees[t].root, 0);
-		sql_append(out, "  RETURN %s.predict__expit(raw);\n", cg->helpers);
+		sql_append(out, "  RETURN %s.expit(raw);\n", cg->helpers);
 		return;
 	}
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
@@ -754,7 +754,7 @@ emit_trees(codegen *cg)
 		sql_append(out, ";\n");
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, true);
-		sql_append(out, "  RETURN %s.predict__expit(total);\n", cg->helpers);
+		sql_append(out, "  RETURN %s.expit(total);\n", cg->helpers);
 		return;
 	}
 	sql_append(out, "  total := 0.0::float8;\n");
@@ -810,7 +810,7 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 	cg.read_at = read_at;
 
 	emit_declarations(&cg);
-	sql_append(&body, "BEGIN\n  IF jsonb_typeof(obs) <> 'object' THEN PERFORM %s.predict__not_object(obs); END IF;\n",
+	sql_append(&body, "BEGIN\n  IF jsonb_typeof(obs) <> 'object' THEN PERFORM %s.not_object(obs); END IF;\n",
 			   helpers);
 	/* every listed column is checked, as the tutorial's astype(dtypes) does */
 	for (size_t c = 0; c < model->ncolumns; c++)
@@ -832,7 +832,8 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 			break;
 	}
 	sql_append(&out, "CREATE FUNCTION %s(obs jsonb) RETURNS float8\n"
-			   "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\nAS %s\n", function, tag);
+			   "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\n"
+			   "SET search_path = pg_catalog, pg_temp\nAS %s\n", function, tag);
 	sql_append(&out, "%s", body.data ? body.data : "");
 	sql_append(&out, "%s;\n", tag);
 	free(body.data);

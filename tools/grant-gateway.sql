@@ -4,17 +4,21 @@
 --
 -- Run it as the owner of the predict schema (the role that created the
 -- extension, or that the gateway first ran as in managed mode), after the
--- schema exists, in the schema the predict objects live in (search_path).
--- The gateway's role can then score, log predictions, read them and record
--- outcomes, and nothing else: it cannot deploy or activate models, read the
--- model documents, change what was predicted, delete rows, or drop anything.
--- Deploy with the owner role (bin/predict-gateway deploy, predict_deploy).
+-- schema exists. The gateway's role can then serve every route: score, log
+-- predictions, read them, record outcomes and read the reports (GET /,
+-- /report.json); and nothing else: it cannot deploy or activate models,
+-- read the model documents, change what was predicted, delete rows, or drop
+-- anything. Deploy with the owner role (bin/predict-gateway deploy).
 
 \set ON_ERROR_STOP on
-SELECT format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), :'role') \gexec
+\ir predict-schema.sql
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', :'predict_schema', :'role') \gexec
 -- readiness (/readyz) reads whether a default model exists
-SELECT format('GRANT SELECT ON %I.predict_models TO %I', current_schema(), :'role') \gexec
+SELECT format('GRANT SELECT ON %I.predict_models TO %I', :'predict_schema', :'role') \gexec
 -- /predict, /update, /predictions, /list-db-contents
-SELECT format('GRANT SELECT, INSERT ON %I.predictions TO %I', current_schema(), :'role') \gexec
-SELECT format('GRANT UPDATE (true_class) ON %I.predictions TO %I', current_schema(), :'role') \gexec
-SELECT format('GRANT USAGE ON SEQUENCE %I.predictions_id_seq TO %I', current_schema(), :'role') \gexec
+SELECT format('GRANT SELECT, INSERT ON %I.predictions TO %I', :'predict_schema', :'role') \gexec
+SELECT format('GRANT UPDATE (true_class) ON %I.predictions TO %I', :'predict_schema', :'role') \gexec
+SELECT format('GRANT USAGE ON SEQUENCE %I.predictions_id_seq TO %I', :'predict_schema', :'role') \gexec
+-- GET / and /report.json: the reports' view of the registry (not the documents)
+SELECT format('GRANT EXECUTE ON FUNCTION predict_internal.report_model(text), '
+              'predict_internal.report_versions(text) TO %I', :'role') \gexec

@@ -610,7 +610,7 @@ class ManagedPostgresBackend(PostgresBackend):
         return "postgres://%s@%s:%s/%s" % (name, self.host, self.port, name)
 
     def has_schema(self, url):
-        return self.query(url, "SELECT to_regprocedure('predict__schema_version()') IS NOT NULL") \
+        return self.query(url, "SELECT to_regprocedure('predict_internal.schema_version()') IS NOT NULL") \
             == [(True,)]
 
 

@@ -70,7 +70,7 @@ def deploy(dsn, name, model_path):
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
     cur = conn.cursor()
-    cur.execute("SELECT predict__deploy_compiled(%s, %s::jsonb, %s)",
+    cur.execute("SELECT predict_internal.deploy_compiled(%s, %s::jsonb, %s)",
                 (name, open(model_path).read(), compiled_sql(model_path)))
     version = cur.fetchone()[0]
     conn.close()
@@ -119,11 +119,11 @@ def test_sql_scorer_equals_predict_score(name, managed_db, tmp_path):
 
 
 def test_gateway_knows_the_managed_schema_version():
-    """The gateway reinstalls sql/managed.sql only when the database's version
-    differs from its own: the two constants must move together."""
+    """The gateway migrates a managed schema whose version is older than its
+    own, and refuses a newer one: the two constants must move together."""
     import re
-    sql = open(os.path.join(REPO, "sql", "managed.sql")).read()
+    sql = open(os.path.join(REPO, "sql", "schema", "managed.sql")).read()
     gateway = open(os.path.join(REPO, "gateway", "pg_setup.c")).read()
-    in_sql = re.search(r"predict__schema_version\(\)\s+RETURNS text .*?SELECT '([^']+)'", sql, re.S).group(1)
+    in_sql = re.search(r"predict_internal\.schema_version\(\)\s+RETURNS text .*?RETURN '([^']+)'", sql, re.S).group(1)
     in_gateway = re.search(r'#define MANAGED_SCHEMA_VERSION "([^"]+)"', gateway).group(1)
     assert in_sql == in_gateway

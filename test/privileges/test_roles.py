@@ -111,7 +111,7 @@ def test_gateway_role_has_only_what_it_needs(cluster, mode):
     gw = connect(port, gw_user, db)
     denied = "42501"
     deploy = ("SELECT predict_deploy('x', %s::jsonb)" if mode == "extension"
-              else "SELECT predict__deploy_compiled('x', %s::jsonb, 'SELECT 1')")
+              else "SELECT predict_internal.deploy_compiled('x', %s::jsonb, 'SELECT 1')")
     assert refused(gw, deploy, (open(os.path.join(REPO, "models", "titanic.json")).read(),)) == denied
     assert refused(gw, "SELECT predict_activate('titanic', 1)") == denied
     assert refused(gw, "SELECT predict_set_default('titanic')") == denied

@@ -93,7 +93,7 @@ def deploy(conn, mode, name, doc, tmp_path):
         else:
             path = os.path.join(str(tmp_path), "%s.json" % name)
             pe.write_model(doc, path)
-            cur.execute("SELECT predict__deploy_compiled(%s, %s::jsonb, %s)",
+            cur.execute("SELECT predict_internal.deploy_compiled(%s, %s::jsonb, %s)",
                         (name, text, compiled_sql(path)))
         return cur.fetchone()[0]
 

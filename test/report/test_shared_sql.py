@@ -1,7 +1,7 @@
-"""The report SQL is one block, in the extension's install script
-(sql/predict--1.0.sql, which PGXS installs as it is); mk/gateway.mk appends
-that block to sql/managed.sql to make managed mode's schema
-(build/gateway/managed.sql, embedded in the gateway)."""
+"""The SQL of both PostgreSQL modes is put together from the parts in
+sql/schema/ (mk/pg.mk, mk/gateway.mk): the tables and the reports are one
+file each, used by the extension's install and upgrade scripts and by
+managed mode's new schema and migration."""
 
 import os
 import re
@@ -10,9 +10,15 @@ import pytest
 
 from conftest import REPO
 
-EXTENSION = os.path.join(REPO, "sql", "predict--1.0.sql")
-MANAGED_SOURCE = os.path.join(REPO, "sql", "managed.sql")
-MANAGED_BUILT = os.path.join(REPO, "build", "gateway", "managed.sql")
+PARTS = os.path.join(REPO, "sql", "schema")
+BUILT = {
+    "build/sql/predict--1.1.sql": ["extension-header", "extension-schema", "tables", "extension", "report",
+                                   "extension-backup", "extension-grants"],
+    "build/sql/predict--1.0--1.1.sql": ["extension-header", "extension-schema", "extension--1.0--1.1", "extension",
+                                        "report", "extension-backup", "extension-grants"],
+    "build/gateway/managed.sql": ["managed-schema", "tables", "managed", "managed-triggers", "report"],
+    "build/gateway/managed--1.0--1.1.sql": ["managed-schema", "managed--1.0--1.1", "managed", "report"],
+}
 
 
 def read(path):
@@ -20,23 +26,25 @@ def read(path):
         return fh.read()
 
 
-def report_block(text, path):
-    assert text.count("-- BEGIN REPORT\n") == 1 and text.count("-- END REPORT\n") == 1, path
-    return text[text.index("-- BEGIN REPORT\n"):text.index("-- END REPORT\n") + len("-- END REPORT\n")]
+@pytest.mark.parametrize("built", sorted(BUILT))
+def test_each_script_is_its_parts_in_order(built):
+    text = read(os.path.join(REPO, built))
+    parts = "".join(read(os.path.join(PARTS, name + ".sql")) for name in BUILT[built])
+    if built.startswith("build/sql/"):
+        first, text = text.split("\n", 1)
+        assert first.startswith("/* " + os.path.basename(built) + ":"), first
+    assert text == parts, "make %s" % built
 
 
-def test_managed_mode_runs_the_extensions_block():
-    block = report_block(read(EXTENSION), EXTENSION)
-    assert len(block) > 10000
-    assert "\n-- BEGIN REPORT\n" not in read(MANAGED_SOURCE), "one copy: the block lives in the extension's script"
-    built = read(MANAGED_BUILT)
-    assert built == read(MANAGED_SOURCE) + block, "make build/gateway/managed.sql"
+def test_every_part_is_used():
+    used = {name for names in BUILT.values() for name in names}
+    assert {f[:-4] for f in os.listdir(PARTS) if f.endswith(".sql")} == used
 
 
-def test_the_block_names_its_schema_only_as_an_identifier():
+def test_report_names_its_schema_only_as_an_identifier():
     """@extschema@ is replaced by a quoted identifier in both modes (the
-    extension's script knows no @extschema_name@): never inside a string."""
-    block = report_block(read(EXTENSION), EXTENSION)
+    extension's scripts know no @extschema_name@): never inside a string."""
+    block = read(os.path.join(PARTS, "report.sql"))
     assert "@extschema_name@" not in block
     for line in block.splitlines():
         for literal in re.findall(r"'[^']*'", line):
@@ -45,5 +53,5 @@ def test_the_block_names_its_schema_only_as_an_identifier():
 
 @pytest.mark.parametrize("name", ["predict_report", "predict_report_metrics", "predict_report_calibration",
                                   "predict_report_psi", "predict_report_bins", "predict_report_daily"])
-def test_every_public_function_is_in_the_block(name):
-    assert "FUNCTION @extschema@.%s(" % name in report_block(read(EXTENSION), EXTENSION)
+def test_every_public_report_function_is_in_the_shared_part(name):
+    assert "FUNCTION @extschema@.%s(" % name in read(os.path.join(PARTS, "report.sql"))

@@ -1,66 +1,29 @@
 /*
- * managed.sql - the predict schema for PostgreSQL databases where the C
- * extension cannot be installed (Heroku Postgres and other managed services).
+ * managed.sql - the functions of the predict schema for PostgreSQL
+ * databases where the C extension cannot be installed (Heroku Postgres and
+ * other managed services): "managed mode" of the gateway.
  *
- * The gateway runs this script in "managed mode", with @extschema@ replaced
- * by the schema's quoted name. It creates the same tables, columns,
- * constraints and triggers as the extension (sql/predict--1.0.sql), with
- * PL/pgSQL in place of the C functions. Scoring uses one PL/pgSQL function
- * per model version, compiled from the model by the C core
- * (src/sql_codegen.c) when the version is deployed; the helper functions
- * below (predict__*) are what the compiled functions call. Results equal
- * the C scorer's, and errors carry the same messages and SQLSTATEs.
+ * The same user-facing functions as the extension (sql/schema/extension.sql)
+ * in the schema of the tables (@extschema@, replaced by the gateway), in
+ * PL/pgSQL; scoring uses one PL/pgSQL function per model version, compiled
+ * from the model by the C core (src/sql_codegen.c) when the version is
+ * deployed. Internal functions, the compiled scorers among them, live in
+ * schema predict_internal. Results equal the C scorer's, and errors carry
+ * the same messages and SQLSTATEs.
  *
- * Everything is idempotent (IF NOT EXISTS, OR REPLACE) so that several
- * gateways may run it; the gateway serialises them with an advisory lock,
- * and runs it only when predict__schema_version() is missing or differs from
- * its own (so that a gateway whose role has only the grants of
- * tools/grant-gateway.sql starts without the owner's privileges).
+ * Every function is CREATE OR REPLACE: the gateway runs this part both for a
+ * new schema and to migrate an older one (mk/gateway.mk puts the pieces
+ * together; pg_setup.c runs them in one transaction, with search_path set to
+ * pg_catalog, pg_temp). Every PL/pgSQL function runs with that search_path;
+ * SQL functions have SQL-standard bodies, bound when created.
  */
-
-CREATE TABLE IF NOT EXISTS @extschema@.predict_model_versions (
-    name text NOT NULL CHECK (name ~ '^[A-Za-z0-9_.-]{1,63}$'),
-    version integer NOT NULL CHECK (version > 0),
-    model jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    deployed_by text NOT NULL DEFAULT current_user,
-    PRIMARY KEY (name, version)
-);
-
-CREATE TABLE IF NOT EXISTS @extschema@.predict_models (
-    name text PRIMARY KEY,
-    active_version integer NOT NULL,
-    is_default boolean NOT NULL DEFAULT false,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    FOREIGN KEY (name, active_version)
-        REFERENCES @extschema@.predict_model_versions (name, version)
-);
-
-CREATE UNIQUE INDEX IF NOT EXISTS predict_models_one_default
-    ON @extschema@.predict_models (is_default) WHERE is_default;
-
-CREATE TABLE IF NOT EXISTS @extschema@.predictions (
-    id bigserial PRIMARY KEY,
-    observation_id bigint NOT NULL UNIQUE,
-    observation jsonb NOT NULL,
-    proba double precision NOT NULL,
-    predicted_class boolean NOT NULL,
-    true_class smallint CHECK (true_class IN (0, 1)),
-    model text NOT NULL,
-    model_version integer NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
 
 /* ---------- helpers of the compiled scorers ---------- */
 
--- The version of this script, which the gateway compares with its own.
-CREATE OR REPLACE FUNCTION @extschema@.predict__schema_version()
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '1.0' $$;
-
 -- Raise a scoring error: the core's message, SQLSTATE 22023 as the extension.
-CREATE OR REPLACE FUNCTION @extschema@.predict__fail(message text)
-RETURNS void LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.fail(message text)
+RETURNS void LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = message;
 END
@@ -68,8 +31,9 @@ $$;
 
 -- The core's predict_quote: at most 40 bytes, escaped, cut on a UTF-8
 -- boundary, within a buffer of size bytes.
-CREATE OR REPLACE FUNCTION @extschema@.predict__quote(s text, size integer)
-RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.quote(s text, size integer)
+RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     b bytea := convert_to(s, 'UTF8');
     len integer := length(b);
@@ -108,27 +72,28 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.predict__kind(v jsonb)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE jsonb_typeof(v)
+CREATE OR REPLACE FUNCTION predict_internal.kind(v jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE jsonb_typeof(v)
         WHEN 'object' THEN 'an object' WHEN 'array' THEN 'an array'
         WHEN 'string' THEN 'a string' WHEN 'number' THEN 'a number'
-        WHEN 'boolean' THEN 'a boolean' ELSE 'null' END
-$$;
+        WHEN 'boolean' THEN 'a boolean' ELSE 'null' END;
 
-CREATE OR REPLACE FUNCTION @extschema@.predict__not_object(obs jsonb)
-RETURNS void LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.not_object(obs jsonb)
+RETURNS void LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM @extschema@.predict__fail('observation: expected a JSON object, got '
-                                      || @extschema@.predict__kind(obs));
+    PERFORM predict_internal.fail('observation: expected a JSON object, got '
+                                      || predict_internal.kind(obs));
 END
 $$;
 
 -- A jsonb number as the nearest double, as strtod reads its decimal text:
 -- beyond the largest double (from its rounding midpoint up) it is infinite
 -- and below half the smallest subnormal it is 0, where float8 casts raise.
-CREATE OR REPLACE FUNCTION @extschema@.predict__exact_double(n numeric)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.exact_double(n numeric)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF abs(n) >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792 THEN
         RETURN CASE WHEN n > 0 THEN 'Infinity'::float8 ELSE '-Infinity'::float8 END;
@@ -141,8 +106,9 @@ END
 $$;
 
 -- A string read as Python's float() reads it (ASCII; see docs/model-format.md).
-CREATE OR REPLACE FUNCTION @extschema@.predict__parse_number(s text, label text)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.parse_number(s text, label text)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t text := btrim(s, E' \t\n\r\f\x0b');   -- Python's float() strips these
     n numeric;
@@ -165,26 +131,27 @@ BEGIN
                 END IF;
                 RETURN CASE WHEN left(t, 1) = '-' THEN '-Infinity'::float8 ELSE 'Infinity'::float8 END;
             END IF;
-            RETURN @extschema@.predict__exact_double(n);
+            RETURN predict_internal.exact_double(n);
         END IF;
     END IF;
-    PERFORM @extschema@.predict__fail(label || ': expected a number, got the string '
-                                      || @extschema@.predict__quote(s, 80));
+    PERFORM predict_internal.fail(label || ': expected a number, got the string '
+                                      || predict_internal.quote(s, 80));
     RETURN NULL;
 END
 $$;
 
 -- A value of a "number" column: NaN when missing.
-CREATE OR REPLACE FUNCTION @extschema@.predict__read_number(v jsonb, label text)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.read_number(v jsonb, label text)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     CASE jsonb_typeof(v)
-        WHEN 'number' THEN RETURN @extschema@.predict__exact_double(v::numeric);
-        WHEN 'string' THEN RETURN @extschema@.predict__parse_number(v #>> '{}', label);
+        WHEN 'number' THEN RETURN predict_internal.exact_double(v::numeric);
+        WHEN 'string' THEN RETURN predict_internal.parse_number(v #>> '{}', label);
         WHEN 'boolean' THEN RETURN CASE WHEN v::boolean THEN 1.0::float8 ELSE 0.0::float8 END;
         WHEN 'object', 'array' THEN
-            PERFORM @extschema@.predict__fail(label || ': expected a number, got '
-                                              || @extschema@.predict__kind(v));
+            PERFORM predict_internal.fail(label || ': expected a number, got '
+                                              || predict_internal.kind(v));
         ELSE NULL;
     END CASE;
     RETURN 'NaN'::float8;
@@ -192,16 +159,17 @@ END
 $$;
 
 -- A value of a "string" column: a string s, or a number x (NaN when missing).
-CREATE OR REPLACE FUNCTION @extschema@.predict__read_cell(v jsonb, label text, OUT s text, OUT x float8)
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.read_cell(v jsonb, label text, OUT s text, OUT x float8)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     CASE jsonb_typeof(v)
         WHEN 'string' THEN s := v #>> '{}';
-        WHEN 'number' THEN x := @extschema@.predict__exact_double(v::numeric);
+        WHEN 'number' THEN x := predict_internal.exact_double(v::numeric);
         WHEN 'boolean' THEN x := CASE WHEN v::boolean THEN 1.0::float8 ELSE 0.0::float8 END;
         WHEN 'object', 'array' THEN
-            PERFORM @extschema@.predict__fail(label || ': expected a string or a number, got '
-                                              || @extschema@.predict__kind(v));
+            PERFORM predict_internal.fail(label || ': expected a string or a number, got '
+                                              || predict_internal.kind(v));
         ELSE x := 'NaN'::float8;
     END CASE;
 END
@@ -211,8 +179,9 @@ $$;
 -- when C rounds to zero: scaled by 2^600 (exact), computed, scaled back.
 -- The result is C's for every normal result; below that (subnormal) it can
 -- differ from C's by the last subnormal step, far below any probability.
-CREATE OR REPLACE FUNCTION @extschema@.predict__tiny_product(x float8, y float8)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.tiny_product(x float8, y float8)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p float8;
 BEGIN
@@ -227,8 +196,9 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.predict__tiny_quotient(x float8, y float8)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.tiny_quotient(x float8, y float8)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p float8;
 BEGIN
@@ -247,8 +217,9 @@ $$;
 -- raises: computed on operands scaled by 2^-600 (or halved, for sums),
 -- which is exact for such large values, and infinite exactly where C's
 -- result is (from the midpoint between the largest double and 2^1024 up).
-CREATE OR REPLACE FUNCTION @extschema@.predict__big_product(x float8, y float8)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.big_product(x float8, y float8)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p float8;
 BEGIN
@@ -264,8 +235,9 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.predict__big_quotient(x float8, y float8)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.big_quotient(x float8, y float8)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p float8;
 BEGIN
@@ -280,8 +252,9 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.predict__sum(x float8, y float8)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.add(x float8, y float8)
+RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     h float8;
 BEGIN
@@ -297,46 +270,84 @@ END
 $$;
 
 -- A value as an unknown-category message shows it.
-CREATE OR REPLACE FUNCTION @extschema@.predict__shown(s text, x float8)
+CREATE OR REPLACE FUNCTION predict_internal.shown(s text, x float8)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET extra_float_digits = 1 AS $$
-    SELECT CASE WHEN s IS NOT NULL THEN @extschema@.predict__quote(s, 100)
+SET extra_float_digits = 1
+RETURN CASE WHEN s IS NOT NULL THEN predict_internal.quote(s, 100)
                 WHEN x = 'NaN' THEN '(missing)'
-                ELSE x::text END
-$$;
+                ELSE x::text END;
 
 -- HistGradientBoosting's category code (src/score.c, category_code).
-CREATE OR REPLACE FUNCTION @extschema@.predict__category_code(x float8)
-RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT CASE WHEN x = 'NaN' OR x < 0 THEN 256
+CREATE OR REPLACE FUNCTION predict_internal.category_code(x float8)
+RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN x = 'NaN' OR x < 0 THEN 256
                 WHEN x < 2147483648 THEN (trunc(x)::bigint & 255)::integer
-                ELSE 0 END
-$$;
+                ELSE 0 END;
 
 -- scipy's expit; exp() is only called where it neither overflows nor
 -- underflows (PostgreSQL raises there, C returns the limit).
-CREATE OR REPLACE FUNCTION @extschema@.predict__expit(d float8)
-RETURNS float8 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT CASE WHEN d > 700 THEN 1.0::float8
+CREATE OR REPLACE FUNCTION predict_internal.expit(d float8)
+RETURNS float8 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN d > 700 THEN 1.0::float8
                 WHEN d < -709.78 THEN 0.0::float8
-                ELSE 1.0::float8 / (1.0::float8 + exp(-d)) END
-$$;
+                ELSE 1.0::float8 / (1.0::float8 + exp(-d)) END;
 
 /* ---------- registry ---------- */
 
--- The compiled scorer of a model version (named by a hash: model names may
--- be 63 bytes long).
-CREATE OR REPLACE FUNCTION @extschema@.predict__function_name(name text, version integer)
-RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT 'predict__m_' || left(md5(name), 16) || '_' || version
+-- The version of managed mode's schema, which the gateway compares with its
+-- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
+CREATE OR REPLACE FUNCTION predict_internal.schema_version()
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '1.1';
+
+-- The schema of the tables and of the user-facing functions (one managed
+-- schema per database, as one extension).
+CREATE OR REPLACE FUNCTION predict_internal.tables_schema()
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '@extschema_name@';
+
+/*
+ * Gateways before 1.1 looked for the schema through this function in the
+ * tables' schema, and re-ran their own script when it returned another
+ * version: it stays, and stops them with a message instead.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.predict__schema_version()
+RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'this database''s predict schema is version %, newer than this gateway understands',
+        predict_internal.schema_version()
+        USING ERRCODE = '55000',
+              HINT = 'Run a predict-gateway of the same version or later.';
+END
 $$;
 
--- The active version of a model (the default one when requested is NULL).
-CREATE OR REPLACE FUNCTION @extschema@.predict__resolve(requested text,
+-- The compiled scorer of a model version (named by a hash: model names may
+-- be 63 bytes long).
+CREATE OR REPLACE FUNCTION predict_internal.function_name(name text, version integer)
+RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN 'model_' || left(md5(name), 16) || '_' || version;
+
+/*
+ * A version of a model: the active one of requested (of the default model
+ * when requested is NULL), or version wanted of it. Reads the registry as
+ * its owner, so that scoring needs no privilege on the model documents.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.resolve(requested text, wanted integer DEFAULT NULL,
     OUT name text, OUT version integer, OUT threshold float8)
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF wanted IS NOT NULL THEN
+        SELECT v.name, v.version, coalesce((v.model->>'threshold')::float8, 0.5)
+          INTO name, version, threshold
+          FROM @extschema@.predict_model_versions v
+         WHERE v.name = requested AND v.version = wanted;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'model "%" has no version %', requested, wanted USING ERRCODE = '42704';
+        END IF;
+        RETURN;
+    END IF;
     SELECT m.name, m.active_version, coalesce((v.model->>'threshold')::float8, 0.5)
       INTO name, version, threshold
       FROM @extschema@.predict_models m
@@ -346,21 +357,22 @@ BEGIN
     IF NOT FOUND THEN
         IF requested IS NULL THEN
             RAISE EXCEPTION 'no default model is deployed' USING ERRCODE = '55000',
-                HINT = 'Deploy one first: the gateway deploys PREDICT_MODEL when it starts, or run bin/predict-gateway --deploy NAME=FILE; the first model deployed becomes the default.';
+                HINT = 'Deploy one first: the gateway deploys PREDICT_MODEL when it starts, or run '
+                       'bin/predict-gateway deploy MODEL.json; the first model deployed becomes the default.';
         END IF;
         RAISE EXCEPTION 'model "%" does not exist', requested USING ERRCODE = '42704',
-            HINT = format('Deploy it first: bin/predict-gateway --deploy %s=/path/to/model.json', requested);
+            HINT = format('Deploy it first: bin/predict-gateway deploy --name %s /path/to/model.json', requested);
     END IF;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.predict__score(obs jsonb, name text, version integer)
-RETURNS float8 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.score(obs jsonb, name text, version integer)
+RETURNS float8 LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p float8;
 BEGIN
-    EXECUTE format('SELECT %I.%I($1)', '@extschema_name@',
-                   @extschema@.predict__function_name(name, version))
+    EXECUTE format('SELECT predict_internal.%I($1)', predict_internal.function_name(name, version))
        INTO p USING obs;
     RETURN p;
 END
@@ -371,10 +383,11 @@ $$;
  * statement made by the C core, with @function@ standing for the
  * function's name) as the next version of name; make it active, and the
  * default model if there is none. The client validates and compiles
- * (the gateway's --deploy); deploying is the owner's privilege.
+ * (the gateway's deploy command); deploying is the owner's privilege.
  */
-CREATE OR REPLACE FUNCTION @extschema@.predict__deploy_compiled(name text, model jsonb, compiled text)
-RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
+CREATE OR REPLACE FUNCTION predict_internal.deploy_compiled(name text, model jsonb, compiled text)
+RETURNS integer LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     next_version integer;
 BEGIN
@@ -387,9 +400,8 @@ BEGIN
     END IF;
     LOCK TABLE @extschema@.predict_models IN SHARE ROW EXCLUSIVE MODE;
     SELECT coalesce(max(v.version), 0) + 1 INTO next_version
-      FROM @extschema@.predict_model_versions v WHERE v.name = predict__deploy_compiled.name;
-    EXECUTE replace(compiled, '@function@',
-                    format('%I.%I', '@extschema_name@', @extschema@.predict__function_name(name, next_version)));
+      FROM @extschema@.predict_model_versions v WHERE v.name = deploy_compiled.name;
+    PERFORM predict_internal.install_scorer(compiled, name, next_version);
     INSERT INTO @extschema@.predict_model_versions (name, version, model)
          VALUES (name, next_version, model);
     INSERT INTO @extschema@.predict_models AS m (name, active_version, is_default)
@@ -401,8 +413,20 @@ BEGIN
 END
 $$;
 
+-- Create (or replace) the compiled scorer of a version: deploying, and
+-- migrating an older schema (whose scorers the gateway compiles again).
+CREATE OR REPLACE FUNCTION predict_internal.install_scorer(compiled text, name text, version integer)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE replace(compiled, '@function@',
+                    format('predict_internal.%I', predict_internal.function_name(name, version)));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION @extschema@.predict_activate(name text, version integer)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF name IS NULL THEN
         RAISE EXCEPTION 'model name must not be null' USING ERRCODE = '22004';
@@ -421,7 +445,8 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_set_default(name text)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF name IS NULL THEN
         RAISE EXCEPTION 'model name must not be null' USING ERRCODE = '22004';
@@ -436,75 +461,129 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION @extschema@.predict__deploy_compiled(text, jsonb, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION predict_internal.deploy_compiled(text, jsonb, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION predict_internal.install_scorer(text, text, integer) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.predict_activate(text, integer) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.predict_set_default(text) FROM PUBLIC;
 
 /* ---------- scoring ---------- */
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_proba(obs jsonb)
-RETURNS double precision LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE AS $$
+RETURNS double precision LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 20
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
 BEGIN
-    r := @extschema@.predict__resolve(NULL);
-    RETURN @extschema@.predict__score(obs, r.name, r.version);
+    r := predict_internal.resolve(NULL);
+    RETURN predict_internal.score(obs, r.name, r.version);
 END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_proba(obs jsonb, model text)
-RETURNS double precision LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE AS $$
+RETURNS double precision LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 20
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
 BEGIN
-    r := @extschema@.predict__resolve(model);
-    RETURN @extschema@.predict__score(obs, r.name, r.version);
+    r := predict_internal.resolve(model);
+    RETURN predict_internal.score(obs, r.name, r.version);
 END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_class(obs jsonb)
-RETURNS boolean LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE AS $$
+RETURNS boolean LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 20
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
 BEGIN
-    r := @extschema@.predict__resolve(NULL);
-    RETURN @extschema@.predict__score(obs, r.name, r.version) >= r.threshold;
+    r := predict_internal.resolve(NULL);
+    RETURN predict_internal.score(obs, r.name, r.version) >= r.threshold;
 END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_class(obs jsonb, model text)
-RETURNS boolean LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE AS $$
+RETURNS boolean LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 20
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
 BEGIN
-    r := @extschema@.predict__resolve(model);
-    RETURN @extschema@.predict__score(obs, r.name, r.version) >= r.threshold;
+    r := predict_internal.resolve(model);
+    RETURN predict_internal.score(obs, r.name, r.version) >= r.threshold;
 END
 $$;
 
+-- Untyped observations are text (see extension.sql).
+CREATE OR REPLACE FUNCTION @extschema@.predict_proba(obs text)
+RETURNS double precision LANGUAGE sql STRICT STABLE PARALLEL SAFE
+RETURN @extschema@.predict_proba(obs::jsonb);
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_proba(obs text, model text)
+RETURNS double precision LANGUAGE sql STRICT STABLE PARALLEL SAFE
+RETURN @extschema@.predict_proba(obs::jsonb, model);
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_class(obs text)
+RETURNS boolean LANGUAGE sql STRICT STABLE PARALLEL SAFE
+RETURN @extschema@.predict_class(obs::jsonb);
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_class(obs text, model text)
+RETURNS boolean LANGUAGE sql STRICT STABLE PARALLEL SAFE
+RETURN @extschema@.predict_class(obs::jsonb, model);
+
 /* ---------- the predictions log ---------- */
 
--- BEFORE INSERT: score with the default model, whatever the client supplied.
+/*
+ * BEFORE INSERT: score with the default model, whatever the client supplied.
+ * A row that names its model_version (a restored or copied row) keeps its
+ * score only if it is that version's: proba and predicted_class, when
+ * given, must be what the version computes for the observation.
+ */
 CREATE OR REPLACE FUNCTION @extschema@.predictions_score()
-RETURNS trigger LANGUAGE plpgsql AS $$
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
+    p float8;
 BEGIN
     IF NEW.observation IS NULL THEN
         RETURN NEW;             -- the NOT NULL constraint reports it
     END IF;
-    r := @extschema@.predict__resolve(NULL);
-    NEW.proba := @extschema@.predict__score(NEW.observation, r.name, r.version);
-    NEW.predicted_class := NEW.proba >= r.threshold;
-    NEW.model := r.name;
-    NEW.model_version := r.version;
+    IF NEW.model_version IS NULL THEN
+        r := predict_internal.resolve(NULL);
+        NEW.proba := predict_internal.score(NEW.observation, r.name, r.version);
+        NEW.predicted_class := NEW.proba >= r.threshold;
+        NEW.model := r.name;
+        NEW.model_version := r.version;
+        RETURN NEW;
+    END IF;
+    IF NEW.model IS NULL THEN
+        RAISE EXCEPTION 'a row of "%" with a model_version must name its model', TG_TABLE_NAME
+            USING ERRCODE = '23502';
+    END IF;
+    r := predict_internal.resolve(NEW.model, NEW.model_version);
+    p := predict_internal.score(NEW.observation, r.name, r.version);
+    IF NEW.proba IS NULL THEN
+        NEW.proba := p;
+    END IF;
+    IF NEW.predicted_class IS NULL THEN
+        NEW.predicted_class := p >= r.threshold;
+    END IF;
+    IF float8send(NEW.proba) <> float8send(p) OR NEW.predicted_class <> (p >= r.threshold) THEN
+        RAISE EXCEPTION 'new row of "%" does not carry the score of model "%" version %',
+                        TG_TABLE_NAME, r.name, r.version
+            USING ERRCODE = '23514',
+                  DETAIL = format('The row has proba %s and predicted_class %s; the version computes %s and %s '
+                                  'for its observation.', NEW.proba, NEW.predicted_class, p, p >= r.threshold),
+                  HINT = 'A row inserted with a model_version (as a restore does) keeps only the score that version '
+                         'computes; leave model_version out to have the row scored by the default model.';
+    END IF;
     RETURN NEW;
 END
 $$;
 
 -- BEFORE UPDATE: predictions are an audit log; only true_class may change.
 CREATE OR REPLACE FUNCTION @extschema@.predictions_protect()
-RETURNS trigger LANGUAGE plpgsql AS $$
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     old_row jsonb := to_jsonb(OLD);
     new_row jsonb := to_jsonb(NEW);
@@ -524,27 +603,3 @@ BEGIN
     RETURN NEW;
 END
 $$;
-
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                    WHERE tgrelid = '@extschema@.predictions'::regclass AND tgname = 'predictions_score') THEN
-        CREATE TRIGGER predictions_score
-            BEFORE INSERT ON @extschema@.predictions
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.predictions_score();
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
-                    WHERE tgrelid = '@extschema@.predictions'::regclass AND tgname = 'predictions_protect') THEN
-        CREATE TRIGGER predictions_protect
-            BEFORE UPDATE ON @extschema@.predictions
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.predictions_protect();
-    END IF;
-END
-$$;
-
-/*
- * The monitoring reports (docs/monitoring.md) come next: mk/gateway.mk
- * appends the extension's own report functions (the block between
- * "-- BEGIN REPORT" and "-- END REPORT" of sql/predict--1.0.sql), so that
- * both modes run one copy of them.
- */
