@@ -1944,6 +1944,12 @@ done:
 /*
  * Register every function on db. The loadable build gets api from SQLite;
  * a program that links this file (SQLITE_CORE) passes NULL.
+ *
+ * A database file's schema (triggers, views) is no more to be trusted than
+ * PostgreSQL's search_path: the registry's writers are SQLITE_DIRECTONLY
+ * (only a statement the application runs may call them); the scoring
+ * functions, which write nothing, are SQLITE_INNOCUOUS (usable in a schema
+ * even with PRAGMA trusted_schema = OFF).
  */
 int			sqlite3_predict_init(sqlite3 *db, char **errmsg, const sqlite3_api_routines *api);
 int			sqlite3_predictsqlite_init(sqlite3 *db, char **errmsg, const sqlite3_api_routines *api);
@@ -1958,13 +1964,13 @@ sqlite3_predict_init(sqlite3 *db, char **errmsg, const sqlite3_api_routines *api
 		int			flags;
 		void		(*func) (sqlite3_context *, int, sqlite3_value **);
 	}			functions[] = {
-		{"predict_proba", 1, 0, predict_proba_func},
-		{"predict_proba", 2, 0, predict_proba_func},
-		{"predict_class", 1, 0, predict_class_func},
-		{"predict_class", 2, 0, predict_class_func},
-		{"predict_model_version", 0, 0, predict_model_version_func},
-		{"predict_model_version", 1, 0, predict_model_version_func},
-		{"predict_default_model", 0, 0, predict_default_model_func},
+		{"predict_proba", 1, SQLITE_INNOCUOUS, predict_proba_func},
+		{"predict_proba", 2, SQLITE_INNOCUOUS, predict_proba_func},
+		{"predict_class", 1, SQLITE_INNOCUOUS, predict_class_func},
+		{"predict_class", 2, SQLITE_INNOCUOUS, predict_class_func},
+		{"predict_model_version", 0, SQLITE_INNOCUOUS, predict_model_version_func},
+		{"predict_model_version", 1, SQLITE_INNOCUOUS, predict_model_version_func},
+		{"predict_default_model", 0, SQLITE_INNOCUOUS, predict_default_model_func},
 		{"predict_deploy", 2, SQLITE_DIRECTONLY, predict_deploy_func},
 		{"predict_activate", 2, SQLITE_DIRECTONLY, predict_activate_func},
 		{"predict_set_default", 1, SQLITE_DIRECTONLY, predict_set_default_func},

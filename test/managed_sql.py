@@ -28,3 +28,25 @@ def compiled_sql(model_path):
     proc = subprocess.run([PREDICT_SCORE, "--model", str(model_path), "--sql"],
                           capture_output=True, text=True, check=True)
     return proc.stdout
+
+
+# Heroku Postgres and other managed services do not have the predict
+# extension: CREATE EXTENSION predict fails there as PostgreSQL fails it for
+# an extension that is not installed (58P01), whoever asks. A superuser's
+# event trigger in template1, which every database created afterwards
+# copies, makes a test cluster answer the same.
+NO_EXTENSION_SQL = r"""
+CREATE SCHEMA test_harness;
+CREATE FUNCTION test_harness.predict_not_available() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF current_query() ~* 'create\s+extension\s+(if\s+not\s+exists\s+)?"?predict\M' THEN
+        RAISE EXCEPTION USING ERRCODE = '58P01',
+            MESSAGE = 'could not open extension control file "' || current_setting('data_directory')
+                      || '/extension/predict.control": No such file or directory';
+    END IF;
+END
+$$;
+CREATE EVENT TRIGGER predict_not_available ON ddl_command_start WHEN TAG IN ('CREATE EXTENSION')
+    EXECUTE FUNCTION test_harness.predict_not_available();
+"""

@@ -28,6 +28,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import sys
 import subprocess
 import tempfile
 import threading
@@ -597,6 +598,13 @@ class ManagedPostgresBackend(PostgresBackend):
     def supports(self, feature):
         # "roles" is the test of a weak role on a database it does not own
         return feature in ("restart", "pause", "libpq-conninfo", "read-only-live")
+
+    def __init__(self):
+        super().__init__()
+        # the service has no predict extension (databases made from template1)
+        sys.path.insert(0, os.path.join(REPO, "test"))
+        from managed_sql import NO_EXTENSION_SQL
+        self.execute("postgresql://%s@%s:%s/template1" % (self.user, self.host, self.port), NO_EXTENSION_SQL)
 
     def _connect(self, url):
         parts = urllib.parse.urlsplit(url)
