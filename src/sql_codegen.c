@@ -230,17 +230,20 @@ emit_read_column(codegen *cg, uint32_t col, bool keep)
 
 	if (!keep)
 		sql_append(out, "  PERFORM %s.read_%s(obs->", cg->helpers,
-				   numeric ? "number" : "cell");
+				   numeric ? "number" : "cell_number");
 	else if (numeric)
 		sql_append(out, "  c%u_s := NULL;\n  c%u_x := %s.read_number(obs->",
 				   col, col, cg->helpers);
 	else
-		sql_append(out, "  SELECT r.s, r.x INTO c%u_s, c%u_x FROM %s.read_cell(obs->",
-				   col, col, cg->helpers);
+	{
+		sql_append(out, "  c%u_s := %s.read_cell_string(obs->", col, cg->helpers);
+		column_key(cg, col);
+		sql_append(out, ");\n  c%u_x := %s.read_cell_number(obs->", col, cg->helpers);
+	}
 	column_key(cg, col);
 	sql_append(out, ", ");
 	column_label(cg, col);
-	sql_append(out, numeric || !keep ? ");\n" : ") r;\n");
+	sql_append(out, ");\n");
 }
 
 static void

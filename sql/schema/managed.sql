@@ -21,8 +21,11 @@
 /* ---------- helpers of the compiled scorers ---------- */
 
 -- Raise a scoring error: the core's message, SQLSTATE 22023 as the extension.
+-- It never returns: its type lets an expression raise. STABLE, so that the
+-- planner never evaluates it ahead of time on constant arguments (the readers
+-- below are inlined with their constant labels).
 CREATE OR REPLACE FUNCTION predict_internal.fail(message text)
-RETURNS void LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+RETURNS float8 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = message;
@@ -91,19 +94,15 @@ $$;
 -- A jsonb number as the nearest double, as strtod reads its decimal text:
 -- beyond the largest double (from its rounding midpoint up) it is infinite
 -- and below half the smallest subnormal it is 0, where float8 casts raise.
+-- (The readers of a column, per row, are SQL expressions that the compiled
+-- scorer's statements inline: no call, no SET.)
 CREATE OR REPLACE FUNCTION predict_internal.exact_double(n numeric)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF abs(n) >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792 THEN
-        RETURN CASE WHEN n > 0 THEN 'Infinity'::float8 ELSE '-Infinity'::float8 END;
-    END IF;
-    IF abs(n) < 1e-300 AND abs(n) * (2::numeric ^ 1075) <= 1 THEN
-        RETURN 0.0::float8;
-    END IF;
-    RETURN n::float8;
-END
-$$;
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN abs(n) >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792 THEN
+        CASE WHEN n > 0 THEN 'Infinity'::float8 ELSE '-Infinity'::float8 END
+    WHEN abs(n) < 1e-300 AND abs(n) * (2::numeric ^ 1075) <= 1 THEN 0.0::float8
+    ELSE n::float8 END;
 
 -- A string read as Python's float() reads it (ASCII; see docs/model-format.md).
 CREATE OR REPLACE FUNCTION predict_internal.parse_number(s text, label text)
@@ -142,38 +141,31 @@ $$;
 
 -- A value of a "number" column: NaN when missing.
 CREATE OR REPLACE FUNCTION predict_internal.read_number(v jsonb, label text)
-RETURNS float8 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    CASE jsonb_typeof(v)
-        WHEN 'number' THEN RETURN predict_internal.exact_double(v::numeric);
-        WHEN 'string' THEN RETURN predict_internal.parse_number(v #>> '{}', label);
-        WHEN 'boolean' THEN RETURN CASE WHEN v::boolean THEN 1.0::float8 ELSE 0.0::float8 END;
-        WHEN 'object', 'array' THEN
-            PERFORM predict_internal.fail(label || ': expected a number, got '
-                                              || predict_internal.kind(v));
-        ELSE NULL;
-    END CASE;
-    RETURN 'NaN'::float8;
-END
-$$;
+RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE jsonb_typeof(v)
+    WHEN 'number' THEN predict_internal.exact_double(v::numeric)
+    WHEN 'string' THEN predict_internal.parse_number(v #>> '{}', label)
+    WHEN 'boolean' THEN CASE WHEN v::boolean THEN 1.0::float8 ELSE 0.0::float8 END
+    WHEN 'object' THEN predict_internal.fail(label || ': expected a number, got an object')
+    WHEN 'array' THEN predict_internal.fail(label || ': expected a number, got an array')
+    ELSE 'NaN'::float8 END;
 
--- A value of a "string" column: a string s, or a number x (NaN when missing).
-CREATE OR REPLACE FUNCTION predict_internal.read_cell(v jsonb, label text, OUT s text, OUT x float8)
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    CASE jsonb_typeof(v)
-        WHEN 'string' THEN s := v #>> '{}';
-        WHEN 'number' THEN x := predict_internal.exact_double(v::numeric);
-        WHEN 'boolean' THEN x := CASE WHEN v::boolean THEN 1.0::float8 ELSE 0.0::float8 END;
-        WHEN 'object', 'array' THEN
-            PERFORM predict_internal.fail(label || ': expected a string or a number, got '
-                                              || predict_internal.kind(v));
-        ELSE x := 'NaN'::float8;
-    END CASE;
-END
-$$;
+-- A value of a "string" column is a string, or a number (NaN when missing):
+-- the string, or NULL ...
+CREATE OR REPLACE FUNCTION predict_internal.read_cell_string(v jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}' END;
+
+-- ... and the number, or NULL for a string.
+CREATE OR REPLACE FUNCTION predict_internal.read_cell_number(v jsonb, label text)
+RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE jsonb_typeof(v)
+    WHEN 'string' THEN NULL::float8
+    WHEN 'number' THEN predict_internal.exact_double(v::numeric)
+    WHEN 'boolean' THEN CASE WHEN v::boolean THEN 1.0::float8 ELSE 0.0::float8 END
+    WHEN 'object' THEN predict_internal.fail(label || ': expected a string or a number, got an object')
+    WHEN 'array' THEN predict_internal.fail(label || ': expected a string or a number, got an array')
+    ELSE 'NaN'::float8 END;
 
 -- x * y and x / y for |x| < 1e-290, where PostgreSQL raises "underflow"
 -- when C rounds to zero: scaled by 2^600 (exact), computed, scaled back.
