@@ -4,9 +4,9 @@
  *
  * libmicrohttpd runs each request's handler on one of its pool threads, and
  * a thread serves its connections one at a time, so a session per thread
- * (kept in thread-local storage) is never used concurrently: no pool, no
- * lock on the request path. Sessions are also kept in a list so that /metrics
- * can count them and shutdown can close them.
+ * (kept in thread-local storage) is never used concurrently. Sessions are
+ * also kept in a list so that /metrics can count them and shutdown can close
+ * them. (The PostgreSQL backend's sessions share a pool of connections.)
  */
 #include "backend.h"
 
@@ -132,6 +132,9 @@ backend_count_sessions(int *count, int *connected)
 			(*connected)++;
 	}
 	pthread_mutex_unlock(&sessions_lock);
+	/* a backend that pools its connections counts them itself */
+	if (current_ops->connections != NULL)
+		*connected = current_ops->connections();
 }
 
 char *

@@ -28,9 +28,9 @@
  *
  * Threads: the HTTP layer calls from several worker threads. A session is
  * used by one thread only (backend.c keeps one per thread); a backend opens
- * its database connection lazily inside the session, reconnects by itself,
- * and never takes longer than the deadline it is given (a monotonic time in
- * microseconds, see now_us()).
+ * its database connections lazily (SQLite one per session, PostgreSQL a pool
+ * the sessions share), reconnects by itself, and never takes longer than the
+ * deadline it is given (a monotonic time in microseconds, see now_us()).
  *
  * Errors: every call returns a db_status and, when it is not DB_OK, fills a
  * db_error whose message goes to the client for every status but
@@ -56,6 +56,7 @@ typedef enum db_status
 	DB_CONFLICT,				/* 409: the id exists with another observation */
 	DB_INVALID,					/* 422: the data was refused; message says why */
 	DB_UNAVAILABLE,				/* 503 + Retry-After: try again shortly */
+	DB_READ_ONLY,				/* 503 without Retry-After: a standby, for good */
 	DB_INTERNAL					/* 500: a bug or a broken schema; details logged */
 } db_status;
 
@@ -112,6 +113,9 @@ typedef struct backend_ops
 	void		(*session_close) (db_session *session);
 	/* Whether the session holds an open database connection now. */
 	bool		(*session_connected) (db_session *session);
+
+	/* Open database connections, when the backend pools them (else NULL). */
+	int			(*connections) (void);
 
 	db_status	(*predict) (db_session *session, int64_t observation_id,
 							const char *observation, size_t len,

@@ -52,7 +52,8 @@ static const setting settings[] = {
 	"                               (default models/titanic.json, looked up in the current\n"
 	"                               directory, then in the repository the binary was built in)"},
 	{"PREDICT_THREADS", "--threads", "N", SETTING_UINT, 1, 1024,
-	"workers (threads), each with its own database connection (default 4 x cores, 4..64)"},
+	"workers (threads); they share at most as many database connections (default\n"
+	"                               4 x cores, 4..64)"},
 	{"PREDICT_MAX_BODY", "--max-body", "BYTES", SETTING_SIZE, 64, 64UL * 1024 * 1024,
 	"largest request body accepted, larger ones get 413 (default 65536)"},
 	{"PREDICT_API_TOKEN", "--api-token", "TOKEN", SETTING_STRING, 0, 0,
@@ -75,6 +76,14 @@ static const setting settings[] = {
 	"                               in plain SQL, for databases such as Heroku Postgres\n"
 	"                               where the extension cannot be installed), or auto\n"
 	"                               (default: the extension if it can be created)"},
+	{"PREDICT_READ_DATABASE_URL", "--read-database-url", "URL", SETTING_STRING, 0, 0,
+	"PostgreSQL only: a replica for the read-only routes (GET /, /report.json,\n"
+	"                               /list-db-contents, /predictions/<id>); the primary\n"
+	"                               (DATABASE_URL) answers them while it is unavailable"},
+	{"PREDICT_PREPARED_STATEMENTS", "--prepared-statements", "WHEN", SETTING_STRING, 0, 0,
+	"PostgreSQL only: on (named prepared statements), off (unnamed: for a pooler\n"
+	"                               in transaction mode, such as PgBouncer), or auto (default:\n"
+	"                               on, and off for good at the first sign of such a pooler)"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -183,6 +192,18 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 			return false;
 		}
 		cfg->mode = value;
+	}
+	else if (strcmp(s->env, "PREDICT_READ_DATABASE_URL") == 0)
+		cfg->read_database_url = value;
+	else if (strcmp(s->env, "PREDICT_PREPARED_STATEMENTS") == 0)
+	{
+		if (strcmp(value, "auto") != 0 && strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+		{
+			fprintf(stderr, "predict-gateway: %s must be auto, on or off, got \"%s\"\n",
+					source, value);
+			return false;
+		}
+		cfg->prepared_statements = value;
 	}
 	return true;
 }
@@ -293,6 +314,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	cfg->request_timeout = 10;
 	cfg->db_timeout_ms = 2500;
 	cfg->mode = "auto";
+	cfg->prepared_statements = "auto";
 
 	for (i = 0; i < NSETTINGS; i++)
 	{

@@ -18,7 +18,7 @@ typedef struct gateway_config
 	const char *host;			/* HOST: bind address, default 0.0.0.0 */
 	unsigned	port;			/* PORT, default 5000; 0 picks a free port */
 	char	   *model_path;		/* PREDICT_MODEL, resolved (see config.c) */
-	unsigned	threads;		/* PREDICT_THREADS: workers = database connections */
+	unsigned	threads;		/* PREDICT_THREADS: workers, and the most database connections */
 	size_t		max_body;		/* PREDICT_MAX_BODY, bytes */
 	const char *api_token;		/* PREDICT_API_TOKEN, NULL = no auth */
 	unsigned	max_connections;	/* PREDICT_MAX_CONNECTIONS */
@@ -27,6 +27,8 @@ typedef struct gateway_config
 	unsigned	request_timeout;	/* PREDICT_REQUEST_TIMEOUT, seconds */
 	unsigned	db_timeout_ms;	/* PREDICT_DB_TIMEOUT_MS */
 	const char *mode;			/* PREDICT_MODE: auto, extension or managed */
+	const char *read_database_url;	/* PREDICT_READ_DATABASE_URL, NULL = none */
+	const char *prepared_statements;	/* PREDICT_PREPARED_STATEMENTS: auto, on, off */
 } gateway_config;
 
 /*

@@ -1,17 +1,40 @@
 /*
- * db_pg.c - the PostgreSQL backend: each request is one prepared statement
- * against the predict extension's predictions table.
+ * db_pg.c - the PostgreSQL backend: each request is one statement against
+ * the predict schema's predictions table.
  *
- * Connections. Each worker thread has its own PGconn (libpq's rule: one
- * thread per connection at a time), opened on the thread's first request and
- * kept. libpq is used in non-blocking mode with poll() and a deadline, for
- * the connection too (PQconnectStartParams/PQconnectPoll), so a database
- * that stops answering costs a request at most cfg->db_timeout_ms before it
- * gets 503 — never a hang. A connection that broke or timed out is closed;
- * the next attempt waits for a backoff (100 ms doubling to 1 s) during which
- * requests on that worker get 503 at once instead of queueing behind another
- * timeout. A statement whose connection broke is retried once on a fresh
- * connection: every statement here is idempotent (see PREDICT_SQL).
+ * Connections. The workers share a pool of connections (libpq's rule: one
+ * thread per connection at a time): a statement borrows an idle connection,
+ * or opens one while fewer than PREDICT_THREADS are open, or waits for one
+ * to come back, within its deadline. libpq is used in non-blocking mode with
+ * poll() and the deadline, for connecting too, so a database that stops
+ * answering costs a request at most cfg->db_timeout_ms before it gets 503 —
+ * never a hang. A connection that broke or timed out is closed; while none
+ * is open, attempts are spaced by a backoff (100 ms doubling to 1 s) during
+ * which requests get 503 at once. A statement whose connection broke is
+ * retried once on another connection: every statement here is idempotent
+ * (see the predict statement).
+ *
+ * Poolers. Behind a pooler that has fewer server connections than the
+ * gateway has workers (PgBouncer in session mode), a new connection is
+ * accepted but its first statement waits for a server connection that
+ * never comes: that attempt is abandoned after a short wait and the gateway
+ * keeps the connections it has (opening no other for CEILING_PAUSE_US). In
+ * transaction mode a server connection serves other clients between
+ * statements, so the gateway keeps no session state there: its statements
+ * name every object and operator with its schema, results are binary (no
+ * DateStyle, TimeZone or extra_float_digits to rely on; TimeZone and
+ * DateStyle, which the report's days and timestamps use, are set once per
+ * connection and PgBouncer keeps them per client), and prepared statements,
+ * which such a pooler loses, are replaced by unnamed ones (parsed and planned
+ * each time) when PREDICT_PREPARED_STATEMENTS is off, or for good at the
+ * first sign of such a pooler when it is auto (the default): a prepared
+ * statement missing (26000) or already there (42P05) on a server connection.
+ * Named statements carry a hash of their text, so a connection that has one
+ * of that name has the same statement.
+ *
+ * Replicas. With PREDICT_READ_DATABASE_URL the read-only routes use a second
+ * pool on the replica, and the primary while the replica is unavailable (a
+ * row not found on a lagging replica is looked up on the primary too).
  *
  * Durability. A statement is a single autocommitted transaction; the result
  * counts only once libpq has seen ReadyForQuery (PQgetResult returned NULL),
@@ -32,23 +55,28 @@
 #include "backend.h"
 
 #include <cjson/cJSON.h>
+#include <endian.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg_setup.h"
 
-/* pg_advisory_lock key serialising start-up: "predict\0" as a bigint. */
-
 #define BACKOFF_FIRST_US 100000
 #define BACKOFF_MAX_US 1000000
+/* A new connection whose first statement has no answer by then waits for a pooler. */
+#define STALL_US 1000000
+/* How long to keep the connections a pooler gave before trying for more. */
+#define CEILING_PAUSE_US (30 * 1000000)
 
 /* Type OIDs of the statements' parameters (pg_type.h, stable). */
 #define INT8OID 20
@@ -58,10 +86,8 @@
 #define TEXTOID 25
 
 /*
- * The row's columns, as text (the session runs with TimeZone UTC, DateStyle
- * ISO and extra_float_digits 3: timestamps are converted to ISO 8601 in C,
- * proba is the shortest exact decimal and is passed on as is). /predict does
- * not fetch the observation back: the client just sent it.
+ * The row's columns, in binary. /predict does not fetch the observation
+ * back: the client just sent it.
  */
 #define ROW_COLUMNS \
 	"id, observation_id, observation::text, proba, predicted_class, true_class, " \
@@ -72,16 +98,17 @@
 	"model, model_version, created_at, updated_at"
 #define PREDICT_NCOLUMNS 9
 
-/* Session settings the result parsing relies on, set on every new connection. */
-#define SESSION_SETTINGS \
-	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3; " \
-	"SET search_path = pg_catalog, pg_temp"
+/*
+ * Set once per connection, for the report (its days and its timestamps are
+ * in the session's time zone). PgBouncer keeps both per client.
+ */
+#define SESSION_SETTINGS "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'"
 
 /*
- * The statements, prepared on every connection. @s@ stands for the predict
- * tables' schema (quoted): every object is named with its schema, and the
- * session's search_path is pg_catalog, pg_temp, so that nothing another
- * role creates elsewhere is ever called (docs/sql-reference.md, Security).
+ * The statements. @s@ stands for the predict tables' schema (quoted): every
+ * object and operator is named with its schema, so that nothing another role
+ * creates is ever called, whatever the session's search_path
+ * (docs/sql-reference.md, Security).
  *
  * predict: insert unless the id is already there, then report one row with
  * an outcome: 0 = inserted now; 1 = already stored with an equal observation
@@ -99,6 +126,7 @@ enum
 	STMT_GET,
 	STMT_LIST,
 	STMT_READY,
+	STMT_REPORT,
 	NSTATEMENTS
 };
 
@@ -113,7 +141,7 @@ typedef struct pg_statement
 static const pg_statement statement_templates[NSTATEMENTS] = {
 	[STMT_PREDICT] = {"predict_predict",
 		"WITH existing AS ("
-		" SELECT * FROM @s@.predictions WHERE observation_id = $1"
+		" SELECT * FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1"
 		"), inserted AS ("
 		" INSERT INTO @s@.predictions (observation_id, observation)"
 		" SELECT $1, $2 WHERE NOT EXISTS (SELECT FROM existing)"
@@ -122,34 +150,38 @@ static const pg_statement statement_templates[NSTATEMENTS] = {
 		") "
 		"SELECT 0, " PREDICT_COLUMNS " FROM inserted "
 		"UNION ALL "
-		"SELECT CASE WHEN observation = $2 THEN 1 ELSE 2 END, " PREDICT_COLUMNS " FROM existing",
+		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, "
+		PREDICT_COLUMNS " FROM existing",
 	2, {INT8OID, JSONBOID}},
 	[STMT_UPDATE] = {"predict_update",
-		"UPDATE @s@.predictions SET true_class = $2 WHERE observation_id = $1 RETURNING " ROW_COLUMNS,
+		"UPDATE @s@.predictions SET true_class = $2 WHERE observation_id OPERATOR(pg_catalog.=) $1"
+		" RETURNING " ROW_COLUMNS,
 	2, {INT8OID, INT2OID}},
 	[STMT_GET] = {"predict_get",
-		"SELECT " ROW_COLUMNS " FROM @s@.predictions WHERE observation_id = $1",
+		"SELECT " ROW_COLUMNS " FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
 	1, {INT8OID}},
 	[STMT_LIST] = {"predict_list",
-		"SELECT " ROW_COLUMNS " FROM @s@.predictions WHERE id > $1 ORDER BY id LIMIT $2",
+		"SELECT " ROW_COLUMNS " FROM @s@.predictions WHERE id OPERATOR(pg_catalog.>) $1"
+		" ORDER BY id LIMIT $2",
 	2, {INT8OID, INT4OID}},
+	/* a default model, and whether this database takes writes */
 	[STMT_READY] = {"predict_ready",
-		"SELECT EXISTS (SELECT FROM @s@.predict_models WHERE is_default)",
+		"SELECT EXISTS (SELECT FROM @s@.predict_models WHERE is_default),"
+		" pg_catalog.pg_is_in_recovery() OR"
+		" pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'on'",
 	0, {0}},
+	/*
+	 * The monitoring report, never prepared: a connection must not fail for a
+	 * database whose schema predates predict_report (the other routes work
+	 * there; this one answers 500 and logs why).
+	 */
+	[STMT_REPORT] = {"predict_report",
+		"SELECT @s@.predict_report(NULL::text, $1::timestamptz, $2::timestamptz)::text",
+	2, {TEXTOID, TEXTOID}},
 };
 
-/*
- * The monitoring report (docs/monitoring.md), sent unprepared: a connection
- * must not fail for a database whose schema predates predict_report (the
- * other routes work there; this one answers 500 and logs why).
- */
-static const pg_statement report_template = {"predict_report",
-	"SELECT @s@.predict_report(NULL::text, $1::timestamptz, $2::timestamptz)::text",
-2, {TEXTOID, TEXTOID}};
-
-/* The statements with the schema's name, made once by the set-up. */
+/* The statements with the schema's name and a hash of their text in their name. */
 static pg_statement statements[NSTATEMENTS];
-static pg_statement report_statement;
 
 /*
  * SQLSTATE -> outcome, first match wins (a rule's prefix is a whole SQLSTATE
@@ -176,21 +208,76 @@ static const sqlstate_rule sqlstate_rules[] = {
 	{"08", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "connection exception"},
 	{"53", DB_UNAVAILABLE, DBERR_OTHER, false, false, "insufficient resources"},
 	{"57", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "operator intervention"},
-	{"25006", DB_UNAVAILABLE, DBERR_OTHER, false, false, "database is read-only"},
+	{"25006", DB_READ_ONLY, DBERR_READ_ONLY, false, false,
+	"the database is read-only (a standby): this gateway must connect to the primary"},
 	{"55000", DB_UNAVAILABLE, DBERR_OTHER, true, false, "object not in prerequisite state"},
 	{"", DB_INTERNAL, DBERR_OTHER, false, false, "internal error"},
 };
 
+/* ---------- the connection pools ---------- */
+
+typedef struct pg_link
+{
+	PGconn	   *conn;
+	bool		prepared;		/* the named statements exist on it */
+	struct pg_link *next;		/* in the pool's idle list */
+} pg_link;
+
+typedef struct link_pool
+{
+	const char *label;			/* "database", "replica": for the log */
+	const char *url;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;		/* a link came back, or an attempt ended */
+	pg_link    *idle;
+	int			open;			/* links connected, idle or lent */
+	int			connecting;		/* attempts under way */
+	int			limit;			/* PREDICT_THREADS */
+	int64_t		retry_at;		/* no attempt before this (the backoff) */
+	int64_t		ceiling_until;	/* while some are open, none more before this (a pooler's limit) */
+	int64_t		answered_at;	/* when a connection last got an answer */
+	int			failures;		/* consecutive failed attempts */
+	bool		ceiling_logged;
+} link_pool;
+
+static link_pool primary = {.label = "database"};
+static link_pool replica = {.label = "replica"};
+static atomic_bool unnamed_statements;	/* transaction pooling: no prepared statements */
+static bool prepared_statements_auto = true;
+
 struct db_session
 {
 	const gateway_config *cfg;
-	PGconn	   *conn;
-	atomic_bool connected;		/* read by /metrics from other threads */
-	int			failures;		/* consecutive failed connections */
-	int64_t		retry_at;		/* no connection attempt before this */
 };
 
-/* Keep notices (e.g. "extension already exists") out of stderr. */
+static void
+pool_init(link_pool *pool, const char *url, int limit)
+{
+	pthread_condattr_t attr;
+
+	pool->url = url;
+	pool->limit = limit;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool->changed, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* Wait on the pool's condition until it changes or the deadline (now_us) passes. */
+static bool
+pool_wait(link_pool *pool, int64_t deadline)
+{
+	struct timespec ts;
+
+	if (now_us() >= deadline)
+		return false;
+	ts.tv_sec = (time_t) (deadline / 1000000);
+	ts.tv_nsec = (long) (deadline % 1000000) * 1000;
+	pthread_cond_timedwait(&pool->changed, &pool->lock, &ts);
+	return true;
+}
+
 static int
 wait_socket(int fd, short events, int64_t deadline)
 {
@@ -218,29 +305,6 @@ wait_socket(int fd, short events, int64_t deadline)
 	}
 }
 
-/* Close the session's connection (if any) and arm the reconnection backoff. */
-static void
-session_drop(db_session *s, bool backoff)
-{
-	if (s->conn != NULL)
-	{
-		PQfinish(s->conn);
-		s->conn = NULL;
-	}
-	atomic_store(&s->connected, false);
-	if (backoff)
-	{
-		int64_t		delay = BACKOFF_FIRST_US;
-		int			i;
-
-		for (i = 1; i < s->failures && delay < BACKOFF_MAX_US; i++)
-			delay *= 2;
-		if (delay > BACKOFF_MAX_US)
-			delay = BACKOFF_MAX_US;
-		s->retry_at = now_us() + delay;
-	}
-}
-
 typedef enum run_outcome
 {
 	RUN_RESULT,					/* a result (success or a server error) */
@@ -248,21 +312,21 @@ typedef enum run_outcome
 	RUN_BROKEN					/* the connection failed */
 } run_outcome;
 
-/*
- * Send a prepared statement (or a Prepare, or a simple query) on a non-blocking
- * connection and collect its result within the deadline. The result is the
- * first error result if there is any, else the last one; it is returned only
- * after PQgetResult returned NULL, i.e. after ReadyForQuery, i.e. after the
- * commit.
- */
 typedef enum run_mode
 {
 	RUN_EXECUTE,				/* execute the prepared statement st->name */
 	RUN_PREPARE,				/* prepare st->sql as st->name */
 	RUN_SIMPLE,					/* send st->sql as a simple query (no parameters) */
-	RUN_PARAMS					/* send st->sql with its parameters, unprepared */
+	RUN_PARAMS					/* send st->sql with its parameters, unnamed */
 } run_mode;
 
+/*
+ * Send a statement (a prepared one, a Prepare, a simple query or an unnamed
+ * one) on a non-blocking connection and collect its result within the
+ * deadline, in binary. The result is the first error result if there is
+ * any, else the last one; it is returned only after PQgetResult returned
+ * NULL, i.e. after ReadyForQuery, i.e. after the commit.
+ */
 static run_outcome
 run_statement(PGconn *conn, const pg_statement *st, run_mode mode,
 			  const char *const *values, int64_t deadline, PGresult **result)
@@ -277,9 +341,9 @@ run_statement(PGconn *conn, const pg_statement *st, run_mode mode,
 	else if (mode == RUN_SIMPLE)
 		sent = PQsendQuery(conn, st->sql);
 	else if (mode == RUN_PARAMS)
-		sent = PQsendQueryParams(conn, st->sql, st->nparams, st->types, values, NULL, NULL, 0);
+		sent = PQsendQueryParams(conn, st->sql, st->nparams, st->types, values, NULL, NULL, 1);
 	else
-		sent = PQsendQueryPrepared(conn, st->name, st->nparams, values, NULL, NULL, 0);
+		sent = PQsendQueryPrepared(conn, st->name, st->nparams, values, NULL, NULL, 1);
 	if (!sent)
 		return RUN_BROKEN;
 
@@ -334,14 +398,260 @@ run_statement(PGconn *conn, const pg_statement *st, run_mode mode,
 		if (PQstatus(conn) == CONNECTION_BAD)
 			break;
 	}
-	if (PQstatus(conn) == CONNECTION_BAD)
-	{
-		*result = kept;
-		return RUN_BROKEN;
-	}
 	*result = kept;
+	if (PQstatus(conn) == CONNECTION_BAD)
+		return RUN_BROKEN;
 	return kept != NULL ? RUN_RESULT : RUN_BROKEN;
 }
+
+typedef enum connect_outcome
+{
+	CONNECT_OK,
+	CONNECT_FAILED,				/* refused, or an error: back off */
+	CONNECT_STALLED				/* accepted, but no answer: a pooler's limit */
+} connect_outcome;
+
+static int	pool_open_count(link_pool *pool);
+
+/* The deadline of a step of connecting: STALL_US once the pool has others. */
+static int64_t
+stall_deadline(link_pool *pool, int64_t deadline)
+{
+	int64_t		stall = now_us() + STALL_US;
+
+	return pool_open_count(pool) > 0 && stall < deadline ? stall : deadline;
+}
+
+/*
+ * Open a connection: non-blocking connect, then the session settings, within
+ * the deadline; while the pool has other connections, a step that gets no
+ * answer within STALL_US means a pooler has no more to give.
+ */
+static connect_outcome
+link_connect(link_pool *pool, int64_t deadline, pg_link **out)
+{
+	static const pg_statement settings = {"settings", SESSION_SETTINGS, 0, {0}};
+	const char *keywords[] = {"fallback_application_name", "dbname", NULL};
+	const char *values[] = {"predict-gateway", pool->url, NULL};
+	PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
+	PGconn	   *conn = PQconnectStartParams(keywords, values, 1);
+	PGresult   *res = NULL;
+	run_outcome ran;
+	char		line[256];
+	int64_t		step_deadline = stall_deadline(pool, deadline);
+
+	*out = NULL;
+	if (conn == NULL)
+		return CONNECT_FAILED;
+	PQsetNoticeProcessor(conn, pg_ignore_notice, NULL);
+	while (PQstatus(conn) != CONNECTION_BAD && poll_status != PGRES_POLLING_OK &&
+		   poll_status != PGRES_POLLING_FAILED)
+	{
+		int			w = wait_socket(PQsocket(conn),
+									poll_status == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+									step_deadline);
+
+		if (w == 0)
+		{
+			PQfinish(conn);
+			if (step_deadline < deadline)
+				return CONNECT_STALLED;
+			metrics_db_error(DBERR_TIMEOUT);
+			log_error("cannot connect to the %s: no answer within the deadline", pool->label);
+			return CONNECT_FAILED;
+		}
+		poll_status = PQconnectPoll(conn);
+	}
+	if (PQstatus(conn) != CONNECTION_OK || PQsetnonblocking(conn, 1) != 0)
+	{
+		metrics_db_error(DBERR_CONNECTION);
+		/* one line per failed attempt; attempts are spaced by the backoff */
+		log_error("cannot connect to the %s: %s", pool->label,
+				  pg_first_line(PQerrorMessage(conn), line, sizeof(line)));
+		PQfinish(conn);
+		return CONNECT_FAILED;
+	}
+	step_deadline = stall_deadline(pool, deadline);
+	ran = run_statement(conn, &settings, RUN_SIMPLE, NULL, step_deadline, &res);
+	if (ran != RUN_RESULT || PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		if (ran == RUN_RESULT || ran == RUN_BROKEN)
+		{
+			metrics_db_error(DBERR_CONNECTION);
+			log_error("cannot set up a connection to the %s: %s", pool->label,
+					  pg_first_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn),
+									line, sizeof(line)));
+		}
+		PQclear(res);
+		PQfinish(conn);
+		if (ran == RUN_TIMEOUT && step_deadline < deadline)
+			return CONNECT_STALLED;
+		if (ran == RUN_TIMEOUT)
+			metrics_db_error(DBERR_TIMEOUT);
+		return CONNECT_FAILED;
+	}
+	PQclear(res);
+	*out = calloc(1, sizeof(pg_link));
+	if (*out == NULL)
+	{
+		PQfinish(conn);
+		return CONNECT_FAILED;
+	}
+	(*out)->conn = conn;
+	return CONNECT_OK;
+}
+
+/* Arm the backoff after a failure (the pool's lock held). */
+static void
+pool_back_off(link_pool *pool)
+{
+	int64_t		delay = BACKOFF_FIRST_US;
+
+	pool->failures++;
+	for (int i = 1; i < pool->failures && delay < BACKOFF_MAX_US; i++)
+		delay *= 2;
+	pool->retry_at = now_us() + (delay < BACKOFF_MAX_US ? delay : BACKOFF_MAX_US);
+}
+
+/*
+ * Borrow a connection within the deadline: an idle one, or a new one while
+ * fewer than the limit are open, or the next to come back. NULL with err.
+ */
+static pg_link *
+pool_acquire(link_pool *pool, int64_t deadline, db_error *err)
+{
+	pg_link    *link = NULL;
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;)
+	{
+		int64_t		now = now_us();
+		connect_outcome outcome;
+
+		if (pool->idle != NULL)
+		{
+			link = pool->idle;
+			pool->idle = link->next;
+			break;
+		}
+		/* one attempt at a time once some are open: they wait for one to come back */
+		if (pool->open + pool->connecting < pool->limit && now >= pool->retry_at &&
+			(pool->open == 0 || (pool->connecting == 0 && now >= pool->ceiling_until)))
+		{
+			pool->connecting++;
+			pthread_mutex_unlock(&pool->lock);
+			outcome = link_connect(pool, deadline, &link);
+			pthread_mutex_lock(&pool->lock);
+			pool->connecting--;
+			pthread_cond_broadcast(&pool->changed);
+			if (outcome == CONNECT_OK)
+			{
+				pool->open++;
+				pool->failures = 0;
+				break;
+			}
+			if (outcome == CONNECT_STALLED && now_us() - pool->answered_at < 2 * STALL_US)
+			{
+				/* the others answer: a pooler gave what it has; use those connections */
+				pool->ceiling_until = now_us() + CEILING_PAUSE_US;
+				if (!pool->ceiling_logged)
+					log_info("the %s accepts %d connections at once (a pooler's limit?): "
+							 "the %d workers share them", pool->label, pool->open, pool->limit);
+				pool->ceiling_logged = true;
+				continue;
+			}
+			pool_back_off(pool);
+			if (pool->open == 0)
+			{
+				pthread_mutex_unlock(&pool->lock);
+				db_fail(err, DB_UNAVAILABLE, "database unavailable");
+				return NULL;
+			}
+			continue;
+		}
+		if (pool->open == 0 && pool->connecting == 0)
+		{
+			/* the database was down a moment ago: no waiting behind the backoff */
+			pthread_mutex_unlock(&pool->lock);
+			db_fail(err, DB_UNAVAILABLE, "database unavailable (reconnecting)");
+			return NULL;
+		}
+		if (!pool_wait(pool, pool->open == 0 && pool->retry_at < deadline ? pool->retry_at : deadline))
+		{
+			pthread_mutex_unlock(&pool->lock);
+			metrics_db_error(DBERR_TIMEOUT);
+			db_fail(err, DB_UNAVAILABLE, "database timeout (every connection busy)");
+			return NULL;
+		}
+	}
+	pthread_mutex_unlock(&pool->lock);
+	link->next = NULL;
+	return link;
+}
+
+typedef enum link_fate
+{
+	LINK_KEEP,					/* back to the idle list */
+	LINK_BROKEN,				/* closed: reconnect at once, the server may be back */
+	LINK_TIMED_OUT				/* closed, and no new one before the backoff */
+} link_fate;
+
+/* Give a link back; a broken one (or one in an unknown state) is closed. */
+static void
+pool_release(link_pool *pool, pg_link *link, link_fate fate)
+{
+	pthread_mutex_lock(&pool->lock);
+	if (fate != LINK_KEEP || PQstatus(link->conn) != CONNECTION_OK ||
+		PQtransactionStatus(link->conn) != PQTRANS_IDLE)
+	{
+		PQfinish(link->conn);
+		free(link);
+		pool->open--;
+		if (fate == LINK_TIMED_OUT)
+			pool_back_off(pool);
+	}
+	else
+	{
+		link->next = pool->idle;
+		pool->idle = link;
+		pool->answered_at = now_us();
+	}
+	pthread_cond_signal(&pool->changed);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+static void
+pool_close(link_pool *pool)
+{
+	if (pool->url == NULL)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	while (pool->idle != NULL)
+	{
+		pg_link    *link = pool->idle;
+
+		pool->idle = link->next;
+		PQfinish(link->conn);
+		free(link);
+		pool->open--;
+	}
+	pthread_mutex_unlock(&pool->lock);
+}
+
+static int
+pool_open_count(link_pool *pool)
+{
+	int			n;
+
+	if (pool->url == NULL)
+		return 0;
+	pthread_mutex_lock(&pool->lock);
+	n = pool->open;
+	pthread_mutex_unlock(&pool->lock);
+	return n;
+}
+
+/* ---------- statements ---------- */
 
 /* The rule for a SQLSTATE (NULL or empty: the catch-all). */
 static const sqlstate_rule *
@@ -361,101 +671,73 @@ rule_for_sqlstate(const char *sqlstate)
 	return NULL;				/* not reached: the table ends with "" */
 }
 
-/* Open the session's connection within the deadline and prepare the statements. */
+/* A transaction pooler lost or shared a prepared statement: stop preparing. */
 static bool
-session_connect(db_session *s, int64_t deadline, db_error *err)
+pooler_signature(const PGresult *res)
 {
-	const char *keywords[] = {"fallback_application_name", "dbname", NULL};
-	const char *values[] = {"predict-gateway", s->cfg->database_url, NULL};
-	PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
-	char		line[256];
-	int			i;
+	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-	if (now_us() < s->retry_at)
-	{
-		db_fail(err, DB_UNAVAILABLE, "database unavailable (reconnecting)");
+	if (!prepared_statements_auto || sqlstate == NULL ||
+		(strcmp(sqlstate, "26000") != 0 && strcmp(sqlstate, "42P05") != 0))
 		return false;
-	}
-	s->conn = PQconnectStartParams(keywords, values, 1);
-	if (s->conn == NULL)
-	{
-		db_fail(err, DB_UNAVAILABLE, "out of memory connecting to the database");
-		return false;
-	}
-	PQsetNoticeProcessor(s->conn, pg_ignore_notice, NULL);
-	while (PQstatus(s->conn) != CONNECTION_BAD && poll_status != PGRES_POLLING_OK &&
-		   poll_status != PGRES_POLLING_FAILED)
-	{
-		int			w = wait_socket(PQsocket(s->conn),
-									poll_status == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-									deadline);
-
-		if (w == 0)
-		{
-			s->failures++;
-			metrics_db_error(DBERR_TIMEOUT);
-			log_error("cannot connect to the database: no answer within the deadline");
-			session_drop(s, true);
-			db_fail(err, DB_UNAVAILABLE, "database timeout");
-			return false;
-		}
-		poll_status = PQconnectPoll(s->conn);
-	}
-	if (PQstatus(s->conn) != CONNECTION_OK)
-	{
-		s->failures++;
-		metrics_db_error(DBERR_CONNECTION);
-		/* one line per failed attempt; attempts are spaced by the backoff */
-		log_error("cannot connect to the database: %s",
-				  pg_first_line(PQerrorMessage(s->conn), line, sizeof(line)));
-		session_drop(s, true);
-		db_fail(err, DB_UNAVAILABLE, "database unavailable");
-		return false;
-	}
-	if (PQsetnonblocking(s->conn, 1) != 0)
-	{
-		session_drop(s, true);
-		db_fail(err, DB_UNAVAILABLE, "database connection setup failed");
-		return false;
-	}
-	for (i = -1; i < NSTATEMENTS; i++)
-	{
-		static const pg_statement settings = {"settings", SESSION_SETTINGS, 0, {0}};
-		const pg_statement *st = i < 0 ? &settings : &statements[i];
-		PGresult   *res;
-		run_outcome out = run_statement(s->conn, st, i < 0 ? RUN_SIMPLE : RUN_PREPARE, NULL,
-										deadline, &res);
-
-		if (out != RUN_RESULT || PQresultStatus(res) != PGRES_COMMAND_OK)
-		{
-			s->failures++;
-			metrics_db_error(out == RUN_TIMEOUT ? DBERR_TIMEOUT : DBERR_OTHER);
-			log_error("cannot prepare statement %s: %s", st->name,
-					  res != NULL ? pg_first_line(PQresultErrorMessage(res), line, sizeof(line))
-					  : out == RUN_TIMEOUT ? "timeout" : "connection lost");
-			PQclear(res);
-			session_drop(s, true);
-			db_fail(err, DB_UNAVAILABLE, "database not ready");
-			return false;
-		}
-		PQclear(res);
-	}
-	s->failures = 0;
-	atomic_store(&s->connected, true);
+	if (!atomic_exchange(&unnamed_statements, true))
+		log_info("the database connection is pooled per transaction (a prepared statement was %s): "
+				 "unnamed statements from now on (PREDICT_PREPARED_STATEMENTS=off starts that way)",
+				 strcmp(sqlstate, "26000") == 0 ? "missing" : "already there");
 	return true;
 }
 
+/* Prepare the named statements on a link (once per link). */
+static run_outcome
+link_prepare(pg_link *link, int64_t deadline, PGresult **result)
+{
+	for (int i = 0; i < NSTATEMENTS; i++)
+	{
+		run_outcome out;
+
+		if (i == STMT_REPORT)
+			continue;
+		out = run_statement(link->conn, &statements[i], RUN_PREPARE, NULL, deadline, result);
+		if (out != RUN_RESULT || PQresultStatus(*result) != PGRES_COMMAND_OK)
+			return out;
+		PQclear(*result);
+		*result = NULL;
+	}
+	link->prepared = true;
+	return RUN_RESULT;
+}
+
+/* Run st on link, prepared (and preparing it first) or unnamed. */
+static run_outcome
+link_run(pg_link *link, int st, const char *const *values, int64_t deadline, PGresult **result)
+{
+	run_outcome out;
+
+	if (st == STMT_REPORT || atomic_load(&unnamed_statements))
+		return run_statement(link->conn, &statements[st], RUN_PARAMS, values, deadline, result);
+	if (!link->prepared)
+	{
+		out = link_prepare(link, deadline, result);
+		if (out != RUN_RESULT || *result != NULL)
+			return out;
+	}
+	return run_statement(link->conn, &statements[st], RUN_EXECUTE, values, deadline, result);
+}
+
 /*
- * Run statement st with values on the session, connecting if needed, retrying
- * once after a broken connection or a retryable SQLSTATE. On DB_OK *result
- * holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK result for the caller to clear.
+ * Run statement st with values on a connection of pool, retrying once after
+ * a broken connection or a retryable SQLSTATE (and after a transaction
+ * pooler's signature, unnamed). On DB_OK *result holds a PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK result for the caller to clear.
  */
 static db_status
-session_run(db_session *s, const pg_statement *st, run_mode mode, const char *const *values,
-			int64_t deadline, PGresult **result, db_error *err)
+pool_run(link_pool *pool, int st, const char *const *values, int64_t deadline,
+		 PGresult **result, db_error *err)
 {
 	int			attempt;
+	bool		unnamed_retry = false;
 	char		line[256];
+	const char *name = statements[st].name;
 
 	*result = NULL;
 	for (attempt = 0; attempt < 2; attempt++)
@@ -465,42 +747,51 @@ session_run(db_session *s, const pg_statement *st, run_mode mode, const char *co
 		const sqlstate_rule *rule;
 		const char *sqlstate;
 		ExecStatusType rs;
+		pg_link    *link = pool_acquire(pool, deadline, err);
 
-		if (s->conn == NULL && !session_connect(s, deadline, err))
+		if (link == NULL)
 			return err->status;
-
 		metrics_db_busy(1);
-		out = run_statement(s->conn, st, mode, values, deadline, &res);
+		out = link_run(link, st, values, deadline, &res);
 		metrics_db_busy(-1);
 
 		if (out == RUN_TIMEOUT)
 		{
 			PQclear(res);
-			s->failures++;
+			pool_release(pool, link, LINK_TIMED_OUT);
 			metrics_db_error(DBERR_TIMEOUT);
-			log_error("database did not answer %s within the deadline; closing the connection",
-					  st->name);
-			session_drop(s, true);
+			log_error("the %s did not answer %s within the deadline; closing the connection",
+					  pool->label, name);
 			return db_fail(err, DB_UNAVAILABLE, "database timeout");
 		}
 		if (out == RUN_BROKEN)
 		{
 			metrics_db_error(DBERR_CONNECTION);
-			log_error("database connection lost during %s: %s", st->name,
+			log_error("%s connection lost during %s: %s", pool->label, name,
 					  pg_first_line(res != NULL ? PQresultErrorMessage(res)
-								 : PQerrorMessage(s->conn), line, sizeof(line)));
+									: PQerrorMessage(link->conn), line, sizeof(line)));
 			PQclear(res);
-			/* reconnect at once for the retry: the server may be back already */
-			session_drop(s, false);
+			/* another connection for the retry, at once: the server may be back */
+			pool_release(pool, link, LINK_BROKEN);
 			continue;
 		}
 
 		rs = PQresultStatus(res);
 		if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK)
 		{
+			pool_release(pool, link, LINK_KEEP);
 			*result = res;
 			return DB_OK;
 		}
+		if (!unnamed_retry && pooler_signature(res))
+		{
+			PQclear(res);
+			pool_release(pool, link, LINK_KEEP);
+			unnamed_retry = true;
+			attempt--;			/* not the statement's fault: once more, unnamed */
+			continue;
+		}
+		pool_release(pool, link, LINK_KEEP);
 
 		sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		rule = rule_for_sqlstate(sqlstate);
@@ -512,15 +803,14 @@ session_run(db_session *s, const pg_statement *st, run_mode mode, const char *co
 		}
 		if (rule->show_message)
 		{
-			const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+			const char *primary_message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
-			db_fail(err, rule->status, "%s", primary != NULL ? primary : rule->meaning);
+			db_fail(err, rule->status, "%s", primary_message != NULL ? primary_message : rule->meaning);
 		}
 		else
 			db_fail(err, rule->status, "%s", rule->meaning);
 		if (rule->status != DB_INVALID)
-			log_error("%s failed: SQLSTATE %s: %s", st->name,
-					  sqlstate != NULL ? sqlstate : "none",
+			log_error("%s failed: SQLSTATE %s: %s", name, sqlstate != NULL ? sqlstate : "none",
 					  pg_first_line(PQresultErrorMessage(res), line, sizeof(line)));
 		PQclear(res);
 		return rule->status;
@@ -528,40 +818,100 @@ session_run(db_session *s, const pg_statement *st, run_mode mode, const char *co
 	return db_fail(err, DB_UNAVAILABLE, "database unavailable");
 }
 
-/* Execute prepared statement st (an index into statements); see session_run. */
+/*
+ * A read-only statement: on the replica when there is one, on the primary
+ * while the replica is unavailable.
+ */
 static db_status
-session_execute(db_session *s, int st, const char *const *values, int64_t deadline,
-				PGresult **result, db_error *err)
+read_run(int st, const char *const *values, int64_t deadline, PGresult **result, db_error *err)
 {
-	return session_run(s, &statements[st], RUN_EXECUTE, values, deadline, result, err);
+	if (replica.url != NULL)
+	{
+		db_status	status = pool_run(&replica, st, values, deadline, result, err);
+
+		if (status != DB_UNAVAILABLE || now_us() >= deadline)
+			return status;
+	}
+	return pool_run(&primary, st, values, deadline, result, err);
+}
+
+/* ---------- binary results ---------- */
+
+static int64_t
+get_int8(const PGresult *res, int row, int col)
+{
+	uint64_t	v;
+
+	memcpy(&v, PQgetvalue(res, row, col), sizeof(v));
+	return (int64_t) be64toh(v);
+}
+
+static int32_t
+get_int4(const PGresult *res, int row, int col)
+{
+	uint32_t	v;
+
+	memcpy(&v, PQgetvalue(res, row, col), sizeof(v));
+	return (int32_t) be32toh(v);
+}
+
+static int
+get_int2(const PGresult *res, int row, int col)
+{
+	uint16_t	v;
+
+	memcpy(&v, PQgetvalue(res, row, col), sizeof(v));
+	return (int16_t) be16toh(v);
+}
+
+static double
+get_float8(const PGresult *res, int row, int col)
+{
+	uint64_t	bits;
+	double		d;
+
+	memcpy(&bits, PQgetvalue(res, row, col), sizeof(bits));
+	bits = be64toh(bits);
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
+static bool
+get_bool(const PGresult *res, int row, int col)
+{
+	return PQgetvalue(res, row, col)[0] != 0;
 }
 
 /*
- * A PostgreSQL timestamptz in ISO style and UTC ("2026-11-26 11:08:01.2237+00")
- * as ISO 8601 with microseconds ("2026-11-26T11:08:01.223700Z"). Anything
- * else (it cannot happen with SESSION_SETTINGS) is copied as it is.
+ * A binary timestamptz (microseconds since 2000-01-01 00:00:00 UTC) as ISO
+ * 8601 with microseconds ("2026-11-26T11:08:01.223700Z").
  */
 static const char *
-iso_timestamp(const char *in, char *out, size_t size)
+iso_timestamp(int64_t pg_us, char *out, size_t size)
 {
-	size_t		n = strlen(in);
-	const char *dot;
-	size_t		digits = 0;
+	const int64_t unix_offset = INT64_C(946684800);	/* 1970-01-01 to 2000-01-01 */
+	int64_t		seconds;
+	int64_t		micros;
+	time_t		t;
+	struct tm	tm;
+	size_t		n;
 
-	if (n < 22 || n + 8 > size || in[10] != ' ' || in[4] != '-' ||
-		strcmp(in + n - 3, "+00") != 0)
-		return in;
-	memcpy(out, in, 19);		/* YYYY-MM-DD HH:MM:SS */
-	out[10] = 'T';
-	out[19] = '.';
-	dot = in[19] == '.' ? in + 20 : NULL;
-	if (dot != NULL)
-		for (; dot + digits < in + n - 3 && digits < 6; digits++)
-			out[20 + digits] = dot[digits];
-	for (; digits < 6; digits++)
-		out[20 + digits] = '0';
-	out[26] = 'Z';
-	out[27] = '\0';
+	if (pg_us == INT64_MAX)
+		return "infinity";
+	if (pg_us == INT64_MIN)
+		return "-infinity";
+	seconds = pg_us / 1000000;
+	micros = pg_us % 1000000;
+	if (micros < 0)
+	{
+		micros += 1000000;
+		seconds--;
+	}
+	t = (time_t) (seconds + unix_offset);
+	if (gmtime_r(&t, &tm) == NULL)
+		return "";
+	n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, size - n, ".%06dZ", (int) micros);
 	return out;
 }
 
@@ -575,11 +925,11 @@ emit_row(const PGresult *res, int row, int first, bool with_observation,
 {
 	prediction_row r;
 	int			c = first;
-	char		created[40];
-	char		updated[40];
+	char		created[48];
+	char		updated[48];
 
-	r.id = strtoll(PQgetvalue(res, row, c++), NULL, 10);
-	r.observation_id = strtoll(PQgetvalue(res, row, c++), NULL, 10);
+	r.id = get_int8(res, row, c++);
+	r.observation_id = get_int8(res, row, c++);
 	r.observation = NULL;
 	r.observation_len = 0;
 	if (with_observation)
@@ -587,23 +937,26 @@ emit_row(const PGresult *res, int row, int first, bool with_observation,
 		r.observation = PQgetvalue(res, row, c);
 		r.observation_len = (size_t) PQgetlength(res, row, c++);
 	}
-	r.proba_text = PQgetvalue(res, row, c++);
-	r.proba = strtod(r.proba_text, NULL);
-	r.predicted_class = PQgetvalue(res, row, c++)[0] == 't';
-	r.true_class = PQgetisnull(res, row, c) ? -1 : atoi(PQgetvalue(res, row, c));
+	r.proba = get_float8(res, row, c++);
+	r.proba_text = NULL;		/* printed as the shortest decimal that reads back */
+	r.predicted_class = get_bool(res, row, c++);
+	r.true_class = PQgetisnull(res, row, c) ? -1 : get_int2(res, row, c);
 	c++;
 	r.model = PQgetvalue(res, row, c++);
-	r.model_version = (int32_t) atol(PQgetvalue(res, row, c++));
-	r.created_at = iso_timestamp(PQgetvalue(res, row, c++), created, sizeof(created));
-	r.updated_at = iso_timestamp(PQgetvalue(res, row, c++), updated, sizeof(updated));
+	r.model_version = get_int4(res, row, c++);
+	r.created_at = iso_timestamp(get_int8(res, row, c++), created, sizeof(created));
+	r.updated_at = iso_timestamp(get_int8(res, row, c++), updated, sizeof(updated));
 	sink(&r, arg);
 }
 
-/* Whether res has the columns a row result needs (guards against schema drift). */
+/*
+ * Whether res has the columns a row result needs, in binary (guards against
+ * schema drift and a pooler that answered for another statement).
+ */
 static bool
 row_shape_ok(const PGresult *res, int expected, db_error *err)
 {
-	if (PQnfields(res) != expected)
+	if (PQnfields(res) != expected || PQbinaryTuples(res) != 1)
 	{
 		log_error("unexpected result shape: %d columns", PQnfields(res));
 		db_fail(err, DB_INTERNAL, "unexpected result");
@@ -611,6 +964,8 @@ row_shape_ok(const PGresult *res, int expected, db_error *err)
 	}
 	return true;
 }
+
+/* ---------- the backend's operations ---------- */
 
 static db_status
 pg_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
@@ -620,6 +975,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 	const char *values[2];
 	int			attempt;
 
+	(void) s;
 	(void) len;
 	snprintf(id, sizeof(id), "%lld", (long long) observation_id);
 	values[0] = id;
@@ -628,7 +984,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 	for (attempt = 0; attempt < 2; attempt++)
 	{
 		PGresult   *res;
-		db_status	status = session_execute(s, STMT_PREDICT, values, deadline, &res, err);
+		db_status	status = pool_run(&primary, STMT_PREDICT, values, deadline, &res, err);
 		int			outcome;
 
 		if (status != DB_OK)
@@ -644,7 +1000,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 			PQclear(res);
 			return err->status;
 		}
-		outcome = atoi(PQgetvalue(res, 0, 0));
+		outcome = get_int4(res, 0, 0);
 		if (outcome == 2)
 		{
 			PQclear(res);
@@ -661,31 +1017,22 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 	return db_fail(err, DB_UNAVAILABLE, "concurrent insert, retry");
 }
 
-/* Run a statement returning rows, and hand each to sink; DB_NOT_FOUND if none and want_one. */
+/* Hand each row of res to sink; DB_NOT_FOUND if none and want_one. */
 static db_status
-query_rows(db_session *s, int st, const char *const *values, bool want_one,
-		   const char *not_found, row_sink sink, void *arg, int64_t deadline, db_error *err)
+emit_rows(PGresult *res, bool want_one, const char *not_found, row_sink sink, void *arg,
+		  db_error *err)
 {
-	PGresult   *res;
-	db_status	status = session_execute(s, st, values, deadline, &res, err);
-	int			i;
+	db_status	status = DB_OK;
 
-	if (status != DB_OK)
-		return status;
 	if (!row_shape_ok(res, ROW_NCOLUMNS, err))
-	{
-		PQclear(res);
-		return err->status;
-	}
-	if (want_one && PQntuples(res) == 0)
-	{
-		PQclear(res);
-		return db_fail(err, DB_NOT_FOUND, "%s", not_found);
-	}
-	for (i = 0; i < PQntuples(res); i++)
-		emit_row(res, i, 0, true, sink, arg);
+		status = err->status;
+	else if (want_one && PQntuples(res) == 0)
+		status = db_fail(err, DB_NOT_FOUND, "%s", not_found);
+	else
+		for (int i = 0; i < PQntuples(res); i++)
+			emit_row(res, i, 0, true, sink, arg);
 	PQclear(res);
-	return DB_OK;
+	return status;
 }
 
 static db_status
@@ -695,13 +1042,19 @@ pg_update(db_session *s, int64_t observation_id, int true_class, row_sink sink, 
 	char		id[24];
 	char		not_found[64];
 	const char *values[2];
+	PGresult   *res;
+	db_status	status;
 
+	(void) s;
 	snprintf(id, sizeof(id), "%lld", (long long) observation_id);
 	snprintf(not_found, sizeof(not_found), "Observation ID: \"%lld\" does not exist",
 			 (long long) observation_id);
 	values[0] = id;
 	values[1] = true_class ? "1" : "0";
-	return query_rows(s, STMT_UPDATE, values, true, not_found, sink, arg, deadline, err);
+	status = pool_run(&primary, STMT_UPDATE, values, deadline, &res, err);
+	if (status != DB_OK)
+		return status;
+	return emit_rows(res, true, not_found, sink, arg, err);
 }
 
 static db_status
@@ -711,12 +1064,24 @@ pg_get(db_session *s, int64_t observation_id, row_sink sink, void *arg,
 	char		id[24];
 	char		not_found[64];
 	const char *values[1];
+	PGresult   *res;
+	db_status	status;
 
+	(void) s;
 	snprintf(id, sizeof(id), "%lld", (long long) observation_id);
 	snprintf(not_found, sizeof(not_found), "Observation ID: \"%lld\" does not exist",
 			 (long long) observation_id);
 	values[0] = id;
-	return query_rows(s, STMT_GET, values, true, not_found, sink, arg, deadline, err);
+	status = read_run(STMT_GET, values, deadline, &res, err);
+	/* a row just written may not have reached a replica yet */
+	if (status == DB_OK && replica.url != NULL && PQntuples(res) == 0)
+	{
+		PQclear(res);
+		status = pool_run(&primary, STMT_GET, values, deadline, &res, err);
+	}
+	if (status != DB_OK)
+		return status;
+	return emit_rows(res, true, not_found, sink, arg, err);
 }
 
 static db_status
@@ -726,25 +1091,45 @@ pg_list(db_session *s, int64_t after, int limit, row_sink sink, void *arg,
 	char		after_text[24];
 	char		limit_text[16];
 	const char *values[2];
+	PGresult   *res;
+	db_status	status;
 
+	(void) s;
 	snprintf(after_text, sizeof(after_text), "%lld", (long long) after);
 	snprintf(limit_text, sizeof(limit_text), "%d", limit);
 	values[0] = after_text;
 	values[1] = limit_text;
-	return query_rows(s, STMT_LIST, values, false, NULL, sink, arg, deadline, err);
+	status = read_run(STMT_LIST, values, deadline, &res, err);
+	if (status != DB_OK)
+		return status;
+	return emit_rows(res, false, NULL, sink, arg, err);
 }
 
+/*
+ * Ready: the primary answers, takes writes, and has a default model. A
+ * read-only database (a standby, or default_transaction_read_only) is not
+ * ready, for good: a load balancer must not send writes there.
+ */
 static db_status
 pg_ready(db_session *s, int64_t deadline, db_error *err)
 {
 	PGresult   *res;
-	db_status	status = session_execute(s, STMT_READY, NULL, deadline, &res, err);
+	db_status	status = pool_run(&primary, STMT_READY, NULL, deadline, &res, err);
 	bool		has_default;
+	bool		read_only;
 
+	(void) s;
 	if (status != DB_OK)
 		return status == DB_INTERNAL ? db_fail(err, DB_UNAVAILABLE, "database not ready") : status;
-	has_default = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	has_default = PQntuples(res) == 1 && get_bool(res, 0, 0);
+	read_only = PQntuples(res) == 1 && get_bool(res, 0, 1);
 	PQclear(res);
+	if (read_only)
+	{
+		metrics_db_error(DBERR_READ_ONLY);
+		return db_fail(err, DB_READ_ONLY, "the database is read-only (a standby): this gateway "
+					   "must connect to the primary");
+	}
 	if (!has_default)
 		return db_fail(err, DB_UNAVAILABLE, "no default model is deployed");
 	return DB_OK;
@@ -756,8 +1141,9 @@ pg_report(db_session *s, const char *since, const char *until, text_sink sink, v
 {
 	const char *values[2] = {since, until};
 	PGresult   *res;
-	db_status	status = session_run(s, &report_statement, RUN_PARAMS, values, deadline, &res, err);
+	db_status	status = read_run(STMT_REPORT, values, deadline, &res, err);
 
+	(void) s;
 	if (status != DB_OK)
 		return status;
 	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
@@ -779,22 +1165,29 @@ pg_session_open(const gateway_config *cfg)
 	if (s == NULL)
 		return NULL;
 	s->cfg = cfg;
-	atomic_init(&s->connected, false);
 	return s;
 }
 
 static void
 pg_session_close(db_session *s)
 {
-	if (s->conn != NULL)
-		PQfinish(s->conn);
+	/* the last session closed takes the idle connections with it */
+	pool_close(&primary);
+	pool_close(&replica);
 	free(s);
 }
 
 static bool
 pg_session_connected(db_session *s)
 {
-	return atomic_load(&s->connected);
+	(void) s;
+	return pool_open_count(&primary) > 0;
+}
+
+static int
+pg_connections(void)
+{
+	return pool_open_count(&primary) + pool_open_count(&replica);
 }
 
 /* ---------- start-up ---------- */
@@ -826,7 +1219,24 @@ qualify(const char *template, const char *schema)
 	return out;
 }
 
-/* Prepare the database (pg_setup.c), then name its schema in every statement. */
+/* "<name>_<hash of the text>": a connection with that name has this statement. */
+static char *
+statement_name(const char *name, const char *sql)
+{
+	uint32_t	h = 2166136261u;	/* FNV-1a */
+	char	   *out = malloc(strlen(name) + 10);
+
+	for (const char *p = sql; *p != '\0'; p++)
+		h = (h ^ (unsigned char) *p) * 16777619u;
+	if (out != NULL)
+		sprintf(out, "%s_%08x", name, h);
+	return out;
+}
+
+/*
+ * Prepare the database (pg_setup.c), name its schema in every statement,
+ * and set up the pools.
+ */
 static bool
 pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 {
@@ -834,28 +1244,33 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 
 	if (!pg_setup(cfg, schema, sizeof(schema), msg, size))
 		return false;
-	for (int i = 0; i <= NSTATEMENTS; i++)
+	for (int i = 0; i < NSTATEMENTS; i++)
 	{
-		const pg_statement *from = i < NSTATEMENTS ? &statement_templates[i] : &report_template;
-		pg_statement *to = i < NSTATEMENTS ? &statements[i] : &report_statement;
-
-		*to = *from;
-		if ((to->sql = qualify(from->sql, schema)) == NULL)
+		statements[i] = statement_templates[i];
+		statements[i].sql = qualify(statement_templates[i].sql, schema);
+		statements[i].name = statements[i].sql != NULL ?
+			statement_name(statement_templates[i].name, statements[i].sql) : NULL;
+		if (statements[i].sql == NULL || statements[i].name == NULL)
 		{
 			snprintf(msg, size, "out of memory");
 			return false;
 		}
 	}
+	prepared_statements_auto = strcmp(cfg->prepared_statements, "auto") == 0;
+	atomic_store(&unnamed_statements, strcmp(cfg->prepared_statements, "off") == 0);
+	pool_init(&primary, cfg->database_url, (int) cfg->threads);
+	if (cfg->read_database_url != NULL)
+		pool_init(&replica, cfg->read_database_url, (int) cfg->threads);
 	return true;
 }
 
-/* Run sql (with optional text parameters) on a blocking connection; NULL if it failed. */
 const backend_ops pg_backend = {
 	.name = "postgresql",
 	.setup = pg_backend_setup,
 	.session_open = pg_session_open,
 	.session_close = pg_session_close,
 	.session_connected = pg_session_connected,
+	.connections = pg_connections,
 	.predict = pg_predict,
 	.update = pg_update,
 	.get = pg_get,

@@ -67,6 +67,7 @@ typedef struct request_state
 	size_t		received;
 	bool		has_id;
 	int64_t		observation_id;
+	bool		no_retry_after; /* a 503 that will not clear soon (a standby) */
 } request_state;
 
 static atomic_bool draining;
@@ -129,6 +130,7 @@ status_for_db(db_status status)
 		case DB_INVALID:
 			return MHD_HTTP_UNPROCESSABLE_CONTENT;
 		case DB_UNAVAILABLE:
+		case DB_READ_ONLY:
 			return MHD_HTTP_SERVICE_UNAVAILABLE;
 		case DB_INTERNAL:
 			break;
@@ -159,7 +161,7 @@ respond_headers(struct MHD_Connection *connection, request_state *rs, const char
 		return MHD_NO;
 	}
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE && !rs->no_retry_after)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && rs->allow != NULL)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, rs->allow);
@@ -235,6 +237,7 @@ respond_db_error(struct MHD_Connection *connection, request_state *rs, const cha
 {
 	unsigned	status = status_for_db(err->status);
 
+	rs->no_retry_after = err->status == DB_READ_ONLY;
 	if (err->status == DB_INTERNAL)
 		return respond_error(connection, rs, method, url, status,
 							 "internal error (details are in the gateway's log)");

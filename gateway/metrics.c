@@ -34,7 +34,7 @@ static const char *const route_labels[ROUTE_COUNT] = {
 };
 
 static const char *const db_error_labels[DBERR_COUNT] = {
-	"connection", "timeout", "data", "retry", "other"
+	"connection", "timeout", "data", "retry", "read_only", "other"
 };
 
 static atomic_ulong requests[ROUTE_COUNT][NSTATUS];
@@ -181,8 +181,8 @@ metrics_render(strbuf *sb, long http_connections)
 				  atomic_load_explicit(&db_errors[k], memory_order_relaxed));
 
 	backend_count_sessions(&sessions, &connected);
-	sb_printf(sb, "# HELP predict_db_connections Open database connections (one per worker "
-			  "that has served a request).\n"
+	sb_printf(sb, "# HELP predict_db_connections Open database connections (PostgreSQL: "
+			  "shared by the workers, opened as they are needed; SQLite: one per worker).\n"
 			  "# TYPE predict_db_connections gauge\n"
 			  "predict_db_connections %d\n"
 			  "# HELP predict_db_connections_in_use Database connections running a statement now.\n"

@@ -36,6 +36,7 @@ typedef enum db_error_kind
 	DBERR_TIMEOUT,				/* no answer within the deadline */
 	DBERR_DATA,					/* the database refused the data (SQLSTATE 22, 23) */
 	DBERR_RETRY,				/* serialization failure or deadlock (SQLSTATE 40) */
+	DBERR_READ_ONLY,			/* a read-only database: a standby (SQLSTATE 25006) */
 	DBERR_OTHER,				/* anything else */
 	DBERR_COUNT
 } db_error_kind;

@@ -44,6 +44,7 @@ typedef struct pg_target
 	PGconn	   *conn;
 	bool		managed;
 	bool		managed_1_0;	/* a managed schema of 1.0 this role could not migrate */
+	bool		read_only;		/* a standby (or default_transaction_read_only) */
 	char		schema[256];	/* the predict tables' schema, quoted as an identifier */
 	char		schema_literal[256];	/* the same name as a string literal's body */
 	char		mode_note[512]; /* the mode and why, for the start-up log */
@@ -160,15 +161,33 @@ connect_setup(const char *url, char *msg, size_t size)
  * together see each other's schema and first deploy whole, and nothing of
  * it outlives the transaction on a pooled connection.
  */
+static bool query_value(PGconn *conn, const char *sql, char *buf, size_t bufsize, char *msg,
+						size_t size, const char *what);
+
+/*
+ * A read-only database (a hot standby) takes no lock and gets nothing
+ * created: t->read_only makes the set-up check instead of create.
+ */
 static bool
-begin_setup(PGconn *conn, char *msg, size_t size)
+begin_setup(pg_target *t, char *msg, size_t size)
 {
-	return setup_run(conn, "BEGIN", msg, size, "cannot start the set-up", "") &&
-		setup_run(conn, "SET LOCAL lock_timeout = '60s'", msg, size,
-				  "cannot configure the set-up session", "") &&
-		setup_run(conn, "SELECT pg_advisory_xact_lock(" SETUP_LOCK_KEY ")", msg, size,
+	char		read_only[8];
+
+	if (!setup_run(t->conn, "BEGIN", msg, size, "cannot start the set-up", "") ||
+		!query_value(t->conn, "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'",
+					 read_only, sizeof(read_only), msg, size, "cannot inspect the database"))
+		return false;
+	t->read_only = read_only[0] == 't';
+	if (t->read_only)
+		return true;
+	return setup_run(t->conn, "SET LOCAL lock_timeout = '60s'", msg, size,
+					 "cannot configure the set-up session", "") &&
+		setup_run(t->conn, "SELECT pg_advisory_xact_lock(" SETUP_LOCK_KEY ")", msg, size,
 				  "cannot take the set-up lock", " (another gateway is starting?)");
 }
+
+#define READ_ONLY_HINT "the database is read-only (a hot standby): start the gateway against the " \
+	"primary (a libpq URL with several hosts can add target_session_attrs=read-write)"
 
 static bool
 end_setup(PGconn *conn, bool ok, char *msg, size_t size)
@@ -364,6 +383,11 @@ prepare_extension(pg_target *t, bool installed, const char *version, const char 
 	char		sqlstate[6] = "";
 	char		reason[300];
 
+	if (!installed && t->read_only)
+	{
+		snprintf(msg, size, "the predict extension is not installed and %s", READ_ONLY_HINT);
+		return false;
+	}
 	if (!installed)
 	{
 		char		create[320];
@@ -389,7 +413,7 @@ prepare_extension(pg_target *t, bool installed, const char *version, const char 
 	if (!query_schema(t, "SELECT e.extnamespace::regnamespace::text FROM pg_extension e "
 					  "WHERE e.extname = 'predict'", msg, size))
 		return false;
-	if (version_number(version) < version_number(EXTENSION_VERSION))
+	if (version_number(version) < version_number(EXTENSION_VERSION) && !t->read_only)
 	{
 		if (setup_try(t->conn, "ALTER EXTENSION predict UPDATE TO '" EXTENSION_VERSION "'",
 					  reason, sizeof(reason), sqlstate))
@@ -423,6 +447,16 @@ prepare_managed(pg_target *t, const char *found, char *msg, size_t size)
 			return false;
 		}
 		return true;
+	}
+	if (strcmp(found, "managed-1.0") == 0 && t->read_only)
+	{
+		t->managed_1_0 = true;
+		return true;
+	}
+	if (found[0] == '\0' && t->read_only)
+	{
+		snprintf(msg, size, "this database has no predict schema and %s", READ_ONLY_HINT);
+		return false;
 	}
 	if (strcmp(found, "managed-1.0") == 0)
 	{
@@ -628,7 +662,7 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg,
 
 	if ((t.conn = connect_setup(cfg->database_url, msg, size)) == NULL)
 		return false;
-	ok = begin_setup(t.conn, msg, size) && prepare_schema(&t, cfg->mode, msg, size);
+	ok = begin_setup(&t, msg, size) && prepare_schema(&t, cfg->mode, msg, size);
 	if (ok)
 	{
 		snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT FROM %s.predict_models WHERE is_default)",
@@ -636,8 +670,15 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg,
 		ok = query_value(t.conn, sql, has_default, sizeof(has_default), msg, size,
 						 "cannot read the model registry (may this user read its tables?)");
 	}
-	if (ok && has_default[0] != 't')
+	if (ok && has_default[0] != 't' && t.read_only)
+	{
+		snprintf(msg, size, "no default model is deployed and %s", READ_ONLY_HINT);
+		ok = false;
+	}
+	else if (ok && has_default[0] != 't')
 		ok = deploy_file(&t, cfg->model_path, NULL, &version, msg, size);
+	if (ok && t.read_only)
+		log_warning("%s; /readyz answers 503 and writes fail until it is promoted", READ_ONLY_HINT);
 	ok = end_setup(t.conn, ok, msg, size);
 	if (ok)
 	{
@@ -693,7 +734,7 @@ pg_command(int argc, char **argv)
 		fprintf(stderr, "predict-gateway %s: %s\n", argv[0], msg);
 		return 1;
 	}
-	if (!begin_setup(t.conn, msg, sizeof(msg)) || !prepare_schema(&t, mode, msg, sizeof(msg)))
+	if (!begin_setup(&t, msg, sizeof(msg)) || !prepare_schema(&t, mode, msg, sizeof(msg)))
 		goto done;
 	if (strcmp(argv[0], "deploy") == 0)
 	{
