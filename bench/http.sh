@@ -9,9 +9,12 @@
 # Environment (all optional):
 #   DURATION=10               seconds per run
 #   CONNECTIONS="1 8 32 64"   client connections (wrk -c, pgbench -c)
-#   BACKENDS="postgresql sqlite managed"  which databases (PostgreSQL: gateway, Flask,
-#                             pgbench; SQLite: gateway-sqlite, flask-sqlite; managed:
-#                             gateway-managed, PostgreSQL without the extension)
+#   BACKENDS="postgresql sqlite managed pooled"  which databases (PostgreSQL: gateway,
+#                             Flask, pgbench; SQLite: gateway-sqlite, flask-sqlite; managed:
+#                             gateway-managed, PostgreSQL without the extension; pooled:
+#                             gateway-pooled, the gateway through PgBouncer in transaction
+#                             mode, as Heroku's connection pooling runs it)
+#   POOL_SIZE=N               PgBouncer's default_pool_size for pooled (default 20, its own)
 #   PREDICT_THREADS=N         gateway workers (default: the gateway's own default)
 #   FLASK_WORKERS=N           gunicorn sync workers (default 2 x cores + 1, gunicorn's advice)
 #   THREADS_SWEEP="2 4 8 16"  also run the PostgreSQL gateway at 32 and 64 connections with
@@ -38,7 +41,8 @@ cores=$(getconf _NPROCESSORS_ONLN)   # not nproc, which obeys OMP_NUM_THREADS
 FLASK_WORKERS=${FLASK_WORKERS:-$((2 * cores + 1))}
 FLASK_PEER=${FLASK_PEER:-$root/../shared/peers/flask}
 PY=${PYTHON:-/usr/bin/python3}
-BACKENDS=${BACKENDS:-"postgresql sqlite managed"}
+BACKENDS=${BACKENDS:-"postgresql sqlite managed pooled"}
+POOL_SIZE=${POOL_SIZE:-20}
 on() { [[ " $BACKENDS " == *" $1 "* ]]; }
 
 need() {
@@ -46,6 +50,7 @@ need() {
 }
 need wrk; need pgbench; need psql; need curl; need sqlite3
 [ -n "${SKIP_FLASK:-}" ] || need gunicorn
+if on pooled; then [ -x /usr/sbin/pgbouncer ] || need pgbouncer; fi
 make -s bin/predict-gateway >/dev/null
 
 rm -rf "$out"
@@ -55,14 +60,15 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  if on postgresql || on managed; then test/pg-cluster stop "$cluster"; fi
+  [ -f "$out/pgbouncer/pgbouncer.pid" ] && kill "$(cat "$out/pgbouncer/pgbouncer.pid")" 2>/dev/null
+  if on postgresql || on managed || on pooled; then test/pg-cluster stop "$cluster"; fi
 }
 trap cleanup EXIT
 
-if on postgresql || on managed; then
+if on postgresql || on managed || on pooled; then
   eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300")" >/dev/null
   server_url=${DATABASE_URL%/*}
-  for db in gateway flask pgbench; do psql -qc "CREATE DATABASE bench_$db"; done
+  for db in gateway flask pgbench pooled; do psql -qc "CREATE DATABASE bench_$db"; done
   psql -qc "CREATE ROLE bench_app LOGIN" -c "CREATE DATABASE bench_managed OWNER bench_app"
   managed_url="postgres://bench_app@${server_url#*@}/bench_managed"
 fi
@@ -90,6 +96,7 @@ count_rows() {
   case $1 in
     gateway) rows gateway predictions ;;
     gateway-managed) rows managed predictions ;;
+    gateway-pooled) rows pooled predictions ;;
     flask) rows flask prediction ;;
     gateway-sqlite) sqlite_rows "$sqlite_gateway_db" predictions ;;
     flask-sqlite) sqlite_rows "$sqlite_flask_dir/predictions.db" prediction ;;
@@ -137,6 +144,27 @@ with_rss_sampling() {
   m=$(sort -n "$out/rss.samples" | tail -n 1)
   [ -n "$m" ] && [ "$m" -gt "${rss_max_kib[$kind]}" ] && rss_max_kib[$kind]=$m
   return 0
+}
+
+# ---------- PgBouncer in transaction mode, in front of the cluster
+
+start_pgbouncer() {        # start_pgbouncer: sets pooled_url
+  local dir=$out/pgbouncer pgb_port
+  pgb_port=$(free_port)
+  mkdir -p "$dir"
+  printf '%s\n' "[databases]" "* = host=127.0.0.1 port=$PGPORT" "[pgbouncer]" \
+    "listen_addr = 127.0.0.1" "listen_port = $pgb_port" "unix_socket_dir =" \
+    "auth_type = trust" "auth_file = $dir/users.txt" "pool_mode = transaction" \
+    "default_pool_size = $POOL_SIZE" "max_client_conn = 1000" \
+    "logfile = $dir/pgbouncer.log" "pidfile = $dir/pgbouncer.pid" >"$dir/pgbouncer.ini"
+  printf '"%s" ""\n' "$PGUSER" >"$dir/users.txt"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres "$dir"
+    runuser -u postgres -- /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini"
+  else
+    /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini"
+  fi
+  pooled_url="postgresql://$PGUSER@127.0.0.1:$pgb_port/bench_pooled"
 }
 
 # ---------- the tutorial's Flask app
@@ -264,6 +292,11 @@ if on managed; then
     { echo "bench/http.sh: the managed gateway is not in managed mode" >&2; exit 1; }
   targets+=(gateway-managed)
 fi
+if on pooled; then
+  start_pgbouncer
+  start_gateway gateway-pooled "$pooled_url" "${PREDICT_THREADS:-}"
+  targets+=(gateway-pooled)
+fi
 if on sqlite; then
   start_gateway gateway-sqlite "sqlite:///$sqlite_gateway_db" "${PREDICT_THREADS:-}"
   gw_threads=$(grep -o '[0-9]* workers' "$out/gateway-sqlite.log" | tail -n 1)
@@ -285,7 +318,8 @@ echo "bench/http.sh: load average before the bench: $load" \
   "$(awk -v l="$load" 'BEGIN { if (l > 0.5) print "(other work is running: figures will be low and noisy)" }')" >&2
 echo "bench/http.sh: ${DURATION} s per run, connections: $CONNECTIONS; $cores cores;" \
   "gateway $gw_threads; Flask under gunicorn with $FLASK_WORKERS workers;" \
-  "PostgreSQL synchronous_commit = on; SQLite synchronous = FULL" >&2
+  "PostgreSQL synchronous_commit = on; SQLite synchronous = FULL;" \
+  "PgBouncer transaction mode, pool size $POOL_SIZE" >&2
 for c in $CONNECTIONS; do
   for t in "${targets[@]}"; do
     echo "  $c connection(s): $t" >&2
@@ -297,7 +331,7 @@ for c in $CONNECTIONS; do
   done
 done
 declare -A hwm
-for t in gateway gateway-managed gateway-sqlite; do
+for t in gateway gateway-managed gateway-pooled gateway-sqlite; do
   [ -n "${pid[$t]:-}" ] && hwm[$t]=$(awk '/^VmHWM:/ {print $2}' "/proc/${pid[$t]}/status")
 done
 load_after=$(cut -d' ' -f1 /proc/loadavg)
@@ -334,10 +368,11 @@ on postgresql && { printf '%-32s' "gateway / pgbench"; ratio gateway pgbench; ec
 on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway / flask"; ratio gateway flask; echo; }
 on managed && on postgresql && { printf '%-32s' "gateway-managed / gateway"; ratio gateway-managed gateway; echo; }
 on managed && on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-managed / flask"; ratio gateway-managed flask; echo; }
+on pooled && on postgresql && { printf '%-32s' "gateway-pooled / gateway"; ratio gateway-pooled gateway; echo; }
 on sqlite && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-sqlite / flask-sqlite"; ratio gateway-sqlite flask-sqlite; echo; }
 echo
 mib() { echo "$(($1 / 1024)).$(( ($1 % 1024) * 10 / 1024 ))"; }
-for t in gateway gateway-managed gateway-sqlite; do
+for t in gateway gateway-managed gateway-pooled gateway-sqlite; do
   [ -n "${hwm[$t]:-}" ] || continue
   echo "$t resident memory: max sampled VmRSS $(mib "${rss_max_kib[$t]}") MiB," \
     "VmHWM $(mib "${hwm[$t]}") MiB (target < 30 MiB)"
@@ -350,7 +385,7 @@ miss=0
 check() {                  # check DESCRIPTION CONDITION(awk expression) -> PASS/MISS
   if awk "BEGIN { exit !($2) }"; then echo "PASS  $1"; else echo "MISS  $1"; miss=1; fi
 }
-for t in gateway gateway-managed gateway-sqlite; do
+for t in gateway gateway-managed gateway-pooled gateway-sqlite; do
   [ -n "${pid[$t]:-}" ] || continue
   for c in $CONNECTIONS; do
     read -r g _ _ non2xx errors ok rowsw sok <<<"${result[$t,$c]}"
