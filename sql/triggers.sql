@@ -141,9 +141,11 @@ INSERT INTO predictions (observation_id, observation, model_version) VALUES (23,
 SELECT count(*) FROM predictions WHERE observation_id = 23;
 -- the active version of a model cannot be deleted (a trigger: pg_restore -j
 -- loads the registry's tables in any order, which a foreign key refuses)
+\set SHOW_CONTEXT never
 DELETE FROM predict_model_versions WHERE name = 'tiny' AND version = 2;
 UPDATE predict_models SET active_version = 7 WHERE name = 'tiny';
 UPDATE predict_model_versions SET version = 9 WHERE name = 'tiny' AND version = 2;
+\set SHOW_CONTEXT errors
 SELECT tgname, tgfoid::regproc FROM pg_trigger
 WHERE tgrelid IN ('predict_models'::regclass, 'predict_model_versions'::regclass) ORDER BY 1;
 SELECT conname FROM pg_constraint WHERE contype = 'f'
