@@ -47,6 +47,7 @@ typedef struct pg_target
 	bool		read_only;		/* a standby (or default_transaction_read_only) */
 	char		schema[256];	/* the predict tables' schema, quoted as an identifier */
 	char		schema_literal[256];	/* the same name as a string literal's body */
+	char		home[256];		/* current_schema(): where a new schema goes */
 	char		mode_note[512]; /* the mode and why, for the start-up log */
 } pg_target;
 
@@ -165,8 +166,12 @@ static bool query_value(PGconn *conn, const char *sql, char *buf, size_t bufsize
 						size_t size, const char *what);
 
 /*
- * A read-only database (a hot standby) takes no lock and gets nothing
- * created: t->read_only makes the set-up check instead of create.
+ * Before anything else, the current schema is read (where a new schema
+ * goes), with a qualified call; then only pg_catalog is searched, whatever
+ * the role's search_path, so that the set-up never calls another role's
+ * functions or operators. A read-only database (a hot standby) takes no
+ * lock and gets nothing created: t->read_only makes the set-up check
+ * instead of create.
  */
 static bool
 begin_setup(pg_target *t, char *msg, size_t size)
@@ -174,6 +179,10 @@ begin_setup(pg_target *t, char *msg, size_t size)
 	char		read_only[8];
 
 	if (!setup_run(t->conn, "BEGIN", msg, size, "cannot start the set-up", "") ||
+		!query_value(t->conn, "SELECT pg_catalog.current_schema()", t->home, sizeof(t->home), msg, size,
+					 "cannot read the current schema") ||
+		!setup_run(t->conn, "SET LOCAL search_path = pg_catalog, pg_temp", msg, size,
+				   "cannot configure the set-up session", "") ||
 		!query_value(t->conn, "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'",
 					 read_only, sizeof(read_only), msg, size, "cannot inspect the database"))
 		return false;
@@ -214,19 +223,28 @@ query_value(PGconn *conn, const char *sql, char *buf, size_t bufsize, char *msg,
 	return true;
 }
 
-/* A query returning a schema name: t->schema gets it quoted, t->schema_literal escaped. */
+/*
+ * A query returning a schema name ($1 is t->home): t->schema gets it quoted,
+ * t->schema_literal escaped.
+ */
 static bool
 query_schema(pg_target *t, const char *name_sql, char *msg, size_t size)
 {
 	char		sql[512];
+	const char *home[1] = {t->home};
+	PGresult   *res;
 
-	snprintf(sql, sizeof(sql), "SELECT quote_ident(n) FROM (%s) AS s(n)", name_sql);
-	if (!query_value(t->conn, sql, t->schema, sizeof(t->schema), msg, size,
-					 "cannot read the predict schema's name"))
+	snprintf(sql, sizeof(sql), "SELECT quote_ident(n), replace(n, '''', '''''') FROM (%s) AS s(n)",
+			 name_sql);
+	res = setup_exec(t->conn, sql, strstr(name_sql, "$1") != NULL ? 1 : 0, home, msg, size,
+					 "cannot read the predict schema's name", "");
+	if (res == NULL)
 		return false;
-	snprintf(sql, sizeof(sql), "SELECT replace(n, '''', '''''') FROM (%s) AS s(n)", name_sql);
-	return query_value(t->conn, sql, t->schema_literal, sizeof(t->schema_literal), msg, size,
-					   "cannot read the predict schema's name");
+	snprintf(t->schema, sizeof(t->schema), "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	snprintf(t->schema_literal, sizeof(t->schema_literal), "%s",
+			 PQntuples(res) > 0 ? PQgetvalue(res, 0, 1) : "");
+	PQclear(res);
+	return true;
 }
 
 /* One of managed mode's scripts with the schema's names in place of its placeholders. */
@@ -498,27 +516,29 @@ prepare_schema(pg_target *t, const char *mode, char *msg, size_t size)
 	char		found[32];
 	char		version[64] = "";
 	char		why[300] = "";
+	const char *home[1] = {t->home};
+	PGresult   *res;
 
-	if (!query_value(t->conn,
-					 "SELECT CASE WHEN EXISTS (SELECT FROM pg_extension WHERE extname = 'predict') THEN 'extension'"
-					 " WHEN to_regprocedure('predict_internal.schema_version()') IS NOT NULL THEN 'managed'"
-					 " WHEN to_regprocedure(quote_ident(current_schema()) || '.predict__schema_version()')"
-					 " IS NOT NULL THEN 'managed-1.0'"
-					 " WHEN current_schema() IS NULL THEN 'no schema' ELSE '' END",
-					 found, sizeof(found), msg, size, "cannot inspect the database") ||
-		!query_value(t->conn, "SELECT extversion FROM pg_extension WHERE extname = 'predict'",
-					 version, sizeof(version), msg, size, "cannot inspect the database"))
-		return false;
-	if (strcmp(found, "no schema") == 0)
+	if (t->home[0] == '\0')
 	{
 		snprintf(msg, size, "the database has no current schema: set a search_path whose first "
 				 "schema exists and that this user may create objects in");
 		return false;
 	}
-	/* a new schema goes to the current one; then only pg_catalog is searched */
-	if (!query_schema(t, "SELECT current_schema()", msg, size) ||
-		!setup_run(t->conn, "SET LOCAL search_path = pg_catalog, pg_temp", msg, size,
-				   "cannot configure the set-up session", ""))
+	res = setup_exec(t->conn,
+					 "SELECT CASE WHEN EXISTS (SELECT FROM pg_extension WHERE extname = 'predict') THEN 'extension'"
+					 " WHEN to_regprocedure('predict_internal.schema_version()') IS NOT NULL THEN 'managed'"
+					 " WHEN to_regprocedure(quote_ident($1) || '.predict__schema_version()')"
+					 " IS NOT NULL THEN 'managed-1.0' ELSE '' END,"
+					 " (SELECT extversion FROM pg_extension WHERE extname = 'predict')",
+					 1, home, msg, size, "cannot inspect the database", "");
+	if (res == NULL)
+		return false;
+	snprintf(found, sizeof(found), "%s", PQgetvalue(res, 0, 0));
+	snprintf(version, sizeof(version), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	/* a new schema goes to the current one */
+	if (!query_schema(t, "SELECT $1::text", msg, size))
 		return false;
 	if (strcmp(found, "extension") == 0 && strcmp(mode, "managed") == 0)
 	{

@@ -26,7 +26,7 @@ build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) build/gateway/managed_sql.h | bui
 # Managed mode's schema, put together from sql/schema/ as the extension's
 # scripts are (mk/pg.mk): a new schema, and the migration from 1.0; the
 # tables and the reports are the extension's own parts.
-MANAGED_NEW = $(addprefix sql/schema/,managed-schema.sql tables.sql managed.sql managed-triggers.sql report.sql)
+MANAGED_NEW = $(addprefix sql/schema/,managed-schema.sql tables.sql managed.sql managed-constraints.sql report.sql)
 MANAGED_1_0_1_1 = $(addprefix sql/schema/,managed-schema.sql managed--1.0--1.1.sql managed.sql report.sql)
 
 build/gateway/managed.sql: $(MANAGED_NEW) | build/gateway

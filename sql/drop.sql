@@ -7,9 +7,12 @@ INSERT INTO predictions (observation_id, observation) VALUES (1, '{"x": 0, "c": 
 SELECT predict_proba('{"x": 0, "c": "a"}');
 SELECT ident FROM pg_backend_memory_contexts WHERE parent = 'predict model cache';
 
--- objects that depend on the extension block a plain DROP
+-- objects that depend on the extension block a plain DROP (terse: which
+-- dependency the detail names follows the objects' OIDs)
 CREATE VIEW scored AS SELECT observation_id, predict_proba(observation) AS p FROM predictions;
+\set VERBOSITY terse
 DROP EXTENSION predict;
+\set VERBOSITY default
 DROP VIEW scored;
 
 DROP EXTENSION predict;

@@ -139,12 +139,17 @@ INSERT INTO predictions (observation_id, observation, model, model_version) VALU
 INSERT INTO predictions (observation_id, observation, model, model_version) VALUES (23, '{}', 'nope', 1);
 INSERT INTO predictions (observation_id, observation, model_version) VALUES (23, '{}', 1);
 SELECT count(*) FROM predictions WHERE observation_id = 23;
--- a version that predictions use cannot be deleted
-DELETE FROM predict_model_versions WHERE name = 'tiny' AND version = 1;
--- the foreign key orders pg_dump's data; its insert check is the trigger's
-SELECT tgfoid::regproc, tgenabled FROM pg_trigger
-WHERE tgconstraint = (SELECT oid FROM pg_constraint WHERE conname = 'predictions_model_version_fkey')
-ORDER BY 1::text;
+-- the active version of a model cannot be deleted (a trigger: pg_restore -j
+-- loads the registry's tables in any order, which a foreign key refuses)
+\set SHOW_CONTEXT never
+DELETE FROM predict_model_versions WHERE name = 'tiny' AND version = 2;
+UPDATE predict_models SET active_version = 7 WHERE name = 'tiny';
+UPDATE predict_model_versions SET version = 9 WHERE name = 'tiny' AND version = 2;
+\set SHOW_CONTEXT errors
+SELECT tgname, tgfoid::regproc FROM pg_trigger
+WHERE tgrelid IN ('predict_models'::regclass, 'predict_model_versions'::regclass) ORDER BY 1;
+SELECT conname FROM pg_constraint WHERE contype = 'f'
+  AND conrelid IN ('predictions'::regclass, 'predict_models'::regclass);
 
 -- DELETE is not restricted (retention is the owner's business)
 DELETE FROM predictions WHERE observation_id = 14;

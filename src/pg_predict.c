@@ -44,6 +44,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/itemptr.h"
+#include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -57,6 +58,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "predict.h"
 
@@ -115,6 +117,7 @@ typedef struct registry_plans
 	SPIPlanPtr	resolve_default;
 	SPIPlanPtr	resolve_version;
 	SPIPlanPtr	fetch_document;
+	SPIPlanPtr	registry_empty;
 } registry_plans;
 
 static registry_plans plans;
@@ -462,6 +465,7 @@ registry_plans_prepare(const char *schema)
 		SPI_freeplan(plans.resolve_default);
 		SPI_freeplan(plans.resolve_version);
 		SPI_freeplan(plans.fetch_document);
+		SPI_freeplan(plans.registry_empty);
 		pfree(plans.schema);
 		memset(&plans, 0, sizeof(plans));
 	}
@@ -485,6 +489,8 @@ registry_plans_prepare(const char *schema)
 		"SELECT v.model FROM %s.predict_model_versions v"
 		" WHERE v.name OPERATOR(pg_catalog.=) $1"
 		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, version_args);
+	plans.registry_empty = prepare_kept(psprintf(
+		"SELECT NOT EXISTS (SELECT FROM %s.predict_model_versions)", schema), 0, NULL);
 	plans.schema = MemoryContextStrdup(TopMemoryContext, schema);
 }
 
@@ -525,6 +531,55 @@ no_model_error(const char *requested)
 }
 
 /*
+ * pg_restore -j loads the extension's tables in parallel and in any order
+ * (pg_dump orders an extension's tables only for a serial restore): a
+ * restored prediction can arrive before the registry it is checked against.
+ * Under pg_restore, while the registry is empty, wait for it (as seen by
+ * the latest snapshot: it is loaded by another session), and say so in the
+ * server's log every minute. Returns the SPI result code of the version's
+ * lookup, made with the snapshot that found it, or of the last attempt.
+ */
+static int
+registry_wait_restored(Datum *arg)
+{
+	int			ret = SPI_OK_SELECT;
+	TimestampTz last_warning = GetCurrentTimestamp();
+
+	if (application_name == NULL || strcmp(application_name, "pg_restore") != 0)
+		return ret;
+	for (;;)
+	{
+		bool		isnull;
+		bool		empty;
+
+		/*
+		 * Emptiness first: the registry is loaded whole by one COPY, so a
+		 * registry that was not empty before the lookup has all its versions.
+		 */
+		ret = SPI_execute_snapshot(plans.registry_empty, NULL, NULL, GetLatestSnapshot(),
+								   InvalidSnapshot, true, false, 1);
+		if (ret != SPI_OK_SELECT)
+			return ret;
+		empty = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		ret = SPI_execute_snapshot(plans.resolve_version, arg, NULL, GetLatestSnapshot(),
+								   InvalidSnapshot, true, false, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed > 0 || !empty)
+			return ret;
+		if (TimestampDifferenceExceeds(last_warning, GetCurrentTimestamp(), 60 * 1000))
+		{
+			ereport(WARNING,
+					(errmsg("restored predictions wait for the model registry, which this restore has not loaded yet"),
+					 errhint("pg_restore -j loads the extension's tables in parallel; if predict_model_versions is not part of this restore, cancel it and restore the registry first.")));
+			last_warning = GetCurrentTimestamp();
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * The active version of a model (requested == NULL: of the default model),
  * or version of requested when version > 0, as the statement's snapshot
  * sees the registry, loaded into the cache; the caller pins it before
@@ -560,6 +615,8 @@ model_resolve(Oid schema, const char *schema_q, const char *requested, int32 wan
 		arg[0] = CStringGetTextDatum(requested);
 		arg[1] = Int32GetDatum(wanted);
 		ret = SPI_execute_plan(plans.resolve_version, arg, NULL, true, 1);
+		if (ret == SPI_OK_SELECT && SPI_processed == 0)
+			ret = registry_wait_restored(arg);
 	}
 	else if (requested != NULL)
 	{
@@ -592,7 +649,10 @@ model_resolve(Oid schema, const char *schema_q, const char *requested, int32 wan
 	{
 		arg[0] = CStringGetTextDatum(name);
 		arg[1] = Int32GetDatum(version);
-		ret = SPI_execute_plan(plans.fetch_document, arg, NULL, true, 1);
+		/* a version found by the wait above is newer than the statement's snapshot */
+		ret = SPI_execute_snapshot(plans.fetch_document, arg, NULL,
+								   wanted > 0 ? GetLatestSnapshot() : InvalidSnapshot,
+								   InvalidSnapshot, true, false, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "model \"%s\" version %d vanished from the registry", name, version);
 		entry = model_cache_add(name, version, xmin, &tid,

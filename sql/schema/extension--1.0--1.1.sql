@@ -6,11 +6,15 @@
  * 1.1: internal functions move to schema predict_internal; every function
  * runs with a fixed search_path or has a SQL-standard body; untyped calls
  * reach text overloads of the extension's own; restored rows keep their
- * score when it is their version's (and pg_restore -j loads the registry
- * first); the reports need no privilege on the model documents; the
+ * score when it is their version's, and pg_restore -j works (restored rows
+ * wait for the registry); the reports need no privilege on the model documents; the
  * extension is trusted, and its owner gets the privileges of an owner of
  * the data; the scoring functions have a measured COST.
  */
+
+-- 1.0's foreign key from predict_models to the registry (a trigger in 1.1:
+-- pg_restore -j loaded predict_models before the registry and failed)
+ALTER TABLE @extschema@.predict_models DROP CONSTRAINT predict_models_name_active_version_fkey;
 
 -- 1.0's report helpers, in the extension's schema (report.sql replaces
 -- the user-facing report functions that called them)

@@ -4,32 +4,71 @@
  */
 
 /*
- * Every prediction names a version of the registry. pg_dump orders the
- * data of an extension's tables by their foreign keys, so that pg_restore
- * (-j included) loads the registry before the predictions, whose restored
- * rows the trigger checks against their version. PostgreSQL would check the
- * key on every insert by locking the version's row, which costs 10% of the
- * insert rate and a MultiXact per concurrent insert (measured: 144,000 in
- * 15 s): the insert check is the scoring trigger's, which finds the version
- * in the registry or refuses the row, and PostgreSQL's own check trigger is
- * disabled. Deleting a version that predictions use is still refused.
+ * pg_dump orders the data of an extension's tables only for a serial
+ * restore (by their foreign keys, else by name: the registry first);
+ * pg_restore -j loads them in parallel, in any order. So predict_models'
+ * versions are checked by a trigger rather than a foreign key, and, as the
+ * predictions' trigger does, under pg_restore while the registry is still
+ * empty it waits for the registry to be loaded by the restore's other
+ * sessions (a plain statement, other than pg_restore's, never waits).
  */
-ALTER TABLE @extschema@.predictions
-    ADD CONSTRAINT predictions_model_version_fkey FOREIGN KEY (model, model_version)
-        REFERENCES @extschema@.predict_model_versions (name, version);
-
-DO $$
+CREATE OR REPLACE FUNCTION predict_internal.models_check()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    check_trigger name;
+    waited integer := 0;
+    restoring boolean;
 BEGIN
-    SELECT t.tgname INTO STRICT check_trigger
-      FROM pg_trigger t JOIN pg_constraint c ON c.oid = t.tgconstraint
-     WHERE c.conrelid = '@extschema@.predictions'::regclass
-       AND c.conname = 'predictions_model_version_fkey'
-       AND t.tgrelid = c.conrelid AND t.tgfoid = 'pg_catalog."RI_FKey_check_ins"'::regproc;
-    EXECUTE format('ALTER TABLE @extschema@.predictions DISABLE TRIGGER %I', check_trigger);
+    LOOP
+        -- (each statement of this volatile function sees what was committed
+        -- before it; the registry is loaded whole by one COPY, so a registry
+        -- that was not empty before the lookup has all its versions)
+        restoring := current_setting('application_name') = 'pg_restore'
+                     AND NOT EXISTS (SELECT FROM @extschema@.predict_model_versions);
+        PERFORM FROM @extschema@.predict_model_versions v
+          WHERE v.name = NEW.name AND v.version = NEW.active_version;
+        IF FOUND THEN
+            RETURN NEW;
+        END IF;
+        EXIT WHEN NOT restoring;
+        PERFORM pg_sleep(0.1);
+        waited := waited + 1;
+        IF waited % 600 = 0 THEN
+            RAISE WARNING 'restored models wait for the model registry, which this restore has not loaded yet'
+                USING HINT = 'pg_restore -j loads the extension''s tables in parallel; if predict_model_versions '
+                             'is not part of this restore, cancel it and restore the registry first.';
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'model "%" has no version %', NEW.name, NEW.active_version
+        USING ERRCODE = '23503',
+              DETAIL = 'The active version of a model must be one of its versions in predict_model_versions.';
 END
 $$;
+
+-- A version that is active cannot be deleted or renamed.
+CREATE OR REPLACE FUNCTION predict_internal.versions_protect()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (TG_OP = 'DELETE' OR (NEW.name, NEW.version) IS DISTINCT FROM (OLD.name, OLD.version))
+       AND EXISTS (SELECT FROM @extschema@.predict_models m
+                    WHERE m.name = OLD.name AND m.active_version = OLD.version) THEN
+        RAISE EXCEPTION 'model "%" version % is active', OLD.name, OLD.version
+            USING ERRCODE = '23503',
+                  DETAIL = 'The active version of a model cannot be deleted or renamed.',
+                  HINT = 'Activate another version first (predict_activate).';
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER predict_models_check
+    BEFORE INSERT OR UPDATE ON @extschema@.predict_models
+    FOR EACH ROW EXECUTE FUNCTION predict_internal.models_check();
+
+CREATE OR REPLACE TRIGGER predict_model_versions_protect
+    BEFORE UPDATE OR DELETE ON @extschema@.predict_model_versions
+    FOR EACH ROW EXECUTE FUNCTION predict_internal.versions_protect();
 
 -- pg_dump dumps the contents of these tables (they are user data).
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.predict_model_versions', '');

@@ -1,7 +1,8 @@
 /*
  * tables.sql - the registry and the predictions log, the same in both
- * PostgreSQL modes (the extension adds a foreign key of its own: see
- * extension.sql). Like every part of the schema, it runs with search_path
+ * PostgreSQL modes but for how predict_models' versions are checked (a
+ * foreign key in managed mode, a trigger in the extension: see
+ * managed-constraints.sql and extension-backup.sql). Like every part of the schema, it runs with search_path
  * set to pg_catalog, pg_temp: the operators and functions of its checks and
  * defaults are PostgreSQL's, whatever others created elsewhere.
  */
@@ -23,9 +24,7 @@ CREATE TABLE @extschema@.predict_models (
     name text PRIMARY KEY,
     active_version integer NOT NULL,
     is_default boolean NOT NULL DEFAULT false,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    FOREIGN KEY (name, active_version)
-        REFERENCES @extschema@.predict_model_versions (name, version)
+    updated_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- At most one default model.

@@ -16,7 +16,7 @@ BUILT = {
                                    "extension-backup", "extension-grants"],
     "build/sql/predict--1.0--1.1.sql": ["extension-header", "extension-schema", "extension--1.0--1.1", "extension",
                                         "report", "extension-backup", "extension-grants"],
-    "build/gateway/managed.sql": ["managed-schema", "tables", "managed", "managed-triggers", "report"],
+    "build/gateway/managed.sql": ["managed-schema", "tables", "managed", "managed-constraints", "report"],
     "build/gateway/managed--1.0--1.1.sql": ["managed-schema", "managed--1.0--1.1", "managed", "report"],
 }
 
