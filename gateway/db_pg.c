@@ -264,18 +264,17 @@ pool_init(link_pool *pool, const char *url, int limit)
 	pthread_condattr_destroy(&attr);
 }
 
-/* Wait on the pool's condition until it changes or the deadline (now_us) passes. */
-static bool
-pool_wait(link_pool *pool, int64_t deadline)
+/* Wait on the pool's condition until it changes or until (now_us) passes. */
+static void
+pool_wait(link_pool *pool, int64_t until)
 {
 	struct timespec ts;
 
-	if (now_us() >= deadline)
-		return false;
-	ts.tv_sec = (time_t) (deadline / 1000000);
-	ts.tv_nsec = (long) (deadline % 1000000) * 1000;
+	if (now_us() >= until)
+		return;
+	ts.tv_sec = (time_t) (until / 1000000);
+	ts.tv_nsec = (long) (until % 1000000) * 1000;
 	pthread_cond_timedwait(&pool->changed, &pool->lock, &ts);
-	return true;
 }
 
 static int
@@ -534,9 +533,14 @@ pool_acquire(link_pool *pool, int64_t deadline, db_error *err)
 			pool->idle = link->next;
 			break;
 		}
-		/* one attempt at a time once some are open: they wait for one to come back */
-		if (pool->open + pool->connecting < pool->limit && now >= pool->retry_at &&
-			(pool->open == 0 || (pool->connecting == 0 && now >= pool->ceiling_until)))
+		/*
+		 * One attempt at a time (the others wait for it, or for a link to
+		 * come back): so that an attempt that gets no answer is known to be
+		 * beyond a pooler's limit once one connection works, even at a cold
+		 * start.
+		 */
+		if (pool->connecting == 0 && pool->open < pool->limit && now >= pool->retry_at &&
+			(pool->open == 0 || now >= pool->ceiling_until))
 		{
 			pool->connecting++;
 			pthread_mutex_unlock(&pool->lock);
@@ -576,12 +580,22 @@ pool_acquire(link_pool *pool, int64_t deadline, db_error *err)
 			db_fail(err, DB_UNAVAILABLE, "database unavailable (reconnecting)");
 			return NULL;
 		}
-		if (!pool_wait(pool, pool->open == 0 && pool->retry_at < deadline ? pool->retry_at : deadline))
+		if (now >= deadline)
 		{
 			pthread_mutex_unlock(&pool->lock);
 			metrics_db_error(DBERR_TIMEOUT);
 			db_fail(err, DB_UNAVAILABLE, "database timeout (every connection busy)");
 			return NULL;
+		}
+		/* until a link comes back or an attempt ends, or a new attempt may start */
+		{
+			int64_t		until = deadline;
+
+			if (pool->retry_at > now && pool->retry_at < until)
+				until = pool->retry_at;
+			if (pool->ceiling_until > now && pool->ceiling_until < until)
+				until = pool->ceiling_until;
+			pool_wait(pool, until);
 		}
 	}
 	pthread_mutex_unlock(&pool->lock);
