@@ -372,3 +372,31 @@ def test_a_failed_migration_leaves_the_1_0_schema_as_it_was(cluster, managed_1_0
     assert 'model "broken" version 1' in lines[0], lines
     assert catalog(cluster, "mg_failing", True) == before
     assert cluster.sql("mg_failing", "SELECT predict__schema_version()") == [("1.0",)]
+
+
+def test_the_gateway_updates_a_1_0_extension_when_its_role_may(cluster):
+    """Started on a database with extension 1.0, the gateway runs ALTER
+    EXTENSION predict UPDATE itself when its role owns the extension, and says
+    so; a role that may not gets a warning naming the command, and is served."""
+    cluster.sql("postgres", "CREATE DATABASE gw_updates")
+    cluster.sql("gw_updates", "CREATE EXTENSION predict VERSION '1.0'")
+    deploy_and_log(cluster, "gw_updates")
+    cluster.sql("postgres", "CREATE ROLE reader LOGIN")
+    cluster.sql("gw_updates", "GRANT SELECT, INSERT ON predictions, predict_models TO reader")
+    cluster.sql("gw_updates", "GRANT USAGE ON SEQUENCE predictions_id_seq TO reader")
+    proc, port = run_gateway(cluster.url("gw_updates", "reader"))
+    try:
+        assert any("cannot update it" in line and "ALTER EXTENSION predict UPDATE" in line
+                   for line in proc.start_lines), proc.start_lines
+        assert http(port, "POST", "/predict", {"id": 900, "observation": OBS[0]})[0] == 200
+    finally:
+        stop_gateway(proc)
+    assert cluster.sql("gw_updates", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.0",)]
+    proc, port = run_gateway(cluster.url("gw_updates"))
+    try:
+        assert any("updated the predict extension from 1.0 to 1.1" in line for line in proc.start_lines), \
+            proc.start_lines
+        assert http(port, "GET", "/report.json")[0] == 200
+    finally:
+        stop_gateway(proc)
+    assert cluster.sql("gw_updates", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
