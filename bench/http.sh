@@ -23,7 +23,7 @@
 #
 # PostgreSQL: one throwaway cluster (test/pg-cluster, synchronous_commit = on, fsync
 # on), one fresh database per contender; managed mode's database is owned by an
-# ordinary role, which cannot create the extension (as on Heroku Postgres). SQLite: one fresh file per contender in
+# ordinary role and refuses the extension (as Heroku Postgres does). SQLite: one fresh file per contender in
 # bench/output/http/, the gateway's in WAL mode with synchronous = FULL, the Flask
 # app's as peewee makes it (its defaults: rollback journal, synchronous FULL, a 5 s
 # busy timeout). The same model everywhere (models/titanic.json; the Flask app
@@ -70,6 +70,9 @@ if on postgresql || on managed || on pooled; then
   server_url=${DATABASE_URL%/*}
   for db in gateway flask pgbench pooled; do psql -qc "CREATE DATABASE bench_$db"; done
   psql -qc "CREATE ROLE bench_app LOGIN" -c "CREATE DATABASE bench_managed OWNER bench_app"
+  # the extension is trusted (its database's owner may create it): refuse it
+  # there, as a service without it does (test/managed_sql.py)
+  psql -qd bench_managed -c "$(cd test && "$PY" -c 'from managed_sql import NO_EXTENSION_SQL as s; print(s)')"
   managed_url="postgres://bench_app@${server_url#*@}/bench_managed"
 fi
 sqlite_gateway_db=$out/gateway-sqlite.db

@@ -98,6 +98,9 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from managed_sql import NO_EXTENSION_SQL  # noqa: E402 (test/managed_sql.py)
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PG_CLUSTER = os.path.join(REPO, "test", "pg-cluster")
 PROCFILE_WEB = os.path.join(REPO, "test", "http", "procfile-web")
@@ -210,10 +213,12 @@ class Database:
             self.psql("postgres", "CREATE DATABASE soak")
             self.url = self.admin + "soak"
         else:
-            # managed: a role that owns its database but may not create the
-            # extension (not a superuser), and a postgres:// URL as Heroku sets it
+            # managed: a database without the extension, as on Heroku Postgres
+            # (the extension is trusted, so its owner could otherwise create
+            # it), owned by an ordinary role, and a postgres:// URL as Heroku sets it
             self.psql("postgres", "CREATE ROLE soak_app LOGIN")
             self.psql("postgres", "CREATE DATABASE soak OWNER soak_app")
+            self.psql("soak", NO_EXTENSION_SQL)
             self.url = "postgres://soak_app@%s:%s/soak" % (env["PGHOST"], env["PGPORT"])
 
     def psql(self, db, sql):
