@@ -42,10 +42,12 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "parser/scansup.h"
 #include "miscadmin.h"
 #include "storage/itemptr.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/float.h"
@@ -531,11 +533,30 @@ no_model_error(const char *requested)
 }
 
 /*
+ * Whether this statement loads a dump: pg_restore's sessions, and any COPY
+ * (pg_restore run under another PGAPPNAME by a wrapper, psql loading a
+ * plain dump). An INSERT is never a restore's.
+ */
+static bool
+loading_a_dump(void)
+{
+	const char *query = debug_query_string;
+
+	if (application_name != NULL && strcmp(application_name, "pg_restore") == 0)
+		return true;
+	if (query == NULL)
+		return false;
+	while (scanner_isspace(*query))
+		query++;
+	return pg_strncasecmp(query, "copy", 4) == 0 && scanner_isspace(query[4]);
+}
+
+/*
  * pg_restore -j loads the extension's tables in parallel and in any order
  * (pg_dump orders an extension's tables only for a serial restore): a
  * restored prediction can arrive before the registry it is checked against.
- * Under pg_restore, while the registry is empty, wait for it (as seen by
- * the latest snapshot: it is loaded by another session), and say so in the
+ * While a dump loads and the registry is empty, wait for it (as seen by the
+ * latest snapshot: it is loaded by another session), and say so in the
  * server's log every minute. Returns the SPI result code of the version's
  * lookup, made with the snapshot that found it, or of the last attempt.
  */
@@ -545,7 +566,7 @@ registry_wait_restored(Datum *arg)
 	int			ret = SPI_OK_SELECT;
 	TimestampTz last_warning = GetCurrentTimestamp();
 
-	if (application_name == NULL || strcmp(application_name, "pg_restore") != 0)
+	if (!loading_a_dump())
 		return ret;
 	for (;;)
 	{

@@ -8,9 +8,10 @@
  * restore (by their foreign keys, else by name: the registry first);
  * pg_restore -j loads them in parallel, in any order. So predict_models'
  * versions are checked by a trigger rather than a foreign key, and, as the
- * predictions' trigger does, under pg_restore while the registry is still
+ * predictions' trigger does, while a dump loads (pg_restore's sessions, or
+ * any COPY: pg_restore under another PGAPPNAME) and the registry is still
  * empty it waits for the registry to be loaded by the restore's other
- * sessions (a plain statement, other than pg_restore's, never waits).
+ * sessions (an INSERT, or any other statement, never waits).
  */
 CREATE OR REPLACE FUNCTION predict_internal.models_check()
 RETURNS trigger LANGUAGE plpgsql
@@ -23,7 +24,8 @@ BEGIN
         -- (each statement of this volatile function sees what was committed
         -- before it; the registry is loaded whole by one COPY, so a registry
         -- that was not empty before the lookup has all its versions)
-        restoring := current_setting('application_name') = 'pg_restore'
+        restoring := (current_setting('application_name') = 'pg_restore'
+                      OR current_query() ~* '^\s*copy\s')
                      AND NOT EXISTS (SELECT FROM @extschema@.predict_model_versions);
         PERFORM FROM @extschema@.predict_model_versions v
           WHERE v.name = NEW.name AND v.version = NEW.active_version;
