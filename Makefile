@@ -8,27 +8,30 @@
 #   make bench      run the benchmarks under bench/
 #   make soak       the gateway at 80% of its saturation rate, SOAK_DURATION s per backend (mk/soak.mk)
 #
-# The scoring core (src/model.c, score.c, observation.c, util.c) is plain C
-# and is compiled into every host: the PostgreSQL module by PGXS, and the
-# other programs with the rules below.
+# The layers (docs/architecture.md): src/core is the scoring core, plain C
+# with no database dependency, built once as build/libpredict.a, which every
+# host links: the PostgreSQL extension (src/pg), the SQLite extension
+# (src/sqlite), the CLI (src/cli) and the gateway (gateway/). Managed mode's
+# SQL compiler (src/managed) is part of the library: the gateway and the
+# tests compile models with it.
 
 EXTENSION = predict
 MODULE_big = predict
-CORE_SRCS = src/model.c src/score.c src/observation.c src/util.c src/sql_codegen.c
-PG_SRCS = $(wildcard src/pg_predict.c)
-OBJS = $(CORE_SRCS:.c=.o) $(PG_SRCS:.c=.o)
-# sql/predict--1.0.sql is 1.0's install script as it shipped; 1.1's install
-# and upgrade scripts are put together from sql/schema/ (mk/pg.mk).
-DATA = sql/predict--1.0.sql
+CORE_SRCS = $(wildcard src/core/*.c) src/managed/sql_codegen.c
+CORE_HDRS = $(wildcard src/core/*.h)
+OBJS = src/pg/pg_predict.o
+# src/pg/sql/predict--1.0.sql is 1.0's install script as it shipped; 1.1's
+# install and upgrade scripts are put together from src/pg/sql/ (mk/pg.mk).
+DATA = src/pg/sql/predict--1.0.sql
 DATA_built = build/sql/predict--1.1.sql build/sql/predict--1.0--1.1.sql
-SHLIB_LINK = -lcjson -lm
-PG_CPPFLAGS = -Isrc
+SHLIB_LINK = build/libpredict.a -lcjson -lm
+PG_CPPFLAGS = -Isrc/core
 # -ffp-contract=off: a fused multiply-add would round differently from
 # scikit-learn; warnings are errors when WERROR is set (make test sets it).
 PG_CFLAGS = -ffp-contract=off -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers $(if $(WERROR),-Werror)
-# sql/*.sql are the regression tests, but for the 1.0 install script.
-REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/predict--%,$(wildcard sql/*.sql))))
+# sql/*.sql are the regression tests (pg_regress, with expected/).
+REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=plpgsql
 EXTRA_CLEAN = bin build results regression.diffs regression.out
 
@@ -47,47 +50,63 @@ endif
 
 CC ?= cc
 PREDICT_CFLAGS = -std=gnu11 -O2 -g -fPIC -ffp-contract=off -Wall -Wextra \
-	-Wmissing-prototypes -Wdeclaration-after-statement $(if $(WERROR),-Werror) -Isrc $(EXTRA_CFLAGS)
+	-Wmissing-prototypes -Wdeclaration-after-statement $(if $(WERROR),-Werror) -Isrc/core $(EXTRA_CFLAGS)
 PREDICT_LDLIBS = -lcjson -lm
 
 CORE_OBJS = $(patsubst src/%.c,build/%.o,$(CORE_SRCS))
+CORE_LIB = build/libpredict.a
+# The SQLite extension (mk/sqlite.mk), also linked into the gateway (mk/gateway.mk).
+SQLITE_SRCS = $(wildcard src/sqlite/*.c)
+SQLITE_HDRS = $(wildcard src/sqlite/*.h)
+SQLITE_OBJS = $(patsubst src/%.c,build/%.o,$(SQLITE_SRCS))
+SQLITE_LOADABLE_OBJS = $(patsubst src/sqlite/%.c,build/sqlite-loadable/%.o,$(SQLITE_SRCS))
 PROGRAMS = bin/predict-score
 
 all: $(PROGRAMS)
 
-build/%.o: src/%.c src/*.h | build
+build/%.o: src/%.c $(CORE_HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(PREDICT_CFLAGS) -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# PGXS links the extension's module with the library (SHLIB_LINK).
+ifneq ($(shlib),)
+$(shlib): $(CORE_LIB)
+endif
 
 build bin:
 	mkdir -p $@
 
-bin/predict-score: build/predict_score.o $(CORE_OBJS) | bin
+bin/predict-score: build/cli/predict_score.o $(CORE_LIB) | bin
 	$(CC) $(PREDICT_CFLAGS) -o $@ $^ $(PREDICT_LDLIBS)
 
 # ---------- tests ----------
 
 UNIT_SRCS = $(wildcard test/unit/*.c)
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_CFLAGS = -std=gnu11 -O1 -g -ffp-contract=off -Wall -Wextra -Werror -Isrc $(SAN_FLAGS)
+SAN_CFLAGS = -std=gnu11 -O1 -g -ffp-contract=off -Wall -Wextra -Werror -Isrc/core $(SAN_FLAGS)
 
-build/test-unit: $(UNIT_SRCS) $(CORE_OBJS) | build
-	$(CC) $(PREDICT_CFLAGS) -o $@ $(UNIT_SRCS) $(CORE_OBJS) $(PREDICT_LDLIBS)
+build/test-unit: $(UNIT_SRCS) $(CORE_LIB) | build
+	$(CC) $(PREDICT_CFLAGS) -o $@ $(UNIT_SRCS) $(CORE_LIB) $(PREDICT_LDLIBS)
 
 # The same core, unit tests and CLI under AddressSanitizer and UBSan.
-build/asan/test-unit: $(UNIT_SRCS) $(CORE_SRCS) src/*.h
+build/asan/test-unit: $(UNIT_SRCS) $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p build/asan
 	clang $(SAN_CFLAGS) -o $@ $(UNIT_SRCS) $(CORE_SRCS) $(PREDICT_LDLIBS)
 
-build/asan/predict-score: src/predict_score.c $(CORE_SRCS) src/*.h
+build/asan/predict-score: src/cli/predict_score.c $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p build/asan
-	clang $(SAN_CFLAGS) -o $@ src/predict_score.c $(CORE_SRCS) $(PREDICT_LDLIBS)
+	clang $(SAN_CFLAGS) -o $@ src/cli/predict_score.c $(CORE_SRCS) $(PREDICT_LDLIBS)
 
 FUZZ_TARGETS = $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-build/fuzz/%: test/fuzz/%.c test/unit/fixtures.c $(CORE_SRCS) src/*.h
+build/fuzz/%: test/fuzz/%.c test/unit/fixtures.c $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p build/fuzz
-	clang -std=gnu11 -O1 -g -ffp-contract=off -Wall -Wextra -Werror -Isrc \
+	clang -std=gnu11 -O1 -g -ffp-contract=off -Wall -Wextra -Werror -Isrc/core \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ $< test/unit/fixtures.c $(CORE_SRCS) $(PREDICT_LDLIBS)
 

@@ -5,7 +5,7 @@
  *
  * The schema (schema_sql below) has PostgreSQL's table and column names and
  * constraints: the registry tables predict_model_versions and predict_models
- * (created by the predict extension's predict_deploy, src/sqlite_predict.c,
+ * (created by the predict extension's predict_deploy, src/sqlite/sqlite_predict.c,
  * which is linked into the gateway and registered on every connection) and
  * the predictions log, a STRICT table, so that types are enforced as in
  * PostgreSQL. Timestamps are ISO 8601 UTC text with milliseconds (SQLite's
@@ -77,7 +77,7 @@
 #include "metrics.h"
 #include "strbuf.h"
 
-/* src/sqlite_predict.c, linked in (compiled with SQLITE_CORE). */
+/* src/sqlite/sqlite_predict.c, linked in (compiled with SQLITE_CORE). */
 int			sqlite3_predict_init(sqlite3 *db, char **errmsg, const sqlite3_api_routines *api);
 
 #define BACKOFF_FIRST_US 100000
@@ -194,7 +194,7 @@ static const sqlite_statement statements[NSTATEMENTS] = {
 	"SELECT " ROW_COLUMNS " FROM predictions WHERE id > ?1 ORDER BY id LIMIT ?2"},
 	[STMT_READY] = {"ready",
 	"SELECT EXISTS (SELECT 1 FROM predict_models WHERE is_default = 1)"},
-	/* the monitoring report, computed by src/sqlite_predict.c */
+	/* the monitoring report, computed by src/sqlite/sqlite_predict.c */
 	[STMT_REPORT] = {"report", "SELECT predict_report(NULL, ?1, ?2)"},
 };
 

@@ -6,7 +6,7 @@
  *   - extension: CREATE EXTENSION predict (the C scorer in the database);
  *   - managed: where the extension cannot be installed (Heroku Postgres and
  *     other managed services), the same tables, constraints and triggers in
- *     plain SQL and PL/pgSQL (sql/managed.sql, embedded in the binary), and
+ *     plain SQL and PL/pgSQL (src/managed/sql/managed.sql, embedded in the binary), and
  *     each model version compiled to a PL/pgSQL function by the C core at
  *     deploy time (predict_model_to_sql), which scores bit for bit as the
  *     extension does.
@@ -35,7 +35,7 @@
 #include "predict.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
-#define MANAGED_SCHEMA_VERSION "1.1"	/* predict_internal.schema_version() of sql/schema/managed.sql */
+#define MANAGED_SCHEMA_VERSION "1.1"	/* predict_internal.schema_version() of src/managed/src/managed/sql/managed.sql */
 #define EXTENSION_VERSION "1.1"			/* predict.control's default_version */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 
@@ -319,7 +319,7 @@ static bool compile_model(pg_target *t, const char *path, const char *text, size
 
 /*
  * A 1.0 managed schema kept its internal functions and scorers in the
- * tables' schema: move to 1.1 (sql/schema/managed--1.0--1.1.sql, then every
+ * tables' schema: move to 1.1 (src/managed/sql/managed--1.0--1.1.sql, then every
  * stored version compiled again into predict_internal), in the set-up's
  * transaction. False with why and sqlstate when the server refused.
  */

@@ -11,23 +11,25 @@ GATEWAY_HDRS = $(wildcard gateway/*.h)
 GATEWAY_OBJS = $(patsubst gateway/%.c,build/gateway/%.o,$(GATEWAY_SRCS))
 GATEWAY_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir 2>/dev/null || echo /usr/include/postgresql)
 GATEWAY_LDLIBS = -lmicrohttpd -lpq -lsqlite3 -lcjson -lm -lpthread
-# The core and its SQLite glue, linked into the gateway.
-GATEWAY_CORE_SRCS = $(CORE_SRCS) src/sqlite_predict.c
-GATEWAY_CORE_OBJS = $(patsubst src/%.c,build/%.o,$(GATEWAY_CORE_SRCS))
+# The core and the SQLite extension, linked into the gateway.
+GATEWAY_CORE_SRCS = $(CORE_SRCS) $(SQLITE_SRCS)
+GATEWAY_CORE_OBJS = $(SQLITE_OBJS) $(CORE_LIB)
 
 all: bin/predict-gateway
 
 build/gateway:
 	mkdir -p $@
 
-build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) build/gateway/managed_sql.h | build/gateway
-	$(CC) $(PREDICT_CFLAGS) $(GATEWAY_CPPFLAGS) -Ibuild/gateway -c -o $@ $<
+build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) $(CORE_HDRS) $(SQLITE_HDRS) build/gateway/managed_sql.h | build/gateway
+	$(CC) $(PREDICT_CFLAGS) $(GATEWAY_CPPFLAGS) -Isrc/sqlite -Ibuild/gateway -c -o $@ $<
 
-# Managed mode's schema, put together from sql/schema/ as the extension's
-# scripts are (mk/pg.mk): a new schema, and the migration from 1.0; the
-# tables and the reports are the extension's own parts.
-MANAGED_NEW = $(addprefix sql/schema/,managed-schema.sql tables.sql managed.sql managed-constraints.sql report.sql)
-MANAGED_1_0_1_1 = $(addprefix sql/schema/,managed-schema.sql managed--1.0--1.1.sql managed.sql report.sql)
+# Managed mode's schema, put together as the extension's scripts are
+# (mk/pg.mk): a new schema, and the migration from 1.0; the tables and the
+# reports are the extension's own parts (src/pg/sql/).
+MANAGED_NEW = src/managed/sql/managed-schema.sql src/pg/sql/tables.sql src/managed/sql/managed.sql \
+	src/managed/sql/managed-constraints.sql src/pg/sql/report.sql
+MANAGED_1_0_1_1 = src/managed/sql/managed-schema.sql src/managed/sql/managed--1.0--1.1.sql \
+	src/managed/sql/managed.sql src/pg/sql/report.sql
 
 build/gateway/managed.sql: $(MANAGED_NEW) | build/gateway
 	cat $(MANAGED_NEW) > $@
@@ -50,9 +52,9 @@ bin/predict-gateway: $(GATEWAY_OBJS) $(GATEWAY_CORE_OBJS) | bin
 
 # The same gateway under AddressSanitizer and UBSan (test/http runs it with
 # PREDICT_GATEWAY=build/asan/predict-gateway).
-build/asan/predict-gateway: $(GATEWAY_SRCS) $(GATEWAY_HDRS) $(GATEWAY_CORE_SRCS) src/*.h build/gateway/managed_sql.h
+build/asan/predict-gateway: $(GATEWAY_SRCS) $(GATEWAY_HDRS) $(GATEWAY_CORE_SRCS) $(CORE_HDRS) $(SQLITE_HDRS) build/gateway/managed_sql.h
 	mkdir -p build/asan
-	clang $(SAN_CFLAGS) $(GATEWAY_CPPFLAGS) -Ibuild/gateway -o $@ $(GATEWAY_SRCS) $(GATEWAY_CORE_SRCS) $(GATEWAY_LDLIBS)
+	clang $(SAN_CFLAGS) $(GATEWAY_CPPFLAGS) -Isrc/sqlite -Ibuild/gateway -o $@ $(GATEWAY_SRCS) $(GATEWAY_CORE_SRCS) $(GATEWAY_LDLIBS)
 
 test-programs: bin/predict-gateway build/asan/predict-gateway
 

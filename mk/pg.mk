@@ -13,22 +13,22 @@
 VALGRIND_TESTS ?=
 
 # The install and upgrade scripts of 1.1, put together from the parts in
-# sql/schema/ (each part is whole statements; report.sql is managed mode's
+# src/pg/sql/ (each part is whole statements; report.sql is managed mode's
 # too). The order is the order of creation.
-EXTENSION_1_1 = $(addprefix sql/schema/,extension-header.sql extension-schema.sql tables.sql \
+EXTENSION_1_1 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql \
 	extension.sql report.sql extension-backup.sql extension-grants.sql)
-EXTENSION_1_0_1_1 = $(addprefix sql/schema/,extension-header.sql extension-schema.sql \
+EXTENSION_1_0_1_1 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql \
 	extension--1.0--1.1.sql extension.sql report.sql extension-backup.sql extension-grants.sql)
 
 build/sql:
 	mkdir -p $@
 
 build/sql/predict--1.1.sql: $(EXTENSION_1_1) | build/sql
-	{ echo '/* predict--1.1.sql: the predict extension, version 1.1 (made by mk/pg.mk from sql/schema/) */'; \
+	{ echo '/* predict--1.1.sql: the predict extension, version 1.1 (made by mk/pg.mk from src/pg/sql/) */'; \
 	  cat $(EXTENSION_1_1); } > $@
 
 build/sql/predict--1.0--1.1.sql: $(EXTENSION_1_0_1_1) | build/sql
-	{ echo '/* predict--1.0--1.1.sql: upgrade from 1.0 to 1.1 (made by mk/pg.mk from sql/schema/) */'; \
+	{ echo '/* predict--1.0--1.1.sql: upgrade from 1.0 to 1.1 (made by mk/pg.mk from src/pg/sql/) */'; \
 	  cat $(EXTENSION_1_0_1_1); } > $@
 
 installcheck-valgrind:

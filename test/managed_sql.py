@@ -14,7 +14,7 @@ def quote_ident(name):
 
 def managed_schema_sql(schema="public", script="managed.sql"):
     """Managed mode's schema for a schema name, as the gateway runs it
-    (build/gateway/managed.sql, put together from sql/schema/ by
+    (build/gateway/managed.sql, put together from src/pg/sql/ by
     mk/gateway.mk): in one transaction whose search_path is pg_catalog only."""
     with open(os.path.join(REPO, "build", "gateway", script), encoding="utf-8") as fh:
         text = fh.read()

@@ -1,6 +1,6 @@
 """A simulated managed PostgreSQL (Heroku Postgres and the like): a throwaway
 cluster where an ordinary role owns its database but cannot create the
-predict extension, with the managed schema (sql/managed.sql) installed."""
+predict extension, with the managed schema (src/managed/sql/managed.sql) installed."""
 
 import os
 import subprocess

@@ -122,7 +122,7 @@ def test_gateway_knows_the_managed_schema_version():
     """The gateway migrates a managed schema whose version is older than its
     own, and refuses a newer one: the two constants must move together."""
     import re
-    sql = open(os.path.join(REPO, "sql", "schema", "managed.sql")).read()
+    sql = open(os.path.join(REPO, "src", "managed", "sql", "managed.sql")).read()
     gateway = open(os.path.join(REPO, "gateway", "pg_setup.c")).read()
     in_sql = re.search(r"predict_internal\.schema_version\(\)\s+RETURNS text .*?RETURN '([^']+)'", sql, re.S).group(1)
     in_gateway = re.search(r'#define MANAGED_SCHEMA_VERSION "([^"]+)"', gateway).group(1)

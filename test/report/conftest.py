@@ -1,6 +1,6 @@
 """Fixtures of the report tests (issue 9): a throwaway cluster with two
 databases holding the same predictions, one with the predict extension and
-one with the managed schema (sql/managed.sql, models compiled to PL/pgSQL),
+one with the managed schema (src/managed/sql/managed.sql, models compiled to PL/pgSQL),
 so that every check runs in both PostgreSQL modes.
 
 The predictions are the Titanic rows (the real CSV when it is there, else

@@ -1,4 +1,4 @@
-"""The SQLite build's predict_report() (computed in C, src/sqlite_predict.c)
+"""The SQLite build's predict_report() (computed in C, src/sqlite/sqlite_predict.c)
 against PostgreSQL's on the same rows: the Titanic scenario of conftest.py
 (two versions, ties, unlabelled drifted rows with null values, strings and
 booleans in number columns, unseen categories) copied into an SQLite file,

@@ -18,7 +18,7 @@ undoes, a row in the attacker's table and a tick of its sequence):
   calls ambiguous).
 
 The names are collected by the test from our SQL, not written down here: the
-schema files (sql/schema/*.sql), the scorers the C core compiles (models/,
+schema files (src/pg/sql/*.sql, src/managed/sql/*.sql), the scorers the C core compiles (models/,
 test/pg/models/, test/fuzz/seeds/model/), the SQL in the C sources' string
 literals (the extension's SPI queries, the gateway's statements), and the
 installed functions' own sources (pg_proc.prosrc, pg_get_functiondef) after
@@ -187,11 +187,11 @@ def model_files():
 def static_sources():
     """Our SQL before anything is installed: {source: text}."""
     texts = {}
-    parts = os.path.join(REPO, "sql", "schema")
-    for name in sorted(os.listdir(parts)):
-        if name.endswith(".sql"):
-            with open(os.path.join(parts, name), encoding="utf-8") as fh:
-                texts["sql/schema/" + name] = fh.read()
+    for folder in ("src/pg/sql", "src/managed/sql"):
+        for name in sorted(os.listdir(os.path.join(REPO, folder))):
+            if name.endswith(".sql") and not name.startswith("predict--"):
+                with open(os.path.join(REPO, folder, name), encoding="utf-8") as fh:
+                    texts[folder + "/" + name] = fh.read()
     compiled = 0
     for model in model_files():
         done = subprocess.run([SCORE, "--model", model, "--sql"], capture_output=True, text=True)
@@ -199,7 +199,7 @@ def static_sources():
             texts["predict-score --sql " + os.path.relpath(model, REPO)] = done.stdout
             compiled += 1
     assert compiled >= 5, "predict-score --sql compiled %d models" % compiled
-    for folder, keep in (("src", ("pg_predict.c", "sql_codegen.c")), ("gateway", None)):
+    for folder, keep in (("src/pg", None), ("src/managed", None), ("gateway", None)):
         for name in sorted(os.listdir(os.path.join(REPO, folder))):
             if name.endswith(".c") and (keep is None or name in keep):
                 texts[folder + "/" + name] = c_string_literals(os.path.join(REPO, folder, name))
@@ -857,7 +857,7 @@ UNTYPED_REPORT_CALLS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: the report functions (sql/schema/report.sql) have no text "
+@pytest.mark.xfail(strict=True, reason="product bug: the report functions (src/pg/sql/report.sql) have no text "
                    "overloads, and README.md's example predict_report('titanic', '2026-11-01', '2026-12-01') "
                    "passes untyped dates: an attacker's predict_report(text, text, text) in the same schema "
                    "takes the call")

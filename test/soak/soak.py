@@ -262,9 +262,10 @@ def ensure_extension_installed():
     sharedir = subprocess.run(["pg_config", "--sharedir"], capture_output=True, text=True).stdout.strip()
     pairs = [(os.path.join(REPO, "predict.so"), os.path.join(libdir, "predict.so")),
              (os.path.join(REPO, "predict.control"), os.path.join(sharedir, "extension", "predict.control"))]
-    for f in os.listdir(os.path.join(REPO, "sql")):
-        if f.startswith("predict--"):
-            pairs.append((os.path.join(REPO, "sql", f), os.path.join(sharedir, "extension", f)))
+    for folder in (os.path.join(REPO, "src", "pg", "sql"), os.path.join(REPO, "build", "sql")):
+        for f in os.listdir(folder):
+            if f.startswith("predict--"):
+                pairs.append((os.path.join(folder, f), os.path.join(sharedir, "extension", f)))
 
     def same(a, b):
         try:

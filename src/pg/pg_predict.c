@@ -1,6 +1,6 @@
 /*
  * pg_predict.c - the PostgreSQL host of the scoring core: the `predict`
- * extension's C functions (sql/predict--1.0.sql declares them).
+ * extension's C functions (src/pg/sql/ declares them).
  *
  *   predict_deploy(name, model), predict_activate(name, version),
  *   predict_set_default(name)                   the model registry
@@ -8,7 +8,7 @@
  *                                               scoring
  *   predictions_score(), predictions_protect()  the predictions triggers
  *
- * Everything else is the core's (src/predict.h): this file only moves
+ * Everything else is the core's (src/core/predict.h): this file only moves
  * values between jsonb and the core and turns the core's errors into
  * ereport()s with the core's text.
  *

@@ -3,10 +3,10 @@
  * databases where the C extension cannot be installed (Heroku Postgres and
  * other managed services): "managed mode" of the gateway.
  *
- * The same user-facing functions as the extension (sql/schema/extension.sql)
+ * The same user-facing functions as the extension (src/pg/sql/extension.sql)
  * in the schema of the tables (@extschema@, replaced by the gateway), in
  * PL/pgSQL; scoring uses one PL/pgSQL function per model version, compiled
- * from the model by the C core (src/sql_codegen.c) when the version is
+ * from the model by the C core (src/managed/sql_codegen.c) when the version is
  * deployed. Internal functions, the compiled scorers among them, live in
  * schema predict_internal. Results equal the C scorer's, and errors carry
  * the same messages and SQLSTATEs.
@@ -269,7 +269,7 @@ RETURN CASE WHEN s IS NOT NULL THEN predict_internal.quote(s, 100)
                 WHEN x = 'NaN' THEN '(missing)'
                 ELSE x::text END;
 
--- HistGradientBoosting's category code (src/score.c, category_code).
+-- HistGradientBoosting's category code (src/core/score.c, category_code).
 CREATE OR REPLACE FUNCTION predict_internal.category_code(x float8)
 RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN CASE WHEN x = 'NaN' OR x < 0 THEN 256
