@@ -90,7 +90,7 @@
  * back: the client just sent it.
  */
 #define ROW_COLUMNS \
-	"id, observation_id, observation::text, proba, predicted_class, true_class, " \
+	"id, observation_id, observation::pg_catalog.text, proba, predicted_class, true_class, " \
 	"model, model_version, created_at, updated_at"
 #define ROW_NCOLUMNS 10
 #define PREDICT_COLUMNS \
@@ -106,9 +106,11 @@
 
 /*
  * The statements. @s@ stands for the predict tables' schema (quoted): every
- * object and operator is named with its schema, so that nothing another role
- * creates is ever called, whatever the session's search_path
- * (docs/sql-reference.md, Security).
+ * object, operator and type is named with its schema, so that nothing
+ * another role creates is ever called, whatever the session's search_path
+ * (docs/sql-reference.md, Security). Not a SET search_path: a pooler in
+ * transaction mode would hand it to other clients, and run our statements
+ * on connections that never saw it.
  *
  * predict: insert unless the id is already there, then report one row with
  * an outcome: 0 = inserted now; 1 = already stored with an equal observation
@@ -176,7 +178,8 @@ static const pg_statement statement_templates[NSTATEMENTS] = {
 	 * there; this one answers 500 and logs why).
 	 */
 	[STMT_REPORT] = {"predict_report",
-		"SELECT @s@.predict_report(NULL::text, $1::timestamptz, $2::timestamptz)::text",
+		"SELECT @s@.predict_report(NULL::pg_catalog.text, $1::pg_catalog.timestamptz,"
+		" $2::pg_catalog.timestamptz)::pg_catalog.text",
 	2, {TEXTOID, TEXTOID}},
 };
 
