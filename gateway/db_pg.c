@@ -112,18 +112,21 @@
  * transaction mode would hand it to other clients, and run our statements
  * on connections that never saw it.
  *
- * predict: insert unless the id is already there, then report one row with
- * an outcome: 0 = inserted now; 1 = already stored with an equal observation
- * (jsonb equality), nothing written; 2 = stored with another observation.
- * The `existing` check comes first so a retry neither scores nor writes.
- * When another session inserts the same id concurrently, the INSERT waits
- * for it and does nothing, and `existing` (this statement's snapshot) does
- * not see it either: no row comes back, and the caller runs the statement
- * once more, whose new snapshot sees the committed row.
+ * predict: insert unless the id is already there (the NOT EXISTS comes
+ * before the trigger, so a retry neither scores nor writes), returning the
+ * row with outcome 0. No row back: the id is there, and existing reports it
+ * with an outcome: 1 = stored with an equal observation (jsonb equality),
+ * 2 = stored with another one. Two plain statements rather than one with
+ * CTEs: through a transaction pooler every statement is parsed and planned
+ * again, and planning the one-statement form cost more than running it
+ * (docs/scaling.md). When another session inserts the same id concurrently,
+ * the INSERT waits for it and does nothing; existing, a new statement, sees
+ * the committed row.
  */
 enum
 {
 	STMT_PREDICT = 0,
+	STMT_EXISTING,
 	STMT_UPDATE,
 	STMT_GET,
 	STMT_LIST,
@@ -142,18 +145,15 @@ typedef struct pg_statement
 
 static const pg_statement statement_templates[NSTATEMENTS] = {
 	[STMT_PREDICT] = {"predict_predict",
-		"WITH existing AS ("
-		" SELECT * FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1"
-		"), inserted AS ("
-		" INSERT INTO @s@.predictions (observation_id, observation)"
-		" SELECT $1, $2 WHERE NOT EXISTS (SELECT FROM existing)"
+		"INSERT INTO @s@.predictions (observation_id, observation)"
+		" SELECT $1, $2 WHERE NOT EXISTS"
+		" (SELECT FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1)"
 		" ON CONFLICT (observation_id) DO NOTHING"
-		" RETURNING *"
-		") "
-		"SELECT 0, " PREDICT_COLUMNS " FROM inserted "
-		"UNION ALL "
-		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, "
-		PREDICT_COLUMNS " FROM existing",
+		" RETURNING 0, " PREDICT_COLUMNS,
+	2, {INT8OID, JSONBOID}},
+	[STMT_EXISTING] = {"predict_existing",
+		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, " PREDICT_COLUMNS
+		" FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
 	2, {INT8OID, JSONBOID}},
 	[STMT_UPDATE] = {"predict_update",
 		"UPDATE @s@.predictions SET true_class = $2 WHERE observation_id OPERATOR(pg_catalog.=) $1"
@@ -1053,14 +1053,20 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 		db_status	status = pool_run(&primary, STMT_PREDICT, values, deadline, &res, err);
 		int			outcome;
 
+		if (status == DB_OK && PQntuples(res) == 0)
+		{
+			/* the id is there: a retry, or a concurrent insert that won */
+			PQclear(res);
+			status = pool_run(&primary, STMT_EXISTING, values, deadline, &res, err);
+			if (status == DB_OK && PQntuples(res) == 0)
+			{
+				/* deleted in between: insert again */
+				PQclear(res);
+				continue;
+			}
+		}
 		if (status != DB_OK)
 			return status;
-		if (PQntuples(res) == 0)
-		{
-			/* a concurrent insert of this id committed after our snapshot */
-			PQclear(res);
-			continue;
-		}
 		if (!row_shape_ok(res, 1 + PREDICT_NCOLUMNS, err))
 		{
 			PQclear(res);
@@ -1078,7 +1084,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 		PQclear(res);
 		return DB_OK;
 	}
-	log_error("predict: observation_id %lld neither inserted nor visible after a retry",
+	log_error("predict: observation_id %lld neither inserted nor found twice",
 			  (long long) observation_id);
 	return db_fail(err, DB_UNAVAILABLE, "concurrent insert, retry");
 }
