@@ -90,7 +90,7 @@
  * back: the client just sent it.
  */
 #define ROW_COLUMNS \
-	"id, observation_id, observation::text, proba, predicted_class, true_class, " \
+	"id, observation_id, observation::pg_catalog.text, proba, predicted_class, true_class, " \
 	"model, model_version, created_at, updated_at"
 #define ROW_NCOLUMNS 10
 #define PREDICT_COLUMNS \
@@ -106,22 +106,27 @@
 
 /*
  * The statements. @s@ stands for the predict tables' schema (quoted): every
- * object and operator is named with its schema, so that nothing another role
- * creates is ever called, whatever the session's search_path
- * (docs/sql-reference.md, Security).
+ * object, operator and type is named with its schema, so that nothing
+ * another role creates is ever called, whatever the session's search_path
+ * (docs/sql-reference.md, Security). Not a SET search_path: a pooler in
+ * transaction mode would hand it to other clients, and run our statements
+ * on connections that never saw it.
  *
- * predict: insert unless the id is already there, then report one row with
- * an outcome: 0 = inserted now; 1 = already stored with an equal observation
- * (jsonb equality), nothing written; 2 = stored with another observation.
- * The `existing` check comes first so a retry neither scores nor writes.
- * When another session inserts the same id concurrently, the INSERT waits
- * for it and does nothing, and `existing` (this statement's snapshot) does
- * not see it either: no row comes back, and the caller runs the statement
- * once more, whose new snapshot sees the committed row.
+ * predict: insert unless the id is already there (the NOT EXISTS comes
+ * before the trigger, so a retry neither scores nor writes), returning the
+ * row with outcome 0. No row back: the id is there, and existing reports it
+ * with an outcome: 1 = stored with an equal observation (jsonb equality),
+ * 2 = stored with another one. Two plain statements rather than one with
+ * CTEs: through a transaction pooler every statement is parsed and planned
+ * again, and planning the one-statement form cost more than running it
+ * (docs/scaling.md). When another session inserts the same id concurrently,
+ * the INSERT waits for it and does nothing; existing, a new statement, sees
+ * the committed row.
  */
 enum
 {
 	STMT_PREDICT = 0,
+	STMT_EXISTING,
 	STMT_UPDATE,
 	STMT_GET,
 	STMT_LIST,
@@ -140,18 +145,15 @@ typedef struct pg_statement
 
 static const pg_statement statement_templates[NSTATEMENTS] = {
 	[STMT_PREDICT] = {"predict_predict",
-		"WITH existing AS ("
-		" SELECT * FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1"
-		"), inserted AS ("
-		" INSERT INTO @s@.predictions (observation_id, observation)"
-		" SELECT $1, $2 WHERE NOT EXISTS (SELECT FROM existing)"
+		"INSERT INTO @s@.predictions (observation_id, observation)"
+		" SELECT $1, $2 WHERE NOT EXISTS"
+		" (SELECT FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1)"
 		" ON CONFLICT (observation_id) DO NOTHING"
-		" RETURNING *"
-		") "
-		"SELECT 0, " PREDICT_COLUMNS " FROM inserted "
-		"UNION ALL "
-		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, "
-		PREDICT_COLUMNS " FROM existing",
+		" RETURNING 0, " PREDICT_COLUMNS,
+	2, {INT8OID, JSONBOID}},
+	[STMT_EXISTING] = {"predict_existing",
+		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, " PREDICT_COLUMNS
+		" FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
 	2, {INT8OID, JSONBOID}},
 	[STMT_UPDATE] = {"predict_update",
 		"UPDATE @s@.predictions SET true_class = $2 WHERE observation_id OPERATOR(pg_catalog.=) $1"
@@ -176,7 +178,8 @@ static const pg_statement statement_templates[NSTATEMENTS] = {
 	 * there; this one answers 500 and logs why).
 	 */
 	[STMT_REPORT] = {"predict_report",
-		"SELECT @s@.predict_report(NULL::text, $1::timestamptz, $2::timestamptz)::text",
+		"SELECT @s@.predict_report(NULL::pg_catalog.text, $1::pg_catalog.timestamptz,"
+		" $2::pg_catalog.timestamptz)::pg_catalog.text",
 	2, {TEXTOID, TEXTOID}},
 };
 
@@ -896,36 +899,85 @@ get_bool(const PGresult *res, int row, int col)
 	return PQgetvalue(res, row, col)[0] != 0;
 }
 
+/* Two decimal digits of v (0..99) at p. */
+static char *
+put2(char *p, int v)
+{
+	p[0] = (char) ('0' + v / 10);
+	p[1] = (char) ('0' + v % 10);
+	return p + 2;
+}
+
 /*
  * A binary timestamptz (microseconds since 2000-01-01 00:00:00 UTC) as ISO
- * 8601 with microseconds ("2026-11-26T11:08:01.223700Z").
+ * 8601 with microseconds ("2026-11-26T11:08:01.223700Z"). Integer
+ * arithmetic on the proleptic Gregorian calendar (days to civil date, by
+ * 400-year eras) rather than gmtime_r and strftime, which cost as much as
+ * the rest of the row's decoding.
  */
 static const char *
 iso_timestamp(int64_t pg_us, char *out, size_t size)
 {
-	const int64_t unix_offset = INT64_C(946684800);	/* 1970-01-01 to 2000-01-01 */
-	int64_t		seconds;
-	int64_t		micros;
-	time_t		t;
-	struct tm	tm;
-	size_t		n;
+	const int64_t us_per_day = INT64_C(86400000000);
+	int64_t		days;
+	int64_t		us;
+	int64_t		z;
+	int64_t		era;
+	int64_t		doe;
+	int64_t		yoe;
+	int64_t		doy;
+	int64_t		mp;
+	int64_t		year;
+	int			month;
+	int			day;
+	int			sec;
+	char	   *p;
 
 	if (pg_us == INT64_MAX)
 		return "infinity";
 	if (pg_us == INT64_MIN)
 		return "-infinity";
-	seconds = pg_us / 1000000;
-	micros = pg_us % 1000000;
-	if (micros < 0)
+	days = pg_us / us_per_day;
+	us = pg_us % us_per_day;
+	if (us < 0)
 	{
-		micros += 1000000;
-		seconds--;
+		us += us_per_day;
+		days--;
 	}
-	t = (time_t) (seconds + unix_offset);
-	if (gmtime_r(&t, &tm) == NULL)
-		return "";
-	n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, size - n, ".%06dZ", (int) micros);
+	z = days + 10957 + 719468;	/* days since 0000-03-01: 2000-01-01 is day 10957 of 1970 */
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	day = (int) (doy - (153 * mp + 2) / 5 + 1);
+	month = (int) (mp < 10 ? mp + 3 : mp - 9);
+	year = yoe + era * 400 + (month <= 2);
+	sec = (int) (us / 1000000);
+	if (year < 0 || year > 9999 || size < 28)
+	{
+		snprintf(out, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", (long long) year, month, day,
+				 sec / 3600, sec / 60 % 60, sec % 60, (int) (us % 1000000));
+		return out;
+	}
+	p = put2(out, (int) (year / 100));
+	p = put2(p, (int) (year % 100));
+	*p++ = '-';
+	p = put2(p, month);
+	*p++ = '-';
+	p = put2(p, day);
+	*p++ = 'T';
+	p = put2(p, sec / 3600);
+	*p++ = ':';
+	p = put2(p, sec / 60 % 60);
+	*p++ = ':';
+	p = put2(p, sec % 60);
+	*p++ = '.';
+	p = put2(p, (int) (us % 1000000 / 10000));
+	p = put2(p, (int) (us % 10000 / 100));
+	p = put2(p, (int) (us % 100));
+	*p++ = 'Z';
+	*p = '\0';
 	return out;
 }
 
@@ -1001,14 +1053,20 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 		db_status	status = pool_run(&primary, STMT_PREDICT, values, deadline, &res, err);
 		int			outcome;
 
+		if (status == DB_OK && PQntuples(res) == 0)
+		{
+			/* the id is there: a retry, or a concurrent insert that won */
+			PQclear(res);
+			status = pool_run(&primary, STMT_EXISTING, values, deadline, &res, err);
+			if (status == DB_OK && PQntuples(res) == 0)
+			{
+				/* deleted in between: insert again */
+				PQclear(res);
+				continue;
+			}
+		}
 		if (status != DB_OK)
 			return status;
-		if (PQntuples(res) == 0)
-		{
-			/* a concurrent insert of this id committed after our snapshot */
-			PQclear(res);
-			continue;
-		}
 		if (!row_shape_ok(res, 1 + PREDICT_NCOLUMNS, err))
 		{
 			PQclear(res);
@@ -1026,7 +1084,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 		PQclear(res);
 		return DB_OK;
 	}
-	log_error("predict: observation_id %lld neither inserted nor visible after a retry",
+	log_error("predict: observation_id %lld neither inserted nor found twice",
 			  (long long) observation_id);
 	return db_fail(err, DB_UNAVAILABLE, "concurrent insert, retry");
 }

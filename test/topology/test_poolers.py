@@ -2,15 +2,16 @@
 than the pool has server connections, in both modes; start-ups racing
 through a pooler; several gateways sharing one database through it."""
 
-import subprocess
+import os
 import threading
 
 import pytest
 
 from conftest import Load, PgBouncer, observation, record, rows_for
-from processes import Cluster, http, run_gateway, stop_gateway
+from processes import REPO, Cluster, gateway_command, http, run_gateway, stop_gateway
 
 MODES = ("extension", "managed")
+MODEL = os.path.join(REPO, "models", "titanic.json")
 
 
 def new_database(cluster, name, mode):
@@ -38,8 +39,12 @@ def test_behind_pgbouncer_with_more_workers_than_server_connections(cluster, mod
             load = Load([port], clients=16, per_client=20).run()
         finally:
             stop_gateway(proc)
+        # deploying through the pooler (docs/scaling.md says both ways work)
+        done = gateway_command(bouncer.url(db, user), "deploy", MODEL, env={"PREDICT_MODE": mode})
+        assert done.returncode == 0 and done.stdout.strip() == "2", done.stderr
     finally:
         bouncer.stop()
+    assert cluster.sql(db, "SELECT version FROM predict_model_versions ORDER BY 1") == [(1,), (2,)]
     assert load.statuses() == {("predict", 200): 320, ("update", 200): 320}, load.statuses()
     assert_rows_equal_200s(cluster, db, load)
     # the same answers as a gateway connected directly

@@ -37,6 +37,12 @@ def test_reads_go_to_the_replica_and_to_the_primary_while_it_is_down(pair):
         assert load.statuses() == {("predict", 200): 40, ("update", 200): 40}
         wait_replayed(primary, standby, "replicated")
         some = sorted(load.ok_ids())[0]
+        # analysis on the replica: scoring and the reports run on a hot standby
+        obs = '{"Age": 30, "Sex": "male", "Pclass": 3}'
+        score = "SELECT predict_proba(%s::jsonb), predict_class(%s::jsonb)"
+        assert standby.sql("replicated", score, (obs, obs)) == primary.sql("replicated", score, (obs, obs))
+        assert standby.sql("replicated", "SELECT predict_report()::text") == \
+            primary.sql("replicated", "SELECT predict_report()::text")
         for path in ("/list-db-contents", "/predictions/%d" % some, "/report.json", "/"):
             assert http(port, "GET", path)[0] == 200, path
         assert gateway_connections(standby, "replicated") > 0, "no read reached the replica"
