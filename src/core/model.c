@@ -1935,17 +1935,12 @@ load_name(loader *ld, const cJSON *item)
 	size_t		saved = path_push_key(ld, "name");
 	uint32_t	len;
 
-	if (!expect_string(ld, item, 63, &ld->model->name, &len))
+	if (!expect_string(ld, item, PREDICT_MODEL_NAME_MAX, &ld->model->name, &len))
 		return false;
 	if (len == 0)
 		return fail(ld, "expected a non-empty string");
-	for (uint32_t i = 0; i < len; i++)
-	{
-		char		c = ld->model->name[i];
-
-		if (!isalnum((unsigned char) c) && c != '_' && c != '.' && c != '-')
-			return fail(ld, "may contain only letters, digits, '_', '.' and '-'");
-	}
+	if (!predict_model_name_valid(ld->model->name, len))
+		return fail(ld, "may contain only letters, digits, '_', '.' and '-'");
 	path_set(ld, saved);
 	return true;
 }

@@ -84,6 +84,16 @@ predict_model *predict_model_load(const char *json, size_t len,
 								  predict_error *err);
 void		predict_model_free(predict_model *model);
 
+/*
+ * The registry's rule for model names, the same in every host: 1 to
+ * PREDICT_MODEL_NAME_MAX bytes of ASCII letters, digits, '_', '.' and '-'
+ * (no locale: a name valid in one database is valid in all).
+ */
+#define PREDICT_MODEL_NAME_MAX 63
+#define PREDICT_MODEL_NAME_RULE \
+	"A model name is 1 to 63 characters among letters, digits, \"_\", \".\" and \"-\"."
+bool		predict_model_name_valid(const char *name, size_t len);
+
 const char *predict_model_name(const predict_model *model);
 double		predict_model_threshold(const predict_model *model);
 size_t		predict_model_ncolumns(const predict_model *model);

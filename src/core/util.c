@@ -273,3 +273,19 @@ json_text_check(const char *text, size_t len, size_t *offset)
 		}
 	}
 }
+
+bool
+predict_model_name_valid(const char *name, size_t len)
+{
+	if (len < 1 || len > PREDICT_MODEL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}

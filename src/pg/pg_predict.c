@@ -78,7 +78,6 @@ PG_FUNCTION_INFO_V1(predictions_protect);
 static int	predict_max_model_bytes = (int) PREDICT_DEFAULT_MAX_MODEL_BYTES;
 
 /* Model names: what the format allows for a model's "name" field. */
-#define MODEL_NAME_MAX 63
 
 /* Distinct model names one call site remembers per statement. */
 #define RESOLVED_MAX 4
@@ -1219,26 +1218,14 @@ required_name(FunctionCallInfo fcinfo, int arg)
 	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
 }
 
-/* The format's rule for model names: 1 to 63 bytes of [A-Za-z0-9_.-]. */
 static void
 model_name_check(const char *name)
 {
-	size_t		len = strlen(name);
-	bool		ok = len >= 1 && len <= MODEL_NAME_MAX;
-
-	for (size_t i = 0; ok && i < len; i++)
-	{
-		char		c = name[i];
-
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-	}
-	if (!ok)
+	if (!predict_model_name_valid(name, strlen(name)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid model name \"%s\"", name),
-				 errdetail("A model name is 1 to %d characters among letters, digits, \"_\", \".\" and \"-\".",
-						   MODEL_NAME_MAX)));
+				 errdetail(PREDICT_MODEL_NAME_RULE)));
 }
 
 /* Run one registry statement (inside SPI) with up to three arguments. */
