@@ -3,6 +3,7 @@
 #   make            build the extension (PGXS), bin/predict-score and the rest
 #   make install    install the PostgreSQL extension
 #   make run        build and start the gateway on SQLite (port 5000)
+#   make check      the inner loop: unit, parity and pg_regress tests (test/run-check)
 #   make test       install missing packages, build, run every test suite
 #   make fuzz       run the libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make bench      run the benchmarks under bench/
@@ -14,6 +15,15 @@
 # (src/sqlite), the CLI (src/cli) and the gateway (gateway/). Managed mode's
 # SQL compiler (src/managed) is part of the library: the gateway and the
 # tests compile models with it.
+
+# make check is ours (test/run-check); PGXS's own check target only says it
+# is not supported, so it is not read for that goal.
+ifeq ($(MAKECMDGOALS),check)
+check:
+	@tools/install-deps test
+	@test/run-check
+.PHONY: check
+else
 
 EXTENSION = predict
 MODULE_big = predict
@@ -130,3 +140,5 @@ bench:
 # Each part of the project adds its own programs and test targets here
 # (a fragment adds prerequisites to all: and test-programs:).
 include $(sort $(wildcard mk/*.mk))
+
+endif

@@ -35,3 +35,12 @@ installcheck-valgrind:
 	test/pg/run-valgrind $(VALGRIND_TESTS)
 
 .PHONY: installcheck-valgrind
+
+# The tests' PostgreSQL: a private copy of the server under build/tmp_install
+# with the extension installed into it (test/pg-temp-install). test/pg-cluster
+# and test/processes.py start clusters from it when it exists: no sudo, no
+# write outside the tree, and two checkouts do not test each other's build.
+temp-install: all
+	@test/pg-temp-install build/tmp_install >/dev/null
+
+.PHONY: temp-install

@@ -13,7 +13,24 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_CLUSTER = os.path.join(REPO, "test", "pg-cluster")
 GATEWAY = os.environ.get("PREDICT_GATEWAY", os.path.join(REPO, "bin", "predict-gateway"))
-PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def _pg_bindir():
+    """The server test/pg-cluster runs: PG_BINDIR, else the tree's temporary
+    install (make temp-install), else the system's."""
+    system = "/usr/lib/postgresql/15/bin"
+    try:
+        system = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    temp = os.path.join(REPO, "build", "tmp_install") + system
+    if os.environ.get("PG_BINDIR"):
+        return os.environ["PG_BINDIR"]
+    return temp if os.path.exists(os.path.join(temp, "postgres")) else system
+
+
+PG_BIN = _pg_bindir()
 
 
 class Cluster:

@@ -38,7 +38,7 @@ from processes import REPO, Cluster, gateway_command, http, run_gateway, stop_ga
 OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
-PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_BIN = processes.PG_BIN
 PG_REGRESS = "/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress"
 OBS = [{"Pclass": p, "Sex": s, "Age": a, "Fare": f, "Embarked": e}
        for p, s, a, f, e in [(3, "male", 22, 7.25, "S"), (1, "female", 38, 71.3, "C"), (2, "male", None, 13, "Q"),
