@@ -27,9 +27,9 @@ build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) $(CORE_HDRS) $(SQLITE_HDRS) build
 # (mk/pg.mk): a new schema, and the migration from 1.0; the tables and the
 # reports are the extension's own parts (src/pg/sql/).
 MANAGED_NEW = src/managed/sql/managed-schema.sql src/pg/sql/tables.sql src/managed/sql/managed.sql \
-	src/managed/sql/managed-constraints.sql src/pg/sql/report.sql
+	src/pg/sql/untyped.sql src/managed/sql/managed-constraints.sql src/pg/sql/report.sql
 MANAGED_1_0_1_1 = src/managed/sql/managed-schema.sql src/managed/sql/managed--1.0--1.1.sql \
-	src/managed/sql/managed.sql src/pg/sql/report.sql
+	src/managed/sql/managed.sql src/pg/sql/untyped.sql src/pg/sql/report.sql
 
 build/gateway/managed.sql: $(MANAGED_NEW) | build/gateway
 	cat $(MANAGED_NEW) > $@

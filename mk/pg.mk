@@ -16,9 +16,9 @@ VALGRIND_TESTS ?=
 # src/pg/sql/ (each part is whole statements; report.sql is managed mode's
 # too). The order is the order of creation.
 EXTENSION_1_1 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql \
-	extension.sql report.sql extension-backup.sql extension-grants.sql)
+	extension.sql untyped.sql report.sql extension-backup.sql extension-grants.sql)
 EXTENSION_1_0_1_1 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql \
-	extension--1.0--1.1.sql extension.sql report.sql extension-backup.sql extension-grants.sql)
+	extension--1.0--1.1.sql extension.sql untyped.sql report.sql extension-backup.sql extension-grants.sql)
 
 build/sql:
 	mkdir -p $@

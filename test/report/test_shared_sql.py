@@ -15,12 +15,12 @@ FOLDERS = [os.path.join(REPO, "src", "pg", "sql"), os.path.join(REPO, "src", "ma
 PARTS = {f[:-4]: os.path.join(d, f) for d in FOLDERS for f in os.listdir(d)
          if f.endswith(".sql") and not f.startswith("predict--")}
 BUILT = {
-    "build/sql/predict--1.1.sql": ["extension-header", "extension-schema", "tables", "extension", "report",
+    "build/sql/predict--1.1.sql": ["extension-header", "extension-schema", "tables", "extension", "untyped", "report",
                                    "extension-backup", "extension-grants"],
     "build/sql/predict--1.0--1.1.sql": ["extension-header", "extension-schema", "extension--1.0--1.1", "extension",
-                                        "report", "extension-backup", "extension-grants"],
-    "build/gateway/managed.sql": ["managed-schema", "tables", "managed", "managed-constraints", "report"],
-    "build/gateway/managed--1.0--1.1.sql": ["managed-schema", "managed--1.0--1.1", "managed", "report"],
+                                        "untyped", "report", "extension-backup", "extension-grants"],
+    "build/gateway/managed.sql": ["managed-schema", "tables", "managed", "untyped", "managed-constraints", "report"],
+    "build/gateway/managed--1.0--1.1.sql": ["managed-schema", "managed--1.0--1.1", "managed", "untyped", "report"],
 }
 
 

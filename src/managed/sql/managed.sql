@@ -504,23 +504,6 @@ BEGIN
 END
 $$;
 
--- Untyped observations are text (see extension.sql).
-CREATE OR REPLACE FUNCTION @extschema@.predict_proba(obs text)
-RETURNS double precision LANGUAGE sql STRICT STABLE PARALLEL SAFE
-RETURN @extschema@.predict_proba(obs::jsonb);
-
-CREATE OR REPLACE FUNCTION @extschema@.predict_proba(obs text, model text)
-RETURNS double precision LANGUAGE sql STRICT STABLE PARALLEL SAFE
-RETURN @extschema@.predict_proba(obs::jsonb, model);
-
-CREATE OR REPLACE FUNCTION @extschema@.predict_class(obs text)
-RETURNS boolean LANGUAGE sql STRICT STABLE PARALLEL SAFE
-RETURN @extschema@.predict_class(obs::jsonb);
-
-CREATE OR REPLACE FUNCTION @extschema@.predict_class(obs text, model text)
-RETURNS boolean LANGUAGE sql STRICT STABLE PARALLEL SAFE
-RETURN @extschema@.predict_class(obs::jsonb, model);
-
 /* ---------- the predictions log ---------- */
 
 /*
