@@ -29,11 +29,8 @@ while [ $# -gt 0 ]; do
     *) sed -n '2,20p' "$0" >&2; exit 2 ;;
   esac
 done
-if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
-
-echo "== build and install"
-make --no-print-directory -s all
-"${sudo[@]}" make --no-print-directory -s install >/dev/null
+echo "== build, and install into the tree's temporary install (make temp-install)"
+make --no-print-directory -s temp-install
 
 dir=$(mktemp -d /tmp/predict-bench-report.XXXXXX)
 eval "$(test/pg-cluster start "$dir" shared_buffers=1GB)" >/dev/null

@@ -32,11 +32,8 @@ while [ $# -gt 0 ]; do
     *) sed -n '2,22p' "$0" >&2; exit 2 ;;
   esac
 done
-if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
-
-echo "== build and install"
-make --no-print-directory -s all
-"${sudo[@]}" make --no-print-directory -s install >/dev/null
+echo "== build, and install into the tree's temporary install (make temp-install)"
+make --no-print-directory -s temp-install
 
 # One BLAS thread for scikit-learn inside the server, as for everyone else.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
