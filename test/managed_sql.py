@@ -34,11 +34,12 @@ def compiled_sql(model_path):
 # extension: CREATE EXTENSION predict fails there as PostgreSQL fails it for
 # an extension that is not installed (58P01), whoever asks. A superuser's
 # event trigger in template1, which every database created afterwards
-# copies, makes a test cluster answer the same.
+# copies, makes a test cluster answer the same. (SECURITY DEFINER: the
+# message reads data_directory, which a plain role may not.)
 NO_EXTENSION_SQL = r"""
 CREATE SCHEMA test_harness;
 CREATE FUNCTION test_harness.predict_not_available() RETURNS event_trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF current_query() ~* 'create\s+extension\s+(if\s+not\s+exists\s+)?"?predict\M' THEN
         RAISE EXCEPTION USING ERRCODE = '58P01',

@@ -1,0 +1,327 @@
+"""The conformance cases: what every host of the registry and the predictions
+log must do, one table for all of them (test_conformance.py runs each case
+on each host: the extension, managed mode, SQLite).
+
+A case is a name, a kind (what it is about) and a sequence of steps. A step
+is an operation of the SQL interface with its arguments, as host-neutral
+values (an observation is a Python dict, None is SQL NULL), and either the
+value it returns or the error it raises. The expected values are
+PostgreSQL's (the extension's): its messages, SQLSTATEs, hints and details.
+How a host spells a step (casts, placeholders, which function deploys) is
+its adapter's business (adapters.py), never a case's.
+
+Operations (adapters.py, Host):
+  deploy(name, doc)             predict_deploy: returns the new version
+  activate(name, version)       predict_activate
+  set_default(name)             predict_set_default
+  proba(obs[, model])           predict_proba
+  klass(obs[, model])           predict_class
+  insert(oid, obs, **columns)   INSERT INTO predictions (observation_id, observation, columns...)
+  insert_scored(oid, obs)       an INSERT that carries the default model's score of obs,
+                                name and active version (as the gateway writes rows)
+  update(oid, column, value)    UPDATE predictions SET column = value WHERE observation_id = oid
+  row(oid)                      the row's proba, predicted_class, model, model_version,
+                                true_class (None: no such row)
+  models()                      predict_models: [name, active_version, is_default] by name
+  versions()                    predict_model_versions: [name, version] by name, version
+  report(model)                 predict_report(model): the document (compared as a subset)
+"""
+
+import copy
+import json
+import os
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+with open(os.path.join(REPO, "models", "titanic.json"), encoding="utf-8") as fh:
+    TITANIC = json.load(fh)
+# another version: the intercept 3 lower (other probabilities)
+TITANIC_V2 = copy.deepcopy(TITANIC)
+TITANIC_V2["estimator"]["intercept"] -= 3.0
+# another model: the same scores, a threshold of 0.99 (other classes)
+STRICT = copy.deepcopy(TITANIC)
+STRICT["threshold"] = 0.99
+
+WOMAN = {"Pclass": 1, "Sex": "female", "Age": 29, "SibSp": 0, "Parch": 0, "Fare": 211.34,
+         "Cabin": "B5", "Embarked": "S"}
+MAN = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
+       "Cabin": None, "Embarked": "S"}
+# their probabilities (bit for bit: bin/predict-score gives the same)
+WOMAN_V1 = 0.96379032121644648
+MAN_V1 = 0.09182825924632243
+WOMAN_V2 = 0.56992552647112027
+
+NAME_RULE = 'A model name is 1 to 63 characters among letters, digits, "_", "." and "-".'
+AUDIT_LOG = "Predictions are an audit log: only true_class can be updated."
+
+
+def hint_deploy(name):
+    return ("Deploy it first, for example: SELECT predict_deploy('%s', "
+            "pg_read_file('/path/to/model.json')::jsonb);" % name)
+
+
+HINT_NO_DEFAULT = ("Deploy one first, for example: SELECT predict_deploy('titanic', "
+                   "pg_read_file('/path/to/titanic.json')::jsonb); the first model deployed becomes the default.")
+HINT_REPORT_NO_DEFAULT = "Deploy a model first: the first model deployed becomes the default."
+
+
+# a hint or detail that is not compared (PostgreSQL's own, showing the row)
+ANY = "(any)"
+
+
+class Error:
+    """An expected error: the message, and PostgreSQL's SQLSTATE, hint and
+    detail (None: the error has none; ANY: not compared)."""
+
+    def __init__(self, message, sqlstate, hint=None, detail=None):
+        self.message, self.sqlstate, self.hint, self.detail = message, sqlstate, hint, detail
+
+    def __repr__(self):
+        return "Error(%r, %r, hint=%r, detail=%r)" % (self.message, self.sqlstate, self.hint, self.detail)
+
+
+class Step:
+    def __init__(self, op, *args, returns=None, error=None, **kwargs):
+        self.op, self.args, self.kwargs, self.returns, self.error = op, args, kwargs, returns, error
+
+    def __repr__(self):
+        shown = [repr(a) if not isinstance(a, dict) or len(repr(a)) < 60 else "{...}" for a in self.args]
+        shown += ["%s=%r" % kv for kv in self.kwargs.items()]
+        return "%s(%s)" % (self.op, ", ".join(shown))
+
+
+class Case:
+    def __init__(self, name, kind, *steps):
+        self.name, self.kind, self.steps = name, kind, steps
+
+
+def deployed(*names):
+    """Steps deploying TITANIC as each name in turn (versions 1)."""
+    return [Step("deploy", n, TITANIC, returns=1) for n in names]
+
+
+def not_exist(name):
+    return Error('model "%s" does not exist' % name, "42704", hint=hint_deploy(name))
+
+
+def invalid_name(name):
+    return Error('invalid model name "%s"' % name, "22023", detail=NAME_RULE)
+
+
+def cannot_change(column):
+    return Error('column "%s" of relation "predictions" cannot be changed' % column, "42501",
+                 detail=AUDIT_LOG)
+
+
+NO_DEFAULT = Error("no default model is deployed", "55000", hint=HINT_NO_DEFAULT)
+ROW_V1_WOMAN = {"proba": WOMAN_V1, "predicted_class": True, "model": "titanic", "model_version": 1,
+                "true_class": None}
+
+CASES = [
+    # ---------- deploy ----------
+    Case("deploy_first_is_default", "deploy",
+         Step("deploy", "titanic", TITANIC, returns=1),
+         Step("models", returns=[["titanic", 1, True]]),
+         Step("versions", returns=[["titanic", 1]])),
+    Case("deploy_next_version_is_active", "deploy",
+         Step("deploy", "titanic", TITANIC, returns=1),
+         Step("deploy", "titanic", TITANIC_V2, returns=2),
+         Step("models", returns=[["titanic", 2, True]]),
+         Step("proba", WOMAN, returns=WOMAN_V2)),
+    Case("deploy_second_model_not_default", "deploy",
+         *deployed("titanic"),
+         Step("deploy", "strict", STRICT, returns=1),
+         Step("models", returns=[["strict", 1, False], ["titanic", 1, True]])),
+    Case("deploy_null_name", "null argument",
+         Step("deploy", None, TITANIC, error=Error("model name must not be null", "22004")),
+         Step("versions", returns=[])),
+    Case("deploy_null_document", "null argument",
+         Step("deploy", "titanic", None, error=Error("model document must not be null", "22004")),
+         Step("versions", returns=[])),
+
+    # ---------- bad names ----------
+    Case("bad_name_space", "bad name",
+         Step("deploy", "bad name", TITANIC, error=invalid_name("bad name")),
+         Step("versions", returns=[])),
+    Case("bad_name_empty", "bad name",
+         Step("deploy", "", TITANIC, error=invalid_name("")),
+         Step("versions", returns=[])),
+    Case("bad_name_too_long", "bad name",
+         Step("deploy", "m" * 64, TITANIC, error=invalid_name("m" * 64)),
+         Step("deploy", "m" * 63, TITANIC, returns=1)),
+    Case("bad_name_not_ascii", "bad name",
+         Step("deploy", "mod\u00e8le", TITANIC, error=invalid_name("mod\u00e8le")),
+         Step("versions", returns=[])),
+    Case("good_name_punctuation", "bad name",
+         Step("deploy", "A-b_c.9", TITANIC, returns=1),
+         Step("proba", WOMAN, "A-b_c.9", returns=WOMAN_V1)),
+
+    # ---------- activate ----------
+    Case("activate_older_version", "activate",
+         Step("deploy", "titanic", TITANIC, returns=1),
+         Step("deploy", "titanic", TITANIC_V2, returns=2),
+         Step("activate", "titanic", 1, returns=None),
+         Step("models", returns=[["titanic", 1, True]]),
+         Step("proba", WOMAN, returns=WOMAN_V1),
+         Step("proba", WOMAN, "titanic", returns=WOMAN_V1)),
+    Case("activate_unknown_model", "unknown model",
+         *deployed("titanic"),
+         Step("activate", "nope", 1, error=not_exist("nope"))),
+    Case("activate_unknown_version", "activate",
+         *deployed("titanic"),
+         Step("activate", "titanic", 9, error=Error('model "titanic" has no version 9', "42704")),
+         Step("models", returns=[["titanic", 1, True]])),
+    Case("activate_null_name", "null argument",
+         *deployed("titanic"),
+         Step("activate", None, 1, error=Error("model name must not be null", "22004"))),
+    Case("activate_null_version", "null argument",
+         *deployed("titanic"),
+         Step("activate", "titanic", None, error=Error("model version must not be null", "22004"))),
+
+    # ---------- set default ----------
+    Case("set_default_moves_the_default", "set default",
+         *deployed("titanic"),
+         Step("deploy", "strict", STRICT, returns=1),
+         Step("set_default", "strict", returns=None),
+         Step("models", returns=[["strict", 1, True], ["titanic", 1, False]]),
+         Step("klass", WOMAN, returns=False),
+         Step("klass", WOMAN, "titanic", returns=True)),
+    Case("set_default_unknown_model", "unknown model",
+         *deployed("titanic"),
+         Step("set_default", "nope", error=not_exist("nope")),
+         Step("models", returns=[["titanic", 1, True]])),
+    Case("set_default_null", "null argument",
+         *deployed("titanic"),
+         Step("set_default", None, error=Error("model name must not be null", "22004"))),
+
+    # ---------- scoring ----------
+    Case("score_default_model", "scoring",
+         *deployed("titanic"),
+         Step("proba", WOMAN, returns=WOMAN_V1),
+         Step("proba", MAN, returns=MAN_V1),
+         Step("klass", WOMAN, returns=True),
+         Step("klass", MAN, returns=False)),
+    Case("score_named_model", "scoring",
+         *deployed("titanic"),
+         Step("deploy", "strict", STRICT, returns=1),
+         Step("proba", WOMAN, "strict", returns=WOMAN_V1),
+         Step("klass", WOMAN, "strict", returns=False),
+         Step("klass", WOMAN, returns=True)),
+    Case("score_without_default", "unknown model",
+         Step("proba", WOMAN, error=NO_DEFAULT),
+         Step("klass", WOMAN, error=NO_DEFAULT)),
+    Case("score_unknown_model", "unknown model",
+         *deployed("titanic"),
+         Step("proba", WOMAN, "nope", error=not_exist("nope")),
+         Step("klass", WOMAN, "nope", error=not_exist("nope"))),
+    Case("score_bad_name", "unknown model",
+         *deployed("titanic"),
+         Step("proba", WOMAN, "bad name", error=not_exist("bad name"))),
+    Case("score_null_arguments", "null argument",
+         *deployed("titanic"),
+         Step("proba", None, returns=None),
+         Step("proba", WOMAN, None, returns=None),
+         Step("klass", None, returns=None),
+         Step("klass", WOMAN, None, returns=None)),
+    Case("score_not_an_object", "scoring",
+         *deployed("titanic"),
+         Step("proba", [1, 2], error=Error("observation: expected a JSON object, got an array", "22023"))),
+
+    # ---------- predictions: inserts ----------
+    Case("insert_scored_by_default_model", "insert",
+         *deployed("titanic"),
+         Step("insert", 1, WOMAN, returns=None),
+         Step("row", 1, returns=ROW_V1_WOMAN)),
+    Case("insert_uses_the_new_default", "insert",
+         *deployed("titanic"),
+         Step("deploy", "strict", STRICT, returns=1),
+         Step("set_default", "strict", returns=None),
+         Step("insert", 1, WOMAN, returns=None),
+         Step("row", 1, returns=dict(ROW_V1_WOMAN, model="strict", predicted_class=False))),
+    Case("insert_without_default", "insert",
+         Step("insert", 1, WOMAN, error=NO_DEFAULT),
+         Step("row", 1, returns=None)),
+    Case("insert_with_score", "insert",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN, returns=None),
+         Step("row", 1, returns=ROW_V1_WOMAN)),
+    Case("insert_version_without_model", "insert",
+         *deployed("titanic"),
+         Step("insert", 1, WOMAN, model_version=1,
+              error=Error('a row of relation "predictions" with a model_version must name its model', "23502"))),
+    Case("insert_wrong_score", "insert",
+         *deployed("titanic"),
+         Step("insert", 1, WOMAN, model="titanic", model_version=1, proba=0.5, predicted_class=True,
+              error=Error('new row of relation "predictions" does not carry the score of model "titanic" version 1',
+                          "23514",
+                          detail="The row has proba 0.5 and predicted_class true; the version computes "
+                                 "0.9637903212164465 and true for its observation.",
+                          hint="A row inserted with a model_version (as a restore does) keeps only the score "
+                               "that version computes; leave model_version out to have the row scored by the "
+                               "default model.")),
+         Step("row", 1, returns=None)),
+
+    # ---------- predictions: forbidden updates ----------
+    Case("update_observation_forbidden", "forbidden update",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN),
+         Step("update", 1, "observation", MAN, error=cannot_change("observation")),
+         Step("row", 1, returns=ROW_V1_WOMAN)),
+    Case("update_proba_forbidden", "forbidden update",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN),
+         Step("update", 1, "proba", 0.5, error=cannot_change("proba"))),
+    Case("update_predicted_class_forbidden", "forbidden update",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN),
+         Step("update", 1, "predicted_class", False, error=cannot_change("predicted_class"))),
+    Case("update_model_forbidden", "forbidden update",
+         *deployed("titanic"),
+         Step("deploy", "strict", STRICT, returns=1),
+         Step("insert_scored", 1, WOMAN),
+         Step("update", 1, "model", "strict", error=cannot_change("model"))),
+    Case("update_model_version_forbidden", "forbidden update",
+         *deployed("titanic"),
+         Step("deploy", "titanic", TITANIC_V2, returns=2),
+         Step("insert_scored", 1, WOMAN),
+         Step("update", 1, "model_version", 1, error=cannot_change("model_version"))),
+
+    # ---------- predictions: outcomes ----------
+    Case("outcome_set_and_reset", "outcome",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN),
+         Step("update", 1, "true_class", 1, returns=None),
+         Step("row", 1, returns=dict(ROW_V1_WOMAN, true_class=1)),
+         Step("update", 1, "true_class", 0, returns=None),
+         Step("row", 1, returns=dict(ROW_V1_WOMAN, true_class=0)),
+         Step("update", 1, "true_class", None, returns=None),
+         Step("row", 1, returns=ROW_V1_WOMAN)),
+    Case("outcome_invalid", "outcome",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN),
+         Step("update", 1, "true_class", 2,
+              error=Error('new row for relation "predictions" violates check constraint '
+                          '"predictions_true_class_check"', "23514", detail=ANY)),
+         Step("row", 1, returns=ROW_V1_WOMAN)),
+
+    # ---------- reports ----------
+    Case("report_counts_rows_and_labels", "report",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN),
+         Step("insert_scored", 2, MAN),
+         Step("update", 1, "true_class", 1),
+         Step("report", None, returns={
+             "model": "titanic", "active_version": 1,
+             "versions": [{"version": 1, "active": True, "threshold": 0.5,
+                           "metrics": {"rows": 2, "labelled_rows": 1, "positive_rate": 0.5,
+                                       "true_positives": 1, "false_positives": 0},
+                           "calibration": [{"bin": 9, "rows": 1, "lower": 0.9, "mean_proba": WOMAN_V1}]}]}),
+         Step("report", "titanic", returns={"model": "titanic"})),
+    Case("report_unknown_model", "report",
+         *deployed("titanic"),
+         Step("report", "nope", error=Error('model "nope" does not exist', "42704"))),
+    Case("report_without_default", "report",
+         Step("report", None, error=Error("no default model is deployed", "55000", hint=HINT_REPORT_NO_DEFAULT))),
+]
+
+assert len({c.name for c in CASES}) == len(CASES), "case names must be unique"

@@ -1,0 +1,313 @@
+"""One adapter per host of the registry and the predictions log: each spells
+the operations of cases.py in its dialect and reports errors as HostError.
+Everything dialect-specific (casts, placeholders, how a model is deployed,
+how a value comes back) is here, never in the cases.
+
+  extension   the predict extension, a database of a throwaway cluster
+  managed     managed mode: a database of the same cluster where CREATE
+              EXTENSION predict fails (58P01), the schema installed as the
+              gateway installs it (test/managed_sql.py), owned by a plain role
+  sqlite      Python's sqlite3 with ./predict_sqlite loaded; the predictions
+              table as the gateway creates it today (gateway/db_sqlite.c)
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEST = os.path.dirname(HERE)
+REPO = os.path.dirname(TEST)
+if TEST not in sys.path:
+    sys.path.insert(0, TEST)
+
+from managed_sql import NO_EXTENSION_SQL, compiled_sql, managed_schema_sql  # noqa: E402
+from processes import run_gateway, stop_gateway  # noqa: E402
+
+ROW_COLUMNS = ("proba", "predicted_class", "model", "model_version", "true_class")
+UPDATABLE = {"observation", "proba", "predicted_class", "model", "model_version", "true_class"}
+
+
+class HostError(Exception):
+    """An error as a host reports it; fields it cannot report are None."""
+
+    def __init__(self, message, sqlstate=None, hint=None, detail=None):
+        super().__init__(message)
+        self.message, self.sqlstate, self.hint, self.detail = message, sqlstate, hint, detail
+
+    def __repr__(self):
+        return "HostError(%r, %r, hint=%r, detail=%r)" % (self.message, self.sqlstate, self.hint, self.detail)
+
+
+class PostgresHost:
+    """What both PostgreSQL modes share: psycopg2, %s, jsonb."""
+
+    # the fields of an error this host reports
+    error_fields = ("message", "sqlstate", "hint", "detail")
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def close(self):
+        self.conn.close()
+
+    VOID = 2278     # pg_type's oid of void: psycopg2 reads a void as ''
+
+    def _run(self, sql, params=()):
+        import psycopg2
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql, params)
+                if not cur.description:
+                    return None
+                rows = cur.fetchall()
+                if cur.description[0].type_code == self.VOID:
+                    rows = [(None,) for _ in rows]
+                return rows
+        except psycopg2.Error as e:
+            d = e.diag
+            raise HostError(d.message_primary, d.sqlstate, d.message_hint, d.message_detail) from None
+
+    @staticmethod
+    def _json(value):
+        return None if value is None else json.dumps(value)
+
+    def _one(self, sql, params=()):
+        return self._run(sql, params)[0][0]
+
+    def activate(self, name, version):
+        return self._one("SELECT predict_activate(%s, %s::integer)", (name, version))
+
+    def set_default(self, name):
+        return self._one("SELECT predict_set_default(%s::text)", (name,))
+
+    def proba(self, obs, *model):
+        return self._one("SELECT predict_proba(%s::jsonb" + ", %s::text" * len(model) + ")",
+                         (self._json(obs), *model))
+
+    def klass(self, obs, *model):
+        return self._one("SELECT predict_class(%s::jsonb" + ", %s::text" * len(model) + ")",
+                         (self._json(obs), *model))
+
+    def insert(self, oid, obs, **columns):
+        names = ["observation_id", "observation", *columns]
+        self._run("INSERT INTO predictions (%s) VALUES (%%s, %%s::jsonb%s)"
+                  % (", ".join(names), ", %s" * len(columns)), (oid, self._json(obs), *columns.values()))
+
+    def insert_scored(self, oid, obs):
+        self._run("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)"
+                  " SELECT %s, o, predict_proba(o), predict_class(o),"
+                  " (SELECT m.name FROM predict_models m WHERE m.is_default),"
+                  " (SELECT m.active_version FROM predict_models m WHERE m.is_default)"
+                  " FROM (SELECT %s::jsonb AS o) s", (oid, self._json(obs)))
+
+    def update(self, oid, column, value):
+        assert column in UPDATABLE
+        if column == "observation":
+            value = self._json(value)
+        self._run("UPDATE predictions SET %s = %%s WHERE observation_id = %%s" % column, (value, oid))
+
+    def row(self, oid):
+        rows = self._run("SELECT %s FROM predictions WHERE observation_id = %%s" % ", ".join(ROW_COLUMNS), (oid,))
+        return dict(zip(ROW_COLUMNS, rows[0])) if rows else None
+
+    def models(self):
+        return [list(r) for r in self._run("SELECT name, active_version, is_default FROM predict_models ORDER BY name")]
+
+    def versions(self):
+        return [list(r) for r in self._run("SELECT name, version FROM predict_model_versions ORDER BY name, version")]
+
+    def report(self, model):
+        return self._one("SELECT predict_report(%s::text)", (model,))
+
+
+class ExtensionHost(PostgresHost):
+    name = "extension"
+
+    def deploy(self, name, doc):
+        return self._one("SELECT predict_deploy(%s::text, %s::jsonb)", (name, self._json(doc)))
+
+
+class ManagedHost(PostgresHost):
+    """Managed mode has no predict_deploy: the client (the gateway's deploy
+    command) validates and compiles the model and calls
+    predict_internal.deploy_compiled, as test/managed and test/report do."""
+    name = "managed"
+    _compiled = {}
+
+    def deploy(self, name, doc):
+        compiled = None
+        if doc is not None:
+            text = json.dumps(doc, sort_keys=True)
+            if text not in self._compiled:
+                with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+                    fh.write(text)
+                try:
+                    self._compiled[text] = compiled_sql(fh.name)
+                finally:
+                    os.unlink(fh.name)
+            compiled = self._compiled[text]
+        return self._one("SELECT predict_internal.deploy_compiled(%s::text, %s::jsonb, %s::text)",
+                         (name, self._json(doc), compiled))
+
+
+class PostgresDatabases:
+    """Fresh databases of one throwaway cluster (test/processes.py's
+    Cluster), cloned from one template per PostgreSQL host."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.count = 0
+        admin = cluster.connect()
+        with admin.cursor() as cur:
+            cur.execute("CREATE ROLE app LOGIN")
+            cur.execute("CREATE DATABASE conformance_extension")
+            cur.execute("CREATE DATABASE conformance_managed OWNER app")
+        admin.close()
+        conn = cluster.connect("conformance_extension")
+        conn.cursor().execute("CREATE EXTENSION predict")
+        conn.close()
+        # managed mode: the extension cannot be created there, whoever asks
+        conn = cluster.connect("conformance_managed")
+        conn.cursor().execute(NO_EXTENSION_SQL)
+        conn.close()
+        conn = cluster.connect("conformance_managed", user="app")
+        import psycopg2
+        try:
+            conn.cursor().execute("CREATE EXTENSION predict")
+            raise AssertionError("CREATE EXTENSION predict worked in the managed database")
+        except psycopg2.Error as e:
+            assert e.pgcode == "58P01", e
+        conn.cursor().execute(managed_schema_sql())
+        conn.close()
+
+    def open(self, host):
+        self.count += 1
+        db = "conformance_%s_%d" % (host, self.count)
+        owner = " OWNER app" if host == "managed" else ""
+        admin = self.cluster.connect()
+        admin.cursor().execute("CREATE DATABASE %s TEMPLATE conformance_%s%s" % (db, host, owner))
+        admin.close()
+        conn = self.cluster.connect(db, user="app" if host == "managed" else None)
+        conn.cursor().execute("SET extra_float_digits = 3")
+        return (ExtensionHost if host == "extension" else ManagedHost)(conn)
+
+
+class SqliteHost:
+    """SQLite: no SQLSTATE, hint or detail; one message. Booleans are 0/1
+    and the report is JSON text: both come back as PostgreSQL's."""
+    name = "sqlite"
+    error_fields = ("message",)
+
+    def __init__(self, path):
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.enable_load_extension(True)
+        self.db.load_extension(os.path.join(REPO, "predict_sqlite"))
+
+    def close(self):
+        self.db.close()
+
+    def _run(self, sql, params=()):
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise HostError(str(e)) from None
+
+    def _one(self, sql, params=()):
+        return self._run(sql, params)[0][0]
+
+    @staticmethod
+    def _json(value):
+        return None if value is None else json.dumps(value)
+
+    def deploy(self, name, doc):
+        return self._one("SELECT predict_deploy(?, ?)", (name, self._json(doc)))
+
+    def activate(self, name, version):
+        return self._one("SELECT predict_activate(?, ?)", (name, version))
+
+    def set_default(self, name):
+        return self._one("SELECT predict_set_default(?)", (name,))
+
+    def proba(self, obs, *model):
+        return self._one("SELECT predict_proba(?" + ", ?" * len(model) + ")", (self._json(obs), *model))
+
+    def klass(self, obs, *model):
+        v = self._one("SELECT predict_class(?" + ", ?" * len(model) + ")", (self._json(obs), *model))
+        return None if v is None else bool(v)
+
+    def insert(self, oid, obs, **columns):
+        names = ["observation_id", "observation", *columns]
+        values = [int(v) if isinstance(v, bool) else v for v in columns.values()]
+        self._run("INSERT INTO predictions (%s) VALUES (?, ?%s)" % (", ".join(names), ", ?" * len(columns)),
+                  (oid, self._json(obs), *values))
+
+    def insert_scored(self, oid, obs):
+        # the gateway's statement (gateway/db_sqlite.c, STMT_PREDICT)
+        self._run("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)"
+                  " SELECT ?1, ?2, predict_proba(?2), predict_class(?2), predict_default_model(),"
+                  " predict_model_version()", (oid, self._json(obs)))
+
+    def update(self, oid, column, value):
+        assert column in UPDATABLE
+        if column == "observation":
+            value = self._json(value)
+        elif isinstance(value, bool):
+            value = int(value)
+        self._run("UPDATE predictions SET %s = ? WHERE observation_id = ?" % column, (value, oid))
+
+    def row(self, oid):
+        rows = self._run("SELECT %s FROM predictions WHERE observation_id = ?" % ", ".join(ROW_COLUMNS), (oid,))
+        if not rows:
+            return None
+        r = dict(zip(ROW_COLUMNS, rows[0]))
+        r["predicted_class"] = bool(r["predicted_class"])
+        return r
+
+    def _registry(self, sql):
+        # the extension creates the registry tables on the first deploy
+        if not self._run("SELECT 1 FROM sqlite_schema WHERE name = 'predict_models'"):
+            return []
+        return [list(r) for r in self._run(sql)]
+
+    def models(self):
+        return [[n, v, bool(d)] for n, v, d in
+                self._registry("SELECT name, active_version, is_default FROM predict_models ORDER BY name")]
+
+    def versions(self):
+        return self._registry("SELECT name, version FROM predict_model_versions ORDER BY name, version")
+
+    def report(self, model):
+        return json.loads(self._one("SELECT predict_report(?)", (model,)))
+
+
+class SqliteFiles:
+    """A fresh SQLite file per case, with the predictions table (and only
+    it) as the gateway creates it today: the gateway's set-up runs once on a
+    template file (it deploys its model there), whose registry tables are
+    dropped; the SQLite extension creates them again on the first deploy."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.count = 0
+        self.template = os.path.join(tmp, "template.db")
+        proc, _ = run_gateway("sqlite:///" + self.template,
+                              env={"PREDICT_MODEL": os.path.join(REPO, "models", "titanic.json")})
+        stop_gateway(proc)
+        db = sqlite3.connect(self.template, isolation_level=None)
+        db.execute("PRAGMA journal_mode = DELETE")
+        db.execute("DROP TABLE IF EXISTS predict_models")
+        db.execute("DROP TABLE IF EXISTS predict_model_versions")
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'"
+                                           " AND name NOT LIKE 'sqlite_%'")]
+        db.close()
+        assert tables == ["predictions"], tables
+
+    def open(self):
+        self.count += 1
+        path = os.path.join(self.tmp, "case%d.db" % self.count)
+        shutil.copyfile(self.template, path)
+        return SqliteHost(path)
