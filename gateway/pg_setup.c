@@ -35,7 +35,7 @@
 #include "predict.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
-#define MANAGED_SCHEMA_VERSION "1.1"	/* predict_internal.schema_version() of src/managed/src/managed/sql/managed.sql */
+#define MANAGED_SCHEMA_VERSION "1.2"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
 #define EXTENSION_VERSION "1.1"			/* predict.control's default_version */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 
@@ -377,6 +377,40 @@ migrate_managed_1_0(pg_target *t, char *why, size_t size, char sqlstate[6], char
 	return true;
 }
 
+/*
+ * A managed schema of 1.1 or later differs from this gateway's only in its
+ * functions: create them again (managed_upgrade_1_1_sql), in a savepoint of
+ * the set-up's transaction. A role that may not (not the schema's owner)
+ * is served by the functions there are, as with a 1.0 schema it cannot
+ * migrate.
+ */
+static bool
+migrate_managed_functions(pg_target *t, const char *version, char *msg, size_t size)
+{
+	char		why[512];
+	char		sqlstate[6] = "";
+
+	if (t->read_only)
+		return true;
+	PQclear(PQexec(t->conn, "SAVEPOINT predict_migrate"));
+	if (run_managed_script(t, managed_upgrade_1_1_sql, why, sizeof(why), sqlstate))
+	{
+		PQclear(PQexec(t->conn, "RELEASE SAVEPOINT predict_migrate"));
+		log_info("migrated the managed predict schema from %s to " MANAGED_SCHEMA_VERSION, version);
+		return true;
+	}
+	PQclear(PQexec(t->conn, "ROLLBACK TO SAVEPOINT predict_migrate"));
+	if (strcmp(sqlstate, "42501") == 0)
+	{
+		log_warning("the managed predict schema is version %s and this role cannot migrate it (%s): "
+					"start a gateway once as the schema's owner", version, why);
+		return true;
+	}
+	snprintf(msg, size, "cannot migrate the managed predict schema from %s to " MANAGED_SCHEMA_VERSION
+			 ": %s", version, why);
+	return false;
+}
+
 /* "major.minor" as a number to compare (1.1 -> 1001); -1 if it is not one. */
 static long
 version_number(const char *v)
@@ -464,6 +498,8 @@ prepare_managed(pg_target *t, const char *found, char *msg, size_t size)
 					 version);
 			return false;
 		}
+		if (version_number(version) < version_number(MANAGED_SCHEMA_VERSION))
+			return migrate_managed_functions(t, version, msg, size);
 		return true;
 	}
 	if (strcmp(found, "managed-1.0") == 0 && t->read_only)

@@ -154,7 +154,7 @@ predict_status predict_score_json(const predict_model *model,
  * Compile a model into SQL for PostgreSQL databases without the extension
  * (managed services): a CREATE FUNCTION statement for a PL/pgSQL function
  * function(obs jsonb) RETURNS float8 that scores exactly as predict_score
- * does, calling the helper functions of src/managed/src/managed/sql/managed.sql in schema helpers
+ * does, calling the helper functions of src/managed/sql/managed.sql in schema helpers
  * (both names already quoted as SQL identifiers). Returns a string to
  * release with free(), or NULL and err (a model too large to compile is
  * PREDICT_TOO_LARGE).

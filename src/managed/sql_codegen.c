@@ -2,7 +2,7 @@
  * sql_codegen.c - compile a loaded model into a PL/pgSQL function that
  * scores exactly as predict_score does, for PostgreSQL databases where the
  * C extension cannot be installed (managed services such as Heroku
- * Postgres). The gateway installs it in "managed mode" (src/managed/src/managed/sql/managed.sql has
+ * Postgres). The gateway installs it in "managed mode" (src/managed/sql/managed.sql has
  * the helper functions it calls).
  *
  * Exactness: the generated code performs the scorer's float8 operations in
@@ -149,7 +149,7 @@ json_string_body(sql_buffer *buf, const char *s, size_t len)
  * PostgreSQL's checked float8 operators raise: below the thresholds where a
  * product or quotient could underflow to zero, and above those where a
  * result could overflow to infinity, the helpers tiny_* and
- * big_* / add of src/managed/src/managed/sql/managed.sql compute it. NaN is
+ * big_* / add of src/managed/sql/managed.sql compute it. NaN is
  * above every number in PostgreSQL's ordering: it takes the "big" branch,
  * whose helpers return NaN op c as C does.
  */

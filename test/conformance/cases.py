@@ -55,13 +55,24 @@ NAME_RULE = 'A model name is 1 to 63 characters among letters, digits, "_", "." 
 AUDIT_LOG = "Predictions are an audit log: only true_class can be updated."
 
 
+class DeployHint:
+    """The hint of a missing model: how to deploy it on the host at hand
+    (each host's deploy_hint renders it: predict_deploy in SQL where there is
+    one, the gateway's deploy command in managed mode, which has none).
+    name None: no default model."""
+
+    def __init__(self, name=None):
+        self.name = name
+
+    def __repr__(self):
+        return "DeployHint(%r)" % self.name
+
+
 def hint_deploy(name):
-    return ("Deploy it first, for example: SELECT predict_deploy('%s', "
-            "pg_read_file('/path/to/model.json')::jsonb);" % name)
+    return DeployHint(name)
 
 
-HINT_NO_DEFAULT = ("Deploy one first, for example: SELECT predict_deploy('titanic', "
-                   "pg_read_file('/path/to/titanic.json')::jsonb); the first model deployed becomes the default.")
+HINT_NO_DEFAULT = DeployHint()
 HINT_REPORT_NO_DEFAULT = "Deploy a model first: the first model deployed becomes the default."
 
 

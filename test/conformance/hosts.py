@@ -127,6 +127,14 @@ class PostgresHost:
 class ExtensionHost(PostgresHost):
     name = "extension"
 
+    @staticmethod
+    def deploy_hint(name):
+        if name is None:
+            return ("Deploy one first, for example: SELECT predict_deploy('titanic', "
+                    "pg_read_file('/path/to/titanic.json')::jsonb); the first model deployed becomes the default.")
+        return ("Deploy it first, for example: SELECT predict_deploy('%s', "
+                "pg_read_file('/path/to/model.json')::jsonb);" % name)
+
     def deploy(self, name, doc):
         return self._one("SELECT predict_deploy(%s::text, %s::jsonb)", (name, self._json(doc)))
 
@@ -137,6 +145,13 @@ class ManagedHost(PostgresHost):
     predict_internal.deploy_compiled, as test/managed and test/report do."""
     name = "managed"
     _compiled = {}
+
+    @staticmethod
+    def deploy_hint(name):
+        if name is None:
+            return ("Deploy one first: the gateway deploys PREDICT_MODEL when it starts, or run "
+                    "bin/predict-gateway deploy MODEL.json; the first model deployed becomes the default.")
+        return "Deploy it first: bin/predict-gateway deploy --name %s /path/to/model.json" % name
 
     def deploy(self, name, doc):
         compiled = None

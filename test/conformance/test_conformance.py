@@ -10,39 +10,17 @@ import math
 
 import pytest
 
-from cases import ANY, CASES
+from cases import ANY, CASES, DeployHint
 from hosts import HostError
 
 HOSTS = ("extension", "managed", "sqlite")
 
-# Managed mode's functions are not replaced in an existing 1.1 schema (the
-# gateway runs managed.sql only for a new schema or a 1.0 one it migrates:
-# gateway/pg_setup.c, prepare_managed), so fixing their texts needs a new
-# managed schema version; until then they stay listed here.
-MANAGED_NEEDS_1_2 = "; fixing it changes managed.sql, which existing 1.1 schemas only get with a schema version bump"
-MANAGED_HINT = ("managed mode's hint names the gateway's deploy command (bin/predict-gateway deploy --name ...), "
-                "the extension's predict_deploy")
 SQLITE_HINT_IN_MESSAGE = ("SQLite's message ends with a hint naming titanic whatever the model ('...; deploy one "
                           "with: SELECT predict_deploy('titanic', readfile(...))'), and an unknown model "
                           "'is not deployed' where the extension's does not exist")
 SQLITE_TABLE = "SQLite's predictions table comes from the gateway: "
 
 XFAIL = {
-    # ---------- managed mode ----------
-    ("deploy_null_name", "managed"): "deploy_compiled says 'model name, document and compiled scorer must not be null'",
-    ("deploy_null_document", "managed"): "deploy_compiled says 'model name, document and compiled scorer must not "
-                                         "be null'",
-    ("activate_unknown_model", "managed"): "says 'model \"nope\" has no version 1' where the extension says the "
-                                           "model does not exist (with a hint)" + MANAGED_NEEDS_1_2,
-    ("set_default_unknown_model", "managed"): "no hint where the extension hints predict_deploy" + MANAGED_NEEDS_1_2,
-    ("score_without_default", "managed"): MANAGED_HINT,
-    ("score_unknown_model", "managed"): MANAGED_HINT,
-    ("score_bad_name", "managed"): MANAGED_HINT,
-    ("insert_without_default", "managed"): MANAGED_HINT,
-    ("insert_version_without_model", "managed"): "says 'a row of \"predictions\"', the extension 'a row of relation "
-                                                 "\"predictions\"'" + MANAGED_NEEDS_1_2,
-    ("insert_wrong_score", "managed"): "says 'new row of \"predictions\"', the extension 'new row of relation "
-                                       "\"predictions\"'" + MANAGED_NEEDS_1_2,
     # ---------- SQLite ----------
     ("bad_name_space", "sqlite"): "SQLite stores a model named 'bad name'",
     ("bad_name_empty", "sqlite"): "says 'predict_deploy: the model name must not be empty'",
@@ -113,10 +91,12 @@ def test_case(case, host):
         except HostError as e:
             assert step.error is not None, "%s: unexpected error %r" % (where, e)
             for field in host.error_fields:
-                if getattr(step.error, field) is ANY:
+                want = getattr(step.error, field)
+                if want is ANY:
                     continue
-                assert getattr(e, field) == getattr(step.error, field), \
-                    "%s: %s %r, expected %r" % (where, field, getattr(e, field), getattr(step.error, field))
+                if isinstance(want, DeployHint):
+                    want = host.deploy_hint(want.name)
+                assert getattr(e, field) == want, "%s: %s %r, expected %r" % (where, field, getattr(e, field), want)
             continue
         assert step.error is None, "%s: returned %r, expected %r" % (where, got, step.error)
         assert same(step.returns, got), "%s: returned %r, expected %r" % (where, got, step.returns)

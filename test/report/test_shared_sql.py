@@ -21,6 +21,7 @@ BUILT = {
                                         "untyped", "report", "extension-backup", "extension-grants"],
     "build/gateway/managed.sql": ["managed-schema", "tables", "managed", "untyped", "managed-constraints", "report"],
     "build/gateway/managed--1.0--1.1.sql": ["managed-schema", "managed--1.0--1.1", "managed", "untyped", "report"],
+    "build/gateway/managed--1.1.sql": ["managed-schema", "managed", "untyped", "report"],
 }
 
 

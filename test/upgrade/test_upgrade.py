@@ -36,6 +36,7 @@ import processes
 from processes import REPO, Cluster, gateway_command, http, run_gateway, stop_gateway
 
 OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
+MANAGED_1_1_COMMIT = "50f0fe1"  # the last commit of managed schema 1.1
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
 PG_BIN = processes.PG_BIN
@@ -457,15 +458,27 @@ def test_the_gateway_updates_a_1_0_extension_when_its_role_may(cluster):
 
 @pytest.fixture(scope="session")
 def old_gateway():
-    """The 1.0 gateway, built from this repository's history, cached by
-    commit under test/output/ (a few seconds to build; reused after that)."""
+    """The 1.0 gateway, built from this repository's history."""
+    return gateway_of(OLD_COMMIT, "1.0")
+
+
+@pytest.fixture(scope="session")
+def gateway_1_1():
+    """The last gateway of managed schema 1.1, built from this repository's history."""
+    return gateway_of(MANAGED_1_1_COMMIT, "1.1")
+
+
+def gateway_of(wanted, release):
+    """The gateway of a commit, cached by commit under test/output/ (a few
+    seconds to build; reused after that)."""
     if shutil.which("git") is None:
-        pytest.skip("git is not installed: the 1.0 gateway is built from commit %s" % OLD_COMMIT)
-    found = subprocess.run(["git", "-C", REPO, "rev-parse", "--verify", "--quiet", OLD_COMMIT + "^{commit}"],
+        pytest.skip("git is not installed: the %s gateway is built from commit %s" % (release, wanted))
+    found = subprocess.run(["git", "-C", REPO, "rev-parse", "--verify", "--quiet", wanted + "^{commit}"],
                            capture_output=True, text=True)
     if found.returncode != 0:
-        pytest.skip("commit %s (1.0) is not in this checkout's git history (a shallow clone, or no .git): "
-                    "the 1.0 gateway cannot be built; clone without --depth to run this test" % OLD_COMMIT)
+        pytest.skip("commit %s (%s) is not in this checkout's git history (a shallow clone, or no .git): "
+                    "the %s gateway cannot be built; clone without --depth to run this test"
+                    % (wanted, release, release))
     commit = found.stdout.strip()
     cache = os.path.join(REPO, "test", "output", "old-gateway-" + commit)
     binary = os.path.join(cache, "predict-gateway")
@@ -477,7 +490,7 @@ def old_gateway():
         subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
         built = subprocess.run(["make", "-C", src, "-s", "-j2", "bin/predict-gateway"], capture_output=True,
                                text=True)
-        assert built.returncode == 0, "cannot build the 1.0 gateway:\n" + built.stdout + built.stderr
+        assert built.returncode == 0, "cannot build the %s gateway:\n" % release + built.stdout + built.stderr
         os.makedirs(cache, exist_ok=True)
         shutil.copy(os.path.join(src, "bin", "predict-gateway"), binary + ".tmp")
         os.replace(binary + ".tmp", binary)    # whole, or not there
@@ -609,7 +622,7 @@ def migrated(cluster, managed_1_0, old_gateway):
 
 @pytest.fixture(scope="module")
 def fresh_managed(cluster, migrated, tmp_path_factory):
-    """A new 1.1 managed database made by this gateway, as the same role, with
+    """A new 1.2 managed database made by this gateway, as the same role, with
     the same two versions deployed."""
     cluster.sql("postgres", "CREATE DATABASE mg_fresh OWNER app")
     url = cluster.url("mg_fresh", "app")
@@ -621,7 +634,7 @@ def fresh_managed(cluster, migrated, tmp_path_factory):
 
 
 def test_managed_1_0_is_migrated_at_start_up_and_serves_the_same_scores(migrated):
-    assert any("migrated the managed predict schema from 1.0 to 1.1" in line for line in migrated["start_lines"]), \
+    assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in migrated["start_lines"]), \
         migrated["start_lines"]
     # /predict scores as the 1.0 gateway did: its logged rows 101.. were scored by version 2, active
     logged = {int(r[1]): float(r[3]) for r in migrated["before"]["rows"]["predictions"]}
@@ -670,12 +683,49 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
     expected = cluster.sql("mg_migrated", "SELECT 'predict_internal', predict_internal.function_name('titanic', v) "
                                           "FROM generate_series(1, 2) v ORDER BY 2")
     assert scorers == expected, scorers
-    assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.1",)]
+    assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.2",)]
     with pytest.raises(Exception, match="newer than this gateway understands"):
         cluster.sql("mg_migrated", "SELECT predict__schema_version()")
 
 
-def test_managed_migrated_schema_equals_a_fresh_1_1(cluster, migrated, fresh_managed):
+def test_managed_1_1_is_migrated_keeping_every_row_and_score_and_equals_a_fresh_one(
+        cluster, gateway_1_1, fresh_managed, tmp_path):
+    """A database the 1.1 gateway set up (two versions deployed, predictions
+    logged): this gateway's first start creates the functions again, in
+    one transaction, and the schema is then the one a new database gets."""
+    cluster.sql("postgres", "CREATE DATABASE mg_from_1_1 OWNER app")
+    url = cluster.url("mg_from_1_1", "app")
+    old, old_port = start(gateway_1_1, url, MANAGED)
+    try:
+        for i, o in enumerate(OBS):
+            assert http(old_port, "POST", "/predict", {"id": 700 + i, "observation": o})[0] == 200
+    finally:
+        stop_gateway(old)
+    done = subprocess.run([gateway_1_1, "deploy", version_2(str(tmp_path))],
+                          env=dict(os.environ, DATABASE_URL=url, **MANAGED), capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "2", (done.stdout, done.stderr)
+    assert cluster.sql("mg_from_1_1", "SELECT predict_internal.schema_version()") == [("1.1",)]
+    before = rows(cluster, "mg_from_1_1"), scores_by_version(cluster, "mg_from_1_1", [1, 2])
+
+    proc, port = run_gateway(url)
+    try:
+        assert http(port, "POST", "/predict", {"id": 800, "observation": OBS[0]})[0] == 200
+    finally:
+        stop_gateway(proc)
+    assert any("migrated the managed predict schema from 1.1 to 1.2" in line for line in proc.start_lines), \
+        proc.start_lines
+    assert cluster.sql("mg_from_1_1", "SELECT predict_internal.schema_version()") == [("1.2",)]
+    after = rows(cluster, "mg_from_1_1")
+    for table in ("predict_model_versions", "predict_models"):
+        assert after[table] == before[0][table], table
+    logged = before[0]["predictions"]
+    assert after["predictions"][:len(logged)] == logged and len(after["predictions"]) == len(logged) + 1
+    assert scores_by_version(cluster, "mg_from_1_1", [1, 2]) == before[1]
+    migrated_catalog, fresh = catalog(cluster, "mg_from_1_1", True), catalog(cluster, "mg_fresh", True)
+    assert migrated_catalog == fresh, diff(migrated_catalog, fresh, ("migrated from 1.1", "fresh"))
+
+
+def test_managed_migrated_schema_equals_a_fresh_one(cluster, migrated, fresh_managed):
     migrated_catalog, fresh = catalog(cluster, "mg_migrated", True), catalog(cluster, "mg_fresh", True)
     assert len(fresh) > 50
     # the foreign key's internal triggers are seen, with their state
@@ -723,13 +773,13 @@ def test_the_gateway_refuses_a_newer_managed_schema(cluster, migrated):
                              "SELECT pg_get_functiondef('predict_internal.schema_version()'::regprocedure)")
     snapshot = catalog(cluster, "mg_migrated", True), rows(cluster, "mg_migrated")
     cluster.sql("mg_migrated", "CREATE OR REPLACE FUNCTION predict_internal.schema_version() RETURNS text "
-                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.2'", user="app")
+                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.3'", user="app")
     try:
         line = refused(NEW_GATEWAY, migrated["url"])
-        assert "version 1.2, newer than this gateway (1.1)" in line, line
+        assert "version 1.3, newer than this gateway (1.2)" in line, line
         line = refused(NEW_GATEWAY, migrated["url"], args=["deploy", MODEL])
-        assert "version 1.2, newer than this gateway (1.1)" in line, line
-        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.2",)]
+        assert "version 1.3, newer than this gateway (1.2)" in line, line
+        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.3",)]
         assert rows(cluster, "mg_migrated") == snapshot[1]
     finally:
         cluster.sql("mg_migrated", definition[0][0], user="app")
@@ -740,13 +790,13 @@ def test_a_migration_that_fails_midway_leaves_the_1_0_schema_as_it_was(cluster, 
     url = managed_1_0("mg_failing")
     # a stored document this gateway cannot compile, after titanic's versions in
     # the migration's order (name, version): the 1.0 functions are dropped, the
-    # 1.1 ones created and titanic's scorers compiled into predict_internal
+    # 1.2 ones created and titanic's scorers compiled into predict_internal
     # before it fails
     cluster.sql("mg_failing", "INSERT INTO predict_model_versions (name, version, model) "
                               "VALUES ('zz_broken', 1, '{\"format\": \"predict-model/1\"}')")
     before = catalog(cluster, "mg_failing", True), dump_schema(cluster, "mg_failing"), rows(cluster, "mg_failing")
     line = refused(NEW_GATEWAY, url)
-    assert "cannot migrate the managed predict schema from 1.0 to 1.1" in line, line
+    assert "cannot migrate the managed predict schema from 1.0 to 1.2" in line, line
     assert 'model "zz_broken" version 1' in line, line
     after = catalog(cluster, "mg_failing", True), dump_schema(cluster, "mg_failing"), rows(cluster, "mg_failing")
     assert after[0] == before[0], diff(before[0], after[0], ("before", "after"))
@@ -758,7 +808,7 @@ def test_a_migration_that_fails_midway_leaves_the_1_0_schema_as_it_was(cluster, 
     cluster.sql("mg_failing", "DELETE FROM predict_model_versions WHERE name = 'zz_broken'")
     proc, port = run_gateway(url)
     try:
-        assert any("migrated the managed predict schema from 1.0 to 1.1" in line for line in proc.start_lines), \
+        assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines), \
             proc.start_lines
         assert http(port, "POST", "/predict", {"id": 900, "observation": OBS[0]})[0] == 200
     finally:
@@ -769,7 +819,7 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
     """A least-privilege gateway role (granted by 1.0's tools/grant-gateway.sql)
     may not migrate: it warns, naming what to do, serves with the 1.0 schema
     and changes nothing; it may not deploy. Once the owner's gateway has
-    migrated, the same role, with the same grants, is served by 1.1."""
+    migrated, the same role, with the same grants, is served by 1.2."""
     url = managed_1_0("mg_least")
     cluster.sql("postgres", "CREATE ROLE least_gw LOGIN")
     grants = subprocess.run(["git", "-C", REPO, "show", OLD_COMMIT + ":tools/grant-gateway.sql"],
@@ -795,7 +845,7 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
 
     proc, _ = run_gateway(url)
     stop_gateway(proc)
-    assert any("migrated the managed predict schema from 1.0 to 1.1" in line for line in proc.start_lines)
+    assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines)
     proc, port = run_gateway(gw_url)
     try:
         assert not any("level=warning" in line for line in proc.start_lines), proc.start_lines
@@ -808,13 +858,13 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
 
 def test_managed_migration_in_a_schema_of_its_own(cluster, managed_1_0, tmp_path):
     """A 1.0 schema in the role's own schema (a name to quote): migrated in
-    place, the same scores, equal to a new 1.1 schema made there."""
+    place, the same scores, equal to a new 1.2 schema made there."""
     schema = "My Schema"
     url = managed_1_0("mg_schema", schema)
     before = rows(cluster, "mg_schema"), scores_by_version(cluster, "mg_schema", [1, 2])
     proc, port = run_gateway(url)
     try:
-        assert any("migrated the managed predict schema from 1.0 to 1.1" in line for line in proc.start_lines)
+        assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines)
         assert http(port, "POST", "/predict", {"id": 800, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
@@ -840,12 +890,12 @@ def test_managed_migration_in_a_schema_of_its_own(cluster, managed_1_0, tmp_path
 def test_gateways_starting_together_migrate_once(cluster, managed_1_0):
     """Three gateways of the new release start at once on a 1.0 schema (dynos
     of a release rolling out): one migrates, under the set-up's lock; the
-    others wait for it, find 1.1, and serve."""
+    others wait for it, find 1.2, and serve."""
     url = managed_1_0("mg_together")
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         started = list(pool.map(lambda _: run_gateway(url), range(3)))
     try:
-        migrations = [any("migrated the managed predict schema from 1.0 to 1.1" in line for line in p.start_lines)
+        migrations = [any("migrated the managed predict schema from 1.0 to 1.2" in line for line in p.start_lines)
                       for p, _ in started]
         assert migrations.count(True) == 1, [p.start_lines for p, _ in started]
         for i, (_, port) in enumerate(started):
@@ -854,4 +904,4 @@ def test_gateways_starting_together_migrate_once(cluster, managed_1_0):
     finally:
         for p, _ in started:
             stop_gateway(p)
-    assert cluster.sql("mg_together", "SELECT predict_internal.schema_version()") == [("1.1",)]
+    assert cluster.sql("mg_together", "SELECT predict_internal.schema_version()") == [("1.2",)]

@@ -290,7 +290,7 @@ RETURN CASE WHEN d > 700 THEN 1.0::float8
 -- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
 CREATE OR REPLACE FUNCTION predict_internal.schema_version()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '1.1';
+RETURN '1.2';
 
 -- The schema of the tables and of the user-facing functions (one managed
 -- schema per database, as one extension).
@@ -383,8 +383,14 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     next_version integer;
 BEGIN
-    IF name IS NULL OR model IS NULL OR compiled IS NULL THEN
-        RAISE EXCEPTION 'model name, document and compiled scorer must not be null' USING ERRCODE = '22004';
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'model name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'model document must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF compiled IS NULL THEN
+        RAISE EXCEPTION 'compiled scorer must not be null' USING ERRCODE = '22004';
     END IF;
     IF name !~ '^[A-Za-z0-9_.-]{1,63}$' THEN
         RAISE EXCEPTION 'invalid model name "%"', name USING ERRCODE = '22023',
@@ -429,6 +435,9 @@ BEGIN
     LOCK TABLE @extschema@.predict_models IN SHARE ROW EXCLUSIVE MODE;
     IF NOT EXISTS (SELECT 1 FROM @extschema@.predict_model_versions v
                     WHERE v.name = predict_activate.name AND v.version = predict_activate.version) THEN
+        IF NOT EXISTS (SELECT 1 FROM @extschema@.predict_model_versions v WHERE v.name = predict_activate.name) THEN
+            PERFORM predict_internal.resolve(name);     -- the unknown model's error
+        END IF;
         RAISE EXCEPTION 'model "%" has no version %', name, version USING ERRCODE = '42704';
     END IF;
     UPDATE @extschema@.predict_models m SET active_version = predict_activate.version, updated_at = now()
@@ -445,7 +454,7 @@ BEGIN
     END IF;
     LOCK TABLE @extschema@.predict_models IN SHARE ROW EXCLUSIVE MODE;
     IF NOT EXISTS (SELECT 1 FROM @extschema@.predict_models m WHERE m.name = predict_set_default.name) THEN
-        RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704';
+        PERFORM predict_internal.resolve(name);         -- the unknown model's error
     END IF;
     UPDATE @extschema@.predict_models m SET is_default = false WHERE m.is_default AND m.name <> predict_set_default.name;
     UPDATE @extschema@.predict_models m SET is_default = true, updated_at = now()
@@ -531,7 +540,7 @@ BEGIN
         RETURN NEW;
     END IF;
     IF NEW.model IS NULL THEN
-        RAISE EXCEPTION 'a row of "%" with a model_version must name its model', TG_TABLE_NAME
+        RAISE EXCEPTION 'a row of relation "%" with a model_version must name its model', TG_TABLE_NAME
             USING ERRCODE = '23502';
     END IF;
     r := predict_internal.resolve(NEW.model, NEW.model_version);
@@ -543,11 +552,11 @@ BEGIN
         NEW.predicted_class := p >= r.threshold;
     END IF;
     IF float8send(NEW.proba) <> float8send(p) OR NEW.predicted_class <> (p >= r.threshold) THEN
-        RAISE EXCEPTION 'new row of "%" does not carry the score of model "%" version %',
+        RAISE EXCEPTION 'new row of relation "%" does not carry the score of model "%" version %',
                         TG_TABLE_NAME, r.name, r.version
             USING ERRCODE = '23514',
                   DETAIL = format('The row has proba %s and predicted_class %s; the version computes %s and %s '
-                                  'for its observation.', NEW.proba, NEW.predicted_class, p, p >= r.threshold),
+                                  'for its observation.', NEW.proba, NEW.predicted_class::text, p, (p >= r.threshold)::text),
                   HINT = 'A row inserted with a model_version (as a restore does) keeps only the score that version '
                          'computes; leave model_version out to have the row scored by the default model.';
     END IF;
