@@ -19,6 +19,13 @@
 #include "extension.h"
 #include "log.h"
 
+/*
+ * The first line of an error of the extension's functions: its errmsg, as
+ * the PostgreSQL verbs print the primary message (DETAIL and HINT follow on
+ * lines of their own). For "%.*s".
+ */
+#define PRIMARY_MESSAGE(db) (int) strcspn(sqlite3_errmsg(db), "\n"), sqlite3_errmsg(db)
+
 /* One integer from a one-row query; -1 (with msg) on failure. */
 static long long
 setup_query_int(sqlite3 *db, const char *sql, char *msg, size_t size, const char *what)
@@ -71,7 +78,7 @@ setup_deploy(sqlite3 *db, const char *path, const char *name_override, long long
 	}
 	if (sqlite3_prepare_v2(db, "SELECT predict_deploy(?1, ?2)", -1, &st, NULL) != SQLITE_OK)
 	{
-		snprintf(msg, size, "cannot deploy the model file %s: %s", path, sqlite3_errmsg(db));
+		snprintf(msg, size, "cannot deploy the model file %s: %.*s", path, PRIMARY_MESSAGE(db));
 		goto done;
 	}
 	sqlite3_bind_text(st, 1, name_override != NULL ? name_override : name->valuestring, -1,
@@ -79,8 +86,8 @@ setup_deploy(sqlite3 *db, const char *path, const char *name_override, long long
 	sqlite3_bind_text(st, 2, text, (int) len, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 	{
-		snprintf(msg, size, "cannot deploy the model file %s: %s (fix the file or set "
-				 "PREDICT_MODEL to another one)", path, sqlite3_errmsg(db));
+		snprintf(msg, size, "cannot deploy the model file %s: %.*s (fix the file or set "
+				 "PREDICT_MODEL to another one)", path, PRIMARY_MESSAGE(db));
 		goto done;
 	}
 	*version = sqlite3_column_int64(st, 0);
@@ -214,7 +221,7 @@ command_select(sqlite3 *db, const char *sql, const char *arg1, const char *arg2,
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 	{
-		snprintf(msg, size, "%s: %s", what, sqlite3_errmsg(db));
+		snprintf(msg, size, "%s: %.*s", what, PRIMARY_MESSAGE(db));
 		return false;
 	}
 	sqlite3_bind_text(st, 1, arg1, -1, SQLITE_STATIC);
@@ -222,7 +229,7 @@ command_select(sqlite3 *db, const char *sql, const char *arg1, const char *arg2,
 		sqlite3_bind_int64(st, 2, strtoll(arg2, NULL, 10));
 	ok = sqlite3_step(st) == SQLITE_ROW;
 	if (!ok)
-		snprintf(msg, size, "%s: %s", what, sqlite3_errmsg(db));
+		snprintf(msg, size, "%s: %.*s", what, PRIMARY_MESSAGE(db));
 	sqlite3_finalize(st);
 	return ok;
 }

@@ -299,7 +299,6 @@ predictions_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	const char *model = (const char *) sqlite3_value_text(argv[3]);
 	sqlite3_int64 version = sqlite3_value_int64(argv[4]);
 	const char *obs = (const char *) sqlite3_value_text(argv[0]);
-	cached_model *active;
 	cached_model *other = NULL;
 	cached_model *c;
 	predict_error err;
@@ -318,10 +317,7 @@ predictions_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 						  NULL, NULL);
 		return;
 	}
-	if ((active = active_model(ctx, state, model)) == NULL)
-		return;
-	c = active;
-	if (active->version != version && (c = other = stored_version(ctx, state, model, version)) == NULL)
+	if ((c = version_model(ctx, state, model, version, &other)) == NULL)
 		return;
 	if (obs == NULL)
 		sqlite3_result_error_nomem(ctx);

@@ -317,3 +317,36 @@ predict_default_model_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if ((c = active_model(ctx, state, NULL)) != NULL)
 		sqlite3_result_text(ctx, c->name, -1, SQLITE_TRANSIENT);
 }
+
+/*
+ * Version `version` of name, for a row that names it (predictions_check):
+ * the cached active version when it is that one, else parsed for the call
+ * into *owned, which the caller frees. NULL after setting an error on ctx
+ * (PostgreSQL's 'model "x" has no version n' when there is no such version,
+ * whether or not the model exists).
+ */
+cached_model *
+version_model(sqlite3_context *ctx, connection_state *state, const char *name,
+			  sqlite3_int64 version, cached_model **owned)
+{
+	sqlite3_int64 active = 0;
+	char	   *found = NULL;
+	int			rc;
+
+	*owned = NULL;
+	refresh_if_changed(state);
+	for (cached_model *c = state->models; c != NULL; c = c->next)
+		if (strcmp(c->name, name) == 0 && c->verified == state->epoch && c->version == version)
+			return c;
+	rc = lookup_active(state->db, name, &found, &active);
+	sqlite3_free(found);
+	if (rc == SQLITE_ROW && active == version)
+		return active_model(ctx, state, name);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	{
+		result_error_detail(ctx, rc, NULL, NULL, "could not read the model registry: %s",
+							sqlite3_errmsg(state->db));
+		return NULL;
+	}
+	return *owned = stored_version(ctx, state, name, version);
+}

@@ -66,6 +66,8 @@ void		cached_model_free(cached_model *c);
 cached_model *active_model(sqlite3_context *ctx, connection_state *state, const char *name);
 cached_model *stored_version(sqlite3_context *ctx, connection_state *state, const char *name,
 							 sqlite3_int64 version);
+cached_model *version_model(sqlite3_context *ctx, connection_state *state, const char *name,
+							sqlite3_int64 version, cached_model **owned);
 void		predict_proba_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_class_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_model_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
