@@ -22,6 +22,7 @@
  *   predict_json(json) -> text                       canonical form (json.c)
  *   predict_json_equal(a, b) -> integer              equal as jsonb (json.c)
  *   predict_install() -> NULL                        create the schema (schema.c)
+ *   predictions_check(...)                           the predictions trigger's check
  *
  * Errors. The core's errors carry the core's messages (docs/model-format.md),
  * the same text as PostgreSQL and predict-score. The extension's own errors

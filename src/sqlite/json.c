@@ -14,12 +14,12 @@
  *       it: canonical forms in which numbers are also normalised (22, 22.0
  *       and 2.2e1 are equal). NULL if either is NULL.
  *
- * The text is parsed strictly (RFC 8259, UTF-8, no \u0000, no lone
- * surrogates), whatever wrote it. Work is linear in the text, whatever the
- * nesting: the canonical bytes are written once, in parsing order, into an
- * arena, and each value is a chain of pieces of the arena; an object
- * reorders its members by relinking their chains, not by copying bytes,
- * and the top chain is copied out once. (Building each object in a buffer
+ * The text is parsed strictly (RFC 8259, no \u0000, no lone surrogate
+ * escapes), whatever wrote it; bytes in strings are kept as they are.
+ * Work is linear in the text, whatever the nesting: the canonical bytes are
+ * written once, in parsing order, into an arena, and each value is a chain
+ * of pieces of the arena; an object reorders its members by relinking
+ * their chains, not by copying bytes, and the top chain is copied out once. (Building each object in a buffer
  * of its own and copying it into its parent's would cost depth x size:
  * 1000 nested objects around a long string.) Adjacent pieces merge, so
  * there are about as many pieces as object members.
