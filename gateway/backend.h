@@ -137,7 +137,7 @@ extern const backend_ops pg_backend;
 extern const backend_ops sqlite_backend;
 
 /*
- * The file a sqlite: DATABASE_URL names (db_sqlite.c): sqlite:///rel.db or
+ * The file a sqlite: DATABASE_URL names (sqlite_url.c): sqlite:///rel.db or
  * sqlite:////abs.db, as peewee reads them. False with one line in msg.
  */
 bool		sqlite_url_path(const char *url, char *path, size_t size, char *msg,

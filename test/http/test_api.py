@@ -287,10 +287,10 @@ def test_predictions_are_an_audit_log(client, backend, gateway):
     assert stored["true_class"] == 1 and stored["proba"] == row["proba"]
     assert stored["updated_at"] > row["updated_at"]
     # an INSERT that brings its own score is refused unless it is the score its
-    # model version computes (PostgreSQL) or the default model's (SQLite)
+    # model version computes (the same rule and message on every backend)
     j = fresh_id()
-    for model, version, message in (("made-up", 99, ("has no version 99", "default model")),
-                                    ("titanic", 1, ("does not carry the score", "default model"))):
+    for model, version, message in (("made-up", 99, ('model "made-up" has no version 99',)),
+                                    ("titanic", 1, ('does not carry the score of model "titanic" version 1',))):
         with pytest.raises(Exception) as e:
             backend.execute(url, "INSERT INTO predictions (observation_id, observation, proba, "
                                  "predicted_class, model, model_version) "

@@ -1,4 +1,4 @@
-"""The SQLite build's predict_report() (computed in C, src/sqlite/sqlite_predict.c)
+"""The SQLite build's predict_report() (computed in C, src/sqlite/report.c)
 against PostgreSQL's on the same rows: the Titanic scenario of conftest.py
 (two versions, ties, unlabelled drifted rows with null values, strings and
 booleans in number columns, unseen categories) copied into an SQLite file,
@@ -17,17 +17,11 @@ from conftest import DAY0, REPO, connect, record
 EXTENSION = os.path.join(REPO, "predict_sqlite")
 TOLERANCE = 1e-9
 
-# the columns the gateway's SQLite backend creates (gateway/db_sqlite.c)
-PREDICTIONS = """CREATE TABLE predictions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, observation_id INTEGER NOT NULL UNIQUE,
-    observation TEXT NOT NULL, proba REAL NOT NULL, predicted_class INTEGER NOT NULL,
-    true_class INTEGER, model TEXT NOT NULL, model_version INTEGER NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL) STRICT"""
-
-
 @pytest.fixture(scope="module")
 def sqlite_copy(scenario, tmp_path_factory):
-    """An SQLite file with the extension database's registry and predictions."""
+    """An SQLite file with the extension database's registry and predictions (the
+    extension creates the tables when it is loaded, and checks each copied row's
+    score against its version, as PostgreSQL's trigger does)."""
     pg = connect(scenario["dsn"]["extension"])
     with pg.cursor() as cur:
         cur.execute("SELECT name, version, model::text FROM predict_model_versions ORDER BY name, version")
@@ -44,7 +38,6 @@ def sqlite_copy(scenario, tmp_path_factory):
     db.load_extension(EXTENSION)
     for name, version, model in versions:
         assert db.execute("SELECT predict_deploy(?, ?)", (name, model)).fetchone() == (version,)
-    db.execute(PREDICTIONS)
     db.execute("BEGIN")
     db.executemany("INSERT INTO predictions (observation_id, observation, proba, predicted_class, true_class, "
                    "model, model_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?8)", rows)

@@ -33,11 +33,15 @@ def shell(db, sql, check=True):
 
 
 def shell_error(db, sql):
+    """The error message of sql, DETAIL and HINT lines included (the shell prints
+    "Error: near line N: <message>" or "Runtime error near line N: <message>")."""
     proc = shell(db, sql, check=False)
     assert proc.returncode != 0, "expected an error from: %s" % sql
-    # the shell prints "Error: near line N: <message>" or "Runtime error near line N: <message>"
-    line = proc.stderr.strip().splitlines()[-1]
-    return line.split(": ", 1)[1] if "line" in line.split(": ", 1)[0] else line
+    lines = proc.stderr.strip().splitlines()
+    start = max(i for i, line in enumerate(lines) if "rror" in line.split(": ", 1)[0])
+    first = lines[start]
+    first = first.split(": ", 1)[1] if "line" in first.split(": ", 1)[0] else first
+    return "\n".join([first] + lines[start + 1:])
 
 
 def connect(path):
@@ -137,13 +141,22 @@ def test_null_in_null_out(deployed):
                  " quote(predict_proba('{}', NULL));").stdout.strip() == "NULL|NULL|NULL"
 
 
+NO_DEFAULT = ("no default model is deployed\nHINT:  Deploy one first, for example: SELECT predict_deploy("
+              "'titanic', readfile('/path/to/titanic.json')); the first model deployed becomes the default.")
+
+
+def no_model(name):
+    """PostgreSQL's no_model_error, with SQLite's command in the hint."""
+    return ('model "%s" does not exist\nHINT:  Deploy it first, for example: SELECT predict_deploy(%s, '
+            "readfile('/path/to/model.json'));" % (name, "'" + name.replace("'", "''") + "'"))
+
+
 def test_no_model_deployed(db):
-    hint = "deploy one with: SELECT predict_deploy('titanic', readfile('models/titanic.json'))"
-    assert shell_error(db, "SELECT predict_proba('{}');") == "no default model is deployed; " + hint
-    assert shell_error(db, "SELECT predict_class('{}', 'titanic');") == \
-        'model "titanic" is not deployed; ' + hint
-    assert shell_error(db, "SELECT predict_activate('titanic', 1);") == "no model is deployed in this database"
-    assert shell_error(db, "SELECT predict_set_default('titanic');") == "no model is deployed in this database"
+    assert shell_error(db, "SELECT predict_proba('{}');") == NO_DEFAULT
+    assert shell_error(db, "SELECT predict_class('{}', 'titanic');") == no_model("titanic")
+    assert shell_error(db, "SELECT predict_activate('titanic', 1);") == no_model("titanic")
+    assert shell_error(db, "SELECT predict_set_default('titanic');") == no_model("titanic")
+    assert shell_error(db, "SELECT predict_proba('{}', 'it''s');") == no_model("it's")
 
 
 def test_deploy_refuses_bad_models_and_writes_nothing(deployed):
@@ -156,9 +169,9 @@ def test_deploy_refuses_bad_models_and_writes_nothing(deployed):
         'format: expected the string "predict-model/1", got a number'
     assert shell_error(deployed, "SELECT predict_deploy('titanic', '');") == "(document): empty"
     assert shell_error(deployed, "SELECT predict_deploy(1, '{}');") == \
-        "predict_deploy(name, model_json): name must be text and model_json not null"
-    assert shell_error(deployed, "SELECT predict_deploy('', '{}');") == \
-        "predict_deploy: the model name must not be empty"
+        "predict_deploy(name, model_json): the model name must be text"
+    assert shell_error(deployed, "SELECT predict_deploy(NULL, '{}');") == "model name must not be null"
+    assert shell_error(deployed, "SELECT predict_deploy('titanic', NULL);") == "model document must not be null"
     assert shell(deployed, "SELECT count(*) FROM predict_model_versions;").stdout.strip() == "1"
 
 
@@ -173,12 +186,37 @@ def test_versions_activate_and_default(deployed):
                 "SELECT predict_default_model(), predict_model_version();"
                 "SELECT name, active_version, is_default FROM predict_models ORDER BY name;"
                 % (TITANIC_MODEL, TITANIC_MODEL)).stdout.split()
-    assert out == ["2", "2|titanic", "1", "1", "1", "titanic", "1", "other|1",
+    # activate and set_default return nothing (void in PostgreSQL): an empty line each
+    assert out == ["2", "2|titanic", "1", "1", "titanic", "other|1",
                    "other|1|1", "titanic|1|0"]
     assert shell_error(deployed, "SELECT predict_activate('titanic', 9);") == 'model "titanic" has no version 9'
-    assert shell_error(deployed, "SELECT predict_set_default('nope');") == 'model "nope" is not deployed'
+    assert shell_error(deployed, "SELECT predict_set_default('nope');") == no_model("nope")
     assert shell_error(deployed, "SELECT predict_activate('titanic', '1');") == \
-        "predict_activate(name, version): expected a text name and an integer version"
+        "predict_activate(name, version): the version must be an integer"
+    assert shell_error(deployed, "SELECT predict_activate(NULL, 1);") == "model name must not be null"
+    assert shell_error(deployed, "SELECT predict_activate('titanic', NULL);") == "model version must not be null"
+
+
+@pytest.mark.parametrize("name", ["bad name", "", "x" * 64, "\u00e9t\u00e9", "a/b", "a;b"])
+def test_deploy_refuses_names_as_postgresql_does(deployed, name):
+    assert shell_error(deployed, "SELECT predict_deploy('%s', readfile('%s'));" % (name, TITANIC_MODEL)) == \
+        ('invalid model name "%s"\nDETAIL:  A model name is 1 to 63 characters among letters, digits, '
+         '"_", "." and "-".' % name)
+    assert shell(deployed, "SELECT count(*) FROM predict_model_versions;").stdout.strip() == "1"
+
+
+def test_names_postgresql_accepts(deployed):
+    for name in ["a", "x" * 63, "churn-v2.1_b"]:
+        assert shell(deployed, "SELECT predict_deploy('%s', readfile('%s'));" % (name, TITANIC_MODEL)
+                     ).stdout.strip() == "1"
+
+
+def test_activate_returns_null_like_postgresqls_void(deployed):
+    conn = connect(deployed)
+    assert conn.execute("SELECT predict_activate('titanic', 1)").fetchone() == (None,)
+    assert conn.execute("SELECT predict_set_default('titanic')").fetchone() == (None,)
+    assert conn.execute("SELECT typeof(predict_deploy('titanic', ?))", (open(TITANIC_MODEL).read(),)
+                        ).fetchone() == ("integer",)
 
 
 def test_a_deploy_in_one_connection_is_seen_by_the_next_statement_of_another(deployed):
@@ -236,7 +274,7 @@ def test_the_loadable_build_calls_sqlite_through_the_api_table():
     undefined = subprocess.run(["nm", "-D", "--undefined-only", so], capture_output=True,
                                text=True, check=True).stdout.split()
     assert not [s for s in undefined if s.startswith("sqlite3_")], undefined
-    linked = subprocess.run(["nm", "--undefined-only", os.path.join(REPO, "build", "sqlite_predict.o")],
+    linked = subprocess.run(["nm", "--undefined-only", os.path.join(REPO, "build", "sqlite", "extension.o")],
                             capture_output=True, text=True, check=True).stdout.split()
     assert "sqlite3_create_function_v2" in linked
 

@@ -152,12 +152,17 @@ def test_the_shell_and_the_gateway_share_the_schema_and_its_rules(served):
                                                   if k != "observation"}
     assert c.predict(2, {"Sex": "female"}).status == 409
     # the shell cannot make up a score, nor change one
-    assert "must be the default model's" in shell_error(
+    assert shell_error(
         db, "INSERT INTO predictions (observation_id, observation, proba, predicted_class, model,"
-        " model_version) VALUES (3, '{}', 0.5, 1, 'titanic', 1);")
+        " model_version) VALUES (3, '{}', 0.5, 1, 'titanic', 1);").startswith(
+        'new row of relation "predictions" does not carry the score of model "titanic" version 1\n')
     # (the shell appends the result code of a constraint failure: SQLITE_CONSTRAINT, 19)
     assert shell_error(db, "UPDATE predictions SET proba = 0.5 WHERE observation_id = 1;") \
-        .removesuffix(" (19)") == 'column "proba" of relation "predictions" cannot be changed'
+        .removesuffix(" (19)") == ('column "proba" of relation "predictions" cannot be changed\n'
+                                   'DETAIL:  Predictions are an audit log: only true_class can be updated.')
+    # a row inserted with its observation only is scored by the extension's trigger
+    shell(db, "INSERT INTO predictions (observation_id, observation) VALUES (4, '{\"Sex\": \"male\"}');")
+    assert c.get("/predictions/4").json["proba"] == row["proba"]
     # true_class may change, and updated_at follows
     before = c.get("/predictions/1").json
     shell(db, "UPDATE predictions SET true_class = 1 WHERE observation_id = 1;")
