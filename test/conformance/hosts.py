@@ -13,7 +13,6 @@ how a value comes back) is here, never in the cases.
 
 import json
 import os
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -25,7 +24,6 @@ if TEST not in sys.path:
     sys.path.insert(0, TEST)
 
 from managed_sql import NO_EXTENSION_SQL, compiled_sql, managed_schema_sql  # noqa: E402
-from processes import run_gateway, stop_gateway  # noqa: E402
 
 ROW_COLUMNS = ("proba", "predicted_class", "model", "model_version", "true_class")
 UPDATABLE = {"observation", "proba", "predicted_class", "model", "model_version", "true_class"}
@@ -212,10 +210,19 @@ class PostgresDatabases:
 
 
 class SqliteHost:
-    """SQLite: no SQLSTATE, hint or detail; one message. Booleans are 0/1
-    and the report is JSON text: both come back as PostgreSQL's."""
+    """SQLite: no SQLSTATE; an error is PostgreSQL's message with its
+    DETAIL and HINT lines as psql prints them (docs/sql-reference.md,
+    SQLite). Booleans are 0/1 and the report is JSON text: both come back
+    as PostgreSQL's."""
     name = "sqlite"
-    error_fields = ("message",)
+    error_fields = ("message", "hint", "detail")
+
+    @staticmethod
+    def deploy_hint(name):
+        if name is None:
+            return ("Deploy one first, for example: SELECT predict_deploy('titanic', "
+                    "readfile('/path/to/titanic.json')); the first model deployed becomes the default.")
+        return "Deploy it first, for example: SELECT predict_deploy('%s', readfile('/path/to/model.json'));" % name
 
     def __init__(self, path):
         self.db = sqlite3.connect(path, isolation_level=None)
@@ -229,7 +236,13 @@ class SqliteHost:
         try:
             return self.db.execute(sql, params).fetchall()
         except sqlite3.Error as e:
-            raise HostError(str(e)) from None
+            lines = str(e).split("\n")
+            fields = {"DETAIL": None, "HINT": None}
+            for line in lines[1:]:
+                key, _, text = line.partition(":  ")
+                assert key in fields and fields[key] is None, str(e)
+                fields[key] = text
+            raise HostError(lines[0], None, fields["HINT"], fields["DETAIL"]) from None
 
     def _one(self, sql, params=()):
         return self._run(sql, params)[0][0]
@@ -283,9 +296,6 @@ class SqliteHost:
         return r
 
     def _registry(self, sql):
-        # the extension creates the registry tables on the first deploy
-        if not self._run("SELECT 1 FROM sqlite_schema WHERE name = 'predict_models'"):
-            return []
         return [list(r) for r in self._run(sql)]
 
     def models(self):
@@ -300,29 +310,13 @@ class SqliteHost:
 
 
 class SqliteFiles:
-    """A fresh SQLite file per case, with the predictions table (and only
-    it) as the gateway creates it today: the gateway's set-up runs once on a
-    template file (it deploys its model there), whose registry tables are
-    dropped; the SQLite extension creates them again on the first deploy."""
+    """A fresh SQLite file per case: loading the extension creates the
+    registry, predictions and their triggers, as CREATE EXTENSION does."""
 
     def __init__(self, tmp):
         self.tmp = tmp
         self.count = 0
-        self.template = os.path.join(tmp, "template.db")
-        proc, _ = run_gateway("sqlite:///" + self.template,
-                              env={"PREDICT_MODEL": os.path.join(REPO, "models", "titanic.json")})
-        stop_gateway(proc)
-        db = sqlite3.connect(self.template, isolation_level=None)
-        db.execute("PRAGMA journal_mode = DELETE")
-        db.execute("DROP TABLE IF EXISTS predict_models")
-        db.execute("DROP TABLE IF EXISTS predict_model_versions")
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'"
-                                           " AND name NOT LIKE 'sqlite_%'")]
-        db.close()
-        assert tables == ["predictions"], tables
 
     def open(self):
         self.count += 1
-        path = os.path.join(self.tmp, "case%d.db" % self.count)
-        shutil.copyfile(self.template, path)
-        return SqliteHost(path)
+        return SqliteHost(os.path.join(self.tmp, "case%d.db" % self.count))
