@@ -2,22 +2,10 @@
  * sqlite_url.c - the file a sqlite: DATABASE_URL names.
  */
 #include "backend.h"
+#include "predict.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* The value of one hexadecimal digit, or -1. */
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * The file of a sqlite: URL, read as peewee's db_url does: sqlite:///x.db is
@@ -58,8 +46,8 @@ sqlite_url_path(const char *url, char *path, size_t size, char *msg, size_t msgs
 
 		if (c == '%')
 		{
-			int			hi = hex_value(p[1]);
-			int			lo = hi < 0 ? -1 : hex_value(p[2]);
+			int			hi = predict_hex_value(p[1]);
+			int			lo = hi < 0 ? -1 : predict_hex_value(p[2]);
 
 			if (lo < 0 || (hi == 0 && lo == 0))
 			{

@@ -2,6 +2,7 @@
  * strbuf.c - growable buffers and JSON writers for response bodies.
  */
 #include "strbuf.h"
+#include "predict.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -100,43 +101,16 @@ sb_printf(strbuf *sb, const char *format,...)
 	sb->len += (size_t) n;
 }
 
+static void
+sb_append_piece(void *sink, const char *s, size_t n)
+{
+	sb_append((strbuf *) sink, s, n);
+}
+
 void
 sb_json_string(strbuf *sb, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t		i;
-	size_t		start = 0;
-
-	sb_append(sb, "\"", 1);
-	for (i = 0; i < n; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-		char		esc[6];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		sb_append(sb, s + start, i - start);
-		start = i + 1;
-		if (c == '"' || c == '\\')
-		{
-			esc[0] = '\\';
-			esc[1] = (char) c;
-			sb_append(sb, esc, 2);
-		}
-		else if (c == '\n')
-			sb_append(sb, "\\n", 2);
-		else if (c == '\t')
-			sb_append(sb, "\\t", 2);
-		else
-		{
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			sb_append(sb, esc, 6);
-		}
-	}
-	sb_append(sb, s + start, n - start);
-	sb_append(sb, "\"", 1);
+	predict_json_string(s, n, sb_append_piece, sb);
 }
 
 void

@@ -71,9 +71,11 @@ test-programs: bin/predict-gateway build/asan/predict-gateway
 gateway: bin/predict-gateway
 
 # The request parser's libFuzzer target (test/fuzz/fuzz_request.c): built
-# with the gateway's body parser (gateway/body.c, strbuf.c) instead of the core.
-build/fuzz/fuzz_request: test/fuzz/fuzz_request.c gateway/body.c gateway/strbuf.c gateway/body.h gateway/strbuf.h
+# with the gateway's body parser (gateway/body.c, strbuf.c) and the core's
+# JSON helpers (src/core/util.c) instead of the whole core.
+build/fuzz/fuzz_request: test/fuzz/fuzz_request.c gateway/body.c gateway/strbuf.c gateway/body.h gateway/strbuf.h \
+		src/core/util.c $(CORE_HDRS)
 	mkdir -p build/fuzz
-	clang -std=gnu11 -O1 -g -Wall -Wextra -Werror -Igateway \
+	clang -std=gnu11 -O1 -g -Wall -Wextra -Werror -Igateway -Isrc/core \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< gateway/body.c gateway/strbuf.c -lcjson
+		-o $@ $< gateway/body.c gateway/strbuf.c src/core/util.c -lcjson -lm

@@ -94,6 +94,18 @@ void		predict_model_free(predict_model *model);
 	"A model name is 1 to 63 characters among letters, digits, \"_\", \".\" and \"-\"."
 bool		predict_model_name_valid(const char *name, size_t len);
 
+/*
+ * JSON text written the same way by every host, so that what the gateway
+ * serves and what SQLite stores agree byte for byte: a string literal with
+ * the escapes \" \\ \n \t and \u00XX for the other control characters,
+ * everything else as it is, handed to append in pieces.
+ */
+typedef void (*predict_append_fn) (void *sink, const char *s, size_t n);
+void		predict_json_string(const char *s, size_t n, predict_append_fn append, void *sink);
+
+/* The value of one hexadecimal digit, or -1. */
+int			predict_hex_value(char c);
+
 const char *predict_model_name(const predict_model *model);
 double		predict_model_threshold(const predict_model *model);
 size_t		predict_model_ncolumns(const predict_model *model);

@@ -289,3 +289,49 @@ predict_model_name_valid(const char *name, size_t len)
 	}
 	return true;
 }
+
+void
+predict_json_string(const char *s, size_t n, predict_append_fn append, void *sink)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		start = 0;
+
+	append(sink, "\"", 1);
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+		char		esc[6] = {'\\', (char) c};
+		size_t		len = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		append(sink, s + start, i - start);
+		start = i + 1;
+		if (c == '\n')
+			esc[1] = 'n';
+		else if (c == '\t')
+			esc[1] = 't';
+		else if (c != '"' && c != '\\')
+		{
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			len = 6;
+		}
+		append(sink, esc, len);
+	}
+	append(sink, s + start, n - start);
+	append(sink, "\"", 1);
+}
+
+int
+predict_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -71,60 +71,17 @@ jb_append(jbuf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 
-/*
- * A JSON string literal of the n bytes at s, with the escapes the gateway
- * writes (gateway/strbuf.c, sb_json_string): \" \\ \n \t, \u00XX for the
- * other control characters, everything else as it is.
- */
+static void
+jb_append_piece(void *sink, const char *s, size_t n)
+{
+	jb_append((jbuf *) sink, s, n);
+}
+
+/* A JSON string literal, written as the gateway writes it (the core's). */
 static void
 jb_json_string(jbuf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t		start = 0;
-
-	jb_append(b, "\"", 1);
-	for (size_t i = 0; i < n; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-		char		esc[6];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		jb_append(b, s + start, i - start);
-		start = i + 1;
-		if (c == '"' || c == '\\')
-		{
-			esc[0] = '\\';
-			esc[1] = (char) c;
-			jb_append(b, esc, 2);
-		}
-		else if (c == '\n')
-			jb_append(b, "\\n", 2);
-		else if (c == '\t')
-			jb_append(b, "\\t", 2);
-		else
-		{
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			jb_append(b, esc, 6);
-		}
-	}
-	jb_append(b, s + start, n - start);
-	jb_append(b, "\"", 1);
-}
-
-/* The value of one hexadecimal digit, or -1. */
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	predict_json_string(s, n, jb_append_piece, b);
 }
 
 typedef struct canon_piece
@@ -260,7 +217,7 @@ hex4(const char *s)
 
 	for (i = 0; i < 4; i++)
 	{
-		int			d = hex_value(s[i]);
+		int			d = predict_hex_value(s[i]);
 
 		if (d < 0)
 			return -1;
