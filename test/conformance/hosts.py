@@ -7,14 +7,14 @@ how a value comes back) is here, never in the cases.
   managed     managed mode: a database of the same cluster where CREATE
               EXTENSION predict fails (58P01), the schema installed as the
               gateway installs it (test/managed_sql.py), owned by a plain role
-  sqlite      Python's sqlite3 with ./predict_sqlite loaded; the predictions
-              table as the gateway creates it today (gateway/db_sqlite.c)
+  sqlite      Python's sqlite3 with ./predict_sqlite loaded on a new file:
+              the extension creates its whole schema when it is loaded
 """
 
 import json
 import os
-import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 
@@ -25,18 +25,20 @@ if TEST not in sys.path:
     sys.path.insert(0, TEST)
 
 from managed_sql import NO_EXTENSION_SQL, compiled_sql, managed_schema_sql  # noqa: E402
-from processes import run_gateway, stop_gateway  # noqa: E402
 
 ROW_COLUMNS = ("proba", "predicted_class", "model", "model_version", "true_class")
 UPDATABLE = {"observation", "proba", "predicted_class", "model", "model_version", "true_class"}
 
 
 class HostError(Exception):
-    """An error as a host reports it; fields it cannot report are None."""
+    """An error as a host reports it; fields it cannot report are None.
+    client: the error comes from the host's client (managed mode's deploy
+    command validating a model), which reports a message only."""
 
-    def __init__(self, message, sqlstate=None, hint=None, detail=None):
+    def __init__(self, message, sqlstate=None, hint=None, detail=None, client=False):
         super().__init__(message)
         self.message, self.sqlstate, self.hint, self.detail = message, sqlstate, hint, detail
+        self.client = client
 
     def __repr__(self):
         return "HostError(%r, %r, hint=%r, detail=%r)" % (self.message, self.sqlstate, self.hint, self.detail)
@@ -120,8 +122,25 @@ class PostgresHost:
     def versions(self):
         return [list(r) for r in self._run("SELECT name, version FROM predict_model_versions ORDER BY name, version")]
 
-    def report(self, model):
-        return self._one("SELECT predict_report(%s::text)", (model,))
+    def delete(self, oid):
+        self._run("DELETE FROM predictions WHERE observation_id = %s", (oid,))
+
+    def delete_version(self, name, version):
+        self._run("DELETE FROM predict_model_versions WHERE name = %s AND version = %s", (name, version))
+
+    def delete_model(self, name):
+        self._run("DELETE FROM predict_models WHERE name = %s", (name,))
+
+    def set_active_version(self, name, version):
+        self._run("UPDATE predict_models SET active_version = %s WHERE name = %s", (version, name))
+
+    def insert_version(self, name, version, doc):
+        self._run("INSERT INTO predict_model_versions (name, version, model) VALUES (%s, %s, %s::jsonb)",
+                  (name, version, self._json(doc)))
+
+    def report(self, model, since=None, until=None):
+        return self._one("SELECT predict_report(%s::text, %s::timestamptz, %s::timestamptz)",
+                         (model, since, until))
 
 
 class ExtensionHost(PostgresHost):
@@ -162,9 +181,16 @@ class ManagedHost(PostgresHost):
                     fh.write(text)
                 try:
                     self._compiled[text] = compiled_sql(fh.name)
+                except subprocess.CalledProcessError as e:
+                    # the deploy command's validation: predict-score's message
+                    # after "predict-score: PATH: "
+                    self._compiled[text] = HostError(e.stderr.strip().split(fh.name + ": ", 1)[-1],
+                                                     client=True)
                 finally:
                     os.unlink(fh.name)
             compiled = self._compiled[text]
+            if isinstance(compiled, HostError):
+                raise compiled
         return self._one("SELECT predict_internal.deploy_compiled(%s::text, %s::jsonb, %s::text)",
                          (name, self._json(doc), compiled))
 
@@ -198,26 +224,46 @@ class PostgresDatabases:
             assert e.pgcode == "58P01", e
         conn.cursor().execute(managed_schema_sql())
         conn.close()
+        self.admin = cluster.connect()
 
     def open(self, host):
         self.count += 1
         db = "conformance_%s_%d" % (host, self.count)
         owner = " OWNER app" if host == "managed" else ""
-        admin = self.cluster.connect()
-        admin.cursor().execute("CREATE DATABASE %s TEMPLATE conformance_%s%s" % (db, host, owner))
-        admin.close()
+        # FILE_COPY: the template's files copied, much faster than WAL_LOG here
+        self.admin.cursor().execute("CREATE DATABASE %s TEMPLATE conformance_%s%s STRATEGY FILE_COPY"
+                                    % (db, host, owner))
         conn = self.cluster.connect(db, user="app" if host == "managed" else None)
-        conn.cursor().execute("SET extra_float_digits = 3")
-        return (ExtensionHost if host == "extension" else ManagedHost)(conn)
+        conn.cursor().execute("SET extra_float_digits = 3; SET TimeZone = 'UTC'")
+        h = (ExtensionHost if host == "extension" else ManagedHost)(conn)
+        h.database = db
+        return h
+
+    def close(self, h):
+        """Close a host's connection and drop its database (the cluster
+        stays small)."""
+        h.close()
+        self.admin.cursor().execute("DROP DATABASE %s" % h.database)
 
 
 class SqliteHost:
-    """SQLite: no SQLSTATE, hint or detail; one message. Booleans are 0/1
-    and the report is JSON text: both come back as PostgreSQL's."""
+    """SQLite: no SQLSTATE; the message is PostgreSQL's errmsg, then its
+    DETAIL and HINT as psql prints them, a line each (src/sqlite/extension.c),
+    split here into fields. Booleans are 0/1 and the report is JSON text:
+    both come back as PostgreSQL's."""
     name = "sqlite"
-    error_fields = ("message",)
+    error_fields = ("message", "hint", "detail")
+
+    @staticmethod
+    def deploy_hint(name):
+        if name is None:
+            return ("Deploy one first, for example: SELECT predict_deploy('titanic', "
+                    "readfile('/path/to/titanic.json')); the first model deployed becomes the default.")
+        return ("Deploy it first, for example: SELECT predict_deploy('%s', readfile('/path/to/model.json'));"
+                % name.replace("'", "''"))
 
     def __init__(self, path):
+        self.path = path
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.enable_load_extension(True)
         self.db.load_extension(os.path.join(REPO, "predict_sqlite"))
@@ -229,7 +275,16 @@ class SqliteHost:
         try:
             return self.db.execute(sql, params).fetchall()
         except sqlite3.Error as e:
-            raise HostError(str(e)) from None
+            raise self._error(str(e)) from None
+
+    @staticmethod
+    def _error(text):
+        fields = {"DETAIL": None, "HINT": None}
+        lines = text.split("\n")
+        while len(lines) > 1 and lines[-1].split(":  ", 1)[0] in fields:
+            key, value = lines.pop().split(":  ", 1)
+            fields[key] = value
+        return HostError("\n".join(lines), hint=fields["HINT"], detail=fields["DETAIL"])
 
     def _one(self, sql, params=()):
         return self._run(sql, params)[0][0]
@@ -261,7 +316,7 @@ class SqliteHost:
                   (oid, self._json(obs), *values))
 
     def insert_scored(self, oid, obs):
-        # the gateway's statement (gateway/db_sqlite.c, STMT_PREDICT)
+        # as the gateway's statement (gateway/db_sqlite.c) computes the score
         self._run("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)"
                   " SELECT ?1, ?2, predict_proba(?2), predict_class(?2), predict_default_model(),"
                   " predict_model_version()", (oid, self._json(obs)))
@@ -282,47 +337,46 @@ class SqliteHost:
         r["predicted_class"] = bool(r["predicted_class"])
         return r
 
-    def _registry(self, sql):
-        # the extension creates the registry tables on the first deploy
-        if not self._run("SELECT 1 FROM sqlite_schema WHERE name = 'predict_models'"):
-            return []
-        return [list(r) for r in self._run(sql)]
-
     def models(self):
         return [[n, v, bool(d)] for n, v, d in
-                self._registry("SELECT name, active_version, is_default FROM predict_models ORDER BY name")]
+                self._run("SELECT name, active_version, is_default FROM predict_models ORDER BY name")]
 
     def versions(self):
-        return self._registry("SELECT name, version FROM predict_model_versions ORDER BY name, version")
+        return [list(r) for r in self._run("SELECT name, version FROM predict_model_versions ORDER BY name, version")]
 
-    def report(self, model):
-        return json.loads(self._one("SELECT predict_report(?)", (model,)))
+    def delete(self, oid):
+        self._run("DELETE FROM predictions WHERE observation_id = ?", (oid,))
+
+    def delete_version(self, name, version):
+        self._run("DELETE FROM predict_model_versions WHERE name = ? AND version = ?", (name, version))
+
+    def delete_model(self, name):
+        self._run("DELETE FROM predict_models WHERE name = ?", (name,))
+
+    def set_active_version(self, name, version):
+        self._run("UPDATE predict_models SET active_version = ? WHERE name = ?", (version, name))
+
+    def insert_version(self, name, version, doc):
+        self._run("INSERT INTO predict_model_versions (name, version, model) VALUES (?, ?, ?)",
+                  (name, version, self._json(doc)))
+
+    def report(self, model, since=None, until=None):
+        return json.loads(self._one("SELECT predict_report(?, ?, ?)", (model, since, until)))
 
 
 class SqliteFiles:
-    """A fresh SQLite file per case, with the predictions table (and only
-    it) as the gateway creates it today: the gateway's set-up runs once on a
-    template file (it deploys its model there), whose registry tables are
-    dropped; the SQLite extension creates them again on the first deploy."""
+    """A new SQLite file per case: loading the extension creates the
+    registry and the predictions log in it."""
 
     def __init__(self, tmp):
         self.tmp = tmp
         self.count = 0
-        self.template = os.path.join(tmp, "template.db")
-        proc, _ = run_gateway("sqlite:///" + self.template,
-                              env={"PREDICT_MODEL": os.path.join(REPO, "models", "titanic.json")})
-        stop_gateway(proc)
-        db = sqlite3.connect(self.template, isolation_level=None)
-        db.execute("PRAGMA journal_mode = DELETE")
-        db.execute("DROP TABLE IF EXISTS predict_models")
-        db.execute("DROP TABLE IF EXISTS predict_model_versions")
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'"
-                                           " AND name NOT LIKE 'sqlite_%'")]
-        db.close()
-        assert tables == ["predictions"], tables
 
     def open(self):
         self.count += 1
-        path = os.path.join(self.tmp, "case%d.db" % self.count)
-        shutil.copyfile(self.template, path)
-        return SqliteHost(path)
+        return SqliteHost(os.path.join(self.tmp, "case%d.db" % self.count))
+
+    @staticmethod
+    def close(h):
+        h.close()
+        os.unlink(h.path)
