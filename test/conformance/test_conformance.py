@@ -28,8 +28,6 @@ XFAIL = {
     ("delete_active_version", "managed"):
         FK_NOT_TRIGGER + "says 'update or delete on table \"predict_model_versions\" violates foreign key "
         "constraint \"predict_models_name_active_version_fkey\" on table \"predict_models\"'",
-    ("deploy_max_version", "managed"): "deploy_compiled computes max(version) + 1 and fails with 'integer out of "
-                                       "range' (22003)",
     # ---------- SQLite ----------
     ("deploy_max_version", "sqlite"): "deploys version 2147483648 (SQLite's integers are 64-bit); the extension "
                                       "refuses with 'model \"titanic\" has reached the maximum version number'",
