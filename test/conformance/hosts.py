@@ -27,7 +27,7 @@ if TEST not in sys.path:
 from managed_sql import NO_EXTENSION_SQL, compiled_sql, managed_schema_sql  # noqa: E402
 
 ROW_COLUMNS = ("proba", "predicted_class", "model", "model_version", "true_class")
-UPDATABLE = {"observation", "proba", "predicted_class", "model", "model_version", "true_class"}
+UPDATABLE = {"observation_id", "observation", "proba", "predicted_class", "model", "model_version", "true_class"}
 
 
 class HostError(Exception):
