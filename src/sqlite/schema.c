@@ -274,12 +274,13 @@ score_matches(sqlite3_context *ctx, sqlite3_value **argv, const cached_model *c,
 	predict_format_number(a, sizeof(a), given);
 	predict_format_number(b, sizeof(b), proba);
 	snprintf(detail, sizeof(detail), "The row has proba %s and predicted_class %s; the version "
-			 "computes %s and %d for its observation.",
+			 "computes %s and %s for its observation.",
 			 sqlite3_value_type(argv[1]) == SQLITE_NULL ? "null" : a,
 			 sqlite3_value_type(argv[2]) == SQLITE_NULL ? "null" :
-			 (const char *) sqlite3_value_text(argv[2]), b, predicted);
+			 sqlite3_value_int(argv[2]) ? "true" : "false",
+			 b, predicted ? "true" : "false");
 	result_error_detail(ctx, SQLITE_CONSTRAINT_FUNCTION, detail,
-						"A row inserted with a model_version keeps only the score that version "
+						"A row inserted with a model_version (as a restore does) keeps only the score that version "
 						"computes; leave model_version out to have the row scored by the default model.",
 						"new row of relation \"predictions\" does not carry the score of model \"%s\" version %lld",
 						c->name, (long long) c->version);

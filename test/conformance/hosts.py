@@ -279,12 +279,13 @@ class SqliteHost:
 
     @staticmethod
     def _error(text):
-        fields = {"DETAIL": None, "HINT": None}
         lines = text.split("\n")
-        while len(lines) > 1 and lines[-1].split(":  ", 1)[0] in fields:
-            key, value = lines.pop().split(":  ", 1)
+        fields = {"DETAIL": None, "HINT": None}
+        for line in lines[1:]:
+            key, _, value = line.partition(":  ")
+            assert key in fields and fields[key] is None, text
             fields[key] = value
-        return HostError("\n".join(lines), hint=fields["HINT"], detail=fields["DETAIL"])
+        return HostError(lines[0], None, fields["HINT"], fields["DETAIL"])
 
     def _one(self, sql, params=()):
         return self._run(sql, params)[0][0]
@@ -365,8 +366,8 @@ class SqliteHost:
 
 
 class SqliteFiles:
-    """A new SQLite file per case: loading the extension creates the
-    registry and the predictions log in it."""
+    """A fresh SQLite file per case: loading the extension creates the
+    registry, predictions and their triggers, as CREATE EXTENSION does."""
 
     def __init__(self, tmp):
         self.tmp = tmp

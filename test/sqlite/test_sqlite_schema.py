@@ -118,9 +118,9 @@ def test_a_row_with_its_version_keeps_its_score_only_if_it_is_the_versions(db):
         conn.execute("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model,"
                      " model_version) VALUES (2, ?, ?, 1, 'titanic', 2)", (json.dumps(FEMALE), p1))
     assert str(e.value).startswith('new row of relation "predictions" does not carry the score of model '
-                                   '"titanic" version 2\nDETAIL:  The row has proba %r and predicted_class 1;'
+                                   '"titanic" version 2\nDETAIL:  The row has proba %r and predicted_class true;'
                                    % p1)
-    assert str(e.value).endswith("\nHINT:  A row inserted with a model_version keeps only the score that "
+    assert str(e.value).endswith("\nHINT:  A row inserted with a model_version (as a restore does) keeps only the score that "
                                  "version computes; leave model_version out to have the row scored by the "
                                  "default model.")
     with pytest.raises(sqlite3.OperationalError) as e:
