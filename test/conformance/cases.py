@@ -8,9 +8,9 @@ values (an observation is a Python dict, None is SQL NULL), and either the
 value it returns or the error it raises. The expected values are
 PostgreSQL's (the extension's): its messages, SQLSTATEs, hints and details.
 How a host spells a step (casts, placeholders, which function deploys) is
-its adapter's business (adapters.py), never a case's.
+its adapter's business (hosts.py), never a case's.
 
-Operations (adapters.py, Host):
+Operations (hosts.py):
   deploy(name, doc)             predict_deploy: returns the new version
   activate(name, version)       predict_activate
   set_default(name)             predict_set_default
@@ -24,7 +24,13 @@ Operations (adapters.py, Host):
                                 true_class (None: no such row)
   models()                      predict_models: [name, active_version, is_default] by name
   versions()                    predict_model_versions: [name, version] by name, version
-  report(model)                 predict_report(model): the document (compared as a subset)
+  delete(oid)                   DELETE FROM predictions WHERE observation_id = oid
+  delete_version(name, version) DELETE FROM predict_model_versions WHERE name, version
+  delete_model(name)            DELETE FROM predict_models WHERE name
+  set_active_version(name, v)   UPDATE predict_models SET active_version = v WHERE name
+  insert_version(name, v, doc)  INSERT INTO predict_model_versions (name, version, model)
+  report(model[, since, until]) predict_report(model, since, until): the document (compared
+                                as a subset); since and until are UTC timestamps as text
 """
 
 import copy
@@ -146,6 +152,16 @@ CASES = [
     Case("deploy_null_name", "null argument",
          Step("deploy", None, TITANIC, error=Error("model name must not be null", "22004")),
          Step("versions", returns=[])),
+    Case("deploy_invalid_document", "deploy",
+         Step("deploy", "titanic", {"format": "predict-model"},
+              error=Error('format: unsupported format "predict-model" (this version reads "predict-model/1")',
+                          "22023")),
+         Step("versions", returns=[])),
+    Case("deploy_max_version", "deploy",
+         Step("insert_version", "titanic", 2147483647, TITANIC, returns=None),
+         Step("deploy", "titanic", TITANIC,
+              error=Error('model "titanic" has reached the maximum version number', "54000")),
+         Step("versions", returns=[["titanic", 2147483647]])),
     Case("deploy_null_document", "null argument",
          Step("deploy", "titanic", None, error=Error("model document must not be null", "22004")),
          Step("versions", returns=[])),
@@ -189,6 +205,14 @@ CASES = [
          *deployed("titanic"),
          Step("activate", "titanic", None, error=Error("model version must not be null", "22004"))),
 
+    Case("activate_directly_unknown_version", "activate",
+         *deployed("titanic"),
+         Step("set_active_version", "titanic", 9,
+              error=Error('model "titanic" has no version 9', "23503",
+                          detail="The active version of a model must be one of its versions in "
+                                 "predict_model_versions.")),
+         Step("models", returns=[["titanic", 1, True]])),
+
     # ---------- set default ----------
     Case("set_default_moves_the_default", "set default",
          *deployed("titanic"),
@@ -228,6 +252,11 @@ CASES = [
     Case("score_bad_name", "unknown model",
          *deployed("titanic"),
          Step("proba", WOMAN, "bad name", error=not_exist("bad name"))),
+    Case("score_invalid_value", "scoring",
+         *deployed("titanic"),
+         Step("proba", dict(WOMAN, Age="old"),
+              error=Error('column "Age": expected a number, got the string "old"', "22023",
+                          detail='The observation was scored with model "titanic" version 1.'))),
     Case("score_null_arguments", "null argument",
          *deployed("titanic"),
          Step("proba", None, returns=None),
@@ -256,10 +285,26 @@ CASES = [
          *deployed("titanic"),
          Step("insert_scored", 1, WOMAN, returns=None),
          Step("row", 1, returns=ROW_V1_WOMAN)),
+    Case("insert_null_observation", "null argument",
+         *deployed("titanic"),
+         Step("insert", 1, None,
+              error=Error('null value in column "observation" of relation "predictions" violates not-null constraint',
+                          "23502", detail=ANY)),
+         Step("row", 1, returns=None)),
     Case("insert_version_without_model", "insert",
          *deployed("titanic"),
          Step("insert", 1, WOMAN, model_version=1,
               error=Error('a row of relation "predictions" with a model_version must name its model', "23502"))),
+    Case("insert_unknown_version", "insert",
+         *deployed("titanic"),
+         Step("insert", 1, WOMAN, model="titanic", model_version=9, proba=WOMAN_V1, predicted_class=True,
+              error=Error('model "titanic" has no version 9', "42704")),
+         Step("row", 1, returns=None)),
+    Case("insert_unknown_model_version", "insert",
+         *deployed("titanic"),
+         Step("insert", 1, WOMAN, model="nope", model_version=1, proba=WOMAN_V1, predicted_class=True,
+              error=Error('model "nope" has no version 1', "42704")),
+         Step("row", 1, returns=None)),
     Case("insert_wrong_score", "insert",
          *deployed("titanic"),
          Step("insert", 1, WOMAN, model="titanic", model_version=1, proba=0.5, predicted_class=True,
@@ -273,6 +318,11 @@ CASES = [
          Step("row", 1, returns=None)),
 
     # ---------- predictions: forbidden updates ----------
+    Case("update_observation_id_forbidden", "forbidden update",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN),
+         Step("update", 1, "observation_id", 2, error=cannot_change("observation_id")),
+         Step("row", 1, returns=ROW_V1_WOMAN)),
     Case("update_observation_forbidden", "forbidden update",
          *deployed("titanic"),
          Step("insert_scored", 1, WOMAN),
@@ -315,6 +365,36 @@ CASES = [
                           '"predictions_true_class_check"', "23514", detail=ANY)),
          Step("row", 1, returns=ROW_V1_WOMAN)),
 
+    # ---------- deletes ----------
+    Case("delete_prediction", "delete",
+         *deployed("titanic"),
+         Step("insert_scored", 1, WOMAN),
+         Step("insert_scored", 2, MAN),
+         Step("delete", 1, returns=None),
+         Step("row", 1, returns=None),
+         Step("row", 2, returns=dict(ROW_V1_WOMAN, proba=MAN_V1, predicted_class=False))),
+    Case("delete_inactive_version", "delete",
+         Step("deploy", "titanic", TITANIC, returns=1),
+         Step("deploy", "titanic", TITANIC_V2, returns=2),
+         Step("delete_version", "titanic", 1, returns=None),
+         Step("versions", returns=[["titanic", 2]]),
+         Step("proba", WOMAN, returns=WOMAN_V2)),
+    Case("delete_active_version", "delete",
+         *deployed("titanic"),
+         Step("delete_version", "titanic", 1,
+              error=Error('model "titanic" version 1 is active', "23503",
+                          detail="The active version of a model cannot be deleted or renamed.",
+                          hint="Activate another version first (predict_activate).")),
+         Step("versions", returns=[["titanic", 1]]),
+         Step("proba", WOMAN, returns=WOMAN_V1)),
+    Case("delete_default_model", "delete",
+         *deployed("titanic"),
+         Step("deploy", "strict", STRICT, returns=1),
+         Step("delete_model", "titanic", returns=None),
+         Step("models", returns=[["strict", 1, False]]),
+         Step("proba", WOMAN, error=NO_DEFAULT),
+         Step("proba", WOMAN, "titanic", error=not_exist("titanic"))),
+
     # ---------- reports ----------
     Case("report_counts_rows_and_labels", "report",
          *deployed("titanic"),
@@ -331,6 +411,10 @@ CASES = [
     Case("report_unknown_model", "report",
          *deployed("titanic"),
          Step("report", "nope", error=Error('model "nope" does not exist', "42704"))),
+    Case("report_since_after_until", "report",
+         *deployed("titanic"),
+         Step("report", None, "2026-12-02 00:00:00", "2026-12-01 00:00:00",
+              error=Error("since (2026-12-02 00:00:00+00) is after until (2026-12-01 00:00:00+00)", "22023"))),
     Case("report_without_default", "report",
          Step("report", None, error=Error("no default model is deployed", "55000", hint=HINT_REPORT_NO_DEFAULT))),
 ]

@@ -20,7 +20,8 @@ from processes import Cluster  # noqa: E402
 
 @pytest.fixture(scope="session")
 def postgres():
-    cluster = Cluster()
+    # a throwaway cluster need not survive a crash: no fsync, no full pages
+    cluster = Cluster("fsync = off", "full_page_writes = off", "synchronous_commit = off")
     try:
         yield PostgresDatabases(cluster)
     finally:
@@ -36,9 +37,7 @@ def sqlite_files(tmp_path_factory):
 def host(request):
     """A fresh database of the host named by the test's parameter."""
     name = request.param
-    if name == "sqlite":
-        h = request.getfixturevalue("sqlite_files").open()
-    else:
-        h = request.getfixturevalue("postgres").open(name)
+    databases = request.getfixturevalue("sqlite_files" if name == "sqlite" else "postgres")
+    h = databases.open() if name == "sqlite" else databases.open(name)
     yield h
-    h.close()
+    databases.close(h)

@@ -7,13 +7,14 @@ how a value comes back) is here, never in the cases.
   managed     managed mode: a database of the same cluster where CREATE
               EXTENSION predict fails (58P01), the schema installed as the
               gateway installs it (test/managed_sql.py), owned by a plain role
-  sqlite      Python's sqlite3 with ./predict_sqlite loaded; the predictions
-              table as the gateway creates it today (gateway/db_sqlite.c)
+  sqlite      Python's sqlite3 with ./predict_sqlite loaded on a new file:
+              the extension creates its whole schema when it is loaded
 """
 
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 
@@ -26,15 +27,18 @@ if TEST not in sys.path:
 from managed_sql import NO_EXTENSION_SQL, compiled_sql, managed_schema_sql  # noqa: E402
 
 ROW_COLUMNS = ("proba", "predicted_class", "model", "model_version", "true_class")
-UPDATABLE = {"observation", "proba", "predicted_class", "model", "model_version", "true_class"}
+UPDATABLE = {"observation_id", "observation", "proba", "predicted_class", "model", "model_version", "true_class"}
 
 
 class HostError(Exception):
-    """An error as a host reports it; fields it cannot report are None."""
+    """An error as a host reports it; fields it cannot report are None.
+    client: the error comes from the host's client (managed mode's deploy
+    command validating a model), which reports a message only."""
 
-    def __init__(self, message, sqlstate=None, hint=None, detail=None):
+    def __init__(self, message, sqlstate=None, hint=None, detail=None, client=False):
         super().__init__(message)
         self.message, self.sqlstate, self.hint, self.detail = message, sqlstate, hint, detail
+        self.client = client
 
     def __repr__(self):
         return "HostError(%r, %r, hint=%r, detail=%r)" % (self.message, self.sqlstate, self.hint, self.detail)
@@ -118,8 +122,25 @@ class PostgresHost:
     def versions(self):
         return [list(r) for r in self._run("SELECT name, version FROM predict_model_versions ORDER BY name, version")]
 
-    def report(self, model):
-        return self._one("SELECT predict_report(%s::text)", (model,))
+    def delete(self, oid):
+        self._run("DELETE FROM predictions WHERE observation_id = %s", (oid,))
+
+    def delete_version(self, name, version):
+        self._run("DELETE FROM predict_model_versions WHERE name = %s AND version = %s", (name, version))
+
+    def delete_model(self, name):
+        self._run("DELETE FROM predict_models WHERE name = %s", (name,))
+
+    def set_active_version(self, name, version):
+        self._run("UPDATE predict_models SET active_version = %s WHERE name = %s", (version, name))
+
+    def insert_version(self, name, version, doc):
+        self._run("INSERT INTO predict_model_versions (name, version, model) VALUES (%s, %s, %s::jsonb)",
+                  (name, version, self._json(doc)))
+
+    def report(self, model, since=None, until=None):
+        return self._one("SELECT predict_report(%s::text, %s::timestamptz, %s::timestamptz)",
+                         (model, since, until))
 
 
 class ExtensionHost(PostgresHost):
@@ -160,9 +181,16 @@ class ManagedHost(PostgresHost):
                     fh.write(text)
                 try:
                     self._compiled[text] = compiled_sql(fh.name)
+                except subprocess.CalledProcessError as e:
+                    # the deploy command's validation: predict-score's message
+                    # after "predict-score: PATH: "
+                    self._compiled[text] = HostError(e.stderr.strip().split(fh.name + ": ", 1)[-1],
+                                                     client=True)
                 finally:
                     os.unlink(fh.name)
             compiled = self._compiled[text]
+            if isinstance(compiled, HostError):
+                raise compiled
         return self._one("SELECT predict_internal.deploy_compiled(%s::text, %s::jsonb, %s::text)",
                          (name, self._json(doc), compiled))
 
@@ -196,24 +224,33 @@ class PostgresDatabases:
             assert e.pgcode == "58P01", e
         conn.cursor().execute(managed_schema_sql())
         conn.close()
+        self.admin = cluster.connect()
 
     def open(self, host):
         self.count += 1
         db = "conformance_%s_%d" % (host, self.count)
         owner = " OWNER app" if host == "managed" else ""
-        admin = self.cluster.connect()
-        admin.cursor().execute("CREATE DATABASE %s TEMPLATE conformance_%s%s" % (db, host, owner))
-        admin.close()
+        # FILE_COPY: the template's files copied, much faster than WAL_LOG here
+        self.admin.cursor().execute("CREATE DATABASE %s TEMPLATE conformance_%s%s STRATEGY FILE_COPY"
+                                    % (db, host, owner))
         conn = self.cluster.connect(db, user="app" if host == "managed" else None)
-        conn.cursor().execute("SET extra_float_digits = 3")
-        return (ExtensionHost if host == "extension" else ManagedHost)(conn)
+        conn.cursor().execute("SET extra_float_digits = 3; SET TimeZone = 'UTC'")
+        h = (ExtensionHost if host == "extension" else ManagedHost)(conn)
+        h.database = db
+        return h
+
+    def close(self, h):
+        """Close a host's connection and drop its database (the cluster
+        stays small)."""
+        h.close()
+        self.admin.cursor().execute("DROP DATABASE %s" % h.database)
 
 
 class SqliteHost:
-    """SQLite: no SQLSTATE; an error is PostgreSQL's message with its
-    DETAIL and HINT lines as psql prints them (docs/sql-reference.md,
-    SQLite). Booleans are 0/1 and the report is JSON text: both come back
-    as PostgreSQL's."""
+    """SQLite: no SQLSTATE; the message is PostgreSQL's errmsg, then its
+    DETAIL and HINT as psql prints them, a line each (src/sqlite/extension.c),
+    split here into fields. Booleans are 0/1 and the report is JSON text:
+    both come back as PostgreSQL's."""
     name = "sqlite"
     error_fields = ("message", "hint", "detail")
 
@@ -222,9 +259,11 @@ class SqliteHost:
         if name is None:
             return ("Deploy one first, for example: SELECT predict_deploy('titanic', "
                     "readfile('/path/to/titanic.json')); the first model deployed becomes the default.")
-        return "Deploy it first, for example: SELECT predict_deploy('%s', readfile('/path/to/model.json'));" % name
+        return ("Deploy it first, for example: SELECT predict_deploy('%s', readfile('/path/to/model.json'));"
+                % name.replace("'", "''"))
 
     def __init__(self, path):
+        self.path = path
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.enable_load_extension(True)
         self.db.load_extension(os.path.join(REPO, "predict_sqlite"))
@@ -236,13 +275,17 @@ class SqliteHost:
         try:
             return self.db.execute(sql, params).fetchall()
         except sqlite3.Error as e:
-            lines = str(e).split("\n")
-            fields = {"DETAIL": None, "HINT": None}
-            for line in lines[1:]:
-                key, _, text = line.partition(":  ")
-                assert key in fields and fields[key] is None, str(e)
-                fields[key] = text
-            raise HostError(lines[0], None, fields["HINT"], fields["DETAIL"]) from None
+            raise self._error(str(e)) from None
+
+    @staticmethod
+    def _error(text):
+        lines = text.split("\n")
+        fields = {"DETAIL": None, "HINT": None}
+        for line in lines[1:]:
+            key, _, value = line.partition(":  ")
+            assert key in fields and fields[key] is None, text
+            fields[key] = value
+        return HostError(lines[0], None, fields["HINT"], fields["DETAIL"])
 
     def _one(self, sql, params=()):
         return self._run(sql, params)[0][0]
@@ -274,7 +317,7 @@ class SqliteHost:
                   (oid, self._json(obs), *values))
 
     def insert_scored(self, oid, obs):
-        # the gateway's statement (gateway/db_sqlite.c, STMT_PREDICT)
+        # as the gateway's statement (gateway/db_sqlite.c) computes the score
         self._run("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)"
                   " SELECT ?1, ?2, predict_proba(?2), predict_class(?2), predict_default_model(),"
                   " predict_model_version()", (oid, self._json(obs)))
@@ -295,18 +338,31 @@ class SqliteHost:
         r["predicted_class"] = bool(r["predicted_class"])
         return r
 
-    def _registry(self, sql):
-        return [list(r) for r in self._run(sql)]
-
     def models(self):
         return [[n, v, bool(d)] for n, v, d in
-                self._registry("SELECT name, active_version, is_default FROM predict_models ORDER BY name")]
+                self._run("SELECT name, active_version, is_default FROM predict_models ORDER BY name")]
 
     def versions(self):
-        return self._registry("SELECT name, version FROM predict_model_versions ORDER BY name, version")
+        return [list(r) for r in self._run("SELECT name, version FROM predict_model_versions ORDER BY name, version")]
 
-    def report(self, model):
-        return json.loads(self._one("SELECT predict_report(?)", (model,)))
+    def delete(self, oid):
+        self._run("DELETE FROM predictions WHERE observation_id = ?", (oid,))
+
+    def delete_version(self, name, version):
+        self._run("DELETE FROM predict_model_versions WHERE name = ? AND version = ?", (name, version))
+
+    def delete_model(self, name):
+        self._run("DELETE FROM predict_models WHERE name = ?", (name,))
+
+    def set_active_version(self, name, version):
+        self._run("UPDATE predict_models SET active_version = ? WHERE name = ?", (version, name))
+
+    def insert_version(self, name, version, doc):
+        self._run("INSERT INTO predict_model_versions (name, version, model) VALUES (?, ?, ?)",
+                  (name, version, self._json(doc)))
+
+    def report(self, model, since=None, until=None):
+        return json.loads(self._one("SELECT predict_report(?, ?, ?)", (model, since, until)))
 
 
 class SqliteFiles:
@@ -320,3 +376,8 @@ class SqliteFiles:
     def open(self):
         self.count += 1
         return SqliteHost(os.path.join(self.tmp, "case%d.db" % self.count))
+
+    @staticmethod
+    def close(h):
+        h.close()
+        os.unlink(h.path)

@@ -15,9 +15,34 @@ from hosts import HostError
 
 HOSTS = ("extension", "managed", "sqlite")
 
-# Known disagreements, by (case, host): none today. A new one goes here with
-# what the host does instead, until it is fixed.
+FK_NOT_TRIGGER = ("managed mode checks predict_models' active version with a foreign key where the extension "
+                  "has triggers (src/pg/sql/extension-backup.sql): ")
+SQLITE_NO_FK = ("SQLite declares the foreign key of predict_models' active version but does not enforce it "
+                "(foreign_keys is off) and has no trigger: ")
+
+# Known disagreements, by (case, host), each with what the host does instead
+# of what the extension does; one is taken off when it is fixed.
 XFAIL = {
+    # ---------- managed mode ----------
+    ("activate_directly_unknown_version", "managed"):
+        FK_NOT_TRIGGER + "says 'insert or update on table \"predict_models\" violates foreign key constraint "
+        "\"predict_models_name_active_version_fkey\"'",
+    ("delete_active_version", "managed"):
+        FK_NOT_TRIGGER + "says 'update or delete on table \"predict_model_versions\" violates foreign key "
+        "constraint \"predict_models_name_active_version_fkey\" on table \"predict_models\"'",
+    ("score_invalid_value", "managed"): "no detail naming the model and version that scored the observation (the "
+                                        "compiled scorer raises the core's message; adding it would put an "
+                                        "exception block, a subtransaction, in every call)",
+    # ---------- SQLite ----------
+    ("deploy_max_version", "sqlite"): "deploys version 2147483648 (SQLite's integers are 64-bit); the extension "
+                                      "refuses with 'model \"titanic\" has reached the maximum version number'",
+    ("score_invalid_value", "sqlite"): "no detail naming the model and version that scored the observation",
+    ("activate_directly_unknown_version", "sqlite"): SQLITE_NO_FK + "the UPDATE succeeds",
+    ("delete_active_version", "sqlite"): SQLITE_NO_FK + "the DELETE succeeds, leaving the model without its "
+                                         "active version",
+    ("report_since_after_until", "sqlite"): "the bounds are shown as SQLite's ISO text "
+                                            "('since (2026-12-02T00:00:00.000Z) is after until "
+                                            "(2026-12-01T00:00:00.000Z)'), the extension's as timestamptz",
 }
 
 
@@ -59,7 +84,8 @@ def test_case(case, host):
             got = getattr(host, step.op)(*step.args, **step.kwargs)
         except HostError as e:
             assert step.error is not None, "%s: unexpected error %r" % (where, e)
-            for field in host.error_fields:
+            # a client's error (managed mode's deploy command) has a message only
+            for field in ("message",) if e.client else host.error_fields:
                 want = getattr(step.error, field)
                 if want is ANY:
                     continue

@@ -397,8 +397,12 @@ BEGIN
             DETAIL = 'A model name is 1 to 63 characters among letters, digits, "_", "." and "-".';
     END IF;
     LOCK TABLE @extschema@.predict_models IN SHARE ROW EXCLUSIVE MODE;
-    SELECT coalesce(max(v.version), 0) + 1 INTO next_version
+    SELECT coalesce(max(v.version), 0) INTO next_version
       FROM @extschema@.predict_model_versions v WHERE v.name = deploy_compiled.name;
+    IF next_version = 2147483647 THEN
+        RAISE EXCEPTION 'model "%" has reached the maximum version number', name USING ERRCODE = '54000';
+    END IF;
+    next_version := next_version + 1;
     PERFORM predict_internal.install_scorer(compiled, name, next_version);
     INSERT INTO @extschema@.predict_model_versions (name, version, model)
          VALUES (name, next_version, model);
