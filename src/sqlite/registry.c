@@ -14,6 +14,7 @@
  * return nothing (NULL here, void there). Direct use only: the three are
  * SQLITE_DIRECTONLY (not callable from triggers or views).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "sqlite_predict.h"
@@ -239,6 +240,12 @@ deploy_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int64
 	(void) unused;
 	rc = query_one(db, "SELECT coalesce(max(version), 0) + 1 FROM predict_model_versions WHERE name = ?1",
 				   name, version, NULL);
+	/* PostgreSQL's versions are integers: SQLite's 64-bit ones stop there too */
+	if (rc == SQLITE_ROW && *version > INT32_MAX)
+	{
+		result_error_detail(ctx, 0, NULL, NULL, "model \"%s\" has reached the maximum version number", name);
+		return SQLITE_ERROR;
+	}
 	if (rc == SQLITE_ROW)
 	{
 		sqlite3_stmt *stmt;

@@ -34,8 +34,6 @@ XFAIL = {
                                         "compiled scorer raises the core's message; adding it would put an "
                                         "exception block, a subtransaction, in every call)",
     # ---------- SQLite ----------
-    ("deploy_max_version", "sqlite"): "deploys version 2147483648 (SQLite's integers are 64-bit); the extension "
-                                      "refuses with 'model \"titanic\" has reached the maximum version number'",
     ("score_invalid_value", "sqlite"): "no detail naming the model and version that scored the observation",
     ("activate_directly_unknown_version", "sqlite"): SQLITE_NO_FK + "the UPDATE succeeds",
     ("delete_active_version", "sqlite"): SQLITE_NO_FK + "the DELETE succeeds, leaving the model without its "
