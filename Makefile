@@ -29,7 +29,8 @@ EXTENSION = predict
 MODULE_big = predict
 CORE_SRCS = $(wildcard src/core/*.c) src/managed/sql_codegen.c
 CORE_HDRS = $(wildcard src/core/*.h)
-OBJS = src/pg/pg_predict.o
+# The extension's module: every file of src/pg (src/pg/pg_predict.h).
+OBJS = $(patsubst %.c,%.o,$(wildcard src/pg/*.c))
 # src/pg/sql/predict--1.0.sql is 1.0's install script as it shipped; 1.1's
 # install and upgrade scripts are put together from src/pg/sql/ (mk/pg.mk).
 DATA = src/pg/sql/predict--1.0.sql
@@ -85,6 +86,8 @@ $(CORE_LIB): $(CORE_OBJS)
 # PGXS links the extension's module with the library (SHLIB_LINK).
 ifneq ($(shlib),)
 $(shlib): $(CORE_LIB)
+# PGXS knows nothing of the module's own header.
+$(OBJS): $(wildcard src/pg/*.h) $(CORE_HDRS)
 endif
 
 build bin:

@@ -1,6 +1,7 @@
 /*
  * model.h - the compiled form of a predict-model/1 document, shared by the
- * loader (model.c) and the scorer (score.c). Not part of the public API.
+ * loader (model.c and the load_*.c files, loader.h) and the scorer
+ * (score.c). Not part of the public API.
  *
  * The loader turns the document into flat arrays: blocks that read one
  * column and run a chain of steps, category tables for the encoders, and

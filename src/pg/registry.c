@@ -1,0 +1,511 @@
+/*
+ * registry.c - the model registry: reading it for a call (model_resolve,
+ * through plans prepared once per backend) and the SQL functions that
+ * change it, predict_deploy, predict_activate and predict_set_default.
+ *
+ * Everything that runs SPI against the registry is here, with the rules it
+ * follows: the registry's owner, a fixed schema-qualified query, model
+ * names checked by the core's rule, a restore that is still loading.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "parser/scansup.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "predict.h"
+#include "pg_predict.h"
+
+PG_FUNCTION_INFO_V1(predict_deploy);
+PG_FUNCTION_INFO_V1(predict_activate);
+PG_FUNCTION_INFO_V1(predict_set_default);
+
+/* ---------- reading the registry ---------- */
+
+/* The registry queries, prepared once per backend for the extension's schema. */
+typedef struct registry_plans
+{
+	char	   *schema;			/* quoted schema name the plans were made for */
+	SPIPlanPtr	resolve_named;
+	SPIPlanPtr	resolve_default;
+	SPIPlanPtr	resolve_version;
+	SPIPlanPtr	fetch_document;
+	SPIPlanPtr	registry_empty;
+} registry_plans;
+
+static registry_plans plans;
+
+/* The extension's schema: the one the calling function lives in. */
+Oid
+function_schema(FunctionCallInfo fcinfo)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+
+	if (!OidIsValid(schema))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	return schema;
+}
+
+char *
+schema_quoted(Oid schema)
+{
+	char	   *name = get_namespace_name(schema);
+
+	if (name == NULL)
+		elog(ERROR, "cache lookup failed for namespace %u", schema);
+	return pstrdup(quote_identifier(name));
+}
+
+static SPIPlanPtr
+prepare_kept(const char *query, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* Prepare the scoring path's registry queries for schema (inside SPI). */
+static void
+registry_plans_prepare(const char *schema)
+{
+	Oid			text_arg[1] = {TEXTOID};
+	Oid			version_args[2] = {TEXTOID, INT4OID};
+
+	if (plans.schema != NULL && strcmp(plans.schema, schema) == 0)
+		return;
+	if (plans.schema != NULL)
+	{
+		SPI_freeplan(plans.resolve_named);
+		SPI_freeplan(plans.resolve_default);
+		SPI_freeplan(plans.resolve_version);
+		SPI_freeplan(plans.fetch_document);
+		SPI_freeplan(plans.registry_empty);
+		pfree(plans.schema);
+		memset(&plans, 0, sizeof(plans));
+	}
+	plans.resolve_named = prepare_kept(psprintf(
+		"SELECT m.name, m.active_version, v.xmin, v.ctid"
+		" FROM %s.predict_models m JOIN %s.predict_model_versions v"
+		" ON v.name OPERATOR(pg_catalog.=) m.name"
+		" AND v.version OPERATOR(pg_catalog.=) m.active_version"
+		" WHERE m.name OPERATOR(pg_catalog.=) $1", schema, schema), 1, text_arg);
+	plans.resolve_default = prepare_kept(psprintf(
+		"SELECT m.name, m.active_version, v.xmin, v.ctid"
+		" FROM %s.predict_models m JOIN %s.predict_model_versions v"
+		" ON v.name OPERATOR(pg_catalog.=) m.name"
+		" AND v.version OPERATOR(pg_catalog.=) m.active_version"
+		" WHERE m.is_default", schema, schema), 0, NULL);
+	plans.resolve_version = prepare_kept(psprintf(
+		"SELECT v.name, v.version, v.xmin, v.ctid FROM %s.predict_model_versions v"
+		" WHERE v.name OPERATOR(pg_catalog.=) $1"
+		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, version_args);
+	plans.fetch_document = prepare_kept(psprintf(
+		"SELECT v.model FROM %s.predict_model_versions v"
+		" WHERE v.name OPERATOR(pg_catalog.=) $1"
+		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, version_args);
+	plans.registry_empty = prepare_kept(psprintf(
+		"SELECT NOT EXISTS (SELECT FROM %s.predict_model_versions)", schema), 0, NULL);
+	plans.schema = MemoryContextStrdup(TopMemoryContext, schema);
+}
+
+/* The owner of the registry table predict_models in schema. */
+static Oid
+registry_owner(Oid schema)
+{
+	Oid			relid = get_relname_relid("predict_models", schema);
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.predict_models\" does not exist",
+						get_namespace_name(schema))));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+void
+no_model_error(const char *requested)
+{
+	if (requested == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no default model is deployed"),
+				 errhint("Deploy one first, for example: SELECT predict_deploy('titanic', pg_read_file('/path/to/titanic.json')::jsonb); the first model deployed becomes the default.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("model \"%s\" does not exist", requested),
+			 errhint("Deploy it first, for example: SELECT predict_deploy(%s, pg_read_file('/path/to/model.json')::jsonb);",
+					 quote_literal_cstr(requested))));
+}
+
+/*
+ * Whether this statement loads a dump: pg_restore's sessions, and any COPY
+ * (pg_restore run under another PGAPPNAME by a wrapper, psql loading a
+ * plain dump). An INSERT is never a restore's.
+ */
+static bool
+loading_a_dump(void)
+{
+	const char *query = debug_query_string;
+
+	if (application_name != NULL && strcmp(application_name, "pg_restore") == 0)
+		return true;
+	if (query == NULL)
+		return false;
+	while (scanner_isspace(*query))
+		query++;
+	return pg_strncasecmp(query, "copy", 4) == 0 && scanner_isspace(query[4]);
+}
+
+/*
+ * pg_restore -j loads the extension's tables in parallel and in any order
+ * (pg_dump orders an extension's tables only for a serial restore): a
+ * restored prediction can arrive before the registry it is checked against.
+ * While a dump loads and the registry is empty, wait for it (as seen by the
+ * latest snapshot: it is loaded by another session), and say so in the
+ * server's log every minute. Returns the SPI result code of the version's
+ * lookup, made with the snapshot that found it, or of the last attempt.
+ */
+static int
+registry_wait_restored(Datum *arg)
+{
+	int			ret = SPI_OK_SELECT;
+	TimestampTz last_warning = GetCurrentTimestamp();
+
+	if (!loading_a_dump())
+		return ret;
+	for (;;)
+	{
+		bool		isnull;
+		bool		empty;
+
+		/*
+		 * Emptiness first: the registry is loaded whole by one COPY, so a
+		 * registry that was not empty before the lookup has all its versions.
+		 */
+		ret = SPI_execute_snapshot(plans.registry_empty, NULL, NULL, GetLatestSnapshot(),
+								   InvalidSnapshot, true, false, 1);
+		if (ret != SPI_OK_SELECT)
+			return ret;
+		empty = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		ret = SPI_execute_snapshot(plans.resolve_version, arg, NULL, GetLatestSnapshot(),
+								   InvalidSnapshot, true, false, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed > 0 || !empty)
+			return ret;
+		if (TimestampDifferenceExceeds(last_warning, GetCurrentTimestamp(), 60 * 1000))
+		{
+			ereport(WARNING,
+					(errmsg("restored predictions wait for the model registry, which this restore has not loaded yet"),
+					 errhint("pg_restore -j loads the extension's tables in parallel; if predict_model_versions is not part of this restore, cancel it and restore the registry first.")));
+			last_warning = GetCurrentTimestamp();
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * The active version of a model (requested == NULL: of the default model),
+ * or version of requested when version > 0, as the statement's snapshot
+ * sees the registry, loaded into the cache; the caller pins it before
+ * anything can supersede it. Finding the active version supersedes the
+ * other cached versions of that name. The registry is read as its owner, so
+ * that EXECUTE on the scoring functions (or INSERT on predictions) is all a
+ * role needs; the queries are fixed and schema-qualified, and run as a
+ * security-restricted operation.
+ */
+model_entry *
+model_resolve(Oid schema, const char *schema_q, const char *requested, int32 wanted)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	model_entry *entry;
+	char	   *name;
+	int32		version;
+	TransactionId xmin;
+	ItemPointerData tid;
+	bool		isnull;
+	int			ret;
+	Datum		arg[2];
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(registry_owner(schema),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	registry_plans_prepare(schema_q);
+	if (requested != NULL && wanted > 0)
+	{
+		arg[0] = CStringGetTextDatum(requested);
+		arg[1] = Int32GetDatum(wanted);
+		ret = SPI_execute_plan(plans.resolve_version, arg, NULL, true, 1);
+		if (ret == SPI_OK_SELECT && SPI_processed == 0)
+			ret = registry_wait_restored(arg);
+	}
+	else if (requested != NULL)
+	{
+		arg[0] = CStringGetTextDatum(requested);
+		ret = SPI_execute_plan(plans.resolve_named, arg, NULL, true, 1);
+	}
+	else
+		ret = SPI_execute_plan(plans.resolve_default, NULL, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0 && wanted > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", requested, wanted)));
+	if (SPI_processed == 0)
+		no_model_error(requested);
+
+	name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2, &isnull));
+	xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 3, &isnull));
+	ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 4,
+													  &isnull)), &tid);
+
+	entry = model_cache_find(name, version, xmin, &tid);
+	if (entry == NULL)
+	{
+		arg[0] = CStringGetTextDatum(name);
+		arg[1] = Int32GetDatum(version);
+		/* a version found by the wait above is newer than the statement's snapshot */
+		ret = SPI_execute_snapshot(plans.fetch_document, arg, NULL,
+								   wanted > 0 ? GetLatestSnapshot() : InvalidSnapshot,
+								   InvalidSnapshot, true, false, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "model \"%s\" version %d vanished from the registry", name, version);
+		entry = model_cache_add(name, version, xmin, &tid,
+								DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc,
+															 1, &isnull)));
+	}
+	if (wanted <= 0)
+		model_cache_supersede(name, entry);
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return entry;
+}
+
+/* ---------- registry functions ---------- */
+
+static char *
+required_name(FunctionCallInfo fcinfo, int arg)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+static void
+model_name_check(const char *name)
+{
+	if (!predict_model_name_valid(name, strlen(name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid model name \"%s\"", name),
+				 errdetail(PREDICT_MODEL_NAME_RULE)));
+}
+
+/* Run one registry statement (inside SPI) with up to three arguments. */
+static int
+registry_exec(const char *query, int nargs, Oid *types, Datum *values, int expected)
+{
+	int			ret = SPI_execute_with_args(query, nargs, types, values, NULL, false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "registry query failed (%s): %s", SPI_result_code_string(ret), query);
+	return ret;
+}
+
+/*
+ * Serialize registry changes: SHARE ROW EXCLUSIVE conflicts with itself and
+ * with ordinary writes, not with the scoring path's reads. Statements after
+ * the lock take a new snapshot (READ COMMITTED) and see every change
+ * committed before it, so versions are numbered without gaps or duplicates.
+ */
+static void
+registry_lock(const char *schema_q)
+{
+	registry_exec(psprintf("LOCK TABLE %s.predict_models IN SHARE ROW EXCLUSIVE MODE",
+						   schema_q), 0, NULL, NULL, SPI_OK_UTILITY);
+}
+
+/* Make version the active one of name (inserting the name when new). */
+static void
+registry_set_active(const char *schema_q, const char *name, int32 version)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(version)};
+
+	registry_exec(psprintf(
+		"INSERT INTO %s.predict_models (name, active_version, is_default)"
+		" SELECT $1, $2, NOT EXISTS (SELECT FROM %s.predict_models d WHERE d.is_default)"
+		" ON CONFLICT (name) DO UPDATE"
+		" SET active_version = excluded.active_version, updated_at = pg_catalog.now()",
+		schema_q, schema_q), 2, types, values, SPI_OK_INSERT);
+}
+
+static bool
+registry_has_name(const char *schema_q, const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	registry_exec(psprintf(
+		"SELECT FROM %s.predict_model_versions v WHERE v.name OPERATOR(pg_catalog.=) $1"
+		" LIMIT 1", schema_q), 1, types, values, SPI_OK_SELECT);
+	return SPI_processed > 0;
+}
+
+/* predict_deploy(name text, model jsonb) returns integer: the new version */
+Datum
+predict_deploy(PG_FUNCTION_ARGS)
+{
+	char	   *name = required_name(fcinfo, 0);
+	char	   *schema_q = schema_quoted(function_schema(fcinfo));
+	Jsonb	   *doc;
+	Oid			types[3] = {TEXTOID, INT4OID, JSONBOID};
+	Datum		values[3];
+	bool		isnull;
+	int32		version;
+
+	model_name_check(name);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model document must not be null")));
+	doc = PG_GETARG_JSONB_P(1);
+	model_check_jsonb(doc);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	registry_lock(schema_q);
+	values[0] = CStringGetTextDatum(name);
+	registry_exec(psprintf(
+		"SELECT pg_catalog.max(v.version) FROM %s.predict_model_versions v"
+		" WHERE v.name OPERATOR(pg_catalog.=) $1", schema_q),
+				  1, types, values, SPI_OK_SELECT);
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		version = 0;
+	if (version == PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" has reached the maximum version number", name)));
+	version++;
+	values[1] = Int32GetDatum(version);
+	values[2] = JsonbPGetDatum(doc);
+	registry_exec(psprintf(
+		"INSERT INTO %s.predict_model_versions (name, version, model) VALUES ($1, $2, $3)",
+		schema_q), 3, types, values, SPI_OK_INSERT);
+	registry_set_active(schema_q, name, version);
+	SPI_finish();
+	PG_RETURN_INT32(version);
+}
+
+/* predict_activate(name text, version integer): roll back or forward */
+Datum
+predict_activate(PG_FUNCTION_ARGS)
+{
+	char	   *name = required_name(fcinfo, 0);
+	char	   *schema_q = schema_quoted(function_schema(fcinfo));
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	bool		isnull;
+	int32		version;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model version must not be null")));
+	version = PG_GETARG_INT32(1);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	registry_lock(schema_q);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	registry_exec(psprintf(
+		"SELECT v.model FROM %s.predict_model_versions v"
+		" WHERE v.name OPERATOR(pg_catalog.=) $1 AND v.version OPERATOR(pg_catalog.=) $2",
+		schema_q), 2, types, values, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		if (!registry_has_name(schema_q, name))
+			no_model_error(name);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", name, version)));
+	}
+	/* a version stored by hand, not by predict_deploy, must still be valid */
+	model_check_jsonb(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull)));
+	registry_set_active(schema_q, name, version);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* predict_set_default(name text): the model of predict_proba(obs) and the trigger */
+Datum
+predict_set_default(PG_FUNCTION_ARGS)
+{
+	char	   *name = required_name(fcinfo, 0);
+	char	   *schema_q = schema_quoted(function_schema(fcinfo));
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	registry_lock(schema_q);
+	registry_exec(psprintf(
+		"SELECT FROM %s.predict_models m WHERE m.name OPERATOR(pg_catalog.=) $1",
+		schema_q), 1, types, values, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		no_model_error(name);
+	/* two statements: the unique index on is_default is checked row by row */
+	registry_exec(psprintf(
+		"UPDATE %s.predict_models m SET is_default = false, updated_at = pg_catalog.now()"
+		" WHERE m.is_default AND m.name OPERATOR(pg_catalog.<>) $1",
+		schema_q), 1, types, values, SPI_OK_UPDATE);
+	registry_exec(psprintf(
+		"UPDATE %s.predict_models m SET is_default = true, updated_at = pg_catalog.now()"
+		" WHERE m.name OPERATOR(pg_catalog.=) $1 AND NOT m.is_default",
+		schema_q), 1, types, values, SPI_OK_UPDATE);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,237 @@
+/*
+ * triggers.c - the predictions table's triggers: predictions_score fills
+ * in a row's score from its observation, predictions_protect keeps the
+ * scored columns from being changed.
+ *
+ * Separate from the scoring functions: they work on a relation's tuples
+ * and attribute numbers, and verify rows that arrive already scored (a
+ * restore).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/float.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "predict.h"
+#include "pg_predict.h"
+
+PG_FUNCTION_INFO_V1(predictions_score);
+PG_FUNCTION_INFO_V1(predictions_protect);
+
+static TriggerData *
+trigger_check(FunctionCallInfo fcinfo, const char *function, bool insert)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() was not called by the trigger manager", function)));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		(insert ? !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) :
+		 !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() must be fired BEFORE %s FOR EACH ROW",
+						function, insert ? "INSERT" : "UPDATE")));
+	return trigdata;
+}
+
+static int
+trigger_column(Relation rel, const char *function, const char *column, Oid type)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	int			attnum = SPI_fnumber(tupdesc, column);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s() needs a column \"%s\" in relation \"%s\"",
+						function, column, RelationGetRelationName(rel))));
+	if (TupleDescAttr(tupdesc, attnum - 1)->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" must be of type %s for %s()",
+						column, RelationGetRelationName(rel), format_type_be(type),
+						function)));
+	return attnum;
+}
+
+/* Find the predictions columns of the trigger's relation (once per query). */
+static void
+trigger_columns(scoring_state *state, Relation rel, const char *function)
+{
+	if (state->relid == RelationGetRelid(rel))
+		return;
+	state->att_observation = trigger_column(rel, function, "observation", JSONBOID);
+	state->att_proba = trigger_column(rel, function, "proba", FLOAT8OID);
+	state->att_predicted_class = trigger_column(rel, function, "predicted_class", BOOLOID);
+	state->att_model = trigger_column(rel, function, "model", TEXTOID);
+	state->att_model_version = trigger_column(rel, function, "model_version", INT4OID);
+	state->att_true_class = trigger_column(rel, function, "true_class", INT2OID);
+	state->att_updated_at = trigger_column(rel, function, "updated_at", TIMESTAMPTZOID);
+	state->relid = RelationGetRelid(rel);
+}
+
+/*
+ * A row that arrives with its model_version (a restored row, or one copied
+ * from another database) keeps its score only if it is that version's:
+ * proba and predicted_class, when given, must be bit for bit what the
+ * version computes for the observation, and are filled in when missing.
+ * Anything else is refused, so that a restore cannot forge a prediction.
+ */
+static HeapTuple
+predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *obs,
+				   int32 version)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	resolved_model *resolved;
+	Datum		model;
+	Datum		given;
+	bool		isnull;
+	bool		proba_null;
+	bool		class_null;
+	double		proba;
+	double		given_proba = 0.0;
+	bool		predicted;
+	bool		given_class = false;
+	int			columns[2];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	model = heap_getattr(tuple, state->att_model, tupdesc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a row of relation \"%s\" with a model_version must name its model",
+						RelationGetRelationName(rel))));
+	resolved = scoring_resolve_version(state, TextDatumGetCString(model), version);
+	proba = observation_score(obs, resolved->entry, state->values);
+	predicted = predict_model_classify(resolved->entry->model, proba);
+
+	given = heap_getattr(tuple, state->att_proba, tupdesc, &proba_null);
+	if (!proba_null)
+		given_proba = DatumGetFloat8(given);
+	given = heap_getattr(tuple, state->att_predicted_class, tupdesc, &class_null);
+	if (!class_null)
+		given_class = DatumGetBool(given);
+	if ((!proba_null && memcmp(&given_proba, &proba, sizeof(double)) != 0) ||
+		(!class_null && given_class != predicted))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("new row of relation \"%s\" does not carry the score of model \"%s\" version %d",
+						RelationGetRelationName(rel), resolved->entry->name, version),
+				 errdetail("The row has proba %s and predicted_class %s; the version computes %s and %s for its observation.",
+						   proba_null ? "null" : float8out_internal(given_proba),
+						   class_null ? "null" : (given_class ? "true" : "false"),
+						   float8out_internal(proba), predicted ? "true" : "false"),
+				 errhint("A row inserted with a model_version (as a restore does) keeps only the score that version computes; leave model_version out to have the row scored by the default model.")));
+	if (!proba_null && !class_null)
+		return tuple;
+	columns[0] = state->att_proba;
+	values[0] = Float8GetDatum(proba);
+	columns[1] = state->att_predicted_class;
+	values[1] = BoolGetDatum(predicted);
+	return heap_modify_tuple_by_cols(tuple, tupdesc, 2, columns, values, nulls);
+}
+
+/*
+ * BEFORE INSERT on predictions: score the observation with the default
+ * model and fill proba, predicted_class, model and model_version, whatever
+ * the client supplied for them; or, for a row that names its model_version,
+ * check its score (predictions_verify).
+ */
+Datum
+predictions_score(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_check(fcinfo, "predictions_score", true);
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	scoring_state *state = scoring_state_get(fcinfo);
+	resolved_model *resolved;
+	Datum		obs;
+	Datum		version;
+	bool		isnull;
+	double		proba;
+	int			columns[4];
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	trigger_columns(state, rel, "predictions_score");
+	obs = heap_getattr(tuple, state->att_observation, tupdesc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);	/* the NOT NULL constraint reports it */
+	version = heap_getattr(tuple, state->att_model_version, tupdesc, &isnull);
+	if (!isnull)
+		return PointerGetDatum(predictions_verify(state, rel, tuple, DatumGetJsonbP(obs),
+												  DatumGetInt32(version)));
+
+	resolved = scoring_resolve(state, NULL, 0);
+	proba = observation_score(DatumGetJsonbP(obs), resolved->entry, state->values);
+
+	columns[0] = state->att_proba;
+	values[0] = Float8GetDatum(proba);
+	columns[1] = state->att_predicted_class;
+	values[1] = BoolGetDatum(predict_model_classify(resolved->entry->model, proba));
+	columns[2] = state->att_model;
+	values[2] = resolved->name_text;
+	columns[3] = state->att_model_version;
+	values[3] = Int32GetDatum(resolved->entry->version);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 4, columns,
+													 values, nulls));
+}
+
+/*
+ * BEFORE UPDATE on predictions: predictions are an audit log. Only
+ * true_class may change; updated_at is set here. Any other change, to a
+ * scored column or any other, is refused.
+ */
+Datum
+predictions_protect(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = trigger_check(fcinfo, "predictions_protect", false);
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	HeapTuple	oldtuple = trigdata->tg_trigtuple;
+	HeapTuple	newtuple = trigdata->tg_newtuple;
+	scoring_state *state = scoring_state_get(fcinfo);
+	int			columns[1];
+	Datum		values[1];
+	bool		nulls[1] = {false};
+
+	trigger_columns(state, rel, "predictions_protect");
+	for (int attnum = 1; attnum <= tupdesc->natts; attnum++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+		bool		oldnull;
+		bool		newnull;
+		Datum		oldvalue;
+		Datum		newvalue;
+
+		if (att->attisdropped || attnum == state->att_true_class ||
+			attnum == state->att_updated_at)
+			continue;
+		oldvalue = heap_getattr(oldtuple, attnum, tupdesc, &oldnull);
+		newvalue = heap_getattr(newtuple, attnum, tupdesc, &newnull);
+		if (oldnull != newnull ||
+			(!oldnull && !datum_image_eq(oldvalue, newvalue, att->attbyval, att->attlen)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("column \"%s\" of relation \"%s\" cannot be changed",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errdetail("Predictions are an audit log: only true_class can be updated.")));
+	}
+	columns[0] = state->att_updated_at;
+	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	return PointerGetDatum(heap_modify_tuple_by_cols(newtuple, tupdesc, 1, columns,
+													 values, nulls));
+}
