@@ -236,7 +236,7 @@ def test_the_loadable_build_calls_sqlite_through_the_api_table():
     undefined = subprocess.run(["nm", "-D", "--undefined-only", so], capture_output=True,
                                text=True, check=True).stdout.split()
     assert not [s for s in undefined if s.startswith("sqlite3_")], undefined
-    linked = subprocess.run(["nm", "--undefined-only", os.path.join(REPO, "build", "sqlite_predict.o")],
+    linked = subprocess.run(["nm", "--undefined-only", os.path.join(REPO, "build", "sqlite", "sqlite_predict.o")],
                             capture_output=True, text=True, check=True).stdout.split()
     assert "sqlite3_create_function_v2" in linked
 
