@@ -114,9 +114,6 @@ class Backend:
                           "updated_at) VALUES (%s, '{}', %s, %s)",
                      (observation_id, created_at, created_at))
 
-    def slow_inserts_of(self, url, observation_id, seconds):
-        raise NotImplementedError
-
     def insert_scored(self, url, rows):
         """Store rows (observation_id, observation dict, true_class or None, created_at as
         "2026-11-01 10:00:00+00") directly, scored by the default model, in one transaction:
@@ -257,18 +254,6 @@ class PostgresBackend(Backend):
             CREATE TRIGGER test_fail_insert BEFORE INSERT ON predictions
               FOR EACH ROW EXECUTE FUNCTION test_fail_insert();
         """ % int(observation_id))
-
-    def slow_inserts_of(self, url, observation_id, seconds):
-        """Make an insert of observation_id take that long (a request kept in flight)."""
-        self.execute(url, """
-            CREATE OR REPLACE FUNCTION test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.observation_id = %d THEN PERFORM pg_sleep(%f); END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER test_slow_insert BEFORE INSERT ON predictions
-              FOR EACH ROW EXECUTE FUNCTION test_slow_insert();
-        """ % (int(observation_id), float(seconds)))
 
     def integrity_errors(self, url):
         # amcheck (contrib) on every index of the predictions table
@@ -450,7 +435,6 @@ class SqliteBackend(Backend):
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="predict-http-sqlite-")
         self._n = 0
-        self._loop_rate = None
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -527,29 +511,6 @@ class SqliteBackend(Backend):
             WHEN NEW.observation_id = %d
             BEGIN SELECT RAISE(ABORT, 'SELECT secret FROM internals WHERE boom'); END;
         """ % int(observation_id))
-
-    def _loop(self, n):
-        return ("SELECT count(*) FROM (WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL "
-                "SELECT x + 1 FROM r WHERE x < %d) SELECT x FROM r)" % n)
-
-    def slow_inserts_of(self, url, observation_id, seconds):
-        """SQLite has no sleep: a counting loop in a trigger, sized by timing it here
-        (this process uses the same libsqlite3 as the gateway). Timed again at each
-        call, keeping the fastest rate seen: a loop sized while the machine was busy
-        would end early once it is not (the tests need it to last at least that long)."""
-        conn = self._connect(url)
-        try:
-            for _ in range(3):
-                t0 = time.monotonic()
-                conn.execute(self._loop(300000)).fetchall()
-                rate = 300000 / (time.monotonic() - t0)
-                self._loop_rate = max(self._loop_rate or 0, rate)
-            conn.executescript("""
-                CREATE TRIGGER test_slow_insert BEFORE INSERT ON predictions
-                WHEN NEW.observation_id = %d BEGIN %s; END;
-            """ % (int(observation_id), self._loop(int(seconds * self._loop_rate))))
-        finally:
-            conn.close()
 
     def integrity_errors(self, url):
         rows = self.query(url, "PRAGMA integrity_check")
@@ -791,6 +752,13 @@ class Client:
 
     def close(self):
         self.conn.close()
+
+
+def metric(client, name):
+    """The sum of a metric's samples on /metrics."""
+    body = client.get("/metrics").body
+    return sum(float(m.group(1)) for m in re.finditer(r"^%s(?:\{[^}]*\})? (\S+)$" % re.escape(name),
+                                                      body, re.M))
 
 
 def load(gw, stop, record, timeout=10, detail=False):

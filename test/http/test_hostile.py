@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from harness import REPO, Gateway, fresh_id, observation
+from harness import REPO, Gateway, fresh_id, metric, observation
 
 CORPUS = os.path.join(REPO, "test", "hostile", "corpus")
 TOKEN = "hostile-test-token"
@@ -272,13 +272,6 @@ def test_every_hostile_request_gets_its_documented_answer(hostile_gateway, backe
     r = c.predict(777000001, observation(1))
     assert r.status == 200, r
     c.close()
-
-
-def metric(client, name):
-    """The sum of a metric's samples on /metrics."""
-    body = client.get("/metrics").body
-    return sum(float(m.group(1)) for m in re.finditer(r"^%s(?:\{[^}]*\})? (\S+)$" % re.escape(name),
-                                                      body, re.M))
 
 
 def test_slowloris_flood_is_cut_while_good_requests_are_served(hostile_gateway, backend):

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import GATEWAY, REPO, Gateway, Client, fresh_id, observation, raw_http
+from harness import GATEWAY, REPO, Gateway, Client, fresh_id, metric, observation, raw_http
 from harness import load as _load
 
 SANITIZED = "asan" in GATEWAY or "tsan" in GATEWAY   # RSS is not comparable
@@ -605,22 +605,26 @@ def test_request_timeout_spares_a_request_its_busy_worker_has_not_read(backend, 
     past the request timeout: it is answered, not cut (the client is not the slow one)."""
     url = backend.new_database()
     gw = gateways(url, threads=1, args=["--request-timeout", "1", "--db-timeout-ms", "4000"])
-    slow_id = fresh_id()
-    backend.slow_inserts_of(url, slow_id, 2.5)
     waiting = gw.client(timeout=15)
     assert waiting.get("/healthz").status == 200  # its worker has taken the connection
-    busy = []
-    t = threading.Thread(target=lambda: busy.append(gw.client(timeout=15).predict(slow_id)))
-    t.start()
-    time.sleep(0.3)                               # the one worker is in the slow insert
-    t0 = time.monotonic()
-    r = waiting.predict(fresh_id(), same_connection=True)
-    waited = time.monotonic() - t0
+    busy, answered = [], []
+    t = threading.Thread(target=lambda: busy.append(gw.client(timeout=15).predict(fresh_id())))
+    w = threading.Thread(target=lambda: answered.append(
+        (waiting.predict(fresh_id(), same_connection=True), time.monotonic())))
+    # the lock, held here, is the slow statement: the one worker waits for it in the
+    # busy request's insert for as long as the test says, however busy the machine is
+    with backend.write_locked(url):
+        t.start()
+        time.sleep(0.3)                           # the one worker is in the insert
+        w.start()
+        time.sleep(2.0)     # past the request's deadline and a sweep after it (1 s + 0.25 s)
+        assert not answered, answered             # its worker is still busy
+        released = time.monotonic()
     t.join()
-    # (on SQLite the slow insert is a CPU loop, which may overrun the 4 s deadline: 503)
-    assert busy[0].status in (200, 503), busy
-    # it waited past its deadline and a sweep after it (1 s + 0.25 s from its first byte)
-    assert r.status == 200 and waited > 1.5, (r, waited)
+    w.join()
+    assert busy[0].status == 200, busy
+    r, at = answered[0]
+    assert r.status == 200 and at >= released, (r, at - released)
     metrics = gw.client().get("/metrics").body
     assert 'predict_http_requests_timed_out_total{phase="headers"} 0' in metrics
     assert 'predict_http_requests_timed_out_total{phase="body"} 0' in metrics
@@ -695,12 +699,9 @@ def test_oversized_headers_are_refused(gateway):
 
 def test_sigterm_during_load_finishes_requests_in_flight(backend, gateways):
     url = backend.new_database()
-    # the 4 s deadline (the longest allowed) leaves room for SQLite's slow insert (a CPU
-    # loop sized for 0.75 s, up to five times slower on a busy machine), during which the
-    # other inserts wait for the write lock
-    gw = gateways(url, threads=4, args=["--db-timeout-ms", "4000"])
-    slow_id = fresh_id()
-    backend.slow_inserts_of(url, slow_id, 0.75)
+    # 8 workers for the 7 connections below: each request is read by a worker of its
+    # own, so all 7 are in flight (waiting for the lock held here) when SIGTERM comes
+    gw = gateways(url, threads=8, args=["--db-timeout-ms", "4000"])
     stop = threading.Event()
     record = []
     threads = [threading.Thread(target=_load, args=(gw, stop, record, 15)) for _ in range(6)]
@@ -712,12 +713,24 @@ def test_sigterm_during_load_finishes_requests_in_flight(backend, gateways):
         c = gw.client(timeout=15)
         slow.append(c.predict(slow_id))
 
+    slow_id = fresh_id()
     st = threading.Thread(target=slow_request)
-    time.sleep(0.5)
-    st.start()
-    time.sleep(0.5)                            # the slow request is in flight
-    t0 = time.monotonic()
-    gw.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)                            # under load
+    probe = gw.client()
+
+    def in_flight():                           # but the probe's own request
+        return metric(probe, "predict_http_requests_in_flight") - 1
+
+    with backend.write_locked(url):
+        st.start()
+        deadline = time.monotonic() + 5
+        while in_flight() < 7 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert in_flight() == 7                # 6 load requests and the slow one
+        t0 = time.monotonic()
+        gw.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert gw.proc.poll() is None, gw.stderr()   # waiting for the requests in flight
     rc = gw.proc.wait(15)
     elapsed = time.monotonic() - t0
     stop.set()

@@ -68,6 +68,14 @@ per backend:
 - rate held: the answers per second after the warm-up are at least 95% of the
   target rate (the load was really offered).
 
+The last two are timings, and a shared machine (a CI runner) has minutes when
+other work takes its cores or its disk. When only they fail, the backend's
+soak runs once more, from a fresh database, and the second run's checks are
+the ones counted: a gateway that gets slower over time fails both runs, a
+disturbance elsewhere rarely lasts into the second. The first run is reported
+in full and kept as test/output/<name>-<backend>-first.json. The other
+checks (errors, rows, RSS, fds) are never run again: one failure counts.
+
 Prints a table per backend and a summary; writes test/output/<name>-<backend>.json
 (name: soak, or soak-quick from the suite; with per-second answers, latency,
 RSS and fds) and ends with `RESULT <passed> <failed>`. Exit status 1 when a
@@ -115,6 +123,7 @@ WARMUP_FRACTION = 0.2
 GROWTH_LIMIT = 0.05
 P99_FACTOR, P99_FLOOR_MS = 2.0, 5.0
 RATE_HELD = 0.95
+TIMING_CHECKS = {"p99 stable", "rate held"}     # only these may be run again
 DRAIN_SECONDS = 15
 
 
@@ -766,6 +775,15 @@ def kib(v):
     return "-" if v is None else "%.1f" % (v / 1024)
 
 
+def write_summary(s, name):
+    """Report a backend's run and keep its figures in test/output/."""
+    path = os.path.join(OUTPUT, name)
+    with open(path, "w") as f:
+        json.dump(s, f, indent=1)
+    report(s)
+    log("(%s)" % os.path.relpath(path, REPO))
+
+
 def main():
     env = os.environ.get
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -800,15 +818,19 @@ def main():
     for b in backends:
         try:
             s = soak_backend(b, opts)
+            failing = {c["name"] for c in s["checks"] if not c["pass"]}
+            if failing and failing <= TIMING_CHECKS:
+                write_summary(s, "%s-%s-first.json" % (opts.name, b))
+                log("%s: %s failed in this run, a timing only: the soak of %s runs once more,"
+                    " from a fresh database, and that run's checks count"
+                    % (b, " and ".join(sorted(failing)), b))
+                s = soak_backend(b, opts)
+                s["first_run_failed"] = sorted(failing)
         except Exception as e:                     # one failure per criterion
             log("FAIL  %s: the soak did not run: %s" % (b, e))
             failed += 6
             continue
-        path = os.path.join(OUTPUT, "%s-%s.json" % (opts.name, b))
-        with open(path, "w") as f:
-            json.dump(s, f, indent=1)
-        report(s)
-        log("(%s)" % os.path.relpath(path, REPO))
+        write_summary(s, "%s-%s.json" % (opts.name, b))
         summaries.append(s)
         passed += sum(c["pass"] for c in s["checks"])
         failed += sum(not c["pass"] for c in s["checks"])
