@@ -627,4 +627,4 @@ def test_sqlite_tampered_dump_loads_as_dumped(sqlite_source):
     assert sqlite3_cli(forged, "SELECT proba FROM predictions WHERE id = 7").stdout == "0.5\n"
     done = sqlite3_cli(forged, "INSERT INTO predictions (observation_id, observation, proba, predicted_class, "
                                "model, model_version) VALUES (9999, '{}', 0.5, 1, 'titanic', 2)", check=False)
-    assert done.returncode != 0 and "no such function: predict_" in done.stderr, done.stderr
+    assert done.returncode != 0 and "no such function: predict" in done.stderr, done.stderr
