@@ -12,8 +12,10 @@ SibSp, Parch and Fare mean-imputed; LogisticRegression(max_iter=1000).
 
 The CSV defaults to $TITANIC_CSV, else ../shared/data/titanic.csv relative to
 the repository root.  The model is exported with tools/predict_export.py
-(name "titanic"); --verify then scores every CSV row with scikit-learn and
-with bin/predict-score and fails unless they agree within 1e-12.
+(name "titanic") with the training rows as its reference (what monitoring
+compares the predictions with); --verify then scores every CSV row with
+scikit-learn and with bin/predict-score and fails unless they agree within
+1e-12.
 """
 
 import argparse
@@ -88,15 +90,19 @@ def main(argv=None):
     doc = pe.export(pipeline, columns=X.columns.tolist(), dtypes=dict(X.dtypes.items()),
                     name="titanic", source=os.path.basename(csv), training_rows=len(X))
     doc["provenance"]["source"] = "models/train_titanic.py on %s" % os.path.basename(csv)
+    # the training rows as monitoring's reference, so that drift is measured
+    # from the first prediction (the page's drift tiles, predict_report_psi)
+    observations = pe.frame_to_observations(X, X.columns.tolist())
+    scores = pe.sklearn_scores(pipeline, doc, observations)
+    doc["reference"] = pe.reference(doc, observations, scores)
     pe.write_model(doc, args.output)
-    print("wrote %s: %d columns, %d blocks, %d features, trained on %d rows"
+    print("wrote %s: %d columns, %d blocks, %d features, trained on %d rows, reference of %d"
           % (args.output, len(doc["columns"]), len(doc["preprocessing"]),
-             len(doc["estimator"]["coef"]), len(X)))
+             len(doc["estimator"]["coef"]), len(X), doc["reference"]["rows"]))
 
     if args.verify:
-        observations = pe.frame_to_observations(X, X.columns.tolist())
         if not pe.verify(pipeline, doc, args.output, observations,
-                         predict_score=args.predict_score):
+                         predict_score=args.predict_score, sklearn_results=scores):
             return 1
     return 0
 
