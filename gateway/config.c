@@ -7,6 +7,7 @@
  * Values are checked here once, so the rest of the gateway can trust them.
  */
 #include "config.h"
+#include "log.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -165,6 +166,7 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 	{
 		free(cfg->model_path);
 		cfg->model_path = strdup(value);
+		cfg->model_given = true;
 	}
 	else if (strcmp(s->env, "PREDICT_THREADS") == 0)
 		cfg->threads = (unsigned) v;
@@ -397,4 +399,22 @@ config_load(gateway_config *cfg, int argc, char **argv)
 	if (rc != 0)
 		config_free(cfg);
 	return rc;
+}
+
+void
+config_note_default_model(const gateway_config *cfg, const char *name_version)
+{
+	const char *space = strrchr(name_version, ' ');
+	int			name_len = space != NULL ? (int) (space - name_version) : (int) strlen(name_version);
+	const char *version = space != NULL ? space + 1 : "?";
+
+	log_info("serving the default model \"%.*s\" (version %s)", name_len, name_version, version);
+	/* PREDICT_MODEL is only the first model: say so rather than ignore it silently */
+	if (cfg->model_given)
+		log_warning("PREDICT_MODEL %s was not deployed: the database already has a default "
+					"model, served as above (PREDICT_MODEL is the first model of a database "
+					"without one). To serve the file: predict-gateway deploy %s (the next "
+					"version of the model it names, active at once), then predict-gateway "
+					"set-default NAME if it names another model; same DATABASE_URL, no restart",
+					cfg->model_path, cfg->model_path);
 }

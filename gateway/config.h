@@ -18,6 +18,7 @@ typedef struct gateway_config
 	const char *host;			/* HOST: bind address, default 0.0.0.0 */
 	unsigned	port;			/* PORT, default 5000; 0 picks a free port */
 	char	   *model_path;		/* PREDICT_MODEL, resolved (see config.c) */
+	bool		model_given;	/* PREDICT_MODEL or --model was set, not the default */
 	unsigned	threads;		/* PREDICT_THREADS: workers, and the most database connections */
 	size_t		max_body;		/* PREDICT_MAX_BODY, bytes */
 	const char *api_token;		/* PREDICT_API_TOKEN, NULL = no auth */
@@ -39,6 +40,13 @@ int			config_load(gateway_config *cfg, int argc, char **argv);
 
 /* Free what config_load allocated. */
 void		config_free(gateway_config *cfg);
+
+/*
+ * At start-up, the default model the database already had ("name version",
+ * as the set-up query returns it): logged, and when PREDICT_MODEL named
+ * another file, why that file was not deployed and how to serve it.
+ */
+void		config_note_default_model(const gateway_config *cfg, const char *name_version);
 
 /* The default number of worker threads for this machine. */
 unsigned	config_default_threads(void);

@@ -711,7 +711,7 @@ bool
 pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg, size_t size)
 {
 	pg_target	t = {0};
-	char		has_default[8];
+	char		default_model[128];		/* "name version", empty when none */
 	char		sql[600];
 	bool		ok;
 	long		version;
@@ -721,17 +721,17 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg,
 	ok = begin_setup(&t, msg, size) && prepare_schema(&t, cfg->mode, msg, size);
 	if (ok)
 	{
-		snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT FROM %s.predict_models WHERE is_default)",
-				 t.schema);
-		ok = query_value(t.conn, sql, has_default, sizeof(has_default), msg, size,
+		snprintf(sql, sizeof(sql), "SELECT name || ' ' || active_version FROM %s.predict_models "
+				 "WHERE is_default", t.schema);
+		ok = query_value(t.conn, sql, default_model, sizeof(default_model), msg, size,
 						 "cannot read the model registry (may this user read its tables?)");
 	}
-	if (ok && has_default[0] != 't' && t.read_only)
+	if (ok && default_model[0] == '\0' && t.read_only)
 	{
 		snprintf(msg, size, "no default model is deployed and %s", READ_ONLY_HINT);
 		ok = false;
 	}
-	else if (ok && has_default[0] != 't')
+	else if (ok && default_model[0] == '\0')
 		ok = deploy_file(&t, cfg->model_path, NULL, &version, msg, size);
 	if (ok && t.read_only)
 		log_warning("%s; /readyz answers 503 and writes fail until it is promoted", READ_ONLY_HINT);
@@ -740,6 +740,8 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg,
 	{
 		/* logged once set-up succeeded, so that a failure is one line */
 		log_info("mode: %s", t.mode_note);
+		if (default_model[0] != '\0')
+			config_note_default_model(cfg, default_model);
 		snprintf(schema, schema_size, "%s", t.schema);
 	}
 	PQfinish(t.conn);

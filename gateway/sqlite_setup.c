@@ -26,24 +26,31 @@
  */
 #define PRIMARY_MESSAGE(db) (int) strcspn(sqlite3_errmsg(db), "\n"), sqlite3_errmsg(db)
 
-/* One integer from a one-row query; -1 (with msg) on failure. */
-static long long
-setup_query_int(sqlite3 *db, const char *sql, char *msg, size_t size, const char *what)
+/*
+ * The first column of a query's first row as text in buf, empty when it has
+ * no row (or a null); false (with msg) on failure.
+ */
+static bool
+setup_query_text(sqlite3 *db, const char *sql, char *buf, size_t bufsize, char *msg,
+				 size_t size, const char *what)
 {
 	sqlite3_stmt *st;
-	long long	value = -1;
+	int			rc;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 	{
 		snprintf(msg, size, "%s: %s", what, sqlite3_errmsg(db));
-		return -1;
+		return false;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		value = sqlite3_column_int64(st, 0);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		snprintf(buf, bufsize, "%s", (const char *) sqlite3_column_text(st, 0));
 	else
+		buf[0] = '\0';
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		snprintf(msg, size, "%s: %s", what, sqlite3_errmsg(db));
 	sqlite3_finalize(st);
-	return value;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
 /*
@@ -121,7 +128,7 @@ setup_exec(sqlite3 *db, const char *sql, char *msg, size_t size, const char *wha
 static bool
 setup_schema(sqlite3 *db, const gateway_config *cfg, const char *path, char *msg, size_t size)
 {
-	long long	has_default;
+	char		default_model[128];		/* "name version", empty when none */
 	long long	version;
 	char	   *errmsg = NULL;
 
@@ -131,13 +138,17 @@ setup_schema(sqlite3 *db, const gateway_config *cfg, const char *path, char *msg
 		sqlite3_free(errmsg);
 		return false;
 	}
-	has_default = setup_query_int(db, "SELECT count(*) FROM predict_models WHERE is_default = 1",
-								  msg, size, "cannot read the model registry");
-	if (has_default < 0)
+	if (!setup_query_text(db, "SELECT name || ' ' || active_version FROM predict_models"
+						  " WHERE is_default = 1", default_model, sizeof(default_model),
+						  msg, size, "cannot read the model registry"))
 		return false;
-	if (has_default == 0 && !setup_deploy(db, cfg->model_path, NULL, &version, msg, size))
+	if (default_model[0] == '\0' && !setup_deploy(db, cfg->model_path, NULL, &version, msg, size))
 		return false;
-	return sqlite_statements_check(db, path, msg, size);
+	if (!sqlite_statements_check(db, path, msg, size))
+		return false;
+	if (default_model[0] != '\0')
+		config_note_default_model(cfg, default_model);
+	return true;
 }
 
 bool

@@ -9,7 +9,10 @@
 #
 # The gateway's own settings apply: DATABASE_URL (e.g. a postgresql:// URL,
 # or another sqlite:/// file), PORT, PREDICT_MODEL, ... (bin/predict-gateway
-# --help), as in `PORT=8000 make run`.
+# --help), as in `PORT=8000 make run`. One default differs: a development
+# command listens on 127.0.0.1 only, as the tutorial's Flask development
+# server does (HOST=0.0.0.0 make run to expose it); the gateway itself, as
+# deployed (Procfile, Dockerfile), listens on every interface.
 
 # The tutorial's examples (docs/http-api.md, "Quick start"); PORT replaces 5000.
 define RUN_EXAMPLES
@@ -23,18 +26,18 @@ run: SHELL := /bin/bash
 run:
 	@tools/install-deps build
 	@$(MAKE) --no-print-directory all
-	@port=$${PORT:-5000}; db=$${DATABASE_URL:-sqlite:///predictions.db}; \
-	echo "Starting bin/predict-gateway on $$db with $${PREDICT_MODEL:-models/titanic.json}, port $$port (Ctrl-C stops it)"; \
+	@port=$${PORT:-5000}; db=$${DATABASE_URL:-sqlite:///predictions.db}; host=$${HOST:-127.0.0.1}; \
+	echo "Starting bin/predict-gateway on $$db, port $$port of $$host (Ctrl-C stops it)"; \
 	( ( for i in $$(seq 1 600); do \
 	    kill -0 $$$$ 2>/dev/null || exit 0; \
 	    if (printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3 && grep -q '"ready"' <&3) \
-	         3<>"/dev/tcp/127.0.0.1/$$port" 2>/dev/null; then \
+	         2>/dev/null 3<>"/dev/tcp/127.0.0.1/$$port"; then \
 	      echo; echo "predict-gateway is ready at http://localhost:$$port/ - try, in another terminal:"; \
 	      echo; echo "$$RUN_EXAMPLES" | sed "s|localhost:5000/|localhost:$$port/|; s/^/  /"; echo; \
 	      exit 0; \
 	    fi; \
 	    sleep 0.1; \
 	  done ) & ) ; \
-	DATABASE_URL=$$db PORT=$$port exec bin/predict-gateway
+	DATABASE_URL=$$db PORT=$$port HOST=$$host exec bin/predict-gateway
 
 .PHONY: run

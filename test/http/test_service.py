@@ -147,6 +147,10 @@ def test_make_run_serves_the_curl_lines_it_prints(tmp_path):
     text = out_path.read_text()
     assert "received SIGINT" in text and 'msg="stopped"' in text, text[-2000:]
     assert (tmp_path / "predictions.db").exists()
+    # a development command: loopback only, as the tutorial's Flask server; and nothing on
+    # the terminal but what the README shows (no probe errors while it starts)
+    assert "listening on http://127.0.0.1:%d/" % port in text, text
+    assert "refused" not in text and "/dev/tcp" not in text, text
 
 
 @pytest.mark.parametrize("make,expect", [
@@ -238,6 +242,29 @@ def test_model_commands_deploy_activate_and_set_default(backend, gateways):
     assert rc == 1 and "/nonexistent/model.json" in err[-1], err
     assert run("deploy")[0] == 2                         # usage
     assert backend.model_versions(url) == [("other", 1), ("titanic", 1), ("titanic", 2)]
+
+
+def test_predict_model_on_a_database_with_a_default_says_it_was_not_deployed(backend, gateways,
+                                                                              tmp_path):
+    """PREDICT_MODEL is the first model of an empty database: on one that has a default
+    model the gateway serves that one, and says so, and how to serve the file instead."""
+    url = backend.new_database()
+    gateways(url).stop()                                  # titanic, version 1
+    doc = json.load(open(os.path.join(REPO, "models", "titanic.json")))
+    doc["name"] = "rf"
+    other = tmp_path / "rf.json"
+    other.write_text(json.dumps(doc))
+    gw = gateways(url, env={"PREDICT_MODEL": str(other)})
+    err = gw.stderr()
+    assert 'serving the default model \\"titanic\\" (version 1)' in err, err
+    assert "PREDICT_MODEL %s was not deployed" % other in err, err
+    assert "predict-gateway deploy %s" % other in err and "set-default" in err, err
+    assert gw.client().predict(fresh_id()).json["model"] == "titanic"
+    assert backend.model_versions(url) == [("titanic", 1)]
+    # without PREDICT_MODEL (the bundled default) only the model served is said
+    plain = gateways(url)
+    assert "serving the default model" in plain.stderr()
+    assert "was not deployed" not in plain.stderr()
 
 
 def test_libpq_connection_string_and_default_model_from_another_directory(backend, gateways):
