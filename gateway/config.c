@@ -97,13 +97,25 @@ print_help(FILE *out, const char *argv0)
 
 	fprintf(out,
 			"usage: %s [--flag VALUE | --flag=VALUE]...\n"
+			"       %s deploy|activate|set-default ...   (the model commands, below)\n"
 			"\n"
-			"predict-gateway: the HTTP API of predict (POST /predict, POST /update,\n"
-			"GET /predictions/<id>, GET /list-db-contents, /healthz, /readyz, /metrics),\n"
-			"each request one SQL statement against the predict extension.\n"
+			"predict-gateway: the HTTP API of predict, each request one SQL statement on\n"
+			"SQLite or PostgreSQL (the predict extension, or managed mode):\n"
+			"  POST /predict                       score and store {\"id\", \"observation\"}\n"
+			"  POST /update                        record {\"id\", \"true_class\"}\n"
+			"  GET  /predictions/<observation_id>  one stored prediction\n"
+			"  GET  /list-db-contents              the stored predictions, by id (?after=&limit=)\n"
+			"  GET  /                              the monitoring page of the default model\n"
+			"  GET  /report.json                   its report as JSON (?since=&until=)\n"
+			"  GET  /healthz, /readyz              alive; ready (database reachable, a default model)\n"
+			"  GET  /metrics                       Prometheus metrics\n"
+			"\n"
+			"Model commands (run against DATABASE_URL, then exit; the running gateway\n"
+			"uses the change from its next request):\n"
+			"%s"
 			"\n"
 			"Settings (environment variable, or the flag, which wins):\n",
-			argv0);
+			argv0, argv0, MODEL_COMMANDS_HELP);
 	for (i = 0; i < NSETTINGS; i++)
 	{
 		char		left[64];

@@ -9,6 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The model commands (pg_command), one line each, for --help and their usage. */
+#define MODEL_COMMANDS_HELP \
+	"  predict-gateway deploy [--name NAME] MODEL.json   the next version of a model, active\n" \
+	"  predict-gateway activate NAME VERSION             make a stored version the active one\n" \
+	"  predict-gateway set-default NAME                  the model /predict scores with\n"
+
 /* As the tutorial's app: SQLite, predictions.db in the current directory. */
 #define DEFAULT_DATABASE_URL "sqlite:///predictions.db"
 

@@ -748,16 +748,38 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg,
 	return ok;
 }
 
+/* The model commands' usage: on stdout for --help (status 0), else on stderr (2). */
 static int
-command_usage(void)
+command_usage(bool asked)
 {
-	fprintf(stderr,
-			"usage: predict-gateway deploy [--name NAME] MODEL.json\n"
-			"       predict-gateway activate NAME VERSION\n"
-			"       predict-gateway set-default NAME\n"
+	fprintf(asked ? stdout : stderr,
+			"usage:\n" MODEL_COMMANDS_HELP
 			"Run against DATABASE_URL, as the gateway: SQLite (sqlite:///predictions.db when unset)\n"
-			"or PostgreSQL in either mode (PREDICT_MODE as for the gateway).\n");
-	return 2;
+			"or PostgreSQL in either mode (PREDICT_MODE as for the gateway). docs/http-api.md,\n"
+			"\"Deploying models\", has examples.\n");
+	return asked ? 0 : 2;
+}
+
+/*
+ * --help or -h anywhere: 0 (usage printed); an option other than deploy's
+ * --name: 2 (one line naming it); else -1 (go on).
+ */
+static int
+command_options(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return command_usage(true);
+		if (argv[i][0] == '-' && argv[i][1] != '\0' &&
+			!(i == 1 && strcmp(argv[0], "deploy") == 0 && strcmp(argv[i], "--name") == 0))
+		{
+			fprintf(stderr, "predict-gateway %s: unknown option %s (predict-gateway %s --help "
+					"lists the usage)\n", argv[0], argv[i], argv[0]);
+			return 2;
+		}
+	}
+	return -1;
 }
 
 int
@@ -771,7 +793,10 @@ pg_command(int argc, char **argv)
 	int			status = 1;
 	int			first = 1;
 	long		version = 0;
+	int			early = command_options(argc, argv);
 
+	if (early >= 0)
+		return early;
 	if (argc >= 3 && strcmp(argv[1], "--name") == 0)
 	{
 		name = argv[2];
@@ -780,7 +805,7 @@ pg_command(int argc, char **argv)
 	if ((strcmp(argv[0], "deploy") == 0 && argc - first != 1) ||
 		(strcmp(argv[0], "activate") == 0 && argc != 3) ||
 		(strcmp(argv[0], "set-default") == 0 && argc != 2))
-		return command_usage();
+		return command_usage(false);
 	if (url == NULL || *url == '\0')
 		url = DEFAULT_DATABASE_URL;
 	if (strncmp(url, "sqlite:", 7) == 0)

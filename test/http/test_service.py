@@ -7,6 +7,7 @@ Each test starts its own gateway(s) on a fresh database.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -41,6 +42,30 @@ def test_help_lists_every_setting():
                  "--database-url", "--port", "--model", "--threads", "--max-body", "--api-token",
                  "--idle-timeout", "--request-timeout"):
         assert name in out.stdout, name
+    # every route of the HTTP reference, every model command
+    reference = open(os.path.join(REPO, "docs", "http-api.md")).read()
+    routes = set(re.findall(r"^#+ `(?:GET|POST|HEAD)[^`]* (/[^` ?]*)", reference, re.M))
+    assert {"/predict", "/update", "/", "/report.json", "/metrics"} <= routes, routes
+    for route in routes:
+        assert re.search(r" %s[ ,]" % re.escape(route.replace("<id>", "<id>")), out.stdout), route
+    for command in ("deploy [--name NAME] MODEL.json", "activate NAME VERSION", "set-default NAME"):
+        assert "predict-gateway " + command in out.stdout, command
+
+
+@pytest.mark.parametrize("command", ["deploy", "activate", "set-default"])
+def test_model_commands_print_their_usage_and_refuse_unknown_options(command, tmp_path):
+    env = {"DATABASE_URL": "sqlite:///%s/never.db" % tmp_path, "PATH": os.environ["PATH"]}
+    for flag in ("--help", "-h"):
+        out = subprocess.run([GATEWAY, command, flag], capture_output=True, text=True,
+                             timeout=10, env=env)
+        assert out.returncode == 0 and out.stdout.startswith("usage:"), out
+        assert "predict-gateway " + command in out.stdout and out.stderr == ""
+    out = subprocess.run([GATEWAY, command, "--bogus", "x"], capture_output=True, text=True,
+                         timeout=10, env=env)
+    assert out.returncode == 2 and out.stdout == "", out
+    assert out.stderr == "predict-gateway %s: unknown option --bogus (predict-gateway %s --help " \
+        "lists the usage)\n" % (command, command), out.stderr
+    assert not (tmp_path / "never.db").exists()            # nothing opened
 
 
 SQLITE_FORMS = "use sqlite:///relative/path.db (relative to the working directory) or " \
