@@ -763,7 +763,11 @@ check_headers(const http_context *ctx, struct MHD_Connection *connection, reques
 	if (rs->route != ROUTE_HEALTHZ && rs->route != ROUTE_READYZ && !authorized(ctx, connection, rs->route))
 	{
 		rs->refusal = MHD_HTTP_UNAUTHORIZED;
-		rs->refusal_message = "missing or wrong bearer token: send Authorization: Bearer <token>";
+		/* the page's routes are opened in a browser, whose login dialog is the way in */
+		rs->refusal_message = rs->route == ROUTE_PAGE || rs->route == ROUTE_REPORT
+			? "missing or wrong API token: in a browser, enter the token as the password "
+			"(any user name); from a program, send Authorization: Bearer <token>"
+			: "missing or wrong bearer token: send Authorization: Bearer <token>";
 		return;
 	}
 	length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,

@@ -249,6 +249,8 @@ def test_page_and_report_need_the_token(backend, gateways, model):
         assert r.status == 401, r
         challenges = [v for k, v in r.headers if k.lower() == "www-authenticate"]
         assert "Bearer" in challenges and any(c.startswith("Basic realm=") for c in challenges)
+        # what a browser user reads after cancelling the dialog says what works there
+        assert "in a browser, enter the token as the password" in r.json["error"], r
         assert anonymous.get(path, headers={"Authorization": "Bearer s3cret"}).status == 200
         basic = base64.b64encode(b"anyone:s3cret").decode()
         assert anonymous.get(path, headers={"Authorization": "Basic " + basic}).status == 200
@@ -257,7 +259,9 @@ def test_page_and_report_need_the_token(backend, gateways, model):
         assert anonymous.get(path, headers={"Authorization": "Basic !!!"}).status == 401
     # Basic is for the page's routes only
     basic = base64.b64encode(b"anyone:s3cret").decode()
-    assert anonymous.get("/list-db-contents", headers={"Authorization": "Basic " + basic}).status == 401
+    r = anonymous.get("/list-db-contents", headers={"Authorization": "Basic " + basic})
+    assert r.status == 401 and r.json["error"] == \
+        "missing or wrong bearer token: send Authorization: Bearer <token>", r
     assert anonymous.get("/healthz").status == 200
     anonymous.close()
 
