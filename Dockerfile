@@ -21,7 +21,8 @@ RUN apt-get update \
  && useradd --system --home /app predict
 WORKDIR /app
 COPY --from=build /src/bin/predict-gateway bin/predict-gateway
-COPY models/titanic.json models/titanic.json
+# every model committed under models/: heroku run bin/predict-gateway deploy models/...
+COPY models models
 USER predict
 ENV PORT=5000
 EXPOSE 5000

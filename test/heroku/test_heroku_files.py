@@ -132,6 +132,16 @@ def test_dockerfile_build_step_works_from_the_copied_paths_without_server_header
                   "libmicrohttpd.so.12": "libmicrohttpd12", "libsqlite3.so.0": "libsqlite3-0"}
         if m.group(1) in direct:
             assert direct[m.group(1)] in runtime_packages and package.startswith(direct[m.group(1)]), line
-    for model_copy in runtime["copy"]:
-        if model_copy[0].startswith("models/"):
-            assert os.path.isfile(os.path.join(REPO, model_copy[0]))
+    # the whole models/ directory: heroku.md deploys a file committed there from the dyno
+    assert ["models", "models"] in runtime["copy"], runtime["copy"]
+
+
+def test_heroku_md_and_app_json_agree_on_the_api_token():
+    """app.json generates a token: heroku.md's steps set one too, read it, and send it."""
+    app = json.loads(read("app.json"))
+    assert app["env"]["PREDICT_API_TOKEN"]["generator"] == "secret"
+    steps = read(os.path.join("docs", "heroku.md"))
+    assert re.search(r"^ +heroku config:set PREDICT_API_TOKEN=[^#\n]+$", steps, re.M), "not set"
+    assert "TOKEN=$(heroku config:get PREDICT_API_TOKEN)" in steps
+    curls = re.findall(r"curl [^\n]*herokuapp\.com/(?:predict|update)[^\n]*", steps)
+    assert curls and all('-H "Authorization: Bearer $TOKEN"' in c for c in curls), curls
