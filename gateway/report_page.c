@@ -575,8 +575,37 @@ static const char style[] =
 	"tr.moderate{background:#fff4d6}tr.significant{background:#fde2e1}"
 	".badge{padding:2px 8px;border-radius:10px;font-size:12px}.badge.stable{background:#dff3e4;color:#1d6b34}"
 	".badge.moderate{background:#ffe8a3;color:#7a5200}.badge.significant{background:#f8b4b0;color:#8a1410}"
-	".confusion td{text-align:right;font-size:16px}.note{color:#5b6475;font-size:12px}"
+	/* the counts right-aligned under headers aligned the same way */
+	".confusion th,.confusion td{text-align:right}.confusion td{font-size:16px}"
+	".confusion tr>th:first-child{text-align:left}.note{color:#5b6475;font-size:12px}"
 	"footer{padding:0 32px 24px;color:#5b6475;font-size:12px}code{font-size:12px}";
+
+/*
+ * A timestamp of the report (ISO 8601: PostgreSQL's 2026-12-05T10:31:07.123456+00:00,
+ * SQLite's 2026-12-05T10:31:07.123Z) as a person reads it, 2026-12-05 10:31 UTC,
+ * in a <time> element that keeps the exact value; other text as it is.
+ */
+static void
+put_timestamp(strbuf *sb, const char *ts)
+{
+	size_t		len = ts != NULL ? strlen(ts) : 0;
+	const char *zone;
+
+	if (len < 16 || ts[10] != 'T' || ts[13] != ':')
+	{
+		put_html(sb, ts);
+		return;
+	}
+	zone = ts + 16 + strcspn(ts + 16, "Z+-");
+	sb_puts(sb, "<time datetime=\"");
+	put_html(sb, ts);
+	sb_printf(sb, "\">%.10s %.5s ", ts, ts + 11);
+	if (strcmp(zone, "Z") == 0 || strcmp(zone, "+00:00") == 0 || strcmp(zone, "+00") == 0)
+		sb_puts(sb, "UTC");
+	else
+		put_html(sb, zone);
+	sb_puts(sb, "</time>");
+}
 
 /* text as a URL query value (%-encoded but for unreserved characters). */
 static void
@@ -680,18 +709,24 @@ report_page_render(const char *json, size_t len, int days, strbuf *out)
 	if (cJSON_IsString(get(report, "since")) || cJSON_IsString(get(report, "until")))
 	{
 		sb_puts(out, "Predictions from ");
-		put_html(out, cJSON_IsString(get(report, "since")) ? str(report, "since") : "the first");
+		if (cJSON_IsString(get(report, "since")))
+			put_timestamp(out, str(report, "since"));
+		else
+			sb_puts(out, "the first");
 		sb_puts(out, " until ");
-		put_html(out, cJSON_IsString(get(report, "until")) ? str(report, "until") : "now");
+		if (cJSON_IsString(get(report, "until")))
+			put_timestamp(out, str(report, "until"));
+		else
+			sb_puts(out, "now");
 	}
 	else
 		sb_puts(out, "All predictions");
 	if (shown != NULL && cJSON_IsString(get(shown, "first_at")))
 	{
 		sb_puts(out, " &#183; this version's from ");
-		put_html(out, str(shown, "first_at"));
+		put_timestamp(out, str(shown, "first_at"));
 		sb_puts(out, " to ");
-		put_html(out, str(shown, "last_at"));
+		put_timestamp(out, str(shown, "last_at"));
 	}
 	sb_puts(out, "</p>");
 	put_periods(out, days);

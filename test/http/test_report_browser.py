@@ -7,6 +7,7 @@ to test/output/report-page-<backend>.png."""
 import datetime
 import html.parser
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -148,6 +149,14 @@ def test_browser_draws_the_report(page_gateway, backend):
         assert row["attrs"].get("class") == readings[name]
     assert "X (100)" in " ".join(rows["Embarked"]["text"].split())
     assert rows["Fare"]["attrs"]["class"] in ("moderate", "significant")
+
+    # timestamps as a person reads them (the exact value kept in <time datetime>), and the
+    # confusion matrix's counts aligned as their headers
+    times = dom.find("time")
+    assert times and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", t["text"]) for t in times), times
+    assert {t["attrs"]["datetime"] for t in times} >= {version["first_at"], version["last_at"]}
+    css = " ".join(e["text"] for e in dom.find("style"))
+    assert ".confusion th,.confusion td{text-align:right}" in css
 
     # and a picture of it
     os.makedirs(OUTPUT, exist_ok=True)
