@@ -124,9 +124,12 @@ def test_without_database_url_the_gateway_uses_sqlite_predictions_db_here(gatewa
     assert (tmp_path / "sub dir" / "my.db").exists()
 
 
-@pytest.mark.skipif(os.path.realpath(GATEWAY) != os.path.join(os.path.realpath(REPO), "bin",
-                                                                "predict-gateway"),
-                    reason="make run starts bin/predict-gateway")
+ONLY_BIN = pytest.mark.skipif(
+    os.path.realpath(GATEWAY) != os.path.join(os.path.realpath(REPO), "bin", "predict-gateway"),
+    reason="make run starts bin/predict-gateway")
+
+
+@ONLY_BIN
 def test_make_run_serves_the_curl_lines_it_prints(tmp_path):
     """The README's first command: make run builds (nothing to do here), starts the gateway
     on SQLite with the Titanic model and, once it is ready, prints the tutorial's curl
@@ -176,6 +179,56 @@ def test_make_run_serves_the_curl_lines_it_prints(tmp_path):
     # the terminal but what the README shows (no probe errors while it starts)
     assert "listening on http://127.0.0.1:%d/" % port in text, text
     assert "refused" not in text and "/dev/tcp" not in text, text
+
+
+@ONLY_BIN
+def test_make_run_postgresql_serves_a_throwaway_cluster_and_removes_it(tmp_path):
+    """The README's "try it on PostgreSQL" command: a local cluster with the extension, the
+    gateway on it, a psql line that connects; Ctrl-C stops the gateway, then the cluster,
+    which is removed."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PORT", "HOST")
+           and not k.startswith(("PREDICT_", "MAKE", "PG"))}
+    env["PORT"] = str(port)
+    out_path = tmp_path / "make-run-postgresql.out"
+    proc = subprocess.Popen(["make", "-s", "run-postgresql"], cwd=REPO, env=env,
+                            start_new_session=True, stdout=open(out_path, "wb"),
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while "psql " not in out_path.read_text():
+            assert proc.poll() is None, out_path.read_text()
+            assert time.monotonic() < deadline, out_path.read_text()
+            time.sleep(0.1)
+        text = out_path.read_text()
+        (psql_url,) = re.findall(r'psql "(postgresql://[^"]+)"', text)
+        data_dir = re.search(r"data in (\S+),", text).group(1)
+        assert os.path.isdir(data_dir)
+        commands = [line.strip() for line in text.splitlines() if line.startswith("  curl ")]
+        r = subprocess.run(["bash", "-c", commands[0] + " -s"], capture_output=True, text=True,
+                           timeout=30)
+        assert abs(json.loads(r.stdout)["proba"] - 0.09182825924632243) < 1e-12, r.stdout
+        # the psql line it prints reaches the extension and the logged row
+        q = subprocess.run(["psql", psql_url, "-AtXc",
+                            "SELECT extname, observation_id FROM pg_extension, predictions "
+                            "WHERE extname = 'predict'"],
+                           capture_output=True, text=True, timeout=30)
+        assert q.stdout.strip() == "predict|0", (q.stdout, q.stderr)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while "the cluster is stopped and removed" not in out_path.read_text() and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = out_path.read_text()
+    assert 'msg="stopped"' in text and "the cluster is stopped and removed" in text, text[-2000:]
+    assert not os.path.exists(data_dir)
+    assert "refused" not in text, text
 
 
 @pytest.mark.parametrize("make,expect", [
