@@ -118,6 +118,19 @@ setup_exec(sqlite3 *db, const char *sql, char *msg, size_t size, const char *wha
 	return false;
 }
 
+/* The extension's schema, created or brought up to date; false with msg. */
+static bool
+setup_installed(sqlite3 *db, char *msg, size_t size)
+{
+	char	   *errmsg = NULL;
+
+	if (predict_sqlite_install(db, &errmsg) == SQLITE_OK)
+		return true;
+	snprintf(msg, size, "%s", errmsg != NULL ? errmsg : "cannot create the predict schema");
+	sqlite3_free(errmsg);
+	return false;
+}
+
 /*
  * The set-up transaction: the extension's schema (created or brought up to
  * date by predict_sqlite_install, as loading predict_sqlite.so does), the
@@ -130,14 +143,9 @@ setup_schema(sqlite3 *db, const gateway_config *cfg, const char *path, char *msg
 {
 	char		default_model[128];		/* "name version", empty when none */
 	long long	version;
-	char	   *errmsg = NULL;
 
-	if (predict_sqlite_install(db, &errmsg) != SQLITE_OK)
-	{
-		snprintf(msg, size, "%s", errmsg != NULL ? errmsg : "cannot create the predict schema");
-		sqlite3_free(errmsg);
+	if (!setup_installed(db, msg, size))
 		return false;
-	}
 	if (!setup_query_text(db, "SELECT name || ' ' || active_version FROM predict_models"
 						  " WHERE is_default = 1", default_model, sizeof(default_model),
 						  msg, size, "cannot read the model registry"))
@@ -151,73 +159,91 @@ setup_schema(sqlite3 *db, const gateway_config *cfg, const char *path, char *msg
 	return true;
 }
 
-bool
-sqlite_setup(const gateway_config *cfg, char *msg, size_t size)
+/*
+ * Open path for set-up (create: also when it does not exist yet), as every
+ * connection of the gateway finds it: the predict functions registered, in
+ * WAL mode (a property of the file, set once and kept by every later
+ * connection), synchronous commits, and a busy handler that waits for
+ * another set-up at most until *deadline. NULL with msg on failure.
+ */
+static sqlite3 *
+setup_open(const char *path, bool create, int64_t *deadline, char *msg, size_t size)
 {
-	char		path[PATH_MAX];
 	sqlite3    *db = NULL;
-	int64_t		deadline = now_us() + SETUP_TIMEOUT_US;
-	bool		ok = false;
 	char		what[PATH_MAX + 64];
 	sqlite3_stmt *st;
 	char		mode[16] = "";
 
-	if (!sqlite_url_path(cfg->database_url, path, sizeof(path), msg, size))
-		return false;
 	if (sqlite3_libversion_number() < 3037000)
 	{
 		snprintf(msg, size, "SQLite %s is too old (STRICT tables need 3.37): install a newer "
 				 "libsqlite3 or use a postgresql:// DATABASE_URL", sqlite3_libversion());
-		return false;
+		return NULL;
 	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
 						SQLITE_OPEN_EXRESCODE, NULL) != SQLITE_OK)
 	{
-		snprintf(msg, size, "cannot open the SQLite database %s (%s): check DATABASE_URL "
-				 "(sqlite:///relative/path.db or sqlite:////absolute/path.db) and that the "
-				 "directory exists and is writable", path,
-				 db != NULL ? sqlite3_errmsg(db) : "out of memory");
-		goto done;
+		if (create)
+			snprintf(msg, size, "cannot open the SQLite database %s (%s): check DATABASE_URL "
+					 "(sqlite:///relative/path.db or sqlite:////absolute/path.db) and that the "
+					 "directory exists and is writable", path,
+					 db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		else
+			snprintf(msg, size, "cannot open the SQLite database %s (%s): check DATABASE_URL, "
+					 "or deploy a model into it first", path,
+					 db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
 	}
-	/* wait for another gateway's set-up, at most a minute */
-	sqlite3_busy_handler(db, sqlite_busy_wait, &deadline);
+	sqlite3_busy_handler(db, sqlite_busy_wait, deadline);
 	if (predict_sqlite_register(db, NULL) != SQLITE_OK)
 	{
 		snprintf(msg, size, "cannot register the predict functions: %s", sqlite3_errmsg(db));
-		goto done;
+		sqlite3_close(db);
+		return NULL;
 	}
-	/* WAL is a property of the file: set once, kept by every later connection */
 	snprintf(what, sizeof(what), "cannot use the SQLite database %s", path);
-	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK)
 	{
-		snprintf(msg, size, "%s: %s (is it a SQLite database? check DATABASE_URL)", what,
-				 sqlite3_errmsg(db));
-		goto done;
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+			snprintf(mode, sizeof(mode), "%s", (const char *) sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
 	}
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
-		snprintf(mode, sizeof(mode), "%s", (const char *) sqlite3_column_text(st, 0));
-	else
+	if (mode[0] == '\0')
 		snprintf(msg, size, "%s: %s (is it a SQLite database? check DATABASE_URL)", what,
 				 sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	if (mode[0] == '\0')
-		goto done;
-	if (strcmp(mode, "wal") != 0)
-	{
+	else if (strcmp(mode, "wal") != 0)
 		snprintf(msg, size, "%s: it cannot be switched to write-ahead logging (journal mode "
 				 "stays \"%s\"): put it on a local file system", what, mode);
-		goto done;
-	}
-	if (!setup_exec(db, "PRAGMA synchronous = FULL", msg, size, what) ||
-		!setup_exec(db, "BEGIN IMMEDIATE", msg, size, what))
-		goto done;
-	if (!setup_schema(db, cfg, path, msg, size))
+	if (mode[0] == '\0' || strcmp(mode, "wal") != 0 ||
+		!setup_exec(db, "PRAGMA synchronous = FULL", msg, size, what))
 	{
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		goto done;
+		sqlite3_close(db);
+		return NULL;
 	}
-	ok = setup_exec(db, "COMMIT", msg, size, what);
-done:
+	return db;
+}
+
+bool
+sqlite_setup(const gateway_config *cfg, char *msg, size_t size)
+{
+	char		path[PATH_MAX];
+	sqlite3    *db;
+	int64_t		deadline = now_us() + SETUP_TIMEOUT_US;
+	bool		ok = false;
+
+	if (!sqlite_url_path(cfg->database_url, path, sizeof(path), msg, size))
+		return false;
+	/* wait for another gateway's set-up, at most a minute */
+	if ((db = setup_open(path, true, &deadline, msg, size)) == NULL)
+		return false;
+	if (setup_exec(db, "BEGIN IMMEDIATE", msg, size, "cannot lock the database"))
+	{
+		if (setup_schema(db, cfg, path, msg, size))
+			ok = setup_exec(db, "COMMIT", msg, size, "cannot commit");
+		else
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	sqlite3_close(db);
 	return ok;
 }
@@ -267,23 +293,13 @@ sqlite_command(const char *url, const char *verb, const char *name, const char *
 		fprintf(stderr, "predict-gateway %s: %s\n", verb, msg);
 		return 2;
 	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE, NULL) != SQLITE_OK)
-	{
-		snprintf(msg, sizeof(msg), "cannot open the SQLite database %s (%s): check DATABASE_URL, "
-				 "or start the gateway on it once", path,
-				 db != NULL ? sqlite3_errmsg(db) : "out of memory");
-		goto done;
-	}
-	sqlite3_busy_handler(db, sqlite_busy_wait, &deadline);
-	if (predict_sqlite_register(db, NULL) != SQLITE_OK)
-	{
-		snprintf(msg, sizeof(msg), "cannot register the predict functions: %s", sqlite3_errmsg(db));
-		goto done;
-	}
-	if (!setup_exec(db, "BEGIN IMMEDIATE", msg, sizeof(msg), "cannot lock the database"))
+	/* a deploy may be the database's first write, as the gateway's start is */
+	db = setup_open(path, strcmp(verb, "deploy") == 0, &deadline, msg, sizeof(msg));
+	if (db == NULL || !setup_exec(db, "BEGIN IMMEDIATE", msg, sizeof(msg), "cannot lock the database"))
 		goto done;
 	if (strcmp(verb, "deploy") == 0)
-		ok = setup_deploy(db, arg1, name, &version, msg, sizeof(msg));
+		ok = setup_installed(db, msg, sizeof(msg)) &&
+			setup_deploy(db, arg1, name, &version, msg, sizeof(msg));
 	else if (strcmp(verb, "activate") == 0)
 		ok = command_select(db, "SELECT predict_activate(?1, ?2)", arg1, arg2,
 							"cannot activate the version", msg, sizeof(msg));

@@ -52,6 +52,27 @@ def test_help_lists_every_setting():
         assert "predict-gateway " + command in out.stdout, command
 
 
+def test_deploy_creates_a_new_sqlite_database_and_activate_does_not(tmp_path):
+    """A deploy may be a database's first write, as the gateway's start is: the file is
+    created in WAL mode with the schema and the model as the default. activate and
+    set-default on a file that does not exist say so and create nothing."""
+    env = {"DATABASE_URL": "sqlite:///%s/new.db" % tmp_path, "PATH": os.environ["PATH"]}
+    model = os.path.join(REPO, "models", "titanic.json")
+    out = subprocess.run([GATEWAY, "deploy", model], capture_output=True, text=True, timeout=30,
+                         env=env)
+    assert out.returncode == 0 and out.stdout == "1\n", out
+    db = sqlite3.connect(str(tmp_path / "new.db"))
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert db.execute("SELECT name, active_version, is_default FROM predict_models").fetchall() == \
+        [("titanic", 1, 1)]
+    db.close()
+    env["DATABASE_URL"] = "sqlite:///%s/other.db" % tmp_path
+    for args in (["activate", "titanic", "1"], ["set-default", "titanic"]):
+        out = subprocess.run([GATEWAY, *args], capture_output=True, text=True, timeout=30, env=env)
+        assert out.returncode == 1 and "or deploy a model into it first" in out.stderr, out
+    assert not (tmp_path / "other.db").exists()
+
+
 @pytest.mark.parametrize("command", ["deploy", "activate", "set-default"])
 def test_model_commands_print_their_usage_and_refuse_unknown_options(command, tmp_path):
     env = {"DATABASE_URL": "sqlite:///%s/never.db" % tmp_path, "PATH": os.environ["PATH"]}
