@@ -754,6 +754,35 @@ class Client:
         self.conn.close()
 
 
+def wait_for_output(out_path, text, proc, seconds):
+    """The output file of a command started in the background, once it holds text."""
+    deadline = time.monotonic() + seconds
+    while text not in out_path.read_text():
+        assert proc.poll() is None, out_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, out_path.read_text()[-3000:]
+        time.sleep(0.1)
+    return out_path.read_text()
+
+
+def interrupt(proc, seconds=30):
+    """Ctrl-C in a terminal: SIGINT to the process group (start_new_session=True)."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(seconds)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def curl_json(command):
+    """Run a curl command line as printed for a user; its JSON answer (status 200)."""
+    r = subprocess.run(["bash", "-c", command + " -s -w '\\n%{http_code}'"], capture_output=True,
+                       text=True, timeout=30)
+    body, status = r.stdout.rsplit("\n", 1)
+    assert status == "200", (command, r.stdout, r.stderr)
+    return json.loads(body)
+
+
 def metric(client, name):
     """The sum of a metric's samples on /metrics."""
     body = client.get("/metrics").body

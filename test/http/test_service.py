@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from harness import GATEWAY, REPO, Gateway, Client, fresh_id, metric, observation, raw_http
+from harness import (GATEWAY, REPO, Gateway, curl_json, fresh_id, interrupt, metric,
+                     observation, raw_http, wait_for_output)
 from harness import load as _load
 
 SANITIZED = "asan" in GATEWAY or "tsan" in GATEWAY   # RSS is not comparable
@@ -165,34 +166,17 @@ def test_make_run_serves_the_curl_lines_it_prints(tmp_path):
     proc = subprocess.Popen(["make", "-s", "run"], cwd=REPO, env=env, start_new_session=True,
                             stdout=open(out_path, "wb"), stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 300
-        while "list-db-contents" not in out_path.read_text():
-            assert proc.poll() is None, out_path.read_text()
-            assert time.monotonic() < deadline, out_path.read_text()
-            time.sleep(0.1)
-        text = out_path.read_text()
+        text = wait_for_output(out_path, "list-db-contents", proc, 300)
         assert "http://localhost:%d/" % port in text
         commands = [line.strip() for line in text.splitlines() if line.startswith("  curl ")]
         assert len(commands) == 3, text
-        outputs = []
-        for command in commands:
-            r = subprocess.run(["bash", "-c", command + " -s -w '\\n%{http_code}'"],
-                               capture_output=True, text=True, timeout=30)
-            body, status = r.stdout.rsplit("\n", 1)
-            assert status == "200", (command, r.stdout, r.stderr)
-            outputs.append(json.loads(body))
-        predicted, updated, listing = outputs
+        predicted, updated, listing = [curl_json(c) for c in commands]
         assert predicted["observation_id"] == 0 and predicted["model"] == "titanic"
         assert abs(predicted["proba"] - 0.09182825924632243) < 1e-12
         assert updated["true_class"] == 1 and updated["id"] == predicted["id"]
         assert [r["observation_id"] for r in listing] == [0]
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(15)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+        interrupt(proc, 15)
     text = out_path.read_text()
     assert "received SIGINT" in text and 'msg="stopped"' in text, text[-2000:]
     assert (tmp_path / "predictions.db").exists()
@@ -216,19 +200,12 @@ def test_make_run_postgresql_serves_a_throwaway_cluster_and_removes_it(tmp_path)
                             start_new_session=True, stdout=open(out_path, "wb"),
                             stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 300
-        while "psql " not in out_path.read_text():
-            assert proc.poll() is None, out_path.read_text()
-            assert time.monotonic() < deadline, out_path.read_text()
-            time.sleep(0.1)
-        text = out_path.read_text()
+        text = wait_for_output(out_path, "psql ", proc, 300)
         (psql_url,) = re.findall(r'psql "(postgresql://[^"]+)"', text)
         data_dir = re.search(r"data in (\S+),", text).group(1)
         assert os.path.isdir(data_dir)
         commands = [line.strip() for line in text.splitlines() if line.startswith("  curl ")]
-        r = subprocess.run(["bash", "-c", commands[0] + " -s"], capture_output=True, text=True,
-                           timeout=30)
-        assert abs(json.loads(r.stdout)["proba"] - 0.09182825924632243) < 1e-12, r.stdout
+        assert abs(curl_json(commands[0])["proba"] - 0.09182825924632243) < 1e-12
         # the psql line it prints reaches the extension and the logged row
         q = subprocess.run(["psql", psql_url, "-AtXc",
                             "SELECT extname, observation_id FROM pg_extension, predictions "
@@ -236,12 +213,7 @@ def test_make_run_postgresql_serves_a_throwaway_cluster_and_removes_it(tmp_path)
                            capture_output=True, text=True, timeout=30)
         assert q.stdout.strip() == "predict|0", (q.stdout, q.stderr)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+        interrupt(proc)
     deadline = time.monotonic() + 30
     while "the cluster is stopped and removed" not in out_path.read_text() and \
             time.monotonic() < deadline:

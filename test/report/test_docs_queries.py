@@ -15,17 +15,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TITANIC = os.path.join(REPO, "models", "titanic.json")
 
 
-def alert_queries():
-    """Every query in the docs that reads predict_report_psi with a WHERE on reading."""
+def doc_statements(keep):
+    """(page, statement) for each SQL statement of README.md's and docs/monitoring.md's sql
+    blocks, comments left out, that keep(statement) accepts."""
     found = []
     for name in ("README.md", os.path.join("docs", "monitoring.md")):
         text = open(os.path.join(REPO, name)).read()
         for block in re.findall(r"```sql\n(.*?)```", text, re.S):
             for stmt in block.split(";"):
-                body = "\n".join(l for l in stmt.splitlines() if not l.strip().startswith("--"))
-                if "predict_report_psi" in body and "WHERE" in body and "reading" in body:
-                    found.append((name, body.strip()))
+                body = "\n".join(l for l in stmt.splitlines() if not l.strip().startswith("--")).strip()
+                if keep(body):
+                    found.append((name, body))
     return found
+
+
+def alert_queries():
+    """The statements that read predict_report_psi with a WHERE on reading."""
+    return doc_statements(lambda q: "predict_report_psi" in q and "WHERE" in q and "reading" in q)
+
+
+def drift_queries():
+    """The statements that read drift (what needs the reference)."""
+    return doc_statements(lambda q: re.search(r"\bpredict_report(_psi|_bins)?\(", q) is not None
+                          and q.upper().startswith("SELECT"))
 
 
 def test_the_docs_have_alert_queries():
@@ -63,19 +75,6 @@ def test_alert_is_not_silent_without_a_reference(databases, mode, where, query):
     features = {r["feature"] for r in rows}
     assert "(probability)" in features and "Sex" in features, (where, rows)
     assert all(r["reading"] is None and "no reference" in r["reason"] for r in rows), (where, rows)
-
-
-def drift_queries():
-    """Every statement of the docs' sql blocks that reads drift (what needs the reference)."""
-    found = []
-    for name in ("README.md", os.path.join("docs", "monitoring.md")):
-        text = open(os.path.join(REPO, name)).read()
-        for block in re.findall(r"```sql\n(.*?)```", text, re.S):
-            for stmt in block.split(";"):
-                body = "\n".join(l for l in stmt.splitlines() if not l.strip().startswith("--")).strip()
-                if re.search(r"\bpredict_report(_psi|_bins)?\(", body) and body.upper().startswith("SELECT"):
-                    found.append((name, body))
-    return found
 
 
 @pytest.mark.parametrize("mode", MODES)
