@@ -766,6 +766,8 @@ def wait_for_output(out_path, text, proc, seconds):
 
 def interrupt(proc, seconds=30):
     """Ctrl-C in a terminal: SIGINT to the process group (start_new_session=True)."""
+    if proc.poll() is not None:
+        return
     os.killpg(proc.pid, signal.SIGINT)
     try:
         proc.wait(seconds)
