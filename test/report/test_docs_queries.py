@@ -63,15 +63,21 @@ def databases(cluster, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("where,query", alert_queries())
-def test_alert_is_not_silent_without_a_reference(databases, mode, where, query):
-    conn = connect(databases[mode])
+def rows_of(dsn, query):
+    """The query's rows, as dicts by column name."""
+    conn = connect(dsn)
     with conn.cursor() as cur:
         cur.execute(query)
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
     conn.close()
+    return rows
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("where,query", alert_queries())
+def test_alert_is_not_silent_without_a_reference(databases, mode, where, query):
+    rows = rows_of(databases[mode], query)
     features = {r["feature"] for r in rows}
     assert "(probability)" in features and "Sex" in features, (where, rows)
     assert all(r["reading"] is None and "no reference" in r["reason"] for r in rows), (where, rows)
@@ -80,9 +86,4 @@ def test_alert_is_not_silent_without_a_reference(databases, mode, where, query):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("where,query", drift_queries())
 def test_every_drift_example_answers_without_a_reference(databases, mode, where, query):
-    conn = connect(databases[mode])
-    with conn.cursor() as cur:
-        cur.execute(query)
-        rows = cur.fetchall()
-    conn.close()
-    assert rows, (where, query)
+    assert rows_of(databases[mode], query), (where, query)
