@@ -51,9 +51,9 @@ def clone(tmp_path_factory):
     """A fresh clone of the committed tree; where the tree is no git checkout (an
     exported copy), a copy of it without what a build or a test run leaves."""
     where = tmp_path_factory.mktemp("first-hour") / "predict"
-    inside = subprocess.run(["git", "-C", REPO, "rev-parse", "--is-inside-work-tree"],
-                            capture_output=True, text=True)
-    if inside.returncode == 0 and inside.stdout.strip() == "true":
+    inside = shutil.which("git") and subprocess.run(
+        ["git", "-C", REPO, "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True)
+    if inside and inside.returncode == 0 and inside.stdout.strip() == "true":
         subprocess.run(["git", "clone", "-q", REPO, str(where)], check=True, timeout=120)
     else:
         shutil.copytree(REPO, where, ignore=shutil.ignore_patterns(
