@@ -7,7 +7,7 @@ Usage:
     SOAK_DURATION=60 SOAK_BACKENDS=sqlite make soak
     test/soak/soak.py [--backends postgresql,managed,sqlite] [--duration 300]
                       [--saturation SECONDS] [--connections 32] [--fraction 0.8]
-                      [--name soak] [--keep]
+                      [--name soak] [--timings criteria|report] [--keep]
 
 (test/suites/55-soak runs the same with 8 s of saturation and 20 s of soak per
 backend as part of `make test`.)
@@ -69,12 +69,17 @@ per backend:
   target rate (the load was really offered).
 
 The last two are timings, and a shared machine (a CI runner) has minutes when
-other work takes its cores or its disk. When only they fail, the backend's
-soak runs once more, from a fresh database, and the second run's checks are
-the ones counted: a gateway that gets slower over time fails both runs, a
-disturbance elsewhere rarely lasts into the second. The first run is reported
-in full and kept as test/output/<name>-<backend>-first.json. The other
-checks (errors, rows, RSS, fds) are never run again: one failure counts.
+other work takes its cores or its disk. With --timings report (what the
+suite in `make test` passes: the project times nothing in its tests) they are
+measured and printed as INFO lines, not counted; a gross failure to hold the
+load still fails the errors check, since every request due must be answered
+within 15 s of the last one. With --timings criteria (the default, `make
+soak`) they count, and when only they fail, the backend's soak runs once more,
+from a fresh database, and the second run's checks are the ones counted: a
+gateway that gets slower over time fails both runs, a disturbance elsewhere
+rarely lasts into the second. The first run is reported in full and kept as
+test/output/<name>-<backend>-first.json. The other checks (errors, rows, RSS,
+fds) are never run again: one failure counts.
 
 Prints a table per backend and a summary; writes test/output/<name>-<backend>.json
 (name: soak, or soak-quick from the suite; with per-second answers, latency,
@@ -663,7 +668,9 @@ def soak_backend(backend, opts):
             "rules": {"warmup_fraction": WARMUP_FRACTION, "growth_limit": GROWTH_LIMIT,
                       "p99_factor": P99_FACTOR, "p99_floor_ms": P99_FLOOR_MS,
                       "rate_held": RATE_HELD},
-            "checks": [{"name": n, "pass": bool(ok), "detail": d} for n, ok, d in checks],
+            "checks": [{"name": n, "pass": bool(ok), "detail": d,
+                        "counted": n not in TIMING_CHECKS or opts.timings == "criteria"}
+                       for n, ok, d in checks],
             "cpu": cpu, "loadavg_before": load_before, "loadavg_after": load_after,
             "database_events": db_events,
             "gateway_exit_status": exit_status,
@@ -764,7 +771,10 @@ def report(s):
             "%s %s" % (e["t"], e["event"]) for e in s["database_events"]))
     log("gateway exit status after SIGTERM: %s" % s["gateway_exit_status"])
     for c in s["checks"]:
-        log("%s  %s: %s: %s" % ("PASS" if c["pass"] else "FAIL", s["backend"], c["name"], c["detail"]))
+        verdict = ("PASS" if c["pass"] else "FAIL") if c["counted"] else "INFO"
+        log("%s  %s: %s: %s%s" % (verdict, s["backend"], c["name"], c["detail"],
+                                  "" if c["counted"] else " (%s; a timing, reported, not counted)"
+                                  % ("held" if c["pass"] else "not held")))
 
 
 def fmt(v):
@@ -794,6 +804,8 @@ def main():
     ap.add_argument("--connections", type=int, default=int(env("SOAK_CONNECTIONS", 32)))
     ap.add_argument("--fraction", type=float, default=float(env("SOAK_FRACTION", 0.8)))
     ap.add_argument("--name", default=env("SOAK_NAME", "soak"))
+    ap.add_argument("--timings", choices=("criteria", "report"), default=env("SOAK_TIMINGS", "criteria"),
+                    help="p99 stable and rate held: checks that count (default), or figures reported")
     ap.add_argument("--keep", action="store_true", default=bool(env("SOAK_KEEP")),
                     help="keep the work directories (access log, per-request latencies)")
     opts = ap.parse_args()
@@ -818,7 +830,7 @@ def main():
     for b in backends:
         try:
             s = soak_backend(b, opts)
-            failing = {c["name"] for c in s["checks"] if not c["pass"]}
+            failing = {c["name"] for c in s["checks"] if c["counted"] and not c["pass"]}
             if failing and failing <= TIMING_CHECKS:
                 write_summary(s, "%s-%s-first.json" % (opts.name, b))
                 log("%s: %s failed in this run, a timing only: the soak of %s runs once more,"
@@ -828,12 +840,12 @@ def main():
                 s["first_run_failed"] = sorted(failing)
         except Exception as e:                     # one failure per criterion
             log("FAIL  %s: the soak did not run: %s" % (b, e))
-            failed += 6
+            failed += 6 if opts.timings == "criteria" else 4
             continue
         write_summary(s, "%s-%s.json" % (opts.name, b))
         summaries.append(s)
-        passed += sum(c["pass"] for c in s["checks"])
-        failed += sum(not c["pass"] for c in s["checks"])
+        passed += sum(c["pass"] for c in s["checks"] if c["counted"])
+        failed += sum(not c["pass"] for c in s["checks"] if c["counted"])
 
     if summaries:
         log("\n%-11s %8s %8s %8s %9s %7s %8s %9s %11s %9s %18s %21s"
