@@ -1,24 +1,27 @@
 """Upgrades (issue 14), as PostgreSQL's contrib modules are tested:
 
-- the extension installed as 1.0, with predictions logged and labelled, then
+- the extension installed as 1.0, and as 1.1 (each release's install script as
+  it shipped), with predictions logged and labelled, then
   `ALTER EXTENSION predict UPDATE`: the rows are unchanged, scoring works,
-  and the upgraded schema equals a fresh 1.1 install, seen two ways: the
+  and the upgraded schema equals a fresh 1.2 install, seen two ways: the
   catalog (every member's definition, privileges, columns, constraints,
   indexes and triggers with their state, pg_init_privs, extconfig) and
   pg_dump --schema-only --binary-upgrade, which writes the members out (a
   plain dump prints only CREATE EXTENSION); both see deliberate changes. The
   same in a schema of its own under the user's views and functions, and for
-  a 1.0 dump restored where 1.1 is installed;
+  a 1.0 dump restored where 1.2 is installed; the update to 1.2 makes the
+  daily alert report a version without a reference, which 1.1's kept quiet;
 - every regression test passes on databases whose extension was created as
-  1.0 and updated;
+  1.0, or 1.1, and updated;
 - managed mode: a database set up by the 1.0 gateway (built from this
   repository's history) is migrated by this gateway at start-up, in one
-  transaction, into what a new 1.1 schema is (also in a schema whose name
+  transaction, into what a new 1.3 schema is (also in a schema whose name
   needs quoting), with the same rows and the same scores, while a 1.0
   gateway already running keeps serving; the 1.0 gateway then refuses the
   newer schema and changes nothing, and this gateway refuses a schema newer
   than its own; a migration that fails midway leaves the 1.0 schema exactly
-  as it was; a role that may not migrate is served with the 1.0 schema.
+  as it was; a role that may not migrate is served with the 1.0 schema; a
+  database set up by the 1.1 or the 1.2 gateway gets its functions again.
 """
 
 import concurrent.futures
@@ -36,7 +39,10 @@ import processes
 from processes import REPO, Cluster, gateway_command, http, run_gateway, stop_gateway
 
 OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
-MANAGED_1_1_COMMIT = "50f0fe1"  # the last commit of managed schema 1.1
+MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
+                   "1.2": "08bf354"}
+EXTENSION_VERSION = "1.2"       # predict.control's default_version
+MANAGED_VERSION = "1.3"         # src/managed/sql/managed.sql's schema_version()
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
 PG_BIN = processes.PG_BIN
@@ -260,46 +266,83 @@ def score_all(cluster, db):
                         (json.dumps(o), json.dumps(o)))[0] for o in OBS]
 
 
-def test_extension_update_from_1_0_equals_a_fresh_1_1(cluster):
-    cluster.sql("postgres", "CREATE DATABASE upgraded")
+def extversion(cluster, db):
+    return cluster.sql(db, "SELECT extversion FROM pg_extension WHERE extname = 'predict'")[0][0]
+
+
+@pytest.fixture(scope="module")
+def fresh(cluster):
+    """A database with a fresh install of this version."""
     cluster.sql("postgres", "CREATE DATABASE fresh")
-    cluster.sql("upgraded", "CREATE EXTENSION predict VERSION '1.0'")
-    assert cluster.sql("upgraded", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.0",)]
-    deploy_and_log(cluster, "upgraded")
-    before, scores = rows(cluster, "upgraded"), score_all(cluster, "upgraded")
+    cluster.sql("fresh", "CREATE EXTENSION predict")
+    assert extversion(cluster, "fresh") == EXTENSION_VERSION
+    return "fresh"
+
+
+@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+def test_extension_update_equals_a_fresh_install(cluster, fresh, installed):
+    upgraded = "upgraded_" + installed.replace(".", "_")
+    cluster.sql("postgres", "CREATE DATABASE " + upgraded)
+    cluster.sql(upgraded, "CREATE EXTENSION predict VERSION '%s'" % installed)
+    assert extversion(cluster, upgraded) == installed
+    deploy_and_log(cluster, upgraded)
+    before, scores = rows(cluster, upgraded), score_all(cluster, upgraded)
     assert len(before["predictions"]) == len(OBS)
 
-    cluster.sql("upgraded", "ALTER EXTENSION predict UPDATE")
-    assert cluster.sql("upgraded", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
-    assert rows(cluster, "upgraded") == before
+    cluster.sql(upgraded, "ALTER EXTENSION predict UPDATE")
+    assert extversion(cluster, upgraded) == EXTENSION_VERSION
+    assert rows(cluster, upgraded) == before
     # scoring works: the same scores, a logged row scored by the trigger, a label, the reports
-    assert score_all(cluster, "upgraded") == scores
+    assert score_all(cluster, upgraded) == scores
     assert [p for p, _ in scores] == [float(r[3]) for r in before["predictions"]]
-    logged = cluster.sql("upgraded", "INSERT INTO predictions (observation_id, observation) VALUES (99, %s) "
-                                     "RETURNING proba, model_version", (json.dumps(OBS[1]),))
+    logged = cluster.sql(upgraded, "INSERT INTO predictions (observation_id, observation) VALUES (99, %s) "
+                                   "RETURNING proba, model_version", (json.dumps(OBS[1]),))
     assert logged == [(scores[1][0], 1)]
-    cluster.sql("upgraded", "UPDATE predictions SET true_class = 1 WHERE observation_id = 99")
-    assert cluster.sql("upgraded", "SELECT count(*) FROM predict_report_metrics()")[0][0] > 0
+    cluster.sql(upgraded, "UPDATE predictions SET true_class = 1 WHERE observation_id = 99")
+    assert cluster.sql(upgraded, "SELECT count(*) FROM predict_report_metrics()")[0][0] > 0
 
-    cluster.sql("fresh", "CREATE EXTENSION predict")
-    assert cluster.sql("fresh", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
-    upgraded, fresh = catalog(cluster, "upgraded"), catalog(cluster, "fresh")
-    assert len(fresh) > 30
-    assert any(line.startswith("schema predict_internal") for line in fresh)
-    assert any("init privileges of function predict_deploy(text,jsonb)" in line for line in fresh)
-    assert upgraded == fresh, diff(upgraded, fresh)
+    upgraded_catalog, fresh_catalog = catalog(cluster, upgraded), catalog(cluster, fresh)
+    assert len(fresh_catalog) > 30
+    assert any(line.startswith("schema predict_internal") for line in fresh_catalog)
+    assert any("init privileges of function predict_deploy(text,jsonb)" in line for line in fresh_catalog)
+    assert upgraded_catalog == fresh_catalog, diff(upgraded_catalog, fresh_catalog)
 
-    upgraded, fresh = dump_schema(cluster, "upgraded", True), dump_schema(cluster, "fresh", True)
+    upgraded_dump, fresh_dump = dump_schema(cluster, upgraded, True), dump_schema(cluster, fresh, True)
     # the members are in it, not only CREATE EXTENSION
-    assert any(line.startswith("CREATE FUNCTION predict_internal.report_versions(") for line in fresh)
-    assert any(line.startswith("ALTER EXTENSION predict ADD TABLE public.predictions") for line in fresh)
-    assert upgraded == fresh, diff(upgraded, fresh)
+    assert any(line.startswith("CREATE FUNCTION predict_internal.report_versions(") for line in fresh_dump)
+    assert any(line.startswith("ALTER EXTENSION predict ADD TABLE public.predictions") for line in fresh_dump)
+    assert upgraded_dump == fresh_dump, diff(upgraded_dump, fresh_dump)
 
 
-def test_a_1_0_dump_restores_as_1_1(cluster, tmp_path):
+ALERT = ("SELECT feature, reading, reason FROM predict_report_psi() "
+         "WHERE reading <> 'stable' OR unseen_rows > 0 ORDER BY feature")
+
+
+def test_the_update_to_1_2_makes_the_alert_see_a_version_without_a_reference(cluster):
+    """What 1.2 changes, through the update: on 1.1 the README's daily alert
+    returns nothing for a version without a reference (its reading is null);
+    after ALTER EXTENSION predict UPDATE it returns every feature, 'unknown',
+    with the reason."""
+    cluster.sql("postgres", "CREATE DATABASE blind_1_1")
+    cluster.sql("blind_1_1", "CREATE EXTENSION predict VERSION '1.1'")
+    doc = json.load(open(MODEL))
+    del doc["reference"]
+    cluster.sql("blind_1_1", "SELECT predict_deploy('titanic', %s::jsonb)", (json.dumps(doc),))
+    for i, obs in enumerate(OBS, 1):
+        cluster.sql("blind_1_1", "INSERT INTO predictions (observation_id, observation) VALUES (%s, %s)",
+                    (i, json.dumps(obs)))
+    assert cluster.sql("blind_1_1", ALERT) == []
+    assert {r for (r,) in cluster.sql("blind_1_1", "SELECT reading FROM predict_report_psi()")} == {None}
+    cluster.sql("blind_1_1", "ALTER EXTENSION predict UPDATE")
+    seen = cluster.sql("blind_1_1", ALERT)
+    assert len(seen) == 1 + len(doc["columns"]), seen
+    assert all(reading == "unknown" and "has no reference" in reason for _, reading, reason in seen), seen
+
+
+def test_a_1_0_dump_restores_as_the_current_version(cluster, tmp_path):
     """The other way to upgrade: pg_dump a 1.0 database, pg_restore -j it where
-    1.1 is installed. CREATE EXTENSION in the dump names no version: the
-    restore makes 1.1, with every row of 1.0, and the schema of a fresh 1.1."""
+    1.2 is installed. CREATE EXTENSION in the dump names no version: the
+    restore makes 1.2, with every row of 1.0, and the schema of a fresh 1.2."""
     cluster.sql("postgres", "CREATE DATABASE dumped_1_0")
     cluster.sql("dumped_1_0", "CREATE EXTENSION predict VERSION '1.0'")
     deploy_and_log(cluster, "dumped_1_0")
@@ -307,7 +350,7 @@ def test_a_1_0_dump_restores_as_1_1(cluster, tmp_path):
     cluster.tool(["pg_dump", "-Fc", "-f", dump, "dumped_1_0"])
     cluster.sql("postgres", "CREATE DATABASE restored_1_0")
     cluster.tool(["pg_restore", "-j", "2", "-d", "restored_1_0", dump])
-    assert cluster.sql("restored_1_0", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
+    assert extversion(cluster, "restored_1_0") == EXTENSION_VERSION
     assert rows(cluster, "restored_1_0") == rows(cluster, "dumped_1_0")
     assert score_all(cluster, "restored_1_0") == score_all(cluster, "dumped_1_0")
     cluster.sql("postgres", "CREATE DATABASE fresh_for_restore")
@@ -328,7 +371,7 @@ CREATE FUNCTION public.report() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT ml
 def test_extension_update_in_its_own_schema_under_users_objects(cluster):
     """CREATE EXTENSION predict SCHEMA ml VERSION '1.0', views and a function of
     the user's calling it; the update keeps them working, and the database
-    equals one where the same were made on a fresh 1.1 (the user's objects
+    equals one where the same were made on a fresh 1.2 (the user's objects
     are in the dump: they are the same text)."""
     for db, version in (("upgraded_ml", " VERSION '1.0'"), ("fresh_ml", "")):
         cluster.sql("postgres", "CREATE DATABASE %s" % db)
@@ -340,7 +383,7 @@ def test_extension_update_in_its_own_schema_under_users_objects(cluster):
                 (json.dumps(OBS[0]),))
     before = cluster.sql("upgraded_ml", "SELECT * FROM scored"), cluster.sql("upgraded_ml", "SELECT report()")
     cluster.sql("upgraded_ml", "ALTER EXTENSION predict UPDATE")
-    assert cluster.sql("upgraded_ml", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
+    assert extversion(cluster, "upgraded_ml") == EXTENSION_VERSION
     assert (cluster.sql("upgraded_ml", "SELECT * FROM scored"), cluster.sql("upgraded_ml", "SELECT report()")) \
         == before
     assert cluster.sql("upgraded_ml", "SELECT count(*) FROM metrics")[0][0] > 0
@@ -354,7 +397,7 @@ def test_extension_update_in_its_own_schema_under_users_objects(cluster):
 
 @pytest.fixture(scope="module")
 def altered(cluster):
-    """A fresh 1.1, changed and restored by the next test."""
+    """A fresh 1.2, changed and restored by the next test."""
     cluster.sql("postgres", "CREATE DATABASE altered")
     cluster.sql("altered", "CREATE EXTENSION predict")
 
@@ -368,7 +411,7 @@ def altered(cluster):
      "ALTER FUNCTION predict_internal.report_model(text) RESET work_mem"),
 ])
 def test_the_comparisons_see_a_difference(cluster, altered, change, undo):
-    """The schema comparisons can fail: each change to a fresh 1.1 is seen by
+    """The schema comparisons can fail: each change to a fresh 1.2 is seen by
     both, and undoing it makes the schema equal again."""
     reference = catalog(cluster, "altered"), dump_schema(cluster, "altered", True)
     cluster.sql("altered", change)
@@ -380,25 +423,28 @@ def test_the_comparisons_see_a_difference(cluster, altered, change, undo):
     assert (catalog(cluster, "altered"), dump_schema(cluster, "altered", True)) == reference
 
 
-def rewrite_create_extension(text, expected):
-    """Each CREATE EXTENSION [IF NOT EXISTS] predict [SCHEMA x]; made as 1.0
-    then updated. pg_regress echoes the statements, so the expected outputs
-    get the same rewrite; where the CREATE does not create (the extension
-    exists: an ERROR, or IF NOT EXISTS's NOTICE), the added UPDATE finds 1.1
-    installed and says so: the one line of output the rewrite adds."""
+def rewrite_create_extension(text, expected, installed):
+    """Each CREATE EXTENSION [IF NOT EXISTS] predict [SCHEMA x]; made as the
+    installed version then updated. pg_regress echoes the statements, so the
+    expected outputs get the same rewrite; where the CREATE does not create
+    (the extension exists: an ERROR, or IF NOT EXISTS's NOTICE), the added
+    UPDATE finds the current version installed and says so: the one line of
+    output the rewrite adds."""
     pattern = re.compile(r"^CREATE EXTENSION (IF NOT EXISTS )?predict( SCHEMA \w+)?;$", re.M)
-    text, n = pattern.subn(lambda m: "CREATE EXTENSION %spredict%s VERSION '1.0'; ALTER EXTENSION predict UPDATE;"
-                           % (m.group(1) or "", m.group(2) or ""), text)
+    text, n = pattern.subn(lambda m: "CREATE EXTENSION %spredict%s VERSION '%s'; ALTER EXTENSION predict UPDATE;"
+                           % (m.group(1) or "", m.group(2) or "", installed), text)
     if expected:
         text = re.sub(r"^(CREATE EXTENSION [^\n]*ALTER EXTENSION predict UPDATE;\n"
                       r"(?:ERROR|NOTICE):  extension \"predict\" already exists[^\n]*\n)",
-                      r'\1NOTICE:  version "1.1" of extension "predict" is already installed\n', text, flags=re.M)
+                      r'\1NOTICE:  version "%s" of extension "predict" is already installed\n' % EXTENSION_VERSION,
+                      text, flags=re.M)
     return text, n
 
 
-def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path):
+@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path, installed):
     """The regression suite (as make installcheck runs it), each CREATE
-    EXTENSION made as 1.0 then updated."""
+    EXTENSION made as an older version then updated."""
     tests = sorted(f[:-4] for f in os.listdir(os.path.join(REPO, "sql"))
                    if f.endswith(".sql"))
     assert len(tests) >= 7
@@ -407,7 +453,8 @@ def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path)
     rewritten = {}
     for name in tests:
         for kind, ext in (("sql", ".sql"), ("expected", ".out")):
-            text, n = rewrite_create_extension(open(os.path.join(REPO, kind, name + ext)).read(), kind == "expected")
+            text, n = rewrite_create_extension(open(os.path.join(REPO, kind, name + ext)).read(), kind == "expected",
+                                               installed)
             rewritten[kind] = rewritten.get(kind, 0) + n
             with open(tmp_path / kind / (name + ext), "w") as fh:
                 fh.write(text)
@@ -419,7 +466,7 @@ def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path)
     done = subprocess.run([PG_REGRESS, "--inputdir", str(tmp_path), "--outputdir", str(tmp_path),
                            "--bindir", PG_BIN, "--load-extension=plpgsql",
                            "--host", "127.0.0.1", "--port", cluster.port, "--user", cluster.superuser,
-                           "--dbname", "contrib_regression_upgraded", *tests],
+                           "--dbname", "contrib_regression_upgraded_" + installed.replace(".", "_"), *tests],
                           cwd=REPO, capture_output=True, text=True)
     diffs = tmp_path / "regression.diffs"
     assert done.returncode == 0, done.stdout + done.stderr + (open(diffs).read() if diffs.exists() else "")
