@@ -473,32 +473,34 @@ def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path,
     assert "All %d tests passed" % len(tests) in done.stdout, done.stdout
 
 
-def test_the_gateway_updates_a_1_0_extension_when_its_role_may(cluster):
-    """Started on a database with extension 1.0, the gateway runs ALTER
+@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+def test_the_gateway_updates_an_older_extension_when_its_role_may(cluster, installed):
+    """Started on a database with an older extension, the gateway runs ALTER
     EXTENSION predict UPDATE itself when its role owns the extension, and says
     so; a role that may not gets a warning naming the command, and is served."""
-    cluster.sql("postgres", "CREATE DATABASE gw_updates")
-    cluster.sql("gw_updates", "CREATE EXTENSION predict VERSION '1.0'")
-    deploy_and_log(cluster, "gw_updates")
-    cluster.sql("postgres", "CREATE ROLE reader LOGIN")
-    cluster.sql("gw_updates", "GRANT SELECT, INSERT ON predictions, predict_models TO reader")
-    cluster.sql("gw_updates", "GRANT USAGE ON SEQUENCE predictions_id_seq TO reader")
-    proc, port = run_gateway(cluster.url("gw_updates", "reader"))
+    db, reader = ("gw_updates_" + installed.replace(".", "_"), "reader_" + installed.replace(".", "_"))
+    cluster.sql("postgres", "CREATE DATABASE " + db)
+    cluster.sql(db, "CREATE EXTENSION predict VERSION '%s'" % installed)
+    deploy_and_log(cluster, db)
+    cluster.sql("postgres", "CREATE ROLE %s LOGIN" % reader)
+    cluster.sql(db, "GRANT SELECT, INSERT ON predictions, predict_models TO " + reader)
+    cluster.sql(db, "GRANT USAGE ON SEQUENCE predictions_id_seq TO " + reader)
+    proc, port = run_gateway(cluster.url(db, reader))
     try:
-        assert any("cannot update it" in line and "ALTER EXTENSION predict UPDATE" in line
-                   for line in proc.start_lines), proc.start_lines
+        assert any("predict extension is version %s and this role cannot update it" % installed in line
+                   and "ALTER EXTENSION predict UPDATE" in line for line in proc.start_lines), proc.start_lines
         assert http(port, "POST", "/predict", {"id": 900, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
-    assert cluster.sql("gw_updates", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.0",)]
-    proc, port = run_gateway(cluster.url("gw_updates"))
+    assert extversion(cluster, db) == installed
+    proc, port = run_gateway(cluster.url(db))
     try:
-        assert any("updated the predict extension from 1.0 to 1.1" in line for line in proc.start_lines), \
-            proc.start_lines
+        assert any("updated the predict extension from %s to %s" % (installed, EXTENSION_VERSION) in line
+                   for line in proc.start_lines), proc.start_lines
         assert http(port, "GET", "/report.json")[0] == 200
     finally:
         stop_gateway(proc)
-    assert cluster.sql("gw_updates", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
+    assert extversion(cluster, db) == EXTENSION_VERSION
 
 
 # ---------------------------------------------------------------- managed mode
@@ -510,9 +512,10 @@ def old_gateway():
 
 
 @pytest.fixture(scope="session")
-def gateway_1_1():
-    """The last gateway of managed schema 1.1, built from this repository's history."""
-    return gateway_of(MANAGED_1_1_COMMIT, "1.1")
+def gateway_of_release():
+    """release -> the last gateway of that managed schema, built from this
+    repository's history."""
+    return lambda release: gateway_of(MANAGED_COMMITS[release], release)
 
 
 def gateway_of(wanted, release):
@@ -606,7 +609,7 @@ def managed_1_0(cluster, old_gateway, tmp_path_factory):
     (in schema, else in public), as an
     ordinary role that owns it, with two versions deployed (the second by the
     1.0 gateway's deploy command) and predictions logged and labelled over
-    HTTP by each. (The installed extension is 1.1, which is trusted: the
+    HTTP by each. (The installed extension is 1.2, which is trusted: the
     owner could create it, so managed mode is asked for with PREDICT_MODE.)"""
     cluster.sql("postgres", "CREATE ROLE app LOGIN")
     v2 = version_2(str(tmp_path_factory.mktemp("models")))
@@ -669,7 +672,7 @@ def migrated(cluster, managed_1_0, old_gateway):
 
 @pytest.fixture(scope="module")
 def fresh_managed(cluster, migrated, tmp_path_factory):
-    """A new 1.2 managed database made by this gateway, as the same role, with
+    """A new 1.3 managed database made by this gateway, as the same role, with
     the same two versions deployed."""
     cluster.sql("postgres", "CREATE DATABASE mg_fresh OWNER app")
     url = cluster.url("mg_fresh", "app")
@@ -681,7 +684,8 @@ def fresh_managed(cluster, migrated, tmp_path_factory):
 
 
 def test_managed_1_0_is_migrated_at_start_up_and_serves_the_same_scores(migrated):
-    assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in migrated["start_lines"]), \
+    assert any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+               for line in migrated["start_lines"]), \
         migrated["start_lines"]
     # /predict scores as the 1.0 gateway did: its logged rows 101.. were scored by version 2, active
     logged = {int(r[1]): float(r[3]) for r in migrated["before"]["rows"]["predictions"]}
@@ -730,46 +734,54 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
     expected = cluster.sql("mg_migrated", "SELECT 'predict_internal', predict_internal.function_name('titanic', v) "
                                           "FROM generate_series(1, 2) v ORDER BY 2")
     assert scorers == expected, scorers
-    assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.2",)]
+    assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]
     with pytest.raises(Exception, match="newer than this gateway understands"):
         cluster.sql("mg_migrated", "SELECT predict__schema_version()")
 
 
-def test_managed_1_1_is_migrated_keeping_every_row_and_score_and_equals_a_fresh_one(
-        cluster, gateway_1_1, fresh_managed, tmp_path):
-    """A database the 1.1 gateway set up (two versions deployed, predictions
-    logged): this gateway's first start creates the functions again, in
-    one transaction, and the schema is then the one a new database gets."""
-    cluster.sql("postgres", "CREATE DATABASE mg_from_1_1 OWNER app")
-    url = cluster.url("mg_from_1_1", "app")
-    old, old_port = start(gateway_1_1, url, MANAGED)
+@pytest.mark.parametrize("release", sorted(MANAGED_COMMITS))
+def test_managed_schema_of_functions_only_is_migrated_keeping_every_row_and_score_and_equals_a_fresh_one(
+        cluster, gateway_of_release, fresh_managed, tmp_path, release):
+    """A database the 1.1 or the 1.2 gateway set up (two versions deployed,
+    predictions logged): this gateway's first start creates the functions
+    again, in one transaction, and the schema is then the one a new
+    database gets."""
+    old_gateway = gateway_of_release(release)
+    db = "mg_from_" + release.replace(".", "_")
+    cluster.sql("postgres", "CREATE DATABASE %s OWNER app" % db)
+    url = cluster.url(db, "app")
+    old, old_port = start(old_gateway, url, MANAGED)
     try:
         for i, o in enumerate(OBS):
             assert http(old_port, "POST", "/predict", {"id": 700 + i, "observation": o})[0] == 200
     finally:
         stop_gateway(old)
-    done = subprocess.run([gateway_1_1, "deploy", version_2(str(tmp_path))],
+    done = subprocess.run([old_gateway, "deploy", version_2(str(tmp_path))],
                           env=dict(os.environ, DATABASE_URL=url, **MANAGED), capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "2", (done.stdout, done.stderr)
-    assert cluster.sql("mg_from_1_1", "SELECT predict_internal.schema_version()") == [("1.1",)]
-    before = rows(cluster, "mg_from_1_1"), scores_by_version(cluster, "mg_from_1_1", [1, 2])
+    assert cluster.sql(db, "SELECT predict_internal.schema_version()") == [(release,)]
+    before = rows(cluster, db), scores_by_version(cluster, db, [1, 2])
+    # a window without predictions: no PSI, which the old reports read as null
+    blind = "SELECT DISTINCT reading FROM predict_report_psi(since => now() + interval '1 day')"
+    assert cluster.sql(db, blind) == [(None,)]
 
     proc, port = run_gateway(url)
     try:
         assert http(port, "POST", "/predict", {"id": 800, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
-    assert any("migrated the managed predict schema from 1.1 to 1.2" in line for line in proc.start_lines), \
-        proc.start_lines
-    assert cluster.sql("mg_from_1_1", "SELECT predict_internal.schema_version()") == [("1.2",)]
-    after = rows(cluster, "mg_from_1_1")
+    assert any("migrated the managed predict schema from %s to %s" % (release, MANAGED_VERSION) in line
+               for line in proc.start_lines), proc.start_lines
+    assert cluster.sql(db, "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]
+    assert cluster.sql(db, blind) == [("unknown",)]
+    after = rows(cluster, db)
     for table in ("predict_model_versions", "predict_models"):
         assert after[table] == before[0][table], table
     logged = before[0]["predictions"]
     assert after["predictions"][:len(logged)] == logged and len(after["predictions"]) == len(logged) + 1
-    assert scores_by_version(cluster, "mg_from_1_1", [1, 2]) == before[1]
-    migrated_catalog, fresh = catalog(cluster, "mg_from_1_1", True), catalog(cluster, "mg_fresh", True)
-    assert migrated_catalog == fresh, diff(migrated_catalog, fresh, ("migrated from 1.1", "fresh"))
+    assert scores_by_version(cluster, db, [1, 2]) == before[1]
+    migrated_catalog, fresh = catalog(cluster, db, True), catalog(cluster, "mg_fresh", True)
+    assert migrated_catalog == fresh, diff(migrated_catalog, fresh, ("migrated from " + release, "fresh"))
 
 
 def test_managed_migrated_schema_equals_a_fresh_one(cluster, migrated, fresh_managed):
@@ -820,13 +832,13 @@ def test_the_gateway_refuses_a_newer_managed_schema(cluster, migrated):
                              "SELECT pg_get_functiondef('predict_internal.schema_version()'::regprocedure)")
     snapshot = catalog(cluster, "mg_migrated", True), rows(cluster, "mg_migrated")
     cluster.sql("mg_migrated", "CREATE OR REPLACE FUNCTION predict_internal.schema_version() RETURNS text "
-                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.3'", user="app")
+                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.4'", user="app")
     try:
         line = refused(NEW_GATEWAY, migrated["url"])
-        assert "version 1.3, newer than this gateway (1.2)" in line, line
+        assert "version 1.4, newer than this gateway (1.3)" in line, line
         line = refused(NEW_GATEWAY, migrated["url"], args=["deploy", MODEL])
-        assert "version 1.3, newer than this gateway (1.2)" in line, line
-        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.3",)]
+        assert "version 1.4, newer than this gateway (1.3)" in line, line
+        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.4",)]
         assert rows(cluster, "mg_migrated") == snapshot[1]
     finally:
         cluster.sql("mg_migrated", definition[0][0], user="app")
@@ -837,13 +849,13 @@ def test_a_migration_that_fails_midway_leaves_the_1_0_schema_as_it_was(cluster, 
     url = managed_1_0("mg_failing")
     # a stored document this gateway cannot compile, after titanic's versions in
     # the migration's order (name, version): the 1.0 functions are dropped, the
-    # 1.2 ones created and titanic's scorers compiled into predict_internal
+    # current ones created and titanic's scorers compiled into predict_internal
     # before it fails
     cluster.sql("mg_failing", "INSERT INTO predict_model_versions (name, version, model) "
                               "VALUES ('zz_broken', 1, '{\"format\": \"predict-model/1\"}')")
     before = catalog(cluster, "mg_failing", True), dump_schema(cluster, "mg_failing"), rows(cluster, "mg_failing")
     line = refused(NEW_GATEWAY, url)
-    assert "cannot migrate the managed predict schema from 1.0 to 1.2" in line, line
+    assert "cannot migrate the managed predict schema from 1.0 to " + MANAGED_VERSION in line, line
     assert 'model "zz_broken" version 1' in line, line
     after = catalog(cluster, "mg_failing", True), dump_schema(cluster, "mg_failing"), rows(cluster, "mg_failing")
     assert after[0] == before[0], diff(before[0], after[0], ("before", "after"))
@@ -855,8 +867,8 @@ def test_a_migration_that_fails_midway_leaves_the_1_0_schema_as_it_was(cluster, 
     cluster.sql("mg_failing", "DELETE FROM predict_model_versions WHERE name = 'zz_broken'")
     proc, port = run_gateway(url)
     try:
-        assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines), \
-            proc.start_lines
+        assert any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+                   for line in proc.start_lines), proc.start_lines
         assert http(port, "POST", "/predict", {"id": 900, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
@@ -866,7 +878,7 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
     """A least-privilege gateway role (granted by 1.0's tools/grant-gateway.sql)
     may not migrate: it warns, naming what to do, serves with the 1.0 schema
     and changes nothing; it may not deploy. Once the owner's gateway has
-    migrated, the same role, with the same grants, is served by 1.2."""
+    migrated, the same role, with the same grants, is served by the current schema."""
     url = managed_1_0("mg_least")
     cluster.sql("postgres", "CREATE ROLE least_gw LOGIN")
     grants = subprocess.run(["git", "-C", REPO, "show", OLD_COMMIT + ":tools/grant-gateway.sql"],
@@ -892,7 +904,8 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
 
     proc, _ = run_gateway(url)
     stop_gateway(proc)
-    assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines)
+    assert any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+               for line in proc.start_lines)
     proc, port = run_gateway(gw_url)
     try:
         assert not any("level=warning" in line for line in proc.start_lines), proc.start_lines
@@ -905,13 +918,14 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
 
 def test_managed_migration_in_a_schema_of_its_own(cluster, managed_1_0, tmp_path):
     """A 1.0 schema in the role's own schema (a name to quote): migrated in
-    place, the same scores, equal to a new 1.2 schema made there."""
+    place, the same scores, equal to a new schema of this gateway made there."""
     schema = "My Schema"
     url = managed_1_0("mg_schema", schema)
     before = rows(cluster, "mg_schema"), scores_by_version(cluster, "mg_schema", [1, 2])
     proc, port = run_gateway(url)
     try:
-        assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines)
+        assert any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+                   for line in proc.start_lines)
         assert http(port, "POST", "/predict", {"id": 800, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
@@ -937,12 +951,13 @@ def test_managed_migration_in_a_schema_of_its_own(cluster, managed_1_0, tmp_path
 def test_gateways_starting_together_migrate_once(cluster, managed_1_0):
     """Three gateways of the new release start at once on a 1.0 schema (dynos
     of a release rolling out): one migrates, under the set-up's lock; the
-    others wait for it, find 1.2, and serve."""
+    others wait for it, find the current schema, and serve."""
     url = managed_1_0("mg_together")
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         started = list(pool.map(lambda _: run_gateway(url), range(3)))
     try:
-        migrations = [any("migrated the managed predict schema from 1.0 to 1.2" in line for line in p.start_lines)
+        migrations = [any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+                          for line in p.start_lines)
                       for p, _ in started]
         assert migrations.count(True) == 1, [p.start_lines for p, _ in started]
         for i, (_, port) in enumerate(started):
@@ -951,4 +966,4 @@ def test_gateways_starting_together_migrate_once(cluster, managed_1_0):
     finally:
         for p, _ in started:
             stop_gateway(p)
-    assert cluster.sql("mg_together", "SELECT predict_internal.schema_version()") == [("1.2",)]
+    assert cluster.sql("mg_together", "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]
