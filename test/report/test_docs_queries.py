@@ -55,9 +55,19 @@ def test_the_docs_have_alert_queries():
     assert [name for name, _ in alert_queries(sqlite=True)] == [os.path.join("docs", "monitoring.md")]
 
 
-def rows_of(cur):
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+def rows_of(database, query):
+    """The query's rows, as dicts by column name; database is a PostgreSQL dsn or
+    an SQLite connection."""
+    if isinstance(database, sqlite3.Connection):
+        cur = database.execute(query)
+        return [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
+    conn = connect(database)
+    with conn.cursor() as cur:
+        cur.execute(query)
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    conn.close()
+    return rows
 
 
 def assert_unknown_with_reason(rows, where):
@@ -90,12 +100,7 @@ def databases(cluster, tmp_path_factory):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("where,query", alert_queries())
 def test_alert_is_not_silent_without_a_reference(databases, mode, where, query):
-    conn = connect(databases[mode])
-    with conn.cursor() as cur:
-        cur.execute(query)
-        rows = rows_of(cur)
-    conn.close()
-    assert_unknown_with_reason(rows, where)
+    assert_unknown_with_reason(rows_of(databases[mode], query), where)
 
 
 @pytest.fixture(scope="module")
@@ -116,18 +121,13 @@ def sqlite_database(tmp_path_factory):
 
 @pytest.mark.parametrize("where,query", alert_queries(sqlite=True))
 def test_sqlite_alert_is_not_silent_without_a_reference(sqlite_database, where, query):
-    assert_unknown_with_reason(rows_of(sqlite_database.execute(query)), where)
+    assert_unknown_with_reason(rows_of(sqlite_database, query), where)
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("where,query", drift_queries())
 def test_every_drift_example_answers_without_a_reference(databases, mode, where, query):
-    conn = connect(databases[mode])
-    with conn.cursor() as cur:
-        cur.execute(query)
-        rows = cur.fetchall()
-    conn.close()
-    assert rows, (where, query)
+    assert rows_of(databases[mode], query), (where, query)
 
 
 @pytest.fixture(scope="module")
@@ -162,21 +162,11 @@ def stable(cluster, tmp_path_factory):
 def test_alert_is_quiet_where_nothing_drifted(stable, host):
     """The other half: with a reference and the training rows logged, every
     reading is 'stable' and the alerts return nothing."""
-    if host == "sqlite":
-        queries = alert_queries(sqlite=True)
-        for where, query in queries:
-            assert rows_of(stable["sqlite"].execute(query)) == [], where
-        readings = [r for (r,) in stable["sqlite"].execute(
-            "SELECT json_extract(f.value, '$.reading') FROM json_each(predict_report(), '$.versions') AS v, "
-            "json_each(v.value, '$.drift.features') AS f")]
-    else:
-        queries = alert_queries()
-        conn = connect(stable[host])
-        with conn.cursor() as cur:
-            for where, query in queries:
-                cur.execute(query)
-                assert rows_of(cur) == [], where
-            cur.execute("SELECT reading FROM predict_report_psi()")
-            readings = [r for (r,) in cur.fetchall()]
-        conn.close()
-    assert queries and readings == ["stable"] * 9, readings
+    queries = alert_queries(sqlite=host == "sqlite")
+    for where, query in queries:
+        assert rows_of(stable[host], query) == [], where
+    readings = rows_of(stable[host], "SELECT json_extract(f.value, '$.reading') AS reading "
+                                     "FROM json_each(predict_report(), '$.versions') AS v, "
+                                     "json_each(v.value, '$.drift.features') AS f" if host == "sqlite"
+                       else "SELECT reading FROM predict_report_psi()")
+    assert queries and [r["reading"] for r in readings] == ["stable"] * 9, readings
