@@ -35,8 +35,8 @@
 #include "predict.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
-#define MANAGED_SCHEMA_VERSION "1.2"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
-#define EXTENSION_VERSION "1.1"			/* predict.control's default_version */
+#define MANAGED_SCHEMA_VERSION "1.3"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
+#define EXTENSION_VERSION "1.2"			/* predict.control's default_version */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 
 typedef struct pg_target
@@ -427,7 +427,7 @@ version_number(const char *v)
 	return major * 1000 + minor;
 }
 
-/* The extension is there or can be created: make it, or update 1.0. */
+/* The extension is there or can be created: make it, or update an older version. */
 static bool
 prepare_extension(pg_target *t, bool installed, const char *version, const char *mode,
 				  char *why, size_t why_size, char *msg, size_t size)

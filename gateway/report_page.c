@@ -462,7 +462,38 @@ put_confusion(strbuf *sb, const cJSON *version)
 	sb_puts(sb, " (predicted_class as logged).</p>");
 }
 
-/* The PSI table: one row per feature, moderate and significant drift highlighted. */
+/*
+ * A feature's reading: the report's, or "unknown" where it has none (an
+ * extension before 1.2, which this gateway's role may not update, says null).
+ */
+static const char *
+reading_of(const cJSON *feature)
+{
+	const char *reading = cJSON_GetStringValue(get(feature, "reading"));
+
+	return reading != NULL ? reading : "unknown";
+}
+
+/* A reading's badge, and why when the PSI could not be computed. */
+static void
+put_reading(strbuf *sb, const cJSON *feature)
+{
+	const char *reading = reading_of(feature);
+
+	sb_puts(sb, "<span class=\"badge ");
+	put_html(sb, reading);
+	sb_puts(sb, "\">");
+	put_html(sb, reading);
+	sb_puts(sb, "</span>");
+	if (cJSON_IsString(get(feature, "reason")))
+	{
+		sb_puts(sb, " <span class=\"note reason\">");
+		put_html(sb, str(feature, "reason"));
+		sb_puts(sb, "</span>");
+	}
+}
+
+/* The PSI table: one row per feature, drift and unknown readings highlighted. */
 static void
 put_psi_table(strbuf *sb, const cJSON *version)
 {
@@ -472,13 +503,16 @@ put_psi_table(strbuf *sb, const cJSON *version)
 			"<th>missing now</th><th>missing in training</th><th>unseen categories</th></tr></thead><tbody>");
 	for (const cJSON *f = features ? features->child : NULL; f != NULL; f = f->next)
 	{
-		const char *reading = cJSON_GetStringValue(get(f, "reading"));
 		const cJSON *unseen = get(f, "unseen_values");
 		int			shown = 0;
 
-		sb_printf(sb, "<tr class=\"%s\" data-feature=\"", reading ? reading : "none");
+		sb_puts(sb, "<tr class=\"");
+		put_html(sb, reading_of(f));
+		sb_puts(sb, "\" data-feature=\"");
 		put_html(sb, str(f, "feature"));
-		sb_printf(sb, "\" data-reading=\"%s\"", reading ? reading : "");
+		sb_puts(sb, "\" data-reading=\"");
+		put_html(sb, reading_of(f));
+		sb_puts(sb, "\"");
 		put_data(sb, "psi", num(f, "psi"));
 		sb_puts(sb, "><td>");
 		put_html(sb, str(f, "feature"));
@@ -487,14 +521,7 @@ put_psi_table(strbuf *sb, const cJSON *version)
 		sb_puts(sb, "</span></td><td class=\"num\">");
 		put_fixed(sb, num(f, "psi"), 3);
 		sb_puts(sb, "</td><td>");
-		if (reading != NULL)
-			sb_printf(sb, "<span class=\"badge %s\">%s</span>", reading, reading);
-		else
-		{
-			sb_puts(sb, "<span class=\"note\">");
-			put_html(sb, str(f, "reason"));
-			sb_puts(sb, "</span>");
-		}
+		put_reading(sb, f);
 		sb_puts(sb, "</td><td class=\"num\">");
 		put_percent(sb, num(f, "missing_rate"));
 		sb_puts(sb, "</td><td class=\"num\">");
@@ -519,7 +546,8 @@ put_psi_table(strbuf *sb, const cJSON *version)
 		sb_puts(sb, "</td></tr>");
 	}
 	sb_puts(sb, "</tbody></table><p class=\"note\">PSI against the training data: below 0.1 stable, "
-			"0.1 to 0.25 moderate, above 0.25 significant.</p>");
+			"0.1 to 0.25 moderate, above 0.25 significant; unknown where it cannot be computed, "
+			"with the reason.</p>");
 }
 
 static void
@@ -572,9 +600,10 @@ static const char style[] =
 	"table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:6px 8px;text-align:left;"
 	"border-bottom:1px solid #e3e6eb}th{color:#5b6475;font-weight:normal}td.num{text-align:right;"
 	"font-variant-numeric:tabular-nums}.kind{color:#9aa1ad;font-size:11px}"
-	"tr.moderate{background:#fff4d6}tr.significant{background:#fde2e1}"
+	"tr.moderate{background:#fff4d6}tr.significant{background:#fde2e1}tr.unknown{background:#eef0f3}"
 	".badge{padding:2px 8px;border-radius:10px;font-size:12px}.badge.stable{background:#dff3e4;color:#1d6b34}"
 	".badge.moderate{background:#ffe8a3;color:#7a5200}.badge.significant{background:#f8b4b0;color:#8a1410}"
+	".badge.unknown{background:#d5d9e0;color:#1d2330}"
 	/* the counts right-aligned under headers aligned the same way */
 	".confusion th,.confusion td{text-align:right}.confusion td{font-size:16px}"
 	".confusion tr>th:first-child{text-align:left}.note{color:#5b6475;font-size:12px}"
@@ -743,7 +772,17 @@ report_page_render(const char *json, size_t len, int days, strbuf *out)
 		{
 			sb_puts(out, " <span class=\"psi\">PSI ");
 			put_fixed(out, num(probability, "psi"), 3);
-			sb_printf(out, " (%s)</span>", str(probability, "reading"));
+			sb_puts(out, " (");
+			put_html(out, reading_of(probability));
+			sb_puts(out, ")</span>");
+		}
+		else if (probability != NULL)
+		{
+			sb_puts(out, " <span class=\"psi\">PSI ");
+			put_html(out, reading_of(probability));
+			sb_puts(out, ": ");
+			put_html(out, str(probability, "reason"));
+			sb_puts(out, "</span>");
 		}
 		sb_puts(out, "</h2>");
 		put_probability_chart(out, probability);

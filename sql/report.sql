@@ -80,7 +80,11 @@ VALUES (10, '{"x": 1, "c": "a"}', 0.7, true, 1, 'tiny', 2, '2026-11-04 08:00+00'
        (11, '{"c": "b"}', 0.2, false, 1, 'tiny', 2, '2026-11-04 09:00+00');
 SELECT model_version, metric, value, reason FROM predict_report_metrics()
 WHERE metric IN ('rows', 'accuracy', 'recall', 'roc_auc');
-SELECT model_version, feature, psi, missing_rate, reason FROM predict_report_psi() WHERE model_version = 2;
+SELECT model_version, feature, psi, reading, missing_rate, reason FROM predict_report_psi() WHERE model_version = 2;
+-- the daily alert of README.md is not silent where it cannot see: version 2's
+-- features read 'unknown', with the reason (version 1's window is drifted too)
+SELECT model_version, feature, reading, reason FROM predict_report_psi()
+WHERE reading <> 'stable' OR unseen_rows > 0 ORDER BY model_version, feature COLLATE "C";
 SELECT v->>'version' AS version, v->'active' AS active, v->'threshold' AS threshold,
        v #> '{drift,reference_rows}' AS reference_rows
 FROM jsonb_array_elements(predict_report() -> 'versions') AS v;

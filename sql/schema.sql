@@ -45,7 +45,7 @@ DROP FUNCTION public.now();
 
 -- the extension is not relocatable: its schema is baked into its objects
 ALTER EXTENSION predict SET SCHEMA public;
--- and there is one version so far
+-- and the newest version is installed
 ALTER EXTENSION predict UPDATE;
 SELECT name, version, installed FROM pg_available_extension_versions WHERE name = 'predict';
 -- the extension cannot go into a second schema of the same database

@@ -40,9 +40,15 @@ report_psi_term(double actual, double expected)
 	return (a - e) * log(a / e);
 }
 
+/*
+ * PostgreSQL's predict_internal.report_reading: the usual reading of a PSI,
+ * "unknown" where none could be computed (the feature's reason says why).
+ */
 static const char *
-report_reading(double psi)
+report_reading(double psi, bool has_psi)
 {
+	if (!has_psi)
+		return "unknown";
 	return psi < 0.1 ? "stable" : psi <= 0.25 ? "moderate" : "significant";
 }
 
@@ -101,7 +107,7 @@ report_feature(const char *name, const char *kind, double psi, bool has_psi, int
 	cJSON_AddItemToObject(f, "feature", cJSON_CreateString(name));
 	cJSON_AddItemToObject(f, "kind", cJSON_CreateString(kind));
 	cJSON_AddItemToObject(f, "psi", report_number(psi, has_psi));
-	cJSON_AddItemToObject(f, "reading", has_psi ? cJSON_CreateString(report_reading(psi)) : cJSON_CreateNull());
+	cJSON_AddItemToObject(f, "reading", cJSON_CreateString(report_reading(psi, has_psi)));
 	cJSON_AddItemToObject(f, "rows", cJSON_CreateNumber((double) total));
 	return f;
 }

@@ -87,7 +87,7 @@ def test_the_page_runs_as_written(tmp_path):
     auc = float(re.search(r"ROC AUC (\S+)", out).group(1))
     assert 0.5 < auc <= 1, out
     readings = re.search(r"ROC AUC \S+\n(\[.*\])", out).group(1)
-    assert "None" not in readings and "'(probability)'" in readings, readings
+    assert "None" not in readings and "'unknown'" not in readings and "'(probability)'" in readings, readings
     # the new version: 2
     assert re.search(r"^2$", proc.stdout, re.M), out
     assert 'msg="stopped"' in served

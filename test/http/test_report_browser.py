@@ -1,11 +1,15 @@
 """The monitoring page in a real browser (issue 9): headless Chromium (Debian's
 `chromium`, tools/install-deps test) loads GET / from a running gateway with
 ten days of labelled Titanic predictions and a day of drifted ones, the DOM it
-builds is checked chart by chart against /report.json, and a screenshot goes
-to test/output/report-page-<backend>.png."""
+builds is checked chart by chart against /report.json, the confusion matrix's
+numbers are measured under their headers as laid out, and a screenshot goes
+to test/output/report-page-<backend>.png. A gateway started as `make run`
+starts one (the bundled model, a new database) draws drift numbers from its
+first predictions."""
 
 import datetime
 import html.parser
+import json
 import os
 import re
 import shutil
@@ -105,6 +109,39 @@ def page_gateway(backend, tmp_path_factory):
     assert gw.stop() == 0, gw.stderr()[-3000:]
 
 
+# Run in a copy of the page (the gateway's own answer, which fetches nothing, so it lays
+# out the same): the box of each cell of the confusion matrix and of the text in it.
+MEASURE = """<script>
+var cells = [];
+for (var row of document.getElementById("confusion").rows)
+  for (var cell of row.cells) {
+    var range = document.createRange();
+    range.selectNodeContents(cell);
+    var box = cell.getBoundingClientRect(), ink = range.getBoundingClientRect();
+    cells.push({row: row.rowIndex, column: cell.cellIndex, text: cell.textContent,
+                box: [box.left, box.right], ink: [ink.left, ink.right]});
+  }
+document.body.setAttribute("data-measured", JSON.stringify(cells));
+</script>"""
+
+
+def confusion_columns(gateway):
+    """The confusion matrix's value columns as Chromium lays them out at 1200 pixels:
+    for each, its header cell then its counts, each {text, box: [left, right] of the
+    cell, ink: [left, right] of its text}."""
+    page = gateway.client().get("/").body
+    assert page.count("</body>") == 1
+    with tempfile.TemporaryDirectory(prefix="predict-page-") as tmp:
+        copy = os.path.join(tmp, "page.html")
+        with open(copy, "w") as fh:
+            fh.write(page.replace("</body>", MEASURE + "</body>"))
+        dom = Dom(chromium("--dump-dom", "--window-size=1200,1600", "file://" + copy))
+    (body,) = dom.find("body")
+    cells = json.loads(body["attrs"]["data-measured"])
+    assert len(cells) == 9, cells
+    return [[c for c in cells if c["column"] == k] for k in (1, 2)]
+
+
 def test_browser_draws_the_report(page_gateway, backend):
     report = page_gateway.client().get("/report.json").json
     (version,) = report["versions"]
@@ -155,8 +192,14 @@ def test_browser_draws_the_report(page_gateway, backend):
     times = dom.find("time")
     assert times and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", t["text"]) for t in times), times
     assert {t["attrs"]["datetime"] for t in times} >= {version["first_at"], version["last_at"]}
-    css = " ".join(e["text"] for e in dom.find("style"))
-    assert ".confusion th,.confusion td{text-align:right}" in css
+    for column in confusion_columns(page_gateway):
+        header, counts = column[0], column[1:]
+        assert header["text"] in ("predicted 0", "predicted 1") and len(counts) == 2, column
+        for cell in counts:
+            assert cell["text"].replace(",", "").isdigit(), cell
+            # the same column, and the number's text ends where its header's does
+            assert abs(cell["box"][0] - header["box"][0]) < 0.5 and abs(cell["box"][1] - header["box"][1]) < 0.5
+            assert abs(cell["ink"][1] - header["ink"][1]) < 1, (header, cell)
 
     # and a picture of it
     os.makedirs(OUTPUT, exist_ok=True)
@@ -169,3 +212,38 @@ def test_browser_draws_the_report(page_gateway, backend):
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", head[16:24]) == (1200, 1600)
     assert os.path.getsize(shot) > 50_000             # a drawn page, not a blank one
+
+
+@pytest.fixture(scope="module")
+def first_run_gateway(backend):
+    """As `make run` starts: the bundled model (PREDICT_MODEL=models/titanic.json) on a
+    new database; then 60 Titanic rows through the API, as a first user's curls."""
+    import predict_export as pe
+    from titanic_data import features_and_target, load_titanic
+    X, _ = features_and_target(load_titanic())
+    gw = Gateway(backend.new_database(), env={"PREDICT_MODEL": os.path.join(REPO, "models", "titanic.json")},
+                 threads=2)
+    client = gw.client()
+    for obs in pe.frame_to_observations(X, list(X.columns))[:60]:
+        assert client.predict(fresh_id(), obs).status == 200
+    client.close()
+    yield gw
+    assert gw.stop() == 0, gw.stderr()[-3000:]
+
+
+def test_first_run_page_shows_drift_numbers(first_run_gateway):
+    """The bundled model carries its training reference: from the first
+    predictions, every drift row of the page has a PSI and a reading, and no
+    row says the reference is missing."""
+    dom = Dom(chromium("--dump-dom", first_run_gateway.base + "/"))
+    rows = [r for r in dom.find("tr", inside="table#psi") if "data-feature" in r["attrs"]]
+    assert [r["attrs"]["data-feature"] for r in rows] == \
+        ["(probability)", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Cabin", "Embarked"]
+    for row in rows:
+        assert row["attrs"]["data-reading"] in ("stable", "moderate", "significant"), row
+        assert float(row["attrs"]["data-psi"]) >= 0, row
+        assert re.search(r"\d\.\d{3}", row["text"]), row["text"]
+    text = " ".join(e["text"] for e in dom.find("main"))
+    assert "no reference" not in text and "unknown" not in text.replace("unknown where it cannot", "")
+    (heading,) = [e for e in dom.find("span") if e["attrs"].get("class") == "psi"]
+    assert re.fullmatch(r"PSI \d\.\d{3} \((stable|moderate|significant)\)", heading["text"]), heading

@@ -11,14 +11,13 @@ import pytest
 from conftest import REPO
 
 FOLDERS = [os.path.join(REPO, "src", "pg", "sql"), os.path.join(REPO, "src", "managed", "sql")]
-# every part but the 1.0 install script, as it shipped
+# every part but the scripts of released versions, kept as they shipped
 PARTS = {f[:-4]: os.path.join(d, f) for d in FOLDERS for f in os.listdir(d)
          if f.endswith(".sql") and not f.startswith("predict--")}
 BUILT = {
-    "build/sql/predict--1.1.sql": ["extension-header", "extension-schema", "tables", "extension", "untyped", "report",
+    "build/sql/predict--1.2.sql": ["extension-header", "extension-schema", "tables", "extension", "untyped", "report",
                                    "extension-backup", "extension-grants"],
-    "build/sql/predict--1.0--1.1.sql": ["extension-header", "extension-schema", "extension--1.0--1.1", "extension",
-                                        "untyped", "report", "extension-backup", "extension-grants"],
+    "build/sql/predict--1.1--1.2.sql": ["extension-header", "extension--1.1--1.2", "report"],
     "build/gateway/managed.sql": ["managed-schema", "tables", "managed", "untyped", "managed-constraints", "report"],
     "build/gateway/managed--1.0--1.1.sql": ["managed-schema", "managed--1.0--1.1", "managed", "untyped", "report"],
     "build/gateway/managed--1.1.sql": ["managed-schema", "managed", "untyped", "report"],

@@ -565,7 +565,7 @@ def attacked(request, cluster, sources):
     assert done.returncode == 0, done.stderr
     if mode == "extension":
         assert cluster.sql(db, "SELECT extversion, extnamespace::regnamespace::text FROM pg_extension "
-                               "WHERE extname = 'predict'") == [("1.1", "public")]
+                               "WHERE extname = 'predict'") == [("1.2", "public")]
     assert cluster.sql(db, "SELECT to_regprocedure('public.predict_proba(jsonb)') IS NOT NULL, "
                            "(SELECT count(*) FROM public.predict_models)") == [(True, 2)]
     install = hijacked(cluster, db, since)

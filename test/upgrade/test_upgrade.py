@@ -1,24 +1,27 @@
 """Upgrades (issue 14), as PostgreSQL's contrib modules are tested:
 
-- the extension installed as 1.0, with predictions logged and labelled, then
+- the extension installed as 1.0, and as 1.1 (each release's install script as
+  it shipped), with predictions logged and labelled, then
   `ALTER EXTENSION predict UPDATE`: the rows are unchanged, scoring works,
-  and the upgraded schema equals a fresh 1.1 install, seen two ways: the
+  and the upgraded schema equals a fresh 1.2 install, seen two ways: the
   catalog (every member's definition, privileges, columns, constraints,
   indexes and triggers with their state, pg_init_privs, extconfig) and
   pg_dump --schema-only --binary-upgrade, which writes the members out (a
   plain dump prints only CREATE EXTENSION); both see deliberate changes. The
   same in a schema of its own under the user's views and functions, and for
-  a 1.0 dump restored where 1.1 is installed;
+  a 1.0 dump restored where 1.2 is installed; the update to 1.2 makes the
+  daily alert report a version without a reference, which 1.1's kept quiet;
 - every regression test passes on databases whose extension was created as
-  1.0 and updated;
+  1.0, or 1.1, and updated;
 - managed mode: a database set up by the 1.0 gateway (built from this
   repository's history) is migrated by this gateway at start-up, in one
-  transaction, into what a new 1.1 schema is (also in a schema whose name
+  transaction, into what a new 1.3 schema is (also in a schema whose name
   needs quoting), with the same rows and the same scores, while a 1.0
   gateway already running keeps serving; the 1.0 gateway then refuses the
   newer schema and changes nothing, and this gateway refuses a schema newer
   than its own; a migration that fails midway leaves the 1.0 schema exactly
-  as it was; a role that may not migrate is served with the 1.0 schema.
+  as it was; a role that may not migrate is served with the 1.0 schema; a
+  database set up by the 1.1 or the 1.2 gateway gets its functions again.
 """
 
 import concurrent.futures
@@ -36,7 +39,10 @@ import processes
 from processes import REPO, Cluster, gateway_command, http, run_gateway, stop_gateway
 
 OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
-MANAGED_1_1_COMMIT = "50f0fe1"  # the last commit of managed schema 1.1
+MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
+                   "1.2": "08bf354"}
+EXTENSION_VERSION = "1.2"       # predict.control's default_version
+MANAGED_VERSION = "1.3"         # src/managed/sql/managed.sql's schema_version()
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
 PG_BIN = processes.PG_BIN
@@ -260,46 +266,83 @@ def score_all(cluster, db):
                         (json.dumps(o), json.dumps(o)))[0] for o in OBS]
 
 
-def test_extension_update_from_1_0_equals_a_fresh_1_1(cluster):
-    cluster.sql("postgres", "CREATE DATABASE upgraded")
+def extversion(cluster, db):
+    return cluster.sql(db, "SELECT extversion FROM pg_extension WHERE extname = 'predict'")[0][0]
+
+
+@pytest.fixture(scope="module")
+def fresh(cluster):
+    """A database with a fresh install of this version."""
     cluster.sql("postgres", "CREATE DATABASE fresh")
-    cluster.sql("upgraded", "CREATE EXTENSION predict VERSION '1.0'")
-    assert cluster.sql("upgraded", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.0",)]
-    deploy_and_log(cluster, "upgraded")
-    before, scores = rows(cluster, "upgraded"), score_all(cluster, "upgraded")
+    cluster.sql("fresh", "CREATE EXTENSION predict")
+    assert extversion(cluster, "fresh") == EXTENSION_VERSION
+    return "fresh"
+
+
+@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+def test_extension_update_equals_a_fresh_install(cluster, fresh, installed):
+    upgraded = "upgraded_" + installed.replace(".", "_")
+    cluster.sql("postgres", "CREATE DATABASE " + upgraded)
+    cluster.sql(upgraded, "CREATE EXTENSION predict VERSION '%s'" % installed)
+    assert extversion(cluster, upgraded) == installed
+    deploy_and_log(cluster, upgraded)
+    before, scores = rows(cluster, upgraded), score_all(cluster, upgraded)
     assert len(before["predictions"]) == len(OBS)
 
-    cluster.sql("upgraded", "ALTER EXTENSION predict UPDATE")
-    assert cluster.sql("upgraded", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
-    assert rows(cluster, "upgraded") == before
+    cluster.sql(upgraded, "ALTER EXTENSION predict UPDATE")
+    assert extversion(cluster, upgraded) == EXTENSION_VERSION
+    assert rows(cluster, upgraded) == before
     # scoring works: the same scores, a logged row scored by the trigger, a label, the reports
-    assert score_all(cluster, "upgraded") == scores
+    assert score_all(cluster, upgraded) == scores
     assert [p for p, _ in scores] == [float(r[3]) for r in before["predictions"]]
-    logged = cluster.sql("upgraded", "INSERT INTO predictions (observation_id, observation) VALUES (99, %s) "
-                                     "RETURNING proba, model_version", (json.dumps(OBS[1]),))
+    logged = cluster.sql(upgraded, "INSERT INTO predictions (observation_id, observation) VALUES (99, %s) "
+                                   "RETURNING proba, model_version", (json.dumps(OBS[1]),))
     assert logged == [(scores[1][0], 1)]
-    cluster.sql("upgraded", "UPDATE predictions SET true_class = 1 WHERE observation_id = 99")
-    assert cluster.sql("upgraded", "SELECT count(*) FROM predict_report_metrics()")[0][0] > 0
+    cluster.sql(upgraded, "UPDATE predictions SET true_class = 1 WHERE observation_id = 99")
+    assert cluster.sql(upgraded, "SELECT count(*) FROM predict_report_metrics()")[0][0] > 0
 
-    cluster.sql("fresh", "CREATE EXTENSION predict")
-    assert cluster.sql("fresh", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
-    upgraded, fresh = catalog(cluster, "upgraded"), catalog(cluster, "fresh")
-    assert len(fresh) > 30
-    assert any(line.startswith("schema predict_internal") for line in fresh)
-    assert any("init privileges of function predict_deploy(text,jsonb)" in line for line in fresh)
-    assert upgraded == fresh, diff(upgraded, fresh)
+    upgraded_catalog, fresh_catalog = catalog(cluster, upgraded), catalog(cluster, fresh)
+    assert len(fresh_catalog) > 30
+    assert any(line.startswith("schema predict_internal") for line in fresh_catalog)
+    assert any("init privileges of function predict_deploy(text,jsonb)" in line for line in fresh_catalog)
+    assert upgraded_catalog == fresh_catalog, diff(upgraded_catalog, fresh_catalog)
 
-    upgraded, fresh = dump_schema(cluster, "upgraded", True), dump_schema(cluster, "fresh", True)
+    upgraded_dump, fresh_dump = dump_schema(cluster, upgraded, True), dump_schema(cluster, fresh, True)
     # the members are in it, not only CREATE EXTENSION
-    assert any(line.startswith("CREATE FUNCTION predict_internal.report_versions(") for line in fresh)
-    assert any(line.startswith("ALTER EXTENSION predict ADD TABLE public.predictions") for line in fresh)
-    assert upgraded == fresh, diff(upgraded, fresh)
+    assert any(line.startswith("CREATE FUNCTION predict_internal.report_versions(") for line in fresh_dump)
+    assert any(line.startswith("ALTER EXTENSION predict ADD TABLE public.predictions") for line in fresh_dump)
+    assert upgraded_dump == fresh_dump, diff(upgraded_dump, fresh_dump)
 
 
-def test_a_1_0_dump_restores_as_1_1(cluster, tmp_path):
+ALERT = ("SELECT feature, reading, reason FROM predict_report_psi() "
+         "WHERE reading <> 'stable' OR unseen_rows > 0 ORDER BY feature")
+
+
+def test_the_update_to_1_2_makes_the_alert_see_a_version_without_a_reference(cluster):
+    """What 1.2 changes, through the update: on 1.1 the README's daily alert
+    returns nothing for a version without a reference (its reading is null);
+    after ALTER EXTENSION predict UPDATE it returns every feature, 'unknown',
+    with the reason."""
+    cluster.sql("postgres", "CREATE DATABASE blind_1_1")
+    cluster.sql("blind_1_1", "CREATE EXTENSION predict VERSION '1.1'")
+    doc = json.load(open(MODEL))
+    del doc["reference"]
+    cluster.sql("blind_1_1", "SELECT predict_deploy('titanic', %s::jsonb)", (json.dumps(doc),))
+    for i, obs in enumerate(OBS, 1):
+        cluster.sql("blind_1_1", "INSERT INTO predictions (observation_id, observation) VALUES (%s, %s)",
+                    (i, json.dumps(obs)))
+    assert cluster.sql("blind_1_1", ALERT) == []
+    assert {r for (r,) in cluster.sql("blind_1_1", "SELECT reading FROM predict_report_psi()")} == {None}
+    cluster.sql("blind_1_1", "ALTER EXTENSION predict UPDATE")
+    seen = cluster.sql("blind_1_1", ALERT)
+    assert len(seen) == 1 + len(doc["columns"]), seen
+    assert all(reading == "unknown" and "has no reference" in reason for _, reading, reason in seen), seen
+
+
+def test_a_1_0_dump_restores_as_the_current_version(cluster, tmp_path):
     """The other way to upgrade: pg_dump a 1.0 database, pg_restore -j it where
-    1.1 is installed. CREATE EXTENSION in the dump names no version: the
-    restore makes 1.1, with every row of 1.0, and the schema of a fresh 1.1."""
+    1.2 is installed. CREATE EXTENSION in the dump names no version: the
+    restore makes 1.2, with every row of 1.0, and the schema of a fresh 1.2."""
     cluster.sql("postgres", "CREATE DATABASE dumped_1_0")
     cluster.sql("dumped_1_0", "CREATE EXTENSION predict VERSION '1.0'")
     deploy_and_log(cluster, "dumped_1_0")
@@ -307,7 +350,7 @@ def test_a_1_0_dump_restores_as_1_1(cluster, tmp_path):
     cluster.tool(["pg_dump", "-Fc", "-f", dump, "dumped_1_0"])
     cluster.sql("postgres", "CREATE DATABASE restored_1_0")
     cluster.tool(["pg_restore", "-j", "2", "-d", "restored_1_0", dump])
-    assert cluster.sql("restored_1_0", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
+    assert extversion(cluster, "restored_1_0") == EXTENSION_VERSION
     assert rows(cluster, "restored_1_0") == rows(cluster, "dumped_1_0")
     assert score_all(cluster, "restored_1_0") == score_all(cluster, "dumped_1_0")
     cluster.sql("postgres", "CREATE DATABASE fresh_for_restore")
@@ -328,7 +371,7 @@ CREATE FUNCTION public.report() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT ml
 def test_extension_update_in_its_own_schema_under_users_objects(cluster):
     """CREATE EXTENSION predict SCHEMA ml VERSION '1.0', views and a function of
     the user's calling it; the update keeps them working, and the database
-    equals one where the same were made on a fresh 1.1 (the user's objects
+    equals one where the same were made on a fresh 1.2 (the user's objects
     are in the dump: they are the same text)."""
     for db, version in (("upgraded_ml", " VERSION '1.0'"), ("fresh_ml", "")):
         cluster.sql("postgres", "CREATE DATABASE %s" % db)
@@ -340,7 +383,7 @@ def test_extension_update_in_its_own_schema_under_users_objects(cluster):
                 (json.dumps(OBS[0]),))
     before = cluster.sql("upgraded_ml", "SELECT * FROM scored"), cluster.sql("upgraded_ml", "SELECT report()")
     cluster.sql("upgraded_ml", "ALTER EXTENSION predict UPDATE")
-    assert cluster.sql("upgraded_ml", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
+    assert extversion(cluster, "upgraded_ml") == EXTENSION_VERSION
     assert (cluster.sql("upgraded_ml", "SELECT * FROM scored"), cluster.sql("upgraded_ml", "SELECT report()")) \
         == before
     assert cluster.sql("upgraded_ml", "SELECT count(*) FROM metrics")[0][0] > 0
@@ -354,7 +397,7 @@ def test_extension_update_in_its_own_schema_under_users_objects(cluster):
 
 @pytest.fixture(scope="module")
 def altered(cluster):
-    """A fresh 1.1, changed and restored by the next test."""
+    """A fresh 1.2, changed and restored by the next test."""
     cluster.sql("postgres", "CREATE DATABASE altered")
     cluster.sql("altered", "CREATE EXTENSION predict")
 
@@ -368,7 +411,7 @@ def altered(cluster):
      "ALTER FUNCTION predict_internal.report_model(text) RESET work_mem"),
 ])
 def test_the_comparisons_see_a_difference(cluster, altered, change, undo):
-    """The schema comparisons can fail: each change to a fresh 1.1 is seen by
+    """The schema comparisons can fail: each change to a fresh 1.2 is seen by
     both, and undoing it makes the schema equal again."""
     reference = catalog(cluster, "altered"), dump_schema(cluster, "altered", True)
     cluster.sql("altered", change)
@@ -380,25 +423,28 @@ def test_the_comparisons_see_a_difference(cluster, altered, change, undo):
     assert (catalog(cluster, "altered"), dump_schema(cluster, "altered", True)) == reference
 
 
-def rewrite_create_extension(text, expected):
-    """Each CREATE EXTENSION [IF NOT EXISTS] predict [SCHEMA x]; made as 1.0
-    then updated. pg_regress echoes the statements, so the expected outputs
-    get the same rewrite; where the CREATE does not create (the extension
-    exists: an ERROR, or IF NOT EXISTS's NOTICE), the added UPDATE finds 1.1
-    installed and says so: the one line of output the rewrite adds."""
+def rewrite_create_extension(text, expected, installed):
+    """Each CREATE EXTENSION [IF NOT EXISTS] predict [SCHEMA x]; made as the
+    installed version then updated. pg_regress echoes the statements, so the
+    expected outputs get the same rewrite; where the CREATE does not create
+    (the extension exists: an ERROR, or IF NOT EXISTS's NOTICE), the added
+    UPDATE finds the current version installed and says so: the one line of
+    output the rewrite adds."""
     pattern = re.compile(r"^CREATE EXTENSION (IF NOT EXISTS )?predict( SCHEMA \w+)?;$", re.M)
-    text, n = pattern.subn(lambda m: "CREATE EXTENSION %spredict%s VERSION '1.0'; ALTER EXTENSION predict UPDATE;"
-                           % (m.group(1) or "", m.group(2) or ""), text)
+    text, n = pattern.subn(lambda m: "CREATE EXTENSION %spredict%s VERSION '%s'; ALTER EXTENSION predict UPDATE;"
+                           % (m.group(1) or "", m.group(2) or "", installed), text)
     if expected:
         text = re.sub(r"^(CREATE EXTENSION [^\n]*ALTER EXTENSION predict UPDATE;\n"
                       r"(?:ERROR|NOTICE):  extension \"predict\" already exists[^\n]*\n)",
-                      r'\1NOTICE:  version "1.1" of extension "predict" is already installed\n', text, flags=re.M)
+                      r'\1NOTICE:  version "%s" of extension "predict" is already installed\n' % EXTENSION_VERSION,
+                      text, flags=re.M)
     return text, n
 
 
-def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path):
+@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path, installed):
     """The regression suite (as make installcheck runs it), each CREATE
-    EXTENSION made as 1.0 then updated."""
+    EXTENSION made as an older version then updated."""
     tests = sorted(f[:-4] for f in os.listdir(os.path.join(REPO, "sql"))
                    if f.endswith(".sql"))
     assert len(tests) >= 7
@@ -407,7 +453,8 @@ def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path)
     rewritten = {}
     for name in tests:
         for kind, ext in (("sql", ".sql"), ("expected", ".out")):
-            text, n = rewrite_create_extension(open(os.path.join(REPO, kind, name + ext)).read(), kind == "expected")
+            text, n = rewrite_create_extension(open(os.path.join(REPO, kind, name + ext)).read(), kind == "expected",
+                                               installed)
             rewritten[kind] = rewritten.get(kind, 0) + n
             with open(tmp_path / kind / (name + ext), "w") as fh:
                 fh.write(text)
@@ -419,39 +466,41 @@ def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path)
     done = subprocess.run([PG_REGRESS, "--inputdir", str(tmp_path), "--outputdir", str(tmp_path),
                            "--bindir", PG_BIN, "--load-extension=plpgsql",
                            "--host", "127.0.0.1", "--port", cluster.port, "--user", cluster.superuser,
-                           "--dbname", "contrib_regression_upgraded", *tests],
+                           "--dbname", "contrib_regression_upgraded_" + installed.replace(".", "_"), *tests],
                           cwd=REPO, capture_output=True, text=True)
     diffs = tmp_path / "regression.diffs"
     assert done.returncode == 0, done.stdout + done.stderr + (open(diffs).read() if diffs.exists() else "")
     assert "All %d tests passed" % len(tests) in done.stdout, done.stdout
 
 
-def test_the_gateway_updates_a_1_0_extension_when_its_role_may(cluster):
-    """Started on a database with extension 1.0, the gateway runs ALTER
+@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+def test_the_gateway_updates_an_older_extension_when_its_role_may(cluster, installed):
+    """Started on a database with an older extension, the gateway runs ALTER
     EXTENSION predict UPDATE itself when its role owns the extension, and says
     so; a role that may not gets a warning naming the command, and is served."""
-    cluster.sql("postgres", "CREATE DATABASE gw_updates")
-    cluster.sql("gw_updates", "CREATE EXTENSION predict VERSION '1.0'")
-    deploy_and_log(cluster, "gw_updates")
-    cluster.sql("postgres", "CREATE ROLE reader LOGIN")
-    cluster.sql("gw_updates", "GRANT SELECT, INSERT ON predictions, predict_models TO reader")
-    cluster.sql("gw_updates", "GRANT USAGE ON SEQUENCE predictions_id_seq TO reader")
-    proc, port = run_gateway(cluster.url("gw_updates", "reader"))
+    db, reader = ("gw_updates_" + installed.replace(".", "_"), "reader_" + installed.replace(".", "_"))
+    cluster.sql("postgres", "CREATE DATABASE " + db)
+    cluster.sql(db, "CREATE EXTENSION predict VERSION '%s'" % installed)
+    deploy_and_log(cluster, db)
+    cluster.sql("postgres", "CREATE ROLE %s LOGIN" % reader)
+    cluster.sql(db, "GRANT SELECT, INSERT ON predictions, predict_models TO " + reader)
+    cluster.sql(db, "GRANT USAGE ON SEQUENCE predictions_id_seq TO " + reader)
+    proc, port = run_gateway(cluster.url(db, reader))
     try:
-        assert any("cannot update it" in line and "ALTER EXTENSION predict UPDATE" in line
-                   for line in proc.start_lines), proc.start_lines
+        assert any("predict extension is version %s and this role cannot update it" % installed in line
+                   and "ALTER EXTENSION predict UPDATE" in line for line in proc.start_lines), proc.start_lines
         assert http(port, "POST", "/predict", {"id": 900, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
-    assert cluster.sql("gw_updates", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.0",)]
-    proc, port = run_gateway(cluster.url("gw_updates"))
+    assert extversion(cluster, db) == installed
+    proc, port = run_gateway(cluster.url(db))
     try:
-        assert any("updated the predict extension from 1.0 to 1.1" in line for line in proc.start_lines), \
-            proc.start_lines
+        assert any("updated the predict extension from %s to %s" % (installed, EXTENSION_VERSION) in line
+                   for line in proc.start_lines), proc.start_lines
         assert http(port, "GET", "/report.json")[0] == 200
     finally:
         stop_gateway(proc)
-    assert cluster.sql("gw_updates", "SELECT extversion FROM pg_extension WHERE extname = 'predict'") == [("1.1",)]
+    assert extversion(cluster, db) == EXTENSION_VERSION
 
 
 # ---------------------------------------------------------------- managed mode
@@ -463,9 +512,10 @@ def old_gateway():
 
 
 @pytest.fixture(scope="session")
-def gateway_1_1():
-    """The last gateway of managed schema 1.1, built from this repository's history."""
-    return gateway_of(MANAGED_1_1_COMMIT, "1.1")
+def gateway_of_release():
+    """release -> the last gateway of that managed schema, built from this
+    repository's history."""
+    return lambda release: gateway_of(MANAGED_COMMITS[release], release)
 
 
 def gateway_of(wanted, release):
@@ -559,7 +609,7 @@ def managed_1_0(cluster, old_gateway, tmp_path_factory):
     (in schema, else in public), as an
     ordinary role that owns it, with two versions deployed (the second by the
     1.0 gateway's deploy command) and predictions logged and labelled over
-    HTTP by each. (The installed extension is 1.1, which is trusted: the
+    HTTP by each. (The installed extension is 1.2, which is trusted: the
     owner could create it, so managed mode is asked for with PREDICT_MODE.)"""
     cluster.sql("postgres", "CREATE ROLE app LOGIN")
     v2 = version_2(str(tmp_path_factory.mktemp("models")))
@@ -622,7 +672,7 @@ def migrated(cluster, managed_1_0, old_gateway):
 
 @pytest.fixture(scope="module")
 def fresh_managed(cluster, migrated, tmp_path_factory):
-    """A new 1.2 managed database made by this gateway, as the same role, with
+    """A new 1.3 managed database made by this gateway, as the same role, with
     the same two versions deployed."""
     cluster.sql("postgres", "CREATE DATABASE mg_fresh OWNER app")
     url = cluster.url("mg_fresh", "app")
@@ -634,7 +684,8 @@ def fresh_managed(cluster, migrated, tmp_path_factory):
 
 
 def test_managed_1_0_is_migrated_at_start_up_and_serves_the_same_scores(migrated):
-    assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in migrated["start_lines"]), \
+    assert any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+               for line in migrated["start_lines"]), \
         migrated["start_lines"]
     # /predict scores as the 1.0 gateway did: its logged rows 101.. were scored by version 2, active
     logged = {int(r[1]): float(r[3]) for r in migrated["before"]["rows"]["predictions"]}
@@ -683,46 +734,54 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
     expected = cluster.sql("mg_migrated", "SELECT 'predict_internal', predict_internal.function_name('titanic', v) "
                                           "FROM generate_series(1, 2) v ORDER BY 2")
     assert scorers == expected, scorers
-    assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.2",)]
+    assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]
     with pytest.raises(Exception, match="newer than this gateway understands"):
         cluster.sql("mg_migrated", "SELECT predict__schema_version()")
 
 
-def test_managed_1_1_is_migrated_keeping_every_row_and_score_and_equals_a_fresh_one(
-        cluster, gateway_1_1, fresh_managed, tmp_path):
-    """A database the 1.1 gateway set up (two versions deployed, predictions
-    logged): this gateway's first start creates the functions again, in
-    one transaction, and the schema is then the one a new database gets."""
-    cluster.sql("postgres", "CREATE DATABASE mg_from_1_1 OWNER app")
-    url = cluster.url("mg_from_1_1", "app")
-    old, old_port = start(gateway_1_1, url, MANAGED)
+@pytest.mark.parametrize("release", sorted(MANAGED_COMMITS))
+def test_managed_schema_of_functions_only_is_migrated_keeping_every_row_and_score_and_equals_a_fresh_one(
+        cluster, gateway_of_release, fresh_managed, tmp_path, release):
+    """A database the 1.1 or the 1.2 gateway set up (two versions deployed,
+    predictions logged): this gateway's first start creates the functions
+    again, in one transaction, and the schema is then the one a new
+    database gets."""
+    old_gateway = gateway_of_release(release)
+    db = "mg_from_" + release.replace(".", "_")
+    cluster.sql("postgres", "CREATE DATABASE %s OWNER app" % db)
+    url = cluster.url(db, "app")
+    old, old_port = start(old_gateway, url, MANAGED)
     try:
         for i, o in enumerate(OBS):
             assert http(old_port, "POST", "/predict", {"id": 700 + i, "observation": o})[0] == 200
     finally:
         stop_gateway(old)
-    done = subprocess.run([gateway_1_1, "deploy", version_2(str(tmp_path))],
+    done = subprocess.run([old_gateway, "deploy", version_2(str(tmp_path))],
                           env=dict(os.environ, DATABASE_URL=url, **MANAGED), capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "2", (done.stdout, done.stderr)
-    assert cluster.sql("mg_from_1_1", "SELECT predict_internal.schema_version()") == [("1.1",)]
-    before = rows(cluster, "mg_from_1_1"), scores_by_version(cluster, "mg_from_1_1", [1, 2])
+    assert cluster.sql(db, "SELECT predict_internal.schema_version()") == [(release,)]
+    before = rows(cluster, db), scores_by_version(cluster, db, [1, 2])
+    # a window without predictions: no PSI, which the old reports read as null
+    blind = "SELECT DISTINCT reading FROM predict_report_psi(since => now() + interval '1 day')"
+    assert cluster.sql(db, blind) == [(None,)]
 
     proc, port = run_gateway(url)
     try:
         assert http(port, "POST", "/predict", {"id": 800, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
-    assert any("migrated the managed predict schema from 1.1 to 1.2" in line for line in proc.start_lines), \
-        proc.start_lines
-    assert cluster.sql("mg_from_1_1", "SELECT predict_internal.schema_version()") == [("1.2",)]
-    after = rows(cluster, "mg_from_1_1")
+    assert any("migrated the managed predict schema from %s to %s" % (release, MANAGED_VERSION) in line
+               for line in proc.start_lines), proc.start_lines
+    assert cluster.sql(db, "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]
+    assert cluster.sql(db, blind) == [("unknown",)]
+    after = rows(cluster, db)
     for table in ("predict_model_versions", "predict_models"):
         assert after[table] == before[0][table], table
     logged = before[0]["predictions"]
     assert after["predictions"][:len(logged)] == logged and len(after["predictions"]) == len(logged) + 1
-    assert scores_by_version(cluster, "mg_from_1_1", [1, 2]) == before[1]
-    migrated_catalog, fresh = catalog(cluster, "mg_from_1_1", True), catalog(cluster, "mg_fresh", True)
-    assert migrated_catalog == fresh, diff(migrated_catalog, fresh, ("migrated from 1.1", "fresh"))
+    assert scores_by_version(cluster, db, [1, 2]) == before[1]
+    migrated_catalog, fresh = catalog(cluster, db, True), catalog(cluster, "mg_fresh", True)
+    assert migrated_catalog == fresh, diff(migrated_catalog, fresh, ("migrated from " + release, "fresh"))
 
 
 def test_managed_migrated_schema_equals_a_fresh_one(cluster, migrated, fresh_managed):
@@ -773,13 +832,13 @@ def test_the_gateway_refuses_a_newer_managed_schema(cluster, migrated):
                              "SELECT pg_get_functiondef('predict_internal.schema_version()'::regprocedure)")
     snapshot = catalog(cluster, "mg_migrated", True), rows(cluster, "mg_migrated")
     cluster.sql("mg_migrated", "CREATE OR REPLACE FUNCTION predict_internal.schema_version() RETURNS text "
-                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.3'", user="app")
+                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.4'", user="app")
     try:
         line = refused(NEW_GATEWAY, migrated["url"])
-        assert "version 1.3, newer than this gateway (1.2)" in line, line
+        assert "version 1.4, newer than this gateway (1.3)" in line, line
         line = refused(NEW_GATEWAY, migrated["url"], args=["deploy", MODEL])
-        assert "version 1.3, newer than this gateway (1.2)" in line, line
-        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.3",)]
+        assert "version 1.4, newer than this gateway (1.3)" in line, line
+        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.4",)]
         assert rows(cluster, "mg_migrated") == snapshot[1]
     finally:
         cluster.sql("mg_migrated", definition[0][0], user="app")
@@ -790,13 +849,13 @@ def test_a_migration_that_fails_midway_leaves_the_1_0_schema_as_it_was(cluster, 
     url = managed_1_0("mg_failing")
     # a stored document this gateway cannot compile, after titanic's versions in
     # the migration's order (name, version): the 1.0 functions are dropped, the
-    # 1.2 ones created and titanic's scorers compiled into predict_internal
+    # current ones created and titanic's scorers compiled into predict_internal
     # before it fails
     cluster.sql("mg_failing", "INSERT INTO predict_model_versions (name, version, model) "
                               "VALUES ('zz_broken', 1, '{\"format\": \"predict-model/1\"}')")
     before = catalog(cluster, "mg_failing", True), dump_schema(cluster, "mg_failing"), rows(cluster, "mg_failing")
     line = refused(NEW_GATEWAY, url)
-    assert "cannot migrate the managed predict schema from 1.0 to 1.2" in line, line
+    assert "cannot migrate the managed predict schema from 1.0 to " + MANAGED_VERSION in line, line
     assert 'model "zz_broken" version 1' in line, line
     after = catalog(cluster, "mg_failing", True), dump_schema(cluster, "mg_failing"), rows(cluster, "mg_failing")
     assert after[0] == before[0], diff(before[0], after[0], ("before", "after"))
@@ -808,8 +867,8 @@ def test_a_migration_that_fails_midway_leaves_the_1_0_schema_as_it_was(cluster, 
     cluster.sql("mg_failing", "DELETE FROM predict_model_versions WHERE name = 'zz_broken'")
     proc, port = run_gateway(url)
     try:
-        assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines), \
-            proc.start_lines
+        assert any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+                   for line in proc.start_lines), proc.start_lines
         assert http(port, "POST", "/predict", {"id": 900, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
@@ -819,7 +878,7 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
     """A least-privilege gateway role (granted by 1.0's tools/grant-gateway.sql)
     may not migrate: it warns, naming what to do, serves with the 1.0 schema
     and changes nothing; it may not deploy. Once the owner's gateway has
-    migrated, the same role, with the same grants, is served by 1.2."""
+    migrated, the same role, with the same grants, is served by the current schema."""
     url = managed_1_0("mg_least")
     cluster.sql("postgres", "CREATE ROLE least_gw LOGIN")
     grants = subprocess.run(["git", "-C", REPO, "show", OLD_COMMIT + ":tools/grant-gateway.sql"],
@@ -845,7 +904,8 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
 
     proc, _ = run_gateway(url)
     stop_gateway(proc)
-    assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines)
+    assert any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+               for line in proc.start_lines)
     proc, port = run_gateway(gw_url)
     try:
         assert not any("level=warning" in line for line in proc.start_lines), proc.start_lines
@@ -858,13 +918,14 @@ def test_a_role_that_cannot_migrate_is_served_with_the_1_0_schema(cluster, manag
 
 def test_managed_migration_in_a_schema_of_its_own(cluster, managed_1_0, tmp_path):
     """A 1.0 schema in the role's own schema (a name to quote): migrated in
-    place, the same scores, equal to a new 1.2 schema made there."""
+    place, the same scores, equal to a new schema of this gateway made there."""
     schema = "My Schema"
     url = managed_1_0("mg_schema", schema)
     before = rows(cluster, "mg_schema"), scores_by_version(cluster, "mg_schema", [1, 2])
     proc, port = run_gateway(url)
     try:
-        assert any("migrated the managed predict schema from 1.0 to 1.2" in line for line in proc.start_lines)
+        assert any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+                   for line in proc.start_lines)
         assert http(port, "POST", "/predict", {"id": 800, "observation": OBS[0]})[0] == 200
     finally:
         stop_gateway(proc)
@@ -890,12 +951,13 @@ def test_managed_migration_in_a_schema_of_its_own(cluster, managed_1_0, tmp_path
 def test_gateways_starting_together_migrate_once(cluster, managed_1_0):
     """Three gateways of the new release start at once on a 1.0 schema (dynos
     of a release rolling out): one migrates, under the set-up's lock; the
-    others wait for it, find 1.2, and serve."""
+    others wait for it, find the current schema, and serve."""
     url = managed_1_0("mg_together")
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         started = list(pool.map(lambda _: run_gateway(url), range(3)))
     try:
-        migrations = [any("migrated the managed predict schema from 1.0 to 1.2" in line for line in p.start_lines)
+        migrations = [any("migrated the managed predict schema from 1.0 to " + MANAGED_VERSION in line
+                          for line in p.start_lines)
                       for p, _ in started]
         assert migrations.count(True) == 1, [p.start_lines for p, _ in started]
         for i, (_, port) in enumerate(started):
@@ -904,4 +966,4 @@ def test_gateways_starting_together_migrate_once(cluster, managed_1_0):
     finally:
         for p, _ in started:
             stop_gateway(p)
-    assert cluster.sql("mg_together", "SELECT predict_internal.schema_version()") == [("1.2",)]
+    assert cluster.sql("mg_together", "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]

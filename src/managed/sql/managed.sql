@@ -290,7 +290,7 @@ RETURN CASE WHEN d > 700 THEN 1.0::float8
 -- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
 CREATE OR REPLACE FUNCTION predict_internal.schema_version()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '1.2';
+RETURN '1.3';
 
 -- The schema of the tables and of the user-facing functions (one managed
 -- schema per database, as one extension).

@@ -103,10 +103,12 @@ RETURN CASE jsonb_typeof(x)
         WHEN 'string' THEN predict_internal.report_parse(x #>> '{}')
     END;
 
--- The usual reading of a population stability index.
+-- The usual reading of a population stability index; 'unknown' where it
+-- cannot be computed (the feature's reason says why), never NULL, so that
+-- an alert on reading <> 'stable' reports what it cannot see.
 CREATE OR REPLACE FUNCTION predict_internal.report_reading(psi float8)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN psi IS NULL THEN NULL
+RETURN CASE WHEN psi IS NULL THEN 'unknown'
                 WHEN psi < 0.1 THEN 'stable'
                 WHEN psi <= 0.25 THEN 'moderate'
                 ELSE 'significant' END;
