@@ -9,11 +9,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The model commands (pg_command), one line each, for --help and their usage. */
-#define MODEL_COMMANDS_HELP \
-	"  predict-gateway deploy [--name NAME] MODEL.json   the next version of a model, active\n" \
-	"  predict-gateway activate NAME VERSION             make a stored version the active one\n" \
+/*
+ * The model commands (pg_command), one line each: all of them in --help, each
+ * one in its own usage.
+ */
+#define DEPLOY_HELP \
+	"  predict-gateway deploy [--name NAME] MODEL.json   the next version of a model, active\n"
+#define ACTIVATE_HELP \
+	"  predict-gateway activate NAME VERSION             make a stored version the active one\n"
+#define SET_DEFAULT_HELP \
 	"  predict-gateway set-default NAME                  the model /predict scores with\n"
+#define MODEL_COMMANDS_HELP DEPLOY_HELP ACTIVATE_HELP SET_DEFAULT_HELP
 
 /* As the tutorial's app: SQLite, predictions.db in the current directory. */
 #define DEFAULT_DATABASE_URL "sqlite:///predictions.db"

@@ -22,6 +22,7 @@
 #include "pg_setup.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -748,21 +749,29 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg,
 	return ok;
 }
 
-/* The model commands' usage: on stdout for --help (status 0), else on stderr (2). */
+/*
+ * A model command's usage, its own line only: on stdout for --help (status
+ * 0), else on stderr (2).
+ */
 static int
-command_usage(bool asked)
+command_usage(const char *command, bool asked)
 {
+	const char *synopsis = strcmp(command, "deploy") == 0 ? DEPLOY_HELP :
+		strcmp(command, "activate") == 0 ? ACTIVATE_HELP : SET_DEFAULT_HELP;
+
 	fprintf(asked ? stdout : stderr,
-			"usage:\n" MODEL_COMMANDS_HELP
+			"usage:\n%s"
 			"Run against DATABASE_URL, as the gateway: SQLite (sqlite:///predictions.db when unset)\n"
 			"or PostgreSQL in either mode (PREDICT_MODE as for the gateway). docs/http-api.md,\n"
-			"\"Deploying models\", has examples.\n");
+			"\"Deploying models\", has examples; predict-gateway --help lists every command.\n",
+			synopsis);
 	return asked ? 0 : 2;
 }
 
 /*
  * --help or -h anywhere: 0 (usage printed); an option other than deploy's
- * --name: 2 (one line naming it); else -1 (go on).
+ * --name: 2 (one line naming it); else -1 (go on). "-1" is no option but a
+ * version, refused as such.
  */
 static int
 command_options(int argc, char **argv)
@@ -770,8 +779,8 @@ command_options(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 	{
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return command_usage(true);
-		if (argv[i][0] == '-' && argv[i][1] != '\0' &&
+			return command_usage(argv[0], true);
+		if (argv[i][0] == '-' && argv[i][1] != '\0' && !isdigit((unsigned char) argv[i][1]) &&
 			!(i == 1 && strcmp(argv[0], "deploy") == 0 && strcmp(argv[i], "--name") == 0))
 		{
 			fprintf(stderr, "predict-gateway %s: unknown option %s (predict-gateway %s --help "
@@ -805,7 +814,7 @@ pg_command(int argc, char **argv)
 	if ((strcmp(argv[0], "deploy") == 0 && argc - first != 1) ||
 		(strcmp(argv[0], "activate") == 0 && argc != 3) ||
 		(strcmp(argv[0], "set-default") == 0 && argc != 2))
-		return command_usage(false);
+		return command_usage(argv[0], false);
 	if (url == NULL || *url == '\0')
 		url = DEFAULT_DATABASE_URL;
 	if (strncmp(url, "sqlite:", 7) == 0)

@@ -34,23 +34,27 @@ def free_port():
 
 # ---------------------------------------------------------------- start-up and configuration
 
+MODEL_COMMANDS = {"deploy": "deploy [--name NAME] MODEL.json", "activate": "activate NAME VERSION",
+                  "set-default": "set-default NAME"}
+
+
 def test_help_lists_every_setting():
+    """--help lists every setting, route and model command of the HTTP reference."""
     out = subprocess.run([GATEWAY, "--help"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 0
-    for name in ("DATABASE_URL", "PORT", "HOST", "PREDICT_MODEL", "PREDICT_THREADS",
-                 "PREDICT_MAX_BODY", "PREDICT_API_TOKEN", "PREDICT_MAX_CONNECTIONS",
-                 "PREDICT_IDLE_TIMEOUT", "PREDICT_REQUEST_TIMEOUT", "PREDICT_DB_TIMEOUT_MS",
-                 "--database-url", "--port", "--model", "--threads", "--max-body", "--api-token",
-                 "--idle-timeout", "--request-timeout"):
-        assert name in out.stdout, name
-    # every route of the HTTP reference, every model command
     reference = open(os.path.join(REPO, "docs", "http-api.md")).read()
-    routes = set(re.findall(r"^#+ `(?:GET|POST|HEAD)[^`]* (/[^` ?]*)", reference, re.M))
-    assert {"/predict", "/update", "/", "/report.json", "/metrics"} <= routes, routes
-    for route in routes:
-        assert re.search(r" %s[ ,]" % re.escape(route.replace("<id>", "<id>")), out.stdout), route
-    for command in ("deploy [--name NAME] MODEL.json", "activate NAME VERSION", "set-default NAME"):
-        assert "predict-gateway " + command in out.stdout, command
+    settings = re.findall(r"^\| `([A-Z_]+)` \| `(--[a-z-]+)` \|", reference, re.M)
+    assert len(settings) >= 15 and ("PREDICT_API_TOKEN", "--api-token") in settings, settings
+    for variable, flag in settings:
+        assert re.search(r"^  %s .*\n(?: {10,}.*\n)*? +env %s$" % (flag, variable), out.stdout, re.M), \
+            (flag, variable)
+    # a route: on a line of its method, alone or in a list ("GET  /healthz, /readyz")
+    routes = re.findall(r"^#+ `(GET|POST) (/[^` ?]*)`", reference, re.M)
+    assert {"/predict", "/update", "/", "/report.json", "/metrics"} <= {r for _, r in routes}, routes
+    for method, route in routes:
+        assert re.search(r"^  %s +(?:\S+, )*%s[ ,]" % (method, re.escape(route)), out.stdout, re.M), route
+    for synopsis in MODEL_COMMANDS.values():
+        assert "predict-gateway " + synopsis in out.stdout, synopsis
 
 
 def test_deploy_creates_a_new_sqlite_database_and_activate_does_not(tmp_path):
@@ -80,14 +84,24 @@ def test_model_commands_print_their_usage_and_refuse_unknown_options(command, tm
     for flag in ("--help", "-h"):
         out = subprocess.run([GATEWAY, command, flag], capture_output=True, text=True,
                              timeout=10, env=env)
-        assert out.returncode == 0 and out.stdout.startswith("usage:"), out
-        assert "predict-gateway " + command in out.stdout and out.stderr == ""
+        assert out.returncode == 0 and out.stderr == "", out
+        # its own usage, not the other commands'
+        assert out.stdout.startswith("usage:\n  predict-gateway %s " % MODEL_COMMANDS[command]), out
+        assert re.findall(r"predict-gateway ([a-z][a-z-]*) ", out.stdout) == [command], out.stdout
+    # wrong arguments: the same usage, on stderr
+    out = subprocess.run([GATEWAY, command], capture_output=True, text=True, timeout=10, env=env)
+    assert out.returncode == 2 and out.stdout == "", out
+    assert out.stderr.startswith("usage:\n  predict-gateway %s " % MODEL_COMMANDS[command]), out
     out = subprocess.run([GATEWAY, command, "--bogus", "x"], capture_output=True, text=True,
                          timeout=10, env=env)
     assert out.returncode == 2 and out.stdout == "", out
     assert out.stderr == "predict-gateway %s: unknown option --bogus (predict-gateway %s --help " \
         "lists the usage)\n" % (command, command), out.stderr
     assert not (tmp_path / "never.db").exists()            # nothing opened
+    if command == "activate":                                 # a version, refused as one
+        out = subprocess.run([GATEWAY, command, "titanic", "-1"], capture_output=True, text=True,
+                             timeout=10, env=env)
+        assert out.returncode == 1 and "unknown option" not in out.stderr, out
 
 
 SQLITE_FORMS = "use sqlite:///relative/path.db (relative to the working directory) or " \
