@@ -12,25 +12,27 @@
 
 VALGRIND_TESTS ?=
 
-# The install script of 1.2 and the upgrade from 1.1, put together from the
-# parts in src/pg/sql/ (each part is whole statements; report.sql is managed
-# mode's too). The order is the order of creation. The upgrade replaces the
-# report functions (report.sql is CREATE OR REPLACE throughout); 1.0 reaches
-# 1.2 through 1.1's upgrade script as it shipped.
-EXTENSION_1_2 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql \
-	extension.sql untyped.sql report.sql extension-backup.sql extension-grants.sql)
-EXTENSION_1_1_1_2 = $(addprefix src/pg/sql/,extension-header.sql extension--1.1--1.2.sql report.sql)
+# The install script of 1.3 and the upgrade from 1.2, put together from the
+# parts in src/pg/sql/ (each part is whole statements; registry.sql and
+# report.sql are managed mode's too). The order is the order of creation.
+# The upgrade replaces the registry's functions and the extension's own
+# (both CREATE OR REPLACE throughout); 1.0 and 1.1 reach 1.2 through the
+# scripts as they shipped.
+EXTENSION_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql \
+	registry.sql extension.sql untyped.sql report.sql extension-backup.sql extension-grants.sql)
+EXTENSION_1_2_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension--1.2--1.3.sql registry.sql \
+	extension.sql)
 
 build/sql:
 	mkdir -p $@
 
-build/sql/predict--1.2.sql: $(EXTENSION_1_2) | build/sql
-	{ echo '/* predict--1.2.sql: the predict extension, version 1.2 (made by mk/pg.mk from src/pg/sql/) */'; \
-	  cat $(EXTENSION_1_2); } > $@
+build/sql/predict--1.3.sql: $(EXTENSION_1_3) | build/sql
+	{ echo '/* predict--1.3.sql: the predict extension, version 1.3 (made by mk/pg.mk from src/pg/sql/) */'; \
+	  cat $(EXTENSION_1_3); } > $@
 
-build/sql/predict--1.1--1.2.sql: $(EXTENSION_1_1_1_2) | build/sql
-	{ echo '/* predict--1.1--1.2.sql: upgrade from 1.1 to 1.2 (made by mk/pg.mk from src/pg/sql/) */'; \
-	  cat $(EXTENSION_1_1_1_2); } > $@
+build/sql/predict--1.2--1.3.sql: $(EXTENSION_1_2_1_3) | build/sql
+	{ echo '/* predict--1.2--1.3.sql: upgrade from 1.2 to 1.3 (made by mk/pg.mk from src/pg/sql/) */'; \
+	  cat $(EXTENSION_1_2_1_3); } > $@
 
 installcheck-valgrind:
 	test/pg/run-valgrind $(VALGRIND_TESTS)

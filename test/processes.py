@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -11,6 +12,8 @@ import urllib.error
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+with open(os.path.join(REPO, "predict.control")) as _control:
+    EXTENSION_VERSION = re.search(r"^default_version = '([^']+)'", _control.read(), re.M).group(1)
 PG_CLUSTER = os.path.join(REPO, "test", "pg-cluster")
 GATEWAY = os.environ.get("PREDICT_GATEWAY", os.path.join(REPO, "bin", "predict-gateway"))
 

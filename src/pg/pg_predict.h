@@ -119,9 +119,23 @@ extern resolved_model *scoring_resolve_version(scoring_state *state, const char 
 /* registry.c */
 extern Oid	function_schema(FunctionCallInfo fcinfo);
 extern char *schema_quoted(Oid schema);
-extern void no_model_error(const char *requested);
 extern model_entry *model_resolve(Oid schema, const char *schema_q, const char *requested,
 								  int32 wanted);
+
+/* errors.c: the errors of src/pg/sql/registry.sql's registry_error */
+typedef struct registry_row_score
+{
+	bool		has_row_proba;
+	double		row_proba;		/* the score a row carried */
+	bool		has_row_class;
+	bool		row_class;
+	double		proba;			/* the score its version computes */
+	bool		predicted;
+} registry_row_score;
+
+extern void registry_error(const char *kind, const char *name, int32 version,
+						   const char *relation, const registry_row_score *score)
+			pg_attribute_noreturn();
 
 /* jsonb_read.c */
 extern double observation_score(Jsonb *obs, const model_entry *entry, predict_value *values);

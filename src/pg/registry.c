@@ -1,11 +1,9 @@
 /*
- * registry.c - the model registry: reading it for a call (model_resolve,
- * through plans prepared once per backend) and the SQL functions that
- * change it, predict_deploy, predict_activate and predict_set_default.
- *
- * Everything that runs SPI against the registry is here, with the rules it
- * follows: the registry's owner, a fixed schema-qualified query, model
- * names checked by the core's rule, a restore that is still loading.
+ * registry.c - reading the model registry for a call (model_resolve,
+ * through plans prepared once per backend), with the rules it follows: the
+ * registry's owner, fixed schema-qualified queries, a restore that is still
+ * loading. Changing the registry is SQL's, the same in both PostgreSQL
+ * modes (src/pg/sql/registry.sql).
  */
 #include "postgres.h"
 
@@ -28,10 +26,6 @@
 
 #include "predict.h"
 #include "pg_predict.h"
-
-PG_FUNCTION_INFO_V1(predict_deploy);
-PG_FUNCTION_INFO_V1(predict_activate);
-PG_FUNCTION_INFO_V1(predict_set_default);
 
 /* ---------- reading the registry ---------- */
 
@@ -144,21 +138,6 @@ registry_owner(Oid schema)
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 	return owner;
-}
-
-void
-no_model_error(const char *requested)
-{
-	if (requested == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no default model is deployed"),
-				 errhint("Deploy one first, for example: SELECT predict_deploy('titanic', pg_read_file('/path/to/titanic.json')::jsonb); the first model deployed becomes the default.")));
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("model \"%s\" does not exist", requested),
-			 errhint("Deploy it first, for example: SELECT predict_deploy(%s, pg_read_file('/path/to/model.json')::jsonb);",
-					 quote_literal_cstr(requested))));
 }
 
 /*
@@ -278,11 +257,10 @@ model_resolve(Oid schema, const char *schema_q, const char *requested, int32 wan
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0 && wanted > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" has no version %d", requested, wanted)));
+		registry_error("unknown version", requested, wanted, NULL, NULL);
 	if (SPI_processed == 0)
-		no_model_error(requested);
+		registry_error(requested == NULL ? "no default model" : "unknown model", requested, 0,
+					   NULL, NULL);
 
 	name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
@@ -316,196 +294,4 @@ model_resolve(Oid schema, const char *schema_q, const char *requested, int32 wan
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return entry;
-}
-
-/* ---------- registry functions ---------- */
-
-static char *
-required_name(FunctionCallInfo fcinfo, int arg)
-{
-	if (PG_ARGISNULL(arg))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model name must not be null")));
-	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
-}
-
-static void
-model_name_check(const char *name)
-{
-	if (!predict_model_name_valid(name, strlen(name)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid model name \"%s\"", name),
-				 errdetail(PREDICT_MODEL_NAME_RULE)));
-}
-
-/* Run one registry statement (inside SPI) with up to three arguments. */
-static int
-registry_exec(const char *query, int nargs, Oid *types, Datum *values, int expected)
-{
-	int			ret = SPI_execute_with_args(query, nargs, types, values, NULL, false, 0);
-
-	if (ret != expected)
-		elog(ERROR, "registry query failed (%s): %s", SPI_result_code_string(ret), query);
-	return ret;
-}
-
-/*
- * Serialize registry changes: SHARE ROW EXCLUSIVE conflicts with itself and
- * with ordinary writes, not with the scoring path's reads. Statements after
- * the lock take a new snapshot (READ COMMITTED) and see every change
- * committed before it, so versions are numbered without gaps or duplicates.
- */
-static void
-registry_lock(const char *schema_q)
-{
-	registry_exec(psprintf("LOCK TABLE %s.predict_models IN SHARE ROW EXCLUSIVE MODE",
-						   schema_q), 0, NULL, NULL, SPI_OK_UTILITY);
-}
-
-/* Make version the active one of name (inserting the name when new). */
-static void
-registry_set_active(const char *schema_q, const char *name, int32 version)
-{
-	Oid			types[2] = {TEXTOID, INT4OID};
-	Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(version)};
-
-	registry_exec(psprintf(
-		"INSERT INTO %s.predict_models (name, active_version, is_default)"
-		" SELECT $1, $2, NOT EXISTS (SELECT FROM %s.predict_models d WHERE d.is_default)"
-		" ON CONFLICT (name) DO UPDATE"
-		" SET active_version = excluded.active_version, updated_at = pg_catalog.now()",
-		schema_q, schema_q), 2, types, values, SPI_OK_INSERT);
-}
-
-static bool
-registry_has_name(const char *schema_q, const char *name)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-
-	registry_exec(psprintf(
-		"SELECT FROM %s.predict_model_versions v WHERE v.name OPERATOR(pg_catalog.=) $1"
-		" LIMIT 1", schema_q), 1, types, values, SPI_OK_SELECT);
-	return SPI_processed > 0;
-}
-
-/* predict_deploy(name text, model jsonb) returns integer: the new version */
-Datum
-predict_deploy(PG_FUNCTION_ARGS)
-{
-	char	   *name = required_name(fcinfo, 0);
-	char	   *schema_q = schema_quoted(function_schema(fcinfo));
-	Jsonb	   *doc;
-	Oid			types[3] = {TEXTOID, INT4OID, JSONBOID};
-	Datum		values[3];
-	bool		isnull;
-	int32		version;
-
-	model_name_check(name);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model document must not be null")));
-	doc = PG_GETARG_JSONB_P(1);
-	model_check_jsonb(doc);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	registry_lock(schema_q);
-	values[0] = CStringGetTextDatum(name);
-	registry_exec(psprintf(
-		"SELECT pg_catalog.max(v.version) FROM %s.predict_model_versions v"
-		" WHERE v.name OPERATOR(pg_catalog.=) $1", schema_q),
-				  1, types, values, SPI_OK_SELECT);
-	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
-		version = 0;
-	if (version == PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model \"%s\" has reached the maximum version number", name)));
-	version++;
-	values[1] = Int32GetDatum(version);
-	values[2] = JsonbPGetDatum(doc);
-	registry_exec(psprintf(
-		"INSERT INTO %s.predict_model_versions (name, version, model) VALUES ($1, $2, $3)",
-		schema_q), 3, types, values, SPI_OK_INSERT);
-	registry_set_active(schema_q, name, version);
-	SPI_finish();
-	PG_RETURN_INT32(version);
-}
-
-/* predict_activate(name text, version integer): roll back or forward */
-Datum
-predict_activate(PG_FUNCTION_ARGS)
-{
-	char	   *name = required_name(fcinfo, 0);
-	char	   *schema_q = schema_quoted(function_schema(fcinfo));
-	Oid			types[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
-	bool		isnull;
-	int32		version;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model version must not be null")));
-	version = PG_GETARG_INT32(1);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	registry_lock(schema_q);
-	values[0] = CStringGetTextDatum(name);
-	values[1] = Int32GetDatum(version);
-	registry_exec(psprintf(
-		"SELECT v.model FROM %s.predict_model_versions v"
-		" WHERE v.name OPERATOR(pg_catalog.=) $1 AND v.version OPERATOR(pg_catalog.=) $2",
-		schema_q), 2, types, values, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-	{
-		if (!registry_has_name(schema_q, name))
-			no_model_error(name);
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" has no version %d", name, version)));
-	}
-	/* a version stored by hand, not by predict_deploy, must still be valid */
-	model_check_jsonb(DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1, &isnull)));
-	registry_set_active(schema_q, name, version);
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/* predict_set_default(name text): the model of predict_proba(obs) and the trigger */
-Datum
-predict_set_default(PG_FUNCTION_ARGS)
-{
-	char	   *name = required_name(fcinfo, 0);
-	char	   *schema_q = schema_quoted(function_schema(fcinfo));
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	registry_lock(schema_q);
-	registry_exec(psprintf(
-		"SELECT FROM %s.predict_models m WHERE m.name OPERATOR(pg_catalog.=) $1",
-		schema_q), 1, types, values, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		no_model_error(name);
-	/* two statements: the unique index on is_default is checked row by row */
-	registry_exec(psprintf(
-		"UPDATE %s.predict_models m SET is_default = false, updated_at = pg_catalog.now()"
-		" WHERE m.is_default AND m.name OPERATOR(pg_catalog.<>) $1",
-		schema_q), 1, types, values, SPI_OK_UPDATE);
-	registry_exec(psprintf(
-		"UPDATE %s.predict_models m SET is_default = true, updated_at = pg_catalog.now()"
-		" WHERE m.name OPERATOR(pg_catalog.=) $1 AND NOT m.is_default",
-		schema_q), 1, types, values, SPI_OK_UPDATE);
-	SPI_finish();
-	PG_RETURN_VOID();
 }

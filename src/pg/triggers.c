@@ -1,11 +1,12 @@
 /*
- * triggers.c - the predictions table's triggers: predictions_score fills
- * in a row's score from its observation, predictions_protect keeps the
- * scored columns from being changed.
+ * triggers.c - the predictions table's scoring trigger: predictions_score
+ * fills in a row's score from its observation, or checks the score of a row
+ * that arrives with one (a restore). (Its audit rule, predictions_protect,
+ * is SQL's, the same in both PostgreSQL modes, src/pg/sql/registry.sql; the
+ * C one below serves the schemas of older versions.)
  *
- * Separate from the scoring functions: they work on a relation's tuples
- * and attribute numbers, and verify rows that arrive already scored (a
- * restore).
+ * Separate from the scoring functions: it works on a relation's tuples and
+ * attribute numbers.
  */
 #include "postgres.h"
 
@@ -15,7 +16,6 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/float.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -109,10 +109,7 @@ predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *o
 
 	model = heap_getattr(tuple, state->att_model, tupdesc, &isnull);
 	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("a row of relation \"%s\" with a model_version must name its model",
-						RelationGetRelationName(rel))));
+		registry_error("row without model", NULL, 0, RelationGetRelationName(rel), NULL);
 	resolved = scoring_resolve_version(state, TextDatumGetCString(model), version);
 	proba = observation_score(obs, resolved->entry, state->values);
 	predicted = predict_model_classify(resolved->entry->model, proba);
@@ -125,15 +122,13 @@ predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *o
 		given_class = DatumGetBool(given);
 	if ((!proba_null && memcmp(&given_proba, &proba, sizeof(double)) != 0) ||
 		(!class_null && given_class != predicted))
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("new row of relation \"%s\" does not carry the score of model \"%s\" version %d",
-						RelationGetRelationName(rel), resolved->entry->name, version),
-				 errdetail("The row has proba %s and predicted_class %s; the version computes %s and %s for its observation.",
-						   proba_null ? "null" : float8out_internal(given_proba),
-						   class_null ? "null" : (given_class ? "true" : "false"),
-						   float8out_internal(proba), predicted ? "true" : "false"),
-				 errhint("A row inserted with a model_version (as a restore does) keeps only the score that version computes; leave model_version out to have the row scored by the default model.")));
+	{
+		registry_row_score score = {!proba_null, given_proba, !class_null, given_class,
+		proba, predicted};
+
+		registry_error("row not scored by its version", resolved->entry->name, version,
+					   RelationGetRelationName(rel), &score);
+	}
 	if (!proba_null && !class_null)
 		return tuple;
 	columns[0] = state->att_proba;
@@ -191,9 +186,12 @@ predictions_score(PG_FUNCTION_ARGS)
 }
 
 /*
- * BEFORE UPDATE on predictions: predictions are an audit log. Only
- * true_class may change; updated_at is set here. Any other change, to a
- * scored column or any other, is refused.
+ * BEFORE UPDATE on predictions, in the schemas of 1.0 to 1.2 only: since
+ * 1.3 the audit rule is registry.sql's predictions_protect, one definition
+ * with managed mode. Kept so that a database whose extension is not updated
+ * yet keeps taking outcomes (UPDATE ... SET true_class) with the module
+ * installed; the same rule: only true_class may change, updated_at is set
+ * here.
  */
 Datum
 predictions_protect(PG_FUNCTION_ARGS)

@@ -205,6 +205,18 @@ CASES = [
          *deployed("titanic"),
          Step("activate", "titanic", None, error=Error("model version must not be null", "22004"))),
 
+    # a version stored by hand (as a restore stores it), then activated
+    Case("activate_version_stored_by_hand", "activate",
+         *deployed("titanic"),
+         Step("insert_version", "titanic", 2, TITANIC_V2, returns=None),
+         Step("activate", "titanic", 2, returns=None),
+         Step("models", returns=[["titanic", 2, True]]),
+         Step("proba", WOMAN, returns=WOMAN_V2)),
+    Case("activate_invalid_version_stored_by_hand", "activate",
+         *deployed("titanic"),
+         Step("insert_version", "titanic", 2, {"format": "predict-model/1"}, returns=None),
+         Step("activate", "titanic", 2, error=Error('(document): missing field "name"', "22023")),
+         Step("models", returns=[["titanic", 1, True]])),
     Case("activate_directly_unknown_version", "activate",
          *deployed("titanic"),
          Step("set_active_version", "titanic", 9,

@@ -30,6 +30,12 @@ XFAIL = {
     ("delete_active_version", "managed"):
         FK_NOT_TRIGGER + "says 'update or delete on table \"predict_model_versions\" violates foreign key "
         "constraint \"predict_models_name_active_version_fkey\" on table \"predict_models\"'",
+    ("activate_version_stored_by_hand", "managed"):
+        "a version stored by hand has no compiled scorer: predict_activate refuses it with 'model \"titanic\" "
+        "version 2 has no compiled scorer' (55000) and the hint to deploy it with the gateway",
+    ("activate_invalid_version_stored_by_hand", "managed"):
+        "the document is not checked (managed mode has no loader in SQL): it has no compiled scorer, and "
+        "predict_activate refuses it as such",
     ("score_invalid_value", "managed"): "no detail naming the model and version that scored the observation (the "
                                         "compiled scorer raises the core's message; adding it would put an "
                                         "exception block, a subtransaction, in every call)",
@@ -93,3 +99,18 @@ def test_case(case, host):
             continue
         assert step.error is None, "%s: returned %r, expected %r" % (where, got, step.error)
         assert same(step.returns, got), "%s: returned %r, expected %r" % (where, got, step.returns)
+
+
+@pytest.mark.parametrize("host", ["managed"], indirect=True)
+def test_managed_mode_refuses_a_version_without_its_compiled_scorer(host):
+    """What managed mode does instead in the two activate_*_stored_by_hand
+    cases: it scores only versions the gateway compiled, and says so."""
+    from cases import TITANIC, TITANIC_V2
+    assert host.deploy("titanic", TITANIC) == 1
+    host.insert_version("titanic", 2, TITANIC_V2)
+    with pytest.raises(HostError) as refused:
+        host.activate("titanic", 2)
+    e = refused.value
+    assert (e.message, e.sqlstate) == ('model "titanic" version 2 has no compiled scorer', "55000"), e
+    assert e.hint == "Deploy the model again: bin/predict-gateway deploy --name titanic /path/to/model.json", e
+    assert host.models() == [["titanic", 1, True]]

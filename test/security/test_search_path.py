@@ -48,7 +48,7 @@ import subprocess
 import psycopg2
 import pytest
 
-from processes import REPO, Cluster, gateway_command, http, run_gateway, stop_gateway
+from processes import EXTENSION_VERSION, REPO, Cluster, gateway_command, http, run_gateway, stop_gateway
 
 SCORE = os.path.join(REPO, "bin", "predict-score")
 MODEL = os.path.join(REPO, "models", "titanic.json")
@@ -525,9 +525,13 @@ def attacked(request, cluster, sources):
     cluster.sql("postgres", "CREATE DATABASE " + db)
     cluster.sql(db, "GRANT CREATE ON SCHEMA public TO attacker")
     if setup == "extension-1.0":
-        # an older database: 1.0 installed, a model deployed, a row logged, before the attack
+        # an older database: 1.0 installed, a model stored, a row logged, before the attack
+        # (stored as a restore does: 1.0's predict_deploy was C, which the module
+        # keeps only to tell a database not yet updated to update)
         cluster.sql(db, "CREATE EXTENSION predict VERSION '1.0'")
-        cluster.sql(db, "SELECT predict_deploy('titanic', %s::jsonb)", (open(MODEL).read(),))
+        cluster.sql(db, "INSERT INTO predict_model_versions (name, version, model) VALUES ('titanic', 1, %s::jsonb);"
+                        " INSERT INTO predict_models (name, active_version, is_default) VALUES ('titanic', 1, true)",
+                    (open(MODEL).read(),))
         cluster.sql(db, "INSERT INTO predictions (observation_id, observation) VALUES (1, %s)", (json.dumps(OBS),))
     prepare_attacker(cluster, db)
     names, operators, words = called(sources.values())
@@ -565,7 +569,7 @@ def attacked(request, cluster, sources):
     assert done.returncode == 0, done.stderr
     if mode == "extension":
         assert cluster.sql(db, "SELECT extversion, extnamespace::regnamespace::text FROM pg_extension "
-                               "WHERE extname = 'predict'") == [("1.2", "public")]
+                               "WHERE extname = 'predict'") == [(EXTENSION_VERSION, "public")]
     assert cluster.sql(db, "SELECT to_regprocedure('public.predict_proba(jsonb)') IS NOT NULL, "
                            "(SELECT count(*) FROM public.predict_models)") == [(True, 2)]
     install = hijacked(cluster, db, since)

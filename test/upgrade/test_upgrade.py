@@ -1,27 +1,27 @@
 """Upgrades (issue 14), as PostgreSQL's contrib modules are tested:
 
-- the extension installed as 1.0, and as 1.1 (each release's install script as
-  it shipped), with predictions logged and labelled, then
+- the extension installed as 1.0, 1.1 and 1.2 (each release's install script
+  as it shipped), with predictions logged and labelled, then
   `ALTER EXTENSION predict UPDATE`: the rows are unchanged, scoring works,
-  and the upgraded schema equals a fresh 1.2 install, seen two ways: the
+  and the upgraded schema equals a fresh install, seen two ways: the
   catalog (every member's definition, privileges, columns, constraints,
   indexes and triggers with their state, pg_init_privs, extconfig) and
   pg_dump --schema-only --binary-upgrade, which writes the members out (a
   plain dump prints only CREATE EXTENSION); both see deliberate changes. The
   same in a schema of its own under the user's views and functions, and for
-  a 1.0 dump restored where 1.2 is installed; the update to 1.2 makes the
+  a 1.0 dump restored where this version is installed; the update to 1.2 makes the
   daily alert report a version without a reference, which 1.1's kept quiet;
 - every regression test passes on databases whose extension was created as
-  1.0, or 1.1, and updated;
+  1.0, 1.1 or 1.2, and updated;
 - managed mode: a database set up by the 1.0 gateway (built from this
   repository's history) is migrated by this gateway at start-up, in one
-  transaction, into what a new 1.3 schema is (also in a schema whose name
+  transaction, into what a new schema is (also in a schema whose name
   needs quoting), with the same rows and the same scores, while a 1.0
   gateway already running keeps serving; the 1.0 gateway then refuses the
   newer schema and changes nothing, and this gateway refuses a schema newer
   than its own; a migration that fails midway leaves the 1.0 schema exactly
   as it was; a role that may not migrate is served with the 1.0 schema; a
-  database set up by the 1.1 or the 1.2 gateway gets its functions again.
+  database set up by the 1.1, 1.2 or 1.3 gateway gets its functions again.
 """
 
 import concurrent.futures
@@ -40,9 +40,11 @@ from processes import REPO, Cluster, gateway_command, http, run_gateway, stop_ga
 
 OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
 MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
-                   "1.2": "08bf354"}
-EXTENSION_VERSION = "1.2"       # predict.control's default_version
-MANAGED_VERSION = "1.3"         # src/managed/sql/managed.sql's schema_version()
+                   "1.2": "08bf354",
+                   "1.3": "fa4d0e8"}
+EXTENSION_VERSION = "1.3"       # predict.control's default_version
+MANAGED_VERSION = "1.4"         # src/managed/sql/managed.sql's schema_version()
+OLDER_EXTENSIONS = ["1.0", "1.1", "1.2"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
 PG_BIN = processes.PG_BIN
@@ -179,7 +181,8 @@ SELECT 'extension ' || e.extname || ' version=' || e.extversion || ' relocatable
                                                         ', ' ORDER BY c.cfg::regclass::text)
                                         FROM unnest(e.extconfig, e.extcondition) AS c(cfg, cond)), '-')
        || coalesce((SELECT string_agg(E'\n  init privileges of ' || pg_describe_object(i.classoid, i.objoid, i.objsubid)
-                                      || ' (' || i.privtype::text || '): ' || i.initprivs::text, '' ORDER BY 1)
+                                      || ' (' || i.privtype::text || '): ' || i.initprivs::text, ''
+                                      ORDER BY pg_describe_object(i.classoid, i.objoid, i.objsubid), i.privtype)
                       FROM pg_init_privs i
                      WHERE EXISTS (SELECT FROM pg_depend d
                                     WHERE d.classid = i.classoid AND d.objid = i.objoid AND d.deptype = 'e'
@@ -252,9 +255,21 @@ def cluster():
 
 # ------------------------------------------------------------ the extension
 
+def store_model(cluster, db, doc, schema="public"):
+    """A model deployed into an older extension, as its predict_deploy (C,
+    whose symbol the module keeps only to ask for the update) stored it:
+    version 1, active, the default."""
+    cluster.sql(db, "INSERT INTO {0}.predict_model_versions (name, version, model) VALUES ('titanic', 1, %s::jsonb);"
+                    " INSERT INTO {0}.predict_models (name, active_version, is_default) VALUES ('titanic', 1, true)"
+                .format(schema), (doc,))
+
+
 def deploy_and_log(cluster, db):
     doc = open(MODEL).read()
-    cluster.sql(db, "SELECT predict_deploy('titanic', %s::jsonb)", (doc,))
+    if extversion(cluster, db) == EXTENSION_VERSION:
+        cluster.sql(db, "SELECT predict_deploy('titanic', %s::jsonb)", (doc,))
+    else:
+        store_model(cluster, db, doc)
     for i, obs in enumerate(OBS, 1):
         cluster.sql(db, "INSERT INTO predictions (observation_id, observation) VALUES (%s, %s)", (i, json.dumps(obs)))
     cluster.sql(db, "UPDATE predictions SET true_class = 1 WHERE observation_id IN (1, 3)")
@@ -279,7 +294,7 @@ def fresh(cluster):
     return "fresh"
 
 
-@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+@pytest.mark.parametrize("installed", OLDER_EXTENSIONS)
 def test_extension_update_equals_a_fresh_install(cluster, fresh, installed):
     upgraded = "upgraded_" + installed.replace(".", "_")
     cluster.sql("postgres", "CREATE DATABASE " + upgraded)
@@ -327,7 +342,7 @@ def test_the_update_to_1_2_makes_the_alert_see_a_version_without_a_reference(clu
     cluster.sql("blind_1_1", "CREATE EXTENSION predict VERSION '1.1'")
     doc = json.load(open(MODEL))
     del doc["reference"]
-    cluster.sql("blind_1_1", "SELECT predict_deploy('titanic', %s::jsonb)", (json.dumps(doc),))
+    store_model(cluster, "blind_1_1", json.dumps(doc))
     for i, obs in enumerate(OBS, 1):
         cluster.sql("blind_1_1", "INSERT INTO predictions (observation_id, observation) VALUES (%s, %s)",
                     (i, json.dumps(obs)))
@@ -341,8 +356,9 @@ def test_the_update_to_1_2_makes_the_alert_see_a_version_without_a_reference(clu
 
 def test_a_1_0_dump_restores_as_the_current_version(cluster, tmp_path):
     """The other way to upgrade: pg_dump a 1.0 database, pg_restore -j it where
-    1.2 is installed. CREATE EXTENSION in the dump names no version: the
-    restore makes 1.2, with every row of 1.0, and the schema of a fresh 1.2."""
+    this version is installed. CREATE EXTENSION in the dump names no version:
+    the restore makes this version, with every row of 1.0, and the schema of
+    a fresh install."""
     cluster.sql("postgres", "CREATE DATABASE dumped_1_0")
     cluster.sql("dumped_1_0", "CREATE EXTENSION predict VERSION '1.0'")
     deploy_and_log(cluster, "dumped_1_0")
@@ -371,14 +387,14 @@ CREATE FUNCTION public.report() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT ml
 def test_extension_update_in_its_own_schema_under_users_objects(cluster):
     """CREATE EXTENSION predict SCHEMA ml VERSION '1.0', views and a function of
     the user's calling it; the update keeps them working, and the database
-    equals one where the same were made on a fresh 1.2 (the user's objects
+    equals one where the same were made on a fresh install (the user's objects
     are in the dump: they are the same text)."""
     for db, version in (("upgraded_ml", " VERSION '1.0'"), ("fresh_ml", "")):
         cluster.sql("postgres", "CREATE DATABASE %s" % db)
         cluster.sql(db, "CREATE SCHEMA ml")
         cluster.sql(db, "CREATE EXTENSION predict SCHEMA ml%s" % version)
         cluster.sql(db, USER_OBJECTS)
-    cluster.sql("upgraded_ml", "SELECT ml.predict_deploy('titanic', %s::jsonb)", (open(MODEL).read(),))
+    store_model(cluster, "upgraded_ml", open(MODEL).read(), schema="ml")
     cluster.sql("upgraded_ml", "INSERT INTO ml.predictions (observation_id, observation) VALUES (1, %s)",
                 (json.dumps(OBS[0]),))
     before = cluster.sql("upgraded_ml", "SELECT * FROM scored"), cluster.sql("upgraded_ml", "SELECT report()")
@@ -397,7 +413,7 @@ def test_extension_update_in_its_own_schema_under_users_objects(cluster):
 
 @pytest.fixture(scope="module")
 def altered(cluster):
-    """A fresh 1.2, changed and restored by the next test."""
+    """A fresh install, changed and restored by the next test."""
     cluster.sql("postgres", "CREATE DATABASE altered")
     cluster.sql("altered", "CREATE EXTENSION predict")
 
@@ -411,7 +427,7 @@ def altered(cluster):
      "ALTER FUNCTION predict_internal.report_model(text) RESET work_mem"),
 ])
 def test_the_comparisons_see_a_difference(cluster, altered, change, undo):
-    """The schema comparisons can fail: each change to a fresh 1.2 is seen by
+    """The schema comparisons can fail: each change to a fresh install is seen by
     both, and undoing it makes the schema equal again."""
     reference = catalog(cluster, "altered"), dump_schema(cluster, "altered", True)
     cluster.sql("altered", change)
@@ -441,7 +457,7 @@ def rewrite_create_extension(text, expected, installed):
     return text, n
 
 
-@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+@pytest.mark.parametrize("installed", OLDER_EXTENSIONS)
 def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path, installed):
     """The regression suite (as make installcheck runs it), each CREATE
     EXTENSION made as an older version then updated."""
@@ -473,7 +489,7 @@ def test_every_regression_test_passes_on_an_updated_extension(cluster, tmp_path,
     assert "All %d tests passed" % len(tests) in done.stdout, done.stdout
 
 
-@pytest.mark.parametrize("installed", ["1.0", "1.1"])
+@pytest.mark.parametrize("installed", OLDER_EXTENSIONS)
 def test_the_gateway_updates_an_older_extension_when_its_role_may(cluster, installed):
     """Started on a database with an older extension, the gateway runs ALTER
     EXTENSION predict UPDATE itself when its role owns the extension, and says
@@ -609,7 +625,7 @@ def managed_1_0(cluster, old_gateway, tmp_path_factory):
     (in schema, else in public), as an
     ordinary role that owns it, with two versions deployed (the second by the
     1.0 gateway's deploy command) and predictions logged and labelled over
-    HTTP by each. (The installed extension is 1.2, which is trusted: the
+    HTTP by each. (The installed extension is trusted: the
     owner could create it, so managed mode is asked for with PREDICT_MODE.)"""
     cluster.sql("postgres", "CREATE ROLE app LOGIN")
     v2 = version_2(str(tmp_path_factory.mktemp("models")))
@@ -742,7 +758,7 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
 @pytest.mark.parametrize("release", sorted(MANAGED_COMMITS))
 def test_managed_schema_of_functions_only_is_migrated_keeping_every_row_and_score_and_equals_a_fresh_one(
         cluster, gateway_of_release, fresh_managed, tmp_path, release):
-    """A database the 1.1 or the 1.2 gateway set up (two versions deployed,
+    """A database the 1.1, 1.2 or 1.3 gateway set up (two versions deployed,
     predictions logged): this gateway's first start creates the functions
     again, in one transaction, and the schema is then the one a new
     database gets."""
@@ -761,9 +777,9 @@ def test_managed_schema_of_functions_only_is_migrated_keeping_every_row_and_scor
     assert done.returncode == 0 and done.stdout.strip() == "2", (done.stdout, done.stderr)
     assert cluster.sql(db, "SELECT predict_internal.schema_version()") == [(release,)]
     before = rows(cluster, db), scores_by_version(cluster, db, [1, 2])
-    # a window without predictions: no PSI, which the old reports read as null
+    # a window without predictions: no PSI, which the reports before 1.3 read as null
     blind = "SELECT DISTINCT reading FROM predict_report_psi(since => now() + interval '1 day')"
-    assert cluster.sql(db, blind) == [(None,)]
+    assert cluster.sql(db, blind) == [(None if release < "1.3" else "unknown",)]
 
     proc, port = run_gateway(url)
     try:
@@ -832,13 +848,13 @@ def test_the_gateway_refuses_a_newer_managed_schema(cluster, migrated):
                              "SELECT pg_get_functiondef('predict_internal.schema_version()'::regprocedure)")
     snapshot = catalog(cluster, "mg_migrated", True), rows(cluster, "mg_migrated")
     cluster.sql("mg_migrated", "CREATE OR REPLACE FUNCTION predict_internal.schema_version() RETURNS text "
-                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.4'", user="app")
+                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.5'", user="app")
     try:
         line = refused(NEW_GATEWAY, migrated["url"])
-        assert "version 1.4, newer than this gateway (1.3)" in line, line
+        assert "version 1.5, newer than this gateway (%s)" % MANAGED_VERSION in line, line
         line = refused(NEW_GATEWAY, migrated["url"], args=["deploy", MODEL])
-        assert "version 1.4, newer than this gateway (1.3)" in line, line
-        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.4",)]
+        assert "version 1.5, newer than this gateway (%s)" % MANAGED_VERSION in line, line
+        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.5",)]
         assert rows(cluster, "mg_migrated") == snapshot[1]
     finally:
         cluster.sql("mg_migrated", definition[0][0], user="app")

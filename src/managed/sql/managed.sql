@@ -290,7 +290,7 @@ RETURN CASE WHEN d > 700 THEN 1.0::float8
 -- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
 CREATE OR REPLACE FUNCTION predict_internal.schema_version()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '1.3';
+RETURN '1.4';
 
 -- The schema of the tables and of the user-facing functions (one managed
 -- schema per database, as one extension).
@@ -336,7 +336,7 @@ BEGIN
           FROM @extschema@.predict_model_versions v
          WHERE v.name = requested AND v.version = wanted;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'model "%" has no version %', requested, wanted USING ERRCODE = '42704';
+            PERFORM predict_internal.registry_raise('unknown version', requested, wanted);
         END IF;
         RETURN;
     END IF;
@@ -347,13 +347,8 @@ BEGIN
         ON v.name = m.name AND v.version = m.active_version
      WHERE CASE WHEN requested IS NULL THEN m.is_default ELSE m.name = requested END;
     IF NOT FOUND THEN
-        IF requested IS NULL THEN
-            RAISE EXCEPTION 'no default model is deployed' USING ERRCODE = '55000',
-                HINT = 'Deploy one first: the gateway deploys PREDICT_MODEL when it starts, or run '
-                       'bin/predict-gateway deploy MODEL.json; the first model deployed becomes the default.';
-        END IF;
-        RAISE EXCEPTION 'model "%" does not exist', requested USING ERRCODE = '42704',
-            HINT = format('Deploy it first: bin/predict-gateway deploy --name %s /path/to/model.json', requested);
+        PERFORM predict_internal.registry_raise(
+            CASE WHEN requested IS NULL THEN 'no default model' ELSE 'unknown model' END, requested);
     END IF;
 END
 $$;
@@ -371,47 +366,55 @@ END
 $$;
 
 /*
+ * How to deploy a model in managed mode, where SQL has no predict_deploy:
+ * the hint of a missing model (registry.sql).
+ */
+CREATE OR REPLACE FUNCTION predict_internal.deploy_hint(name text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN name IS NULL
+            THEN 'Deploy one first: the gateway deploys PREDICT_MODEL when it starts, or run '
+                 'bin/predict-gateway deploy MODEL.json; the first model deployed becomes the default.'
+            ELSE 'Deploy it first: bin/predict-gateway deploy --name ' || name || ' /path/to/model.json' END;
+
+/*
+ * A stored version can be scored when it has its compiled scorer: one
+ * inserted by hand, not deployed, has none (registry.sql's predict_activate).
+ */
+CREATE OR REPLACE FUNCTION predict_internal.version_check(name text, version integer, model jsonb)
+RETURNS void LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regprocedure(format('predict_internal.%I(jsonb)',
+                              predict_internal.function_name(name, version))) IS NULL THEN
+        RAISE EXCEPTION 'model "%" version % has no compiled scorer', name, version
+            USING ERRCODE = '55000',
+                  DETAIL = 'Managed mode scores the versions the gateway compiled when it deployed them.',
+                  HINT = format('Deploy the model again: bin/predict-gateway deploy --name %s /path/to/model.json', name);
+    END IF;
+END
+$$;
+
+/*
  * Store a validated model and its compiled scorer (the CREATE FUNCTION
  * statement made by the C core, with @function@ standing for the
  * function's name) as the next version of name; make it active, and the
- * default model if there is none. The client validates and compiles
- * (the gateway's deploy command); deploying is the owner's privilege.
+ * default model if there is none (registry.sql's registry_add). The client
+ * validates and compiles (the gateway's deploy command); deploying is the
+ * owner's privilege.
  */
 CREATE OR REPLACE FUNCTION predict_internal.deploy_compiled(name text, model jsonb, compiled text)
 RETURNS integer LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    next_version integer;
+    version integer;
 BEGIN
-    IF name IS NULL THEN
-        RAISE EXCEPTION 'model name must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF model IS NULL THEN
-        RAISE EXCEPTION 'model document must not be null' USING ERRCODE = '22004';
-    END IF;
+    PERFORM predict_internal.registry_check_deploy(name, model);
     IF compiled IS NULL THEN
         RAISE EXCEPTION 'compiled scorer must not be null' USING ERRCODE = '22004';
     END IF;
-    IF name !~ '^[A-Za-z0-9_.-]{1,63}$' THEN
-        RAISE EXCEPTION 'invalid model name "%"', name USING ERRCODE = '22023',
-            DETAIL = 'A model name is 1 to 63 characters among letters, digits, "_", "." and "-".';
-    END IF;
-    LOCK TABLE @extschema@.predict_models IN SHARE ROW EXCLUSIVE MODE;
-    SELECT coalesce(max(v.version), 0) INTO next_version
-      FROM @extschema@.predict_model_versions v WHERE v.name = deploy_compiled.name;
-    IF next_version = 2147483647 THEN
-        RAISE EXCEPTION 'model "%" has reached the maximum version number', name USING ERRCODE = '54000';
-    END IF;
-    next_version := next_version + 1;
-    PERFORM predict_internal.install_scorer(compiled, name, next_version);
-    INSERT INTO @extschema@.predict_model_versions (name, version, model)
-         VALUES (name, next_version, model);
-    INSERT INTO @extschema@.predict_models AS m (name, active_version, is_default)
-         VALUES (name, next_version,
-                 NOT EXISTS (SELECT 1 FROM @extschema@.predict_models d WHERE d.is_default))
-    ON CONFLICT ON CONSTRAINT predict_models_pkey
-       DO UPDATE SET active_version = excluded.active_version, updated_at = now();
-    RETURN next_version;
+    version := predict_internal.registry_add(name, model);
+    PERFORM predict_internal.install_scorer(compiled, name, version);
+    RETURN version;
 END
 $$;
 
@@ -426,50 +429,8 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.predict_activate(name text, version integer)
-RETURNS void LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF name IS NULL THEN
-        RAISE EXCEPTION 'model name must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF version IS NULL THEN
-        RAISE EXCEPTION 'model version must not be null' USING ERRCODE = '22004';
-    END IF;
-    LOCK TABLE @extschema@.predict_models IN SHARE ROW EXCLUSIVE MODE;
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.predict_model_versions v
-                    WHERE v.name = predict_activate.name AND v.version = predict_activate.version) THEN
-        IF NOT EXISTS (SELECT 1 FROM @extschema@.predict_model_versions v WHERE v.name = predict_activate.name) THEN
-            PERFORM predict_internal.resolve(name);     -- the unknown model's error
-        END IF;
-        RAISE EXCEPTION 'model "%" has no version %', name, version USING ERRCODE = '42704';
-    END IF;
-    UPDATE @extschema@.predict_models m SET active_version = predict_activate.version, updated_at = now()
-     WHERE m.name = predict_activate.name;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION @extschema@.predict_set_default(name text)
-RETURNS void LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF name IS NULL THEN
-        RAISE EXCEPTION 'model name must not be null' USING ERRCODE = '22004';
-    END IF;
-    LOCK TABLE @extschema@.predict_models IN SHARE ROW EXCLUSIVE MODE;
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.predict_models m WHERE m.name = predict_set_default.name) THEN
-        PERFORM predict_internal.resolve(name);         -- the unknown model's error
-    END IF;
-    UPDATE @extschema@.predict_models m SET is_default = false WHERE m.is_default AND m.name <> predict_set_default.name;
-    UPDATE @extschema@.predict_models m SET is_default = true, updated_at = now()
-     WHERE m.name = predict_set_default.name AND NOT m.is_default;
-END
-$$;
-
 REVOKE EXECUTE ON FUNCTION predict_internal.deploy_compiled(text, jsonb, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION predict_internal.install_scorer(text, text, integer) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION @extschema@.predict_activate(text, integer) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION @extschema@.predict_set_default(text) FROM PUBLIC;
 
 /* ---------- scoring ---------- */
 
@@ -544,50 +505,20 @@ BEGIN
         RETURN NEW;
     END IF;
     IF NEW.model IS NULL THEN
-        RAISE EXCEPTION 'a row of relation "%" with a model_version must name its model', TG_TABLE_NAME
-            USING ERRCODE = '23502';
+        PERFORM predict_internal.registry_raise('row without model', relation => TG_TABLE_NAME);
     END IF;
     r := predict_internal.resolve(NEW.model, NEW.model_version);
     p := predict_internal.score(NEW.observation, r.name, r.version);
-    IF NEW.proba IS NULL THEN
-        NEW.proba := p;
-    END IF;
-    IF NEW.predicted_class IS NULL THEN
-        NEW.predicted_class := p >= r.threshold;
-    END IF;
     IF float8send(NEW.proba) <> float8send(p) OR NEW.predicted_class <> (p >= r.threshold) THEN
-        RAISE EXCEPTION 'new row of relation "%" does not carry the score of model "%" version %',
-                        TG_TABLE_NAME, r.name, r.version
-            USING ERRCODE = '23514',
-                  DETAIL = format('The row has proba %s and predicted_class %s; the version computes %s and %s '
-                                  'for its observation.', NEW.proba, NEW.predicted_class::text, p, (p >= r.threshold)::text),
-                  HINT = 'A row inserted with a model_version (as a restore does) keeps only the score that version '
-                         'computes; leave model_version out to have the row scored by the default model.';
+        PERFORM predict_internal.registry_raise('row not scored by its version', r.name, r.version,
+                                                TG_TABLE_NAME, NEW.proba, NEW.predicted_class,
+                                                p, p >= r.threshold);
     END IF;
+    NEW.proba := coalesce(NEW.proba, p);
+    NEW.predicted_class := coalesce(NEW.predicted_class, p >= r.threshold);
     RETURN NEW;
 END
 $$;
 
--- BEFORE UPDATE: predictions are an audit log; only true_class may change.
-CREATE OR REPLACE FUNCTION @extschema@.predictions_protect()
-RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    old_row jsonb := to_jsonb(OLD);
-    new_row jsonb := to_jsonb(NEW);
-    col name;
-BEGIN
-    FOR col IN SELECT a.attname FROM pg_catalog.pg_attribute a
-                WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
-                  AND a.attname NOT IN ('true_class', 'updated_at')
-                ORDER BY a.attnum LOOP
-        IF old_row -> col IS DISTINCT FROM new_row -> col THEN
-            RAISE EXCEPTION 'column "%" of relation "%" cannot be changed', col, TG_TABLE_NAME
-                USING ERRCODE = '42501',
-                      DETAIL = 'Predictions are an audit log: only true_class can be updated.';
-        END IF;
-    END LOOP;
-    NEW.updated_at := now();
-    RETURN NEW;
-END
-$$;
+-- predictions_protect, the audit rule, is registry.sql's.
+

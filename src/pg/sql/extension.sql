@@ -1,31 +1,50 @@
 /*
- * extension.sql - what the predict extension adds to the tables: the C
- * functions of the registry, scoring and the triggers, and what pg_dump
- * needs to back the tables up and restore them.
+ * extension.sql - what the predict extension adds to the tables and to
+ * registry.sql: deploying with the core's validation, the C scoring
+ * functions and the scoring trigger, and the triggers' creation.
  */
 
 -- ---------- the model registry ----------
 
+-- The registry's rules are registry.sql's, shared with managed mode; these
+-- are what it asks of the extension: the hint of a missing model, and
+-- whether a stored version can be scored (the core loads it).
+
+CREATE OR REPLACE FUNCTION predict_internal.deploy_hint(name text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN name IS NULL
+            THEN 'Deploy one first, for example: SELECT predict_deploy(''titanic'', '
+                 'pg_read_file(''/path/to/titanic.json'')::jsonb); the first model deployed becomes the default.'
+            ELSE 'Deploy it first, for example: SELECT predict_deploy(' || quote_literal(name)
+                 || ', pg_read_file(''/path/to/model.json'')::jsonb);' END;
+
+CREATE OR REPLACE FUNCTION predict_internal.document_check(model jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'predict_document_check'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+CREATE OR REPLACE FUNCTION predict_internal.version_check(name text, version integer, model jsonb)
+RETURNS void LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT predict_internal.document_check(model);
+END;
+
+-- Deploy: the next version of a model, validated by the core, made active.
 CREATE OR REPLACE FUNCTION @extschema@.predict_deploy(name text, model jsonb)
-RETURNS integer
-AS 'MODULE_PATHNAME', 'predict_deploy'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS integer LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM predict_internal.registry_check_deploy(name, model);
+    PERFORM predict_internal.document_check(model);
+    RETURN predict_internal.registry_add(name, model);
+END
+$$;
 
 -- An untyped document ('{...}', psql's :'model') is text: this overload
 -- takes it, so that no same-named function of another role can.
 CREATE OR REPLACE FUNCTION @extschema@.predict_deploy(name text, model text)
 RETURNS integer LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@.predict_deploy(name, model::jsonb);
-
-CREATE OR REPLACE FUNCTION @extschema@.predict_activate(name text, version integer)
-RETURNS void
-AS 'MODULE_PATHNAME', 'predict_activate'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-
-CREATE OR REPLACE FUNCTION @extschema@.predict_set_default(name text)
-RETURNS void
-AS 'MODULE_PATHNAME', 'predict_set_default'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- ---------- scoring ----------
 
@@ -61,11 +80,8 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'predictions_score'
 LANGUAGE C;
 
--- Lets an UPDATE change true_class only, and sets updated_at.
-CREATE OR REPLACE FUNCTION @extschema@.predictions_protect()
-RETURNS trigger
-AS 'MODULE_PATHNAME', 'predictions_protect'
-LANGUAGE C;
+-- predictions_protect, the audit rule (only true_class may change), is
+-- registry.sql's.
 
 CREATE OR REPLACE TRIGGER predictions_score
     BEFORE INSERT ON @extschema@.predictions

@@ -1,0 +1,268 @@
+/*
+ * registry.sql - the model registry and the predictions log's rules, one
+ * definition for both PostgreSQL modes: the extension's install and upgrade
+ * scripts (mk/pg.mk) and managed mode's schema (mk/gateway.mk) include it.
+ *
+ * What differs between the modes is how a model is scored, so each host
+ * defines, before this part:
+ *   predict_internal.deploy_hint(name text) returns text: how to deploy a
+ *     model there (NULL: the first model), the hint of a missing one;
+ *   predict_internal.version_check(name text, version integer, model jsonb):
+ *     that a stored version can be scored (the extension loads the document
+ *     with the core; managed mode looks for the version's compiled scorer);
+ * and its own scorer and BEFORE INSERT trigger, which raise the log's errors
+ * from here (predict_internal.registry_error).
+ *
+ * Every function runs with search_path = pg_catalog, pg_temp and names the
+ * tables by their schema, @extschema@.
+ */
+
+/* ---------- errors ---------- */
+
+/*
+ * Every error of the registry and of the predictions log, by kind: its
+ * SQLSTATE, message, detail and hint (NULL: none). The extension's C code
+ * raises them from here as well (src/pg/errors.c), so that a message is
+ * written once for both modes; the SQLite extension's are checked against
+ * them by test/conformance.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.registry_error(
+    kind text, name text DEFAULT NULL, version integer DEFAULT NULL, relation text DEFAULT NULL,
+    row_proba float8 DEFAULT NULL, row_class boolean DEFAULT NULL,
+    proba float8 DEFAULT NULL, class boolean DEFAULT NULL,
+    OUT sqlstate text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    CASE kind
+    WHEN 'no default model' THEN
+        sqlstate := '55000';
+        message := 'no default model is deployed';
+        hint := predict_internal.deploy_hint(NULL);
+    WHEN 'unknown model' THEN
+        sqlstate := '42704';
+        message := format('model "%s" does not exist', name);
+        hint := predict_internal.deploy_hint(name);
+    WHEN 'unknown version' THEN
+        sqlstate := '42704';
+        message := format('model "%s" has no version %s', name, version);
+    WHEN 'null name' THEN
+        sqlstate := '22004';
+        message := 'model name must not be null';
+    WHEN 'null version' THEN
+        sqlstate := '22004';
+        message := 'model version must not be null';
+    WHEN 'null document' THEN
+        sqlstate := '22004';
+        message := 'model document must not be null';
+    WHEN 'invalid name' THEN
+        sqlstate := '22023';
+        message := format('invalid model name "%s"', name);
+        detail := 'A model name is 1 to 63 characters among letters, digits, "_", "." and "-".';
+    WHEN 'maximum version' THEN
+        sqlstate := '54000';
+        message := format('model "%s" has reached the maximum version number', name);
+    WHEN 'row without model' THEN
+        sqlstate := '23502';
+        message := format('a row of relation "%s" with a model_version must name its model', relation);
+    WHEN 'row not scored by its version' THEN
+        sqlstate := '23514';
+        message := format('new row of relation "%s" does not carry the score of model "%s" version %s',
+                          relation, name, version);
+        detail := format('The row has proba %s and predicted_class %s; the version computes %s and %s '
+                         'for its observation.', coalesce(row_proba::text, 'null'),
+                         coalesce(row_class::text, 'null'), proba, class::text);
+        hint := 'A row inserted with a model_version (as a restore does) keeps only the score that '
+                'version computes; leave model_version out to have the row scored by the default model.';
+    WHEN 'scored column changed' THEN
+        sqlstate := '42501';
+        message := format('column "%s" of relation "%s" cannot be changed', name, relation);
+        detail := 'Predictions are an audit log: only true_class can be updated.';
+    END CASE;
+END
+$$;
+
+-- Raise an error of registry_error (its arguments).
+CREATE OR REPLACE FUNCTION predict_internal.registry_raise(
+    kind text, name text DEFAULT NULL, version integer DEFAULT NULL, relation text DEFAULT NULL,
+    row_proba float8 DEFAULT NULL, row_class boolean DEFAULT NULL,
+    proba float8 DEFAULT NULL, class boolean DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e record := predict_internal.registry_error(kind, name, version, relation, row_proba, row_class,
+                                                proba, class);
+BEGIN
+    -- RAISE takes no NULL option: one statement per shape
+    IF e.detail IS NOT NULL AND e.hint IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = e.sqlstate, MESSAGE = e.message, DETAIL = e.detail, HINT = e.hint;
+    ELSIF e.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = e.sqlstate, MESSAGE = e.message, DETAIL = e.detail;
+    ELSIF e.hint IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = e.sqlstate, MESSAGE = e.message, HINT = e.hint;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = e.sqlstate, MESSAGE = e.message;
+END
+$$;
+
+/* ---------- changing the registry ---------- */
+
+/*
+ * The arguments of a deploy, in the order they are checked: the name (not
+ * null, 1 to 63 ASCII letters, digits, "_", "." or "-": the core's
+ * predict_model_name_valid), then the document (not null).
+ */
+CREATE OR REPLACE FUNCTION predict_internal.registry_check_deploy(name text, model jsonb)
+RETURNS void LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF name IS NULL THEN
+        PERFORM predict_internal.registry_raise('null name');
+    END IF;
+    IF name !~ '^[A-Za-z0-9_.-]{1,63}$' THEN
+        PERFORM predict_internal.registry_raise('invalid name', name);
+    END IF;
+    IF model IS NULL THEN
+        PERFORM predict_internal.registry_raise('null document');
+    END IF;
+END
+$$;
+
+/*
+ * Serialize registry changes: SHARE ROW EXCLUSIVE conflicts with itself and
+ * with ordinary writes, not with the scoring path's reads. Statements after
+ * the lock take a new snapshot (READ COMMITTED) and see every change
+ * committed before it, so versions are numbered without gaps or duplicates.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.registry_lock()
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    LOCK TABLE @extschema@.predict_models IN SHARE ROW EXCLUSIVE MODE;
+END
+$$;
+
+-- Make version the active one of name (adding the name when new); the
+-- first model becomes the default.
+CREATE OR REPLACE FUNCTION predict_internal.registry_set_active(name text, version integer)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO @extschema@.predict_models AS m (name, active_version, is_default)
+         VALUES (name, version, NOT EXISTS (SELECT FROM @extschema@.predict_models d WHERE d.is_default))
+    ON CONFLICT ON CONSTRAINT predict_models_pkey
+       DO UPDATE SET active_version = excluded.active_version, updated_at = now();
+END
+$$;
+
+/*
+ * Store a checked document as the next version of name and make it active
+ * (the default model if there is none): what deploying is, in both modes.
+ * Returns the new version.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.registry_add(name text, model jsonb)
+RETURNS integer LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    next_version integer;
+BEGIN
+    PERFORM predict_internal.registry_lock();
+    SELECT coalesce(max(v.version), 0) INTO next_version
+      FROM @extschema@.predict_model_versions v WHERE v.name = registry_add.name;
+    IF next_version = 2147483647 THEN
+        PERFORM predict_internal.registry_raise('maximum version', name);
+    END IF;
+    next_version := next_version + 1;
+    INSERT INTO @extschema@.predict_model_versions (name, version, model)
+         VALUES (name, next_version, model);
+    PERFORM predict_internal.registry_set_active(name, next_version);
+    RETURN next_version;
+END
+$$;
+
+-- predict_activate: roll back, or forward, to a stored version.
+CREATE OR REPLACE FUNCTION @extschema@.predict_activate(name text, version integer)
+RETURNS void LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    doc jsonb;
+BEGIN
+    IF name IS NULL THEN
+        PERFORM predict_internal.registry_raise('null name');
+    END IF;
+    IF version IS NULL THEN
+        PERFORM predict_internal.registry_raise('null version');
+    END IF;
+    PERFORM predict_internal.registry_lock();
+    SELECT v.model INTO doc FROM @extschema@.predict_model_versions v
+     WHERE v.name = predict_activate.name AND v.version = predict_activate.version;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM @extschema@.predict_model_versions v WHERE v.name = predict_activate.name) THEN
+            PERFORM predict_internal.registry_raise('unknown model', name);
+        END IF;
+        PERFORM predict_internal.registry_raise('unknown version', name, version);
+    END IF;
+    -- a version stored by hand, not deployed, must still be one the host can score
+    PERFORM predict_internal.version_check(name, version, doc);
+    PERFORM predict_internal.registry_set_active(name, version);
+END
+$$;
+
+-- predict_set_default: the model of predict_proba(obs) and of the log's trigger.
+CREATE OR REPLACE FUNCTION @extschema@.predict_set_default(name text)
+RETURNS void LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF name IS NULL THEN
+        PERFORM predict_internal.registry_raise('null name');
+    END IF;
+    PERFORM predict_internal.registry_lock();
+    IF NOT EXISTS (SELECT FROM @extschema@.predict_models m WHERE m.name = predict_set_default.name) THEN
+        PERFORM predict_internal.registry_raise('unknown model', name);
+    END IF;
+    -- two statements: the unique index on is_default is checked row by row
+    UPDATE @extschema@.predict_models m SET is_default = false, updated_at = now()
+     WHERE m.is_default AND m.name <> predict_set_default.name;
+    UPDATE @extschema@.predict_models m SET is_default = true, updated_at = now()
+     WHERE m.name = predict_set_default.name AND NOT m.is_default;
+END
+$$;
+
+/* ---------- the predictions log ---------- */
+
+/*
+ * BEFORE UPDATE: predictions are an audit log; only true_class may change,
+ * and updated_at is set here. Columns compare by their text (a number's
+ * 1.0 and 1 differ, as their stored forms do), whatever the table's
+ * columns are; a column that changed is named.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.predictions_protect()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    old_row jsonb := to_jsonb(OLD) - 'true_class' - 'updated_at';
+    new_row jsonb := to_jsonb(NEW) - 'true_class' - 'updated_at';
+    col name;
+BEGIN
+    IF TG_OP <> 'UPDATE' OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' THEN
+        RAISE EXCEPTION 'predictions_protect() must be fired BEFORE UPDATE FOR EACH ROW'
+            USING ERRCODE = '39P01';
+    END IF;
+    IF old_row::text IS DISTINCT FROM new_row::text THEN
+        FOR col IN SELECT a.attname FROM pg_attribute a
+                    WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
+                    ORDER BY a.attnum LOOP
+            IF (old_row -> col)::text IS DISTINCT FROM (new_row -> col)::text THEN
+                PERFORM predict_internal.registry_raise('scored column changed', col, relation => TG_TABLE_NAME);
+            END IF;
+        END LOOP;
+    END IF;
+    NEW.updated_at := transaction_timestamp();
+    RETURN NEW;
+END
+$$;
+
+-- Changing the registry is the owner's (the extension grants it on,
+-- extension-grants.sql; managed mode's tables belong to the gateway's role).
+REVOKE EXECUTE ON FUNCTION @extschema@.predict_activate(text, integer) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.predict_set_default(text) FROM PUBLIC;
