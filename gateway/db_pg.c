@@ -70,6 +70,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg_setup.h"
+#include "registry_errors.h"
 
 #define BACKOFF_FIRST_US 100000
 #define BACKOFF_MAX_US 1000000
@@ -1203,7 +1204,7 @@ pg_ready(db_session *s, int64_t deadline, db_error *err)
 					   "must connect to the primary");
 	}
 	if (!has_default)
-		return db_fail(err, DB_UNAVAILABLE, "no default model is deployed");
+		return db_fail(err, DB_UNAVAILABLE, "%s", predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message);
 	return DB_OK;
 }
 

@@ -68,6 +68,7 @@
 #include "metrics.h"
 #include "db_sqlite.h"
 #include "extension.h"
+#include "registry_errors.h"
 
 #define BACKOFF_FIRST_US 100000
 #define BACKOFF_MAX_US 1000000
@@ -575,7 +576,7 @@ classify_scoring_error(db_session *s, const char *message, db_error *err)
 	if (found == 0)
 	{
 		metrics_db_error(DBERR_OTHER);
-		return db_fail(err, DB_UNAVAILABLE, "no default model is deployed");
+		return db_fail(err, DB_UNAVAILABLE, "%s", predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message);
 	}
 	metrics_db_error(DBERR_DATA);
 	return db_fail(err, DB_INVALID, "%s", message);
@@ -743,7 +744,7 @@ sqlite_ready(db_session *s, int64_t deadline, db_error *err)
 		return err->status == DB_INTERNAL ? db_fail(err, DB_UNAVAILABLE, "database not ready")
 			: err->status;
 	if (found == 0)
-		return db_fail(err, DB_UNAVAILABLE, "no default model is deployed");
+		return db_fail(err, DB_UNAVAILABLE, "%s", predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message);
 	return DB_OK;
 }
 
@@ -785,8 +786,9 @@ sqlite_report(db_session *s, const char *since, const char *until, text_sink sin
 	/* the report's own refusals: a window it cannot read, no default model */
 	if (rc == SQLITE_ERROR && (strncmp(msg, "since", 5) == 0 || strncmp(msg, "until", 5) == 0))
 		return db_fail(err, DB_INVALID, "%s", msg);
-	if (rc == SQLITE_ERROR && strncmp(msg, "no default model", 16) == 0)
-		return db_fail(err, DB_UNAVAILABLE, "no default model is deployed");
+	if (rc == SQLITE_ERROR && strncmp(msg, predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message,
+									  strlen(predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message)) == 0)
+		return db_fail(err, DB_UNAVAILABLE, "%s", predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message);
 	return statement_failed(s, STMT_REPORT, rc, msg, err);
 }
 

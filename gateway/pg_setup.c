@@ -34,6 +34,7 @@
 #include "log.h"
 #include "managed_sql.h"
 #include "predict.h"
+#include "registry_errors.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
 #define MANAGED_SCHEMA_VERSION "1.4"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
@@ -729,7 +730,7 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg,
 	}
 	if (ok && default_model[0] == '\0' && t.read_only)
 	{
-		snprintf(msg, size, "no default model is deployed and %s", READ_ONLY_HINT);
+		snprintf(msg, size, "%s and %s", predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message, READ_ONLY_HINT);
 		ok = false;
 	}
 	else if (ok && default_model[0] == '\0')

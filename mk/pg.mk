@@ -18,13 +18,24 @@ VALGRIND_TESTS ?=
 # The upgrade replaces the registry's functions and the extension's own
 # (both CREATE OR REPLACE throughout); 1.0 and 1.1 reach 1.2 through the
 # scripts as they shipped.
-EXTENSION_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql \
-	registry.sql extension.sql untyped.sql report.sql extension-backup.sql extension-grants.sql)
-EXTENSION_1_2_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension--1.2--1.3.sql registry.sql \
-	extension.sql)
+EXTENSION_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql) \
+	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql untyped.sql \
+	report.sql extension-backup.sql extension-grants.sql)
+EXTENSION_1_2_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension--1.2--1.3.sql) \
+	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql report.sql)
 
 build/sql:
 	mkdir -p $@
+
+# PostgreSQL's registry_error, written from the core's table of the
+# registry's errors (src/core/registry_errors.c), for both modes.
+build/gen/registry_errors_sql: src/pg/gen/registry_errors_sql.c src/core/registry_errors.c \
+		src/core/registry_errors.h src/core/predict.h
+	mkdir -p build/gen
+	$(CC) $(PREDICT_CFLAGS) -Isrc/core -o $@ src/pg/gen/registry_errors_sql.c src/core/registry_errors.c
+
+build/sql/registry-errors.sql: build/gen/registry_errors_sql | build/sql
+	build/gen/registry_errors_sql > $@
 
 build/sql/predict--1.3.sql: $(EXTENSION_1_3) | build/sql
 	{ echo '/* predict--1.3.sql: the predict extension, version 1.3 (made by mk/pg.mk from src/pg/sql/) */'; \

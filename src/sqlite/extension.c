@@ -102,6 +102,60 @@ result_error_full(sqlite3_context *ctx, int code, const char *message,
 	sqlite3_free(text);
 }
 
+/* SQLite's way to deploy name (NULL: the first model), the hint of a missing model. */
+static const char *
+deploy_hint(const char *name, char *buf, int size)
+{
+	if (name == NULL)
+		return "Deploy one first, for example: SELECT predict_deploy('titanic', "
+			"readfile('/path/to/titanic.json')); the first model deployed becomes the default.";
+	return sqlite3_snprintf(size, buf, "Deploy it first, for example: SELECT predict_deploy(%Q, "
+							"readfile('/path/to/model.json'));", name);
+}
+
+/*
+ * An error of the core's table of registry and log errors (registry_errors.h),
+ * as result_error_full writes it, SQLite's way to deploy in a missing model's
+ * hint: the same texts as PostgreSQL's. NULL when out of memory; sqlite3_free
+ * it.
+ */
+char *
+registry_error_text(predict_registry_error_kind kind, const predict_registry_args *args)
+{
+	const predict_registry_error *e = &predict_registry_errors[kind];
+	char		message[1024];
+	char		detail[1024];
+	char		hint[1024];
+	const char *h = NULL;
+
+	if (e->deploy_hint)
+		h = deploy_hint(args->name, hint, sizeof(hint));
+	else if (e->hint != NULL)
+		h = predict_registry_render(e->hint, args, hint, sizeof(hint));
+	return sqlite3_mprintf("%s%s%s%s%s", predict_registry_render(e->message, args, message, sizeof(message)),
+						   e->detail ? "\nDETAIL:  " : "",
+						   e->detail ? predict_registry_render(e->detail, args, detail, sizeof(detail)) : "",
+						   h ? "\nHINT:  " : "", h ? h : "");
+}
+
+/* registry_error_text as the call's error; code as result_error_full's. */
+void
+result_registry_error(sqlite3_context *ctx, int code, predict_registry_error_kind kind,
+					  const predict_registry_args *args)
+{
+	char	   *text = registry_error_text(kind, args);
+
+	if (text == NULL)
+	{
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	sqlite3_result_error(ctx, text, -1);
+	if (code != 0)
+		sqlite3_result_error_code(ctx, code);
+	sqlite3_free(text);
+}
+
 /* result_error_full with a formatted message. */
 void
 result_error_detail(sqlite3_context *ctx, int code, const char *detail, const char *hint,

@@ -15,6 +15,7 @@
  * SQLITE_DIRECTONLY (not callable from triggers or views).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sqlite_predict.h"
@@ -96,31 +97,14 @@ lookup_active(sqlite3 *db, const char *name, char **found, sqlite3_int64 *versio
 	return rc;
 }
 
-/*
- * PostgreSQL's no_model_error, with SQLite's command in the hint: no
- * default model (requested NULL), or no model of that name.
- */
+/* No default model (requested NULL), or no model of that name. */
 void
 result_no_model(sqlite3_context *ctx, const char *requested)
 {
-	char	   *hint;
+	predict_registry_args args = {.name = requested};
 
-	if (requested == NULL)
-	{
-		result_error_full(ctx, 0, "no default model is deployed",
-						  NULL, "Deploy one first, for example: SELECT predict_deploy('titanic', "
-						  "readfile('/path/to/titanic.json')); the first model deployed becomes the default.");
-		return;
-	}
-	hint = sqlite3_mprintf("Deploy it first, for example: SELECT predict_deploy(%Q, "
-						   "readfile('/path/to/model.json'));", requested);
-	if (hint == NULL)
-	{
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	result_error_detail(ctx, 0, NULL, hint, "model \"%s\" does not exist", requested);
-	sqlite3_free(hint);
+	result_registry_error(ctx, 0, requested == NULL ? PREDICT_ERR_NO_DEFAULT_MODEL : PREDICT_ERR_UNKNOWN_MODEL,
+						  &args);
 }
 
 /* The model name of argument arg, or NULL after setting PostgreSQL's error. */
@@ -131,7 +115,7 @@ required_name(sqlite3_context *ctx, sqlite3_value **argv, int arg, const char *u
 
 	if (sqlite3_value_type(argv[arg]) == SQLITE_NULL)
 	{
-		sqlite3_result_error(ctx, "model name must not be null", -1);
+		result_registry_error(ctx, 0, PREDICT_ERR_NULL_NAME, &(predict_registry_args) {0});
 		return NULL;
 	}
 	if (sqlite3_value_type(argv[arg]) != SQLITE_TEXT)
@@ -243,7 +227,7 @@ deploy_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int64
 	/* PostgreSQL's versions are integers: SQLite's 64-bit ones stop there too */
 	if (rc == SQLITE_ROW && *version > INT32_MAX)
 	{
-		result_error_detail(ctx, 0, NULL, NULL, "model \"%s\" has reached the maximum version number", name);
+		result_registry_error(ctx, 0, PREDICT_ERR_MAXIMUM_VERSION, &(predict_registry_args) {.name = name});
 		return SQLITE_ERROR;
 	}
 	if (rc == SQLITE_ROW)
@@ -295,12 +279,12 @@ predict_deploy_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		return;
 	if (!predict_model_name_valid(name, strlen(name)))
 	{
-		result_error_detail(ctx, 0, PREDICT_MODEL_NAME_RULE, NULL, "invalid model name \"%s\"", name);
+		result_registry_error(ctx, 0, PREDICT_ERR_INVALID_NAME, &(predict_registry_args) {.name = name});
 		return;
 	}
 	if (sqlite3_value_type(argv[1]) == SQLITE_NULL)
 	{
-		sqlite3_result_error(ctx, "model document must not be null", -1);
+		result_registry_error(ctx, 0, PREDICT_ERR_NULL_DOCUMENT, &(predict_registry_args) {0});
 		return;
 	}
 	if ((text = (const char *) sqlite3_value_text(argv[1])) == NULL)
@@ -346,8 +330,13 @@ activate_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int
 		if (versions == 0)
 			result_no_model(ctx, name);
 		else
-			result_error_detail(ctx, 0, NULL, NULL, "model \"%s\" has no version %lld",
-								name, (long long) version);
+		{
+			char		v[24];
+
+			snprintf(v, sizeof(v), "%lld", (long long) version);
+			result_registry_error(ctx, 0, PREDICT_ERR_UNKNOWN_VERSION,
+								  &(predict_registry_args) {.name = name, .version = v});
+		}
 		return SQLITE_ERROR;
 	}
 	if ((rc = set_active(db, name, version)) != SQLITE_DONE)
@@ -365,7 +354,7 @@ predict_activate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		return;
 	if (sqlite3_value_type(argv[1]) == SQLITE_NULL)
 	{
-		sqlite3_result_error(ctx, "model version must not be null", -1);
+		result_registry_error(ctx, 0, PREDICT_ERR_NULL_VERSION, &(predict_registry_args) {0});
 		return;
 	}
 	if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER)

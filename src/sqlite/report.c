@@ -479,8 +479,7 @@ predict_report_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	}
 	else if (requested == NULL)
 	{
-		msg = sqlite3_mprintf("no default model is deployed\nHINT:  Deploy a model first: "
-							  "the first model deployed becomes the default.");
+		msg = registry_error_text(PREDICT_ERR_NO_DEFAULT_MODEL, &(predict_registry_args) {0});
 		goto fail;
 	}
 	else
@@ -490,7 +489,7 @@ predict_report_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		rc = query_one(db, "SELECT count(*) FROM predict_model_versions WHERE name = ?1", requested, &found, NULL);
 		if (rc != SQLITE_ROW || found == 0)
 		{
-			msg = sqlite3_mprintf("model \"%s\" does not exist", requested);
+			msg = registry_error_text(PREDICT_ERR_UNKNOWN_MODEL, &(predict_registry_args) {.name = requested});
 			goto fail;
 		}
 		model = sqlite3_mprintf("%s", requested);

@@ -35,10 +35,10 @@
 
 #define ISO_GLOB "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*Z'"
 
-#define AUDIT_DETAIL "\nDETAIL:  Predictions are an audit log: only true_class can be updated."
+/* the core's error (registry_errors.h), spelled here as SQL at compile time */
 #define REFUSE_CHANGE(column) \
-	" SELECT RAISE(ABORT, 'column \"" column "\" of relation \"predictions\" cannot be changed" \
-	AUDIT_DETAIL "') WHERE NEW." column " IS NOT OLD." column ";"
+	" SELECT RAISE(ABORT, '" PREDICT_MSG_SCORED_COLUMN_CHANGED(column, "predictions") \
+	"\nDETAIL:  " PREDICT_DETAIL_AUDIT_LOG "') WHERE NEW." column " IS NOT OLD." column ";"
 #define REFUSE_TRUE_CLASS \
 	" SELECT RAISE(ABORT, 'new row for relation \"predictions\" violates check constraint" \
 	" \"predictions_true_class_check\"') WHERE NEW.true_class NOT IN (0, 1);"
@@ -275,26 +275,24 @@ score_matches(sqlite3_context *ctx, sqlite3_value **argv, const cached_model *c,
 {
 	int			predicted = predict_model_classify(c->model, proba) ? 1 : 0;
 	double		given = sqlite3_value_double(argv[1]);
-	char		detail[300];
 	char		a[40];
 	char		b[40];
+	char		v[24];
+	predict_registry_args args = {.relation = "predictions", .proba = b};
 
 	if ((sqlite3_value_type(argv[1]) == SQLITE_NULL || memcmp(&given, &proba, sizeof(double)) == 0) &&
 		(sqlite3_value_type(argv[2]) == SQLITE_NULL || sqlite3_value_int(argv[2]) == predicted))
 		return 1;
 	predict_format_number(a, sizeof(a), given);
 	predict_format_number(b, sizeof(b), proba);
-	snprintf(detail, sizeof(detail), "The row has proba %s and predicted_class %s; the version "
-			 "computes %s and %s for its observation.",
-			 sqlite3_value_type(argv[1]) == SQLITE_NULL ? "null" : a,
-			 sqlite3_value_type(argv[2]) == SQLITE_NULL ? "null" :
-			 sqlite3_value_int(argv[2]) ? "true" : "false",
-			 b, predicted ? "true" : "false");
-	result_error_detail(ctx, SQLITE_CONSTRAINT_FUNCTION, detail,
-						"A row inserted with a model_version (as a restore does) keeps only the score that version "
-						"computes; leave model_version out to have the row scored by the default model.",
-						"new row of relation \"predictions\" does not carry the score of model \"%s\" version %lld",
-						c->name, (long long) c->version);
+	snprintf(v, sizeof(v), "%lld", (long long) c->version);
+	args.name = c->name;
+	args.version = v;
+	args.row_proba = sqlite3_value_type(argv[1]) == SQLITE_NULL ? NULL : a;
+	args.row_class = sqlite3_value_type(argv[2]) == SQLITE_NULL ? NULL :
+		sqlite3_value_int(argv[2]) ? "true" : "false";
+	args.class = predicted ? "true" : "false";
+	result_registry_error(ctx, SQLITE_CONSTRAINT_FUNCTION, PREDICT_ERR_ROW_NOT_SCORED, &args);
 	return 0;
 }
 
@@ -324,9 +322,8 @@ predictions_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	}
 	if (model == NULL)
 	{
-		result_error_full(ctx, SQLITE_CONSTRAINT_NOTNULL,
-						  "a row of relation \"predictions\" with a model_version must name its model",
-						  NULL, NULL);
+		result_registry_error(ctx, SQLITE_CONSTRAINT_NOTNULL, PREDICT_ERR_ROW_WITHOUT_MODEL,
+							  &(predict_registry_args) {.relation = "predictions"});
 		return;
 	}
 	if ((c = version_model(ctx, state, model, version, &other)) == NULL)

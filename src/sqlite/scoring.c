@@ -17,6 +17,7 @@
  * is parsed again after it (the transaction may have rolled back a deploy,
  * and the next deploy reuse its number for another document).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "sqlite_predict.h"
@@ -136,7 +137,12 @@ stored_version(sqlite3_context *ctx, connection_state *state, const char *name,
 			   sqlite3_int64 version)
 {
 	cached_model *c;
-	char	   *missing = sqlite3_mprintf("model \"%s\" has no version %lld", name, (long long) version);
+	char		v[24];
+	char	   *missing;
+
+	snprintf(v, sizeof(v), "%lld", (long long) version);
+	missing = registry_error_text(PREDICT_ERR_UNKNOWN_VERSION,
+								  &(predict_registry_args) {.name = name, .version = v});
 
 	if (missing == NULL)
 	{
@@ -322,8 +328,8 @@ predict_default_model_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
  * Version `version` of name, for a row that names it (predictions_check):
  * the cached active version when it is that one, else parsed for the call
  * into *owned, which the caller frees. NULL after setting an error on ctx
- * (PostgreSQL's 'model "x" has no version n' when there is no such version,
- * whether or not the model exists).
+ * (PREDICT_ERR_UNKNOWN_VERSION when there is no such version, whether or
+ * not the model exists, as PostgreSQL).
  */
 cached_model *
 version_model(sqlite3_context *ctx, connection_state *state, const char *name,

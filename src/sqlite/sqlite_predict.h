@@ -17,6 +17,7 @@
 SQLITE_EXTENSION_INIT3
 
 #include "predict.h"
+#include "registry_errors.h"
 
 /* SQLite's clock as the tables store it: ISO 8601 UTC with milliseconds. */
 #define PREDICT_NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -60,6 +61,9 @@ void		result_error_full(sqlite3_context *ctx, int code, const char *message,
 void		result_error_detail(sqlite3_context *ctx, int code, const char *detail,
 								const char *hint, const char *format,...)
 			__attribute__((format(printf, 5, 6)));
+char	   *registry_error_text(predict_registry_error_kind kind, const predict_registry_args *args);
+void		result_registry_error(sqlite3_context *ctx, int code, predict_registry_error_kind kind,
+								  const predict_registry_args *args);
 
 /* scoring.c: the model cache and the scoring functions */
 void		cached_model_free(cached_model *c);

@@ -79,7 +79,6 @@ def hint_deploy(name):
 
 
 HINT_NO_DEFAULT = DeployHint()
-HINT_REPORT_NO_DEFAULT = "Deploy a model first: the first model deployed becomes the default."
 
 
 # a hint or detail that is not compared (PostgreSQL's own, showing the row)
@@ -422,13 +421,13 @@ CASES = [
          Step("report", "titanic", returns={"model": "titanic"})),
     Case("report_unknown_model", "report",
          *deployed("titanic"),
-         Step("report", "nope", error=Error('model "nope" does not exist', "42704"))),
+         Step("report", "nope", error=not_exist("nope"))),
     Case("report_since_after_until", "report",
          *deployed("titanic"),
          Step("report", None, "2026-12-02 00:00:00", "2026-12-01 00:00:00",
               error=Error("since (2026-12-02 00:00:00+00) is after until (2026-12-01 00:00:00+00)", "22023"))),
     Case("report_without_default", "report",
-         Step("report", None, error=Error("no default model is deployed", "55000", hint=HINT_REPORT_NO_DEFAULT))),
+         Step("report", None, error=Error("no default model is deployed", "55000", hint=hint_deploy(None)))),
 ]
 
 assert len({c.name for c in CASES}) == len(CASES), "case names must be unique"

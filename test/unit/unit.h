@@ -40,5 +40,6 @@ void		loader_tests(void);
 void		score_tests(void);
 void		tree_loader_tests(void);
 void		tree_score_tests(void);
+void		registry_error_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

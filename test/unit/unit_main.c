@@ -86,6 +86,7 @@ main(void)
 	score_tests();
 	tree_loader_tests();
 	tree_score_tests();
+	registry_error_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }

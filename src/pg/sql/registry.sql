@@ -11,7 +11,7 @@
  *     that a stored version can be scored (the extension loads the document
  *     with the core; managed mode looks for the version's compiled scorer);
  * and its own scorer and BEFORE INSERT trigger, which raise the log's errors
- * from here (predict_internal.registry_error).
+ * from here (registry_raise).
  *
  * Every function runs with search_path = pg_catalog, pg_temp and names the
  * tables by their schema, @extschema@.
@@ -19,68 +19,10 @@
 
 /* ---------- errors ---------- */
 
-/*
- * Every error of the registry and of the predictions log, by kind: its
- * SQLSTATE, message, detail and hint (NULL: none). The extension's C code
- * raises them from here as well (src/pg/errors.c), so that a message is
- * written once for both modes; the SQLite extension's are checked against
- * them by test/conformance.
- */
-CREATE OR REPLACE FUNCTION predict_internal.registry_error(
-    kind text, name text DEFAULT NULL, version integer DEFAULT NULL, relation text DEFAULT NULL,
-    row_proba float8 DEFAULT NULL, row_class boolean DEFAULT NULL,
-    proba float8 DEFAULT NULL, class boolean DEFAULT NULL,
-    OUT sqlstate text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    CASE kind
-    WHEN 'no default model' THEN
-        sqlstate := '55000';
-        message := 'no default model is deployed';
-        hint := predict_internal.deploy_hint(NULL);
-    WHEN 'unknown model' THEN
-        sqlstate := '42704';
-        message := format('model "%s" does not exist', name);
-        hint := predict_internal.deploy_hint(name);
-    WHEN 'unknown version' THEN
-        sqlstate := '42704';
-        message := format('model "%s" has no version %s', name, version);
-    WHEN 'null name' THEN
-        sqlstate := '22004';
-        message := 'model name must not be null';
-    WHEN 'null version' THEN
-        sqlstate := '22004';
-        message := 'model version must not be null';
-    WHEN 'null document' THEN
-        sqlstate := '22004';
-        message := 'model document must not be null';
-    WHEN 'invalid name' THEN
-        sqlstate := '22023';
-        message := format('invalid model name "%s"', name);
-        detail := 'A model name is 1 to 63 characters among letters, digits, "_", "." and "-".';
-    WHEN 'maximum version' THEN
-        sqlstate := '54000';
-        message := format('model "%s" has reached the maximum version number', name);
-    WHEN 'row without model' THEN
-        sqlstate := '23502';
-        message := format('a row of relation "%s" with a model_version must name its model', relation);
-    WHEN 'row not scored by its version' THEN
-        sqlstate := '23514';
-        message := format('new row of relation "%s" does not carry the score of model "%s" version %s',
-                          relation, name, version);
-        detail := format('The row has proba %s and predicted_class %s; the version computes %s and %s '
-                         'for its observation.', coalesce(row_proba::text, 'null'),
-                         coalesce(row_class::text, 'null'), proba, class::text);
-        hint := 'A row inserted with a model_version (as a restore does) keeps only the score that '
-                'version computes; leave model_version out to have the row scored by the default model.';
-    WHEN 'scored column changed' THEN
-        sqlstate := '42501';
-        message := format('column "%s" of relation "%s" cannot be changed', name, relation);
-        detail := 'Predictions are an audit log: only true_class can be updated.';
-    END CASE;
-END
-$$;
+-- predict_internal.registry_error, every error of the registry and of the
+-- log with its SQLSTATE, message, detail and hint, is written from the
+-- core's table (registry-errors.sql, made by mk/pg.mk; it comes before this
+-- part).
 
 -- Raise an error of registry_error (its arguments).
 CREATE OR REPLACE FUNCTION predict_internal.registry_raise(

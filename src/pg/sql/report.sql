@@ -23,14 +23,13 @@ BEGIN
     IF requested IS NULL THEN
         SELECT m.name INTO chosen FROM @extschema@.predict_models m WHERE m.is_default;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'no default model is deployed' USING ERRCODE = '55000',
-                HINT = 'Deploy a model first: the first model deployed becomes the default.';
+            PERFORM predict_internal.registry_raise('no default model');
         END IF;
         RETURN chosen;
     END IF;
     PERFORM 1 FROM @extschema@.predict_model_versions v WHERE v.name = requested LIMIT 1;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%" does not exist', requested USING ERRCODE = '42704';
+        PERFORM predict_internal.registry_raise('unknown model', requested);
     END IF;
     RETURN requested;
 END

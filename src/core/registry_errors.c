@@ -1,0 +1,101 @@
+/*
+ * registry_errors.c - the registry's and the log's errors (registry_errors.h)
+ * and the one function that fills their templates.
+ */
+#include "registry_errors.h"
+
+#include <string.h>
+
+#include "predict.h"
+
+const predict_registry_error predict_registry_errors[PREDICT_REGISTRY_ERRORS] = {
+	[PREDICT_ERR_NO_DEFAULT_MODEL] = {"no default model", "55000", "no default model is deployed",
+		NULL, NULL, true},
+	[PREDICT_ERR_UNKNOWN_MODEL] = {"unknown model", "42704", "model \"{name}\" does not exist",
+		NULL, NULL, true},
+	[PREDICT_ERR_UNKNOWN_VERSION] = {"unknown version", "42704", "model \"{name}\" has no version {version}",
+		NULL, NULL, false},
+	[PREDICT_ERR_NULL_NAME] = {"null name", "22004", "model name must not be null", NULL, NULL, false},
+	[PREDICT_ERR_NULL_VERSION] = {"null version", "22004", "model version must not be null", NULL, NULL, false},
+	[PREDICT_ERR_NULL_DOCUMENT] = {"null document", "22004", "model document must not be null",
+		NULL, NULL, false},
+	[PREDICT_ERR_INVALID_NAME] = {"invalid name", "22023", "invalid model name \"{name}\"",
+		PREDICT_MODEL_NAME_RULE, NULL, false},
+	[PREDICT_ERR_MAXIMUM_VERSION] = {"maximum version", "54000",
+		"model \"{name}\" has reached the maximum version number", NULL, NULL, false},
+	[PREDICT_ERR_ROW_WITHOUT_MODEL] = {"row without model", "23502",
+		"a row of relation \"{relation}\" with a model_version must name its model", NULL, NULL, false},
+	[PREDICT_ERR_ROW_NOT_SCORED] = {"row not scored by its version", "23514",
+		"new row of relation \"{relation}\" does not carry the score of model \"{name}\" version {version}",
+		"The row has proba {row_proba} and predicted_class {row_class}; the version computes {proba} and "
+		"{class} for its observation.",
+		"A row inserted with a model_version (as a restore does) keeps only the score that version "
+		"computes; leave model_version out to have the row scored by the default model.", false},
+	[PREDICT_ERR_SCORED_COLUMN_CHANGED] = {"scored column changed", "42501",
+		PREDICT_MSG_SCORED_COLUMN_CHANGED("{name}", "{relation}"), PREDICT_DETAIL_AUDIT_LOG, NULL, false},
+};
+
+static const char *
+placeholder_value(const char *key, size_t len, const predict_registry_args *args, bool *known)
+{
+	static const struct
+	{
+		const char *key;
+		size_t		offset;
+	}			keys[] = {
+		{"name", offsetof(predict_registry_args, name)},
+		{"version", offsetof(predict_registry_args, version)},
+		{"relation", offsetof(predict_registry_args, relation)},
+		{"row_proba", offsetof(predict_registry_args, row_proba)},
+		{"row_class", offsetof(predict_registry_args, row_class)},
+		{"proba", offsetof(predict_registry_args, proba)},
+		{"class", offsetof(predict_registry_args, class)},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strlen(keys[i].key) == len && memcmp(keys[i].key, key, len) == 0)
+		{
+			const char *value = *(const char *const *) ((const char *) args + keys[i].offset);
+
+			*known = true;
+			return value != NULL ? value : "null";
+		}
+	*known = false;
+	return NULL;
+}
+
+char *
+predict_registry_render(const char *template, const predict_registry_args *args, char *buf, size_t size)
+{
+	size_t		used = 0;
+
+	if (size == 0)
+		return buf;
+	for (const char *p = template; *p != '\0';)
+	{
+		const char *close = *p == '{' ? strchr(p, '}') : NULL;
+		const char *piece = p;
+		size_t		len = 1;
+		bool		known = false;
+
+		if (close != NULL)
+		{
+			const char *value = placeholder_value(p + 1, (size_t) (close - p - 1), args, &known);
+
+			if (known)
+			{
+				piece = value;
+				len = strlen(value);
+				p = close + 1;
+			}
+		}
+		if (!known)
+			p++;
+		if (len > size - 1 - used)
+			len = size - 1 - used;
+		memcpy(buf + used, piece, len);
+		used += len;
+	}
+	buf[used] = '\0';
+	return buf;
+}
