@@ -78,19 +78,18 @@ result_core_error(sqlite3_context *ctx, const predict_error *err)
 		sqlite3_result_error_code(ctx, SQLITE_TOOBIG);
 }
 
-/*
- * Report an error as PostgreSQL's psql shows it: the message, then
- * "DETAIL:  " and "HINT:  " lines when there are any. code is SQLite's
- * error code (0 keeps SQLITE_ERROR).
- */
-void
-result_error_full(sqlite3_context *ctx, int code, const char *message,
-				  const char *detail, const char *hint)
+/* An error's text as psql shows it: the message, DETAIL and HINT lines. */
+static char *
+error_text(const char *message, const char *detail, const char *hint)
 {
-	char	   *text = sqlite3_mprintf("%s%s%s%s%s", message,
-									   detail ? "\nDETAIL:  " : "", detail ? detail : "",
-									   hint ? "\nHINT:  " : "", hint ? hint : "");
+	return sqlite3_mprintf("%s%s%s%s%s", message, detail ? "\nDETAIL:  " : "", detail ? detail : "",
+						   hint ? "\nHINT:  " : "", hint ? hint : "");
+}
 
+/* text (sqlite3_free'd here; NULL: out of memory) as the call's error. */
+static void
+result_error_text(sqlite3_context *ctx, int code, char *text)
+{
 	if (text == NULL)
 	{
 		sqlite3_result_error_nomem(ctx);
@@ -100,6 +99,18 @@ result_error_full(sqlite3_context *ctx, int code, const char *message,
 	if (code != 0)
 		sqlite3_result_error_code(ctx, code);
 	sqlite3_free(text);
+}
+
+/*
+ * Report an error as PostgreSQL's psql shows it: the message, then
+ * "DETAIL:  " and "HINT:  " lines when there are any. code is SQLite's
+ * error code (0 keeps SQLITE_ERROR).
+ */
+void
+result_error_full(sqlite3_context *ctx, int code, const char *message,
+				  const char *detail, const char *hint)
+{
+	result_error_text(ctx, code, error_text(message, detail, hint));
 }
 
 /* SQLite's way to deploy name (NULL: the first model), the hint of a missing model. */
@@ -132,10 +143,8 @@ registry_error_text(predict_registry_error_kind kind, const predict_registry_arg
 		h = deploy_hint(args->name, hint, sizeof(hint));
 	else if (e->hint != NULL)
 		h = predict_registry_render(e->hint, args, hint, sizeof(hint));
-	return sqlite3_mprintf("%s%s%s%s%s", predict_registry_render(e->message, args, message, sizeof(message)),
-						   e->detail ? "\nDETAIL:  " : "",
-						   e->detail ? predict_registry_render(e->detail, args, detail, sizeof(detail)) : "",
-						   h ? "\nHINT:  " : "", h ? h : "");
+	return error_text(predict_registry_render(e->message, args, message, sizeof(message)),
+					  e->detail ? predict_registry_render(e->detail, args, detail, sizeof(detail)) : NULL, h);
 }
 
 /* registry_error_text as the call's error; code as result_error_full's. */
@@ -143,17 +152,7 @@ void
 result_registry_error(sqlite3_context *ctx, int code, predict_registry_error_kind kind,
 					  const predict_registry_args *args)
 {
-	char	   *text = registry_error_text(kind, args);
-
-	if (text == NULL)
-	{
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	sqlite3_result_error(ctx, text, -1);
-	if (code != 0)
-		sqlite3_result_error_code(ctx, code);
-	sqlite3_free(text);
+	result_error_text(ctx, code, registry_error_text(kind, args));
 }
 
 /* result_error_full with a formatted message. */
