@@ -331,6 +331,21 @@ rule_for_code(int code)
 	return &sqlite_rules[sizeof(sqlite_rules) / sizeof(sqlite_rules[0]) - 1];
 }
 
+/*
+ * The primary message of an error of the SQLite extension, which writes
+ * PostgreSQL's DETAIL and HINT on lines after it: what the PostgreSQL
+ * backend answers (PG_DIAG_MESSAGE_PRIMARY), the same on both.
+ */
+static size_t
+primary_length(const char *message)
+{
+	const char *detail = strstr(message, "\nDETAIL:  ");
+	const char *hint = strstr(message, "\nHINT:  ");
+	const char *end = detail != NULL && (hint == NULL || detail < hint) ? detail : hint;
+
+	return end != NULL ? (size_t) (end - message) : strlen(message);
+}
+
 /* Turn a failed statement's result code and message into err (and log, count, reconnect). */
 static db_status
 statement_failed(db_session *s, int st, int code, const char *message, db_error *err)
@@ -344,7 +359,7 @@ statement_failed(db_session *s, int st, int code, const char *message, db_error 
 	if (rule->reconnect)
 		session_drop(s, true);
 	if (rule->show_message)
-		return db_fail(err, rule->status, "%s", message);
+		return db_fail(err, rule->status, "%.*s", (int) primary_length(message), message);
 	return db_fail(err, rule->status, "%s", rule->meaning);
 }
 
@@ -579,7 +594,7 @@ classify_scoring_error(db_session *s, const char *message, db_error *err)
 		return db_fail(err, DB_UNAVAILABLE, "%s", predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message);
 	}
 	metrics_db_error(DBERR_DATA);
-	return db_fail(err, DB_INVALID, "%s", message);
+	return db_fail(err, DB_INVALID, "%.*s", (int) primary_length(message), message);
 }
 
 /*
@@ -785,7 +800,7 @@ sqlite_report(db_session *s, const char *since, const char *until, text_sink sin
 	}
 	/* the report's own refusals: a window it cannot read, no default model */
 	if (rc == SQLITE_ERROR && (strncmp(msg, "since", 5) == 0 || strncmp(msg, "until", 5) == 0))
-		return db_fail(err, DB_INVALID, "%s", msg);
+		return db_fail(err, DB_INVALID, "%.*s", (int) primary_length(msg), msg);
 	if (rc == SQLITE_ERROR && strncmp(msg, predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message,
 									  strlen(predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message)) == 0)
 		return db_fail(err, DB_UNAVAILABLE, "%s", predict_registry_errors[PREDICT_ERR_NO_DEFAULT_MODEL].message);

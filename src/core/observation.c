@@ -51,13 +51,13 @@ parse_observation(const char *json, size_t len, predict_error *err)
 	if (len > PREDICT_MAX_OBSERVATION_BYTES)
 	{
 		predict_set_error(err, PREDICT_TOO_LARGE,
-						  "observation: %zu bytes exceeds the limit of %zu", len,
+						  PREDICT_WHOLE_OBSERVATION "%zu bytes exceeds the limit of %zu", len,
 						  PREDICT_MAX_OBSERVATION_BYTES);
 		return NULL;
 	}
 	if ((reason = json_text_check(json, len, &offset)) != NULL)
 	{
-		predict_set_error(err, PREDICT_BAD_OBSERVATION, "observation: %s at byte %zu",
+		predict_set_error(err, PREDICT_BAD_OBSERVATION, PREDICT_WHOLE_OBSERVATION "%s at byte %zu",
 						  reason, offset);
 		return NULL;
 	}
@@ -65,7 +65,7 @@ parse_observation(const char *json, size_t len, predict_error *err)
 	if (root == NULL)
 	{
 		predict_set_error(err, PREDICT_BAD_OBSERVATION,
-						  "observation: not valid JSON near byte %zu",
+						  PREDICT_WHOLE_OBSERVATION "not valid JSON near byte %zu",
 						  end != NULL && end >= json ? (size_t) (end - json) : 0);
 		return NULL;
 	}
@@ -75,7 +75,7 @@ parse_observation(const char *json, size_t len, predict_error *err)
 	{
 		cJSON_Delete(root);
 		predict_set_error(err, PREDICT_BAD_OBSERVATION,
-						  "observation: unexpected text after the JSON value at byte %zu",
+						  PREDICT_WHOLE_OBSERVATION "unexpected text after the JSON value at byte %zu",
 						  (size_t) (end - json));
 		return NULL;
 	}
@@ -98,7 +98,7 @@ predict_score_json(const predict_model *model, const char *json, size_t len,
 	if (!cJSON_IsObject(root))
 	{
 		status = predict_set_error(err, PREDICT_BAD_OBSERVATION,
-								   "observation: expected a JSON object, got %s",
+								   PREDICT_WHOLE_OBSERVATION "expected a JSON object, got %s",
 								   cJSON_IsArray(root) ? "an array" :
 								   cJSON_IsString(root) ? "a string" :
 								   cJSON_IsNumber(root) ? "a number" :

@@ -152,6 +152,14 @@ predict_status predict_score(const predict_model *model,
 bool		predict_model_classify(const predict_model *model, double proba);
 
 /*
+ * The start of the messages about an observation as a whole (its size, its
+ * JSON text, not an object), which predict_score_json raises before any
+ * column is read: PostgreSQL's extension raises these before scoring, and
+ * the hosts add which version scored to the other errors only.
+ */
+#define PREDICT_WHOLE_OBSERVATION "observation: "
+
+/*
  * Parse a JSON observation (an object; len bytes, at most
  * PREDICT_MAX_OBSERVATION_BYTES) with cJSON and score it. values is
  * scratch space of predict_model_ncolumns entries owned by the caller.

@@ -66,6 +66,9 @@ typedef struct predict_registry_args
 extern char *predict_registry_render(const char *template, const predict_registry_args *args,
 									 char *buf, size_t size);
 
+/* The detail of a scoring error: which version scored the observation. */
+#define PREDICT_DETAIL_SCORED_WITH "The observation was scored with model \"{name}\" version {version}."
+
 /* Spelled by SQLite's audit triggers as SQL literals (src/sqlite/schema.c). */
 #define PREDICT_MSG_SCORED_COLUMN_CHANGED(column, relation) \
 	"column \"" column "\" of relation \"" relation "\" cannot be changed"

@@ -292,7 +292,7 @@ observation_read(Jsonb *obs, const model_entry *entry, predict_value *values)
 			kind = jsonb_scalar_kind(&scalar);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("observation: expected a JSON object, got %s", kind)));
+				 errmsg(PREDICT_WHOLE_OBSERVATION "expected a JSON object, got %s", kind)));
 	}
 	if (!convert && observation_read_one_pass(&obs->root, entry, values))
 		return;

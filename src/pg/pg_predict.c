@@ -27,6 +27,7 @@
 
 #include "predict.h"
 #include "pg_predict.h"
+#include "registry_errors.h"
 
 PG_MODULE_MAGIC;
 
@@ -87,11 +88,18 @@ report_predict_error(const predict_error *err, const model_entry *entry)
 			break;
 		default:
 			if (entry != NULL)
+			{
+				char		version[16];
+				char		detail[256];
+
+				snprintf(version, sizeof(version), "%d", entry->version);
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("%s", message),
-						 errdetail("The observation was scored with model \"%s\" version %d.",
-								   entry->name, entry->version)));
+						 errdetail_internal("%s", predict_registry_render(PREDICT_DETAIL_SCORED_WITH,
+																		  &(predict_registry_args) {.name = entry->name, .version = version},
+																		  detail, sizeof(detail)))));
+			}
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -40,6 +40,7 @@
  * predict_sqlite_register and predict_sqlite_install (extension.h).
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sqlite_predict.h"
@@ -111,6 +112,30 @@ result_error_full(sqlite3_context *ctx, int code, const char *message,
 				  const char *detail, const char *hint)
 {
 	result_error_text(ctx, code, error_text(message, detail, hint));
+}
+
+/*
+ * A core error scoring an observation with version of model name: as
+ * result_core_error, with PostgreSQL's detail naming the version.
+ */
+void
+result_scoring_error(sqlite3_context *ctx, const predict_error *err, const char *name,
+					 sqlite3_int64 version)
+{
+	char		v[24];
+	char		detail[256];
+
+	if (err->status == PREDICT_NO_MEMORY || err->status == PREDICT_TOO_LARGE ||
+		strncmp(err->message, PREDICT_WHOLE_OBSERVATION, strlen(PREDICT_WHOLE_OBSERVATION)) == 0)
+	{
+		result_core_error(ctx, err);
+		return;
+	}
+	snprintf(v, sizeof(v), "%lld", (long long) version);
+	result_error_text(ctx, 0, error_text(err->message,
+										 predict_registry_render(PREDICT_DETAIL_SCORED_WITH,
+																 &(predict_registry_args) {.name = name, .version = v},
+																 detail, sizeof(detail)), NULL));
 }
 
 /* SQLite's way to deploy name (NULL: the first model), the hint of a missing model. */

@@ -437,6 +437,26 @@ report_bound(sqlite3 *db, sqlite3_value *value, const char *what, char **out, ch
 	return *out != NULL;
 }
 
+/*
+ * A bound (report_bound's YYYY-MM-DDTHH:MM:SS.SSSZ) as PostgreSQL shows a
+ * timestamptz in UTC: YYYY-MM-DD HH:MM:SS, the fraction only when not zero
+ * and without trailing zeros, then +00.
+ */
+static const char *
+shown_timestamp(const char *iso, char *buf, size_t size)
+{
+	size_t		len = strlen(iso);
+	size_t		digits = 0;
+
+	if (len != 24 || iso[10] != 'T' || iso[19] != '.' || iso[23] != 'Z')
+		return iso;
+	for (size_t i = 20; i < 23; i++)
+		if (iso[i] != '0')
+			digits = i - 19;
+	snprintf(buf, size, "%.10s %.8s%s%.*s+00", iso, iso + 11, digits > 0 ? "." : "", (int) digits, iso + 20);
+	return buf;
+}
+
 void
 predict_report_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -465,7 +485,11 @@ predict_report_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		goto fail;
 	if (since != NULL && until != NULL && strcmp(since, until) > 0)
 	{
-		msg = sqlite3_mprintf("since (%s) is after until (%s)", since, until);
+		char		a[40];
+		char		b[40];
+
+		msg = sqlite3_mprintf("since (%s) is after until (%s)", shown_timestamp(since, a, sizeof(a)),
+							  shown_timestamp(until, b, sizeof(b)));
 		goto fail;
 	}
 	/* the model: named, or the default one */

@@ -332,7 +332,7 @@ predictions_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_error_nomem(ctx);
 	else if (predict_score_json(c->model, obs, (size_t) sqlite3_value_bytes(argv[0]), c->values,
 								&proba, &err) != PREDICT_OK)
-		result_core_error(ctx, &err);
+		result_scoring_error(ctx, &err, c->name, c->version);
 	else if (score_matches(ctx, argv, c, proba))
 		sqlite3_result_int(ctx, 1);
 	if (other != NULL)

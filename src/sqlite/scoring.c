@@ -270,7 +270,7 @@ score_args(sqlite3_context *ctx, int argc, sqlite3_value **argv, double *proba, 
 	if (predict_score_json(c->model, obs, (size_t) sqlite3_value_bytes(argv[0]), c->values,
 						   proba, &err) != PREDICT_OK)
 	{
-		result_core_error(ctx, &err);
+		result_scoring_error(ctx, &err, c->name, c->version);
 		return 0;
 	}
 	*out = c;

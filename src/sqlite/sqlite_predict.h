@@ -61,6 +61,8 @@ void		result_error_full(sqlite3_context *ctx, int code, const char *message,
 void		result_error_detail(sqlite3_context *ctx, int code, const char *detail,
 								const char *hint, const char *format,...)
 			__attribute__((format(printf, 5, 6)));
+void		result_scoring_error(sqlite3_context *ctx, const predict_error *err, const char *name,
+								 sqlite3_int64 version);
 char	   *registry_error_text(predict_registry_error_kind kind, const predict_registry_args *args);
 void		result_registry_error(sqlite3_context *ctx, int code, predict_registry_error_kind kind,
 								  const predict_registry_args *args);

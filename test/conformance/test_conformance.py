@@ -40,13 +40,9 @@ XFAIL = {
                                         "compiled scorer raises the core's message; adding it would put an "
                                         "exception block, a subtransaction, in every call)",
     # ---------- SQLite ----------
-    ("score_invalid_value", "sqlite"): "no detail naming the model and version that scored the observation",
     ("activate_directly_unknown_version", "sqlite"): SQLITE_NO_FK + "the UPDATE succeeds",
     ("delete_active_version", "sqlite"): SQLITE_NO_FK + "the DELETE succeeds, leaving the model without its "
                                          "active version",
-    ("report_since_after_until", "sqlite"): "the bounds are shown as SQLite's ISO text "
-                                            "('since (2026-12-02T00:00:00.000Z) is after until "
-                                            "(2026-12-01T00:00:00.000Z)'), the extension's as timestamptz",
 }
 
 

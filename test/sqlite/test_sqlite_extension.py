@@ -114,9 +114,18 @@ BAD_OBSERVATIONS = [
 ]
 
 
+def with_version_detail(message, model="titanic", version=1):
+    """The core's message as the extensions raise it: an error scoring the
+    observation's columns names the version that scored it (DETAIL), one
+    about the observation as a whole ("observation: ...") does not."""
+    if message.startswith("observation: "):
+        return message
+    return '%s\nDETAIL:  The observation was scored with model "%s" version %d.' % (message, model, version)
+
+
 @pytest.mark.parametrize("obs", BAD_OBSERVATIONS, ids=[json.dumps(o) for o in BAD_OBSERVATIONS])
 def test_bad_observation_has_the_cli_message(deployed, obs):
-    want = cli_scores(TITANIC_MODEL, [obs])[0]["error"]
+    want = with_version_detail(cli_scores(TITANIC_MODEL, [obs])[0]["error"])
     text = json.dumps(obs).replace("'", "''")
     assert shell_error(deployed, "SELECT predict_proba('%s');" % text) == want
     conn = connect(deployed)

@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.join(REPO, "test", "http"))
 
 from harness import Gateway  # noqa: E402
 from test_sqlite_extension import (BAD_OBSERVATIONS, PREDICT_SCORE, TITANIC_MODEL,  # noqa: E402
-                                   cli_scores, shell, shell_error, titanic_observations)
+                                   cli_scores, shell, shell_error, titanic_observations,
+                                   with_version_detail)
 
 
 def cli_error(text):
@@ -78,7 +79,7 @@ def test_bad_observation_has_the_cli_message_through_the_gateway(served, text):
     assert shell_error(db, "INSERT INTO predictions (observation_id, observation, proba, "
                        "predicted_class, model, model_version) SELECT 7, o, predict_proba(o), "
                        "predict_class(o), predict_default_model(), predict_model_version() "
-                       "FROM (SELECT '%s' AS o);" % text.replace("'", "''")) == want
+                       "FROM (SELECT '%s' AS o);" % text.replace("'", "''")) == with_version_detail(want)
     assert c.predict(7, {"Sex": "male"}, same_connection=True).status == 200
     assert shell(db, "SELECT count(*) FROM predictions;").stdout.strip() == "1"
 

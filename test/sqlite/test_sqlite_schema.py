@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(REPO, "test", "http"))
 
 from harness import Gateway  # noqa: E402
 from test_sqlite_extension import (TITANIC_MODEL, cli_scores, connect, shell,  # noqa: E402
-                                   shell_error)
+                                   shell_error, with_version_detail)
 
 FIXTURE = os.path.join(HERE, "fixtures", "gateway-schema-before-16.sql")
 AUDIT = "\nDETAIL:  Predictions are an audit log: only true_class can be updated."
@@ -175,7 +175,7 @@ def test_scoring_errors_and_a_missing_default_refuse_the_row(tmp_path):
         .startswith("no default model is deployed\nHINT:  ")
     shell(path, "SELECT predict_deploy('titanic', readfile('%s'));" % TITANIC_MODEL)
     assert error(path, "INSERT INTO predictions (observation_id, observation) VALUES (1, '{\"Age\": \"abc\"}');") \
-        == cli_scores(TITANIC_MODEL, [{"Age": "abc"}])[0]["error"]
+        == with_version_detail(cli_scores(TITANIC_MODEL, [{"Age": "abc"}])[0]["error"])
     assert rows(path) == []
 
 
