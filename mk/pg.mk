@@ -22,7 +22,8 @@ EXTENSION_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sq
 	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql untyped.sql \
 	report.sql extension-backup.sql extension-grants.sql)
 EXTENSION_1_2_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension--1.2--1.3.sql) \
-	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql report.sql)
+	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql report.sql \
+	extension-backup.sql)
 
 build/sql:
 	mkdir -p $@

@@ -23,6 +23,13 @@ const predict_registry_error predict_registry_errors[PREDICT_REGISTRY_ERRORS] = 
 		PREDICT_MODEL_NAME_RULE, NULL, false},
 	[PREDICT_ERR_MAXIMUM_VERSION] = {"maximum version", "54000",
 		"model \"{name}\" has reached the maximum version number", NULL, NULL, false},
+	[PREDICT_ERR_ACTIVE_VERSION_MISSING] = {"active version missing", "23503",
+		"model \"{name}\" has no version {version}",
+		"The active version of a model must be one of its versions in predict_model_versions.", NULL, false},
+	[PREDICT_ERR_ACTIVE_VERSION_DELETED] = {"active version deleted", "23503",
+		"model \"{name}\" version {version} is active",
+		"The active version of a model cannot be deleted or renamed.",
+		"Activate another version first (predict_activate).", false},
 	[PREDICT_ERR_ROW_WITHOUT_MODEL] = {"row without model", "23502",
 		"a row of relation \"{relation}\" with a model_version must name its model", NULL, NULL, false},
 	[PREDICT_ERR_ROW_NOT_SCORED] = {"row not scored by its version", "23514",
@@ -34,6 +41,15 @@ const predict_registry_error predict_registry_errors[PREDICT_REGISTRY_ERRORS] = 
 	[PREDICT_ERR_SCORED_COLUMN_CHANGED] = {"scored column changed", "42501",
 		PREDICT_MSG_SCORED_COLUMN_CHANGED("{name}", "{relation}"), PREDICT_DETAIL_AUDIT_LOG, NULL, false},
 };
+
+const predict_registry_error *
+predict_registry_error_find(const char *kind)
+{
+	for (int i = 0; i < PREDICT_REGISTRY_ERRORS; i++)
+		if (kind != NULL && strcmp(predict_registry_errors[i].kind, kind) == 0)
+			return &predict_registry_errors[i];
+	return NULL;
+}
 
 static const char *
 placeholder_value(const char *key, size_t len, const predict_registry_args *args, bool *known)

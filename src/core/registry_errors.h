@@ -29,6 +29,8 @@ typedef enum predict_registry_error_kind
 	PREDICT_ERR_NULL_DOCUMENT,
 	PREDICT_ERR_INVALID_NAME,
 	PREDICT_ERR_MAXIMUM_VERSION,
+	PREDICT_ERR_ACTIVE_VERSION_MISSING,
+	PREDICT_ERR_ACTIVE_VERSION_DELETED,
 	PREDICT_ERR_ROW_WITHOUT_MODEL,
 	PREDICT_ERR_ROW_NOT_SCORED,
 	PREDICT_ERR_SCORED_COLUMN_CHANGED,
@@ -58,6 +60,9 @@ typedef struct predict_registry_args
 	const char *proba;
 	const char *class;
 } predict_registry_args;
+
+/* The error of that kind (its name in SQL), or NULL. */
+extern const predict_registry_error *predict_registry_error_find(const char *kind);
 
 /*
  * Fill template into buf (size bytes, NUL-terminated, cut if need be): each

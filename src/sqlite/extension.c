@@ -245,6 +245,7 @@ predict_sqlite_register(sqlite3 *db, char **errmsg)
 		{"predict_json", 1, SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, predict_json_func},
 		{"predict_json_equal", 2, SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, predict_json_equal_func},
 		{"predictions_check", 5, SQLITE_INNOCUOUS, predictions_check_func},
+		{"predict_registry_raise", 3, SQLITE_INNOCUOUS, predict_registry_raise_func},
 		{"predict_deploy", 2, SQLITE_DIRECTONLY, predict_deploy_func},
 		{"predict_activate", 2, SQLITE_DIRECTONLY, predict_activate_func},
 		{"predict_set_default", 1, SQLITE_DIRECTONLY, predict_set_default_func},

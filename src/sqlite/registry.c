@@ -403,3 +403,26 @@ predict_set_default_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if ((name = required_name(ctx, argv, 0, "predict_set_default(name)")) != NULL)
 		run_registry_change(ctx, set_default_change, name, 0, NULL);
 }
+
+/*
+ * predict_registry_raise(kind, name, version): the core's registry error of
+ * that kind, raised by the schema's checks of the registry's tables
+ * (schema.c), whose RAISE can only word a fixed text.
+ */
+void
+predict_registry_raise_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const predict_registry_error *e = predict_registry_error_find((const char *) sqlite3_value_text(argv[0]));
+	char		version[24];
+
+	(void) argc;
+	if (e == NULL)
+	{
+		sqlite3_result_error(ctx, "predict_registry_raise: no such kind of error", -1);
+		return;
+	}
+	snprintf(version, sizeof(version), "%lld", (long long) sqlite3_value_int64(argv[2]));
+	result_registry_error(ctx, SQLITE_CONSTRAINT_TRIGGER, (predict_registry_error_kind) (e - predict_registry_errors),
+						  &(predict_registry_args) {.name = (const char *) sqlite3_value_text(argv[1]),
+						  .version = version});
+}

@@ -46,6 +46,12 @@
 	" SELECT RAISE(ABORT, 'null value in column \"" column "\" of relation \"predictions\"" \
 	" violates not-null constraint') WHERE NEW." column " IS NULL;"
 
+/* A model row whose active version is not stored; a version row that is active. */
+#define ACTIVE_MISSING "NOT EXISTS (SELECT 1 FROM predict_model_versions v" \
+	" WHERE v.name = NEW.name AND v.version = NEW.active_version)"
+#define IS_ACTIVE "EXISTS (SELECT 1 FROM predict_models m" \
+	" WHERE m.name = OLD.name AND m.active_version = OLD.version)"
+
 /* A row PostgreSQL's trigger would score: one without its model_version. */
 #define TO_SCORE "(NEW.model_version IS NULL)"
 
@@ -76,6 +82,28 @@ static const schema_object objects[] = {
 	" FOREIGN KEY (name, active_version) REFERENCES predict_model_versions (name, version))"},
 	{"index", "predict_models_one_default",
 	"CREATE UNIQUE INDEX predict_models_one_default ON predict_models (is_default) WHERE is_default = 1"},
+	/*
+	 * The active version of a model is one of its versions: PostgreSQL's
+	 * triggers (the extension's predict_models_check and
+	 * predict_model_versions_protect), with its messages. The foreign key
+	 * above says so too, but SQLite enforces it only under PRAGMA
+	 * foreign_keys = ON.
+	 */
+	{"trigger", "predict_models_check",
+		"CREATE TRIGGER predict_models_check BEFORE INSERT ON predict_models WHEN " ACTIVE_MISSING
+	" BEGIN SELECT predict_registry_raise('active version missing', NEW.name, NEW.active_version); END"},
+	{"trigger", "predict_models_check_update",
+		"CREATE TRIGGER predict_models_check_update BEFORE UPDATE OF name, active_version ON predict_models"
+		" WHEN " ACTIVE_MISSING
+	" BEGIN SELECT predict_registry_raise('active version missing', NEW.name, NEW.active_version); END"},
+	{"trigger", "predict_model_versions_protect",
+		"CREATE TRIGGER predict_model_versions_protect BEFORE DELETE ON predict_model_versions WHEN " IS_ACTIVE
+	" BEGIN SELECT predict_registry_raise('active version deleted', OLD.name, OLD.version); END"},
+	{"trigger", "predict_model_versions_protect_update",
+		"CREATE TRIGGER predict_model_versions_protect_update BEFORE UPDATE OF name, version"
+		" ON predict_model_versions WHEN (NEW.name IS NOT OLD.name OR NEW.version IS NOT OLD.version)"
+		" AND " IS_ACTIVE
+	" BEGIN SELECT predict_registry_raise('active version deleted', OLD.name, OLD.version); END"},
 	/* the predictions log */
 	{"table", "predictions",
 		"CREATE TABLE predictions ("

@@ -86,6 +86,7 @@ int			query_one(sqlite3 *db, const char *sql, const char *param, sqlite3_int64 *
 int			lookup_active(sqlite3 *db, const char *name, char **found, sqlite3_int64 *version);
 void		result_no_model(sqlite3_context *ctx, const char *requested);
 void		predict_deploy_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void		predict_registry_raise_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_activate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_set_default_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 

@@ -17,8 +17,6 @@ HOSTS = ("extension", "managed", "sqlite")
 
 FK_NOT_TRIGGER = ("managed mode checks predict_models' active version with a foreign key where the extension "
                   "has triggers (src/pg/sql/extension-backup.sql): ")
-SQLITE_NO_FK = ("SQLite declares the foreign key of predict_models' active version but does not enforce it "
-                "(foreign_keys is off) and has no trigger: ")
 
 # Known disagreements, by (case, host), each with what the host does instead
 # of what the extension does; one is taken off when it is fixed.
@@ -39,10 +37,6 @@ XFAIL = {
     ("score_invalid_value", "managed"): "no detail naming the model and version that scored the observation (the "
                                         "compiled scorer raises the core's message; adding it would put an "
                                         "exception block, a subtransaction, in every call)",
-    # ---------- SQLite ----------
-    ("activate_directly_unknown_version", "sqlite"): SQLITE_NO_FK + "the UPDATE succeeds",
-    ("delete_active_version", "sqlite"): SQLITE_NO_FK + "the DELETE succeeds, leaving the model without its "
-                                         "active version",
 }
 
 

@@ -20,7 +20,7 @@ BUILT = {
     "build/sql/predict--1.3.sql": ["extension-header", "extension-schema", "tables", "registry-errors", "registry",
                                    "extension", "untyped", "report", "extension-backup", "extension-grants"],
     "build/sql/predict--1.2--1.3.sql": ["extension-header", "extension--1.2--1.3", "registry-errors", "registry",
-                                       "extension", "report"],
+                                       "extension", "report", "extension-backup"],
     "build/gateway/managed.sql": ["managed-schema", "tables", "managed", "registry-errors", "registry", "untyped",
                                   "managed-constraints", "report"],
     "build/gateway/managed--1.0--1.1.sql": ["managed-schema", "managed--1.0--1.1", "managed", "registry-errors",

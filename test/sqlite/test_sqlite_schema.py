@@ -53,6 +53,11 @@ def rows(db, columns="observation_id, observation, proba, predicted_class, true_
     return out
 
 
+# the registry's checks of the active version (PostgreSQL's triggers), since 1.3
+REGISTRY_TRIGGERS = {"predict_models_check", "predict_models_check_update", "predict_model_versions_protect",
+                     "predict_model_versions_protect_update"}
+
+
 def test_loading_creates_the_schema(tmp_path):
     path = tmp_path / "new.db"
     shell(path, "SELECT 1;")
@@ -60,7 +65,7 @@ def test_loading_creates_the_schema(tmp_path):
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'")}
     assert names == {"predict_model_versions", "predict_models", "predict_models_one_default", "predictions",
                      "predictions_score", "predictions_check_score", "predictions_protect",
-                     "predictions_touch"}
+                     "predictions_touch"} | REGISTRY_TRIGGERS
 
 
 def test_loading_a_database_that_has_the_schema_writes_nothing(db):
@@ -234,7 +239,7 @@ def test_an_old_database_keeps_its_tables_and_gets_the_rules(tmp_path):
     shell(path, "SELECT 1;")
     assert schema_sql(path, "table") == tables                      # never altered
     assert schema_sql(path, "trigger") != old_triggers              # the rules brought up to date
-    assert set(schema_sql(path, "trigger")) == set(old_triggers) | {"predictions_check_score"}
+    assert set(schema_sql(path, "trigger")) == set(old_triggers) | {"predictions_check_score"} | REGISTRY_TRIGGERS
     assert rows(path, "*") == before
     # the rules of the extension hold on it
     shell(path, "INSERT INTO predictions (observation_id, observation) VALUES (3, %s);" % quoted(MALE))
@@ -267,3 +272,23 @@ def test_the_gateway_serves_an_old_database(tmp_path):
     assert schema_sql(path, "table")["predictions"] == \
         re.search(r"CREATE TABLE IF NOT EXISTS (predictions \(.*?\) STRICT);", open(FIXTURE).read()) \
         .group(1).join(["CREATE TABLE ", ""])
+
+
+def test_the_active_version_is_always_one_of_the_models_versions(db):
+    """PostgreSQL's checks of the registry's tables, by hand (the conformance
+    suite has the UPDATE and the DELETE): a model row inserted for a version
+    that is not stored, an active version renamed; nothing changes."""
+    missing = ('model "churn" has no version 1\nDETAIL:  The active version of a model must be one of its '
+               'versions in predict_model_versions.')
+    assert error(db, "INSERT INTO predict_models (name, active_version) VALUES ('churn', 1);") == missing
+    active = ('model "titanic" version 1 is active\nDETAIL:  The active version of a model cannot be deleted or '
+              'renamed.\nHINT:  Activate another version first (predict_activate).')
+    assert error(db, "UPDATE predict_model_versions SET version = 7;") == active
+    assert error(db, "UPDATE predict_model_versions SET name = 'other';") == active
+    # a version that is not active may be deleted
+    shell(db, "SELECT predict_deploy('titanic', readfile('%s'));" % TITANIC_MODEL)
+    shell(db, "DELETE FROM predict_model_versions WHERE version = 1;")
+    conn = sqlite3.connect(str(db))
+    assert conn.execute("SELECT name, version FROM predict_model_versions").fetchall() == [("titanic", 2)]
+    assert conn.execute("SELECT name, active_version, is_default FROM predict_models").fetchall() == \
+        [("titanic", 2, 1)]

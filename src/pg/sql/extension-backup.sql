@@ -1,6 +1,6 @@
 /*
  * extension-backup.sql - what pg_dump and pg_restore need of the
- * extension's tables (in the install, and in the upgrade to 1.1).
+ * extension's tables (in the install, and in the upgrades to 1.1 and 1.3).
  */
 
 /*
@@ -41,9 +41,8 @@ BEGIN
                              'is not part of this restore, cancel it and restore the registry first.';
         END IF;
     END LOOP;
-    RAISE EXCEPTION 'model "%" has no version %', NEW.name, NEW.active_version
-        USING ERRCODE = '23503',
-              DETAIL = 'The active version of a model must be one of its versions in predict_model_versions.';
+    PERFORM predict_internal.registry_raise('active version missing', NEW.name, NEW.active_version);
+    RETURN NULL;
 END
 $$;
 
@@ -55,10 +54,7 @@ BEGIN
     IF (TG_OP = 'DELETE' OR (NEW.name, NEW.version) IS DISTINCT FROM (OLD.name, OLD.version))
        AND EXISTS (SELECT FROM @extschema@.predict_models m
                     WHERE m.name = OLD.name AND m.active_version = OLD.version) THEN
-        RAISE EXCEPTION 'model "%" version % is active', OLD.name, OLD.version
-            USING ERRCODE = '23503',
-                  DETAIL = 'The active version of a model cannot be deleted or renamed.',
-                  HINT = 'Activate another version first (predict_activate).';
+        PERFORM predict_internal.registry_raise('active version deleted', OLD.name, OLD.version);
     END IF;
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
 END
