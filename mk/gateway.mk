@@ -27,11 +27,14 @@ build/gateway/%.o: gateway/%.c $(GATEWAY_HDRS) $(CORE_HDRS) $(SQLITE_HDRS) build
 # (mk/pg.mk): a new schema, and the migrations from 1.0 and 1.1; the tables, the
 # registry and the reports are the extension's own parts (src/pg/sql/).
 MANAGED_NEW = src/managed/sql/managed-schema.sql src/pg/sql/tables.sql src/managed/sql/managed.sql \
-	build/sql/registry-errors.sql src/pg/sql/registry.sql src/pg/sql/untyped.sql src/managed/sql/managed-constraints.sql src/pg/sql/report.sql
+	build/sql/registry-errors.sql src/pg/sql/registry.sql src/pg/sql/registry-checks.sql src/pg/sql/untyped.sql \
+	src/managed/sql/managed-constraints.sql src/pg/sql/report.sql
 MANAGED_1_0_1_1 = src/managed/sql/managed-schema.sql src/managed/sql/managed--1.0--1.1.sql \
-	src/managed/sql/managed.sql build/sql/registry-errors.sql src/pg/sql/registry.sql src/pg/sql/untyped.sql src/pg/sql/report.sql
+	src/managed/sql/managed.sql build/sql/registry-errors.sql src/pg/sql/registry.sql \
+	src/managed/sql/managed--1.3--1.4.sql src/pg/sql/registry-checks.sql src/pg/sql/untyped.sql src/pg/sql/report.sql
 # From 1.1 (every later change so far is to functions): the functions again.
-MANAGED_1_1 = src/managed/sql/managed-schema.sql src/managed/sql/managed.sql build/sql/registry-errors.sql src/pg/sql/registry.sql \
+MANAGED_1_1 = src/managed/sql/managed-schema.sql src/managed/sql/managed.sql build/sql/registry-errors.sql \
+	src/pg/sql/registry.sql src/managed/sql/managed--1.3--1.4.sql src/pg/sql/registry-checks.sql \
 	src/pg/sql/untyped.sql src/pg/sql/report.sql
 
 build/gateway/managed.sql: $(MANAGED_NEW) | build/gateway

@@ -20,10 +20,10 @@ VALGRIND_TESTS ?=
 # scripts as they shipped.
 EXTENSION_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql) \
 	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql untyped.sql \
-	report.sql extension-backup.sql extension-grants.sql)
+	report.sql registry-checks.sql extension-backup.sql extension-grants.sql)
 EXTENSION_1_2_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension--1.2--1.3.sql) \
 	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql report.sql \
-	extension-backup.sql)
+	registry-checks.sql)
 
 build/sql:
 	mkdir -p $@

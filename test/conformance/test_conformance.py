@@ -15,19 +15,10 @@ from hosts import HostError
 
 HOSTS = ("extension", "managed", "sqlite")
 
-FK_NOT_TRIGGER = ("managed mode checks predict_models' active version with a foreign key where the extension "
-                  "has triggers (src/pg/sql/extension-backup.sql): ")
-
 # Known disagreements, by (case, host), each with what the host does instead
 # of what the extension does; one is taken off when it is fixed.
 XFAIL = {
     # ---------- managed mode ----------
-    ("activate_directly_unknown_version", "managed"):
-        FK_NOT_TRIGGER + "says 'insert or update on table \"predict_models\" violates foreign key constraint "
-        "\"predict_models_name_active_version_fkey\"'",
-    ("delete_active_version", "managed"):
-        FK_NOT_TRIGGER + "says 'update or delete on table \"predict_model_versions\" violates foreign key "
-        "constraint \"predict_models_name_active_version_fkey\" on table \"predict_models\"'",
     ("activate_version_stored_by_hand", "managed"):
         "a version stored by hand has no compiled scorer: predict_activate refuses it with 'model \"titanic\" "
         "version 2 has no compiled scorer' (55000) and the hint to deploy it with the gateway",

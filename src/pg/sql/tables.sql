@@ -1,8 +1,7 @@
 /*
  * tables.sql - the registry and the predictions log, the same in both
- * PostgreSQL modes but for how predict_models' versions are checked (a
- * foreign key in managed mode, a trigger in the extension: see
- * managed-constraints.sql and extension-backup.sql). Like every part of the schema, it runs with search_path
+ * PostgreSQL modes (predict_models' versions are checked by the triggers of
+ * registry-checks.sql). Like every part of the schema, it runs with search_path
  * set to pg_catalog, pg_temp: the operators and functions of its checks and
  * defaults are PostgreSQL's, whatever others created elsewhere.
  */
