@@ -174,27 +174,35 @@ $$;
 
 /*
  * BEFORE UPDATE: predictions are an audit log; only true_class may change,
- * and updated_at is set here. Columns compare by their text (a number's
- * 1.0 and 1 differ, as their stored forms do), whatever the table's
- * columns are; a column that changed is named.
+ * and updated_at is set here. The rest of the row must stay the same byte
+ * for byte (*=, as REFRESH MATERIALIZED VIEW compares rows: a number's 1.0
+ * and 1 differ, as their stored forms do), whatever the table's columns
+ * are; a column that changed is named. One comparison of the whole row in
+ * the common case; the columns one by one only to name the one refused.
  */
 CREATE OR REPLACE FUNCTION @extschema@.predictions_protect()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    old_row jsonb := to_jsonb(OLD) - 'true_class' - 'updated_at';
-    new_row jsonb := to_jsonb(NEW) - 'true_class' - 'updated_at';
+    kept record;
+    same boolean;
     col name;
 BEGIN
     IF TG_OP <> 'UPDATE' OR TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' THEN
         RAISE EXCEPTION 'predictions_protect() must be fired BEFORE UPDATE FOR EACH ROW'
             USING ERRCODE = '39P01';
     END IF;
-    IF old_row::text IS DISTINCT FROM new_row::text THEN
+    kept := NEW;
+    kept.true_class := OLD.true_class;
+    kept.updated_at := OLD.updated_at;
+    IF NOT kept OPERATOR(pg_catalog.*=) OLD THEN
         FOR col IN SELECT a.attname FROM pg_attribute a
                     WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
+                      AND a.attname NOT IN ('true_class', 'updated_at')
                     ORDER BY a.attnum LOOP
-            IF (old_row -> col)::text IS DISTINCT FROM (new_row -> col)::text THEN
+            EXECUTE format('SELECT pg_catalog.record_image_eq(ROW($1.%1$I), ROW($2.%1$I))', col)
+               INTO same USING OLD, NEW;
+            IF NOT same THEN
                 PERFORM predict_internal.registry_raise('scored column changed', col, relation => TG_TABLE_NAME);
             END IF;
         END LOOP;
