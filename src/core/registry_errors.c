@@ -4,6 +4,7 @@
  */
 #include "registry_errors.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "predict.h"
@@ -51,8 +52,10 @@ predict_registry_error_find(const char *kind)
 	return NULL;
 }
 
+/* The text of placeholder key (len bytes) in args, "null" for a null value; NULL if no such key. */
 static const char *
-placeholder_value(const char *key, size_t len, const predict_registry_args *args, bool *known)
+placeholder_value(const char *key, size_t len, const predict_registry_args *args, char *number,
+				  size_t number_size)
 {
 	static const struct
 	{
@@ -60,7 +63,6 @@ placeholder_value(const char *key, size_t len, const predict_registry_args *args
 		size_t		offset;
 	}			keys[] = {
 		{"name", offsetof(predict_registry_args, name)},
-		{"version", offsetof(predict_registry_args, version)},
 		{"relation", offsetof(predict_registry_args, relation)},
 		{"row_proba", offsetof(predict_registry_args, row_proba)},
 		{"row_class", offsetof(predict_registry_args, row_class)},
@@ -68,15 +70,20 @@ placeholder_value(const char *key, size_t len, const predict_registry_args *args
 		{"class", offsetof(predict_registry_args, class)},
 	};
 
+	if (len == 7 && memcmp(key, "version", 7) == 0)
+	{
+		if (args->version <= 0)
+			return "null";
+		snprintf(number, number_size, "%lld", args->version);
+		return number;
+	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strlen(keys[i].key) == len && memcmp(keys[i].key, key, len) == 0)
 		{
 			const char *value = *(const char *const *) ((const char *) args + keys[i].offset);
 
-			*known = true;
 			return value != NULL ? value : "null";
 		}
-	*known = false;
 	return NULL;
 }
 
@@ -90,23 +97,13 @@ predict_registry_render(const char *template, const predict_registry_args *args,
 	for (const char *p = template; *p != '\0';)
 	{
 		const char *close = *p == '{' ? strchr(p, '}') : NULL;
-		const char *piece = p;
-		size_t		len = 1;
-		bool		known = false;
+		char		number[24];
+		const char *value = close == NULL ? NULL :
+			placeholder_value(p + 1, (size_t) (close - p - 1), args, number, sizeof(number));
+		const char *piece = value != NULL ? value : p;
+		size_t		len = value != NULL ? strlen(value) : 1;
 
-		if (close != NULL)
-		{
-			const char *value = placeholder_value(p + 1, (size_t) (close - p - 1), args, &known);
-
-			if (known)
-			{
-				piece = value;
-				len = strlen(value);
-				p = close + 1;
-			}
-		}
-		if (!known)
-			p++;
+		p = value != NULL ? close + 1 : p + 1;
 		if (len > size - 1 - used)
 			len = size - 1 - used;
 		memcpy(buf + used, piece, len);

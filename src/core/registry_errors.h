@@ -49,11 +49,14 @@ typedef struct predict_registry_error
 
 extern const predict_registry_error predict_registry_errors[PREDICT_REGISTRY_ERRORS];
 
-/* The values of a template's placeholders; NULL where a value is null. */
+/*
+ * The values of a template's placeholders; NULL where a value is null, a
+ * version of 0 or less for none (versions start at 1).
+ */
 typedef struct predict_registry_args
 {
 	const char *name;
-	const char *version;
+	long long	version;
 	const char *relation;
 	const char *row_proba;
 	const char *row_class;

@@ -89,15 +89,13 @@ report_predict_error(const predict_error *err, const model_entry *entry)
 		default:
 			if (entry != NULL)
 			{
-				char		version[16];
 				char		detail[256];
 
-				snprintf(version, sizeof(version), "%d", entry->version);
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("%s", message),
 						 errdetail_internal("%s", predict_registry_render(PREDICT_DETAIL_SCORED_WITH,
-																		  &(predict_registry_args) {.name = entry->name, .version = version},
+																		  &(predict_registry_args) {.name = entry->name, .version = entry->version},
 																		  detail, sizeof(detail)))));
 			}
 			else

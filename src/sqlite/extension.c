@@ -122,7 +122,6 @@ void
 result_scoring_error(sqlite3_context *ctx, const predict_error *err, const char *name,
 					 sqlite3_int64 version)
 {
-	char		v[24];
 	char		detail[256];
 
 	if (err->status == PREDICT_NO_MEMORY || err->status == PREDICT_TOO_LARGE ||
@@ -131,10 +130,9 @@ result_scoring_error(sqlite3_context *ctx, const predict_error *err, const char 
 		result_core_error(ctx, err);
 		return;
 	}
-	snprintf(v, sizeof(v), "%lld", (long long) version);
 	result_error_text(ctx, 0, error_text(err->message,
 										 predict_registry_render(PREDICT_DETAIL_SCORED_WITH,
-																 &(predict_registry_args) {.name = name, .version = v},
+																 &(predict_registry_args) {.name = name, .version = version},
 																 detail, sizeof(detail)), NULL));
 }
 

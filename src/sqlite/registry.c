@@ -330,13 +330,8 @@ activate_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int
 		if (versions == 0)
 			result_no_model(ctx, name);
 		else
-		{
-			char		v[24];
-
-			snprintf(v, sizeof(v), "%lld", (long long) version);
 			result_registry_error(ctx, 0, PREDICT_ERR_UNKNOWN_VERSION,
-								  &(predict_registry_args) {.name = name, .version = v});
-		}
+								  &(predict_registry_args) {.name = name, .version = version});
 		return SQLITE_ERROR;
 	}
 	if ((rc = set_active(db, name, version)) != SQLITE_DONE)
@@ -413,16 +408,13 @@ void
 predict_registry_raise_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	const predict_registry_error *e = predict_registry_error_find((const char *) sqlite3_value_text(argv[0]));
-	char		version[24];
-
 	(void) argc;
 	if (e == NULL)
 	{
 		sqlite3_result_error(ctx, "predict_registry_raise: no such kind of error", -1);
 		return;
 	}
-	snprintf(version, sizeof(version), "%lld", (long long) sqlite3_value_int64(argv[2]));
 	result_registry_error(ctx, SQLITE_CONSTRAINT_TRIGGER, (predict_registry_error_kind) (e - predict_registry_errors),
 						  &(predict_registry_args) {.name = (const char *) sqlite3_value_text(argv[1]),
-						  .version = version});
+						  .version = sqlite3_value_int64(argv[2])});
 }

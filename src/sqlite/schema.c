@@ -305,7 +305,6 @@ score_matches(sqlite3_context *ctx, sqlite3_value **argv, const cached_model *c,
 	double		given = sqlite3_value_double(argv[1]);
 	char		a[40];
 	char		b[40];
-	char		v[24];
 	predict_registry_args args = {.relation = "predictions", .proba = b};
 
 	if ((sqlite3_value_type(argv[1]) == SQLITE_NULL || memcmp(&given, &proba, sizeof(double)) == 0) &&
@@ -313,9 +312,8 @@ score_matches(sqlite3_context *ctx, sqlite3_value **argv, const cached_model *c,
 		return 1;
 	predict_format_number(a, sizeof(a), given);
 	predict_format_number(b, sizeof(b), proba);
-	snprintf(v, sizeof(v), "%lld", (long long) c->version);
 	args.name = c->name;
-	args.version = v;
+	args.version = c->version;
 	args.row_proba = sqlite3_value_type(argv[1]) == SQLITE_NULL ? NULL : a;
 	args.row_class = sqlite3_value_type(argv[2]) == SQLITE_NULL ? NULL :
 		sqlite3_value_int(argv[2]) ? "true" : "false";

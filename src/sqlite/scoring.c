@@ -137,12 +137,8 @@ stored_version(sqlite3_context *ctx, connection_state *state, const char *name,
 			   sqlite3_int64 version)
 {
 	cached_model *c;
-	char		v[24];
-	char	   *missing;
-
-	snprintf(v, sizeof(v), "%lld", (long long) version);
-	missing = registry_error_text(PREDICT_ERR_UNKNOWN_VERSION,
-								  &(predict_registry_args) {.name = name, .version = v});
+	char	   *missing = registry_error_text(PREDICT_ERR_UNKNOWN_VERSION,
+											&(predict_registry_args) {.name = name, .version = version});
 
 	if (missing == NULL)
 	{

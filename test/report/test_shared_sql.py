@@ -80,6 +80,9 @@ def test_the_registry_is_defined_once_for_both_modes(function):
     defining = sorted(name for name, path in PARTS.items()
                       if re.search(r"CREATE (OR REPLACE )?FUNCTION\s+" + re.escape(function), read(path)))
     assert defining == ["registry"], defining
+
+
+def test_every_postgresql_script_has_the_registry():
     assert all({"registry", "registry-errors", "registry-checks"} <= set(names) for names in BUILT.values())
 
 

@@ -21,7 +21,7 @@ expect_render(const char *name, const char *template, const predict_registry_arg
 static void
 render_tests(void)
 {
-	predict_registry_args args = {.name = "titanic", .version = "2", .relation = "predictions"};
+	predict_registry_args args = {.name = "titanic", .version = 2, .relation = "predictions"};
 	const char *detail = predict_registry_errors[PREDICT_ERR_ROW_NOT_SCORED].detail;
 
 	expect_render("render: placeholders", predict_registry_errors[PREDICT_ERR_UNKNOWN_VERSION].message, &args,

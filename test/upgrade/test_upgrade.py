@@ -36,13 +36,12 @@ import tempfile
 import pytest
 
 import processes
-from processes import REPO, Cluster, gateway_command, http, run_gateway, stop_gateway
+from processes import EXTENSION_VERSION, REPO, Cluster, gateway_command, http, run_gateway, stop_gateway
 
 OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
 MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.2": "08bf354",
                    "1.3": "fa4d0e8"}
-EXTENSION_VERSION = "1.3"       # predict.control's default_version
 MANAGED_VERSION = "1.4"         # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
