@@ -260,6 +260,9 @@ def _compile(est, blocks, sparse, path, ctx):
         return blocks, sparse
     if isinstance(est, str):
         raise ExportError("%s: %r is not supported" % (path, est))
+    if _is_search(est):
+        est, path = unwrap_search(est, path)
+        return _compile(est, blocks, sparse, path, ctx)
     kind = type(est)
     if kind is Pipeline:
         for i, (name, step) in enumerate(est.steps):
@@ -845,10 +848,13 @@ def _estimator(est, path, sparse=False):
     """
     from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
                                   HistGradientBoostingClassifier, RandomForestClassifier)
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
     exporters = {
         LogisticRegression: _logistic_regression,
+        # a LogisticRegression whose C was chosen by cross-validation: predict_proba is
+        # LogisticRegression's (the same ovr/multinomial rule) on its coef_, intercept_
+        LogisticRegressionCV: _logistic_regression,
         DecisionTreeClassifier: _decision_tree,
         ExtraTreeClassifier: _decision_tree,
         RandomForestClassifier: _random_forest,
@@ -858,10 +864,79 @@ def _estimator(est, path, sparse=False):
     }
     if isinstance(est, str):
         raise ExportError("%s: %r is not a classifier" % (path, est))
+    est, path = unwrap_search(est, path)
     exporter = exporters.get(type(est))
     if exporter is None:
         raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
     return exporter(est, path, sparse)
+
+
+# --------------------------------------------------------------------------
+# what users pickle: search objects and bundles
+
+_SEARCH_CLASSES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
+                   "HalvingRandomSearchCV")
+
+
+def _is_search(obj):
+    """A fitted-or-not scikit-learn hyper-parameter search (BaseSearchCV)."""
+    try:
+        from sklearn.model_selection._search import BaseSearchCV
+    except ImportError:   # moved in some version: fall back to the class names
+        return _class_name(obj) in _SEARCH_CLASSES
+    return isinstance(obj, BaseSearchCV)
+
+
+def unwrap_search(est, path):
+    """(estimator, path): a search object's best_estimator_ (refit), else est itself.
+
+    predict_proba of a search object is its best_estimator_'s, so that is what
+    is exported; without refit there is no single fitted estimator to export.
+    """
+    while _is_search(est):
+        cls = _class_name(est)
+        if not getattr(est, "refit", False):
+            raise ExportError(
+                "%s: %s refit=False is not supported (it keeps no fitted best_estimator_): "
+                "fit it with refit=True, or fit the estimator with best_params_ and export "
+                "that" % (path, cls))
+        best = getattr(est, "best_estimator_", None)
+        if best is None:
+            raise ExportError("%s: %s is not fitted (no best_estimator_)" % (path, cls))
+        est, path = best, "%s.best_estimator_" % path
+    return est, path
+
+
+def _is_estimator_like(obj):
+    return hasattr(obj, "fit") and (hasattr(obj, "predict_proba") or hasattr(obj, "transform"))
+
+
+def bundle_message(obj, source=None):
+    """The one-line refusal for a dict, list or tuple pickled instead of the pipeline,
+    or None when obj is not such a bundle."""
+    if not isinstance(obj, (dict, list, tuple)):
+        return None
+    where = os.path.basename(source) if source else "the pipeline file"
+    if isinstance(obj, dict):
+        keys = list(obj.keys())
+        found = "a dict with keys %s" % ", ".join(repr(k) for k in keys[:8])
+        if len(keys) > 8:
+            found += ", ... (%d keys)" % len(keys)
+        model = [k for k in keys if _is_estimator_like(obj[k])]
+        lists = [k for k in keys if isinstance(obj[k], (list, tuple)) and obj[k]
+                 and all(isinstance(c, str) for c in obj[k])]
+        ref = "bundle[%r]" % (model[0] if model else "...")
+    else:
+        kinds = [_class_name(x) for x in obj[:8]]
+        found = "a %s of %d items (%s%s)" % (type(obj).__name__, len(obj), ", ".join(kinds),
+                                            ", ..." if len(obj) > 8 else "")
+        model = [i for i, x in enumerate(obj) if _is_estimator_like(x)]
+        lists = [i for i, x in enumerate(obj) if isinstance(x, (list, tuple)) and x
+                 and all(isinstance(c, str) for c in x)]
+        ref = "bundle[%s]" % (model[0] if model else "...")
+    columns = " and pass the columns with --columns" if lists else ""
+    return ("%s holds %s, not a fitted pipeline: pickle the fitted pipeline itself (e.g. "
+            "joblib.dump(%s, 'pipeline.pkl'))%s" % (where, found, ref, columns))
 
 
 # --------------------------------------------------------------------------
@@ -944,16 +1019,27 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
     name = str(name)
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,63}", name):
         raise ExportError("name: %r is not 1 to 63 characters of [A-Za-z0-9_.-]" % name)
+    bundle = bundle_message(pipeline, source)
+    if bundle is not None:
+        raise ExportError(bundle)
+    searched, search_root = None, None
+    if _is_search(pipeline):
+        searched = pipeline
+        pipeline, search_root = unwrap_search(pipeline, "search")
+        if isinstance(pipeline, (dict, list, tuple)):
+            raise ExportError(bundle_message(pipeline, source))
 
     if type(pipeline) is Pipeline:
-        root = "pipeline"
+        root = search_root or "pipeline"
         if not pipeline.steps:
-            raise ExportError("pipeline: empty Pipeline")
+            raise ExportError("%s: empty Pipeline" % root)
 
         def flatten(pipe, path):
             # a Pipeline as the last step contributes its own steps
             items = [("%s.steps[%d] %r" % (path, i, n), s) for i, (n, s) in enumerate(pipe.steps)]
             last_path, last = items[-1]
+            last, last_path = unwrap_search(last, last_path)
+            items[-1] = (last_path, last)
             if type(last) is Pipeline and last.steps:
                 return items[:-1] + flatten(last, last_path)
             return items
@@ -962,7 +1048,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         transformers = items[:-1]
         final_path, final = items[-1]
     else:
-        root = "estimator"
+        root = search_root or "estimator"
         transformers = []
         final = pipeline
         final_path = root
@@ -1071,6 +1157,10 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
             "pipeline": re.sub(r"\s*\n\s*", " ", repr(pipeline)),
         },
     }
+    if searched is not None:
+        # what was searched, and what won: the document is the best_estimator_
+        doc["provenance"]["search"] = "%s best_params_=%s" % (
+            _class_name(searched), re.sub(r"\s*\n\s*", " ", repr(searched.best_params_)))
     if source is None:
         del doc["provenance"]["source"]
     return doc
