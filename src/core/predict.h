@@ -204,7 +204,10 @@ predict_status predict_score_json_class(const predict_model *model,
  * (managed services): a CREATE FUNCTION statement for a PL/pgSQL function
  * function(obs jsonb) RETURNS float8 that scores exactly as predict_score
  * does, calling the helper functions of src/managed/sql/managed.sql in schema helpers
- * (both names already quoted as SQL identifiers). Returns a string to
+ * (both names already quoted as SQL identifiers); for a model without a
+ * threshold (predict_model_has_threshold), a second one,
+ * function_class(obs jsonb, OUT proba float8, OUT predicted boolean), with
+ * the class of predict_score_class. Returns a string to
  * release with free(), or NULL and err (a model too large to compile is
  * PREDICT_TOO_LARGE).
  */

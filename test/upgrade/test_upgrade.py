@@ -41,8 +41,9 @@ from processes import EXTENSION_VERSION, REPO, Cluster, gateway_command, http, r
 OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
 MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.2": "08bf354",
-                   "1.3": "fa4d0e8"}
-MANAGED_VERSION = "1.4"         # src/managed/sql/managed.sql's schema_version()
+                   "1.3": "fa4d0e8",
+                   "1.4": "9af3a3c"}
+MANAGED_VERSION = "1.5"         # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
