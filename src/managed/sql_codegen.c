@@ -797,7 +797,9 @@ emit_trees(codegen *cg)
 		emit_result(cg, 2, expr, BINOMIAL_CLASS);
 		return;
 	}
-	sql_append(out, "  total := 0.0::float8;\n  total0 := 0.0::float8;\n");
+	sql_append(out, "  total := 0.0::float8;\n");
+	if (cg->classify)
+		sql_append(out, "  total0 := 0.0::float8;\n");
 	for (size_t t = 0; t < est->ntrees; t++)
 		emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, false);
 	/* argmax over the averaged fractions, class 0 summed on its own */
@@ -814,8 +816,10 @@ emit_declarations(codegen *cg)
 	sql_buffer *out = cg->out;
 
 	sql_append(out, "DECLARE\n  s text;\n  x float8;\n  k integer;\n  hot integer;\n"
-			   "  d float8 := 0.0;\n  t float8;\n  m float8;\n  total float8;\n  total0 float8;\n"
-			   "  raw float8;\n");
+			   "  d float8 := 0.0;\n  t float8;\n  m float8;\n  total float8;\n  raw float8;\n");
+	/* the class function's class-0 sum (the scorers compiled before it lack it) */
+	if (cg->classify)
+		sql_append(out, "  total0 float8;\n");
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (model->columns[c].used)
 			sql_append(out, "  c%zu_s text;\n  c%zu_x float8;\n", c, c);

@@ -848,14 +848,16 @@ def test_the_gateway_refuses_a_newer_managed_schema(cluster, migrated):
     definition = cluster.sql("mg_migrated",
                              "SELECT pg_get_functiondef('predict_internal.schema_version()'::regprocedure)")
     snapshot = catalog(cluster, "mg_migrated", True), rows(cluster, "mg_migrated")
+    major, minor = MANAGED_VERSION.split(".")
+    newer = "%s.%d" % (major, int(minor) + 1)
     cluster.sql("mg_migrated", "CREATE OR REPLACE FUNCTION predict_internal.schema_version() RETURNS text "
-                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.5'", user="app")
+                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '%s'" % newer, user="app")
     try:
         line = refused(NEW_GATEWAY, migrated["url"])
-        assert "version 1.5, newer than this gateway (%s)" % MANAGED_VERSION in line, line
+        assert "version %s, newer than this gateway (%s)" % (newer, MANAGED_VERSION) in line, line
         line = refused(NEW_GATEWAY, migrated["url"], args=["deploy", MODEL])
-        assert "version 1.5, newer than this gateway (%s)" % MANAGED_VERSION in line, line
-        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.5",)]
+        assert "version %s, newer than this gateway (%s)" % (newer, MANAGED_VERSION) in line, line
+        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [(newer,)]
         assert rows(cluster, "mg_migrated") == snapshot[1]
     finally:
         cluster.sql("mg_migrated", definition[0][0], user="app")
