@@ -819,6 +819,26 @@ def _bitset_codes(words):
     return [w * 32 + b for w in range(8) for b in range(32) if (int(words[w]) >> b) & 1]
 
 
+def _check_category_codes(est, is_cat, path):
+    """Known category codes must be 0 to 255: a negative one (a -1 code for
+    "missing" fitted as a category) makes scikit-learn's own bitset code fail,
+    in its predict_proba as in make_known_categories_bitsets."""
+    import sklearn
+    thresholds = getattr(est._bin_mapper, "bin_thresholds_", None)
+    if thresholds is None:
+        return
+    for f in np.flatnonzero(is_cat):
+        codes = np.asarray(thresholds[f], dtype=np.float64)
+        bad = codes[(codes < 0) | (codes > 255)]
+        if bad.size:
+            raise ExportError(
+                "%s: HistGradientBoostingClassifier categorical feature %d was fitted with "
+                "category codes %s outside 0 to 255, which scikit-learn %s cannot score "
+                "(its predict_proba fails too); encode the categories as 0 to 255 (e.g. with "
+                "an OrdinalEncoder) and refit"
+                % (path, f, ", ".join("%g" % c for c in bad[:5]), sklearn.__version__))
+
+
 def _hist_gradient_boosting(est, path, sparse):
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
@@ -837,6 +857,7 @@ def _hist_gradient_boosting(est, path, sparse):
     categorical = []
     is_cat = getattr(est, "is_categorical_", None)
     if is_cat is not None and np.any(is_cat):
+        _check_category_codes(est, is_cat, path)
         known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
         for f in np.flatnonzero(is_cat):
             categorical.append({"feature": int(f), "known": _bitset_codes(known[f_idx_map[f]])})
@@ -1001,10 +1022,20 @@ def column_type_from_dtype(dtype, column):
 
 def load_dtypes(obj):
     """A {column: dtype} dict from a pandas Series of dtypes (dtypes.pickle) or a mapping."""
-    if hasattr(obj, "items"):
-        return {str(k): v for k, v in obj.items()}
-    raise ExportError("dtypes: expected a pandas Series or a mapping of column to dtype, got %s"
-                      % type(obj).__name__)
+    if hasattr(obj, "dtypes") and hasattr(obj, "columns"):
+        raise ExportError("expected the training frame's dtypes (a pandas Series, X.dtypes), "
+                          "got a %s: pickle its .dtypes" % type(obj).__name__)
+    if not hasattr(obj, "items"):
+        raise ExportError("expected the training frame's dtypes (a pandas Series, X.dtypes, or "
+                          "a mapping of column name to dtype), got %s" % type(obj).__name__)
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, (list, tuple, dict, set)) or hasattr(v, "shape") and \
+                getattr(v, "ndim", 0) > 0:
+            raise ExportError("column %r: expected a dtype, got %s: pickle the training frame's "
+                              ".dtypes" % (str(k), type(v).__name__))
+        out[str(k)] = v
+    return out
 
 
 # --------------------------------------------------------------------------
