@@ -222,3 +222,35 @@ def test_dtypes_messages(kind, needle, tutorial_pkl, Xy, tmp_path):
     proc = run_exporter(tutorial_pkl, "--dtypes", tmp_path / "d.pickle", "-o", tmp_path / "m.json")
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+# ---------- other scikit-learn versions ----------
+
+def test_provenance_records_the_versions(tutorial_pkl):
+    import numpy as np
+    import sklearn
+    doc = pe.export(joblib.load(tutorial_pkl))
+    assert doc["provenance"]["sklearn_version"] == sklearn.__version__
+    assert doc["provenance"]["numpy_version"] == np.__version__
+
+
+@pytest.mark.parametrize("attribute,change", [
+    ("_predictors", "delete"), ("_baseline_prediction", "delete"), ("_bin_mapper", "delete"),
+    ("_predictors", "reshape"),
+])
+def test_private_attributes_are_checked(attribute, change, Xy):
+    """An internal the exporter reads that is missing or changed (as another scikit-learn
+    version may have it) is refused by name with the version, never guessed."""
+    import sklearn
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    X, y = Xy
+    num = X[["Pclass", "Age", "Fare"]]
+    est = _fit(HistGradientBoostingClassifier(max_iter=3, categorical_features=[0]), num, y)
+    if change == "delete":
+        delattr(est, attribute)
+    else:
+        est._predictors = est._predictors[:-1] + [[]]     # an iteration without its tree
+    with pytest.raises(pe.ExportError) as e:
+        pe.export(est)
+    assert "HistGradientBoostingClassifier.%s is" % attribute in str(e.value), str(e.value)
+    assert "scikit-learn (%s)" % sklearn.__version__ in str(e.value)
