@@ -976,6 +976,52 @@ def _estimator(est, path, sparse=False):
 
 
 # --------------------------------------------------------------------------
+# what is supported: the one list README.md shows (tools/predict-export --supported)
+
+# (scikit-learn class, where it may appear, what is supported / refused).
+# Adding a class to the exporter: add its line here, then paste the output of
+# `tools/predict-export --supported` into README.md (test/docs checks they agree).
+SUPPORTED = [
+    ("Pipeline", "anywhere", "nested; a Pipeline as the last step contributes its steps; "
+     "`'passthrough'`/`None` steps"),
+    ("ColumnTransformer", "preprocessing", "remainder drop, passthrough or a transformer; "
+     "`'drop'`/`'passthrough'` entries; column names, indices, masks, slices or "
+     "`make_column_selector`; not `transformer_weights`"),
+    ("SimpleImputer", "preprocessing", "NaN missing values, every strategy, `add_indicator`"),
+    ("OneHotEncoder", "preprocessing", "`handle_unknown` ignore/error, every `drop`, sparse or "
+     "dense float64 output; not infrequent categories"),
+    ("OrdinalEncoder", "preprocessing", "`handle_unknown` error/use_encoded_value, "
+     "`encoded_missing_value`, float64 output"),
+    ("StandardScaler", "preprocessing", "dense or sparse input"),
+    ("MinMaxScaler", "preprocessing", "`clip`; dense input"),
+    ("MaxAbsScaler", "preprocessing", "dense or sparse input"),
+    ("RobustScaler", "preprocessing", "dense or sparse (`with_centering=False`) input"),
+    ("LogisticRegression", "final step", "binary; any solver; one-vs-rest or multinomial"),
+    ("LogisticRegressionCV", "final step", "binary; exported as the LogisticRegression it "
+     "fitted (`coef_`, `intercept_`)"),
+    ("DecisionTreeClassifier", "final step", "binary"),
+    ("ExtraTreeClassifier", "final step", "binary"),
+    ("RandomForestClassifier", "final step", "binary"),
+    ("ExtraTreesClassifier", "final step", "binary"),
+    ("GradientBoostingClassifier", "final step", "binary `log_loss`; `init` the default "
+     "prior, `'zero'` or a constant `DummyClassifier`"),
+    ("HistGradientBoostingClassifier", "final step", "binary; `categorical_features` as "
+     "indices or a mask (codes 0 to 255), not `'from_dtype'`"),
+    ("GridSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
+    ("RandomizedSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
+    ("HalvingGridSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
+    ("HalvingRandomSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
+]
+
+
+def supported_markdown():
+    """SUPPORTED as the markdown table README.md shows."""
+    lines = ["| scikit-learn class | where | supported |", "|---|---|---|"]
+    lines += ["| `%s` | %s | %s |" % row for row in SUPPORTED]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
 # what users pickle: search objects and bundles
 
 _SEARCH_CLASSES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
