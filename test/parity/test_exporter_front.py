@@ -254,3 +254,14 @@ def test_private_attributes_are_checked(attribute, change, Xy):
         pe.export(est)
     assert "HistGradientBoostingClassifier.%s is" % attribute in str(e.value), str(e.value)
     assert "scikit-learn (%s)" % sklearn.__version__ in str(e.value)
+
+
+def test_halving_search_exports_its_best_estimator(Xy):
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV
+    X, y = Xy
+    search = _fit(HalvingGridSearchCV(_tutorial(), {"logisticregression__C": [0.1, 1.0, 10.0]},
+                                      cv=2, random_state=0), X, y)
+    doc = pe.export(search)
+    assert _without_provenance(doc) == _without_provenance(pe.export(search.best_estimator_))
+    assert doc["provenance"]["search"].startswith("HalvingGridSearchCV best_params_=")
