@@ -265,3 +265,21 @@ def test_halving_search_exports_its_best_estimator(Xy):
     doc = pe.export(search)
     assert _without_provenance(doc) == _without_provenance(pe.export(search.best_estimator_))
     assert doc["provenance"]["search"].startswith("HalvingGridSearchCV best_params_=")
+
+
+def test_an_unexpected_error_is_one_line(Xy, tmp_path):
+    """A pipeline the exporter trips on: its cause in one line, nothing written, and the
+    traceback only when asked for."""
+    X, y = Xy
+    est = _fit(_tutorial(), X, y)
+    est[-1].coef_ = "not an array"          # the exporter's arithmetic fails on it
+    joblib.dump(est, tmp_path / "p.pkl")
+    proc = run_exporter(tmp_path / "p.pkl", "-o", tmp_path / "m.json")
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cannot export" in proc.stderr and "ValueError" in proc.stderr, proc.stderr
+    assert not (tmp_path / "m.json").exists()
+    env = dict(os.environ, PREDICT_EXPORT_TRACEBACK="1")
+    proc = subprocess.run([sys.executable, EXPORTER, str(tmp_path / "p.pkl"), "-o",
+                           str(tmp_path / "m.json")], env=env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" in proc.stderr, proc.stderr
