@@ -25,9 +25,6 @@ XFAIL = {
     ("activate_invalid_version_stored_by_hand", "managed"):
         "the document is not checked (managed mode has no loader in SQL): it has no compiled scorer, and "
         "predict_activate refuses it as such",
-    ("score_ties_follow_predict", "managed"):
-        "a null threshold (scikit-learn's predict()) is read as 0.5: predicted_class is proba >= 0.5, "
-        "true at proba 0.5 where predict() says false (its schema computes the class in SQL)",
     ("score_invalid_value", "managed"): "no detail naming the model and version that scored the observation (the "
                                         "compiled scorer raises the core's message; adding it would put an "
                                         "exception block, a subtransaction, in every call)",
