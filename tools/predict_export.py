@@ -24,6 +24,10 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   ``inplace_column_scale(X, 1 / scale_)`` -> ``multiply`` by the reciprocal
   computed in numpy float64, exactly as scikit-learn computes it.
 - ``MinMaxScaler``: ``X *= scale_; X += min_; np.clip`` -> ``min_max``.
+- ``FunctionTransformer`` with a numpy ufunc of one value (log1p, log, sqrt,
+  exp, expm1, abs) -> ``function``; ``func=None`` adds no step.
+- ``PowerTransformer`` -> ``power`` (``lambdas_[i]``), then, when
+  ``standardize``, its ``_scaler`` as ``standardize``.
 - ``LogisticRegression`` (binary) -> ``logistic_regression`` with link
   ``logistic`` (one-vs-rest / auto) or ``softmax`` (multinomial).
 - ``DecisionTreeClassifier``/``ExtraTreeClassifier`` -> ``decision_tree``,
@@ -276,6 +280,9 @@ def _compile(est, blocks, sparse, path, ctx):
         return _ordinal(est, blocks, sparse, path, ctx)
     if kind in (StandardScaler, RobustScaler, MaxAbsScaler, MinMaxScaler):
         return _scaler(est, blocks, sparse, path, ctx)
+    skew = _skew_exporter(kind)
+    if skew is not None:
+        return skew(est, blocks, sparse, path, ctx)
     raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
 
 
@@ -570,6 +577,92 @@ def _scaler(est, blocks, sparse, path, ctx):
         else:
             nb.steps.append({"type": "standardize", "center": param(center, "center"),
                              "scale": param(scale, "scale_")})
+        out.append(nb)
+    return out, sparse
+
+
+# --------------------------------------------------------------------------
+# per-column transforms for skewed numbers
+
+def _skew_exporter(kind):
+    """The exporter of a per-column transformer class, or None."""
+    from sklearn.preprocessing import FunctionTransformer, PowerTransformer
+    return {FunctionTransformer: _function_transformer,
+            PowerTransformer: _power_transformer}.get(kind)
+
+
+def _function_names():
+    """numpy ufunc -> the function step's func (FunctionTransformer's func)."""
+    return {np.log1p: "log1p", np.log: "log", np.sqrt: "sqrt", np.exp: "exp",
+            np.expm1: "expm1", np.absolute: "abs"}
+
+
+def _check_per_column(blocks, sparse, path, cls, option):
+    """A scalar step applies to one column's value: refuse one-hot or sparse input."""
+    if sparse:
+        raise ExportError("%s: %s %s on sparse input is not supported" % (path, cls, option))
+    for b in blocks:
+        if b.width != 1:
+            raise ExportError(
+                "%s: %s %s after a one-hot encoding (column %r) is not supported (only "
+                "per-column numbers)" % (path, cls, option, b.column))
+
+
+def _function_transformer(est, blocks, sparse, path, ctx):
+    """FunctionTransformer: np.log1p(X) and the like are elementwise, one step per block."""
+    cls = "FunctionTransformer"
+    func = est.func
+    if func is None:
+        name = None
+    else:
+        name = next((n for f, n in _function_names().items() if func is f), False)
+    if name is False:
+        shown = getattr(func, "__name__", None) or type(func).__name__
+        raise ExportError("%s: %s func=%s is not supported (log1p, log, sqrt, exp, expm1, abs "
+                          "or None)" % (path, cls, shown))
+    if est.kw_args:
+        raise ExportError("%s: %s kw_args=%r is not supported (only None or empty)"
+                          % (path, cls, est.kw_args))
+    _check_per_column(blocks, sparse, path, cls, "func=%s" % (name or "None"))
+    _check_n_features(est, blocks, path)
+    out = []
+    for b in blocks:
+        nb = b.copy()
+        if name is not None or est.validate:
+            ctx.require(nb, "number", path, cls)
+            # func=None with validate=True: the identity, but check_array refuses NaN
+            nb.steps.append({"type": "function", "func": name or "identity",
+                             "validate": bool(est.validate)})
+        out.append(nb)
+    return out, sparse
+
+
+def _power_transformer(est, blocks, sparse, path, ctx):
+    """PowerTransformer: lambdas_[i] per column, then its StandardScaler."""
+    cls = "PowerTransformer"
+    if est.method not in ("yeo-johnson", "box-cox"):
+        raise ExportError("%s: %s method=%r is not supported" % (path, cls, est.method))
+    _check_per_column(blocks, sparse, path, cls, "method=%s" % est.method)
+    _check_n_features(est, blocks, path)
+    lambdas = np.asarray(est.lambdas_, dtype=np.float64).reshape(-1)
+    if lambdas.shape[0] != len(blocks):
+        raise ExportError("%s: %s has %d lambdas_ for %d features"
+                          % (path, cls, lambdas.shape[0], len(blocks)))
+    scaler = getattr(est, "_scaler", None) if est.standardize else None
+    if est.standardize and (scaler is None or not scaler.with_mean or not scaler.with_std):
+        raise ExportError("%s: %s standardize=True without its fitted StandardScaler"
+                          % (path, cls))
+    out = []
+    for i, b in enumerate(blocks):
+        ctx.require(b, "number", path, cls)
+        nb = b.copy()
+        nb.steps.append({"type": "power", "method": est.method,
+                         "lambda": _float(lambdas[i], "%s: %s lambdas_" % (path, cls))})
+        if scaler is not None:
+            what = "%s: %s standardize" % (path, cls)
+            nb.steps.append({"type": "standardize",
+                             "center": _float(scaler.mean_[i], what + " mean_"),
+                             "scale": _float(scaler.scale_[i], what + " scale_")})
         out.append(nb)
     return out, sparse
 

@@ -1,7 +1,7 @@
 /*
  * load_preprocessing.c - load the "preprocessing" blocks: one column each
  * and its chain of steps (impute, indicator, standardize, multiply,
- * min_max, one_hot, ordinal).
+ * min_max, one_hot, ordinal, function, power).
  *
  * Separate from the estimators: the blocks fix the feature layout
  * (model->nfeatures) that the estimator's parameters are then checked
@@ -14,7 +14,8 @@
 
 static const char *const block_fields[] = {"column", "steps", "features", NULL};
 static const char *const step_names[] = {
-	"impute", "indicator", "standardize", "multiply", "min_max", "one_hot", "ordinal", NULL
+	"impute", "indicator", "standardize", "multiply", "min_max", "one_hot", "ordinal",
+	"function", "power", NULL
 };
 static const char *const impute_fields[] = {"type", "value", NULL};
 static const char *const indicator_fields[] = {"type", NULL};
@@ -25,7 +26,14 @@ static const char *const one_hot_fields[] = {"type", "categories", "drop", "hand
 static const char *const ordinal_fields[] = {
 	"type", "categories", "handle_unknown", "unknown_value", "encoded_missing_value", NULL
 };
+static const char *const function_fields[] = {"type", "func", "validate", NULL};
+static const char *const power_fields[] = {"type", "method", "lambda", NULL};
 static const char *const one_hot_unknown[] = {"ignore", "error", NULL};
+/* in the order of step_function and power_method */
+static const char *const function_names[] = {
+	"log1p", "log", "sqrt", "exp", "expm1", "abs", "identity", NULL
+};
+static const char *const power_methods[] = {"yeo-johnson", "box-cox", NULL};
 static const char *const ordinal_unknown[] = {"use_encoded_value", "error", NULL};
 
 /* What flows through a block while its steps are compiled. */
@@ -273,6 +281,58 @@ load_ordinal(loader *ld, const cJSON *object, step *st, lane *ln)
 	return true;
 }
 
+/* An enum-valued string field: its index in names, or -1 (failed). */
+static int
+load_enum_field(loader *ld, const cJSON *object, const char *key, const char *const *names)
+{
+	const cJSON *item = member(ld, object, key, true);
+	size_t		saved;
+	int			value;
+
+	if (item == NULL)
+		return -1;
+	saved = path_push_key(ld, key);
+	if ((value = expect_enum(ld, item, names)) < 0)
+		return -1;
+	path_set(ld, saved);
+	return value;
+}
+
+static bool
+load_function(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	const cJSON *item;
+	int			func;
+
+	if (!check_object(ld, object, function_fields) ||
+		!require_numeric(ld, ln, "function") ||
+		(func = load_enum_field(ld, object, "func", function_names)) < 0 ||
+		(item = member(ld, object, "validate", true)) == NULL)
+		return false;
+	if (!cJSON_IsBool(item))
+	{
+		path_push_key(ld, "validate");
+		return fail(ld, "expected a boolean, got %s", json_type_name(item));
+	}
+	st->function = (step_function) func;
+	st->missing_is_error = cJSON_IsTrue(item);
+	return true;
+}
+
+static bool
+load_power(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	int			method;
+
+	if (!check_object(ld, object, power_fields) ||
+		!require_numeric(ld, ln, "power") ||
+		(method = load_enum_field(ld, object, "method", power_methods)) < 0 ||
+		!load_required_number(ld, object, "lambda", &st->a))
+		return false;
+	st->method = (power_method) method;
+	return true;
+}
+
 /* Compile one step into st (scalar) or into the lane's arrays (expanded). */
 static bool
 load_step(loader *ld, const cJSON *object, step *st, lane *ln, bool *kept)
@@ -391,6 +451,10 @@ load_step(loader *ld, const cJSON *object, step *st, lane *ln, bool *kept)
 			return load_one_hot(ld, object, st, ln);
 		case STEP_ORDINAL:
 			return load_ordinal(ld, object, st, ln);
+		case STEP_FUNCTION:
+			return load_function(ld, object, st, ln);
+		case STEP_POWER:
+			return load_power(ld, object, st, ln);
 	}
 	return fail(ld, "unsupported step");
 }

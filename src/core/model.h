@@ -41,8 +41,29 @@ typedef enum step_type
 	STEP_MULTIPLY,
 	STEP_MIN_MAX,
 	STEP_ONE_HOT,
-	STEP_ORDINAL
+	STEP_ORDINAL,
+	STEP_FUNCTION,
+	STEP_POWER
 } step_type;
+
+/* The numpy ufunc of a function step (FunctionTransformer's func). */
+typedef enum step_function
+{
+	FUNCTION_LOG1P,
+	FUNCTION_LOG,
+	FUNCTION_SQRT,
+	FUNCTION_EXP,
+	FUNCTION_EXPM1,
+	FUNCTION_ABS,
+	FUNCTION_IDENTITY			/* func=None, kept for validate=True */
+} step_function;
+
+/* The method of a power step (PowerTransformer); a = lambda. */
+typedef enum power_method
+{
+	POWER_YEO_JOHNSON,
+	POWER_BOX_COX
+} power_method;
 
 /*
  * A step on a block's scalar value. Steps after a one_hot are not kept as
@@ -64,6 +85,9 @@ typedef struct step
 	uint32_t	string_length;
 	long		drop;			/* one_hot: dropped category, or -1 */
 	category_table *table;		/* one_hot, ordinal */
+	step_function function;		/* function */
+	bool		missing_is_error;	/* function: validate=True refuses NaN */
+	power_method method;		/* power */
 } step;
 
 /* One use of one input column, producing width consecutive features. */

@@ -6,6 +6,7 @@
  * scikit-learn's own order of operations is deterministic. Nothing here
  * allocates: a one-hot block costs one hash lookup whatever its width.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +234,92 @@ find_category(const category_table *table, const cell *c)
 }
 
 /*
+ * numpy's ufunc of a function step. numpy may compute these with its own
+ * SIMD code, which can differ from libm in the last place; that is far
+ * below the 1e-12 bound on the probability.
+ */
+static double
+apply_function(step_function function, double x)
+{
+	switch (function)
+	{
+		case FUNCTION_LOG1P:
+			return log1p(x);
+		case FUNCTION_LOG:
+			return log(x);
+		case FUNCTION_SQRT:
+			return sqrt(x);
+		case FUNCTION_EXP:
+			return exp(x);
+		case FUNCTION_EXPM1:
+			return expm1(x);
+		case FUNCTION_ABS:
+			return fabs(x);
+		case FUNCTION_IDENTITY:
+			break;
+	}
+	return x;
+}
+
+/*
+ * PowerTransformer._yeo_johnson_transform (scikit-learn 1.2), one value:
+ * NaN fails x >= 0 and comes out of the second branch as NaN.
+ */
+static double
+yeo_johnson(double x, double lambda)
+{
+	if (x >= 0)
+	{
+		if (fabs(lambda) < DBL_EPSILON)
+			return log1p(x);
+		return (pow(x + 1, lambda) - 1) / lambda;
+	}
+	if (fabs(lambda - 2) > DBL_EPSILON)
+		return -(pow(-x + 1, 2 - lambda) - 1) / (2 - lambda);
+	return -log1p(-x);
+}
+
+/*
+ * Cephes' expm1, which scipy.special.boxcox calls (not libm's): a rational
+ * approximation on [-0.5, 0.5], exp(x) - 1 elsewhere.
+ */
+static double
+cephes_expm1(double x)
+{
+	static const double p[3] = {
+		1.2617719307481059087798E-4,
+		3.0299440770744196129956E-2,
+		9.9999999999999999991025E-1,
+	};
+	static const double q[4] = {
+		3.0019850513866445504159E-6,
+		2.5244834034968410419224E-3,
+		2.2726554820815502876593E-1,
+		2.0000000000000000009029E0,
+	};
+	double		xx;
+	double		r;
+
+	if (!isfinite(x))
+		return (isnan(x) || x > 0) ? x : -1.0;
+	if (x < -0.5 || x > 0.5)
+		return exp(x) - 1.0;
+	xx = x * x;
+	r = x * ((p[0] * xx + p[1]) * xx + p[2]);
+	r = r / ((((q[0] * xx + q[1]) * xx + q[2]) * xx + q[3]) - r);
+	return r + r;
+}
+
+/* scipy.special.boxcox (scipy 1.10), one value. */
+static double
+box_cox(double x, double lambda)
+{
+	if (fabs(lambda) < 1e-19)
+		return log(x);
+	return cephes_expm1(lambda * log(x)) / lambda;
+}
+
+/*
  * Run a block's scalar steps. On return, a one-hot block has *hot set to
  * the index of its hot feature (-1 for none); another block has c->number.
  */
@@ -305,6 +392,23 @@ run_steps(const predict_model *model, const block *blk, cell *c, long *hot,
 				else
 					c->number = (double) k;
 				c->is_string = false;
+				break;
+			case STEP_FUNCTION:
+				if (st->missing_is_error && isnan(c->number))
+					return column_error(model, blk->column, err,
+										"missing value (FunctionTransformer(validate=True) "
+										"refuses NaN)%s", "");
+				c->number = apply_function(st->function, c->number);
+				break;
+			case STEP_POWER:
+				if (st->method == POWER_YEO_JOHNSON)
+					c->number = yeo_johnson(c->number, st->a);
+				else if (c->number <= 0)
+					return column_error(model, blk->column, err,
+										"value is not positive (the Box-Cox "
+										"transformation needs strictly positive data)%s", "");
+				else
+					c->number = box_cox(c->number, st->a);
 				break;
 		}
 	}

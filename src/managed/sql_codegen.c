@@ -308,6 +308,145 @@ emit_unknown(codegen *cg, const block *blk, const step *st)
 			   "' (the encoder''s handle_unknown is \"error\")'); END IF;\n", cg->helpers);
 }
 
+/*
+ * The last double in [lo, hi] (positive, ordered like their bit patterns)
+ * for which pred holds, pred holding at lo and not at hi: where the libm
+ * function behind a PostgreSQL one starts to overflow or underflow, which
+ * PostgreSQL raises as an error where C returns the limit.
+ */
+static double
+last_true(bool (*pred) (double x, double param), double param, double lo, double hi)
+{
+	uint64_t	a;
+	uint64_t	b;
+
+	memcpy(&a, &lo, sizeof(a));
+	memcpy(&b, &hi, sizeof(b));
+	while (b - a > 1)
+	{
+		uint64_t	mid = a + (b - a) / 2;
+		double		x;
+
+		memcpy(&x, &mid, sizeof(x));
+		if (pred(x, param))
+			a = mid;
+		else
+			b = mid;
+	}
+	memcpy(&lo, &a, sizeof(lo));
+	return lo;
+}
+
+/* sign * x is exact: sign -1 searches the negative numbers */
+static bool
+exp_finite(double x, double sign)
+{
+	return isfinite(exp(sign * x));
+}
+
+static bool
+exp_nonzero(double x, double sign)
+{
+	return exp(sign * x) != 0;
+}
+
+static bool
+pow_finite(double x, double e)
+{
+	return isfinite(pow(x, e));
+}
+
+static bool
+pow_nonzero(double x, double e)
+{
+	return pow(x, e) != 0;
+}
+
+/* x := exp(x), with C's infinity and 0 where PostgreSQL raises. */
+static void
+emit_exp(codegen *cg)
+{
+	sql_append(cg->out, "  x := CASE WHEN x > ");
+	sql_number(cg->out, last_true(exp_finite, 1.0, 1.0, 1000.0));
+	sql_append(cg->out, " THEN 'Infinity'::float8 WHEN x < ");
+	sql_number(cg->out, -last_true(exp_nonzero, -1.0, 1.0, 1000.0));
+	sql_append(cg->out, " THEN 0.0::float8 ELSE exp(x) END;\n");
+}
+
+/*
+ * t := power(t, e) for t >= 1 (or NaN), with C's infinity or 0 where the
+ * result overflows or underflows and PostgreSQL raises.
+ */
+static void
+emit_power_from_one(codegen *cg, double e)
+{
+	double		limit = e > 0 ? last_true(pow_finite, e, 1.0, INFINITY) :
+		last_true(pow_nonzero, e, 1.0, INFINITY);
+
+	sql_append(cg->out, "  t := CASE WHEN t > ");
+	sql_number(cg->out, limit);
+	sql_append(cg->out, " AND t <> 'NaN' THEN %s ELSE power(t, ",
+			   e > 0 ? "'Infinity'::float8" : "0.0::float8");
+	sql_number(cg->out, e);
+	sql_append(cg->out, ") END;\n");
+}
+
+/* numpy's ufunc of a function step (apply_function in score.c). */
+static void
+emit_function(codegen *cg, const block *blk, const step *st)
+{
+	sql_buffer *out = cg->out;
+
+	if (st->missing_is_error)
+	{
+		sql_append(out, "  IF x = 'NaN' THEN ");
+		emit_fail(cg, blk->column, "missing value (FunctionTransformer(validate=True) refuses NaN)");
+		sql_append(out, " END IF;\n");
+	}
+	switch (st->function)
+	{
+		case FUNCTION_LOG:
+			/* C's log(0) is -inf and log(x < 0) NaN; PostgreSQL raises */
+			sql_append(out, "  x := CASE WHEN x = 0 THEN '-Infinity'::float8 "
+					   "WHEN x < 0 THEN 'NaN'::float8 ELSE ln(x) END;\n");
+			break;
+		case FUNCTION_SQRT:
+			sql_append(out, "  x := CASE WHEN x < 0 THEN 'NaN'::float8 ELSE sqrt(x) END;\n");
+			break;
+		case FUNCTION_EXP:
+			emit_exp(cg);
+			break;
+		case FUNCTION_ABS:
+			sql_append(out, "  x := abs(x);\n");
+			break;
+		case FUNCTION_IDENTITY:
+			break;
+		case FUNCTION_LOG1P:
+		case FUNCTION_EXPM1:
+			/* refused by sql_supported_steps */
+			out->failed = true;
+			break;
+	}
+}
+
+/* PowerTransformer's Yeo-Johnson (yeo_johnson in score.c), lambda not 0 or 2. */
+static void
+emit_yeo_johnson(codegen *cg, double lambda)
+{
+	sql_buffer *out = cg->out;
+
+	/* PostgreSQL orders NaN above every number: it must take the second branch */
+	sql_append(out, "  IF x >= 0 AND x <> 'NaN' THEN\n  t := x + 1.0::float8;\n");
+	emit_power_from_one(cg, lambda);
+	sql_append(out, "  t := t - 1.0::float8;\n  x := ");
+	sql_safe_op(out, cg->helpers, "t", '/', lambda);
+	sql_append(out, ";\n  ELSE\n  t := -x + 1.0::float8;\n");
+	emit_power_from_one(cg, 2 - lambda);
+	sql_append(out, "  t := -(t - 1.0::float8);\n  x := ");
+	sql_safe_op(out, cg->helpers, "t", '/', 2 - lambda);
+	sql_append(out, ";\n  END IF;\n");
+}
+
 /* The block's scalar steps on (s, x); a one-hot block ends with hot set. */
 static void
 emit_steps(codegen *cg, const block *blk)
@@ -404,6 +543,12 @@ emit_steps(codegen *cg, const block *blk)
 					sql_number(out, st->lo);
 				}
 				sql_append(out, " ELSE k::float8 END; s := NULL;\n  END;\n");
+				break;
+			case STEP_FUNCTION:
+				emit_function(cg, blk, st);
+				break;
+			case STEP_POWER:
+				emit_yeo_johnson(cg, st->a);
 				break;
 		}
 	}
@@ -766,6 +911,49 @@ emit_trees(codegen *cg)
 	sql_append(out, "  RETURN total / %zu.0::float8;\n", est->ntrees);
 }
 
+/*
+ * Steps whose libm functions PostgreSQL does not have (log1p, expm1, and
+ * Cephes' expm1 behind Box-Cox) cannot be computed bit for bit in SQL:
+ * such a model is refused by name.
+ */
+static bool
+sql_supported_steps(const predict_model *model, predict_error *err)
+{
+	static const char *const names[] = {"log1p", "log", "sqrt", "exp", "expm1", "abs", "identity"};
+
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		const step *st = &model->steps[blk->first_step];
+		const char *why = NULL;
+
+		for (uint32_t i = 0; i < blk->nsteps && why == NULL; i++, st++)
+		{
+			if (st->type == STEP_FUNCTION &&
+				(st->function == FUNCTION_LOG1P || st->function == FUNCTION_EXPM1))
+				why = names[st->function];
+			else if (st->type == STEP_POWER && st->method == POWER_BOX_COX)
+				why = "power (box-cox)";
+			else if (st->type == STEP_POWER &&
+					 (fabs(st->a) < DBL_EPSILON || !(fabs(st->a - 2) > DBL_EPSILON)))
+				why = "power (yeo-johnson with lambda 0 or 2, which takes log1p)";
+		}
+		if (why != NULL)
+		{
+			char		name[300];
+
+			predict_quote(name, sizeof(name), model->columns[blk->column].name,
+						  model->columns[blk->column].name_length);
+			predict_set_error(err, PREDICT_BAD_MODEL,
+							  "preprocessing[%zu] (column %s): the SQL scorer cannot compute "
+							  "step %s, which has no PostgreSQL equivalent (use the predict "
+							  "extension for this model)", b, name, why);
+			return false;
+		}
+	}
+	return true;
+}
+
 static void
 emit_declarations(codegen *cg)
 {
@@ -795,6 +983,8 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 	char		tag[32];
 
 	if (model->estimator.type != ESTIMATOR_LOGISTIC_REGRESSION && !check_tree_size(model, err))
+		return NULL;
+	if (!sql_supported_steps(model, err))
 		return NULL;
 	read_at = calloc(model->nblocks + 1, sizeof(bool));
 	seen = calloc(model->ncolumns + 1, sizeof(bool));

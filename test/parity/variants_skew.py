@@ -1,0 +1,106 @@
+"""Parity variants for the per-column transforms of skewed numbers and rare
+categories (issue 18): FunctionTransformer, PowerTransformer.
+
+Each variant is a function (X, y) -> Variant, like those of variants.py,
+registered into VARIANTS there so that the parity suite (CLI, plain and
+ASan) and the managed suite run them.  MANAGED_REFUSED lists the variants
+that managed mode refuses, with the fragment its message must contain.
+"""
+
+import collections
+import warnings
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import (FunctionTransformer, OneHotEncoder, PowerTransformer,
+                                   StandardScaler)
+
+Variant = collections.namedtuple("Variant", "estimator X y use_dtypes")
+
+
+def _fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y)
+
+
+def _sex():
+    return ("sex", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["Sex"])
+
+
+def function_log_sqrt_exp_abs(X, y):
+    """FunctionTransformer np.log with validate=True after an imputer (a negative Age
+    gives NaN, 0 gives -inf: the estimator refuses both), np.sqrt before an imputer
+    (a negative Age's NaN is imputed), np.exp after a StandardScaler (overflow to
+    inf is refused), np.abs on an int column.  All compile in managed mode."""
+    pre = ColumnTransformer([
+        ("logage", make_pipeline(SimpleImputer(), FunctionTransformer(np.log, validate=True)),
+         ["Age"]),
+        ("sqrtage", make_pipeline(FunctionTransformer(np.sqrt), SimpleImputer(strategy="median")),
+         ["Age"]),
+        ("expfare", make_pipeline(StandardScaler(), FunctionTransformer(np.exp)), ["Fare"]),
+        ("abs", FunctionTransformer(np.abs), ["Pclass", "SibSp"]),
+        _sex(),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def function_log1p_expm1_identity(X, y):
+    """FunctionTransformer np.log1p over three columns (one step per block; Fare has
+    zeros) then StandardScaler, np.expm1 after a scaler, func=None with validate=True
+    (the identity refusing NaN) and func=None with validate=False (no step)."""
+    pre = ColumnTransformer([
+        ("log1p", make_pipeline(FunctionTransformer(np.log1p), StandardScaler()),
+         ["Fare", "SibSp", "Parch"]),
+        ("expm1", make_pipeline(SimpleImputer(), StandardScaler(), FunctionTransformer(np.expm1)),
+         ["Age"]),
+        ("checked", FunctionTransformer(validate=True), ["Pclass"]),
+        ("plain", FunctionTransformer(), ["Parch"]),
+        _sex(),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def power_yeo_johnson(X, y):
+    """PowerTransformer (yeo-johnson, standardize=True) over imputed Age, Fare, SibSp,
+    Parch (negative adversarial values take the second branch), and standardize=False
+    straight on Age (NaN passes through to the imputer after it)."""
+    pre = ColumnTransformer([
+        ("yj", make_pipeline(SimpleImputer(strategy="median"), PowerTransformer()),
+         ["Age", "Fare", "SibSp", "Parch"]),
+        ("yj_raw", make_pipeline(PowerTransformer(standardize=False), SimpleImputer()), ["Age"]),
+        _sex(),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def power_box_cox(X, y):
+    """PowerTransformer(method='box-cox') without standardizing straight on Age (NaN
+    passes through to the imputer; 0 and negative values are refused, as scikit-learn
+    refuses them), and with standardize=True on Pclass."""
+    pre = ColumnTransformer([
+        ("bc", make_pipeline(PowerTransformer(method="box-cox", standardize=False),
+                             SimpleImputer()), ["Age"]),
+        ("bc_std", PowerTransformer(method="box-cox"), ["Pclass"]),
+        ("fare", StandardScaler(), ["Fare"]),
+        _sex(),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+SKEW_VARIANTS = collections.OrderedDict((f.__name__, f) for f in [
+    function_log_sqrt_exp_abs, function_log1p_expm1_identity, power_yeo_johnson, power_box_cox,
+])
+
+# variant -> what managed mode's refusal names (sql_codegen.c, sql_supported_steps)
+MANAGED_REFUSED = {
+    "function_log1p_expm1_identity": "cannot compute step log1p",
+    "power_box_cox": "cannot compute step power (box-cox)",
+}
