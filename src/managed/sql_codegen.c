@@ -366,7 +366,8 @@ pow_nonzero(double x, double e)
 static void
 emit_exp(codegen *cg)
 {
-	sql_append(cg->out, "  x := CASE WHEN x > ");
+	/* PostgreSQL orders NaN above every number */
+	sql_append(cg->out, "  x := CASE WHEN x = 'NaN' THEN x WHEN x > ");
 	sql_number(cg->out, last_true(exp_finite, 1.0, 1.0, 1000.0));
 	sql_append(cg->out, " THEN 'Infinity'::float8 WHEN x < ");
 	sql_number(cg->out, -last_true(exp_nonzero, -1.0, 1.0, 1000.0));

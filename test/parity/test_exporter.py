@@ -59,10 +59,11 @@ REFUSALS = [
      ["pipeline.steps[0] 'columntransformer'.transformers[1] 'num': "
       "PolynomialFeatures is not supported"]),
     ("function_in_nested_pipeline", lambda X, y: make_pipeline(
-        _tutorial_ct(make_pipeline(SimpleImputer(), FunctionTransformer(np.log1p))),
+        _tutorial_ct(make_pipeline(SimpleImputer(), FunctionTransformer(np.cbrt))),
         LogisticRegression()),
      ["pipeline.steps[0] 'columntransformer'.transformers[1] 'num'.steps[1] "
-      "'functiontransformer': FunctionTransformer is not supported"]),
+      "'functiontransformer': FunctionTransformer func=cbrt is not supported "
+      "(log1p, log, sqrt, exp, expm1, abs or None)"]),
     ("knn_imputer_remainder", lambda X, y: make_pipeline(ColumnTransformer(
         [("cat", _cat(), ["Sex", "Cabin", "Embarked"])], remainder=KNNImputer()),
         LogisticRegression()),

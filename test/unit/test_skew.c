@@ -1,0 +1,189 @@
+/*
+ * test_skew.c - the per-column steps for skewed numbers (function, power):
+ * their loader errors, their arithmetic against values computed by
+ * scikit-learn 1.2.1 and scipy 1.10.1, and the rows they refuse.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+/* One number column x, one block with the given steps, coef 1, intercept 0. */
+static char *
+skew_model(const char *steps)
+{
+	static const char format[] =
+		"{\"format\": \"predict-model/1\", \"name\": \"skew\","
+		" \"columns\": [{\"name\": \"x\", \"type\": \"number\"}, {\"name\": \"s\", \"type\": \"string\"}],"
+		" \"preprocessing\": [{\"column\": \"x\", \"steps\": [%s], \"features\": [\"x\"]}],"
+		" \"estimator\": {\"type\": \"logistic_regression\", \"coef\": [1.0], \"intercept\": 0.0,"
+		" \"link\": \"logistic\"}, \"positive_class\": 1,"
+		" \"provenance\": {\"sklearn_version\": \"1.2.1\", \"exported_at\": \"2026-12-05T00:00:00Z\","
+		" \"training_rows\": null}}";
+	size_t		n = sizeof(format) + strlen(steps);
+	char	   *text = malloc(n);
+
+	if (text != NULL)
+		snprintf(text, n, format, steps);
+	return text;
+}
+
+/*
+ * Score {"x": x} (x a JSON literal) with steps; want is the feature value
+ * scikit-learn computes (NAN: an error containing error).
+ */
+static void
+expect_feature(const char *name, const char *steps, const char *x, double want,
+			   const char *error)
+{
+	char	   *text = skew_model(steps);
+	predict_model *m = text ? expect_load(name, text) : NULL;
+	predict_value values[2];
+	predict_error err = {0};
+	char		obs[200];
+	double		proba = 0;
+	predict_status status;
+
+	free(text);
+	if (m == NULL)
+		return;
+	snprintf(obs, sizeof(obs), "{\"x\": %s}", x);
+	status = predict_score_json(m, obs, strlen(obs), values, &proba, &err);
+	if (error != NULL)
+		unit_report(name, status != PREDICT_OK && strstr(err.message, error) != NULL,
+					"got '%s' (proba %.17g), expected an error containing '%s'",
+					status == PREDICT_OK ? "" : err.message, proba, error);
+	else
+	{
+		/* libm and numpy's SIMD code may differ in the last place */
+		double		p = 1.0 / (1.0 + exp(-want));
+
+		unit_report(name, status == PREDICT_OK && fabs(proba - p) <= 1e-15,
+					"proba %.17g (%s), want %.17g", proba,
+					status == PREDICT_OK ? "ok" : err.message, p);
+	}
+	predict_model_free(m);
+}
+
+static void
+expect_skew_load_error(const char *name, const char *steps, const char *want)
+{
+	char	   *text = skew_model(steps);
+
+	if (text != NULL)
+		expect_load_error(name, text, NULL, want);
+	free(text);
+}
+
+static void
+function_tests(void)
+{
+	expect_feature("function log1p", "{\"type\": \"function\", \"func\": \"log1p\", \"validate\": false}",
+				   "2.5", 1.252762968495368, NULL);
+	expect_feature("function log of 0 is -inf, refused by the estimator",
+				   "{\"type\": \"function\", \"func\": \"log\", \"validate\": false}",
+				   "0", NAN, "column \"x\": value is infinite");
+	expect_feature("function log of a negative is NaN, refused by the estimator",
+				   "{\"type\": \"function\", \"func\": \"log\", \"validate\": false}",
+				   "-1", NAN, "missing value reaches the estimator");
+	expect_feature("function sqrt of a negative is NaN, then imputed",
+				   "{\"type\": \"function\", \"func\": \"sqrt\", \"validate\": false},"
+				   " {\"type\": \"impute\", \"value\": 0.75}", "-4", 0.75, NULL);
+	expect_feature("function sqrt", "{\"type\": \"function\", \"func\": \"sqrt\", \"validate\": false}",
+				   "6.25", 2.5, NULL);
+	expect_feature("function exp overflows to inf, refused",
+				   "{\"type\": \"function\", \"func\": \"exp\", \"validate\": false}",
+				   "710", NAN, "value is infinite");
+	expect_feature("function expm1", "{\"type\": \"function\", \"func\": \"expm1\", \"validate\": false}",
+				   "-1000", -1.0, NULL);
+	expect_feature("function abs", "{\"type\": \"function\", \"func\": \"abs\", \"validate\": false}",
+				   "-3.5", 3.5, NULL);
+	expect_feature("function NaN passes without validate",
+				   "{\"type\": \"function\", \"func\": \"abs\", \"validate\": false},"
+				   " {\"type\": \"impute\", \"value\": 2}", "null", 2.0, NULL);
+	expect_feature("function validate refuses NaN",
+				   "{\"type\": \"function\", \"func\": \"identity\", \"validate\": true},"
+				   " {\"type\": \"impute\", \"value\": 2}", "null", NAN,
+				   "column \"x\": missing value (FunctionTransformer(validate=True) refuses NaN)");
+	expect_feature("function identity", "{\"type\": \"function\", \"func\": \"identity\", \"validate\": true}",
+				   "-1.25", -1.25, NULL);
+	expect_feature("function refuses infinite input",
+				   "{\"type\": \"function\", \"func\": \"exp\", \"validate\": false}",
+				   "\"-inf\"", NAN, "value is infinite");
+
+	expect_skew_load_error("function unknown func",
+						   "{\"type\": \"function\", \"func\": \"log2\", \"validate\": false}",
+						   "preprocessing[0].steps[0].func:");
+	expect_skew_load_error("function validate not a boolean",
+						   "{\"type\": \"function\", \"func\": \"log\", \"validate\": 1}",
+						   "preprocessing[0].steps[0].validate: expected a boolean, got a number");
+	expect_skew_load_error("function without validate",
+						   "{\"type\": \"function\", \"func\": \"log\"}",
+						   "preprocessing[0].steps[0]");
+	expect_skew_load_error("function unknown field",
+						   "{\"type\": \"function\", \"func\": \"log\", \"validate\": false, \"kw\": 1}",
+						   "preprocessing[0].steps[0]");
+	expect_skew_load_error("function on a one-hot block",
+						   "{\"type\": \"one_hot\", \"categories\": [1, 2], \"drop\": null, \"handle_unknown\": \"ignore\"},"
+						   " {\"type\": \"function\", \"func\": \"log\", \"validate\": false}",
+						   "cannot follow a one_hot step");
+}
+
+static void
+power_tests(void)
+{
+	/* the values PowerTransformer(standardize=False) gives with lambdas_ set */
+	expect_feature("yeo-johnson x >= 0", "{\"type\": \"power\", \"method\": \"yeo-johnson\", \"lambda\": 0.5}",
+				   "3", 2.0, NULL);
+	expect_feature("yeo-johnson x < 0", "{\"type\": \"power\", \"method\": \"yeo-johnson\", \"lambda\": 0.5}",
+				   "-3", -4.666666666666667, NULL);
+	expect_feature("yeo-johnson lambda 0 takes log1p",
+				   "{\"type\": \"power\", \"method\": \"yeo-johnson\", \"lambda\": 0}",
+				   "2.5", 1.252762968495368, NULL);
+	expect_feature("yeo-johnson lambda 2 takes log1p",
+				   "{\"type\": \"power\", \"method\": \"yeo-johnson\", \"lambda\": 2}",
+				   "-2.5", -1.252762968495368, NULL);
+	expect_feature("yeo-johnson negative lambda",
+				   "{\"type\": \"power\", \"method\": \"yeo-johnson\", \"lambda\": -1.3}",
+				   "-0.5", -0.8519836082323899, NULL);
+	expect_feature("yeo-johnson NaN passes",
+				   "{\"type\": \"power\", \"method\": \"yeo-johnson\", \"lambda\": 0.5},"
+				   " {\"type\": \"impute\", \"value\": 7}", "null", 7.0, NULL);
+	/* scipy.special.boxcox, both branches of Cephes' expm1 */
+	expect_feature("box-cox polynomial branch", "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": 0.25}",
+				   "1.5", 0.4267276788012864, NULL);
+	expect_feature("box-cox exp branch", "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": 0.25}",
+				   "3", 1.2642960518099697, NULL);
+	expect_feature("box-cox negative lambda", "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": -0.7}",
+				   "40", 1.3205624233809923, NULL);
+	expect_feature("box-cox tiny lambda is log", "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": 1e-20}",
+				   "0.2", -1.6094379124341003, NULL);
+	expect_feature("box-cox refuses 0", "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": 0.25}",
+				   "0", NAN, "column \"x\": value is not positive (the Box-Cox transformation");
+	expect_feature("box-cox refuses -0.0", "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": 0.25}",
+				   "-0.0", NAN, "value is not positive");
+	expect_feature("box-cox refuses negatives", "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": 0.25}",
+				   "-3", NAN, "value is not positive");
+	expect_feature("box-cox NaN passes",
+				   "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": 0.25},"
+				   " {\"type\": \"impute\", \"value\": 7}", "null", 7.0, NULL);
+
+	expect_skew_load_error("power unknown method",
+						   "{\"type\": \"power\", \"method\": \"box_cox\", \"lambda\": 1}",
+						   "preprocessing[0].steps[0].method:");
+	expect_skew_load_error("power lambda not finite",
+						   "{\"type\": \"power\", \"method\": \"box-cox\", \"lambda\": \"inf\"}",
+						   "preprocessing[0].steps[0].lambda: expected a finite number");
+	expect_skew_load_error("power without lambda",
+						   "{\"type\": \"power\", \"method\": \"box-cox\"}",
+						   "preprocessing[0].steps[0]");
+}
+
+void
+skew_tests(void)
+{
+	function_tests();
+	power_tests();
+}
