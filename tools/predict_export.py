@@ -28,6 +28,8 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   exp, expm1, abs) -> ``function``; ``func=None`` adds no step.
 - ``PowerTransformer`` -> ``power`` (``lambdas_[i]``), then, when
   ``standardize``, its ``_scaler`` as ``standardize``.
+- ``QuantileTransformer`` -> ``quantile`` (``quantiles_[:, i]``,
+  ``references_``, ``output_distribution``).
 - ``LogisticRegression`` (binary) -> ``logistic_regression`` with link
   ``logistic`` (one-vs-rest / auto) or ``softmax`` (multinomial).
 - ``DecisionTreeClassifier``/``ExtraTreeClassifier`` -> ``decision_tree``,
@@ -586,9 +588,10 @@ def _scaler(est, blocks, sparse, path, ctx):
 
 def _skew_exporter(kind):
     """The exporter of a per-column transformer class, or None."""
-    from sklearn.preprocessing import FunctionTransformer, PowerTransformer
+    from sklearn.preprocessing import FunctionTransformer, PowerTransformer, QuantileTransformer
     return {FunctionTransformer: _function_transformer,
-            PowerTransformer: _power_transformer}.get(kind)
+            PowerTransformer: _power_transformer,
+            QuantileTransformer: _quantile_transformer}.get(kind)
 
 
 def _function_names():
@@ -663,6 +666,33 @@ def _power_transformer(est, blocks, sparse, path, ctx):
             nb.steps.append({"type": "standardize",
                              "center": _float(scaler.mean_[i], what + " mean_"),
                              "scale": _float(scaler.scale_[i], what + " scale_")})
+        out.append(nb)
+    return out, sparse
+
+
+def _quantile_transformer(est, blocks, sparse, path, ctx):
+    """QuantileTransformer: each column's quantiles_ and the references_."""
+    cls = "QuantileTransformer"
+    output = est.output_distribution
+    if output not in ("uniform", "normal"):
+        raise ExportError("%s: %s output_distribution=%r is not supported"
+                          % (path, cls, output))
+    _check_per_column(blocks, sparse, path, cls, "output_distribution=%s" % output)
+    _check_n_features(est, blocks, path)
+    quantiles = np.asarray(est.quantiles_, dtype=np.float64)
+    references = [_float(r, "%s: %s references_" % (path, cls))
+                  for r in np.asarray(est.references_, dtype=np.float64)]
+    if quantiles.ndim != 2 or quantiles.shape != (len(references), len(blocks)):
+        raise ExportError("%s: %s quantiles_ has shape %s for %d references and %d features"
+                          % (path, cls, quantiles.shape, len(references), len(blocks)))
+    out = []
+    for i, b in enumerate(blocks):
+        ctx.require(b, "number", path, cls)
+        what = "%s: %s quantiles_ for column %r" % (path, cls, b.column)
+        nb = b.copy()
+        nb.steps.append({"type": "quantile", "output": output,
+                         "quantiles": [_float(q, what) for q in quantiles[:, i]],
+                         "references": references})
         out.append(nb)
     return out, sparse
 

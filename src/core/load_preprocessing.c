@@ -1,21 +1,23 @@
 /*
  * load_preprocessing.c - load the "preprocessing" blocks: one column each
  * and its chain of steps (impute, indicator, standardize, multiply,
- * min_max, one_hot, ordinal, function, power).
+ * min_max, one_hot, ordinal, function, power, quantile).
  *
  * Separate from the estimators: the blocks fix the feature layout
  * (model->nfeatures) that the estimator's parameters are then checked
  * against.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "loader.h"
+#include "special.h"
 
 static const char *const block_fields[] = {"column", "steps", "features", NULL};
 static const char *const step_names[] = {
 	"impute", "indicator", "standardize", "multiply", "min_max", "one_hot", "ordinal",
-	"function", "power", NULL
+	"function", "power", "quantile", NULL
 };
 static const char *const impute_fields[] = {"type", "value", NULL};
 static const char *const indicator_fields[] = {"type", NULL};
@@ -34,6 +36,8 @@ static const char *const function_names[] = {
 	"log1p", "log", "sqrt", "exp", "expm1", "abs", "identity", NULL
 };
 static const char *const power_methods[] = {"yeo-johnson", "box-cox", NULL};
+static const char *const quantile_fields[] = {"type", "output", "quantiles", "references", NULL};
+static const char *const quantile_outputs[] = {"uniform", "normal", NULL};
 static const char *const ordinal_unknown[] = {"use_encoded_value", "error", NULL};
 
 /* What flows through a block while its steps are compiled. */
@@ -333,6 +337,81 @@ load_power(loader *ld, const cJSON *object, step *st, lane *ln)
 	return true;
 }
 
+/*
+ * An array of at least one finite number, none smaller than the one before
+ * (a search by bisection needs that), counted against max_categories.
+ */
+static bool
+load_rising_numbers(loader *ld, const cJSON *object, const char *key, double **out,
+					size_t *count)
+{
+	const cJSON *item = member(ld, object, key, true);
+	const cJSON *entry;
+	size_t		saved;
+	size_t		n;
+	double	   *values;
+
+	if (item == NULL)
+		return false;
+	saved = path_push_key(ld, key);
+	if (!expect_array(ld, item, 1, ld->limits.max_categories, "max_categories", &n))
+		return false;
+	if ((values = arena_alloc(ld->model, n * sizeof(double))) == NULL)
+		return fail_memory(ld);
+	entry = item->child;
+	for (size_t i = 0; i < n; i++, entry = entry->next)
+	{
+		size_t		at = path_push_index(ld, i);
+
+		if (!expect_finite(ld, entry, &values[i]))
+			return false;
+		if (i > 0 && values[i] < values[i - 1])
+			return fail(ld, "expected a number not smaller than the previous one");
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	*out = values;
+	*count = n;
+	return true;
+}
+
+/* scikit-learn's BOUNDS_THRESHOLD (sklearn/preprocessing/_data.py) */
+#define BOUNDS_THRESHOLD 1e-7
+
+static bool
+load_quantile(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	double	   *quantiles;
+	double	   *references;
+	size_t		nreferences;
+	int			output;
+
+	if (!check_object(ld, object, quantile_fields) ||
+		!require_numeric(ld, ln, "quantile") ||
+		(output = load_enum_field(ld, object, "output", quantile_outputs)) < 0 ||
+		!load_rising_numbers(ld, object, "quantiles", &quantiles, &st->npoints) ||
+		!load_rising_numbers(ld, object, "references", &references, &nreferences))
+		return false;
+	if (nreferences != st->npoints)
+	{
+		path_push_key(ld, "references");
+		return fail(ld, "expected %zu numbers (one per quantile), got %zu",
+					st->npoints, nreferences);
+	}
+	if (references[0] < 0 || references[nreferences - 1] > 1)
+	{
+		path_push_key(ld, "references");
+		return fail(ld, "expected numbers from 0 to 1");
+	}
+	st->points = quantiles;
+	st->levels = references;
+	st->normal_output = (output == 1);
+	/* _transform_col's clip: norm.ppf of BOUNDS_THRESHOLD - np.spacing(1) and 1 - that */
+	st->lo = cephes_ndtri(BOUNDS_THRESHOLD - DBL_EPSILON);
+	st->hi = cephes_ndtri(1 - (BOUNDS_THRESHOLD - DBL_EPSILON));
+	return true;
+}
+
 /* Compile one step into st (scalar) or into the lane's arrays (expanded). */
 static bool
 load_step(loader *ld, const cJSON *object, step *st, lane *ln, bool *kept)
@@ -455,6 +534,8 @@ load_step(loader *ld, const cJSON *object, step *st, lane *ln, bool *kept)
 			return load_function(ld, object, st, ln);
 		case STEP_POWER:
 			return load_power(ld, object, st, ln);
+		case STEP_QUANTILE:
+			return load_quantile(ld, object, st, ln);
 	}
 	return fail(ld, "unsupported step");
 }

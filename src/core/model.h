@@ -43,7 +43,8 @@ typedef enum step_type
 	STEP_ONE_HOT,
 	STEP_ORDINAL,
 	STEP_FUNCTION,
-	STEP_POWER
+	STEP_POWER,
+	STEP_QUANTILE
 } step_type;
 
 /* The numpy ufunc of a function step (FunctionTransformer's func). */
@@ -88,6 +89,10 @@ typedef struct step
 	step_function function;		/* function */
 	bool		missing_is_error;	/* function: validate=True refuses NaN */
 	power_method method;		/* power */
+	bool		normal_output;	/* quantile: output "normal" (lo, hi: its clip) */
+	const double *points;		/* quantile: quantiles_[:, i], not decreasing */
+	const double *levels;		/* quantile: references_ */
+	size_t		npoints;
 } step;
 
 /* One use of one input column, producing width consecutive features. */

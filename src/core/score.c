@@ -13,6 +13,10 @@
 #include <string.h>
 
 #include "model.h"
+#include "special.h"
+
+/* scikit-learn's BOUNDS_THRESHOLD (sklearn/preprocessing/_data.py) */
+#define BOUNDS_THRESHOLD 1e-7
 #include "util.h"
 
 /* A value flowing through a block: a string, or a float64 (NaN = missing). */
@@ -279,44 +283,110 @@ yeo_johnson(double x, double lambda)
 	return -log1p(-x);
 }
 
-/*
- * Cephes' expm1, which scipy.special.boxcox calls (not libm's): a rational
- * approximation on [-0.5, 0.5], exp(x) - 1 elsewhere.
- */
-static double
-cephes_expm1(double x)
-{
-	static const double p[3] = {
-		1.2617719307481059087798E-4,
-		3.0299440770744196129956E-2,
-		9.9999999999999999991025E-1,
-	};
-	static const double q[4] = {
-		3.0019850513866445504159E-6,
-		2.5244834034968410419224E-3,
-		2.2726554820815502876593E-1,
-		2.0000000000000000009029E0,
-	};
-	double		xx;
-	double		r;
-
-	if (!isfinite(x))
-		return (isnan(x) || x > 0) ? x : -1.0;
-	if (x < -0.5 || x > 0.5)
-		return exp(x) - 1.0;
-	xx = x * x;
-	r = x * ((p[0] * xx + p[1]) * xx + p[2]);
-	r = r / ((((q[0] * xx + q[1]) * xx + q[2]) * xx + q[3]) - r);
-	return r + r;
-}
-
-/* scipy.special.boxcox (scipy 1.10), one value. */
+/* scipy.special.boxcox (scipy 1.10), one value: Cephes' expm1, not libm's. */
 static double
 box_cox(double x, double lambda)
 {
 	if (fabs(lambda) < 1e-19)
 		return log(x);
 	return cephes_expm1(lambda * log(x)) / lambda;
+}
+
+/*
+ * np.interp(x, xp, fp) for a finite x, as numpy's compiled interp computes
+ * it, with xp the n points and fp the levels, or (negated) their reversed
+ * negations: -points[n-1-k] and -levels[n-1-k].
+ */
+static double
+interp(double x, const double *points, const double *levels, size_t n, bool negated)
+{
+#define XP(k) (negated ? -points[n - 1 - (k)] : points[k])
+#define FP(k) (negated ? -levels[n - 1 - (k)] : levels[k])
+	size_t		lo = 0;
+	size_t		hi = n;
+	size_t		j;
+	double		slope;
+	double		y;
+
+	if (x > XP(n - 1))
+		return FP(n - 1);
+	if (x < XP(0))
+		return FP(0);
+	/* j: the last point <= x (binary_search_with_guess) */
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (x >= XP(mid))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	j = lo - 1;
+	if (j == n - 1 || XP(j) == x)
+		return FP(j);
+	slope = (FP(j + 1) - FP(j)) / (XP(j + 1) - XP(j));
+	y = slope * (x - XP(j)) + FP(j);
+	if (isnan(y))
+	{
+		/* numpy's retry from the other end */
+		y = slope * (x - XP(j + 1)) + FP(j + 1);
+		if (isnan(y) && FP(j) == FP(j + 1))
+			y = FP(j);
+	}
+	return y;
+#undef XP
+#undef FP
+}
+
+/* scipy.stats.norm.ppf: 0 and 1 give the infinities, (0, 1) ndtri * 1 + 0 */
+static double
+norm_ppf(double q)
+{
+	if (q == 0)
+		return -INFINITY;
+	if (q == 1)
+		return INFINITY;
+	if (q > 0 && q < 1)
+		return cephes_ndtri(q) * 1.0 + 0.0;
+	return NAN;
+}
+
+/* QuantileTransformer._transform_col, forward, for one value (NaN stays NaN). */
+static double
+quantile_transform(const step *st, double x)
+{
+	const double *q = st->points;
+	size_t		n = st->npoints;
+	bool		lower;
+	bool		upper;
+
+	if (st->normal_output)
+	{
+		lower = x - BOUNDS_THRESHOLD < q[0];
+		upper = x + BOUNDS_THRESHOLD > q[n - 1];
+	}
+	else
+	{
+		lower = x == q[0];
+		upper = x == q[n - 1];
+	}
+	/* the mean of both directions, in case of repeated quantiles */
+	if (!isnan(x))
+		x = 0.5 * (interp(x, q, st->levels, n, false) - interp(-x, q, st->levels, n, true));
+	if (upper)
+		x = 1;
+	if (lower)
+		x = 0;
+	if (!st->normal_output)
+		return x;
+	x = norm_ppf(x);
+	/* np.clip: NaN stays NaN */
+	if (x < st->lo)
+		x = st->lo;
+	if (x > st->hi)
+		x = st->hi;
+	return x;
 }
 
 /*
@@ -409,6 +479,9 @@ run_steps(const predict_model *model, const block *blk, cell *c, long *hot,
 										"transformation needs strictly positive data)%s", "");
 				else
 					c->number = box_cox(c->number, st->a);
+				break;
+			case STEP_QUANTILE:
+				c->number = quantile_transform(st, c->number);
 				break;
 		}
 	}

@@ -551,6 +551,10 @@ emit_steps(codegen *cg, const block *blk)
 			case STEP_POWER:
 				emit_yeo_johnson(cg, st->a);
 				break;
+			case STEP_QUANTILE:
+				/* refused by sql_supported_steps */
+				out->failed = true;
+				break;
 		}
 	}
 }
@@ -938,6 +942,8 @@ sql_supported_steps(const predict_model *model, predict_error *err)
 			else if (st->type == STEP_POWER &&
 					 (fabs(st->a) < DBL_EPSILON || !(fabs(st->a - 2) > DBL_EPSILON)))
 				why = "power (yeo-johnson with lambda 0 or 2, which takes log1p)";
+			else if (st->type == STEP_QUANTILE)
+				why = "quantile";
 		}
 		if (why != NULL)
 		{

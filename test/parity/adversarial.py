@@ -299,10 +299,29 @@ def _pow_limits(e):
     return _around(b, 3) if np.isfinite(b) and b > 1 else []
 
 
+def _quantile_targets(st):
+    """Values on a quantile step's quantiles (some of them: the ends, repeated ones and
+    a spread of others) and one or two ulps either side; for normal output, around
+    where x -+ 1e-7 crosses the end quantiles (BOUNDS_THRESHOLD)."""
+    q = st["quantiles"]
+    n = len(q)
+    picks = {0, n - 1} | {int(i * (n - 1) / 8) for i in range(9)}
+    picks |= {i for i in range(1, n) if q[i] == q[i - 1]}
+    out = []
+    for i in sorted(picks)[:40]:
+        out += _around(q[i], 2)
+    if st["output"] == "normal":
+        out += _around(np.float64(q[0]) + 1e-7, 2) + _around(np.float64(q[-1]) - 1e-7, 2)
+    return out + [q[0] - 1, q[-1] + 1]
+
+
 def _step_targets(st):
-    """Values entering a function or power step at its domain edges and where its
-    libm function starts to overflow or underflow (managed mode guards those)."""
+    """Values entering a function, power or quantile step at its domain edges, where its
+    libm function starts to overflow or underflow (managed mode guards those), or on
+    the points it interpolates."""
     edges = [0.0, -0.0, TINY, -TINY, 1e-300, -1e-300, 1.0, -1.0]
+    if st["type"] == "quantile":
+        return edges + _quantile_targets(st)
     if st["type"] == "function":
         if st["func"] in ("exp", "expm1"):
             return edges + _around(709.782712893384) + _around(-745.1332191019411) + \
@@ -325,7 +344,7 @@ def skew_lines(doc, base):
     lines = []
     for b in doc["preprocessing"]:
         for i, st in enumerate(b["steps"]):
-            if st["type"] not in ("function", "power"):
+            if st["type"] not in ("function", "power", "quantile"):
                 continue
             chain = _scalar_chain({"steps": b["steps"][:i]})
             if chain is None or b["column"] not in numbers:
@@ -341,7 +360,8 @@ def skew_lines(doc, base):
                             x = cand
                             break
                 label = "%s step %d (%s) at %r: %s=%r" % (
-                    b["column"], i, st.get("func", st.get("method")), float(z), b["column"],
+                    b["column"], i, st.get("func", st.get("method", st["type"])), float(z),
+                    b["column"],
                     float(x))
                 lines.append((label, _replace(base, b["column"], json.dumps(float(x)))))
             break

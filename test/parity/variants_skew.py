@@ -1,5 +1,6 @@
 """Parity variants for the per-column transforms of skewed numbers and rare
-categories (issue 18): FunctionTransformer, PowerTransformer.
+categories (issue 18): FunctionTransformer, PowerTransformer,
+QuantileTransformer.
 
 Each variant is a function (X, y) -> Variant, like those of variants.py,
 registered into VARIANTS there so that the parity suite (CLI, plain and
@@ -16,7 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (FunctionTransformer, OneHotEncoder, PowerTransformer,
-                                   StandardScaler)
+                                   QuantileTransformer, StandardScaler)
 
 Variant = collections.namedtuple("Variant", "estimator X y use_dtypes")
 
@@ -104,3 +105,25 @@ MANAGED_REFUSED = {
     "function_log1p_expm1_identity": "cannot compute step log1p",
     "power_box_cox": "cannot compute step power (box-cox)",
 }
+
+
+def quantile_uniform_normal(X, y):
+    """QuantileTransformer output_distribution='uniform' straight on Age (NaN passes
+    through to the imputer after it) and on SibSp and Parch (repeated quantiles: the
+    two interpolations differ), and 'normal' with few quantiles on imputed Fare and
+    Age (the bounds, the clip, Cephes' ndtri)."""
+    pre = ColumnTransformer([
+        ("uni", make_pipeline(QuantileTransformer(n_quantiles=200), SimpleImputer()),
+         ["Age", "SibSp", "Parch"]),
+        ("normal", make_pipeline(SimpleImputer(strategy="median"),
+                                 QuantileTransformer(n_quantiles=50,
+                                                     output_distribution="normal")),
+         ["Fare", "Age"]),
+        _sex(),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+SKEW_VARIANTS["quantile_uniform_normal"] = quantile_uniform_normal
+MANAGED_REFUSED["quantile_uniform_normal"] = "cannot compute step quantile"

@@ -181,9 +181,76 @@ power_tests(void)
 						   "preprocessing[0].steps[0]");
 }
 
+#define QUANTILE(output) \
+	"{\"type\": \"quantile\", \"output\": \"" output "\", \"quantiles\": [0, 10, 10, 20]," \
+	" \"references\": [0, 0.25, 0.75, 1]}"
+
+static void
+quantile_tests(void)
+{
+	/* QuantileTransformer.transform with these quantiles_ and references_ */
+	static const struct
+	{
+		const char *x;
+		double		uniform;
+		double		normal;
+	}			cases[] = {
+		{"5", 0.125, -1.1503493803760079},
+		{"10", 0.5, 0.0},		/* a repeated quantile: the mean of both directions */
+		{"0", 0.0, -5.199337582605575},
+		{"-3", 0.0, -5.199337582605575},
+		{"25", 1.0, 5.19933758270342},
+		{"19.99999995", 0.99999999875, 5.19933758270342},	/* within 1e-7 of the top */
+		{"1e-8", 2.5000001034254636e-10, -5.199337582605575},
+		{"12.5", 0.8125, 0.887146559018876},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char		name[100];
+
+		snprintf(name, sizeof(name), "quantile uniform at %s", cases[i].x);
+		expect_feature(name, QUANTILE("uniform"), cases[i].x, cases[i].uniform, NULL);
+		snprintf(name, sizeof(name), "quantile normal at %s", cases[i].x);
+		expect_feature(name, QUANTILE("normal"), cases[i].x, cases[i].normal, NULL);
+	}
+	expect_feature("quantile NaN passes", QUANTILE("normal") ", {\"type\": \"impute\", \"value\": 3}",
+				   "null", 3.0, NULL);
+	expect_feature("quantile refuses infinity", QUANTILE("uniform"), "1e400", NAN, "value is infinite");
+	expect_feature("quantile of one point",
+				   "{\"type\": \"quantile\", \"output\": \"uniform\", \"quantiles\": [4],"
+				   " \"references\": [0.5]}", "3", 0.5, NULL);
+
+	expect_skew_load_error("quantile decreasing",
+						   "{\"type\": \"quantile\", \"output\": \"uniform\", \"quantiles\": [0, 2, 1],"
+						   " \"references\": [0, 0.5, 1]}",
+						   "preprocessing[0].steps[0].quantiles[2]: expected a number not smaller than the previous one");
+	expect_skew_load_error("quantile references length",
+						   "{\"type\": \"quantile\", \"output\": \"uniform\", \"quantiles\": [0, 1, 2],"
+						   " \"references\": [0, 1]}",
+						   "preprocessing[0].steps[0].references: expected 3 numbers (one per quantile), got 2");
+	expect_skew_load_error("quantile references beyond 1",
+						   "{\"type\": \"quantile\", \"output\": \"uniform\", \"quantiles\": [0, 1],"
+						   " \"references\": [0, 1.5]}",
+						   "preprocessing[0].steps[0].references: expected numbers from 0 to 1");
+	expect_skew_load_error("quantile empty",
+						   "{\"type\": \"quantile\", \"output\": \"uniform\", \"quantiles\": [],"
+						   " \"references\": []}",
+						   "preprocessing[0].steps[0].quantiles: expected at least 1 element");
+	expect_skew_load_error("quantile unknown output",
+						   "{\"type\": \"quantile\", \"output\": \"gaussian\", \"quantiles\": [0],"
+						   " \"references\": [0]}",
+						   "preprocessing[0].steps[0].output:");
+	expect_skew_load_error("quantile not finite",
+						   "{\"type\": \"quantile\", \"output\": \"uniform\", \"quantiles\": [0, \"inf\"],"
+						   " \"references\": [0, 1]}",
+						   "preprocessing[0].steps[0].quantiles[1]: expected a finite number");
+}
+
 void
 skew_tests(void)
 {
 	function_tests();
 	power_tests();
+	quantile_tests();
 }

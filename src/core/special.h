@@ -1,0 +1,12 @@
+/*
+ * special.h - scipy.special's functions that the steps reproduce bit for
+ * bit: scipy calls its own Cephes code for them, not libm. Not part of the
+ * public API.
+ */
+#ifndef PREDICT_SPECIAL_H
+#define PREDICT_SPECIAL_H
+
+double		cephes_expm1(double x);
+double		cephes_ndtri(double y);
+
+#endif							/* PREDICT_SPECIAL_H */
