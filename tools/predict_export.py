@@ -30,6 +30,8 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   ``standardize``, its ``_scaler`` as ``standardize``.
 - ``QuantileTransformer`` -> ``quantile`` (``quantiles_[:, i]``,
   ``references_``, ``output_distribution``).
+- ``KBinsDiscretizer`` -> ``kbins`` (the inner ``bin_edges_``), then a
+  ``one_hot`` of the bins for ``encode='onehot'``/``'onehot-dense'``.
 - ``LogisticRegression`` (binary) -> ``logistic_regression`` with link
   ``logistic`` (one-vs-rest / auto) or ``softmax`` (multinomial).
 - ``DecisionTreeClassifier``/``ExtraTreeClassifier`` -> ``decision_tree``,
@@ -588,10 +590,12 @@ def _scaler(est, blocks, sparse, path, ctx):
 
 def _skew_exporter(kind):
     """The exporter of a per-column transformer class, or None."""
-    from sklearn.preprocessing import FunctionTransformer, PowerTransformer, QuantileTransformer
+    from sklearn.preprocessing import (FunctionTransformer, KBinsDiscretizer, PowerTransformer,
+                                       QuantileTransformer)
     return {FunctionTransformer: _function_transformer,
             PowerTransformer: _power_transformer,
-            QuantileTransformer: _quantile_transformer}.get(kind)
+            QuantileTransformer: _quantile_transformer,
+            KBinsDiscretizer: _kbins_discretizer}.get(kind)
 
 
 def _function_names():
@@ -695,6 +699,45 @@ def _quantile_transformer(est, blocks, sparse, path, ctx):
                          "references": references})
         out.append(nb)
     return out, sparse
+
+
+def _kbins_discretizer(est, blocks, sparse, path, ctx):
+    """KBinsDiscretizer (any strategy: the fitted bin_edges_): the bin index, then for
+    encode='onehot'/'onehot-dense' its internal OneHotEncoder's one_hot."""
+    cls = "KBinsDiscretizer"
+    if est.encode not in ("ordinal", "onehot", "onehot-dense"):
+        raise ExportError("%s: %s encode=%r is not supported" % (path, cls, est.encode))
+    if est.dtype is None or est.dtype is np.float64 or est.dtype == np.float64:
+        dtype = "float64"
+    elif est.dtype is np.float32 or est.dtype == np.float32:
+        dtype = "float32"
+    else:
+        raise ExportError("%s: %s dtype=%r is not supported (float64 or float32)"
+                          % (path, cls, est.dtype))
+    _check_per_column(blocks, sparse, path, cls, "encode=%s" % est.encode)
+    _check_n_features(est, blocks, path)
+    encoder = getattr(est, "_encoder", None) if est.encode != "ordinal" else None
+    if encoder is not None and encoder.drop_idx_ is not None:
+        raise ExportError("%s: %s's OneHotEncoder drops a category" % (path, cls))
+    out = []
+    for i, b in enumerate(blocks):
+        ctx.require(b, "number", path, cls)
+        edges = np.asarray(est.bin_edges_[i], dtype=np.float64)
+        what = "%s: %s bin_edges_ for column %r" % (path, cls, b.column)
+        nb = b.copy()
+        nb.steps.append({"type": "kbins", "edges": [_float(e, what) for e in edges[1:-1]],
+                         "dtype": dtype})
+        if encoder is not None:
+            categories = _categories(encoder.categories_[i], path, b.column)
+            if categories != list(range(len(edges) - 1)):
+                raise ExportError("%s: %s's OneHotEncoder categories for column %r are not "
+                                  "its bins" % (path, cls, b.column))
+            nb.steps.append({"type": "one_hot", "categories": categories, "drop": None,
+                             "handle_unknown": "error"})
+            nb.width = len(categories)
+            nb.one_hot = True
+        out.append(nb)
+    return out, (est.encode == "onehot") if encoder is not None else sparse
 
 
 # --------------------------------------------------------------------------

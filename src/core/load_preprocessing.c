@@ -1,7 +1,7 @@
 /*
  * load_preprocessing.c - load the "preprocessing" blocks: one column each
  * and its chain of steps (impute, indicator, standardize, multiply,
- * min_max, one_hot, ordinal, function, power, quantile).
+ * min_max, one_hot, ordinal, function, power, quantile, kbins).
  *
  * Separate from the estimators: the blocks fix the feature layout
  * (model->nfeatures) that the estimator's parameters are then checked
@@ -17,7 +17,7 @@
 static const char *const block_fields[] = {"column", "steps", "features", NULL};
 static const char *const step_names[] = {
 	"impute", "indicator", "standardize", "multiply", "min_max", "one_hot", "ordinal",
-	"function", "power", "quantile", NULL
+	"function", "power", "quantile", "kbins", NULL
 };
 static const char *const impute_fields[] = {"type", "value", NULL};
 static const char *const indicator_fields[] = {"type", NULL};
@@ -38,6 +38,8 @@ static const char *const function_names[] = {
 static const char *const power_methods[] = {"yeo-johnson", "box-cox", NULL};
 static const char *const quantile_fields[] = {"type", "output", "quantiles", "references", NULL};
 static const char *const quantile_outputs[] = {"uniform", "normal", NULL};
+static const char *const kbins_fields[] = {"type", "edges", "dtype", NULL};
+static const char *const kbins_dtypes[] = {"float64", "float32", NULL};
 static const char *const ordinal_unknown[] = {"use_encoded_value", "error", NULL};
 
 /* What flows through a block while its steps are compiled. */
@@ -342,8 +344,8 @@ load_power(loader *ld, const cJSON *object, step *st, lane *ln)
  * (a search by bisection needs that), counted against max_categories.
  */
 static bool
-load_rising_numbers(loader *ld, const cJSON *object, const char *key, double **out,
-					size_t *count)
+load_rising_numbers(loader *ld, const cJSON *object, const char *key, size_t min,
+					double **out, size_t *count)
 {
 	const cJSON *item = member(ld, object, key, true);
 	const cJSON *entry;
@@ -354,9 +356,9 @@ load_rising_numbers(loader *ld, const cJSON *object, const char *key, double **o
 	if (item == NULL)
 		return false;
 	saved = path_push_key(ld, key);
-	if (!expect_array(ld, item, 1, ld->limits.max_categories, "max_categories", &n))
+	if (!expect_array(ld, item, min, ld->limits.max_categories, "max_categories", &n))
 		return false;
-	if ((values = arena_alloc(ld->model, n * sizeof(double))) == NULL)
+	if ((values = arena_alloc(ld->model, (n ? n : 1) * sizeof(double))) == NULL)
 		return fail_memory(ld);
 	entry = item->child;
 	for (size_t i = 0; i < n; i++, entry = entry->next)
@@ -389,8 +391,8 @@ load_quantile(loader *ld, const cJSON *object, step *st, lane *ln)
 	if (!check_object(ld, object, quantile_fields) ||
 		!require_numeric(ld, ln, "quantile") ||
 		(output = load_enum_field(ld, object, "output", quantile_outputs)) < 0 ||
-		!load_rising_numbers(ld, object, "quantiles", &quantiles, &st->npoints) ||
-		!load_rising_numbers(ld, object, "references", &references, &nreferences))
+		!load_rising_numbers(ld, object, "quantiles", 1, &quantiles, &st->npoints) ||
+		!load_rising_numbers(ld, object, "references", 1, &references, &nreferences))
 		return false;
 	if (nreferences != st->npoints)
 	{
@@ -409,6 +411,22 @@ load_quantile(loader *ld, const cJSON *object, step *st, lane *ln)
 	/* _transform_col's clip: norm.ppf of BOUNDS_THRESHOLD - np.spacing(1) and 1 - that */
 	st->lo = cephes_ndtri(BOUNDS_THRESHOLD - DBL_EPSILON);
 	st->hi = cephes_ndtri(1 - (BOUNDS_THRESHOLD - DBL_EPSILON));
+	return true;
+}
+
+static bool
+load_kbins(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	double	   *edges;
+	int			dtype;
+
+	if (!check_object(ld, object, kbins_fields) ||
+		!require_numeric(ld, ln, "kbins") ||
+		!load_rising_numbers(ld, object, "edges", 0, &edges, &st->npoints) ||
+		(dtype = load_enum_field(ld, object, "dtype", kbins_dtypes)) < 0)
+		return false;
+	st->points = edges;
+	st->float32 = (dtype == 1);
 	return true;
 }
 
@@ -536,6 +554,8 @@ load_step(loader *ld, const cJSON *object, step *st, lane *ln, bool *kept)
 			return load_power(ld, object, st, ln);
 		case STEP_QUANTILE:
 			return load_quantile(ld, object, st, ln);
+		case STEP_KBINS:
+			return load_kbins(ld, object, st, ln);
 	}
 	return fail(ld, "unsupported step");
 }

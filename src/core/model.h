@@ -44,7 +44,8 @@ typedef enum step_type
 	STEP_ORDINAL,
 	STEP_FUNCTION,
 	STEP_POWER,
-	STEP_QUANTILE
+	STEP_QUANTILE,
+	STEP_KBINS
 } step_type;
 
 /* The numpy ufunc of a function step (FunctionTransformer's func). */
@@ -90,7 +91,8 @@ typedef struct step
 	bool		missing_is_error;	/* function: validate=True refuses NaN */
 	power_method method;		/* power */
 	bool		normal_output;	/* quantile: output "normal" (lo, hi: its clip) */
-	const double *points;		/* quantile: quantiles_[:, i], not decreasing */
+	bool		float32;		/* kbins: the value is compared as a float32 */
+	const double *points;		/* quantile: quantiles_[:, i]; kbins: inner edges */
 	const double *levels;		/* quantile: references_ */
 	size_t		npoints;
 } step;

@@ -389,6 +389,25 @@ quantile_transform(const step *st, double x)
 	return x;
 }
 
+/* np.searchsorted(edges, x, side="right"): how many edges are <= x. */
+static double
+count_edges_at_or_below(const step *st, double x)
+{
+	size_t		lo = 0;
+	size_t		hi = st->npoints;
+
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (x >= st->points[mid])
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (double) lo;
+}
+
 /*
  * Run a block's scalar steps. On return, a one-hot block has *hot set to
  * the index of its hot feature (-1 for none); another block has c->number.
@@ -482,6 +501,21 @@ run_steps(const predict_model *model, const block *blk, cell *c, long *hot,
 				break;
 			case STEP_QUANTILE:
 				c->number = quantile_transform(st, c->number);
+				break;
+			case STEP_KBINS:
+				/* KBinsDiscretizer's check_array: NaN, and a float32 overflow, refused */
+				if (isnan(c->number))
+					return column_error(model, blk->column, err,
+										"missing value (KBinsDiscretizer refuses NaN)%s", "");
+				if (st->float32)
+				{
+					if (isinf((float) c->number))
+						return column_error(model, blk->column, err,
+											"value is too large for float32 "
+											"(KBinsDiscretizer dtype=float32)%s", "");
+					c->number = (double) (float) c->number;
+				}
+				c->number = count_edges_at_or_below(st, c->number);
 				break;
 		}
 	}

@@ -448,6 +448,30 @@ emit_yeo_johnson(codegen *cg, double lambda)
 	sql_append(out, ";\n  END IF;\n");
 }
 
+/*
+ * KBinsDiscretizer's bin (count_edges_at_or_below in score.c): PostgreSQL's
+ * width_bucket over sorted thresholds counts those <= x by the same
+ * bisection.
+ */
+static void
+emit_kbins(codegen *cg, const block *blk, const step *st)
+{
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "  IF x = 'NaN' THEN ");
+	emit_fail(cg, blk->column, "missing value (KBinsDiscretizer refuses NaN)");
+	sql_append(out, " END IF;\n");
+	if (st->npoints == 0)
+	{
+		sql_append(out, "  x := 0.0::float8;\n");
+		return;
+	}
+	sql_append(out, "  x := width_bucket(x, '{");
+	for (size_t i = 0; i < st->npoints; i++)
+		sql_append(out, "%s%.17g", i ? "," : "", st->points[i]);
+	sql_append(out, "}'::float8[])::float8;\n");
+}
+
 /* The block's scalar steps on (s, x); a one-hot block ends with hot set. */
 static void
 emit_steps(codegen *cg, const block *blk)
@@ -554,6 +578,9 @@ emit_steps(codegen *cg, const block *blk)
 			case STEP_QUANTILE:
 				/* refused by sql_supported_steps */
 				out->failed = true;
+				break;
+			case STEP_KBINS:
+				emit_kbins(cg, blk, st);
 				break;
 		}
 	}
@@ -944,6 +971,8 @@ sql_supported_steps(const predict_model *model, predict_error *err)
 				why = "power (yeo-johnson with lambda 0 or 2, which takes log1p)";
 			else if (st->type == STEP_QUANTILE)
 				why = "quantile";
+			else if (st->type == STEP_KBINS && st->float32)
+				why = "kbins (dtype float32)";
 		}
 		if (why != NULL)
 		{

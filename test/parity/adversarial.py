@@ -315,6 +315,22 @@ def _quantile_targets(st):
     return out + [q[0] - 1, q[-1] + 1]
 
 
+def _kbins_targets(st):
+    """Values on a kbins step's edges and one or two ulps either side; for float32 also
+    around the float32 values next to each edge and the midpoints between them, where
+    the float32 cast decides the bin."""
+    out = []
+    for e in st["edges"][:40]:
+        out += _around(e, 2)
+        if st["dtype"] == "float32":
+            f = np.float32(e)
+            for g in (np.nextafter(f, np.float32(-np.inf)), f, np.nextafter(f, np.float32(np.inf))):
+                out += _around(np.float64(g), 1)
+                mid = (np.float64(g) + np.float64(np.nextafter(g, np.float32(np.inf)))) / 2
+                out += _around(mid, 1)
+    return out
+
+
 def _step_targets(st):
     """Values entering a function, power or quantile step at its domain edges, where its
     libm function starts to overflow or underflow (managed mode guards those), or on
@@ -322,6 +338,8 @@ def _step_targets(st):
     edges = [0.0, -0.0, TINY, -TINY, 1e-300, -1e-300, 1.0, -1.0]
     if st["type"] == "quantile":
         return edges + _quantile_targets(st)
+    if st["type"] == "kbins":
+        return edges + _kbins_targets(st) + [3.4028235677973366e38, 3.4028235677973362e38]
     if st["type"] == "function":
         if st["func"] in ("exp", "expm1"):
             return edges + _around(709.782712893384) + _around(-745.1332191019411) + \
@@ -344,7 +362,7 @@ def skew_lines(doc, base):
     lines = []
     for b in doc["preprocessing"]:
         for i, st in enumerate(b["steps"]):
-            if st["type"] not in ("function", "power", "quantile"):
+            if st["type"] not in ("function", "power", "quantile", "kbins"):
                 continue
             chain = _scalar_chain({"steps": b["steps"][:i]})
             if chain is None or b["column"] not in numbers:

@@ -92,12 +92,17 @@ def test_skew_coverage(variant_run):
                         seen.add("quantile:repeated quantiles")
                     if i + 1 < len(steps):
                         seen.add("quantile:then %s" % steps[i + 1]["type"])
+                elif s["type"] == "kbins":
+                    seen.add("kbins:%s" % s["dtype"])
+                    seen.add("kbins:then %s" % steps[i + 1]["type"] if i + 1 < len(steps)
+                             else "kbins:last")
     expected = {"function:%s" % f for f in ("log1p", "log", "sqrt", "exp", "expm1", "abs",
                                             "identity")}
     expected |= {"function:validate=True", "function:validate=False", "power:yeo-johnson",
                  "power:box-cox", "power:lambda<0", "power:lambda>=0",
                  "power:then standardize", "power:then impute", "quantile:uniform",
-                 "quantile:normal", "quantile:repeated quantiles", "quantile:then impute"}
+                 "quantile:normal", "quantile:repeated quantiles", "quantile:then impute",
+                 "kbins:float64", "kbins:float32", "kbins:then one_hot", "kbins:last"}
     assert expected <= seen, "not covered: %s" % sorted(expected - seen)
 
 

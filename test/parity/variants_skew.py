@@ -17,7 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (FunctionTransformer, OneHotEncoder, PowerTransformer,
-                                   QuantileTransformer, StandardScaler)
+                                   KBinsDiscretizer, QuantileTransformer, StandardScaler)
 
 Variant = collections.namedtuple("Variant", "estimator X y use_dtypes")
 
@@ -127,3 +127,39 @@ def quantile_uniform_normal(X, y):
 
 SKEW_VARIANTS["quantile_uniform_normal"] = quantile_uniform_normal
 MANAGED_REFUSED["quantile_uniform_normal"] = "cannot compute step quantile"
+
+
+def kbins_ordinal_onehot(X, y):
+    """KBinsDiscretizer encode='ordinal' (quantile strategy, float32 dtype) on imputed Age,
+    'onehot-dense' (uniform) on Fare and SibSp, 'onehot' (sparse, kmeans) on Parch; the
+    whole output dense (sparse_threshold=0)."""
+    pre = ColumnTransformer([
+        ("ord", make_pipeline(SimpleImputer(), KBinsDiscretizer(n_bins=6, encode="ordinal",
+                                                                 dtype=np.float32)), ["Age"]),
+        ("dense", KBinsDiscretizer(n_bins=5, encode="onehot-dense", strategy="uniform"),
+         ["Fare", "SibSp"]),
+        ("sparse", KBinsDiscretizer(n_bins=3, encode="onehot", strategy="kmeans"), ["Parch"]),
+        _sex(),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def kbins_managed(X, y):
+    """KBinsDiscretizer with float64 output (ordinal, quantile strategy with repeated edges
+    removed) and sparse one-hot followed by a scaler that multiplies: compiles in managed
+    mode."""
+    pre = ColumnTransformer([
+        ("ord", make_pipeline(SimpleImputer(strategy="median"),
+                              KBinsDiscretizer(n_bins=8, encode="ordinal")), ["Age", "Fare"]),
+        ("oh", make_pipeline(KBinsDiscretizer(n_bins=4, encode="onehot", strategy="uniform"),
+                             StandardScaler(with_mean=False)), ["SibSp"]),
+        _sex(),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+SKEW_VARIANTS["kbins_ordinal_onehot"] = kbins_ordinal_onehot
+SKEW_VARIANTS["kbins_managed"] = kbins_managed
+MANAGED_REFUSED["kbins_ordinal_onehot"] = "cannot compute step kbins (dtype float32)"

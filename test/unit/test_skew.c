@@ -247,10 +247,39 @@ quantile_tests(void)
 						   "preprocessing[0].steps[0].quantiles[1]: expected a finite number");
 }
 
+#define KBINS(dtype, edges) \
+	"{\"type\": \"kbins\", \"edges\": [" edges "], \"dtype\": \"" dtype "\"}"
+
+static void
+kbins_tests(void)
+{
+	/* KBinsDiscretizer(encode='ordinal').transform with these inner bin_edges_ */
+	expect_feature("kbins below an edge", KBINS("float64", "1.5, 1.5, 2.75"), "1", 0.0, NULL);
+	expect_feature("kbins on a repeated edge", KBINS("float64", "1.5, 1.5, 2.75"), "1.5", 2.0, NULL);
+	expect_feature("kbins on an edge", KBINS("float64", "1.5, 1.5, 2.75"), "2.75", 3.0, NULL);
+	expect_feature("kbins an ulp below an edge", KBINS("float64", "1.5, 1.5, 2.75"),
+				   "2.7499999999999996", 2.0, NULL);
+	expect_feature("kbins far below", KBINS("float64", "1.5, 1.5, 2.75"), "-5", 0.0, NULL);
+	expect_feature("kbins far above", KBINS("float64", "1.5, 1.5, 2.75"), "100", 3.0, NULL);
+	expect_feature("kbins one bin", KBINS("float64", ""), "100", 0.0, NULL);
+	expect_feature("kbins float64 below 0.1", KBINS("float64", "0.1"), "0.09999999999999999", 0.0, NULL);
+	expect_feature("kbins float32 rounds up to 0.1f", KBINS("float32", "0.1"), "0.09999999999999999", 1.0, NULL);
+	expect_feature("kbins float32 below 0.1f", KBINS("float32", "0.1"), "0.0999999962747097", 0.0, NULL);
+	expect_feature("kbins float32 overflow", KBINS("float32", "0.1"), "1e39", NAN,
+				   "value is too large for float32 (KBinsDiscretizer dtype=float32)");
+	expect_feature("kbins refuses NaN", KBINS("float64", "0.1"), "null", NAN,
+				   "column \"x\": missing value (KBinsDiscretizer refuses NaN)");
+	expect_skew_load_error("kbins decreasing edges", KBINS("float64", "2, 1"),
+						   "preprocessing[0].steps[0].edges[1]: expected a number not smaller");
+	expect_skew_load_error("kbins dtype", KBINS("float16", "1"),
+						   "preprocessing[0].steps[0].dtype:");
+}
+
 void
 skew_tests(void)
 {
 	function_tests();
 	power_tests();
 	quantile_tests();
+	kbins_tests();
 }
