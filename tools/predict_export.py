@@ -140,7 +140,7 @@ def _class_name(obj):
 class Block:
     """One use of an input column: the steps applied so far and the width."""
 
-    __slots__ = ("column", "steps", "width", "vtype", "one_hot")
+    __slots__ = ("column", "steps", "width", "vtype", "one_hot", "narrow")
 
     def __init__(self, column, vtype=None):
         self.column = column      # input column name
@@ -148,12 +148,14 @@ class Block:
         self.width = 1            # number of features it outputs now
         self.vtype = vtype        # "number", "string" or None (raw, type not yet known)
         self.one_hot = False      # a one_hot step has been applied
+        self.narrow = None        # an encoder's dtype other than float64, else None
 
     def copy(self):
         b = Block(self.column, self.vtype)
         b.steps = copy.deepcopy(self.steps)
         b.width = self.width
         b.one_hot = self.one_hot
+        b.narrow = self.narrow
         return b
 
 
@@ -276,6 +278,7 @@ def _compile(est, blocks, sparse, path, ctx):
         return blocks, sparse
     if kind is ColumnTransformer:
         return _column_transformer(est, blocks, sparse, path, ctx)
+    _check_not_narrow(blocks, path, _class_name(est))
     if kind is SimpleImputer:
         return _simple_imputer(est, blocks, sparse, path, ctx)
     if kind is OneHotEncoder:
@@ -419,32 +422,13 @@ def _simple_imputer(est, blocks, sparse, path, ctx):
     return out, sparse
 
 
-def _check_encoder_dtype(est, path, cls):
-    try:
-        ok = np.dtype(est.dtype) == np.float64
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ExportError("%s: %s dtype=%r is not supported (only float64)"
-                          % (path, cls, est.dtype))
-
-
 def _one_hot(est, blocks, sparse, path, ctx):
     cls = "OneHotEncoder"
-    if getattr(est, "_infrequent_enabled", False) or \
-            getattr(est, "min_frequency", None) is not None or \
-            getattr(est, "max_categories", None) is not None:
-        raise ExportError(
-            "%s: OneHotEncoder infrequent categories (min_frequency=%r, max_categories=%r) "
-            "are not supported" % (path, getattr(est, "min_frequency", None),
-                                   getattr(est, "max_categories", None)))
-    _check_encoder_dtype(est, path, cls)
+    narrow = _narrow_dtype(est, path, cls)
     _check_width_one(blocks, path, cls)
     _check_n_features(est, blocks, path)
     handle = est.handle_unknown
-    if handle == "infrequent_if_exist":
-        handle = "ignore"   # without infrequent categories it behaves as "ignore"
-    if handle not in ("error", "ignore"):
+    if handle not in ("error", "ignore", "infrequent_if_exist"):
         raise ExportError("%s: OneHotEncoder handle_unknown=%r is not supported" % (path, handle))
     # scikit-learn >= 1.2 calls it sparse_output (fit() copies a non-default,
     # deprecated `sparse` into it); earlier versions only have `sparse`
@@ -453,6 +437,7 @@ def _one_hot(est, blocks, sparse, path, ctx):
     else:
         sparse_out = bool(est.sparse)
     drop_idx = est.drop_idx_
+    infrequent = _infrequent_categories(est)
     out = []
     for i, b in enumerate(blocks):
         cats = est.categories_[i]
@@ -460,17 +445,91 @@ def _one_hot(est, blocks, sparse, path, ctx):
         categories = _categories(cats, path, b.column)
         d = None
         if drop_idx is not None and drop_idx[i] is not None:
+            # with infrequent categories, an index of the grouped features
             d = int(drop_idx[i])
         nb = b.copy()
-        nb.steps.append({"type": "one_hot", "categories": categories, "drop": d,
-                         "handle_unknown": handle})
-        nb.width = len(categories) - (d is not None)
+        step = {"type": "one_hot", "categories": categories, "drop": d,
+                "handle_unknown": handle}
+        outputs = len(categories)
+        if infrequent[i] is not None:
+            step["infrequent"] = _infrequent_list(infrequent[i], categories, path, b.column)
+            outputs = len(categories) - len(step["infrequent"]) + 1
+        elif handle == "infrequent_if_exist":
+            step["handle_unknown"] = "ignore"   # without infrequent categories: "ignore"
+        nb.steps.append(step)
+        nb.width = outputs - (d is not None)
         nb.vtype = "number"
         nb.one_hot = True
+        nb.narrow = narrow
         if nb.width == 0:
             raise ExportError("%s: column %r one-hot encodes to no feature" % (path, b.column))
         out.append(nb)
     return out, sparse_out
+
+
+def _infrequent_categories(est):
+    """infrequent_categories_ per feature (None where a feature has none)."""
+    if not getattr(est, "_infrequent_enabled", False):
+        return [None] * len(est.categories_)
+    return list(est.infrequent_categories_)
+
+
+def _infrequent_list(values, categories, path, column):
+    """A feature's infrequent categories as JSON values, each one of its categories."""
+    out = []
+    for v in values:
+        if _is_nan(v):
+            out.append(None)
+        elif isinstance(v, (str, np.str_)):
+            out.append(str(v))
+        else:
+            out.append(_number(v, "%s: column %r infrequent category" % (path, column)))
+        if out[-1] not in categories:
+            raise ExportError("%s: column %r infrequent category %r is not among its "
+                              "categories" % (path, column, v))
+    return out
+
+
+def _narrow_dtype(est, path, cls):
+    """An encoder's dtype: None for float64; else its name, if it holds 0, 1 and the
+    category codes exactly (the estimator then sees the same numbers)."""
+    try:
+        dtype = np.dtype(est.dtype)
+    except TypeError:
+        raise ExportError("%s: %s dtype=%r is not supported" % (path, cls, est.dtype))
+    if dtype == np.float64:
+        return None
+    if dtype.kind not in "biuf":
+        raise ExportError("%s: %s dtype=%s is not supported (a numeric or boolean dtype)"
+                          % (path, cls, dtype))
+    if cls == "OrdinalEncoder":
+        largest = max(len(c) for c in est.categories_)
+        exact = {"b": 1, "i": np.iinfo(dtype).max if dtype.kind == "i" else 0,
+                 "u": np.iinfo(dtype).max if dtype.kind == "u" else 0,
+                 "f": 2 ** (np.finfo(dtype).nmant + 1) if dtype.kind == "f" else 0}[dtype.kind]
+        if largest - 1 > exact:
+            raise ExportError("%s: %s dtype=%s cannot hold the codes of %d categories"
+                              % (path, cls, dtype, largest))
+        has_nan = any(len(c) and _is_nan(c[-1]) for c in est.categories_)
+        for name, used in (("unknown_value", est.handle_unknown == "use_encoded_value"),
+                           ("encoded_missing_value", has_nan)):
+            v = getattr(est, name, None)
+            if v is None or not used:
+                continue
+            if _is_nan(v) or np.asarray(v).astype(dtype) != v:
+                raise ExportError("%s: %s dtype=%s cannot hold %s=%r"
+                                  % (path, cls, dtype, name, v))
+    return str(dtype)
+
+
+def _check_not_narrow(blocks, path, cls):
+    """A transformer after an encoder whose dtype is not float64 would compute in that
+    dtype (a float32 scaler, an int imputer): refused."""
+    for b in blocks:
+        if getattr(b, "narrow", None):
+            raise ExportError("%s: %s after an encoder with dtype=%s (column %r) is not "
+                              "supported (only float64 output can be transformed further)"
+                              % (path, cls, b.narrow, b.column))
 
 
 def _encoded_value(value, what):
@@ -481,7 +540,7 @@ def _encoded_value(value, what):
 
 def _ordinal(est, blocks, sparse, path, ctx):
     cls = "OrdinalEncoder"
-    _check_encoder_dtype(est, path, cls)
+    narrow = _narrow_dtype(est, path, cls)
     _check_width_one(blocks, path, cls)
     _check_n_features(est, blocks, path)
     handle = est.handle_unknown
@@ -501,6 +560,7 @@ def _ordinal(est, blocks, sparse, path, ctx):
                          "handle_unknown": handle, "unknown_value": unknown,
                          "encoded_missing_value": missing})
         nb.vtype = "number"
+        nb.narrow = narrow
         out.append(nb)
     return out, sparse
 
@@ -727,6 +787,7 @@ def _kbins_discretizer(est, blocks, sparse, path, ctx):
         nb = b.copy()
         nb.steps.append({"type": "kbins", "edges": [_float(e, what) for e in edges[1:-1]],
                          "dtype": dtype})
+        nb.narrow = "float32" if dtype == "float32" else None
         if encoder is not None:
             categories = _categories(encoder.categories_[i], path, b.column)
             if categories != list(range(len(edges) - 1)):
@@ -1077,7 +1138,10 @@ def _feature_names(pipeline, blocks, input_names):
             onehot = [s for s in b.steps if s["type"] == "one_hot"]
             if onehot:
                 s = onehot[0]
-                cats = [c for j, c in enumerate(s["categories"]) if j != s["drop"]]
+                grouped = [c for c in s["categories"] if c not in s.get("infrequent", [])]
+                if "infrequent" in s:
+                    grouped.append("infrequent_sklearn")
+                cats = [c for j, c in enumerate(grouped) if j != s["drop"]]
                 names.extend("%s_%s" % (b.column, "nan" if c is None else c) for c in cats)
             elif b.steps and b.steps[-1]["type"] == "indicator":
                 names.append("missingindicator_%s" % b.column)

@@ -24,13 +24,15 @@ static const char *const indicator_fields[] = {"type", NULL};
 static const char *const standardize_fields[] = {"type", "center", "scale", NULL};
 static const char *const multiply_fields[] = {"type", "factor", NULL};
 static const char *const min_max_fields[] = {"type", "scale", "min", "clip", NULL};
-static const char *const one_hot_fields[] = {"type", "categories", "drop", "handle_unknown", NULL};
+static const char *const one_hot_fields[] = {
+	"type", "categories", "drop", "handle_unknown", "infrequent", NULL
+};
 static const char *const ordinal_fields[] = {
 	"type", "categories", "handle_unknown", "unknown_value", "encoded_missing_value", NULL
 };
 static const char *const function_fields[] = {"type", "func", "validate", NULL};
 static const char *const power_fields[] = {"type", "method", "lambda", NULL};
-static const char *const one_hot_unknown[] = {"ignore", "error", NULL};
+static const char *const one_hot_unknown[] = {"ignore", "error", "infrequent_if_exist", NULL};
 /* in the order of step_function and power_method */
 static const char *const function_names[] = {
 	"log1p", "log", "sqrt", "exp", "expm1", "abs", "identity", NULL
@@ -206,10 +208,81 @@ require_numeric(loader *ld, const lane *ln, const char *name)
 	return true;
 }
 
+/* The index of a JSON category in an encoder's table, or -1. */
+static long
+find_json_category(const category_table *table, const cJSON *item)
+{
+	if (cJSON_IsNull(item))
+		return table->missing_index;
+	if (cJSON_IsString(item))
+		return table->numeric ? -1 :
+			category_find_string(table, item->valuestring, strlen(item->valuestring));
+	if (cJSON_IsNumber(item))
+		return table->numeric ? category_find_number(table, item->valuedouble) : -1;
+	return -1;
+}
+
+/*
+ * OneHotEncoder's infrequent categories (min_frequency, max_categories):
+ * grouped into one output feature after the frequent ones, which keep their
+ * order. Sets st->groups (NULL without the field) and *outputs, the number of
+ * output features before the drop.
+ */
+static bool
+load_infrequent(loader *ld, const cJSON *object, step *st, size_t total, size_t *outputs)
+{
+	const cJSON *item = member(ld, object, "infrequent", false);
+	const cJSON *entry;
+	size_t		saved;
+	size_t		n;
+	size_t		frequent = 0;
+	uint32_t   *groups;
+
+	*outputs = total;
+	st->groups = NULL;
+	if (item == NULL)
+		return true;
+	saved = path_push_key(ld, "infrequent");
+	if (!expect_array(ld, item, 1, total, "the number of categories", &n))
+		return false;
+	if ((groups = arena_alloc(ld->model, total * sizeof(uint32_t))) == NULL)
+		return fail_memory(ld);
+	for (size_t k = 0; k < total; k++)
+		groups[k] = 0;
+	entry = item->child;
+	for (size_t i = 0; i < n; i++, entry = entry->next)
+	{
+		size_t		at = path_push_index(ld, i);
+		long		k = find_json_category(st->table, entry);
+
+		if (k < 0)
+			return fail(ld, "expected one of the categories");
+		if (groups[k])
+			return fail(ld, "duplicate infrequent category");
+		groups[k] = 1;
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	/* _default_to_infrequent_mappings: frequent ones in order, then the group */
+	for (size_t k = 0; k < total; k++)
+		if (!groups[k])
+			groups[k] = (uint32_t) frequent++;
+		else
+			groups[k] = UINT32_MAX;
+	for (size_t k = 0; k < total; k++)
+		if (groups[k] == UINT32_MAX)
+			groups[k] = (uint32_t) frequent;
+	st->groups = groups;
+	st->infrequent_index = (long) frequent;
+	*outputs = frequent + 1;
+	return true;
+}
+
 static bool
 load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
 {
 	size_t		total;
+	size_t		outputs;
 	const cJSON *item;
 	int			mode;
 	size_t		width;
@@ -217,7 +290,8 @@ load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
 	if (!check_object(ld, object, one_hot_fields))
 		return false;
 	if ((item = member(ld, object, "categories", true)) == NULL ||
-		!load_categories(ld, item, &st->table, &total))
+		!load_categories(ld, item, &st->table, &total) ||
+		!load_infrequent(ld, object, st, total, &outputs))
 		return false;
 	if ((item = member(ld, object, "drop", true)) == NULL)
 		return false;
@@ -226,10 +300,12 @@ load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
 	{
 		size_t		saved = path_push_key(ld, "drop");
 
+		/* with infrequent categories, an index of the grouped features */
 		if (!cJSON_IsNumber(item) || item->valuedouble < 0 ||
-			item->valuedouble >= (double) total ||
+			item->valuedouble >= (double) outputs ||
 			item->valuedouble != floor(item->valuedouble))
-			return fail(ld, "expected null or a category index from 0 to %zu", total - 1);
+			return fail(ld, "expected null or a %s index from 0 to %zu",
+						st->groups ? "feature" : "category", outputs - 1);
 		st->drop = (long) item->valuedouble;
 		path_set(ld, saved);
 	}
@@ -240,10 +316,14 @@ load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
 
 		if ((mode = expect_enum(ld, item, one_hot_unknown)) < 0)
 			return false;
+		if (mode == 2 && st->groups == NULL)
+			return fail(ld, "\"infrequent_if_exist\" needs \"infrequent\" categories "
+						"(without them it is \"ignore\")");
 		path_set(ld, saved);
 	}
 	st->unknown_is_error = (mode == 1);
-	width = total - (st->drop >= 0 ? 1 : 0);
+	st->unknown_infrequent = (mode == 2);
+	width = outputs - (st->drop >= 0 ? 1 : 0);
 	if (width == 0)
 		return fail(ld, "drops its only category, leaving no feature");
 	ln->expanded = true;

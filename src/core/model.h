@@ -95,6 +95,10 @@ typedef struct step
 	const double *points;		/* quantile: quantiles_[:, i]; kbins: inner edges */
 	const double *levels;		/* quantile: references_ */
 	size_t		npoints;
+	const uint32_t *groups;		/* one_hot with infrequent categories: category
+								 * index -> output index, infrequent ones last */
+	bool		unknown_infrequent; /* one_hot: unknown values are infrequent */
+	long		infrequent_index;	/* one_hot: the infrequent output index */
 } step;
 
 /* One use of one input column, producing width consecutive features. */

@@ -465,6 +465,11 @@ run_steps(const predict_model *model, const block *blk, cell *c, long *hot,
 				k = find_category(st->table, c);
 				if (k < 0 && st->unknown_is_error)
 					return unknown_category(model, blk->column, c, err);
+				/* _map_infrequent_categories, before the drop */
+				if (k < 0 && st->unknown_infrequent)
+					k = st->infrequent_index;
+				else if (k >= 0 && st->groups != NULL)
+					k = (long) st->groups[k];
 				if (k < 0 || k == st->drop)
 					*hot = -1;
 				else

@@ -472,6 +472,26 @@ emit_kbins(codegen *cg, const block *blk, const step *st)
 	sql_append(out, "}'::float8[])::float8;\n");
 }
 
+/* k := its output index before the drop, infrequent categories grouped. */
+static void
+emit_infrequent(codegen *cg, const step *st)
+{
+	sql_buffer *out = cg->out;
+	size_t		total = st->table->count + (st->table->missing_index >= 0 ? 1 : 0);
+
+	if (st->groups == NULL)
+		return;
+	sql_append(out, "    IF k IS NULL THEN k := ");
+	if (st->unknown_infrequent)
+		sql_append(out, "%ld", st->infrequent_index);
+	else
+		sql_append(out, "NULL");
+	sql_append(out, "; ELSE k := ('{");
+	for (size_t i = 0; i < total; i++)
+		sql_append(out, "%s%u", i ? "," : "", st->groups[i]);
+	sql_append(out, "}'::integer[])[k + 1]; END IF;\n");
+}
+
 /* The block's scalar steps on (s, x); a one-hot block ends with hot set. */
 static void
 emit_steps(codegen *cg, const block *blk)
@@ -551,6 +571,7 @@ emit_steps(codegen *cg, const block *blk)
 				sql_append(out, "  BEGIN\n");
 				emit_category_lookup(cg, st->table);
 				emit_unknown(cg, blk, st);
+				emit_infrequent(cg, st);
 				sql_append(out, "    hot := CASE WHEN k IS NULL OR k = %ld THEN -1", st->drop);
 				if (st->drop >= 0)
 					sql_append(out, " WHEN k > %ld THEN k - 1", st->drop);

@@ -64,6 +64,8 @@ def _category_literals(doc, column):
                 cats = [c for c in step["categories"] if c is not None]
                 # the first, last and a few others: enough to hit every branch, not every category
                 picks = cats if len(cats) <= 6 else cats[:3] + cats[-3:]
+                # and some infrequent ones (OneHotEncoder min_frequency/max_categories)
+                picks += [c for c in step.get("infrequent", []) if c is not None][:3]
                 for c in picks:
                     out.append(json.dumps(c))
                     if isinstance(c, (int, float)) and not isinstance(c, bool):

@@ -16,8 +16,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import (FunctionTransformer, OneHotEncoder, PowerTransformer,
-                                   KBinsDiscretizer, QuantileTransformer, StandardScaler)
+from sklearn.preprocessing import (FunctionTransformer, KBinsDiscretizer, OneHotEncoder,
+                                   OrdinalEncoder, PowerTransformer, QuantileTransformer,
+                                   StandardScaler)
 
 Variant = collections.namedtuple("Variant", "estimator X y use_dtypes")
 
@@ -163,3 +164,55 @@ def kbins_managed(X, y):
 SKEW_VARIANTS["kbins_ordinal_onehot"] = kbins_ordinal_onehot
 SKEW_VARIANTS["kbins_managed"] = kbins_managed
 MANAGED_REFUSED["kbins_ordinal_onehot"] = "cannot compute step kbins (dtype float32)"
+
+
+def _cat_imputed(encoder):
+    return make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"), encoder)
+
+
+def onehot_infrequent(X, y):
+    """OneHotEncoder min_frequency on Cabin (most of its categories rare) with
+    handle_unknown='infrequent_if_exist' (unknown values go to the infrequent feature),
+    max_categories on Embarked with 'ignore' (known rare ones are infrequent, unknown ones
+    all zeros), min_frequency with 'error' and dtype=float32 on Sex+Pclass, drop='first'
+    with infrequent categories; sparse output, scaled."""
+    pre = ColumnTransformer([
+        ("cabin", _cat_imputed(OneHotEncoder(min_frequency=3,
+                                             handle_unknown="infrequent_if_exist")), ["Cabin"]),
+        ("emb", make_pipeline(_cat_imputed(OneHotEncoder(max_categories=2,
+                                                         handle_unknown="ignore")),
+                              StandardScaler(with_mean=False)), ["Embarked"]),
+        ("pc", OneHotEncoder(min_frequency=200, handle_unknown="error", dtype=np.float32),
+         ["Pclass", "SibSp"]),
+        ("cabin_drop", _cat_imputed(OneHotEncoder(min_frequency=0.01, drop="first",
+                                                  handle_unknown="infrequent_if_exist")),
+         ["Cabin"]),
+        ("num", SimpleImputer(), ["Age", "Fare"]),
+    ])
+    est = make_pipeline(pre, LogisticRegression(max_iter=3000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def onehot_infrequent_drop_dtypes(X, y):
+    """Infrequent categories with a drop array naming a frequent category (the index
+    counted among the grouped features) and drop='if_binary' counted on the grouped
+    features; NaN as an infrequent category (no imputer); OneHotEncoder dtype=int64 and bool, OrdinalEncoder
+    dtype=float32 and int32, straight into the LogisticRegression."""
+    pre = ColumnTransformer([
+        ("emb", OneHotEncoder(max_categories=3, drop=["S"], handle_unknown="infrequent_if_exist",
+                              dtype=np.int64), ["Embarked"]),
+        ("cabin", OneHotEncoder(max_categories=2, drop="if_binary", dtype=bool,
+                                handle_unknown="ignore"), ["Cabin"]),
+        ("sibsp", OneHotEncoder(min_frequency=20, handle_unknown="infrequent_if_exist"),
+         ["SibSp"]),
+        ("ord", OrdinalEncoder(dtype=np.float32, handle_unknown="use_encoded_value",
+                               unknown_value=-1, encoded_missing_value=-2), ["Cabin"]),
+        ("ord2", OrdinalEncoder(dtype=np.int32), ["Sex"]),
+        ("num", SimpleImputer(), ["Age", "Fare"]),
+    ])
+    est = make_pipeline(pre, LogisticRegression(max_iter=3000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+SKEW_VARIANTS["onehot_infrequent"] = onehot_infrequent
+SKEW_VARIANTS["onehot_infrequent_drop_dtypes"] = onehot_infrequent_drop_dtypes
