@@ -10,7 +10,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, PowerTransformer
+from sklearn.preprocessing import (FunctionTransformer, OneHotEncoder, OrdinalEncoder,
+                                   PowerTransformer, StandardScaler)
 
 import predict_export as pe
 from titanic_data import features_and_target
@@ -56,6 +57,18 @@ REFUSALS = [
         PowerTransformer(), LogisticRegression()),
      "pipeline.steps[1] 'powertransformer': PowerTransformer method=yeo-johnson after a "
      "one-hot encoding (column 'Sex') is not supported"),
+    ("float32_then_scaler", lambda: _lr(ColumnTransformer([
+        ("s", make_pipeline(OneHotEncoder(dtype=np.float32), StandardScaler(with_mean=False)),
+         ["Sex"])])),
+     "'s'.steps[1] 'standardscaler': StandardScaler after an encoder with dtype=float32 "
+     "(column 'Sex') is not supported (only float64 output can be transformed further)"),
+    ("ordinal_int8_overflow", lambda: _lr(ColumnTransformer([
+        ("c", OrdinalEncoder(dtype=np.int8, encoded_missing_value=-1), ["Cabin"])])),
+     "'c': OrdinalEncoder dtype=int8 cannot hold the codes of"),
+    ("ordinal_unknown_value_overflow", lambda: _lr(ColumnTransformer([
+        ("c", OrdinalEncoder(dtype=np.float16, handle_unknown="use_encoded_value",
+                             unknown_value=70001), ["Sex"])])),
+     "'c': OrdinalEncoder dtype=float16 cannot hold unknown_value=70001"),
 ]
 
 
@@ -92,6 +105,17 @@ def test_skew_coverage(variant_run):
                         seen.add("quantile:repeated quantiles")
                     if i + 1 < len(steps):
                         seen.add("quantile:then %s" % steps[i + 1]["type"])
+                elif s["type"] == "one_hot" and "infrequent" in s:
+                    seen.add("one_hot:infrequent")
+                    h = s["handle_unknown"]
+                    seen.add("one_hot:infrequent_if_exist" if h == "infrequent_if_exist"
+                             else "one_hot:infrequent+%s" % h)
+                    if s["drop"] is not None:
+                        seen.add("one_hot:infrequent+drop")
+                    if None in s["infrequent"]:
+                        seen.add("one_hot:infrequent null")
+                    if i + 1 < len(steps):
+                        seen.add("one_hot:infrequent then %s" % steps[i + 1]["type"])
                 elif s["type"] == "kbins":
                     seen.add("kbins:%s" % s["dtype"])
                     seen.add("kbins:then %s" % steps[i + 1]["type"] if i + 1 < len(steps)
@@ -102,7 +126,11 @@ def test_skew_coverage(variant_run):
                  "power:box-cox", "power:lambda<0", "power:lambda>=0",
                  "power:then standardize", "power:then impute", "quantile:uniform",
                  "quantile:normal", "quantile:repeated quantiles", "quantile:then impute",
-                 "kbins:float64", "kbins:float32", "kbins:then one_hot", "kbins:last"}
+                 "kbins:float64", "kbins:float32", "kbins:then one_hot", "kbins:last",
+                 "one_hot:infrequent", "one_hot:infrequent_if_exist",
+                 "one_hot:infrequent+ignore", "one_hot:infrequent+error",
+                 "one_hot:infrequent+drop", "one_hot:infrequent null",
+                 "one_hot:infrequent then multiply"}
     assert expected <= seen, "not covered: %s" % sorted(expected - seen)
 
 

@@ -275,9 +275,87 @@ kbins_tests(void)
 						   "preprocessing[0].steps[0].dtype:");
 }
 
+/* A string column with one-hot infrequent categories; coef 1, 2, 4 on its features. */
+static void
+expect_infrequent(const char *name, const char *step, const char *value, double want,
+				  const char *error)
+{
+	static const char format[] =
+		"{\"format\": \"predict-model/1\", \"name\": \"skew\","
+		" \"columns\": [{\"name\": \"s\", \"type\": \"string\"}],"
+		" \"preprocessing\": [{\"column\": \"s\", \"steps\": [%s], \"features\": [\"a\", \"b\", \"c\"]}],"
+		" \"estimator\": {\"type\": \"logistic_regression\", \"coef\": [1.0, 2.0, 4.0], \"intercept\": 0.0,"
+		" \"link\": \"logistic\"}, \"positive_class\": 1,"
+		" \"provenance\": {\"sklearn_version\": \"1.2.1\", \"exported_at\": \"2026-12-05T00:00:00Z\","
+		" \"training_rows\": null}}";
+	char		text[2048];
+	char		obs[200];
+	predict_model *m;
+	predict_value values[1];
+	predict_error err = {0};
+	double		proba = 0;
+	predict_status status;
+
+	snprintf(text, sizeof(text), format, step);
+	if ((m = expect_load(name, text)) == NULL)
+		return;
+	snprintf(obs, sizeof(obs), "{\"s\": %s}", value);
+	status = predict_score_json(m, obs, strlen(obs), values, &proba, &err);
+	if (error != NULL)
+		unit_report(name, status != PREDICT_OK && strstr(err.message, error) != NULL,
+					"got '%s', expected an error containing '%s'",
+					status == PREDICT_OK ? "" : err.message, error);
+	else
+		unit_report(name, status == PREDICT_OK && proba == 1.0 / (1.0 + exp(-want)),
+					"proba %.17g (%s), want the feature sum %g", proba,
+					status == PREDICT_OK ? "ok" : err.message, want);
+	predict_model_free(m);
+}
+
+#define INFREQUENT(drop, unknown) \
+	"{\"type\": \"one_hot\", \"categories\": [\"A\", \"B\", \"C\", \"D\", null]," \
+	" \"infrequent\": [\"B\", null, \"D\"], \"drop\": " drop ", \"handle_unknown\": \"" unknown "\"}"
+
+static void
+infrequent_tests(void)
+{
+	/* outputs: A, C, then the group (B, D, missing) */
+	expect_infrequent("infrequent frequent first", INFREQUENT("null", "ignore"), "\"A\"", 1.0, NULL);
+	expect_infrequent("infrequent frequent after one", INFREQUENT("null", "ignore"), "\"C\"", 2.0, NULL);
+	expect_infrequent("infrequent grouped", INFREQUENT("null", "ignore"), "\"D\"", 4.0, NULL);
+	expect_infrequent("infrequent missing grouped", INFREQUENT("null", "error"), "null", 4.0, NULL);
+	expect_infrequent("infrequent unknown ignored", INFREQUENT("null", "ignore"), "\"Z\"", 0.0, NULL);
+	expect_infrequent("infrequent unknown is infrequent", INFREQUENT("null", "infrequent_if_exist"),
+					  "\"Z\"", 4.0, NULL);
+	expect_infrequent("infrequent unknown error", INFREQUENT("null", "error"), "\"Z\"", 0.0,
+					  "unknown category \"Z\"");
+
+	expect_skew_load_error("infrequent not a category",
+						   "{\"type\": \"one_hot\", \"categories\": [1, 2, 3], \"infrequent\": [4],"
+						   " \"drop\": null, \"handle_unknown\": \"ignore\"}",
+						   "preprocessing[0].steps[0].infrequent[0]: expected one of the categories");
+	expect_skew_load_error("infrequent duplicate",
+						   "{\"type\": \"one_hot\", \"categories\": [1, 2, 3], \"infrequent\": [2, 2],"
+						   " \"drop\": null, \"handle_unknown\": \"ignore\"}",
+						   "preprocessing[0].steps[0].infrequent[1]: duplicate infrequent category");
+	expect_skew_load_error("infrequent drop beyond the grouped features",
+						   "{\"type\": \"one_hot\", \"categories\": [1, 2, 3], \"infrequent\": [2, 3],"
+						   " \"drop\": 2, \"handle_unknown\": \"ignore\"}",
+						   "preprocessing[0].steps[0].drop: expected null or a feature index from 0 to 1");
+	expect_skew_load_error("infrequent_if_exist without infrequent",
+						   "{\"type\": \"one_hot\", \"categories\": [1, 2, 3],"
+						   " \"drop\": null, \"handle_unknown\": \"infrequent_if_exist\"}",
+						   "handle_unknown: \"infrequent_if_exist\" needs \"infrequent\" categories");
+	expect_skew_load_error("infrequent string among numbers",
+						   "{\"type\": \"one_hot\", \"categories\": [1, 2, 3], \"infrequent\": [\"2\"],"
+						   " \"drop\": null, \"handle_unknown\": \"ignore\"}",
+						   "infrequent[0]: expected one of the categories");
+}
+
 void
 skew_tests(void)
 {
+	infrequent_tests();
 	function_tests();
 	power_tests();
 	quantile_tests();
