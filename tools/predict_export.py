@@ -1095,18 +1095,53 @@ def _estimator(est, path, sparse=False):
 # column types
 
 def column_type_from_dtype(dtype, column):
-    """'number' for numeric/boolean pandas dtypes, 'string' for object/string ones."""
+    """'number' for numeric/boolean pandas dtypes, 'string' for object/string ones; a
+    category dtype by its categories' kind."""
     text = str(dtype)
+    categories = column_categories_from_dtype(dtype, column)
+    if categories is not None:
+        return "string" if isinstance(categories[0], str) else "number"
     try:
         kind = np.dtype(dtype).kind
     except TypeError:
         kind = None
     if kind in ("i", "u", "f", "b"):
         return "number"
-    if kind == "O" or text in ("string", "str"):
+    if kind == "O" or text in ("str",):
         return "string"
-    raise ExportError("column %r: dtype %s is not supported (numeric, boolean or object only)"
-                      % (column, text))
+    if text == "string":
+        raise ExportError("column %r: dtype string is not supported (its astype turns numbers "
+                          "into text and keeps pd.NA, which scikit-learn does not treat as "
+                          "missing); use object" % column)
+    if text in ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
+                "Float32", "Float64", "boolean"):
+        raise ExportError("column %r: the nullable dtype %s is not supported (its astype "
+                          "refuses values the float64 reading accepts); use %s"
+                          % (column, text, "bool" if text == "boolean" else text.lower()))
+    raise ExportError("column %r: dtype %s is not supported (numeric, boolean, object or "
+                      "category only)" % (column, text))
+
+
+def column_categories_from_dtype(dtype, column):
+    """A pandas CategoricalDtype's categories as a JSON list (strings, or numbers), else
+    None: astype to it turns any other value into NaN (docs: "Columns and input values")."""
+    try:
+        import pandas as pd
+    except ImportError:      # pragma: no cover - pandas comes with scikit-learn's users
+        return None
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return None
+    cats = dtype.categories
+    if cats is None or len(cats) == 0:
+        raise ExportError("column %r: a category dtype without categories is not supported"
+                          % column)
+    kind = cats.dtype.kind
+    if kind == "O" and all(isinstance(c, str) for c in cats):
+        return [str(c) for c in cats]
+    if kind in ("i", "u", "f"):
+        return [_number(c, "column %r category" % column) for c in cats]
+    raise ExportError("column %r: category dtype with %s categories is not supported (strings "
+                      "or numbers only)" % (column, cats.dtype))
 
 
 def load_dtypes(obj):
@@ -1277,6 +1312,9 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         entry = {"name": c, "type": ctx.column_types.get(c, "string")}
         if dtypes is not None and c in dtypes:
             entry["dtype"] = str(dtypes[c])
+            categories = column_categories_from_dtype(dtypes[c], c)
+            if categories is not None:
+                entry["categories"] = categories
         col_docs.append(entry)
     pre = [{"column": b.column, "steps": b.steps, "features": f}
            for b, f in zip(blocks, feature_names)]
@@ -1402,6 +1440,19 @@ def normalize_value(value, ctype, allow_inf=False):
     return value
 
 
+def _category_json_value(value):
+    """A JSON value as the tutorial's frame holds it before astype to a category dtype:
+    None for null, the Python value otherwise (its astype then keeps it or makes it NaN;
+    an object or array is an error, like the core's)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise RejectedObservation("string contains \\u0000")
+    if isinstance(value, (dict, list)):
+        raise RejectedObservation("an object or array for a category column")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _json_number_as_float(value)
+    return value
+
+
 def reference_frame(observations, columns, allow_inf=()):
     """A DataFrame of the observations, per the docs' reading rules.
 
@@ -1416,13 +1467,24 @@ def reference_frame(observations, columns, allow_inf=()):
         name, ctype = col["name"], col["type"]
         arr = np.empty(len(observations), dtype=object)
         for i, obs in enumerate(observations):
-            arr[i] = np.nan if ctype is None else normalize_value(obs.get(name), ctype,
-                                                                   name in allow_inf)
+            if "categories" in col and ctype is not None:
+                # the tutorial's astype to the category dtype, on a one-row frame (the
+                # value's own dtype decides: True alone is bool, never the category 1)
+                v = _category_json_value(obs.get(name))
+                one = pd.DataFrame([{name: v}], columns=[name]).astype(
+                    {name: pd.CategoricalDtype(col["categories"])})
+                arr[i] = one[name].iloc[0]
+            else:
+                arr[i] = np.nan if ctype is None else normalize_value(obs.get(name), ctype,
+                                                                       name in allow_inf)
         data[name] = pd.Series(arr, dtype=object)
     frame = pd.DataFrame(data, columns=[c["name"] for c in columns])
-    types = {c["name"]: ("float64" if c["type"] == "number" else object) for c in columns}
+    types = {c["name"]: (pd.CategoricalDtype(c["categories"]) if "categories" in c and
+                         c["type"] is not None else
+                         "float64" if c["type"] == "number" else object) for c in columns}
     frame = frame.astype(types)
-    numbers = [c["name"] for c in columns if c["type"] == "number" and c["name"] not in allow_inf]
+    numbers = [c["name"] for c in columns if c["type"] == "number" and c["name"] not in allow_inf
+               and "categories" not in c]
     if numbers and np.isinf(frame[numbers].to_numpy()).any():
         raise RejectedObservation("infinite number")   # see normalize_value
     return frame
@@ -1448,8 +1510,13 @@ def used_columns(doc):
 
 def model_columns(doc):
     used = used_columns(doc)
-    return [{"name": c["name"], "type": c["type"] if c["name"] in used else None}
-            for c in doc["columns"]]
+    out = []
+    for c in doc["columns"]:
+        entry = {"name": c["name"], "type": c["type"] if c["name"] in used else None}
+        if "categories" in c:
+            entry["categories"] = c["categories"]
+        out.append(entry)
+    return out
 
 
 def sklearn_scores(pipeline, doc, observations, positive_index=1):

@@ -237,6 +237,7 @@ typedef struct column
 	uint32_t	name_length;
 	bool		numeric;
 	bool		used;			/* read by some block */
+	category_table *categories; /* a pandas category dtype's, or NULL */
 } column;
 
 typedef struct arena_chunk arena_chunk;

@@ -167,6 +167,47 @@ column_error(const predict_model *model, uint32_t col, predict_error *err,
 	return predict_set_error(err, PREDICT_BAD_OBSERVATION, "column %s: %s", name, message);
 }
 
+/*
+ * A value of a column with a pandas category dtype: astype keeps a value
+ * among the categories (a string equal to a string category, a number
+ * equal to a numeric one, as the category's value) and turns any other
+ * into NaN: a string "3" or true for the categories [1, 2, 3], a number for
+ * string ones.
+ */
+static predict_status
+read_category_value(const predict_model *model, uint32_t col, const predict_value *value,
+					cell *out, predict_error *err)
+{
+	const category_table *table = model->columns[col].categories;
+	long		k;
+
+	out->is_string = false;
+	out->number = NAN;
+	switch (value->kind)
+	{
+		case PREDICT_VALUE_MISSING:
+		case PREDICT_VALUE_BOOL:
+			return PREDICT_OK;
+		case PREDICT_VALUE_NUMBER:
+			if (table->numeric && (k = category_find_number(table, value->number)) >= 0)
+				out->number = table->numbers[k];
+			return PREDICT_OK;
+		case PREDICT_VALUE_STRING:
+			if (!table->numeric &&
+				category_find_string(table, value->string, value->length) >= 0)
+			{
+				out->is_string = true;
+				out->string = value->string;
+				out->length = value->length;
+			}
+			return PREDICT_OK;
+		case PREDICT_VALUE_OTHER:
+			break;
+	}
+	return column_error(model, col, err, "expected a string or a number, got %s",
+						other_kind_name(value));
+}
+
 /* Read a column's value the way the tutorial's astype(dtypes) does. */
 static predict_status
 read_value(const predict_model *model, uint32_t col, const predict_value *value,
@@ -174,6 +215,8 @@ read_value(const predict_model *model, uint32_t col, const predict_value *value,
 {
 	bool		numeric = model->columns[col].numeric;
 
+	if (model->columns[col].categories != NULL)
+		return read_category_value(model, col, value, out, err);
 	out->is_string = false;
 	out->number = NAN;
 	switch (value->kind)

@@ -221,6 +221,56 @@ column_key(codegen *cg, uint32_t col)
 	sql_string(cg->out, cg->model->columns[col].name, cg->model->columns[col].name_length);
 }
 
+/*
+ * A column with a pandas category dtype (read_category_value in score.c):
+ * read as a cell, then anything that is not one of the categories (a
+ * number or boolean for string ones, a string or boolean for numeric ones)
+ * becomes missing.
+ */
+static void
+emit_read_category_column(codegen *cg, uint32_t col, bool keep)
+{
+	sql_buffer *out = cg->out;
+	const category_table *table = cg->model->columns[col].categories;
+
+	if (!keep)
+	{
+		/* only objects and arrays are errors */
+		sql_append(out, "  PERFORM %s.read_cell_number(obs->", cg->helpers);
+		column_key(cg, col);
+		sql_append(out, ", ");
+		column_label(cg, col);
+		sql_append(out, ");\n");
+		return;
+	}
+	sql_append(out, "  c%u_s := %s.read_cell_string(obs->", col, cg->helpers);
+	column_key(cg, col);
+	sql_append(out, ");\n  c%u_x := %s.read_cell_number(obs->", col, cg->helpers);
+	column_key(cg, col);
+	sql_append(out, ", ");
+	column_label(cg, col);
+	sql_append(out, ");\n");
+	if (table->numeric)
+	{
+		sql_append(out, "  IF c%u_s IS NOT NULL OR jsonb_typeof(obs->", col);
+		column_key(cg, col);
+		sql_append(out, ") = 'boolean' OR NOT (c%u_x = ANY ('{", col);
+		for (size_t i = 0; i < table->count; i++)
+			sql_append(out, "%s%.17g", i ? "," : "", table->numbers[i]);
+		sql_append(out, "}'::float8[])) THEN c%u_x := 'NaN'::float8; END IF;\n  c%u_s := NULL;\n",
+				   col, col);
+		return;
+	}
+	sql_append(out, "  IF c%u_s IS NULL OR NOT (c%u_s = ANY (ARRAY[", col, col);
+	for (size_t i = 0; i < table->count; i++)
+	{
+		if (i)
+			sql_append(out, ", ");
+		sql_string(out, table->strings[i], table->lengths[i]);
+	}
+	sql_append(out, "]::text[])) THEN c%u_s := NULL; c%u_x := 'NaN'::float8; END IF;\n", col, col);
+}
+
 /* Read column col into c<col>_s / c<col>_x (a string, or a number with NaN for missing). */
 static void
 emit_read_column(codegen *cg, uint32_t col, bool keep)
@@ -228,6 +278,11 @@ emit_read_column(codegen *cg, uint32_t col, bool keep)
 	sql_buffer *out = cg->out;
 	bool		numeric = cg->model->columns[col].numeric;
 
+	if (cg->model->columns[col].categories != NULL)
+	{
+		emit_read_category_column(cg, col, keep);
+		return;
+	}
 	if (!keep)
 		sql_append(out, "  PERFORM %s.read_%s(obs->", cg->helpers,
 				   numeric ? "number" : "cell_number");

@@ -216,3 +216,25 @@ def onehot_infrequent_drop_dtypes(X, y):
 
 SKEW_VARIANTS["onehot_infrequent"] = onehot_infrequent
 SKEW_VARIANTS["onehot_infrequent_drop_dtypes"] = onehot_infrequent_drop_dtypes
+
+
+def category_dtypes(X, y):
+    """--dtypes with pandas category dtypes: Sex and Embarked as string categories,
+    Pclass as the categories [1, 2, 3]: the tutorial's astype(dtypes) turns any other
+    value (an unknown string, a number for Sex, "3" or true for Pclass) into NaN, which
+    the imputer then fills."""
+    Xc = X.copy()
+    for c in ("Sex", "Embarked", "Pclass"):
+        Xc[c] = Xc[c].astype("category")
+    pre = ColumnTransformer([
+        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                              OneHotEncoder(handle_unknown="ignore")), ["Sex", "Embarked"]),
+        ("pc", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                             OneHotEncoder(handle_unknown="ignore")), ["Pclass"]),
+        ("num", SimpleImputer(), ["Age", "Fare"]),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, Xc, y), Xc, y, True)
+
+
+SKEW_VARIANTS["category_dtypes"] = category_dtypes
