@@ -1105,21 +1105,30 @@ def column_type_from_dtype(dtype, column):
         kind = np.dtype(dtype).kind
     except TypeError:
         kind = None
+    if kind == "f" and np.dtype(dtype).itemsize < 8:
+        raise ExportError("column %r: dtype %s is not supported (astype rounds the values to "
+                          "it; the core reads float64): use float64" % (column, text))
     if kind in ("i", "u", "f", "b"):
         return "number"
     if kind == "O" or text in ("str",):
         return "string"
+    if column_values_from_dtype(dtype) is not None or text == "Float64":
+        return "number"
     if text == "string":
         raise ExportError("column %r: dtype string is not supported (its astype turns numbers "
                           "into text and keeps pd.NA, which scikit-learn does not treat as "
                           "missing); use object" % column)
-    if text in ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
-                "Float32", "Float64", "boolean"):
-        raise ExportError("column %r: the nullable dtype %s is not supported (its astype "
-                          "refuses values the float64 reading accepts); use %s"
-                          % (column, text, "bool" if text == "boolean" else text.lower()))
+    if text in ("Int8", "Int16", "Int32", "UInt8", "UInt16", "UInt32", "UInt64", "Float32"):
+        raise ExportError("column %r: the nullable dtype %s is not supported (Int64, Float64 "
+                          "and boolean are)" % (column, text))
     raise ExportError("column %r: dtype %s is not supported (numeric, boolean, object or "
                       "category only)" % (column, text))
+
+
+def column_values_from_dtype(dtype):
+    """The "values" rule of a pandas nullable dtype whose astype refuses values that the
+    float64 reading accepts: "integer" (Int64), "boolean"; else None."""
+    return {"Int64": "integer", "boolean": "boolean"}.get(str(dtype))
 
 
 def column_categories_from_dtype(dtype, column):
@@ -1315,6 +1324,9 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
             categories = column_categories_from_dtype(dtypes[c], c)
             if categories is not None:
                 entry["categories"] = categories
+            values = column_values_from_dtype(dtypes[c])
+            if values is not None and entry["type"] == "number":
+                entry["values"] = values
         col_docs.append(entry)
     pre = [{"column": b.column, "steps": b.steps, "features": f}
            for b, f in zip(blocks, feature_names)]
@@ -1440,6 +1452,23 @@ def normalize_value(value, ctype, allow_inf=False):
     return value
 
 
+def _nullable_value(value, name, rule):
+    """A value through the tutorial's one-row astype to Int64 or boolean (pd.NA read as
+    NaN, as scikit-learn reads it), or RejectedObservation where astype fails."""
+    import pandas as pd
+    if value is not None and not isinstance(value, (str, bool, int, float)):
+        raise RejectedObservation("an object or array for a number column")
+    if isinstance(value, str) and (not value.isascii() or "\x00" in value):
+        raise RejectedObservation("non-ASCII characters in a number")
+    dtype = "Int64" if rule == "integer" else "boolean"
+    try:
+        one = pd.DataFrame([{name: value}], columns=[name]).astype({name: dtype})
+    except Exception as e:  # noqa: BLE001 - what astype refuses, the row is refused
+        raise RejectedObservation("astype(%s): %s" % (dtype, e))
+    v = one[name].iloc[0]
+    return np.nan if v is pd.NA else float(v)
+
+
 def _category_json_value(value):
     """A JSON value as the tutorial's frame holds it before astype to a category dtype:
     None for null, the Python value otherwise (its astype then keeps it or makes it NaN;
@@ -1467,7 +1496,9 @@ def reference_frame(observations, columns, allow_inf=()):
         name, ctype = col["name"], col["type"]
         arr = np.empty(len(observations), dtype=object)
         for i, obs in enumerate(observations):
-            if "categories" in col and ctype is not None:
+            if "values" in col and ctype is not None:
+                arr[i] = _nullable_value(obs.get(name), name, col["values"])
+            elif "categories" in col and ctype is not None:
                 # the tutorial's astype to the category dtype, on a one-row frame (the
                 # value's own dtype decides: True alone is bool, never the category 1)
                 v = _category_json_value(obs.get(name))
@@ -1515,6 +1546,8 @@ def model_columns(doc):
         entry = {"name": c["name"], "type": c["type"] if c["name"] in used else None}
         if "categories" in c:
             entry["categories"] = c["categories"]
+        if "values" in c:
+            entry["values"] = c["values"]
         out.append(entry)
     return out
 
@@ -1730,7 +1763,7 @@ def frame_to_observations(frame, columns):
         obs = {}
         for c in names:
             v = values[c][i]
-            if v is None or _is_nan(v):
+            if v is None or _is_nan(v) or type(v).__name__ == "NAType":   # pd.NA too
                 continue
             if isinstance(v, (np.generic,)):
                 v = v.item()

@@ -111,7 +111,11 @@ predict_model_free(predict_model *model)
 
 /* ---------- columns ---------- */
 
-static const char *const column_fields[] = {"name", "type", "dtype", "categories", NULL};
+static const char *const column_fields[] = {
+	"name", "type", "dtype", "categories", "values", NULL
+};
+/* in the order of COLUMN_VALUES_INTEGER, COLUMN_VALUES_BOOLEAN */
+static const char *const column_values[] = {"integer", "boolean", NULL};
 static const char *const column_types[] = {"number", "string", NULL};
 
 /*
@@ -135,6 +139,25 @@ load_column_categories(loader *ld, const cJSON *entry, column *col)
 	if (col->categories->numeric != col->numeric)
 		return fail(ld, "expected %s categories for a %s column",
 					col->numeric ? "number" : "string", col->numeric ? "number" : "string");
+	return true;
+}
+
+/* A nullable dtype's rule on a number column: "integer" (Int64), "boolean". */
+static bool
+load_column_values(loader *ld, const cJSON *entry, column *col)
+{
+	const cJSON *field = member(ld, entry, "values", false);
+	int			rule;
+
+	col->values = COLUMN_VALUES_ANY;
+	if (field == NULL)
+		return true;
+	path_push_key(ld, "values");
+	if ((rule = expect_enum(ld, field, column_values)) < 0)
+		return false;
+	if (!col->numeric || col->categories != NULL)
+		return fail(ld, "only a number column without categories has a values rule");
+	col->values = (uint8_t) (rule + 1);
 	return true;
 }
 
@@ -198,7 +221,8 @@ load_columns(loader *ld, const cJSON *item)
 			path_push_key(ld, "dtype");
 			return fail(ld, "expected a string, got %s", json_type_name(field));
 		}
-		if (!load_column_categories(ld, entry, col))
+		if (!load_column_categories(ld, entry, col) ||
+			!load_column_values(ld, entry, col))
 			return false;
 		path_set(ld, at);
 	}

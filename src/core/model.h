@@ -238,7 +238,12 @@ typedef struct column
 	bool		numeric;
 	bool		used;			/* read by some block */
 	category_table *categories; /* a pandas category dtype's, or NULL */
+	uint8_t		values;			/* a nullable dtype's rule: COLUMN_VALUES_* */
 } column;
+
+#define COLUMN_VALUES_ANY 0
+#define COLUMN_VALUES_INTEGER 1 /* pandas Int64 */
+#define COLUMN_VALUES_BOOLEAN 2 /* pandas boolean */
 
 typedef struct arena_chunk arena_chunk;
 

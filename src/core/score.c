@@ -208,15 +208,66 @@ read_category_value(const predict_model *model, uint32_t col, const predict_valu
 						other_kind_name(value));
 }
 
-/* Read a column's value the way the tutorial's astype(dtypes) does. */
+/* Characters of a Python int() literal: ASCII whitespace, sign, digits, '_'. */
+static bool
+is_integer_text(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_python_space((unsigned char) s[i]) && !is_digit(s[i]) &&
+			s[i] != '+' && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * A nullable dtype's astype refuses what the float64 reading accepts: Int64
+ * an int() literal or an integral number whose float64 is within (-2^63,
+ * 2^63) (at +-2^63 the JSON number may have been beyond int64), boolean
+ * true/false or a number equal to 0 or 1.
+ */
 static predict_status
-read_value(const predict_model *model, uint32_t col, const predict_value *value,
-		   cell *out, predict_error *err)
+check_nullable(const predict_model *model, uint32_t col, const predict_value *value,
+			   const cell *c, predict_error *err)
+{
+	uint8_t		rule = model->columns[col].values;
+	char		shown[100];
+	bool		ok;
+
+	if (rule == COLUMN_VALUES_ANY || value->kind == PREDICT_VALUE_MISSING ||
+		value->kind == PREDICT_VALUE_BOOL)
+		return PREDICT_OK;
+	if (rule == COLUMN_VALUES_INTEGER)
+		ok = (value->kind != PREDICT_VALUE_STRING ||
+			  is_integer_text(value->string, value->length)) &&
+			c->number == floor(c->number) &&
+			/* +-2^63 exactly could be int64's minimum or beyond it: refused */
+			fabs(c->number) < 9223372036854775808.0;
+	else
+		ok = value->kind == PREDICT_VALUE_NUMBER && (c->number == 0 || c->number == 1);
+	if (ok)
+		return PREDICT_OK;
+	if (value->kind == PREDICT_VALUE_STRING)
+	{
+		char		quoted[80];
+
+		predict_quote(quoted, sizeof(quoted), value->string, value->length);
+		snprintf(shown, sizeof(shown), "the string %s", quoted);
+	}
+	else
+		predict_format_number(shown, sizeof(shown), c->number);
+	return column_error(model, col, err,
+						rule == COLUMN_VALUES_INTEGER ?
+						"expected an integer (dtype Int64), got %s" :
+						"expected true, false, 0 or 1 (dtype boolean), got %s", shown);
+}
+
+/* A number or string column's value, by the table of docs/model-format.md. */
+static predict_status
+read_plain_value(const predict_model *model, uint32_t col, const predict_value *value,
+				 cell *out, predict_error *err)
 {
 	bool		numeric = model->columns[col].numeric;
 
-	if (model->columns[col].categories != NULL)
-		return read_category_value(model, col, value, out, err);
 	out->is_string = false;
 	out->number = NAN;
 	switch (value->kind)
@@ -251,6 +302,20 @@ read_value(const predict_model *model, uint32_t col, const predict_value *value,
 						numeric ? "expected a number, got %s" :
 						"expected a string or a number, got %s",
 						other_kind_name(value));
+}
+
+/* Read a column's value the way the tutorial's astype(dtypes) does. */
+static predict_status
+read_value(const predict_model *model, uint32_t col, const predict_value *value,
+		   cell *out, predict_error *err)
+{
+	predict_status status;
+
+	if (model->columns[col].categories != NULL)
+		return read_category_value(model, col, value, out, err);
+	if ((status = read_plain_value(model, col, value, out, err)) != PREDICT_OK)
+		return status;
+	return check_nullable(model, col, value, out, err);
 }
 
 static predict_status

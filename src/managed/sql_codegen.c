@@ -271,6 +271,45 @@ emit_read_category_column(codegen *cg, uint32_t col, bool keep)
 	sql_append(out, "]::text[])) THEN c%u_s := NULL; c%u_x := 'NaN'::float8; END IF;\n", col, col);
 }
 
+/*
+ * A nullable dtype's rule on the number just read into var (check_nullable
+ * in score.c): Int64 takes an int() literal or an integral number in
+ * int64's range, boolean true/false or a number equal to 0 or 1.
+ */
+static void
+emit_nullable_check(codegen *cg, uint32_t col, const char *var)
+{
+	sql_buffer *out = cg->out;
+	bool		integer = cg->model->columns[col].values == COLUMN_VALUES_INTEGER;
+
+	sql_append(out, "  IF jsonb_typeof(obs->");
+	column_key(cg, col);
+	if (integer)
+	{
+		sql_append(out, ") IN ('string', 'number') AND ((jsonb_typeof(obs->");
+		column_key(cg, col);
+		sql_append(out, ") = 'string' AND translate(obs->>");
+		column_key(cg, col);
+		sql_append(out, ", E' \\t\\n\\u000b\\f\\r+-0123456789_', '') <> '') OR %s <> trunc(%s) "
+				   "OR abs(%s) >= 9223372036854775808::float8)", var, var, var);
+	}
+	else
+	{
+		sql_append(out, ") = 'string' OR (jsonb_typeof(obs->");
+		column_key(cg, col);
+		sql_append(out, ") = 'number' AND %s <> 0 AND %s <> 1)", var, var);
+	}
+	sql_append(out, " THEN PERFORM %s.fail(", cg->helpers);
+	column_label(cg, col);
+	sql_append(out, " || ': %s, got ' || CASE WHEN jsonb_typeof(obs->",
+			   integer ? "expected an integer (dtype Int64)" :
+			   "expected true, false, 0 or 1 (dtype boolean)");
+	column_key(cg, col);
+	sql_append(out, ") = 'string' THEN 'the string ' || %s.quote(obs->>", cg->helpers);
+	column_key(cg, col);
+	sql_append(out, ", 80) ELSE %s.shown(NULL, %s) END); END IF;\n", cg->helpers, var);
+}
+
 /* Read column col into c<col>_s / c<col>_x (a string, or a number with NaN for missing). */
 static void
 emit_read_column(codegen *cg, uint32_t col, bool keep)
@@ -281,6 +320,21 @@ emit_read_column(codegen *cg, uint32_t col, bool keep)
 	if (cg->model->columns[col].categories != NULL)
 	{
 		emit_read_category_column(cg, col, keep);
+		return;
+	}
+	if (cg->model->columns[col].values != COLUMN_VALUES_ANY)
+	{
+		char		var[32];
+
+		snprintf(var, sizeof(var), keep ? "c%u_x" : "x", col);
+		if (keep)
+			sql_append(out, "  c%u_s := NULL;\n", col);
+		sql_append(out, "  %s := %s.read_number(obs->", var, cg->helpers);
+		column_key(cg, col);
+		sql_append(out, ", ");
+		column_label(cg, col);
+		sql_append(out, ");\n");
+		emit_nullable_check(cg, col, var);
 		return;
 	}
 	if (!keep)

@@ -43,7 +43,9 @@ $$;
 
 
 def observations(X):
-    return [{k: v for k, v in rec.items() if not (isinstance(v, float) and math.isnan(v))}
+    # (pd.NA, a nullable dtype's missing value, is missing too)
+    return [{k: v for k, v in rec.items() if not (isinstance(v, float) and math.isnan(v))
+             and type(v).__name__ != "NAType"}
             for rec in X.to_dict("records")]
 
 

@@ -238,3 +238,24 @@ def category_dtypes(X, y):
 
 
 SKEW_VARIANTS["category_dtypes"] = category_dtypes
+
+
+def nullable_dtypes(X, y):
+    """--dtypes with pandas nullable dtypes: SibSp and Parch as Int64 (2.5, "3.0" or 1e20
+    fail the tutorial's astype: refused rows; " 3 " and "1_0" are int() literals), Age as
+    Float64 (read like float64), Alone as boolean (only true, false, 0 and 1)."""
+    Xn = X.copy()
+    Xn["SibSp"] = Xn["SibSp"].astype("Int64")
+    Xn["Parch"] = Xn["Parch"].astype("Int64")
+    Xn["Age"] = Xn["Age"].astype("Float64")
+    Xn["Alone"] = ((X["SibSp"] + X["Parch"]) == 0).astype("boolean")
+    pre = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["Age", "SibSp", "Parch"]),
+        ("alone", SimpleImputer(strategy="most_frequent"), ["Alone"]),
+        _sex(),
+    ], sparse_threshold=0)
+    est = make_pipeline(pre, LogisticRegression(max_iter=2000))
+    return Variant(_fit(est, Xn, y), Xn, y, True)
+
+
+SKEW_VARIANTS["nullable_dtypes"] = nullable_dtypes
