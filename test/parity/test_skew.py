@@ -186,3 +186,43 @@ def test_cephes_expm1_is_boxcox():
         same = (got == want) | (np.isnan(got) & np.isnan(want))
         assert same[logs_agree].all(), (lam, xs[~same & logs_agree][:5])
         assert logs_agree.mean() > 0.3
+
+
+TUTORIAL_PROBES = {
+    "category_dtypes": [("Sex", "MALE"), ("Sex", 5), ("Sex", True), ("Pclass", "3"),
+                        ("Pclass", True), ("Pclass", 3.0), ("Pclass", 4), ("Embarked", "Q"),
+                        ("Embarked", None), ("Embarked", "X")],
+    "nullable_dtypes": [("SibSp", 2.5), ("SibSp", "3.0"), ("SibSp", " 3 "), ("SibSp", "1_0"),
+                        ("SibSp", 1e20), ("SibSp", True), ("SibSp", None), ("SibSp", "abc"),
+                        ("Alone", 1), ("Alone", 0.0), ("Alone", 2), ("Alone", "true"),
+                        ("Alone", None), ("Age", "2.5"), ("Age", None), ("Age", True)],
+}
+
+
+@pytest.mark.parametrize("name", list(TUTORIAL_PROBES))
+def test_tutorial_frame(name, variant_run, predict_score):
+    """The docs' reading of category and nullable dtypes is the tutorial's:
+    pd.DataFrame([obs], columns=columns).astype(dtypes), then predict_proba; a row
+    whose astype fails is refused."""
+    import json
+    import pandas as pd
+    r = variant_run(name)
+    v = r["variant"]
+    columns = list(v.X.columns)
+    base = {k: val for k, val in pe.frame_to_observations(v.X.iloc[:1], columns)[0].items()}
+    obs = [dict(base, **{col: val}) for col, val in TUTORIAL_PROBES[name]]
+    got = pe.c_scores(str(r["model"]), [json.dumps(o) for o in obs], predict_score)
+    scored = set()
+    for o, g in zip(obs, got):
+        try:
+            frame = pd.DataFrame([o], columns=columns).astype(v.X.dtypes)
+            want = float(v.estimator.predict_proba(frame)[0, 1])
+        except (TypeError, ValueError) as e:
+            assert isinstance(g, str), (o, "tutorial refuses: %s" % e, g)
+            continue
+        assert not isinstance(g, str), (o, want, g)
+        assert abs(g - want) <= pe.TOLERANCE, (o, want, g)
+        scored.add(round(want, 12))
+    # not vacuous: several distinct probabilities, and refusals where astype fails
+    assert len(scored) >= 2
+    assert name == "category_dtypes" or sum(isinstance(g, str) for g in got) >= 4

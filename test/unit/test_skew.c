@@ -352,9 +352,114 @@ infrequent_tests(void)
 						   "infrequent[0]: expected one of the categories");
 }
 
+/* A model reading column c (declared by column_json) through a one-hot or an imputer. */
+static void
+expect_column(const char *name, const char *column_json, const char *steps, const char *value,
+			  double want, const char *error)
+{
+	static const char format[] =
+		"{\"format\": \"predict-model/1\", \"name\": \"skew\", \"columns\": [%s],"
+		" \"preprocessing\": [{\"column\": \"c\", \"steps\": [%s], \"features\": [\"f\"]}],"
+		" \"estimator\": {\"type\": \"logistic_regression\", \"coef\": [1.0], \"intercept\": 0.0,"
+		" \"link\": \"logistic\"}, \"positive_class\": 1,"
+		" \"provenance\": {\"sklearn_version\": \"1.2.1\", \"exported_at\": \"2026-12-05T00:00:00Z\","
+		" \"training_rows\": null}}";
+	char		text[2048];
+	char		obs[200];
+	predict_model *m;
+	predict_value values[1];
+	predict_error err = {0};
+	double		proba = 0;
+	predict_status status;
+
+	snprintf(text, sizeof(text), format, column_json, steps);
+	if (value == NULL)
+	{
+		expect_load_error(name, text, NULL, error);
+		return;
+	}
+	if ((m = expect_load(name, text)) == NULL)
+		return;
+	snprintf(obs, sizeof(obs), "{\"c\": %s}", value);
+	status = predict_score_json(m, obs, strlen(obs), values, &proba, &err);
+	if (error != NULL)
+		unit_report(name, status != PREDICT_OK && strstr(err.message, error) != NULL,
+					"got '%s', expected an error containing '%s'",
+					status == PREDICT_OK ? "" : err.message, error);
+	else
+		unit_report(name, status == PREDICT_OK && proba == 1.0 / (1.0 + exp(-want)),
+					"proba %.17g (%s), want feature %g", proba,
+					status == PREDICT_OK ? "ok" : err.message, want);
+	predict_model_free(m);
+}
+
+#define STRING_CATEGORIES "{\"name\": \"c\", \"type\": \"string\", \"categories\": [\"female\", \"male\"]}"
+#define NUMBER_CATEGORIES "{\"name\": \"c\", \"type\": \"number\", \"categories\": [1, 2, 3]}"
+#define IS_MALE "{\"type\": \"impute\", \"value\": \"male\"}, {\"type\": \"ordinal\", " \
+	"\"categories\": [\"female\", \"male\"], \"handle_unknown\": \"error\", \"unknown_value\": null, " \
+	"\"encoded_missing_value\": null}"
+#define IMPUTE_7 "{\"type\": \"impute\", \"value\": 7}"
+#define INT64 "{\"name\": \"c\", \"type\": \"number\", \"values\": \"integer\"}"
+#define BOOLEAN "{\"name\": \"c\", \"type\": \"number\", \"values\": \"boolean\"}"
+
+static void
+column_dtype_tests(void)
+{
+	/* pandas category dtypes: a value not among the categories is missing (imputed) */
+	expect_column("category string kept", STRING_CATEGORIES, IS_MALE, "\"female\"", 0.0, NULL);
+	expect_column("category unknown string missing", STRING_CATEGORIES, IS_MALE, "\"MALE\"", 1.0, NULL);
+	expect_column("category number for strings missing", STRING_CATEGORIES, IS_MALE, "5", 1.0, NULL);
+	expect_column("category boolean missing", STRING_CATEGORIES, IS_MALE, "false", 1.0, NULL);
+	expect_column("category object refused", STRING_CATEGORIES, IS_MALE, "{}", 0.0,
+				  "column \"c\": expected a string or a number, got an object");
+	expect_column("category number kept", NUMBER_CATEGORIES, IMPUTE_7, "3.0", 3.0, NULL);
+	expect_column("category number not among them", NUMBER_CATEGORIES, IMPUTE_7, "2.5", 7.0, NULL);
+	expect_column("category numeric string missing", NUMBER_CATEGORIES, IMPUTE_7, "\"3\"", 7.0, NULL);
+	expect_column("category true is not 1", NUMBER_CATEGORIES, IMPUTE_7, "true", 7.0, NULL);
+	expect_column("category infinity missing", NUMBER_CATEGORIES, IMPUTE_7, "1e400", 7.0, NULL);
+	expect_column("category null", NUMBER_CATEGORIES, IMPUTE_7, "null", 7.0, NULL);
+	expect_column("category kind must match the type",
+				  "{\"name\": \"c\", \"type\": \"number\", \"categories\": [\"a\"]}", IMPUTE_7, NULL, 0,
+				  "columns[0].categories: expected number categories for a number column");
+	expect_column("category no null",
+				  "{\"name\": \"c\", \"type\": \"number\", \"categories\": [1, null]}", IMPUTE_7, NULL, 0,
+				  "columns[0].categories: a category dtype has no null category");
+
+	/* nullable dtypes */
+	expect_column("Int64 integral", INT64, IMPUTE_7, "4.0", 4.0, NULL);
+	expect_column("Int64 int() literal", INT64, IMPUTE_7, "\" 1_0 \"", 10.0, NULL);
+	expect_column("Int64 true", INT64, IMPUTE_7, "true", 1.0, NULL);
+	expect_column("Int64 null", INT64, IMPUTE_7, "null", 7.0, NULL);
+	expect_column("Int64 fraction refused", INT64, IMPUTE_7, "2.5", 0,
+				  "column \"c\": expected an integer (dtype Int64), got 2.5");
+	expect_column("Int64 float literal refused", INT64, IMPUTE_7, "\"3.0\"", 0,
+				  "column \"c\": expected an integer (dtype Int64), got the string \"3.0\"");
+	expect_column("Int64 nan literal refused", INT64, IMPUTE_7, "\"nan\"", 0,
+				  "expected an integer (dtype Int64)");
+	expect_column("Int64 beyond int64 refused", INT64, IMPUTE_7, "1e20", 0,
+				  "expected an integer (dtype Int64), got 1e+20");
+	expect_column("Int64 2^63 refused", INT64, IMPUTE_7, "-9223372036854775808", 0,
+				  "expected an integer (dtype Int64)");
+	expect_column("Int64 below 2^63", INT64, IMPUTE_7, "9223372036854774784", 9223372036854774784.0, NULL);
+	expect_column("boolean 0", BOOLEAN, IMPUTE_7, "0", 0.0, NULL);
+	expect_column("boolean true", BOOLEAN, IMPUTE_7, "true", 1.0, NULL);
+	expect_column("boolean null", BOOLEAN, IMPUTE_7, "null", 7.0, NULL);
+	expect_column("boolean 2 refused", BOOLEAN, IMPUTE_7, "2", 0,
+				  "column \"c\": expected true, false, 0 or 1 (dtype boolean), got 2");
+	expect_column("boolean string refused", BOOLEAN, IMPUTE_7, "\"1\"", 0,
+				  "column \"c\": expected true, false, 0 or 1 (dtype boolean), got the string \"1\"");
+	expect_column("values on a string column",
+				  "{\"name\": \"c\", \"type\": \"string\", \"values\": \"boolean\"}", IS_MALE, NULL, 0,
+				  "columns[0].values: only a number column without categories has a values rule");
+	expect_column("values unknown",
+				  "{\"name\": \"c\", \"type\": \"number\", \"values\": \"Int64\"}", IMPUTE_7, NULL, 0,
+				  "columns[0].values:");
+}
+
 void
 skew_tests(void)
 {
+	column_dtype_tests();
 	infrequent_tests();
 	function_tests();
 	power_tests();
