@@ -8,5 +8,6 @@
 
 double		cephes_expm1(double x);
 double		cephes_ndtri(double y);
+void		cephes_ndtri_coefficients(const double *const **p, const double *const **q);
 
 #endif							/* PREDICT_SPECIAL_H */

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "special.h"
 
 /* Generated code for trees this large would take PL/pgSQL too long to compile. */
 #define MAX_SQL_TREE_NODES 250000
@@ -601,6 +602,166 @@ emit_infrequent(codegen *cg, const step *st)
 	sql_append(out, "}'::integer[])[k + 1]; END IF;\n");
 }
 
+/*
+ * The interpolation's arithmetic stays clear of PostgreSQL's overflow and
+ * underflow errors when the quantiles are within 1e290 and distinct ones at
+ * least 1e-290 apart: slopes are then below 1e290 and each product below 1.
+ */
+static bool
+quantile_in_range(const step *st)
+{
+	for (size_t i = 0; i < st->npoints; i++)
+	{
+		if (fabs(st->points[i]) > 1e290)
+			return false;
+		if (i > 0 && st->points[i] != st->points[i - 1] &&
+			st->points[i] - st->points[i - 1] < 1e-290)
+			return false;
+	}
+	return true;
+}
+
+static void
+emit_float_array(codegen *cg, const double *values, size_t n, bool negated_reversed)
+{
+	sql_append(cg->out, "'{");
+	for (size_t i = 0; i < n; i++)
+		sql_append(cg->out, "%s%.17g", i ? "," : "",
+				   negated_reversed ? -values[n - 1 - i] : values[i]);
+	sql_append(cg->out, "}'::float8[]");
+}
+
+/*
+ * var := np.interp(qt, xp, fp) (interp in score.c): the last point <= qt by
+ * bisection, then numpy's slope formula. Arrays are 1-based in SQL.
+ */
+static void
+emit_interp(codegen *cg, const step *st, bool negated, const char *var)
+{
+	sql_buffer *out = cg->out;
+	size_t		n = st->npoints;
+
+	sql_append(out, "  qx := ");
+	emit_float_array(cg, st->points, n, negated);
+	sql_append(out, ";\n  qf := ");
+	emit_float_array(cg, st->levels, n, negated);
+	sql_append(out, ";\n  IF qt > qx[%zu] THEN %s := qf[%zu];\n"
+			   "  ELSIF qt < qx[1] THEN %s := qf[1];\n  ELSE\n"
+			   "    qlo := 0; qhi := %zu;\n"
+			   "    WHILE qlo < qhi LOOP qmid := qlo + (qhi - qlo) / 2;"
+			   " IF qt >= qx[qmid + 1] THEN qlo := qmid + 1; ELSE qhi := qmid; END IF; END LOOP;\n"
+			   "    IF qlo = %zu OR qx[qlo] = qt THEN %s := qf[qlo];\n    ELSE\n"
+			   "      qs := (qf[qlo + 1] - qf[qlo]) / (qx[qlo + 1] - qx[qlo]);\n"
+			   "      qc := qt - qx[qlo];\n"
+			   "      qc := CASE WHEN abs(qc) < 1e-200 THEN %s.tiny_product(qc, qs) ELSE qc * qs END;\n"
+			   "      %s := qc + qf[qlo];\n    END IF;\n  END IF;\n",
+			   n, var, n, var, n, n, var, cg->helpers, var);
+}
+
+/* Horner's rule as an expression: c[0] z^n + ... + c[n] (leading 1 when monic). */
+static void
+emit_polynomial(codegen *cg, const char *z, const double *c, int n, bool monic)
+{
+	int			terms = monic ? n : n;
+
+	for (int i = 0; i < terms; i++)
+		sql_append(cg->out, "(");
+	if (monic)
+		sql_append(cg->out, "%s", z);
+	else
+		sql_number(cg->out, c[0]);
+	for (int i = monic ? 0 : 1; i <= (monic ? n - 1 : n); i++)
+	{
+		if (!(monic && i == 0))
+			sql_append(cg->out, " * %s", z);
+		sql_append(cg->out, " + ");
+		sql_number(cg->out, c[i]);
+		sql_append(cg->out, ")");
+	}
+}
+
+/* x := scipy.stats.norm.ppf(x) (norm_ppf and cephes_ndtri in the core). */
+static void
+emit_norm_ppf(codegen *cg)
+{
+	static const double expm2 = 0.13533528323661269189;
+	sql_buffer *out = cg->out;
+	const double *const *p;
+	const double *const *q;
+
+	cephes_ndtri_coefficients(&p, &q);
+	sql_append(out, "  IF x = 0 THEN x := '-Infinity'::float8;\n"
+			   "  ELSIF x = 1 THEN x := 'Infinity'::float8;\n"
+			   "  ELSIF x > 0 AND x < 1 AND x <> 'NaN' THEN\n"
+			   "    qlower := true; qy := x;\n    IF qy > ");
+	sql_number(out, 1.0 - expm2);
+	sql_append(out, " THEN qy := 1.0::float8 - qy; qlower := false; END IF;\n    IF qy > ");
+	sql_number(out, expm2);
+	sql_append(out, " THEN\n      qy := qy - 0.5::float8; qz := qy * qy;\n      x := (qy + qy * (qz * ");
+	emit_polynomial(cg, "qz", p[0], 4, false);
+	sql_append(out, " / ");
+	emit_polynomial(cg, "qz", q[0], 8, true);
+	sql_append(out, ")) * ");
+	sql_number(out, 2.50662827463100050242E0);
+	sql_append(out, ";\n    ELSE\n      qz := sqrt(-2.0::float8 * ln(qy));\n"
+			   "      qa := qz - ln(qz) / qz;\n      qb := 1.0::float8 / qz;\n"
+			   "      IF qz < 8.0 THEN qc := qb * ");
+	emit_polynomial(cg, "qb", p[1], 8, false);
+	sql_append(out, " / ");
+	emit_polynomial(cg, "qb", q[1], 8, true);
+	sql_append(out, "; ELSE qc := qb * ");
+	emit_polynomial(cg, "qb", p[2], 8, false);
+	sql_append(out, " / ");
+	emit_polynomial(cg, "qb", q[2], 8, true);
+	sql_append(out, "; END IF;\n      x := qa - qc;\n      IF qlower THEN x := -x; END IF;\n"
+			   "    END IF;\n    x := x * 1.0::float8 + 0.0::float8;\n"
+			   "  ELSE x := 'NaN'::float8;\n  END IF;\n");
+}
+
+/* QuantileTransformer forward (quantile_transform in score.c). */
+static void
+emit_quantile(codegen *cg, const step *st)
+{
+	sql_buffer *out = cg->out;
+	size_t		n = st->npoints;
+
+	/* PostgreSQL orders NaN above every number: NaN is neither bound */
+	if (st->normal_output)
+	{
+		sql_append(out, "  qdown := x <> 'NaN' AND x - 1e-7::float8 < ");
+		sql_number(out, st->points[0]);
+		sql_append(out, ";\n  qup := x <> 'NaN' AND x + 1e-7::float8 > ");
+		sql_number(out, st->points[n - 1]);
+	}
+	else
+	{
+		sql_append(out, "  qdown := x = ");
+		sql_number(out, st->points[0]);
+		sql_append(out, ";\n  qup := x = ");
+		sql_number(out, st->points[n - 1]);
+	}
+	sql_append(out, ";\n  IF x <> 'NaN' THEN\n  qt := x;\n");
+	emit_interp(cg, st, false, "qa");
+	sql_append(out, "  qt := -x;\n");
+	emit_interp(cg, st, true, "qb");
+	sql_append(out, "  t := qa - qb;\n  x := ");
+	sql_safe_op(out, cg->helpers, "t", '*', 0.5);
+	sql_append(out, ";\n  END IF;\n  IF qup THEN x := 1.0::float8; END IF;\n"
+			   "  IF qdown THEN x := 0.0::float8; END IF;\n");
+	if (!st->normal_output)
+		return;
+	emit_norm_ppf(cg);
+	sql_append(out, "  IF x < ");
+	sql_number(out, st->lo);
+	sql_append(out, " THEN x := ");
+	sql_number(out, st->lo);
+	sql_append(out, "; END IF;\n  IF x > ");
+	sql_number(out, st->hi);
+	sql_append(out, " AND x <> 'NaN' THEN x := ");
+	sql_number(out, st->hi);
+	sql_append(out, "; END IF;\n");
+}
+
 /* The block's scalar steps on (s, x); a one-hot block ends with hot set. */
 static void
 emit_steps(codegen *cg, const block *blk)
@@ -706,8 +867,7 @@ emit_steps(codegen *cg, const block *blk)
 				emit_yeo_johnson(cg, st->a);
 				break;
 			case STEP_QUANTILE:
-				/* refused by sql_supported_steps */
-				out->failed = true;
+				emit_quantile(cg, st);
 				break;
 			case STEP_KBINS:
 				emit_kbins(cg, blk, st);
@@ -1099,8 +1259,9 @@ sql_supported_steps(const predict_model *model, predict_error *err)
 			else if (st->type == STEP_POWER &&
 					 (fabs(st->a) < DBL_EPSILON || !(fabs(st->a - 2) > DBL_EPSILON)))
 				why = "power (yeo-johnson with lambda 0 or 2, which takes log1p)";
-			else if (st->type == STEP_QUANTILE)
-				why = "quantile";
+			else if (st->type == STEP_QUANTILE && !quantile_in_range(st))
+				why = "quantile (quantiles beyond 1e290 or closer than 1e-290, where "
+					"PostgreSQL's float8 checks raise)";
 			else if (st->type == STEP_KBINS && st->float32)
 				why = "kbins (dtype float32)";
 		}
@@ -1129,6 +1290,10 @@ emit_declarations(codegen *cg)
 
 	sql_append(out, "DECLARE\n  s text;\n  x float8;\n  k integer;\n  hot integer;\n"
 			   "  d float8 := 0.0;\n  t float8;\n  m float8;\n  total float8;\n  raw float8;\n");
+	/* the quantile step's interpolation and ndtri */
+	sql_append(out, "  qx float8[];\n  qf float8[];\n  qlo integer;\n  qhi integer;\n  qmid integer;\n"
+			   "  qt float8;\n  qs float8;\n  qa float8;\n  qb float8;\n  qc float8;\n  qy float8;\n"
+			   "  qz float8;\n  qlower boolean;\n  qup boolean;\n  qdown boolean;\n");
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (model->columns[c].used)
 			sql_append(out, "  c%zu_s text;\n  c%zu_x float8;\n", c, c);

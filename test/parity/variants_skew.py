@@ -127,7 +127,6 @@ def quantile_uniform_normal(X, y):
 
 
 SKEW_VARIANTS["quantile_uniform_normal"] = quantile_uniform_normal
-MANAGED_REFUSED["quantile_uniform_normal"] = "cannot compute step quantile"
 
 
 def kbins_ordinal_onehot(X, y):
