@@ -718,6 +718,44 @@ emit_norm_ppf(codegen *cg)
 			   "  ELSE x := 'NaN'::float8;\n  END IF;\n");
 }
 
+/*
+ * PowerTransformer's Box-Cox (box_cox in score.c): scipy's boxcox with
+ * Cephes' expm1, whose rational branch is plain arithmetic here too.
+ */
+static void
+emit_box_cox(codegen *cg, const block *blk, double lambda)
+{
+	static const double p[3] = {
+		1.2617719307481059087798E-4, 3.0299440770744196129956E-2, 9.9999999999999999991025E-1,
+	};
+	static const double q[4] = {
+		3.0019850513866445504159E-6, 2.5244834034968410419224E-3,
+		2.2726554820815502876593E-1, 2.0000000000000000009029E0,
+	};
+	sql_buffer *out = cg->out;
+
+	/* NaN passes: PostgreSQL orders it above 0 */
+	sql_append(out, "  IF x <= 0 THEN ");
+	emit_fail(cg, blk->column, "value is not positive (the Box-Cox transformation needs strictly positive data)");
+	sql_append(out, " END IF;\n  IF x <> 'NaN' THEN\n  x := ln(x);\n");
+	if (fabs(lambda) < 1e-19)
+	{
+		sql_append(out, "  END IF;\n");
+		return;
+	}
+	sql_append(out, "  x := ");
+	sql_safe_op(out, cg->helpers, "x", '*', lambda);
+	sql_append(out, ";\n  IF x < -0.5 OR x > 0.5 THEN\n");
+	emit_exp(cg);
+	sql_append(out, "  x := x - 1.0::float8;\n  ELSE\n  qz := x * x;\n  qa := x * ");
+	emit_polynomial(cg, "qz", p, 2, false);
+	sql_append(out, ";\n  qa := qa / (");
+	emit_polynomial(cg, "qz", q, 3, false);
+	sql_append(out, " - qa);\n  x := qa + qa;\n  END IF;\n  x := ");
+	sql_safe_op(out, cg->helpers, "x", '/', lambda);
+	sql_append(out, ";\n  END IF;\n");
+}
+
 /* QuantileTransformer forward (quantile_transform in score.c). */
 static void
 emit_quantile(codegen *cg, const step *st)
@@ -864,7 +902,10 @@ emit_steps(codegen *cg, const block *blk)
 				emit_function(cg, blk, st);
 				break;
 			case STEP_POWER:
-				emit_yeo_johnson(cg, st->a);
+				if (st->method == POWER_BOX_COX)
+					emit_box_cox(cg, blk, st->a);
+				else
+					emit_yeo_johnson(cg, st->a);
 				break;
 			case STEP_QUANTILE:
 				emit_quantile(cg, st);
@@ -1254,9 +1295,7 @@ sql_supported_steps(const predict_model *model, predict_error *err)
 			if (st->type == STEP_FUNCTION &&
 				(st->function == FUNCTION_LOG1P || st->function == FUNCTION_EXPM1))
 				why = names[st->function];
-			else if (st->type == STEP_POWER && st->method == POWER_BOX_COX)
-				why = "power (box-cox)";
-			else if (st->type == STEP_POWER &&
+			else if (st->type == STEP_POWER && st->method == POWER_YEO_JOHNSON &&
 					 (fabs(st->a) < DBL_EPSILON || !(fabs(st->a - 2) > DBL_EPSILON)))
 				why = "power (yeo-johnson with lambda 0 or 2, which takes log1p)";
 			else if (st->type == STEP_QUANTILE && !quantile_in_range(st))

@@ -104,7 +104,6 @@ SKEW_VARIANTS = collections.OrderedDict((f.__name__, f) for f in [
 # variant -> what managed mode's refusal names (sql_codegen.c, sql_supported_steps)
 MANAGED_REFUSED = {
     "function_log1p_expm1_identity": "cannot compute step log1p",
-    "power_box_cox": "cannot compute step power (box-cox)",
 }
 
 
