@@ -658,23 +658,27 @@ emit_interp(codegen *cg, const step *st, bool negated, const char *var)
 			   n, var, n, var, n, n, var, cg->helpers, var);
 }
 
-/* Horner's rule as an expression: c[0] z^n + ... + c[n] (leading 1 when monic). */
+/*
+ * Horner's rule as an expression in z, as Cephes evaluates it: polevl,
+ * c[0] z^n + ... + c[n]; or, when monic, p1evl, z^n + c[0] z^(n-1) + ... +
+ * c[n-1] (its leading 1 not stored).
+ */
 static void
 emit_polynomial(codegen *cg, const char *z, const double *c, int n, bool monic)
 {
-	int			terms = monic ? n : n;
-
-	for (int i = 0; i < terms; i++)
+	for (int i = 0; i < n; i++)
 		sql_append(cg->out, "(");
 	if (monic)
-		sql_append(cg->out, "%s", z);
+	{
+		sql_append(cg->out, "%s + ", z);
+		sql_number(cg->out, c[0]);
+		sql_append(cg->out, ")");
+	}
 	else
 		sql_number(cg->out, c[0]);
-	for (int i = monic ? 0 : 1; i <= (monic ? n - 1 : n); i++)
+	for (int i = 1; i < (monic ? n : n + 1); i++)
 	{
-		if (!(monic && i == 0))
-			sql_append(cg->out, " * %s", z);
-		sql_append(cg->out, " + ");
+		sql_append(cg->out, " * %s + ", z);
 		sql_number(cg->out, c[i]);
 		sql_append(cg->out, ")");
 	}
