@@ -226,3 +226,47 @@ def test_tutorial_frame(name, variant_run, predict_score):
     # not vacuous: several distinct probabilities, and refusals where astype fails
     assert len(scored) >= 2
     assert name == "category_dtypes" or sum(isinstance(g, str) for g in got) >= 4
+
+
+MANAGED_STEP_REFUSALS = [
+    ({"type": "function", "func": "expm1", "validate": False}, "cannot compute step expm1"),
+    ({"type": "power", "method": "yeo-johnson", "lambda": 0},
+     "cannot compute step power (yeo-johnson with lambda 0 or 2, which takes log1p)"),
+    ({"type": "power", "method": "yeo-johnson", "lambda": 2}, "lambda 0 or 2"),
+    ({"type": "quantile", "output": "uniform", "quantiles": [0, 1e-300], "references": [0, 1]},
+     "cannot compute step quantile (quantiles beyond 1e290 or closer than 1e-290"),
+    ({"type": "quantile", "output": "normal", "quantiles": [0, 1e295], "references": [0, 1]},
+     "cannot compute step quantile"),
+    ({"type": "kbins", "edges": [1.5], "dtype": "float32"}, "cannot compute step kbins (dtype float32)"),
+]
+
+
+@pytest.mark.parametrize("case", MANAGED_STEP_REFUSALS,
+                         ids=[str(i) for i in range(len(MANAGED_STEP_REFUSALS))])
+def test_managed_refuses_by_name(case, predict_score, tmp_path):
+    """predict-score --sql (managed mode's compiler) refuses what PostgreSQL cannot compute
+    bit for bit, naming the block, the column and the step; the same model with a
+    compilable step compiles."""
+    import json
+    import subprocess
+    step, message = case
+    doc = {"format": "predict-model/1", "name": "m",
+           "columns": [{"name": "Age", "type": "number"}],
+           "preprocessing": [{"column": "Age", "steps": [step], "features": ["Age"]}],
+           "estimator": {"type": "logistic_regression", "coef": [0.5], "intercept": 0.0,
+                         "link": "logistic"},
+           "positive_class": 1,
+           "provenance": {"sklearn_version": "1.2.1", "exported_at": "2026-12-05T00:00:00Z",
+                          "training_rows": None}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    proc = subprocess.run([predict_score, "--model", str(path), "--sql"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stdout[:200]
+    assert message in proc.stderr, proc.stderr
+    assert 'preprocessing[0] (column "Age"): the SQL scorer cannot compute step' in proc.stderr
+    doc["preprocessing"][0]["steps"] = [{"type": "function", "func": "log", "validate": False}]
+    path.write_text(json.dumps(doc))
+    ok = subprocess.run([predict_score, "--model", str(path), "--sql"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "CREATE FUNCTION" in ok.stdout, ok.stderr
