@@ -24,6 +24,14 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   ``inplace_column_scale(X, 1 / scale_)`` -> ``multiply`` by the reciprocal
   computed in numpy float64, exactly as scikit-learn computes it.
 - ``MinMaxScaler``: ``X *= scale_; X += min_; np.clip`` -> ``min_max``.
+- ``FunctionTransformer`` with a numpy ufunc of one value (log1p, log, sqrt,
+  exp, expm1, abs) -> ``function``; ``func=None`` adds no step.
+- ``PowerTransformer`` -> ``power`` (``lambdas_[i]``), then, when
+  ``standardize``, its ``_scaler`` as ``standardize``.
+- ``QuantileTransformer`` -> ``quantile`` (``quantiles_[:, i]``,
+  ``references_``, ``output_distribution``).
+- ``KBinsDiscretizer`` -> ``kbins`` (the inner ``bin_edges_``), then a
+  ``one_hot`` of the bins for ``encode='onehot'``/``'onehot-dense'``.
 - ``LogisticRegression`` (binary) -> ``logistic_regression`` with link
   ``logistic`` (one-vs-rest / auto) or ``softmax`` (multinomial).
 - ``DecisionTreeClassifier``/``ExtraTreeClassifier`` -> ``decision_tree``,
@@ -149,7 +157,7 @@ def _class_name(obj):
 class Block:
     """One use of an input column: the steps applied so far and the width."""
 
-    __slots__ = ("column", "steps", "width", "vtype", "one_hot")
+    __slots__ = ("column", "steps", "width", "vtype", "one_hot", "narrow")
 
     def __init__(self, column, vtype=None):
         self.column = column      # input column name
@@ -157,12 +165,14 @@ class Block:
         self.width = 1            # number of features it outputs now
         self.vtype = vtype        # "number", "string" or None (raw, type not yet known)
         self.one_hot = False      # a one_hot step has been applied
+        self.narrow = None        # an encoder's dtype other than float64, else None
 
     def copy(self):
         b = Block(self.column, self.vtype)
         b.steps = copy.deepcopy(self.steps)
         b.width = self.width
         b.one_hot = self.one_hot
+        b.narrow = self.narrow
         return b
 
 
@@ -288,6 +298,7 @@ def _compile(est, blocks, sparse, path, ctx):
         return blocks, sparse
     if kind is ColumnTransformer:
         return _column_transformer(est, blocks, sparse, path, ctx)
+    _check_not_narrow(blocks, path, _class_name(est))
     if kind is SimpleImputer:
         return _simple_imputer(est, blocks, sparse, path, ctx)
     if kind is OneHotEncoder:
@@ -296,6 +307,9 @@ def _compile(est, blocks, sparse, path, ctx):
         return _ordinal(est, blocks, sparse, path, ctx)
     if kind in (StandardScaler, RobustScaler, MaxAbsScaler, MinMaxScaler):
         return _scaler(est, blocks, sparse, path, ctx)
+    skew = _skew_exporter(kind)
+    if skew is not None:
+        return skew(est, blocks, sparse, path, ctx)
     raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
 
 
@@ -429,32 +443,13 @@ def _simple_imputer(est, blocks, sparse, path, ctx):
     return out, sparse
 
 
-def _check_encoder_dtype(est, path, cls):
-    try:
-        ok = np.dtype(est.dtype) == np.float64
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ExportError("%s: %s dtype=%r is not supported (only float64)"
-                          % (path, cls, est.dtype))
-
-
 def _one_hot(est, blocks, sparse, path, ctx):
     cls = "OneHotEncoder"
-    if getattr(est, "_infrequent_enabled", False) or \
-            getattr(est, "min_frequency", None) is not None or \
-            getattr(est, "max_categories", None) is not None:
-        raise ExportError(
-            "%s: OneHotEncoder infrequent categories (min_frequency=%r, max_categories=%r) "
-            "are not supported" % (path, getattr(est, "min_frequency", None),
-                                   getattr(est, "max_categories", None)))
-    _check_encoder_dtype(est, path, cls)
+    narrow = _narrow_dtype(est, path, cls)
     _check_width_one(blocks, path, cls)
     _check_n_features(est, blocks, path)
     handle = est.handle_unknown
-    if handle == "infrequent_if_exist":
-        handle = "ignore"   # without infrequent categories it behaves as "ignore"
-    if handle not in ("error", "ignore"):
+    if handle not in ("error", "ignore", "infrequent_if_exist"):
         raise ExportError("%s: OneHotEncoder handle_unknown=%r is not supported" % (path, handle))
     # scikit-learn >= 1.2 calls it sparse_output (fit() copies a non-default,
     # deprecated `sparse` into it); earlier versions only have `sparse`
@@ -463,6 +458,7 @@ def _one_hot(est, blocks, sparse, path, ctx):
     else:
         sparse_out = bool(est.sparse)
     drop_idx = est.drop_idx_
+    infrequent = _infrequent_categories(est)
     out = []
     for i, b in enumerate(blocks):
         cats = est.categories_[i]
@@ -470,17 +466,91 @@ def _one_hot(est, blocks, sparse, path, ctx):
         categories = _categories(cats, path, b.column)
         d = None
         if drop_idx is not None and drop_idx[i] is not None:
+            # with infrequent categories, an index of the grouped features
             d = int(drop_idx[i])
         nb = b.copy()
-        nb.steps.append({"type": "one_hot", "categories": categories, "drop": d,
-                         "handle_unknown": handle})
-        nb.width = len(categories) - (d is not None)
+        step = {"type": "one_hot", "categories": categories, "drop": d,
+                "handle_unknown": handle}
+        outputs = len(categories)
+        if infrequent[i] is not None:
+            step["infrequent"] = _infrequent_list(infrequent[i], categories, path, b.column)
+            outputs = len(categories) - len(step["infrequent"]) + 1
+        elif handle == "infrequent_if_exist":
+            step["handle_unknown"] = "ignore"   # without infrequent categories: "ignore"
+        nb.steps.append(step)
+        nb.width = outputs - (d is not None)
         nb.vtype = "number"
         nb.one_hot = True
+        nb.narrow = narrow
         if nb.width == 0:
             raise ExportError("%s: column %r one-hot encodes to no feature" % (path, b.column))
         out.append(nb)
     return out, sparse_out
+
+
+def _infrequent_categories(est):
+    """infrequent_categories_ per feature (None where a feature has none)."""
+    if not getattr(est, "_infrequent_enabled", False):
+        return [None] * len(est.categories_)
+    return list(est.infrequent_categories_)
+
+
+def _infrequent_list(values, categories, path, column):
+    """A feature's infrequent categories as JSON values, each one of its categories."""
+    out = []
+    for v in values:
+        if _is_nan(v):
+            out.append(None)
+        elif isinstance(v, (str, np.str_)):
+            out.append(str(v))
+        else:
+            out.append(_number(v, "%s: column %r infrequent category" % (path, column)))
+        if out[-1] not in categories:
+            raise ExportError("%s: column %r infrequent category %r is not among its "
+                              "categories" % (path, column, v))
+    return out
+
+
+def _narrow_dtype(est, path, cls):
+    """An encoder's dtype: None for float64; else its name, if it holds 0, 1 and the
+    category codes exactly (the estimator then sees the same numbers)."""
+    try:
+        dtype = np.dtype(est.dtype)
+    except TypeError:
+        raise ExportError("%s: %s dtype=%r is not supported" % (path, cls, est.dtype))
+    if dtype == np.float64:
+        return None
+    if dtype.kind not in "biuf":
+        raise ExportError("%s: %s dtype=%s is not supported (a numeric or boolean dtype)"
+                          % (path, cls, dtype))
+    if cls == "OrdinalEncoder":
+        largest = max(len(c) for c in est.categories_)
+        exact = {"b": 1, "i": np.iinfo(dtype).max if dtype.kind == "i" else 0,
+                 "u": np.iinfo(dtype).max if dtype.kind == "u" else 0,
+                 "f": 2 ** (np.finfo(dtype).nmant + 1) if dtype.kind == "f" else 0}[dtype.kind]
+        if largest - 1 > exact:
+            raise ExportError("%s: %s dtype=%s cannot hold the codes of %d categories"
+                              % (path, cls, dtype, largest))
+        has_nan = any(len(c) and _is_nan(c[-1]) for c in est.categories_)
+        for name, used in (("unknown_value", est.handle_unknown == "use_encoded_value"),
+                           ("encoded_missing_value", has_nan)):
+            v = getattr(est, name, None)
+            if v is None or not used:
+                continue
+            if _is_nan(v) or np.asarray(v).astype(dtype) != v:
+                raise ExportError("%s: %s dtype=%s cannot hold %s=%r"
+                                  % (path, cls, dtype, name, v))
+    return str(dtype)
+
+
+def _check_not_narrow(blocks, path, cls):
+    """A transformer after an encoder whose dtype is not float64 would compute in that
+    dtype (a float32 scaler, an int imputer): refused."""
+    for b in blocks:
+        if getattr(b, "narrow", None):
+            raise ExportError("%s: %s after an encoder with dtype=%s (column %r) is not "
+                              "supported (only float64 output can be transformed further)"
+                              % (path, cls, b.narrow, b.column))
 
 
 def _encoded_value(value, what):
@@ -491,7 +561,7 @@ def _encoded_value(value, what):
 
 def _ordinal(est, blocks, sparse, path, ctx):
     cls = "OrdinalEncoder"
-    _check_encoder_dtype(est, path, cls)
+    narrow = _narrow_dtype(est, path, cls)
     _check_width_one(blocks, path, cls)
     _check_n_features(est, blocks, path)
     handle = est.handle_unknown
@@ -511,6 +581,7 @@ def _ordinal(est, blocks, sparse, path, ctx):
                          "handle_unknown": handle, "unknown_value": unknown,
                          "encoded_missing_value": missing})
         nb.vtype = "number"
+        nb.narrow = narrow
         out.append(nb)
     return out, sparse
 
@@ -593,6 +664,162 @@ def _scaler(est, blocks, sparse, path, ctx):
                              "scale": param(scale, "scale_")})
         out.append(nb)
     return out, sparse
+
+
+# --------------------------------------------------------------------------
+# per-column transforms for skewed numbers
+
+def _skew_exporter(kind):
+    """The exporter of a per-column transformer class, or None."""
+    from sklearn.preprocessing import (FunctionTransformer, KBinsDiscretizer, PowerTransformer,
+                                       QuantileTransformer)
+    return {FunctionTransformer: _function_transformer,
+            PowerTransformer: _power_transformer,
+            QuantileTransformer: _quantile_transformer,
+            KBinsDiscretizer: _kbins_discretizer}.get(kind)
+
+
+def _function_names():
+    """numpy ufunc -> the function step's func (FunctionTransformer's func)."""
+    return {np.log1p: "log1p", np.log: "log", np.sqrt: "sqrt", np.exp: "exp",
+            np.expm1: "expm1", np.absolute: "abs"}
+
+
+def _check_per_column(blocks, sparse, path, cls, option):
+    """A scalar step applies to one column's value: refuse one-hot or sparse input."""
+    if sparse:
+        raise ExportError("%s: %s %s on sparse input is not supported" % (path, cls, option))
+    for b in blocks:
+        if b.width != 1:
+            raise ExportError(
+                "%s: %s %s after a one-hot encoding (column %r) is not supported (only "
+                "per-column numbers)" % (path, cls, option, b.column))
+
+
+def _function_transformer(est, blocks, sparse, path, ctx):
+    """FunctionTransformer: np.log1p(X) and the like are elementwise, one step per block."""
+    cls = "FunctionTransformer"
+    func = est.func
+    if func is None:
+        name = None
+    else:
+        name = next((n for f, n in _function_names().items() if func is f), False)
+    if name is False:
+        shown = getattr(func, "__name__", None) or type(func).__name__
+        raise ExportError("%s: %s func=%s is not supported (log1p, log, sqrt, exp, expm1, abs "
+                          "or None)" % (path, cls, shown))
+    if est.kw_args:
+        raise ExportError("%s: %s kw_args=%r is not supported (only None or empty)"
+                          % (path, cls, est.kw_args))
+    _check_per_column(blocks, sparse, path, cls, "func=%s" % (name or "None"))
+    _check_n_features(est, blocks, path)
+    out = []
+    for b in blocks:
+        nb = b.copy()
+        if name is not None or est.validate:
+            ctx.require(nb, "number", path, cls)
+            # func=None with validate=True: the identity, but check_array refuses NaN
+            nb.steps.append({"type": "function", "func": name or "identity",
+                             "validate": bool(est.validate)})
+        out.append(nb)
+    return out, sparse
+
+
+def _power_transformer(est, blocks, sparse, path, ctx):
+    """PowerTransformer: lambdas_[i] per column, then its StandardScaler."""
+    cls = "PowerTransformer"
+    if est.method not in ("yeo-johnson", "box-cox"):
+        raise ExportError("%s: %s method=%r is not supported" % (path, cls, est.method))
+    _check_per_column(blocks, sparse, path, cls, "method=%s" % est.method)
+    _check_n_features(est, blocks, path)
+    lambdas = np.asarray(est.lambdas_, dtype=np.float64).reshape(-1)
+    if lambdas.shape[0] != len(blocks):
+        raise ExportError("%s: %s has %d lambdas_ for %d features"
+                          % (path, cls, lambdas.shape[0], len(blocks)))
+    scaler = getattr(est, "_scaler", None) if est.standardize else None
+    if est.standardize and (scaler is None or not scaler.with_mean or not scaler.with_std):
+        raise ExportError("%s: %s standardize=True without its fitted StandardScaler"
+                          % (path, cls))
+    out = []
+    for i, b in enumerate(blocks):
+        ctx.require(b, "number", path, cls)
+        nb = b.copy()
+        nb.steps.append({"type": "power", "method": est.method,
+                         "lambda": _float(lambdas[i], "%s: %s lambdas_" % (path, cls))})
+        if scaler is not None:
+            what = "%s: %s standardize" % (path, cls)
+            nb.steps.append({"type": "standardize",
+                             "center": _float(scaler.mean_[i], what + " mean_"),
+                             "scale": _float(scaler.scale_[i], what + " scale_")})
+        out.append(nb)
+    return out, sparse
+
+
+def _quantile_transformer(est, blocks, sparse, path, ctx):
+    """QuantileTransformer: each column's quantiles_ and the references_."""
+    cls = "QuantileTransformer"
+    output = est.output_distribution
+    if output not in ("uniform", "normal"):
+        raise ExportError("%s: %s output_distribution=%r is not supported"
+                          % (path, cls, output))
+    _check_per_column(blocks, sparse, path, cls, "output_distribution=%s" % output)
+    _check_n_features(est, blocks, path)
+    quantiles = np.asarray(est.quantiles_, dtype=np.float64)
+    references = [_float(r, "%s: %s references_" % (path, cls))
+                  for r in np.asarray(est.references_, dtype=np.float64)]
+    if quantiles.ndim != 2 or quantiles.shape != (len(references), len(blocks)):
+        raise ExportError("%s: %s quantiles_ has shape %s for %d references and %d features"
+                          % (path, cls, quantiles.shape, len(references), len(blocks)))
+    out = []
+    for i, b in enumerate(blocks):
+        ctx.require(b, "number", path, cls)
+        what = "%s: %s quantiles_ for column %r" % (path, cls, b.column)
+        nb = b.copy()
+        nb.steps.append({"type": "quantile", "output": output,
+                         "quantiles": [_float(q, what) for q in quantiles[:, i]],
+                         "references": references})
+        out.append(nb)
+    return out, sparse
+
+
+def _kbins_discretizer(est, blocks, sparse, path, ctx):
+    """KBinsDiscretizer (any strategy: the fitted bin_edges_): the bin index, then for
+    encode='onehot'/'onehot-dense' its internal OneHotEncoder's one_hot."""
+    cls = "KBinsDiscretizer"
+    if est.encode not in ("ordinal", "onehot", "onehot-dense"):
+        raise ExportError("%s: %s encode=%r is not supported" % (path, cls, est.encode))
+    if est.dtype is None or est.dtype is np.float64 or est.dtype == np.float64:
+        dtype = "float64"
+    elif est.dtype is np.float32 or est.dtype == np.float32:
+        dtype = "float32"
+    else:
+        raise ExportError("%s: %s dtype=%r is not supported (float64 or float32)"
+                          % (path, cls, est.dtype))
+    _check_per_column(blocks, sparse, path, cls, "encode=%s" % est.encode)
+    _check_n_features(est, blocks, path)
+    encoder = getattr(est, "_encoder", None) if est.encode != "ordinal" else None
+    if encoder is not None and encoder.drop_idx_ is not None:
+        raise ExportError("%s: %s's OneHotEncoder drops a category" % (path, cls))
+    out = []
+    for i, b in enumerate(blocks):
+        ctx.require(b, "number", path, cls)
+        edges = np.asarray(est.bin_edges_[i], dtype=np.float64)
+        what = "%s: %s bin_edges_ for column %r" % (path, cls, b.column)
+        nb = b.copy()
+        nb.steps.append({"type": "kbins", "edges": [_float(e, what) for e in edges[1:-1]],
+                         "dtype": dtype})
+        nb.narrow = "float32" if dtype == "float32" else None
+        if encoder is not None:
+            categories = _categories(encoder.categories_[i], path, b.column)
+            if categories != list(range(len(edges) - 1)):
+                raise ExportError("%s: %s's OneHotEncoder categories for column %r are not "
+                                  "its bins" % (path, cls, b.column))
+            nb.steps.append({"type": "one_hot", "categories": categories, "drop": None,
+                             "handle_unknown": "error"})
+            nb.width = len(categories)
+            nb.one_hot = True
+        out.append(nb)
+    return out, (est.encode == "onehot") if encoder is not None else sparse
 
 
 # --------------------------------------------------------------------------
@@ -988,10 +1215,17 @@ SUPPORTED = [
      "`'drop'`/`'passthrough'` entries; column names, indices, masks, slices or "
      "`make_column_selector`; not `transformer_weights`"),
     ("SimpleImputer", "preprocessing", "NaN missing values, every strategy, `add_indicator`"),
-    ("OneHotEncoder", "preprocessing", "`handle_unknown` ignore/error, every `drop`, sparse or "
-     "dense float64 output; not infrequent categories"),
+    ("OneHotEncoder", "preprocessing", "`handle_unknown` ignore/error/infrequent_if_exist, every "
+     "`drop`, infrequent categories (`min_frequency`, `max_categories`), sparse or dense output; "
+     "a `dtype` other than float64 when only the estimator follows"),
     ("OrdinalEncoder", "preprocessing", "`handle_unknown` error/use_encoded_value, "
-     "`encoded_missing_value`, float64 output"),
+     "`encoded_missing_value`; a `dtype` that holds the codes"),
+    ("FunctionTransformer", "preprocessing", "per column: `func` `np.log1p`, `np.log`, `np.sqrt`, "
+     "`np.exp`, `np.expm1`, `np.abs` or None; no `kw_args`"),
+    ("PowerTransformer", "preprocessing", "yeo-johnson or box-cox, `standardize`"),
+    ("QuantileTransformer", "preprocessing", "uniform or normal output"),
+    ("KBinsDiscretizer", "preprocessing", "every strategy; ordinal, onehot or onehot-dense; "
+     "float64 or float32"),
     ("StandardScaler", "preprocessing", "dense or sparse input"),
     ("MinMaxScaler", "preprocessing", "`clip`; dense input"),
     ("MaxAbsScaler", "preprocessing", "dense or sparse input"),
@@ -1093,18 +1327,62 @@ def bundle_message(obj, source=None):
 # column types
 
 def column_type_from_dtype(dtype, column):
-    """'number' for numeric/boolean pandas dtypes, 'string' for object/string ones."""
+    """'number' for numeric/boolean pandas dtypes, 'string' for object/string ones; a
+    category dtype by its categories' kind."""
     text = str(dtype)
+    categories = column_categories_from_dtype(dtype, column)
+    if categories is not None:
+        return "string" if isinstance(categories[0], str) else "number"
     try:
         kind = np.dtype(dtype).kind
     except TypeError:
         kind = None
+    if kind == "f" and np.dtype(dtype).itemsize < 8:
+        raise ExportError("column %r: dtype %s is not supported (astype rounds the values to "
+                          "it; the core reads float64): use float64" % (column, text))
     if kind in ("i", "u", "f", "b"):
         return "number"
-    if kind == "O" or text in ("string", "str"):
+    if kind == "O" or text in ("str",):
         return "string"
-    raise ExportError("column %r: dtype %s is not supported (numeric, boolean or object only)"
-                      % (column, text))
+    if column_values_from_dtype(dtype) is not None or text == "Float64":
+        return "number"
+    if text == "string":
+        raise ExportError("column %r: dtype string is not supported (its astype turns numbers "
+                          "into text and keeps pd.NA, which scikit-learn does not treat as "
+                          "missing); use object" % column)
+    if text in ("Int8", "Int16", "Int32", "UInt8", "UInt16", "UInt32", "UInt64", "Float32"):
+        raise ExportError("column %r: the nullable dtype %s is not supported (Int64, Float64 "
+                          "and boolean are)" % (column, text))
+    raise ExportError("column %r: dtype %s is not supported (numeric, boolean, object or "
+                      "category only)" % (column, text))
+
+
+def column_values_from_dtype(dtype):
+    """The "values" rule of a pandas nullable dtype whose astype refuses values that the
+    float64 reading accepts: "integer" (Int64), "boolean"; else None."""
+    return {"Int64": "integer", "boolean": "boolean"}.get(str(dtype))
+
+
+def column_categories_from_dtype(dtype, column):
+    """A pandas CategoricalDtype's categories as a JSON list (strings, or numbers), else
+    None: astype to it turns any other value into NaN (docs: "Columns and input values")."""
+    try:
+        import pandas as pd
+    except ImportError:      # pragma: no cover - pandas comes with scikit-learn's users
+        return None
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return None
+    cats = dtype.categories
+    if cats is None or len(cats) == 0:
+        raise ExportError("column %r: a category dtype without categories is not supported"
+                          % column)
+    kind = cats.dtype.kind
+    if kind == "O" and all(isinstance(c, str) for c in cats):
+        return [str(c) for c in cats]
+    if kind in ("i", "u", "f"):
+        return [_number(c, "column %r category" % column) for c in cats]
+    raise ExportError("column %r: category dtype with %s categories is not supported (strings "
+                      "or numbers only)" % (column, cats.dtype))
 
 
 def load_dtypes(obj):
@@ -1146,7 +1424,10 @@ def _feature_names(pipeline, blocks, input_names):
             onehot = [s for s in b.steps if s["type"] == "one_hot"]
             if onehot:
                 s = onehot[0]
-                cats = [c for j, c in enumerate(s["categories"]) if j != s["drop"]]
+                grouped = [c for c in s["categories"] if c not in s.get("infrequent", [])]
+                if "infrequent" in s:
+                    grouped.append("infrequent_sklearn")
+                cats = [c for j, c in enumerate(grouped) if j != s["drop"]]
                 names.extend("%s_%s" % (b.column, "nan" if c is None else c) for c in cats)
             elif b.steps and b.steps[-1]["type"] == "indicator":
                 names.append("missingindicator_%s" % b.column)
@@ -1300,6 +1581,12 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
         entry = {"name": c, "type": ctx.column_types.get(c, "string")}
         if dtypes is not None and c in dtypes:
             entry["dtype"] = str(dtypes[c])
+            categories = column_categories_from_dtype(dtypes[c], c)
+            if categories is not None:
+                entry["categories"] = categories
+            values = column_values_from_dtype(dtypes[c])
+            if values is not None and entry["type"] == "number":
+                entry["values"] = values
         col_docs.append(entry)
     pre = [{"column": b.column, "steps": b.steps, "features": f}
            for b, f in zip(blocks, feature_names)]
@@ -1430,6 +1717,36 @@ def normalize_value(value, ctype, allow_inf=False):
     return value
 
 
+def _nullable_value(value, name, rule):
+    """A value through the tutorial's one-row astype to Int64 or boolean (pd.NA read as
+    NaN, as scikit-learn reads it), or RejectedObservation where astype fails."""
+    import pandas as pd
+    if value is not None and not isinstance(value, (str, bool, int, float)):
+        raise RejectedObservation("an object or array for a number column")
+    if isinstance(value, str) and (not value.isascii() or "\x00" in value):
+        raise RejectedObservation("non-ASCII characters in a number")
+    dtype = "Int64" if rule == "integer" else "boolean"
+    try:
+        one = pd.DataFrame([{name: value}], columns=[name]).astype({name: dtype})
+    except Exception as e:  # noqa: BLE001 - what astype refuses, the row is refused
+        raise RejectedObservation("astype(%s): %s" % (dtype, e))
+    v = one[name].iloc[0]
+    return np.nan if v is pd.NA else float(v)
+
+
+def _category_json_value(value):
+    """A JSON value as the tutorial's frame holds it before astype to a category dtype:
+    None for null, the Python value otherwise (its astype then keeps it or makes it NaN;
+    an object or array is an error, like the core's)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise RejectedObservation("string contains \\u0000")
+    if isinstance(value, (dict, list)):
+        raise RejectedObservation("an object or array for a category column")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _json_number_as_float(value)
+    return value
+
+
 def reference_frame(observations, columns, allow_inf=()):
     """A DataFrame of the observations, per the docs' reading rules.
 
@@ -1444,13 +1761,26 @@ def reference_frame(observations, columns, allow_inf=()):
         name, ctype = col["name"], col["type"]
         arr = np.empty(len(observations), dtype=object)
         for i, obs in enumerate(observations):
-            arr[i] = np.nan if ctype is None else normalize_value(obs.get(name), ctype,
-                                                                   name in allow_inf)
+            if "values" in col and ctype is not None:
+                arr[i] = _nullable_value(obs.get(name), name, col["values"])
+            elif "categories" in col and ctype is not None:
+                # the tutorial's astype to the category dtype, on a one-row frame (the
+                # value's own dtype decides: True alone is bool, never the category 1)
+                v = _category_json_value(obs.get(name))
+                one = pd.DataFrame([{name: v}], columns=[name]).astype(
+                    {name: pd.CategoricalDtype(col["categories"])})
+                arr[i] = one[name].iloc[0]
+            else:
+                arr[i] = np.nan if ctype is None else normalize_value(obs.get(name), ctype,
+                                                                       name in allow_inf)
         data[name] = pd.Series(arr, dtype=object)
     frame = pd.DataFrame(data, columns=[c["name"] for c in columns])
-    types = {c["name"]: ("float64" if c["type"] == "number" else object) for c in columns}
+    types = {c["name"]: (pd.CategoricalDtype(c["categories"]) if "categories" in c and
+                         c["type"] is not None else
+                         "float64" if c["type"] == "number" else object) for c in columns}
     frame = frame.astype(types)
-    numbers = [c["name"] for c in columns if c["type"] == "number" and c["name"] not in allow_inf]
+    numbers = [c["name"] for c in columns if c["type"] == "number" and c["name"] not in allow_inf
+               and "categories" not in c]
     if numbers and np.isinf(frame[numbers].to_numpy()).any():
         raise RejectedObservation("infinite number")   # see normalize_value
     return frame
@@ -1476,8 +1806,15 @@ def used_columns(doc):
 
 def model_columns(doc):
     used = used_columns(doc)
-    return [{"name": c["name"], "type": c["type"] if c["name"] in used else None}
-            for c in doc["columns"]]
+    out = []
+    for c in doc["columns"]:
+        entry = {"name": c["name"], "type": c["type"] if c["name"] in used else None}
+        if "categories" in c:
+            entry["categories"] = c["categories"]
+        if "values" in c:
+            entry["values"] = c["values"]
+        out.append(entry)
+    return out
 
 
 def sklearn_scores(pipeline, doc, observations, positive_index=1):
@@ -1713,7 +2050,7 @@ def frame_to_observations(frame, columns):
         obs = {}
         for c in names:
             v = values[c][i]
-            if v is None or _is_nan(v):
+            if v is None or _is_nan(v) or type(v).__name__ == "NAType":   # pd.NA too
                 continue
             if isinstance(v, (np.generic,)):
                 v = v.item()

@@ -1,31 +1,47 @@
 /*
  * load_preprocessing.c - load the "preprocessing" blocks: one column each
  * and its chain of steps (impute, indicator, standardize, multiply,
- * min_max, one_hot, ordinal).
+ * min_max, one_hot, ordinal, function, power, quantile, kbins).
  *
  * Separate from the estimators: the blocks fix the feature layout
  * (model->nfeatures) that the estimator's parameters are then checked
  * against.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "loader.h"
+#include "special.h"
 
 static const char *const block_fields[] = {"column", "steps", "features", NULL};
 static const char *const step_names[] = {
-	"impute", "indicator", "standardize", "multiply", "min_max", "one_hot", "ordinal", NULL
+	"impute", "indicator", "standardize", "multiply", "min_max", "one_hot", "ordinal",
+	"function", "power", "quantile", "kbins", NULL
 };
 static const char *const impute_fields[] = {"type", "value", NULL};
 static const char *const indicator_fields[] = {"type", NULL};
 static const char *const standardize_fields[] = {"type", "center", "scale", NULL};
 static const char *const multiply_fields[] = {"type", "factor", NULL};
 static const char *const min_max_fields[] = {"type", "scale", "min", "clip", NULL};
-static const char *const one_hot_fields[] = {"type", "categories", "drop", "handle_unknown", NULL};
+static const char *const one_hot_fields[] = {
+	"type", "categories", "drop", "handle_unknown", "infrequent", NULL
+};
 static const char *const ordinal_fields[] = {
 	"type", "categories", "handle_unknown", "unknown_value", "encoded_missing_value", NULL
 };
-static const char *const one_hot_unknown[] = {"ignore", "error", NULL};
+static const char *const function_fields[] = {"type", "func", "validate", NULL};
+static const char *const power_fields[] = {"type", "method", "lambda", NULL};
+static const char *const one_hot_unknown[] = {"ignore", "error", "infrequent_if_exist", NULL};
+/* in the order of step_function and power_method */
+static const char *const function_names[] = {
+	"log1p", "log", "sqrt", "exp", "expm1", "abs", "identity", NULL
+};
+static const char *const power_methods[] = {"yeo-johnson", "box-cox", NULL};
+static const char *const quantile_fields[] = {"type", "output", "quantiles", "references", NULL};
+static const char *const quantile_outputs[] = {"uniform", "normal", NULL};
+static const char *const kbins_fields[] = {"type", "edges", "dtype", NULL};
+static const char *const kbins_dtypes[] = {"float64", "float32", NULL};
 static const char *const ordinal_unknown[] = {"use_encoded_value", "error", NULL};
 
 /* What flows through a block while its steps are compiled. */
@@ -192,10 +208,81 @@ require_numeric(loader *ld, const lane *ln, const char *name)
 	return true;
 }
 
+/* The index of a JSON category in an encoder's table, or -1. */
+static long
+find_json_category(const category_table *table, const cJSON *item)
+{
+	if (cJSON_IsNull(item))
+		return table->missing_index;
+	if (cJSON_IsString(item))
+		return table->numeric ? -1 :
+			category_find_string(table, item->valuestring, strlen(item->valuestring));
+	if (cJSON_IsNumber(item))
+		return table->numeric ? category_find_number(table, item->valuedouble) : -1;
+	return -1;
+}
+
+/*
+ * OneHotEncoder's infrequent categories (min_frequency, max_categories):
+ * grouped into one output feature after the frequent ones, which keep their
+ * order. Sets st->groups (NULL without the field) and *outputs, the number of
+ * output features before the drop.
+ */
+static bool
+load_infrequent(loader *ld, const cJSON *object, step *st, size_t total, size_t *outputs)
+{
+	const cJSON *item = member(ld, object, "infrequent", false);
+	const cJSON *entry;
+	size_t		saved;
+	size_t		n;
+	size_t		frequent = 0;
+	uint32_t   *groups;
+
+	*outputs = total;
+	st->groups = NULL;
+	if (item == NULL)
+		return true;
+	saved = path_push_key(ld, "infrequent");
+	if (!expect_array(ld, item, 1, total, "the number of categories", &n))
+		return false;
+	if ((groups = arena_alloc(ld->model, total * sizeof(uint32_t))) == NULL)
+		return fail_memory(ld);
+	for (size_t k = 0; k < total; k++)
+		groups[k] = 0;
+	entry = item->child;
+	for (size_t i = 0; i < n; i++, entry = entry->next)
+	{
+		size_t		at = path_push_index(ld, i);
+		long		k = find_json_category(st->table, entry);
+
+		if (k < 0)
+			return fail(ld, "expected one of the categories");
+		if (groups[k])
+			return fail(ld, "duplicate infrequent category");
+		groups[k] = 1;
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	/* _default_to_infrequent_mappings: frequent ones in order, then the group */
+	for (size_t k = 0; k < total; k++)
+		if (!groups[k])
+			groups[k] = (uint32_t) frequent++;
+		else
+			groups[k] = UINT32_MAX;
+	for (size_t k = 0; k < total; k++)
+		if (groups[k] == UINT32_MAX)
+			groups[k] = (uint32_t) frequent;
+	st->groups = groups;
+	st->infrequent_index = (long) frequent;
+	*outputs = frequent + 1;
+	return true;
+}
+
 static bool
 load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
 {
 	size_t		total;
+	size_t		outputs;
 	const cJSON *item;
 	int			mode;
 	size_t		width;
@@ -203,7 +290,8 @@ load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
 	if (!check_object(ld, object, one_hot_fields))
 		return false;
 	if ((item = member(ld, object, "categories", true)) == NULL ||
-		!load_categories(ld, item, &st->table, &total))
+		!load_categories(ld, item, &st->table, &total) ||
+		!load_infrequent(ld, object, st, total, &outputs))
 		return false;
 	if ((item = member(ld, object, "drop", true)) == NULL)
 		return false;
@@ -212,10 +300,12 @@ load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
 	{
 		size_t		saved = path_push_key(ld, "drop");
 
+		/* with infrequent categories, an index of the grouped features */
 		if (!cJSON_IsNumber(item) || item->valuedouble < 0 ||
-			item->valuedouble >= (double) total ||
+			item->valuedouble >= (double) outputs ||
 			item->valuedouble != floor(item->valuedouble))
-			return fail(ld, "expected null or a category index from 0 to %zu", total - 1);
+			return fail(ld, "expected null or a %s index from 0 to %zu",
+						st->groups ? "feature" : "category", outputs - 1);
 		st->drop = (long) item->valuedouble;
 		path_set(ld, saved);
 	}
@@ -226,10 +316,14 @@ load_one_hot(loader *ld, const cJSON *object, step *st, lane *ln)
 
 		if ((mode = expect_enum(ld, item, one_hot_unknown)) < 0)
 			return false;
+		if (mode == 2 && st->groups == NULL)
+			return fail(ld, "\"infrequent_if_exist\" needs \"infrequent\" categories "
+						"(without them it is \"ignore\")");
 		path_set(ld, saved);
 	}
 	st->unknown_is_error = (mode == 1);
-	width = total - (st->drop >= 0 ? 1 : 0);
+	st->unknown_infrequent = (mode == 2);
+	width = outputs - (st->drop >= 0 ? 1 : 0);
 	if (width == 0)
 		return fail(ld, "drops its only category, leaving no feature");
 	ln->expanded = true;
@@ -270,6 +364,149 @@ load_ordinal(loader *ld, const cJSON *object, step *st, lane *ln)
 		!load_number_or_nan(ld, object, "encoded_missing_value", &st->lo))
 		return false;
 	ln->numeric = true;
+	return true;
+}
+
+/* An enum-valued string field: its index in names, or -1 (failed). */
+static int
+load_enum_field(loader *ld, const cJSON *object, const char *key, const char *const *names)
+{
+	const cJSON *item = member(ld, object, key, true);
+	size_t		saved;
+	int			value;
+
+	if (item == NULL)
+		return -1;
+	saved = path_push_key(ld, key);
+	if ((value = expect_enum(ld, item, names)) < 0)
+		return -1;
+	path_set(ld, saved);
+	return value;
+}
+
+static bool
+load_function(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	const cJSON *item;
+	int			func;
+
+	if (!check_object(ld, object, function_fields) ||
+		!require_numeric(ld, ln, "function") ||
+		(func = load_enum_field(ld, object, "func", function_names)) < 0 ||
+		(item = member(ld, object, "validate", true)) == NULL)
+		return false;
+	if (!cJSON_IsBool(item))
+	{
+		path_push_key(ld, "validate");
+		return fail(ld, "expected a boolean, got %s", json_type_name(item));
+	}
+	st->function = (step_function) func;
+	st->missing_is_error = cJSON_IsTrue(item);
+	return true;
+}
+
+static bool
+load_power(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	int			method;
+
+	if (!check_object(ld, object, power_fields) ||
+		!require_numeric(ld, ln, "power") ||
+		(method = load_enum_field(ld, object, "method", power_methods)) < 0 ||
+		!load_required_number(ld, object, "lambda", &st->a))
+		return false;
+	st->method = (power_method) method;
+	return true;
+}
+
+/*
+ * An array of at least one finite number, none smaller than the one before
+ * (a search by bisection needs that), counted against max_categories.
+ */
+static bool
+load_rising_numbers(loader *ld, const cJSON *object, const char *key, size_t min,
+					double **out, size_t *count)
+{
+	const cJSON *item = member(ld, object, key, true);
+	const cJSON *entry;
+	size_t		saved;
+	size_t		n;
+	double	   *values;
+
+	if (item == NULL)
+		return false;
+	saved = path_push_key(ld, key);
+	if (!expect_array(ld, item, min, ld->limits.max_categories, "max_categories", &n))
+		return false;
+	if ((values = arena_alloc(ld->model, (n ? n : 1) * sizeof(double))) == NULL)
+		return fail_memory(ld);
+	entry = item->child;
+	for (size_t i = 0; i < n; i++, entry = entry->next)
+	{
+		size_t		at = path_push_index(ld, i);
+
+		if (!expect_finite(ld, entry, &values[i]))
+			return false;
+		if (i > 0 && values[i] < values[i - 1])
+			return fail(ld, "expected a number not smaller than the previous one");
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	*out = values;
+	*count = n;
+	return true;
+}
+
+/* scikit-learn's BOUNDS_THRESHOLD (sklearn/preprocessing/_data.py) */
+#define BOUNDS_THRESHOLD 1e-7
+
+static bool
+load_quantile(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	double	   *quantiles;
+	double	   *references;
+	size_t		nreferences;
+	int			output;
+
+	if (!check_object(ld, object, quantile_fields) ||
+		!require_numeric(ld, ln, "quantile") ||
+		(output = load_enum_field(ld, object, "output", quantile_outputs)) < 0 ||
+		!load_rising_numbers(ld, object, "quantiles", 1, &quantiles, &st->npoints) ||
+		!load_rising_numbers(ld, object, "references", 1, &references, &nreferences))
+		return false;
+	if (nreferences != st->npoints)
+	{
+		path_push_key(ld, "references");
+		return fail(ld, "expected %zu numbers (one per quantile), got %zu",
+					st->npoints, nreferences);
+	}
+	if (references[0] < 0 || references[nreferences - 1] > 1)
+	{
+		path_push_key(ld, "references");
+		return fail(ld, "expected numbers from 0 to 1");
+	}
+	st->points = quantiles;
+	st->levels = references;
+	st->normal_output = (output == 1);
+	/* _transform_col's clip: norm.ppf of BOUNDS_THRESHOLD - np.spacing(1) and 1 - that */
+	st->lo = cephes_ndtri(BOUNDS_THRESHOLD - DBL_EPSILON);
+	st->hi = cephes_ndtri(1 - (BOUNDS_THRESHOLD - DBL_EPSILON));
+	return true;
+}
+
+static bool
+load_kbins(loader *ld, const cJSON *object, step *st, lane *ln)
+{
+	double	   *edges;
+	int			dtype;
+
+	if (!check_object(ld, object, kbins_fields) ||
+		!require_numeric(ld, ln, "kbins") ||
+		!load_rising_numbers(ld, object, "edges", 0, &edges, &st->npoints) ||
+		(dtype = load_enum_field(ld, object, "dtype", kbins_dtypes)) < 0)
+		return false;
+	st->points = edges;
+	st->float32 = (dtype == 1);
 	return true;
 }
 
@@ -391,6 +628,14 @@ load_step(loader *ld, const cJSON *object, step *st, lane *ln, bool *kept)
 			return load_one_hot(ld, object, st, ln);
 		case STEP_ORDINAL:
 			return load_ordinal(ld, object, st, ln);
+		case STEP_FUNCTION:
+			return load_function(ld, object, st, ln);
+		case STEP_POWER:
+			return load_power(ld, object, st, ln);
+		case STEP_QUANTILE:
+			return load_quantile(ld, object, st, ln);
+		case STEP_KBINS:
+			return load_kbins(ld, object, st, ln);
 	}
 	return fail(ld, "unsupported step");
 }

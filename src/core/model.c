@@ -111,8 +111,55 @@ predict_model_free(predict_model *model)
 
 /* ---------- columns ---------- */
 
-static const char *const column_fields[] = {"name", "type", "dtype", NULL};
+static const char *const column_fields[] = {
+	"name", "type", "dtype", "categories", "values", NULL
+};
+/* in the order of COLUMN_VALUES_INTEGER, COLUMN_VALUES_BOOLEAN */
+static const char *const column_values[] = {"integer", "boolean", NULL};
 static const char *const column_types[] = {"number", "string", NULL};
+
+/*
+ * A pandas category dtype's categories (astype turns any other value into
+ * NaN): strings for a string column, numbers for a number column, no null.
+ */
+static bool
+load_column_categories(loader *ld, const cJSON *entry, column *col)
+{
+	const cJSON *field = member(ld, entry, "categories", false);
+	size_t		total;
+
+	col->categories = NULL;
+	if (field == NULL)
+		return true;
+	if (!load_categories(ld, field, &col->categories, &total))
+		return false;
+	path_push_key(ld, "categories");
+	if (col->categories->missing_index >= 0)
+		return fail(ld, "a category dtype has no null category");
+	if (col->categories->numeric != col->numeric)
+		return fail(ld, "expected %s categories for a %s column",
+					col->numeric ? "number" : "string", col->numeric ? "number" : "string");
+	return true;
+}
+
+/* A nullable dtype's rule on a number column: "integer" (Int64), "boolean". */
+static bool
+load_column_values(loader *ld, const cJSON *entry, column *col)
+{
+	const cJSON *field = member(ld, entry, "values", false);
+	int			rule;
+
+	col->values = COLUMN_VALUES_ANY;
+	if (field == NULL)
+		return true;
+	path_push_key(ld, "values");
+	if ((rule = expect_enum(ld, field, column_values)) < 0)
+		return false;
+	if (!col->numeric || col->categories != NULL)
+		return fail(ld, "only a number column without categories has a values rule");
+	col->values = (uint8_t) (rule + 1);
+	return true;
+}
 
 static bool
 load_columns(loader *ld, const cJSON *item)
@@ -174,6 +221,9 @@ load_columns(loader *ld, const cJSON *item)
 			path_push_key(ld, "dtype");
 			return fail(ld, "expected a string, got %s", json_type_name(field));
 		}
+		if (!load_column_categories(ld, entry, col) ||
+			!load_column_values(ld, entry, col))
+			return false;
 		path_set(ld, at);
 	}
 	path_set(ld, saved);

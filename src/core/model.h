@@ -41,8 +41,31 @@ typedef enum step_type
 	STEP_MULTIPLY,
 	STEP_MIN_MAX,
 	STEP_ONE_HOT,
-	STEP_ORDINAL
+	STEP_ORDINAL,
+	STEP_FUNCTION,
+	STEP_POWER,
+	STEP_QUANTILE,
+	STEP_KBINS
 } step_type;
+
+/* The numpy ufunc of a function step (FunctionTransformer's func). */
+typedef enum step_function
+{
+	FUNCTION_LOG1P,
+	FUNCTION_LOG,
+	FUNCTION_SQRT,
+	FUNCTION_EXP,
+	FUNCTION_EXPM1,
+	FUNCTION_ABS,
+	FUNCTION_IDENTITY			/* func=None, kept for validate=True */
+} step_function;
+
+/* The method of a power step (PowerTransformer); a = lambda. */
+typedef enum power_method
+{
+	POWER_YEO_JOHNSON,
+	POWER_BOX_COX
+} power_method;
 
 /*
  * A step on a block's scalar value. Steps after a one_hot are not kept as
@@ -64,6 +87,18 @@ typedef struct step
 	uint32_t	string_length;
 	long		drop;			/* one_hot: dropped category, or -1 */
 	category_table *table;		/* one_hot, ordinal */
+	step_function function;		/* function */
+	bool		missing_is_error;	/* function: validate=True refuses NaN */
+	power_method method;		/* power */
+	bool		normal_output;	/* quantile: output "normal" (lo, hi: its clip) */
+	bool		float32;		/* kbins: the value is compared as a float32 */
+	const double *points;		/* quantile: quantiles_[:, i]; kbins: inner edges */
+	const double *levels;		/* quantile: references_ */
+	size_t		npoints;
+	const uint32_t *groups;		/* one_hot with infrequent categories: category
+								 * index -> output index, infrequent ones last */
+	bool		unknown_infrequent; /* one_hot: unknown values are infrequent */
+	long		infrequent_index;	/* one_hot: the infrequent output index */
 } step;
 
 /* One use of one input column, producing width consecutive features. */
@@ -204,7 +239,13 @@ typedef struct column
 	uint32_t	name_length;
 	bool		numeric;
 	bool		used;			/* read by some block */
+	category_table *categories; /* a pandas category dtype's, or NULL */
+	uint8_t		values;			/* a nullable dtype's rule: COLUMN_VALUES_* */
 } column;
+
+#define COLUMN_VALUES_ANY 0
+#define COLUMN_VALUES_INTEGER 1 /* pandas Int64 */
+#define COLUMN_VALUES_BOOLEAN 2 /* pandas boolean */
 
 typedef struct arena_chunk arena_chunk;
 

@@ -6,12 +6,17 @@
  * scikit-learn's own order of operations is deterministic. Nothing here
  * allocates: a one-hot block costs one hash lookup whatever its width.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
+#include "special.h"
+
+/* scikit-learn's BOUNDS_THRESHOLD (sklearn/preprocessing/_data.py) */
+#define BOUNDS_THRESHOLD 1e-7
 #include "util.h"
 
 /* A value flowing through a block: a string, or a float64 (NaN = missing). */
@@ -162,10 +167,104 @@ column_error(const predict_model *model, uint32_t col, predict_error *err,
 	return predict_set_error(err, PREDICT_BAD_OBSERVATION, "column %s: %s", name, message);
 }
 
-/* Read a column's value the way the tutorial's astype(dtypes) does. */
+/*
+ * A value of a column with a pandas category dtype: astype keeps a value
+ * among the categories (a string equal to a string category, a number
+ * equal to a numeric one, as the category's value) and turns any other
+ * into NaN: a string "3" or true for the categories [1, 2, 3], a number for
+ * string ones.
+ */
 static predict_status
-read_value(const predict_model *model, uint32_t col, const predict_value *value,
-		   cell *out, predict_error *err)
+read_category_value(const predict_model *model, uint32_t col, const predict_value *value,
+					cell *out, predict_error *err)
+{
+	const category_table *table = model->columns[col].categories;
+	long		k;
+
+	out->is_string = false;
+	out->number = NAN;
+	switch (value->kind)
+	{
+		case PREDICT_VALUE_MISSING:
+		case PREDICT_VALUE_BOOL:
+			return PREDICT_OK;
+		case PREDICT_VALUE_NUMBER:
+			if (table->numeric && (k = category_find_number(table, value->number)) >= 0)
+				out->number = table->numbers[k];
+			return PREDICT_OK;
+		case PREDICT_VALUE_STRING:
+			if (!table->numeric &&
+				category_find_string(table, value->string, value->length) >= 0)
+			{
+				out->is_string = true;
+				out->string = value->string;
+				out->length = value->length;
+			}
+			return PREDICT_OK;
+		case PREDICT_VALUE_OTHER:
+			break;
+	}
+	return column_error(model, col, err, "expected a string or a number, got %s",
+						other_kind_name(value));
+}
+
+/* Characters of a Python int() literal: ASCII whitespace, sign, digits, '_'. */
+static bool
+is_integer_text(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_python_space((unsigned char) s[i]) && !is_digit(s[i]) &&
+			s[i] != '+' && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * A nullable dtype's astype refuses what the float64 reading accepts: Int64
+ * an int() literal or an integral number whose float64 is within (-2^63,
+ * 2^63) (at +-2^63 the JSON number may have been beyond int64), boolean
+ * true/false or a number equal to 0 or 1.
+ */
+static predict_status
+check_nullable(const predict_model *model, uint32_t col, const predict_value *value,
+			   const cell *c, predict_error *err)
+{
+	uint8_t		rule = model->columns[col].values;
+	char		shown[100];
+	bool		ok;
+
+	if (rule == COLUMN_VALUES_ANY || value->kind == PREDICT_VALUE_MISSING ||
+		value->kind == PREDICT_VALUE_BOOL)
+		return PREDICT_OK;
+	if (rule == COLUMN_VALUES_INTEGER)
+		ok = (value->kind != PREDICT_VALUE_STRING ||
+			  is_integer_text(value->string, value->length)) &&
+			c->number == floor(c->number) &&
+			/* +-2^63 exactly could be int64's minimum or beyond it: refused */
+			fabs(c->number) < 9223372036854775808.0;
+	else
+		ok = value->kind == PREDICT_VALUE_NUMBER && (c->number == 0 || c->number == 1);
+	if (ok)
+		return PREDICT_OK;
+	if (value->kind == PREDICT_VALUE_STRING)
+	{
+		char		quoted[80];
+
+		predict_quote(quoted, sizeof(quoted), value->string, value->length);
+		snprintf(shown, sizeof(shown), "the string %s", quoted);
+	}
+	else
+		predict_format_number(shown, sizeof(shown), c->number);
+	return column_error(model, col, err,
+						rule == COLUMN_VALUES_INTEGER ?
+						"expected an integer (dtype Int64), got %s" :
+						"expected true, false, 0 or 1 (dtype boolean), got %s", shown);
+}
+
+/* A number or string column's value, by the table of docs/model-format.md. */
+static predict_status
+read_plain_value(const predict_model *model, uint32_t col, const predict_value *value,
+				 cell *out, predict_error *err)
 {
 	bool		numeric = model->columns[col].numeric;
 
@@ -205,6 +304,20 @@ read_value(const predict_model *model, uint32_t col, const predict_value *value,
 						other_kind_name(value));
 }
 
+/* Read a column's value the way the tutorial's astype(dtypes) does. */
+static predict_status
+read_value(const predict_model *model, uint32_t col, const predict_value *value,
+		   cell *out, predict_error *err)
+{
+	predict_status status;
+
+	if (model->columns[col].categories != NULL)
+		return read_category_value(model, col, value, out, err);
+	if ((status = read_plain_value(model, col, value, out, err)) != PREDICT_OK)
+		return status;
+	return check_nullable(model, col, value, out, err);
+}
+
 static predict_status
 unknown_category(const predict_model *model, uint32_t col, const cell *c, predict_error *err)
 {
@@ -230,6 +343,177 @@ find_category(const category_table *table, const cell *c)
 	if (isnan(c->number))
 		return table->missing_index;
 	return category_find_number(table, c->number);
+}
+
+/*
+ * numpy's ufunc of a function step. numpy may compute these with its own
+ * SIMD code, which can differ from libm in the last place; that is far
+ * below the 1e-12 bound on the probability.
+ */
+static double
+apply_function(step_function function, double x)
+{
+	switch (function)
+	{
+		case FUNCTION_LOG1P:
+			return log1p(x);
+		case FUNCTION_LOG:
+			return log(x);
+		case FUNCTION_SQRT:
+			return sqrt(x);
+		case FUNCTION_EXP:
+			return exp(x);
+		case FUNCTION_EXPM1:
+			return expm1(x);
+		case FUNCTION_ABS:
+			return fabs(x);
+		case FUNCTION_IDENTITY:
+			break;
+	}
+	return x;
+}
+
+/*
+ * PowerTransformer._yeo_johnson_transform (scikit-learn 1.2), one value:
+ * NaN fails x >= 0 and comes out of the second branch as NaN.
+ */
+static double
+yeo_johnson(double x, double lambda)
+{
+	if (x >= 0)
+	{
+		if (fabs(lambda) < DBL_EPSILON)
+			return log1p(x);
+		return (pow(x + 1, lambda) - 1) / lambda;
+	}
+	if (fabs(lambda - 2) > DBL_EPSILON)
+		return -(pow(-x + 1, 2 - lambda) - 1) / (2 - lambda);
+	return -log1p(-x);
+}
+
+/* scipy.special.boxcox (scipy 1.10), one value: Cephes' expm1, not libm's. */
+static double
+box_cox(double x, double lambda)
+{
+	if (fabs(lambda) < 1e-19)
+		return log(x);
+	return cephes_expm1(lambda * log(x)) / lambda;
+}
+
+/*
+ * np.interp(x, xp, fp) for a finite x, as numpy's compiled interp computes
+ * it, with xp the n points and fp the levels, or (negated) their reversed
+ * negations: -points[n-1-k] and -levels[n-1-k].
+ */
+static double
+interp(double x, const double *points, const double *levels, size_t n, bool negated)
+{
+#define XP(k) (negated ? -points[n - 1 - (k)] : points[k])
+#define FP(k) (negated ? -levels[n - 1 - (k)] : levels[k])
+	size_t		lo = 0;
+	size_t		hi = n;
+	size_t		j;
+	double		slope;
+	double		y;
+
+	if (x > XP(n - 1))
+		return FP(n - 1);
+	if (x < XP(0))
+		return FP(0);
+	/* j: the last point <= x (binary_search_with_guess) */
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (x >= XP(mid))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	j = lo - 1;
+	if (j == n - 1 || XP(j) == x)
+		return FP(j);
+	slope = (FP(j + 1) - FP(j)) / (XP(j + 1) - XP(j));
+	y = slope * (x - XP(j)) + FP(j);
+	if (isnan(y))
+	{
+		/* numpy's retry from the other end */
+		y = slope * (x - XP(j + 1)) + FP(j + 1);
+		if (isnan(y) && FP(j) == FP(j + 1))
+			y = FP(j);
+	}
+	return y;
+#undef XP
+#undef FP
+}
+
+/* scipy.stats.norm.ppf: 0 and 1 give the infinities, (0, 1) ndtri * 1 + 0 */
+static double
+norm_ppf(double q)
+{
+	if (q == 0)
+		return -INFINITY;
+	if (q == 1)
+		return INFINITY;
+	if (q > 0 && q < 1)
+		return cephes_ndtri(q) * 1.0 + 0.0;
+	return NAN;
+}
+
+/* QuantileTransformer._transform_col, forward, for one value (NaN stays NaN). */
+static double
+quantile_transform(const step *st, double x)
+{
+	const double *q = st->points;
+	size_t		n = st->npoints;
+	bool		lower;
+	bool		upper;
+
+	if (st->normal_output)
+	{
+		lower = x - BOUNDS_THRESHOLD < q[0];
+		upper = x + BOUNDS_THRESHOLD > q[n - 1];
+	}
+	else
+	{
+		lower = x == q[0];
+		upper = x == q[n - 1];
+	}
+	/* the mean of both directions, in case of repeated quantiles */
+	if (!isnan(x))
+		x = 0.5 * (interp(x, q, st->levels, n, false) - interp(-x, q, st->levels, n, true));
+	if (upper)
+		x = 1;
+	if (lower)
+		x = 0;
+	if (!st->normal_output)
+		return x;
+	x = norm_ppf(x);
+	/* np.clip: NaN stays NaN */
+	if (x < st->lo)
+		x = st->lo;
+	if (x > st->hi)
+		x = st->hi;
+	return x;
+}
+
+/* np.searchsorted(edges, x, side="right"): how many edges are <= x. */
+static double
+count_edges_at_or_below(const step *st, double x)
+{
+	size_t		lo = 0;
+	size_t		hi = st->npoints;
+
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (x >= st->points[mid])
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (double) lo;
 }
 
 /*
@@ -289,6 +573,11 @@ run_steps(const predict_model *model, const block *blk, cell *c, long *hot,
 				k = find_category(st->table, c);
 				if (k < 0 && st->unknown_is_error)
 					return unknown_category(model, blk->column, c, err);
+				/* _map_infrequent_categories, before the drop */
+				if (k < 0 && st->unknown_infrequent)
+					k = st->infrequent_index;
+				else if (k >= 0 && st->groups != NULL)
+					k = (long) st->groups[k];
 				if (k < 0 || k == st->drop)
 					*hot = -1;
 				else
@@ -305,6 +594,41 @@ run_steps(const predict_model *model, const block *blk, cell *c, long *hot,
 				else
 					c->number = (double) k;
 				c->is_string = false;
+				break;
+			case STEP_FUNCTION:
+				if (st->missing_is_error && isnan(c->number))
+					return column_error(model, blk->column, err,
+										"missing value (FunctionTransformer(validate=True) "
+										"refuses NaN)%s", "");
+				c->number = apply_function(st->function, c->number);
+				break;
+			case STEP_POWER:
+				if (st->method == POWER_YEO_JOHNSON)
+					c->number = yeo_johnson(c->number, st->a);
+				else if (c->number <= 0)
+					return column_error(model, blk->column, err,
+										"value is not positive (the Box-Cox "
+										"transformation needs strictly positive data)%s", "");
+				else
+					c->number = box_cox(c->number, st->a);
+				break;
+			case STEP_QUANTILE:
+				c->number = quantile_transform(st, c->number);
+				break;
+			case STEP_KBINS:
+				/* KBinsDiscretizer's check_array: NaN, and a float32 overflow, refused */
+				if (isnan(c->number))
+					return column_error(model, blk->column, err,
+										"missing value (KBinsDiscretizer refuses NaN)%s", "");
+				if (st->float32)
+				{
+					if (isinf((float) c->number))
+						return column_error(model, blk->column, err,
+											"value is too large for float32 "
+											"(KBinsDiscretizer dtype=float32)%s", "");
+					c->number = (double) (float) c->number;
+				}
+				c->number = count_edges_at_or_below(st, c->number);
 				break;
 		}
 	}

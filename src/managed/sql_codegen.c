@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "special.h"
 
 /* Generated code for trees this large would take PL/pgSQL too long to compile. */
 #define MAX_SQL_TREE_NODES 250000
@@ -239,6 +240,95 @@ column_key(codegen *cg, uint32_t col)
 	sql_string(cg->out, cg->model->columns[col].name, cg->model->columns[col].name_length);
 }
 
+/*
+ * A column with a pandas category dtype (read_category_value in score.c):
+ * read as a cell, then anything that is not one of the categories (a
+ * number or boolean for string ones, a string or boolean for numeric ones)
+ * becomes missing.
+ */
+static void
+emit_read_category_column(codegen *cg, uint32_t col, bool keep)
+{
+	sql_buffer *out = cg->out;
+	const category_table *table = cg->model->columns[col].categories;
+
+	if (!keep)
+	{
+		/* only objects and arrays are errors */
+		sql_append(out, "  PERFORM %s.read_cell_number(obs->", cg->helpers);
+		column_key(cg, col);
+		sql_append(out, ", ");
+		column_label(cg, col);
+		sql_append(out, ");\n");
+		return;
+	}
+	sql_append(out, "  c%u_s := %s.read_cell_string(obs->", col, cg->helpers);
+	column_key(cg, col);
+	sql_append(out, ");\n  c%u_x := %s.read_cell_number(obs->", col, cg->helpers);
+	column_key(cg, col);
+	sql_append(out, ", ");
+	column_label(cg, col);
+	sql_append(out, ");\n");
+	if (table->numeric)
+	{
+		sql_append(out, "  IF c%u_s IS NOT NULL OR jsonb_typeof(obs->", col);
+		column_key(cg, col);
+		sql_append(out, ") = 'boolean' OR NOT (c%u_x = ANY ('{", col);
+		for (size_t i = 0; i < table->count; i++)
+			sql_append(out, "%s%.17g", i ? "," : "", table->numbers[i]);
+		sql_append(out, "}'::float8[])) THEN c%u_x := 'NaN'::float8; END IF;\n  c%u_s := NULL;\n",
+				   col, col);
+		return;
+	}
+	sql_append(out, "  IF c%u_s IS NULL OR NOT (c%u_s = ANY (ARRAY[", col, col);
+	for (size_t i = 0; i < table->count; i++)
+	{
+		if (i)
+			sql_append(out, ", ");
+		sql_string(out, table->strings[i], table->lengths[i]);
+	}
+	sql_append(out, "]::text[])) THEN c%u_s := NULL; c%u_x := 'NaN'::float8; END IF;\n", col, col);
+}
+
+/*
+ * A nullable dtype's rule on the number just read into var (check_nullable
+ * in score.c): Int64 takes an int() literal or an integral number in
+ * int64's range, boolean true/false or a number equal to 0 or 1.
+ */
+static void
+emit_nullable_check(codegen *cg, uint32_t col, const char *var)
+{
+	sql_buffer *out = cg->out;
+	bool		integer = cg->model->columns[col].values == COLUMN_VALUES_INTEGER;
+
+	sql_append(out, "  IF jsonb_typeof(obs->");
+	column_key(cg, col);
+	if (integer)
+	{
+		sql_append(out, ") IN ('string', 'number') AND ((jsonb_typeof(obs->");
+		column_key(cg, col);
+		sql_append(out, ") = 'string' AND translate(obs->>");
+		column_key(cg, col);
+		sql_append(out, ", E' \\t\\n\\u000b\\f\\r+-0123456789_', '') <> '') OR %s <> trunc(%s) "
+				   "OR abs(%s) >= 9223372036854775808::float8)", var, var, var);
+	}
+	else
+	{
+		sql_append(out, ") = 'string' OR (jsonb_typeof(obs->");
+		column_key(cg, col);
+		sql_append(out, ") = 'number' AND %s <> 0 AND %s <> 1)", var, var);
+	}
+	sql_append(out, " THEN PERFORM %s.fail(", cg->helpers);
+	column_label(cg, col);
+	sql_append(out, " || ': %s, got ' || CASE WHEN jsonb_typeof(obs->",
+			   integer ? "expected an integer (dtype Int64)" :
+			   "expected true, false, 0 or 1 (dtype boolean)");
+	column_key(cg, col);
+	sql_append(out, ") = 'string' THEN 'the string ' || %s.quote(obs->>", cg->helpers);
+	column_key(cg, col);
+	sql_append(out, ", 80) ELSE %s.shown(NULL, %s) END); END IF;\n", cg->helpers, var);
+}
+
 /* Read column col into c<col>_s / c<col>_x (a string, or a number with NaN for missing). */
 static void
 emit_read_column(codegen *cg, uint32_t col, bool keep)
@@ -246,6 +336,26 @@ emit_read_column(codegen *cg, uint32_t col, bool keep)
 	sql_buffer *out = cg->out;
 	bool		numeric = cg->model->columns[col].numeric;
 
+	if (cg->model->columns[col].categories != NULL)
+	{
+		emit_read_category_column(cg, col, keep);
+		return;
+	}
+	if (cg->model->columns[col].values != COLUMN_VALUES_ANY)
+	{
+		char		var[32];
+
+		snprintf(var, sizeof(var), keep ? "c%u_x" : "x", col);
+		if (keep)
+			sql_append(out, "  c%u_s := NULL;\n", col);
+		sql_append(out, "  %s := %s.read_number(obs->", var, cg->helpers);
+		column_key(cg, col);
+		sql_append(out, ", ");
+		column_label(cg, col);
+		sql_append(out, ");\n");
+		emit_nullable_check(cg, col, var);
+		return;
+	}
 	if (!keep)
 		sql_append(out, "  PERFORM %s.read_%s(obs->", cg->helpers,
 				   numeric ? "number" : "cell_number");
@@ -324,6 +434,392 @@ emit_unknown(codegen *cg, const block *blk, const step *st)
 	column_label(cg, blk->column);
 	sql_append(out, " || ': unknown category ' || %s.shown(s, x) || "
 			   "' (the encoder''s handle_unknown is \"error\")'); END IF;\n", cg->helpers);
+}
+
+/*
+ * The last double in [lo, hi] (positive, ordered like their bit patterns)
+ * for which pred holds, pred holding at lo and not at hi: where the libm
+ * function behind a PostgreSQL one starts to overflow or underflow, which
+ * PostgreSQL raises as an error where C returns the limit.
+ */
+static double
+last_true(bool (*pred) (double x, double param), double param, double lo, double hi)
+{
+	uint64_t	a;
+	uint64_t	b;
+
+	memcpy(&a, &lo, sizeof(a));
+	memcpy(&b, &hi, sizeof(b));
+	while (b - a > 1)
+	{
+		uint64_t	mid = a + (b - a) / 2;
+		double		x;
+
+		memcpy(&x, &mid, sizeof(x));
+		if (pred(x, param))
+			a = mid;
+		else
+			b = mid;
+	}
+	memcpy(&lo, &a, sizeof(lo));
+	return lo;
+}
+
+/* sign * x is exact: sign -1 searches the negative numbers */
+static bool
+exp_finite(double x, double sign)
+{
+	return isfinite(exp(sign * x));
+}
+
+static bool
+exp_nonzero(double x, double sign)
+{
+	return exp(sign * x) != 0;
+}
+
+static bool
+pow_finite(double x, double e)
+{
+	return isfinite(pow(x, e));
+}
+
+static bool
+pow_nonzero(double x, double e)
+{
+	return pow(x, e) != 0;
+}
+
+/* x := exp(x), with C's infinity and 0 where PostgreSQL raises. */
+static void
+emit_exp(codegen *cg)
+{
+	/* PostgreSQL orders NaN above every number */
+	sql_append(cg->out, "  x := CASE WHEN x = 'NaN' THEN x WHEN x > ");
+	sql_number(cg->out, last_true(exp_finite, 1.0, 1.0, 1000.0));
+	sql_append(cg->out, " THEN 'Infinity'::float8 WHEN x < ");
+	sql_number(cg->out, -last_true(exp_nonzero, -1.0, 1.0, 1000.0));
+	sql_append(cg->out, " THEN 0.0::float8 ELSE exp(x) END;\n");
+}
+
+/*
+ * t := power(t, e) for t >= 1 (or NaN), with C's infinity or 0 where the
+ * result overflows or underflows and PostgreSQL raises.
+ */
+static void
+emit_power_from_one(codegen *cg, double e)
+{
+	double		limit = e > 0 ? last_true(pow_finite, e, 1.0, INFINITY) :
+		last_true(pow_nonzero, e, 1.0, INFINITY);
+
+	sql_append(cg->out, "  t := CASE WHEN t > ");
+	sql_number(cg->out, limit);
+	sql_append(cg->out, " AND t <> 'NaN' THEN %s ELSE power(t, ",
+			   e > 0 ? "'Infinity'::float8" : "0.0::float8");
+	sql_number(cg->out, e);
+	sql_append(cg->out, ") END;\n");
+}
+
+/* numpy's ufunc of a function step (apply_function in score.c). */
+static void
+emit_function(codegen *cg, const block *blk, const step *st)
+{
+	sql_buffer *out = cg->out;
+
+	if (st->missing_is_error)
+	{
+		sql_append(out, "  IF x = 'NaN' THEN ");
+		emit_fail(cg, blk->column, "missing value (FunctionTransformer(validate=True) refuses NaN)");
+		sql_append(out, " END IF;\n");
+	}
+	switch (st->function)
+	{
+		case FUNCTION_LOG:
+			/* C's log(0) is -inf and log(x < 0) NaN; PostgreSQL raises */
+			sql_append(out, "  x := CASE WHEN x = 0 THEN '-Infinity'::float8 "
+					   "WHEN x < 0 THEN 'NaN'::float8 ELSE ln(x) END;\n");
+			break;
+		case FUNCTION_SQRT:
+			sql_append(out, "  x := CASE WHEN x < 0 THEN 'NaN'::float8 ELSE sqrt(x) END;\n");
+			break;
+		case FUNCTION_EXP:
+			emit_exp(cg);
+			break;
+		case FUNCTION_ABS:
+			sql_append(out, "  x := abs(x);\n");
+			break;
+		case FUNCTION_IDENTITY:
+			break;
+		case FUNCTION_LOG1P:
+		case FUNCTION_EXPM1:
+			/* refused by sql_supported_steps */
+			out->failed = true;
+			break;
+	}
+}
+
+/* PowerTransformer's Yeo-Johnson (yeo_johnson in score.c), lambda not 0 or 2. */
+static void
+emit_yeo_johnson(codegen *cg, double lambda)
+{
+	sql_buffer *out = cg->out;
+
+	/* PostgreSQL orders NaN above every number: it must take the second branch */
+	sql_append(out, "  IF x >= 0 AND x <> 'NaN' THEN\n  t := x + 1.0::float8;\n");
+	emit_power_from_one(cg, lambda);
+	sql_append(out, "  t := t - 1.0::float8;\n  x := ");
+	sql_safe_op(out, cg->helpers, "t", '/', lambda);
+	sql_append(out, ";\n  ELSE\n  t := -x + 1.0::float8;\n");
+	emit_power_from_one(cg, 2 - lambda);
+	sql_append(out, "  t := -(t - 1.0::float8);\n  x := ");
+	sql_safe_op(out, cg->helpers, "t", '/', 2 - lambda);
+	sql_append(out, ";\n  END IF;\n");
+}
+
+/*
+ * KBinsDiscretizer's bin (count_edges_at_or_below in score.c): PostgreSQL's
+ * width_bucket over sorted thresholds counts those <= x by the same
+ * bisection.
+ */
+static void
+emit_kbins(codegen *cg, const block *blk, const step *st)
+{
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "  IF x = 'NaN' THEN ");
+	emit_fail(cg, blk->column, "missing value (KBinsDiscretizer refuses NaN)");
+	sql_append(out, " END IF;\n");
+	if (st->npoints == 0)
+	{
+		sql_append(out, "  x := 0.0::float8;\n");
+		return;
+	}
+	sql_append(out, "  x := width_bucket(x, '{");
+	for (size_t i = 0; i < st->npoints; i++)
+		sql_append(out, "%s%.17g", i ? "," : "", st->points[i]);
+	sql_append(out, "}'::float8[])::float8;\n");
+}
+
+/* k := its output index before the drop, infrequent categories grouped. */
+static void
+emit_infrequent(codegen *cg, const step *st)
+{
+	sql_buffer *out = cg->out;
+	size_t		total = st->table->count + (st->table->missing_index >= 0 ? 1 : 0);
+
+	if (st->groups == NULL)
+		return;
+	sql_append(out, "    IF k IS NULL THEN k := ");
+	if (st->unknown_infrequent)
+		sql_append(out, "%ld", st->infrequent_index);
+	else
+		sql_append(out, "NULL");
+	sql_append(out, "; ELSE k := ('{");
+	for (size_t i = 0; i < total; i++)
+		sql_append(out, "%s%u", i ? "," : "", st->groups[i]);
+	sql_append(out, "}'::integer[])[k + 1]; END IF;\n");
+}
+
+/*
+ * The interpolation's arithmetic stays clear of PostgreSQL's overflow and
+ * underflow errors when the quantiles are within 1e290 and distinct ones at
+ * least 1e-290 apart: slopes are then below 1e290 and each product below 1.
+ */
+static bool
+quantile_in_range(const step *st)
+{
+	for (size_t i = 0; i < st->npoints; i++)
+	{
+		if (fabs(st->points[i]) > 1e290)
+			return false;
+		if (i > 0 && st->points[i] != st->points[i - 1] &&
+			st->points[i] - st->points[i - 1] < 1e-290)
+			return false;
+	}
+	return true;
+}
+
+static void
+emit_float_array(codegen *cg, const double *values, size_t n, bool negated_reversed)
+{
+	sql_append(cg->out, "'{");
+	for (size_t i = 0; i < n; i++)
+		sql_append(cg->out, "%s%.17g", i ? "," : "",
+				   negated_reversed ? -values[n - 1 - i] : values[i]);
+	sql_append(cg->out, "}'::float8[]");
+}
+
+/*
+ * var := np.interp(qt, xp, fp) (interp in score.c): the last point <= qt by
+ * bisection, then numpy's slope formula. Arrays are 1-based in SQL.
+ */
+static void
+emit_interp(codegen *cg, const step *st, bool negated, const char *var)
+{
+	sql_buffer *out = cg->out;
+	size_t		n = st->npoints;
+
+	sql_append(out, "  qx := ");
+	emit_float_array(cg, st->points, n, negated);
+	sql_append(out, ";\n  qf := ");
+	emit_float_array(cg, st->levels, n, negated);
+	sql_append(out, ";\n  IF qt > qx[%zu] THEN %s := qf[%zu];\n"
+			   "  ELSIF qt < qx[1] THEN %s := qf[1];\n  ELSE\n"
+			   "    qlo := 0; qhi := %zu;\n"
+			   "    WHILE qlo < qhi LOOP qmid := qlo + (qhi - qlo) / 2;"
+			   " IF qt >= qx[qmid + 1] THEN qlo := qmid + 1; ELSE qhi := qmid; END IF; END LOOP;\n"
+			   "    IF qlo = %zu OR qx[qlo] = qt THEN %s := qf[qlo];\n    ELSE\n"
+			   "      qs := (qf[qlo + 1] - qf[qlo]) / (qx[qlo + 1] - qx[qlo]);\n"
+			   "      qc := qt - qx[qlo];\n"
+			   "      qc := CASE WHEN abs(qc) < 1e-200 THEN %s.tiny_product(qc, qs) ELSE qc * qs END;\n"
+			   "      %s := qc + qf[qlo];\n    END IF;\n  END IF;\n",
+			   n, var, n, var, n, n, var, cg->helpers, var);
+}
+
+/*
+ * Horner's rule as an expression in z, as Cephes evaluates it: polevl,
+ * c[0] z^n + ... + c[n]; or, when monic, p1evl, z^n + c[0] z^(n-1) + ... +
+ * c[n-1] (its leading 1 not stored).
+ */
+static void
+emit_polynomial(codegen *cg, const char *z, const double *c, int n, bool monic)
+{
+	for (int i = 0; i < n; i++)
+		sql_append(cg->out, "(");
+	if (monic)
+	{
+		sql_append(cg->out, "%s + ", z);
+		sql_number(cg->out, c[0]);
+		sql_append(cg->out, ")");
+	}
+	else
+		sql_number(cg->out, c[0]);
+	for (int i = 1; i < (monic ? n : n + 1); i++)
+	{
+		sql_append(cg->out, " * %s + ", z);
+		sql_number(cg->out, c[i]);
+		sql_append(cg->out, ")");
+	}
+}
+
+/* x := scipy.stats.norm.ppf(x) (norm_ppf and cephes_ndtri in the core). */
+static void
+emit_norm_ppf(codegen *cg)
+{
+	static const double expm2 = 0.13533528323661269189;
+	sql_buffer *out = cg->out;
+	const double *const *p;
+	const double *const *q;
+
+	cephes_ndtri_coefficients(&p, &q);
+	sql_append(out, "  IF x = 0 THEN x := '-Infinity'::float8;\n"
+			   "  ELSIF x = 1 THEN x := 'Infinity'::float8;\n"
+			   "  ELSIF x > 0 AND x < 1 AND x <> 'NaN' THEN\n"
+			   "    qlower := true; qy := x;\n    IF qy > ");
+	sql_number(out, 1.0 - expm2);
+	sql_append(out, " THEN qy := 1.0::float8 - qy; qlower := false; END IF;\n    IF qy > ");
+	sql_number(out, expm2);
+	sql_append(out, " THEN\n      qy := qy - 0.5::float8; qz := qy * qy;\n      x := (qy + qy * (qz * ");
+	emit_polynomial(cg, "qz", p[0], 4, false);
+	sql_append(out, " / ");
+	emit_polynomial(cg, "qz", q[0], 8, true);
+	sql_append(out, ")) * ");
+	sql_number(out, 2.50662827463100050242E0);
+	sql_append(out, ";\n    ELSE\n      qz := sqrt(-2.0::float8 * ln(qy));\n"
+			   "      qa := qz - ln(qz) / qz;\n      qb := 1.0::float8 / qz;\n"
+			   "      IF qz < 8.0 THEN qc := qb * ");
+	emit_polynomial(cg, "qb", p[1], 8, false);
+	sql_append(out, " / ");
+	emit_polynomial(cg, "qb", q[1], 8, true);
+	sql_append(out, "; ELSE qc := qb * ");
+	emit_polynomial(cg, "qb", p[2], 8, false);
+	sql_append(out, " / ");
+	emit_polynomial(cg, "qb", q[2], 8, true);
+	sql_append(out, "; END IF;\n      x := qa - qc;\n      IF qlower THEN x := -x; END IF;\n"
+			   "    END IF;\n    x := x * 1.0::float8 + 0.0::float8;\n"
+			   "  ELSE x := 'NaN'::float8;\n  END IF;\n");
+}
+
+/*
+ * PowerTransformer's Box-Cox (box_cox in score.c): scipy's boxcox with
+ * Cephes' expm1, whose rational branch is plain arithmetic here too.
+ */
+static void
+emit_box_cox(codegen *cg, const block *blk, double lambda)
+{
+	static const double p[3] = {
+		1.2617719307481059087798E-4, 3.0299440770744196129956E-2, 9.9999999999999999991025E-1,
+	};
+	static const double q[4] = {
+		3.0019850513866445504159E-6, 2.5244834034968410419224E-3,
+		2.2726554820815502876593E-1, 2.0000000000000000009029E0,
+	};
+	sql_buffer *out = cg->out;
+
+	/* NaN passes: PostgreSQL orders it above 0 */
+	sql_append(out, "  IF x <= 0 THEN ");
+	emit_fail(cg, blk->column, "value is not positive (the Box-Cox transformation needs strictly positive data)");
+	sql_append(out, " END IF;\n  IF x <> 'NaN' THEN\n  x := ln(x);\n");
+	if (fabs(lambda) < 1e-19)
+	{
+		sql_append(out, "  END IF;\n");
+		return;
+	}
+	sql_append(out, "  x := ");
+	sql_safe_op(out, cg->helpers, "x", '*', lambda);
+	sql_append(out, ";\n  IF x < -0.5 OR x > 0.5 THEN\n");
+	emit_exp(cg);
+	sql_append(out, "  x := x - 1.0::float8;\n  ELSE\n  qz := x * x;\n  qa := x * ");
+	emit_polynomial(cg, "qz", p, 2, false);
+	sql_append(out, ";\n  qa := qa / (");
+	emit_polynomial(cg, "qz", q, 3, false);
+	sql_append(out, " - qa);\n  x := qa + qa;\n  END IF;\n  x := ");
+	sql_safe_op(out, cg->helpers, "x", '/', lambda);
+	sql_append(out, ";\n  END IF;\n");
+}
+
+/* QuantileTransformer forward (quantile_transform in score.c). */
+static void
+emit_quantile(codegen *cg, const step *st)
+{
+	sql_buffer *out = cg->out;
+	size_t		n = st->npoints;
+
+	/* PostgreSQL orders NaN above every number: NaN is neither bound */
+	if (st->normal_output)
+	{
+		sql_append(out, "  qdown := x <> 'NaN' AND x - 1e-7::float8 < ");
+		sql_number(out, st->points[0]);
+		sql_append(out, ";\n  qup := x <> 'NaN' AND x + 1e-7::float8 > ");
+		sql_number(out, st->points[n - 1]);
+	}
+	else
+	{
+		sql_append(out, "  qdown := x = ");
+		sql_number(out, st->points[0]);
+		sql_append(out, ";\n  qup := x = ");
+		sql_number(out, st->points[n - 1]);
+	}
+	sql_append(out, ";\n  IF x <> 'NaN' THEN\n  qt := x;\n");
+	emit_interp(cg, st, false, "qa");
+	sql_append(out, "  qt := -x;\n");
+	emit_interp(cg, st, true, "qb");
+	sql_append(out, "  t := qa - qb;\n  x := ");
+	sql_safe_op(out, cg->helpers, "t", '*', 0.5);
+	sql_append(out, ";\n  END IF;\n  IF qup THEN x := 1.0::float8; END IF;\n"
+			   "  IF qdown THEN x := 0.0::float8; END IF;\n");
+	if (!st->normal_output)
+		return;
+	emit_norm_ppf(cg);
+	sql_append(out, "  IF x < ");
+	sql_number(out, st->lo);
+	sql_append(out, " THEN x := ");
+	sql_number(out, st->lo);
+	sql_append(out, "; END IF;\n  IF x > ");
+	sql_number(out, st->hi);
+	sql_append(out, " AND x <> 'NaN' THEN x := ");
+	sql_number(out, st->hi);
+	sql_append(out, "; END IF;\n");
 }
 
 /* The block's scalar steps on (s, x); a one-hot block ends with hot set. */
@@ -405,6 +901,7 @@ emit_steps(codegen *cg, const block *blk)
 				sql_append(out, "  BEGIN\n");
 				emit_category_lookup(cg, st->table);
 				emit_unknown(cg, blk, st);
+				emit_infrequent(cg, st);
 				sql_append(out, "    hot := CASE WHEN k IS NULL OR k = %ld THEN -1", st->drop);
 				if (st->drop >= 0)
 					sql_append(out, " WHEN k > %ld THEN k - 1", st->drop);
@@ -422,6 +919,21 @@ emit_steps(codegen *cg, const block *blk)
 					sql_number(out, st->lo);
 				}
 				sql_append(out, " ELSE k::float8 END; s := NULL;\n  END;\n");
+				break;
+			case STEP_FUNCTION:
+				emit_function(cg, blk, st);
+				break;
+			case STEP_POWER:
+				if (st->method == POWER_BOX_COX)
+					emit_box_cox(cg, blk, st->a);
+				else
+					emit_yeo_johnson(cg, st->a);
+				break;
+			case STEP_QUANTILE:
+				emit_quantile(cg, st);
+				break;
+			case STEP_KBINS:
+				emit_kbins(cg, blk, st);
 				break;
 		}
 	}
@@ -808,6 +1320,62 @@ emit_trees(codegen *cg)
 	emit_result(cg, 2, expr, klass);
 }
 
+/*
+ * Steps whose libm functions PostgreSQL does not have (log1p, expm1, and
+ * Cephes' expm1 behind Box-Cox) cannot be computed bit for bit in SQL:
+ * such a model is refused by name.
+ */
+static bool
+sql_supported_steps(const predict_model *model, predict_error *err)
+{
+	static const char *const names[] = {"log1p", "log", "sqrt", "exp", "expm1", "abs", "identity"};
+
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		const step *st = &model->steps[blk->first_step];
+		const char *why = NULL;
+
+		for (uint32_t i = 0; i < blk->nsteps && why == NULL; i++, st++)
+		{
+			if (st->type == STEP_FUNCTION &&
+				(st->function == FUNCTION_LOG1P || st->function == FUNCTION_EXPM1))
+				why = names[st->function];
+			else if (st->type == STEP_POWER && st->method == POWER_YEO_JOHNSON &&
+					 (fabs(st->a) < DBL_EPSILON || !(fabs(st->a - 2) > DBL_EPSILON)))
+				why = "power (yeo-johnson with lambda 0 or 2, which takes log1p)";
+			else if (st->type == STEP_QUANTILE && !quantile_in_range(st))
+				why = "quantile (quantiles beyond 1e290 or closer than 1e-290, where "
+					"PostgreSQL's float8 checks raise)";
+			else if (st->type == STEP_KBINS && st->float32)
+				why = "kbins (dtype float32)";
+		}
+		if (why != NULL)
+		{
+			char		name[300];
+
+			predict_quote(name, sizeof(name), model->columns[blk->column].name,
+						  model->columns[blk->column].name_length);
+			predict_set_error(err, PREDICT_BAD_MODEL,
+							  "preprocessing[%zu] (column %s): the SQL scorer cannot compute "
+							  "step %s, which has no PostgreSQL equivalent (use the predict "
+							  "extension for this model)", b, name, why);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Whether some block of the model has a step of this type. */
+static bool
+has_step(const predict_model *model, step_type type)
+{
+	for (size_t i = 0; i < model->nsteps; i++)
+		if (model->steps[i].type == type)
+			return true;
+	return false;
+}
+
 static void
 emit_declarations(codegen *cg)
 {
@@ -820,6 +1388,11 @@ emit_declarations(codegen *cg)
 	/* the class function's class-0 sum (the scorers compiled before it lack it) */
 	if (cg->classify)
 		sql_append(out, "  total0 float8;\n");
+	/* the quantile step's interpolation and ndtri, Box-Cox's expm1 (only where used, likewise) */
+	if (has_step(model, STEP_QUANTILE) || has_step(model, STEP_POWER))
+		sql_append(out, "  qx float8[];\n  qf float8[];\n  qlo integer;\n  qhi integer;\n  qmid integer;\n"
+				   "  qt float8;\n  qs float8;\n  qa float8;\n  qb float8;\n  qc float8;\n  qy float8;\n"
+				   "  qz float8;\n  qlower boolean;\n  qup boolean;\n  qdown boolean;\n");
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (model->columns[c].used)
 			sql_append(out, "  c%zu_s text;\n  c%zu_x float8;\n", c, c);
@@ -833,7 +1406,7 @@ emit_declarations(codegen *cg)
  * with classify the class function (obs jsonb, OUT proba, OUT predicted).
  */
 static void
-emit_function(const predict_model *model, const char *function, const char *helpers,
+emit_scorer(const predict_model *model, const char *function, const char *helpers,
 			  const bool *read_at, bool classify, sql_buffer *out)
 {
 	sql_buffer	body = {0};
@@ -890,6 +1463,8 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 
 	if (model->estimator.type != ESTIMATOR_LOGISTIC_REGRESSION && !check_tree_size(model, err))
 		return NULL;
+	if (!sql_supported_steps(model, err))
+		return NULL;
 	read_at = calloc(model->nblocks + 1, sizeof(bool));
 	seen = calloc(model->ncolumns + 1, sizeof(bool));
 	if (read_at == NULL || seen == NULL)
@@ -904,9 +1479,9 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 		read_at[b] = !seen[model->blocks[b].column];
 		seen[model->blocks[b].column] = true;
 	}
-	emit_function(model, function, helpers, read_at, false, &out);
+	emit_scorer(model, function, helpers, read_at, false, &out);
 	if (!predict_model_has_threshold(model))
-		emit_function(model, function, helpers, read_at, true, &out);
+		emit_scorer(model, function, helpers, read_at, true, &out);
 	free(read_at);
 	free(seen);
 	if (out.failed)

@@ -64,6 +64,8 @@ def _category_literals(doc, column):
                 cats = [c for c in step["categories"] if c is not None]
                 # the first, last and a few others: enough to hit every branch, not every category
                 picks = cats if len(cats) <= 6 else cats[:3] + cats[-3:]
+                # and some infrequent ones (OneHotEncoder min_frequency/max_categories)
+                picks += [c for c in step.get("infrequent", []) if c is not None][:3]
                 for c in picks:
                     out.append(json.dumps(c))
                     if isinstance(c, (int, float)) and not isinstance(c, bool):
@@ -109,6 +111,7 @@ def adversarial_lines(doc, base):
             lines.append(("every number column %s" % label, text))
     if "trees" in doc["estimator"] or "tree" in doc["estimator"]:
         lines += threshold_lines(doc, base)
+    lines += skew_lines(doc, base)
     for col in columns:
         name = col["name"]
         # duplicate keys: the last occurrence wins (Python json, PostgreSQL jsonb)
@@ -271,4 +274,115 @@ def threshold_lines(doc, base):
                 for lit in CATEGORY_CODE_VALUES:
                     lines.append(("category code of %s=%s" % (b["column"], lit),
                                   _replace(base, b["column"], lit)))
+    return lines
+
+
+# ---------- per-column transforms (function, power): domain edges and overflow ----------
+
+DBL_MAX = np.finfo(np.float64).max
+TINY = np.float64(5e-324)
+
+
+def _around(z, ulps=2):
+    """z and its float64 neighbours, ulps either side."""
+    out = [np.float64(z)]
+    for direction in (np.inf, -np.inf):
+        v = np.float64(z)
+        for _ in range(ulps):
+            v = np.nextafter(v, direction)
+            out.append(v)
+    return out
+
+
+def _pow_limits(e):
+    """Bases b >= 1 around which pow(b, e) overflows (e > 0) or underflows to 0 (e < 0)."""
+    with np.errstate(all="ignore"):
+        b = np.exp(np.log(DBL_MAX) / e) if e > 0 else np.exp(np.log(TINY) / e)
+    return _around(b, 3) if np.isfinite(b) and b > 1 else []
+
+
+def _quantile_targets(st):
+    """Values on a quantile step's quantiles (some of them: the ends, repeated ones and
+    a spread of others) and one or two ulps either side; for normal output, around
+    where x -+ 1e-7 crosses the end quantiles (BOUNDS_THRESHOLD)."""
+    q = st["quantiles"]
+    n = len(q)
+    picks = {0, n - 1} | {int(i * (n - 1) / 8) for i in range(9)}
+    picks |= {i for i in range(1, n) if q[i] == q[i - 1]}
+    out = []
+    for i in sorted(picks)[:40]:
+        out += _around(q[i], 2)
+    if st["output"] == "normal":
+        out += _around(np.float64(q[0]) + 1e-7, 2) + _around(np.float64(q[-1]) - 1e-7, 2)
+    return out + [q[0] - 1, q[-1] + 1]
+
+
+def _kbins_targets(st):
+    """Values on a kbins step's edges and one or two ulps either side; for float32 also
+    around the float32 values next to each edge and the midpoints between them, where
+    the float32 cast decides the bin."""
+    out = []
+    for e in st["edges"][:40]:
+        out += _around(e, 2)
+        if st["dtype"] == "float32":
+            f = np.float32(e)
+            for g in (np.nextafter(f, np.float32(-np.inf)), f, np.nextafter(f, np.float32(np.inf))):
+                out += _around(np.float64(g), 1)
+                mid = (np.float64(g) + np.float64(np.nextafter(g, np.float32(np.inf)))) / 2
+                out += _around(mid, 1)
+    return out
+
+
+def _step_targets(st):
+    """Values entering a function, power or quantile step at its domain edges, where its
+    libm function starts to overflow or underflow (managed mode guards those), or on
+    the points it interpolates."""
+    edges = [0.0, -0.0, TINY, -TINY, 1e-300, -1e-300, 1.0, -1.0]
+    if st["type"] == "quantile":
+        return edges + _quantile_targets(st)
+    if st["type"] == "kbins":
+        return edges + _kbins_targets(st) + [3.4028235677973366e38, 3.4028235677973362e38]
+    if st["type"] == "function":
+        if st["func"] in ("exp", "expm1"):
+            return edges + _around(709.782712893384) + _around(-745.1332191019411) + \
+                _around(-708.3964185322641)
+        if st["func"] == "log1p":
+            return edges + _around(-1.0)
+        return edges
+    lam = st["lambda"]
+    if st["method"] == "box-cox":
+        return edges + [x for x in _pow_limits(lam)]
+    # yeo-johnson: pow(x + 1, lambda) for x >= 0, pow(-x + 1, 2 - lambda) below
+    return edges + [b - 1 for b in _pow_limits(lam)] + [1 - b for b in _pow_limits(2 - lam)]
+
+
+def skew_lines(doc, base):
+    """[(label, json_text)]: the base observation with one number column set so that the
+    value entering a function or power step hits the targets of _step_targets, through
+    the invertible steps before it (impute, standardize, multiply, min_max)."""
+    numbers = {c["name"] for c in doc["columns"] if c["type"] == "number"}
+    lines = []
+    for b in doc["preprocessing"]:
+        for i, st in enumerate(b["steps"]):
+            if st["type"] not in ("function", "power", "quantile", "kbins"):
+                continue
+            chain = _scalar_chain({"steps": b["steps"][:i]})
+            if chain is None or b["column"] not in numbers:
+                break
+            forward, inverse = chain
+            for z in _step_targets(st):
+                with np.errstate(all="ignore"):
+                    x = inverse(z)
+                    if not np.isfinite(x):
+                        continue
+                    for cand in _around(x, 2):
+                        if forward(cand) == z:
+                            x = cand
+                            break
+                label = "%s step %d (%s) at %r: %s=%r" % (
+                    b["column"], i, st.get("func", st.get("method", st["type"])), float(z),
+                    b["column"],
+                    float(x))
+                lines.append((label, _replace(base, b["column"], json.dumps(float(x)))))
+            break
     return lines

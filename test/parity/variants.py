@@ -287,3 +287,7 @@ VARIANTS = collections.OrderedDict((f.__name__, f) for f in [
 from variants_front import FRONT_VARIANTS  # noqa: E402
 
 VARIANTS.update(FRONT_VARIANTS)
+# issue 18's per-column transforms (variants_skew.py)
+from variants_skew import SKEW_VARIANTS  # noqa: E402
+
+VARIANTS.update(SKEW_VARIANTS)
