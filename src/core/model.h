@@ -205,6 +205,7 @@ typedef struct column
 } column;
 
 typedef struct arena_chunk arena_chunk;
+typedef struct feature_stage feature_stage;
 
 struct predict_model
 {
@@ -222,7 +223,8 @@ struct predict_model
 	block	   *blocks;
 	size_t		nsteps;
 	step	   *steps;
-	size_t		nfeatures;
+	size_t		nfeatures;		/* the estimator's: the stage's output if any */
+	const feature_stage *stage; /* the optional "transforms" (stage.h), or NULL */
 
 	estimator	estimator;
 };

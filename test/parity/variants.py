@@ -282,3 +282,8 @@ VARIANTS = collections.OrderedDict((f.__name__, f) for f in [
     remainder_transformer, string_labels, bare_estimator, empty_feature_mixed_imputer,
     mixed_imputer_inferred_types, nested_sparse_maxabs, pipeline_without_column_transformer,
 ])
+
+# the feature-stage variants (issue 18), in their own file
+from variants_features import FEATURE_VARIANTS  # noqa: E402
+
+VARIANTS.update(FEATURE_VARIANTS)
