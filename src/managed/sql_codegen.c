@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "stage.h"
 
 /* Generated code for trees this large would take PL/pgSQL too long to compile. */
 #define MAX_SQL_TREE_NODES 250000
@@ -438,6 +439,393 @@ emit_read_and_steps(codegen *cg, size_t b)
 	emit_steps(cg, blk);
 }
 
+/* ---------- the feature stage ("transforms", stage.h) ---------- */
+
+/* PERFORM fail('feature "name": message'), the core's message for entry i. */
+static void
+emit_feature_fail(codegen *cg, uint32_t i, const char *format, const char *path)
+{
+	char		label[320];
+	char		message[PREDICT_ERROR_SIZE];
+	char		text[PREDICT_ERROR_SIZE + 330];
+
+	stage_feature_label(cg->model->stage, i, label, sizeof(label));
+	snprintf(message, sizeof(message), format, path);
+	snprintf(text, sizeof(text), "%s: %s", label, message);
+	sql_append(cg->out, "PERFORM %s.fail(", cg->helpers);
+	sql_string(cg->out, text, strlen(text));
+	sql_append(cg->out, ");");
+}
+
+/* Every block's outputs into w<first_feature + j>, as fill_block_features does. */
+static void
+emit_stage_blocks(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	sql_buffer *out = cg->out;
+
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+
+		emit_read_and_steps(cg, b);
+		if (!blk->one_hot)
+		{
+			sql_append(out, "  w%u := x;\n", blk->first_feature);
+			continue;
+		}
+		for (uint32_t j = 0; j < blk->width; j++)
+		{
+			sql_append(out, "  w%u := CASE WHEN hot = %u THEN ", blk->first_feature + j, j);
+			sql_number(out, blk->on_values[j]);
+			sql_append(out, " ELSE ");
+			sql_number(out, blk->off_values[j]);
+			sql_append(out, " END;\n");
+		}
+	}
+}
+
+/* check_input: the transform's whole input, as the core checks it. */
+static void
+emit_stage_check(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	if (op->check == CHECK_NONE)
+		return;
+	for (uint32_t i = op->in; i < op->in + op->nin; i++)
+	{
+		if (op->check == CHECK_FINITE)
+		{
+			sql_append(out, "  IF w%u = 'NaN' THEN ", i);
+			emit_feature_fail(cg, i, "missing value reaches %s, which refuses NaN", op->path);
+			sql_append(out, " ELSIF w%u IN ('Infinity', '-Infinity') THEN ", i);
+		}
+		else
+			sql_append(out, "  IF w%u IN ('Infinity', '-Infinity') THEN ", i);
+		emit_feature_fail(cg, i, "value is infinite (%s refuses infinity)", op->path);
+		sql_append(out, " END IF;\n");
+	}
+}
+
+/*
+ * "target := a * b" for two variables with C's result where PostgreSQL's
+ * checked product raises: operands far from 1 are first scaled by 2^-600 or
+ * 2^600 (exact), their product p cannot overflow or underflow, and p is
+ * scaled back with C's overflow to infinity and underflow to zero. (A
+ * subnormal result is rounded twice, which can differ from C's by the last
+ * subnormal step, as with the tiny_* helpers.)
+ */
+static void
+emit_product(codegen *cg, const char *target, const char *a, const char *b)
+{
+	sql_buffer *out = cg->out;
+
+	sql_append(out,
+			   "  IF abs(%s) BETWEEN 1e-150 AND 1e150 AND abs(%s) BETWEEN 1e-150 AND 1e150 "
+			   "OR %s = 0 OR %s = 0 OR %s = 'NaN' OR %s = 'NaN' OR %s IN ('Infinity', '-Infinity') "
+			   "OR %s IN ('Infinity', '-Infinity') THEN\n    %s := %s * %s;\n  ELSE\n",
+			   a, b, a, b, a, b, a, b, target, a, b);
+	sql_append(out,
+			   "    sa := CASE WHEN abs(%s) < 1e-150 THEN 600 WHEN abs(%s) > 1e150 THEN -600 ELSE 0 END;\n"
+			   "    sb := CASE WHEN abs(%s) < 1e-150 THEN 600 WHEN abs(%s) > 1e150 THEN -600 ELSE 0 END;\n",
+			   a, a, b, b);
+	sql_append(out,
+			   "    p := (%s * CASE sa WHEN 600 THEN 4.149515568880993e+180::float8 WHEN -600 THEN 2.409919865102884e-181::float8 ELSE 1.0::float8 END)\n"
+			   "      * (%s * CASE sb WHEN 600 THEN 4.149515568880993e+180::float8 WHEN -600 THEN 2.409919865102884e-181::float8 ELSE 1.0::float8 END);\n",
+			   a, b);
+	/* the product is p * 2^-(sa + sb) */
+	sql_append(out,
+			   "    %s := CASE sa + sb\n"
+			   "      WHEN 0 THEN p\n"
+			   "      WHEN -600 THEN CASE WHEN abs(p) >= 4.332296397063773e+127::float8 THEN sign(p) * 'Infinity'::float8 ELSE p * 4.149515568880993e+180::float8 END\n"
+			   "      WHEN -1200 THEN CASE WHEN abs(p) >= 1.044048714879764e-53::float8 THEN sign(p) * 'Infinity'::float8 ELSE (p * 4.149515568880993e+180::float8) * 4.149515568880993e+180::float8 END\n"
+			   "      WHEN 600 THEN CASE WHEN abs(p) <= 1.0250665447337477e-143::float8 THEN p * 0.0::float8 ELSE p * 2.409919865102884e-181::float8 END\n"
+			   "      ELSE CASE WHEN abs(p) <= 4.253529586511731e+37::float8 THEN p * 0.0::float8 ELSE (p * 2.409919865102884e-181::float8) * 2.409919865102884e-181::float8 END\n"
+			   "    END;\n  END IF;\n", target);
+}
+
+static void
+emit_polynomial(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	for (uint32_t j = 0; j < op->nout; j++)
+	{
+		uint32_t	first = op->term_start[j];
+		uint32_t	k = op->term_start[j + 1];
+		char		target[32];
+		char		factor[32];
+
+		snprintf(target, sizeof(target), "w%u", op->out + j);
+		if (k == first)
+		{
+			sql_append(out, "  %s := 1.0::float8;\n", target);
+			continue;
+		}
+		sql_append(out, "  %s := w%u;\n", target, op->in + op->index[--k]);
+		while (k > first)
+		{
+			snprintf(factor, sizeof(factor), "w%u", op->in + op->index[--k]);
+			emit_product(cg, target, target, factor);
+		}
+	}
+}
+
+static void
+emit_elementwise(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	for (uint32_t i = 0; i < op->nin; i++)
+	{
+		char		v[32];
+
+		snprintf(v, sizeof(v), "w%u", op->out + i);
+		sql_append(out, "  %s := w%u;\n", v, op->in + i);
+		switch (op->type)
+		{
+			case TRANSFORM_STANDARDIZE:
+				if (op->a)
+				{
+					sql_append(out, "  %s := ", v);
+					sql_safe_op(out, cg->helpers, v, '-', op->a[i]);
+					sql_append(out, ";\n");
+				}
+				if (op->b)
+				{
+					sql_append(out, "  %s := ", v);
+					sql_safe_op(out, cg->helpers, v, '/', op->b[i]);
+					sql_append(out, ";\n");
+				}
+				break;
+			case TRANSFORM_MULTIPLY:
+			case TRANSFORM_MIN_MAX:
+				sql_append(out, "  %s := ", v);
+				sql_safe_op(out, cg->helpers, v, '*', op->a[i]);
+				sql_append(out, ";\n");
+				if (op->type == TRANSFORM_MULTIPLY)
+					break;
+				sql_append(out, "  %s := ", v);
+				sql_safe_op(out, cg->helpers, v, '+', op->b[i]);
+				sql_append(out, ";\n");
+				if (op->has_clip)
+				{
+					/* np.clip keeps NaN; PostgreSQL orders NaN above everything */
+					sql_append(out, "  IF %s <> 'NaN' THEN IF %s < ", v, v);
+					sql_number(out, op->lo);
+					sql_append(out, " THEN %s := ", v);
+					sql_number(out, op->lo);
+					sql_append(out, "; END IF; IF %s > ", v);
+					sql_number(out, op->hi);
+					sql_append(out, " THEN %s := ", v);
+					sql_number(out, op->hi);
+					sql_append(out, "; END IF; END IF;\n");
+				}
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+static void
+emit_linear(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	for (uint32_t j = 0; j < op->nout; j++)
+	{
+		sql_append(out, "  acc := 0.0::float8;\n");
+		for (uint32_t i = 0; i < op->nin; i++)
+		{
+			char		v[32];
+
+			snprintf(v, sizeof(v), "w%u", op->in + i);
+			sql_append(out, "  t := %s;\n", v);
+			if (op->a)
+			{
+				sql_append(out, "  t := ");
+				sql_safe_op(out, cg->helpers, "t", '-', op->a[i]);
+				sql_append(out, ";\n");
+			}
+			sql_append(out, "  t := ");
+			sql_safe_op(out, cg->helpers, "t", '*', op->matrix[(size_t) j * op->nin + i]);
+			sql_append(out, ";\n  ");
+			sql_safe_sum(out, cg->helpers, "acc", "t");
+		}
+		if (op->b)
+		{
+			sql_append(out, "  acc := ");
+			sql_safe_op(out, cg->helpers, "acc", '/', op->b[j]);
+			sql_append(out, ";\n");
+		}
+		sql_append(out, "  w%u := acc;\n", op->out + j);
+	}
+}
+
+static void
+emit_normalize(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "  nrm := 0.0::float8;\n");
+	for (uint32_t i = op->in; i < op->in + op->nin; i++)
+	{
+		if (op->norm == NORM_L1)
+		{
+			sql_append(out, "  t := abs(w%u);\n  ", i);
+			sql_safe_sum(out, cg->helpers, "nrm", "t");
+		}
+		else if (op->norm == NORM_L2)
+		{
+			char		v[32];
+
+			snprintf(v, sizeof(v), "w%u", i);
+			emit_product(cg, "t", v, v);
+			sql_append(out, "  ");
+			sql_safe_sum(out, cg->helpers, "nrm", "t");
+		}
+		else
+			sql_append(out, "  IF abs(w%u) > nrm AND w%u <> 'NaN' THEN nrm := abs(w%u); END IF;\n", i, i, i);
+	}
+	if (op->norm == NORM_L2)
+		sql_append(out, "  nrm := sqrt(nrm);\n");
+	sql_append(out, "  IF nrm < ");
+	sql_number(out, op->zero_below);
+	sql_append(out, " OR nrm = 0 THEN nrm := 1.0::float8; END IF;\n");
+	/* |x| <= nrm: the quotient cannot overflow, but can underflow */
+	for (uint32_t i = 0; i < op->nin; i++)
+		sql_append(out, "  w%u := CASE WHEN nrm = 'Infinity' THEN w%u * 0.0::float8 "
+				   "WHEN w%u = 0 OR abs(w%u) >= 1e-290 THEN w%u / nrm "
+				   "ELSE %s.tiny_quotient(w%u, nrm) END;\n",
+				   op->out + i, op->in + i, op->in + i, op->in + i, op->in + i, cg->helpers,
+				   op->in + i);
+}
+
+static void
+emit_stage(codegen *cg)
+{
+	const feature_stage *stage = cg->model->stage;
+	sql_buffer *out = cg->out;
+
+	emit_stage_blocks(cg);
+	for (size_t t = 0; t < stage->ntransforms; t++)
+	{
+		const transform *op = &stage->transforms[t];
+
+		sql_append(out, "  -- %s\n", op->path);
+		emit_stage_check(cg, op);
+		switch (op->type)
+		{
+			case TRANSFORM_SELECT:
+				for (uint32_t j = 0; j < op->nout; j++)
+				{
+					char		v[32];
+
+					snprintf(v, sizeof(v), "w%u", op->index[j]);
+					sql_append(out, "  w%u := ", op->out + j);
+					if (op->a)
+						sql_safe_op(out, cg->helpers, v, '*', op->a[j]);
+					else
+						sql_append(out, "%s", v);
+					sql_append(out, ";\n");
+				}
+				break;
+			case TRANSFORM_POLYNOMIAL:
+				emit_polynomial(cg, op);
+				break;
+			case TRANSFORM_LINEAR:
+				emit_linear(cg, op);
+				break;
+			case TRANSFORM_NORMALIZE:
+				emit_normalize(cg, op);
+				break;
+			case TRANSFORM_STANDARDIZE:
+			case TRANSFORM_MULTIPLY:
+			case TRANSFORM_MIN_MAX:
+				emit_elementwise(cg, op);
+				break;
+		}
+	}
+}
+
+/* check_final_features: the estimator's check of the stage's output. */
+static void
+emit_stage_final_checks(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	const estimator *est = &model->estimator;
+	const feature_stage *stage = model->stage;
+	sql_buffer *out = cg->out;
+	bool		trees32 = est->type != ESTIMATOR_LOGISTIC_REGRESSION &&
+		est->type != ESTIMATOR_HIST_GRADIENT_BOOSTING;
+
+	if (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING)
+		return;
+	for (uint32_t f = stage->final; f < stage->final + stage->nfinal; f++)
+	{
+		if (trees32 && est->missing_learned)
+			sql_append(out, "  IF w%u = 'NaN' THEN NULL; ", f);
+		else
+		{
+			sql_append(out, "  IF w%u = 'NaN' THEN ", f);
+			emit_feature_fail(cg, f, "missing value reaches the estimator%s", "");
+		}
+		sql_append(out, " ELSIF w%u IN ('Infinity', '-Infinity') THEN ", f);
+		emit_feature_fail(cg, f, "value is infinite%s", "");
+		if (trees32)
+		{
+			/* (float) x overflows from FLT_MAX plus half an ulp up */
+			sql_append(out, " ELSIF abs(w%u) >= ", f);
+			sql_number(out, (double) FLT_MAX + ldexp(1.0, 103));
+			sql_append(out, " THEN ");
+			emit_feature_fail(cg, f, "value is too large for float32 (the trees compare float32 values)%s", "");
+		}
+		sql_append(out, " END IF;\n");
+	}
+}
+
+/* The estimator's features after the stage: logistic regression's sum, the trees' slots. */
+static void
+emit_stage_estimator_input(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	const estimator *est = &model->estimator;
+	const feature_stage *stage = model->stage;
+	sql_buffer *out = cg->out;
+
+	emit_stage(cg);
+	emit_stage_final_checks(cg);
+	if (est->type != ESTIMATOR_LOGISTIC_REGRESSION)
+	{
+		for (uint32_t f = 0; f < stage->nfinal; f++)
+			if (est->feature_slot[f] >= 0)
+				sql_append(out, "  f%d := w%u;\n", est->feature_slot[f], stage->final + f);
+		return;
+	}
+	for (uint32_t f = 0; f < stage->nfinal; f++)
+	{
+		char		v[32];
+
+		snprintf(v, sizeof(v), "w%u", stage->final + f);
+		sql_append(out, "  t := ");
+		sql_safe_op(out, cg->helpers, v, '*', est->coef[f]);
+		sql_append(out, ";\n  ");
+		sql_safe_sum(out, cg->helpers, "d", "t");
+	}
+}
+
+static void
+emit_stage_declarations(codegen *cg)
+{
+	const feature_stage *stage = cg->model->stage;
+
+	sql_append(cg->out, "  p float8;\n  sa integer;\n  sb integer;\n  acc float8;\n  nrm float8;\n");
+	for (uint32_t i = 0; i < stage->nwork; i++)
+		sql_append(cg->out, "  w%u float8;\n", i);
+}
+
 static void
 emit_link(codegen *cg)
 {
@@ -464,7 +852,9 @@ emit_logistic_regression(codegen *cg)
 	const estimator *est = &model->estimator;
 	sql_buffer *out = cg->out;
 
-	for (size_t b = 0; b < model->nblocks; b++)
+	if (model->stage != NULL)
+		emit_stage_estimator_input(cg);
+	for (size_t b = 0; model->stage == NULL && b < model->nblocks; b++)
 	{
 		const block *blk = &model->blocks[b];
 		const double *coef = est->coef + blk->first_feature;
@@ -737,7 +1127,10 @@ emit_trees(codegen *cg)
 	sql_buffer *out = cg->out;
 	bool		hist = (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING);
 
-	emit_gather(cg, hist);
+	if (model->stage != NULL)
+		emit_stage_estimator_input(cg);
+	else
+		emit_gather(cg, hist);
 	if (hist)
 	{
 		for (size_t s = 0; s < est->nslots; s++)
@@ -778,6 +1171,8 @@ emit_declarations(codegen *cg)
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (model->columns[c].used)
 			sql_append(out, "  c%zu_s text;\n  c%zu_x float8;\n", c, c);
+	if (model->stage != NULL)
+		emit_stage_declarations(cg);
 	if (est->type != ESTIMATOR_LOGISTIC_REGRESSION)
 		for (size_t s = 0; s < est->nslots; s++)
 			sql_append(out, "  f%zu float8 := 0.0;\n  g%zu integer;\n", s, s);
