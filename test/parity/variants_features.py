@@ -16,7 +16,9 @@ Normalizer.  They are registered in two groups:
 All of them also run in the managed suite (test/managed/test_sql_scorer.py).
 """
 
-import numpy as np
+import collections
+import warnings
+
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
@@ -30,7 +32,18 @@ from sklearn.preprocessing import (MaxAbsScaler, MinMaxScaler, Normalizer, OneHo
                                    OrdinalEncoder, PolynomialFeatures, StandardScaler)
 from sklearn.tree import DecisionTreeClassifier
 
-from variants import CAT, NUM, Variant, _fit
+# variants.py imports this file to register its variants: its names are not
+# imported from there (a cycle when this file is imported first)
+CAT = ["Sex", "Cabin", "Embarked"]
+NUM = ["Pclass", "Age", "SibSp", "Parch", "Fare"]
+
+Variant = collections.namedtuple("Variant", "estimator X y use_dtypes")   # variants.Variant's fields
+
+
+def _fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y)
 
 
 def _dense_pre():
