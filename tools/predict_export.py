@@ -882,8 +882,9 @@ def _stage_classes():
     from sklearn.feature_selection import (GenericUnivariateSelect, SelectFromModel,
                                            SelectKBest, SelectPercentile, VarianceThreshold)
     from sklearn.pipeline import FeatureUnion
-    from sklearn.preprocessing import Normalizer, PolynomialFeatures
+    from sklearn.preprocessing import Normalizer, PolynomialFeatures, SplineTransformer
     return {
+        SplineTransformer: _stage_spline,
         VarianceThreshold: _stage_select, SelectKBest: _stage_select,
         SelectPercentile: _stage_select, SelectFromModel: _stage_select,
         GenericUnivariateSelect: _stage_select,
@@ -997,6 +998,41 @@ def _stage_pca(est, st, path):
            "divisor": None if divisor is None else [_float(v, path) for v in divisor],
            "features": names}
     return [doc], names, False
+
+
+def _stage_spline(est, st, path):
+    """SplineTransformer: per input feature the knots of its B-spline basis (scipy's
+    BSpline with an identity coefficient matrix, wrapped around when periodic)."""
+    _stage_check_width(est, st.width, path)
+    if st.sparse:
+        raise ExportError("%s: SplineTransformer on sparse input is not supported "
+                          "(scikit-learn refuses it)" % path)
+    degree, mode = int(est.degree), est.extrapolation
+    if mode not in ("error", "constant", "linear", "continue", "periodic"):
+        raise ExportError("%s: SplineTransformer extrapolation=%r is not supported" % (path, mode))
+    if mode == "linear" and degree <= 1:
+        raise ExportError("%s: SplineTransformer extrapolation='linear' with degree=%d is not "
+                          "supported (scikit-learn 1.2 continues degree + 1 functions and "
+                          "raises the degree of the next features)" % (path, degree))
+    if degree > 16:
+        raise ExportError("%s: SplineTransformer degree=%d is not supported (at most 16)"
+                          % (path, degree))
+    n_splines = int(est.bsplines_[0].c.shape[1])
+    coef = np.eye(n_splines, dtype=np.float64)
+    if mode == "periodic":
+        coef = np.concatenate((coef, coef[:degree, :]))
+    knots = []
+    for i, spl in enumerate(est.bsplines_):
+        if int(spl.k) != degree or not np.array_equal(np.asarray(spl.c), coef) or \
+                bool(spl.extrapolate) != (mode in ("periodic", "continue")):
+            raise ExportError("%s: SplineTransformer bsplines_[%d] is not the basis it fits"
+                              % (path, i))
+        knots.append([_float(v, "%s: knots" % path) for v in np.asarray(spl.t, dtype=np.float64)])
+    width = len(knots) * (n_splines - (0 if est.include_bias else 1))
+    names = _stage_names(est, st.names, width, "spline")
+    return [{"type": "spline", "check": "finite", "degree": degree, "extrapolation": mode,
+             "include_bias": bool(est.include_bias), "splines": n_splines, "knots": knots,
+             "features": names}], names, False
 
 
 def _stage_normalizer(est, st, path):

@@ -16,9 +16,9 @@
 
 static const char *const transform_types[] = {
 	"select", "polynomial", "standardize", "multiply", "min_max", "linear", "normalize",
-	"union", NULL
+	"spline", "union", NULL
 };
-#define TYPE_UNION 7
+#define TYPE_UNION 8
 
 static const char *const check_names[] = {"none", "finite", "no_infinity", NULL};
 static const char *const norm_names[] = {"l1", "l2", "max", NULL};
@@ -30,6 +30,12 @@ static const char *const multiply_fields[] = {"type", "check", "factor", "featur
 static const char *const min_max_fields[] = {"type", "check", "scale", "min", "clip", "features", NULL};
 static const char *const linear_fields[] = {"type", "check", "mean", "matrix", "divisor", "features", NULL};
 static const char *const normalize_fields[] = {"type", "check", "norm", "zero_below", "features", NULL};
+static const char *const spline_fields[] = {
+	"type", "check", "degree", "extrapolation", "include_bias", "splines", "knots", "features", NULL
+};
+static const char *const extrapolation_names[] = {
+	"error", "constant", "linear", "continue", "periodic", NULL
+};
 static const char *const union_fields[] = {"type", "parts", "weights", "features", NULL};
 
 /* The stage being loaded. */
@@ -367,6 +373,108 @@ load_normalize(loader *ld, const cJSON *object, transform *op)
 	return true;
 }
 
+/*
+ * SplineTransformer: per input feature, the knots of a B-spline basis of
+ * "splines" functions (scipy's BSpline with an identity coefficient matrix;
+ * periodic: degree more rows, wrapping around).
+ */
+static bool
+load_spline(loader *ld, const cJSON *object, transform *op)
+{
+	const cJSON *item;
+	const cJSON *row;
+	int			mode;
+	long		degree;
+	long		nsplines;
+	size_t		saved;
+	size_t		n;
+	size_t		rows;
+	double	   *knots;
+
+	if (!check_object(ld, object, spline_fields) ||
+		!load_enum_field(ld, object, "extrapolation", extrapolation_names, &mode) ||
+		(item = member(ld, object, "degree", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "degree");
+	if (!expect_integer(ld, item, 0, MAX_SPLINE_DEGREE, "a degree", &degree))
+		return false;
+	path_set(ld, saved);
+	if ((item = member(ld, object, "splines", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "splines");
+	if (!expect_integer(ld, item, 1, MAX_STAGE_FEATURES, "a number of splines", &nsplines))
+		return false;
+	path_set(ld, saved);
+	if ((item = member(ld, object, "include_bias", true)) == NULL)
+		return false;
+	if (!cJSON_IsBool(item))
+	{
+		path_push_key(ld, "include_bias");
+		return fail(ld, "expected true or false, got %s", json_type_name(item));
+	}
+	op->include_bias = cJSON_IsTrue(item);
+	if (mode == SPLINE_LINEAR && degree <= 1)
+	{
+		/* scikit-learn 1.2 raises its degree for the next features too */
+		path_push_key(ld, "degree");
+		return fail(ld, "linear extrapolation needs a degree of 2 or more");
+	}
+	if (!op->include_bias && nsplines < 2)
+	{
+		path_push_key(ld, "splines");
+		return fail(ld, "expected 2 or more splines without the bias");
+	}
+	rows = (size_t) nsplines + (mode == SPLINE_PERIODIC ? (size_t) degree : 0);
+	op->degree = (uint32_t) degree;
+	op->nsplines = (uint32_t) nsplines;
+	op->nknots = (uint32_t) (rows + (size_t) degree + 1);
+	op->extrapolation = (spline_extrapolation) mode;
+	if ((size_t) op->nin * (nsplines - !op->include_bias) > MAX_STAGE_FEATURES)
+		return fail_limit(ld, "spline features", (size_t) op->nin * (nsplines - !op->include_bias),
+						  "max_stage_features", MAX_STAGE_FEATURES);
+	if ((item = member(ld, object, "knots", true)) == NULL)
+		return false;
+	saved = path_push_key(ld, "knots");
+	if (!expect_array(ld, item, 0, 0, NULL, &n))
+		return false;
+	if (n != op->nin)
+		return fail(ld, "expected %u arrays of knots (one per input feature), got %zu", op->nin, n);
+	if ((knots = arena_alloc(ld->model, (n ? n : 1) * op->nknots * sizeof(double))) == NULL)
+		return fail_memory(ld);
+	row = item->child;
+	for (size_t i = 0; i < n; i++, row = row->next)
+	{
+		size_t		k = path_push_index(ld, i);
+		double	   *t = knots + i * op->nknots;
+		size_t		m;
+		const cJSON *v;
+
+		if (!expect_array(ld, row, 0, 0, NULL, &m))
+			return false;
+		if (m != op->nknots)
+			return fail(ld, "expected %u knots (splines + degree + 1%s), got %zu", op->nknots,
+						mode == SPLINE_PERIODIC ? " + degree: periodic" : "", m);
+		v = row->child;
+		for (size_t j = 0; j < m; j++, v = v->next)
+		{
+			size_t		e = path_push_index(ld, j);
+
+			if (!expect_finite(ld, v, &t[j]))
+				return false;
+			if (j > 0 && t[j] < t[j - 1])
+				return fail(ld, "knots must not decrease");
+			path_set(ld, e);
+		}
+		if (!(t[rows] > t[degree]))
+			return fail(ld, "the knots from index %ld to %zu span nothing", degree, rows);
+		path_set(ld, k);
+	}
+	path_set(ld, saved);
+	op->a = knots;
+	op->nout = op->nin * (uint32_t) (nsplines - !op->include_bias);
+	return true;
+}
+
 static bool load_chain(loader *ld, stage_loader *sl, const cJSON *list, uint32_t in,
 					   uint32_t nin, uint32_t *out, uint32_t *nout);
 
@@ -485,6 +593,9 @@ load_transform(loader *ld, stage_loader *sl, const cJSON *object, uint32_t in, u
 			break;
 		case TRANSFORM_NORMALIZE:
 			ok = load_normalize(ld, object, op);
+			break;
+		case TRANSFORM_SPLINE:
+			ok = load_spline(ld, object, op);
 			break;
 		default:
 			ok = load_union(ld, sl, object, in, nin, op);

@@ -12,6 +12,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "stage.h"
 
@@ -118,6 +119,203 @@ normalize(const transform *op, const double *x, double *out)
 		out[i] = x[i] / norm;
 }
 
+/*
+ * scipy's find_interval (_bspl.pyx): the l in [k, n - 1] with
+ * t[l] <= x < t[l + 1], the end intervals for x beyond them, or -1 when x
+ * is beyond them and the spline does not extrapolate.
+ */
+static long
+find_interval(const double *t, uint32_t k, uint32_t n, double x, bool extrapolate)
+{
+	uint32_t	l = k + 1;
+
+	if ((x < t[k] || x > t[n]) && !extrapolate)
+		return -1;
+	while (x >= t[l] && l != n)
+		l++;
+	return (long) l - 1;
+}
+
+/*
+ * scipy's _deBoor_D: the k + 1 B-splines (their m-th derivatives) that are
+ * not zero at x in interval ell, into result[0 .. k]; result has 2 (k + 1)
+ * entries.
+ */
+static void
+de_boor(const double *t, double x, uint32_t k, long ell, uint32_t m, double *result)
+{
+	double	   *hh = result + k + 1;
+	double	   *h = result;
+
+	result[0] = 1.0;
+	for (uint32_t j = 1; j <= k - m; j++)
+	{
+		memcpy(hh, h, j * sizeof(double));
+		h[0] = 0.0;
+		for (uint32_t n = 1; n <= j; n++)
+		{
+			double		xb = t[ell + n];
+			double		xa = t[ell + n - j];
+			double		w;
+
+			if (xb == xa)
+			{
+				h[n] = 0.0;
+				continue;
+			}
+			w = hh[n - 1] / (xb - xa);
+			h[n - 1] += w * (xb - x);
+			h[n] = w * (x - xa);
+		}
+	}
+	for (uint32_t j = k - m + 1; j <= k; j++)
+	{
+		memcpy(hh, h, j * sizeof(double));
+		h[0] = 0.0;
+		for (uint32_t n = 1; n <= j; n++)
+		{
+			double		xb = t[ell + n];
+			double		xa = t[ell + n - j];
+			double		w;
+
+			if (xb == xa)
+			{
+				h[m] = 0.0;
+				continue;
+			}
+			w = (double) j * hh[n - 1] / (xb - xa);
+			h[n - 1] -= w;
+			h[n] = w;
+		}
+	}
+}
+
+/* A B-spline basis at x: the interval (or -1) and de Boor's values in work. */
+typedef struct spline_point
+{
+	long		ell;
+	double		work[2 * (MAX_SPLINE_DEGREE + 1)];
+} spline_point;
+
+static void
+spline_at(const transform *op, const double *t, double x, uint32_t m, bool extrapolate,
+		  spline_point *p)
+{
+	p->ell = find_interval(t, op->degree, op->nknots - op->degree - 1, x, extrapolate);
+	if (p->ell >= 0)
+		de_boor(t, x, op->degree, p->ell, m, p->work);
+}
+
+/*
+ * evaluate_spline's value of basis function j: the sum over the nonzero
+ * B-splines of its coefficient (1 or 0: the identity matrix, wrapped
+ * around for periodic splines) times the B-spline, NaN outside the knots
+ * without extrapolation.
+ */
+static double
+basis_value(const transform *op, const spline_point *p, uint32_t j)
+{
+	double		s = 0.0;
+
+	if (p->ell < 0)
+		return NAN;
+	for (uint32_t a = 0; a <= op->degree; a++)
+		s = s + (((size_t) p->ell + a - op->degree) % op->nsplines == j ? 1.0 : 0.0) * p->work[a];
+	return s;
+}
+
+/* numpy's float remainder (npy_divmod) for a positive divisor. */
+static double
+python_mod(double a, double b)
+{
+	double		mod = fmod(a, b);
+
+	if (mod < 0)
+		mod += b;
+	else if (mod == 0)
+		mod = 0.0;				/* copysign(0, b) */
+	return mod;
+}
+
+/*
+ * SplineTransformer.transform (scikit-learn 1.2) of one input feature x
+ * into out[0 .. width - 1] (width: the splines, or one less without the
+ * bias); false for a value beyond the knots with extrapolation "error".
+ */
+static bool
+spline_feature(const transform *op, const double *t, double x, double *out, uint32_t width)
+{
+	uint32_t	k = op->degree;
+	double		xmin = t[k];
+	double		xmax = t[op->nknots - k - 1];
+	spline_point p;
+	spline_point slope;
+
+	switch (op->extrapolation)
+	{
+		case SPLINE_PERIODIC:
+			spline_at(op, t, xmin + python_mod(x - xmin, xmax - xmin), 0, true, &p);
+			break;
+		case SPLINE_CONTINUE:
+			spline_at(op, t, x, 0, true, &p);
+			break;
+		case SPLINE_ERROR:
+			spline_at(op, t, x, 0, false, &p);
+			if (p.ell < 0)
+				return false;
+			break;
+		default:
+			if (!(xmin <= x && x <= xmax))
+				p.ell = -1;
+			else
+				spline_at(op, t, x, 0, false, &p);
+			break;
+	}
+	if (p.ell >= 0)
+	{
+		for (uint32_t j = 0; j < width; j++)
+			out[j] = basis_value(op, &p, j);
+		return true;
+	}
+	/* constant, linear: zeros, but the first (last) degree functions */
+	for (uint32_t j = 0; j < width; j++)
+		out[j] = 0.0;
+	spline_at(op, t, x < xmin ? xmin : xmax, 0, false, &p);
+	if (op->extrapolation == SPLINE_LINEAR)
+		spline_at(op, t, x < xmin ? xmin : xmax, 1, false, &slope);	/* degree >= 2 */
+	for (uint32_t i = 0; i < k; i++)
+	{
+		uint32_t	j = x < xmin ? i : op->nsplines - 1 - i;
+
+		if (j >= width)
+			continue;
+		if (op->extrapolation == SPLINE_CONSTANT)
+			out[j] = basis_value(op, &p, j);
+		else
+			out[j] = basis_value(op, &p, j) + (x - (x < xmin ? xmin : xmax)) * basis_value(op, &slope, j);
+	}
+	return true;
+}
+
+static predict_status
+splines(const feature_stage *stage, const transform *op, const double *x, double *out,
+		predict_error *err)
+{
+	uint32_t	width = op->nsplines - !op->include_bias;
+
+	for (uint32_t i = 0; i < op->nin; i++)
+		if (!spline_feature(op, op->a + (size_t) i * op->nknots, x[i], out + (size_t) i * width, width))
+		{
+			char		label[320];
+
+			stage_feature_label(stage, op->in + i, label, sizeof(label));
+			return predict_set_error(err, PREDICT_BAD_OBSERVATION,
+									 "%s: value beyond the knots of %s (extrapolation \"error\")",
+									 label, op->path);
+		}
+	return PREDICT_OK;
+}
+
 static void
 elementwise(const transform *op, const double *x, double *out)
 {
@@ -179,6 +377,10 @@ apply_feature_stage(const feature_stage *stage, double *work, predict_error *err
 				break;
 			case TRANSFORM_NORMALIZE:
 				normalize(op, x, out);
+				break;
+			case TRANSFORM_SPLINE:
+				if ((status = splines(stage, op, x, out, err)) != PREDICT_OK)
+					return status;
 				break;
 			case TRANSFORM_STANDARDIZE:
 			case TRANSFORM_MULTIPLY:

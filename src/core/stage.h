@@ -36,8 +36,22 @@ typedef enum transform_type
 	TRANSFORM_MULTIPLY,
 	TRANSFORM_MIN_MAX,
 	TRANSFORM_LINEAR,
-	TRANSFORM_NORMALIZE
+	TRANSFORM_NORMALIZE,
+	TRANSFORM_SPLINE
 } transform_type;
+
+/* SplineTransformer's extrapolation (scikit-learn 1.2). */
+typedef enum spline_extrapolation
+{
+	SPLINE_ERROR,
+	SPLINE_CONSTANT,
+	SPLINE_LINEAR,
+	SPLINE_CONTINUE,
+	SPLINE_PERIODIC
+} spline_extrapolation;
+
+/* The largest spline degree: de Boor's work buffer is 2 (degree + 1) on the stack. */
+#define MAX_SPLINE_DEGREE 16
 
 /* What a transform's input check refuses (scikit-learn's force_all_finite). */
 typedef enum input_check
@@ -64,13 +78,19 @@ typedef struct transform
 	uint32_t	nout;
 	const uint32_t *index;		/* select: nout absolute entries; polynomial: term factors, relative to in */
 	const uint32_t *term_start; /* polynomial: nout + 1 offsets into index */
-	const double *a;			/* standardize center, multiply factor, min_max scale, linear mean, select weight (or NULL) */
+	const double *a;			/* standardize center, multiply factor, min_max scale, linear mean, select weight (or NULL), spline knots */
 	const double *b;			/* standardize scale, min_max min, linear divisor (or NULL) */
 	const double *matrix;		/* linear: nout rows of nin */
 	bool		has_clip;		/* min_max */
 	double		lo, hi;
 	norm_type	norm;			/* normalize */
 	double		zero_below;		/* normalize: norms below this divide by 1 */
+	/* spline: per input feature, nknots knots from a + i * nknots */
+	uint32_t	degree;
+	uint32_t	nsplines;		/* basis functions per input feature */
+	uint32_t	nknots;
+	spline_extrapolation extrapolation;
+	bool		include_bias;	/* else the last basis function is left out */
 	const char *path;			/* "transforms[2]", for messages */
 } transform;
 

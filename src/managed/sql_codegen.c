@@ -746,8 +746,28 @@ emit_stage(codegen *cg)
 			case TRANSFORM_MIN_MAX:
 				emit_elementwise(cg, op);
 				break;
+			case TRANSFORM_SPLINE:
+				break;			/* refused by stage_compiles */
 		}
 	}
+}
+
+/* The transforms the SQL scorer does not compile: splines (de Boor in PL/pgSQL). */
+static bool
+stage_compiles(const predict_model *model, predict_error *err)
+{
+	const feature_stage *stage = model->stage;
+
+	for (size_t t = 0; stage != NULL && t < stage->ntransforms; t++)
+		if (stage->transforms[t].type == TRANSFORM_SPLINE)
+		{
+			predict_set_error(err, PREDICT_BAD_MODEL,
+							  "%s is a \"spline\" (SplineTransformer), which the SQL scorer does "
+							  "not compile; use the predict extension for this model",
+							  stage->transforms[t].path);
+			return false;
+		}
+	return true;
 }
 
 /* check_final_features: the estimator's check of the stage's output. */
@@ -1190,6 +1210,8 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 	char		tag[32];
 
 	if (model->estimator.type != ESTIMATOR_LOGISTIC_REGRESSION && !check_tree_size(model, err))
+		return NULL;
+	if (!stage_compiles(model, err))
 		return NULL;
 	read_at = calloc(model->nblocks + 1, sizeof(bool));
 	seen = calloc(model->ncolumns + 1, sizeof(bool));

@@ -11,11 +11,16 @@ two, so a product one ulp off on either side changes the probability."""
 
 import json
 import math
+import subprocess
 
 import numpy as np
 import pytest
 
+import predict_export as pe
+from conftest import PREDICT_SCORE
 from test_sql_scorer import cli, deploy, sql_scores
+from titanic_data import features_and_target
+from variants_features import FEATURE_TREE_VARIANTS, FEATURE_VARIANTS, SQL_REFUSED
 
 PAIRS = [
     (3.0, 7.0), (1e200, 1e200), (-1e200, 1e200), (1e-200, 1e-200), (-1e-200, 1e-200),
@@ -91,3 +96,21 @@ def test_products_and_norms_at_the_edges(managed_db, tmp_path):
     bad = [(line, w, g) for line, w, g in zip(lines, want, got)
            if g.startswith("ERROR") or float(g) != w["proba"]]
     assert not bad, bad[:5]
+
+
+@pytest.mark.parametrize("name", sorted(SQL_REFUSED))
+def test_sql_scorer_refuses_splines_by_name(name, tmp_path):
+    """SplineTransformer is not compiled to PL/pgSQL: such a model is refused with one
+    line naming the transform (and the variants are left out of test_sql_scorer.py)."""
+    X, y = features_and_target()
+    variants = dict(FEATURE_VARIANTS)
+    variants.update(FEATURE_TREE_VARIANTS)
+    v = variants[name](X, y)
+    doc = pe.export(v.estimator, name=name.replace("_", "-"))
+    path = tmp_path / "model.json"
+    pe.write_model(doc, str(path))
+    proc = subprocess.run([PREDICT_SCORE, "--model", str(path), "--sql"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert SQL_REFUSED[name] in proc.stderr, proc.stderr
+    assert "use the predict extension for this model" in proc.stderr

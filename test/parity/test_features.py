@@ -46,6 +46,9 @@ def _walk(transforms, seen):
         elif t["type"] == "normalize":
             seen.add("normalize:%s" % t["norm"])
             seen.add("normalize:zero_below=%s" % ("0" if t["zero_below"] == 0 else "10 eps"))
+        elif t["type"] == "spline":
+            seen.add("spline:%s" % t["extrapolation"])
+            seen.add("spline:include_bias=%s" % t["include_bias"])
         elif t["type"] == "union":
             seen.add("union:weights=%s" % ("null" if t["weights"] is None else "set"))
             if any(not part for part in t["parts"]):
@@ -71,6 +74,8 @@ def test_feature_stage_coverage(variant_run):
         "linear:divisor=null", "linear:divisor=set", "normalize:l1", "normalize:l2",
         "normalize:max", "normalize:zero_below=0", "normalize:zero_below=10 eps",
         "union:weights=null", "union:weights=set", "union:empty part",
+        "spline", "spline:constant", "spline:linear", "spline:continue", "spline:periodic",
+        "spline:error", "spline:include_bias=True", "spline:include_bias=False",
         "estimator:logistic_regression", "estimator:decision_tree", "estimator:random_forest",
         "estimator:gradient_boosting", "estimator:hist_gradient_boosting",
     }
@@ -78,7 +83,8 @@ def test_feature_stage_coverage(variant_run):
 
 
 def test_stage_variants_are_exact_to_the_bit(variant_run):
-    """Every transform but PCA's and the l1/l2 norms' sums is scikit-learn's arithmetic:
+    """Every transform but PCA's and the l1/l2 norms' sums is scikit-learn's arithmetic
+    (scipy's de Boor recursion for the splines):
     those variants, trees included, score bit-identically."""
     checked = 0
     for name in list(FEATURE_VARIANTS) + list(FEATURE_TREE_VARIANTS):
@@ -120,12 +126,14 @@ REFUSED = [
         _dense_ct(), FeatureUnion([("n", Normalizer())]), HistGradientBoostingClassifier()),
      "HistGradientBoostingClassifier after pipeline.steps[1] 'featureunion'"
      ".transformer_list[0] 'n' (Normalizer) is not supported"),
-    ("spline", lambda: make_pipeline(_dense_ct(), SplineTransformer(), LogisticRegression()),
-     "pipeline.steps[1] 'splinetransformer': SplineTransformer is not supported"),
-    ("spline_after_selection", lambda: make_pipeline(_dense_ct(), SelectKBest(k=2),
-                                                     SplineTransformer(), LogisticRegression()),
-     "pipeline.steps[2] 'splinetransformer': SplineTransformer after a transformer of the "
-     "whole feature vector is not supported"),
+    ("spline_linear_degree1", lambda: make_pipeline(
+        _dense_ct(), SplineTransformer(degree=1, extrapolation="linear"), LogisticRegression()),
+     "pipeline.steps[1] 'splinetransformer': SplineTransformer extrapolation='linear' with "
+     "degree=1 is not supported"),
+    ("spline_in_column_transformer", lambda: make_pipeline(ColumnTransformer(
+        [("s", SplineTransformer(), ["Age", "Fare"])]), LogisticRegression()),
+     "pipeline.steps[0] 'columntransformer'.transformers[0] 's': SplineTransformer is not "
+     "supported"),
     ("pca_sparse", lambda: make_pipeline(_sparse_ct(), SelectKBest(k=3), PCA(2),
                                          LogisticRegression()),
      None),  # scikit-learn itself refuses to fit it

@@ -29,7 +29,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import (MaxAbsScaler, MinMaxScaler, Normalizer, OneHotEncoder,
-                                   OrdinalEncoder, PolynomialFeatures, StandardScaler)
+                                   OrdinalEncoder, PolynomialFeatures, SplineTransformer,
+                                   StandardScaler)
 from sklearn.tree import DecisionTreeClassifier
 
 # variants.py imports this file to register its variants: its names are not
@@ -234,3 +235,62 @@ FEATURE_TREE_VARIANTS = {f.__name__: f for f in [
     feat_select_from_model_tree, feat_kbest_forest, feat_variance_hgb, feat_poly_tree,
     feat_poly_boosting, feat_poly_hgb,
 ]}
+
+
+# ---------- SplineTransformer (logistic regression; managed mode refuses it) ----------
+
+def _spline_pre():
+    return ColumnTransformer([
+        ("num", SimpleImputer(strategy="median"), ["Age", "Fare"]),
+        ("pass", "passthrough", ["Pclass"]),
+    ])
+
+
+def feat_spline_constant(X, y):
+    """SplineTransformer(n_knots=5, degree=3), extrapolation 'constant' (the default)."""
+    est = make_pipeline(_spline_pre(), SplineTransformer(n_knots=5, degree=3),
+                        LogisticRegression(max_iter=3000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def feat_spline_linear_quantile(X, y):
+    """Quantile knots, extrapolation 'linear', include_bias=False, degree 2."""
+    est = make_pipeline(_spline_pre(), SplineTransformer(
+        n_knots=4, degree=2, knots="quantile", extrapolation="linear", include_bias=False),
+        StandardScaler(), LogisticRegression(max_iter=3000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def feat_spline_periodic_error(X, y):
+    """A union of a periodic SplineTransformer(degree=2) and one with extrapolation
+    'error' (values beyond the training range are refused)."""
+    union = FeatureUnion([
+        ("periodic", SplineTransformer(n_knots=6, degree=2, extrapolation="periodic")),
+        ("error", SplineTransformer(n_knots=3, degree=1, extrapolation="error")),
+    ])
+    est = make_pipeline(_spline_pre(), union, LogisticRegression(max_iter=3000))
+    return Variant(_fit(est, X, y), X, y, False)
+
+
+def feat_spline_continue_tree(X, y):
+    """Extrapolation 'continue' (polynomials beyond the knots) in a union with the
+    features themselves, then a DecisionTreeClassifier."""
+    union = FeatureUnion([("spline", SplineTransformer(n_knots=4, extrapolation="continue")),
+                          ("pass", "passthrough")])
+    est = make_pipeline(_spline_pre(), union, DecisionTreeClassifier(max_depth=7, random_state=10))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+FEATURE_VARIANTS.update({f.__name__: f for f in [
+    feat_spline_constant, feat_spline_linear_quantile, feat_spline_periodic_error,
+]})
+FEATURE_TREE_VARIANTS.update({f.__name__: f for f in [feat_spline_continue_tree]})
+
+# variants whose models managed mode refuses, with the message (test/managed)
+SQL_REFUSED = {
+    "feat_spline_constant": "transforms[0] is a \"spline\" (SplineTransformer), which the SQL "
+                            "scorer does not compile",
+    "feat_spline_linear_quantile": "transforms[0] is a \"spline\"",
+    "feat_spline_periodic_error": "transforms[0].parts[0][0] is a \"spline\"",
+    "feat_spline_continue_tree": "transforms[0].parts[0][0] is a \"spline\"",
+}

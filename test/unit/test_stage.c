@@ -179,7 +179,7 @@ loader_error_tests(void)
 		{"stage: coef against the stage's width", "\"coef\": [0.5, -0.25, 0.125, 0.75, -0.5, 0.0625]",
 			"\"coef\": [0.5, -0.25, 0.125, 0.75, -0.5]",
 		"estimator.coef: expected 6 numbers"},
-		{"stage: unknown transform", "{\"type\": \"polynomial\"", "{\"type\": \"spline\"",
+		{"stage: unknown transform", "{\"type\": \"polynomial\"", "{\"type\": \"kernel\"",
 		"transforms[0].type: "},
 		{"stage: unknown check", "\"check\": \"no_infinity\"", "\"check\": \"nan\"",
 		"transforms[1].check: "},
@@ -229,9 +229,91 @@ limit_tests(void)
 	free(names);
 }
 
+/* A degree-1 spline over a (hat functions) on knots -1, 0, 1, 2, 3, then logistic regression. */
+static char *
+spline_model(const char *extrapolation, int nsplines, const char *coef)
+{
+	char		transforms[1200];
+	char	   *b;
+
+	/* a model of one column: a -> spline -> logistic regression */
+	snprintf(transforms, sizeof(transforms),
+			 "{\"format\": \"predict-model/1\", \"name\": \"spline\",\n"
+			 " \"columns\": [{\"name\": \"a\", \"type\": \"number\"}],\n"
+			 " \"preprocessing\": [{\"column\": \"a\", \"steps\": [], \"features\": [\"A\"]}],\n"
+			 " \"transforms\": [{\"type\": \"spline\", \"check\": \"finite\", \"degree\": 1, \"extrapolation\": \"%s\",\n"
+			 "   \"include_bias\": true, \"splines\": %d, \"knots\": [[-1, 0, 1, 2, 3]], \"features\": [%s]}],\n"
+			 " \"estimator\": {\"type\": \"logistic_regression\", \"coef\": %s, \"intercept\": 0, \"link\": \"logistic\"},\n"
+			 " \"positive_class\": 1,\n"
+			 " \"provenance\": {\"sklearn_version\": \"1.2.1\", \"exported_at\": \"x\", \"training_rows\": null}}\n",
+			 extrapolation, nsplines, nsplines == 3 ? "\"s0\", \"s1\", \"s2\"" : "\"s0\", \"s1\"", coef);
+	b = malloc(strlen(transforms) + 1);
+	if (b == NULL)
+		abort();
+	strcpy(b, transforms);
+	return b;
+}
+
+static double
+logit(double d)
+{
+	return 1.0 / (1.0 + exp(-d));
+}
+
+static void
+spline_tests(void)
+{
+	char	   *doc = spline_model("constant", 3, "[1, 2, 4]");
+	predict_model *m = expect_load("spline: loads", doc);
+
+	if (m != NULL)
+	{
+		/* x = 0.5 in [0, 1): hats 0 and 1 at 0.5 each */
+		expect_stage(m, "spline: de Boor inside the knots", "{\"a\": 0.5}", logit(0.5 * 1 + 0.5 * 2), NULL);
+		expect_stage(m, "spline: at the last knot", "{\"a\": 2}", logit(4.0), NULL);
+		/* below t[1] = 0: the first degree functions keep their values at 0 */
+		expect_stage(m, "spline: constant extrapolation below", "{\"a\": -3}", logit(1.0), NULL);
+		expect_stage(m, "spline: constant extrapolation above", "{\"a\": 7}", logit(4.0), NULL);
+		expect_stage(m, "spline: NaN refused", "{}", 0,
+					 "feature \"A\": missing value reaches transforms[0], which refuses NaN");
+		predict_model_free(m);
+	}
+	free(doc);
+	doc = spline_model("error", 3, "[1, 2, 4]");
+	if ((m = expect_load("spline: extrapolation error", doc)) != NULL)
+	{
+		expect_stage(m, "spline: error inside", "{\"a\": 1.25}", logit(0.75 * 2 + 0.25 * 4), NULL);
+		expect_stage(m, "spline: error beyond the knots", "{\"a\": 2.5}", 0,
+					 "feature \"A\": value beyond the knots of transforms[0] (extrapolation \"error\")");
+		predict_model_free(m);
+	}
+	free(doc);
+	doc = spline_model("periodic", 2, "[1, 2]");
+	if ((m = expect_load("spline: periodic", doc)) != NULL)
+	{
+		/* period 2 from 0: 2.5 and -1.5 read as 0.5 */
+		expect_stage(m, "spline: periodic inside", "{\"a\": 0.5}", logit(1.5), NULL);
+		expect_stage(m, "spline: periodic above", "{\"a\": 2.5}", logit(1.5), NULL);
+		expect_stage(m, "spline: periodic below", "{\"a\": -1.5}", logit(1.5), NULL);
+		/* 1.5: hat 1 (row 1) at 0.5 and row 2, wrapped to function 0, at 0.5 */
+		expect_stage(m, "spline: periodic rows wrap around", "{\"a\": 1.5}", logit(0.5 * 1 + 0.5 * 2), NULL);
+		predict_model_free(m);
+	}
+	free(doc);
+	doc = spline_model("linear", 3, "[1, 2, 4]");
+	expect_load_error("spline: linear needs degree 2", doc, NULL,
+					  "transforms[0].degree: linear extrapolation needs a degree of 2 or more");
+	free(doc);
+	doc = spline_model("continue", 2, "[1, 2]");
+	expect_load_error("spline: knots for the splines", doc, NULL,
+					  "transforms[0].knots[0]: expected 4 knots");
+	free(doc);
+}
+
 void
 stage_tests(void)
 {
+	spline_tests();
 	arithmetic_tests();
 	estimator_check_tests();
 	loader_error_tests();
