@@ -131,7 +131,7 @@ REFUSED = [
      "pipeline.steps[1] 'splinetransformer': SplineTransformer extrapolation='linear' with "
      "degree=1 is not supported"),
     ("spline_in_column_transformer", lambda: make_pipeline(ColumnTransformer(
-        [("s", SplineTransformer(), ["Age", "Fare"])]), LogisticRegression()),
+        [("s", SplineTransformer(), ["Fare", "SibSp"])]), LogisticRegression()),
      "pipeline.steps[0] 'columntransformer'.transformers[0] 's': SplineTransformer is not "
      "supported"),
     ("pca_sparse", lambda: make_pipeline(_sparse_ct(), SelectKBest(k=3), PCA(2),
