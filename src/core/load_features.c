@@ -425,6 +425,12 @@ load_spline(loader *ld, const cJSON *object, transform *op)
 		return fail(ld, "expected 2 or more splines without the bias");
 	}
 	rows = (size_t) nsplines + (mode == SPLINE_PERIODIC ? (size_t) degree : 0);
+	if (rows < (size_t) degree + 1)
+	{
+		/* scipy's BSpline needs at least degree + 1 coefficients */
+		path_push_key(ld, "splines");
+		return fail(ld, "expected at least %ld splines for degree %ld", degree + 1, degree);
+	}
 	op->degree = (uint32_t) degree;
 	op->nsplines = (uint32_t) nsplines;
 	op->nknots = (uint32_t) (rows + (size_t) degree + 1);
@@ -492,7 +498,7 @@ load_union(loader *ld, stage_loader *sl, const cJSON *object, uint32_t in, uint3
 	const double *weights;
 	size_t		nparts;
 	size_t		saved;
-	uint32_t	ranges[2 * 256];
+	uint32_t   *ranges;			/* per part: first output, width (arena: unions nest) */
 	size_t		total = 0;
 	uint32_t   *index;
 	double	   *factor = NULL;
@@ -503,6 +509,8 @@ load_union(loader *ld, stage_loader *sl, const cJSON *object, uint32_t in, uint3
 	saved = path_push_key(ld, "parts");
 	if (!expect_array(ld, parts, 1, 256, "max_union_parts", &nparts))
 		return false;
+	if ((ranges = arena_alloc(ld->model, 2 * nparts * sizeof(uint32_t))) == NULL)
+		return fail_memory(ld);
 	part = parts->child;
 	for (size_t i = 0; i < nparts; i++, part = part->next)
 	{

@@ -129,6 +129,8 @@ find_interval(const double *t, uint32_t k, uint32_t n, double x, bool extrapolat
 {
 	uint32_t	l = k + 1;
 
+	if (isnan(x))
+		return -1;
 	if ((x < t[k] || x > t[n]) && !extrapolate)
 		return -1;
 	while (x >= t[l] && l != n)

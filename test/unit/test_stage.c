@@ -304,15 +304,65 @@ spline_tests(void)
 	expect_load_error("spline: linear needs degree 2", doc, NULL,
 					  "transforms[0].degree: linear extrapolation needs a degree of 2 or more");
 	free(doc);
+	doc = spline_model("constant", 1, "[1]");
+	expect_load_error("spline: at least degree + 1 splines", doc, NULL,
+					  "transforms[0].splines: expected at least 2 splines for degree 1");
+	free(doc);
 	doc = spline_model("continue", 2, "[1, 2]");
 	expect_load_error("spline: knots for the splines", doc, NULL,
 					  "transforms[0].knots[0]: expected 4 knots");
 	free(doc);
 }
 
+/* Unions nested 300 deep (900 JSON levels) load (the loader's frames stay small) and pass the input through. */
+static void
+nesting_tests(void)
+{
+	const int	depth = 300;
+	const char *head = "{\"type\": \"union\", \"weights\": null, \"features\": [\"A\", \"B\"], \"parts\": [[";
+	size_t		size = strlen(stage_model) + (size_t) depth * (strlen(head) + 8) + 64;
+	char	   *nested = malloc(size);
+	char	   *doc;
+	char	   *with_coef;
+	predict_model *m;
+	size_t		n = 0;
+
+	if (nested == NULL)
+		abort();
+	n += (size_t) sprintf(nested + n, "\"transforms\": [");
+	for (int i = 0; i < depth; i++)
+		n += (size_t) sprintf(nested + n, "%s", head);
+	for (int i = 0; i < depth; i++)
+		n += (size_t) sprintf(nested + n, "]]}");
+	sprintf(nested + n, "],\n \"unused\": [\n");
+	doc = unit_replace(stage_model, "\"transforms\": [\n", nested);
+	/* the original transforms now sit under "unused": put them back as a comment-free field */
+	with_coef = unit_replace(doc, "\"coef\": [0.5, -0.25, 0.125, 0.75, -0.5, 0.0625]", "\"coef\": [1, 2]");
+	free(doc);
+	doc = unit_replace(with_coef, ",\n \"unused\": [\n", ",\n \"provenance_unused\": [\n");
+	free(with_coef);
+	/* drop the renamed field: cut from it to the estimator */
+	{
+		char	   *from = strstr(doc, ",\n \"provenance_unused\"");
+		char	   *to = strstr(doc, ",\n \"estimator\"");
+
+		if (from != NULL && to != NULL && to > from)
+			memmove(from, to, strlen(to) + 1);
+	}
+	if ((m = expect_load("stage: unions nested 300 deep", doc)) != NULL)
+	{
+		expect_stage(m, "stage: nested unions pass the input through", "{\"a\": 0.5, \"b\": 0.25}",
+					 1.0 / (1.0 + exp(-(0.0 + 1.0 * 0.5 + 2.0 * 0.25 + -0.25))), NULL);
+		predict_model_free(m);
+	}
+	free(doc);
+	free(nested);
+}
+
 void
 stage_tests(void)
 {
+	nesting_tests();
 	spline_tests();
 	arithmetic_tests();
 	estimator_check_tests();
