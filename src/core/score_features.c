@@ -226,6 +226,15 @@ basis_value(const transform *op, const spline_point *p, uint32_t j)
 	return s;
 }
 
+double
+spline_basis_at(const transform *op, const double *t, double x, uint32_t m, uint32_t j)
+{
+	spline_point p;
+
+	spline_at(op, t, x, m, false, &p);
+	return basis_value(op, &p, j);
+}
+
 /* numpy's float remainder (npy_divmod) for a positive divisor. */
 static double
 python_mod(double a, double b)

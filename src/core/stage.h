@@ -110,6 +110,10 @@ typedef struct feature_stage
 predict_status apply_feature_stage(const feature_stage *stage, double *work,
 								   predict_error *err);
 
+/* score_features.c: basis function j's value (m-th derivative) at x inside the knots t */
+double		spline_basis_at(const transform *op, const double *t, double x, uint32_t m,
+							uint32_t j);
+
 /* 'feature "name"' of entry i, the prefix of the stage's messages */
 void		stage_feature_label(const feature_stage *stage, uint32_t i, char *buf, size_t size);
 

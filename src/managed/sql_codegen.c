@@ -703,6 +703,146 @@ emit_normalize(codegen *cg, const transform *op)
 				   op->in + i);
 }
 
+/* One de Boor evaluation (scipy's _deBoor_D, m = 0) at sx in interval ell, into h0 .. h<k>. */
+static void
+emit_de_boor(codegen *cg, const double *t, uint32_t k, uint32_t ell)
+{
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "      h0 := 1.0::float8;\n");
+	for (uint32_t j = 1; j <= k; j++)
+	{
+		for (uint32_t i = 0; i < j; i++)
+			sql_append(out, "      hh%u := h%u;\n", i, i);
+		sql_append(out, "      h0 := 0.0::float8;\n");
+		for (uint32_t n = 1; n <= j; n++)
+		{
+			double		xb = t[ell + n];
+			double		xa = t[ell + n - j];
+			char		hh[16];
+			char		h[16];
+
+			if (xb == xa)
+			{
+				sql_append(out, "      h%u := 0.0::float8;\n", n);
+				continue;
+			}
+			snprintf(hh, sizeof(hh), "hh%u", n - 1);
+			sql_append(out, "      sw := ");
+			sql_safe_op(out, cg->helpers, hh, '/', xb - xa);
+			/* xb - x is exactly -(x - xb) */
+			sql_append(out, ";\n      st := -(");
+			sql_safe_op(out, cg->helpers, "sx", '-', xb);
+			sql_append(out, ");\n");
+			emit_product(cg, "sp", "sw", "st");
+			snprintf(h, sizeof(h), "h%u", n - 1);
+			sql_append(out, "  ");
+			sql_safe_sum(out, cg->helpers, h, "sp");
+			sql_append(out, "      st := ");
+			sql_safe_op(out, cg->helpers, "sx", '-', xa);
+			sql_append(out, ";\n");
+			snprintf(h, sizeof(h), "h%u", n);
+			emit_product(cg, h, "sw", "st");
+		}
+	}
+}
+
+/* spline_feature for input feature i: its de Boor code per interval, then the extrapolation. */
+static void
+emit_spline_feature(codegen *cg, const transform *op, uint32_t i)
+{
+	sql_buffer *out = cg->out;
+	const double *t = op->a + (size_t) i * op->nknots;
+	uint32_t	k = op->degree;
+	uint32_t	n = op->nknots - k - 1;
+	uint32_t	width = op->nsplines - !op->include_bias;
+	uint32_t	first = op->out + i * width;
+	bool		extrapolate = op->extrapolation == SPLINE_CONTINUE;
+
+	sql_append(out, "  sx := w%u;\n", op->in + i);
+	if (extrapolate)
+		sql_append(out, "  IF true THEN\n");
+	else
+	{
+		sql_append(out, "  IF sx >= ");
+		sql_number(out, t[k]);
+		sql_append(out, " AND sx <= ");
+		sql_number(out, t[n]);
+		sql_append(out, " THEN\n");
+	}
+	/* find_interval: the last l in [k, n - 1] with t[l] <= sx */
+	sql_append(out, "    ell := CASE");
+	for (uint32_t l = n - 1; l > k; l--)
+	{
+		sql_append(out, " WHEN sx >= ");
+		sql_number(out, t[l]);
+		sql_append(out, " THEN %u", l);
+	}
+	sql_append(out, " ELSE %u END;\n    CASE ell\n", k);
+	for (uint32_t l = k; l < n; l++)
+	{
+		sql_append(out, "    WHEN %u THEN\n", l);
+		emit_de_boor(cg, t, k, l);
+		for (uint32_t j = 0; j < width; j++)
+		{
+			sql_append(out, "      acc := 0.0::float8;\n");
+			for (uint32_t a = 0; a <= k; a++)
+			{
+				sql_append(out, "      st := %s * h%u;\n  ",
+						   ((size_t) l + a - k) % op->nsplines == j ? "1.0::float8" : "0.0::float8", a);
+				sql_safe_sum(out, cg->helpers, "acc", "st");
+			}
+			sql_append(out, "      w%u := acc;\n", first + j);
+		}
+	}
+	sql_append(out, "    END CASE;\n  ELSE\n");
+	if (op->extrapolation == SPLINE_ERROR)
+	{
+		sql_append(out, "    ");
+		emit_feature_fail(cg, op->in + i, "value beyond the knots of %s (extrapolation \"error\")",
+						  op->path);
+		sql_append(out, "\n  END IF;\n");
+		return;
+	}
+	for (int below = 1; below >= 0; below--)
+	{
+		double		edge = below ? t[k] : t[n];
+
+		sql_append(out, below ? "    IF sx < " : "    ELSE\n");
+		if (below)
+		{
+			sql_number(out, t[k]);
+			sql_append(out, " THEN\n");
+		}
+		for (uint32_t j = 0; j < width; j++)
+		{
+			bool		kept = below ? j < k : j >= op->nsplines - k;
+			double		f = kept ? spline_basis_at(op, t, edge, 0, j) : 0.0;
+
+			sql_append(out, "      w%u := ", first + j);
+			if (!kept || op->extrapolation == SPLINE_CONSTANT)
+			{
+				sql_number(out, f);
+				sql_append(out, ";\n");
+				continue;
+			}
+			/* linear: f + (x - edge) * slope */
+			sql_safe_op(out, cg->helpers, "sx", '-', edge);
+			sql_append(out, ";\n      w%u := ", first + j);
+			{
+				char		v[32];
+
+				snprintf(v, sizeof(v), "w%u", first + j);
+				sql_safe_op(out, cg->helpers, v, '*', spline_basis_at(op, t, edge, 1, j));
+				sql_append(out, ";\n      w%u := ", first + j);
+				sql_safe_op(out, cg->helpers, v, '+', f);
+			}
+			sql_append(out, ";\n");
+		}
+	}
+	sql_append(out, "    END IF;\n  END IF;\n");
+}
+
 static void
 emit_stage(codegen *cg)
 {
@@ -747,23 +887,29 @@ emit_stage(codegen *cg)
 				emit_elementwise(cg, op);
 				break;
 			case TRANSFORM_SPLINE:
-				break;			/* refused by stage_compiles */
+				for (uint32_t i = 0; i < op->nin; i++)
+					emit_spline_feature(cg, op, i);
+				break;
 		}
 	}
 }
 
-/* The transforms the SQL scorer does not compile: splines (de Boor in PL/pgSQL). */
+/*
+ * The transforms the SQL scorer does not compile: periodic splines, whose
+ * float remainder PostgreSQL cannot compute exactly (float8 has no fmod).
+ */
 static bool
 stage_compiles(const predict_model *model, predict_error *err)
 {
 	const feature_stage *stage = model->stage;
 
 	for (size_t t = 0; stage != NULL && t < stage->ntransforms; t++)
-		if (stage->transforms[t].type == TRANSFORM_SPLINE)
+		if (stage->transforms[t].type == TRANSFORM_SPLINE &&
+			stage->transforms[t].extrapolation == SPLINE_PERIODIC)
 		{
 			predict_set_error(err, PREDICT_BAD_MODEL,
-							  "%s is a \"spline\" (SplineTransformer), which the SQL scorer does "
-							  "not compile; use the predict extension for this model",
+							  "%s is a periodic \"spline\" (SplineTransformer extrapolation=\"periodic\"), "
+							  "which the SQL scorer does not compile; use the predict extension for this model",
 							  stage->transforms[t].path);
 			return false;
 		}
@@ -841,7 +987,10 @@ emit_stage_declarations(codegen *cg)
 {
 	const feature_stage *stage = cg->model->stage;
 
-	sql_append(cg->out, "  p float8;\n  sa integer;\n  sb integer;\n  acc float8;\n  nrm float8;\n");
+	sql_append(cg->out, "  p float8;\n  sa integer;\n  sb integer;\n  acc float8;\n  nrm float8;\n"
+			   "  sx float8;\n  sw float8;\n  st float8;\n  sp float8;\n  ell integer;\n");
+	for (uint32_t i = 0; i <= MAX_SPLINE_DEGREE; i++)
+		sql_append(cg->out, "  h%u float8;\n  hh%u float8;\n", i, i);
 	for (uint32_t i = 0; i < stage->nwork; i++)
 		sql_append(cg->out, "  w%u float8;\n", i);
 }

@@ -99,9 +99,10 @@ def test_products_and_norms_at_the_edges(managed_db, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(SQL_REFUSED))
-def test_sql_scorer_refuses_splines_by_name(name, tmp_path):
-    """SplineTransformer is not compiled to PL/pgSQL: such a model is refused with one
-    line naming the transform (and the variants are left out of test_sql_scorer.py)."""
+def test_sql_scorer_refuses_periodic_splines_by_name(name, tmp_path):
+    """A periodic SplineTransformer is not compiled to PL/pgSQL (PostgreSQL has no exact
+    float8 remainder): such a model is refused with one line naming the transform (and
+    the variant is left out of test_sql_scorer.py)."""
     X, y = features_and_target()
     variants = dict(FEATURE_VARIANTS)
     variants.update(FEATURE_TREE_VARIANTS)

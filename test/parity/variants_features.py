@@ -237,7 +237,7 @@ FEATURE_TREE_VARIANTS = {f.__name__: f for f in [
 ]}
 
 
-# ---------- SplineTransformer (logistic regression; managed mode refuses it) ----------
+# ---------- SplineTransformer (managed mode refuses the periodic ones) ----------
 
 def _spline_pre():
     return ColumnTransformer([
@@ -272,6 +272,14 @@ def feat_spline_periodic_error(X, y):
     return Variant(_fit(est, X, y), X, y, False)
 
 
+def feat_spline_error(X, y):
+    """SplineTransformer(n_knots=3, degree=1, extrapolation='error'): values beyond the
+    training range are refused."""
+    est = make_pipeline(_spline_pre(), SplineTransformer(n_knots=3, degree=1, extrapolation="error"),
+                        LogisticRegression(max_iter=3000))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
 def feat_spline_continue_tree(X, y):
     """Extrapolation 'continue' (polynomials beyond the knots) in a union with the
     features themselves, then a DecisionTreeClassifier."""
@@ -283,14 +291,13 @@ def feat_spline_continue_tree(X, y):
 
 FEATURE_VARIANTS.update({f.__name__: f for f in [
     feat_spline_constant, feat_spline_linear_quantile, feat_spline_periodic_error,
+    feat_spline_error,
 ]})
 FEATURE_TREE_VARIANTS.update({f.__name__: f for f in [feat_spline_continue_tree]})
 
 # variants whose models managed mode refuses, with the message (test/managed)
 SQL_REFUSED = {
-    "feat_spline_constant": "transforms[0] is a \"spline\" (SplineTransformer), which the SQL "
-                            "scorer does not compile",
-    "feat_spline_linear_quantile": "transforms[0] is a \"spline\"",
-    "feat_spline_periodic_error": "transforms[0].parts[0][0] is a \"spline\"",
-    "feat_spline_continue_tree": "transforms[0].parts[0][0] is a \"spline\"",
+    "feat_spline_periodic_error": "transforms[0].parts[0][0] is a periodic \"spline\" "
+                                  "(SplineTransformer extrapolation=\"periodic\"), which the SQL "
+                                  "scorer does not compile",
 }
