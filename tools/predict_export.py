@@ -220,6 +220,15 @@ def _check_width_one(blocks, path, cls):
                 % (path, cls, b.column))
 
 
+def _check_numeric_blocks(blocks, path, cls, ctx):
+    """Every block must give numbers to what reads them (an estimator or the feature stage)."""
+    for b in blocks:
+        if b.vtype == "string" and not b.steps:
+            raise ExportError("%s: column %r reaches the estimator as a string column"
+                              % (path, b.column))
+        ctx.require(b, "number", path, cls)
+
+
 def _check_n_features(est, blocks, path):
     n = sum(b.width for b in blocks)
     expected = getattr(est, "n_features_in_", None)
@@ -1321,6 +1330,300 @@ def bundle_message(obj, source=None):
     columns = " and pass the columns with --columns" if lists else ""
     return ("%s holds %s, not a fitted pipeline: pickle the fitted pipeline itself (e.g. "
             "joblib.dump(%s, 'pipeline.pkl'))%s" % (where, found, ref, columns))
+# the feature stage: transformers of the whole feature vector
+
+def _stage_classes():
+    """The transformers the feature stage compiles, by class."""
+    from sklearn.decomposition import PCA
+    from sklearn.feature_selection import (GenericUnivariateSelect, SelectFromModel,
+                                           SelectKBest, SelectPercentile, VarianceThreshold)
+    from sklearn.pipeline import FeatureUnion
+    from sklearn.preprocessing import Normalizer, PolynomialFeatures, SplineTransformer
+    return {
+        SplineTransformer: _stage_spline,
+        VarianceThreshold: _stage_select, SelectKBest: _stage_select,
+        SelectPercentile: _stage_select, SelectFromModel: _stage_select,
+        GenericUnivariateSelect: _stage_select,
+        PolynomialFeatures: _stage_polynomial,
+        PCA: _stage_pca,
+        Normalizer: _stage_normalizer,
+        FeatureUnion: _stage_union,
+    }
+
+
+def _starts_stage(step):
+    """True for a transformer of the whole vector (it starts the feature stage)."""
+    from sklearn.pipeline import Pipeline
+    if type(step) is Pipeline:
+        return any(_starts_stage(s) for _, s in step.steps)
+    return type(step) in _stage_classes()
+
+
+class _Stage:
+    """The transforms after the blocks: the current width, names and sparsity."""
+
+    def __init__(self, width, names, sparse):
+        self.width = width
+        self.names = list(names)
+        self.sparse = sparse
+        # a transform whose sums scikit-learn leaves to BLAS or numpy's reductions:
+        # its values may differ from ours in the last place (not for the trees)
+        self.inexact = None
+
+
+def _stage_check_width(est, width, path):
+    expected = getattr(est, "n_features_in_", None)
+    if expected is not None and int(expected) != width:
+        raise ExportError("%s: %s was fitted on %d features but the pipeline gives it %d"
+                          % (path, _class_name(est), expected, width))
+
+
+def _stage_names(est, names, width, prefix):
+    """est.get_feature_names_out(names), else prefix0, prefix1, ..."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = [str(x) for x in est.get_feature_names_out(np.asarray(names, dtype=object))]
+        if len(out) == width:
+            return out
+    except Exception:  # noqa: BLE001 - names are for messages only
+        pass
+    return ["%s%d" % (prefix, j) for j in range(width)]
+
+
+def _input_check(est):
+    """What est's check_array refuses: "finite" unless its allow_nan tag says "none"."""
+    from sklearn.utils._tags import _safe_tags
+    return "none" if _safe_tags(est, key="allow_nan") else "finite"
+
+
+def _stage_select(est, st, path):
+    """A fitted selector (get_support()): the kept features, in order."""
+    _stage_check_width(est, st.width, path)
+    mask = np.asarray(est.get_support(), dtype=bool)
+    if mask.shape != (st.width,):
+        raise ExportError("%s: %s support of shape %s for %d features"
+                          % (path, _class_name(est), mask.shape, st.width))
+    indices = [int(i) for i in np.flatnonzero(mask)]
+    if not indices:
+        raise ExportError("%s: %s selects no feature" % (path, _class_name(est)))
+    names = [st.names[i] for i in indices]
+    return [{"type": "select", "check": _input_check(est), "indices": indices,
+             "features": names}], names, st.sparse
+
+
+def _stage_polynomial(est, st, path):
+    """PolynomialFeatures: one term per output, its factors (input indices with
+    repetition, in increasing order) multiplied from the last to the first."""
+    _stage_check_width(est, st.width, path)
+    if st.sparse and est._max_degree > 2:
+        raise ExportError("%s: PolynomialFeatures degree=%r on sparse input is not supported "
+                          "(its sparse products multiply in another order)" % (path, est.degree))
+    powers = np.asarray(est.powers_)
+    terms = []
+    for row in powers:
+        term = []
+        for i, p in enumerate(row):
+            term.extend([i] * int(p))
+        terms.append(term)
+    if len(terms) > 4096:
+        raise ExportError("%s: PolynomialFeatures gives %d features; the format's limit "
+                          "max_stage_features is 8192 for all transforms together" % (path, len(terms)))
+    names = _stage_names(est, st.names, len(terms), "poly")
+    return [{"type": "polynomial", "check": "finite", "terms": terms, "features": names}], \
+        names, st.sparse
+
+
+def _stage_pca(est, st, path):
+    """PCA: (x - mean_) @ components_.T, divided by sqrt(explained_variance_) when whiten."""
+    _stage_check_width(est, st.width, path)
+    if st.sparse:
+        raise ExportError("%s: PCA on sparse input is not supported (scikit-learn refuses it)"
+                          % path)
+    comps = np.asarray(est.components_, dtype=np.float64)
+    mean = getattr(est, "mean_", None)
+    divisor = None
+    if est.whiten:
+        divisor = np.sqrt(np.asarray(est.explained_variance_, dtype=np.float64))
+        if not (divisor > 0).all():
+            raise ExportError("%s: PCA whiten=True with a zero explained_variance_" % path)
+    names = _stage_names(est, st.names, comps.shape[0], "pca")
+    doc = {"type": "linear", "check": "finite",
+           "mean": None if mean is None else [_float(v, path + ": mean_") for v in mean],
+           "matrix": [[_float(v, path + ": components_") for v in row] for row in comps],
+           "divisor": None if divisor is None else [_float(v, path) for v in divisor],
+           "features": names}
+    return [doc], names, False
+
+
+def _stage_spline(est, st, path):
+    """SplineTransformer: per input feature the knots of its B-spline basis (scipy's
+    BSpline with an identity coefficient matrix, wrapped around when periodic)."""
+    _stage_check_width(est, st.width, path)
+    if st.sparse:
+        raise ExportError("%s: SplineTransformer on sparse input is not supported "
+                          "(scikit-learn refuses it)" % path)
+    degree, mode = int(est.degree), est.extrapolation
+    if mode not in ("error", "constant", "linear", "continue", "periodic"):
+        raise ExportError("%s: SplineTransformer extrapolation=%r is not supported" % (path, mode))
+    if mode == "linear" and degree <= 1:
+        raise ExportError("%s: SplineTransformer extrapolation='linear' with degree=%d is not "
+                          "supported (scikit-learn 1.2 continues degree + 1 functions and "
+                          "raises the degree of the next features)" % (path, degree))
+    if degree > 16:
+        raise ExportError("%s: SplineTransformer degree=%d is not supported (at most 16)"
+                          % (path, degree))
+    n_splines = int(est.bsplines_[0].c.shape[1])
+    coef = np.eye(n_splines, dtype=np.float64)
+    if mode == "periodic":
+        coef = np.concatenate((coef, coef[:degree, :]))
+    knots = []
+    for i, spl in enumerate(est.bsplines_):
+        if int(spl.k) != degree or not np.array_equal(np.asarray(spl.c), coef) or \
+                bool(spl.extrapolate) != (mode in ("periodic", "continue")):
+            raise ExportError("%s: SplineTransformer bsplines_[%d] is not the basis it fits"
+                              % (path, i))
+        knots.append([_float(v, "%s: knots" % path) for v in np.asarray(spl.t, dtype=np.float64)])
+    width = len(knots) * (n_splines - (0 if est.include_bias else 1))
+    names = _stage_names(est, st.names, width, "spline")
+    return [{"type": "spline", "check": "finite", "degree": degree, "extrapolation": mode,
+             "include_bias": bool(est.include_bias), "splines": n_splines, "knots": knots,
+             "features": names}], names, False
+
+
+def _stage_normalizer(est, st, path):
+    """Normalizer: each row divided by its norm; a dense row's norm below 10 eps is
+    taken as 1 (_handle_zeros_in_scale), a sparse row's only when it is 0."""
+    _stage_check_width(est, st.width, path)
+    if est.norm not in ("l1", "l2", "max"):
+        raise ExportError("%s: Normalizer norm=%r is not supported" % (path, est.norm))
+    zero_below = 0.0 if st.sparse else float(10 * np.finfo(np.float64).eps)
+    return [{"type": "normalize", "check": "finite", "norm": est.norm,
+             "zero_below": zero_below, "features": list(st.names)}], list(st.names), st.sparse
+
+
+def _stage_scaler(est, st, path):
+    """A scaler over the whole vector: standardize / multiply / min_max arrays."""
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+    _stage_check_width(est, st.width, path)
+    kind = type(est)
+    cls = _class_name(est)
+
+    def vec(a, what):
+        return None if a is None else [_float(v, "%s: %s %s" % (path, cls, what))
+                                       for v in np.asarray(a, dtype=np.float64).reshape(-1)]
+
+    names = list(st.names)
+    if kind is MinMaxScaler:
+        if st.sparse:
+            raise ExportError("%s: MinMaxScaler on sparse input" % path)
+        lo, hi = est.feature_range
+        clip = [_float(lo, path), _float(hi, path)] if getattr(est, "clip", False) else None
+        doc = {"type": "min_max", "check": "no_infinity", "scale": vec(est.scale_, "scale_"),
+               "min": vec(est.min_, "min_"), "clip": clip}
+    elif st.sparse:
+        centering = est.with_mean if kind is StandardScaler else \
+            est.with_centering if kind is RobustScaler else False
+        if centering:
+            raise ExportError("%s: %s with centering on sparse input" % (path, cls))
+        scaling = est.with_std if kind is StandardScaler else \
+            est.with_scaling if kind is RobustScaler else True
+        if not scaling or est.scale_ is None:
+            return [], names, st.sparse
+        doc = {"type": "multiply", "check": "no_infinity",
+               "factor": vec(1 / np.asarray(est.scale_, dtype=np.float64), "1 / scale_")}
+    else:
+        if kind is StandardScaler:
+            center = est.mean_ if est.with_mean else None
+            scale = est.scale_ if est.with_std else None
+        elif kind is RobustScaler:
+            center = est.center_ if est.with_centering else None
+            scale = est.scale_ if est.with_scaling else None
+        elif kind is MaxAbsScaler:
+            center, scale = None, est.scale_
+        else:  # pragma: no cover
+            raise ExportError("%s: %s is not supported" % (path, cls))
+        doc = {"type": "standardize", "check": "no_infinity", "center": vec(center, "center"),
+               "scale": vec(scale, "scale_")}
+    doc["features"] = names
+    return [doc], names, st.sparse
+
+
+def _stage_union(est, st, path):
+    """FeatureUnion: each part reads the union's input; outputs concatenated, each
+    part's multiplied by its transformer_weights entry."""
+    _stage_check_width(est, st.width, path)
+    weights = est.transformer_weights or {}
+    parts, names, part_weights = [], [], []
+    sparse = False
+    for i, (name, trans) in enumerate(est.transformer_list):
+        sub = "%s.transformer_list[%d] %r" % (path, i, name)
+        if isinstance(trans, str) and trans == "drop":
+            continue
+        part = _Stage(st.width, st.names, st.sparse)
+        docs = _stage_chain([(sub, trans)], part)
+        w = weights.get(name)
+        parts.append(docs)
+        part_weights.append(1.0 if w is None else _float(w, sub + ": weight"))
+        names.extend("%s__%s" % (name, n) for n in part.names)
+        sparse = sparse or part.sparse
+        st.inexact = st.inexact or part.inexact
+    if not parts:
+        raise ExportError("%s: FeatureUnion has no transformer" % path)
+    doc = {"type": "union", "parts": parts,
+           "weights": part_weights if weights else None, "features": names}
+    return [doc], names, sparse
+
+
+def _stage_chain(steps, st):
+    """Compile (path, step) pairs into transforms; updates st; returns the list."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import (FunctionTransformer, MaxAbsScaler, MinMaxScaler,
+                                       RobustScaler, StandardScaler)
+    out = []
+    for path, step in steps:
+        if step is None or (isinstance(step, str) and step == "passthrough"):
+            continue
+        if type(step) is Pipeline:
+            out.extend(_stage_chain([("%s.steps[%d] %r" % (path, i, n), s)
+                                     for i, (n, s) in enumerate(step.steps)], st))
+            continue
+        kind = type(step)
+        if kind is FunctionTransformer and step.func is None:
+            # FeatureUnion's 'passthrough' (and the identity): check_array if validate
+            if not step.validate:
+                continue
+            docs, names, sparse = [{"type": "select", "check": "finite",
+                                    "indices": list(range(st.width)),
+                                    "features": list(st.names)}], list(st.names), st.sparse
+        elif kind in (StandardScaler, RobustScaler, MaxAbsScaler, MinMaxScaler):
+            docs, names, sparse = _stage_scaler(step, st, path)
+        elif kind in _stage_classes():
+            docs, names, sparse = _stage_classes()[kind](step, st, path)
+        else:
+            raise ExportError("%s: %s after a transformer of the whole feature vector is not "
+                              "supported" % (path, _class_name(step)))
+        out.extend(docs)
+        st.width, st.names, st.sparse = len(names), names, sparse
+        if docs and docs[-1]["type"] == "linear" or \
+                docs and docs[-1]["type"] == "normalize" and docs[-1]["norm"] != "max":
+            st.inexact = "%s (%s)" % (path, _class_name(step))
+    return out
+
+
+def _prefix_names(steps, blocks, input_names):
+    """get_feature_names_out() of the fitted steps before the stage, else the blocks'."""
+    from sklearn.pipeline import Pipeline
+    width = sum(b.width for b in blocks)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            names = [str(x) for x in Pipeline(steps).get_feature_names_out()]
+        if len(names) == width:
+            return names
+    except Exception:  # noqa: BLE001 - fall back on the blocks' own names
+        pass
+    return [n for group in _feature_names(None, blocks, input_names) for n in group]
 
 
 # --------------------------------------------------------------------------
@@ -1554,18 +1857,33 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
     ctx = _Context(column_types)
     blocks = [Block(c, column_types.get(c)) for c in input_names]
     sparse = False
+    stage = None          # the feature stage, once a transformer of the whole vector came
+    stage_docs = []
+    block_names = None
+    compiled = []
     for step_path, step in transformers:
-        blocks, sparse = _compile(step, blocks, sparse, step_path, ctx)
+        if stage is None and not _starts_stage(step):
+            blocks, sparse = _compile(step, blocks, sparse, step_path, ctx)
+            compiled.append(("s%d" % len(compiled), step))
+            continue
+        if stage is None:
+            _check_numeric_blocks(blocks, step_path, _class_name(step), ctx)
+            block_names = _prefix_names(compiled, blocks, input_names)
+            stage = _Stage(sum(b.width for b in blocks), block_names, sparse)
+        stage_docs.extend(_stage_chain([(step_path, step)], stage))
+    if stage is not None:
+        sparse = stage.sparse
 
     est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
     if threshold is None:
         _add_class0_fractions(final, final_path, est_doc)
-    for b in blocks:
-        if b.vtype == "string" and not b.steps:
-            raise ExportError("%s: column %r reaches the estimator as a string column"
-                              % (final_path, b.column))
-        ctx.require(b, "number", final_path, _class_name(final))
-    width = sum(b.width for b in blocks)
+    if stage is not None and stage.inexact and est_doc["type"] != "logistic_regression":
+        raise ExportError(
+            "%s: %s after %s is not supported (the trees would compare values whose last "
+            "bits scikit-learn leaves to BLAS's order of sums: a split could flip)"
+            % (final_path, _class_name(final), stage.inexact))
+    _check_numeric_blocks(blocks, final_path, _class_name(final), ctx)
+    width = sum(b.width for b in blocks) if stage is None else stage.width
     if width != n_inputs:
         if est_doc["type"] == "logistic_regression":
             raise ExportError("%s: the preprocessing gives %d features but LogisticRegression "
@@ -1575,7 +1893,13 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
     if not blocks:
         raise ExportError("%s: the preprocessing produces no features" % root)
 
-    feature_names = _feature_names(pipeline, blocks, input_names)
+    if block_names is not None:
+        feature_names, k = [], 0
+        for b in blocks:
+            feature_names.append(block_names[k:k + b.width])
+            k += b.width
+    else:
+        feature_names = _feature_names(pipeline, blocks, input_names)
     col_docs = []
     for c in columns:
         entry = {"name": c, "type": ctx.column_types.get(c, "string")}
@@ -1599,6 +1923,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
         "name": name,
         "columns": col_docs,
         "preprocessing": pre,
+        "transforms": stage_docs,
         "estimator": est_doc,
         "positive_class": positive,
         "threshold": None if threshold is None else float(threshold),
@@ -1618,6 +1943,8 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
             _class_name(searched), re.sub(r"\s*\n\s*", " ", repr(searched.best_params_)))
     if source is None:
         del doc["provenance"]["source"]
+    if not stage_docs:
+        del doc["transforms"]
     return doc
 
 
@@ -1646,7 +1973,7 @@ def dumps(doc):
                 else:
                     out.append("    %s: %s%s" % (json.dumps(sk), _compact(v[sk]), tail))
             out.append("  }%s" % comma)
-        elif k in ("columns", "preprocessing") and v:
+        elif k in ("columns", "preprocessing", "transforms") and v:
             out.append("  %s: [" % key)
             for j, item in enumerate(v):
                 out.append("    %s%s" % (_compact(item), "," if j < len(v) - 1 else ""))
@@ -1790,7 +2117,8 @@ def infinite_columns(doc):
     """Number columns whose infinite values reach the estimator unchanged and are
     scored: those read only by blocks without steps, when the estimator is
     hist_gradient_boosting (which takes infinity, force_all_finite=False)."""
-    if doc["estimator"]["type"] != "hist_gradient_boosting":
+    if doc["estimator"]["type"] != "hist_gradient_boosting" and not doc.get("transforms"):
+        # (a feature stage may drop such a value before the estimator sees it)
         return set()
     out = set()
     for c in doc["columns"]:

@@ -94,7 +94,8 @@ assign_slots(loader *ld)
 	uses = arena_alloc(model, (nslots ? nslots : 1) * sizeof(feature_use));
 	if (uses == NULL)
 		return fail_memory(ld);
-	for (size_t b = 0; b < model->nblocks; b++)
+	/* with a feature stage, the trees read the stage's output, not the blocks' */
+	for (size_t b = 0; model->stage == NULL && b < model->nblocks; b++)
 	{
 		block	   *blk = &model->blocks[b];
 

@@ -71,6 +71,7 @@ bool		load_preprocessing(loader *ld, const cJSON *item);
 bool		load_logistic_regression(loader *ld, const cJSON *object);
 bool		load_tree_estimator(loader *ld, const cJSON *object, estimator_type type);
 bool		load_reference(loader *ld, const cJSON *object);
+bool		load_features(loader *ld, const cJSON *item, const cJSON *preprocessing);
 
 /* ---------- trees: shared by load_trees.c and load_tree.c ---------- */
 

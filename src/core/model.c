@@ -281,7 +281,7 @@ load_estimator(loader *ld, const cJSON *object)
 
 static const char *const top_fields[] = {
 	"format", "name", "columns", "preprocessing", "estimator",
-	"positive_class", "threshold", "provenance", "reference", NULL
+	"positive_class", "threshold", "provenance", "reference", "transforms", NULL
 };
 
 static bool
@@ -405,6 +405,9 @@ load_document(loader *ld, const cJSON *root)
 		return false;
 	if ((item = member(ld, root, "preprocessing", true)) == NULL ||
 		!load_preprocessing(ld, item))
+		return false;
+	if (member(ld, root, "transforms", false) != NULL &&
+		!load_features(ld, member(ld, root, "transforms", false), item))
 		return false;
 	if ((item = member(ld, root, "estimator", true)) == NULL || !load_estimator(ld, item))
 		return false;

@@ -248,6 +248,7 @@ typedef struct column
 #define COLUMN_VALUES_BOOLEAN 2 /* pandas boolean */
 
 typedef struct arena_chunk arena_chunk;
+typedef struct feature_stage feature_stage;
 
 struct predict_model
 {
@@ -267,7 +268,8 @@ struct predict_model
 	block	   *blocks;
 	size_t		nsteps;
 	step	   *steps;
-	size_t		nfeatures;
+	size_t		nfeatures;		/* the estimator's: the stage's output if any */
+	const feature_stage *stage; /* the optional "transforms" (stage.h), or NULL */
 
 	estimator	estimator;
 };

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stage.h"
 #include "model.h"
 #include "special.h"
 
@@ -1058,6 +1059,152 @@ score_hist_gradient_boosting(const predict_model *model, const predict_value *va
 	return PREDICT_OK;
 }
 
+/* ---------- a document with a feature stage ("transforms") ---------- */
+
+/* Every block's outputs, densely, into work[0 .. blocks' width - 1]. */
+static predict_status
+fill_block_features(const predict_model *model, const predict_value *values, double *work,
+					predict_error *err)
+{
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		double	   *x = work + blk->first_feature;
+		cell		c;
+		long		hot = -1;
+		predict_status status;
+
+		if ((status = read_value(model, blk->column, &values[blk->column], &c, err)) != PREDICT_OK ||
+			(status = run_steps(model, blk, &c, &hot, err)) != PREDICT_OK)
+			return status;
+		if (!blk->one_hot)
+		{
+			x[0] = c.number;
+			continue;
+		}
+		for (uint32_t j = 0; j < blk->width; j++)
+			x[j] = blk->off_values[j];
+		if (hot >= 0)
+			x[hot] = blk->on_values[hot];
+	}
+	return PREDICT_OK;
+}
+
+static predict_status
+stage_feature_error(const feature_stage *stage, uint32_t f, predict_error *err,
+					const char *message)
+{
+	char		label[320];
+
+	stage_feature_label(stage, stage->final + f, label, sizeof(label));
+	return predict_set_error(err, PREDICT_BAD_OBSERVATION, "%s: %s", label, message);
+}
+
+/*
+ * The estimator's input check on the stage's output x, feature by feature,
+ * as check_feature and gather_features check the blocks' outputs.
+ */
+static predict_status
+check_final_features(const predict_model *model, const double *x, predict_error *err)
+{
+	const estimator *est = &model->estimator;
+	const feature_stage *stage = model->stage;
+	bool		trees32 = est->type != ESTIMATOR_LOGISTIC_REGRESSION &&
+		est->type != ESTIMATOR_HIST_GRADIENT_BOOSTING;
+
+	if (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING)
+		return PREDICT_OK;		/* force_all_finite=False */
+	for (uint32_t f = 0; f < stage->nfinal; f++)
+	{
+		if (isnan(x[f]) && trees32 && est->missing_learned)
+			continue;
+		if (isnan(x[f]))
+			return stage_feature_error(stage, f, err,
+									   "missing value reaches the estimator");
+		if (isinf(x[f]))
+			return stage_feature_error(stage, f, err, "value is infinite");
+		if (trees32 && isinf((float) x[f]))
+			return stage_feature_error(stage, f, err,
+									   "value is too large for float32 (the trees compare float32 values)");
+	}
+	return PREDICT_OK;
+}
+
+/*
+ * The estimators on the stage's dense output. Logistic regression sums
+ * every feature in order (scikit-learn's dense product is BLAS's); the
+ * trees read their slots, then sum as score_trees and
+ * score_hist_gradient_boosting do, and *predicted is predict()'s class as
+ * they decide it.
+ */
+static double
+score_final_features(const predict_model *model, const double *x, bool *predicted)
+{
+	const estimator *est = &model->estimator;
+	float		x32[MAX_TREE_FEATURES];
+	double		x64[MAX_TREE_FEATURES];
+	uint32_t	codes[MAX_TREE_FEATURES];
+	double		sum = 0.0;
+	double		sum0 = 0.0;
+	double		proba;
+
+	if (est->type == ESTIMATOR_LOGISTIC_REGRESSION)
+	{
+		for (uint32_t f = 0; f < model->stage->nfinal; f++)
+			sum += est->coef[f] * x[f];
+		sum += est->intercept;
+		*predicted = sum > 0;
+		return apply_link(est->link, sum);
+	}
+	x32[0] = 0;
+	x64[0] = 0;
+	codes[0] = 0;
+	for (uint32_t f = 0; f < model->stage->nfinal; f++)
+		if (est->feature_slot[f] >= 0)
+		{
+			x32[est->feature_slot[f]] = (float) x[f];
+			x64[est->feature_slot[f]] = x[f];
+		}
+	if (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING)
+	{
+		for (size_t s = 0; s < est->nslots; s++)
+			codes[s] = category_code(x64[s]);
+		sum = 0.0 + est->init;
+		sum_trees(est, NULL, x64, codes, &sum, NULL);
+		proba = expit(sum);
+		*predicted = binomial_class(proba);
+		return proba;
+	}
+	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
+	{
+		sum = est->init;
+		sum_trees(est, x32, NULL, NULL, &sum, NULL);
+		proba = expit(sum);
+		*predicted = binomial_class(proba);
+		return proba;
+	}
+	sum_trees(est, x32, NULL, NULL, &sum, est->leaves0 != NULL ? &sum0 : NULL);
+	proba = sum / (double) est->ntrees;
+	*predicted = proba > sum0 / (double) est->ntrees;
+	return proba;
+}
+
+static predict_status
+score_with_stage(const predict_model *model, const predict_value *values, double *proba,
+				 bool *predicted, predict_error *err)
+{
+	const feature_stage *stage = model->stage;
+	double		work[MAX_STAGE_FEATURES];
+	predict_status status;
+
+	if ((status = fill_block_features(model, values, work, err)) != PREDICT_OK ||
+		(status = apply_feature_stage(stage, work, err)) != PREDICT_OK ||
+		(status = check_final_features(model, work + stage->final, err)) != PREDICT_OK)
+		return status;
+	*proba = score_final_features(model, work + stage->final, predicted);
+	return PREDICT_OK;
+}
+
 predict_status
 predict_score(const predict_model *model, const predict_value *values,
 			  double *proba, predict_error *err)
@@ -1083,20 +1230,23 @@ predict_score_class(const predict_model *model, const predict_value *values,
 			(status = read_value(model, (uint32_t) i, &values[i], &c, err)) != PREDICT_OK)
 			return status;
 	}
-	switch (model->estimator.type)
-	{
-		case ESTIMATOR_LOGISTIC_REGRESSION:
-			status = score_logistic_regression(model, values, proba, &sklearn_class, err);
-			break;
-		case ESTIMATOR_DECISION_TREE:
-		case ESTIMATOR_RANDOM_FOREST:
-		case ESTIMATOR_GRADIENT_BOOSTING:
-			status = score_trees(model, values, proba, &sklearn_class, err);
-			break;
-		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
-			status = score_hist_gradient_boosting(model, values, proba, &sklearn_class, err);
-			break;
-	}
+	if (model->stage != NULL)
+		status = score_with_stage(model, values, proba, &sklearn_class, err);
+	else
+		switch (model->estimator.type)
+		{
+			case ESTIMATOR_LOGISTIC_REGRESSION:
+				status = score_logistic_regression(model, values, proba, &sklearn_class, err);
+				break;
+			case ESTIMATOR_DECISION_TREE:
+			case ESTIMATOR_RANDOM_FOREST:
+			case ESTIMATOR_GRADIENT_BOOSTING:
+				status = score_trees(model, values, proba, &sklearn_class, err);
+				break;
+			case ESTIMATOR_HIST_GRADIENT_BOOSTING:
+				status = score_hist_gradient_boosting(model, values, proba, &sklearn_class, err);
+				break;
+		}
 	if (status != PREDICT_OK)
 		return status;
 	if (isnan(*proba))

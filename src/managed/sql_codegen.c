@@ -34,6 +34,7 @@
 
 #include "model.h"
 #include "special.h"
+#include "stage.h"
 
 /* Generated code for trees this large would take PL/pgSQL too long to compile. */
 #define MAX_SQL_TREE_NODES 250000
@@ -968,6 +969,562 @@ emit_read_and_steps(codegen *cg, size_t b)
 	emit_steps(cg, blk);
 }
 
+/* ---------- the feature stage ("transforms", stage.h) ---------- */
+
+/* PERFORM fail('feature "name": message'), the core's message for entry i. */
+static void
+emit_feature_fail(codegen *cg, uint32_t i, const char *format, const char *path)
+{
+	char		label[320];
+	char		message[PREDICT_ERROR_SIZE];
+	char		text[PREDICT_ERROR_SIZE + 330];
+
+	stage_feature_label(cg->model->stage, i, label, sizeof(label));
+	snprintf(message, sizeof(message), format, path);
+	snprintf(text, sizeof(text), "%s: %s", label, message);
+	sql_append(cg->out, "PERFORM %s.fail(", cg->helpers);
+	sql_string(cg->out, text, strlen(text));
+	sql_append(cg->out, ");");
+}
+
+/* Every block's outputs into w<first_feature + j>, as fill_block_features does. */
+static void
+emit_stage_blocks(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	sql_buffer *out = cg->out;
+
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+
+		emit_read_and_steps(cg, b);
+		if (!blk->one_hot)
+		{
+			sql_append(out, "  w%u := x;\n", blk->first_feature);
+			continue;
+		}
+		for (uint32_t j = 0; j < blk->width; j++)
+		{
+			sql_append(out, "  w%u := CASE WHEN hot = %u THEN ", blk->first_feature + j, j);
+			sql_number(out, blk->on_values[j]);
+			sql_append(out, " ELSE ");
+			sql_number(out, blk->off_values[j]);
+			sql_append(out, " END;\n");
+		}
+	}
+}
+
+/* check_input: the transform's whole input, as the core checks it. */
+static void
+emit_stage_check(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	if (op->check == CHECK_NONE)
+		return;
+	for (uint32_t i = op->in; i < op->in + op->nin; i++)
+	{
+		if (op->check == CHECK_FINITE)
+		{
+			sql_append(out, "  IF w%u = 'NaN' THEN ", i);
+			emit_feature_fail(cg, i, "missing value reaches %s, which refuses NaN", op->path);
+			sql_append(out, " ELSIF w%u IN ('Infinity', '-Infinity') THEN ", i);
+		}
+		else
+			sql_append(out, "  IF w%u IN ('Infinity', '-Infinity') THEN ", i);
+		emit_feature_fail(cg, i, "value is infinite (%s refuses infinity)", op->path);
+		sql_append(out, " END IF;\n");
+	}
+}
+
+/*
+ * "target := a * b" for two variables with C's result where PostgreSQL's
+ * checked product raises: operands far from 1 are first scaled by 2^-600 or
+ * 2^600 (exact), their product p cannot overflow or underflow, and p is
+ * scaled back with C's overflow to infinity and underflow to zero. (A
+ * subnormal result is rounded twice, which can differ from C's by the last
+ * subnormal step, as with the tiny_* helpers.)
+ */
+static void
+emit_product(codegen *cg, const char *target, const char *a, const char *b)
+{
+	sql_buffer *out = cg->out;
+
+	sql_append(out,
+			   "  IF abs(%s) BETWEEN 1e-150 AND 1e150 AND abs(%s) BETWEEN 1e-150 AND 1e150 "
+			   "OR %s = 0 OR %s = 0 OR %s = 'NaN' OR %s = 'NaN' OR %s IN ('Infinity', '-Infinity') "
+			   "OR %s IN ('Infinity', '-Infinity') THEN\n    %s := %s * %s;\n  ELSE\n",
+			   a, b, a, b, a, b, a, b, target, a, b);
+	sql_append(out,
+			   "    sa := CASE WHEN abs(%s) < 1e-150 THEN 600 WHEN abs(%s) > 1e150 THEN -600 ELSE 0 END;\n"
+			   "    sb := CASE WHEN abs(%s) < 1e-150 THEN 600 WHEN abs(%s) > 1e150 THEN -600 ELSE 0 END;\n",
+			   a, a, b, b);
+	sql_append(out,
+			   "    p := (%s * CASE sa WHEN 600 THEN 4.149515568880993e+180::float8 WHEN -600 THEN 2.409919865102884e-181::float8 ELSE 1.0::float8 END)\n"
+			   "      * (%s * CASE sb WHEN 600 THEN 4.149515568880993e+180::float8 WHEN -600 THEN 2.409919865102884e-181::float8 ELSE 1.0::float8 END);\n",
+			   a, b);
+	/* the product is p * 2^-(sa + sb) */
+	sql_append(out,
+			   "    %s := CASE sa + sb\n"
+			   "      WHEN 0 THEN p\n"
+			   "      WHEN -600 THEN CASE WHEN abs(p) >= 4.332296397063773e+127::float8 THEN sign(p) * 'Infinity'::float8 ELSE p * 4.149515568880993e+180::float8 END\n"
+			   "      WHEN -1200 THEN CASE WHEN abs(p) >= 1.044048714879764e-53::float8 THEN sign(p) * 'Infinity'::float8 ELSE (p * 4.149515568880993e+180::float8) * 4.149515568880993e+180::float8 END\n"
+			   "      WHEN 600 THEN CASE WHEN abs(p) <= 1.0250665447337477e-143::float8 THEN p * 0.0::float8 ELSE p * 2.409919865102884e-181::float8 END\n"
+			   "      ELSE CASE WHEN abs(p) <= 4.253529586511731e+37::float8 THEN p * 0.0::float8 ELSE (p * 2.409919865102884e-181::float8) * 2.409919865102884e-181::float8 END\n"
+			   "    END;\n  END IF;\n", target);
+}
+
+static void
+emit_polynomial_features(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	for (uint32_t j = 0; j < op->nout; j++)
+	{
+		uint32_t	first = op->term_start[j];
+		uint32_t	k = op->term_start[j + 1];
+		char		target[32];
+		char		factor[32];
+
+		snprintf(target, sizeof(target), "w%u", op->out + j);
+		if (k == first)
+		{
+			sql_append(out, "  %s := 1.0::float8;\n", target);
+			continue;
+		}
+		sql_append(out, "  %s := w%u;\n", target, op->in + op->index[--k]);
+		while (k > first)
+		{
+			snprintf(factor, sizeof(factor), "w%u", op->in + op->index[--k]);
+			emit_product(cg, target, target, factor);
+		}
+	}
+}
+
+static void
+emit_elementwise(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	for (uint32_t i = 0; i < op->nin; i++)
+	{
+		char		v[32];
+
+		snprintf(v, sizeof(v), "w%u", op->out + i);
+		sql_append(out, "  %s := w%u;\n", v, op->in + i);
+		switch (op->type)
+		{
+			case TRANSFORM_STANDARDIZE:
+				if (op->a)
+				{
+					sql_append(out, "  %s := ", v);
+					sql_safe_op(out, cg->helpers, v, '-', op->a[i]);
+					sql_append(out, ";\n");
+				}
+				if (op->b)
+				{
+					sql_append(out, "  %s := ", v);
+					sql_safe_op(out, cg->helpers, v, '/', op->b[i]);
+					sql_append(out, ";\n");
+				}
+				break;
+			case TRANSFORM_MULTIPLY:
+			case TRANSFORM_MIN_MAX:
+				sql_append(out, "  %s := ", v);
+				sql_safe_op(out, cg->helpers, v, '*', op->a[i]);
+				sql_append(out, ";\n");
+				if (op->type == TRANSFORM_MULTIPLY)
+					break;
+				sql_append(out, "  %s := ", v);
+				sql_safe_op(out, cg->helpers, v, '+', op->b[i]);
+				sql_append(out, ";\n");
+				if (op->has_clip)
+				{
+					/* np.clip keeps NaN; PostgreSQL orders NaN above everything */
+					sql_append(out, "  IF %s <> 'NaN' THEN IF %s < ", v, v);
+					sql_number(out, op->lo);
+					sql_append(out, " THEN %s := ", v);
+					sql_number(out, op->lo);
+					sql_append(out, "; END IF; IF %s > ", v);
+					sql_number(out, op->hi);
+					sql_append(out, " THEN %s := ", v);
+					sql_number(out, op->hi);
+					sql_append(out, "; END IF; END IF;\n");
+				}
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+static void
+emit_linear(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	for (uint32_t j = 0; j < op->nout; j++)
+	{
+		sql_append(out, "  acc := 0.0::float8;\n");
+		for (uint32_t i = 0; i < op->nin; i++)
+		{
+			char		v[32];
+
+			snprintf(v, sizeof(v), "w%u", op->in + i);
+			sql_append(out, "  t := %s;\n", v);
+			if (op->a)
+			{
+				sql_append(out, "  t := ");
+				sql_safe_op(out, cg->helpers, "t", '-', op->a[i]);
+				sql_append(out, ";\n");
+			}
+			sql_append(out, "  t := ");
+			sql_safe_op(out, cg->helpers, "t", '*', op->matrix[(size_t) j * op->nin + i]);
+			sql_append(out, ";\n  ");
+			sql_safe_sum(out, cg->helpers, "acc", "t");
+		}
+		if (op->b)
+		{
+			sql_append(out, "  acc := ");
+			sql_safe_op(out, cg->helpers, "acc", '/', op->b[j]);
+			sql_append(out, ";\n");
+		}
+		sql_append(out, "  w%u := acc;\n", op->out + j);
+	}
+}
+
+static void
+emit_normalize(codegen *cg, const transform *op)
+{
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "  nrm := 0.0::float8;\n");
+	for (uint32_t i = op->in; i < op->in + op->nin; i++)
+	{
+		if (op->norm == NORM_L1)
+		{
+			sql_append(out, "  t := abs(w%u);\n  ", i);
+			sql_safe_sum(out, cg->helpers, "nrm", "t");
+		}
+		else if (op->norm == NORM_L2)
+		{
+			char		v[32];
+
+			snprintf(v, sizeof(v), "w%u", i);
+			emit_product(cg, "t", v, v);
+			sql_append(out, "  ");
+			sql_safe_sum(out, cg->helpers, "nrm", "t");
+		}
+		else
+			sql_append(out, "  IF abs(w%u) > nrm AND w%u <> 'NaN' THEN nrm := abs(w%u); END IF;\n", i, i, i);
+	}
+	if (op->norm == NORM_L2)
+		sql_append(out, "  nrm := sqrt(nrm);\n");
+	sql_append(out, "  IF nrm < ");
+	sql_number(out, op->zero_below);
+	sql_append(out, " OR nrm = 0 THEN nrm := 1.0::float8; END IF;\n");
+	/* |x| <= nrm: the quotient cannot overflow, but can underflow */
+	for (uint32_t i = 0; i < op->nin; i++)
+		sql_append(out, "  w%u := CASE WHEN nrm = 'Infinity' THEN w%u * 0.0::float8 "
+				   "WHEN w%u = 0 OR abs(w%u) >= 1e-290 THEN w%u / nrm "
+				   "ELSE %s.tiny_quotient(w%u, nrm) END;\n",
+				   op->out + i, op->in + i, op->in + i, op->in + i, op->in + i, cg->helpers,
+				   op->in + i);
+}
+
+/* One de Boor evaluation (scipy's _deBoor_D, m = 0) at sx in interval ell, into h0 .. h<k>. */
+static void
+emit_de_boor(codegen *cg, const double *t, uint32_t k, uint32_t ell)
+{
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "      h0 := 1.0::float8;\n");
+	for (uint32_t j = 1; j <= k; j++)
+	{
+		for (uint32_t i = 0; i < j; i++)
+			sql_append(out, "      hh%u := h%u;\n", i, i);
+		sql_append(out, "      h0 := 0.0::float8;\n");
+		for (uint32_t n = 1; n <= j; n++)
+		{
+			double		xb = t[ell + n];
+			double		xa = t[ell + n - j];
+			char		hh[16];
+			char		h[16];
+
+			if (xb == xa)
+			{
+				sql_append(out, "      h%u := 0.0::float8;\n", n);
+				continue;
+			}
+			snprintf(hh, sizeof(hh), "hh%u", n - 1);
+			sql_append(out, "      sw := ");
+			sql_safe_op(out, cg->helpers, hh, '/', xb - xa);
+			/* xb - x is exactly -(x - xb) */
+			sql_append(out, ";\n      st := -(");
+			sql_safe_op(out, cg->helpers, "sx", '-', xb);
+			sql_append(out, ");\n");
+			emit_product(cg, "sp", "sw", "st");
+			snprintf(h, sizeof(h), "h%u", n - 1);
+			sql_append(out, "  ");
+			sql_safe_sum(out, cg->helpers, h, "sp");
+			sql_append(out, "      st := ");
+			sql_safe_op(out, cg->helpers, "sx", '-', xa);
+			sql_append(out, ";\n");
+			snprintf(h, sizeof(h), "h%u", n);
+			emit_product(cg, h, "sw", "st");
+		}
+	}
+}
+
+/* spline_feature for input feature i: its de Boor code per interval, then the extrapolation. */
+static void
+emit_spline_feature(codegen *cg, const transform *op, uint32_t i)
+{
+	sql_buffer *out = cg->out;
+	const double *t = op->a + (size_t) i * op->nknots;
+	uint32_t	k = op->degree;
+	uint32_t	n = op->nknots - k - 1;
+	uint32_t	width = op->nsplines - !op->include_bias;
+	uint32_t	first = op->out + i * width;
+	bool		extrapolate = op->extrapolation == SPLINE_CONTINUE;
+
+	sql_append(out, "  sx := w%u;\n", op->in + i);
+	if (extrapolate)
+		sql_append(out, "  IF true THEN\n");
+	else
+	{
+		sql_append(out, "  IF sx >= ");
+		sql_number(out, t[k]);
+		sql_append(out, " AND sx <= ");
+		sql_number(out, t[n]);
+		sql_append(out, " THEN\n");
+	}
+	/* find_interval: the last l in [k, n - 1] with t[l] <= sx */
+	sql_append(out, "    ell := CASE");
+	for (uint32_t l = n - 1; l > k; l--)
+	{
+		sql_append(out, " WHEN sx >= ");
+		sql_number(out, t[l]);
+		sql_append(out, " THEN %u", l);
+	}
+	sql_append(out, " ELSE %u END;\n    CASE ell\n", k);
+	for (uint32_t l = k; l < n; l++)
+	{
+		sql_append(out, "    WHEN %u THEN\n", l);
+		emit_de_boor(cg, t, k, l);
+		for (uint32_t j = 0; j < width; j++)
+		{
+			sql_append(out, "      acc := 0.0::float8;\n");
+			for (uint32_t a = 0; a <= k; a++)
+			{
+				sql_append(out, "      st := %s * h%u;\n  ",
+						   ((size_t) l + a - k) % op->nsplines == j ? "1.0::float8" : "0.0::float8", a);
+				sql_safe_sum(out, cg->helpers, "acc", "st");
+			}
+			sql_append(out, "      w%u := acc;\n", first + j);
+		}
+	}
+	sql_append(out, "    END CASE;\n  ELSE\n");
+	if (op->extrapolation == SPLINE_ERROR)
+	{
+		sql_append(out, "    ");
+		emit_feature_fail(cg, op->in + i, "value beyond the knots of %s (extrapolation \"error\")",
+						  op->path);
+		sql_append(out, "\n  END IF;\n");
+		return;
+	}
+	for (int below = 1; below >= 0; below--)
+	{
+		double		edge = below ? t[k] : t[n];
+
+		sql_append(out, below ? "    IF sx < " : "    ELSE\n");
+		if (below)
+		{
+			sql_number(out, t[k]);
+			sql_append(out, " THEN\n");
+		}
+		for (uint32_t j = 0; j < width; j++)
+		{
+			bool		kept = below ? j < k : j >= op->nsplines - k;
+			double		f = kept ? spline_basis_at(op, t, edge, 0, j) : 0.0;
+
+			sql_append(out, "      w%u := ", first + j);
+			if (!kept || op->extrapolation == SPLINE_CONSTANT)
+			{
+				sql_number(out, f);
+				sql_append(out, ";\n");
+				continue;
+			}
+			/* linear: f + (x - edge) * slope */
+			sql_safe_op(out, cg->helpers, "sx", '-', edge);
+			sql_append(out, ";\n      w%u := ", first + j);
+			{
+				char		v[32];
+
+				snprintf(v, sizeof(v), "w%u", first + j);
+				sql_safe_op(out, cg->helpers, v, '*', spline_basis_at(op, t, edge, 1, j));
+				sql_append(out, ";\n      w%u := ", first + j);
+				sql_safe_op(out, cg->helpers, v, '+', f);
+			}
+			sql_append(out, ";\n");
+		}
+	}
+	sql_append(out, "    END IF;\n  END IF;\n");
+}
+
+static void
+emit_stage(codegen *cg)
+{
+	const feature_stage *stage = cg->model->stage;
+	sql_buffer *out = cg->out;
+
+	emit_stage_blocks(cg);
+	for (size_t t = 0; t < stage->ntransforms; t++)
+	{
+		const transform *op = &stage->transforms[t];
+
+		sql_append(out, "  -- %s\n", op->path);
+		emit_stage_check(cg, op);
+		switch (op->type)
+		{
+			case TRANSFORM_SELECT:
+				for (uint32_t j = 0; j < op->nout; j++)
+				{
+					char		v[32];
+
+					snprintf(v, sizeof(v), "w%u", op->index[j]);
+					sql_append(out, "  w%u := ", op->out + j);
+					if (op->a)
+						sql_safe_op(out, cg->helpers, v, '*', op->a[j]);
+					else
+						sql_append(out, "%s", v);
+					sql_append(out, ";\n");
+				}
+				break;
+			case TRANSFORM_POLYNOMIAL:
+				emit_polynomial_features(cg, op);
+				break;
+			case TRANSFORM_LINEAR:
+				emit_linear(cg, op);
+				break;
+			case TRANSFORM_NORMALIZE:
+				emit_normalize(cg, op);
+				break;
+			case TRANSFORM_STANDARDIZE:
+			case TRANSFORM_MULTIPLY:
+			case TRANSFORM_MIN_MAX:
+				emit_elementwise(cg, op);
+				break;
+			case TRANSFORM_SPLINE:
+				for (uint32_t i = 0; i < op->nin; i++)
+					emit_spline_feature(cg, op, i);
+				break;
+		}
+	}
+}
+
+/*
+ * The transforms the SQL scorer does not compile: periodic splines, whose
+ * float remainder PostgreSQL cannot compute exactly (float8 has no fmod).
+ */
+static bool
+stage_compiles(const predict_model *model, predict_error *err)
+{
+	const feature_stage *stage = model->stage;
+
+	for (size_t t = 0; stage != NULL && t < stage->ntransforms; t++)
+		if (stage->transforms[t].type == TRANSFORM_SPLINE &&
+			stage->transforms[t].extrapolation == SPLINE_PERIODIC)
+		{
+			predict_set_error(err, PREDICT_BAD_MODEL,
+							  "%s is a periodic \"spline\" (SplineTransformer extrapolation=\"periodic\"), "
+							  "which the SQL scorer does not compile; use the predict extension for this model",
+							  stage->transforms[t].path);
+			return false;
+		}
+	return true;
+}
+
+/* check_final_features: the estimator's check of the stage's output. */
+static void
+emit_stage_final_checks(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	const estimator *est = &model->estimator;
+	const feature_stage *stage = model->stage;
+	sql_buffer *out = cg->out;
+	bool		trees32 = est->type != ESTIMATOR_LOGISTIC_REGRESSION &&
+		est->type != ESTIMATOR_HIST_GRADIENT_BOOSTING;
+
+	if (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING)
+		return;
+	for (uint32_t f = stage->final; f < stage->final + stage->nfinal; f++)
+	{
+		if (trees32 && est->missing_learned)
+			sql_append(out, "  IF w%u = 'NaN' THEN NULL; ", f);
+		else
+		{
+			sql_append(out, "  IF w%u = 'NaN' THEN ", f);
+			emit_feature_fail(cg, f, "missing value reaches the estimator%s", "");
+		}
+		sql_append(out, " ELSIF w%u IN ('Infinity', '-Infinity') THEN ", f);
+		emit_feature_fail(cg, f, "value is infinite%s", "");
+		if (trees32)
+		{
+			/* (float) x overflows from FLT_MAX plus half an ulp up */
+			sql_append(out, " ELSIF abs(w%u) >= ", f);
+			sql_number(out, (double) FLT_MAX + ldexp(1.0, 103));
+			sql_append(out, " THEN ");
+			emit_feature_fail(cg, f, "value is too large for float32 (the trees compare float32 values)%s", "");
+		}
+		sql_append(out, " END IF;\n");
+	}
+}
+
+/* The estimator's features after the stage: logistic regression's sum, the trees' slots. */
+static void
+emit_stage_estimator_input(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	const estimator *est = &model->estimator;
+	const feature_stage *stage = model->stage;
+	sql_buffer *out = cg->out;
+
+	emit_stage(cg);
+	emit_stage_final_checks(cg);
+	if (est->type != ESTIMATOR_LOGISTIC_REGRESSION)
+	{
+		for (uint32_t f = 0; f < stage->nfinal; f++)
+			if (est->feature_slot[f] >= 0)
+				sql_append(out, "  f%d := w%u;\n", est->feature_slot[f], stage->final + f);
+		return;
+	}
+	for (uint32_t f = 0; f < stage->nfinal; f++)
+	{
+		char		v[32];
+
+		snprintf(v, sizeof(v), "w%u", stage->final + f);
+		sql_append(out, "  t := ");
+		sql_safe_op(out, cg->helpers, v, '*', est->coef[f]);
+		sql_append(out, ";\n  ");
+		sql_safe_sum(out, cg->helpers, "d", "t");
+	}
+}
+
+static void
+emit_stage_declarations(codegen *cg)
+{
+	const feature_stage *stage = cg->model->stage;
+
+	sql_append(cg->out, "  p float8;\n  sa integer;\n  sb integer;\n  acc float8;\n  nrm float8;\n"
+			   "  sx float8;\n  sw float8;\n  st float8;\n  sp float8;\n  ell integer;\n");
+	for (uint32_t i = 0; i <= MAX_SPLINE_DEGREE; i++)
+		sql_append(cg->out, "  h%u float8;\n  hh%u float8;\n", i, i);
+	for (uint32_t i = 0; i < stage->nwork; i++)
+		sql_append(cg->out, "  w%u float8;\n", i);
+}
+
 static void
 emit_link(codegen *cg)
 {
@@ -1000,7 +1557,9 @@ emit_logistic_regression(codegen *cg)
 	const estimator *est = &model->estimator;
 	sql_buffer *out = cg->out;
 
-	for (size_t b = 0; b < model->nblocks; b++)
+	if (model->stage != NULL)
+		emit_stage_estimator_input(cg);
+	for (size_t b = 0; model->stage == NULL && b < model->nblocks; b++)
 	{
 		const block *blk = &model->blocks[b];
 		const double *coef = est->coef + blk->first_feature;
@@ -1284,7 +1843,10 @@ emit_trees(codegen *cg)
 	char		expr[128];
 	char		klass[128];
 
-	emit_gather(cg, hist);
+	if (model->stage != NULL)
+		emit_stage_estimator_input(cg);
+	else
+		emit_gather(cg, hist);
 	if (hist)
 	{
 		for (size_t s = 0; s < est->nslots; s++)
@@ -1396,6 +1958,8 @@ emit_declarations(codegen *cg)
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (model->columns[c].used)
 			sql_append(out, "  c%zu_s text;\n  c%zu_x float8;\n", c, c);
+	if (model->stage != NULL)
+		emit_stage_declarations(cg);
 	if (est->type != ESTIMATOR_LOGISTIC_REGRESSION)
 		for (size_t s = 0; s < est->nslots; s++)
 			sql_append(out, "  f%zu float8 := 0.0;\n  g%zu integer;\n", s, s);
@@ -1407,7 +1971,7 @@ emit_declarations(codegen *cg)
  */
 static void
 emit_scorer(const predict_model *model, const char *function, const char *helpers,
-			  const bool *read_at, bool classify, sql_buffer *out)
+			const bool *read_at, bool classify, sql_buffer *out)
 {
 	sql_buffer	body = {0};
 	codegen		cg = {model, helpers, &body, read_at, classify};
@@ -1463,7 +2027,7 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 
 	if (model->estimator.type != ESTIMATOR_LOGISTIC_REGRESSION && !check_tree_size(model, err))
 		return NULL;
-	if (!sql_supported_steps(model, err))
+	if (!sql_supported_steps(model, err) || !stage_compiles(model, err))
 		return NULL;
 	read_at = calloc(model->nblocks + 1, sizeof(bool));
 	seen = calloc(model->ncolumns + 1, sizeof(bool));

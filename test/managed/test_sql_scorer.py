@@ -27,6 +27,11 @@ from variants_skew import MANAGED_REFUSED
 
 ALL = dict(VARIANTS)
 ALL.update(TREE_VARIANTS)
+# models that managed mode refuses by name: test_sql_stage.py expects each refusal
+from variants_features import SQL_REFUSED  # noqa: E402
+
+for _name in SQL_REFUSED:
+    del ALL[_name]
 
 # A row the core scores but PostgreSQL's checked float8 arithmetic refuses
 # with "value out of range" (22003) would fail this suite; rows both refuse

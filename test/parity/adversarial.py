@@ -231,10 +231,14 @@ def threshold_lines(doc, base):
     owner = []
     for b in doc["preprocessing"]:
         owner.extend([b] * len(b["features"]))
+    if doc.get("transforms"):
+        owner = [None if s is None else owner[s] for s in stage_sources(doc)]
     pairs = set()
     for tree in _trees(est):
         for f, t in zip(tree["feature"], tree["threshold"]):
             b = owner[f]
+            if b is None:
+                continue    # a value the feature stage computes: no column to aim with
             if isinstance(t, (int, float)) and b["column"] in numbers and len(b["features"]) == 1:
                 pairs.add((f, float(t)))
     pairs = sorted(pairs)
@@ -270,7 +274,7 @@ def threshold_lines(doc, base):
         cats = {c["feature"] for c in est.get("categorical", [])}
         for f in sorted(cats):
             b = owner[f]
-            if b["column"] in numbers and not b["steps"]:
+            if b is not None and b["column"] in numbers and not b["steps"]:
                 for lit in CATEGORY_CODE_VALUES:
                     lines.append(("category code of %s=%s" % (b["column"], lit),
                                   _replace(base, b["column"], lit)))
@@ -386,3 +390,25 @@ def skew_lines(doc, base):
                 lines.append((label, _replace(base, b["column"], json.dumps(float(x)))))
             break
     return lines
+def stage_sources(doc):
+    """For each feature the estimator reads after the feature stage ("transforms"),
+    the index of the block feature it equals unchanged (a selection, a union
+    part of weight 1, a polynomial term of one factor), else None."""
+    def chain(transforms, src):
+        for t in transforms:
+            if t["type"] == "select":
+                src = [src[i] for i in t["indices"]]
+            elif t["type"] == "polynomial":
+                src = [src[term[0]] if len(term) == 1 else None for term in t["terms"]]
+            elif t["type"] == "union":
+                out = []
+                weights = t["weights"] or [1.0] * len(t["parts"])
+                for part, w in zip(t["parts"], weights):
+                    part_src = chain(part, src)
+                    out.extend(part_src if w == 1.0 else [None] * len(part_src))
+                src = out
+            else:
+                src = [None] * len(t["features"])
+        return src
+    width = sum(len(b["features"]) for b in doc["preprocessing"])
+    return chain(doc["transforms"], list(range(width)))

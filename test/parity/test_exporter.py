@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import AdaBoostClassifier
-from sklearn.feature_selection import SelectKBest
+from sklearn.feature_selection import RFE, SelectKBest
 from sklearn.impute import KNNImputer, SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -68,9 +68,14 @@ REFUSALS = [
         [("cat", _cat(), ["Sex", "Cabin", "Embarked"])], remainder=KNNImputer()),
         LogisticRegression()),
      ["pipeline.steps[0] 'columntransformer'.remainder: KNNImputer is not supported"]),
-    ("select_k_best", lambda X, y: make_pipeline(_tutorial_ct(), SelectKBest(k=5),
-                                                 LogisticRegression()),
-     ["pipeline.steps[1] 'selectkbest': SelectKBest is not supported"]),
+    ("rfe", lambda X, y: make_pipeline(_tutorial_ct(), RFE(LogisticRegression(), n_features_to_select=5),
+                                       LogisticRegression()),
+     ["pipeline.steps[1] 'rfe': RFE is not supported"]),
+    ("after_the_stage", lambda X, y: make_pipeline(_tutorial_ct(), SelectKBest(k=5),
+                                                   FunctionTransformer(np.log1p),
+                                                   LogisticRegression()),
+     ["pipeline.steps[2] 'functiontransformer': FunctionTransformer after a transformer of "
+      "the whole feature vector is not supported"]),
     ("missing_values", lambda X, y: make_pipeline(ColumnTransformer(
         [("num", SimpleImputer(missing_values=-1), ["Pclass", "SibSp"])]), LogisticRegression()),
      ["'num'", "missing_values=-1", "not supported"]),

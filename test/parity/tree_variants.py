@@ -189,3 +189,7 @@ TREE_VARIANTS = {f.__name__: f for f in [
 from variants_front import FRONT_TREE_VARIANTS  # noqa: E402
 
 TREE_VARIANTS.update(FRONT_TREE_VARIANTS)
+# the feature-stage variants (issue 18), in their own file
+from variants_features import FEATURE_TREE_VARIANTS  # noqa: E402
+
+TREE_VARIANTS.update(FEATURE_TREE_VARIANTS)

@@ -291,3 +291,7 @@ VARIANTS.update(FRONT_VARIANTS)
 from variants_skew import SKEW_VARIANTS  # noqa: E402
 
 VARIANTS.update(SKEW_VARIANTS)
+# the feature-stage variants (issue 18), in their own file
+from variants_features import FEATURE_VARIANTS  # noqa: E402
+
+VARIANTS.update(FEATURE_VARIANTS)

@@ -33,6 +33,7 @@ from conftest import EXPORTER, PREDICT_SCORE, SQLITE_EXTENSION, pg_connect
 import predict_export as pe  # noqa: E402  (tools/)
 import titanic_data  # noqa: E402  (test/)
 import tree_variants  # noqa: E402  (test/parity/)
+import variants_features  # noqa: E402  (test/parity/)
 from adversarial import adversarial_lines  # noqa: E402  (test/parity/)
 
 
@@ -57,6 +58,11 @@ MODELS = {
     "hist_categorical": tree_variants.hist_gradient_boosting_categorical,
     "hist_missing": tree_variants.hist_gradient_boosting_missing,
     "forest_500": forest_500_depth_12,
+    # the feature stage (issue 18): the same core in every adapter
+    "stage_poly_boosting": variants_features.feat_poly_boosting,
+    "stage_spline_tree": variants_features.feat_spline_continue_tree,
+    "stage_union_pca_lr": variants_features.feat_pca_normalizer,
+    "stage_kbest_sparse_lr": variants_features.feat_select_kbest_sparse,
 }
 
 

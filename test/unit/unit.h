@@ -43,5 +43,6 @@ void		tree_score_tests(void);
 void		registry_error_tests(void);
 void		predicted_class_tests(void);
 void		skew_tests(void);
+void		stage_tests(void);
 
 #endif							/* PREDICT_UNIT_H */
