@@ -37,6 +37,11 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   the baseline, the known categories, each predictor's nodes with their
   missing-value direction and raw category bitsets.
 
+- ``xgboost.XGBClassifier`` (binary:logistic, gbtree) -> ``xgboost``: the
+  booster's JSON model (``save_raw("json")``): base_score, and each tree's
+  float32 split conditions, default directions and leaf values, up to
+  ``best_iteration`` after early stopping.
+
 Sparsity is tracked through the pipeline because it changes the scalers'
 arithmetic: a OneHotEncoder with sparse output makes the matrix sparse, a
 ColumnTransformer's output is sparse iff its fitted ``sparse_output_``.
@@ -838,6 +843,113 @@ def _hist_gradient_boosting(est, path, sparse):
     return doc, _scalar_label(classes[1], path), n
 
 
+def _float32_from_json(value, what):
+    """The float32 that XGBoost's JSON model wrote as value (its shortest decimal, read
+    here as a float64): the float32 near value whose own shortest decimal reads as the
+    same float64, which rules out a rounding of the decimal between two float32s."""
+    d = float(value)
+    if not math.isfinite(d):
+        raise ExportError("%s: %r is not a finite number" % (what, value))
+    f = np.float32(d)
+    for g in (f, np.nextafter(f, np.float32(np.inf)), np.nextafter(f, np.float32(-np.inf))):
+        if np.isfinite(g) and float(np.format_float_scientific(g, unique=True)) == d:
+            return float(g)
+    raise ExportError("%s: %r is not a float32 written by XGBoost" % (what, value))
+
+
+def _xgboost_tree(tree, sub):
+    """One tree of XGBoost's JSON model as the format's compact arrays, in preorder.
+
+    A node is a leaf when left_children is -1; a leaf's value is its split_conditions
+    entry (XGBoost keeps the leaf value in the split condition's place)."""
+    left, right = tree["left_children"], tree["right_children"]
+    cond, feature = tree["split_conditions"], tree["split_indices"]
+    default_left, split_type = tree["default_left"], tree.get("split_type", [])
+    n = len(left)
+    if not (len(right) == len(cond) == len(feature) == len(default_left) == n) or n == 0:
+        raise ExportError("%s: the tree's node arrays have different lengths" % sub)
+    splits, leaves = _preorder(0, lambda k: left[k] == -1, lambda k: int(left[k]),
+                               lambda k: int(right[k]))
+    if any(split_type[k] != 0 for k in splits if k < len(split_type)):
+        raise ExportError("%s: XGBClassifier categorical splits (enable_categorical=True) are "
+                          "not supported; encode the categories in the pipeline" % sub)
+    ref = _references(splits, leaves, n)
+    return {
+        "feature": [int(feature[k]) for k in splits],
+        "threshold": [_float32_from_json(cond[k], "%s: split_conditions[%d]" % (sub, k))
+                      for k in splits],
+        "left": [int(ref[left[k]]) for k in splits],
+        "right": [int(ref[right[k]]) for k in splits],
+        "missing_left": [int(bool(default_left[k])) for k in splits],
+        "value": [_float32_from_json(cond[k], "%s: leaf %d" % (sub, k)) for k in leaves],
+    }
+
+
+def _xgb_classifier(est, path, sparse):
+    """XGBClassifier (binary:logistic, gbtree) from its booster's JSON model
+    (save_raw("json")), the trees predict_proba uses (best_iteration after early
+    stopping): XGBoost's own document, not the wrapper's private state."""
+    classes = _binary_classes(est, path)
+    if not _is_nan(est.missing):
+        raise ExportError("%s: XGBClassifier missing=%r is not supported (only NaN, the "
+                          "default)" % (path, est.missing))
+    predictor = est.get_xgb_params().get("predictor")
+    if predictor not in (None, "auto"):
+        raise ExportError("%s: XGBClassifier predictor=%r is not supported (only the default, "
+                          "which predicts in place)" % (path, predictor))
+    model = json.loads(bytes(est.get_booster().save_raw("json")))["learner"]
+    objective = model["objective"]["name"]
+    if objective != "binary:logistic":
+        raise ExportError("%s: XGBClassifier objective=%r is not supported (binary:logistic "
+                          "only)" % (path, objective))
+    booster = model["gradient_booster"]["name"]
+    if booster != "gbtree":
+        raise ExportError("%s: XGBClassifier booster=%r is not supported (gbtree only)"
+                          % (path, booster))
+    param = model["learner_model_param"]
+    if int(param.get("num_class", "0")) != 0 or int(param.get("num_target", "1")) != 1:
+        raise ExportError("%s: XGBClassifier with num_class=%s is not supported (binary only)"
+                          % (path, param.get("num_class")))
+    if "c" in (model.get("feature_types") or []):
+        raise ExportError("%s: XGBClassifier categorical features (enable_categorical=True) "
+                          "are not supported; encode the categories in the pipeline" % path)
+    n = int(param["num_feature"])
+    trees = model["gradient_booster"]["model"]["trees"]
+    per_iteration = int(model["gradient_booster"]["model"]["gbtree_model_param"]
+                        ["num_parallel_tree"])
+    # XGBModel.predict's iteration range: best_iteration + 1 rounds when early stopping
+    # recorded one, else every tree
+    try:
+        end = (int(est.best_iteration) + 1) * per_iteration
+    except AttributeError:
+        end = len(trees)
+    if not 0 < end <= len(trees):
+        raise ExportError("%s: best_iteration selects %d of %d trees" % (path, end, len(trees)))
+    doc = {"type": "xgboost",
+           "base_score": _float32_from_json(param["base_score"], path + ": base_score"),
+           "zero_is_missing": bool(sparse),
+           "trees": [_xgboost_tree(t, "%s: trees[%d]" % (path, i))
+                     for i, t in enumerate(trees[:end])]}
+    return doc, _scalar_label(classes[1], path), n
+
+
+def _is_xgb_classifier(est):
+    cls = type(est)
+    return cls.__name__ == "XGBClassifier" and cls.__module__.split(".")[0] == "xgboost"
+
+
+def _check_xgboost_blocks(est_doc, blocks, path):
+    """XGBoost reads a sparse matrix's zeros as missing and its stored values as present:
+    the format says "a zero is missing", which a scaler on the sparse matrix could break
+    (a stored value scaled to zero stays stored)."""
+    if est_doc["type"] != "xgboost" or not est_doc["zero_is_missing"]:
+        return
+    for b in blocks:
+        if not b.one_hot and any(st["type"] == "multiply" for st in b.steps):
+            raise ExportError("%s: XGBClassifier after a scaler on a sparse matrix (column %r) "
+                              "is not supported" % (path, b.column))
+
+
 def _estimator(est, path, sparse=False):
     """(estimator document, positive class label, number of input features).
 
@@ -859,6 +971,8 @@ def _estimator(est, path, sparse=False):
     if isinstance(est, str):
         raise ExportError("%s: %r is not a classifier" % (path, est))
     exporter = exporters.get(type(est))
+    if exporter is None and _is_xgb_classifier(est):
+        exporter = _xgb_classifier
     if exporter is None:
         raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
     return exporter(est, path, sparse)
@@ -1026,6 +1140,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         blocks, sparse = _compile(step, blocks, sparse, step_path, ctx)
 
     est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
+    _check_xgboost_blocks(est_doc, blocks, final_path)
     for b in blocks:
         if b.vtype == "string" and not b.steps:
             raise ExportError("%s: column %r reaches the estimator as a string column"
@@ -1071,6 +1186,9 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
             "pipeline": re.sub(r"\s*\n\s*", " ", repr(pipeline)),
         },
     }
+    if est_doc["type"] == "xgboost":
+        import xgboost
+        doc["provenance"]["xgboost_version"] = xgboost.__version__
     if source is None:
         del doc["provenance"]["source"]
     return doc
@@ -1201,8 +1319,9 @@ def reference_frame(observations, columns, allow_inf=()):
 def infinite_columns(doc):
     """Number columns whose infinite values reach the estimator unchanged and are
     scored: those read only by blocks without steps, when the estimator is
-    hist_gradient_boosting (which takes infinity, force_all_finite=False)."""
-    if doc["estimator"]["type"] != "hist_gradient_boosting":
+    hist_gradient_boosting (which takes infinity, force_all_finite=False) or
+    xgboost (which checks nothing)."""
+    if doc["estimator"]["type"] not in ("hist_gradient_boosting", "xgboost"):
         return set()
     out = set()
     for c in doc["columns"]:

@@ -28,6 +28,16 @@ float32_at_or_below(double t)
 }
 
 /*
+ * XGBoost's split conditions and leaf values are float32 (written by its
+ * JSON model as the shortest decimal that reads back as the same float32).
+ */
+static inline bool
+is_float32(double v)
+{
+	return isfinite(v) && (double) (float) v == v;
+}
+
+/*
  * Trees have millions of elements: their loops test each one with these
  * predicates and build the JSON path (snprintf) only to report an error.
  */
@@ -277,6 +287,11 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 			path_push_element(ld, "threshold", i);
 			return expect_threshold(ld, threshold, &thr);
 		}
+		else if (rules->xgboost && !is_float32(thr))
+		{
+			path_push_element(ld, "threshold", i);
+			return fail(ld, "expected a finite float32 split condition, got %.17g", thr);
+		}
 		if (!load_child(ld, "left", left, i, nsplits, scratch->referenced, &l) ||
 			!load_child(ld, "right", right, i, nsplits, scratch->referenced, &r))
 			return false;
@@ -300,7 +315,9 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		{
 			tree_node  *n = (tree_node *) est->nodes + root + i;
 
-			n->threshold = float32_at_or_below(thr);
+			/* x < t is x <= the float32 below t: every x is a float32 here */
+			n->threshold = rules->xgboost ? nextafterf((float) thr, -INFINITY) :
+				float32_at_or_below(thr);
 			n->slot = (uint32_t) f | (m ? NODE_MISSING_LEFT : 0);
 			n->child[1] = (uint32_t) root + l;
 			n->child[0] = (uint32_t) root + r;
@@ -339,6 +356,11 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 			if (!expect_finite(ld, value, leaf))
 				return false;
 			return fail(ld, "expected a class fraction between 0 and 1, got %.17g", *leaf);
+		}
+		if (rules->xgboost && !is_float32(value->valuedouble))
+		{
+			path_push_element(ld, "value", i);
+			return fail(ld, "expected a float32 leaf value, got %.17g", value->valuedouble);
 		}
 		*leaf = value->valuedouble;
 	}

@@ -1,6 +1,6 @@
 /*
  * load_trees.c - load the tree estimators: decision_tree, random_forest,
- * gradient_boosting and hist_gradient_boosting.
+ * gradient_boosting, hist_gradient_boosting and xgboost.
  *
  * The estimator's fields, its list of trees (sized before anything is
  * allocated), HistGradientBoosting's known categories and the dense slots
@@ -16,6 +16,9 @@ static const char *const boosting_fields[] = {
 	"type", "init", "learning_rate", "trees", "missing", NULL
 };
 static const char *const hist_fields[] = {"type", "baseline", "categorical", "trees", NULL};
+static const char *const xgboost_fields[] = {
+	"type", "base_score", "zero_is_missing", "trees", NULL
+};
 static const char *const categorical_fields[] = {"feature", "known", NULL};
 static const char *const missing_modes[] = {"error", "learned", NULL};
 
@@ -291,6 +294,61 @@ load_missing_mode(loader *ld, const cJSON *object, tree_rules *rules)
 	return true;
 }
 
+/*
+ * XGBoost's base_score, the probability its learner keeps, becomes the
+ * margin every prediction starts from as binary:logistic's ProbToMargin
+ * computes it, in float32 (XGBoost 1.7, regression_loss.h).
+ */
+static bool
+load_base_score(loader *ld, const cJSON *object)
+{
+	estimator  *est = &ld->model->estimator;
+	double		p;
+	float		b;
+
+	if (!load_required_number(ld, object, "base_score", &p))
+		return false;
+	b = (float) p;
+	if (!((double) b == p && b > 0.0f && b < 1.0f))
+	{
+		path_push_key(ld, "base_score");
+		return fail(ld, "expected a float32 probability strictly between 0 and 1, got %.17g", p);
+	}
+	est->init = (double) -logf(1.0f / b - 1.0f);
+	return true;
+}
+
+static bool
+load_zero_is_missing(loader *ld, const cJSON *object)
+{
+	const cJSON *item = member(ld, object, "zero_is_missing", true);
+
+	if (item == NULL)
+		return false;
+	if (!cJSON_IsBool(item))
+	{
+		path_push_key(ld, "zero_is_missing");
+		return fail(ld, "expected true or false, got %s", json_type_name(item));
+	}
+	ld->model->estimator.zero_is_missing = cJSON_IsTrue(item);
+	return true;
+}
+
+static bool
+load_xgboost(loader *ld, const cJSON *object)
+{
+	tree_rules	rules = {0};
+
+	rules.missing_left = true;
+	rules.xgboost = true;
+	/* every split has a default direction: the walk of learned missing values */
+	ld->model->estimator.missing_learned = true;
+	return check_object(ld, object, xgboost_fields) &&
+		load_base_score(ld, object) &&
+		load_zero_is_missing(ld, object) &&
+		load_tree_list(ld, object, false, &rules);
+}
+
 bool
 load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 {
@@ -320,6 +378,8 @@ load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 				load_required_number(ld, object, "baseline", &est->init) &&
 				load_known_categories(ld, object, &rules) &&
 				load_tree_list(ld, object, false, &rules);
+		case ESTIMATOR_XGBOOST:
+			return load_xgboost(ld, object);
 		case ESTIMATOR_LOGISTIC_REGRESSION:
 			break;
 	}

@@ -90,7 +90,8 @@ typedef enum estimator_type
 	ESTIMATOR_DECISION_TREE,
 	ESTIMATOR_RANDOM_FOREST,
 	ESTIMATOR_GRADIENT_BOOSTING,
-	ESTIMATOR_HIST_GRADIENT_BOOSTING
+	ESTIMATOR_HIST_GRADIENT_BOOSTING,
+	ESTIMATOR_XGBOOST
 } estimator_type;
 
 /*
@@ -128,7 +129,9 @@ typedef struct feature_use
  * regression trees), 16 bytes. scikit-learn compares the feature cast to
  * float32 against a float64 threshold; for a float32 x that is the same as
  * x <= the largest float32 not above the threshold, which the loader stores.
- * A leaf has threshold NaN (every comparison false) and slot 0.
+ * A leaf has threshold NaN (every comparison false) and slot 0. XGBoost's
+ * trees use the same nodes: its rule x < split_condition, both float32, is
+ * x <= the float32 just below split_condition, which the loader stores.
  */
 typedef struct tree_node
 {
@@ -188,9 +191,11 @@ typedef struct estimator
 	const hist_node *hist_nodes;	/* hist_gradient_boosting */
 	const double *leaves;
 	const uint32_t *bitsets;	/* BITSET_WORDS words per categorical split */
-	double		init;			/* gradient_boosting init, hgb baseline */
+	double		init;			/* gradient_boosting init, hgb baseline, xgboost
+								 * base margin (a float32) */
 	double		learning_rate;
 	bool		missing_learned;	/* standard trees: NaN follows the splits */
+	bool		zero_is_missing;	/* xgboost: a 0 feature is absent (sparse input) */
 	size_t		nslots;			/* distinct features the trees read */
 	const int32_t *feature_slot;	/* nfeatures: slot, or -1 if unread */
 	const feature_use *uses;	/* per block, the features the trees read */

@@ -699,6 +699,58 @@ score_hist_gradient_boosting(const predict_model *model, const predict_value *va
 	return PREDICT_OK;
 }
 
+/*
+ * XGBoost's common::Sigmoid (1.7, src/common/math.h), binary:logistic's
+ * PredTransform, in float32: the exponent capped at 88.7f and a 1e-16f that
+ * the float32 sum always absorbs but that is kept for the order of operations.
+ */
+static float
+xgboost_sigmoid(float margin)
+{
+	float		x = 88.7f < -margin ? 88.7f : -margin;	/* std::min(-margin, 88.7f) */
+	float		denom = expf(x) + 1.0f + 1e-16f;
+
+	return 1.0f / denom;
+}
+
+/*
+ * XGBClassifier.predict_proba (1.7, cpu_predictor.cc): the features cast to
+ * float32, each tree walked with x < split_condition and a missing value
+ * (NaN, or for sparse input any zero, which scipy does not store) sent the
+ * split's default way, the leaf values added in float32 to the base margin
+ * in tree order, then the sigmoid. XGBoost checks nothing: infinities and
+ * values beyond float32 (cast to infinity) are compared like any other.
+ */
+static predict_status
+score_xgboost(const predict_model *model, const predict_value *values, double *proba,
+			  predict_error *err)
+{
+	const estimator *est = &model->estimator;
+	double		x64[MAX_TREE_FEATURES];
+	float		x32[MAX_TREE_FEATURES];
+	double		leaf[LEAF_BATCH];
+	predict_status status;
+	float		margin;
+
+	x64[0] = 0;					/* read by leaves when no tree splits */
+	if ((status = gather_features(model, values, NULL, x64, err)) != PREDICT_OK)
+		return status;
+	x32[0] = 0;
+	for (size_t s = 0; s < est->nslots; s++)
+		x32[s] = (est->zero_is_missing && x64[s] == 0) ? NAN : (float) x64[s];
+	margin = (float) est->init;
+	for (size_t first = 0; first < est->ntrees; first += LEAF_BATCH)
+	{
+		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
+
+		standard_values(est, first, n, x32, leaf);
+		for (size_t k = 0; k < n; k++)
+			margin = margin + (float) leaf[k];
+	}
+	*proba = (double) xgboost_sigmoid(margin);
+	return PREDICT_OK;
+}
+
 predict_status
 predict_score(const predict_model *model, const predict_value *values,
 			  double *proba, predict_error *err)
@@ -725,6 +777,9 @@ predict_score(const predict_model *model, const predict_value *values,
 			break;
 		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
 			status = score_hist_gradient_boosting(model, values, proba, err);
+			break;
+		case ESTIMATOR_XGBOOST:
+			status = score_xgboost(model, values, proba, err);
 			break;
 	}
 	if (status == PREDICT_OK && isnan(*proba))

@@ -783,6 +783,24 @@ emit_declarations(codegen *cg)
 			sql_append(out, "  f%zu float8 := 0.0;\n  g%zu integer;\n", s, s);
 }
 
+/*
+ * Estimators the SQL scorer does not compile, refused by name. XGBoost adds
+ * in float32 and ends with float32's expf, which PL/pgSQL has no exact
+ * equivalent of (its exp() is float8's).
+ */
+static bool
+check_sql_estimator(const predict_model *model, predict_error *err)
+{
+	if (model->estimator.type == ESTIMATOR_XGBOOST)
+	{
+		predict_set_error(err, PREDICT_BAD_MODEL,
+						  "the SQL scorer does not compile \"xgboost\" models (float32 "
+						  "arithmetic); use the predict extension for them");
+		return false;
+	}
+	return true;
+}
+
 char *
 predict_model_to_sql(const predict_model *model, const char *function, const char *helpers,
 					 predict_error *err)
@@ -794,6 +812,8 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 	codegen		cg = {model, helpers, &body, NULL};
 	char		tag[32];
 
+	if (!check_sql_estimator(model, err))
+		return NULL;
 	if (model->estimator.type != ESTIMATOR_LOGISTIC_REGRESSION && !check_tree_size(model, err))
 		return NULL;
 	read_at = calloc(model->nblocks + 1, sizeof(bool));

@@ -184,3 +184,7 @@ TREE_VARIANTS = {f.__name__: f for f in [
     gradient_boosting_dummy_init_early_stop, hist_gradient_boosting_missing,
     hist_gradient_boosting_categorical, hist_gradient_boosting_mask_early_stop,
 ]}
+
+from variants_boosting import BOOSTING_VARIANTS  # noqa: E402 - imports this module
+
+TREE_VARIANTS.update(BOOSTING_VARIANTS)

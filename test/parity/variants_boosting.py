@@ -1,0 +1,86 @@
+"""The boosted-tree variants of the parity suite (issue 18): XGBoost's
+XGBClassifier, AdaBoostClassifier, and GradientBoostingClassifier's other
+losses and inits.
+
+Each variant is a function (X, y) -> Variant like those of tree_variants.py.
+XGBoost runs on one thread (n_jobs=1) and its models stay small (at most 60
+trees) to keep the suite fast.  The XGBoost variants cover sparse input (the
+tutorial's one-hot, whose zeros XGBoost reads as missing), dense input with
+missing values reaching the trees (learned default directions), a base_score
+other than 0.5, the exact and hist tree methods, row and column subsampling,
+and early stopping (predict_proba uses best_iteration + 1 rounds).
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+
+from tree_variants import _tutorial_pre
+from variants import NUM, Variant, _fit
+
+try:
+    import xgboost
+except ImportError:     # the suite then fails on these variants, saying why
+    xgboost = None
+
+
+def _fit_with(est, X, y, **fit_params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y, **fit_params)
+
+
+def _xgb(**params):
+    if xgboost is None:
+        raise RuntimeError("xgboost is not installed (Debian: python3-xgboost)")
+    params.setdefault("n_jobs", 1)
+    return xgboost.XGBClassifier(**params)
+
+
+def xgboost_tutorial_sparse(X, y):
+    """XGBClassifier (40 trees of depth 4) on the tutorial's preprocessing, whose sparse
+    output makes every zero a missing value for XGBoost (zero_is_missing)."""
+    est = make_pipeline(_tutorial_pre(), _xgb(n_estimators=40, max_depth=4, random_state=0))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def xgboost_dense_missing(X, y):
+    """XGBClassifier on a dense matrix with missing values reaching the trees (Age and
+    Fare passed through, Cabin's ordinal code NaN when missing or unknown), scaled
+    numbers, base_score=0.3, the exact tree method, subsample and colsample_bytree,
+    gamma, min_child_weight, reg_lambda."""
+    pre = ColumnTransformer([
+        ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["Sex", "Embarked"]),
+        ("cabin", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+         ["Cabin"]),
+        ("std", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+         ["SibSp", "Parch"]),
+        ("num", "passthrough", ["Pclass", "Age", "Fare"]),
+    ])
+    est = make_pipeline(pre, _xgb(
+        n_estimators=60, max_depth=6, learning_rate=0.2, base_score=0.3, tree_method="exact",
+        subsample=0.8, colsample_bytree=0.8, gamma=0.1, min_child_weight=2, reg_lambda=2.0,
+        random_state=1))
+    return Variant(_fit(est, X, y), X, y, False)
+
+
+def xgboost_bare_early_stop(X, y):
+    """A bare XGBClassifier on the number columns of a DataFrame (missing values
+    included), hist tree method with max_bin=32, early stopping on the last 30% of the
+    rows: predict_proba uses best_iteration + 1 of the rounds fitted."""
+    Xn = X[NUM]
+    cut = int(len(Xn) * 0.7)
+    est = _xgb(n_estimators=200, max_depth=3, learning_rate=0.5, tree_method="hist", max_bin=32,
+               early_stopping_rounds=5, random_state=2)
+    est = _fit_with(est, Xn.iloc[:cut], y.iloc[:cut],
+                    eval_set=[(Xn.iloc[cut:], y.iloc[cut:])], verbose=False)
+    return Variant(est, Xn, y, True)
+
+
+BOOSTING_VARIANTS = {f.__name__: f for f in [
+    xgboost_tutorial_sparse, xgboost_dense_missing, xgboost_bare_early_stop,
+]}
