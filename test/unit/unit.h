@@ -32,6 +32,7 @@ extern const char base_model[];
 extern const char forest_estimator[];
 extern const char boosting_estimator[];
 extern const char hist_estimator[];
+extern const char xgboost_estimator[];
 
 /* base_model with its estimator object replaced (caller frees). */
 char	   *unit_with_estimator(const char *estimator);
@@ -41,5 +42,6 @@ void		score_tests(void);
 void		tree_loader_tests(void);
 void		tree_score_tests(void);
 void		registry_error_tests(void);
+void		xgboost_tests(void);
 
 #endif							/* PREDICT_UNIT_H */
