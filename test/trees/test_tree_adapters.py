@@ -58,6 +58,11 @@ MODELS = {
     "hist_missing": tree_variants.hist_gradient_boosting_missing,
     "forest_500": forest_500_depth_12,
 }
+# issue 18: the boosted trees of test/parity/variants_boosting.py
+MODELS.update({
+    "xgboost_sparse": tree_variants.BOOSTING_VARIANTS["xgboost_tutorial_sparse"],
+    "xgboost_dense_missing": tree_variants.BOOSTING_VARIANTS["xgboost_dense_missing"],
+})
 
 
 @pytest.fixture(scope="session")
