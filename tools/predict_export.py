@@ -37,6 +37,10 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   the baseline, the known categories, each predictor's nodes with their
   missing-value direction and raw category bitsets.
 
+- ``AdaBoostClassifier`` over decision trees (SAMME.R or SAMME) -> ``adaboost``:
+  per leaf both classes' contributions to ``decision_function``'s sum, computed
+  with scikit-learn's own ``_samme_proba`` (SAMME.R) or weighted vote (SAMME),
+  and ``estimator_weights_.sum()``.
 - ``xgboost.XGBClassifier`` (binary:logistic, gbtree) -> ``xgboost``: the
   booster's JSON model (``save_raw("json")``): base_score, and each tree's
   float32 split conditions, default directions and leaf values, up to
@@ -843,6 +847,77 @@ def _hist_gradient_boosting(est, path, sparse):
     return doc, _scalar_label(classes[1], path), n
 
 
+class _LeafProba:
+    """Stands for a tree in _samme_proba: predict_proba returns the given rows."""
+
+    def __init__(self, proba):
+        self.proba = proba
+
+    def predict_proba(self, X):
+        return self.proba
+
+
+def _adaboost_contributions(est, tree, algorithm, weight):
+    """Leaf ids -> (n, 2) array: each leaf's contribution to the two columns of
+    AdaBoostClassifier.decision_function's sum, computed by the same numpy operations
+    that scikit-learn 1.2 applies to a row that reaches the leaf: SAMME.R's
+    _samme_proba of the tree's predict_proba, SAMME's (predict == classes) * weight."""
+    from sklearn.ensemble._weight_boosting import _samme_proba
+
+    def contributions(leaves):
+        value = tree.tree_.value[leaves, 0, :].astype(np.float64)
+        if algorithm == "SAMME":
+            pred = tree.classes_.take(np.argmax(value, axis=1), axis=0)
+            return (pred == est.classes_[:, np.newaxis]).T * weight
+        # DecisionTreeClassifier.predict_proba, then _samme_proba itself
+        proba = value[:, :tree.n_classes_]
+        normalizer = proba.sum(axis=1)[:, np.newaxis]
+        normalizer[normalizer == 0.0] = 1.0
+        proba /= normalizer
+        return _samme_proba(_LeafProba(proba), est.n_classes_, None)
+    return contributions
+
+
+def _adaboost(est, path, sparse):
+    """AdaBoostClassifier over decision trees: each tree with both classes' leaf
+    contributions (value: classes_[1]'s, value_negative: classes_[0]'s) and the sum of
+    estimator_weights_ that decision_function divides by."""
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+    classes = _binary_classes(est, path)
+    n = int(est.n_features_in_)
+    if est.algorithm not in ("SAMME.R", "SAMME"):
+        raise ExportError("%s: AdaBoostClassifier algorithm=%r is not supported"
+                          % (path, est.algorithm))
+    base = getattr(est, "estimator_", None) or getattr(est, "base_estimator_", None)
+    if type(base) not in (DecisionTreeClassifier, ExtraTreeClassifier):
+        raise ExportError("%s: AdaBoostClassifier estimator=%s is not supported (decision "
+                          "trees only)" % (path, _class_name(base)))
+    trees = []
+    weights = np.asarray(est.estimator_weights_, dtype=np.float64)
+    for i, tree in enumerate(est.estimators_):
+        sub = "%s.estimators_[%d]" % (path, i)
+        if type(tree) not in (DecisionTreeClassifier, ExtraTreeClassifier):
+            raise ExportError("%s: AdaBoostClassifier estimator=%s is not supported (decision "
+                              "trees only)" % (sub, _class_name(tree)))
+        if tree.n_outputs_ != 1 or list(tree.classes_) != list(classes):
+            raise ExportError("%s: the tree's classes %r differ from the ensemble's"
+                              % (sub, list(tree.classes_)))
+        columns = {}
+
+        def class_one(leaves, tree=tree, i=i, columns=columns):
+            c = np.asarray(_adaboost_contributions(est, tree, est.algorithm, weights[i])(leaves))
+            columns["negative"] = _finite_list(c[:, 0], sub)
+            return c[:, 1]
+        doc = _standard_tree(tree, sub, class_one, False)
+        doc["value_negative"] = columns["negative"]
+        trees.append(doc)
+    weight_sum = _float(weights.sum(), path + ": estimator_weights_.sum()")
+    if weight_sum == 0:
+        raise ExportError("%s: estimator_weights_ sum to 0" % path)
+    doc = {"type": "adaboost", "weight_sum": weight_sum, "trees": trees}
+    return doc, _scalar_label(classes[1], path), n
+
+
 def _float32_from_json(value, what):
     """The float32 that XGBoost's JSON model wrote as value (its shortest decimal, read
     here as a float64): the float32 near value whose own shortest decimal reads as the
@@ -955,8 +1030,9 @@ def _estimator(est, path, sparse=False):
 
     sparse: whether the preprocessing hands the estimator a sparse matrix.
     """
-    from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
-                                  HistGradientBoostingClassifier, RandomForestClassifier)
+    from sklearn.ensemble import (AdaBoostClassifier, ExtraTreesClassifier,
+                                  GradientBoostingClassifier, HistGradientBoostingClassifier,
+                                  RandomForestClassifier)
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
     exporters = {
@@ -967,6 +1043,7 @@ def _estimator(est, path, sparse=False):
         ExtraTreesClassifier: _random_forest,
         GradientBoostingClassifier: _gradient_boosting,
         HistGradientBoostingClassifier: _hist_gradient_boosting,
+        AdaBoostClassifier: _adaboost,
     }
     if isinstance(est, str):
         raise ExportError("%s: %r is not a classifier" % (path, est))

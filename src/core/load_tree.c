@@ -15,6 +15,9 @@
 static const char *const tree_fields[] = {
 	"feature", "threshold", "left", "right", "missing_left", "value", NULL
 };
+static const char *const adaboost_tree_fields[] = {
+	"feature", "threshold", "left", "right", "value", "value_negative", NULL
+};
 
 /* The largest float32 not above t: x <= t iff x <= this, for any float32 x. */
 static float
@@ -183,6 +186,29 @@ load_child(loader *ld, const char *key, const cJSON *item, size_t parent, size_t
 }
 
 /*
+ * AdaBoost's leaf: its two contributions go to leaf_pairs, and the leaf's
+ * value becomes its index there (the walk returns it; exact in a double).
+ */
+static bool
+load_leaf_pair(loader *ld, const cJSON **negative, size_t i, double *leaf)
+{
+	estimator  *est = &ld->model->estimator;
+	size_t		index = (size_t) (leaf - est->leaves);
+	double	   *pair = (double *) est->leaf_pairs + 2 * index;
+
+	if (!cJSON_IsNumber(*negative) || !isfinite((*negative)->valuedouble))
+	{
+		path_push_element(ld, "value_negative", i);
+		return expect_finite(ld, *negative, pair);
+	}
+	pair[0] = (*negative)->valuedouble;
+	pair[1] = *leaf;
+	*leaf = (double) index;
+	*negative = (*negative)->next;
+	return true;
+}
+
+/*
  * Load one tree into the next ranges of the estimator's arrays: its splits
  * as nodes, then its leaves as nodes that lead to themselves. Split features
  * are kept as feature indices here; they become slots once every tree is
@@ -201,12 +227,13 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 	const cJSON *right;
 	const cJSON *missing = NULL;
 	const cJSON *value;
+	const cJSON *negative = NULL;
 	const cJSON *item;
 	size_t		nsplits;
 	size_t		root;
 	size_t		saved;
 
-	if (!check_object(ld, object, tree_fields))
+	if (!check_object(ld, object, rules->adaboost ? adaboost_tree_fields : tree_fields))
 		return false;
 	if ((item = member(ld, object, "feature", true)) == NULL)
 		return false;
@@ -221,6 +248,10 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		!tree_array(ld, object, "right", nsplits, "one per split, as in \"feature\"", &right) ||
 		!tree_array(ld, object, "value", nsplits + 1,
 					"one per leaf: a tree with n splits has n + 1 leaves", &value))
+		return false;
+	if (rules->adaboost &&
+		!tree_array(ld, object, "value_negative", nsplits + 1, "one per leaf, as in \"value\"",
+					&negative))
 		return false;
 	if (member(ld, object, "missing_left", rules->missing_left) != NULL)
 	{
@@ -363,6 +394,8 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 			return fail(ld, "expected a float32 leaf value, got %.17g", value->valuedouble);
 		}
 		*leaf = value->valuedouble;
+		if (rules->adaboost && !load_leaf_pair(ld, &negative, i, leaf))
+			return false;
 	}
 	scratch->next_node = root + 2 * nsplits + 1;
 	return true;

@@ -1,6 +1,6 @@
 /*
  * load_trees.c - load the tree estimators: decision_tree, random_forest,
- * gradient_boosting, hist_gradient_boosting and xgboost.
+ * gradient_boosting, hist_gradient_boosting, xgboost and adaboost.
  *
  * The estimator's fields, its list of trees (sized before anything is
  * allocated), HistGradientBoosting's known categories and the dense slots
@@ -19,6 +19,7 @@ static const char *const hist_fields[] = {"type", "baseline", "categorical", "tr
 static const char *const xgboost_fields[] = {
 	"type", "base_score", "zero_is_missing", "trees", NULL
 };
+static const char *const adaboost_fields[] = {"type", "weight_sum", "trees", NULL};
 static const char *const categorical_fields[] = {"feature", "known", NULL};
 static const char *const missing_modes[] = {"error", "learned", NULL};
 
@@ -232,6 +233,9 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 	}
 	else
 		est->nodes = arena_alloc(model, nnodes * sizeof(tree_node));
+	if (rules->adaboost &&
+		(est->leaf_pairs = arena_alloc(model, 2 * (nsplits + ntrees) * sizeof(double))) == NULL)
+		return fail_memory(ld);
 	if (out == NULL || est->leaves == NULL || scratch.referenced == NULL ||
 		scratch.depth == NULL ||
 		(rules->hist ? est->hist_nodes == NULL || est->bitsets == NULL : est->nodes == NULL))
@@ -380,6 +384,11 @@ load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 				load_tree_list(ld, object, false, &rules);
 		case ESTIMATOR_XGBOOST:
 			return load_xgboost(ld, object);
+		case ESTIMATOR_ADABOOST:
+			rules.adaboost = true;
+			return check_object(ld, object, adaboost_fields) &&
+				load_required_number(ld, object, "weight_sum", &est->weight_sum) &&
+				load_tree_list(ld, object, false, &rules);
 		case ESTIMATOR_LOGISTIC_REGRESSION:
 			break;
 	}

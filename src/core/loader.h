@@ -83,6 +83,7 @@ typedef struct tree_rules
 	bool		probability;	/* leaves are class fractions in [0, 1] */
 	bool		missing_left;	/* every tree must have missing_left */
 	bool		xgboost;		/* float32 split conditions (x < t), float32 leaves */
+	bool		adaboost;		/* two values per leaf: value_negative and value */
 	const uint32_t *known;		/* hist: 8 words per feature, or NULL */
 	const bool *categorical;	/* hist: nfeatures flags */
 } tree_rules;

@@ -190,7 +190,7 @@ predict_model_find_column(const predict_model *model, const char *key, size_t le
 
 static const char *const estimator_types[] = {
 	"logistic_regression", "decision_tree", "random_forest", "gradient_boosting",
-	"hist_gradient_boosting", "xgboost", NULL
+	"hist_gradient_boosting", "xgboost", "adaboost", NULL
 };
 
 static bool

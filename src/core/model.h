@@ -91,7 +91,8 @@ typedef enum estimator_type
 	ESTIMATOR_RANDOM_FOREST,
 	ESTIMATOR_GRADIENT_BOOSTING,
 	ESTIMATOR_HIST_GRADIENT_BOOSTING,
-	ESTIMATOR_XGBOOST
+	ESTIMATOR_XGBOOST,
+	ESTIMATOR_ADABOOST
 } estimator_type;
 
 /*
@@ -189,7 +190,10 @@ typedef struct estimator
 	const tree *trees;
 	const tree_node *nodes;		/* standard trees */
 	const hist_node *hist_nodes;	/* hist_gradient_boosting */
-	const double *leaves;
+	const double *leaves;		/* adaboost: the leaf's index in leaf_pairs */
+	const double *leaf_pairs;	/* adaboost: per leaf, class 0's then class 1's
+								 * contribution to the decision */
+	double		weight_sum;		/* adaboost: estimator_weights_.sum() */
 	const uint32_t *bitsets;	/* BITSET_WORDS words per categorical split */
 	double		init;			/* gradient_boosting init, hgb baseline, xgboost
 								 * base margin (a float32) */

@@ -751,6 +751,48 @@ score_xgboost(const predict_model *model, const predict_value *values, double *p
 	return PREDICT_OK;
 }
 
+/*
+ * AdaBoostClassifier.predict_proba (scikit-learn 1.2, SAMME.R and SAMME):
+ * decision_function sums each tree's per-class contribution (the loader's
+ * leaf_pairs, precomputed per leaf as _samme_proba or the weighted vote
+ * computes it per row) from 0 in estimators_ order, divides both sums by
+ * estimator_weights_.sum(), negates class 0's and adds; then
+ * _compute_proba_from_decision's softmax of [-d, d] / 2. The trees read
+ * float32 features with scikit-learn's checks, as a forest's do.
+ */
+static predict_status
+score_adaboost(const predict_model *model, const predict_value *values, double *proba,
+			   predict_error *err)
+{
+	const estimator *est = &model->estimator;
+	float		x[MAX_TREE_FEATURES];
+	double		leaf[LEAF_BATCH];
+	double		negative = 0.0;
+	double		positive = 0.0;
+	predict_status status;
+	double		d;
+
+	x[0] = 0;					/* read by leaves when no tree splits */
+	if ((status = gather_features(model, values, x, NULL, err)) != PREDICT_OK)
+		return status;
+	for (size_t first = 0; first < est->ntrees; first += LEAF_BATCH)
+	{
+		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
+
+		standard_values(est, first, n, x, leaf);
+		for (size_t k = 0; k < n; k++)
+		{
+			const double *pair = est->leaf_pairs + 2 * (size_t) leaf[k];
+
+			negative += pair[0];
+			positive += pair[1];
+		}
+	}
+	d = -(negative / est->weight_sum) + positive / est->weight_sum;
+	*proba = apply_link(LINK_SOFTMAX, d / 2);
+	return PREDICT_OK;
+}
+
 predict_status
 predict_score(const predict_model *model, const predict_value *values,
 			  double *proba, predict_error *err)
@@ -780,6 +822,9 @@ predict_score(const predict_model *model, const predict_value *values,
 			break;
 		case ESTIMATOR_XGBOOST:
 			status = score_xgboost(model, values, proba, err);
+			break;
+		case ESTIMATOR_ADABOOST:
+			status = score_adaboost(model, values, proba, err);
 			break;
 	}
 	if (status == PREDICT_OK && isnan(*proba))

@@ -798,6 +798,13 @@ check_sql_estimator(const predict_model *model, predict_error *err)
 						  "arithmetic); use the predict extension for them");
 		return false;
 	}
+	if (model->estimator.type == ESTIMATOR_ADABOOST)
+	{
+		predict_set_error(err, PREDICT_BAD_MODEL,
+						  "the SQL scorer does not compile \"adaboost\" models yet; "
+						  "use the predict extension for them");
+		return false;
+	}
 	return true;
 }
 

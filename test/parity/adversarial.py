@@ -131,7 +131,7 @@ CATEGORY_CODE_VALUES = [
     '"inf"', '"-inf"', "1e400",
 ]
 
-STANDARD_TREES = ("decision_tree", "random_forest", "gradient_boosting")
+STANDARD_TREES = ("decision_tree", "random_forest", "gradient_boosting", "adaboost")
 MAX_THRESHOLDS = 80     # (feature, threshold) pairs probed per model
 
 

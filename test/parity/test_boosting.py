@@ -113,3 +113,32 @@ def test_xgboost_categorical_refused(titanic):
     with pytest.raises(pe.ExportError, match="estimator: XGBClassifier categorical features "
                                              r"\(enable_categorical=True\) are not supported"):
         pe.export(est, name="cat")
+
+
+@pytest.mark.parametrize("name", ["adaboost_samme_r_stumps", "adaboost_samme_depth3",
+                                  "adaboost_samme_r_extra_trees"])
+def test_adaboost_decision_is_bit_identical(name, variant_run):
+    """The exported leaf contributions give AdaBoost's decision_function to the last bit
+    on every Titanic row (trees walked in Python with the float32 rule): only the final
+    exp may differ by an ulp (numpy's vectorized exp, see test_trees._tolerance)."""
+    from adversarial import goes_left_float32
+    r = variant_run(name)
+    pipeline, est = r["variant"].estimator, r["doc"]["estimator"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        X = pipeline[:-1].transform(r["variant"].X)
+    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
+    want = pipeline[-1].decision_function(X)
+    got = []
+    for x in X:
+        negative = positive = 0.0
+        for tree in est["trees"]:
+            i = 0 if tree["feature"] else -1
+            while i >= 0:
+                left = goes_left_float32(x[tree["feature"][i]], tree["threshold"][i])
+                i = tree["left"][i] if left else tree["right"][i]
+            negative += tree["value_negative"][-1 - i]
+            positive += tree["value"][-1 - i]
+        got.append(-(negative / est["weight_sum"]) + positive / est["weight_sum"])
+    assert got == want.tolist()
+    assert len(set(got)) > 5

@@ -95,8 +95,10 @@ REFUSALS = [
     ("logistic_regression_cv", lambda X, y: make_pipeline(_tutorial_ct(),
                                                           LogisticRegressionCV(cv=2)),
      ["pipeline.steps[1] 'logisticregressioncv': LogisticRegressionCV is not supported"]),
-    ("bare_adaboost", lambda X, y: AdaBoostClassifier(n_estimators=3, random_state=0),
-     ["estimator: AdaBoostClassifier is not supported"]),
+    ("bare_adaboost", lambda X, y: AdaBoostClassifier(estimator=LogisticRegression(),
+                                                      n_estimators=3, random_state=0),
+     ["estimator: AdaBoostClassifier estimator=LogisticRegression is not supported "
+      "(decision trees only)"]),
     ("string_to_estimator", lambda X, y: make_pipeline(ColumnTransformer(
         [("num", SimpleImputer(), ["Age"]), ("cat", "passthrough", ["Sex"])],
         sparse_threshold=0), LogisticRegression()),

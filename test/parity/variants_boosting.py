@@ -15,11 +15,13 @@ import warnings
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import AdaBoostClassifier
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
+from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
-from tree_variants import _tutorial_pre
+from tree_variants import _scaled_pre, _tutorial_pre
 from variants import NUM, Variant, _fit
 
 try:
@@ -81,6 +83,33 @@ def xgboost_bare_early_stop(X, y):
     return Variant(est, Xn, y, True)
 
 
+def adaboost_samme_r_stumps(X, y):
+    """AdaBoostClassifier's defaults (SAMME.R, 50 depth-1 trees) on the tutorial's
+    (sparse) preprocessing."""
+    est = make_pipeline(_tutorial_pre(), AdaBoostClassifier(random_state=3))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def adaboost_samme_depth3(X, y):
+    """AdaBoostClassifier(algorithm='SAMME') over DecisionTreeClassifier(max_depth=3),
+    learning_rate=0.5, 30 trees, on scaled dense features."""
+    est = make_pipeline(_scaled_pre(), AdaBoostClassifier(
+        estimator=DecisionTreeClassifier(max_depth=3), algorithm="SAMME", n_estimators=30,
+        learning_rate=0.5, random_state=4))
+    return Variant(_fit(est, X, y), X, y, False)
+
+
+def adaboost_samme_r_extra_trees(X, y):
+    """AdaBoostClassifier (SAMME.R) over ExtraTreeClassifier(max_depth=4), whose leaves
+    can be pure (a class fraction of 0, clipped to eps before the log), 40 trees,
+    learning_rate=0.7."""
+    est = make_pipeline(_tutorial_pre(), AdaBoostClassifier(
+        estimator=ExtraTreeClassifier(max_depth=4), n_estimators=40, learning_rate=0.7,
+        random_state=5))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
 BOOSTING_VARIANTS = {f.__name__: f for f in [
     xgboost_tutorial_sparse, xgboost_dense_missing, xgboost_bare_early_stop,
+    adaboost_samme_r_stumps, adaboost_samme_depth3, adaboost_samme_r_extra_trees,
 ]}

@@ -62,6 +62,8 @@ MODELS = {
 MODELS.update({
     "xgboost_sparse": tree_variants.BOOSTING_VARIANTS["xgboost_tutorial_sparse"],
     "xgboost_dense_missing": tree_variants.BOOSTING_VARIANTS["xgboost_dense_missing"],
+    "adaboost_samme_r": tree_variants.BOOSTING_VARIANTS["adaboost_samme_r_stumps"],
+    "adaboost_samme": tree_variants.BOOSTING_VARIANTS["adaboost_samme_depth3"],
 })
 
 
