@@ -386,6 +386,7 @@ load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 			return load_xgboost(ld, object);
 		case ESTIMATOR_ADABOOST:
 			rules.adaboost = true;
+			est->link = LINK_SOFTMAX;	/* _compute_proba_from_decision */
 			return check_object(ld, object, adaboost_fields) &&
 				load_required_number(ld, object, "weight_sum", &est->weight_sum) &&
 				load_tree_list(ld, object, false, &rules);

@@ -789,7 +789,7 @@ score_adaboost(const predict_model *model, const predict_value *values, double *
 		}
 	}
 	d = -(negative / est->weight_sum) + positive / est->weight_sum;
-	*proba = apply_link(LINK_SOFTMAX, d / 2);
+	*proba = apply_link(est->link, d / 2);
 	return PREDICT_OK;
 }
 

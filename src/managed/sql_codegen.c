@@ -545,6 +545,19 @@ emit_standard_node(codegen *cg, const tree *tr, uint32_t i, int depth, bool scal
 	const tree_node *n = &est->nodes[i];
 	int			indent = 2 + 2 * depth;
 
+	if (i >= tr->root + tr->nsplits && est->type == ESTIMATOR_ADABOOST)
+	{
+		const double *pair = est->leaf_pairs +
+			2 * (size_t) est->leaves[(int64_t) i + tr->leaf_offset];
+
+		/* both classes' sums of decision_function, as score_adaboost */
+		sql_append(out, "%*sraw := raw + ", indent, "");
+		sql_number(out, pair[0]);
+		sql_append(out, "; total := total + ");
+		sql_number(out, pair[1]);
+		sql_append(out, ";\n");
+		return;
+	}
 	if (i >= tr->root + tr->nsplits)
 	{
 		double		leaf = est->leaves[(int64_t) i + tr->leaf_offset];
@@ -750,6 +763,19 @@ emit_trees(codegen *cg)
 		sql_append(out, "  RETURN %s.expit(raw);\n", cg->helpers);
 		return;
 	}
+	if (est->type == ESTIMATOR_ADABOOST)
+	{
+		sql_append(out, "  raw := 0.0::float8;\n  total := 0.0::float8;\n");
+		for (size_t t = 0; t < est->ntrees; t++)
+			emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, false);
+		sql_append(out, "  d := -(raw / ");
+		sql_number(out, est->weight_sum);
+		sql_append(out, ") + total / ");
+		sql_number(out, est->weight_sum);
+		sql_append(out, ";\n  d := d / 2.0::float8;\n");
+		emit_link(cg);			/* the loader set the softmax link */
+		return;
+	}
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
 	{
 		sql_append(out, "  total := ");
@@ -796,13 +822,6 @@ check_sql_estimator(const predict_model *model, predict_error *err)
 		predict_set_error(err, PREDICT_BAD_MODEL,
 						  "the SQL scorer does not compile \"xgboost\" models (float32 "
 						  "arithmetic); use the predict extension for them");
-		return false;
-	}
-	if (model->estimator.type == ESTIMATOR_ADABOOST)
-	{
-		predict_set_error(err, PREDICT_BAD_MODEL,
-						  "the SQL scorer does not compile \"adaboost\" models yet; "
-						  "use the predict extension for them");
 		return false;
 	}
 	return true;

@@ -93,8 +93,6 @@ def export_variant(name, tmp_path):
 REFUSED = {
     "xgboost": 'the SQL scorer does not compile "xgboost" models (float32 arithmetic); '
                'use the predict extension for them',
-    "adaboost": 'the SQL scorer does not compile "adaboost" models yet; '
-                'use the predict extension for them',
 }
 
 

@@ -43,5 +43,6 @@ void		tree_loader_tests(void);
 void		tree_score_tests(void);
 void		registry_error_tests(void);
 void		xgboost_tests(void);
+void		adaboost_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

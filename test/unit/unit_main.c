@@ -88,6 +88,7 @@ main(void)
 	tree_score_tests();
 	registry_error_tests();
 	xgboost_tests();
+	adaboost_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }
