@@ -30,7 +30,7 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   ``RandomForestClassifier``/``ExtraTreesClassifier`` -> ``random_forest``:
   each ``tree_`` as compact arrays renumbered in preorder, leaves holding
   classes_[1]'s fraction computed as ``predict_proba`` does.
-- ``GradientBoostingClassifier`` (binary log-loss) -> ``gradient_boosting``:
+- ``GradientBoostingClassifier`` (binary log-loss or exponential) -> ``gradient_boosting``:
   the init estimator's raw prediction from ``_raw_predict_init``, the
   learning rate and the regression trees' leaf values.
 - ``HistGradientBoostingClassifier`` (binary) -> ``hist_gradient_boosting``:
@@ -748,9 +748,9 @@ def _gradient_boosting(est, path, sparse):
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
     loss = _class_name(getattr(est, "_loss", None))
-    if loss not in ("BinomialDeviance", "HalfBinomialLoss"):
+    if loss not in ("BinomialDeviance", "HalfBinomialLoss", "ExponentialLoss"):
         raise ExportError("%s: GradientBoostingClassifier loss=%r is not supported (binary "
-                          "log_loss only)" % (path, est.loss))
+                          "log_loss or exponential only)" % (path, est.loss))
     init = est.init_
     if not (isinstance(init, str) and init == "zero"):
         if type(init) is not DummyClassifier or init.strategy not in (
@@ -775,6 +775,9 @@ def _gradient_boosting(est, path, sparse):
     doc = {"type": "gradient_boosting", "init": _float(raw[0, 0], path + ": init"),
            "learning_rate": _float(est.learning_rate, path + ": learning_rate"),
            "missing": missing, "trees": trees}
+    if loss == "ExponentialLoss":
+        # only then: a log_loss document stays readable by loaders without "loss"
+        doc["loss"] = "exponential"
     return doc, _scalar_label(classes[1], path), n
 
 

@@ -13,8 +13,9 @@
 static const char *const decision_tree_fields[] = {"type", "tree", "missing", NULL};
 static const char *const forest_fields[] = {"type", "trees", "missing", NULL};
 static const char *const boosting_fields[] = {
-	"type", "init", "learning_rate", "trees", "missing", NULL
+	"type", "init", "learning_rate", "trees", "missing", "loss", NULL
 };
+static const char *const boosting_losses[] = {"log_loss", "exponential", NULL};
 static const char *const hist_fields[] = {"type", "baseline", "categorical", "trees", NULL};
 static const char *const xgboost_fields[] = {
 	"type", "base_score", "zero_is_missing", "trees", NULL
@@ -298,6 +299,24 @@ load_missing_mode(loader *ld, const cJSON *object, tree_rules *rules)
 	return true;
 }
 
+/* gradient_boosting's optional "loss": log_loss (the default) or exponential. */
+static bool
+load_boosting_loss(loader *ld, const cJSON *object)
+{
+	const cJSON *item = member(ld, object, "loss", false);
+	size_t		saved;
+	int			loss;
+
+	if (item == NULL)
+		return true;
+	saved = path_push_key(ld, "loss");
+	if ((loss = expect_enum(ld, item, boosting_losses)) < 0)
+		return false;
+	path_set(ld, saved);
+	ld->model->estimator.exponential_loss = (loss == 1);
+	return true;
+}
+
 /*
  * XGBoost's base_score, the probability its learner keeps, becomes the
  * margin every prediction starts from as binary:logistic's ProbToMargin
@@ -371,6 +390,7 @@ load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 				load_tree_list(ld, object, type == ESTIMATOR_DECISION_TREE, &rules);
 		case ESTIMATOR_GRADIENT_BOOSTING:
 			return check_object(ld, object, boosting_fields) &&
+				load_boosting_loss(ld, object) &&
 				load_required_number(ld, object, "init", &est->init) &&
 				load_required_number(ld, object, "learning_rate", &est->learning_rate) &&
 				load_missing_mode(ld, object, &rules) &&

@@ -198,6 +198,7 @@ typedef struct estimator
 	double		init;			/* gradient_boosting init, hgb baseline, xgboost
 								 * base margin (a float32) */
 	double		learning_rate;
+	bool		exponential_loss;	/* gradient_boosting: proba = expit(2 * d) */
 	bool		missing_learned;	/* standard trees: NaN follows the splits */
 	bool		zero_is_missing;	/* xgboost: a 0 feature is absent (sparse input) */
 	size_t		nslots;			/* distinct features the trees read */

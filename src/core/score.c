@@ -660,7 +660,8 @@ score_trees(const predict_model *model, const predict_value *values, double *pro
 		/* predict_stages: out += learning_rate * value, stage by stage */
 		sum = est->init;
 		sum_trees(est, x, NULL, NULL, &sum);
-		*proba = expit(sum);
+		/* ExponentialLoss._raw_prediction_to_proba: expit(2.0 * raw) */
+		*proba = expit(est->exponential_loss ? 2.0 * sum : sum);
 	}
 	else
 	{

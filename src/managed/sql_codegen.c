@@ -783,7 +783,8 @@ emit_trees(codegen *cg)
 		sql_append(out, ";\n");
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, true);
-		sql_append(out, "  RETURN %s.expit(total);\n", cg->helpers);
+		sql_append(out, "  RETURN %s.expit(%stotal);\n", cg->helpers,
+				   est->exponential_loss ? "2.0::float8 * " : "");
 		return;
 	}
 	sql_append(out, "  total := 0.0::float8;\n");

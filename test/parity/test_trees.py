@@ -235,9 +235,9 @@ def _pre():
 
 
 REFUSALS = [
-    ("gb_exponential", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
-        loss="exponential", n_estimators=3)),
-     ["pipeline.steps[1] 'gradientboostingclassifier'", "loss='exponential' is not supported"]),
+    ("gb_init_uniform", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
+        init=DummyClassifier(strategy="uniform"), n_estimators=3)),
+     ["pipeline.steps[1] 'gradientboostingclassifier'", "init=DummyClassifier is not supported"]),
     ("gb_init_estimator", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
         init=LogisticRegression(), n_estimators=3)),
      ["init=LogisticRegression is not supported"]),

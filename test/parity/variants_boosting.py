@@ -15,7 +15,8 @@ import warnings
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import AdaBoostClassifier
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -109,7 +110,36 @@ def adaboost_samme_r_extra_trees(X, y):
     return Variant(_fit(est, X, y), X, y, True)
 
 
+def gradient_boosting_exponential(X, y):
+    """GradientBoostingClassifier(loss='exponential'), the default prior init (half the
+    log-odds), 40 stages of depth 3, tutorial (sparse) preprocessing."""
+    est = make_pipeline(_tutorial_pre(), GradientBoostingClassifier(
+        loss="exponential", n_estimators=40, max_depth=3, random_state=6))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def gradient_boosting_exponential_constant_init(X, y):
+    """GradientBoostingClassifier(loss='exponential') with init=DummyClassifier(
+    strategy='constant', constant=1): a predict_proba of [0, 1], clipped to float32's eps
+    before the log-odds; learning_rate=0.3, subsample=0.7, on scaled features."""
+    est = make_pipeline(_scaled_pre(), GradientBoostingClassifier(
+        loss="exponential", init=DummyClassifier(strategy="constant", constant=1),
+        n_estimators=30, max_depth=2, learning_rate=0.3, subsample=0.7, random_state=7))
+    return Variant(_fit(est, X, y), X, y, False)
+
+
+def gradient_boosting_most_frequent_init(X, y):
+    """GradientBoostingClassifier (log_loss) with init=DummyClassifier(
+    strategy='most_frequent'), 25 stages of depth 4."""
+    est = make_pipeline(_tutorial_pre(), GradientBoostingClassifier(
+        init=DummyClassifier(strategy="most_frequent"), n_estimators=25, max_depth=4,
+        random_state=8))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
 BOOSTING_VARIANTS = {f.__name__: f for f in [
     xgboost_tutorial_sparse, xgboost_dense_missing, xgboost_bare_early_stop,
     adaboost_samme_r_stumps, adaboost_samme_depth3, adaboost_samme_r_extra_trees,
+    gradient_boosting_exponential, gradient_boosting_exponential_constant_init,
+    gradient_boosting_most_frequent_init,
 ]}

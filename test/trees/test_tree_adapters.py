@@ -64,6 +64,8 @@ MODELS.update({
     "xgboost_dense_missing": tree_variants.BOOSTING_VARIANTS["xgboost_dense_missing"],
     "adaboost_samme_r": tree_variants.BOOSTING_VARIANTS["adaboost_samme_r_stumps"],
     "adaboost_samme": tree_variants.BOOSTING_VARIANTS["adaboost_samme_depth3"],
+    "gradient_boosting_exponential":
+        tree_variants.BOOSTING_VARIANTS["gradient_boosting_exponential_constant_init"],
 })
 
 

@@ -3,7 +3,8 @@
  * their JSON paths, and AdaBoostClassifier's scoring rule
  * (docs/model-format.md, "adaboost") on hand-made trees: both classes'
  * sums, the division by weight_sum, the softmax of [-d, d] / 2, the
- * standard trees' float32 comparison and checks.
+ * standard trees' float32 comparison and checks. Also gradient_boosting's
+ * exponential loss.
  */
 #include <math.h>
 #include <stdio.h>
@@ -100,6 +101,46 @@ expect_ada_error(const predict_model *model, const char *name, const char *json,
 		unit_report(name, strstr(err.message, want) != NULL, "got '%s'", err.message);
 }
 
+/*
+ * gradient_boosting's "loss": exponential doubles the decision before
+ * expit (ExponentialLoss._raw_prediction_to_proba); log_loss is the default.
+ */
+static void
+exponential_loss_tests(void)
+{
+	const char *boosting =
+		"{\"type\": \"gradient_boosting\", \"init\": 0.25, \"learning_rate\": 0.5, %s"
+		"\"trees\": [{\"feature\": [0], \"threshold\": [0.5], \"left\": [-1], \"right\": [-2],"
+		" \"value\": [-1.5, 0.75]}]}";
+	const char *losses[] = {"", "\"loss\": \"log_loss\", ", "\"loss\": \"exponential\", "};
+	const double scale[] = {1.0, 1.0, 2.0};
+	char		estimator[512];
+
+	for (int i = 0; i < 3; i++)
+	{
+		char	   *doc;
+		predict_model *m;
+
+		snprintf(estimator, sizeof(estimator), boosting, losses[i]);
+		doc = x_document(estimator);
+		m = expect_load(losses[i][0] ? losses[i] : "gradient boosting, no loss", doc);
+		free(doc);
+		if (m == NULL)
+			continue;
+		expect_ada(m, i == 2 ? "exponential loss: expit(2 * d)" : "log_loss: expit(d)",
+				   "{\"x\": 1}", 1.0 / (1.0 + exp(-(scale[i] * (0.25 + 0.5 * 0.75)))));
+		predict_model_free(m);
+	}
+	snprintf(estimator, sizeof(estimator), boosting, "\"loss\": \"deviance\", ");
+	{
+		char	   *doc = x_document(estimator);
+
+		expect_load_error("gradient boosting loss deviance", doc, NULL,
+						  "estimator.loss: unsupported value \"deviance\"");
+		free(doc);
+	}
+}
+
 void
 adaboost_tests(void)
 {
@@ -107,6 +148,8 @@ adaboost_tests(void)
 	predict_model *m;
 	predict_error err = {0};
 	char	   *sql;
+
+	exponential_loss_tests();
 
 	for (size_t i = 0; i < sizeof(mutations) / sizeof(mutations[0]); i++)
 	{
