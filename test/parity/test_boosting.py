@@ -50,6 +50,10 @@ def test_xgboost_documents(variant_run):
             for v in tree["threshold"] + tree["value"]:
                 assert float(np.float32(v)) == v
     assert any(1 in t["missing_left"] for t in dense["estimator"]["trees"])
+    forest = variant_run("xgboost_parallel_trees_early_stop")
+    model = forest["variant"].estimator[-1]
+    assert len(forest["doc"]["estimator"]["trees"]) == (model.best_iteration + 1) * 3
+    assert model.best_iteration + 1 < model.get_booster().num_boosted_rounds()
 
 
 def _pre():

@@ -84,6 +84,27 @@ def xgboost_bare_early_stop(X, y):
     return Variant(est, Xn, y, True)
 
 
+def xgboost_parallel_trees_early_stop(X, y):
+    """XGBClassifier with num_parallel_tree=3 (each round a small forest: 3 trees),
+    colsample_bynode and subsample, early stopping on the last 30% of the rows: the
+    document keeps (best_iteration + 1) * 3 trees; dense ordinal-encoded strings."""
+    pre = ColumnTransformer([
+        ("ord", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+         ["Sex", "Embarked"]),
+        ("num", "passthrough", NUM),
+    ])
+    cut = int(len(X) * 0.7)
+    pre.fit(X.iloc[:cut])
+    est = make_pipeline(pre, _xgb(
+        n_estimators=100, num_parallel_tree=3, max_depth=3, learning_rate=0.6, subsample=0.8,
+        colsample_bynode=0.7, early_stopping_rounds=4, random_state=12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X.iloc[:cut], y.iloc[:cut], xgbclassifier__verbose=False,
+                xgbclassifier__eval_set=[(pre.transform(X.iloc[cut:]), y.iloc[cut:])])
+    return Variant(est, X, y, True)
+
+
 def adaboost_samme_r_stumps(X, y):
     """AdaBoostClassifier's defaults (SAMME.R, 50 depth-1 trees) on the tutorial's
     (sparse) preprocessing."""
@@ -139,6 +160,7 @@ def gradient_boosting_most_frequent_init(X, y):
 
 BOOSTING_VARIANTS = {f.__name__: f for f in [
     xgboost_tutorial_sparse, xgboost_dense_missing, xgboost_bare_early_stop,
+    xgboost_parallel_trees_early_stop,
     adaboost_samme_r_stumps, adaboost_samme_depth3, adaboost_samme_r_extra_trees,
     gradient_boosting_exponential, gradient_boosting_exponential_constant_init,
     gradient_boosting_most_frequent_init,
