@@ -64,6 +64,14 @@ const char xgboost_estimator[] =
 "   {\"feature\": [5], \"threshold\": [1.5], \"missing_left\": [0], \"left\": [-1], \"right\": [-2],\n"
 "    \"value\": [0.5, -0.5]}]}";
 
+/* AdaBoost: the forest's first two trees with both classes' contributions. */
+const char adaboost_estimator[] =
+"{\"type\": \"adaboost\", \"weight_sum\": 2, \"trees\": [\n"
+"   {\"feature\": [1, 3, 7], \"threshold\": [0.5, -0.5, 0], \"left\": [1, -1, -3], \"right\": [2, -2, -4],\n"
+"    \"value\": [0.5, 0.25, -0.75, -1.5], \"value_negative\": [-0.5, -0.25, 0.75, 1.5]},\n"
+"   {\"feature\": [5], \"threshold\": [1.5], \"left\": [-1], \"right\": [-2],\n"
+"    \"value\": [0.125, -0.125], \"value_negative\": [-0.125, 0.125]}]}";
+
 /*
  * HistGradientBoosting: Embarked's ordinal code (feature 5) as a
  * categorical feature with known codes 0-2 (C, Q, S), then Age.

@@ -78,7 +78,7 @@ proba_of(double negative, double positive, double weight_sum)
 static void
 expect_ada(const predict_model *model, const char *name, const char *json, double want)
 {
-	predict_value values[2];
+	predict_value values[16];	/* base_model has 8 columns */
 	predict_error err = {0};
 	double		proba = -1;
 
@@ -91,7 +91,7 @@ expect_ada(const predict_model *model, const char *name, const char *json, doubl
 static void
 expect_ada_error(const predict_model *model, const char *name, const char *json, const char *want)
 {
-	predict_value values[2];
+	predict_value values[16];	/* base_model has 8 columns */
 	predict_error err = {0};
 	double		proba = -1;
 
@@ -179,6 +179,18 @@ adaboost_tests(void)
 					 "missing value reaches the estimator");
 	expect_ada_error(m, "adaboost: beyond float32 is an error", "{\"x\": 1e39}",
 					 "value is too large for float32");
+	{
+		char	   *fixture = unit_with_estimator(adaboost_estimator);
+		predict_model *f = expect_load("adaboost fixture", fixture);
+
+		free(fixture);
+		/* male, 3rd class, S: tree 0's leaf 3, tree 1's leaf 1 */
+		if (f != NULL)
+			expect_ada(f, "adaboost fixture: male, 3rd class, S",
+					   "{\"Sex\": \"male\", \"Age\": 40, \"Embarked\": \"S\", \"Pclass\": 3}",
+					   proba_of(0.0 + 1.5 + 0.125, 0.0 + -1.5 + -0.125, 2));
+		predict_model_free(f);
+	}
 	sql = predict_model_to_sql(m, "f", "h", &err);
 	unit_report("the SQL scorer compiles adaboost",
 				sql != NULL && strstr(sql, "d := d / 2.0::float8;") != NULL,

@@ -103,7 +103,7 @@ sigmoid32(float margin)
 static void
 expect_xgb(const predict_model *model, const char *name, const char *json, float want)
 {
-	predict_value values[4];
+	predict_value values[16];	/* base_model has 8 columns */
 	predict_error err = {0};
 	double		proba = -1;
 	predict_status status = predict_score_json(model, json, strlen(json), values, &proba, &err);

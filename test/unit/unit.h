@@ -33,6 +33,7 @@ extern const char forest_estimator[];
 extern const char boosting_estimator[];
 extern const char hist_estimator[];
 extern const char xgboost_estimator[];
+extern const char adaboost_estimator[];
 
 /* base_model with its estimator object replaced (caller frees). */
 char	   *unit_with_estimator(const char *estimator);
