@@ -22,13 +22,23 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
-from tree_variants import _scaled_pre, _tutorial_pre
 from variants import NUM, Variant, _fit
 
 try:
     import xgboost
 except ImportError:     # the suite then fails on these variants, saying why
     xgboost = None
+
+
+def _tutorial_pre():
+    # tree_variants imports this module to register its variants: import it late
+    import tree_variants
+    return tree_variants._tutorial_pre()
+
+
+def _scaled_pre():
+    import tree_variants
+    return tree_variants._scaled_pre()
 
 
 def _fit_with(est, X, y, **fit_params):
