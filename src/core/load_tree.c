@@ -13,7 +13,7 @@
 #include "loader.h"
 
 static const char *const tree_fields[] = {
-	"feature", "threshold", "left", "right", "missing_left", "value", NULL
+	"feature", "threshold", "left", "right", "missing_left", "value", "value0", NULL
 };
 static const char *const adaboost_tree_fields[] = {
 	"feature", "threshold", "left", "right", "value", "value_negative", NULL
@@ -185,6 +185,37 @@ load_child(loader *ld, const char *key, const cJSON *item, size_t parent, size_t
 	return true;
 }
 
+static bool
+is_class_fraction(const cJSON *item)
+{
+	return cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble <= 1;
+}
+
+/*
+ * A probability tree's "value0": classes_[0]'s fraction per leaf, which
+ * scikit-learn's predict() compares with classes_[1]'s (threshold null).
+ * Every tree of the estimator has it or none does: load_trees allocated
+ * leaves0 when the first tree has it.
+ */
+static bool
+load_value0(loader *ld, const cJSON *object, size_t nleaves, const cJSON **value0)
+{
+	const estimator *est = &ld->model->estimator;
+	const cJSON *item = member(ld, object, "value0", est->leaves0 != NULL);
+
+	*value0 = NULL;
+	if (item == NULL)
+		return est->leaves0 == NULL;
+	if (est->leaves0 == NULL)
+	{
+		path_push_key(ld, "value0");
+		if (est->type != ESTIMATOR_DECISION_TREE && est->type != ESTIMATOR_RANDOM_FOREST)
+			return fail(ld, "only decision_tree and random_forest trees have class-0 fractions");
+		return fail(ld, "every tree has \"value0\" or none does (the first tree has none)");
+	}
+	return tree_array(ld, object, "value0", nleaves, "one per leaf, as in \"value\"", value0);
+}
+
 /*
  * AdaBoost's leaf: its two contributions go to leaf_pairs, and the leaf's
  * value becomes its index there (the walk returns it; exact in a double).
@@ -228,6 +259,7 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 	const cJSON *missing = NULL;
 	const cJSON *value;
 	const cJSON *negative = NULL;
+	const cJSON *value0 = NULL;
 	const cJSON *item;
 	size_t		nsplits;
 	size_t		root;
@@ -260,6 +292,8 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 			return false;
 	}
 	else if (rules->missing_left)
+		return false;
+	if (!load_value0(ld, object, nsplits + 1, &value0))
 		return false;
 
 	root = scratch->next_node;
@@ -396,6 +430,16 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		*leaf = value->valuedouble;
 		if (rules->adaboost && !load_leaf_pair(ld, &negative, i, leaf))
 			return false;
+		if (value0 != NULL)
+		{
+			if (!is_class_fraction(value0))
+			{
+				path_push_element(ld, "value0", i);
+				return fail(ld, "expected a class fraction between 0 and 1");
+			}
+			((double *) est->leaves0)[scratch->next_leaf - 1] = value0->valuedouble;
+			value0 = value0->next;
+		}
 	}
 	scratch->next_node = root + 2 * nsplits + 1;
 	return true;

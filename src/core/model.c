@@ -292,6 +292,39 @@ load_provenance(loader *ld, const cJSON *object)
 	return true;
 }
 
+/*
+ * "threshold": a number (the class is proba >= it; absent means 0.5, as
+ * documents always had it), or null: scikit-learn's predict() for the
+ * estimator, whose ties and decision functions a probability alone cannot
+ * tell (see predict_score_class). The class-0 fractions that rule needs for
+ * the probability trees come with the trees.
+ */
+static bool
+load_threshold(loader *ld, const cJSON *item)
+{
+	predict_model *model = ld->model;
+	estimator_type type = model->estimator.type;
+
+	path_push_key(ld, "threshold");
+	if (cJSON_IsNull(item))
+	{
+		if ((type == ESTIMATOR_DECISION_TREE || type == ESTIMATOR_RANDOM_FOREST) &&
+			model->estimator.leaves0 == NULL)
+			return fail(ld, "null (scikit-learn's predict()) needs the trees' \"value0\" "
+						"(classes_[0]'s fraction per leaf) for a %s",
+						type == ESTIMATOR_DECISION_TREE ? "decision_tree" : "random_forest");
+		model->sklearn_rule = true;
+		model->threshold = NAN;
+		path_set(ld, 0);
+		return true;
+	}
+	if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= 1))
+		return fail(ld, "expected a number between 0 and 1, or null");
+	model->threshold = item->valuedouble;
+	path_set(ld, 0);
+	return true;
+}
+
 static bool
 load_document(loader *ld, const cJSON *root)
 {
@@ -338,14 +371,8 @@ load_document(loader *ld, const cJSON *root)
 		return fail(ld, "expected a finite number");
 	}
 	model->threshold = 0.5;
-	if ((item = member(ld, root, "threshold", false)) != NULL)
-	{
-		path_push_key(ld, "threshold");
-		if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= 1))
-			return fail(ld, "expected a number between 0 and 1");
-		model->threshold = item->valuedouble;
-		path_set(ld, 0);
-	}
+	if ((item = member(ld, root, "threshold", false)) != NULL && !load_threshold(ld, item))
+		return false;
 	if ((item = member(ld, root, "provenance", true)) == NULL || !load_provenance(ld, item))
 		return false;
 	if ((item = member(ld, root, "reference", false)) != NULL && !load_reference(ld, item))
@@ -478,4 +505,10 @@ bool
 predict_model_classify(const predict_model *model, double proba)
 {
 	return proba >= model->threshold;
+}
+
+bool
+predict_model_has_threshold(const predict_model *model)
+{
+	return !model->sklearn_rule;
 }

@@ -191,6 +191,8 @@ typedef struct estimator
 	const tree_node *nodes;		/* standard trees */
 	const hist_node *hist_nodes;	/* hist_gradient_boosting */
 	const double *leaves;		/* adaboost: the leaf's index in leaf_pairs */
+	const double *leaves0;		/* decision_tree, random_forest: classes_[0]'s
+								 * fraction per leaf ("value0"), or NULL */
 	const double *leaf_pairs;	/* adaboost: per leaf, class 0's then class 1's
 								 * contribution to the decision */
 	double		weight_sum;		/* adaboost: estimator_weights_.sum() */
@@ -223,6 +225,8 @@ struct predict_model
 
 	const char *name;
 	double		threshold;
+	bool		sklearn_rule;	/* "threshold": null: the class is scikit-learn's
+								 * predict(), not proba >= threshold */
 
 	size_t		ncolumns;
 	column	   *columns;

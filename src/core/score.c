@@ -349,7 +349,7 @@ apply_link(link_type link, double d)
 
 static predict_status
 score_logistic_regression(const predict_model *model, const predict_value *values,
-						  double *proba, predict_error *err)
+						  double *proba, bool *predicted, predict_error *err)
 {
 	const estimator *est = &model->estimator;
 	double		d = 0.0;
@@ -385,6 +385,8 @@ score_logistic_regression(const predict_model *model, const predict_value *value
 	}
 	d += est->intercept;
 	*proba = apply_link(est->link, d);
+	/* LinearClassifierMixin.predict: decision_function > 0, whatever the link */
+	*predicted = d > 0;
 	if (isnan(*proba))
 		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
 								 "the decision function overflowed to NaN "
@@ -533,7 +535,10 @@ hist_step(const estimator *est, uint32_t i, const double *x, const uint32_t *cod
 #define LANE_START(k) uint32_t i##k = tr[k].root, l##k = i##k + tr[k].nsplits;
 #define LANE_STEP(k) i##k = WALK_STEP(i##k);
 #define LANE_AT_LEAF(k) & (i##k >= l##k)
-#define LANE_VALUE(k) values[t - first + k] = est->leaves[(int64_t) i##k + tr[k].leaf_offset];
+#define LANE_VALUE(k) \
+	values[t - first + k] = est->leaves[(int64_t) i##k + tr[k].leaf_offset]; \
+	if (values0 != NULL) \
+		values0[t - first + k] = est->leaves0[(int64_t) i##k + tr[k].leaf_offset];
 
 #define WALK_TREES() \
 	do { \
@@ -558,12 +563,14 @@ hist_step(const estimator *est, uint32_t i, const double *x, const uint32_t *cod
 			for (uint32_t d = 0; d < tr->depth; d++) \
 				i = WALK_STEP(i); \
 			values[t - first] = est->leaves[(int64_t) i + tr->leaf_offset]; \
+			if (values0 != NULL) \
+				values0[t - first] = est->leaves0[(int64_t) i + tr->leaf_offset]; \
 		} \
 	} while (0)
 
 static void
 standard_values(const estimator *est, size_t first, size_t count, const float *x,
-				double *values)
+				double *values, double *values0)
 {
 	const tree_node *nodes = est->nodes;
 
@@ -585,6 +592,8 @@ static void
 hist_values(const estimator *est, size_t first, size_t count, const double *x,
 			const uint32_t *codes, double *values)
 {
+	double	   *values0 = NULL;
+
 #define WALK_STEP(i) hist_step(est, (i), x, codes)
 	WALK_TREES();
 #undef WALK_STEP
@@ -594,20 +603,22 @@ hist_values(const estimator *est, size_t first, size_t count, const double *x,
 
 /*
  * Add every tree's leaf value to *sum in estimators_ order, the order of
- * scikit-learn's sums (times learning_rate for gradient boosting).
+ * scikit-learn's sums (times learning_rate for gradient boosting), and when
+ * sum0 is not NULL the class-0 fractions to *sum0 the same way.
  */
 static void
 sum_trees(const estimator *est, const float *x32, const double *x64, const uint32_t *codes,
-		  double *sum)
+		  double *sum, double *sum0)
 {
 	double		values[LEAF_BATCH];
+	double		values0[LEAF_BATCH];
 
 	for (size_t first = 0; first < est->ntrees; first += LEAF_BATCH)
 	{
 		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
 
 		if (x32 != NULL)
-			standard_values(est, first, n, x32, values);
+			standard_values(est, first, n, x32, values, sum0 != NULL ? values0 : NULL);
 		else
 			hist_values(est, first, n, x64, codes, values);
 		if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
@@ -616,7 +627,20 @@ sum_trees(const estimator *est, const float *x32, const double *x64, const uint3
 		else
 			for (size_t k = 0; k < n; k++)
 				*sum += values[k];
+		if (sum0 != NULL)
+			for (size_t k = 0; k < n; k++)
+				*sum0 += values0[k];
 	}
+}
+
+/*
+ * predict() of the binomial losses (GradientBoosting's and
+ * HistGradientBoosting's): argmax over [1 - p, p], the first winning ties.
+ */
+static bool
+binomial_class(double proba)
+{
+	return proba > 1.0 - proba;
 }
 
 /*
@@ -645,12 +669,13 @@ expit(double raw)
 
 static predict_status
 score_trees(const predict_model *model, const predict_value *values, double *proba,
-			predict_error *err)
+			bool *predicted, predict_error *err)
 {
 	const estimator *est = &model->estimator;
 	float		x[MAX_TREE_FEATURES];
 	predict_status status;
 	double		sum;
+	double		sum0 = 0.0;
 
 	x[0] = 0;					/* read by leaves when no tree splits */
 	if ((status = gather_features(model, values, x, NULL, err)) != PREDICT_OK)
@@ -659,9 +684,21 @@ score_trees(const predict_model *model, const predict_value *values, double *pro
 	{
 		/* predict_stages: out += learning_rate * value, stage by stage */
 		sum = est->init;
-		sum_trees(est, x, NULL, NULL, &sum);
-		/* ExponentialLoss._raw_prediction_to_proba: expit(2.0 * raw) */
-		*proba = expit(est->exponential_loss ? 2.0 * sum : sum);
+		sum_trees(est, x, NULL, NULL, &sum, NULL);
+		if (est->exponential_loss)
+		{
+			/*
+			 * ExponentialLoss: _raw_prediction_to_proba is expit(2.0 * raw)
+			 * and _raw_prediction_to_decision is raw >= 0.
+			 */
+			*proba = expit(2.0 * sum);
+			*predicted = sum >= 0;
+		}
+		else
+		{
+			*proba = expit(sum);
+			*predicted = binomial_class(*proba);
+		}
 	}
 	else
 	{
@@ -671,15 +708,23 @@ score_trees(const predict_model *model, const predict_value *values, double *pro
 		 * single decision tree is the same sum of one.
 		 */
 		sum = 0.0;
-		sum_trees(est, x, NULL, NULL, &sum);
+		sum_trees(est, x, NULL, NULL, &sum, est->leaves0 != NULL ? &sum0 : NULL);
 		*proba = sum / (double) est->ntrees;
+
+		/*
+		 * predict(): argmax over both classes' averaged fractions, class 0
+		 * summed on its own (not 1 - p), the first class winning ties. A
+		 * single tree argmaxes its leaf's weighted counts, which the exporter
+		 * checks order the same way as the fractions.
+		 */
+		*predicted = *proba > sum0 / (double) est->ntrees;
 	}
 	return PREDICT_OK;
 }
 
 static predict_status
 score_hist_gradient_boosting(const predict_model *model, const predict_value *values,
-							 double *proba, predict_error *err)
+							 double *proba, bool *predicted, predict_error *err)
 {
 	const estimator *est = &model->estimator;
 	double		x[MAX_TREE_FEATURES];
@@ -695,8 +740,9 @@ score_hist_gradient_boosting(const predict_model *model, const predict_value *va
 		codes[s] = category_code(x[s]);
 	/* _raw_predict: zeros + baseline, then each iteration's predictor */
 	raw = 0.0 + est->init;
-	sum_trees(est, NULL, x, codes, &raw);
+	sum_trees(est, NULL, x, codes, &raw, NULL);
 	*proba = expit(raw);
+	*predicted = binomial_class(*proba);
 	return PREDICT_OK;
 }
 
@@ -724,7 +770,7 @@ xgboost_sigmoid(float margin)
  */
 static predict_status
 score_xgboost(const predict_model *model, const predict_value *values, double *proba,
-			  predict_error *err)
+			  bool *predicted, predict_error *err)
 {
 	const estimator *est = &model->estimator;
 	double		x64[MAX_TREE_FEATURES];
@@ -744,11 +790,13 @@ score_xgboost(const predict_model *model, const predict_value *values, double *p
 	{
 		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
 
-		standard_values(est, first, n, x32, leaf);
+		standard_values(est, first, n, x32, leaf, NULL);
 		for (size_t k = 0; k < n; k++)
 			margin = margin + (float) leaf[k];
 	}
 	*proba = (double) xgboost_sigmoid(margin);
+	/* XGBClassifier.predict (1.7, binary): the float32 probability > 0.5 */
+	*predicted = *proba > 0.5;
 	return PREDICT_OK;
 }
 
@@ -763,7 +811,7 @@ score_xgboost(const predict_model *model, const predict_value *values, double *p
  */
 static predict_status
 score_adaboost(const predict_model *model, const predict_value *values, double *proba,
-			   predict_error *err)
+			   bool *predicted, predict_error *err)
 {
 	const estimator *est = &model->estimator;
 	float		x[MAX_TREE_FEATURES];
@@ -780,7 +828,7 @@ score_adaboost(const predict_model *model, const predict_value *values, double *
 	{
 		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
 
-		standard_values(est, first, n, x, leaf);
+		standard_values(est, first, n, x, leaf, NULL);
 		for (size_t k = 0; k < n; k++)
 		{
 			const double *pair = est->leaf_pairs + 2 * (size_t) leaf[k];
@@ -791,6 +839,8 @@ score_adaboost(const predict_model *model, const predict_value *values, double *
 	}
 	d = -(negative / est->weight_sum) + positive / est->weight_sum;
 	*proba = apply_link(est->link, d / 2);
+	/* AdaBoostClassifier.predict, two classes: classes_.take(d > 0) */
+	*predicted = d > 0;
 	return PREDICT_OK;
 }
 
@@ -798,7 +848,17 @@ predict_status
 predict_score(const predict_model *model, const predict_value *values,
 			  double *proba, predict_error *err)
 {
+	bool		predicted;
+
+	return predict_score_class(model, values, proba, &predicted, err);
+}
+
+predict_status
+predict_score_class(const predict_model *model, const predict_value *values,
+					double *proba, bool *predicted, predict_error *err)
+{
 	predict_status status;
+	bool		sklearn_class = false;
 
 	/* every listed column is checked, as the tutorial's astype(dtypes) does */
 	for (size_t i = 0; i < model->ncolumns; i++)
@@ -812,25 +872,29 @@ predict_score(const predict_model *model, const predict_value *values,
 	switch (model->estimator.type)
 	{
 		case ESTIMATOR_LOGISTIC_REGRESSION:
-			return score_logistic_regression(model, values, proba, err);
+			status = score_logistic_regression(model, values, proba, &sklearn_class, err);
+			break;
 		case ESTIMATOR_DECISION_TREE:
 		case ESTIMATOR_RANDOM_FOREST:
 		case ESTIMATOR_GRADIENT_BOOSTING:
-			status = score_trees(model, values, proba, err);
+			status = score_trees(model, values, proba, &sklearn_class, err);
 			break;
 		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
-			status = score_hist_gradient_boosting(model, values, proba, err);
+			status = score_hist_gradient_boosting(model, values, proba, &sklearn_class, err);
 			break;
 		case ESTIMATOR_XGBOOST:
-			status = score_xgboost(model, values, proba, err);
+			status = score_xgboost(model, values, proba, &sklearn_class, err);
 			break;
 		case ESTIMATOR_ADABOOST:
-			status = score_adaboost(model, values, proba, err);
+			status = score_adaboost(model, values, proba, &sklearn_class, err);
 			break;
 	}
-	if (status == PREDICT_OK && isnan(*proba))
+	if (status != PREDICT_OK)
+		return status;
+	if (isnan(*proba))
 		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
 								 "the decision function overflowed to NaN "
 								 "(values too large for the model)");
-	return status;
+	*predicted = model->sklearn_rule ? sklearn_class : *proba >= model->threshold;
+	return PREDICT_OK;
 }

@@ -200,7 +200,25 @@ typedef struct codegen
 	const char *helpers;
 	sql_buffer *out;
 	const bool *read_at;		/* per block: first block reading its column */
+	bool		classify;		/* the class function: OUT proba, OUT predicted */
 } codegen;
+
+/*
+ * End the function with probability proba (an SQL expression). The class
+ * function also sets predicted, scikit-learn's predict() for the estimator
+ * (an expression that may read proba), as predict_score_class decides it.
+ */
+static void
+emit_result(codegen *cg, int indent, const char *proba, const char *predicted)
+{
+	if (!cg->classify)
+	{
+		sql_append(cg->out, "%*sRETURN %s;\n", indent, "", proba);
+		return;
+	}
+	sql_append(cg->out, "%*sproba := %s;\n%*spredicted := %s;\n%*sRETURN;\n",
+			   indent, "", proba, indent, "", predicted, indent, "");
+}
 
 /* 'column "Age"', the prefix of every message about that column. */
 static void
@@ -438,10 +456,15 @@ emit_read_and_steps(codegen *cg, size_t b)
 	emit_steps(cg, blk);
 }
 
+/*
+ * The probability from the decision d, and predict()'s class as predicted,
+ * an expression that may read d (LogisticRegression's: d > 0).
+ */
 static void
-emit_link(codegen *cg)
+emit_link(codegen *cg, const char *predicted)
 {
 	sql_buffer *out = cg->out;
+	char		expr[128];
 
 	if (cg->model->estimator.link == LINK_SOFTMAX)
 	{
@@ -449,12 +472,16 @@ emit_link(codegen *cg)
 		 * exp(-2|d|) underflows (an error in PostgreSQL) only where the C
 		 * result is 1, or smaller than 1e-307 for negative d
 		 */
-		sql_append(out, "  IF d > 354 THEN RETURN 1.0::float8; ELSIF d < -354 THEN RETURN 0.0::float8; END IF;\n"
-				   "  m := CASE WHEN d > -d THEN d ELSE -d END;\n"
-				   "  RETURN exp(d - m) / (exp(-d - m) + exp(d - m));\n");
+		sql_append(out, "  IF d > 354 THEN\n");
+		emit_result(cg, 4, "1.0::float8", predicted);
+		sql_append(out, "  ELSIF d < -354 THEN\n");
+		emit_result(cg, 4, "0.0::float8", predicted);
+		sql_append(out, "  END IF;\n  m := CASE WHEN d > -d THEN d ELSE -d END;\n");
+		emit_result(cg, 2, "exp(d - m) / (exp(-d - m) + exp(d - m))", predicted);
 		return;
 	}
-	sql_append(out, "  RETURN %s.expit(d);\n", cg->helpers);
+	snprintf(expr, sizeof(expr), "%s.expit(d)", cg->helpers);
+	emit_result(cg, 2, expr, predicted);
 }
 
 static void
@@ -506,7 +533,8 @@ emit_logistic_regression(codegen *cg)
 	/* inf - inf: the core's error (PostgreSQL's NaN equals itself) */
 	sql_append(out, "  IF d = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
 			   "to NaN (values too large for the model)'); END IF;\n", cg->helpers);
-	emit_link(cg);
+	/* LogisticRegression.predict: the decision function's sign */
+	emit_link(cg, "d > 0");
 }
 
 /*
@@ -566,6 +594,12 @@ emit_standard_node(codegen *cg, const tree *tr, uint32_t i, int depth, bool scal
 		sql_append(out, "%*stotal := total + ", indent, "");
 		sql_number(out, scaled ? est->learning_rate * leaf : leaf);
 		sql_append(out, ";\n");
+		if (cg->classify && !scaled && est->leaves0 != NULL)
+		{
+			sql_append(out, "%*stotal0 := total0 + ", indent, "");
+			sql_number(out, est->leaves0[(int64_t) i + tr->leaf_offset]);
+			sql_append(out, ";\n");
+		}
 		return;
 	}
 	{
@@ -742,6 +776,9 @@ check_tree_size(const predict_model *model, predict_error *err)
 	return true;
 }
 
+/* predict() of the binomial losses: argmax over [1 - p, p] (binomial_class) */
+#define BINOMIAL_CLASS "proba > 1.0::float8 - proba"
+
 static void
 emit_trees(codegen *cg)
 {
@@ -749,6 +786,8 @@ emit_trees(codegen *cg)
 	const estimator *est = &model->estimator;
 	sql_buffer *out = cg->out;
 	bool		hist = (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING);
+	char		expr[128];
+	char		klass[128];
 
 	emit_gather(cg, hist);
 	if (hist)
@@ -760,7 +799,8 @@ emit_trees(codegen *cg)
 		sql_append(out, ";\n");
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_hist_node(cg, &est->trees[t], est->trees[t].root, 0);
-		sql_append(out, "  RETURN %s.expit(raw);\n", cg->helpers);
+		snprintf(expr, sizeof(expr), "%s.expit(raw)", cg->helpers);
+		emit_result(cg, 2, expr, BINOMIAL_CLASS);
 		return;
 	}
 	if (est->type == ESTIMATOR_ADABOOST)
@@ -772,8 +812,9 @@ emit_trees(codegen *cg)
 		sql_number(out, est->weight_sum);
 		sql_append(out, ") + total / ");
 		sql_number(out, est->weight_sum);
-		sql_append(out, ";\n  d := d / 2.0::float8;\n");
-		emit_link(cg);			/* the loader set the softmax link */
+		sql_append(out, ";\n  t := d;\n  d := d / 2.0::float8;\n");
+		/* the loader set the softmax link; predict() is decision > 0 */
+		emit_link(cg, "t > 0");
 		return;
 	}
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
@@ -783,14 +824,28 @@ emit_trees(codegen *cg)
 		sql_append(out, ";\n");
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, true);
-		sql_append(out, "  RETURN %s.expit(%stotal);\n", cg->helpers,
-				   est->exponential_loss ? "2.0::float8 * " : "");
+		if (est->exponential_loss)
+		{
+			/* ExponentialLoss: expit(2.0 * raw); predict() is raw >= 0 */
+			snprintf(expr, sizeof(expr), "%s.expit(2.0::float8 * total)", cg->helpers);
+			emit_result(cg, 2, expr, "total >= 0");
+		}
+		else
+		{
+			snprintf(expr, sizeof(expr), "%s.expit(total)", cg->helpers);
+			emit_result(cg, 2, expr, BINOMIAL_CLASS);
+		}
 		return;
 	}
 	sql_append(out, "  total := 0.0::float8;\n");
+	if (cg->classify)
+		sql_append(out, "  total0 := 0.0::float8;\n");
 	for (size_t t = 0; t < est->ntrees; t++)
 		emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, false);
-	sql_append(out, "  RETURN total / %zu.0::float8;\n", est->ntrees);
+	/* argmax over the averaged fractions, class 0 summed on its own */
+	snprintf(expr, sizeof(expr), "total / %zu.0::float8", est->ntrees);
+	snprintf(klass, sizeof(klass), "proba > total0 / %zu.0::float8", est->ntrees);
+	emit_result(cg, 2, expr, klass);
 }
 
 static void
@@ -802,6 +857,9 @@ emit_declarations(codegen *cg)
 
 	sql_append(out, "DECLARE\n  s text;\n  x float8;\n  k integer;\n  hot integer;\n"
 			   "  d float8 := 0.0;\n  t float8;\n  m float8;\n  total float8;\n  raw float8;\n");
+	/* the class function's class-0 sum (the scorers compiled before it lack it) */
+	if (cg->classify)
+		sql_append(out, "  total0 float8;\n");
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (model->columns[c].used)
 			sql_append(out, "  c%zu_s text;\n  c%zu_x float8;\n", c, c);
@@ -830,16 +888,65 @@ check_sql_estimator(const predict_model *model, predict_error *err)
 	return true;
 }
 
+/*
+ * One CREATE FUNCTION statement: the scorer (obs jsonb) RETURNS float8, or
+ * with classify the class function (obs jsonb, OUT proba, OUT predicted).
+ */
+static void
+emit_function(const predict_model *model, const char *function, const char *helpers,
+			  const bool *read_at, bool classify, sql_buffer *out)
+{
+	sql_buffer	body = {0};
+	codegen		cg = {model, helpers, &body, read_at, classify};
+	char		tag[32];
+
+	emit_declarations(&cg);
+	sql_append(&body, "BEGIN\n  IF jsonb_typeof(obs) <> 'object' THEN PERFORM %s.not_object(obs); END IF;\n",
+			   helpers);
+	/* every listed column is checked, as the tutorial's astype(dtypes) does */
+	for (size_t c = 0; c < model->ncolumns; c++)
+		if (!model->columns[c].used)
+			emit_read_column(&cg, (uint32_t) c, false);
+	if (model->estimator.type == ESTIMATOR_LOGISTIC_REGRESSION)
+		emit_logistic_regression(&cg);
+	else
+		emit_trees(&cg);
+	sql_append(&body, "END\n");
+
+	/* a dollar-quote tag that the body does not contain */
+	for (unsigned n = 0;; n++)
+	{
+		snprintf(tag, sizeof(tag), "$predict%u$", n);
+		if (body.data == NULL || strstr(body.data, tag) == NULL)
+			break;
+	}
+	if (classify)
+		sql_append(out, "CREATE FUNCTION %s_class(obs jsonb, OUT proba float8, OUT predicted boolean)\n",
+				   function);
+	else
+		sql_append(out, "CREATE FUNCTION %s(obs jsonb) RETURNS float8\n", function);
+	sql_append(out, "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\n"
+			   "SET search_path = pg_catalog, pg_temp\nAS %s\n", tag);
+	sql_append(out, "%s", body.data ? body.data : "");
+	sql_append(out, "%s;\n", tag);
+	if (body.failed)
+		out->failed = true;
+	free(body.data);
+}
+
+/*
+ * The scorer, and for a model whose class is scikit-learn's predict() (a
+ * null threshold) the class function <function>_class too: the class cannot
+ * be told from the probability alone, so it is computed where the
+ * estimator's sums are.
+ */
 char *
 predict_model_to_sql(const predict_model *model, const char *function, const char *helpers,
 					 predict_error *err)
 {
-	sql_buffer	body = {0};
 	sql_buffer	out = {0};
 	bool	   *read_at;
 	bool	   *seen;
-	codegen		cg = {model, helpers, &body, NULL};
-	char		tag[32];
 
 	if (!check_sql_estimator(model, err))
 		return NULL;
@@ -859,37 +966,12 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 		read_at[b] = !seen[model->blocks[b].column];
 		seen[model->blocks[b].column] = true;
 	}
-	cg.read_at = read_at;
-
-	emit_declarations(&cg);
-	sql_append(&body, "BEGIN\n  IF jsonb_typeof(obs) <> 'object' THEN PERFORM %s.not_object(obs); END IF;\n",
-			   helpers);
-	/* every listed column is checked, as the tutorial's astype(dtypes) does */
-	for (size_t c = 0; c < model->ncolumns; c++)
-		if (!model->columns[c].used)
-			emit_read_column(&cg, (uint32_t) c, false);
-	if (model->estimator.type == ESTIMATOR_LOGISTIC_REGRESSION)
-		emit_logistic_regression(&cg);
-	else
-		emit_trees(&cg);
-	sql_append(&body, "END\n");
+	emit_function(model, function, helpers, read_at, false, &out);
+	if (!predict_model_has_threshold(model))
+		emit_function(model, function, helpers, read_at, true, &out);
 	free(read_at);
 	free(seen);
-
-	/* a dollar-quote tag that the body does not contain */
-	for (unsigned n = 0;; n++)
-	{
-		snprintf(tag, sizeof(tag), "$predict%u$", n);
-		if (body.data == NULL || strstr(body.data, tag) == NULL)
-			break;
-	}
-	sql_append(&out, "CREATE FUNCTION %s(obs jsonb) RETURNS float8\n"
-			   "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\n"
-			   "SET search_path = pg_catalog, pg_temp\nAS %s\n", function, tag);
-	sql_append(&out, "%s", body.data ? body.data : "");
-	sql_append(&out, "%s;\n", tag);
-	free(body.data);
-	if (body.failed || out.failed)
+	if (out.failed)
 	{
 		free(out.data);
 		predict_set_error(err, PREDICT_NO_MEMORY, "out of memory while compiling the model to SQL");

@@ -45,5 +45,6 @@ void		tree_score_tests(void);
 void		registry_error_tests(void);
 void		xgboost_tests(void);
 void		adaboost_tests(void);
+void		predicted_class_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

@@ -89,6 +89,7 @@ main(void)
 	registry_error_tests();
 	xgboost_tests();
 	adaboost_tests();
+	predicted_class_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }
