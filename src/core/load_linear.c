@@ -8,13 +8,13 @@
 #include "loader.h"
 
 static const char *const logistic_fields[] = {"type", "coef", "intercept", "link", NULL};
-static const char *const link_names[] = {"logistic", "softmax", NULL};
+static const char *const link_names[] = {"logistic", "softmax", "modified_huber", NULL};
 
 bool
 load_logistic_regression(loader *ld, const cJSON *object)
 {
 	predict_model *model = ld->model;
-	estimator  *est = &model->estimator;
+	estimator  *est = ld->est;
 	const cJSON *item;
 	size_t		n;
 	double	   *coef;

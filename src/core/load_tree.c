@@ -184,7 +184,7 @@ bool
 load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch *scratch,
 		  tree *t)
 {
-	estimator  *est = &ld->model->estimator;
+	estimator  *est = ld->est;
 	const cJSON *feature;
 	const cJSON *threshold;
 	const cJSON *left;

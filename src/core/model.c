@@ -190,14 +190,14 @@ predict_model_find_column(const predict_model *model, const char *key, size_t le
 
 static const char *const estimator_types[] = {
 	"logistic_regression", "decision_tree", "random_forest", "gradient_boosting",
-	"hist_gradient_boosting", NULL
+	"hist_gradient_boosting", "gaussian_nb", "voting", "calibrated", NULL
 };
 
-static bool
-load_estimator(loader *ld, const cJSON *object)
+/* An estimator object of any type into ld->est (composites recurse here). */
+bool
+load_estimator_object(loader *ld, const cJSON *object)
 {
 	const cJSON *item;
-	size_t		saved = path_push_key(ld, "estimator");
 	size_t		at;
 	int			type;
 
@@ -220,8 +220,28 @@ load_estimator(loader *ld, const cJSON *object)
 		return fail(ld, "unsupported estimator %s", quoted);
 	}
 	path_set(ld, at);
-	if (type == ESTIMATOR_LOGISTIC_REGRESSION ? !load_logistic_regression(ld, object) :
-		!load_tree_estimator(ld, object, (estimator_type) type))
+	switch ((estimator_type) type)
+	{
+		case ESTIMATOR_LOGISTIC_REGRESSION:
+			return load_logistic_regression(ld, object);
+		case ESTIMATOR_GAUSSIAN_NB:
+			return load_gaussian_nb(ld, object);
+		case ESTIMATOR_VOTING:
+			return load_voting(ld, object);
+		case ESTIMATOR_CALIBRATED:
+			return load_calibrated(ld, object);
+		default:
+			return load_tree_estimator(ld, object, (estimator_type) type);
+	}
+}
+
+static bool
+load_estimator(loader *ld, const cJSON *object)
+{
+	size_t		saved = path_push_key(ld, "estimator");
+
+	ld->est = &ld->model->estimator;
+	if (!load_estimator_object(ld, object))
 		return false;
 	path_set(ld, saved);
 	return true;

@@ -443,6 +443,13 @@ emit_link(codegen *cg)
 {
 	sql_buffer *out = cg->out;
 
+	if (cg->model->estimator.link == LINK_MODIFIED_HUBER)
+	{
+		/* d is not NaN here (PostgreSQL's NaN is above every number) */
+		sql_append(out, "  RETURN (CASE WHEN d < -1.0::float8 THEN -1.0::float8 "
+				   "WHEN d > 1.0::float8 THEN 1.0::float8 ELSE d END + 1.0::float8) / 2.0::float8;\n");
+		return;
+	}
 	if (cg->model->estimator.link == LINK_SOFTMAX)
 	{
 		/*
@@ -632,7 +639,8 @@ emit_gather(codegen *cg, bool hist)
 	for (size_t b = 0; b < model->nblocks; b++)
 	{
 		const block *blk = &model->blocks[b];
-		const feature_use *use = est->uses + blk->first_use;
+		const feature_use *use = est->uses + est->block_uses[2 * b];
+		uint32_t	nuses = est->block_uses[2 * b + 1];
 
 		emit_read_and_steps(cg, b);
 		if (!blk->one_hot)
@@ -654,7 +662,7 @@ emit_gather(codegen *cg, bool hist)
 				emit_fail(cg, blk->column, "value is too large for float32 (the trees compare float32 values)");
 				sql_append(out, " END IF;\n");
 			}
-			if (blk->nuses)
+			if (nuses)
 				sql_append(out, "  f%u := x;\n", use->slot);
 			continue;
 		}
@@ -690,7 +698,7 @@ emit_gather(codegen *cg, bool hist)
 				sql_append(out, " END IF;\n");
 			}
 		}
-		for (uint32_t u = 0; u < blk->nuses; u++)
+		for (uint32_t u = 0; u < nuses; u++)
 		{
 			sql_append(out, "  f%u := CASE WHEN hot = %u THEN ", use[u].slot, use[u].offset);
 			sql_number(out, blk->on_values[use[u].offset]);
@@ -783,6 +791,36 @@ emit_declarations(codegen *cg)
 			sql_append(out, "  f%zu float8 := 0.0;\n  g%zu integer;\n", s, s);
 }
 
+/*
+ * The estimators compiled here. The others are refused by name: naive
+ * Bayes' pairwise sums and the composites' nested scorers are not compiled
+ * to SQL yet (docs/heroku.md).
+ */
+static bool
+check_compiled_type(const predict_model *model, predict_error *err)
+{
+	const char *name;
+
+	switch (model->estimator.type)
+	{
+		case ESTIMATOR_GAUSSIAN_NB:
+			name = "gaussian_nb";
+			break;
+		case ESTIMATOR_VOTING:
+			name = "voting";
+			break;
+		case ESTIMATOR_CALIBRATED:
+			name = "calibrated";
+			break;
+		default:
+			return true;
+	}
+	predict_set_error(err, PREDICT_BAD_MODEL,
+					  "managed mode does not compile %s estimators to SQL "
+					  "(use the predict extension)", name);
+	return false;
+}
+
 char *
 predict_model_to_sql(const predict_model *model, const char *function, const char *helpers,
 					 predict_error *err)
@@ -794,6 +832,8 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 	codegen		cg = {model, helpers, &body, NULL};
 	char		tag[32];
 
+	if (!check_compiled_type(model, err))
+		return NULL;
 	if (model->estimator.type != ESTIMATOR_LOGISTIC_REGRESSION && !check_tree_size(model, err))
 		return NULL;
 	read_at = calloc(model->nblocks + 1, sizeof(bool));
