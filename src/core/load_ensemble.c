@@ -115,6 +115,13 @@ load_voting(loader *ld, const cJSON *object)
 		if (!load_number_array(ld, object, "weights", n, 0, 0, NULL, &weights, &count))
 			return false;
 		path_push_key(ld, "weights");
+		/* non-negative: the average of probabilities stays one */
+		for (size_t i = 0; i < n; i++)
+			if (!(weights[i] >= 0))
+			{
+				path_push_index(ld, i);
+				return fail(ld, "expected a non-negative weight");
+			}
 		if (!sum_weights(ld, est, weights, n))
 			return false;
 		path_set(ld, saved);
@@ -124,7 +131,10 @@ load_voting(loader *ld, const cJSON *object)
 	return true;
 }
 
-/* isotonic: X_thresholds_ increasing, y_thresholds_ in [0, 1]. */
+/*
+ * isotonic: X_thresholds_ increasing, y_thresholds_ in [0, 1] give or take
+ * the rounding that predict_proba's 1 + 1e-5 rule absorbs.
+ */
 static bool
 load_isotonic(loader *ld, const cJSON *object, calibrator *cal)
 {
@@ -146,11 +156,11 @@ load_isotonic(loader *ld, const cJSON *object, calibrator *cal)
 			path_push_index(ld, i);
 			return fail(ld, "expected increasing numbers");
 		}
-		if (!(y[i] >= 0 && y[i] <= 1))
+		if (!(y[i] >= 0 && y[i] <= 1.0 + 1e-5))
 		{
 			path_push_key(ld, "y");
 			path_push_index(ld, i);
-			return fail(ld, "expected a number between 0 and 1");
+			return fail(ld, "expected a number between 0 and 1 (or up to 1e-5 above)");
 		}
 	}
 	path_set(ld, saved);
@@ -209,6 +219,7 @@ load_calibrated(loader *ld, const cJSON *object)
 	for (size_t i = 0; i < n; i++, item = item->next)
 	{
 		size_t		at = path_push_index(ld, i);
+		size_t		element = ld->path_len;
 		const cJSON *sub;
 
 		if (!check_object(ld, item, fold_fields) ||
@@ -217,7 +228,7 @@ load_calibrated(loader *ld, const cJSON *object)
 		path_push_key(ld, "estimator");
 		if (!load_sub_estimator(ld, sub, &subs[i]))
 			return false;
-		path_set(ld, at);
+		path_set(ld, element);
 		if (!load_calibrator(ld, item, (calibration_method) method, &cals[i]))
 			return false;
 		path_set(ld, at);

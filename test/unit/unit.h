@@ -41,5 +41,6 @@ void		score_tests(void);
 void		tree_loader_tests(void);
 void		tree_score_tests(void);
 void		registry_error_tests(void);
+void		ensemble_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

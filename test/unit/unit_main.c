@@ -87,6 +87,7 @@ main(void)
 	tree_loader_tests();
 	tree_score_tests();
 	registry_error_tests();
+	ensemble_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,200 @@
+"""Parity of issue 18's final estimators (variants_estimators.py) with
+scikit-learn, and the exporter's refusals of what has no predict_proba.
+
+For each variant: fit on the Titanic data, export with tools/predict-export,
+score all 891 rows and the adversarial rows with bin/predict-score, and
+compare with predict_proba[:, 1]: the same rows refused, and the
+probabilities within 1e-12.
+"""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import VotingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import (LogisticRegression, Perceptron, RidgeClassifier,
+                                  SGDClassifier)
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+import joblib
+import predict_export as pe
+from conftest import mismatch_report, run_exporter
+from titanic_data import features_and_target
+from variants_estimators import ESTIMATOR_VARIANTS
+
+NUM = ["Pclass", "Age", "SibSp", "Parch", "Fare"]
+
+
+@pytest.mark.parametrize("name", list(ESTIMATOR_VARIANTS))
+def test_titanic_rows(name, variant_run):
+    """All 891 rows: scored by both sides, max |difference| <= 1e-12."""
+    r = variant_run(name)
+    lines, ref, got = r["rows"]
+    assert len(lines) == 891 or not lines
+    max_diff, bad = pe.compare(ref, got)
+    labels = ["row %d" % (i + 1) for i in range(len(lines))]
+    assert not bad, "%d of %d rows differ (max |diff| %.3g):\n%s" % (
+        len(bad), len(lines), max_diff, mismatch_report(labels, lines, ref, got, bad))
+    assert all(isinstance(p, float) for p in got), "training rows must all be scored"
+    assert max_diff <= pe.TOLERANCE
+    assert max(got) - min(got) > 0.1
+
+
+@pytest.mark.parametrize("name", list(ESTIMATOR_VARIANTS))
+def test_adversarial_rows(name, variant_run):
+    """Adversarial rows: the same rows rejected, the same probabilities."""
+    r = variant_run(name)
+    labels, texts, ref, got = r["adversarial"]
+    max_diff, bad = pe.compare(ref, got)
+    assert not bad, "%d of %d adversarial rows differ:\n%s" % (
+        len(bad), len(texts), mismatch_report(labels, texts, ref, got, bad))
+    assert max_diff <= pe.TOLERANCE
+    n_err = sum(1 for g in got if isinstance(g, str))
+    assert 0 < n_err < len(got)
+
+
+def _types(est):
+    """The estimator types of a document's estimator, composites included."""
+    out = {est["type"]}
+    if est["type"] == "voting":
+        for sub in est["estimators"]:
+            out |= _types(sub)
+    if est["type"] == "calibrated":
+        out.add("calibrated:%s" % est["method"])
+        out.add("calibrated:%d folds" % min(len(est["folds"]), 2))
+        for fold in est["folds"]:
+            out |= _types(fold["estimator"])
+    if est["type"] == "logistic_regression":
+        out.add("link:" + est["link"])
+    return out
+
+
+def test_estimator_coverage(variant_run):
+    """The variants together exercise every new estimator, link and composite form."""
+    seen = set()
+    for name in ESTIMATOR_VARIANTS:
+        doc = variant_run(name)["doc"]
+        est = doc["estimator"]
+        seen |= _types(est)
+        seen.add("top:" + est["type"])
+        if est["type"] == "voting":
+            seen.add("voting:weights=%s" % ("null" if est["weights"] is None else "list"))
+        if est["type"] == "gaussian_nb":
+            seen.add("gaussian_nb:%s" % ("wide" if len(est["theta"][0]) > 128 else "narrow"))
+        if est["type"] == "calibrated":
+            for fold in est["folds"]:
+                if fold["estimator"]["type"] == "voting":
+                    seen.add("calibrated voting")
+    expected = {
+        "link:logistic", "link:modified_huber", "gaussian_nb", "gaussian_nb:wide",
+        "gaussian_nb:narrow", "voting:weights=null", "voting:weights=list",
+        "calibrated:sigmoid", "calibrated:isotonic", "calibrated:1 folds", "calibrated:2 folds",
+        "calibrated voting", "decision_tree", "random_forest", "gradient_boosting",
+        "hist_gradient_boosting", "top:voting", "top:calibrated", "top:gaussian_nb",
+        "top:logistic_regression",
+    }
+    assert expected <= seen, "not covered: %s" % sorted(expected - seen)
+
+
+def test_modified_huber_reaches_zero_and_one(variant_run):
+    """The clip is exercised: some rows score exactly 0 or 1 on both sides."""
+    _, ref, got = variant_run("sgd_modified_huber")["rows"]
+    assert any(g in (0.0, 1.0) for g in got) and any(0.0 < g < 1.0 for g in got)
+    assert all(r == g for r, g in zip(ref, got) if g in (0.0, 1.0))
+
+
+def test_gaussian_nb_wide_is_exact(variant_run):
+    """With more than 128 features numpy's sum is pairwise (split, 8 accumulators);
+    summing the terms in order instead would not be bit-identical.  The core follows
+    numpy's order: the joint log-likelihoods agree to the last bit wherever
+    np.exp/np.log do, so the probabilities stay within a few ulp."""
+    r = variant_run("gaussian_nb_wide")
+    est = r["doc"]["estimator"]
+    assert len(est["theta"][0]) > 128
+    _, ref, got = r["rows"]
+    max_diff, bad = pe.compare(ref, got)
+    assert not bad and max_diff <= 1e-14, max_diff
+
+
+# ---------- refusals ----------
+
+def _pipeline(final, X, y):
+    pre = ColumnTransformer([("num", make_pipeline(SimpleImputer(strategy="median"),
+                                                   StandardScaler()), NUM)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_pipeline(pre, final).fit(X, y)
+
+
+REFUSED = [
+    (SGDClassifier(loss="hinge", random_state=0),
+     "pipeline.steps[1] 'sgdclassifier': SGDClassifier loss='hinge' has no predict_proba"),
+    (SGDClassifier(loss="perceptron", random_state=0),
+     "SGDClassifier loss='perceptron' has no predict_proba"),
+    (LinearSVC(), "pipeline.steps[1] 'linearsvc': LinearSVC has no predict_proba"),
+    (RidgeClassifier(), "RidgeClassifier has no predict_proba"),
+    (Perceptron(), "Perceptron has no predict_proba"),
+    (VotingClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())], voting="hard"),
+     "VotingClassifier voting='hard' has no predict_proba"),
+    (VotingClassifier([("lr", LogisticRegression()), ("svc", SGDClassifier(loss="hinge"))],
+                      voting="soft", weights=None),
+     "SGDClassifier loss='hinge' has no predict_proba"),
+    (VotingClassifier([("lr", LogisticRegression()),
+                       ("p", make_pipeline(StandardScaler(), GaussianNB()))], voting="soft"),
+     "estimators_[1]: a Pipeline inside"),
+    (VotingClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())], voting="soft",
+                      weights=[1, -1]),
+     "VotingClassifier weights=[1.0, -1.0] is not supported"),
+    (CalibratedClassifierCV(make_pipeline(StandardScaler(), LogisticRegression()), cv=2),
+     "calibrated_classifiers_[0].estimator: a Pipeline inside"),
+]
+
+
+@pytest.mark.parametrize("final,message", REFUSED, ids=[m.split(":")[-1][:40] for _, m in REFUSED])
+def test_refused_by_name(final, message, tmp_path):
+    """Each unsupported estimator is refused with one line naming its path and class,
+    by the module and by the command (exit status 2)."""
+    X, y = features_and_target()
+    pipeline = _pipeline(final, X, y)
+    with pytest.raises(pe.ExportError) as info:
+        pe.export(pipeline)
+    assert message in str(info.value), str(info.value)
+    assert "\n" not in str(info.value)
+    pkl = tmp_path / "p.pkl"
+    joblib.dump(pipeline, pkl)
+    proc = run_exporter(pkl, "-o", tmp_path / "m.json")
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+
+
+def test_loader_refuses_bad_composites(variant_run, predict_score, tmp_path):
+    """The loader checks the composite fields with their JSON paths."""
+    import subprocess
+    doc = variant_run("calibrated_isotonic_forest")["doc"]
+    cases = []
+    bad = json.loads(json.dumps(doc))
+    bad["estimator"]["folds"][0]["calibrator"]["x"][1] = bad["estimator"]["folds"][0]["calibrator"]["x"][0]
+    cases.append((bad, "estimator.folds[0].calibrator.x[1]: expected increasing numbers"))
+    bad = json.loads(json.dumps(doc))
+    bad["estimator"]["method"] = "beta"
+    cases.append((bad, "estimator.method: unsupported value \"beta\""))
+    bad = json.loads(json.dumps(doc))
+    inner = bad["estimator"]
+    for _ in range(5):
+        inner = {"type": "voting", "weights": None, "estimators": [inner]}
+    bad["estimator"] = inner
+    cases.append((bad, "max_estimator_depth"))
+    for i, (d, message) in enumerate(cases):
+        path = tmp_path / ("bad%d.json" % i)
+        path.write_text(json.dumps(d))
+        proc = subprocess.run([predict_score, "--model", str(path), "-"], input="{}\n",
+                              capture_output=True, text=True)
+        assert proc.returncode == 2, (message, proc.stdout, proc.stderr)
+        assert message in proc.stderr, (message, proc.stderr)
