@@ -841,7 +841,19 @@ def _hist_gradient_boosting(est, path, sparse):
 
 # linear classifiers without predict_proba: refused by name (calibrate them instead)
 _NO_PREDICT_PROBA = ("LinearSVC", "RidgeClassifier", "RidgeClassifierCV", "Perceptron",
-                     "PassiveAggressiveClassifier", "NearestCentroid")
+                     "PassiveAggressiveClassifier")
+
+
+def _linear_decision(est, path, sparse):
+    """A linear classifier's decision_function alone (LinearClassifierMixin: X @ coef_.T +
+    intercept_), for a calibrated fold: link "none"."""
+    from sklearn.linear_model import SGDClassifier
+    cls = _class_name(est)
+    if cls not in _NO_PREDICT_PROBA and type(est) is not SGDClassifier:
+        raise ExportError("%s: %s is not supported" % (path, cls))
+    doc, positive, n = _logistic_regression(est, path, sparse, cls)
+    doc["link"] = "none"
+    return doc, positive, n
 
 
 def _sgd_classifier(est, path, sparse):
@@ -963,7 +975,13 @@ def _calibrated(est, path, sparse):
     for i, cc in enumerate(est.calibrated_classifiers_):
         sub_path = "%s.calibrated_classifiers_[%d]" % (path, i)
         base = cc.estimator
-        sub = _sub_estimator(base, sub_path + ".estimator", sparse)
+        if _class_name(base) in _NO_PREDICT_PROBA or (
+                _class_name(base) == "SGDClassifier" and
+                base.loss not in ("log_loss", "log", "modified_huber")):
+            # no predict_proba: calibration reads its decision_function only
+            sub = _linear_decision(base, sub_path + ".estimator", sparse)
+        else:
+            sub = _sub_estimator(base, sub_path + ".estimator", sparse)
         base_classes = getattr(base, "classes_", None)
         if base_classes is None or len(base_classes) != 2 or \
                 list(base_classes) != list(classes):

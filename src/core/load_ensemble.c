@@ -22,9 +22,10 @@ static const char *const method_names[] = {"sigmoid", "isotonic", NULL};
 
 /* One estimator of a composite, counted against max_sub_estimators. */
 static bool
-load_sub_estimator(loader *ld, const cJSON *object, estimator *sub)
+load_sub_estimator(loader *ld, const cJSON *object, estimator *sub, bool decision_only)
 {
 	estimator  *outer = ld->est;
+	bool		outer_decision_only = ld->decision_only;
 	bool		ok;
 
 	if (ld->nsubs >= MAX_SUB_ESTIMATORS)
@@ -33,7 +34,9 @@ load_sub_estimator(loader *ld, const cJSON *object, estimator *sub)
 	ld->nsubs++;
 	ld->est = sub;
 	ld->depth++;
+	ld->decision_only = decision_only;
 	ok = load_estimator_object(ld, object);
+	ld->decision_only = outer_decision_only;
 	ld->depth--;
 	ld->est = outer;
 	return ok;
@@ -98,7 +101,7 @@ load_voting(loader *ld, const cJSON *object)
 	{
 		size_t		at = path_push_index(ld, i);
 
-		if (!load_sub_estimator(ld, item, &subs[i]))
+		if (!load_sub_estimator(ld, item, &subs[i], false))
 			return false;
 		path_set(ld, at);
 	}
@@ -226,7 +229,7 @@ load_calibrated(loader *ld, const cJSON *object)
 			(sub = member(ld, item, "estimator", true)) == NULL)
 			return false;
 		path_push_key(ld, "estimator");
-		if (!load_sub_estimator(ld, sub, &subs[i]))
+		if (!load_sub_estimator(ld, sub, &subs[i], true))
 			return false;
 		path_set(ld, element);
 		if (!load_calibrator(ld, item, (calibration_method) method, &cals[i]))

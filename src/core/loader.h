@@ -28,6 +28,7 @@ typedef struct loader
 	estimator  *est;			/* the estimator being loaded */
 	int			depth;			/* composite estimators around it */
 	size_t		nsubs;			/* sub-estimators loaded so far */
+	bool		decision_only;	/* ld->est is a calibrated fold's estimator */
 	predict_limits limits;
 	predict_error *err;
 	char		path[PATH_SIZE];

@@ -173,7 +173,8 @@ typedef enum link_type
 {
 	LINK_LOGISTIC,
 	LINK_SOFTMAX,
-	LINK_MODIFIED_HUBER
+	LINK_MODIFIED_HUBER,
+	LINK_NONE					/* decision_function only: a calibrated fold's */
 } link_type;
 
 /*

@@ -336,6 +336,8 @@ float32_overflow(const predict_model *model, const block *blk, predict_error *er
 static double
 apply_link(link_type link, double d)
 {
+	if (link == LINK_NONE)
+		return NAN;				/* not reached: the loader keeps it to calibrated folds */
 	if (link == LINK_MODIFIED_HUBER)
 	{
 		/* SGDClassifier: np.clip(d, -1, 1) (NaN stays NaN), += 1, /= 2 */

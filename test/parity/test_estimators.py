@@ -93,7 +93,7 @@ def test_estimator_coverage(variant_run):
                 if fold["estimator"]["type"] == "voting":
                     seen.add("calibrated voting")
     expected = {
-        "link:logistic", "link:modified_huber", "gaussian_nb", "gaussian_nb:wide",
+        "link:logistic", "link:modified_huber", "link:none", "gaussian_nb", "gaussian_nb:wide",
         "gaussian_nb:narrow", "voting:weights=null", "voting:weights=list",
         "calibrated:sigmoid", "calibrated:isotonic", "calibrated:1 folds", "calibrated:2 folds",
         "calibrated voting", "decision_tree", "random_forest", "gradient_boosting",

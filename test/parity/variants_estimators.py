@@ -15,10 +15,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (GradientBoostingClassifier, HistGradientBoostingClassifier,
                               RandomForestClassifier, VotingClassifier)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from variants import CAT, NUM, Variant
@@ -158,11 +159,23 @@ def calibrated_voting(X, y):
     return Variant(_fit(make_pipeline(_dense(), cal), X, y), X, y, True)
 
 
+def calibrated_linear_svc(X, y):
+    """Classifiers without predict_proba, calibrated: LinearSVC (sigmoid) inside a soft vote
+    with a calibrated RidgeClassifier (isotonic), their decision functions exported with
+    link "none"."""
+    vote = VotingClassifier([
+        ("svc", CalibratedClassifierCV(LinearSVC(dual=False, C=0.5), method="sigmoid", cv=3)),
+        ("ridge", CalibratedClassifierCV(RidgeClassifier(alpha=2.0), method="isotonic", cv=2)),
+    ], voting="soft", weights=[1, 2])
+    return Variant(_fit(make_pipeline(_dense(), vote), X, y), X, y, True)
+
+
 ESTIMATOR_VARIANTS = {f.__name__: f for f in [
     sgd_log_loss_sparse, sgd_modified_huber, gaussian_nb_wide, gaussian_nb_priors,
     voting_soft_weighted, voting_soft_forest_boosting, calibrated_sigmoid_logistic,
     calibrated_isotonic_forest, calibrated_isotonic_boosting_single,
     calibrated_prefit_naive_bayes, calibrated_sigmoid_boosting_sgd, calibrated_voting,
+    calibrated_linear_svc,
 ]}
 
 # the estimator types managed mode refuses by name (src/managed/sql_codegen.c)

@@ -307,6 +307,20 @@ calibrated_tests(void)
 			 "{\"estimator\": %s}]}", lr);
 	xy_error("calibrated: a fold needs its calibrator", est,
 			 "estimator.folds[0]: missing field \"calibrator\"");
+	snprintf(lr, sizeof(lr), LR_X, "none");
+	xy_error("link none: refused outside a calibrated fold", lr,
+			 "estimator.link: \"none\" (no predict_proba) is only valid for the estimator of a calibrated fold");
+	snprintf(est, sizeof(est), "{\"type\": \"voting\", \"weights\": null, \"estimators\": [%s]}", lr);
+	xy_error("link none: refused in a voting", est,
+			 "estimator.estimators[0].link: \"none\" (no predict_proba) is only valid");
+	snprintf(est, sizeof(est), "{\"type\": \"calibrated\", \"method\": \"sigmoid\", \"folds\": ["
+			 "{\"estimator\": %s, \"calibrator\": {\"a\": -2, \"b\": 0.5}}]}", lr);
+	if ((m = xy_model("link none: a calibrated fold's decision function", est)) != NULL)
+	{
+		expect_xy(m, "link none: calibrated", d, 0, (0.0 + 1.0 / (1.0 + exp(-2 * d + 0.5))) / 1.0);
+		predict_model_free(m);
+	}
+	snprintf(lr, sizeof(lr), LR_X, "logistic");
 	snprintf(est, sizeof(est), "{\"type\": \"calibrated\", \"method\": \"sigmoid\", \"folds\": ["
 			 "{\"estimator\": %s, \"calibrator\": {\"x\": [0], \"y\": [0]}}]}", lr);
 	xy_error("calibrated: the method's fields", est,
