@@ -904,13 +904,13 @@ def _gaussian_nb(est, path, sparse):
     return doc, _scalar_label(classes[1], path), theta.shape[1]
 
 
-def _sub_estimator(est, path, sparse):
+def _sub_estimator(est, path, sparse, parent):
     """An estimator inside a composite one: any supported estimator, not a pipeline."""
     from sklearn.pipeline import Pipeline
     if type(est) is Pipeline:
-        raise ExportError("%s: a Pipeline inside %s is not supported (its own preprocessing "
-                          "is not shared by the other estimators; put the preprocessing "
-                          "before the ensemble)" % (path, path.rsplit(".", 1)[0]))
+        raise ExportError("%s: a Pipeline inside %s is not supported (the estimators of the "
+                          "document share the preprocessing: put it before the %s)"
+                          % (path, parent, parent))
     return _estimator(est, path, sparse)
 
 
@@ -928,7 +928,7 @@ def _voting(est, path, sparse):
     if est.voting != "soft":
         raise ExportError("%s: VotingClassifier voting=%r has no predict_proba (only 'soft')"
                           % (path, est.voting))
-    subs = [_sub_estimator(e, "%s.estimators_[%d]" % (path, i), sparse)
+    subs = [_sub_estimator(e, "%s.estimators_[%d]" % (path, i), sparse, "VotingClassifier")
             for i, e in enumerate(est.estimators_)]
     weights = est._weights_not_none
     if weights is not None:
@@ -981,7 +981,7 @@ def _calibrated(est, path, sparse):
             # no predict_proba: calibration reads its decision_function only
             sub = _linear_decision(base, sub_path + ".estimator", sparse)
         else:
-            sub = _sub_estimator(base, sub_path + ".estimator", sparse)
+            sub = _sub_estimator(base, sub_path + ".estimator", sparse, "CalibratedClassifierCV")
         base_classes = getattr(base, "classes_", None)
         if base_classes is None or len(base_classes) != 2 or \
                 list(base_classes) != list(classes):

@@ -156,12 +156,13 @@ REFUSED = [
      "SGDClassifier loss='hinge' has no predict_proba"),
     (VotingClassifier([("lr", LogisticRegression()),
                        ("p", make_pipeline(StandardScaler(), GaussianNB()))], voting="soft"),
-     "estimators_[1]: a Pipeline inside"),
+     "estimators_[1]: a Pipeline inside VotingClassifier is not supported"),
     (VotingClassifier([("lr", LogisticRegression()), ("nb", GaussianNB())], voting="soft",
                       weights=[1, -1]),
      "VotingClassifier weights=[1.0, -1.0] is not supported"),
     (CalibratedClassifierCV(make_pipeline(StandardScaler(), LogisticRegression()), cv=2),
-     "calibrated_classifiers_[0].estimator: a Pipeline inside"),
+     "calibrated_classifiers_[0].estimator: a Pipeline inside CalibratedClassifierCV is not "
+     "supported"),
 ]
 
 
