@@ -365,6 +365,46 @@ limit_tests(void)
 	free(inner);
 }
 
+/* Managed mode compiles the composites and refuses gaussian_nb by name, nested too. */
+static void
+managed_tests(void)
+{
+	char		est[2048];
+	char		lr[256];
+	predict_model *m;
+
+	snprintf(lr, sizeof(lr), LR_X, "none");
+	snprintf(est, sizeof(est), "{\"type\": \"voting\", \"weights\": [1, 2], \"estimators\": [%s, "
+			 "{\"type\": \"calibrated\", \"method\": \"isotonic\", \"folds\": [{\"estimator\": %s, "
+			 "\"calibrator\": {\"x\": [-1, 0, 2], \"y\": [0, 0.5, 1]}}]}]}", FOREST_X, lr);
+	if ((m = xy_model("managed: a vote of a forest and a calibrated fold loads", est)) != NULL)
+	{
+		predict_error err = {0};
+		char	   *sql = predict_model_to_sql(m, "f", "h", &err);
+
+		unit_report("managed: composites compile, each estimator in its own block",
+					sql != NULL && strstr(sql, "DECLARE vs0") && strstr(sql, "DECLARE cs1") &&
+					strstr(sql, "vp0 := total / 1.0::float8") && strstr(sql, "ct1 := d;"),
+					"%s", sql ? sql : err.message);
+		free(sql);
+		predict_model_free(m);
+	}
+	snprintf(est, sizeof(est), "{\"type\": \"voting\", \"weights\": null, \"estimators\": [%s, %s]}",
+			 FOREST_X, NB);
+	if ((m = xy_model("managed: a vote with a naive Bayes loads", est)) != NULL)
+	{
+		predict_error err = {0};
+		char	   *sql = predict_model_to_sql(m, "f", "h", &err);
+
+		unit_report("managed: gaussian_nb refused by name inside a composite",
+					sql == NULL && strcmp(err.message, "managed mode does not compile gaussian_nb "
+										  "estimators to SQL (use the predict extension)") == 0,
+					"%s", sql ? "compiled" : err.message);
+		free(sql);
+		predict_model_free(m);
+	}
+}
+
 void
 ensemble_tests(void)
 {
@@ -374,4 +414,5 @@ ensemble_tests(void)
 	voting_tests();
 	calibrated_tests();
 	limit_tests();
+	managed_tests();
 }
