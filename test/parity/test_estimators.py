@@ -207,3 +207,33 @@ def test_loader_refuses_bad_composites(variant_run, predict_score, tmp_path):
                               capture_output=True, text=True)
         assert proc.returncode == 2, (message, proc.stdout, proc.stderr)
         assert message in proc.stderr, (message, proc.stderr)
+
+
+TREE_TYPES = ("decision_tree", "random_forest", "gradient_boosting", "hist_gradient_boosting")
+
+
+@pytest.mark.parametrize("name", [
+    "voting_soft_weighted", "voting_soft_forest_boosting", "calibrated_isotonic_forest",
+    "calibrated_isotonic_boosting_single", "calibrated_sigmoid_boosting_sgd",
+])
+def test_threshold_rows_of_composite_trees(name, variant_run, predict_score):
+    """The trees inside a composite get the rows at their split thresholds (and one float32
+    or float64 step around them) that adversarial.py makes for a tree model: the same rows
+    refused, the same probabilities within 1e-12."""
+    from adversarial import threshold_lines
+    r = variant_run(name)
+    doc = r["doc"]
+    lines, _, _ = r["rows"]
+    base = max((json.loads(line) for line in lines), key=len)
+    rows = []
+    for sub in pe.leaf_estimators(doc["estimator"]):
+        if sub["type"] in TREE_TYPES:
+            rows += threshold_lines(dict(doc, estimator=sub), base)
+    assert len(rows) >= 20, len(rows)
+    texts = [text for _, text in rows]
+    ref = pe.sklearn_scores(r["variant"].estimator, doc, [json.loads(t) for t in texts])
+    got = pe.c_scores(str(r["model"]), texts, predict_score)
+    max_diff, bad = pe.compare(ref, got)
+    assert not bad, "%d of %d threshold rows differ:\n%s" % (
+        len(bad), len(texts), mismatch_report([lab for lab, _ in rows], texts, ref, got, bad))
+    assert sum(1 for g in got if isinstance(g, float)) >= 20
