@@ -965,9 +965,26 @@ def _calibrator(cal, path):
     raise ExportError("%s: calibrator %s is not supported" % (path, _class_name(cal)))
 
 
-def _calibrated(est, path, sparse):
+def _calibrated_pipeline(est):
+    """The Pipeline a CalibratedClassifierCV with a single calibrated classifier
+    calibrates (cv="prefit" or ensemble=False), else None."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+    if type(est) is not CalibratedClassifierCV:
+        return None
+    ccs = getattr(est, "calibrated_classifiers_", None)
+    if ccs is None or len(ccs) != 1 or type(ccs[0].estimator) is not Pipeline or \
+            len(ccs[0].estimator.steps) < 2:
+        return None
+    return ccs[0].estimator
+
+
+def _calibrated(est, path, sparse, inner=None):
     """CalibratedClassifierCV: the mean of its calibrated_classifiers_, each a fitted
-    estimator whose decision_function (else predict_proba[:, 1]) its calibrator maps."""
+    estimator whose decision_function (else predict_proba[:, 1]) its calibrator maps.
+
+    inner: (final estimator, path) of the single calibrated Pipeline whose preprocessing
+    the document's blocks already hold (_calibrated_pipeline)."""
     classes = _binary_classes(est, path)
     folds = []
     subs = []
@@ -975,13 +992,17 @@ def _calibrated(est, path, sparse):
     for i, cc in enumerate(est.calibrated_classifiers_):
         sub_path = "%s.calibrated_classifiers_[%d]" % (path, i)
         base = cc.estimator
+        if inner is not None:
+            base, base_path = inner
+        else:
+            base_path = sub_path + ".estimator"
         if _class_name(base) in _NO_PREDICT_PROBA or (
                 _class_name(base) == "SGDClassifier" and
                 base.loss not in ("log_loss", "log", "modified_huber")):
             # no predict_proba: calibration reads its decision_function only
-            sub = _linear_decision(base, sub_path + ".estimator", sparse)
+            sub = _linear_decision(base, base_path, sparse)
         else:
-            sub = _sub_estimator(base, sub_path + ".estimator", sparse, "CalibratedClassifierCV")
+            sub = _sub_estimator(base, base_path, sparse, "CalibratedClassifierCV")
         base_classes = getattr(base, "classes_", None)
         if base_classes is None or len(base_classes) != 2 or \
                 list(base_classes) != list(classes):
@@ -1157,6 +1178,17 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         raise ExportError("%s: %s is not fitted" % (final_path, _class_name(final)))
     except TypeError:
         pass   # not an estimator: refused below with its class name
+    # a CalibratedClassifierCV of one pipeline (cv="prefit" or ensemble=False): its
+    # preprocessing is the document's, its final estimator the calibrated fold's
+    calibrated = None
+    inner = _calibrated_pipeline(final)
+    if inner is not None:
+        calibrated = (final, final_path)
+        inner_path = "%s.calibrated_classifiers_[0].estimator" % final_path
+        inner_items = [("%s.steps[%d] %r" % (inner_path, i, n), step)
+                       for i, (n, step) in enumerate(inner.steps)]
+        transformers = transformers + inner_items[:-1]
+        final_path, final = inner_items[-1]
 
     # the input columns the pipeline reads, in its own order
     real_steps = [s for _, s in transformers
@@ -1207,7 +1239,11 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
     for step_path, step in transformers:
         blocks, sparse = _compile(step, blocks, sparse, step_path, ctx)
 
-    est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
+    if calibrated is not None:
+        est_doc, positive, n_inputs = _calibrated(calibrated[0], calibrated[1], sparse,
+                                                  (final, final_path))
+    else:
+        est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
     for b in blocks:
         if b.vtype == "string" and not b.steps:
             raise ExportError("%s: column %r reaches the estimator as a string column"

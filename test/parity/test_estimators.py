@@ -76,6 +76,13 @@ def _types(est):
     return out
 
 
+def r_estimator(variant_run, name):
+    """The variant's final estimator: the pipeline's last step, or the bare estimator."""
+    from sklearn.pipeline import Pipeline
+    est = variant_run(name)["variant"].estimator
+    return est.steps[-1][1] if type(est) is Pipeline else est
+
+
 def test_estimator_coverage(variant_run):
     """The variants together exercise every new estimator, link and composite form."""
     seen = set()
@@ -92,7 +99,11 @@ def test_estimator_coverage(variant_run):
             for fold in est["folds"]:
                 if fold["estimator"]["type"] == "voting":
                     seen.add("calibrated voting")
+        if any(b["steps"] for b in doc["preprocessing"]) and \
+                pe._calibrated_pipeline(r_estimator(variant_run, name)) is not None:
+            seen.add("calibrated pipeline")
     expected = {
+        "calibrated pipeline",
         "link:logistic", "link:modified_huber", "link:none", "gaussian_nb", "gaussian_nb:wide",
         "gaussian_nb:narrow", "voting:weights=null", "voting:weights=list",
         "calibrated:sigmoid", "calibrated:isotonic", "calibrated:1 folds", "calibrated:2 folds",

@@ -170,12 +170,27 @@ def calibrated_linear_svc(X, y):
     return Variant(_fit(make_pipeline(_dense(), vote), X, y), X, y, True)
 
 
+def calibrated_pipeline_single(X, y):
+    """A bare CalibratedClassifierCV(pipeline, ensemble=False): one fitted pipeline, whose
+    preprocessing becomes the document's and whose LinearSVC the calibrated fold's."""
+    cal = CalibratedClassifierCV(make_pipeline(_dense(), LinearSVC(dual=False)),
+                                 method="isotonic", cv=3, ensemble=False)
+    return Variant(_fit(cal, X, y), X, y, True)
+
+
+def calibrated_pipeline_prefit(X, y):
+    """cv='prefit' over a fitted pipeline ending in a GaussianNB, inside a pipeline."""
+    inner = _fit(make_pipeline(_dense(("Sex", "Embarked", "Cabin")), GaussianNB()), X, y)
+    cal = _fit(CalibratedClassifierCV(inner, method="sigmoid", cv="prefit"), X, y)
+    return Variant(Pipeline([("calibrated", cal)]), X, y, True)
+
+
 ESTIMATOR_VARIANTS = {f.__name__: f for f in [
     sgd_log_loss_sparse, sgd_modified_huber, gaussian_nb_wide, gaussian_nb_priors,
     voting_soft_weighted, voting_soft_forest_boosting, calibrated_sigmoid_logistic,
     calibrated_isotonic_forest, calibrated_isotonic_boosting_single,
     calibrated_prefit_naive_bayes, calibrated_sigmoid_boosting_sgd, calibrated_voting,
-    calibrated_linear_svc,
+    calibrated_linear_svc, calibrated_pipeline_single, calibrated_pipeline_prefit,
 ]}
 
 # the estimator types managed mode refuses by name, alone or in a composite
