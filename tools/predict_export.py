@@ -602,13 +602,14 @@ def _binary_classes(est, path):
     return classes
 
 
-def _logistic_regression(est, path, sparse):
+def _logistic_regression(est, path, sparse, cls="LogisticRegression"):
     classes = _binary_classes(est, path)
     coef = np.asarray(est.coef_, dtype=np.float64)
     if coef.ndim != 2 or coef.shape[0] != 1:
-        raise ExportError("%s: LogisticRegression coef_ has shape %s" % (path, coef.shape))
-    ovr = est.multi_class in ("ovr", "warn") or (
-        est.multi_class == "auto"
+        raise ExportError("%s: %s coef_ has shape %s" % (path, cls, coef.shape))
+    multi_class = getattr(est, "multi_class", "ovr")
+    ovr = multi_class in ("ovr", "warn") or (
+        multi_class == "auto"
         and (classes.size <= 2 or est.solver in ("liblinear", "newton-cholesky")))
     link = "logistic" if ovr else "softmax"
     intercept = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
@@ -1073,6 +1074,203 @@ def _check_xgboost_blocks(est_doc, blocks, path):
                               "is not supported" % (path, b.column))
 
 
+# composites whose predict() the core does not compute yet: exported with threshold 0.5
+_NO_PREDICT_RULE = ("voting", "calibrated")
+
+
+# linear classifiers without predict_proba: refused by name (calibrate them instead)
+_NO_PREDICT_PROBA = ("LinearSVC", "RidgeClassifier", "RidgeClassifierCV", "Perceptron",
+                     "PassiveAggressiveClassifier")
+
+
+def _linear_decision(est, path, sparse):
+    """A linear classifier's decision_function alone (LinearClassifierMixin: X @ coef_.T +
+    intercept_), for a calibrated fold: link "none"."""
+    from sklearn.linear_model import SGDClassifier
+    cls = _class_name(est)
+    if cls not in _NO_PREDICT_PROBA and type(est) is not SGDClassifier:
+        raise ExportError("%s: %s is not supported" % (path, cls))
+    doc, positive, n = _logistic_regression(est, path, sparse, cls)
+    doc["link"] = "none"
+    return doc, positive, n
+
+
+def _sgd_classifier(est, path, sparse):
+    """SGDClassifier: log_loss is predict_proba of the logistic link (_predict_proba_lr,
+    as LogisticRegression's one-vs-rest); modified_huber is (clip(d, -1, 1) + 1) / 2."""
+    loss = est.loss
+    if loss in ("log_loss", "log"):
+        link = "logistic"
+    elif loss == "modified_huber":
+        link = "modified_huber"
+    else:
+        raise ExportError("%s: SGDClassifier loss=%r has no predict_proba (only 'log_loss' and "
+                          "'modified_huber'; calibrate it with CalibratedClassifierCV)"
+                          % (path, loss))
+    doc, positive, n = _logistic_regression(est, path, sparse, "SGDClassifier")
+    doc["link"] = link
+    return doc, positive, n
+
+
+def _gaussian_nb(est, path, sparse):
+    """GaussianNB: per class, what _joint_log_likelihood computes from the fitted
+    parameters alone, computed here by numpy as scikit-learn computes it: np.log of the
+    prior and -0.5 * np.sum(np.log(2.0 * np.pi * var_)); and theta_, var_."""
+    classes = _binary_classes(est, path)
+    if sparse:
+        raise ExportError("%s: GaussianNB on sparse input is not supported (scikit-learn "
+                          "refuses sparse data)" % path)
+    theta = np.asarray(est.theta_, dtype=np.float64)
+    var = np.asarray(est.var_, dtype=np.float64)
+    prior = np.asarray(est.class_prior_, dtype=np.float64)
+    if theta.ndim != 2 or theta.shape[0] != 2 or var.shape != theta.shape:
+        raise ExportError("%s: GaussianNB theta_ has shape %s" % (path, theta.shape))
+    if not (var > 0).all():
+        raise ExportError("%s: GaussianNB var_ has a value that is not positive" % path)
+    log_prior, log_norm = [], []
+    with np.errstate(divide="ignore"):
+        for i in range(2):
+            log_prior.append(_float(np.log(prior[i]), "%s: log(class_prior_[%d])" % (path, i)))
+            n_ij = -0.5 * np.sum(np.log(2.0 * np.pi * var[i, :]))
+            log_norm.append(_float(n_ij, "%s: -0.5 * sum(log(2 pi var_[%d]))" % (path, i)))
+    doc = {
+        "type": "gaussian_nb",
+        "log_prior": log_prior,
+        "log_norm": log_norm,
+        "theta": [[_float(v, "%s: theta_" % path) for v in row] for row in theta],
+        "var": [[_float(v, "%s: var_" % path) for v in row] for row in var],
+    }
+    return doc, _scalar_label(classes[1], path), theta.shape[1]
+
+
+def _sub_estimator(est, path, sparse, parent):
+    """An estimator inside a composite one: any supported estimator, not a pipeline."""
+    from sklearn.pipeline import Pipeline
+    if type(est) is Pipeline:
+        raise ExportError("%s: a Pipeline inside %s is not supported (the estimators of the "
+                          "document share the preprocessing: put it before the %s)"
+                          % (path, parent, parent))
+    if _is_xgb_classifier(est):
+        # numpy keeps XGBoost's float32 predict_proba float32 through the combination
+        raise ExportError("%s: XGBClassifier inside %s is not supported (its probabilities "
+                          "are float32)" % (path, parent))
+    return _estimator(est, path, sparse)
+
+
+def _check_same_inputs(subs, path, cls):
+    widths = {n for _, _, n in subs}
+    if len(widths) != 1:
+        raise ExportError("%s: the estimators of %s read %s features" % (path, cls, sorted(widths)))
+    return widths.pop()
+
+
+def _voting(est, path, sparse):
+    """VotingClassifier(voting='soft'): np.average of the estimators' predict_proba,
+    weighted by weights (the dropped estimators' left out)."""
+    classes = _binary_classes(est, path)
+    if est.voting != "soft":
+        raise ExportError("%s: VotingClassifier voting=%r has no predict_proba (only 'soft')"
+                          % (path, est.voting))
+    subs = [_sub_estimator(e, "%s.estimators_[%d]" % (path, i), sparse, "VotingClassifier")
+            for i, e in enumerate(est.estimators_)]
+    weights = est._weights_not_none
+    if weights is not None:
+        weights = [_float(w, "%s: weights" % path) for w in weights]
+        if len(weights) != len(subs):
+            raise ExportError("%s: %d weights for %d estimators" % (path, len(weights), len(subs)))
+        if any(w < 0 for w in weights) or not sum(weights) > 0:
+            raise ExportError("%s: VotingClassifier weights=%r is not supported (non-negative "
+                              "weights with a positive sum only)" % (path, weights))
+    n = _check_same_inputs(subs, path, "VotingClassifier")
+    doc = {"type": "voting", "weights": weights, "estimators": [d for d, _, _ in subs]}
+    return doc, _scalar_label(classes[1], path), n
+
+
+def _calibrator(cal, path):
+    from sklearn.calibration import _SigmoidCalibration
+    from sklearn.isotonic import IsotonicRegression
+    if type(cal) is _SigmoidCalibration:
+        return "sigmoid", {"a": _float(cal.a_, path + ": a_"), "b": _float(cal.b_, path + ": b_")}
+    if type(cal) is IsotonicRegression:
+        if cal.out_of_bounds != "clip":
+            raise ExportError("%s: IsotonicRegression out_of_bounds=%r is not supported"
+                              % (path, cal.out_of_bounds))
+        x = np.asarray(cal.X_thresholds_, dtype=np.float64)
+        y = np.asarray(cal.y_thresholds_, dtype=np.float64)
+        if x.ndim != 1 or x.shape != y.shape or len(x) == 0 or (np.diff(x) <= 0).any():
+            raise ExportError("%s: IsotonicRegression thresholds are not increasing" % path)
+        if x[0] != cal.X_min_ or x[-1] != cal.X_max_:
+            raise ExportError("%s: IsotonicRegression X_min_/X_max_ are not the first and "
+                              "last thresholds" % path)
+        if not ((y >= 0) & (y <= 1.0 + 1e-5)).all():
+            raise ExportError("%s: IsotonicRegression y_thresholds_ outside [0, 1]" % path)
+        return "isotonic", {"x": _finite_list(x, path), "y": _finite_list(y, path)}
+    raise ExportError("%s: calibrator %s is not supported" % (path, _class_name(cal)))
+
+
+def _calibrated_pipeline(est):
+    """The Pipeline a CalibratedClassifierCV with a single calibrated classifier
+    calibrates (cv="prefit" or ensemble=False), else None."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+    if type(est) is not CalibratedClassifierCV:
+        return None
+    ccs = getattr(est, "calibrated_classifiers_", None)
+    if ccs is None or len(ccs) != 1 or type(ccs[0].estimator) is not Pipeline or \
+            len(ccs[0].estimator.steps) < 2:
+        return None
+    return ccs[0].estimator
+
+
+def _calibrated(est, path, sparse, inner=None):
+    """CalibratedClassifierCV: the mean of its calibrated_classifiers_, each a fitted
+    estimator whose decision_function (else predict_proba[:, 1]) its calibrator maps.
+
+    inner: (final estimator, path) of the single calibrated Pipeline whose preprocessing
+    the document's blocks already hold (_calibrated_pipeline)."""
+    classes = _binary_classes(est, path)
+    folds = []
+    subs = []
+    methods = set()
+    for i, cc in enumerate(est.calibrated_classifiers_):
+        sub_path = "%s.calibrated_classifiers_[%d]" % (path, i)
+        base = cc.estimator
+        if inner is not None:
+            base, base_path = inner
+        else:
+            base_path = sub_path + ".estimator"
+        if _class_name(base) in _NO_PREDICT_PROBA or (
+                _class_name(base) == "SGDClassifier" and
+                base.loss not in ("log_loss", "log", "modified_huber")):
+            # no predict_proba: calibration reads its decision_function only
+            sub = _linear_decision(base, base_path, sparse)
+        else:
+            sub = _sub_estimator(base, base_path, sparse, "CalibratedClassifierCV")
+        base_classes = getattr(base, "classes_", None)
+        if base_classes is None or len(base_classes) != 2 or \
+                list(base_classes) != list(classes):
+            raise ExportError("%s: the estimator's classes_ %r differ from %r"
+                              % (sub_path, base_classes, list(classes)))
+        has_decision = hasattr(base, "decision_function")
+        if has_decision != (sub[0]["type"] in ("logistic_regression", "gradient_boosting",
+                                               "hist_gradient_boosting", "adaboost")):
+            raise ExportError("%s: %s's decision_function is not supported here"
+                              % (sub_path, _class_name(base)))
+        if len(cc.calibrators) != 1:
+            raise ExportError("%s: %d calibrators (binary: 1)" % (sub_path, len(cc.calibrators)))
+        method, cal = _calibrator(cc.calibrators[0], sub_path + ".calibrators[0]")
+        methods.add(method)
+        subs.append(sub)
+        folds.append({"estimator": sub[0], "calibrator": cal})
+    if not folds:
+        raise ExportError("%s: CalibratedClassifierCV has no calibrated classifiers" % path)
+    if len(methods) != 1:
+        raise ExportError("%s: the folds mix calibration methods %s" % (path, sorted(methods)))
+    n = _check_same_inputs(subs, path, "CalibratedClassifierCV")
+    doc = {"type": "calibrated", "method": methods.pop(), "folds": folds}
+    return doc, _scalar_label(classes[1], path), n
+
+
 def _estimator(est, path, sparse=False):
     """(estimator document, positive class label, number of input features).
 
@@ -1096,9 +1294,22 @@ def _estimator(est, path, sparse=False):
         HistGradientBoostingClassifier: _hist_gradient_boosting,
         AdaBoostClassifier: _adaboost,
     }
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.naive_bayes import GaussianNB
+    exporters.update({
+        SGDClassifier: _sgd_classifier,
+        GaussianNB: _gaussian_nb,
+        VotingClassifier: _voting,
+        CalibratedClassifierCV: _calibrated,
+    })
     if isinstance(est, str):
         raise ExportError("%s: %r is not a classifier" % (path, est))
     est, path = unwrap_search(est, path)
+    if _class_name(est) in _NO_PREDICT_PROBA:
+        raise ExportError("%s: %s has no predict_proba (calibrate it with "
+                          "CalibratedClassifierCV)" % (path, _class_name(est)))
     exporter = exporters.get(type(est))
     if exporter is None and _is_xgb_classifier(est):
         exporter = _xgb_classifier
@@ -1242,7 +1453,8 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
 
     threshold: None for scikit-learn's own predict() rule ("threshold": null,
         with the trees' class-0 fractions), or a number: predicted_class is
-        proba >= threshold.
+        proba >= threshold. A voting or calibrated estimator, whose predict()
+        the core does not compute yet, gets 0.5 for None.
 
     columns: the training frame's column names in order (columns.json), or None
         for the pipeline's feature_names_in_.
@@ -1302,6 +1514,17 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
         raise ExportError("%s: %s is not fitted" % (final_path, _class_name(final)))
     except TypeError:
         pass   # not an estimator: refused below with its class name
+    # a CalibratedClassifierCV of one pipeline (cv="prefit" or ensemble=False): its
+    # preprocessing is the document's, its final estimator the calibrated fold's
+    calibrated = None
+    inner = _calibrated_pipeline(final)
+    if inner is not None:
+        calibrated = (final, final_path)
+        inner_path = "%s.calibrated_classifiers_[0].estimator" % final_path
+        inner_items = [("%s.steps[%d] %r" % (inner_path, i, n), step)
+                       for i, (n, step) in enumerate(inner.steps)]
+        transformers = transformers + inner_items[:-1]
+        final_path, final = inner_items[-1]
 
     # the input columns the pipeline reads, in its own order
     real_steps = [s for _, s in transformers
@@ -1352,8 +1575,15 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
     for step_path, step in transformers:
         blocks, sparse = _compile(step, blocks, sparse, step_path, ctx)
 
-    est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
+    if calibrated is not None:
+        est_doc, positive, n_inputs = _calibrated(calibrated[0], calibrated[1], sparse,
+                                                  (final, final_path))
+    else:
+        est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
     _check_xgboost_blocks(est_doc, blocks, final_path)
+    if threshold is None and est_doc["type"] in _NO_PREDICT_RULE:
+        # the core does not compute their predict() yet: proba >= 0.5, said so
+        threshold = 0.5
     if threshold is None:
         _add_class0_fractions(final, final_path, est_doc)
     for b in blocks:
@@ -1535,12 +1765,22 @@ def reference_frame(observations, columns, allow_inf=()):
     return frame
 
 
+def leaf_estimators(est):
+    """The estimators a composite (voting, calibrated) combines, recursively; else [est]."""
+    if est["type"] == "voting":
+        return [x for sub in est["estimators"] for x in leaf_estimators(sub)]
+    if est["type"] == "calibrated":
+        return [x for fold in est["folds"] for x in leaf_estimators(fold["estimator"])]
+    return [est]
+
+
 def infinite_columns(doc):
     """Number columns whose infinite values reach the estimator unchanged and are
     scored: those read only by blocks without steps, when the estimator is
     hist_gradient_boosting (which takes infinity, force_all_finite=False) or
     xgboost (which checks nothing)."""
-    if doc["estimator"]["type"] not in ("hist_gradient_boosting", "xgboost"):
+    if any(e["type"] not in ("hist_gradient_boosting", "xgboost")
+           for e in leaf_estimators(doc["estimator"])):
         return set()
     out = set()
     for c in doc["columns"]:

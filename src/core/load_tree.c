@@ -200,7 +200,7 @@ is_class_fraction(const cJSON *item)
 static bool
 load_value0(loader *ld, const cJSON *object, size_t nleaves, const cJSON **value0)
 {
-	const estimator *est = &ld->model->estimator;
+	const estimator *est = ld->est;
 	const cJSON *item = member(ld, object, "value0", est->leaves0 != NULL);
 
 	*value0 = NULL;
@@ -223,7 +223,7 @@ load_value0(loader *ld, const cJSON *object, size_t nleaves, const cJSON **value
 static bool
 load_leaf_pair(loader *ld, const cJSON **negative, size_t i, double *leaf)
 {
-	estimator  *est = &ld->model->estimator;
+	estimator  *est = ld->est;
 	size_t		index = (size_t) (leaf - est->leaves);
 	double	   *pair = (double *) est->leaf_pairs + 2 * index;
 
@@ -251,7 +251,7 @@ bool
 load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch *scratch,
 		  tree *t)
 {
-	estimator  *est = &ld->model->estimator;
+	estimator  *est = ld->est;
 	const cJSON *feature;
 	const cJSON *threshold;
 	const cJSON *left;

@@ -66,9 +66,10 @@ static bool
 assign_slots(loader *ld)
 {
 	predict_model *model = ld->model;
-	estimator  *est = &model->estimator;
+	estimator  *est = ld->est;
 	int32_t    *slot_of = arena_alloc(model, model->nfeatures * sizeof(int32_t));
 	feature_use *uses;
+	uint32_t   *block_uses;
 	size_t		nslots = 0;
 	size_t		next_use = 0;
 
@@ -97,13 +98,14 @@ assign_slots(loader *ld)
 			*slot = (uint32_t) slot_of[*slot & NODE_SLOT_MASK] | (*slot & ~NODE_SLOT_MASK);
 		}
 	uses = arena_alloc(model, (nslots ? nslots : 1) * sizeof(feature_use));
-	if (uses == NULL)
+	block_uses = arena_alloc(model, 2 * model->nblocks * sizeof(uint32_t));
+	if (uses == NULL || block_uses == NULL)
 		return fail_memory(ld);
 	for (size_t b = 0; b < model->nblocks; b++)
 	{
 		block	   *blk = &model->blocks[b];
 
-		blk->first_use = (uint32_t) next_use;
+		block_uses[2 * b] = (uint32_t) next_use;
 		for (uint32_t j = 0; j < blk->width; j++)
 			if (slot_of[blk->first_feature + j] >= 0)
 			{
@@ -111,8 +113,9 @@ assign_slots(loader *ld)
 				uses[next_use].slot = (uint32_t) slot_of[blk->first_feature + j];
 				next_use++;
 			}
-		blk->nuses = (uint32_t) (next_use - blk->first_use);
+		block_uses[2 * b + 1] = (uint32_t) (next_use - block_uses[2 * b]);
 		/* scikit-learn checks every feature it casts to float32, read or not */
+		blk->off_too_large32 = 0;	/* counted again by each tree estimator */
 		for (uint32_t j = blk->width; blk->one_hot && j-- > 0;)
 			if (isinf((float) blk->off_values[j]))
 			{
@@ -123,6 +126,7 @@ assign_slots(loader *ld)
 	est->nslots = nslots;
 	est->feature_slot = slot_of;
 	est->uses = uses;
+	est->block_uses = block_uses;
 	return true;
 }
 
@@ -203,7 +207,7 @@ static bool
 load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rules *rules)
 {
 	predict_model *model = ld->model;
-	estimator  *est = &model->estimator;
+	estimator  *est = ld->est;
 	size_t		nsplits;
 	size_t		ncategorical;
 	size_t		largest;
@@ -299,7 +303,7 @@ load_missing_mode(loader *ld, const cJSON *object, tree_rules *rules)
 		return false;
 	path_set(ld, saved);
 	rules->missing_left = (mode == 1);
-	ld->model->estimator.missing_learned = (mode == 1);
+	ld->est->missing_learned = (mode == 1);
 	return true;
 }
 
@@ -317,7 +321,7 @@ load_boosting_loss(loader *ld, const cJSON *object)
 	if ((loss = expect_enum(ld, item, boosting_losses)) < 0)
 		return false;
 	path_set(ld, saved);
-	ld->model->estimator.exponential_loss = (loss == 1);
+	ld->est->exponential_loss = (loss == 1);
 	return true;
 }
 
@@ -329,7 +333,7 @@ load_boosting_loss(loader *ld, const cJSON *object)
 static bool
 load_base_score(loader *ld, const cJSON *object)
 {
-	estimator  *est = &ld->model->estimator;
+	estimator  *est = ld->est;
 	double		p;
 	float		b;
 
@@ -357,7 +361,7 @@ load_zero_is_missing(loader *ld, const cJSON *object)
 		path_push_key(ld, "zero_is_missing");
 		return fail(ld, "expected true or false, got %s", json_type_name(item));
 	}
-	ld->model->estimator.zero_is_missing = cJSON_IsTrue(item);
+	ld->est->zero_is_missing = cJSON_IsTrue(item);
 	return true;
 }
 
@@ -369,7 +373,7 @@ load_xgboost(loader *ld, const cJSON *object)
 	rules.missing_left = true;
 	rules.xgboost = true;
 	/* every split has a default direction: the walk of learned missing values */
-	ld->model->estimator.missing_learned = true;
+	ld->est->missing_learned = true;
 	return check_object(ld, object, xgboost_fields) &&
 		load_base_score(ld, object) &&
 		load_zero_is_missing(ld, object) &&
@@ -379,7 +383,7 @@ load_xgboost(loader *ld, const cJSON *object)
 bool
 load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 {
-	estimator  *est = &ld->model->estimator;
+	estimator  *est = ld->est;
 	tree_rules	rules = {0};
 
 	est->type = type;
@@ -414,7 +418,7 @@ load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 			return check_object(ld, object, adaboost_fields) &&
 				load_required_number(ld, object, "weight_sum", &est->weight_sum) &&
 				load_tree_list(ld, object, false, &rules);
-		case ESTIMATOR_LOGISTIC_REGRESSION:
+		default:
 			break;
 	}
 	return fail(ld, "unsupported estimator");

@@ -92,6 +92,30 @@ REFUSALS = [
 ]
 
 
+def _vote_xgb():
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    return make_pipeline(_pre(), VotingClassifier(
+        [("lr", LogisticRegression(max_iter=500)), ("xgb", _xgb())], voting="soft"))
+
+
+def _calibrated_xgb():
+    from sklearn.calibration import CalibratedClassifierCV
+    return make_pipeline(_pre(), CalibratedClassifierCV(_xgb(), cv=2))
+
+
+# numpy computes the composites in float32 when XGBoost's float32 probabilities come in
+REFUSALS += [
+    ("in_voting", _vote_xgb,
+     "pipeline.steps[1] 'votingclassifier'.estimators_[1]: XGBClassifier inside "
+     "VotingClassifier is not supported (its probabilities are float32)"),
+    ("in_calibrated", _calibrated_xgb,
+     "pipeline.steps[1] 'calibratedclassifiercv'.calibrated_classifiers_[0].estimator: "
+     "XGBClassifier inside CalibratedClassifierCV is not supported (its probabilities are "
+     "float32)"),
+]
+
+
 @pytest.mark.parametrize("case", REFUSALS, ids=[c[0] for c in REFUSALS])
 def test_xgboost_refused(case, titanic, tmp_path):
     name, build, want = case
@@ -105,6 +129,31 @@ def test_xgboost_refused(case, titanic, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert want in proc.stderr, proc.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("composite", ["voting", "calibrated"])
+def test_loader_refuses_xgboost_in_composite(composite, variant_run, predict_score, tmp_path):
+    """The core refuses an xgboost estimator inside a composite by name, as the
+    exporter does, whatever wrote the document."""
+    import json
+    import subprocess
+    doc = json.loads(json.dumps(variant_run("xgboost_dense_missing")["doc"]))
+    if composite == "voting":
+        doc["estimator"] = {"type": "voting", "weights": None, "estimators": [doc["estimator"]]}
+        at = "estimator.estimators[0].type"
+    else:
+        doc["estimator"] = {"type": "calibrated", "method": "sigmoid",
+                            "folds": [{"estimator": doc["estimator"],
+                                       "calibrator": {"a": -1.0, "b": 0.0}}]}
+        at = "estimator.folds[0].estimator.type"
+    doc["threshold"] = 0.5
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    proc = subprocess.run([predict_score, "--model", str(path), "-"], input="{}\n",
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stdout
+    assert '%s: "xgboost" is not supported inside a composite estimator (its probabilities ' \
+        'are float32)' % at in proc.stderr, proc.stderr
 
 
 def test_xgboost_categorical_refused(titanic):

@@ -9,6 +9,10 @@ tutorial's one-hot, whose zeros XGBoost reads as missing), dense input with
 missing values reaching the trees (learned default directions), a base_score
 other than 0.5, the exact and hist tree methods, row and column subsampling,
 and early stopping (predict_proba uses best_iteration + 1 rounds).
+
+BOOSTING_COMPOSITE_VARIANTS put AdaBoost and the exponential loss inside the
+composites (registered in variants_estimators.py): calibration reads their
+decision_function.  XGBClassifier is refused there by name (test_exporter.py).
 """
 
 import warnings
@@ -16,7 +20,8 @@ import warnings
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier, VotingClassifier
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -174,4 +179,31 @@ BOOSTING_VARIANTS = {f.__name__: f for f in [
     adaboost_samme_r_stumps, adaboost_samme_depth3, adaboost_samme_r_extra_trees,
     gradient_boosting_exponential, gradient_boosting_exponential_constant_init,
     gradient_boosting_most_frequent_init,
+]}
+
+
+def voting_adaboost_calibrated_exponential(X, y):
+    """Soft voting (weights 2, 1) of AdaBoost (SAMME.R, 15 stumps) and a
+    CalibratedClassifierCV(sigmoid, cv=2) of GradientBoosting(loss='exponential'), whose
+    raw decision_function each fold's sigmoid maps."""
+    vote = VotingClassifier([
+        ("ada", AdaBoostClassifier(n_estimators=15, random_state=3)),
+        ("gbe", CalibratedClassifierCV(GradientBoostingClassifier(
+            loss="exponential", n_estimators=15, max_depth=2, random_state=6),
+            method="sigmoid", cv=2)),
+    ], voting="soft", weights=[2, 1])
+    return Variant(_fit(make_pipeline(_scaled_pre(), vote), X, y), X, y, False)
+
+
+def calibrated_adaboost_isotonic(X, y):
+    """CalibratedClassifierCV(isotonic, cv=2) of AdaBoost (SAMME, 15 depth-2 trees): the
+    decision_function before its halving, through np.interp."""
+    cal = CalibratedClassifierCV(AdaBoostClassifier(
+        estimator=DecisionTreeClassifier(max_depth=2), algorithm="SAMME", n_estimators=15,
+        random_state=4), method="isotonic", cv=2)
+    return Variant(_fit(make_pipeline(_scaled_pre(), cal), X, y), X, y, False)
+
+
+BOOSTING_COMPOSITE_VARIANTS = {f.__name__: f for f in [
+    voting_adaboost_calibrated_exponential, calibrated_adaboost_isotonic,
 ]}

@@ -68,6 +68,13 @@ MODELS.update({
         tree_variants.BOOSTING_VARIANTS["gradient_boosting_exponential_constant_init"],
 })
 
+# issue 18's final estimators go through the same core in every adapter
+import variants_estimators  # noqa: E402  (test/parity/)
+MODELS.update({name: variants_estimators.ESTIMATOR_VARIANTS[name] for name in [
+    "sgd_modified_huber", "gaussian_nb_wide", "voting_soft_weighted",
+    "calibrated_isotonic_boosting_single", "calibrated_linear_svc",
+]})
+
 
 @pytest.fixture(scope="session")
 def workdir():

@@ -46,5 +46,6 @@ void		registry_error_tests(void);
 void		xgboost_tests(void);
 void		adaboost_tests(void);
 void		predicted_class_tests(void);
+void		ensemble_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

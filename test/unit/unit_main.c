@@ -90,6 +90,7 @@ main(void)
 	xgboost_tests();
 	adaboost_tests();
 	predicted_class_tests();
+	ensemble_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }
