@@ -113,8 +113,7 @@ def test_sql_scorer_equals_predict_score(name, managed_db, tmp_path):
         proc = subprocess.run([PREDICT_SCORE, "--model", str(path), "--sql"],
                               capture_output=True, text=True)
         assert proc.returncode == 2 and proc.stdout == "", proc.stdout[:200]
-        assert proc.stderr == "predict-score: %s: %s
-" % (path, REFUSED[refused[0]]), \
+        assert proc.stderr == "predict-score: %s: %s\n" % (path, REFUSED[refused[0]]), \
             proc.stderr
         return
     model = doc["name"]
