@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tree models: bin/predict-score against scikit-learn on the same rows, one core.
 
-usage: bench/trees.py [--rows N] [--predict-score PATH] [--no-complete-forest]
+usage: bench/trees.py [--rows N] [--predict-score PATH] [--no-complete-forest] [--only NAME]
 
 Fits on the Titanic data (synthetic when the CSV is absent), exports with
 tools/predict_export.py, samples N rows (default 1,000,000, with replacement,
@@ -10,6 +10,8 @@ fixed seed) and times, pinned to CPU 0 with OPENBLAS/OMP/MKL threads at 1:
     (constant imputer + sparse one-hot, mean imputer);
   - a 100-iteration HistGradientBoostingClassifier (OrdinalEncoder categories
     as categorical features, numbers with their missing values);
+  - a 100-tree XGBoost XGBClassifier (n_jobs=1) on the tutorial's preprocessing
+    (sparse: its zeros are missing values for XGBoost);
 for each: predict-score reading the rows as JSON lines (parse + score + print)
 and scikit-learn predict_proba on the same rows as one DataFrame (batch; the
 frame is built before the clock starts), and checks they agree bit for bit.
@@ -72,6 +74,21 @@ def hist_gradient_boosting(X, y):
     return make_pipeline(pre, HistGradientBoostingClassifier(
         max_iter=100, early_stopping=False, categorical_features=[0, 1, 2],
         random_state=0)).fit(X, y)
+
+
+def xgboost_classifier(X, y):
+    import xgboost
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    pre = ColumnTransformer([
+        ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                              OneHotEncoder(handle_unknown="ignore")), CAT),
+        ("num", SimpleImputer(strategy="mean"), NUM),
+    ])
+    return make_pipeline(pre, xgboost.XGBClassifier(
+        n_estimators=100, n_jobs=1, random_state=0)).fit(X, y)
 
 
 def child_cpu():
@@ -169,6 +186,8 @@ def main():
     ap.add_argument("--predict-score", default=os.path.join(REPO, "bin", "predict-score"))
     ap.add_argument("--no-complete-forest", action="store_true",
                     help="skip the 110 MB synthetic forest of complete trees")
+    ap.add_argument("--only", choices=["forest", "hist", "xgboost"],
+                    help="time this model only (no load times)")
     args = ap.parse_args()
 
     X, y = features_and_target(load_titanic())
@@ -184,13 +203,21 @@ def main():
           % (args.rows, os.path.getsize(obs_path) / 1e6))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        models = [("RandomForestClassifier(n_estimators=100), tutorial preprocessing", forest(X, y)),
-                  ("HistGradientBoostingClassifier(max_iter=100), categorical + missing values",
-                   hist_gradient_boosting(X, y))]
+        builders = [
+            ("forest", "RandomForestClassifier(n_estimators=100), tutorial preprocessing", forest),
+            ("hist", "HistGradientBoostingClassifier(max_iter=100), categorical + missing values",
+             hist_gradient_boosting),
+            ("xgboost", "XGBClassifier(n_estimators=100, n_jobs=1), tutorial preprocessing",
+             xgboost_classifier)]
+        models = [(label, build(X, y)) for key, label, build in builders
+                  if args.only in (None, key)]
     ok = True
     for label, pipeline in models:
         ok &= bench_model(label, pipeline, rows, typed, obs_path, work, args.predict_score)
     os.unlink(obs_path)
+    if args.only:
+        os.rmdir(work)
+        return 0 if ok else 1
 
     print("load time, 500 trees of depth 12 (predict-score on no input, best of 3):")
     with warnings.catch_warnings():

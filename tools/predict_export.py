@@ -38,12 +38,21 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   ``RandomForestClassifier``/``ExtraTreesClassifier`` -> ``random_forest``:
   each ``tree_`` as compact arrays renumbered in preorder, leaves holding
   classes_[1]'s fraction computed as ``predict_proba`` does.
-- ``GradientBoostingClassifier`` (binary log-loss) -> ``gradient_boosting``:
+- ``GradientBoostingClassifier`` (binary log-loss or exponential) -> ``gradient_boosting``:
   the init estimator's raw prediction from ``_raw_predict_init``, the
   learning rate and the regression trees' leaf values.
 - ``HistGradientBoostingClassifier`` (binary) -> ``hist_gradient_boosting``:
   the baseline, the known categories, each predictor's nodes with their
   missing-value direction and raw category bitsets.
+
+- ``AdaBoostClassifier`` over decision trees (SAMME.R or SAMME) -> ``adaboost``:
+  per leaf both classes' contributions to ``decision_function``'s sum, computed
+  with scikit-learn's own ``_samme_proba`` (SAMME.R) or weighted vote (SAMME),
+  and ``estimator_weights_.sum()``.
+- ``xgboost.XGBClassifier`` (binary:logistic, gbtree) -> ``xgboost``: the
+  booster's JSON model (``save_raw("json")``): base_score, and each tree's
+  float32 split conditions, default directions and leaf values, up to
+  ``best_iteration`` after early stopping.
 
 Sparsity is tracked through the pipeline because it changes the scalers'
 arithmetic: a OneHotEncoder with sparse output makes the matrix sparse, a
@@ -847,13 +856,14 @@ def _binary_classes(est, path):
     return classes
 
 
-def _logistic_regression(est, path, sparse):
+def _logistic_regression(est, path, sparse, cls="LogisticRegression"):
     classes = _binary_classes(est, path)
     coef = np.asarray(est.coef_, dtype=np.float64)
     if coef.ndim != 2 or coef.shape[0] != 1:
-        raise ExportError("%s: LogisticRegression coef_ has shape %s" % (path, coef.shape))
-    ovr = est.multi_class in ("ovr", "warn") or (
-        est.multi_class == "auto"
+        raise ExportError("%s: %s coef_ has shape %s" % (path, cls, coef.shape))
+    multi_class = getattr(est, "multi_class", "ovr")
+    ovr = multi_class in ("ovr", "warn") or (
+        multi_class == "auto"
         and (classes.size <= 2 or est.solver in ("liblinear", "newton-cholesky")))
     link = "logistic" if ovr else "softmax"
     intercept = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
@@ -1050,10 +1060,10 @@ def _gradient_boosting(est, path, sparse):
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
     loss = _class_name(_internal(est, "_loss", path))
-    if est.loss not in ("log_loss", "deviance") or \
-            loss not in ("BinomialDeviance", "HalfBinomialLoss"):
+    if est.loss not in ("log_loss", "deviance", "exponential") or \
+            loss not in ("BinomialDeviance", "HalfBinomialLoss", "ExponentialLoss"):
         raise ExportError("%s: GradientBoostingClassifier loss=%r is not supported (binary "
-                          "log_loss only)" % (path, est.loss))
+                          "log_loss or exponential only)" % (path, est.loss))
     init = est.init_
     if not (isinstance(init, str) and init == "zero"):
         if type(init) is not DummyClassifier or init.strategy not in (
@@ -1079,6 +1089,9 @@ def _gradient_boosting(est, path, sparse):
     doc = {"type": "gradient_boosting", "init": _float(raw[0, 0], path + ": init"),
            "learning_rate": _float(est.learning_rate, path + ": learning_rate"),
            "missing": missing, "trees": trees}
+    if loss == "ExponentialLoss":
+        # only then: a log_loss document stays readable by loaders without "loss"
+        doc["loss"] = "exponential"
     return doc, _scalar_label(classes[1], path), n
 
 
@@ -1181,13 +1194,389 @@ def _hist_gradient_boosting(est, path, sparse):
     return doc, _scalar_label(classes[1], path), n
 
 
+class _LeafProba:
+    """Stands for a tree in _samme_proba: predict_proba returns the given rows."""
+
+    def __init__(self, proba):
+        self.proba = proba
+
+    def predict_proba(self, X):
+        return self.proba
+
+
+def _adaboost_contributions(est, tree, algorithm, weight):
+    """Leaf ids -> (n, 2) array: each leaf's contribution to the two columns of
+    AdaBoostClassifier.decision_function's sum, computed by the same numpy operations
+    that scikit-learn 1.2 applies to a row that reaches the leaf: SAMME.R's
+    _samme_proba of the tree's predict_proba, SAMME's (predict == classes) * weight."""
+    from sklearn.ensemble._weight_boosting import _samme_proba
+
+    def contributions(leaves):
+        value = tree.tree_.value[leaves, 0, :].astype(np.float64)
+        if algorithm == "SAMME":
+            pred = tree.classes_.take(np.argmax(value, axis=1), axis=0)
+            return (pred == est.classes_[:, np.newaxis]).T * weight
+        # DecisionTreeClassifier.predict_proba, then _samme_proba itself
+        proba = value[:, :tree.n_classes_]
+        normalizer = proba.sum(axis=1)[:, np.newaxis]
+        normalizer[normalizer == 0.0] = 1.0
+        proba /= normalizer
+        return _samme_proba(_LeafProba(proba), est.n_classes_, None)
+    return contributions
+
+
+def _adaboost(est, path, sparse):
+    """AdaBoostClassifier over decision trees: each tree with both classes' leaf
+    contributions (value: classes_[1]'s, value_negative: classes_[0]'s) and the sum of
+    estimator_weights_ that decision_function divides by."""
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+    classes = _binary_classes(est, path)
+    n = int(est.n_features_in_)
+    if est.algorithm not in ("SAMME.R", "SAMME"):
+        raise ExportError("%s: AdaBoostClassifier algorithm=%r is not supported"
+                          % (path, est.algorithm))
+    base = getattr(est, "estimator_", None) or getattr(est, "base_estimator_", None)
+    if type(base) not in (DecisionTreeClassifier, ExtraTreeClassifier):
+        raise ExportError("%s: AdaBoostClassifier estimator=%s is not supported (decision "
+                          "trees only)" % (path, _class_name(base)))
+    trees = []
+    weights = np.asarray(est.estimator_weights_, dtype=np.float64)
+    for i, tree in enumerate(est.estimators_):
+        sub = "%s.estimators_[%d]" % (path, i)
+        if type(tree) not in (DecisionTreeClassifier, ExtraTreeClassifier):
+            raise ExportError("%s: AdaBoostClassifier estimator=%s is not supported (decision "
+                              "trees only)" % (sub, _class_name(tree)))
+        if tree.n_outputs_ != 1 or list(tree.classes_) != list(classes):
+            raise ExportError("%s: the tree's classes %r differ from the ensemble's"
+                              % (sub, list(tree.classes_)))
+        columns = {}
+
+        def class_one(leaves, tree=tree, i=i, columns=columns):
+            c = np.asarray(_adaboost_contributions(est, tree, est.algorithm, weights[i])(leaves))
+            columns["negative"] = _finite_list(c[:, 0], sub)
+            return c[:, 1]
+        doc = _standard_tree(tree, sub, class_one, False)
+        doc["value_negative"] = columns["negative"]
+        trees.append(doc)
+    weight_sum = _float(weights.sum(), path + ": estimator_weights_.sum()")
+    if weight_sum == 0:
+        raise ExportError("%s: estimator_weights_ sum to 0" % path)
+    doc = {"type": "adaboost", "weight_sum": weight_sum, "trees": trees}
+    return doc, _scalar_label(classes[1], path), n
+
+
+def _float32_from_json(value, what):
+    """The float32 that XGBoost's JSON model wrote as value (its shortest decimal, read
+    here as a float64): the float32 near value whose own shortest decimal reads as the
+    same float64, which rules out a rounding of the decimal between two float32s."""
+    d = float(value)
+    if not math.isfinite(d):
+        raise ExportError("%s: %r is not a finite number" % (what, value))
+    f = np.float32(d)
+    for g in (f, np.nextafter(f, np.float32(np.inf)), np.nextafter(f, np.float32(-np.inf))):
+        if np.isfinite(g) and float(np.format_float_scientific(g, unique=True)) == d:
+            return float(g)
+    raise ExportError("%s: %r is not a float32 written by XGBoost" % (what, value))
+
+
+def _xgboost_tree(tree, sub):
+    """One tree of XGBoost's JSON model as the format's compact arrays, in preorder.
+
+    A node is a leaf when left_children is -1; a leaf's value is its split_conditions
+    entry (XGBoost keeps the leaf value in the split condition's place)."""
+    left, right = tree["left_children"], tree["right_children"]
+    cond, feature = tree["split_conditions"], tree["split_indices"]
+    default_left, split_type = tree["default_left"], tree.get("split_type", [])
+    n = len(left)
+    if not (len(right) == len(cond) == len(feature) == len(default_left) == n) or n == 0:
+        raise ExportError("%s: the tree's node arrays have different lengths" % sub)
+    splits, leaves = _preorder(0, lambda k: left[k] == -1, lambda k: int(left[k]),
+                               lambda k: int(right[k]))
+    if any(split_type[k] != 0 for k in splits if k < len(split_type)):
+        raise ExportError("%s: XGBClassifier categorical splits (enable_categorical=True) are "
+                          "not supported; encode the categories in the pipeline" % sub)
+    ref = _references(splits, leaves, n)
+    return {
+        "feature": [int(feature[k]) for k in splits],
+        "threshold": [_float32_from_json(cond[k], "%s: split_conditions[%d]" % (sub, k))
+                      for k in splits],
+        "left": [int(ref[left[k]]) for k in splits],
+        "right": [int(ref[right[k]]) for k in splits],
+        "missing_left": [int(bool(default_left[k])) for k in splits],
+        "value": [_float32_from_json(cond[k], "%s: leaf %d" % (sub, k)) for k in leaves],
+    }
+
+
+def _xgb_classifier(est, path, sparse):
+    """XGBClassifier (binary:logistic, gbtree) from its booster's JSON model
+    (save_raw("json")), the trees predict_proba uses (best_iteration after early
+    stopping): XGBoost's own document, not the wrapper's private state."""
+    classes = _binary_classes(est, path)
+    if not _is_nan(est.missing):
+        raise ExportError("%s: XGBClassifier missing=%r is not supported (only NaN, the "
+                          "default)" % (path, est.missing))
+    predictor = est.get_xgb_params().get("predictor")
+    if predictor not in (None, "auto"):
+        raise ExportError("%s: XGBClassifier predictor=%r is not supported (only the default, "
+                          "which predicts in place)" % (path, predictor))
+    model = json.loads(bytes(est.get_booster().save_raw("json")))["learner"]
+    objective = model["objective"]["name"]
+    if objective != "binary:logistic":
+        raise ExportError("%s: XGBClassifier objective=%r is not supported (binary:logistic "
+                          "only)" % (path, objective))
+    booster = model["gradient_booster"]["name"]
+    if booster != "gbtree":
+        raise ExportError("%s: XGBClassifier booster=%r is not supported (gbtree only)"
+                          % (path, booster))
+    param = model["learner_model_param"]
+    if int(param.get("num_class", "0")) != 0 or int(param.get("num_target", "1")) != 1:
+        raise ExportError("%s: XGBClassifier with num_class=%s is not supported (binary only)"
+                          % (path, param.get("num_class")))
+    if "c" in (model.get("feature_types") or []):
+        raise ExportError("%s: XGBClassifier categorical features (enable_categorical=True) "
+                          "are not supported; encode the categories in the pipeline" % path)
+    n = int(param["num_feature"])
+    trees = model["gradient_booster"]["model"]["trees"]
+    per_iteration = int(model["gradient_booster"]["model"]["gbtree_model_param"]
+                        ["num_parallel_tree"])
+    # XGBModel.predict's iteration range: best_iteration + 1 rounds when early stopping
+    # recorded one, else every tree
+    try:
+        end = (int(est.best_iteration) + 1) * per_iteration
+    except AttributeError:
+        end = len(trees)
+    if not 0 < end <= len(trees):
+        raise ExportError("%s: best_iteration selects %d of %d trees" % (path, end, len(trees)))
+    doc = {"type": "xgboost",
+           "base_score": _float32_from_json(param["base_score"], path + ": base_score"),
+           "zero_is_missing": bool(sparse),
+           "trees": [_xgboost_tree(t, "%s: trees[%d]" % (path, i))
+                     for i, t in enumerate(trees[:end])]}
+    return doc, _scalar_label(classes[1], path), n
+
+
+def _is_xgb_classifier(est):
+    cls = type(est)
+    return cls.__name__ == "XGBClassifier" and cls.__module__.split(".")[0] == "xgboost"
+
+
+def _check_xgboost_blocks(est_doc, blocks, path):
+    """XGBoost reads a sparse matrix's zeros as missing and its stored values as present:
+    the format says "a zero is missing", which a scaler on the sparse matrix could break
+    (a stored value scaled to zero stays stored)."""
+    if est_doc["type"] != "xgboost" or not est_doc["zero_is_missing"]:
+        return
+    for b in blocks:
+        if not b.one_hot and any(st["type"] == "multiply" for st in b.steps):
+            raise ExportError("%s: XGBClassifier after a scaler on a sparse matrix (column %r) "
+                              "is not supported" % (path, b.column))
+
+
+# composites whose predict() the core does not compute yet: exported with threshold 0.5
+_NO_PREDICT_RULE = ("voting", "calibrated")
+
+
+# linear classifiers without predict_proba: refused by name (calibrate them instead)
+_NO_PREDICT_PROBA = ("LinearSVC", "RidgeClassifier", "RidgeClassifierCV", "Perceptron",
+                     "PassiveAggressiveClassifier")
+
+
+def _linear_decision(est, path, sparse):
+    """A linear classifier's decision_function alone (LinearClassifierMixin: X @ coef_.T +
+    intercept_), for a calibrated fold: link "none"."""
+    from sklearn.linear_model import SGDClassifier
+    cls = _class_name(est)
+    if cls not in _NO_PREDICT_PROBA and type(est) is not SGDClassifier:
+        raise ExportError("%s: %s is not supported" % (path, cls))
+    doc, positive, n = _logistic_regression(est, path, sparse, cls)
+    doc["link"] = "none"
+    return doc, positive, n
+
+
+def _sgd_classifier(est, path, sparse):
+    """SGDClassifier: log_loss is predict_proba of the logistic link (_predict_proba_lr,
+    as LogisticRegression's one-vs-rest); modified_huber is (clip(d, -1, 1) + 1) / 2."""
+    loss = est.loss
+    if loss in ("log_loss", "log"):
+        link = "logistic"
+    elif loss == "modified_huber":
+        link = "modified_huber"
+    else:
+        raise ExportError("%s: SGDClassifier loss=%r has no predict_proba (only 'log_loss' and "
+                          "'modified_huber'; calibrate it with CalibratedClassifierCV)"
+                          % (path, loss))
+    doc, positive, n = _logistic_regression(est, path, sparse, "SGDClassifier")
+    doc["link"] = link
+    return doc, positive, n
+
+
+def _gaussian_nb(est, path, sparse):
+    """GaussianNB: per class, what _joint_log_likelihood computes from the fitted
+    parameters alone, computed here by numpy as scikit-learn computes it: np.log of the
+    prior and -0.5 * np.sum(np.log(2.0 * np.pi * var_)); and theta_, var_."""
+    classes = _binary_classes(est, path)
+    if sparse:
+        raise ExportError("%s: GaussianNB on sparse input is not supported (scikit-learn "
+                          "refuses sparse data)" % path)
+    theta = np.asarray(est.theta_, dtype=np.float64)
+    var = np.asarray(est.var_, dtype=np.float64)
+    prior = np.asarray(est.class_prior_, dtype=np.float64)
+    if theta.ndim != 2 or theta.shape[0] != 2 or var.shape != theta.shape:
+        raise ExportError("%s: GaussianNB theta_ has shape %s" % (path, theta.shape))
+    if not (var > 0).all():
+        raise ExportError("%s: GaussianNB var_ has a value that is not positive" % path)
+    log_prior, log_norm = [], []
+    with np.errstate(divide="ignore"):
+        for i in range(2):
+            log_prior.append(_float(np.log(prior[i]), "%s: log(class_prior_[%d])" % (path, i)))
+            n_ij = -0.5 * np.sum(np.log(2.0 * np.pi * var[i, :]))
+            log_norm.append(_float(n_ij, "%s: -0.5 * sum(log(2 pi var_[%d]))" % (path, i)))
+    doc = {
+        "type": "gaussian_nb",
+        "log_prior": log_prior,
+        "log_norm": log_norm,
+        "theta": [[_float(v, "%s: theta_" % path) for v in row] for row in theta],
+        "var": [[_float(v, "%s: var_" % path) for v in row] for row in var],
+    }
+    return doc, _scalar_label(classes[1], path), theta.shape[1]
+
+
+def _sub_estimator(est, path, sparse, parent):
+    """An estimator inside a composite one: any supported estimator, not a pipeline."""
+    from sklearn.pipeline import Pipeline
+    if type(est) is Pipeline:
+        raise ExportError("%s: a Pipeline inside %s is not supported (the estimators of the "
+                          "document share the preprocessing: put it before the %s)"
+                          % (path, parent, parent))
+    if _is_xgb_classifier(est):
+        # numpy keeps XGBoost's float32 predict_proba float32 through the combination
+        raise ExportError("%s: XGBClassifier inside %s is not supported (its probabilities "
+                          "are float32)" % (path, parent))
+    return _estimator(est, path, sparse)
+
+
+def _check_same_inputs(subs, path, cls):
+    widths = {n for _, _, n in subs}
+    if len(widths) != 1:
+        raise ExportError("%s: the estimators of %s read %s features" % (path, cls, sorted(widths)))
+    return widths.pop()
+
+
+def _voting(est, path, sparse):
+    """VotingClassifier(voting='soft'): np.average of the estimators' predict_proba,
+    weighted by weights (the dropped estimators' left out)."""
+    classes = _binary_classes(est, path)
+    if est.voting != "soft":
+        raise ExportError("%s: VotingClassifier voting=%r has no predict_proba (only 'soft')"
+                          % (path, est.voting))
+    subs = [_sub_estimator(e, "%s.estimators_[%d]" % (path, i), sparse, "VotingClassifier")
+            for i, e in enumerate(est.estimators_)]
+    weights = est._weights_not_none
+    if weights is not None:
+        weights = [_float(w, "%s: weights" % path) for w in weights]
+        if len(weights) != len(subs):
+            raise ExportError("%s: %d weights for %d estimators" % (path, len(weights), len(subs)))
+        if any(w < 0 for w in weights) or not sum(weights) > 0:
+            raise ExportError("%s: VotingClassifier weights=%r is not supported (non-negative "
+                              "weights with a positive sum only)" % (path, weights))
+    n = _check_same_inputs(subs, path, "VotingClassifier")
+    doc = {"type": "voting", "weights": weights, "estimators": [d for d, _, _ in subs]}
+    return doc, _scalar_label(classes[1], path), n
+
+
+def _calibrator(cal, path):
+    from sklearn.calibration import _SigmoidCalibration
+    from sklearn.isotonic import IsotonicRegression
+    if type(cal) is _SigmoidCalibration:
+        return "sigmoid", {"a": _float(cal.a_, path + ": a_"), "b": _float(cal.b_, path + ": b_")}
+    if type(cal) is IsotonicRegression:
+        if cal.out_of_bounds != "clip":
+            raise ExportError("%s: IsotonicRegression out_of_bounds=%r is not supported"
+                              % (path, cal.out_of_bounds))
+        x = np.asarray(cal.X_thresholds_, dtype=np.float64)
+        y = np.asarray(cal.y_thresholds_, dtype=np.float64)
+        if x.ndim != 1 or x.shape != y.shape or len(x) == 0 or (np.diff(x) <= 0).any():
+            raise ExportError("%s: IsotonicRegression thresholds are not increasing" % path)
+        if x[0] != cal.X_min_ or x[-1] != cal.X_max_:
+            raise ExportError("%s: IsotonicRegression X_min_/X_max_ are not the first and "
+                              "last thresholds" % path)
+        if not ((y >= 0) & (y <= 1.0 + 1e-5)).all():
+            raise ExportError("%s: IsotonicRegression y_thresholds_ outside [0, 1]" % path)
+        return "isotonic", {"x": _finite_list(x, path), "y": _finite_list(y, path)}
+    raise ExportError("%s: calibrator %s is not supported" % (path, _class_name(cal)))
+
+
+def _calibrated_pipeline(est):
+    """The Pipeline a CalibratedClassifierCV with a single calibrated classifier
+    calibrates (cv="prefit" or ensemble=False), else None."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+    if type(est) is not CalibratedClassifierCV:
+        return None
+    ccs = getattr(est, "calibrated_classifiers_", None)
+    if ccs is None or len(ccs) != 1 or type(ccs[0].estimator) is not Pipeline or \
+            len(ccs[0].estimator.steps) < 2:
+        return None
+    return ccs[0].estimator
+
+
+def _calibrated(est, path, sparse, inner=None):
+    """CalibratedClassifierCV: the mean of its calibrated_classifiers_, each a fitted
+    estimator whose decision_function (else predict_proba[:, 1]) its calibrator maps.
+
+    inner: (final estimator, path) of the single calibrated Pipeline whose preprocessing
+    the document's blocks already hold (_calibrated_pipeline)."""
+    classes = _binary_classes(est, path)
+    folds = []
+    subs = []
+    methods = set()
+    for i, cc in enumerate(est.calibrated_classifiers_):
+        sub_path = "%s.calibrated_classifiers_[%d]" % (path, i)
+        base = cc.estimator
+        if inner is not None:
+            base, base_path = inner
+        else:
+            base_path = sub_path + ".estimator"
+        if _class_name(base) in _NO_PREDICT_PROBA or (
+                _class_name(base) == "SGDClassifier" and
+                base.loss not in ("log_loss", "log", "modified_huber")):
+            # no predict_proba: calibration reads its decision_function only
+            sub = _linear_decision(base, base_path, sparse)
+        else:
+            sub = _sub_estimator(base, base_path, sparse, "CalibratedClassifierCV")
+        base_classes = getattr(base, "classes_", None)
+        if base_classes is None or len(base_classes) != 2 or \
+                list(base_classes) != list(classes):
+            raise ExportError("%s: the estimator's classes_ %r differ from %r"
+                              % (sub_path, base_classes, list(classes)))
+        has_decision = hasattr(base, "decision_function")
+        if has_decision != (sub[0]["type"] in ("logistic_regression", "gradient_boosting",
+                                               "hist_gradient_boosting", "adaboost")):
+            raise ExportError("%s: %s's decision_function is not supported here"
+                              % (sub_path, _class_name(base)))
+        if len(cc.calibrators) != 1:
+            raise ExportError("%s: %d calibrators (binary: 1)" % (sub_path, len(cc.calibrators)))
+        method, cal = _calibrator(cc.calibrators[0], sub_path + ".calibrators[0]")
+        methods.add(method)
+        subs.append(sub)
+        folds.append({"estimator": sub[0], "calibrator": cal})
+    if not folds:
+        raise ExportError("%s: CalibratedClassifierCV has no calibrated classifiers" % path)
+    if len(methods) != 1:
+        raise ExportError("%s: the folds mix calibration methods %s" % (path, sorted(methods)))
+    n = _check_same_inputs(subs, path, "CalibratedClassifierCV")
+    doc = {"type": "calibrated", "method": methods.pop(), "folds": folds}
+    return doc, _scalar_label(classes[1], path), n
+
+
 def _estimator(est, path, sparse=False):
     """(estimator document, positive class label, number of input features).
 
     sparse: whether the preprocessing hands the estimator a sparse matrix.
     """
-    from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
-                                  HistGradientBoostingClassifier, RandomForestClassifier)
+    from sklearn.ensemble import (AdaBoostClassifier, ExtraTreesClassifier,
+                                  GradientBoostingClassifier, HistGradientBoostingClassifier,
+                                  RandomForestClassifier)
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
     exporters = {
@@ -1201,11 +1590,27 @@ def _estimator(est, path, sparse=False):
         ExtraTreesClassifier: _random_forest,
         GradientBoostingClassifier: _gradient_boosting,
         HistGradientBoostingClassifier: _hist_gradient_boosting,
+        AdaBoostClassifier: _adaboost,
     }
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.naive_bayes import GaussianNB
+    exporters.update({
+        SGDClassifier: _sgd_classifier,
+        GaussianNB: _gaussian_nb,
+        VotingClassifier: _voting,
+        CalibratedClassifierCV: _calibrated,
+    })
     if isinstance(est, str):
         raise ExportError("%s: %r is not a classifier" % (path, est))
     est, path = unwrap_search(est, path)
+    if _class_name(est) in _NO_PREDICT_PROBA:
+        raise ExportError("%s: %s has no predict_proba (calibrate it with "
+                          "CalibratedClassifierCV)" % (path, _class_name(est)))
     exporter = exporters.get(type(est))
+    if exporter is None and _is_xgb_classifier(est):
+        exporter = _xgb_classifier
     if exporter is None:
         raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
     return exporter(est, path, sparse)
@@ -1246,10 +1651,30 @@ SUPPORTED = [
     ("ExtraTreeClassifier", "final step", "binary"),
     ("RandomForestClassifier", "final step", "binary"),
     ("ExtraTreesClassifier", "final step", "binary"),
-    ("GradientBoostingClassifier", "final step", "binary `log_loss`; `init` the default "
-     "prior, `'zero'` or a constant `DummyClassifier`"),
+    ("GradientBoostingClassifier", "final step", "binary `log_loss` or `exponential`; `init` "
+     "the default prior, `'zero'` or a constant `DummyClassifier`"),
     ("HistGradientBoostingClassifier", "final step", "binary; `categorical_features` as "
      "indices or a mask (codes 0 to 255), not `'from_dtype'`"),
+    ("AdaBoostClassifier", "final step", "binary; SAMME.R or SAMME over decision trees"),
+    ("XGBClassifier", "final step", "XGBoost 1.7's; `binary:logistic`, booster `gbtree`, "
+     "`missing` NaN; not categorical features; not in managed mode"),
+    ("SGDClassifier", "final step", "binary; `loss` `log_loss` or `modified_huber`"),
+    ("GaussianNB", "final step", "binary; dense input; not in managed mode"),
+    ("VotingClassifier", "final step", "`voting='soft'` over supported estimators (not "
+     "pipelines); weights"),
+    ("CalibratedClassifierCV", "final step", "sigmoid or isotonic, every `cv` and `ensemble`, "
+     "over a supported estimator or `LinearSVC`, `RidgeClassifier`, `Perceptron`"),
+    ("VarianceThreshold", "after the ColumnTransformer", "its fitted mask"),
+    ("SelectKBest", "after the ColumnTransformer", "its fitted mask (also `SelectPercentile`, "
+     "`GenericUnivariateSelect`, `SelectFromModel`)"),
+    ("PolynomialFeatures", "after the ColumnTransformer", "`degree`, `interaction_only`, "
+     "`include_bias`; degree 2 at most on sparse input"),
+    ("SplineTransformer", "after the ColumnTransformer", "every `extrapolation` (`'linear'` "
+     "from degree 2); periodic ones not in managed mode"),
+    ("PCA", "after the ColumnTransformer", "`whiten`; dense input; not before a tree"),
+    ("Normalizer", "after the ColumnTransformer", "l1, l2, max; l1/l2 not before a tree"),
+    ("FeatureUnion", "after the ColumnTransformer", "of the transformers above; "
+     "`transformer_weights`"),
     ("GridSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
     ("RandomizedSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
     ("HalvingGridSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
@@ -1331,6 +1756,12 @@ def bundle_message(obj, source=None):
     return ("%s holds %s, not a fitted pipeline: pickle the fitted pipeline itself (e.g. "
             "joblib.dump(%s, 'pipeline.pkl'))%s" % (where, found, ref, columns))
 # the feature stage: transformers of the whole feature vector
+
+# the estimators the core scores on the feature stage's dense vector (model.c's
+# stage_estimator)
+_STAGE_ESTIMATORS = ("logistic_regression", "decision_tree", "random_forest",
+                     "gradient_boosting", "hist_gradient_boosting")
+
 
 def _stage_classes():
     """The transformers the feature stage compiles, by class."""
@@ -1750,7 +2181,8 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
 
     threshold: None for scikit-learn's own predict() rule ("threshold": null,
         with the trees' class-0 fractions), or a number: predicted_class is
-        proba >= threshold.
+        proba >= threshold. A voting or calibrated estimator, whose predict()
+        the core does not compute yet, gets 0.5 for None.
 
     columns: the training frame's column names in order (columns.json), or None
         for the pipeline's feature_names_in_.
@@ -1810,6 +2242,17 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
         raise ExportError("%s: %s is not fitted" % (final_path, _class_name(final)))
     except TypeError:
         pass   # not an estimator: refused below with its class name
+    # a CalibratedClassifierCV of one pipeline (cv="prefit" or ensemble=False): its
+    # preprocessing is the document's, its final estimator the calibrated fold's
+    calibrated = None
+    inner = _calibrated_pipeline(final)
+    if inner is not None:
+        calibrated = (final, final_path)
+        inner_path = "%s.calibrated_classifiers_[0].estimator" % final_path
+        inner_items = [("%s.steps[%d] %r" % (inner_path, i, n), step)
+                       for i, (n, step) in enumerate(inner.steps)]
+        transformers = transformers + inner_items[:-1]
+        final_path, final = inner_items[-1]
 
     # the input columns the pipeline reads, in its own order
     real_steps = [s for _, s in transformers
@@ -1874,9 +2317,21 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
     if stage is not None:
         sparse = stage.sparse
 
-    est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
+    if calibrated is not None:
+        est_doc, positive, n_inputs = _calibrated(calibrated[0], calibrated[1], sparse,
+                                                  (final, final_path))
+    else:
+        est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
+    _check_xgboost_blocks(est_doc, blocks, final_path)
+    if threshold is None and est_doc["type"] in _NO_PREDICT_RULE:
+        # the core does not compute their predict() yet: proba >= 0.5, said so
+        threshold = 0.5
     if threshold is None:
         _add_class0_fractions(final, final_path, est_doc)
+    if stage is not None and est_doc["type"] not in _STAGE_ESTIMATORS:
+        raise ExportError("%s: %s after a transformer of the whole feature vector is not "
+                          "supported (only LogisticRegression and scikit-learn's trees, forests "
+                          "and gradient boosting there)" % (final_path, _class_name(final)))
     if stage is not None and stage.inexact and est_doc["type"] != "logistic_regression":
         raise ExportError(
             "%s: %s after %s is not supported (the trees would compare values whose last "
@@ -1937,6 +2392,9 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
             "pipeline": re.sub(r"\s*\n\s*", " ", repr(pipeline)),
         },
     }
+    if est_doc["type"] == "xgboost":
+        import xgboost
+        doc["provenance"]["xgboost_version"] = xgboost.__version__
     if searched is not None:
         # what was searched, and what won: the document is the best_estimator_
         doc["provenance"]["search"] = "%s best_params_=%s" % (
@@ -2113,11 +2571,22 @@ def reference_frame(observations, columns, allow_inf=()):
     return frame
 
 
+def leaf_estimators(est):
+    """The estimators a composite (voting, calibrated) combines, recursively; else [est]."""
+    if est["type"] == "voting":
+        return [x for sub in est["estimators"] for x in leaf_estimators(sub)]
+    if est["type"] == "calibrated":
+        return [x for fold in est["folds"] for x in leaf_estimators(fold["estimator"])]
+    return [est]
+
+
 def infinite_columns(doc):
     """Number columns whose infinite values reach the estimator unchanged and are
     scored: those read only by blocks without steps, when the estimator is
-    hist_gradient_boosting (which takes infinity, force_all_finite=False)."""
-    if doc["estimator"]["type"] != "hist_gradient_boosting" and not doc.get("transforms"):
+    hist_gradient_boosting (which takes infinity, force_all_finite=False) or
+    xgboost (which checks nothing)."""
+    if any(e["type"] not in ("hist_gradient_boosting", "xgboost")
+           for e in leaf_estimators(doc["estimator"])) and not doc.get("transforms"):
         # (a feature stage may drop such a value before the estimator sees it)
         return set()
     out = set()

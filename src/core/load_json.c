@@ -255,3 +255,41 @@ expect_integer(loader *ld, const cJSON *item, double lo, double hi, const char *
 	*out = (long) item->valuedouble;
 	return true;
 }
+
+/*
+ * The member key of object: an array of exactly n finite numbers (n = 0:
+ * any length from min to max, its count in *count), copied into the arena.
+ */
+bool
+load_number_array(loader *ld, const cJSON *object, const char *key, size_t n, size_t min,
+				  size_t max, const char *limit_name, double **out, size_t *count)
+{
+	const cJSON *item = member(ld, object, key, true);
+	size_t		saved;
+	size_t		got;
+	double	   *values;
+
+	if (item == NULL)
+		return false;
+	saved = path_push_key(ld, key);
+	if (!expect_array(ld, item, n ? 0 : min, max, n ? NULL : limit_name, &got))
+		return false;
+	if (n && got != n)
+		return fail(ld, "expected %zu numbers, got %zu", n, got);
+	if ((values = arena_alloc(ld->model, (got ? got : 1) * sizeof(double))) == NULL)
+		return fail_memory(ld);
+	item = item->child;
+	for (size_t i = 0; i < got; i++, item = item->next)
+	{
+		size_t		at = path_push_index(ld, i);
+
+		if (!expect_finite(ld, item, &values[i]))
+			return false;
+		path_set(ld, at);
+	}
+	path_set(ld, saved);
+	*out = values;
+	if (count != NULL)
+		*count = got;
+	return true;
+}

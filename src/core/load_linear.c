@@ -8,13 +8,13 @@
 #include "loader.h"
 
 static const char *const logistic_fields[] = {"type", "coef", "intercept", "link", NULL};
-static const char *const link_names[] = {"logistic", "softmax", NULL};
+static const char *const link_names[] = {"logistic", "softmax", "modified_huber", "none", NULL};
 
 bool
 load_logistic_regression(loader *ld, const cJSON *object)
 {
 	predict_model *model = ld->model;
-	estimator  *est = &model->estimator;
+	estimator  *est = ld->est;
 	const cJSON *item;
 	size_t		n;
 	double	   *coef;
@@ -52,6 +52,9 @@ load_logistic_regression(loader *ld, const cJSON *object)
 	saved = path_push_key(ld, "link");
 	if ((link = expect_enum(ld, item, link_names)) < 0)
 		return false;
+	if (link == LINK_NONE && !ld->decision_only)
+		return fail(ld, "\"none\" (no predict_proba) is only valid for the estimator of a "
+					"calibrated fold");
 	path_set(ld, saved);
 	est->link = (link_type) link;
 	est->type = ESTIMATOR_LOGISTIC_REGRESSION;

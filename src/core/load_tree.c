@@ -15,6 +15,9 @@
 static const char *const tree_fields[] = {
 	"feature", "threshold", "left", "right", "missing_left", "value", "value0", NULL
 };
+static const char *const adaboost_tree_fields[] = {
+	"feature", "threshold", "left", "right", "value", "value_negative", NULL
+};
 
 /* The largest float32 not above t: x <= t iff x <= this, for any float32 x. */
 static float
@@ -25,6 +28,16 @@ float32_at_or_below(double t)
 	if ((double) f > t)
 		f = nextafterf(f, -INFINITY);
 	return f;
+}
+
+/*
+ * XGBoost's split conditions and leaf values are float32 (written by its
+ * JSON model as the shortest decimal that reads back as the same float32).
+ */
+static inline bool
+is_float32(double v)
+{
+	return isfinite(v) && (double) (float) v == v;
 }
 
 /*
@@ -187,7 +200,7 @@ is_class_fraction(const cJSON *item)
 static bool
 load_value0(loader *ld, const cJSON *object, size_t nleaves, const cJSON **value0)
 {
-	const estimator *est = &ld->model->estimator;
+	const estimator *est = ld->est;
 	const cJSON *item = member(ld, object, "value0", est->leaves0 != NULL);
 
 	*value0 = NULL;
@@ -204,6 +217,29 @@ load_value0(loader *ld, const cJSON *object, size_t nleaves, const cJSON **value
 }
 
 /*
+ * AdaBoost's leaf: its two contributions go to leaf_pairs, and the leaf's
+ * value becomes its index there (the walk returns it; exact in a double).
+ */
+static bool
+load_leaf_pair(loader *ld, const cJSON **negative, size_t i, double *leaf)
+{
+	estimator  *est = ld->est;
+	size_t		index = (size_t) (leaf - est->leaves);
+	double	   *pair = (double *) est->leaf_pairs + 2 * index;
+
+	if (!cJSON_IsNumber(*negative) || !isfinite((*negative)->valuedouble))
+	{
+		path_push_element(ld, "value_negative", i);
+		return expect_finite(ld, *negative, pair);
+	}
+	pair[0] = (*negative)->valuedouble;
+	pair[1] = *leaf;
+	*leaf = (double) index;
+	*negative = (*negative)->next;
+	return true;
+}
+
+/*
  * Load one tree into the next ranges of the estimator's arrays: its splits
  * as nodes, then its leaves as nodes that lead to themselves. Split features
  * are kept as feature indices here; they become slots once every tree is
@@ -215,20 +251,21 @@ bool
 load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch *scratch,
 		  tree *t)
 {
-	estimator  *est = &ld->model->estimator;
+	estimator  *est = ld->est;
 	const cJSON *feature;
 	const cJSON *threshold;
 	const cJSON *left;
 	const cJSON *right;
 	const cJSON *missing = NULL;
 	const cJSON *value;
+	const cJSON *negative = NULL;
 	const cJSON *value0 = NULL;
 	const cJSON *item;
 	size_t		nsplits;
 	size_t		root;
 	size_t		saved;
 
-	if (!check_object(ld, object, tree_fields))
+	if (!check_object(ld, object, rules->adaboost ? adaboost_tree_fields : tree_fields))
 		return false;
 	if ((item = member(ld, object, "feature", true)) == NULL)
 		return false;
@@ -243,6 +280,10 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		!tree_array(ld, object, "right", nsplits, "one per split, as in \"feature\"", &right) ||
 		!tree_array(ld, object, "value", nsplits + 1,
 					"one per leaf: a tree with n splits has n + 1 leaves", &value))
+		return false;
+	if (rules->adaboost &&
+		!tree_array(ld, object, "value_negative", nsplits + 1, "one per leaf, as in \"value\"",
+					&negative))
 		return false;
 	if (member(ld, object, "missing_left", rules->missing_left) != NULL)
 	{
@@ -311,6 +352,11 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 			path_push_element(ld, "threshold", i);
 			return expect_threshold(ld, threshold, &thr);
 		}
+		else if (rules->xgboost && !is_float32(thr))
+		{
+			path_push_element(ld, "threshold", i);
+			return fail(ld, "expected a finite float32 split condition, got %.17g", thr);
+		}
 		if (!load_child(ld, "left", left, i, nsplits, scratch->referenced, &l) ||
 			!load_child(ld, "right", right, i, nsplits, scratch->referenced, &r))
 			return false;
@@ -334,7 +380,9 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		{
 			tree_node  *n = (tree_node *) est->nodes + root + i;
 
-			n->threshold = float32_at_or_below(thr);
+			/* x < t is x <= the float32 below t: every x is a float32 here */
+			n->threshold = rules->xgboost ? nextafterf((float) thr, -INFINITY) :
+				float32_at_or_below(thr);
 			n->slot = (uint32_t) f | (m ? NODE_MISSING_LEFT : 0);
 			n->child[1] = (uint32_t) root + l;
 			n->child[0] = (uint32_t) root + r;
@@ -374,7 +422,14 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 				return false;
 			return fail(ld, "expected a class fraction between 0 and 1, got %.17g", *leaf);
 		}
+		if (rules->xgboost && !is_float32(value->valuedouble))
+		{
+			path_push_element(ld, "value", i);
+			return fail(ld, "expected a float32 leaf value, got %.17g", value->valuedouble);
+		}
 		*leaf = value->valuedouble;
+		if (rules->adaboost && !load_leaf_pair(ld, &negative, i, leaf))
+			return false;
 		if (value0 != NULL)
 		{
 			if (!is_class_fraction(value0))

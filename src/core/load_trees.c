@@ -1,6 +1,6 @@
 /*
  * load_trees.c - load the tree estimators: decision_tree, random_forest,
- * gradient_boosting and hist_gradient_boosting.
+ * gradient_boosting, hist_gradient_boosting, xgboost and adaboost.
  *
  * The estimator's fields, its list of trees (sized before anything is
  * allocated), HistGradientBoosting's known categories and the dense slots
@@ -13,9 +13,14 @@
 static const char *const decision_tree_fields[] = {"type", "tree", "missing", NULL};
 static const char *const forest_fields[] = {"type", "trees", "missing", NULL};
 static const char *const boosting_fields[] = {
-	"type", "init", "learning_rate", "trees", "missing", NULL
+	"type", "init", "learning_rate", "trees", "missing", "loss", NULL
 };
+static const char *const boosting_losses[] = {"log_loss", "exponential", NULL};
 static const char *const hist_fields[] = {"type", "baseline", "categorical", "trees", NULL};
+static const char *const xgboost_fields[] = {
+	"type", "base_score", "zero_is_missing", "trees", NULL
+};
+static const char *const adaboost_fields[] = {"type", "weight_sum", "trees", NULL};
 static const char *const categorical_fields[] = {"feature", "known", NULL};
 static const char *const missing_modes[] = {"error", "learned", NULL};
 
@@ -61,9 +66,10 @@ static bool
 assign_slots(loader *ld)
 {
 	predict_model *model = ld->model;
-	estimator  *est = &model->estimator;
+	estimator  *est = ld->est;
 	int32_t    *slot_of = arena_alloc(model, model->nfeatures * sizeof(int32_t));
 	feature_use *uses;
+	uint32_t   *block_uses;
 	size_t		nslots = 0;
 	size_t		next_use = 0;
 
@@ -92,14 +98,15 @@ assign_slots(loader *ld)
 			*slot = (uint32_t) slot_of[*slot & NODE_SLOT_MASK] | (*slot & ~NODE_SLOT_MASK);
 		}
 	uses = arena_alloc(model, (nslots ? nslots : 1) * sizeof(feature_use));
-	if (uses == NULL)
+	block_uses = arena_alloc(model, 2 * model->nblocks * sizeof(uint32_t));
+	if (uses == NULL || block_uses == NULL)
 		return fail_memory(ld);
 	/* with a feature stage, the trees read the stage's output, not the blocks' */
 	for (size_t b = 0; model->stage == NULL && b < model->nblocks; b++)
 	{
 		block	   *blk = &model->blocks[b];
 
-		blk->first_use = (uint32_t) next_use;
+		block_uses[2 * b] = (uint32_t) next_use;
 		for (uint32_t j = 0; j < blk->width; j++)
 			if (slot_of[blk->first_feature + j] >= 0)
 			{
@@ -107,8 +114,9 @@ assign_slots(loader *ld)
 				uses[next_use].slot = (uint32_t) slot_of[blk->first_feature + j];
 				next_use++;
 			}
-		blk->nuses = (uint32_t) (next_use - blk->first_use);
+		block_uses[2 * b + 1] = (uint32_t) (next_use - block_uses[2 * b]);
 		/* scikit-learn checks every feature it casts to float32, read or not */
+		blk->off_too_large32 = 0;	/* counted again by each tree estimator */
 		for (uint32_t j = blk->width; blk->one_hot && j-- > 0;)
 			if (isinf((float) blk->off_values[j]))
 			{
@@ -119,6 +127,7 @@ assign_slots(loader *ld)
 	est->nslots = nslots;
 	est->feature_slot = slot_of;
 	est->uses = uses;
+	est->block_uses = block_uses;
 	return true;
 }
 
@@ -199,7 +208,7 @@ static bool
 load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rules *rules)
 {
 	predict_model *model = ld->model;
-	estimator  *est = &model->estimator;
+	estimator  *est = ld->est;
 	size_t		nsplits;
 	size_t		ncategorical;
 	size_t		largest;
@@ -234,6 +243,9 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 	}
 	else
 		est->nodes = arena_alloc(model, nnodes * sizeof(tree_node));
+	if (rules->adaboost &&
+		(est->leaf_pairs = arena_alloc(model, 2 * (nsplits + ntrees) * sizeof(double))) == NULL)
+		return fail_memory(ld);
 	if (out == NULL || est->leaves == NULL || scratch.referenced == NULL ||
 		scratch.depth == NULL ||
 		(rules->hist ? est->hist_nodes == NULL || est->bitsets == NULL : est->nodes == NULL))
@@ -292,14 +304,87 @@ load_missing_mode(loader *ld, const cJSON *object, tree_rules *rules)
 		return false;
 	path_set(ld, saved);
 	rules->missing_left = (mode == 1);
-	ld->model->estimator.missing_learned = (mode == 1);
+	ld->est->missing_learned = (mode == 1);
 	return true;
+}
+
+/* gradient_boosting's optional "loss": log_loss (the default) or exponential. */
+static bool
+load_boosting_loss(loader *ld, const cJSON *object)
+{
+	const cJSON *item = member(ld, object, "loss", false);
+	size_t		saved;
+	int			loss;
+
+	if (item == NULL)
+		return true;
+	saved = path_push_key(ld, "loss");
+	if ((loss = expect_enum(ld, item, boosting_losses)) < 0)
+		return false;
+	path_set(ld, saved);
+	ld->est->exponential_loss = (loss == 1);
+	return true;
+}
+
+/*
+ * XGBoost's base_score, the probability its learner keeps, becomes the
+ * margin every prediction starts from as binary:logistic's ProbToMargin
+ * computes it, in float32 (XGBoost 1.7, regression_loss.h).
+ */
+static bool
+load_base_score(loader *ld, const cJSON *object)
+{
+	estimator  *est = ld->est;
+	double		p;
+	float		b;
+
+	if (!load_required_number(ld, object, "base_score", &p))
+		return false;
+	b = (float) p;
+	if (!((double) b == p && b > 0.0f && b < 1.0f))
+	{
+		path_push_key(ld, "base_score");
+		return fail(ld, "expected a float32 probability strictly between 0 and 1, got %.17g", p);
+	}
+	est->init = (double) -logf(1.0f / b - 1.0f);
+	return true;
+}
+
+static bool
+load_zero_is_missing(loader *ld, const cJSON *object)
+{
+	const cJSON *item = member(ld, object, "zero_is_missing", true);
+
+	if (item == NULL)
+		return false;
+	if (!cJSON_IsBool(item))
+	{
+		path_push_key(ld, "zero_is_missing");
+		return fail(ld, "expected true or false, got %s", json_type_name(item));
+	}
+	ld->est->zero_is_missing = cJSON_IsTrue(item);
+	return true;
+}
+
+static bool
+load_xgboost(loader *ld, const cJSON *object)
+{
+	tree_rules	rules = {0};
+
+	rules.missing_left = true;
+	rules.xgboost = true;
+	/* every split has a default direction: the walk of learned missing values */
+	ld->est->missing_learned = true;
+	return check_object(ld, object, xgboost_fields) &&
+		load_base_score(ld, object) &&
+		load_zero_is_missing(ld, object) &&
+		load_tree_list(ld, object, false, &rules);
 }
 
 bool
 load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 {
-	estimator  *est = &ld->model->estimator;
+	estimator  *est = ld->est;
 	tree_rules	rules = {0};
 
 	est->type = type;
@@ -314,6 +399,7 @@ load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 				load_tree_list(ld, object, type == ESTIMATOR_DECISION_TREE, &rules);
 		case ESTIMATOR_GRADIENT_BOOSTING:
 			return check_object(ld, object, boosting_fields) &&
+				load_boosting_loss(ld, object) &&
 				load_required_number(ld, object, "init", &est->init) &&
 				load_required_number(ld, object, "learning_rate", &est->learning_rate) &&
 				load_missing_mode(ld, object, &rules) &&
@@ -325,7 +411,15 @@ load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 				load_required_number(ld, object, "baseline", &est->init) &&
 				load_known_categories(ld, object, &rules) &&
 				load_tree_list(ld, object, false, &rules);
-		case ESTIMATOR_LOGISTIC_REGRESSION:
+		case ESTIMATOR_XGBOOST:
+			return load_xgboost(ld, object);
+		case ESTIMATOR_ADABOOST:
+			rules.adaboost = true;
+			est->link = LINK_SOFTMAX;	/* _compute_proba_from_decision */
+			return check_object(ld, object, adaboost_fields) &&
+				load_required_number(ld, object, "weight_sum", &est->weight_sum) &&
+				load_tree_list(ld, object, false, &rules);
+		default:
 			break;
 	}
 	return fail(ld, "unsupported estimator");

@@ -25,6 +25,10 @@
 typedef struct loader
 {
 	predict_model *model;
+	estimator  *est;			/* the estimator being loaded */
+	int			depth;			/* composite estimators around it */
+	size_t		nsubs;			/* sub-estimators loaded so far */
+	bool		decision_only;	/* ld->est is a calibrated fold's estimator */
 	predict_limits limits;
 	predict_error *err;
 	char		path[PATH_SIZE];
@@ -59,6 +63,9 @@ bool		expect_integer(loader *ld, const cJSON *item, double lo, double hi,
 						   const char *what, long *out);
 bool		load_required_number(loader *ld, const cJSON *object, const char *key,
 								 double *out);
+bool		load_number_array(loader *ld, const cJSON *object, const char *key, size_t n,
+							  size_t min, size_t max, const char *limit_name, double **out,
+							  size_t *count);
 
 /* categories.c */
 bool		table_init(loader *ld, category_table *table, size_t count);
@@ -73,6 +80,14 @@ bool		load_tree_estimator(loader *ld, const cJSON *object, estimator_type type);
 bool		load_reference(loader *ld, const cJSON *object);
 bool		load_features(loader *ld, const cJSON *item, const cJSON *preprocessing);
 
+/* model.c: an estimator object of any type into ld->est */
+bool		load_estimator_object(loader *ld, const cJSON *object);
+
+/* load_nb.c, load_ensemble.c */
+bool		load_gaussian_nb(loader *ld, const cJSON *object);
+bool		load_voting(loader *ld, const cJSON *object);
+bool		load_calibrated(loader *ld, const cJSON *object);
+
 /* ---------- trees: shared by load_trees.c and load_tree.c ---------- */
 
 #define CATEGORY_CODES 256		/* HistGradientBoosting's 8 x 32-bit bitsets */
@@ -83,6 +98,8 @@ typedef struct tree_rules
 	bool		hist;			/* hist_gradient_boosting splits */
 	bool		probability;	/* leaves are class fractions in [0, 1] */
 	bool		missing_left;	/* every tree must have missing_left */
+	bool		xgboost;		/* float32 split conditions (x < t), float32 leaves */
+	bool		adaboost;		/* two values per leaf: value_negative and value */
 	const uint32_t *known;		/* hist: 8 words per feature, or NULL */
 	const bool *categorical;	/* hist: nfeatures flags */
 } tree_rules;

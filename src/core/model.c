@@ -240,14 +240,24 @@ predict_model_find_column(const predict_model *model, const char *key, size_t le
 
 static const char *const estimator_types[] = {
 	"logistic_regression", "decision_tree", "random_forest", "gradient_boosting",
-	"hist_gradient_boosting", NULL
+	"hist_gradient_boosting", "xgboost", "adaboost", "gaussian_nb", "voting", "calibrated",
+	NULL
 };
 
+/* Whether the feature stage's dense path scores this estimator type. */
 static bool
-load_estimator(loader *ld, const cJSON *object)
+stage_estimator(estimator_type type)
+{
+	return type == ESTIMATOR_LOGISTIC_REGRESSION || type == ESTIMATOR_DECISION_TREE ||
+		type == ESTIMATOR_RANDOM_FOREST || type == ESTIMATOR_GRADIENT_BOOSTING ||
+		type == ESTIMATOR_HIST_GRADIENT_BOOSTING;
+}
+
+/* An estimator object of any type into ld->est (composites recurse here). */
+bool
+load_estimator_object(loader *ld, const cJSON *object)
 {
 	const cJSON *item;
-	size_t		saved = path_push_key(ld, "estimator");
 	size_t		at;
 	int			type;
 
@@ -269,9 +279,36 @@ load_estimator(loader *ld, const cJSON *object)
 		predict_quote(quoted, sizeof(quoted), item->valuestring, strlen(item->valuestring));
 		return fail(ld, "unsupported estimator %s", quoted);
 	}
+	/*
+	 * XGBoost's predict_proba is float32, which scikit-learn's combinations
+	 * then compute in (numpy keeps a float32 array float32)
+	 */
+	if (type == ESTIMATOR_XGBOOST && ld->depth > 0)
+		return fail(ld, "\"xgboost\" is not supported inside a composite estimator "
+					"(its probabilities are float32)");
 	path_set(ld, at);
-	if (type == ESTIMATOR_LOGISTIC_REGRESSION ? !load_logistic_regression(ld, object) :
-		!load_tree_estimator(ld, object, (estimator_type) type))
+	switch ((estimator_type) type)
+	{
+		case ESTIMATOR_LOGISTIC_REGRESSION:
+			return load_logistic_regression(ld, object);
+		case ESTIMATOR_GAUSSIAN_NB:
+			return load_gaussian_nb(ld, object);
+		case ESTIMATOR_VOTING:
+			return load_voting(ld, object);
+		case ESTIMATOR_CALIBRATED:
+			return load_calibrated(ld, object);
+		default:
+			return load_tree_estimator(ld, object, (estimator_type) type);
+	}
+}
+
+static bool
+load_estimator(loader *ld, const cJSON *object)
+{
+	size_t		saved = path_push_key(ld, "estimator");
+
+	ld->est = &ld->model->estimator;
+	if (!load_estimator_object(ld, object))
 		return false;
 	path_set(ld, saved);
 	return true;
@@ -358,6 +395,11 @@ load_threshold(loader *ld, const cJSON *item)
 	path_push_key(ld, "threshold");
 	if (cJSON_IsNull(item))
 	{
+		/* their predict() is not implemented yet: give a threshold */
+		if (type == ESTIMATOR_VOTING || type == ESTIMATOR_CALIBRATED)
+			return fail(ld, "null (scikit-learn's predict()) is not supported for a %s "
+						"estimator; give a threshold",
+						type == ESTIMATOR_VOTING ? "voting" : "calibrated");
 		if ((type == ESTIMATOR_DECISION_TREE || type == ESTIMATOR_RANDOM_FOREST) &&
 			model->estimator.leaves0 == NULL)
 			return fail(ld, "null (scikit-learn's predict()) needs the trees' \"value0\" "
@@ -411,6 +453,14 @@ load_document(loader *ld, const cJSON *root)
 		return false;
 	if ((item = member(ld, root, "estimator", true)) == NULL || !load_estimator(ld, item))
 		return false;
+	if (model->stage != NULL && !stage_estimator(model->estimator.type))
+	{
+		path_push_key(ld, "estimator");
+		path_push_key(ld, "type");
+		return fail(ld, "a %s estimator cannot follow \"transforms\" (only logistic_regression, "
+					"decision_tree, random_forest, gradient_boosting and hist_gradient_boosting)",
+					estimator_types[model->estimator.type]);
+	}
 	if ((item = member(ld, root, "positive_class", true)) == NULL)
 		return false;
 	if (!cJSON_IsNumber(item) && !cJSON_IsString(item) && !cJSON_IsBool(item))

@@ -115,8 +115,6 @@ typedef struct block
 	uint32_t	off_too_large32_at;	/* the first of them */
 	const double *off_values;	/* one_hot: feature values when not hot */
 	const double *on_values;	/* one_hot: feature value when hot */
-	uint32_t	first_use;		/* trees: this block's entries in uses */
-	uint32_t	nuses;
 } block;
 
 typedef enum estimator_type
@@ -125,7 +123,12 @@ typedef enum estimator_type
 	ESTIMATOR_DECISION_TREE,
 	ESTIMATOR_RANDOM_FOREST,
 	ESTIMATOR_GRADIENT_BOOSTING,
-	ESTIMATOR_HIST_GRADIENT_BOOSTING
+	ESTIMATOR_HIST_GRADIENT_BOOSTING,
+	ESTIMATOR_XGBOOST,
+	ESTIMATOR_ADABOOST,
+	ESTIMATOR_GAUSSIAN_NB,
+	ESTIMATOR_VOTING,
+	ESTIMATOR_CALIBRATED
 } estimator_type;
 
 /*
@@ -163,7 +166,9 @@ typedef struct feature_use
  * regression trees), 16 bytes. scikit-learn compares the feature cast to
  * float32 against a float64 threshold; for a float32 x that is the same as
  * x <= the largest float32 not above the threshold, which the loader stores.
- * A leaf has threshold NaN (every comparison false) and slot 0.
+ * A leaf has threshold NaN (every comparison false) and slot 0. XGBoost's
+ * trees use the same nodes: its rule x < split_condition, both float32, is
+ * x <= the float32 just below split_condition, which the loader stores.
  */
 typedef struct tree_node
 {
@@ -206,8 +211,46 @@ typedef struct tree
 typedef enum link_type
 {
 	LINK_LOGISTIC,
-	LINK_SOFTMAX
+	LINK_SOFTMAX,
+	LINK_MODIFIED_HUBER,
+	LINK_NONE					/* decision_function only: a calibrated fold's */
 } link_type;
+
+/*
+ * numpy's pairwise summation (np.sum along a row) as a plan fixed by the
+ * row's length: its blocks of at most 128 terms in order, and after each
+ * block how many partial sums to add pairwise (docs: "gaussian_nb").
+ */
+typedef struct pairwise_plan
+{
+	size_t		nleaves;
+	const uint32_t *leaf_length;
+	const uint8_t *leaf_merges;
+} pairwise_plan;
+
+typedef enum calibration_method
+{
+	CALIBRATION_SIGMOID,
+	CALIBRATION_ISOTONIC
+} calibration_method;
+
+/* A fold's calibrator of CalibratedClassifierCV. */
+typedef struct calibrator
+{
+	calibration_method method;
+	double		a, b;			/* sigmoid */
+	size_t		npoints;		/* isotonic: X_thresholds_, y_thresholds_ */
+	const double *x;
+	const double *y;
+} calibrator;
+
+/*
+ * Bounds on composite estimators (voting, calibrated): how deep they nest
+ * and how many estimators one model holds in all (docs: "Limits").
+ */
+#define MAX_ESTIMATOR_DEPTH 4
+#define MAX_SUB_ESTIMATORS 256
+#define MAX_CALIBRATION_POINTS 100000
 
 typedef struct estimator
 {
@@ -221,16 +264,37 @@ typedef struct estimator
 	const tree *trees;
 	const tree_node *nodes;		/* standard trees */
 	const hist_node *hist_nodes;	/* hist_gradient_boosting */
-	const double *leaves;
+	const double *leaves;		/* adaboost: the leaf's index in leaf_pairs */
 	const double *leaves0;		/* decision_tree, random_forest: classes_[0]'s
 								 * fraction per leaf ("value0"), or NULL */
+	const double *leaf_pairs;	/* adaboost: per leaf, class 0's then class 1's
+								 * contribution to the decision */
 	const uint32_t *bitsets;	/* BITSET_WORDS words per categorical split */
-	double		init;			/* gradient_boosting init, hgb baseline */
+	double		init;			/* gradient_boosting init, hgb baseline, xgboost
+								 * base margin (a float32) */
 	double		learning_rate;
+	bool		exponential_loss;	/* gradient_boosting: proba = expit(2 * d) */
 	bool		missing_learned;	/* standard trees: NaN follows the splits */
+	bool		zero_is_missing;	/* xgboost: a 0 feature is absent (sparse input) */
 	size_t		nslots;			/* distinct features the trees read */
 	const int32_t *feature_slot;	/* nfeatures: slot, or -1 if unread */
 	const feature_use *uses;	/* per block, the features the trees read */
+	const uint32_t *block_uses;	/* per block: first use, count (2 each) */
+
+	/* gaussian_nb: per class 0 and 1 */
+	double		log_prior[2];	/* np.log(class_prior_) */
+	double		log_norm[2];	/* -0.5 * np.sum(np.log(2 pi var_)) */
+	const double *theta;		/* 2 * nfeatures: class 0's, then class 1's */
+	const double *var;			/* the same */
+	pairwise_plan plan;			/* of the nfeatures terms */
+
+	/* voting and calibrated: the estimators they combine */
+	size_t		nsubs;
+	const struct estimator *subs;
+	const double *weights;		/* voting: NULL for none */
+	double		weight_sum;		/* voting: np.sum(weights) as numpy sums;
+								 * adaboost: estimator_weights_.sum() */
+	const calibrator *calibrators;	/* calibrated: one per sub-estimator */
 } estimator;
 
 typedef struct column

@@ -18,6 +18,8 @@
 
 /* scikit-learn's BOUNDS_THRESHOLD (sklearn/preprocessing/_data.py) */
 #define BOUNDS_THRESHOLD 1e-7
+#include "pairwise.h"
+#include "score.h"
 #include "util.h"
 
 /* A value flowing through a block: a string, or a float64 (NaN = missing). */
@@ -659,6 +661,16 @@ float32_overflow(const predict_model *model, const block *blk, predict_error *er
 static double
 apply_link(link_type link, double d)
 {
+	if (link == LINK_NONE)
+		return NAN;				/* not reached: the loader keeps it to calibrated folds */
+	if (link == LINK_MODIFIED_HUBER)
+	{
+		/* SGDClassifier: np.clip(d, -1, 1) (NaN stays NaN), += 1, /= 2 */
+		double		p = d < -1.0 ? -1.0 : d > 1.0 ? 1.0 : d;
+
+		p += 1.0;
+		return p / 2.0;
+	}
 	if (link == LINK_SOFTMAX)
 	{
 		/* scikit-learn's softmax of [-d, d], operation for operation */
@@ -673,10 +685,10 @@ apply_link(link_type link, double d)
 }
 
 static predict_status
-score_logistic_regression(const predict_model *model, const predict_value *values,
-						  double *proba, bool *predicted, predict_error *err)
+score_logistic_regression(const predict_model *model, const estimator *est,
+						  const predict_value *values, bool decision, double *proba,
+						  bool *predicted, predict_error *err)
 {
-	const estimator *est = &model->estimator;
 	double		d = 0.0;
 
 	for (size_t b = 0; b < model->nblocks; b++)
@@ -709,7 +721,7 @@ score_logistic_regression(const predict_model *model, const predict_value *value
 		}
 	}
 	d += est->intercept;
-	*proba = apply_link(est->link, d);
+	*proba = decision ? d : apply_link(est->link, d);
 	/* LinearClassifierMixin.predict: decision_function > 0, whatever the link */
 	*predicted = d > 0;
 	if (isnan(*proba))
@@ -731,15 +743,14 @@ score_logistic_regression(const predict_model *model, const predict_value *value
  * HistGradientBoosting takes any float64 (force_all_finite=False).
  */
 static predict_status
-gather_features(const predict_model *model, const predict_value *values,
+gather_features(const predict_model *model, const estimator *est, const predict_value *values,
 				float *x32, double *x64, predict_error *err)
 {
-	const estimator *est = &model->estimator;
-
 	for (size_t b = 0; b < model->nblocks; b++)
 	{
 		const block *blk = &model->blocks[b];
-		const feature_use *use = est->uses + blk->first_use;
+		const feature_use *use = est->uses + est->block_uses[2 * b];
+		uint32_t	nuses = est->block_uses[2 * b + 1];
 		cell		c;
 		long		hot = -1;
 		predict_status status;
@@ -751,7 +762,7 @@ gather_features(const predict_model *model, const predict_value *values,
 		{
 			if (x64 != NULL)
 			{
-				if (blk->nuses)
+				if (nuses)
 					x64[use->slot] = c.number;
 				continue;
 			}
@@ -762,7 +773,7 @@ gather_features(const predict_model *model, const predict_value *values,
 				if (isinf((float) c.number))
 					return float32_overflow(model, blk, err);
 			}
-			if (blk->nuses)
+			if (nuses)
 				x32[use->slot] = (float) c.number;
 			continue;
 		}
@@ -770,7 +781,7 @@ gather_features(const predict_model *model, const predict_value *values,
 		/* one-hot: the off values, then the hot feature's on value */
 		if (x64 != NULL)
 		{
-			for (uint32_t u = 0; u < blk->nuses; u++)
+			for (uint32_t u = 0; u < nuses; u++)
 				x64[use[u].slot] = blk->off_values[use[u].offset];
 			if (hot >= 0 && est->feature_slot[blk->first_feature + hot] >= 0)
 				x64[est->feature_slot[blk->first_feature + hot]] = blk->on_values[hot];
@@ -781,7 +792,7 @@ gather_features(const predict_model *model, const predict_value *values,
 			 (blk->off_too_large32 > 1 || hot != (long) blk->off_too_large32_at)) ||
 			(hot >= 0 && isinf((float) blk->on_values[hot])))
 			return float32_overflow(model, blk, err);
-		for (uint32_t u = 0; u < blk->nuses; u++)
+		for (uint32_t u = 0; u < nuses; u++)
 			x32[use[u].slot] = (float) blk->off_values[use[u].offset];
 		if (hot >= 0 && est->feature_slot[blk->first_feature + hot] >= 0)
 			x32[est->feature_slot[blk->first_feature + hot]] = (float) blk->on_values[hot];
@@ -993,25 +1004,38 @@ expit(double raw)
 }
 
 static predict_status
-score_trees(const predict_model *model, const predict_value *values, double *proba,
-			bool *predicted, predict_error *err)
+score_trees(const predict_model *model, const estimator *est, const predict_value *values,
+			bool decision, double *proba, bool *predicted, predict_error *err)
 {
-	const estimator *est = &model->estimator;
 	float		x[MAX_TREE_FEATURES];
 	predict_status status;
 	double		sum;
 	double		sum0 = 0.0;
 
 	x[0] = 0;					/* read by leaves when no tree splits */
-	if ((status = gather_features(model, values, x, NULL, err)) != PREDICT_OK)
+	if ((status = gather_features(model, est, values, x, NULL, err)) != PREDICT_OK)
 		return status;
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
 	{
 		/* predict_stages: out += learning_rate * value, stage by stage */
 		sum = est->init;
 		sum_trees(est, x, NULL, NULL, &sum, NULL);
-		*proba = expit(sum);
-		*predicted = binomial_class(*proba);
+		if (est->exponential_loss)
+		{
+			/*
+			 * ExponentialLoss: _raw_prediction_to_proba is expit(2.0 * raw)
+			 * and _raw_prediction_to_decision is raw >= 0.
+			 */
+			*proba = decision ? sum : expit(2.0 * sum);
+			*predicted = sum >= 0;
+		}
+		else
+		{
+			double		p = expit(sum);
+
+			*proba = decision ? sum : p;
+			*predicted = binomial_class(p);
+		}
 	}
 	else
 	{
@@ -1036,17 +1060,18 @@ score_trees(const predict_model *model, const predict_value *values, double *pro
 }
 
 static predict_status
-score_hist_gradient_boosting(const predict_model *model, const predict_value *values,
-							 double *proba, bool *predicted, predict_error *err)
+score_hist_gradient_boosting(const predict_model *model, const estimator *est,
+							 const predict_value *values, bool decision, double *proba,
+							 bool *predicted, predict_error *err)
 {
-	const estimator *est = &model->estimator;
 	double		x[MAX_TREE_FEATURES];
 	uint32_t	codes[MAX_TREE_FEATURES];
 	predict_status status;
 	double		raw;
+	double		p;
 
 	x[0] = 0;					/* read by leaves when no tree splits */
-	if ((status = gather_features(model, values, NULL, x, err)) != PREDICT_OK)
+	if ((status = gather_features(model, est, values, NULL, x, err)) != PREDICT_OK)
 		return status;
 	codes[0] = 0;
 	for (size_t s = 0; s < est->nslots; s++)
@@ -1054,8 +1079,172 @@ score_hist_gradient_boosting(const predict_model *model, const predict_value *va
 	/* _raw_predict: zeros + baseline, then each iteration's predictor */
 	raw = 0.0 + est->init;
 	sum_trees(est, NULL, x, codes, &raw, NULL);
-	*proba = expit(raw);
-	*predicted = binomial_class(*proba);
+	p = expit(raw);
+	*proba = decision ? raw : p;
+	*predicted = binomial_class(p);
+	return PREDICT_OK;
+}
+
+/*
+ * XGBoost's common::Sigmoid (1.7, src/common/math.h), binary:logistic's
+ * PredTransform, in float32: the exponent capped at 88.7f and a 1e-16f that
+ * the float32 sum always absorbs but that is kept for the order of operations.
+ */
+static float
+xgboost_sigmoid(float margin)
+{
+	float		x = 88.7f < -margin ? 88.7f : -margin;	/* std::min(-margin, 88.7f) */
+	float		denom = expf(x) + 1.0f + 1e-16f;
+
+	return 1.0f / denom;
+}
+
+/*
+ * XGBClassifier.predict_proba (1.7, cpu_predictor.cc): the features cast to
+ * float32, each tree walked with x < split_condition and a missing value
+ * (NaN, or for sparse input any zero, which scipy does not store) sent the
+ * split's default way, the leaf values added in float32 to the base margin
+ * in tree order, then the sigmoid. XGBoost checks nothing: infinities and
+ * values beyond float32 (cast to infinity) are compared like any other.
+ */
+static predict_status
+score_xgboost(const predict_model *model, const estimator *est, const predict_value *values,
+			  double *proba, bool *predicted, predict_error *err)
+{
+	double		x64[MAX_TREE_FEATURES];
+	float		x32[MAX_TREE_FEATURES];
+	double		leaf[LEAF_BATCH];
+	predict_status status;
+	float		margin;
+
+	x64[0] = 0;					/* read by leaves when no tree splits */
+	if ((status = gather_features(model, est, values, NULL, x64, err)) != PREDICT_OK)
+		return status;
+	x32[0] = 0;
+	for (size_t s = 0; s < est->nslots; s++)
+		x32[s] = (est->zero_is_missing && x64[s] == 0) ? NAN : (float) x64[s];
+	margin = (float) est->init;
+	for (size_t first = 0; first < est->ntrees; first += LEAF_BATCH)
+	{
+		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
+
+		standard_values(est, first, n, x32, leaf, NULL);
+		for (size_t k = 0; k < n; k++)
+			margin = margin + (float) leaf[k];
+	}
+	*proba = (double) xgboost_sigmoid(margin);
+	/* XGBClassifier.predict (1.7, binary): the float32 probability > 0.5 */
+	*predicted = *proba > 0.5;
+	return PREDICT_OK;
+}
+
+/*
+ * AdaBoostClassifier.predict_proba (scikit-learn 1.2, SAMME.R and SAMME):
+ * decision_function sums each tree's per-class contribution (the loader's
+ * leaf_pairs, precomputed per leaf as _samme_proba or the weighted vote
+ * computes it per row) from 0 in estimators_ order, divides both sums by
+ * estimator_weights_.sum(), negates class 0's and adds; then
+ * _compute_proba_from_decision's softmax of [-d, d] / 2. The trees read
+ * float32 features with scikit-learn's checks, as a forest's do.
+ */
+static predict_status
+score_adaboost(const predict_model *model, const estimator *est, const predict_value *values,
+			   bool decision, double *proba, bool *predicted, predict_error *err)
+{
+	float		x[MAX_TREE_FEATURES];
+	double		leaf[LEAF_BATCH];
+	double		negative = 0.0;
+	double		positive = 0.0;
+	predict_status status;
+	double		d;
+
+	x[0] = 0;					/* read by leaves when no tree splits */
+	if ((status = gather_features(model, est, values, x, NULL, err)) != PREDICT_OK)
+		return status;
+	for (size_t first = 0; first < est->ntrees; first += LEAF_BATCH)
+	{
+		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
+
+		standard_values(est, first, n, x, leaf, NULL);
+		for (size_t k = 0; k < n; k++)
+		{
+			const double *pair = est->leaf_pairs + 2 * (size_t) leaf[k];
+
+			negative += pair[0];
+			positive += pair[1];
+		}
+	}
+	d = -(negative / est->weight_sum) + positive / est->weight_sum;
+	*proba = decision ? d : apply_link(est->link, d / 2);
+	/* AdaBoostClassifier.predict, two classes: classes_.take(d > 0) */
+	*predicted = d > 0;
+	return PREDICT_OK;
+}
+
+/* ---------- naive Bayes ---------- */
+
+/* One feature's term ((x - theta_) ** 2) / var_ for both classes, in order. */
+static inline void
+add_nb_terms(const estimator *est, size_t f, double x, pairwise_state sums[2], size_t n)
+{
+	for (int k = 0; k < 2; k++)
+	{
+		double		diff = x - est->theta[k * n + f];
+
+		pairwise_add(&sums[k], (diff * diff) / est->var[k * n + f]);
+	}
+}
+
+/*
+ * GaussianNB.predict_proba: per class, jll = log prior + (log_norm - 0.5 *
+ * np.sum(terms, 1)), the terms summed over all features in numpy's pairwise
+ * order (pairwise.h); then np.exp(jll - logsumexp(jll)), scipy's logsumexp
+ * shifting by the largest jll (0 if it is not finite).
+ */
+static predict_status
+score_gaussian_nb(const predict_model *model, const estimator *est,
+				  const predict_value *values, double *proba, bool *predicted,
+				  predict_error *err)
+{
+	size_t		n = model->nfeatures;
+	pairwise_state sums[2];
+	double		jll[2];
+	double		m;
+	double		lse;
+
+	pairwise_start(&sums[0], &est->plan);
+	pairwise_start(&sums[1], &est->plan);
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		cell		c;
+		long		hot = -1;
+		predict_status status;
+
+		if ((status = read_value(model, blk->column, &values[blk->column], &c, err)) != PREDICT_OK ||
+			(status = run_steps(model, blk, &c, &hot, err)) != PREDICT_OK)
+			return status;
+		if (!blk->one_hot)
+		{
+			if ((status = check_feature(model, blk, c.number, err)) != PREDICT_OK)
+				return status;
+			add_nb_terms(est, blk->first_feature, c.number, sums, n);
+			continue;
+		}
+		for (uint32_t j = 0; j < blk->width; j++)
+			add_nb_terms(est, blk->first_feature + j,
+						 (long) j == hot ? blk->on_values[j] : blk->off_values[j], sums, n);
+	}
+	for (int k = 0; k < 2; k++)
+		jll[k] = est->log_prior[k] + (est->log_norm[k] - 0.5 * pairwise_result(&sums[k]));
+	m = jll[0] >= jll[1] || isnan(jll[0]) ? jll[0] : jll[1];	/* np.amax: NaN wins */
+	if (!isfinite(m))
+		m = 0.0;
+	lse = log(0.0 + exp(jll[0] - m) + exp(jll[1] - m));
+	lse += m;
+	*proba = exp(jll[1] - lse);
+	/* GaussianNB.predict: np.argmax(jll), the first class winning ties */
+	*predicted = jll[1] > jll[0];
 	return PREDICT_OK;
 }
 
@@ -1179,6 +1368,12 @@ score_final_features(const predict_model *model, const double *x, bool *predicte
 	{
 		sum = est->init;
 		sum_trees(est, x32, NULL, NULL, &sum, NULL);
+		if (est->exponential_loss)
+		{
+			/* as score_trees: expit(2.0 * raw), and raw >= 0 for predict() */
+			*predicted = sum >= 0;
+			return expit(2.0 * sum);
+		}
 		proba = expit(sum);
 		*predicted = binomial_class(proba);
 		return proba;
@@ -1203,6 +1398,60 @@ score_with_stage(const predict_model *model, const predict_value *values, double
 		return status;
 	*proba = score_final_features(model, work + stage->final, predicted);
 	return PREDICT_OK;
+}
+
+/* Whether scikit-learn's CalibratedClassifierCV calibrates decision_function. */
+bool
+estimator_has_decision(const estimator *est)
+{
+	switch (est->type)
+	{
+		case ESTIMATOR_LOGISTIC_REGRESSION:
+		case ESTIMATOR_GRADIENT_BOOSTING:
+		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
+		case ESTIMATOR_ADABOOST:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * One estimator's predict_proba[:, 1], or with decision its
+ * decision_function (estimator_has_decision), and its predict() class. The
+ * blocks are evaluated by each estimator of a composite in turn: simpler
+ * than sharing them, and the cost of a composite is its estimators' anyway.
+ */
+predict_status
+score_estimator(const predict_model *model, const estimator *est, const predict_value *values,
+				bool decision, double *out, bool *predicted, predict_error *err)
+{
+	switch (est->type)
+	{
+		case ESTIMATOR_LOGISTIC_REGRESSION:
+			return score_logistic_regression(model, est, values, decision, out, predicted, err);
+		case ESTIMATOR_DECISION_TREE:
+		case ESTIMATOR_RANDOM_FOREST:
+		case ESTIMATOR_GRADIENT_BOOSTING:
+			return score_trees(model, est, values, decision, out, predicted, err);
+		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
+			return score_hist_gradient_boosting(model, est, values, decision, out, predicted,
+												err);
+		case ESTIMATOR_XGBOOST:
+			return score_xgboost(model, est, values, out, predicted, err);
+		case ESTIMATOR_ADABOOST:
+			return score_adaboost(model, est, values, decision, out, predicted, err);
+		case ESTIMATOR_GAUSSIAN_NB:
+			return score_gaussian_nb(model, est, values, out, predicted, err);
+		case ESTIMATOR_VOTING:
+			/* no predict() class yet: the loader wants a threshold (load_threshold) */
+			*predicted = false;
+			return score_voting(model, est, values, out, err);
+		case ESTIMATOR_CALIBRATED:
+			*predicted = false;
+			return score_calibrated(model, est, values, out, err);
+	}
+	return predict_set_error(err, PREDICT_BAD_MODEL, "unsupported estimator");
 }
 
 predict_status
@@ -1233,20 +1482,8 @@ predict_score_class(const predict_model *model, const predict_value *values,
 	if (model->stage != NULL)
 		status = score_with_stage(model, values, proba, &sklearn_class, err);
 	else
-		switch (model->estimator.type)
-		{
-			case ESTIMATOR_LOGISTIC_REGRESSION:
-				status = score_logistic_regression(model, values, proba, &sklearn_class, err);
-				break;
-			case ESTIMATOR_DECISION_TREE:
-			case ESTIMATOR_RANDOM_FOREST:
-			case ESTIMATOR_GRADIENT_BOOSTING:
-				status = score_trees(model, values, proba, &sklearn_class, err);
-				break;
-			case ESTIMATOR_HIST_GRADIENT_BOOSTING:
-				status = score_hist_gradient_boosting(model, values, proba, &sklearn_class, err);
-				break;
-		}
+		status = score_estimator(model, &model->estimator, values, false, proba, &sklearn_class,
+								 err);
 	if (status != PREDICT_OK)
 		return status;
 	if (isnan(*proba))

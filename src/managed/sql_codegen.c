@@ -35,6 +35,7 @@
 #include "model.h"
 #include "special.h"
 #include "stage.h"
+#include "score.h"
 
 /* Generated code for trees this large would take PL/pgSQL too long to compile. */
 #define MAX_SQL_TREE_NODES 250000
@@ -202,20 +203,25 @@ typedef struct codegen
 	const char *helpers;
 	sql_buffer *out;
 	const bool *read_at;		/* per block: first block reading its column */
+	const estimator *est;		/* the estimator being compiled */
+	const char *ret;			/* "RETURN", or "v := " inside a composite */
+	bool		decision;		/* its decision_function, not predict_proba */
+	unsigned	ncomposites;	/* composites compiled so far: their variables' names */
 	bool		classify;		/* the class function: OUT proba, OUT predicted */
 } codegen;
 
 /*
- * End the function with probability proba (an SQL expression). The class
- * function also sets predicted, scikit-learn's predict() for the estimator
- * (an expression that may read proba), as predict_score_class decides it.
+ * The estimator's result proba (an SQL expression) by cg->ret: returned, or
+ * assigned inside a composite. The class function (a top-level estimator,
+ * never a composite's) also sets predicted, scikit-learn's predict() for the
+ * estimator (an expression that may read proba), as the core decides it.
  */
 static void
 emit_result(codegen *cg, int indent, const char *proba, const char *predicted)
 {
 	if (!cg->classify)
 	{
-		sql_append(cg->out, "%*sRETURN %s;\n", indent, "", proba);
+		sql_append(cg->out, "%*s%s %s;\n", indent, "", cg->ret, proba);
 		return;
 	}
 	sql_append(cg->out, "%*sproba := %s;\n%*spredicted := %s;\n%*sRETURN;\n",
@@ -1525,36 +1531,53 @@ emit_stage_declarations(codegen *cg)
 		sql_append(cg->out, "  w%u float8;\n", i);
 }
 
+/*
+ * The probability from the decision d, and predict()'s class as predicted,
+ * an expression that may read d (LogisticRegression's: d > 0).
+ */
 static void
-emit_link(codegen *cg)
+emit_link(codegen *cg, const char *predicted)
 {
 	sql_buffer *out = cg->out;
 	char		expr[128];
 
-	if (cg->model->estimator.link == LINK_SOFTMAX)
+	if (cg->decision)
+	{
+		emit_result(cg, 2, "d", predicted);
+		return;
+	}
+	if (cg->est->link == LINK_MODIFIED_HUBER)
+	{
+		/* d is not NaN here (PostgreSQL's NaN is above every number) */
+		emit_result(cg, 2, "(CASE WHEN d < -1.0::float8 THEN -1.0::float8 "
+					"WHEN d > 1.0::float8 THEN 1.0::float8 ELSE d END + 1.0::float8) / 2.0::float8",
+					predicted);
+		return;
+	}
+	if (cg->est->link == LINK_SOFTMAX)
 	{
 		/*
 		 * exp(-2|d|) underflows (an error in PostgreSQL) only where the C
 		 * result is 1, or smaller than 1e-307 for negative d
 		 */
 		sql_append(out, "  IF d > 354 THEN\n");
-		emit_result(cg, 4, "1.0::float8", "d > 0");
+		emit_result(cg, 4, "1.0::float8", predicted);
 		sql_append(out, "  ELSIF d < -354 THEN\n");
-		emit_result(cg, 4, "0.0::float8", "d > 0");
-		sql_append(out, "  END IF;\n  m := CASE WHEN d > -d THEN d ELSE -d END;\n");
-		emit_result(cg, 2, "exp(d - m) / (exp(-d - m) + exp(d - m))", "d > 0");
+		emit_result(cg, 4, "0.0::float8", predicted);
+		sql_append(out, "  ELSE\n    m := CASE WHEN d > -d THEN d ELSE -d END;\n");
+		emit_result(cg, 4, "exp(d - m) / (exp(-d - m) + exp(d - m))", predicted);
+		sql_append(out, "  END IF;\n");
 		return;
 	}
-	/* LogisticRegression.predict: the decision function's sign */
 	snprintf(expr, sizeof(expr), "%s.expit(d)", cg->helpers);
-	emit_result(cg, 2, expr, "d > 0");
+	emit_result(cg, 2, expr, predicted);
 }
 
 static void
 emit_logistic_regression(codegen *cg)
 {
 	const predict_model *model = cg->model;
-	const estimator *est = &model->estimator;
+	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
 
 	if (model->stage != NULL)
@@ -1601,7 +1624,8 @@ emit_logistic_regression(codegen *cg)
 	/* inf - inf: the core's error (PostgreSQL's NaN equals itself) */
 	sql_append(out, "  IF d = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
 			   "to NaN (values too large for the model)'); END IF;\n", cg->helpers);
-	emit_link(cg);
+	/* LogisticRegression.predict: the decision function's sign */
+	emit_link(cg, "d > 0");
 }
 
 /*
@@ -1635,11 +1659,24 @@ emit_float32_le(codegen *cg, const char *var, float t)
 static void
 emit_standard_node(codegen *cg, const tree *tr, uint32_t i, int depth, bool scaled)
 {
-	const estimator *est = &cg->model->estimator;
+	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
 	const tree_node *n = &est->nodes[i];
 	int			indent = 2 + 2 * depth;
 
+	if (i >= tr->root + tr->nsplits && est->type == ESTIMATOR_ADABOOST)
+	{
+		const double *pair = est->leaf_pairs +
+			2 * (size_t) est->leaves[(int64_t) i + tr->leaf_offset];
+
+		/* both classes' sums of decision_function, as score_adaboost */
+		sql_append(out, "%*sraw := raw + ", indent, "");
+		sql_number(out, pair[0]);
+		sql_append(out, "; total := total + ");
+		sql_number(out, pair[1]);
+		sql_append(out, ";\n");
+		return;
+	}
 	if (i >= tr->root + tr->nsplits)
 	{
 		double		leaf = est->leaves[(int64_t) i + tr->leaf_offset];
@@ -1676,7 +1713,7 @@ emit_standard_node(codegen *cg, const tree *tr, uint32_t i, int depth, bool scal
 static void
 emit_hist_node(codegen *cg, const tree *tr, uint32_t i, int depth)
 {
-	const estimator *est = &cg->model->estimator;
+	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
 	const hist_node *n = &est->hist_nodes[i];
 	int			indent = 2 + 2 * depth;
@@ -1727,13 +1764,14 @@ static void
 emit_gather(codegen *cg, bool hist)
 {
 	const predict_model *model = cg->model;
-	const estimator *est = &model->estimator;
+	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
 
 	for (size_t b = 0; b < model->nblocks; b++)
 	{
 		const block *blk = &model->blocks[b];
-		const feature_use *use = est->uses + blk->first_use;
+		const feature_use *use = est->uses + est->block_uses[2 * b];
+		uint32_t	nuses = est->block_uses[2 * b + 1];
 
 		emit_read_and_steps(cg, b);
 		if (!blk->one_hot)
@@ -1755,7 +1793,7 @@ emit_gather(codegen *cg, bool hist)
 				emit_fail(cg, blk->column, "value is too large for float32 (the trees compare float32 values)");
 				sql_append(out, " END IF;\n");
 			}
-			if (blk->nuses)
+			if (nuses)
 				sql_append(out, "  f%u := x;\n", use->slot);
 			continue;
 		}
@@ -1791,7 +1829,7 @@ emit_gather(codegen *cg, bool hist)
 				sql_append(out, " END IF;\n");
 			}
 		}
-		for (uint32_t u = 0; u < blk->nuses; u++)
+		for (uint32_t u = 0; u < nuses; u++)
 		{
 			sql_append(out, "  f%u := CASE WHEN hot = %u THEN ", use[u].slot, use[u].offset);
 			sql_number(out, blk->on_values[use[u].offset]);
@@ -1802,15 +1840,16 @@ emit_gather(codegen *cg, bool hist)
 	}
 }
 
+/* The splits of every tree estimator in est, composites included. */
 static bool
-check_tree_size(const predict_model *model, predict_error *err)
+count_tree_size(const estimator *est, size_t *nodes, predict_error *err)
 {
-	const estimator *est = &model->estimator;
-	size_t		nodes = 0;
-
+	for (size_t i = 0; i < est->nsubs; i++)
+		if (!count_tree_size(&est->subs[i], nodes, err))
+			return false;
 	for (size_t t = 0; t < est->ntrees; t++)
 	{
-		nodes += est->trees[t].nsplits;
+		*nodes += est->trees[t].nsplits;
 		if (est->trees[t].depth > MAX_SQL_TREE_DEPTH)
 		{
 			predict_set_error(err, PREDICT_TOO_LARGE,
@@ -1819,6 +1858,16 @@ check_tree_size(const predict_model *model, predict_error *err)
 			return false;
 		}
 	}
+	return true;
+}
+
+static bool
+check_tree_size(const predict_model *model, predict_error *err)
+{
+	size_t		nodes = 0;
+
+	if (!count_tree_size(&model->estimator, &nodes, err))
+		return false;
 	if (nodes > MAX_SQL_TREE_NODES)
 	{
 		predict_set_error(err, PREDICT_TOO_LARGE,
@@ -1836,14 +1885,13 @@ check_tree_size(const predict_model *model, predict_error *err)
 static void
 emit_trees(codegen *cg)
 {
-	const predict_model *model = cg->model;
-	const estimator *est = &model->estimator;
+	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
 	bool		hist = (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING);
 	char		expr[128];
 	char		klass[128];
 
-	if (model->stage != NULL)
+	if (cg->model->stage != NULL)
 		emit_stage_estimator_input(cg);
 	else
 		emit_gather(cg, hist);
@@ -1857,7 +1905,27 @@ emit_trees(codegen *cg)
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_hist_node(cg, &est->trees[t], est->trees[t].root, 0);
 		snprintf(expr, sizeof(expr), "%s.expit(raw)", cg->helpers);
-		emit_result(cg, 2, expr, BINOMIAL_CLASS);
+		emit_result(cg, 2, cg->decision ? "raw" : expr, BINOMIAL_CLASS);
+		return;
+	}
+	if (est->type == ESTIMATOR_ADABOOST)
+	{
+		sql_append(out, "  raw := 0.0::float8;\n  total := 0.0::float8;\n");
+		for (size_t t = 0; t < est->ntrees; t++)
+			emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, false);
+		sql_append(out, "  d := -(raw / ");
+		sql_number(out, est->weight_sum);
+		sql_append(out, ") + total / ");
+		sql_number(out, est->weight_sum);
+		sql_append(out, ";\n");
+		if (cg->decision)
+		{
+			emit_result(cg, 2, "d", "d > 0");
+			return;
+		}
+		sql_append(out, "  t := d;\n  d := d / 2.0::float8;\n");
+		/* the loader set the softmax link; predict() is decision > 0 */
+		emit_link(cg, "t > 0");
 		return;
 	}
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
@@ -1867,8 +1935,17 @@ emit_trees(codegen *cg)
 		sql_append(out, ";\n");
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, true);
-		snprintf(expr, sizeof(expr), "%s.expit(total)", cg->helpers);
-		emit_result(cg, 2, expr, BINOMIAL_CLASS);
+		if (est->exponential_loss)
+		{
+			/* ExponentialLoss: expit(2.0 * raw); predict() is raw >= 0 */
+			snprintf(expr, sizeof(expr), "%s.expit(2.0::float8 * total)", cg->helpers);
+			emit_result(cg, 2, cg->decision ? "total" : expr, "total >= 0");
+		}
+		else
+		{
+			snprintf(expr, sizeof(expr), "%s.expit(total)", cg->helpers);
+			emit_result(cg, 2, cg->decision ? "total" : expr, BINOMIAL_CLASS);
+		}
 		return;
 	}
 	sql_append(out, "  total := 0.0::float8;\n");
@@ -1966,6 +2043,229 @@ emit_declarations(codegen *cg)
 }
 
 /*
+ * The estimators compiled here, composites included. gaussian_nb is
+ * refused by name: its probabilities are exp() of log-likelihood
+ * differences, subnormal or zero far from a class's mean, where C returns
+ * them and PostgreSQL's exp() raises (docs/heroku.md).
+ */
+static bool
+check_compiled_type(const estimator *est, predict_error *err)
+{
+	/*
+	 * XGBoost ends with the C library's float32 expf, which PL/pgSQL does not
+	 * have: rounding float8's exp() to float4 instead differs from glibc's
+	 * expf on 158,660 of the float32 inputs from -17.5 to 88.7 (counted
+	 * exhaustively), the range where the sigmoid sees the difference.
+	 */
+	if (est->type == ESTIMATOR_XGBOOST)
+	{
+		predict_set_error(err, PREDICT_BAD_MODEL,
+						  "the SQL scorer does not compile \"xgboost\" models (float32 "
+						  "arithmetic); use the predict extension for them");
+		return false;
+	}
+	if (est->type == ESTIMATOR_GAUSSIAN_NB)
+	{
+		predict_set_error(err, PREDICT_BAD_MODEL,
+						  "managed mode does not compile gaussian_nb estimators to SQL "
+						  "(use the predict extension)");
+		return false;
+	}
+	for (size_t i = 0; i < est->nsubs; i++)
+		if (!check_compiled_type(&est->subs[i], err))
+			return false;
+	return true;
+}
+
+static void emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret);
+
+/*
+ * One estimator of a composite, in a block of its own whose variables
+ * (the scorer's d, t, m, total, raw and the trees' f and g slots) shadow
+ * the function's: its code is the code of a model of that estimator, its
+ * result assigned by ret.
+ */
+static void
+emit_sub_estimator(codegen *cg, const estimator *est, bool decision, const char *ret)
+{
+	sql_buffer *out = cg->out;
+	bool		classify = cg->classify;
+
+	sql_append(out, "  DECLARE d float8 := 0.0; t float8; m float8; total float8; raw float8;\n");
+	for (size_t s = 0; s < est->nslots; s++)
+		sql_append(out, "    f%zu float8 := 0.0; g%zu integer;\n", s, s);
+	sql_append(out, "  BEGIN\n");
+	cg->classify = false;		/* only the function's own estimator classifies */
+	emit_estimator(cg, est, decision, ret);
+	cg->classify = classify;
+	sql_append(out, "  END;\n");
+}
+
+/* score_voting: the probabilities (times their weights) added, then divided. */
+static void
+emit_voting(codegen *cg)
+{
+	const estimator *est = cg->est;
+	sql_buffer *out = cg->out;
+	const char *ret = cg->ret;
+	unsigned	k = cg->ncomposites++;
+	char		assign[32];
+	char		p[16];
+	char		sum[16];
+
+	snprintf(p, sizeof(p), "vp%u", k);
+	snprintf(sum, sizeof(sum), "vs%u", k);
+	snprintf(assign, sizeof(assign), "%s :=", p);
+	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8;\n  BEGIN\n", sum, p);
+	for (size_t i = 0; i < est->nsubs; i++)
+	{
+		emit_sub_estimator(cg, &est->subs[i], false, assign);
+		sql_append(out, "  t := ");
+		if (est->weights != NULL)
+			sql_safe_op(out, cg->helpers, p, '*', est->weights[i]);
+		else
+			sql_append(out, "%s", p);
+		sql_append(out, ";\n  %s := %s + t;\n", sum, sum);
+	}
+	sql_append(out, "  %s ", ret);
+	sql_safe_op(out, cg->helpers, sum, '/', est->weights != NULL ? est->weight_sum : (double) est->nsubs);
+	sql_append(out, ";\n  END;\n");
+}
+
+/* A float8[] literal of n numbers. */
+static void
+sql_array(sql_buffer *out, const double *values, size_t n)
+{
+	sql_append(out, "'{");
+	for (size_t i = 0; i < n; i++)
+		sql_append(out, "%s%.17g", i ? "," : "", values[i]);
+	sql_append(out, "}'::float8[]");
+}
+
+/* isotonic in score_ensemble.c: t (not finite: an error) to p. */
+static void
+emit_isotonic(codegen *cg, const calibrator *cal, const char *t, const char *p)
+{
+	sql_buffer *out = cg->out;
+	size_t		n = cal->npoints;
+	double	   *slopes;
+
+	sql_append(out, "  IF %s = 'NaN' OR %s = 'Infinity' OR %s = '-Infinity' THEN "
+			   "PERFORM %s.fail('the calibrated estimator''s ' || CASE WHEN %s = 'NaN' THEN "
+			   "'prediction' ELSE 'decision function' END || ' is not finite "
+			   "(values too large for the model)'); END IF;\n", t, t, t, cg->helpers, t);
+	if (n == 1)
+	{
+		sql_append(out, "  %s := ", p);
+		sql_number(out, cal->y[0]);
+		sql_append(out, ";\n");
+		return;
+	}
+	/* the scorer's slopes, computed here as it computes them */
+	if ((slopes = malloc((n - 1) * sizeof(double))) == NULL)
+	{
+		out->failed = true;
+		return;
+	}
+	for (size_t j = 0; j + 1 < n; j++)
+		slopes[j] = (cal->y[j + 1] - cal->y[j]) / (cal->x[j + 1] - cal->x[j]);
+	sql_append(out, "  DECLARE xs float8[] := ");
+	sql_array(out, cal->x, n);
+	sql_append(out, "; ys float8[] := ");
+	sql_array(out, cal->y, n);
+	sql_append(out, "; sl float8[] := ");
+	sql_array(out, slopes, n - 1);
+	free(slopes);
+	sql_append(out, "; lo integer := 1; hi integer := %zu; mid integer;\n  BEGIN\n", n + 1);
+	sql_append(out, "  %s := CASE WHEN %s < xs[1] THEN xs[1] WHEN %s > xs[%zu] THEN xs[%zu] ELSE %s END;\n",
+			   t, t, t, n, n, t);
+	sql_append(out, "  WHILE hi - lo > 1 LOOP mid := lo + (hi - lo) / 2; "
+			   "IF xs[mid] <= %s THEN lo := mid; ELSE hi := mid; END IF; END LOOP;\n", t);
+	sql_append(out, "  IF lo = %zu OR xs[lo] = %s THEN %s := ys[lo];\n", n, t, p);
+	sql_append(out, "  ELSE\n    %s := sl[lo] * (%s - xs[lo]) + ys[lo];\n"
+			   "    IF %s = 'NaN' THEN\n      %s := sl[lo] * (%s - xs[lo + 1]) + ys[lo + 1];\n"
+			   "      IF %s = 'NaN' AND ys[lo] = ys[lo + 1] THEN %s := ys[lo]; END IF;\n"
+			   "    END IF;\n  END IF;\n  END;\n", p, t, p, p, t, p, p);
+}
+
+/* score_calibrated: each fold's calibrated prediction, added, then divided. */
+static void
+emit_calibrated(codegen *cg)
+{
+	const estimator *est = cg->est;
+	sql_buffer *out = cg->out;
+	const char *ret = cg->ret;
+	unsigned	k = cg->ncomposites++;
+	char		assign[32];
+	char		t[16];
+	char		p[16];
+	char		sum[16];
+
+	snprintf(t, sizeof(t), "ct%u", k);
+	snprintf(p, sizeof(p), "cp%u", k);
+	snprintf(sum, sizeof(sum), "cs%u", k);
+	snprintf(assign, sizeof(assign), "%s :=", t);
+	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8; %s float8;\n  BEGIN\n", sum, t, p);
+	for (size_t i = 0; i < est->nsubs; i++)
+	{
+		const estimator *sub = &est->subs[i];
+		const calibrator *cal = &est->calibrators[i];
+
+		emit_sub_estimator(cg, sub, estimator_has_decision(sub), assign);
+		if (cal->method == CALIBRATION_SIGMOID)
+		{
+			/* expit(-(a * T + b)); a NaN would be 1 in the helper (NaN is above 700) */
+			sql_append(out, "  %s := ", p);
+			sql_safe_op(out, cg->helpers, t, '*', cal->a);
+			sql_append(out, ";\n  %s := ", p);
+			sql_safe_op(out, cg->helpers, p, '+', cal->b);
+			sql_append(out, ";\n  IF %s = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
+					   "to NaN (values too large for the model)'); END IF;\n", p, cg->helpers);
+			sql_append(out, "  %s := %s.expit(-%s);\n", p, cg->helpers, p);
+		}
+		else
+			emit_isotonic(cg, cal, t, p);
+		sql_append(out, "  IF %s > 1.0::float8 AND %s <= ", p, p);
+		sql_number(out, 1.0 + 1e-5);
+		sql_append(out, " THEN %s := 1.0::float8; END IF;\n  %s := %s + %s;\n", p, sum, sum, p);
+	}
+	sql_append(out, "  %s ", ret);
+	sql_safe_op(out, cg->helpers, sum, '/', (double) est->nsubs);
+	sql_append(out, ";\n  END;\n");
+}
+
+/* est's code, its result (decision_function with decision) assigned by ret. */
+static void
+emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret)
+{
+	const estimator *outer = cg->est;
+	const char *outer_ret = cg->ret;
+	bool		outer_decision = cg->decision;
+
+	cg->est = est;
+	cg->ret = ret;
+	cg->decision = decision;
+	switch (est->type)
+	{
+		case ESTIMATOR_LOGISTIC_REGRESSION:
+			emit_logistic_regression(cg);
+			break;
+		case ESTIMATOR_VOTING:
+			emit_voting(cg);
+			break;
+		case ESTIMATOR_CALIBRATED:
+			emit_calibrated(cg);
+			break;
+		default:
+			emit_trees(cg);
+			break;
+	}
+	cg->est = outer;
+	cg->ret = outer_ret;
+	cg->decision = outer_decision;
+}
+
+/*
  * One CREATE FUNCTION statement: the scorer (obs jsonb) RETURNS float8, or
  * with classify the class function (obs jsonb, OUT proba, OUT predicted).
  */
@@ -1974,7 +2274,8 @@ emit_scorer(const predict_model *model, const char *function, const char *helper
 			const bool *read_at, bool classify, sql_buffer *out)
 {
 	sql_buffer	body = {0};
-	codegen		cg = {model, helpers, &body, read_at, classify};
+	codegen		cg = {model, helpers, &body, read_at, &model->estimator, "RETURN", false, 0,
+					  classify};
 	char		tag[32];
 
 	emit_declarations(&cg);
@@ -1984,10 +2285,18 @@ emit_scorer(const predict_model *model, const char *function, const char *helper
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (!model->columns[c].used)
 			emit_read_column(&cg, (uint32_t) c, false);
-	if (model->estimator.type == ESTIMATOR_LOGISTIC_REGRESSION)
-		emit_logistic_regression(&cg);
+	if (model->estimator.nsubs > 0)
+	{
+		/*
+		 * a composite (never classify: the loader wants a threshold for
+		 * one): the core's final check that the result is a number
+		 */
+		emit_estimator(&cg, &model->estimator, false, "d :=");
+		sql_append(&body, "  IF d = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
+				   "to NaN (values too large for the model)'); END IF;\n  RETURN d;\n", helpers);
+	}
 	else
-		emit_trees(&cg);
+		emit_estimator(&cg, &model->estimator, false, "RETURN");
 	sql_append(&body, "END\n");
 
 	/* a dollar-quote tag that the body does not contain */
@@ -2025,7 +2334,7 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 	bool	   *read_at;
 	bool	   *seen;
 
-	if (model->estimator.type != ESTIMATOR_LOGISTIC_REGRESSION && !check_tree_size(model, err))
+	if (!check_compiled_type(&model->estimator, err) || !check_tree_size(model, err))
 		return NULL;
 	if (!sql_supported_steps(model, err) || !stage_compiles(model, err))
 		return NULL;

@@ -14,9 +14,10 @@
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NMODELS 4
+#define NMODELS 6
 
-/* The fixtures: logistic regression, forest, boosting, HistGradientBoosting. */
+/* The fixtures: logistic regression, forest, boosting, HistGradientBoosting, XGBoost,
+ * AdaBoost. */
 static predict_model *
 fixture_model(int which)
 {
@@ -25,7 +26,8 @@ fixture_model(int which)
 
 	if (models[which] == NULL)
 	{
-		const char *estimators[NMODELS] = {NULL, forest_estimator, boosting_estimator, hist_estimator};
+		const char *estimators[NMODELS] = {NULL, forest_estimator, boosting_estimator, hist_estimator,
+			xgboost_estimator, adaboost_estimator};
 		char	   *text = estimators[which] ? unit_with_estimator(estimators[which]) : NULL;
 		const char *doc = text ? text : base_model;
 

@@ -23,10 +23,12 @@ from adversarial import adversarial_lines
 from titanic_data import features_and_target
 from tree_variants import TREE_VARIANTS
 from variants import VARIANTS
-from variants_skew import MANAGED_REFUSED
+from variants_estimators import ESTIMATOR_VARIANTS, MANAGED_REFUSED
+from variants_skew import MANAGED_REFUSED as STEP_REFUSED
 
 ALL = dict(VARIANTS)
 ALL.update(TREE_VARIANTS)
+ALL.update(ESTIMATOR_VARIANTS)
 # models that managed mode refuses by name: test_sql_stage.py expects each refusal
 from variants_features import SQL_REFUSED  # noqa: E402
 
@@ -97,16 +99,37 @@ def export_variant(name, tmp_path):
     return doc, path, observations(v.X)
 
 
+# Estimator types the SQL scorer refuses by name, alone or in a composite
+# (src/managed/sql_codegen.c, check_compiled_type): their variants must be
+# refused, with this message.
+REFUSED = {
+    "xgboost": 'the SQL scorer does not compile "xgboost" models (float32 arithmetic); '
+               'use the predict extension for them',
+    "gaussian_nb": "managed mode does not compile gaussian_nb estimators to SQL "
+                   "(use the predict extension)",
+}
+assert set(MANAGED_REFUSED) <= set(REFUSED), MANAGED_REFUSED
+
+
 @pytest.mark.parametrize("name", list(ALL))
 def test_sql_scorer_equals_predict_score(name, managed_db, tmp_path):
     dsn, _ = managed_db
     doc, path, obs = export_variant(name, tmp_path)
+    refused = [e["type"] for e in pe.leaf_estimators(doc["estimator"]) if e["type"] in REFUSED]
+    if refused:
+        # not compiled to SQL: refused by name, explicitly (docs/heroku.md)
+        proc = subprocess.run([PREDICT_SCORE, "--model", str(path), "--sql"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2 and proc.stdout == "", proc.stdout[:200]
+        assert proc.stderr == "predict-score: %s: %s\n" % (path, REFUSED[refused[0]]), \
+            proc.stderr
+        return
     model = doc["name"]
-    if name in MANAGED_REFUSED:
+    if name in STEP_REFUSED:
         # steps with no PostgreSQL equivalent: refused by name, never approximated
         proc = subprocess.run([PREDICT_SCORE, "--model", str(path), "--sql"],
                               capture_output=True, text=True)
-        assert proc.returncode == 2 and MANAGED_REFUSED[name] in proc.stderr, proc.stderr
+        assert proc.returncode == 2 and STEP_REFUSED[name] in proc.stderr, proc.stderr
         return
     deploy(dsn, model, path)
     lines = [json.dumps(o) for o in obs]

@@ -134,7 +134,7 @@ CATEGORY_CODE_VALUES = [
     '"inf"', '"-inf"', "1e400",
 ]
 
-STANDARD_TREES = ("decision_tree", "random_forest", "gradient_boosting")
+STANDARD_TREES = ("decision_tree", "random_forest", "gradient_boosting", "adaboost")
 MAX_THRESHOLDS = 80     # (feature, threshold) pairs probed per model
 
 
@@ -220,13 +220,28 @@ def goes_left_float32(z, thr):
     return bool(np.float64(np.float32(z)) <= np.float64(thr))
 
 
+def _xgboost_targets(thr):
+    """XGBoost's rule is float32(x) < split_condition (a float32): beyond the standard
+    targets, the tie between the float32 below the condition and the condition, and the
+    float64 values either side of it, which round to one or the other."""
+    t32 = np.float32(thr)
+    down = np.nextafter(t32, np.float32(-np.inf))
+    mid = (np.float64(down) + np.float64(t32)) / 2
+    return [mid, np.nextafter(mid, np.inf), np.nextafter(mid, -np.inf)]
+
+
+def goes_left_xgboost(z, thr):
+    return bool(np.float32(z) < np.float32(thr))
+
+
 def threshold_lines(doc, base):
     """[(label, json_text)]: the base observation with one number column set so that the
     feature a split reads lands exactly at, or one float32 (or float64) step around, the
     split's threshold.  A label ends with " [float32 flips]" when the float64 value and its
     float32 cast fall on different sides of a standard tree's threshold."""
     est = doc["estimator"]
-    standard = est["type"] in STANDARD_TREES
+    xgb = est["type"] == "xgboost"
+    standard = est["type"] in STANDARD_TREES or xgb     # float32 comparisons
     numbers = {c["name"] for c in doc["columns"] if c["type"] == "number"}
     owner = []
     for b in doc["preprocessing"]:
@@ -252,7 +267,7 @@ def threshold_lines(doc, base):
         if chain is None:
             continue
         forward, inverse = chain
-        for z in _feature_targets(thr, standard):
+        for z in _feature_targets(thr, standard) + (_xgboost_targets(thr) if xgb else []):
             x0 = inverse(z)
             if not np.isfinite(x0):
                 continue
@@ -266,9 +281,13 @@ def threshold_lines(doc, base):
                     x = cand
                     break
             zx = forward(x)
-            flips = standard and goes_left_float32(zx, thr) != bool(zx <= thr)
-            label = "split on %s (feature %d) <= %r: x=%r -> %r%s" % (
-                b["column"], f, thr, float(x), float(zx), " [float32 flips]" if flips else "")
+            if xgb:
+                flips = goes_left_xgboost(zx, thr) != bool(zx < thr)
+            else:
+                flips = standard and goes_left_float32(zx, thr) != bool(zx <= thr)
+            label = "split on %s (feature %d) %s %r: x=%r -> %r%s" % (
+                b["column"], f, "<" if xgb else "<=", thr, float(x), float(zx),
+                " [float32 flips]" if flips else "")
             lines.append((label, _replace(base, b["column"], json.dumps(float(x)))))
     if est["type"] == "hist_gradient_boosting":
         cats = {c["feature"] for c in est.get("categorical", [])}

@@ -91,8 +91,10 @@ def _base_observation(observations):
 def _all_variants():
     from tree_variants import TREE_VARIANTS
     from variants import VARIANTS
+    from variants_estimators import ESTIMATOR_VARIANTS
     both = dict(VARIANTS)
     both.update(TREE_VARIANTS)
+    both.update(ESTIMATOR_VARIANTS)
     return both
 
 

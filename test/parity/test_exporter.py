@@ -87,8 +87,10 @@ REFUSALS = [
         [("num", SimpleImputer(), ["Age"]), ("n2", SimpleImputer(), ["Fare"])],
         transformer_weights={"num": 2.0}), LogisticRegression()),
      ["pipeline.steps[0] 'columntransformer'", "transformer_weights"]),
-    ("bare_adaboost", lambda X, y: AdaBoostClassifier(n_estimators=3, random_state=0),
-     ["estimator: AdaBoostClassifier is not supported"]),
+    ("bare_adaboost", lambda X, y: AdaBoostClassifier(estimator=LogisticRegression(),
+                                                      n_estimators=3, random_state=0),
+     ["estimator: AdaBoostClassifier estimator=LogisticRegression is not supported "
+      "(decision trees only)"]),
     ("string_to_estimator", lambda X, y: make_pipeline(ColumnTransformer(
         [("num", SimpleImputer(), ["Age"]), ("cat", "passthrough", ["Sex"])],
         sparse_threshold=0), LogisticRegression()),

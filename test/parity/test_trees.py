@@ -36,13 +36,20 @@ from tree_variants import TREE_VARIANTS
 NUM = ["Pclass", "Age", "SibSp", "Parch", "Fare"]
 
 
+def _tolerance(r):
+    """0 (bit-identical) but for AdaBoost: its last step is numpy's exp (softmax), which
+    on a CPU with AVX512F is numpy's own vectorized exp, not the C library's, and differs
+    from it by an ulp on some inputs (the contract's 1e-12 holds)."""
+    return pe.TOLERANCE if r["doc"]["estimator"]["type"] == "adaboost" else 0.0
+
+
 @pytest.mark.parametrize("name", list(TREE_VARIANTS))
 def test_titanic_rows(name, variant_run):
     """All 891 rows: scored by both sides, bit-identical."""
     r = variant_run(name)
     lines, ref, got = r["rows"]
     assert len(lines) == 891 or not lines
-    max_diff, bad = pe.compare(ref, got, tolerance=0.0)
+    max_diff, bad = pe.compare(ref, got, tolerance=_tolerance(r))
     labels = ["row %d" % (i + 1) for i in range(len(lines))]
     assert not bad, "%d of %d rows differ (max |diff| %.3g):\n%s" % (
         len(bad), len(lines), max_diff, mismatch_report(labels, lines, ref, got, bad))
@@ -55,7 +62,7 @@ def test_adversarial_rows(name, variant_run):
     """Adversarial and threshold rows: the same rows rejected, bit-identical probabilities."""
     r = variant_run(name)
     labels, texts, ref, got = r["adversarial"]
-    max_diff, bad = pe.compare(ref, got, tolerance=0.0)
+    max_diff, bad = pe.compare(ref, got, tolerance=_tolerance(r))
     assert not bad, "%d of %d adversarial rows differ:\n%s" % (
         len(bad), len(texts), mismatch_report(labels, texts, ref, got, bad))
     n_err = sum(1 for g in got if isinstance(g, str))
@@ -77,7 +84,7 @@ def test_threshold_rows_are_scored(name, variant_run):
     assert len(rows) >= 20, len(rows)
     assert all(isinstance(g, float) for _, _, _, g in rows), \
         [(lab, g) for lab, _, _, g in rows if not isinstance(g, float)][:5]
-    if r["doc"]["estimator"]["type"] in STANDARD_TREES:
+    if r["doc"]["estimator"]["type"] in STANDARD_TREES + ("xgboost",):
         assert any(lab.endswith("[float32 flips]") for lab, _, _, _ in rows)
 
 
@@ -228,9 +235,9 @@ def _pre():
 
 
 REFUSALS = [
-    ("gb_exponential", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
-        loss="exponential", n_estimators=3)),
-     ["pipeline.steps[1] 'gradientboostingclassifier'", "loss='exponential' is not supported"]),
+    ("gb_init_uniform", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
+        init=DummyClassifier(strategy="uniform"), n_estimators=3)),
+     ["pipeline.steps[1] 'gradientboostingclassifier'", "init=DummyClassifier is not supported"]),
     ("gb_init_estimator", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
         init=LogisticRegression(), n_estimators=3)),
      ["init=LogisticRegression is not supported"]),

@@ -185,6 +185,10 @@ TREE_VARIANTS = {f.__name__: f for f in [
     hist_gradient_boosting_categorical, hist_gradient_boosting_mask_early_stop,
 ]}
 
+from variants_boosting import BOOSTING_VARIANTS  # noqa: E402 - imports this module
+
+TREE_VARIANTS.update(BOOSTING_VARIANTS)
+
 # the exporter's front door (predict()'s ties): variants_front.py
 from variants_front import FRONT_TREE_VARIANTS  # noqa: E402
 

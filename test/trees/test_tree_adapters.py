@@ -64,6 +64,22 @@ MODELS = {
     "stage_union_pca_lr": variants_features.feat_pca_normalizer,
     "stage_kbest_sparse_lr": variants_features.feat_select_kbest_sparse,
 }
+# issue 18: the boosted trees of test/parity/variants_boosting.py
+MODELS.update({
+    "xgboost_sparse": tree_variants.BOOSTING_VARIANTS["xgboost_tutorial_sparse"],
+    "xgboost_dense_missing": tree_variants.BOOSTING_VARIANTS["xgboost_dense_missing"],
+    "adaboost_samme_r": tree_variants.BOOSTING_VARIANTS["adaboost_samme_r_stumps"],
+    "adaboost_samme": tree_variants.BOOSTING_VARIANTS["adaboost_samme_depth3"],
+    "gradient_boosting_exponential":
+        tree_variants.BOOSTING_VARIANTS["gradient_boosting_exponential_constant_init"],
+})
+
+# issue 18's final estimators go through the same core in every adapter
+import variants_estimators  # noqa: E402  (test/parity/)
+MODELS.update({name: variants_estimators.ESTIMATOR_VARIANTS[name] for name in [
+    "sgd_modified_huber", "gaussian_nb_wide", "voting_soft_weighted",
+    "calibrated_isotonic_boosting_single", "calibrated_linear_svc",
+]})
 
 
 @pytest.fixture(scope="session")

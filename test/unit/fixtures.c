@@ -56,6 +56,22 @@ const char boosting_estimator[] =
 "    \"value\": [2.5, 1.25, -0.75, -2.0]},\n"
 "   {\"feature\": [5], \"threshold\": [1.5], \"left\": [-1], \"right\": [-2], \"value\": [0.5, -0.5]}]}";
 
+/* XGBoost: the same trees with default directions, on a sparse matrix. */
+const char xgboost_estimator[] =
+"{\"type\": \"xgboost\", \"base_score\": 0.25, \"zero_is_missing\": true, \"trees\": [\n"
+"   {\"feature\": [1, 3, 7], \"threshold\": [0.5, -0.5, 0], \"missing_left\": [1, 0, 1],\n"
+"    \"left\": [1, -1, -3], \"right\": [2, -2, -4], \"value\": [2.5, 1.25, -0.75, -2.0]},\n"
+"   {\"feature\": [5], \"threshold\": [1.5], \"missing_left\": [0], \"left\": [-1], \"right\": [-2],\n"
+"    \"value\": [0.5, -0.5]}]}";
+
+/* AdaBoost: the forest's first two trees with both classes' contributions. */
+const char adaboost_estimator[] =
+"{\"type\": \"adaboost\", \"weight_sum\": 2, \"trees\": [\n"
+"   {\"feature\": [1, 3, 7], \"threshold\": [0.5, -0.5, 0], \"left\": [1, -1, -3], \"right\": [2, -2, -4],\n"
+"    \"value\": [0.5, 0.25, -0.75, -1.5], \"value_negative\": [-0.5, -0.25, 0.75, 1.5]},\n"
+"   {\"feature\": [5], \"threshold\": [1.5], \"left\": [-1], \"right\": [-2],\n"
+"    \"value\": [0.125, -0.125], \"value_negative\": [-0.125, 0.125]}]}";
+
 /*
  * HistGradientBoosting: Embarked's ordinal code (feature 5) as a
  * categorical feature with known codes 0-2 (C, Q, S), then Age.

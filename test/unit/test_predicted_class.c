@@ -152,6 +152,57 @@ boosting_rule_tests(void)
 	predict_model_free(m);
 }
 
+/*
+ * Issue 18's boosted trees, each at a tie its own rule decides: XGBoost
+ * compares the float32 probability with 0.5 (a positive margin whose
+ * probability rounds to 0.5f predicts 0), AdaBoost the decision with 0
+ * (before the halving that can round a positive decision to 0), the
+ * exponential loss the raw sum with 0 (>=: 0 predicts 1).
+ */
+static void
+boosted_rule_tests(void)
+{
+	predict_model *m;
+	float		one = 1.0f / (expf(-1.0f) + 1.0f + 1e-16f);
+
+	/* base_score 0.5: margin 0; leaves 0, 2^-40 and 1 */
+	m = load_x("xgboost, null threshold",
+			   "{\"type\": \"xgboost\", \"base_score\": 0.5, \"zero_is_missing\": false, \"trees\": ["
+			   "{\"feature\": [0, 0], \"threshold\": [0, 1], \"missing_left\": [1, 1],"
+			   " \"left\": [-1, -2], \"right\": [1, -3], \"value\": [0, 9.094947017729282e-13, 1]}]}",
+			   "null");
+	expect_class(m, "xgboost: margin 0, proba 0.5f predicts 0", -1, 0.5, false);
+	expect_class(m, "xgboost: a positive margin at proba 0.5f predicts 0", 0.5, 0.5, false);
+	expect_class(m, "xgboost: proba above 0.5 predicts 1", 2, (double) one, true);
+	predict_model_free(m);
+	m = load_x("xgboost, threshold 0.5", "{\"type\": \"xgboost\", \"base_score\": 0.5, "
+			   "\"zero_is_missing\": false, \"trees\": [{\"feature\": [], \"threshold\": [], "
+			   "\"missing_left\": [], \"left\": [], \"right\": [], \"value\": [0]}]}", "0.5");
+	expect_class(m, "xgboost, threshold 0.5: proba 0.5f is positive", 0, 0.5, true);
+	predict_model_free(m);
+
+	/* weight_sum 2: d = 0, then 5e-301 (proba 0.5), then 4.9e-324 (d / 2 is 0) */
+	m = load_x("adaboost, null threshold",
+			   "{\"type\": \"adaboost\", \"weight_sum\": 2, \"trees\": ["
+			   "{\"feature\": [0, 0], \"threshold\": [0, 1], \"left\": [-1, -2], \"right\": [1, -3],"
+			   " \"value\": [0.5, 1e-300, 1e-323], \"value_negative\": [0.5, 0, 0]}]}",
+			   "null");
+	expect_class(m, "adaboost: decision 0 predicts 0", -1, 0.5, false);
+	expect_class(m, "adaboost: a tiny positive decision predicts 1 at proba 0.5", 0.5, 0.5, true);
+	expect_class(m, "adaboost: a decision whose half is 0 predicts 1", 2, 0.5, true);
+	predict_model_free(m);
+
+	/* raw 0 and -1e-300: expit(2 * raw) is 0.5 for both */
+	m = load_x("exponential loss, null threshold",
+			   "{\"type\": \"gradient_boosting\", \"loss\": \"exponential\", \"init\": 0,"
+			   " \"learning_rate\": 1, \"trees\": [{\"feature\": [0], \"threshold\": [0],"
+			   " \"left\": [-1], \"right\": [-2], \"value\": [0, -1e-300]}]}",
+			   "null");
+	expect_class(m, "exponential loss: raw 0 predicts 1 (raw >= 0)", -1, 0.5, true);
+	expect_class(m, "exponential loss: a tiny negative raw predicts 0", 1, 0.5, false);
+	predict_model_free(m);
+}
+
 #define TREE_WITH(extra) "{\"feature\": [0], \"threshold\": [0], \"left\": [-1], " \
 	"\"right\": [-2], \"value\": [0.5, 0.75]" extra "}"
 #define T TREE_WITH("")
@@ -187,6 +238,11 @@ loader_rule_tests(void)
 		{"value0 one short",
 			"{\"type\": \"decision_tree\", \"tree\": " TREE_WITH(", \"value0\": [0.5]") "}", "null",
 		"estimator.tree.value0: expected 2 elements (one per leaf, as in \"value\"), got 1"},
+		{"null threshold: not for voting",
+			"{\"type\": \"voting\", \"weights\": null, \"estimators\": [{\"type\": "
+			"\"logistic_regression\", \"coef\": [1], \"intercept\": 0, \"link\": \"logistic\"}]}",
+			"null",
+		"threshold: null (scikit-learn's predict()) is not supported for a voting estimator; give a threshold"},
 		{"value0 on gradient boosting",
 			"{\"type\": \"gradient_boosting\", \"init\": 0, \"learning_rate\": 1, \"trees\": [" T0 "]}", "0.5",
 		"estimator.trees[0].value0: only decision_tree and random_forest trees have class-0 fractions"},
@@ -207,5 +263,6 @@ predicted_class_tests(void)
 	rule_tests();
 	tree_rule_tests();
 	boosting_rule_tests();
+	boosted_rule_tests();
 	loader_rule_tests();
 }

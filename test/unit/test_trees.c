@@ -344,7 +344,8 @@ failing_release(void *pointer, void *context)
 static void
 tree_robustness_tests(void)
 {
-	const char *const fixtures[] = {forest_estimator, boosting_estimator, hist_estimator};
+	const char *const fixtures[] = {forest_estimator, boosting_estimator, hist_estimator,
+		xgboost_estimator, adaboost_estimator};
 
 	for (size_t k = 0; k < sizeof(fixtures) / sizeof(fixtures[0]); k++)
 	{

@@ -32,6 +32,8 @@ extern const char base_model[];
 extern const char forest_estimator[];
 extern const char boosting_estimator[];
 extern const char hist_estimator[];
+extern const char xgboost_estimator[];
+extern const char adaboost_estimator[];
 
 /* base_model with its estimator object replaced (caller frees). */
 char	   *unit_with_estimator(const char *estimator);
@@ -41,8 +43,11 @@ void		score_tests(void);
 void		tree_loader_tests(void);
 void		tree_score_tests(void);
 void		registry_error_tests(void);
+void		xgboost_tests(void);
+void		adaboost_tests(void);
 void		predicted_class_tests(void);
 void		skew_tests(void);
 void		stage_tests(void);
+void		ensemble_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

@@ -87,9 +87,12 @@ main(void)
 	tree_loader_tests();
 	tree_score_tests();
 	registry_error_tests();
+	xgboost_tests();
+	adaboost_tests();
 	predicted_class_tests();
 	skew_tests();
 	stage_tests();
+	ensemble_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }
