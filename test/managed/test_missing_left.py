@@ -58,4 +58,5 @@ def test_missing_values_follow_each_split(managed_db, tmp_path):
         got = sql_scores(dsn, name, lines)
         for (obs, leaf), w, g in zip(ROWS, want, got):
             assert w["proba"] == expected(leaf), (name, obs, w)
-            assert not g.startswith("ERROR") and float(g) == w["proba"], (name, obs, w, g)
+            assert not g.startswith("ERROR") and float(g.split()[0]) == w["proba"], (name, obs, w, g)
+            assert (g.split()[1] == "true") == w["predicted_class"], (name, obs, w, g)
