@@ -499,8 +499,8 @@ put_psi_table(strbuf *sb, const cJSON *version)
 {
 	const cJSON *features = get(get(version, "drift"), "features");
 
-	sb_puts(sb, "<table id=\"psi\" class=\"psi\"><thead><tr><th>feature</th><th>PSI</th><th>reading</th>"
-			"<th>missing now</th><th>missing in training</th><th>unseen categories</th></tr></thead><tbody>");
+	sb_puts(sb, "<table id=\"psi\" class=\"psi\"><thead><tr><th>feature</th><th class=\"num\">PSI</th><th>reading</th>"
+			"<th class=\"num\">missing now</th><th class=\"num\">missing in training</th><th>unseen categories</th></tr></thead><tbody>");
 	for (const cJSON *f = features ? features->child : NULL; f != NULL; f = f->next)
 	{
 		const cJSON *unseen = get(f, "unseen_values");
@@ -553,8 +553,9 @@ put_psi_table(strbuf *sb, const cJSON *version)
 static void
 put_versions(strbuf *sb, const cJSON *versions)
 {
-	sb_puts(sb, "<table id=\"versions\"><thead><tr><th>version</th><th>predictions</th><th>labelled</th>"
-			"<th>ROC AUC</th><th>log loss</th><th>Brier</th><th>probability PSI</th></tr></thead><tbody>");
+	sb_puts(sb, "<table id=\"versions\"><thead><tr><th>version</th><th class=\"num\">predictions</th><th class=\"num\">labelled</th>"
+			"<th class=\"num\">ROC AUC</th><th class=\"num\">log loss</th><th class=\"num\">Brier</th>"
+			"<th class=\"num\">probability PSI</th></tr></thead><tbody>");
 	for (const cJSON *v = versions->child; v != NULL; v = v->next)
 	{
 		const cJSON *m = get(v, "metrics");
@@ -598,7 +599,7 @@ static const char style[] =
 	".diagonal{stroke:#9aa1ad;stroke-dasharray:4 4}.curve{fill:none;stroke:#3569c8;stroke-width:2}"
 	".point{fill:#3569c8;fill-opacity:.8;stroke:#fff}"
 	"table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:6px 8px;text-align:left;"
-	"border-bottom:1px solid #e3e6eb}th{color:#5b6475;font-weight:normal}td.num{text-align:right;"
+	"border-bottom:1px solid #e3e6eb}th{color:#5b6475;font-weight:normal}td.num,th.num{text-align:right;"
 	"font-variant-numeric:tabular-nums}.kind{color:#9aa1ad;font-size:11px}"
 	"tr.moderate{background:#fff4d6}tr.significant{background:#fde2e1}tr.unknown{background:#eef0f3}"
 	".badge{padding:2px 8px;border-radius:10px;font-size:12px}.badge.stable{background:#dff3e4;color:#1d6b34}"

@@ -88,7 +88,8 @@ def main(argv=None):
             pickle.dump(X.dtypes, fh)
 
     doc = pe.export(pipeline, columns=X.columns.tolist(), dtypes=dict(X.dtypes.items()),
-                    name="titanic", source=os.path.basename(csv), training_rows=len(X))
+                    name="titanic", source=os.path.basename(csv), training_rows=len(X),
+                    threshold=0.5)   # the bundled model's documented threshold
     doc["provenance"]["source"] = "models/train_titanic.py on %s" % os.path.basename(csv)
     # the training rows as monitoring's reference, so that drift is measured
     # from the first prediction (the page's drift tiles, predict_report_psi)

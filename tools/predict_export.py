@@ -260,6 +260,9 @@ def _compile(est, blocks, sparse, path, ctx):
         return blocks, sparse
     if isinstance(est, str):
         raise ExportError("%s: %r is not supported" % (path, est))
+    if _is_search(est):
+        est, path = unwrap_search(est, path)
+        return _compile(est, blocks, sparse, path, ctx)
     kind = type(est)
     if kind is Pipeline:
         for i, (name, step) in enumerate(est.steps):
@@ -709,6 +712,56 @@ def _missing_mode(est, n_features, sparse):
         return "error"
 
 
+def _class0_fractions(tree_est):
+    """Leaf ids -> classes_[0]'s fraction, computed as _class_fractions does."""
+    def fractions(leaves):
+        proba = tree_est.tree_.value[leaves, 0, :2].astype(np.float64)
+        normalizer = proba.sum(axis=1)[:, np.newaxis]
+        normalizer[normalizer == 0.0] = 1.0
+        proba /= normalizer
+        return proba[:, 0]
+    return fractions
+
+
+def _leaf_ids(tree_est):
+    """The leaves of tree_ in the order _standard_tree lists them."""
+    t = tree_est.tree_
+    left, right = t.children_left, t.children_right
+    _, leaves = _preorder(0, lambda n: left[n] < 0, lambda n: int(left[n]), lambda n: int(right[n]))
+    return np.asarray(leaves, dtype=np.intp)
+
+
+def _add_class0_fractions(est, path, est_doc, top=True):
+    """For "threshold": null (scikit-learn's predict()): each probability tree's
+    classes_[0] fraction per leaf ("value0"), which the forests' predict() sums
+    apart from classes_[1]'s.  A single tree's predict() takes the argmax of the
+    leaf's weighted counts, not of the fractions: refused where they disagree
+    (only weights within an ulp of a tie can make them).  A soft
+    VotingClassifier's predict() averages both columns of its estimators'
+    predict_proba, the fractions: its trees get "value0" too (top False)."""
+    est, path = unwrap_search(est, path)
+    if est_doc["type"] == "voting":
+        for i, (sub, doc) in enumerate(zip(est.estimators_, est_doc["estimators"])):
+            _add_class0_fractions(sub, "%s.estimators_[%d]" % (path, i), doc, False)
+    elif est_doc["type"] == "decision_tree" and not top:
+        doc = est_doc["tree"]
+        doc["value0"] = _finite_list(_class0_fractions(est)(_leaf_ids(est)), path)
+    elif est_doc["type"] == "decision_tree":
+        leaves = _leaf_ids(est)
+        counts = est.tree_.value[leaves, 0, :2]
+        by_counts = np.argmax(counts, axis=1) == 1
+        doc = est_doc["tree"]
+        doc["value0"] = _finite_list(_class0_fractions(est)(leaves), path)
+        by_fractions = np.asarray(doc["value"]) > np.asarray(doc["value0"])
+        if not np.array_equal(by_counts, by_fractions):
+            raise ExportError("%s: %s has a leaf whose weighted class counts and class fractions "
+                              "order the classes differently; pass --threshold"
+                              % (path, _class_name(est)))
+    elif est_doc["type"] == "random_forest":
+        for tree, doc in zip(est.estimators_, est_doc["trees"]):
+            doc["value0"] = _finite_list(_class0_fractions(tree)(_leaf_ids(tree)), path)
+
+
 def _decision_tree(est, path, sparse):
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
@@ -1035,10 +1088,13 @@ def _estimator(est, path, sparse=False):
     """
     from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier,
                                   HistGradientBoostingClassifier, RandomForestClassifier)
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
     exporters = {
         LogisticRegression: _logistic_regression,
+        # a LogisticRegression whose C was chosen by cross-validation: predict_proba is
+        # LogisticRegression's (the same ovr/multinomial rule) on its coef_, intercept_
+        LogisticRegressionCV: _logistic_regression,
         DecisionTreeClassifier: _decision_tree,
         ExtraTreeClassifier: _decision_tree,
         RandomForestClassifier: _random_forest,
@@ -1058,6 +1114,7 @@ def _estimator(est, path, sparse=False):
     })
     if isinstance(est, str):
         raise ExportError("%s: %r is not a classifier" % (path, est))
+    est, path = unwrap_search(est, path)
     if _class_name(est) in _NO_PREDICT_PROBA:
         raise ExportError("%s: %s has no predict_proba (calibrate it with "
                           "CalibratedClassifierCV)" % (path, _class_name(est)))
@@ -1065,6 +1122,74 @@ def _estimator(est, path, sparse=False):
     if exporter is None:
         raise ExportError("%s: %s is not supported" % (path, _class_name(est)))
     return exporter(est, path, sparse)
+
+
+# --------------------------------------------------------------------------
+# what users pickle: search objects and bundles
+
+_SEARCH_CLASSES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
+                   "HalvingRandomSearchCV")
+
+
+def _is_search(obj):
+    """A fitted-or-not scikit-learn hyper-parameter search (BaseSearchCV)."""
+    try:
+        from sklearn.model_selection._search import BaseSearchCV
+    except ImportError:   # moved in some version: fall back to the class names
+        return _class_name(obj) in _SEARCH_CLASSES
+    return isinstance(obj, BaseSearchCV)
+
+
+def unwrap_search(est, path):
+    """(estimator, path): a search object's best_estimator_ (refit), else est itself.
+
+    predict_proba of a search object is its best_estimator_'s, so that is what
+    is exported; without refit there is no single fitted estimator to export.
+    """
+    while _is_search(est):
+        cls = _class_name(est)
+        if not getattr(est, "refit", False):
+            raise ExportError(
+                "%s: %s refit=False is not supported (it keeps no fitted best_estimator_): "
+                "fit it with refit=True, or fit the estimator with best_params_ and export "
+                "that" % (path, cls))
+        best = getattr(est, "best_estimator_", None)
+        if best is None:
+            raise ExportError("%s: %s is not fitted (no best_estimator_)" % (path, cls))
+        est, path = best, "%s.best_estimator_" % path
+    return est, path
+
+
+def _is_estimator_like(obj):
+    return hasattr(obj, "fit") and (hasattr(obj, "predict_proba") or hasattr(obj, "transform"))
+
+
+def bundle_message(obj, source=None):
+    """The one-line refusal for a dict, list or tuple pickled instead of the pipeline,
+    or None when obj is not such a bundle."""
+    if not isinstance(obj, (dict, list, tuple)):
+        return None
+    where = os.path.basename(source) if source else "the pipeline file"
+    if isinstance(obj, dict):
+        keys = list(obj.keys())
+        found = "a dict with keys %s" % ", ".join(repr(k) for k in keys[:8])
+        if len(keys) > 8:
+            found += ", ... (%d keys)" % len(keys)
+        model = [k for k in keys if _is_estimator_like(obj[k])]
+        lists = [k for k in keys if isinstance(obj[k], (list, tuple)) and obj[k]
+                 and all(isinstance(c, str) for c in obj[k])]
+        ref = "bundle[%r]" % (model[0] if model else "...")
+    else:
+        kinds = [_class_name(x) for x in obj[:8]]
+        found = "a %s of %d items (%s%s)" % (type(obj).__name__, len(obj), ", ".join(kinds),
+                                            ", ..." if len(obj) > 8 else "")
+        model = [i for i, x in enumerate(obj) if _is_estimator_like(x)]
+        lists = [i for i, x in enumerate(obj) if isinstance(x, (list, tuple)) and x
+                 and all(isinstance(c, str) for c in x)]
+        ref = "bundle[%s]" % (model[0] if model else "...")
+    columns = " and pass the columns with --columns" if lists else ""
+    return ("%s holds %s, not a fitted pipeline: pickle the fitted pipeline itself (e.g. "
+            "joblib.dump(%s, 'pipeline.pkl'))%s" % (where, found, ref, columns))
 
 
 # --------------------------------------------------------------------------
@@ -1128,9 +1253,13 @@ def _feature_names(pipeline, blocks, input_names):
     return out
 
 
-def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
+def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
            source=None, training_rows=None, exported_at=None):
     """Compile a fitted pipeline (or bare classifier) into a model document (dict).
+
+    threshold: None for scikit-learn's own predict() rule ("threshold": null,
+        with the trees' class-0 fractions), or a number: predicted_class is
+        proba >= threshold.
 
     columns: the training frame's column names in order (columns.json), or None
         for the pipeline's feature_names_in_.
@@ -1142,21 +1271,33 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
     import sklearn
     from sklearn.pipeline import Pipeline
 
-    if not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
+    if threshold is not None and not (isinstance(threshold, (int, float)) and
+                                      not isinstance(threshold, bool) and 0 <= threshold <= 1):
         raise ExportError("threshold: expected a number between 0 and 1, got %r" % (threshold,))
     name = str(name)
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,63}", name):
         raise ExportError("name: %r is not 1 to 63 characters of [A-Za-z0-9_.-]" % name)
+    bundle = bundle_message(pipeline, source)
+    if bundle is not None:
+        raise ExportError(bundle)
+    searched, search_root = None, None
+    if _is_search(pipeline):
+        searched = pipeline
+        pipeline, search_root = unwrap_search(pipeline, "search")
+        if isinstance(pipeline, (dict, list, tuple)):
+            raise ExportError(bundle_message(pipeline, source))
 
     if type(pipeline) is Pipeline:
-        root = "pipeline"
+        root = search_root or "pipeline"
         if not pipeline.steps:
-            raise ExportError("pipeline: empty Pipeline")
+            raise ExportError("%s: empty Pipeline" % root)
 
         def flatten(pipe, path):
             # a Pipeline as the last step contributes its own steps
             items = [("%s.steps[%d] %r" % (path, i, n), s) for i, (n, s) in enumerate(pipe.steps)]
             last_path, last = items[-1]
+            last, last_path = unwrap_search(last, last_path)
+            items[-1] = (last_path, last)
             if type(last) is Pipeline and last.steps:
                 return items[:-1] + flatten(last, last_path)
             return items
@@ -1165,7 +1306,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         transformers = items[:-1]
         final_path, final = items[-1]
     else:
-        root = "estimator"
+        root = search_root or "estimator"
         transformers = []
         final = pipeline
         final_path = root
@@ -1244,6 +1385,8 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
                                                   (final, final_path))
     else:
         est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
+    if threshold is None:
+        _add_class0_fractions(final, final_path, est_doc)
     for b in blocks:
         if b.vtype == "string" and not b.steps:
             raise ExportError("%s: column %r reaches the estimator as a string column"
@@ -1279,7 +1422,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
         "preprocessing": pre,
         "estimator": est_doc,
         "positive_class": positive,
-        "threshold": float(threshold),
+        "threshold": None if threshold is None else float(threshold),
         "provenance": {
             "sklearn_version": sklearn.__version__,
             "exported_at": when,
@@ -1289,6 +1432,10 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=0.5,
             "pipeline": re.sub(r"\s*\n\s*", " ", repr(pipeline)),
         },
     }
+    if searched is not None:
+        # what was searched, and what won: the document is the best_estimator_
+        doc["provenance"]["search"] = "%s best_params_=%s" % (
+            _class_name(searched), re.sub(r"\s*\n\s*", " ", repr(searched.best_params_)))
     if source is None:
         del doc["provenance"]["source"]
     return doc
@@ -1457,16 +1604,35 @@ def sklearn_scores(pipeline, doc, observations, positive_index=1):
     rejection (docs: "the result is not a number").  Scores all rows in one
     frame when possible, else splits the batch until each failing row is alone.
     """
-    cols = model_columns(doc)
-    allow_inf = infinite_columns(doc)
-
-    def score(obs_list):
-        frame = reference_frame(obs_list, cols, allow_inf)
+    def score(frame):
         return pipeline.predict_proba(frame)[:, positive_index]
 
     def as_result(p):
         p = float(p)
         return ValueError("probability is NaN") if math.isnan(p) else p
+
+    return _sklearn_rows(doc, observations, score, as_result)
+
+
+def sklearn_classes(pipeline, doc, observations):
+    """Whether scikit-learn's predict() gives classes_[1] (the document's
+    positive class), for each observation; an Exception for rejected rows."""
+    positive = pipeline.classes_[1]
+
+    def predict(frame):
+        return pipeline.predict(frame) == positive
+
+    return _sklearn_rows(doc, observations, predict, bool)
+
+
+def _sklearn_rows(doc, observations, method, as_result):
+    """method(frame) per row of observations as reference_frame builds them,
+    as sklearn_scores describes."""
+    cols = model_columns(doc)
+    allow_inf = infinite_columns(doc)
+
+    def score(obs_list):
+        return method(reference_frame(obs_list, cols, allow_inf))
 
     def scores(obs_list):
         # the whole batch if it scores, else its halves: rows are independent, so this
@@ -1599,10 +1765,11 @@ def default_predict_score():
     return shutil.which("predict-score") or candidate
 
 
-def c_scores(model_path, lines, predict_score=None):
+def c_scores(model_path, lines, predict_score=None, classes=None):
     """Score JSON lines with `predict-score --model MODEL -`.
 
     Returns a list of floats (proba) or strings (the error message), one per line.
+    classes: a list to which each line's predicted_class is appended (None for errors).
     """
     exe = predict_score or default_predict_score()
     if not os.access(exe, os.X_OK):
@@ -1625,6 +1792,8 @@ def c_scores(model_path, lines, predict_score=None):
             results.append(str(obj["error"]))
         else:
             results.append(float(obj["proba"]))
+        if classes is not None:
+            classes.append(obj.get("predicted_class"))
     if proc.returncode == 0 and any(isinstance(r, str) for r in results):
         raise RuntimeError("%s exited 0 but reported errors" % exe)
     if proc.returncode == 1 and not any(isinstance(r, str) for r in results):
@@ -1688,18 +1857,42 @@ def verify(pipeline, doc, model_path, observations, predict_score=None, out=sys.
         lines = [observation_line(o) for o in observations]
     reference = sklearn_results if sklearn_results is not None else \
         sklearn_scores(pipeline, doc, observations)
-    got = c_scores(model_path, lines, predict_score)
+    classes = []
+    got = c_scores(model_path, lines, predict_score, classes)
     max_diff, bad = compare(reference, got)
     scored = sum(1 for r, g in zip(reference, got)
                  if not isinstance(r, Exception) and not isinstance(g, str))
-    print("verify: %d rows, %d scored by both, max |difference| %.3g, %d mismatches"
-          % (len(lines), scored, max_diff, len(bad)), file=out)
+    wrong_class = _class_mismatches(pipeline, doc, observations, reference, got, classes)
+    print("verify: %d rows, %d scored by both, max |difference| %.3g, %d mismatches, "
+          "%d predicted_class mismatches" % (len(lines), scored, max_diff, len(bad),
+                                             len(wrong_class)), file=out)
     for i in bad[:10]:
         r = reference[i]
         print("  row %d: scikit-learn %s, predict-score %s" % (
             i + 1, ("error: %s" % r) if isinstance(r, Exception) else repr(r),
             ("error: %s" % got[i]) if isinstance(got[i], str) else repr(got[i])), file=out)
-    return not bad
+    for i, want in wrong_class[:10]:
+        print("  row %d: predicted_class %s, expected %s" % (i + 1, classes[i], want), file=out)
+    if scored < len(lines):
+        # rows both sides refuse agree, but verify nothing: the data is not what the model
+        # was trained on (a column missing or misnamed, another file)
+        print("verify: only %d of %d rows were scored (both sides refused the others: "
+              "is this the training data, with the model's columns?)"
+              % (scored, len(lines)), file=out)
+    return not bad and not wrong_class and len(lines) > 0 and scored == len(lines)
+
+
+def _class_mismatches(pipeline, doc, observations, reference, got, classes):
+    """[(row, expected class)] where predict-score's predicted_class is not the
+    document's rule: scikit-learn's predict() ("threshold": null), else
+    proba >= threshold."""
+    scored = [i for i, (r, g) in enumerate(zip(reference, got))
+              if not isinstance(r, Exception) and not isinstance(g, str)]
+    if doc.get("threshold", 0.5) is None:
+        expected = sklearn_classes(pipeline, doc, [observations[i] for i in scored])
+    else:
+        expected = [got[i] >= doc.get("threshold", 0.5) for i in scored]
+    return [(i, e) for i, e in zip(scored, expected) if classes[i] is not e]
 
 
 def load_pipeline(path):

@@ -210,11 +210,12 @@ score_line(scorer *sc, const char *line, size_t len)
 	predict_error err;
 	predict_status status;
 	double		proba;
+	bool		predicted;
 	char		number[32];
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	status = predict_score_json(sc->model, line, len, sc->values, &proba, &err);
+	status = predict_score_json_class(sc->model, line, len, sc->values, &proba, &predicted, &err);
 	line_arena_reset();
 	if (status != PREDICT_OK)
 	{
@@ -224,7 +225,7 @@ score_line(scorer *sc, const char *line, size_t len)
 	}
 	snprintf(number, sizeof(number), "%.17g", proba);
 	fprintf(sc->out, "{\"proba\": %s, \"predicted_class\": %s}\n", number,
-			predict_model_classify(sc->model, proba) ? "true" : "false");
+			predicted ? "true" : "false");
 }
 
 /*

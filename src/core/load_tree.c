@@ -13,7 +13,7 @@
 #include "loader.h"
 
 static const char *const tree_fields[] = {
-	"feature", "threshold", "left", "right", "missing_left", "value", NULL
+	"feature", "threshold", "left", "right", "missing_left", "value", "value0", NULL
 };
 
 /* The largest float32 not above t: x <= t iff x <= this, for any float32 x. */
@@ -172,6 +172,37 @@ load_child(loader *ld, const char *key, const cJSON *item, size_t parent, size_t
 	return true;
 }
 
+static bool
+is_class_fraction(const cJSON *item)
+{
+	return cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble <= 1;
+}
+
+/*
+ * A probability tree's "value0": classes_[0]'s fraction per leaf, which
+ * scikit-learn's predict() compares with classes_[1]'s (threshold null).
+ * Every tree of the estimator has it or none does: load_trees allocated
+ * leaves0 when the first tree has it.
+ */
+static bool
+load_value0(loader *ld, const cJSON *object, size_t nleaves, const cJSON **value0)
+{
+	const estimator *est = ld->est;
+	const cJSON *item = member(ld, object, "value0", est->leaves0 != NULL);
+
+	*value0 = NULL;
+	if (item == NULL)
+		return est->leaves0 == NULL;
+	if (est->leaves0 == NULL)
+	{
+		path_push_key(ld, "value0");
+		if (est->type != ESTIMATOR_DECISION_TREE && est->type != ESTIMATOR_RANDOM_FOREST)
+			return fail(ld, "only decision_tree and random_forest trees have class-0 fractions");
+		return fail(ld, "every tree has \"value0\" or none does (the first tree has none)");
+	}
+	return tree_array(ld, object, "value0", nleaves, "one per leaf, as in \"value\"", value0);
+}
+
 /*
  * Load one tree into the next ranges of the estimator's arrays: its splits
  * as nodes, then its leaves as nodes that lead to themselves. Split features
@@ -191,6 +222,7 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 	const cJSON *right;
 	const cJSON *missing = NULL;
 	const cJSON *value;
+	const cJSON *value0 = NULL;
 	const cJSON *item;
 	size_t		nsplits;
 	size_t		root;
@@ -219,6 +251,8 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 			return false;
 	}
 	else if (rules->missing_left)
+		return false;
+	if (!load_value0(ld, object, nsplits + 1, &value0))
 		return false;
 
 	root = scratch->next_node;
@@ -341,6 +375,16 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 			return fail(ld, "expected a class fraction between 0 and 1, got %.17g", *leaf);
 		}
 		*leaf = value->valuedouble;
+		if (value0 != NULL)
+		{
+			if (!is_class_fraction(value0))
+			{
+				path_push_element(ld, "value0", i);
+				return fail(ld, "expected a class fraction between 0 and 1");
+			}
+			((double *) est->leaves0)[scratch->next_leaf - 1] = value0->valuedouble;
+			value0 = value0->next;
+		}
 	}
 	scratch->next_node = root + 2 * nsplits + 1;
 	return true;

@@ -215,6 +215,10 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 		return false;
 	out = arena_alloc(model, ntrees * sizeof(tree));
 	est->leaves = arena_alloc(model, (nsplits + ntrees) * sizeof(double));
+	if (rules->probability && cJSON_IsObject(first) &&
+		cJSON_GetObjectItemCaseSensitive(first, "value0") != NULL &&
+		(est->leaves0 = arena_alloc(model, (nsplits + ntrees) * sizeof(double))) == NULL)
+		return fail_memory(ld);
 	scratch.referenced = arena_alloc(model, 2 * largest + 1);
 	scratch.depth = arena_alloc(model, (2 * largest + 1) * sizeof(uint32_t));
 	scratch.next_bitset = 1;

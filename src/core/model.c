@@ -312,6 +312,60 @@ load_provenance(loader *ld, const cJSON *object)
 	return true;
 }
 
+/*
+ * "threshold": a number (the class is proba >= it; absent means 0.5, as
+ * documents always had it), or null: scikit-learn's predict() for the
+ * estimator, whose ties and decision functions a probability alone cannot
+ * tell (see predict_score_class). The class-0 fractions that rule needs for
+ * the probability trees come with the trees.
+ */
+/*
+ * A probability tree estimator whose class-0 fractions predict() needs but
+ * the document left out, or NULL: the estimator's own, and through a soft
+ * voting (which averages both columns of predict_proba) its estimators'; a
+ * calibrated fold reads only column 1 of its estimator.
+ */
+static const estimator *
+tree_without_value0(const estimator *est)
+{
+	if (est->type == ESTIMATOR_DECISION_TREE || est->type == ESTIMATOR_RANDOM_FOREST)
+		return est->leaves0 == NULL ? est : NULL;
+	if (est->type == ESTIMATOR_VOTING)
+		for (size_t i = 0; i < est->nsubs; i++)
+		{
+			const estimator *found = tree_without_value0(&est->subs[i]);
+
+			if (found != NULL)
+				return found;
+		}
+	return NULL;
+}
+
+static bool
+load_threshold(loader *ld, const cJSON *item)
+{
+	predict_model *model = ld->model;
+	const estimator *trees;
+
+	path_push_key(ld, "threshold");
+	if (cJSON_IsNull(item))
+	{
+		if ((trees = tree_without_value0(&model->estimator)) != NULL)
+			return fail(ld, "null (scikit-learn's predict()) needs the trees' \"value0\" "
+						"(classes_[0]'s fraction per leaf) for a %s",
+						trees->type == ESTIMATOR_DECISION_TREE ? "decision_tree" : "random_forest");
+		model->sklearn_rule = true;
+		model->threshold = NAN;
+		path_set(ld, 0);
+		return true;
+	}
+	if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= 1))
+		return fail(ld, "expected a number between 0 and 1, or null");
+	model->threshold = item->valuedouble;
+	path_set(ld, 0);
+	return true;
+}
+
 static bool
 load_document(loader *ld, const cJSON *root)
 {
@@ -358,14 +412,8 @@ load_document(loader *ld, const cJSON *root)
 		return fail(ld, "expected a finite number");
 	}
 	model->threshold = 0.5;
-	if ((item = member(ld, root, "threshold", false)) != NULL)
-	{
-		path_push_key(ld, "threshold");
-		if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= 1))
-			return fail(ld, "expected a number between 0 and 1");
-		model->threshold = item->valuedouble;
-		path_set(ld, 0);
-	}
+	if ((item = member(ld, root, "threshold", false)) != NULL && !load_threshold(ld, item))
+		return false;
 	if ((item = member(ld, root, "provenance", true)) == NULL || !load_provenance(ld, item))
 		return false;
 	if ((item = member(ld, root, "reference", false)) != NULL && !load_reference(ld, item))
@@ -498,4 +546,10 @@ bool
 predict_model_classify(const predict_model *model, double proba)
 {
 	return proba >= model->threshold;
+}
+
+bool
+predict_model_has_threshold(const predict_model *model)
+{
+	return !model->sklearn_rule;
 }

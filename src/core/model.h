@@ -226,6 +226,8 @@ typedef struct estimator
 	const tree_node *nodes;		/* standard trees */
 	const hist_node *hist_nodes;	/* hist_gradient_boosting */
 	const double *leaves;
+	const double *leaves0;		/* decision_tree, random_forest: classes_[0]'s
+								 * fraction per leaf ("value0"), or NULL */
 	const uint32_t *bitsets;	/* BITSET_WORDS words per categorical split */
 	double		init;			/* gradient_boosting init, hgb baseline */
 	double		learning_rate;
@@ -267,6 +269,8 @@ struct predict_model
 
 	const char *name;
 	double		threshold;
+	bool		sklearn_rule;	/* "threshold": null: the class is scikit-learn's
+								 * predict(), not proba >= threshold */
 
 	size_t		ncolumns;
 	column	   *columns;

@@ -86,6 +86,16 @@ predict_status
 predict_score_json(const predict_model *model, const char *json, size_t len,
 				   predict_value *values, double *proba, predict_error *err)
 {
+	bool		predicted;
+
+	return predict_score_json_class(model, json, len, values, proba, &predicted, err);
+}
+
+predict_status
+predict_score_json_class(const predict_model *model, const char *json, size_t len,
+						 predict_value *values, double *proba, bool *predicted,
+						 predict_error *err)
+{
 	size_t		ncolumns = predict_model_ncolumns(model);
 	predict_error local;
 	cJSON	   *root;
@@ -116,7 +126,7 @@ predict_score_json(const predict_model *model, const char *json, size_t len,
 		if (col >= 0)
 			value_from_cjson(child, &values[col]);
 	}
-	status = predict_score(model, values, proba, err);
+	status = predict_score_class(model, values, proba, predicted, err);
 	cJSON_Delete(root);
 	return status;
 }

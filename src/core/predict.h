@@ -148,7 +148,29 @@ predict_status predict_score(const predict_model *model,
 							 const predict_value *values,
 							 double *proba, predict_error *err);
 
-/* The predicted class for a probability: proba >= threshold. */
+/*
+ * Score as predict_score does, and set *predicted to the model's predicted
+ * class (docs/model-format.md, "threshold"): proba >= threshold, or for a
+ * document whose threshold is null, scikit-learn's predict() for the
+ * estimator (its decision function's sign, or argmax over the classes'
+ * probabilities, the first class winning ties), which the probability alone
+ * cannot always tell. Every host takes the class from here.
+ */
+predict_status predict_score_class(const predict_model *model,
+								   const predict_value *values,
+								   double *proba, bool *predicted,
+								   predict_error *err);
+
+/*
+ * Whether the class is proba >= predict_model_threshold; false for a document
+ * whose threshold is null (scikit-learn's predict(), threshold NaN).
+ */
+bool		predict_model_has_threshold(const predict_model *model);
+
+/*
+ * proba >= threshold: the class of a model with a threshold only (false for
+ * every proba when the threshold is null); hosts use predict_score_class.
+ */
 bool		predict_model_classify(const predict_model *model, double proba);
 
 /*
@@ -170,12 +192,22 @@ predict_status predict_score_json(const predict_model *model,
 								  predict_value *values,
 								  double *proba, predict_error *err);
 
+/* predict_score_json with the predicted class, as predict_score_class. */
+predict_status predict_score_json_class(const predict_model *model,
+										const char *json, size_t len,
+										predict_value *values,
+										double *proba, bool *predicted,
+										predict_error *err);
+
 /*
  * Compile a model into SQL for PostgreSQL databases without the extension
  * (managed services): a CREATE FUNCTION statement for a PL/pgSQL function
  * function(obs jsonb) RETURNS float8 that scores exactly as predict_score
  * does, calling the helper functions of src/managed/sql/managed.sql in schema helpers
- * (both names already quoted as SQL identifiers). Returns a string to
+ * (both names already quoted as SQL identifiers); for a model without a
+ * threshold (predict_model_has_threshold), a second one,
+ * function_class(obs jsonb, OUT proba float8, OUT predicted boolean), with
+ * the class of predict_score_class. Returns a string to
  * release with free(), or NULL and err (a model too large to compile is
  * PREDICT_TOO_LARGE).
  */

@@ -333,18 +333,19 @@ float32_overflow(const predict_model *model, const block *blk, predict_error *er
 						"value is too large for float32 (the trees compare float32 values)%s", "");
 }
 
+/*
+ * predict_proba[:, 1] from the decision function, and predict_proba[:, 0]
+ * into *proba0 as scikit-learn computes that column.
+ */
 static double
-apply_link(link_type link, double d)
+apply_link(link_type link, double d, double *proba0)
 {
-	if (link == LINK_NONE)
-		return NAN;				/* not reached: the loader keeps it to calibrated folds */
-	if (link == LINK_MODIFIED_HUBER)
-	{
-		/* SGDClassifier: np.clip(d, -1, 1) (NaN stays NaN), += 1, /= 2 */
-		double		p = d < -1.0 ? -1.0 : d > 1.0 ? 1.0 : d;
+	double		p;
 
-		p += 1.0;
-		return p / 2.0;
+	if (link == LINK_NONE)
+	{
+		*proba0 = NAN;
+		return NAN;				/* not reached: the loader keeps it to calibrated folds */
 	}
 	if (link == LINK_SOFTMAX)
 	{
@@ -353,15 +354,26 @@ apply_link(link_type link, double d)
 		double		negative = exp(-d - m);
 		double		positive = exp(d - m);
 
+		*proba0 = negative / (negative + positive);
 		return positive / (negative + positive);
 	}
-	/* scipy.special.expit */
-	return 1.0 / (1.0 + exp(-d));
+	if (link == LINK_MODIFIED_HUBER)
+	{
+		/* SGDClassifier: np.clip(d, -1, 1) (NaN stays NaN), += 1, /= 2 */
+		p = d < -1.0 ? -1.0 : d > 1.0 ? 1.0 : d;
+		p += 1.0;
+		p /= 2.0;
+	}
+	else
+		p = 1.0 / (1.0 + exp(-d));	/* scipy.special.expit */
+	/* _predict_proba_lr's 1 - prob; modified_huber's ones - prob */
+	*proba0 = 1.0 - p;
+	return p;
 }
 
 static predict_status
 score_logistic_regression(const predict_model *model, const estimator *est,
-						  const predict_value *values, bool decision, double *proba,
+						  const predict_value *values, bool decision, estimate *out,
 						  predict_error *err)
 {
 	double		d = 0.0;
@@ -396,8 +408,10 @@ score_logistic_regression(const predict_model *model, const estimator *est,
 		}
 	}
 	d += est->intercept;
-	*proba = decision ? d : apply_link(est->link, d);
-	if (isnan(*proba))
+	out->proba = decision ? d : apply_link(est->link, d, &out->proba0);
+	/* LinearClassifierMixin.predict: decision_function > 0, whatever the link */
+	out->predicted = d > 0;
+	if (isnan(out->proba))
 		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
 								 "the decision function overflowed to NaN "
 								 "(values too large for the model)");
@@ -544,7 +558,10 @@ hist_step(const estimator *est, uint32_t i, const double *x, const uint32_t *cod
 #define LANE_START(k) uint32_t i##k = tr[k].root, l##k = i##k + tr[k].nsplits;
 #define LANE_STEP(k) i##k = WALK_STEP(i##k);
 #define LANE_AT_LEAF(k) & (i##k >= l##k)
-#define LANE_VALUE(k) values[t - first + k] = est->leaves[(int64_t) i##k + tr[k].leaf_offset];
+#define LANE_VALUE(k) \
+	values[t - first + k] = est->leaves[(int64_t) i##k + tr[k].leaf_offset]; \
+	if (values0 != NULL) \
+		values0[t - first + k] = est->leaves0[(int64_t) i##k + tr[k].leaf_offset];
 
 #define WALK_TREES() \
 	do { \
@@ -569,12 +586,14 @@ hist_step(const estimator *est, uint32_t i, const double *x, const uint32_t *cod
 			for (uint32_t d = 0; d < tr->depth; d++) \
 				i = WALK_STEP(i); \
 			values[t - first] = est->leaves[(int64_t) i + tr->leaf_offset]; \
+			if (values0 != NULL) \
+				values0[t - first] = est->leaves0[(int64_t) i + tr->leaf_offset]; \
 		} \
 	} while (0)
 
 static void
 standard_values(const estimator *est, size_t first, size_t count, const float *x,
-				double *values)
+				double *values, double *values0)
 {
 	const tree_node *nodes = est->nodes;
 
@@ -596,6 +615,8 @@ static void
 hist_values(const estimator *est, size_t first, size_t count, const double *x,
 			const uint32_t *codes, double *values)
 {
+	double	   *values0 = NULL;
+
 #define WALK_STEP(i) hist_step(est, (i), x, codes)
 	WALK_TREES();
 #undef WALK_STEP
@@ -605,20 +626,22 @@ hist_values(const estimator *est, size_t first, size_t count, const double *x,
 
 /*
  * Add every tree's leaf value to *sum in estimators_ order, the order of
- * scikit-learn's sums (times learning_rate for gradient boosting).
+ * scikit-learn's sums (times learning_rate for gradient boosting), and when
+ * sum0 is not NULL the class-0 fractions to *sum0 the same way.
  */
 static void
 sum_trees(const estimator *est, const float *x32, const double *x64, const uint32_t *codes,
-		  double *sum)
+		  double *sum, double *sum0)
 {
 	double		values[LEAF_BATCH];
+	double		values0[LEAF_BATCH];
 
 	for (size_t first = 0; first < est->ntrees; first += LEAF_BATCH)
 	{
 		size_t		n = est->ntrees - first < LEAF_BATCH ? est->ntrees - first : LEAF_BATCH;
 
 		if (x32 != NULL)
-			standard_values(est, first, n, x32, values);
+			standard_values(est, first, n, x32, values, sum0 != NULL ? values0 : NULL);
 		else
 			hist_values(est, first, n, x64, codes, values);
 		if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
@@ -627,7 +650,20 @@ sum_trees(const estimator *est, const float *x32, const double *x64, const uint3
 		else
 			for (size_t k = 0; k < n; k++)
 				*sum += values[k];
+		if (sum0 != NULL)
+			for (size_t k = 0; k < n; k++)
+				*sum0 += values0[k];
 	}
+}
+
+/*
+ * predict() of the binomial losses (GradientBoosting's and
+ * HistGradientBoosting's): argmax over [1 - p, p], the first winning ties.
+ */
+static bool
+binomial_class(double proba)
+{
+	return proba > 1.0 - proba;
 }
 
 /*
@@ -656,11 +692,12 @@ expit(double raw)
 
 static predict_status
 score_trees(const predict_model *model, const estimator *est, const predict_value *values,
-			bool decision, double *proba, predict_error *err)
+			bool decision, estimate *out, predict_error *err)
 {
 	float		x[MAX_TREE_FEATURES];
 	predict_status status;
 	double		sum;
+	double		sum0 = 0.0;
 
 	x[0] = 0;					/* read by leaves when no tree splits */
 	if ((status = gather_features(model, est, values, x, NULL, err)) != PREDICT_OK)
@@ -669,8 +706,11 @@ score_trees(const predict_model *model, const estimator *est, const predict_valu
 	{
 		/* predict_stages: out += learning_rate * value, stage by stage */
 		sum = est->init;
-		sum_trees(est, x, NULL, NULL, &sum);
-		*proba = decision ? sum : expit(sum);
+		sum_trees(est, x, NULL, NULL, &sum, NULL);
+		out->proba = decision ? sum : expit(sum);
+		/* _raw_prediction_to_proba: proba[:, 0] = 1 - proba[:, 1] */
+		out->proba0 = 1.0 - out->proba;
+		out->predicted = binomial_class(out->proba);
 	}
 	else
 	{
@@ -680,15 +720,24 @@ score_trees(const predict_model *model, const estimator *est, const predict_valu
 		 * single decision tree is the same sum of one.
 		 */
 		sum = 0.0;
-		sum_trees(est, x, NULL, NULL, &sum);
-		*proba = sum / (double) est->ntrees;
+		sum_trees(est, x, NULL, NULL, &sum, est->leaves0 != NULL ? &sum0 : NULL);
+		out->proba = sum / (double) est->ntrees;
+		out->proba0 = est->leaves0 != NULL ? sum0 / (double) est->ntrees : NAN;
+
+		/*
+		 * predict(): argmax over both classes' averaged fractions, class 0
+		 * summed on its own (not 1 - p), the first class winning ties. A
+		 * single tree argmaxes its leaf's weighted counts, which the exporter
+		 * checks order the same way as the fractions.
+		 */
+		out->predicted = out->proba > out->proba0;
 	}
 	return PREDICT_OK;
 }
 
 static predict_status
 score_hist_gradient_boosting(const predict_model *model, const estimator *est,
-							 const predict_value *values, bool decision, double *proba,
+							 const predict_value *values, bool decision, estimate *out,
 							 predict_error *err)
 {
 	double		x[MAX_TREE_FEATURES];
@@ -704,8 +753,11 @@ score_hist_gradient_boosting(const predict_model *model, const estimator *est,
 		codes[s] = category_code(x[s]);
 	/* _raw_predict: zeros + baseline, then each iteration's predictor */
 	raw = 0.0 + est->init;
-	sum_trees(est, NULL, x, codes, &raw);
-	*proba = decision ? raw : expit(raw);
+	sum_trees(est, NULL, x, codes, &raw, NULL);
+	out->proba = decision ? raw : expit(raw);
+	/* HalfBinomialLoss.predict_proba: proba[:, 0] = 1 - proba[:, 1] */
+	out->proba0 = 1.0 - out->proba;
+	out->predicted = binomial_class(out->proba);
 	return PREDICT_OK;
 }
 
@@ -731,7 +783,7 @@ add_nb_terms(const estimator *est, size_t f, double x, pairwise_state sums[2], s
  */
 static predict_status
 score_gaussian_nb(const predict_model *model, const estimator *est,
-				  const predict_value *values, double *proba, predict_error *err)
+				  const predict_value *values, estimate *out, predict_error *err)
 {
 	size_t		n = model->nfeatures;
 	pairwise_state sums[2];
@@ -769,7 +821,10 @@ score_gaussian_nb(const predict_model *model, const estimator *est,
 		m = 0.0;
 	lse = log(0.0 + exp(jll[0] - m) + exp(jll[1] - m));
 	lse += m;
-	*proba = exp(jll[1] - lse);
+	out->proba = exp(jll[1] - lse);
+	out->proba0 = exp(jll[0] - lse);
+	/* _BaseNB.predict: np.argmax(jll), the first class winning ties */
+	out->predicted = jll[1] > jll[0];
 	return PREDICT_OK;
 }
 
@@ -789,14 +844,14 @@ estimator_has_decision(const estimator *est)
 }
 
 /*
- * One estimator's predict_proba[:, 1], or with decision its
- * decision_function (estimator_has_decision). The blocks are evaluated by
+ * One estimator's predict_proba and predict(), or with decision its
+ * decision_function (estimator_has_decision) in out->proba. The blocks are evaluated by
  * each estimator of a composite in turn: simpler than sharing them, and
  * the cost of a composite is its estimators' anyway.
  */
 predict_status
 score_estimator(const predict_model *model, const estimator *est, const predict_value *values,
-				bool decision, double *out, predict_error *err)
+				bool decision, estimate *out, predict_error *err)
 {
 	switch (est->type)
 	{
@@ -822,7 +877,17 @@ predict_status
 predict_score(const predict_model *model, const predict_value *values,
 			  double *proba, predict_error *err)
 {
+	bool		predicted;
+
+	return predict_score_class(model, values, proba, &predicted, err);
+}
+
+predict_status
+predict_score_class(const predict_model *model, const predict_value *values,
+					double *proba, bool *predicted, predict_error *err)
+{
 	predict_status status;
+	estimate	result;
 
 	/* every listed column is checked, as the tutorial's astype(dtypes) does */
 	for (size_t i = 0; i < model->ncolumns; i++)
@@ -833,10 +898,14 @@ predict_score(const predict_model *model, const predict_value *values,
 			(status = read_value(model, (uint32_t) i, &values[i], &c, err)) != PREDICT_OK)
 			return status;
 	}
-	status = score_estimator(model, &model->estimator, values, false, proba, err);
-	if (status == PREDICT_OK && isnan(*proba))
+	status = score_estimator(model, &model->estimator, values, false, &result, err);
+	if (status != PREDICT_OK)
+		return status;
+	*proba = result.proba;
+	if (isnan(*proba))
 		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
 								 "the decision function overflowed to NaN "
 								 "(values too large for the model)");
-	return status;
+	*predicted = model->sklearn_rule ? result.predicted : *proba >= model->threshold;
+	return PREDICT_OK;
 }

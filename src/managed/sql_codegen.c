@@ -202,10 +202,45 @@ typedef struct codegen
 	sql_buffer *out;
 	const bool *read_at;		/* per block: first block reading its column */
 	const estimator *est;		/* the estimator being compiled */
-	const char *ret;			/* "RETURN", or "v := " inside a composite */
+	const char *ret;			/* its result's variable, or NULL: the function's */
+	const char *ret0;			/* predict_proba[:, 0]'s variable, or NULL */
 	bool		decision;		/* its decision_function, not predict_proba */
 	unsigned	ncomposites;	/* composites compiled so far: their variables' names */
+	bool		classify;		/* the class function: OUT proba, OUT predicted */
 } codegen;
+
+/*
+ * End the estimator with probability proba (an SQL expression; with
+ * cg->decision its decision function). Inside a composite, assign it to
+ * cg->ret, and predict_proba[:, 0] to cg->ret0 when the composite wants it
+ * (proba0, or NULL for 1 - proba, an expression that may read cg->ret).
+ * Else end the function: the class function also sets predicted,
+ * scikit-learn's predict() for the estimator (an expression that may read
+ * proba), as predict_score_class decides it.
+ */
+static void
+emit_result(codegen *cg, int indent, const char *proba, const char *predicted,
+			const char *proba0)
+{
+	if (cg->ret != NULL)
+	{
+		sql_append(cg->out, "%*s%s := %s;\n", indent, "", cg->ret, proba);
+		if (cg->ret0 == NULL)
+			return;
+		if (proba0 != NULL)
+			sql_append(cg->out, "%*s%s := %s;\n", indent, "", cg->ret0, proba0);
+		else
+			sql_append(cg->out, "%*s%s := 1.0::float8 - %s;\n", indent, "", cg->ret0, cg->ret);
+		return;
+	}
+	if (!cg->classify)
+	{
+		sql_append(cg->out, "%*sRETURN %s;\n", indent, "", proba);
+		return;
+	}
+	sql_append(cg->out, "%*sproba := %s;\n%*spredicted := %s;\n%*sRETURN;\n",
+			   indent, "", proba, indent, "", predicted, indent, "");
+}
 
 /* 'column "Age"', the prefix of every message about that column. */
 static void
@@ -447,18 +482,19 @@ static void
 emit_link(codegen *cg)
 {
 	sql_buffer *out = cg->out;
+	char		expr[128];
 
 	if (cg->decision)
 	{
-		sql_append(out, "  %s d;\n", cg->ret);
+		emit_result(cg, 2, "d", "d > 0", NULL);
 		return;
 	}
 	if (cg->est->link == LINK_MODIFIED_HUBER)
 	{
 		/* d is not NaN here (PostgreSQL's NaN is above every number) */
-		sql_append(out, "  %s (CASE WHEN d < -1.0::float8 THEN -1.0::float8 "
-				   "WHEN d > 1.0::float8 THEN 1.0::float8 ELSE d END + 1.0::float8) / 2.0::float8;\n",
-				   cg->ret);
+		emit_result(cg, 2, "(CASE WHEN d < -1.0::float8 THEN -1.0::float8 "
+					"WHEN d > 1.0::float8 THEN 1.0::float8 ELSE d END + 1.0::float8) / 2.0::float8",
+					"d > 0", NULL);
 		return;
 	}
 	if (cg->est->link == LINK_SOFTMAX)
@@ -467,13 +503,19 @@ emit_link(codegen *cg)
 		 * exp(-2|d|) underflows (an error in PostgreSQL) only where the C
 		 * result is 1, or smaller than 1e-307 for negative d
 		 */
-		sql_append(out, "  IF d > 354 THEN %s 1.0::float8; ELSIF d < -354 THEN %s 0.0::float8; ELSE\n"
-				   "  m := CASE WHEN d > -d THEN d ELSE -d END;\n"
-				   "  %s exp(d - m) / (exp(-d - m) + exp(d - m));\n  END IF;\n",
-				   cg->ret, cg->ret, cg->ret);
+		sql_append(out, "  IF d > 354 THEN\n");
+		emit_result(cg, 4, "1.0::float8", "d > 0", "0.0::float8");
+		sql_append(out, "  ELSIF d < -354 THEN\n");
+		emit_result(cg, 4, "0.0::float8", "d > 0", "1.0::float8");
+		sql_append(out, "  ELSE\n    m := CASE WHEN d > -d THEN d ELSE -d END;\n");
+		emit_result(cg, 4, "exp(d - m) / (exp(-d - m) + exp(d - m))", "d > 0",
+					"exp(-d - m) / (exp(-d - m) + exp(d - m))");
+		sql_append(out, "  END IF;\n");
 		return;
 	}
-	sql_append(out, "  %s %s.expit(d);\n", cg->ret, cg->helpers);
+	/* LogisticRegression.predict: the decision function's sign */
+	snprintf(expr, sizeof(expr), "%s.expit(d)", cg->helpers);
+	emit_result(cg, 2, expr, "d > 0", NULL);
 }
 
 static void
@@ -572,6 +614,12 @@ emit_standard_node(codegen *cg, const tree *tr, uint32_t i, int depth, bool scal
 		sql_append(out, "%*stotal := total + ", indent, "");
 		sql_number(out, scaled ? est->learning_rate * leaf : leaf);
 		sql_append(out, ";\n");
+		if (cg->classify && !scaled && est->leaves0 != NULL)
+		{
+			sql_append(out, "%*stotal0 := total0 + ", indent, "");
+			sql_number(out, est->leaves0[(int64_t) i + tr->leaf_offset]);
+			sql_append(out, ";\n");
+		}
 		return;
 	}
 	{
@@ -760,12 +808,18 @@ check_tree_size(const predict_model *model, predict_error *err)
 	return true;
 }
 
+/* predict() of the binomial losses: argmax over [1 - p, p] (binomial_class) */
+#define BINOMIAL_CLASS "proba > 1.0::float8 - proba"
+
 static void
 emit_trees(codegen *cg)
 {
 	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
 	bool		hist = (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING);
+	char		expr[128];
+	char		klass[128];
+	char		expr0[128];
 
 	emit_gather(cg, hist);
 	if (hist)
@@ -777,10 +831,8 @@ emit_trees(codegen *cg)
 		sql_append(out, ";\n");
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_hist_node(cg, &est->trees[t], est->trees[t].root, 0);
-		if (cg->decision)
-			sql_append(out, "  %s raw;\n", cg->ret);
-		else
-			sql_append(out, "  %s %s.expit(raw);\n", cg->ret, cg->helpers);
+		snprintf(expr, sizeof(expr), "%s.expit(raw)", cg->helpers);
+		emit_result(cg, 2, cg->decision ? "raw" : expr, BINOMIAL_CLASS, NULL);
 		return;
 	}
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
@@ -790,16 +842,23 @@ emit_trees(codegen *cg)
 		sql_append(out, ";\n");
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, true);
-		if (cg->decision)
-			sql_append(out, "  %s total;\n", cg->ret);
-		else
-			sql_append(out, "  %s %s.expit(total);\n", cg->ret, cg->helpers);
+		snprintf(expr, sizeof(expr), "%s.expit(total)", cg->helpers);
+		emit_result(cg, 2, cg->decision ? "total" : expr, BINOMIAL_CLASS, NULL);
 		return;
 	}
 	sql_append(out, "  total := 0.0::float8;\n");
+	if (cg->classify)
+		sql_append(out, "  total0 := 0.0::float8;\n");
 	for (size_t t = 0; t < est->ntrees; t++)
 		emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, false);
-	sql_append(out, "  %s total / %zu.0::float8;\n", cg->ret, est->ntrees);
+	/* argmax over the averaged fractions, class 0 summed on its own */
+	snprintf(expr, sizeof(expr), "total / %zu.0::float8", est->ntrees);
+	snprintf(klass, sizeof(klass), "proba > total0 / %zu.0::float8", est->ntrees);
+	if (est->leaves0 != NULL)
+		snprintf(expr0, sizeof(expr0), "total0 / %zu.0::float8", est->ntrees);
+	else
+		snprintf(expr0, sizeof(expr0), "'NaN'::float8");
+	emit_result(cg, 2, expr, klass, expr0);
 }
 
 static void
@@ -811,6 +870,9 @@ emit_declarations(codegen *cg)
 
 	sql_append(out, "DECLARE\n  s text;\n  x float8;\n  k integer;\n  hot integer;\n"
 			   "  d float8 := 0.0;\n  t float8;\n  m float8;\n  total float8;\n  raw float8;\n");
+	/* the class function's class-0 sum (the scorers compiled before it lack it) */
+	if (cg->classify)
+		sql_append(out, "  total0 float8;\n");
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (model->columns[c].used)
 			sql_append(out, "  c%zu_s text;\n  c%zu_x float8;\n", c, c);
@@ -841,56 +903,92 @@ check_compiled_type(const estimator *est, predict_error *err)
 	return true;
 }
 
-static void emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret);
+static void emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret,
+						   const char *ret0);
 
 /*
  * One estimator of a composite, in a block of its own whose variables
- * (the scorer's d, t, m, total, raw and the trees' f and g slots) shadow
- * the function's: its code is the code of a model of that estimator, its
- * result assigned by ret.
+ * (the scorer's d, t, m, total, total0, raw and the trees' f and g slots)
+ * shadow the function's: its code is the code of a model of that
+ * estimator, its result assigned to ret (and predict_proba[:, 0] to ret0,
+ * unless NULL).
  */
 static void
-emit_sub_estimator(codegen *cg, const estimator *est, bool decision, const char *ret)
+emit_sub_estimator(codegen *cg, const estimator *est, bool decision, const char *ret,
+				   const char *ret0)
 {
 	sql_buffer *out = cg->out;
 
 	sql_append(out, "  DECLARE d float8 := 0.0; t float8; m float8; total float8; raw float8;\n");
+	if (cg->classify)
+		sql_append(out, "    total0 float8;\n");
 	for (size_t s = 0; s < est->nslots; s++)
 		sql_append(out, "    f%zu float8 := 0.0; g%zu integer;\n", s, s);
 	sql_append(out, "  BEGIN\n");
-	emit_estimator(cg, est, decision, ret);
+	emit_estimator(cg, est, decision, ret, ret0);
 	sql_append(out, "  END;\n");
 }
 
-/* score_voting: the probabilities (times their weights) added, then divided. */
+/*
+ * A composite's end: its columns in variables proba and proba0 (the class
+ * function's only), predict() their argmax, the first class winning ties.
+ * The function's result gets the core's final check that it is a number.
+ */
+static void
+emit_composite_result(codegen *cg, const char *proba, const char *proba0)
+{
+	char		klass[48];
+
+	if (cg->ret == NULL)
+		sql_append(cg->out, "  IF %s = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
+				   "to NaN (values too large for the model)'); END IF;\n", proba, cg->helpers);
+	snprintf(klass, sizeof(klass), "%s > %s", proba, proba0);
+	emit_result(cg, 2, proba, klass, proba0);
+}
+
+/*
+ * score_voting: each column's probabilities (times their weights) added,
+ * then divided; column 0 only in the class function.
+ */
 static void
 emit_voting(codegen *cg)
 {
 	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
-	const char *ret = cg->ret;
 	unsigned	k = cg->ncomposites++;
-	char		assign[32];
+	double		scale = est->weights != NULL ? est->weight_sum : (double) est->nsubs;
 	char		p[16];
 	char		sum[16];
+	char		p0[16];
+	char		sum0[16];
 
 	snprintf(p, sizeof(p), "vp%u", k);
 	snprintf(sum, sizeof(sum), "vs%u", k);
-	snprintf(assign, sizeof(assign), "%s :=", p);
-	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8;\n  BEGIN\n", sum, p);
+	snprintf(p0, sizeof(p0), "vq%u", k);
+	snprintf(sum0, sizeof(sum0), "vz%u", k);
+	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8; %s float8 := 0.0; %s float8;\n  BEGIN\n",
+			   sum, p, sum0, p0);
 	for (size_t i = 0; i < est->nsubs; i++)
 	{
-		emit_sub_estimator(cg, &est->subs[i], false, assign);
-		sql_append(out, "  t := ");
-		if (est->weights != NULL)
-			sql_safe_op(out, cg->helpers, p, '*', est->weights[i]);
-		else
-			sql_append(out, "%s", p);
-		sql_append(out, ";\n  %s := %s + t;\n", sum, sum);
+		emit_sub_estimator(cg, &est->subs[i], false, p, cg->classify ? p0 : NULL);
+		for (int column = 1; column >= (cg->classify ? 0 : 1); column--)
+		{
+			sql_append(out, "  t := ");
+			if (est->weights != NULL)
+				sql_safe_op(out, cg->helpers, column ? p : p0, '*', est->weights[i]);
+			else
+				sql_append(out, "%s", column ? p : p0);
+			sql_append(out, ";\n  %s := %s + t;\n", column ? sum : sum0, column ? sum : sum0);
+		}
 	}
-	sql_append(out, "  %s ", ret);
-	sql_safe_op(out, cg->helpers, sum, '/', est->weights != NULL ? est->weight_sum : (double) est->nsubs);
-	sql_append(out, ";\n  END;\n");
+	for (int column = 1; column >= (cg->classify ? 0 : 1); column--)
+	{
+		sql_append(out, "  %s := ", column ? sum : sum0);
+		sql_safe_op(out, cg->helpers, column ? sum : sum0, '/', scale);
+		sql_append(out, ";\n");
+	}
+	emit_composite_result(cg, sum, sum0);
+	sql_append(out, "  END;\n");
 }
 
 /* A float8[] literal of n numbers. */
@@ -949,30 +1047,33 @@ emit_isotonic(codegen *cg, const calibrator *cal, const char *t, const char *p)
 			   "    END IF;\n  END IF;\n  END;\n", p, t, p, p, t, p, p);
 }
 
-/* score_calibrated: each fold's calibrated prediction, added, then divided. */
+/*
+ * score_calibrated: each fold's calibrated prediction, added, then divided;
+ * in the class function column 0 (1 - the prediction) too.
+ */
 static void
 emit_calibrated(codegen *cg)
 {
 	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
-	const char *ret = cg->ret;
 	unsigned	k = cg->ncomposites++;
-	char		assign[32];
 	char		t[16];
 	char		p[16];
 	char		sum[16];
+	char		sum0[16];
 
 	snprintf(t, sizeof(t), "ct%u", k);
 	snprintf(p, sizeof(p), "cp%u", k);
 	snprintf(sum, sizeof(sum), "cs%u", k);
-	snprintf(assign, sizeof(assign), "%s :=", t);
-	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8; %s float8;\n  BEGIN\n", sum, t, p);
+	snprintf(sum0, sizeof(sum0), "cz%u", k);
+	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8; %s float8; %s float8 := 0.0;\n  BEGIN\n",
+			   sum, t, p, sum0);
 	for (size_t i = 0; i < est->nsubs; i++)
 	{
 		const estimator *sub = &est->subs[i];
 		const calibrator *cal = &est->calibrators[i];
 
-		emit_sub_estimator(cg, sub, estimator_has_decision(sub), assign);
+		emit_sub_estimator(cg, sub, estimator_has_decision(sub), t, NULL);
 		if (cal->method == CALIBRATION_SIGMOID)
 		{
 			/* expit(-(a * T + b)); a NaN would be 1 in the helper (NaN is above 700) */
@@ -986,25 +1087,44 @@ emit_calibrated(codegen *cg)
 		}
 		else
 			emit_isotonic(cg, cal, t, p);
+		if (cg->classify)
+		{
+			/* column 0 is 1 - the unclipped column 1; t is free again */
+			sql_append(out, "  t := 1.0::float8 - %s;\n  IF t > 1.0::float8 AND t <= ", p);
+			sql_number(out, 1.0 + 1e-5);
+			sql_append(out, " THEN t := 1.0::float8; END IF;\n  %s := %s + t;\n", sum0, sum0);
+		}
 		sql_append(out, "  IF %s > 1.0::float8 AND %s <= ", p, p);
 		sql_number(out, 1.0 + 1e-5);
 		sql_append(out, " THEN %s := 1.0::float8; END IF;\n  %s := %s + %s;\n", p, sum, sum, p);
 	}
-	sql_append(out, "  %s ", ret);
-	sql_safe_op(out, cg->helpers, sum, '/', (double) est->nsubs);
-	sql_append(out, ";\n  END;\n");
+	for (int column = 1; column >= (cg->classify ? 0 : 1); column--)
+	{
+		sql_append(out, "  %s := ", column ? sum : sum0);
+		sql_safe_op(out, cg->helpers, column ? sum : sum0, '/', (double) est->nsubs);
+		sql_append(out, ";\n");
+	}
+	emit_composite_result(cg, sum, sum0);
+	sql_append(out, "  END;\n");
 }
 
-/* est's code, its result (decision_function with decision) assigned by ret. */
+/*
+ * est's code, its result (decision_function with decision) assigned to
+ * ret, column 0 of predict_proba to ret0 unless NULL; with ret NULL, the
+ * function's result.
+ */
 static void
-emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret)
+emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret,
+			   const char *ret0)
 {
 	const estimator *outer = cg->est;
 	const char *outer_ret = cg->ret;
+	const char *outer_ret0 = cg->ret0;
 	bool		outer_decision = cg->decision;
 
 	cg->est = est;
 	cg->ret = ret;
+	cg->ret0 = ret0;
 	cg->decision = decision;
 	switch (est->type)
 	{
@@ -1023,19 +1143,67 @@ emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret
 	}
 	cg->est = outer;
 	cg->ret = outer_ret;
+	cg->ret0 = outer_ret0;
 	cg->decision = outer_decision;
 }
 
+/*
+ * One CREATE FUNCTION statement: the scorer (obs jsonb) RETURNS float8, or
+ * with classify the class function (obs jsonb, OUT proba, OUT predicted).
+ */
+static void
+emit_function(const predict_model *model, const char *function, const char *helpers,
+			  const bool *read_at, bool classify, sql_buffer *out)
+{
+	sql_buffer	body = {0};
+	codegen		cg = {model, helpers, &body, read_at, &model->estimator, NULL, NULL, false, 0,
+					  classify};
+	char		tag[32];
+
+	emit_declarations(&cg);
+	sql_append(&body, "BEGIN\n  IF jsonb_typeof(obs) <> 'object' THEN PERFORM %s.not_object(obs); END IF;\n",
+			   helpers);
+	/* every listed column is checked, as the tutorial's astype(dtypes) does */
+	for (size_t c = 0; c < model->ncolumns; c++)
+		if (!model->columns[c].used)
+			emit_read_column(&cg, (uint32_t) c, false);
+	emit_estimator(&cg, &model->estimator, false, NULL, NULL);
+	sql_append(&body, "END\n");
+
+	/* a dollar-quote tag that the body does not contain */
+	for (unsigned n = 0;; n++)
+	{
+		snprintf(tag, sizeof(tag), "$predict%u$", n);
+		if (body.data == NULL || strstr(body.data, tag) == NULL)
+			break;
+	}
+	if (classify)
+		sql_append(out, "CREATE FUNCTION %s_class(obs jsonb, OUT proba float8, OUT predicted boolean)\n",
+				   function);
+	else
+		sql_append(out, "CREATE FUNCTION %s(obs jsonb) RETURNS float8\n", function);
+	sql_append(out, "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\n"
+			   "SET search_path = pg_catalog, pg_temp\nAS %s\n", tag);
+	sql_append(out, "%s", body.data ? body.data : "");
+	sql_append(out, "%s;\n", tag);
+	if (body.failed)
+		out->failed = true;
+	free(body.data);
+}
+
+/*
+ * The scorer, and for a model whose class is scikit-learn's predict() (a
+ * null threshold) the class function <function>_class too: the class cannot
+ * be told from the probability alone, so it is computed where the
+ * estimator's sums are.
+ */
 char *
 predict_model_to_sql(const predict_model *model, const char *function, const char *helpers,
 					 predict_error *err)
 {
-	sql_buffer	body = {0};
 	sql_buffer	out = {0};
 	bool	   *read_at;
 	bool	   *seen;
-	codegen		cg = {model, helpers, &body, NULL, &model->estimator, "RETURN", false, 0};
-	char		tag[32];
 
 	if (!check_compiled_type(&model->estimator, err) || !check_tree_size(model, err))
 		return NULL;
@@ -1053,42 +1221,12 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 		read_at[b] = !seen[model->blocks[b].column];
 		seen[model->blocks[b].column] = true;
 	}
-	cg.read_at = read_at;
-
-	emit_declarations(&cg);
-	sql_append(&body, "BEGIN\n  IF jsonb_typeof(obs) <> 'object' THEN PERFORM %s.not_object(obs); END IF;\n",
-			   helpers);
-	/* every listed column is checked, as the tutorial's astype(dtypes) does */
-	for (size_t c = 0; c < model->ncolumns; c++)
-		if (!model->columns[c].used)
-			emit_read_column(&cg, (uint32_t) c, false);
-	if (model->estimator.nsubs > 0)
-	{
-		/* a composite: the core's final check that the result is a number */
-		emit_estimator(&cg, &model->estimator, false, "d :=");
-		sql_append(&body, "  IF d = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
-				   "to NaN (values too large for the model)'); END IF;\n  RETURN d;\n", helpers);
-	}
-	else
-		emit_estimator(&cg, &model->estimator, false, "RETURN");
-	sql_append(&body, "END\n");
+	emit_function(model, function, helpers, read_at, false, &out);
+	if (!predict_model_has_threshold(model))
+		emit_function(model, function, helpers, read_at, true, &out);
 	free(read_at);
 	free(seen);
-
-	/* a dollar-quote tag that the body does not contain */
-	for (unsigned n = 0;; n++)
-	{
-		snprintf(tag, sizeof(tag), "$predict%u$", n);
-		if (body.data == NULL || strstr(body.data, tag) == NULL)
-			break;
-	}
-	sql_append(&out, "CREATE FUNCTION %s(obs jsonb) RETURNS float8\n"
-			   "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\n"
-			   "SET search_path = pg_catalog, pg_temp\nAS %s\n", function, tag);
-	sql_append(&out, "%s", body.data ? body.data : "");
-	sql_append(&out, "%s;\n", tag);
-	free(body.data);
-	if (body.failed || out.failed)
+	if (out.failed)
 	{
 		free(out.data);
 		predict_set_error(err, PREDICT_NO_MEMORY, "out of memory while compiling the model to SQL");

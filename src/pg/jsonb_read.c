@@ -309,13 +309,13 @@ observation_read(Jsonb *obs, const model_entry *entry, predict_value *values)
 }
 
 double
-observation_score(Jsonb *obs, const model_entry *entry, predict_value *values)
+observation_score(Jsonb *obs, const model_entry *entry, predict_value *values, bool *predicted)
 {
 	predict_error err;
 	double		proba;
 
 	observation_read(obs, entry, values);
-	if (predict_score(entry->model, values, &proba, &err) != PREDICT_OK)
+	if (predict_score_class(entry->model, values, &proba, predicted, &err) != PREDICT_OK)
 		report_predict_error(&err, entry);
 	return proba;
 }

@@ -127,18 +127,23 @@ predict_proba(PG_FUNCTION_ARGS)
 	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
 	scoring_state *state = scoring_state_get(fcinfo);
 	resolved_model *resolved = resolve_for_call(fcinfo, state);
+	bool		predicted;
 
-	PG_RETURN_FLOAT8(observation_score(obs, resolved->entry, state->values));
+	PG_RETURN_FLOAT8(observation_score(obs, resolved->entry, state->values, &predicted));
 }
 
-/* predict_class(obs jsonb [, model text]) returns boolean: proba >= threshold */
+/*
+ * predict_class(obs jsonb [, model text]) returns boolean: the model's class
+ * (proba >= threshold, or scikit-learn's predict() when the threshold is null)
+ */
 Datum
 predict_class(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
 	scoring_state *state = scoring_state_get(fcinfo);
 	resolved_model *resolved = resolve_for_call(fcinfo, state);
-	double		proba = observation_score(obs, resolved->entry, state->values);
+	bool		predicted;
 
-	PG_RETURN_BOOL(predict_model_classify(resolved->entry->model, proba));
+	(void) observation_score(obs, resolved->entry, state->values, &predicted);
+	PG_RETURN_BOOL(predicted);
 }

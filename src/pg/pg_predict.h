@@ -137,7 +137,8 @@ extern void registry_error(const char *kind, const char *name, int32 version,
 						   const char *relation, const registry_row_score *score)
 			pg_attribute_noreturn();
 
-/* jsonb_read.c */
-extern double observation_score(Jsonb *obs, const model_entry *entry, predict_value *values);
+/* jsonb_read.c: the probability, and in *predicted the model's class (predict_score_class) */
+extern double observation_score(Jsonb *obs, const model_entry *entry, predict_value *values,
+								bool *predicted);
 
 #endif							/* PG_PREDICT_H */

@@ -111,8 +111,7 @@ predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *o
 	if (isnull)
 		registry_error("row without model", NULL, 0, RelationGetRelationName(rel), NULL);
 	resolved = scoring_resolve_version(state, TextDatumGetCString(model), version);
-	proba = observation_score(obs, resolved->entry, state->values);
-	predicted = predict_model_classify(resolved->entry->model, proba);
+	proba = observation_score(obs, resolved->entry, state->values, &predicted);
 
 	given = heap_getattr(tuple, state->att_proba, tupdesc, &proba_null);
 	if (!proba_null)
@@ -157,6 +156,7 @@ predictions_score(PG_FUNCTION_ARGS)
 	Datum		version;
 	bool		isnull;
 	double		proba;
+	bool		predicted;
 	int			columns[4];
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
@@ -171,12 +171,12 @@ predictions_score(PG_FUNCTION_ARGS)
 												  DatumGetInt32(version)));
 
 	resolved = scoring_resolve(state, NULL, 0);
-	proba = observation_score(DatumGetJsonbP(obs), resolved->entry, state->values);
+	proba = observation_score(DatumGetJsonbP(obs), resolved->entry, state->values, &predicted);
 
 	columns[0] = state->att_proba;
 	values[0] = Float8GetDatum(proba);
 	columns[1] = state->att_predicted_class;
-	values[1] = BoolGetDatum(predict_model_classify(resolved->entry->model, proba));
+	values[1] = BoolGetDatum(predicted);
 	columns[2] = state->att_model;
 	values[2] = resolved->name_text;
 	columns[3] = state->att_model_version;

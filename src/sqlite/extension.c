@@ -15,7 +15,7 @@
  *   predict_activate(name, version) -> NULL          roll back or forward
  *   predict_set_default(name) -> NULL                make name the default model
  *   predict_proba(obs_json [, name]) -> real         (scoring.c)
- *   predict_class(obs_json [, name]) -> integer 0 or 1   (proba >= threshold)
+ *   predict_class(obs_json [, name]) -> integer 0 or 1   (the model's class)
  *   predict_model_version([name]) -> integer         the active version
  *   predict_default_model() -> text                  the default model's name
  *   predict_report([model [, since [, until]]]) -> text   monitoring (report.c)

@@ -296,13 +296,13 @@ predict_install_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 /*
  * Whether the row's proba and predicted_class (argv[1], argv[2]), when
- * given, are what version c computes (proba); else PostgreSQL's error.
+ * given, are what version c computes (proba, predicted); else PostgreSQL's
+ * error.
  */
 static int
-score_matches(sqlite3_context *ctx, sqlite3_value **argv, const cached_model *c, double proba)
-{
-	int			predicted = predict_model_classify(c->model, proba) ? 1 : 0;
-	double		given = sqlite3_value_double(argv[1]);
+score_matches(sqlite3_context *ctx, sqlite3_value **argv, const cached_model *c, double proba,
+			  bool predicted)
+{	double		given = sqlite3_value_double(argv[1]);
 	char		a[40];
 	char		b[40];
 	predict_registry_args args = {.relation = "predictions", .proba = b};
@@ -339,6 +339,7 @@ predictions_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	cached_model *c;
 	predict_error err;
 	double		proba;
+	bool		predicted;
 
 	(void) argc;
 	if (sqlite3_value_type(argv[4]) == SQLITE_NULL || sqlite3_value_type(argv[0]) == SQLITE_NULL)
@@ -356,10 +357,10 @@ predictions_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		return;
 	if (obs == NULL)
 		sqlite3_result_error_nomem(ctx);
-	else if (predict_score_json(c->model, obs, (size_t) sqlite3_value_bytes(argv[0]), c->values,
-								&proba, &err) != PREDICT_OK)
+	else if (predict_score_json_class(c->model, obs, (size_t) sqlite3_value_bytes(argv[0]),
+									  c->values, &proba, &predicted, &err) != PREDICT_OK)
 		result_scoring_error(ctx, &err, c->name, c->version);
-	else if (score_matches(ctx, argv, c, proba))
+	else if (score_matches(ctx, argv, c, proba, predicted))
 		sqlite3_result_int(ctx, 1);
 	if (other != NULL)
 		cached_model_free(other);

@@ -4,7 +4,7 @@
  *   predict_proba(obs_json [, name]) -> real
  *       The probability of the positive class for one observation (a JSON
  *       object), with the default model or the named one. NULL in, NULL out.
- *   predict_class(obs_json [, name]) -> integer 0 or 1   (proba >= threshold)
+ *   predict_class(obs_json [, name]) -> integer 0 or 1   (the model's class)
  *   predict_model_version([name]) -> integer   the active version
  *   predict_default_model() -> text            the default model's name
  *
@@ -237,9 +237,10 @@ active_model(sqlite3_context *ctx, connection_state *state, const char *name)
 	return c;
 }
 
-/* Score argv[0] with the default model or the one named by argv[1]. */
+/* Score argv[0] with the default model or the one named by argv[1]: proba and class. */
 static int
-score_args(sqlite3_context *ctx, int argc, sqlite3_value **argv, double *proba, cached_model **out)
+score_args(sqlite3_context *ctx, int argc, sqlite3_value **argv, double *proba,
+		   bool *predicted, cached_model **out)
 {
 	connection_state *state = sqlite3_user_data(ctx);
 	const char *name = NULL;
@@ -263,8 +264,8 @@ score_args(sqlite3_context *ctx, int argc, sqlite3_value **argv, double *proba, 
 		sqlite3_result_error_nomem(ctx);
 		return 0;
 	}
-	if (predict_score_json(c->model, obs, (size_t) sqlite3_value_bytes(argv[0]), c->values,
-						   proba, &err) != PREDICT_OK)
+	if (predict_score_json_class(c->model, obs, (size_t) sqlite3_value_bytes(argv[0]), c->values,
+								 proba, predicted, &err) != PREDICT_OK)
 	{
 		result_scoring_error(ctx, &err, c->name, c->version);
 		return 0;
@@ -277,9 +278,10 @@ void
 predict_proba_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	double		proba;
+	bool		predicted;
 	cached_model *c;
 
-	if (score_args(ctx, argc, argv, &proba, &c))
+	if (score_args(ctx, argc, argv, &proba, &predicted, &c))
 		sqlite3_result_double(ctx, proba);
 }
 
@@ -287,10 +289,11 @@ void
 predict_class_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	double		proba;
+	bool		predicted;
 	cached_model *c;
 
-	if (score_args(ctx, argc, argv, &proba, &c))
-		sqlite3_result_int(ctx, predict_model_classify(c->model, proba) ? 1 : 0);
+	if (score_args(ctx, argc, argv, &proba, &predicted, &c))
+		sqlite3_result_int(ctx, predicted ? 1 : 0);
 }
 
 void

@@ -110,25 +110,30 @@ def page_gateway(backend, tmp_path_factory):
 
 
 # Run in a copy of the page (the gateway's own answer, which fetches nothing, so it lays
-# out the same): the box of each cell of the confusion matrix and of the text in it.
+# out the same): for each table, the box of each cell and of the text in it.
 MEASURE = """<script>
-var cells = [];
-for (var row of document.getElementById("confusion").rows)
-  for (var cell of row.cells) {
-    var range = document.createRange();
-    range.selectNodeContents(cell);
-    var box = cell.getBoundingClientRect(), ink = range.getBoundingClientRect();
-    cells.push({row: row.rowIndex, column: cell.cellIndex, text: cell.textContent,
-                box: [box.left, box.right], ink: [ink.left, ink.right]});
-  }
-document.body.setAttribute("data-measured", JSON.stringify(cells));
+var tables = {};
+for (var table of document.getElementsByTagName("table")) {
+  var cells = [];
+  for (var row of table.rows)
+    for (var cell of row.cells) {
+      var range = document.createRange();
+      range.selectNodeContents(cell);
+      var box = cell.getBoundingClientRect(), ink = range.getBoundingClientRect();
+      cells.push({row: row.rowIndex, column: cell.cellIndex, text: cell.textContent,
+                  header: cell.tagName == "TH", number: cell.classList.contains("num"),
+                  box: [box.left, box.right], ink: [ink.left, ink.right]});
+    }
+  tables[table.id] = cells;
+}
+document.body.setAttribute("data-measured", JSON.stringify(tables));
 </script>"""
 
 
-def confusion_columns(gateway):
-    """The confusion matrix's value columns as Chromium lays them out at 1200 pixels:
-    for each, its header cell then its counts, each {text, box: [left, right] of the
-    cell, ink: [left, right] of its text}."""
+def measured_tables(gateway):
+    """Every table of the page as Chromium lays it out at 1200 pixels: table id -> its
+    cells, each {row, column, text, header, number (class num), box: [left, right] of
+    the cell, ink: [left, right] of its text}."""
     page = gateway.client().get("/").body
     assert page.count("</body>") == 1
     with tempfile.TemporaryDirectory(prefix="predict-page-") as tmp:
@@ -137,9 +142,25 @@ def confusion_columns(gateway):
             fh.write(page.replace("</body>", MEASURE + "</body>"))
         dom = Dom(chromium("--dump-dom", "--window-size=1200,1600", "file://" + copy))
     (body,) = dom.find("body")
-    cells = json.loads(body["attrs"]["data-measured"])
-    assert len(cells) == 9, cells
-    return [[c for c in cells if c["column"] == k] for k in (1, 2)]
+    return json.loads(body["attrs"]["data-measured"])
+
+
+def numbers_aligned_with_headers(cells):
+    """In each column of numbers, the header's text must end where the numbers' text
+    does; returns how many such columns were checked."""
+    columns = {}
+    for c in cells:
+        columns.setdefault(c["column"], []).append(c)
+    checked = 0
+    for column in columns.values():
+        header = [c for c in column if c["header"] and c["row"] == 0]
+        values = [c for c in column if not c["header"] and c["text"].strip()]
+        if not header or not values or not all(c["number"] for c in values):
+            continue
+        for cell in values:
+            assert abs(cell["ink"][1] - header[0]["ink"][1]) < 1, (header[0], cell)
+        checked += 1
+    return checked
 
 
 def test_browser_draws_the_report(page_gateway, backend):
@@ -192,7 +213,10 @@ def test_browser_draws_the_report(page_gateway, backend):
     times = dom.find("time")
     assert times and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", t["text"]) for t in times), times
     assert {t["attrs"]["datetime"] for t in times} >= {version["first_at"], version["last_at"]}
-    for column in confusion_columns(page_gateway):
+    tables = measured_tables(page_gateway)
+    confusion = tables["confusion"]
+    assert len(confusion) == 9, confusion
+    for column in ([c for c in confusion if c["column"] == k] for k in (1, 2)):
         header, counts = column[0], column[1:]
         assert header["text"] in ("predicted 0", "predicted 1") and len(counts) == 2, column
         for cell in counts:
@@ -200,6 +224,8 @@ def test_browser_draws_the_report(page_gateway, backend):
             # the same column, and the number's text ends where its header's does
             assert abs(cell["box"][0] - header["box"][0]) < 0.5 and abs(cell["box"][1] - header["box"][1]) < 0.5
             assert abs(cell["ink"][1] - header["ink"][1]) < 1, (header, cell)
+    # the PSI table's numbers sit under their headers too (PSI, missing now, in training)
+    assert numbers_aligned_with_headers(tables["psi"]) == 3
 
     # and a picture of it
     os.makedirs(OUTPUT, exist_ok=True)

@@ -1,8 +1,9 @@
 """The SQL scorer of managed mode (issue 6): each model compiled to PL/pgSQL
 by the C core and deployed in a database without the predict extension
 scores every Titanic row and every adversarial row of the parity suite
-exactly as bin/predict-score does: the same probabilities, bit for bit, and
-the same rows refused with the same messages."""
+exactly as bin/predict-score does: the same probabilities, bit for bit, the
+same predicted classes (scikit-learn's predict() where the threshold is
+null), and the same rows refused with the same messages."""
 
 import json
 import math
@@ -35,7 +36,7 @@ TRY_SCORE = """
 CREATE OR REPLACE FUNCTION pg_temp.try_score(obs text, model text) RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN predict_proba(obs::jsonb, model)::text;
+    RETURN predict_proba(obs::jsonb, model)::text || ' ' || predict_class(obs::jsonb, model)::text;
 EXCEPTION WHEN OTHERS THEN
     RETURN 'ERROR ' || SQLSTATE || ' ' || SQLERRM;
 END
@@ -121,7 +122,8 @@ def test_sql_scorer_equals_predict_score(name, managed_db, tmp_path):
                 mismatches.append((line, w, g))
             elif code not in ("22023", "22003", "22P02", "22P05", "22021"):
                 mismatches.append((line, w, g))
-        elif "error" in w or float(g) != w["proba"]:
+        elif "error" in w or float(g.split()[0]) != w["proba"] or \
+                (g.split()[1] == "true") != w["predicted_class"]:
             mismatches.append((line, w, g))
     assert len(want) == len(got) == len(lines)
     assert not mismatches, "%d of %d rows differ, e.g.:\n%s" % (

@@ -139,9 +139,12 @@ def variant_run(titanic, predict_score, tmp_path_factory):
 
         ref_rows = pe.sklearn_scores(v.estimator, doc, rows)
         ref_adv = pe.sklearn_scores(v.estimator, doc, adv_obs)
-        got = pe.c_scores(str(model), row_lines + [text for _, text in adv], predict_score)
+        classes = []     # predict-score's predicted_class per line (test_predict_class.py)
+        got = pe.c_scores(str(model), row_lines + [text for _, text in adv], predict_score,
+                          classes)
         result = {
-            "variant": v, "doc": doc, "model": model,
+            "variant": v, "doc": doc, "model": model, "classes": classes,
+            "observations": rows + adv_obs,
             "rows": (row_lines, ref_rows, got[:len(rows)]),
             "adversarial": ([label for label, _ in adv], [text for _, text in adv],
                             ref_adv, got[len(rows):]),

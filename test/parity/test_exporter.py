@@ -15,7 +15,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import AdaBoostClassifier
 from sklearn.feature_selection import SelectKBest
 from sklearn.impute import KNNImputer, SimpleImputer
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (FunctionTransformer, OneHotEncoder, OrdinalEncoder,
                                    PolynomialFeatures, StandardScaler)
@@ -92,9 +92,6 @@ REFUSALS = [
         [("num", SimpleImputer(), ["Age"]), ("n2", SimpleImputer(), ["Fare"])],
         transformer_weights={"num": 2.0}), LogisticRegression()),
      ["pipeline.steps[0] 'columntransformer'", "transformer_weights"]),
-    ("logistic_regression_cv", lambda X, y: make_pipeline(_tutorial_ct(),
-                                                          LogisticRegressionCV(cv=2)),
-     ["pipeline.steps[1] 'logisticregressioncv': LogisticRegressionCV is not supported"]),
     ("bare_adaboost", lambda X, y: AdaBoostClassifier(n_estimators=3, random_state=0),
      ["estimator: AdaBoostClassifier is not supported"]),
     ("string_to_estimator", lambda X, y: make_pipeline(ColumnTransformer(

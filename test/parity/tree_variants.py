@@ -184,3 +184,8 @@ TREE_VARIANTS = {f.__name__: f for f in [
     gradient_boosting_dummy_init_early_stop, hist_gradient_boosting_missing,
     hist_gradient_boosting_categorical, hist_gradient_boosting_mask_early_stop,
 ]}
+
+# the exporter's front door (predict()'s ties): variants_front.py
+from variants_front import FRONT_TREE_VARIANTS  # noqa: E402
+
+TREE_VARIANTS.update(FRONT_TREE_VARIANTS)

@@ -282,3 +282,8 @@ VARIANTS = collections.OrderedDict((f.__name__, f) for f in [
     remainder_transformer, string_labels, bare_estimator, empty_feature_mixed_imputer,
     mixed_imputer_inferred_types, nested_sparse_maxabs, pipeline_without_column_transformer,
 ])
+
+# the exporter's front door (search objects, LogisticRegressionCV): variants_front.py
+from variants_front import FRONT_VARIANTS  # noqa: E402
+
+VARIANTS.update(FRONT_VARIANTS)

@@ -42,5 +42,6 @@ void		tree_loader_tests(void);
 void		tree_score_tests(void);
 void		registry_error_tests(void);
 void		ensemble_tests(void);
+void		predicted_class_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

@@ -88,6 +88,7 @@ main(void)
 	tree_score_tests();
 	registry_error_tests();
 	ensemble_tests();
+	predicted_class_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -41,8 +41,9 @@ from processes import EXTENSION_VERSION, REPO, Cluster, gateway_command, http, r
 OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
 MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.2": "08bf354",
-                   "1.3": "fa4d0e8"}
-MANAGED_VERSION = "1.4"         # src/managed/sql/managed.sql's schema_version()
+                   "1.3": "fa4d0e8",
+                   "1.4": "9af3a3c"}
+MANAGED_VERSION = "1.5"         # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
@@ -847,14 +848,16 @@ def test_the_gateway_refuses_a_newer_managed_schema(cluster, migrated):
     definition = cluster.sql("mg_migrated",
                              "SELECT pg_get_functiondef('predict_internal.schema_version()'::regprocedure)")
     snapshot = catalog(cluster, "mg_migrated", True), rows(cluster, "mg_migrated")
+    major, minor = MANAGED_VERSION.split(".")
+    newer = "%s.%d" % (major, int(minor) + 1)
     cluster.sql("mg_migrated", "CREATE OR REPLACE FUNCTION predict_internal.schema_version() RETURNS text "
-                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '1.5'", user="app")
+                               "LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN '%s'" % newer, user="app")
     try:
         line = refused(NEW_GATEWAY, migrated["url"])
-        assert "version 1.5, newer than this gateway (%s)" % MANAGED_VERSION in line, line
+        assert "version %s, newer than this gateway (%s)" % (newer, MANAGED_VERSION) in line, line
         line = refused(NEW_GATEWAY, migrated["url"], args=["deploy", MODEL])
-        assert "version 1.5, newer than this gateway (%s)" % MANAGED_VERSION in line, line
-        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [("1.5",)]
+        assert "version %s, newer than this gateway (%s)" % (newer, MANAGED_VERSION) in line, line
+        assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [(newer,)]
         assert rows(cluster, "mg_migrated") == snapshot[1]
     finally:
         cluster.sql("mg_migrated", definition[0][0], user="app")

@@ -290,7 +290,7 @@ RETURN CASE WHEN d > 700 THEN 1.0::float8
 -- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
 CREATE OR REPLACE FUNCTION predict_internal.schema_version()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '1.4';
+RETURN '1.5';
 
 -- The schema of the tables and of the user-facing functions (one managed
 -- schema per database, as one extension).
@@ -321,6 +321,16 @@ RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN 'model_' || left(md5(name), 16) || '_' || version;
 
 /*
+ * A version's threshold: the class is proba >= it; absent, 0.5; null, the
+ * class is scikit-learn's predict() (docs/model-format.md), which the
+ * version's class function computes.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.threshold(model jsonb)
+RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN jsonb_typeof(model->'threshold') = 'null' THEN NULL
+            ELSE coalesce((model->>'threshold')::float8, 0.5) END;
+
+/*
  * A version of a model: the active one of requested (of the default model
  * when requested is NULL), or version wanted of it. Reads the registry as
  * its owner, so that scoring needs no privilege on the model documents.
@@ -331,7 +341,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF wanted IS NOT NULL THEN
-        SELECT v.name, v.version, coalesce((v.model->>'threshold')::float8, 0.5)
+        SELECT v.name, v.version, predict_internal.threshold(v.model)
           INTO name, version, threshold
           FROM @extschema@.predict_model_versions v
          WHERE v.name = requested AND v.version = wanted;
@@ -340,7 +350,7 @@ BEGIN
         END IF;
         RETURN;
     END IF;
-    SELECT m.name, m.active_version, coalesce((v.model->>'threshold')::float8, 0.5)
+    SELECT m.name, m.active_version, predict_internal.threshold(v.model)
       INTO name, version, threshold
       FROM @extschema@.predict_models m
       JOIN @extschema@.predict_model_versions v
@@ -366,6 +376,26 @@ END
 $$;
 
 /*
+ * The probability and the class of a version: proba >= threshold, or where
+ * the threshold is null the version's class function (one scoring, both).
+ */
+CREATE OR REPLACE FUNCTION predict_internal.score_class(obs jsonb, name text, version integer,
+    threshold float8, OUT proba float8, OUT predicted boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF threshold IS NOT NULL THEN
+        proba := predict_internal.score(obs, name, version);
+        predicted := proba >= threshold;
+        RETURN;
+    END IF;
+    EXECUTE format('SELECT * FROM predict_internal.%I($1)',
+                   predict_internal.function_name(name, version) || '_class')
+       INTO proba, predicted USING obs;
+END
+$$;
+
+/*
  * How to deploy a model in managed mode, where SQL has no predict_deploy:
  * the hint of a missing model (registry.sql).
  */
@@ -385,7 +415,10 @@ RETURNS void LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF to_regprocedure(format('predict_internal.%I(jsonb)',
-                              predict_internal.function_name(name, version))) IS NULL THEN
+                              predict_internal.function_name(name, version))) IS NULL OR
+       (jsonb_typeof(model->'threshold') = 'null' AND
+        to_regprocedure(format('predict_internal.%I(jsonb)',
+                               predict_internal.function_name(name, version) || '_class')) IS NULL) THEN
         RAISE EXCEPTION 'model "%" version % has no compiled scorer', name, version
             USING ERRCODE = '55000',
                   DETAIL = 'Managed mode scores the versions the gateway compiled when it deployed them.',
@@ -424,8 +457,10 @@ CREATE OR REPLACE FUNCTION predict_internal.install_scorer(compiled text, name t
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    EXECUTE replace(compiled, '@function@',
-                    format('predict_internal.%I', predict_internal.function_name(name, version)));
+    -- a null threshold's class function first (predict_model_to_sql)
+    EXECUTE replace(replace(compiled, '@function@_class',
+                            format('predict_internal.%I', predict_internal.function_name(name, version) || '_class')),
+                    '@function@', format('predict_internal.%I', predict_internal.function_name(name, version)));
 END
 $$;
 
@@ -463,7 +498,7 @@ DECLARE
     r record;
 BEGIN
     r := predict_internal.resolve(NULL);
-    RETURN predict_internal.score(obs, r.name, r.version) >= r.threshold;
+    RETURN (predict_internal.score_class(obs, r.name, r.version, r.threshold)).predicted;
 END
 $$;
 
@@ -474,7 +509,7 @@ DECLARE
     r record;
 BEGIN
     r := predict_internal.resolve(model);
-    RETURN predict_internal.score(obs, r.name, r.version) >= r.threshold;
+    RETURN (predict_internal.score_class(obs, r.name, r.version, r.threshold)).predicted;
 END
 $$;
 
@@ -492,14 +527,15 @@ SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
     p float8;
+    c boolean;
 BEGIN
     IF NEW.observation IS NULL THEN
         RETURN NEW;             -- the NOT NULL constraint reports it
     END IF;
     IF NEW.model_version IS NULL THEN
         r := predict_internal.resolve(NULL);
-        NEW.proba := predict_internal.score(NEW.observation, r.name, r.version);
-        NEW.predicted_class := NEW.proba >= r.threshold;
+        SELECT s.proba, s.predicted INTO NEW.proba, NEW.predicted_class
+          FROM predict_internal.score_class(NEW.observation, r.name, r.version, r.threshold) s;
         NEW.model := r.name;
         NEW.model_version := r.version;
         RETURN NEW;
@@ -508,14 +544,14 @@ BEGIN
         PERFORM predict_internal.registry_raise('row without model', relation => TG_TABLE_NAME);
     END IF;
     r := predict_internal.resolve(NEW.model, NEW.model_version);
-    p := predict_internal.score(NEW.observation, r.name, r.version);
-    IF float8send(NEW.proba) <> float8send(p) OR NEW.predicted_class <> (p >= r.threshold) THEN
+    SELECT s.proba, s.predicted INTO p, c
+      FROM predict_internal.score_class(NEW.observation, r.name, r.version, r.threshold) s;
+    IF float8send(NEW.proba) <> float8send(p) OR NEW.predicted_class <> c THEN
         PERFORM predict_internal.registry_raise('row not scored by its version', r.name, r.version,
-                                                TG_TABLE_NAME, NEW.proba, NEW.predicted_class,
-                                                p, p >= r.threshold);
+                                                TG_TABLE_NAME, NEW.proba, NEW.predicted_class, p, c);
     END IF;
     NEW.proba := coalesce(NEW.proba, p);
-    NEW.predicted_class := coalesce(NEW.predicted_class, p >= r.threshold);
+    NEW.predicted_class := coalesce(NEW.predicted_class, c);
     RETURN NEW;
 END
 $$;

@@ -1,0 +1,211 @@
+/*
+ * test_predicted_class.c - the predicted class (docs/model-format.md,
+ * "Predicted class"): proba >= threshold for a number, scikit-learn's
+ * predict() for "threshold": null, on hand-made models whose ties follow
+ * from the rules alone; and the loader's checks of null and "value0".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+/* A model of one number column x read as it is; threshold is JSON text or NULL (absent). */
+static char *
+x_model(const char *estimator, const char *threshold)
+{
+	char	   *doc = malloc(4096);
+	char		field[64] = "";
+
+	if (threshold != NULL)
+		snprintf(field, sizeof(field), " \"threshold\": %s,", threshold);
+	snprintf(doc, 4096,
+			 "{\"format\": \"predict-model/1\", \"name\": \"x\","
+			 " \"columns\": [{\"name\": \"x\", \"type\": \"number\"}],"
+			 " \"preprocessing\": [{\"column\": \"x\", \"steps\": [], \"features\": [\"x\"]}],"
+			 " \"estimator\": %s, \"positive_class\": 1,%s"
+			 " \"provenance\": {\"sklearn_version\": \"1.2.1\", \"exported_at\": \"x\","
+			 " \"training_rows\": null}}", estimator, field);
+	return doc;
+}
+
+static predict_model *
+load_x(const char *name, const char *estimator, const char *threshold)
+{
+	char	   *doc = x_model(estimator, threshold);
+	predict_model *m = expect_load(name, doc);
+
+	free(doc);
+	return m;
+}
+
+/* Score {"x": x}; report whether proba and the class are what the rule says. */
+static void
+expect_class(const predict_model *m, const char *name, double x, double proba, bool predicted)
+{
+	char		json[64];
+	predict_value values[1];
+	predict_error err = {0};
+	double		got = -1;
+	bool		got_class = !predicted;
+	predict_status status;
+
+	if (m == NULL)
+		return;
+	snprintf(json, sizeof(json), "{\"x\": %.17g}", x);
+	status = predict_score_json_class(m, json, strlen(json), values, &got, &got_class, &err);
+	unit_report(name, status == PREDICT_OK && got == proba && got_class == predicted,
+				"status %d '%s', proba %.17g (want %.17g), class %d (want %d)",
+				status, err.message, got, proba, got_class, predicted);
+}
+
+static void
+rule_tests(void)
+{
+	/* d = 1e-20 * x rounds to proba 0.5 for |x| <= 1: the sign decides */
+	const char *lr = "{\"type\": \"logistic_regression\", \"coef\": [1e-20], \"intercept\": 0, "
+		"\"link\": \"%s\"}";
+	const char *links[] = {"logistic", "softmax"};
+
+	for (int i = 0; i < 2; i++)
+	{
+		char		est[256];
+		char		name[128];
+		predict_model *m;
+
+		snprintf(est, sizeof(est), lr, links[i]);
+		m = load_x("logistic regression, null threshold", est, "null");
+		snprintf(name, sizeof(name), "%s: a tiny positive decision predicts 1 at proba 0.5", links[i]);
+		expect_class(m, name, 1, 0.5, true);
+		snprintf(name, sizeof(name), "%s: a tiny negative decision predicts 0 at proba 0.5", links[i]);
+		expect_class(m, name, -1, 0.5, false);
+		snprintf(name, sizeof(name), "%s: decision 0 predicts 0", links[i]);
+		expect_class(m, name, 0, 0.5, false);
+		if (m != NULL)
+			unit_report("a null threshold has no threshold", !predict_model_has_threshold(m) &&
+						!predict_model_classify(m, 1.0), "has %d", predict_model_has_threshold(m));
+		predict_model_free(m);
+		m = load_x("logistic regression, threshold 0.5", est, "0.5");
+		snprintf(name, sizeof(name), "%s, threshold 0.5: proba 0.5 is positive", links[i]);
+		expect_class(m, name, -1, 0.5, true);
+		predict_model_free(m);
+	}
+}
+
+static void
+tree_rule_tests(void)
+{
+	predict_model *m;
+	const char *tie = "{\"type\": \"decision_tree\", \"tree\": {\"feature\": [0], \"threshold\": [0],"
+		" \"left\": [-1], \"right\": [-2], \"value\": [0.5, 0.75], \"value0\": [0.5, 0.25]}}";
+
+	m = load_x("decision tree, null threshold", tie, "null");
+	expect_class(m, "tree: a 50/50 leaf predicts classes_[0]", -1, 0.5, false);
+	expect_class(m, "tree: a 75% leaf predicts 1", 1, 0.75, true);
+	predict_model_free(m);
+	m = load_x("decision tree, absent threshold (0.5)", tie, NULL);
+	expect_class(m, "tree, no threshold field: proba >= 0.5 as always", -1, 0.5, true);
+	if (m != NULL)
+		unit_report("an absent threshold is 0.5", predict_model_has_threshold(m) &&
+					predict_model_threshold(m) == 0.5, "%g", predict_model_threshold(m));
+	predict_model_free(m);
+
+	/*
+	 * The forest compares its classes' averaged fractions, class 0 summed on
+	 * its own: here 0.5 against 0.49999999999999994, where 1 - proba would
+	 * say a tie; and the classes' sums tie where fractions of 2/3 and 1/3
+	 * do not sum to 1 as 1 - p would.
+	 */
+	m = load_x("forest, null threshold",
+			   "{\"type\": \"random_forest\", \"trees\": ["
+			   "{\"feature\": [0], \"threshold\": [0], \"left\": [-1], \"right\": [-2],"
+			   " \"value\": [0.5, 0.6666666666666666], \"value0\": [0.49999999999999994, 0.3333333333333333]},"
+			   "{\"feature\": [0], \"threshold\": [0], \"left\": [-1], \"right\": [-2],"
+			   " \"value\": [0.5, 0.3333333333333333], \"value0\": [0.49999999999999994, 0.6666666666666666]}]}",
+			   "null");
+	expect_class(m, "forest: class 0's own sum decides (1 - p would tie)", -1, 0.5, true);
+	expect_class(m, "forest: tied sums predict classes_[0]", 1, (0.6666666666666666 + 0.3333333333333333) / 2, false);
+	predict_model_free(m);
+}
+
+static void
+boosting_rule_tests(void)
+{
+	predict_model *m;
+
+	/* expit(1e-20) is 0.5: argmax over [0.5, 0.5] is classes_[0] */
+	m = load_x("gradient boosting, null threshold",
+			   "{\"type\": \"gradient_boosting\", \"init\": 1e-20, \"learning_rate\": 0.1, \"trees\": ["
+			   "{\"feature\": [0], \"threshold\": [0], \"left\": [-1], \"right\": [-2], \"value\": [0, 10]}]}",
+			   "null");
+	expect_class(m, "gradient boosting: proba 0.5 predicts classes_[0]", -1, 0.5, false);
+	expect_class(m, "gradient boosting: above 0.5 predicts 1", 1, 1.0 / (1.0 + exp(-(1e-20 + 0.1 * 10))), true);
+	predict_model_free(m);
+	m = load_x("hist gradient boosting, null threshold",
+			   "{\"type\": \"hist_gradient_boosting\", \"baseline\": 1e-20, \"categorical\": [], \"trees\": ["
+			   "{\"feature\": [0], \"threshold\": [0], \"missing_left\": [0], \"left\": [-1], \"right\": [-2],"
+			   " \"value\": [0, -1]}]}",
+			   "null");
+	expect_class(m, "hist gradient boosting: proba 0.5 predicts classes_[0]", -1, 0.5, false);
+	expect_class(m, "hist gradient boosting: below 0.5 predicts 0", 1, 1.0 / (1.0 + exp(-(0.0 + 1e-20 + -1))), false);
+	predict_model_free(m);
+}
+
+#define TREE_WITH(extra) "{\"feature\": [0], \"threshold\": [0], \"left\": [-1], " \
+	"\"right\": [-2], \"value\": [0.5, 0.75]" extra "}"
+#define T TREE_WITH("")
+#define T0 TREE_WITH(", \"value0\": [0.5, 0.25]")
+
+static void
+loader_rule_tests(void)
+{
+	struct
+	{
+		const char *name;
+		const char *estimator;
+		const char *threshold;
+		const char *want;
+	}			cases[] = {
+		{"null threshold: a forest needs value0",
+			"{\"type\": \"random_forest\", \"trees\": [" T "]}", "null",
+		"threshold: null (scikit-learn's predict()) needs the trees' \"value0\" (classes_[0]'s fraction per leaf) for a random_forest"},
+		{"null threshold: a tree needs value0",
+			"{\"type\": \"decision_tree\", \"tree\": " T "}", "null",
+		"threshold: null (scikit-learn's predict()) needs the trees' \"value0\""},
+		{"threshold a string", "{\"type\": \"decision_tree\", \"tree\": " T "}", "\"predict\"",
+		"threshold: expected a number between 0 and 1, or null"},
+		{"value0 on the second tree only",
+			"{\"type\": \"random_forest\", \"trees\": [" T ", " T0 "]}", "0.5",
+		"estimator.trees[1].value0: every tree has \"value0\" or none does (the first tree has none)"},
+		{"value0 on the first tree only",
+			"{\"type\": \"random_forest\", \"trees\": [" T0 ", " T "]}", "null",
+		"estimator.trees[1]: missing field \"value0\""},
+		{"value0 out of range",
+			"{\"type\": \"decision_tree\", \"tree\": " TREE_WITH(", \"value0\": [0.5, 1.25]") "}", "null",
+		"estimator.tree.value0[1]: expected a class fraction between 0 and 1"},
+		{"value0 one short",
+			"{\"type\": \"decision_tree\", \"tree\": " TREE_WITH(", \"value0\": [0.5]") "}", "null",
+		"estimator.tree.value0: expected 2 elements (one per leaf, as in \"value\"), got 1"},
+		{"value0 on gradient boosting",
+			"{\"type\": \"gradient_boosting\", \"init\": 0, \"learning_rate\": 1, \"trees\": [" T0 "]}", "0.5",
+		"estimator.trees[0].value0: only decision_tree and random_forest trees have class-0 fractions"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char	   *doc = x_model(cases[i].estimator, cases[i].threshold);
+
+		expect_load_error(cases[i].name, doc, NULL, cases[i].want);
+		free(doc);
+	}
+}
+
+void
+predicted_class_tests(void)
+{
+	rule_tests();
+	tree_rule_tests();
+	boosting_rule_tests();
+	loader_rule_tests();
+}
