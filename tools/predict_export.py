@@ -116,6 +116,23 @@ def _scalar_label(value, what):
     raise ExportError("%s: class label %r is not a number, string or boolean" % (what, value))
 
 
+def _internal(obj, name, path, check=None, what=None):
+    """obj.name: a private scikit-learn attribute the export reads (no public one
+    holds it), checked to be what scikit-learn 1.2 has; another version that lacks
+    it or changed it is refused, naming the attribute and the version, never
+    guessed.  check(value) -> bool; what: the expected form, for the message."""
+    import sklearn
+    value = getattr(obj, name, None)
+    if value is None or (check is not None and not check(value)):
+        raise ExportError(
+            "%s: %s.%s is %s (%s expected): this scikit-learn (%s) keeps the fitted model "
+            "where this exporter does not read it" % (
+                path, _class_name(obj), name, "missing" if value is None else
+                "a %s" % type(value).__name__, what or "as in scikit-learn 1.2",
+                sklearn.__version__))
+    return value
+
+
 def sanitize_name(stem):
     """A model name: [A-Za-z0-9_.-], 1 to 63 bytes."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:63]
@@ -375,7 +392,8 @@ def _simple_imputer(est, blocks, sparse, path, ctx):
                           % (path, mv))
     _check_width_one(blocks, path, cls)
     _check_n_features(est, blocks, path)
-    want = "object" if est._fit_dtype.kind == "O" else "number"
+    fit_dtype = _internal(est, "_fit_dtype", path, lambda d: isinstance(d, np.dtype), "a numpy dtype")
+    want = "object" if fit_dtype.kind == "O" else "number"
     keep_all = est.strategy == "constant" or getattr(est, "keep_empty_features", False)
     stats = est.statistics_
     out = []
@@ -704,6 +722,12 @@ def _missing_mode(est, n_features, sparse):
     for sparse input: the preprocessing's sparsity decides it here.
     """
     support = getattr(est, "_support_missing_values", None)
+    if support is None and _routes_missing(est):
+        import sklearn
+        raise ExportError("%s routes missing values (tree_.missing_go_to_left) but has no "
+                          "_support_missing_values: this scikit-learn (%s) decides when NaN "
+                          "reaches the trees in a way this exporter does not know"
+                          % (_class_name(est), sklearn.__version__))
     if support is None or sparse:
         return "error"
     try:
@@ -762,6 +786,12 @@ def _add_class0_fractions(est, path, est_doc, top=True):
             doc["value0"] = _finite_list(_class0_fractions(tree)(_leaf_ids(tree)), path)
 
 
+def _routes_missing(est):
+    """Whether est's fitted trees (its own or its estimators_') have missing_go_to_left."""
+    trees = [est] if hasattr(est, "tree_") else list(np.ravel(getattr(est, "estimators_", [])))
+    return any(hasattr(getattr(t, "tree_", None), "missing_go_to_left") for t in trees[:1])
+
+
 def _decision_tree(est, path, sparse):
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
@@ -792,8 +822,9 @@ def _gradient_boosting(est, path, sparse):
     from sklearn.dummy import DummyClassifier
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
-    loss = _class_name(getattr(est, "_loss", None))
-    if loss not in ("BinomialDeviance", "HalfBinomialLoss"):
+    loss = _class_name(_internal(est, "_loss", path))
+    if est.loss not in ("log_loss", "deviance") or \
+            loss not in ("BinomialDeviance", "HalfBinomialLoss"):
         raise ExportError("%s: GradientBoostingClassifier loss=%r is not supported (binary "
                           "log_loss only)" % (path, est.loss))
     init = est.init_
@@ -809,7 +840,8 @@ def _gradient_boosting(est, path, sparse):
     # the init estimator's raw prediction, computed by scikit-learn itself: it is the
     # same for every row (checked on two different rows)
     rows = np.array([[0.0] * n, [1.0] * n], dtype=np.float32)
-    raw = np.asarray(est._raw_predict_init(rows), dtype=np.float64)
+    raw = np.asarray(_internal(est, "_raw_predict_init", path, callable, "a method")(rows),
+                     dtype=np.float64)
     if raw.shape != (2, 1) or raw[0, 0] != raw[1, 0]:
         raise ExportError("%s: the init estimator's raw prediction depends on the row" % path)
     missing = _missing_mode(est, n, sparse)
@@ -828,10 +860,30 @@ def _bitset_codes(words):
     return [w * 32 + b for w in range(8) for b in range(32) if (int(words[w]) >> b) & 1]
 
 
+def _check_category_codes(est, is_cat, path):
+    """Known category codes must be 0 to 255: a negative one (a -1 code for
+    "missing" fitted as a category) makes scikit-learn's own bitset code fail,
+    in its predict_proba as in make_known_categories_bitsets."""
+    import sklearn
+    thresholds = getattr(_internal(est, "_bin_mapper", path), "bin_thresholds_", None)
+    if thresholds is None:
+        return
+    for f in np.flatnonzero(is_cat):
+        codes = np.asarray(thresholds[f], dtype=np.float64)
+        bad = codes[(codes < 0) | (codes > 255)]
+        if bad.size:
+            raise ExportError(
+                "%s: HistGradientBoostingClassifier categorical feature %d was fitted with "
+                "category codes %s outside 0 to 255, which scikit-learn %s cannot score "
+                "(its predict_proba fails too); encode the categories as 0 to 255 (e.g. with "
+                "an OrdinalEncoder) and refit"
+                % (path, f, ", ".join("%g" % c for c in bad[:5]), sklearn.__version__))
+
+
 def _hist_gradient_boosting(est, path, sparse):
     classes = _binary_classes(est, path)
     n = int(est.n_features_in_)
-    loss = _class_name(getattr(est, "_loss", None))
+    loss = _class_name(_internal(est, "_loss", path))
     if loss != "HalfBinomialLoss" or est.n_trees_per_iteration_ != 1:
         raise ExportError("%s: HistGradientBoostingClassifier with loss %s and %d trees per "
                           "iteration is not supported (binary log_loss only)"
@@ -840,21 +892,31 @@ def _hist_gradient_boosting(est, path, sparse):
         raise ExportError("%s: HistGradientBoostingClassifier with categorical_features="
                           "'from_dtype' (an internal encoder) is not supported; encode the "
                           "categories in the pipeline" % path)
-    baseline = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(-1)
+    baseline = np.asarray(_internal(est, "_baseline_prediction", path), dtype=np.float64).reshape(-1)
     if baseline.shape != (1,):
         raise ExportError("%s: baseline prediction of shape %s" % (path, baseline.shape))
     categorical = []
     is_cat = getattr(est, "is_categorical_", None)
     if is_cat is not None and np.any(is_cat):
-        known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
+        _check_category_codes(est, is_cat, path)
+        mapper = _internal(est, "_bin_mapper", path)
+        known, f_idx_map = _internal(mapper, "make_known_categories_bitsets", path, callable,
+                                     "a method")()
         for f in np.flatnonzero(is_cat):
             categorical.append({"feature": int(f), "known": _bitset_codes(known[f_idx_map[f]])})
     cat_features = {c["feature"] for c in categorical}
     trees = []
-    for i, predictors in enumerate(est._predictors):
+    node_fields = {"is_leaf", "left", "right", "feature_idx", "num_threshold", "is_categorical",
+                   "bitset_idx", "missing_go_to_left", "value"}
+    per_iteration = est.n_trees_per_iteration_
+    for i, predictors in enumerate(_internal(
+            est, "_predictors", path, lambda v: all(len(p) == per_iteration for p in v),
+            "a list of lists of n_trees_per_iteration_ predictors")):
         sub = "%s._predictors[%d][0]" % (path, i)
         p = predictors[0]
-        nodes = p.nodes
+        nodes = _internal(p, "nodes", sub, lambda v: node_fields <= set(v.dtype.names or ()),
+                          "a structured array with fields %s" % ", ".join(sorted(node_fields)))
+        _internal(p, "raw_left_cat_bitsets", sub)
         is_leaf, node_left, node_right = nodes["is_leaf"], nodes["left"], nodes["right"]
         splits, leaves = _preorder(0, lambda k: bool(is_leaf[k]), lambda k: int(node_left[k]),
                                    lambda k: int(node_right[k]))
@@ -1125,6 +1187,52 @@ def _estimator(est, path, sparse=False):
 
 
 # --------------------------------------------------------------------------
+# what is supported: the one list README.md shows (tools/predict-export --supported)
+
+# (scikit-learn class, where it may appear, what is supported / refused).
+# Adding a class to the exporter: add its line here, then paste the output of
+# `tools/predict-export --supported` into README.md (test/docs checks they agree).
+SUPPORTED = [
+    ("Pipeline", "anywhere", "nested; a Pipeline as the last step contributes its steps; "
+     "`'passthrough'`/`None` steps"),
+    ("ColumnTransformer", "preprocessing", "remainder drop, passthrough or a transformer; "
+     "`'drop'`/`'passthrough'` entries; column names, indices, masks, slices or "
+     "`make_column_selector`; not `transformer_weights`"),
+    ("SimpleImputer", "preprocessing", "NaN missing values, every strategy, `add_indicator`"),
+    ("OneHotEncoder", "preprocessing", "`handle_unknown` ignore/error, every `drop`, sparse or "
+     "dense float64 output; not infrequent categories"),
+    ("OrdinalEncoder", "preprocessing", "`handle_unknown` error/use_encoded_value, "
+     "`encoded_missing_value`, float64 output"),
+    ("StandardScaler", "preprocessing", "dense or sparse input"),
+    ("MinMaxScaler", "preprocessing", "`clip`; dense input"),
+    ("MaxAbsScaler", "preprocessing", "dense or sparse input"),
+    ("RobustScaler", "preprocessing", "dense or sparse (`with_centering=False`) input"),
+    ("LogisticRegression", "final step", "binary; any solver; one-vs-rest or multinomial"),
+    ("LogisticRegressionCV", "final step", "binary; exported as the LogisticRegression it "
+     "fitted (`coef_`, `intercept_`)"),
+    ("DecisionTreeClassifier", "final step", "binary"),
+    ("ExtraTreeClassifier", "final step", "binary"),
+    ("RandomForestClassifier", "final step", "binary"),
+    ("ExtraTreesClassifier", "final step", "binary"),
+    ("GradientBoostingClassifier", "final step", "binary `log_loss`; `init` the default "
+     "prior, `'zero'` or a constant `DummyClassifier`"),
+    ("HistGradientBoostingClassifier", "final step", "binary; `categorical_features` as "
+     "indices or a mask (codes 0 to 255), not `'from_dtype'`"),
+    ("GridSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
+    ("RandomizedSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
+    ("HalvingGridSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
+    ("HalvingRandomSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
+]
+
+
+def supported_markdown():
+    """SUPPORTED as the markdown table README.md shows."""
+    lines = ["| scikit-learn class | where | supported |", "|---|---|---|"]
+    lines += ["| `%s` | %s | %s |" % row for row in SUPPORTED]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
 # what users pickle: search objects and bundles
 
 _SEARCH_CLASSES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
@@ -1212,10 +1320,20 @@ def column_type_from_dtype(dtype, column):
 
 def load_dtypes(obj):
     """A {column: dtype} dict from a pandas Series of dtypes (dtypes.pickle) or a mapping."""
-    if hasattr(obj, "items"):
-        return {str(k): v for k, v in obj.items()}
-    raise ExportError("dtypes: expected a pandas Series or a mapping of column to dtype, got %s"
-                      % type(obj).__name__)
+    if hasattr(obj, "dtypes") and hasattr(obj, "columns"):
+        raise ExportError("expected the training frame's dtypes (a pandas Series, X.dtypes), "
+                          "got a %s: pickle its .dtypes" % type(obj).__name__)
+    if not hasattr(obj, "items"):
+        raise ExportError("expected the training frame's dtypes (a pandas Series, X.dtypes, or "
+                          "a mapping of column name to dtype), got %s" % type(obj).__name__)
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, (list, tuple, dict, set)) or hasattr(v, "shape") and \
+                getattr(v, "ndim", 0) > 0:
+            raise ExportError("column %r: expected a dtype, got %s: pickle the training frame's "
+                              ".dtypes" % (str(k), type(v).__name__))
+        out[str(k)] = v
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -1425,6 +1543,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
         "threshold": None if threshold is None else float(threshold),
         "provenance": {
             "sklearn_version": sklearn.__version__,
+            "numpy_version": np.__version__,
             "exported_at": when,
             "training_rows": None if rows is None else int(rows),
             "exporter": EXPORTER,

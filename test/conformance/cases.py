@@ -48,6 +48,21 @@ TITANIC_V2["estimator"]["intercept"] -= 3.0
 STRICT = copy.deepcopy(TITANIC)
 STRICT["threshold"] = 0.99
 
+
+def _tie(intercept):
+    """A model whose decision is intercept whatever the row: proba 0.5 exactly for a
+    tiny intercept, where "threshold": null (scikit-learn's predict(): decision > 0)
+    and proba >= 0.5 disagree when it is negative."""
+    doc = copy.deepcopy(TITANIC)
+    doc["estimator"]["coef"] = [0.0] * len(doc["estimator"]["coef"])
+    doc["estimator"]["intercept"] = intercept
+    doc["threshold"] = None
+    return doc
+
+
+TIE_DOWN = _tie(-1e-20)
+TIE_UP = _tie(1e-20)
+
 WOMAN = {"Pclass": 1, "Sex": "female", "Age": 29, "SibSp": 0, "Parch": 0, "Fare": 211.34,
          "Cabin": "B5", "Embarked": "S"}
 MAN = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25,
@@ -253,6 +268,16 @@ CASES = [
          Step("proba", WOMAN, "strict", returns=WOMAN_V1),
          Step("klass", WOMAN, "strict", returns=False),
          Step("klass", WOMAN, returns=True)),
+    Case("score_ties_follow_predict", "scoring",
+         Step("deploy", "tie_down", TIE_DOWN, returns=1),
+         Step("deploy", "tie_up", TIE_UP, returns=1),
+         Step("proba", WOMAN, "tie_down", returns=0.5),
+         Step("klass", WOMAN, "tie_down", returns=False),
+         Step("proba", WOMAN, "tie_up", returns=0.5),
+         Step("klass", WOMAN, "tie_up", returns=True),
+         Step("insert", 1, WOMAN, returns=None),
+         Step("row", 1, returns=dict(ROW_V1_WOMAN, proba=0.5, predicted_class=False,
+                                     model="tie_down"))),
     Case("score_without_default", "unknown model",
          Step("proba", WOMAN, error=NO_DEFAULT),
          Step("klass", WOMAN, error=NO_DEFAULT)),

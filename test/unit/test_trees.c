@@ -721,11 +721,84 @@ hist_tests(void)
 	predict_model_free(m);
 }
 
+/*
+ * scikit-learn >= 1.3's standard trees route NaN per split
+ * (tree_.missing_go_to_left): "missing": "learned" with missing_left. The
+ * root sends a missing x right, split 1 a missing y left and split 2 a
+ * missing y right, so every path of NaN shows where each node sent it.
+ */
+#define ROUTED_TREE(values) \
+	"{\"feature\": [0, 1, 1], \"threshold\": [0.5, 0.5, 0.5], \"missing_left\": [0, 1, 0]," \
+	" \"left\": [1, -1, -3], \"right\": [2, -2, -4], \"value\": " values "}"
+
+static void
+missing_per_node_tests(void)
+{
+	static const struct
+	{
+		const char *obs;
+		int			leaf;
+		const char *name;
+	}			rows[] = {
+		{"{}", 3, "both missing: root right, split 2 right"},
+		{"{\"x\": 0}", 0, "y missing at split 1: left"},
+		{"{\"y\": 0}", 2, "x missing at the root: right, then y <= 0.5"},
+		{"{\"y\": 1}", 3, "x missing at the root: right, then y > 0.5"},
+		{"{\"x\": 0, \"y\": 1}", 1, "no missing value: the thresholds decide"},
+		{"{\"x\": 1}", 3, "y missing at split 2: right"},
+	};
+	static const double fractions[] = {0.1, 0.2, 0.3, 0.4};
+	static const double raw[] = {-2, -1, 1, 2};
+	predict_model *tree = xy_model("per-node missing: decision_tree",
+								   "{\"type\": \"decision_tree\", \"missing\": \"learned\", \"tree\": "
+								   ROUTED_TREE("[0.1, 0.2, 0.3, 0.4]") "}");
+	predict_model *forest = xy_model("per-node missing: random_forest",
+									 "{\"type\": \"random_forest\", \"missing\": \"learned\", \"trees\": ["
+									 ROUTED_TREE("[0.1, 0.2, 0.3, 0.4]") ", "
+									 "{\"feature\": [1], \"threshold\": [0.5], \"missing_left\": [1],"
+									 " \"left\": [-1], \"right\": [-2], \"value\": [1, 0]}]}");
+	predict_model *boosting = xy_model("per-node missing: gradient_boosting",
+									   "{\"type\": \"gradient_boosting\", \"init\": 0.5, \"learning_rate\": 0.1,"
+									   " \"missing\": \"learned\", \"trees\": [" ROUTED_TREE("[-2, -1, 1, 2]") "]}");
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+	{
+		char		name[160];
+		bool		y_left = strstr(rows[i].obs, "\"y\": 0") != NULL ||
+			strstr(rows[i].obs, "\"y\"") == NULL;
+
+		snprintf(name, sizeof(name), "per-node missing, tree: %s", rows[i].name);
+		if (tree != NULL)
+			expect_proba(tree, name, rows[i].obs, fractions[rows[i].leaf]);
+		/* the forest's second tree sends a missing y left (1), y > 0.5 right (0) */
+		snprintf(name, sizeof(name), "per-node missing, forest: %s", rows[i].name);
+		if (forest != NULL)
+			expect_proba(forest, name, rows[i].obs,
+						 (0.0 + fractions[rows[i].leaf] + (y_left ? 1.0 : 0.0)) / 2.0);
+		snprintf(name, sizeof(name), "per-node missing, boosting: %s", rows[i].name);
+		if (boosting != NULL)
+			expect_proba(boosting, name, rows[i].obs, expit(0.5 + 0.1 * raw[rows[i].leaf]));
+	}
+	predict_model_free(tree);
+	predict_model_free(forest);
+	predict_model_free(boosting);
+	expect_load_error("learned missing values need every split's missing_left",
+					  "{\"format\": \"predict-model/1\", \"name\": \"xy\", "
+					  "\"columns\": [{\"name\": \"x\", \"type\": \"number\"}],"
+					  " \"preprocessing\": [{\"column\": \"x\", \"steps\": [], \"features\": [\"x\"]}],"
+					  " \"estimator\": {\"type\": \"decision_tree\", \"missing\": \"learned\", \"tree\":"
+					  " {\"feature\": [0], \"threshold\": [0], \"left\": [-1], \"right\": [-2], \"value\": [0, 1]}},"
+					  " \"positive_class\": 1, \"provenance\": {\"sklearn_version\": \"1.3.0\","
+					  " \"exported_at\": \"x\", \"training_rows\": null}}",
+					  NULL, "estimator.tree: missing field \"missing_left\"");
+}
+
 void
 tree_score_tests(void)
 {
 	forest_tests();
 	standard_tree_rule_tests();
+	missing_per_node_tests();
 	boosting_tests();
 	hist_tests();
 }
