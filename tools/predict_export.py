@@ -1218,6 +1218,15 @@ SUPPORTED = [
      "prior, `'zero'` or a constant `DummyClassifier`"),
     ("HistGradientBoostingClassifier", "final step", "binary; `categorical_features` as "
      "indices or a mask (codes 0 to 255), not `'from_dtype'`"),
+    ("SGDClassifier", "final step", "binary; `loss` `log_loss` or "
+     "`modified_huber` (others only inside `CalibratedClassifierCV`)"),
+    ("GaussianNB", "final step", "binary (not in managed mode)"),
+    ("VotingClassifier", "final step", "binary; `voting='soft'`, with or without "
+     "`weights`, `'drop'`ped estimators; its estimators without preprocessing of their own"),
+    ("CalibratedClassifierCV", "final step", "binary; sigmoid or isotonic, any "
+     "`cv` and `ensemble`, also over `LinearSVC`, `RidgeClassifier`, `Perceptron`, "
+     "`PassiveAggressiveClassifier`, and over a whole pipeline with `cv='prefit'` or "
+     "`ensemble=False`"),
     ("GridSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
     ("RandomizedSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
     ("HalvingGridSearchCV", "anywhere", "fitted with `refit=True`: its `best_estimator_`"),
