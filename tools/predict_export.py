@@ -1000,14 +1000,22 @@ def _leaf_ids(tree_est):
     return np.asarray(leaves, dtype=np.intp)
 
 
-def _add_class0_fractions(est, path, est_doc):
+def _add_class0_fractions(est, path, est_doc, top=True):
     """For "threshold": null (scikit-learn's predict()): each probability tree's
     classes_[0] fraction per leaf ("value0"), which the forests' predict() sums
     apart from classes_[1]'s.  A single tree's predict() takes the argmax of the
     leaf's weighted counts, not of the fractions: refused where they disagree
-    (only weights within an ulp of a tie can make them)."""
+    (only weights within an ulp of a tie can make them).  A soft
+    VotingClassifier's predict() averages both columns of its estimators'
+    predict_proba, the fractions: its trees get "value0" too (top False)."""
     est, path = unwrap_search(est, path)
-    if est_doc["type"] == "decision_tree":
+    if est_doc["type"] == "voting":
+        for i, (sub, doc) in enumerate(zip(est.estimators_, est_doc["estimators"])):
+            _add_class0_fractions(sub, "%s.estimators_[%d]" % (path, i), doc, False)
+    elif est_doc["type"] == "decision_tree" and not top:
+        doc = est_doc["tree"]
+        doc["value0"] = _finite_list(_class0_fractions(est)(_leaf_ids(est)), path)
+    elif est_doc["type"] == "decision_tree":
         leaves = _leaf_ids(est)
         counts = est.tree_.value[leaves, 0, :2]
         by_counts = np.argmax(counts, axis=1) == 1
@@ -1372,10 +1380,6 @@ def _check_xgboost_blocks(est_doc, blocks, path):
                               "is not supported" % (path, b.column))
 
 
-# composites whose predict() the core does not compute yet: exported with threshold 0.5
-_NO_PREDICT_RULE = ("voting", "calibrated")
-
-
 # linear classifiers without predict_proba: refused by name (calibrate them instead)
 _NO_PREDICT_PROBA = ("LinearSVC", "RidgeClassifier", "RidgeClassifierCV", "Perceptron",
                      "PassiveAggressiveClassifier")
@@ -1658,12 +1662,15 @@ SUPPORTED = [
     ("AdaBoostClassifier", "final step", "binary; SAMME.R or SAMME over decision trees"),
     ("XGBClassifier", "final step", "XGBoost 1.7's; `binary:logistic`, booster `gbtree`, "
      "`missing` NaN; not categorical features; not in managed mode"),
-    ("SGDClassifier", "final step", "binary; `loss` `log_loss` or `modified_huber`"),
+    ("SGDClassifier", "final step", "binary; `loss` `log_loss` or "
+     "`modified_huber` (others only inside `CalibratedClassifierCV`)"),
     ("GaussianNB", "final step", "binary; dense input; not in managed mode"),
-    ("VotingClassifier", "final step", "`voting='soft'` over supported estimators (not "
-     "pipelines); weights"),
-    ("CalibratedClassifierCV", "final step", "sigmoid or isotonic, every `cv` and `ensemble`, "
-     "over a supported estimator or `LinearSVC`, `RidgeClassifier`, `Perceptron`"),
+    ("VotingClassifier", "final step", "binary; `voting='soft'`, with or without "
+     "`weights`, `'drop'`ped estimators; its estimators without preprocessing of their own"),
+    ("CalibratedClassifierCV", "final step", "binary; sigmoid or isotonic, any "
+     "`cv` and `ensemble`, also over `LinearSVC`, `RidgeClassifier`, `Perceptron`, "
+     "`PassiveAggressiveClassifier`, and over a whole pipeline with `cv='prefit'` or "
+     "`ensemble=False`"),
     ("VarianceThreshold", "after the ColumnTransformer", "its fitted mask"),
     ("SelectKBest", "after the ColumnTransformer", "its fitted mask (also `SelectPercentile`, "
      "`GenericUnivariateSelect`, `SelectFromModel`)"),
@@ -2181,8 +2188,8 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
 
     threshold: None for scikit-learn's own predict() rule ("threshold": null,
         with the trees' class-0 fractions), or a number: predicted_class is
-        proba >= threshold. A voting or calibrated estimator, whose predict()
-        the core does not compute yet, gets 0.5 for None.
+        proba >= threshold (a soft voting's trees get their class-0 fractions
+        too for None: its predict() averages both columns).
 
     columns: the training frame's column names in order (columns.json), or None
         for the pipeline's feature_names_in_.
@@ -2323,9 +2330,6 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
     else:
         est_doc, positive, n_inputs = _estimator(final, final_path, sparse)
     _check_xgboost_blocks(est_doc, blocks, final_path)
-    if threshold is None and est_doc["type"] in _NO_PREDICT_RULE:
-        # the core does not compute their predict() yet: proba >= 0.5, said so
-        threshold = 0.5
     if threshold is None:
         _add_class0_fractions(final, final_path, est_doc)
     if stage is not None and est_doc["type"] not in _STAGE_ESTIMATORS:

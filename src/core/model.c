@@ -385,26 +385,41 @@ load_provenance(loader *ld, const cJSON *object)
  * estimator, whose ties and decision functions a probability alone cannot
  * tell (see predict_score_class). The class-0 fractions that rule needs for
  * the probability trees come with the trees.
+ *
+ * tree_without_value0: a probability tree estimator whose class-0 fractions predict() needs but
+ * the document left out, or NULL: the estimator's own, and through a soft
+ * voting (which averages both columns of predict_proba) its estimators'; a
+ * calibrated fold reads only column 1 of its estimator.
  */
+static const estimator *
+tree_without_value0(const estimator *est)
+{
+	if (est->type == ESTIMATOR_DECISION_TREE || est->type == ESTIMATOR_RANDOM_FOREST)
+		return est->leaves0 == NULL ? est : NULL;
+	if (est->type == ESTIMATOR_VOTING)
+		for (size_t i = 0; i < est->nsubs; i++)
+		{
+			const estimator *found = tree_without_value0(&est->subs[i]);
+
+			if (found != NULL)
+				return found;
+		}
+	return NULL;
+}
+
 static bool
 load_threshold(loader *ld, const cJSON *item)
 {
 	predict_model *model = ld->model;
-	estimator_type type = model->estimator.type;
+	const estimator *trees;
 
 	path_push_key(ld, "threshold");
 	if (cJSON_IsNull(item))
 	{
-		/* their predict() is not implemented yet: give a threshold */
-		if (type == ESTIMATOR_VOTING || type == ESTIMATOR_CALIBRATED)
-			return fail(ld, "null (scikit-learn's predict()) is not supported for a %s "
-						"estimator; give a threshold",
-						type == ESTIMATOR_VOTING ? "voting" : "calibrated");
-		if ((type == ESTIMATOR_DECISION_TREE || type == ESTIMATOR_RANDOM_FOREST) &&
-			model->estimator.leaves0 == NULL)
+		if ((trees = tree_without_value0(&model->estimator)) != NULL)
 			return fail(ld, "null (scikit-learn's predict()) needs the trees' \"value0\" "
 						"(classes_[0]'s fraction per leaf) for a %s",
-						type == ESTIMATOR_DECISION_TREE ? "decision_tree" : "random_forest");
+						trees->type == ESTIMATOR_DECISION_TREE ? "decision_tree" : "random_forest");
 		model->sklearn_rule = true;
 		model->threshold = NAN;
 		path_set(ld, 0);

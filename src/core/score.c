@@ -658,18 +658,19 @@ float32_overflow(const predict_model *model, const block *blk, predict_error *er
 						"value is too large for float32 (the trees compare float32 values)%s", "");
 }
 
+/*
+ * predict_proba[:, 1] from the decision function, and predict_proba[:, 0]
+ * into *proba0 as scikit-learn computes that column.
+ */
 static double
-apply_link(link_type link, double d)
+apply_link(link_type link, double d, double *proba0)
 {
-	if (link == LINK_NONE)
-		return NAN;				/* not reached: the loader keeps it to calibrated folds */
-	if (link == LINK_MODIFIED_HUBER)
-	{
-		/* SGDClassifier: np.clip(d, -1, 1) (NaN stays NaN), += 1, /= 2 */
-		double		p = d < -1.0 ? -1.0 : d > 1.0 ? 1.0 : d;
+	double		p;
 
-		p += 1.0;
-		return p / 2.0;
+	if (link == LINK_NONE)
+	{
+		*proba0 = NAN;
+		return NAN;				/* not reached: the loader keeps it to calibrated folds */
 	}
 	if (link == LINK_SOFTMAX)
 	{
@@ -678,16 +679,27 @@ apply_link(link_type link, double d)
 		double		negative = exp(-d - m);
 		double		positive = exp(d - m);
 
+		*proba0 = negative / (negative + positive);
 		return positive / (negative + positive);
 	}
-	/* scipy.special.expit */
-	return 1.0 / (1.0 + exp(-d));
+	if (link == LINK_MODIFIED_HUBER)
+	{
+		/* SGDClassifier: np.clip(d, -1, 1) (NaN stays NaN), += 1, /= 2 */
+		p = d < -1.0 ? -1.0 : d > 1.0 ? 1.0 : d;
+		p += 1.0;
+		p /= 2.0;
+	}
+	else
+		p = 1.0 / (1.0 + exp(-d));	/* scipy.special.expit */
+	/* _predict_proba_lr's 1 - prob; modified_huber's ones - prob */
+	*proba0 = 1.0 - p;
+	return p;
 }
 
 static predict_status
 score_logistic_regression(const predict_model *model, const estimator *est,
-						  const predict_value *values, bool decision, double *proba,
-						  bool *predicted, predict_error *err)
+						  const predict_value *values, bool decision, estimate *out,
+						  predict_error *err)
 {
 	double		d = 0.0;
 
@@ -721,10 +733,10 @@ score_logistic_regression(const predict_model *model, const estimator *est,
 		}
 	}
 	d += est->intercept;
-	*proba = decision ? d : apply_link(est->link, d);
+	out->proba = decision ? d : apply_link(est->link, d, &out->proba0);
 	/* LinearClassifierMixin.predict: decision_function > 0, whatever the link */
-	*predicted = d > 0;
-	if (isnan(*proba))
+	out->predicted = d > 0;
+	if (isnan(out->proba))
 		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
 								 "the decision function overflowed to NaN "
 								 "(values too large for the model)");
@@ -1005,7 +1017,7 @@ expit(double raw)
 
 static predict_status
 score_trees(const predict_model *model, const estimator *est, const predict_value *values,
-			bool decision, double *proba, bool *predicted, predict_error *err)
+			bool decision, estimate *out, predict_error *err)
 {
 	float		x[MAX_TREE_FEATURES];
 	predict_status status;
@@ -1024,17 +1036,23 @@ score_trees(const predict_model *model, const estimator *est, const predict_valu
 		{
 			/*
 			 * ExponentialLoss: _raw_prediction_to_proba is expit(2.0 * raw)
-			 * and _raw_prediction_to_decision is raw >= 0.
+			 * (proba[:, 0] = 1 - proba[:, 1]) and
+			 * _raw_prediction_to_decision is raw >= 0.
 			 */
-			*proba = decision ? sum : expit(2.0 * sum);
-			*predicted = sum >= 0;
+			double		p = expit(2.0 * sum);
+
+			out->proba = decision ? sum : p;
+			out->proba0 = 1.0 - p;
+			out->predicted = sum >= 0;
 		}
 		else
 		{
 			double		p = expit(sum);
 
-			*proba = decision ? sum : p;
-			*predicted = binomial_class(p);
+			out->proba = decision ? sum : p;
+			/* _raw_prediction_to_proba: proba[:, 0] = 1 - proba[:, 1] */
+			out->proba0 = 1.0 - p;
+			out->predicted = binomial_class(p);
 		}
 	}
 	else
@@ -1046,7 +1064,8 @@ score_trees(const predict_model *model, const estimator *est, const predict_valu
 		 */
 		sum = 0.0;
 		sum_trees(est, x, NULL, NULL, &sum, est->leaves0 != NULL ? &sum0 : NULL);
-		*proba = sum / (double) est->ntrees;
+		out->proba = sum / (double) est->ntrees;
+		out->proba0 = est->leaves0 != NULL ? sum0 / (double) est->ntrees : NAN;
 
 		/*
 		 * predict(): argmax over both classes' averaged fractions, class 0
@@ -1054,15 +1073,15 @@ score_trees(const predict_model *model, const estimator *est, const predict_valu
 		 * single tree argmaxes its leaf's weighted counts, which the exporter
 		 * checks order the same way as the fractions.
 		 */
-		*predicted = *proba > sum0 / (double) est->ntrees;
+		out->predicted = out->proba > out->proba0;
 	}
 	return PREDICT_OK;
 }
 
 static predict_status
 score_hist_gradient_boosting(const predict_model *model, const estimator *est,
-							 const predict_value *values, bool decision, double *proba,
-							 bool *predicted, predict_error *err)
+							 const predict_value *values, bool decision, estimate *out,
+							 predict_error *err)
 {
 	double		x[MAX_TREE_FEATURES];
 	uint32_t	codes[MAX_TREE_FEATURES];
@@ -1080,8 +1099,10 @@ score_hist_gradient_boosting(const predict_model *model, const estimator *est,
 	raw = 0.0 + est->init;
 	sum_trees(est, NULL, x, codes, &raw, NULL);
 	p = expit(raw);
-	*proba = decision ? raw : p;
-	*predicted = binomial_class(p);
+	out->proba = decision ? raw : p;
+	/* HalfBinomialLoss.predict_proba: proba[:, 0] = 1 - proba[:, 1] */
+	out->proba0 = 1.0 - p;
+	out->predicted = binomial_class(p);
 	return PREDICT_OK;
 }
 
@@ -1109,13 +1130,14 @@ xgboost_sigmoid(float margin)
  */
 static predict_status
 score_xgboost(const predict_model *model, const estimator *est, const predict_value *values,
-			  double *proba, bool *predicted, predict_error *err)
+			  estimate *out, predict_error *err)
 {
 	double		x64[MAX_TREE_FEATURES];
 	float		x32[MAX_TREE_FEATURES];
 	double		leaf[LEAF_BATCH];
 	predict_status status;
 	float		margin;
+	float		p;
 
 	x64[0] = 0;					/* read by leaves when no tree splits */
 	if ((status = gather_features(model, est, values, NULL, x64, err)) != PREDICT_OK)
@@ -1132,9 +1154,12 @@ score_xgboost(const predict_model *model, const estimator *est, const predict_va
 		for (size_t k = 0; k < n; k++)
 			margin = margin + (float) leaf[k];
 	}
-	*proba = (double) xgboost_sigmoid(margin);
+	p = xgboost_sigmoid(margin);
+	out->proba = (double) p;
+	/* XGBClassifier.predict_proba (binary): column 0 is 1.0 - p in float32 */
+	out->proba0 = (double) (1.0f - p);
 	/* XGBClassifier.predict (1.7, binary): the float32 probability > 0.5 */
-	*predicted = *proba > 0.5;
+	out->predicted = p > 0.5f;
 	return PREDICT_OK;
 }
 
@@ -1149,7 +1174,7 @@ score_xgboost(const predict_model *model, const estimator *est, const predict_va
  */
 static predict_status
 score_adaboost(const predict_model *model, const estimator *est, const predict_value *values,
-			   bool decision, double *proba, bool *predicted, predict_error *err)
+			   bool decision, estimate *out, predict_error *err)
 {
 	float		x[MAX_TREE_FEATURES];
 	double		leaf[LEAF_BATCH];
@@ -1175,9 +1200,12 @@ score_adaboost(const predict_model *model, const estimator *est, const predict_v
 		}
 	}
 	d = -(negative / est->weight_sum) + positive / est->weight_sum;
-	*proba = decision ? d : apply_link(est->link, d / 2);
+	/* the softmax gives both columns (apply_link's proba0 is column 0) */
+	out->proba = apply_link(est->link, d / 2, &out->proba0);
+	if (decision)
+		out->proba = d;
 	/* AdaBoostClassifier.predict, two classes: classes_.take(d > 0) */
-	*predicted = d > 0;
+	out->predicted = d > 0;
 	return PREDICT_OK;
 }
 
@@ -1203,8 +1231,7 @@ add_nb_terms(const estimator *est, size_t f, double x, pairwise_state sums[2], s
  */
 static predict_status
 score_gaussian_nb(const predict_model *model, const estimator *est,
-				  const predict_value *values, double *proba, bool *predicted,
-				  predict_error *err)
+				  const predict_value *values, estimate *out, predict_error *err)
 {
 	size_t		n = model->nfeatures;
 	pairwise_state sums[2];
@@ -1242,9 +1269,10 @@ score_gaussian_nb(const predict_model *model, const estimator *est,
 		m = 0.0;
 	lse = log(0.0 + exp(jll[0] - m) + exp(jll[1] - m));
 	lse += m;
-	*proba = exp(jll[1] - lse);
-	/* GaussianNB.predict: np.argmax(jll), the first class winning ties */
-	*predicted = jll[1] > jll[0];
+	out->proba = exp(jll[1] - lse);
+	out->proba0 = exp(jll[0] - lse);
+	/* _BaseNB.predict: np.argmax(jll), the first class winning ties */
+	out->predicted = jll[1] > jll[0];
 	return PREDICT_OK;
 }
 
@@ -1323,11 +1351,11 @@ check_final_features(const predict_model *model, const double *x, predict_error 
  * The estimators on the stage's dense output. Logistic regression sums
  * every feature in order (scikit-learn's dense product is BLAS's); the
  * trees read their slots, then sum as score_trees and
- * score_hist_gradient_boosting do, and *predicted is predict()'s class as
- * they decide it.
+ * score_hist_gradient_boosting do, and out->predicted is predict()'s class
+ * as they decide it.
  */
-static double
-score_final_features(const predict_model *model, const double *x, bool *predicted)
+static void
+score_final_features(const predict_model *model, const double *x, estimate *out)
 {
 	const estimator *est = &model->estimator;
 	float		x32[MAX_TREE_FEATURES];
@@ -1342,8 +1370,9 @@ score_final_features(const predict_model *model, const double *x, bool *predicte
 		for (uint32_t f = 0; f < model->stage->nfinal; f++)
 			sum += est->coef[f] * x[f];
 		sum += est->intercept;
-		*predicted = sum > 0;
-		return apply_link(est->link, sum);
+		out->predicted = sum > 0;
+		out->proba = apply_link(est->link, sum, &out->proba0);
+		return;
 	}
 	x32[0] = 0;
 	x64[0] = 0;
@@ -1361,8 +1390,10 @@ score_final_features(const predict_model *model, const double *x, bool *predicte
 		sum = 0.0 + est->init;
 		sum_trees(est, NULL, x64, codes, &sum, NULL);
 		proba = expit(sum);
-		*predicted = binomial_class(proba);
-		return proba;
+		out->proba = proba;
+		out->proba0 = 1.0 - proba;
+		out->predicted = binomial_class(proba);
+		return;
 	}
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
 	{
@@ -1371,22 +1402,27 @@ score_final_features(const predict_model *model, const double *x, bool *predicte
 		if (est->exponential_loss)
 		{
 			/* as score_trees: expit(2.0 * raw), and raw >= 0 for predict() */
-			*predicted = sum >= 0;
-			return expit(2.0 * sum);
+			proba = expit(2.0 * sum);
+			out->proba = proba;
+			out->proba0 = 1.0 - proba;
+			out->predicted = sum >= 0;
+			return;
 		}
 		proba = expit(sum);
-		*predicted = binomial_class(proba);
-		return proba;
+		out->proba = proba;
+		out->proba0 = 1.0 - proba;
+		out->predicted = binomial_class(proba);
+		return;
 	}
 	sum_trees(est, x32, NULL, NULL, &sum, est->leaves0 != NULL ? &sum0 : NULL);
-	proba = sum / (double) est->ntrees;
-	*predicted = proba > sum0 / (double) est->ntrees;
-	return proba;
+	out->proba = sum / (double) est->ntrees;
+	out->proba0 = est->leaves0 != NULL ? sum0 / (double) est->ntrees : NAN;
+	out->predicted = out->proba > out->proba0;
 }
 
 static predict_status
-score_with_stage(const predict_model *model, const predict_value *values, double *proba,
-				 bool *predicted, predict_error *err)
+score_with_stage(const predict_model *model, const predict_value *values, estimate *out,
+				 predict_error *err)
 {
 	const feature_stage *stage = model->stage;
 	double		work[MAX_STAGE_FEATURES];
@@ -1396,7 +1432,7 @@ score_with_stage(const predict_model *model, const predict_value *values, double
 		(status = apply_feature_stage(stage, work, err)) != PREDICT_OK ||
 		(status = check_final_features(model, work + stage->final, err)) != PREDICT_OK)
 		return status;
-	*proba = score_final_features(model, work + stage->final, predicted);
+	score_final_features(model, work + stage->final, out);
 	return PREDICT_OK;
 }
 
@@ -1417,38 +1453,34 @@ estimator_has_decision(const estimator *est)
 }
 
 /*
- * One estimator's predict_proba[:, 1], or with decision its
- * decision_function (estimator_has_decision), and its predict() class. The
- * blocks are evaluated by each estimator of a composite in turn: simpler
- * than sharing them, and the cost of a composite is its estimators' anyway.
+ * One estimator's predict_proba and predict(), or with decision its
+ * decision_function (estimator_has_decision) in out->proba. The blocks are evaluated by
+ * each estimator of a composite in turn: simpler than sharing them, and
+ * the cost of a composite is its estimators' anyway.
  */
 predict_status
 score_estimator(const predict_model *model, const estimator *est, const predict_value *values,
-				bool decision, double *out, bool *predicted, predict_error *err)
+				bool decision, estimate *out, predict_error *err)
 {
 	switch (est->type)
 	{
 		case ESTIMATOR_LOGISTIC_REGRESSION:
-			return score_logistic_regression(model, est, values, decision, out, predicted, err);
+			return score_logistic_regression(model, est, values, decision, out, err);
 		case ESTIMATOR_DECISION_TREE:
 		case ESTIMATOR_RANDOM_FOREST:
 		case ESTIMATOR_GRADIENT_BOOSTING:
-			return score_trees(model, est, values, decision, out, predicted, err);
+			return score_trees(model, est, values, decision, out, err);
 		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
-			return score_hist_gradient_boosting(model, est, values, decision, out, predicted,
-												err);
+			return score_hist_gradient_boosting(model, est, values, decision, out, err);
 		case ESTIMATOR_XGBOOST:
-			return score_xgboost(model, est, values, out, predicted, err);
+			return score_xgboost(model, est, values, out, err);
 		case ESTIMATOR_ADABOOST:
-			return score_adaboost(model, est, values, decision, out, predicted, err);
+			return score_adaboost(model, est, values, decision, out, err);
 		case ESTIMATOR_GAUSSIAN_NB:
-			return score_gaussian_nb(model, est, values, out, predicted, err);
+			return score_gaussian_nb(model, est, values, out, err);
 		case ESTIMATOR_VOTING:
-			/* no predict() class yet: the loader wants a threshold (load_threshold) */
-			*predicted = false;
 			return score_voting(model, est, values, out, err);
 		case ESTIMATOR_CALIBRATED:
-			*predicted = false;
 			return score_calibrated(model, est, values, out, err);
 	}
 	return predict_set_error(err, PREDICT_BAD_MODEL, "unsupported estimator");
@@ -1468,7 +1500,7 @@ predict_score_class(const predict_model *model, const predict_value *values,
 					double *proba, bool *predicted, predict_error *err)
 {
 	predict_status status;
-	bool		sklearn_class = false;
+	estimate	result;
 
 	/* every listed column is checked, as the tutorial's astype(dtypes) does */
 	for (size_t i = 0; i < model->ncolumns; i++)
@@ -1480,16 +1512,16 @@ predict_score_class(const predict_model *model, const predict_value *values,
 			return status;
 	}
 	if (model->stage != NULL)
-		status = score_with_stage(model, values, proba, &sklearn_class, err);
+		status = score_with_stage(model, values, &result, err);
 	else
-		status = score_estimator(model, &model->estimator, values, false, proba, &sklearn_class,
-								 err);
+		status = score_estimator(model, &model->estimator, values, false, &result, err);
 	if (status != PREDICT_OK)
 		return status;
+	*proba = result.proba;
 	if (isnan(*proba))
 		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
 								 "the decision function overflowed to NaN "
 								 "(values too large for the model)");
-	*predicted = model->sklearn_rule ? sklearn_class : *proba >= model->threshold;
+	*predicted = model->sklearn_rule ? result.predicted : *proba >= model->threshold;
 	return PREDICT_OK;
 }

@@ -9,21 +9,33 @@
 #include "model.h"
 
 /*
- * est's predict_proba[:, 1] for the observation, or with decision its
- * decision_function (only where estimator_has_decision); *predicted is
- * its predict() class (false for voting and calibrated, which have none
- * yet).
+ * What an estimator gives for one observation. Both columns of
+ * predict_proba are kept as scikit-learn computes each (column 0 is not
+ * always 1 - column 1: the forests and GaussianNB compute it on its own),
+ * because a soft VotingClassifier's predict() compares their averages.
+ */
+typedef struct estimate
+{
+	double		proba;			/* predict_proba[:, 1], or decision_function */
+	double		proba0;			/* predict_proba[:, 0]; NaN for probability
+								 * trees without "value0" */
+	bool		predicted;		/* predict() is classes_[1] */
+} estimate;
+
+/*
+ * est's estimate for the observation, or with decision its
+ * decision_function in out->proba (only where estimator_has_decision).
  */
 predict_status score_estimator(const predict_model *model, const estimator *est,
-							   const predict_value *values, bool decision, double *out,
-							   bool *predicted, predict_error *err);
+							   const predict_value *values, bool decision, estimate *out,
+							   predict_error *err);
 bool		estimator_has_decision(const estimator *est);
 
 /* score_ensemble.c */
 predict_status score_voting(const predict_model *model, const estimator *est,
-							const predict_value *values, double *proba, predict_error *err);
+							const predict_value *values, estimate *out, predict_error *err);
 predict_status score_calibrated(const predict_model *model, const estimator *est,
-								const predict_value *values, double *proba,
+								const predict_value *values, estimate *out,
 								predict_error *err);
 
 #endif							/* PREDICT_SCORE_H */

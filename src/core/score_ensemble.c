@@ -14,32 +14,41 @@
 #include "util.h"
 
 /*
- * VotingClassifier.predict_proba: np.average(probas, axis=0, weights): the
- * probabilities (times their weights) added in estimators_ order to zeros,
- * divided by the count, or by the weights' sum (the loader sums them as
- * numpy does).
+ * VotingClassifier.predict_proba: np.average(probas, axis=0, weights): each
+ * column's probabilities (times their weights) added in estimators_ order
+ * to zeros, divided by the count, or by the weights' sum (the loader sums
+ * them as numpy does). predict(): np.argmax over the two averaged columns,
+ * the first class winning ties.
  */
 predict_status
 score_voting(const predict_model *model, const estimator *est, const predict_value *values,
-			 double *proba, predict_error *err)
+			 estimate *out, predict_error *err)
 {
 	double		sum = 0.0;
+	double		sum0 = 0.0;
+	double		scale = est->weights != NULL ? est->weight_sum : (double) est->nsubs;
 
 	for (size_t i = 0; i < est->nsubs; i++)
 	{
-		double		p;
-		bool		predicted;	/* predict() of the estimator: not voting's */
+		estimate	sub;
 		predict_status status;
 
-		if ((status = score_estimator(model, &est->subs[i], values, false, &p, &predicted,
-									  err)) != PREDICT_OK)
+		if ((status = score_estimator(model, &est->subs[i], values, false, &sub, err)) != PREDICT_OK)
 			return status;
 		if (est->weights != NULL)
-			sum += p * est->weights[i];
+		{
+			sum += sub.proba * est->weights[i];
+			sum0 += sub.proba0 * est->weights[i];
+		}
 		else
-			sum += p;
+		{
+			sum += sub.proba;
+			sum0 += sub.proba0;
+		}
 	}
-	*proba = est->weights != NULL ? sum / est->weight_sum : sum / (double) est->nsubs;
+	out->proba = sum / scale;
+	out->proba0 = sum0 / scale;
+	out->predicted = out->proba > out->proba0;
 	return PREDICT_OK;
 }
 
@@ -96,40 +105,52 @@ isotonic(const calibrator *cal, double t, double *out, predict_error *err)
 	return PREDICT_OK;
 }
 
+/* _CalibratedClassifier.predict_proba's fix of a probability just above 1. */
+static double
+clip_above_one(double p)
+{
+	return 1.0 < p && p <= 1.0 + 1e-5 ? 1.0 : p;
+}
+
 /*
  * CalibratedClassifierCV.predict_proba: each fold's _CalibratedClassifier
  * calibrates its estimator's decision_function if it has one, else its
- * predict_proba[:, 1]: sigmoid expit(-(a * T + b)), or isotonic; a
- * probability just above 1 (up to 1 + 1e-5) becomes 1; the folds' results
- * are added to zeros in order and divided by their count.
+ * predict_proba[:, 1]: sigmoid expit(-(a * T + b)), or isotonic, giving
+ * column 1, column 0 being 1 - that; then either column's probability just
+ * above 1 (up to 1 + 1e-5) becomes 1; the folds' columns are added to
+ * zeros in order and divided by their count. predict(): np.argmax over the
+ * two mean columns, the first class winning ties.
  */
 predict_status
 score_calibrated(const predict_model *model, const estimator *est,
-				 const predict_value *values, double *proba, predict_error *err)
+				 const predict_value *values, estimate *out, predict_error *err)
 {
 	double		sum = 0.0;
+	double		sum0 = 0.0;
 
 	for (size_t i = 0; i < est->nsubs; i++)
 	{
 		const estimator *sub = &est->subs[i];
 		const calibrator *cal = &est->calibrators[i];
+		estimate	fold;
 		double		t;
 		double		p = 0.0;
-		bool		predicted;	/* predict() of the fold's estimator: unused */
 		predict_status status;
 
-		if ((status = score_estimator(model, sub, values, estimator_has_decision(sub), &t,
-									  &predicted, err)) != PREDICT_OK)
+		if ((status = score_estimator(model, sub, values, estimator_has_decision(sub), &fold,
+									  err)) != PREDICT_OK)
 			return status;
+		t = fold.proba;
 		/* expit(-z) is 1 / (1 + exp(z)): negation is exact */
 		if (cal->method == CALIBRATION_SIGMOID)
 			p = 1.0 / (1.0 + exp(cal->a * t + cal->b));
 		else if ((status = isotonic(cal, t, &p, err)) != PREDICT_OK)
 			return status;
-		if (1.0 < p && p <= 1.0 + 1e-5)
-			p = 1.0;
-		sum += p;
+		sum0 += clip_above_one(1.0 - p);
+		sum += clip_above_one(p);
 	}
-	*proba = sum / (double) est->nsubs;
+	out->proba = sum / (double) est->nsubs;
+	out->proba0 = sum0 / (double) est->nsubs;
+	out->predicted = out->proba > out->proba0;
 	return PREDICT_OK;
 }

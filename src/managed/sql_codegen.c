@@ -204,24 +204,40 @@ typedef struct codegen
 	sql_buffer *out;
 	const bool *read_at;		/* per block: first block reading its column */
 	const estimator *est;		/* the estimator being compiled */
-	const char *ret;			/* "RETURN", or "v := " inside a composite */
+	const char *ret;			/* its result's variable, or NULL: the function's */
+	const char *ret0;			/* predict_proba[:, 0]'s variable, or NULL */
 	bool		decision;		/* its decision_function, not predict_proba */
 	unsigned	ncomposites;	/* composites compiled so far: their variables' names */
 	bool		classify;		/* the class function: OUT proba, OUT predicted */
 } codegen;
 
 /*
- * The estimator's result proba (an SQL expression) by cg->ret: returned, or
- * assigned inside a composite. The class function (a top-level estimator,
- * never a composite's) also sets predicted, scikit-learn's predict() for the
- * estimator (an expression that may read proba), as the core decides it.
+ * End the estimator with probability proba (an SQL expression; with
+ * cg->decision its decision function). Inside a composite, assign it to
+ * cg->ret, and predict_proba[:, 0] to cg->ret0 when the composite wants it
+ * (proba0, or NULL for 1 - proba, an expression that may read cg->ret).
+ * Else end the function: the class function also sets predicted,
+ * scikit-learn's predict() for the estimator (an expression that may read
+ * proba), as predict_score_class decides it.
  */
 static void
-emit_result(codegen *cg, int indent, const char *proba, const char *predicted)
+emit_result(codegen *cg, int indent, const char *proba, const char *predicted,
+			const char *proba0)
 {
+	if (cg->ret != NULL)
+	{
+		sql_append(cg->out, "%*s%s := %s;\n", indent, "", cg->ret, proba);
+		if (cg->ret0 == NULL)
+			return;
+		if (proba0 != NULL)
+			sql_append(cg->out, "%*s%s := %s;\n", indent, "", cg->ret0, proba0);
+		else
+			sql_append(cg->out, "%*s%s := 1.0::float8 - %s;\n", indent, "", cg->ret0, cg->ret);
+		return;
+	}
 	if (!cg->classify)
 	{
-		sql_append(cg->out, "%*s%s %s;\n", indent, "", cg->ret, proba);
+		sql_append(cg->out, "%*sRETURN %s;\n", indent, "", proba);
 		return;
 	}
 	sql_append(cg->out, "%*sproba := %s;\n%*spredicted := %s;\n%*sRETURN;\n",
@@ -1543,7 +1559,7 @@ emit_link(codegen *cg, const char *predicted)
 
 	if (cg->decision)
 	{
-		emit_result(cg, 2, "d", predicted);
+		emit_result(cg, 2, "d", predicted, NULL);
 		return;
 	}
 	if (cg->est->link == LINK_MODIFIED_HUBER)
@@ -1551,7 +1567,7 @@ emit_link(codegen *cg, const char *predicted)
 		/* d is not NaN here (PostgreSQL's NaN is above every number) */
 		emit_result(cg, 2, "(CASE WHEN d < -1.0::float8 THEN -1.0::float8 "
 					"WHEN d > 1.0::float8 THEN 1.0::float8 ELSE d END + 1.0::float8) / 2.0::float8",
-					predicted);
+					predicted, NULL);
 		return;
 	}
 	if (cg->est->link == LINK_SOFTMAX)
@@ -1561,16 +1577,17 @@ emit_link(codegen *cg, const char *predicted)
 		 * result is 1, or smaller than 1e-307 for negative d
 		 */
 		sql_append(out, "  IF d > 354 THEN\n");
-		emit_result(cg, 4, "1.0::float8", predicted);
+		emit_result(cg, 4, "1.0::float8", predicted, "0.0::float8");
 		sql_append(out, "  ELSIF d < -354 THEN\n");
-		emit_result(cg, 4, "0.0::float8", predicted);
+		emit_result(cg, 4, "0.0::float8", predicted, "1.0::float8");
 		sql_append(out, "  ELSE\n    m := CASE WHEN d > -d THEN d ELSE -d END;\n");
-		emit_result(cg, 4, "exp(d - m) / (exp(-d - m) + exp(d - m))", predicted);
+		emit_result(cg, 4, "exp(d - m) / (exp(-d - m) + exp(d - m))", predicted,
+					"exp(-d - m) / (exp(-d - m) + exp(d - m))");
 		sql_append(out, "  END IF;\n");
 		return;
 	}
 	snprintf(expr, sizeof(expr), "%s.expit(d)", cg->helpers);
-	emit_result(cg, 2, expr, predicted);
+	emit_result(cg, 2, expr, predicted, NULL);
 }
 
 static void
@@ -1890,6 +1907,7 @@ emit_trees(codegen *cg)
 	bool		hist = (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING);
 	char		expr[128];
 	char		klass[128];
+	char		expr0[128];
 
 	if (cg->model->stage != NULL)
 		emit_stage_estimator_input(cg);
@@ -1905,7 +1923,7 @@ emit_trees(codegen *cg)
 		for (size_t t = 0; t < est->ntrees; t++)
 			emit_hist_node(cg, &est->trees[t], est->trees[t].root, 0);
 		snprintf(expr, sizeof(expr), "%s.expit(raw)", cg->helpers);
-		emit_result(cg, 2, cg->decision ? "raw" : expr, BINOMIAL_CLASS);
+		emit_result(cg, 2, cg->decision ? "raw" : expr, BINOMIAL_CLASS, NULL);
 		return;
 	}
 	if (est->type == ESTIMATOR_ADABOOST)
@@ -1920,11 +1938,11 @@ emit_trees(codegen *cg)
 		sql_append(out, ";\n");
 		if (cg->decision)
 		{
-			emit_result(cg, 2, "d", "d > 0");
+			emit_result(cg, 2, "d", "d > 0", NULL);
 			return;
 		}
 		sql_append(out, "  t := d;\n  d := d / 2.0::float8;\n");
-		/* the loader set the softmax link; predict() is decision > 0 */
+		/* the loader set the softmax link (both columns); predict() is decision > 0 */
 		emit_link(cg, "t > 0");
 		return;
 	}
@@ -1937,14 +1955,14 @@ emit_trees(codegen *cg)
 			emit_standard_node(cg, &est->trees[t], est->trees[t].root, 0, true);
 		if (est->exponential_loss)
 		{
-			/* ExponentialLoss: expit(2.0 * raw); predict() is raw >= 0 */
+			/* ExponentialLoss: expit(2.0 * raw), column 0 1 - that; predict() is raw >= 0 */
 			snprintf(expr, sizeof(expr), "%s.expit(2.0::float8 * total)", cg->helpers);
-			emit_result(cg, 2, cg->decision ? "total" : expr, "total >= 0");
+			emit_result(cg, 2, cg->decision ? "total" : expr, "total >= 0", NULL);
 		}
 		else
 		{
 			snprintf(expr, sizeof(expr), "%s.expit(total)", cg->helpers);
-			emit_result(cg, 2, cg->decision ? "total" : expr, BINOMIAL_CLASS);
+			emit_result(cg, 2, cg->decision ? "total" : expr, BINOMIAL_CLASS, NULL);
 		}
 		return;
 	}
@@ -1956,7 +1974,11 @@ emit_trees(codegen *cg)
 	/* argmax over the averaged fractions, class 0 summed on its own */
 	snprintf(expr, sizeof(expr), "total / %zu.0::float8", est->ntrees);
 	snprintf(klass, sizeof(klass), "proba > total0 / %zu.0::float8", est->ntrees);
-	emit_result(cg, 2, expr, klass);
+	if (est->leaves0 != NULL)
+		snprintf(expr0, sizeof(expr0), "total0 / %zu.0::float8", est->ntrees);
+	else
+		snprintf(expr0, sizeof(expr0), "'NaN'::float8");
+	emit_result(cg, 2, expr, klass, expr0);
 }
 
 /*
@@ -2077,59 +2099,92 @@ check_compiled_type(const estimator *est, predict_error *err)
 	return true;
 }
 
-static void emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret);
+static void emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret,
+						   const char *ret0);
 
 /*
  * One estimator of a composite, in a block of its own whose variables
- * (the scorer's d, t, m, total, raw and the trees' f and g slots) shadow
- * the function's: its code is the code of a model of that estimator, its
- * result assigned by ret.
+ * (the scorer's d, t, m, total, total0, raw and the trees' f and g slots)
+ * shadow the function's: its code is the code of a model of that
+ * estimator, its result assigned to ret (and predict_proba[:, 0] to ret0,
+ * unless NULL).
  */
 static void
-emit_sub_estimator(codegen *cg, const estimator *est, bool decision, const char *ret)
+emit_sub_estimator(codegen *cg, const estimator *est, bool decision, const char *ret,
+				   const char *ret0)
 {
 	sql_buffer *out = cg->out;
-	bool		classify = cg->classify;
 
 	sql_append(out, "  DECLARE d float8 := 0.0; t float8; m float8; total float8; raw float8;\n");
+	if (cg->classify)
+		sql_append(out, "    total0 float8;\n");
 	for (size_t s = 0; s < est->nslots; s++)
 		sql_append(out, "    f%zu float8 := 0.0; g%zu integer;\n", s, s);
 	sql_append(out, "  BEGIN\n");
-	cg->classify = false;		/* only the function's own estimator classifies */
-	emit_estimator(cg, est, decision, ret);
-	cg->classify = classify;
+	emit_estimator(cg, est, decision, ret, ret0);
 	sql_append(out, "  END;\n");
 }
 
-/* score_voting: the probabilities (times their weights) added, then divided. */
+/*
+ * A composite's end: its columns in variables proba and proba0 (the class
+ * function's only), predict() their argmax, the first class winning ties.
+ * The function's result gets the core's final check that it is a number.
+ */
+static void
+emit_composite_result(codegen *cg, const char *proba, const char *proba0)
+{
+	char		klass[48];
+
+	if (cg->ret == NULL)
+		sql_append(cg->out, "  IF %s = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
+				   "to NaN (values too large for the model)'); END IF;\n", proba, cg->helpers);
+	snprintf(klass, sizeof(klass), "%s > %s", proba, proba0);
+	emit_result(cg, 2, proba, klass, proba0);
+}
+
+/*
+ * score_voting: each column's probabilities (times their weights) added,
+ * then divided; column 0 only in the class function.
+ */
 static void
 emit_voting(codegen *cg)
 {
 	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
-	const char *ret = cg->ret;
 	unsigned	k = cg->ncomposites++;
-	char		assign[32];
+	double		scale = est->weights != NULL ? est->weight_sum : (double) est->nsubs;
 	char		p[16];
 	char		sum[16];
+	char		p0[16];
+	char		sum0[16];
 
 	snprintf(p, sizeof(p), "vp%u", k);
 	snprintf(sum, sizeof(sum), "vs%u", k);
-	snprintf(assign, sizeof(assign), "%s :=", p);
-	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8;\n  BEGIN\n", sum, p);
+	snprintf(p0, sizeof(p0), "vq%u", k);
+	snprintf(sum0, sizeof(sum0), "vz%u", k);
+	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8; %s float8 := 0.0; %s float8;\n  BEGIN\n",
+			   sum, p, sum0, p0);
 	for (size_t i = 0; i < est->nsubs; i++)
 	{
-		emit_sub_estimator(cg, &est->subs[i], false, assign);
-		sql_append(out, "  t := ");
-		if (est->weights != NULL)
-			sql_safe_op(out, cg->helpers, p, '*', est->weights[i]);
-		else
-			sql_append(out, "%s", p);
-		sql_append(out, ";\n  %s := %s + t;\n", sum, sum);
+		emit_sub_estimator(cg, &est->subs[i], false, p, cg->classify ? p0 : NULL);
+		for (int column = 1; column >= (cg->classify ? 0 : 1); column--)
+		{
+			sql_append(out, "  t := ");
+			if (est->weights != NULL)
+				sql_safe_op(out, cg->helpers, column ? p : p0, '*', est->weights[i]);
+			else
+				sql_append(out, "%s", column ? p : p0);
+			sql_append(out, ";\n  %s := %s + t;\n", column ? sum : sum0, column ? sum : sum0);
+		}
 	}
-	sql_append(out, "  %s ", ret);
-	sql_safe_op(out, cg->helpers, sum, '/', est->weights != NULL ? est->weight_sum : (double) est->nsubs);
-	sql_append(out, ";\n  END;\n");
+	for (int column = 1; column >= (cg->classify ? 0 : 1); column--)
+	{
+		sql_append(out, "  %s := ", column ? sum : sum0);
+		sql_safe_op(out, cg->helpers, column ? sum : sum0, '/', scale);
+		sql_append(out, ";\n");
+	}
+	emit_composite_result(cg, sum, sum0);
+	sql_append(out, "  END;\n");
 }
 
 /* A float8[] literal of n numbers. */
@@ -2188,30 +2243,33 @@ emit_isotonic(codegen *cg, const calibrator *cal, const char *t, const char *p)
 			   "    END IF;\n  END IF;\n  END;\n", p, t, p, p, t, p, p);
 }
 
-/* score_calibrated: each fold's calibrated prediction, added, then divided. */
+/*
+ * score_calibrated: each fold's calibrated prediction, added, then divided;
+ * in the class function column 0 (1 - the prediction) too.
+ */
 static void
 emit_calibrated(codegen *cg)
 {
 	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
-	const char *ret = cg->ret;
 	unsigned	k = cg->ncomposites++;
-	char		assign[32];
 	char		t[16];
 	char		p[16];
 	char		sum[16];
+	char		sum0[16];
 
 	snprintf(t, sizeof(t), "ct%u", k);
 	snprintf(p, sizeof(p), "cp%u", k);
 	snprintf(sum, sizeof(sum), "cs%u", k);
-	snprintf(assign, sizeof(assign), "%s :=", t);
-	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8; %s float8;\n  BEGIN\n", sum, t, p);
+	snprintf(sum0, sizeof(sum0), "cz%u", k);
+	sql_append(out, "  DECLARE %s float8 := 0.0; %s float8; %s float8; %s float8 := 0.0;\n  BEGIN\n",
+			   sum, t, p, sum0);
 	for (size_t i = 0; i < est->nsubs; i++)
 	{
 		const estimator *sub = &est->subs[i];
 		const calibrator *cal = &est->calibrators[i];
 
-		emit_sub_estimator(cg, sub, estimator_has_decision(sub), assign);
+		emit_sub_estimator(cg, sub, estimator_has_decision(sub), t, NULL);
 		if (cal->method == CALIBRATION_SIGMOID)
 		{
 			/* expit(-(a * T + b)); a NaN would be 1 in the helper (NaN is above 700) */
@@ -2225,25 +2283,44 @@ emit_calibrated(codegen *cg)
 		}
 		else
 			emit_isotonic(cg, cal, t, p);
+		if (cg->classify)
+		{
+			/* column 0 is 1 - the unclipped column 1; t is free again */
+			sql_append(out, "  t := 1.0::float8 - %s;\n  IF t > 1.0::float8 AND t <= ", p);
+			sql_number(out, 1.0 + 1e-5);
+			sql_append(out, " THEN t := 1.0::float8; END IF;\n  %s := %s + t;\n", sum0, sum0);
+		}
 		sql_append(out, "  IF %s > 1.0::float8 AND %s <= ", p, p);
 		sql_number(out, 1.0 + 1e-5);
 		sql_append(out, " THEN %s := 1.0::float8; END IF;\n  %s := %s + %s;\n", p, sum, sum, p);
 	}
-	sql_append(out, "  %s ", ret);
-	sql_safe_op(out, cg->helpers, sum, '/', (double) est->nsubs);
-	sql_append(out, ";\n  END;\n");
+	for (int column = 1; column >= (cg->classify ? 0 : 1); column--)
+	{
+		sql_append(out, "  %s := ", column ? sum : sum0);
+		sql_safe_op(out, cg->helpers, column ? sum : sum0, '/', (double) est->nsubs);
+		sql_append(out, ";\n");
+	}
+	emit_composite_result(cg, sum, sum0);
+	sql_append(out, "  END;\n");
 }
 
-/* est's code, its result (decision_function with decision) assigned by ret. */
+/*
+ * est's code, its result (decision_function with decision) assigned to
+ * ret, column 0 of predict_proba to ret0 unless NULL; with ret NULL, the
+ * function's result.
+ */
 static void
-emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret)
+emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret,
+			   const char *ret0)
 {
 	const estimator *outer = cg->est;
 	const char *outer_ret = cg->ret;
+	const char *outer_ret0 = cg->ret0;
 	bool		outer_decision = cg->decision;
 
 	cg->est = est;
 	cg->ret = ret;
+	cg->ret0 = ret0;
 	cg->decision = decision;
 	switch (est->type)
 	{
@@ -2262,6 +2339,7 @@ emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret
 	}
 	cg->est = outer;
 	cg->ret = outer_ret;
+	cg->ret0 = outer_ret0;
 	cg->decision = outer_decision;
 }
 
@@ -2274,7 +2352,7 @@ emit_scorer(const predict_model *model, const char *function, const char *helper
 			const bool *read_at, bool classify, sql_buffer *out)
 {
 	sql_buffer	body = {0};
-	codegen		cg = {model, helpers, &body, read_at, &model->estimator, "RETURN", false, 0,
+	codegen		cg = {model, helpers, &body, read_at, &model->estimator, NULL, NULL, false, 0,
 					  classify};
 	char		tag[32];
 
@@ -2285,18 +2363,7 @@ emit_scorer(const predict_model *model, const char *function, const char *helper
 	for (size_t c = 0; c < model->ncolumns; c++)
 		if (!model->columns[c].used)
 			emit_read_column(&cg, (uint32_t) c, false);
-	if (model->estimator.nsubs > 0)
-	{
-		/*
-		 * a composite (never classify: the loader wants a threshold for
-		 * one): the core's final check that the result is a number
-		 */
-		emit_estimator(&cg, &model->estimator, false, "d :=");
-		sql_append(&body, "  IF d = 'NaN' THEN PERFORM %s.fail('the decision function overflowed "
-				   "to NaN (values too large for the model)'); END IF;\n  RETURN d;\n", helpers);
-	}
-	else
-		emit_estimator(&cg, &model->estimator, false, "RETURN");
+	emit_estimator(&cg, &model->estimator, false, NULL, NULL);
 	sql_append(&body, "END\n");
 
 	/* a dollar-quote tag that the body does not contain */

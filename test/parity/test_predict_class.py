@@ -19,13 +19,8 @@ def _check(r):
     _, _, ref_adv, got_adv = r["adversarial"]
     got = got_rows + got_adv
     scored = [i for i, g in enumerate(got) if not isinstance(g, str)]
-    if doc["estimator"]["type"] in pe._NO_PREDICT_RULE:
-        # predict() not computed by the core yet: the exporter says 0.5 instead
-        assert doc["threshold"] == 0.5, doc["threshold"]
-        expected = [got[i] >= 0.5 for i in scored]
-    else:
-        assert doc["threshold"] is None, "the default export has no threshold"
-        expected = pe.sklearn_classes(v.estimator, doc, [obs[i] for i in scored])
+    assert doc["threshold"] is None, "the default export has no threshold"
+    expected = pe.sklearn_classes(v.estimator, doc, [obs[i] for i in scored])
     wrong = [(i, got[i], r["classes"][i], e) for i, e in zip(scored, expected)
              if r["classes"][i] is not e]
     assert not wrong, "%d rows: predicted_class is not predict(): %s" % (len(wrong), wrong[:5])

@@ -35,6 +35,13 @@ MODELS = {
     "tie_boosting": tree_variants.gradient_boosting_default,
 }
 
+# issue 18's composites: a voting's forest reads "value0", a calibrated
+# estimator compares its folds' mean columns, in every host through the core
+import variants_estimators  # noqa: E402  (test/parity/)
+MODELS.update({name: variants_estimators.ESTIMATOR_VARIANTS[name] for name in [
+    "voting_soft_forest_boosting", "calibrated_sigmoid_logistic", "sgd_modified_huber",
+]})
+
 _DONE = {}
 
 

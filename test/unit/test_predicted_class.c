@@ -203,6 +203,125 @@ boosted_rule_tests(void)
 	predict_model_free(m);
 }
 
+/* x > 0 as a tree of one split, its leaves' fractions given */
+#define SPLIT_TREE(value, value0) "{\"feature\": [0], \"threshold\": [0], \"left\": [-1], " \
+	"\"right\": [-2], \"value\": " value ", \"value0\": " value0 "}"
+#define LR_X_LINK(link) "{\"type\": \"logistic_regression\", \"coef\": [1], \"intercept\": 0, " \
+	"\"link\": \"" link "\"}"
+
+static void
+linear_and_nb_rule_tests(void)
+{
+	predict_model *m;
+	double		j0 = -0.5;
+	double		j1 = -0.49999999999999994;
+	double		lse = log(0.0 + exp(j0 - j1) + exp(j1 - j1)) + j1;
+
+	/* SGDClassifier(modified_huber).predict: d > 0, not the clipped probability */
+	m = load_x("modified_huber, null threshold", LR_X_LINK("modified_huber"), "null");
+	expect_class(m, "modified_huber: d = 0 predicts classes_[0] at proba 0.5", 0, 0.5, false);
+	expect_class(m, "modified_huber: a tiny positive d predicts 1 at proba 0.5", 1e-300, 0.5, true);
+	expect_class(m, "modified_huber: d beyond 1 predicts 1 at proba 1", 3, 1.0, true);
+	predict_model_free(m);
+
+	/* GaussianNB.predict: argmax of the joint log likelihoods */
+	m = load_x("gaussian_nb, null threshold",
+			   "{\"type\": \"gaussian_nb\", \"log_prior\": [-0.5, -0.5], \"log_norm\": [0, 0], "
+			   "\"theta\": [[0], [0]], \"var\": [[1], [1]]}", "null");
+	expect_class(m, "gaussian_nb: equal likelihoods predict classes_[0]", 0.25, 0.5, false);
+	predict_model_free(m);
+	m = load_x("gaussian_nb, priors an ulp apart",
+			   "{\"type\": \"gaussian_nb\", \"log_prior\": [-0.5, -0.49999999999999994], "
+			   "\"log_norm\": [0, 0], \"theta\": [[0], [0]], \"var\": [[1], [1]]}", "null");
+	expect_class(m, "gaussian_nb: the larger likelihood by an ulp predicts 1", 0,
+				 exp(j1 - lse), true);
+	predict_model_free(m);
+}
+
+static void
+composite_rule_tests(void)
+{
+	predict_model *m;
+
+	/*
+	 * Soft voting: argmax over both averaged columns, each estimator's
+	 * column 0 as it computes it. The forest's class-0 fraction
+	 * 0.49999999999999994 against its 0.5 decides (1 - p would tie); the
+	 * tree's 50/50 leaf ties, and classes_[0] wins.
+	 */
+	m = load_x("voting, null threshold",
+			   "{\"type\": \"voting\", \"weights\": [1, 3], \"estimators\": ["
+			   "{\"type\": \"random_forest\", \"trees\": ["
+			   SPLIT_TREE("[0.5, 0.5]", "[0.49999999999999994, 0.5]") "]},"
+			   "{\"type\": \"random_forest\", \"trees\": ["
+			   SPLIT_TREE("[0.5, 0.5]", "[0.49999999999999994, 0.5]") "]}]}", "null");
+	expect_class(m, "voting: class 0's own average decides", -1, (0.0 + 0.5 * 1 + 0.5 * 3) / 4, true);
+	expect_class(m, "voting: tied averages predict classes_[0]", 1, (0.0 + 0.5 * 1 + 0.5 * 3) / 4, false);
+	predict_model_free(m);
+	m = load_x("voting of a tree, null threshold",
+			   "{\"type\": \"voting\", \"weights\": null, \"estimators\": [{\"type\": \"decision_tree\", "
+			   "\"tree\": " SPLIT_TREE("[0.5, 0.75]", "[0.5, 0.25]") "}]}", "null");
+	expect_class(m, "voting of a tree: a 50/50 leaf predicts classes_[0]", -1, 0.5, false);
+	expect_class(m, "voting of a tree: a 75% leaf predicts 1", 1, 0.75, true);
+	predict_model_free(m);
+
+	/*
+	 * CalibratedClassifierCV: argmax over the folds' mean [1 - p, p]. Two
+	 * folds of 0.07 and 0.93 average to 0.5 but column 0 to
+	 * 0.49999999999999994; sigmoid(0) is 0.5 against 0.5, a tie.
+	 */
+	m = load_x("calibrated, null threshold",
+			   "{\"type\": \"calibrated\", \"method\": \"isotonic\", \"folds\": ["
+			   "{\"estimator\": " LR_X_LINK("none") ", \"calibrator\": {\"x\": [0], \"y\": [0.07]}},"
+			   "{\"estimator\": " LR_X_LINK("none") ", \"calibrator\": {\"x\": [0], \"y\": [0.93]}}]}",
+			   "null");
+	expect_class(m, "calibrated: the mean of 1 - p decides (1 - mean would tie)", 0,
+				 (0.0 + 0.07 + 0.93) / 2, true);
+	predict_model_free(m);
+
+	/*
+	 * Column 0 is 1 - p before the fix of p just above 1: 1.000001 counts
+	 * as 1 in column 1 but as -1e-6 in column 0, which breaks the tie.
+	 */
+	m = load_x("calibrated, a fold just above 1",
+			   "{\"type\": \"calibrated\", \"method\": \"isotonic\", \"folds\": ["
+			   "{\"estimator\": " LR_X_LINK("none") ", \"calibrator\": {\"x\": [0], \"y\": [1.000001]}},"
+			   "{\"estimator\": " LR_X_LINK("none") ", \"calibrator\": {\"x\": [0], \"y\": [0]}}]}",
+			   "null");
+	expect_class(m, "calibrated: column 0 takes p before its fix to 1", 0, (0.0 + 1.0 + 0.0) / 2, true);
+	predict_model_free(m);
+	m = load_x("calibrated sigmoid, null threshold",
+			   "{\"type\": \"calibrated\", \"method\": \"sigmoid\", \"folds\": ["
+			   "{\"estimator\": " LR_X_LINK("none") ", \"calibrator\": {\"a\": 0, \"b\": 0}}]}",
+			   "null");
+	expect_class(m, "calibrated: 0.5 against 0.5 predicts classes_[0]", 2, 0.5, false);
+	predict_model_free(m);
+}
+
+/*
+ * Issue 18's boosted trees inside a soft voting: its predict() compares
+ * the averaged columns, each as the library computes column 0 (AdaBoost's
+ * softmax gives both; XGBoost is refused inside a composite), not its own
+ * rule: AdaBoost's tiny positive decision, which predicts 1 alone, ties at 0.5
+ * against 0.5 in a voting and predicts classes_[0].
+ */
+static void
+boosted_in_voting_tests(void)
+{
+	predict_model *m;
+
+	m = load_x("voting of an adaboost, null threshold",
+			   "{\"type\": \"voting\", \"weights\": null, \"estimators\": ["
+			   "{\"type\": \"adaboost\", \"weight_sum\": 2, \"trees\": ["
+			   "{\"feature\": [0, 0], \"threshold\": [0, 1], \"left\": [-1, -2], \"right\": [1, -3],"
+			   " \"value\": [0.5, 1e-300, 1e-323], \"value_negative\": [0.5, 0, 0]}]}]}",
+			   "null");
+	expect_class(m, "voting of an adaboost: decision 0 ties, classes_[0]", -1, 0.5, false);
+	expect_class(m, "voting of an adaboost: a tiny positive decision ties at 0.5, classes_[0]",
+				 0.5, 0.5, false);
+	predict_model_free(m);
+}
+
 #define TREE_WITH(extra) "{\"feature\": [0], \"threshold\": [0], \"left\": [-1], " \
 	"\"right\": [-2], \"value\": [0.5, 0.75]" extra "}"
 #define T TREE_WITH("")
@@ -238,14 +357,14 @@ loader_rule_tests(void)
 		{"value0 one short",
 			"{\"type\": \"decision_tree\", \"tree\": " TREE_WITH(", \"value0\": [0.5]") "}", "null",
 		"estimator.tree.value0: expected 2 elements (one per leaf, as in \"value\"), got 1"},
-		{"null threshold: not for voting",
-			"{\"type\": \"voting\", \"weights\": null, \"estimators\": [{\"type\": "
-			"\"logistic_regression\", \"coef\": [1], \"intercept\": 0, \"link\": \"logistic\"}]}",
-			"null",
-		"threshold: null (scikit-learn's predict()) is not supported for a voting estimator; give a threshold"},
 		{"value0 on gradient boosting",
 			"{\"type\": \"gradient_boosting\", \"init\": 0, \"learning_rate\": 1, \"trees\": [" T0 "]}", "0.5",
 		"estimator.trees[0].value0: only decision_tree and random_forest trees have class-0 fractions"},
+		{"null threshold: a voting's forest needs value0",
+			"{\"type\": \"voting\", \"weights\": null, \"estimators\": ["
+			"{\"type\": \"random_forest\", \"trees\": [" T0 "]}, "
+			"{\"type\": \"random_forest\", \"trees\": [" T "]}]}", "null",
+		"threshold: null (scikit-learn's predict()) needs the trees' \"value0\" (classes_[0]'s fraction per leaf) for a random_forest"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -257,6 +376,19 @@ loader_rule_tests(void)
 	}
 }
 
+/* A calibrated fold reads column 1 only: its forest needs no "value0". */
+static void
+calibrated_value0_test(void)
+{
+	predict_model *m = load_x("null threshold: a calibrated fold's forest without value0 loads",
+							  "{\"type\": \"calibrated\", \"method\": \"sigmoid\", \"folds\": ["
+							  "{\"estimator\": {\"type\": \"random_forest\", \"trees\": [" T "]}, "
+							  "\"calibrator\": {\"a\": 0, \"b\": 0}}]}", "null");
+
+	expect_class(m, "calibrated forest: sigmoid(0) ties, classes_[0]", 1, 0.5, false);
+	predict_model_free(m);
+}
+
 void
 predicted_class_tests(void)
 {
@@ -264,5 +396,9 @@ predicted_class_tests(void)
 	tree_rule_tests();
 	boosting_rule_tests();
 	boosted_rule_tests();
+	linear_and_nb_rule_tests();
+	composite_rule_tests();
+	boosted_in_voting_tests();
 	loader_rule_tests();
+	calibrated_value0_test();
 }
