@@ -638,6 +638,18 @@ run_steps(const predict_model *model, const block *blk, cell *c, long *hot,
 	return PREDICT_OK;
 }
 
+/* A block's value: its column read, then its steps run (run_steps' outputs). */
+static predict_status
+evaluate_block(const predict_model *model, const block *blk, const predict_value *values,
+			   cell *c, long *hot, predict_error *err)
+{
+	predict_status status;
+
+	if ((status = read_value(model, blk->column, &values[blk->column], c, err)) != PREDICT_OK)
+		return status;
+	return run_steps(model, blk, c, hot, err);
+}
+
 /* scikit-learn's check_array on the estimator's input, for one feature. */
 static predict_status
 check_feature(const predict_model *model, const block *blk, double x, predict_error *err)
@@ -711,8 +723,7 @@ score_logistic_regression(const predict_model *model, const estimator *est,
 		long		hot = -1;
 		predict_status status;
 
-		if ((status = read_value(model, blk->column, &values[blk->column], &c, err)) != PREDICT_OK ||
-			(status = run_steps(model, blk, &c, &hot, err)) != PREDICT_OK)
+		if ((status = evaluate_block(model, blk, values, &c, &hot, err)) != PREDICT_OK)
 			return status;
 		if (!blk->one_hot)
 		{
@@ -767,8 +778,7 @@ gather_features(const predict_model *model, const estimator *est, const predict_
 		long		hot = -1;
 		predict_status status;
 
-		if ((status = read_value(model, blk->column, &values[blk->column], &c, err)) != PREDICT_OK ||
-			(status = run_steps(model, blk, &c, &hot, err)) != PREDICT_OK)
+		if ((status = evaluate_block(model, blk, values, &c, &hot, err)) != PREDICT_OK)
 			return status;
 		if (!blk->one_hot)
 		{
@@ -1248,8 +1258,7 @@ score_gaussian_nb(const predict_model *model, const estimator *est,
 		long		hot = -1;
 		predict_status status;
 
-		if ((status = read_value(model, blk->column, &values[blk->column], &c, err)) != PREDICT_OK ||
-			(status = run_steps(model, blk, &c, &hot, err)) != PREDICT_OK)
+		if ((status = evaluate_block(model, blk, values, &c, &hot, err)) != PREDICT_OK)
 			return status;
 		if (!blk->one_hot)
 		{
@@ -1291,8 +1300,7 @@ fill_block_features(const predict_model *model, const predict_value *values, dou
 		long		hot = -1;
 		predict_status status;
 
-		if ((status = read_value(model, blk->column, &values[blk->column], &c, err)) != PREDICT_OK ||
-			(status = run_steps(model, blk, &c, &hot, err)) != PREDICT_OK)
+		if ((status = evaluate_block(model, blk, values, &c, &hot, err)) != PREDICT_OK)
 			return status;
 		if (!blk->one_hot)
 		{
