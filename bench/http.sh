@@ -2,7 +2,9 @@
 # bench/http.sh: POST /predict throughput and latency of predict-gateway and of
 # the tutorial's Flask app under gunicorn, each on PostgreSQL and on SQLite, and
 # of pgbench running the same one-row INSERT (the ceiling for durable
-# one-row-per-request logging in PostgreSQL on this machine).
+# one-row-per-request logging in PostgreSQL on this machine). On PostgreSQL the
+# gateway runs twice: with its default batching (concurrent requests stored by
+# one statement and one commit) and without (gateway-unbatched, PREDICT_BATCH=1).
 #
 #   bench/http.sh
 #
@@ -68,7 +70,7 @@ trap cleanup EXIT
 if on postgresql || on managed || on pooled; then
   eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300")" >/dev/null
   server_url=${DATABASE_URL%/*}
-  for db in gateway flask pgbench pooled; do psql -qc "CREATE DATABASE bench_$db"; done
+  for db in gateway unbatched flask pgbench pooled; do psql -qc "CREATE DATABASE bench_$db"; done
   psql -qc "CREATE ROLE bench_app LOGIN" -c "CREATE DATABASE bench_managed OWNER bench_app"
   # the extension is trusted (its database's owner may create it): refuse it
   # there, as a service without it does (test/managed_sql.py)
@@ -98,6 +100,7 @@ sqlite_rows() { sqlite3 -cmd '.timeout 10000' "$1" "SELECT count(*) FROM $2"; }
 count_rows() {
   case $1 in
     gateway) rows gateway predictions ;;
+    gateway-unbatched) rows unbatched predictions ;;
     gateway-managed) rows managed predictions ;;
     gateway-pooled) rows pooled predictions ;;
     flask) rows flask prediction ;;
@@ -115,11 +118,12 @@ next_base() { run_no=$((run_no + 1)); base=$((run_no * 100000000)); }
 # ---------- the gateways
 
 declare -A port pid rss_max_kib
-start_gateway() {          # start_gateway KIND DATABASE_URL [THREADS]
+start_gateway() {          # start_gateway KIND DATABASE_URL [THREADS [BATCH]]
   local kind=$1 url=$2
   port[$kind]=$(free_port)
   (
     [ -n "${3:-}" ] && export PREDICT_THREADS=$3
+    [ -n "${4:-}" ] && export PREDICT_BATCH=$4
     DATABASE_URL=$url PORT=${port[$kind]} HOST=127.0.0.1 \
       exec bin/predict-gateway >>"$out/$kind.access.log" 2>>"$out/$kind.log"
   ) &
@@ -233,14 +237,23 @@ settle() {
   done
 }
 
+# A gateway's batch counters (PostgreSQL): "statements rows".
+batch_counters() {
+  curl -s "http://127.0.0.1:${port[$1]}/metrics" |
+    awk '$1 == "predict_batches_total" {b = $2} $1 == "predict_batched_requests_total" {r = $2}
+         END {print b + 0, r + 0}'
+}
+
 run_wrk() {                # run_wrk NAME KIND CONNECTIONS > result
-  local name=$1 kind=$2 c=$3 before after line t
+  local name=$1 kind=$2 c=$3 before after line t batch0 batch1
   t=$(( c < cores ? c : cores ))
+  batch0=$(batch_counters "$kind")
   before=$(count_rows "$kind")
   wrk -t "$t" -c "$c" -d "${DURATION}s" --timeout 10s -s bench/http.lua \
     "http://127.0.0.1:${port[$kind]}/predict" -- "$base" >"$out/wrk-$name-c$c.txt" 2>&1
   settle "$kind"
   after=$(count_rows "$kind")
+  batch1=$(batch_counters "$kind")
   line=$(grep '^RESULT ' "$out/wrk-$name-c$c.txt")
   # The gateway's own count of 200s for this run's ids, from its access log:
   # wrk stops counting at the deadline, when up to one request per connection
@@ -252,12 +265,16 @@ run_wrk() {                # run_wrk NAME KIND CONNECTIONS > result
         id = substr($i, 16) + 0; if (id >= lo && id < hi) n++ } }
       END { print n + 0 }' "$out/$kind.access.log")
   fi
-  "$PY" - "$line" "$((after - before))" "$server_ok" <<'PY'
+  "$PY" - "$line" "$((after - before))" "$server_ok" "$batch0" "$batch1" <<'PY'
 import sys
 f = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
 rps = int(f["requests"]) / (int(f["duration_us"]) / 1e6)
-print("%.0f %.2f %.2f %s %s %s %s %s" % (rps, int(f["p50_us"]) / 1000, int(f["p99_us"]) / 1000,
-      f["non2xx"], f["socket_errors"], f["ok"], sys.argv[2], sys.argv[3]))
+# the rows stored by batch statements: their share, and the mean batch
+(b0, r0), (b1, r1) = (map(float, a.split()) for a in sys.argv[4:6])
+rows = int(sys.argv[2])
+batched = "%.0f%%/%.1f" % (100 * (r1 - r0) / rows, (r1 - r0) / (b1 - b0)) if b1 > b0 and rows else "-"
+print("%.0f %.2f %.2f %s %s %s %s %s %s" % (rps, int(f["p50_us"]) / 1000, int(f["p99_us"]) / 1000,
+      f["non2xx"], f["socket_errors"], f["ok"], sys.argv[2], sys.argv[3], batched))
 PY
 }
 
@@ -276,7 +293,7 @@ run_pgbench() {            # run_pgbench CONNECTIONS > result
   p50=$(cat "$out"/pgbench_log.* | awk '{print $3}' | percentile_ms 50)
   p99=$(cat "$out"/pgbench_log.* | awk '{print $3}' | percentile_ms 99)
   rm -f "$out"/pgbench_log.*
-  echo "${tps:-0} $p50 $p99 ${failed:-?} 0 ${ok:-0} $((after - before)) -"
+  echo "${tps:-0} $p50 $p99 ${failed:-?} 0 ${ok:-0} $((after - before)) - -"
 }
 
 # ---------- the runs
@@ -287,6 +304,9 @@ if on postgresql; then
   start_gateway gateway "$server_url/bench_gateway" "${PREDICT_THREADS:-}"
   gw_threads=$(grep -o '[0-9]* workers' "$out/gateway.log" | tail -n 1)
   targets+=(pgbench gateway)
+  # the same gateway without batching (PREDICT_BATCH=1): what batching changes
+  start_gateway gateway-unbatched "$server_url/bench_unbatched" "${PREDICT_THREADS:-}" 1
+  targets+=(gateway-unbatched)
   if [ -z "${SKIP_FLASK:-}" ]; then start_flask flask "$server_url/bench_flask"; targets+=(flask); fi
 fi
 if on managed; then
@@ -334,27 +354,29 @@ for c in $CONNECTIONS; do
   done
 done
 declare -A hwm
-for t in gateway gateway-managed gateway-pooled gateway-sqlite; do
+for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite; do
   [ -n "${pid[$t]:-}" ] && hwm[$t]=$(awk '/^VmHWM:/ {print $2}' "/proc/${pid[$t]}/status")
 done
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---------- report
 
-printf '\n%-14s %5s %9s %8s %8s %8s %7s %9s %9s %11s\n' target conns req/s p50_ms p99_ms \
-  non-2xx errors 200s rows server-200s
+printf '\n%-17s %5s %9s %8s %8s %8s %7s %9s %9s %11s %10s\n' target conns req/s p50_ms p99_ms \
+  non-2xx errors 200s rows server-200s batched
 for c in $CONNECTIONS; do
   for t in "${targets[@]}"; do
     [ -n "${result[$t,$c]:-}" ] || continue
-    read -r rps p50 p99 non2xx errors ok rowsw sok <<<"${result[$t,$c]}"
-    printf '%-14s %5s %9s %8s %8s %8s %7s %9s %9s %11s\n' "$t" "$c" "$rps" "$p50" "$p99" "$non2xx" \
-      "$errors" "$ok" "$rowsw" "$sok"
+    read -r rps p50 p99 non2xx errors ok rowsw sok batched <<<"${result[$t,$c]}"
+    printf '%-17s %5s %9s %8s %8s %8s %7s %9s %9s %11s %10s\n' "$t" "$c" "$rps" "$p50" "$p99" "$non2xx" \
+      "$errors" "$ok" "$rowsw" "$sok" "$batched"
   done
 done
 echo
 echo "pgbench: req/s is TPS, 200s are transactions, non-2xx are failed transactions."
 echo "200s are counted by wrk, which stops at the deadline with up to one request per"
 echo "connection in flight; server-200s are the gateway's own 200s for the run's ids."
+echo "batched: the share of the rows stored by statements of several requests, and their"
+echo "mean size (PostgreSQL gateways, PREDICT_BATCH)."
 echo "Load average: $load before the bench, $load_after after ($cores cores)."
 echo
 ratio() {                  # ratio A B: A's req/s over B's at each connection count
@@ -368,6 +390,8 @@ ratio() {                  # ratio A B: A's req/s over B's at each connection co
 }
 printf '%-32s' "ratios at connections:"; for c in $CONNECTIONS; do printf ' %12s' "$c"; done; echo
 on postgresql && { printf '%-32s' "gateway / pgbench"; ratio gateway pgbench; echo; }
+on postgresql && { printf '%-32s' "gateway / gateway-unbatched"; ratio gateway gateway-unbatched; echo; }
+on postgresql && { printf '%-32s' "gateway-unbatched / pgbench"; ratio gateway-unbatched pgbench; echo; }
 on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway / flask"; ratio gateway flask; echo; }
 on managed && on postgresql && { printf '%-32s' "gateway-managed / gateway"; ratio gateway-managed gateway; echo; }
 on managed && on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-managed / flask"; ratio gateway-managed flask; echo; }
@@ -375,7 +399,7 @@ on pooled && on postgresql && { printf '%-32s' "gateway-pooled / gateway"; ratio
 on sqlite && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-sqlite / flask-sqlite"; ratio gateway-sqlite flask-sqlite; echo; }
 echo
 mib() { echo "$(($1 / 1024)).$(( ($1 % 1024) * 10 / 1024 ))"; }
-for t in gateway gateway-managed gateway-pooled gateway-sqlite; do
+for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite; do
   [ -n "${hwm[$t]:-}" ] || continue
   echo "$t resident memory: max sampled VmRSS $(mib "${rss_max_kib[$t]}") MiB," \
     "VmHWM $(mib "${hwm[$t]}") MiB (target < 30 MiB)"
@@ -388,13 +412,21 @@ miss=0
 check() {                  # check DESCRIPTION CONDITION(awk expression) -> PASS/MISS
   if awk "BEGIN { exit !($2) }"; then echo "PASS  $1"; else echo "MISS  $1"; miss=1; fi
 }
-for t in gateway gateway-managed gateway-pooled gateway-sqlite; do
+for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite; do
   [ -n "${pid[$t]:-}" ] || continue
   for c in $CONNECTIONS; do
-    read -r g _ _ non2xx errors ok rowsw sok <<<"${result[$t,$c]}"
-    if [ "$t" = gateway ]; then
+    read -r g _ _ non2xx errors ok rowsw sok _ <<<"${result[$t,$c]}"
+    if [ "$t" = gateway ] && [ "$c" -ge 8 ]; then
       read -r p _ <<<"${result[pgbench,$c]}"
-      check "gateway >= 80% of pgbench TPS at $c connections ($g vs $p)" "$g >= 0.8 * $p"
+      check "gateway >= 1.5x pgbench's one-row TPS at $c connections ($g vs $p)" "$g >= 1.5 * $p"
+    elif [ "$t" = gateway ]; then
+      read -r u _ <<<"${result[gateway-unbatched,$c]}"
+      check "gateway no slower than without batching at $c connection(s) ($g vs $u req/s, within 10%)" \
+        "$g >= 0.9 * $u"
+    fi
+    if [ "$t" = gateway-managed ] && on postgresql && { [ "$c" = 8 ] || [ "$c" = 32 ]; }; then
+      read -r e _ <<<"${result[gateway,$c]}"
+      check "gateway-managed >= 0.8x the extension's gateway at $c connections ($g vs $e)" "$g >= 0.8 * $e"
     fi
     check "$t: zero non-2xx and socket errors at $c connections ($non2xx, $errors)" "$non2xx == 0 && $errors == 0"
     check "$t: rows written = 200s at $c connections (rows $rowsw, server 200s $sok, wrk 200s $ok + at most $c in flight)" \

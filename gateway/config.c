@@ -81,6 +81,10 @@ static const setting settings[] = {
 	"PostgreSQL only: a replica for the read-only routes (GET /, /report.json,\n"
 	"                               /list-db-contents, /predictions/<id>); the primary\n"
 	"                               (DATABASE_URL) answers them while it is unavailable"},
+	{"PREDICT_BATCH", "--batch", "N", SETTING_UINT, 1, 256,
+	"PostgreSQL only: most POST /predict requests one statement and one commit\n"
+	"                               store, when several are waiting for the database\n"
+	"                               (default 64; 1: one statement per request)"},
 	{"PREDICT_PREPARED_STATEMENTS", "--prepared-statements", "WHEN", SETTING_STRING, 0, 0,
 	"PostgreSQL only: on (named prepared statements), off (unnamed: for a pooler\n"
 	"                               in transaction mode, such as PgBouncer), or auto (default:\n"
@@ -180,6 +184,8 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 		cfg->model_path = strdup(value);
 		cfg->model_given = true;
 	}
+	else if (strcmp(s->env, "PREDICT_BATCH") == 0)
+		cfg->batch = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_THREADS") == 0)
 		cfg->threads = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_MAX_BODY") == 0)
@@ -322,6 +328,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	cfg->host = "0.0.0.0";
 	cfg->port = 5000;
 	cfg->threads = config_default_threads();
+	cfg->batch = 64;
 	cfg->max_body = 64 * 1024;
 	cfg->max_connections = 1000;
 	cfg->idle_timeout = 60;

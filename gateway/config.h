@@ -42,6 +42,7 @@ typedef struct gateway_config
 	const char *mode;			/* PREDICT_MODE: auto, extension or managed */
 	const char *read_database_url;	/* PREDICT_READ_DATABASE_URL, NULL = none */
 	const char *prepared_statements;	/* PREDICT_PREPARED_STATEMENTS: auto, on, off */
+	unsigned	batch;			/* PREDICT_BATCH: most /predict requests per statement */
 } gateway_config;
 
 /*

@@ -67,10 +67,12 @@
 #include <time.h>
 
 #include "config.h"
+#include "group.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg_setup.h"
 #include "registry_errors.h"
+#include "strbuf.h"
 
 #define BACKOFF_FIRST_US 100000
 #define BACKOFF_MAX_US 1000000
@@ -127,6 +129,7 @@
 enum
 {
 	STMT_PREDICT = 0,
+	STMT_PREDICT_BATCH,
 	STMT_EXISTING,
 	STMT_UPDATE,
 	STMT_GET,
@@ -152,6 +155,21 @@ static const pg_statement statement_templates[NSTATEMENTS] = {
 		" ON CONFLICT (observation_id) DO NOTHING"
 		" RETURNING 0, " PREDICT_COLUMNS,
 	2, {INT8OID, JSONBOID}},
+	/*
+	 * predict_batch: predict's INSERT for several requests (group.h), their
+	 * ids as an int8[] and their observations as one JSON array, zipped by
+	 * ROWS FROM; a row comes back for each id inserted. The ids are
+	 * distinct (group.c takes one request per id into a batch).
+	 */
+	[STMT_PREDICT_BATCH] = {"predict_predict_batch",
+		"INSERT INTO @s@.predictions (observation_id, observation)"
+		" SELECT t.i, t.o FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+		" pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb)) AS t (i, o)"
+		" WHERE NOT EXISTS (SELECT FROM @s@.predictions p"
+		" WHERE p.observation_id OPERATOR(pg_catalog.=) t.i)"
+		" ON CONFLICT (observation_id) DO NOTHING"
+		" RETURNING 0, " PREDICT_COLUMNS,
+	2, {0, 0}},
 	[STMT_EXISTING] = {"predict_existing",
 		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, " PREDICT_COLUMNS
 		" FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
@@ -1034,16 +1052,15 @@ row_shape_ok(const PGresult *res, int expected, db_error *err)
 
 /* ---------- the backend's operations ---------- */
 
+/* One /predict request as its own statement (and a second one for a retry). */
 static db_status
-pg_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
-		   row_sink sink, void *arg, bool *created, int64_t deadline, db_error *err)
+predict_one(int64_t observation_id, const char *observation, row_sink sink, void *arg,
+			bool *created, int64_t deadline, db_error *err)
 {
 	char		id[24];
 	const char *values[2];
 	int			attempt;
 
-	(void) s;
-	(void) len;
 	snprintf(id, sizeof(id), "%lld", (long long) observation_id);
 	values[0] = id;
 	values[1] = observation;
@@ -1088,6 +1105,215 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 	log_error("predict: observation_id %lld neither inserted nor found twice",
 			  (long long) observation_id);
 	return db_fail(err, DB_UNAVAILABLE, "concurrent insert, retry");
+}
+
+/*
+ * Batching (PREDICT_BATCH > 1). Each /predict request is a predict_call
+ * handed to the group (group.h); the batch's leader fills in its outcome:
+ * its row of the batch's result, an error every request of the batch shares
+ * (the database is unavailable or read-only: the same answer each request
+ * alone would get), or CALL_ALONE: run it as its own statement. A batch
+ * whose statement failed for any other reason (one observation the database
+ * refused, a bug) inserted nothing, being one transaction, so each of its
+ * requests runs alone and gets its own answer; so does a request whose id
+ * was already stored (a retry, or a conflict), which the batch skipped.
+ */
+typedef enum call_outcome
+{
+	CALL_ALONE,
+	CALL_ROW,
+	CALL_DONE,
+} call_outcome;
+
+/* A batch's result, shared by the requests it answers; the last one frees it. */
+typedef struct shared_result
+{
+	PGresult   *res;
+	atomic_int	users;
+} shared_result;
+
+typedef struct predict_call
+{
+	int64_t		observation_id;
+	const char *observation;
+	size_t		len;
+	row_sink	sink;
+	void	   *arg;
+	int64_t		deadline;
+	call_outcome outcome;
+	shared_result *shared;		/* CALL_ROW: the result, and the row in it */
+	int			row;
+	db_status	status;			/* CALL_DONE */
+	bool		created;
+	db_error	err;
+} predict_call;
+
+static group predict_group;
+static int	predict_batch_max = 1;	/* PREDICT_BATCH */
+
+/* The lanes: batches running at once. See docs/http-api.md for the measurements. */
+#define PREDICT_LANES 2
+
+static void
+shared_release(shared_result *shared)
+{
+	if (atomic_fetch_sub(&shared->users, 1) == 1)
+	{
+		PQclear(shared->res);
+		free(shared);
+	}
+}
+
+/* The ids as an int8[] literal and the observations as a JSON array. */
+static bool
+batch_parameters(group_request **batch, int n, strbuf *ids, strbuf *observations)
+{
+	for (int i = 0; i < n; i++)
+	{
+		const predict_call *c = batch[i]->data;
+
+		sb_printf(ids, "%c%lld", i == 0 ? '{' : ',', (long long) c->observation_id);
+		sb_append(observations, i == 0 ? "[" : ",", 1);
+		sb_append(observations, c->observation, c->len);
+	}
+	sb_append(ids, "}", 1);
+	sb_append(observations, "]", 1);
+	return !ids->failed && !observations->failed;
+}
+
+/* Give each request of the batch its row of res; the others run alone. */
+static void
+hand_out_rows(group_request **batch, int n, PGresult *res)
+{
+	shared_result *shared = malloc(sizeof(*shared));
+	int			users = 0;
+
+	if (shared == NULL)
+	{
+		PQclear(res);
+		return;					/* every request alone, which finds its row stored */
+	}
+	shared->res = res;
+	for (int row = 0; row < PQntuples(res); row++)
+	{
+		int64_t		id = get_int8(res, row, 2);
+
+		for (int i = 0; i < n; i++)
+		{
+			predict_call *c = batch[i]->data;
+
+			if (c->observation_id == id && c->outcome == CALL_ALONE)
+			{
+				c->outcome = CALL_ROW;
+				c->shared = shared;
+				c->row = row;
+				users++;
+				break;
+			}
+		}
+	}
+	atomic_init(&shared->users, users);
+	if (users > 0)
+		metrics_batch(users);
+	else
+	{
+		PQclear(res);
+		free(shared);
+	}
+}
+
+static void
+run_batch(group_request **batch, int n, void *unused)
+{
+	strbuf		ids;
+	strbuf		observations;
+	const char *values[2];
+	int64_t		deadline = INT64_MAX;
+	PGresult   *res;
+	db_error	err;
+	db_status	status;
+
+	(void) unused;
+	if (n == 1)
+	{
+		/* alone in the queue: today's statement, at once */
+		predict_call *c = batch[0]->data;
+
+		c->status = predict_one(c->observation_id, c->observation, c->sink, c->arg,
+								&c->created, c->deadline, &c->err);
+		c->outcome = CALL_DONE;
+		return;
+	}
+	sb_init(&ids);
+	sb_init(&observations);
+	for (int i = 0; i < n; i++)
+	{
+		const predict_call *c = batch[i]->data;
+
+		if (c->deadline < deadline)
+			deadline = c->deadline;
+	}
+	if (!batch_parameters(batch, n, &ids, &observations))
+	{
+		sb_free(&ids);
+		sb_free(&observations);
+		return;					/* out of memory: each alone */
+	}
+	values[0] = ids.data;
+	values[1] = observations.data;
+	status = pool_run(&primary, STMT_PREDICT_BATCH, values, deadline, &res, &err);
+	sb_free(&ids);
+	sb_free(&observations);
+	if (status == DB_OK)
+	{
+		if (PQnfields(res) == 1 + PREDICT_NCOLUMNS && PQbinaryTuples(res) == 1)
+			hand_out_rows(batch, n, res);
+		else
+			PQclear(res);		/* each alone: predict_one reports the shape */
+		return;
+	}
+	if (status == DB_UNAVAILABLE || status == DB_READ_ONLY)
+		for (int i = 0; i < n; i++)
+		{
+			predict_call *c = batch[i]->data;
+
+			c->outcome = CALL_DONE;
+			c->status = status;
+			c->err = err;
+		}
+}
+
+static db_status
+pg_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
+		   row_sink sink, void *arg, bool *created, int64_t deadline, db_error *err)
+{
+	predict_call c = {
+		.observation_id = observation_id, .observation = observation, .len = len,
+		.sink = sink, .arg = arg, .deadline = deadline, .outcome = CALL_ALONE,
+	};
+	group_request r = {.key = observation_id, .data = &c};
+
+	(void) s;
+	*created = false;
+	if (predict_batch_max <= 1)
+		return predict_one(observation_id, observation, sink, arg, created, deadline, err);
+	group_submit(&predict_group, &r);
+	switch (c.outcome)
+	{
+		case CALL_ROW:
+			*created = true;
+			emit_row(c.shared->res, c.row, 1, false, sink, arg);
+			shared_release(c.shared);
+			return DB_OK;
+		case CALL_DONE:
+			*created = c.created;
+			if (c.status != DB_OK)
+				*err = c.err;
+			return c.status;
+		case CALL_ALONE:
+			break;
+	}
+	return predict_one(observation_id, observation, sink, arg, created, deadline, err);
 }
 
 /* Hand each row of res to sink; DB_NOT_FOUND if none and want_one. */
@@ -1332,6 +1558,8 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 	prepared_statements_auto = strcmp(cfg->prepared_statements, "auto") == 0;
 	atomic_store(&unnamed_statements, strcmp(cfg->prepared_statements, "off") == 0);
 	pool_init(&primary, cfg->database_url, (int) cfg->threads);
+	predict_batch_max = (int) cfg->batch;
+	group_init(&predict_group, PREDICT_LANES, predict_batch_max, run_batch, NULL);
 	if (cfg->read_database_url != NULL)
 		pool_init(&replica, cfg->read_database_url, (int) cfg->threads);
 	return true;

@@ -41,6 +41,8 @@ static atomic_ulong requests[ROUTE_COUNT][NSTATUS];
 static atomic_ulong latency_buckets[ROUTE_COUNT][NBUCKETS + 1];	/* last: +Inf */
 static atomic_ullong latency_sum_us[ROUTE_COUNT];
 static atomic_ulong predictions_written;
+static atomic_ulong batches;	/* statements that stored rows of several /predict requests */
+static atomic_ulong batched_requests;
 static atomic_ulong db_errors[DBERR_COUNT];
 static atomic_long db_busy;
 static atomic_long in_flight;
@@ -83,6 +85,13 @@ void
 metrics_prediction_written(void)
 {
 	atomic_fetch_add_explicit(&predictions_written, 1, memory_order_relaxed);
+}
+
+void
+metrics_batch(int requests)
+{
+	atomic_fetch_add_explicit(&batches, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&batched_requests, (unsigned long) requests, memory_order_relaxed);
 }
 
 void
@@ -173,6 +182,16 @@ metrics_render(strbuf *sb, long http_connections)
 			  "# TYPE predict_predictions_written_total counter\n"
 			  "predict_predictions_written_total %lu\n",
 			  atomic_load_explicit(&predictions_written, memory_order_relaxed));
+
+	sb_printf(sb, "# HELP predict_batches_total Statements that stored the rows of POST /predict "
+			  "requests taken together (PostgreSQL, PREDICT_BATCH).\n"
+			  "# TYPE predict_batches_total counter\n"
+			  "predict_batches_total %lu\n"
+			  "# HELP predict_batched_requests_total The rows those statements stored.\n"
+			  "# TYPE predict_batched_requests_total counter\n"
+			  "predict_batched_requests_total %lu\n",
+			  atomic_load_explicit(&batches, memory_order_relaxed),
+			  atomic_load_explicit(&batched_requests, memory_order_relaxed));
 
 	sb_puts(sb, "# HELP predict_db_errors_total Database errors seen by the workers, by kind.\n"
 			"# TYPE predict_db_errors_total counter\n");

@@ -46,6 +46,8 @@ const char *route_label(route_id route);
 void		metrics_request(route_id route, unsigned status, int64_t duration_us);
 void		metrics_prediction_written(void);
 void		metrics_db_error(db_error_kind kind);
+/* A statement of several POST /predict requests stored the rows of `requests` of them. */
+void		metrics_batch(int requests);
 /* A worker starts (+1) or finishes (-1) a database call. */
 void		metrics_db_busy(int delta);
 /* A request enters (+1) or leaves (-1) the gateway. */

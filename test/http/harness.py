@@ -71,7 +71,7 @@ class Backend:
     name = "abstract"
 
     def supports(self, feature):
-        """restart, pause, roles: features only some backends have."""
+        """restart, pause, roles, batching: features only some backends have."""
         return False
 
     def new_database(self):
@@ -203,7 +203,9 @@ class PostgresBackend(Backend):
 
     def supports(self, feature):
         # read-only-live: a session open before the database turned read-only sees it
-        return feature in ("restart", "pause", "roles", "libpq-conninfo", "read-only-live")
+        # batching: the gateway stores waiting /predict requests together (PREDICT_BATCH)
+        return feature in ("restart", "pause", "roles", "libpq-conninfo", "read-only-live",
+                           "batching")
 
     def _connect(self, url):
         import psycopg2
@@ -557,7 +559,7 @@ class ManagedPostgresBackend(PostgresBackend):
 
     def supports(self, feature):
         # "roles" is the test of a weak role on a database it does not own
-        return feature in ("restart", "pause", "libpq-conninfo", "read-only-live")
+        return feature in ("restart", "pause", "libpq-conninfo", "read-only-live", "batching")
 
     def __init__(self):
         super().__init__()

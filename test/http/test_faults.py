@@ -28,7 +28,7 @@ import urllib.parse
 
 import pytest
 
-from harness import GATEWAY, REPO, fresh_id, load, observation
+from harness import GATEWAY, REPO, fresh_id, load, metric, observation
 
 FIGURES = os.path.join(REPO, "test", "output", "faults-figures.jsonl")
 PREDICT_SCORE = os.path.join(REPO, "bin", "predict-score")
@@ -172,6 +172,11 @@ def test_postgresql_down_and_back_under_load(backend, gateways, how):
     stop, threads = start_load(gw, 8, record)
     try:
         time.sleep(0.7)
+        if backend.supports("batching"):
+            # the server dies with batches in flight (test_batching.py)
+            c = gw.client()
+            assert metric(c, "predict_batched_requests_total") > metric(c, "predict_batches_total") > 0
+            c.close()
         if how == "kill-9":
             down = time.monotonic()
             backend.crash()

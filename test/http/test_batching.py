@@ -1,0 +1,132 @@
+"""Batching (issue 19): on PostgreSQL, /predict requests that wait for the
+database together go as one statement and one commit (PREDICT_BATCH,
+gateway/group.h). Batches must really form under concurrency, and each
+request must get the answer it would get alone: a bad observation, a 409
+conflict or an idempotent retry in a batch never fails or changes another
+request's answer.
+
+The batches are forced: a transaction of the test's own holds a lock that
+stops inserts while the requests arrive, so they queue, and go together when
+it ends. Every answer is compared with the one a gateway without batching
+(PREDICT_BATCH=1, one worker, the requests one by one) gives on a second
+database in the same state."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from harness import fresh_id, metric, observation
+
+# fields that differ between two databases for the same answer
+VOLATILE = ("id", "created_at", "updated_at")
+THREADS = 40
+
+
+@pytest.fixture
+def pair(backend, gateways):
+    """A batching gateway and a one-by-one reference, each on a fresh database."""
+    if not backend.supports("batching"):
+        pytest.skip("SQLite stores each request alone: one writer at a time")
+    batching = gateways(backend.new_database(), threads=THREADS)
+    alone = gateways(backend.new_database(), threads=1, env={"PREDICT_BATCH": "1"})
+    return batching, alone
+
+
+def answer(r):
+    try:
+        body = r.json
+    except ValueError:
+        return r.status, r.body
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k not in VOLATILE}
+    return r.status, json.dumps(body, sort_keys=True)
+
+
+def post_raw(gw, obs_id, text):
+    """POST /predict with the observation as raw JSON text (not re-encoded)."""
+    c = gw.client()
+    try:
+        return c.post("/predict", '{"id": %d, "observation": %s}' % (obs_id, text))
+    finally:
+        c.close()
+
+
+def concurrently(gw, backend, requests, hold=1.0):
+    """Send every request at once, each on its own connection, while inserts are
+    locked out for `hold` seconds; the answers in the order of requests."""
+    answers = [None] * len(requests)
+
+    def send(k):
+        answers[k] = post_raw(gw, *requests[k])
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(len(requests))]
+    with backend.write_locked(gw.database_url):
+        for t in threads:
+            t.start()
+        time.sleep(hold)
+    for t in threads:
+        t.join()
+    return answers
+
+
+def batch_counters(gw):
+    c = gw.client()
+    try:
+        return (metric(c, "predict_batches_total"),
+                metric(c, "predict_batched_requests_total"))
+    finally:
+        c.close()
+
+
+def test_batches_form_and_store_what_alone_would(backend, pair):
+    batching, alone = pair
+    requests = [(i, json.dumps(observation(i))) for i in (fresh_id() for _ in range(30))]
+    before = batch_counters(batching)
+    got = concurrently(batching, backend, requests)
+    batches, carried = (a - b for a, b in zip(batch_counters(batching), before))
+    assert batches >= 1 and carried > batches, (batches, carried)
+    want = [post_raw(alone, *r) for r in requests]
+    assert [answer(r) for r in got] == [answer(r) for r in want]
+    assert all(r.status == 200 and r.json["observation_id"] == i
+               for r, (i, _) in zip(got, requests))
+    stored = backend.observation_ids(batching.database_url)
+    assert {i for i, _ in requests} <= stored
+
+
+def test_each_request_keeps_its_own_answer_in_a_batch(backend, pair):
+    """Good rows, observations the core or the database refuses, a conflict, an
+    idempotent retry, and two requests for one new id, all in one queue."""
+    batching, alone = pair
+    kept, changed = fresh_id(), fresh_id()
+    for gw in (batching, alone):              # stored before, in both databases
+        for i in (kept, changed):
+            assert post_raw(gw, i, json.dumps(observation(i))).status == 200
+    twice, clash = fresh_id(), fresh_id()
+    good = [(i, json.dumps(observation(i))) for i in (fresh_id() for _ in range(12))]
+    odd = [
+        (fresh_id(), '{"Age": "abc", "Sex": "male"}'),           # the core refuses it: 422
+        (fresh_id(), '{"Sex": "ma\\u0000le"}'),                  # jsonb refuses it: 422
+        (fresh_id(), '{"Age": 1e400}'),
+        (fresh_id(), '{"Fare": [1, 2], "Pclass": {"a": 1}}'),
+        (kept, json.dumps(observation(kept))),                   # an idempotent retry: 200
+        (changed, json.dumps(observation(changed + 1))),         # a conflict: 409
+    ]
+    pairs = [(twice, json.dumps(observation(twice)))] * 2 + \
+            [(clash, json.dumps(observation(clash))), (clash, json.dumps(observation(clash + 1)))]
+    requests = good[:6] + odd + good[6:] + pairs
+    got = concurrently(batching, backend, requests)
+    want = [post_raw(alone, *r) for r in requests]
+
+    n = len(good) + len(odd)
+    assert [answer(r) for r in got[:n]] == [answer(r) for r in want[:n]]
+    statuses = sorted(r.status for r in got[:n])
+    assert statuses.count(409) == 1 and statuses.count(422) >= 2, statuses
+    # two requests for one new id: one stores it, the other is its retry
+    assert answer(got[n]) == answer(got[n + 1]) == answer(want[n])
+    # ... and with two observations, one stores it, the other conflicts
+    assert sorted(r.status for r in got[n + 2:]) == [200, 409]
+
+    stored = backend.observation_ids(batching.database_url)
+    assert stored == backend.observation_ids(alone.database_url)
+    assert backend.count(batching.database_url) == len(stored)
