@@ -22,6 +22,7 @@ from harness import fresh_id, metric, observation
 # fields that differ between two databases for the same answer
 VOLATILE = ("id", "created_at", "updated_at")
 THREADS = 40
+HOLD = 0.5                   # seconds the test's lock keeps inserts out
 
 
 @pytest.fixture
@@ -29,7 +30,9 @@ def pair(backend, gateways):
     """A batching gateway and a one-by-one reference, each on a fresh database."""
     if not backend.supports("batching"):
         pytest.skip("SQLite stores each request alone: one writer at a time")
-    batching = gateways(backend.new_database(), threads=THREADS)
+    # the longest database wait: the lock holds every request for HOLD seconds
+    batching = gateways(backend.new_database(), threads=THREADS,
+                        env={"PREDICT_DB_TIMEOUT_MS": "4000"})
     alone = gateways(backend.new_database(), threads=1, env={"PREDICT_BATCH": "1"})
     return batching, alone
 
@@ -53,7 +56,7 @@ def post_raw(gw, obs_id, text):
         c.close()
 
 
-def concurrently(gw, backend, requests, hold=1.0):
+def concurrently(gw, backend, requests, hold=HOLD):
     """Send every request at once, each on its own connection, while inserts are
     locked out for `hold` seconds; the answers in the order of requests."""
     answers = [None] * len(requests)
@@ -68,6 +71,12 @@ def concurrently(gw, backend, requests, hold=1.0):
     for t in threads:
         t.join()
     return answers
+
+
+def assert_same(got, want):
+    differ = [(k, answer(g), answer(w)) for k, (g, w) in enumerate(zip(got, want))
+              if answer(g) != answer(w)]
+    assert not differ, "batched answer, alone answer: %s" % differ[:5]
 
 
 def batch_counters(gw):
@@ -87,7 +96,7 @@ def test_batches_form_and_store_what_alone_would(backend, pair):
     batches, carried = (a - b for a, b in zip(batch_counters(batching), before))
     assert batches >= 1 and carried > batches, (batches, carried)
     want = [post_raw(alone, *r) for r in requests]
-    assert [answer(r) for r in got] == [answer(r) for r in want]
+    assert_same(got, want)
     assert all(r.status == 200 and r.json["observation_id"] == i
                for r, (i, _) in zip(got, requests))
     stored = backend.observation_ids(batching.database_url)
@@ -119,7 +128,7 @@ def test_each_request_keeps_its_own_answer_in_a_batch(backend, pair):
     want = [post_raw(alone, *r) for r in requests]
 
     n = len(good) + len(odd)
-    assert [answer(r) for r in got[:n]] == [answer(r) for r in want[:n]]
+    assert_same(got[:n], want[:n])
     statuses = sorted(r.status for r in got[:n])
     assert statuses.count(409) == 1 and statuses.count(422) >= 2, statuses
     # two requests for one new id: one stores it, the other is its retry
