@@ -53,8 +53,11 @@ static const setting settings[] = {
 	"                               (default models/titanic.json, looked up in the current\n"
 	"                               directory, then in the repository the binary was built in)"},
 	{"PREDICT_THREADS", "--threads", "N", SETTING_UINT, 1, 1024,
-	"workers (threads); they share at most as many database connections (default\n"
-	"                               4 x cores, 4..64)"},
+	"workers (threads) (default: PostgreSQL 64, whose batches grow with the\n"
+	"                               requests waiting; SQLite 4 x cores, 4..64)"},
+	{"PREDICT_DB_CONNECTIONS", "--db-connections", "N", SETTING_UINT, 1, 1024,
+	"PostgreSQL only: the most connections the workers share (default: as many\n"
+	"                               as workers, at most 4 x cores, 4..64)"},
 	{"PREDICT_MAX_BODY", "--max-body", "BYTES", SETTING_SIZE, 64, 64UL * 1024 * 1024,
 	"largest request body accepted, larger ones get 413 (default 65536)"},
 	{"PREDICT_API_TOKEN", "--api-token", "TOKEN", SETTING_STRING, 0, 0,
@@ -188,6 +191,8 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 		cfg->batch = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_THREADS") == 0)
 		cfg->threads = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_DB_CONNECTIONS") == 0)
+		cfg->db_connections = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_MAX_BODY") == 0)
 		cfg->max_body = (size_t) v;
 	else if (strcmp(s->env, "PREDICT_API_TOKEN") == 0)
@@ -228,29 +233,50 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 	return true;
 }
 
-unsigned
-config_default_threads(void)
+/* 4 x cores, within 4..64. */
+static unsigned
+four_per_core(void)
 {
 	long		cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned long threads;
+	unsigned long n;
 
-	/*
-	 * Each worker blocks on its database connection while PostgreSQL commits,
-	 * and a commit waits for the WAL flush, not for a CPU: more connections
-	 * than cores let PostgreSQL flush several commits at once (group commit).
-	 * On the 2-core benchmark machine (fsync about 50 us, so CPU-bound) 8 and
-	 * 16 workers measured best of 2..32 at 32 and 64 connections; 4 x cores
-	 * also keeps commits in flight where the flush dominates
-	 * (docs/http-api.md, "Sizing" and "Measured").
-	 */
 	if (cores < 1)
 		cores = 1;
-	threads = 4UL * (unsigned long) cores;
-	if (threads < 4)
-		threads = 4;
-	if (threads > 64)
-		threads = 64;
-	return (unsigned) threads;
+	n = 4UL * (unsigned long) cores;
+	if (n < 4)
+		n = 4;
+	if (n > 64)
+		n = 64;
+	return (unsigned) n;
+}
+
+unsigned
+config_default_threads(bool postgresql)
+{
+	/*
+	 * PostgreSQL: a worker waiting for its batch holds no connection
+	 * (db_pg.c), and the more requests wait, the larger the batches; 64
+	 * measured best at 32 and 64 connections on the 2-core benchmark machine
+	 * (docs/http-api.md, "Sizing"). SQLite: one writer at a time, and each
+	 * worker has its own connection with its page cache and models, so more
+	 * workers only cost memory.
+	 */
+	return postgresql ? 64 : four_per_core();
+}
+
+unsigned
+config_default_db_connections(unsigned threads)
+{
+	/*
+	 * A commit waits for the WAL flush, not for a CPU: more connections than
+	 * cores let PostgreSQL flush several commits at once (group commit). On
+	 * the 2-core benchmark machine 8 and 16 measured best without batching;
+	 * with it, 2 batches run at once and the rest of the connections serve
+	 * the other routes.
+	 */
+	unsigned	n = four_per_core();
+
+	return threads < n ? threads : n;
 }
 
 /*
@@ -327,7 +353,6 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->host = "0.0.0.0";
 	cfg->port = 5000;
-	cfg->threads = config_default_threads();
 	cfg->batch = 64;
 	cfg->max_body = 64 * 1024;
 	cfg->max_connections = 1000;
@@ -398,6 +423,10 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 
 	if (cfg->database_url == NULL)
 		cfg->database_url = DEFAULT_DATABASE_URL;	/* as the tutorial's app */
+	if (cfg->threads == 0)
+		cfg->threads = config_default_threads(strncmp(cfg->database_url, "sqlite:", 7) != 0);
+	if (cfg->db_connections == 0)
+		cfg->db_connections = config_default_db_connections(cfg->threads);
 	if (cfg->model_path == NULL)
 		cfg->model_path = default_model_path();
 	if (cfg->model_path == NULL)

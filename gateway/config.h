@@ -31,7 +31,8 @@ typedef struct gateway_config
 	unsigned	port;			/* PORT, default 5000; 0 picks a free port */
 	char	   *model_path;		/* PREDICT_MODEL, resolved (see config.c) */
 	bool		model_given;	/* PREDICT_MODEL or --model was set, not the default */
-	unsigned	threads;		/* PREDICT_THREADS: workers, and the most database connections */
+	unsigned	threads;		/* PREDICT_THREADS: workers */
+	unsigned	db_connections; /* PREDICT_DB_CONNECTIONS: the most PostgreSQL connections */
 	size_t		max_body;		/* PREDICT_MAX_BODY, bytes */
 	const char *api_token;		/* PREDICT_API_TOKEN, NULL = no auth */
 	unsigned	max_connections;	/* PREDICT_MAX_CONNECTIONS */
@@ -61,7 +62,10 @@ void		config_free(gateway_config *cfg);
  */
 void		config_note_default_model(const gateway_config *cfg, const char *name_version);
 
-/* The default number of worker threads for this machine. */
-unsigned	config_default_threads(void);
+/* The default number of worker threads for this machine and backend. */
+unsigned	config_default_threads(bool postgresql);
+
+/* The default most PostgreSQL connections, for that many workers. */
+unsigned	config_default_db_connections(unsigned threads);
 
 #endif							/* GATEWAY_CONFIG_H */

@@ -4,7 +4,7 @@
  *
  * Connections. The workers share a pool of connections (libpq's rule: one
  * thread per connection at a time): a statement borrows an idle connection,
- * or opens one while fewer than PREDICT_THREADS are open, or waits for one
+ * or opens one while fewer than PREDICT_DB_CONNECTIONS are open, or waits for one
  * to come back, within its deadline. libpq is used in non-blocking mode with
  * poll() and the deadline, for connecting too, so a database that stops
  * answering costs a request at most cfg->db_timeout_ms before it gets 503 —
@@ -254,7 +254,7 @@ typedef struct link_pool
 	pg_link    *idle;
 	int			open;			/* links connected, idle or lent */
 	int			connecting;		/* attempts under way */
-	int			limit;			/* PREDICT_THREADS */
+	int			limit;			/* PREDICT_DB_CONNECTIONS */
 	int64_t		retry_at;		/* no attempt before this (the backoff) */
 	int64_t		ceiling_until;	/* while some are open, none more before this (a pooler's limit) */
 	int64_t		answered_at;	/* when a connection last got an answer */
@@ -582,7 +582,7 @@ pool_acquire(link_pool *pool, int64_t deadline, db_error *err)
 				pool->ceiling_until = now_us() + CEILING_PAUSE_US;
 				if (!pool->ceiling_logged)
 					log_info("the %s accepts %d connections at once (a pooler's limit?): "
-							 "the %d workers share them", pool->label, pool->open, pool->limit);
+							 "the workers share them", pool->label, pool->open);
 				pool->ceiling_logged = true;
 				continue;
 			}
@@ -1557,11 +1557,11 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 	}
 	prepared_statements_auto = strcmp(cfg->prepared_statements, "auto") == 0;
 	atomic_store(&unnamed_statements, strcmp(cfg->prepared_statements, "off") == 0);
-	pool_init(&primary, cfg->database_url, (int) cfg->threads);
+	pool_init(&primary, cfg->database_url, (int) cfg->db_connections);
 	predict_batch_max = (int) cfg->batch;
 	group_init(&predict_group, PREDICT_LANES, predict_batch_max, run_batch, NULL);
 	if (cfg->read_database_url != NULL)
-		pool_init(&replica, cfg->read_database_url, (int) cfg->threads);
+		pool_init(&replica, cfg->read_database_url, (int) cfg->db_connections);
 	return true;
 }
 

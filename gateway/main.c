@@ -208,9 +208,16 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	log_info("listening on http://%s:%u/ (backend %s, %u workers, max body %zu bytes%s)",
-			 cfg.host, port, backend->name, cfg.threads, cfg.max_body,
-			 cfg.api_token != NULL ? ", bearer token required" : "");
+	{
+		char		pool[96] = "";
+
+		if (backend == &pg_backend)
+			snprintf(pool, sizeof(pool), ", at most %u database connections, batches of up to %u",
+					 cfg.db_connections, cfg.batch);
+		log_info("listening on http://%s:%u/ (backend %s, %u workers%s, max body %zu bytes%s)",
+				 cfg.host, port, backend->name, cfg.threads, pool, cfg.max_body,
+				 cfg.api_token != NULL ? ", bearer token required" : "");
+	}
 
 	do
 	{
