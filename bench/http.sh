@@ -13,10 +13,14 @@
 #                             Flask, pgbench; SQLite: gateway-sqlite, flask-sqlite; managed:
 #                             gateway-managed, PostgreSQL without the extension; pooled:
 #                             gateway-pooled, the gateway through PgBouncer in transaction
-#                             mode, as Heroku's connection pooling runs it; postgresql-link:
-#                             gateway-link, flask-link, pgbench-link, the same three with
-#                             PostgreSQL behind a link of LINK_RTT_MS round trip, bench/link.sh)
-#   LINK_RTT_MS=1             the postgresql-link backend's round trip (default 1 ms)
+#                             mode, as Heroku's connection pooling runs it; postgresql-link,
+#                             not in the default: gateway-link, flask-link, pgbench-link,
+#                             the same three reaching PostgreSQL over a link of LINK_RTT_MS
+#                             round trip, as a dyno reaches Heroku Postgres: bench/link.sh)
+#   LINK_RTT_MS=1             postgresql-link's round trip in ms (a relay on loopback,
+#                             bench/latency-proxy.c, since this kernel has no tc netem)
+#   LINK_PROBE=2              seconds of SELECT 1, direct and over the link, to report
+#                             what the link adds
 #   POOL_SIZE=N               PgBouncer's default_pool_size for pooled (default 20, its own)
 #   PREDICT_THREADS=N         gateway workers (default: the gateway's own default)
 #   FLASK_WORKERS=N           gunicorn sync workers (default 2 x cores + 1, gunicorn's advice)

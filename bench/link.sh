@@ -12,9 +12,9 @@
 # on a veth pair in a network namespace: the development machine's kernel has
 # no queueing disciplines at all (netem is an unknown qdisc there, and there
 # are no modules to load), and the proxy needs no root and no namespace. It
-# adds a loopback hop of its own, so link_probe measures what the link really
-# adds: SELECT 1 at one client, direct and through the link, LINK_PROBE
-# seconds each.
+# adds a loopback hop of its own, and its timers wake late on a busy machine,
+# so link_probe measures what the link really adds: SELECT 1 at one client,
+# direct and over the link, LINK_PROBE seconds each.
 
 LINK_RTT_MS=${LINK_RTT_MS:-1}
 LINK_PROBE=${LINK_PROBE:-2}
@@ -36,10 +36,15 @@ link_start() {
   link_url="postgresql://$PGUSER@127.0.0.1:$link_port"
 }
 
-# Mean latency in ms of SELECT 1 at one client on a port.
+# Median latency in ms of SELECT 1 at one client on a port (the median: on a
+# shared machine a few late wake-ups would move the mean).
 probe_ms() {
-  pgbench -n -M prepared -c 1 -T "$LINK_PROBE" -f "$out/select1.sql" -p "$1" bench_pgbench_link 2>&1 |
-    awk '/^latency average/ {print $4}'
+  rm -f "$out"/probe_log.*
+  (cd "$out" && pgbench -n -M prepared -c 1 -T "$LINK_PROBE" -f select1.sql -p "$1" \
+    --log --log-prefix=probe_log bench_pgbench_link >/dev/null 2>&1) || true
+  cat "$out"/probe_log.* | awk '{print $3}' | sort -n |
+    awk '{ v[NR] = $1 } END { printf "%.3f", NR ? v[int((NR + 1) / 2)] / 1000 : 0 }'
+  rm -f "$out"/probe_log.*
 }
 
 # What the link adds to a round trip; sets link_probe_line.
@@ -49,7 +54,7 @@ link_probe() {
   direct=$(probe_ms "$PGPORT")
   linked=$(probe_ms "$link_port")
   link_probe_line=$(awk -v d="$direct" -v l="$linked" -v rtt="$LINK_RTT_MS" 'BEGIN {
-    printf "link: SELECT 1 at 1 client takes %.3f ms direct, %.3f ms through the link: +%.3f ms per round trip (%s ms asked)", d, l, l - d, rtt }')
+    printf "link: SELECT 1 at 1 client, median %.3f ms direct, %.3f ms over the link: +%.3f ms per round trip (%s ms asked)", d, l, l - d, rtt }')
   echo "bench/http.sh: $link_probe_line" >&2
 }
 
@@ -57,6 +62,7 @@ link_targets() {
   setup_pgbench bench_pgbench_link
   link_probe
   start_gateway gateway-link "$link_url/bench_gateway_link" "${PREDICT_THREADS:-}"
+  gw_threads=${gw_threads:-$(grep -o '[0-9]* workers' "$out/gateway-link.log" | tail -n 1)}
   targets+=(pgbench-link gateway-link)
   if [ -z "${SKIP_FLASK:-}" ]; then start_flask flask-link "$link_url/bench_flask_link"; targets+=(flask-link); fi
 }
@@ -65,16 +71,34 @@ run_pgbench_link() {       # run_pgbench_link CONNECTIONS > result
   PGPORT=$link_port run_pgbench "$1" pgbench-link
 }
 
-# The report's lines: each contender on the link against its peers there, and
-# against itself on loopback.
+# The report's lines, to two decimals: each contender on the link against its
+# peers there, the same on loopback, and each against itself on loopback.
+link_ratio() {             # link_ratio LABEL A B
+  local c a b
+  printf '%-32s' "$1"
+  for c in $CONNECTIONS; do
+    a=0 b=0
+    [ -n "${result[$2,$c]:-}" ] && read -r a _ <<<"${result[$2,$c]}"
+    [ -n "${result[$3,$c]:-}" ] && read -r b _ <<<"${result[$3,$c]}"
+    awk -v a="$a" -v b="$b" 'BEGIN { printf " %12s", (b > 0 ? sprintf("%.2f", a / b) : "-") }'
+  done
+  echo
+}
+
 link_ratios() {
   local t
-  printf '%-32s' "gateway-link / pgbench-link"; ratio gateway-link pgbench-link; echo
-  [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-link / flask-link"; ratio gateway-link flask-link; echo; }
+  echo
+  printf '%-32s' "link of ${LINK_RTT_MS} ms, at connections:"; for c in $CONNECTIONS; do printf ' %12s' "$c"; done; echo
+  link_ratio "gateway-link / pgbench-link" gateway-link pgbench-link
+  on postgresql && link_ratio "gateway / pgbench (loopback)" gateway pgbench
+  if [ -z "${SKIP_FLASK:-}" ]; then
+    link_ratio "gateway-link / flask-link" gateway-link flask-link
+    on postgresql && link_ratio "gateway / flask (loopback)" gateway flask
+  fi
   if on postgresql; then
     for t in pgbench gateway flask; do
       [ "$t" = flask ] && [ -n "${SKIP_FLASK:-}" ] && continue
-      printf '%-32s' "$t-link / $t"; ratio "$t-link" "$t"; echo
+      link_ratio "$t-link / $t" "$t-link" "$t"
     done
   fi
   echo "$link_probe_line"
