@@ -37,11 +37,12 @@ link_start() {
 }
 
 # Median latency in ms of SELECT 1 at one client on a port (the median: on a
-# shared machine a few late wake-ups would move the mean).
+# shared machine a few late wake-ups would move the mean); pgbench's own
+# report in probe-PORT.txt.
 probe_ms() {
   rm -f "$out"/probe_log.*
   (cd "$out" && pgbench -n -M prepared -c 1 -T "$LINK_PROBE" -f select1.sql -p "$1" \
-    --log --log-prefix=probe_log bench_pgbench_link >/dev/null 2>&1) || true
+    --log --log-prefix=probe_log bench_pgbench_link >"probe-$1.txt" 2>&1) || true
   cat "$out"/probe_log.* | awk '{print $3}' | sort -n |
     awk '{ v[NR] = $1 } END { printf "%.3f", NR ? v[int((NR + 1) / 2)] / 1000 : 0 }'
   rm -f "$out"/probe_log.*
@@ -53,8 +54,9 @@ link_probe() {
   echo 'SELECT 1;' >"$out/select1.sql"
   direct=$(probe_ms "$PGPORT")
   linked=$(probe_ms "$link_port")
-  link_probe_line=$(awk -v d="$direct" -v l="$linked" -v rtt="$LINK_RTT_MS" 'BEGIN {
-    printf "link: SELECT 1 at 1 client, median %.3f ms direct, %.3f ms over the link: +%.3f ms per round trip (%s ms asked)", d, l, l - d, rtt }')
+  link_probe_line=$(awk -v d="$direct" -v l="$linked" -v rtt="$LINK_RTT_MS" -v out="$out" 'BEGIN {
+    if (d <= 0 || l <= 0) printf "link: the SELECT 1 probe failed (%s/probe-*.txt)", out
+    else printf "link: SELECT 1 at 1 client, median %.3f ms direct, %.3f ms over the link: +%.3f ms per round trip (%s ms asked)", d, l, l - d, rtt }')
   echo "bench/http.sh: $link_probe_line" >&2
 }
 
