@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # out, result, PGPORT...: http.sh's
 # bench/link.sh: sourced by bench/http.sh for its postgresql-link backend.
 #
 # The gateway, the Flask app and pgbench reach the postgresql backend's
@@ -21,13 +22,13 @@ LINK_PROBE=${LINK_PROBE:-2}
 
 # After the cluster is up: the databases and the proxy; sets link_port, link_url.
 link_start() {
-  local delay_us db i
+  local delay_us db _
   make -s build/bench/latency-proxy >/dev/null
   delay_us=$(awk -v ms="$LINK_RTT_MS" 'BEGIN { printf "%d", ms * 500 }')
   for db in gateway_link flask_link pgbench_link; do psql -qc "CREATE DATABASE bench_$db"; done
   build/bench/latency-proxy 0 "$PGPORT" "$delay_us" >"$out/link.port" 2>"$out/link.log" &
   pids+=($!)
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     [ -s "$out/link.port" ] && break
     sleep 0.05
   done
