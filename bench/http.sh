@@ -15,7 +15,14 @@
 #                             Flask, pgbench; SQLite: gateway-sqlite, flask-sqlite; managed:
 #                             gateway-managed, PostgreSQL without the extension; pooled:
 #                             gateway-pooled, the gateway through PgBouncer in transaction
-#                             mode, as Heroku's connection pooling runs it)
+#                             mode, as Heroku's connection pooling runs it; postgresql-link,
+#                             not in the default: gateway-link, flask-link, pgbench-link,
+#                             the same three reaching PostgreSQL over a link of LINK_RTT_MS
+#                             round trip, as a dyno reaches Heroku Postgres: bench/link.sh)
+#   LINK_RTT_MS=1             postgresql-link's round trip in ms (a relay on loopback,
+#                             bench/latency-proxy.c, since this kernel has no tc netem)
+#   LINK_PROBE=2              seconds of SELECT 1, direct and over the link, to report
+#                             what the link adds
 #   POOL_SIZE=N               PgBouncer's default_pool_size for pooled (default 20, its own)
 #   PREDICT_THREADS=N         gateway workers (default: the gateway's own default)
 #   FLASK_WORKERS=N           gunicorn sync workers (default 2 x cores + 1, gunicorn's advice)
@@ -46,6 +53,7 @@ PY=${PYTHON:-/usr/bin/python3}
 BACKENDS=${BACKENDS:-"postgresql sqlite managed pooled"}
 POOL_SIZE=${POOL_SIZE:-20}
 on() { [[ " $BACKENDS " == *" $1 "* ]]; }
+source bench/link.sh
 
 need() {
   command -v "$1" >/dev/null || { echo "bench/http.sh: $1 is missing: run tools/install-deps bench" >&2; exit 1; }
@@ -63,11 +71,11 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -f "$out/pgbouncer/pgbouncer.pid" ] && kill "$(cat "$out/pgbouncer/pgbouncer.pid")" 2>/dev/null
-  if on postgresql || on managed || on pooled; then test/pg-cluster stop "$cluster"; fi
+  if on postgresql || on managed || on pooled || on postgresql-link; then test/pg-cluster stop "$cluster"; fi
 }
 trap cleanup EXIT
 
-if on postgresql || on managed || on pooled; then
+if on postgresql || on managed || on pooled || on postgresql-link; then
   eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300")" >/dev/null
   server_url=${DATABASE_URL%/*}
   for db in gateway unbatched flask pgbench pooled; do psql -qc "CREATE DATABASE bench_$db"; done
@@ -76,6 +84,7 @@ if on postgresql || on managed || on pooled; then
   # there, as a service without it does (test/managed_sql.py)
   psql -qd bench_managed -c "$(cd test && "$PY" -c 'from managed_sql import NO_EXTENSION_SQL as s; print(s)')"
   managed_url="postgres://bench_app@${server_url#*@}/bench_managed"
+  if on postgresql-link; then link_start; fi
 fi
 sqlite_gateway_db=$out/gateway-sqlite.db
 sqlite_flask_dir=$out/flaskpeer-sqlite
@@ -104,6 +113,8 @@ count_rows() {
     gateway-managed) rows managed predictions ;;
     gateway-pooled) rows pooled predictions ;;
     flask) rows flask prediction ;;
+    gateway-link) rows gateway_link predictions ;;
+    flask-link) rows flask_link prediction ;;
     gateway-sqlite) sqlite_rows "$sqlite_gateway_db" predictions ;;
     flask-sqlite) sqlite_rows "$sqlite_flask_dir/predictions.db" prediction ;;
   esac
@@ -181,6 +192,7 @@ start_flask() {            # start_flask KIND DATABASE_URL ("" for its SQLite de
   port[$kind]=$(free_port)
   export PEER_WORKDIR=$out/flaskpeer
   [ "$kind" = flask-sqlite ] && PEER_WORKDIR=$sqlite_flask_dir
+  [ "$kind" = flask-link ] && PEER_WORKDIR=$out/flaskpeer-link
   mkdir -p "$PEER_WORKDIR"
   # the trained pipeline, once for both
   for f in pipeline.pickle columns.json dtypes.pickle; do
@@ -203,9 +215,10 @@ start_flask() {            # start_flask KIND DATABASE_URL ("" for its SQLite de
 
 # ---------- pgbench
 
-setup_pgbench() {
-  psql -qd bench_pgbench -c "CREATE EXTENSION predict"
-  psql -qd bench_pgbench -v model="$(cat models/titanic.json)" >/dev/null <<'SQL'
+setup_pgbench() {          # setup_pgbench [DATABASE]
+  local db=${1:-bench_pgbench}
+  psql -qd "$db" -c "CREATE EXTENSION predict"
+  psql -qd "$db" -v model="$(cat models/titanic.json)" >/dev/null <<'SQL'
 SELECT predict_deploy('titanic', :'model'::jsonb);
 SQL
   cat >"$out/insert.sql" <<'SQL'
@@ -278,18 +291,19 @@ print("%.0f %.2f %.2f %s %s %s %s %s %s" % (rps, int(f["p50_us"]) / 1000, int(f[
 PY
 }
 
-run_pgbench() {            # run_pgbench CONNECTIONS > result
-  local c=$1 before after j tps failed ok p50 p99
+run_pgbench() {            # run_pgbench CONNECTIONS [KIND] > result
+  local c=$1 kind=${2:-pgbench} before after j tps failed ok p50 p99
+  local db=${kind//-/_}
   j=$(( c < cores ? c : cores ))
-  before=$(rows pgbench predictions)
+  before=$(rows "$db" predictions)
   rm -f "$out"/pgbench_log.*
   (cd "$out" && pgbench -n -M prepared -c "$c" -j "$j" -T "$DURATION" -D n=0 -D base="$base" \
     -D obs='{"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.25, "Embarked": "S"}' \
-    -f insert.sql --log --log-prefix=pgbench_log bench_pgbench >"pgbench-c$c.txt" 2>&1) || true
-  after=$(rows pgbench predictions)
-  tps=$(awk '/^tps = / {printf "%.0f", $3}' "$out/pgbench-c$c.txt")
-  failed=$(awk '/number of failed transactions/ {print $5}' "$out/pgbench-c$c.txt")
-  ok=$(awk '/number of transactions actually processed/ {print $NF}' "$out/pgbench-c$c.txt")
+    -f insert.sql --log --log-prefix=pgbench_log "bench_$db" >"$kind-c$c.txt" 2>&1) || true
+  after=$(rows "$db" predictions)
+  tps=$(awk '/^tps = / {printf "%.0f", $3}' "$out/$kind-c$c.txt")
+  failed=$(awk '/number of failed transactions/ {print $5}' "$out/$kind-c$c.txt")
+  ok=$(awk '/number of transactions actually processed/ {print $NF}' "$out/$kind-c$c.txt")
   p50=$(cat "$out"/pgbench_log.* | awk '{print $3}' | percentile_ms 50)
   p99=$(cat "$out"/pgbench_log.* | awk '{print $3}' | percentile_ms 99)
   rm -f "$out"/pgbench_log.*
@@ -309,6 +323,7 @@ if on postgresql; then
   targets+=(gateway-unbatched)
   if [ -z "${SKIP_FLASK:-}" ]; then start_flask flask "$server_url/bench_flask"; targets+=(flask); fi
 fi
+if on postgresql-link; then link_targets; fi
 if on managed; then
   start_gateway gateway-managed "$managed_url" "${PREDICT_THREADS:-}"
   grep -q 'mode: managed' "$out/gateway-managed.log" ||
@@ -348,13 +363,14 @@ for c in $CONNECTIONS; do
     echo "  $c connection(s): $t" >&2
     case $t in
       pgbench) run "pgbench,$c" run_pgbench "$c" ;;
+      pgbench-link) run "$t,$c" run_pgbench_link "$c" ;;
       gateway*) run "$t,$c" with_rss_sampling "$t" run_wrk "$t" "$t" "$c" ;;
       flask*) run "$t,$c" run_wrk "$t" "$t" "$c" ;;
     esac
   done
 done
 declare -A hwm
-for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite; do
+for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite gateway-link; do
   [ -n "${pid[$t]:-}" ] && hwm[$t]=$(awk '/^VmHWM:/ {print $2}' "/proc/${pid[$t]}/status")
 done
 load_after=$(cut -d' ' -f1 /proc/loadavg)
@@ -397,9 +413,10 @@ on managed && on postgresql && { printf '%-32s' "gateway-managed / gateway"; rat
 on managed && on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-managed / flask"; ratio gateway-managed flask; echo; }
 on pooled && on postgresql && { printf '%-32s' "gateway-pooled / gateway"; ratio gateway-pooled gateway; echo; }
 on sqlite && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-sqlite / flask-sqlite"; ratio gateway-sqlite flask-sqlite; echo; }
+if on postgresql-link; then link_ratios; fi
 echo
 mib() { echo "$(($1 / 1024)).$(( ($1 % 1024) * 10 / 1024 ))"; }
-for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite; do
+for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite gateway-link; do
   [ -n "${hwm[$t]:-}" ] || continue
   echo "$t resident memory: max sampled VmRSS $(mib "${rss_max_kib[$t]}") MiB," \
     "VmHWM $(mib "${hwm[$t]}") MiB (target < 30 MiB)"
@@ -412,7 +429,7 @@ miss=0
 check() {                  # check DESCRIPTION CONDITION(awk expression) -> PASS/MISS
   if awk "BEGIN { exit !($2) }"; then echo "PASS  $1"; else echo "MISS  $1"; miss=1; fi
 }
-for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite; do
+for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite gateway-link; do
   [ -n "${pid[$t]:-}" ] || continue
   for c in $CONNECTIONS; do
     read -r g _ _ non2xx errors ok rowsw sok _ <<<"${result[$t,$c]}"
@@ -447,6 +464,8 @@ if on sqlite && [ -n "${result[flask-sqlite,8]:-}" ]; then
   read -r f _ <<<"${result[flask-sqlite,8]}"
   check "gateway-sqlite >= 10x Flask on SQLite at 8 connections ($g vs $f req/s)" "$g >= 10 * $f"
 fi
+
+if on postgresql-link; then link_checks; fi
 
 # ---------- optional: the gateway's worker count
 
