@@ -26,6 +26,8 @@
 #   POOL_SIZE=N               PgBouncer's default_pool_size for pooled (default 20, its own)
 #   PREDICT_THREADS=N         gateway workers (default: the gateway's own default)
 #   FLASK_WORKERS=N           gunicorn sync workers (default 2 x cores + 1, gunicorn's advice)
+#   LANES_SWEEP="1 2 4"       also run the PostgreSQL gateway at 8, 32 and 64 connections with
+#                             each PREDICT_BATCH_LANES value (how its default was chosen)
 #   THREADS_SWEEP="2 4 8 16"  also run the PostgreSQL gateway at 32 and 64 connections with
 #                             each PREDICT_THREADS value (how the default was chosen)
 #   SKIP_FLASK=1              leave the Flask app out
@@ -466,6 +468,27 @@ if on sqlite && [ -n "${result[flask-sqlite,8]:-}" ]; then
 fi
 
 if on postgresql-link; then link_checks; fi
+
+# ---------- optional: the batches' lanes
+
+if [ -n "${LANES_SWEEP:-}" ] && on postgresql; then
+  echo
+  echo "PREDICT_BATCH_LANES sweep (PostgreSQL gateway only):"
+  printf '%8s %5s %9s %8s %8s %10s\n' lanes conns req/s p50_ms p99_ms batched
+  stop_gateway gateway
+  for n in $LANES_SWEEP; do
+    export PREDICT_BATCH_LANES=$n
+    start_gateway gateway "$server_url/bench_gateway" "${PREDICT_THREADS:-}"
+    for c in 8 32 64; do
+      run "lanes,$n,$c" run_wrk "gateway-l$n" gateway "$c"
+      read -r rps p50 p99 _ _ _ _ _ batched <<<"${result[lanes,$n,$c]}"
+      printf '%8s %5s %9s %8s %8s %10s\n' "$n" "$c" "$rps" "$p50" "$p99" "$batched"
+    done
+    stop_gateway gateway
+  done
+  unset PREDICT_BATCH_LANES
+  start_gateway gateway "$server_url/bench_gateway" "${PREDICT_THREADS:-}"
+fi
 
 # ---------- optional: the gateway's worker count
 

@@ -88,6 +88,8 @@ static const setting settings[] = {
 	"PostgreSQL only: most POST /predict requests one statement and one commit\n"
 	"                               store, when several are waiting for the database\n"
 	"                               (default 64; 1: one statement per request)"},
+	{"PREDICT_BATCH_LANES", "--batch-lanes", "N", SETTING_UINT, 1, 64,
+	"PostgreSQL only: how many such statements run at once (default 2)"},
 	{"PREDICT_PREPARED_STATEMENTS", "--prepared-statements", "WHEN", SETTING_STRING, 0, 0,
 	"PostgreSQL only: on (named prepared statements), off (unnamed: for a pooler\n"
 	"                               in transaction mode, such as PgBouncer), or auto (default:\n"
@@ -189,6 +191,8 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 	}
 	else if (strcmp(s->env, "PREDICT_BATCH") == 0)
 		cfg->batch = (unsigned) v;
+	else if (strcmp(s->env, "PREDICT_BATCH_LANES") == 0)
+		cfg->batch_lanes = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_THREADS") == 0)
 		cfg->threads = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_DB_CONNECTIONS") == 0)
@@ -354,6 +358,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	cfg->host = "0.0.0.0";
 	cfg->port = 5000;
 	cfg->batch = 64;
+	cfg->batch_lanes = 2;
 	cfg->max_body = 64 * 1024;
 	cfg->max_connections = 1000;
 	cfg->idle_timeout = 60;

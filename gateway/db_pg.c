@@ -1153,9 +1153,6 @@ typedef struct predict_call
 static group predict_group;
 static int	predict_batch_max = 1;	/* PREDICT_BATCH */
 
-/* The lanes: batches running at once. See docs/http-api.md for the measurements. */
-#define PREDICT_LANES 2
-
 static void
 shared_release(shared_result *shared)
 {
@@ -1561,7 +1558,7 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 	atomic_store(&unnamed_statements, strcmp(cfg->prepared_statements, "off") == 0);
 	pool_init(&primary, cfg->database_url, (int) cfg->db_connections);
 	predict_batch_max = (int) cfg->batch;
-	group_init(&predict_group, PREDICT_LANES, predict_batch_max, run_batch, NULL);
+	group_init(&predict_group, (int) cfg->batch_lanes, predict_batch_max, run_batch, NULL);
 	if (cfg->read_database_url != NULL)
 		pool_init(&replica, cfg->read_database_url, (int) cfg->db_connections);
 	return true;
