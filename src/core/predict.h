@@ -222,6 +222,9 @@ predict_status predict_set_error(predict_error *err, predict_status status,
 /* x as PostgreSQL prints a float8: shortest digits ("0.1", "1e+15", "5e-324", "Infinity"). */
 void		predict_format_number(char *buf, size_t size, double x);
 
+/* x as printf's "%.17g" writes it, into buf of at least 32 bytes (the CLI's probabilities). */
+void		predict_format_g17(char *buf, double x);
+
 /* Write the bytes of s (len) as a short, printable, quoted excerpt into buf. */
 void		predict_quote(char *buf, size_t size, const char *s, size_t len);
 
