@@ -183,7 +183,8 @@ bool		predict_model_classify(const predict_model *model, double proba);
 
 /*
  * Parse a JSON observation (an object; len bytes, at most
- * PREDICT_MAX_OBSERVATION_BYTES) with cJSON and score it. values is
+ * PREDICT_MAX_OBSERVATION_BYTES) and score it: the text is accepted and
+ * refused as cJSON accepts and refuses it (observation.c). values is
  * scratch space of predict_model_ncolumns entries owned by the caller.
  * Used by the hosts that receive JSON text (the CLI, SQLite).
  */
