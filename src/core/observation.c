@@ -510,27 +510,28 @@ scan_value(json_scan *sc, predict_value *out)
 	if (out == NULL)
 		out = &ignored;
 	memset(out, 0, sizeof(*out));
-	if (can_read(sc, 4) && memcmp(sc->text + sc->offset, "null", 4) == 0)
+	if (!can_access(sc, 0))
+		return false;
+	/* cJSON tries the literals first; only their first letters can match */
+	c = at(sc);
+	if (c == 'n' && can_read(sc, 4) && memcmp(sc->text + sc->offset, "null", 4) == 0)
 	{
 		sc->offset += 4;
 		return true;
 	}
-	if (can_read(sc, 5) && memcmp(sc->text + sc->offset, "false", 5) == 0)
+	if (c == 'f' && can_read(sc, 5) && memcmp(sc->text + sc->offset, "false", 5) == 0)
 	{
 		out->kind = PREDICT_VALUE_BOOL;
 		sc->offset += 5;
 		return true;
 	}
-	if (can_read(sc, 4) && memcmp(sc->text + sc->offset, "true", 4) == 0)
+	if (c == 't' && can_read(sc, 4) && memcmp(sc->text + sc->offset, "true", 4) == 0)
 	{
 		out->kind = PREDICT_VALUE_BOOL;
 		out->number = 1.0;
 		sc->offset += 4;
 		return true;
 	}
-	if (!can_access(sc, 0))
-		return false;
-	c = at(sc);
 	if (c == '"')
 	{
 		out->kind = PREDICT_VALUE_STRING;
