@@ -120,11 +120,15 @@ build/asan/predict-score: src/cli/predict_score.c $(CORE_SRCS) $(CORE_HDRS)
 FUZZ_TARGETS = $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-build/fuzz/%: test/fuzz/%.c test/unit/fixtures.c $(CORE_SRCS) $(CORE_HDRS)
+# The targets share the fixtures and the cJSON reader of observations kept
+# as the scanner's reference (test/unit/reference_observation.c).
+FUZZ_SHARED = test/unit/fixtures.c test/unit/reference_observation.c
+
+build/fuzz/%: test/fuzz/%.c $(FUZZ_SHARED) $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p build/fuzz
 	clang -std=gnu11 -O1 -g -ffp-contract=off -Wall -Wextra -Werror -Isrc/core \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< test/unit/fixtures.c $(CORE_SRCS) $(PREDICT_LDLIBS)
+		-o $@ $< $(FUZZ_SHARED) $(CORE_SRCS) $(PREDICT_LDLIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) test/run-fuzz $(FUZZ_TARGETS)

@@ -16,8 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "predict.h"
 
 #define READ_CHUNK ((size_t) 1 << 20)
@@ -125,77 +123,6 @@ write_error(FILE *out, const char *message)
 	fputs("\"}\n", out);
 }
 
-/*
- * cJSON allocates every node of an observation with malloc; here, where the
- * process is ours and single-threaded, those allocations come from a bump
- * arena that is reset after each line instead. Allocations that do not fit
- * go to malloc and are released at the reset.
- */
-#define ARENA_SIZE ((size_t) 1 << 20)
-
-static struct
-{
-	char	   *base;
-	size_t		used;
-	void	  **overflow;
-	size_t		noverflow;
-	size_t		overflow_cap;
-}			line_arena;
-
-static void *
-line_arena_alloc(size_t size)
-{
-	void	   *p;
-
-	size = (size + 15) & ~(size_t) 15;
-	if (line_arena.base != NULL && ARENA_SIZE - line_arena.used >= size)
-	{
-		p = line_arena.base + line_arena.used;
-		line_arena.used += size;
-		return p;
-	}
-	if (line_arena.noverflow == line_arena.overflow_cap)
-	{
-		size_t		cap = line_arena.overflow_cap ? 2 * line_arena.overflow_cap : 64;
-		void	  **bigger = realloc(line_arena.overflow, cap * sizeof(void *));
-
-		if (bigger == NULL)
-			return NULL;
-		line_arena.overflow = bigger;
-		line_arena.overflow_cap = cap;
-	}
-	if ((p = malloc(size)) != NULL)
-		line_arena.overflow[line_arena.noverflow++] = p;
-	return p;
-}
-
-static void
-line_arena_free(void *pointer)
-{
-	(void) pointer;				/* released by line_arena_reset */
-}
-
-static void
-line_arena_reset(void)
-{
-	for (size_t i = 0; i < line_arena.noverflow; i++)
-		free(line_arena.overflow[i]);
-	line_arena.noverflow = 0;
-	line_arena.used = 0;
-}
-
-/* Route cJSON's allocations to the arena (after the model is loaded). */
-static bool
-line_arena_install(void)
-{
-	cJSON_Hooks hooks = {line_arena_alloc, line_arena_free};
-
-	if ((line_arena.base = malloc(ARENA_SIZE)) == NULL)
-		return false;
-	cJSON_InitHooks(&hooks);
-	return true;
-}
-
 typedef struct scorer
 {
 	const predict_model *model;
@@ -211,21 +138,27 @@ score_line(scorer *sc, const char *line, size_t len)
 	predict_status status;
 	double		proba;
 	bool		predicted;
-	char		number[32];
+	static const char true_tail[] = ", \"predicted_class\": true}\n";
+	static const char false_tail[] = ", \"predicted_class\": false}\n";
+	char		out[48] = "{\"proba\": ";
+	size_t		n = strlen(out);
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	status = predict_score_json_class(sc->model, line, len, sc->values, &proba, &predicted, &err);
-	line_arena_reset();
 	if (status != PREDICT_OK)
 	{
 		write_error(sc->out, err.message);
 		sc->failed++;
 		return;
 	}
-	snprintf(number, sizeof(number), "%.17g", proba);
-	fprintf(sc->out, "{\"proba\": %s, \"predicted_class\": %s}\n", number,
-			predicted ? "true" : "false");
+	predict_format_g17(out + n, proba);
+	n += strlen(out + n);
+	fwrite_unlocked(out, 1, n, sc->out);
+	if (predicted)
+		fwrite_unlocked(true_tail, 1, sizeof(true_tail) - 1, sc->out);
+	else
+		fwrite_unlocked(false_tail, 1, sizeof(false_tail) - 1, sc->out);
 }
 
 /*
@@ -394,7 +327,7 @@ main(int argc, char **argv)
 	sc.model = model;
 	sc.out = stdout;
 	sc.values = calloc(predict_model_ncolumns(model), sizeof(predict_value));
-	if (sc.values == NULL || !line_arena_install())
+	if (sc.values == NULL)
 	{
 		fprintf(stderr, "predict-score: out of memory\n");
 		return 2;
@@ -412,9 +345,6 @@ main(int argc, char **argv)
 	if (in != stdin)
 		fclose(in);
 	free(sc.values);
-	line_arena_reset();
-	free(line_arena.overflow);
-	free(line_arena.base);
 	predict_model_free(model);
 	return status;
 }

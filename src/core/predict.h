@@ -183,7 +183,8 @@ bool		predict_model_classify(const predict_model *model, double proba);
 
 /*
  * Parse a JSON observation (an object; len bytes, at most
- * PREDICT_MAX_OBSERVATION_BYTES) with cJSON and score it. values is
+ * PREDICT_MAX_OBSERVATION_BYTES) and score it: the text is accepted and
+ * refused as cJSON accepts and refuses it (observation.c). values is
  * scratch space of predict_model_ncolumns entries owned by the caller.
  * Used by the hosts that receive JSON text (the CLI, SQLite).
  */
@@ -221,6 +222,9 @@ predict_status predict_set_error(predict_error *err, predict_status status,
 
 /* x as PostgreSQL prints a float8: shortest digits ("0.1", "1e+15", "5e-324", "Infinity"). */
 void		predict_format_number(char *buf, size_t size, double x);
+
+/* x as printf's "%.17g" writes it, into buf of at least 32 bytes (the CLI's probabilities). */
+void		predict_format_g17(char *buf, double x);
 
 /* Write the bytes of s (len) as a short, printable, quoted excerpt into buf. */
 void		predict_quote(char *buf, size_t size, const char *s, size_t len);

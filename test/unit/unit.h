@@ -38,6 +38,24 @@ extern const char adaboost_estimator[];
 /* base_model with its estimator object replaced (caller frees). */
 char	   *unit_with_estimator(const char *estimator);
 
+/*
+ * The cJSON reader of observations that src/core/observation.c replaced
+ * (reference_observation.c); the caller deletes *tree.
+ */
+struct cJSON;
+predict_status reference_read_observation(const predict_model *model, const char *json,
+										  size_t len, predict_value *values,
+										  struct cJSON **tree, predict_error *err);
+
+/*
+ * Whether read_observation and the cJSON reader give the same status and
+ * message, or the same values; if not, *why says how they differ.
+ */
+bool		readers_agree(const predict_model *model, const char *json, size_t len,
+						  char *why, size_t size);
+
+void		observation_tests(void);
+void		format_g17_tests(void);
 void		loader_tests(void);
 void		score_tests(void);
 void		tree_loader_tests(void);

@@ -82,6 +82,8 @@ expect_load(const char *name, const char *text)
 int
 main(void)
 {
+	observation_tests();
+	format_g17_tests();
 	loader_tests();
 	score_tests();
 	tree_loader_tests();
