@@ -2653,6 +2653,8 @@ emit_inline_guard(codegen *cg, uint32_t col, size_t b, const double *bounds)
  * What block b adds to the decision function, as the scorer computes it,
  * reading the column once: a missing number is imputed by coalesce, a
  * missing string looked up under key "m" (the strings' keys start with s).
+ * The guard has let through numbers within bounds, and missing values
+ * where imputed, only.
  */
 static void
 emit_inline_term(codegen *cg, size_t b)
@@ -2668,12 +2670,9 @@ emit_inline_term(codegen *cg, size_t b)
 	{
 		double		term;
 
+		/* ->> gives numeric_out's text, which numeric_float8 reads too; null if missing */
 		sql_append(out, "%s(((", impute != NULL ? "coalesce(" : "");
-		if (impute != NULL)
-			sql_append(out, "NULLIF(");
-		inline_value(cg, blk->column, "->");
-		if (impute != NULL)
-			sql_append(out, ", 'null'::jsonb)");
+		inline_value(cg, blk->column, "->>");
 		sql_append(out, "::float8");
 		if (other != NULL && other->has_center)
 		{
