@@ -2427,17 +2427,23 @@ inline_one_hot_block(const predict_model *model, const block *blk, const step **
 	return true;
 }
 
+/* The feature that category k (or -1, unknown) makes hot, or -1 for none. */
+static long
+one_hot_feature(const step *hot, long k)
+{
+	if (k < 0 || k == hot->drop)
+		return -1;
+	return hot->drop >= 0 && k > hot->drop ? k - 1 : k;
+}
+
 /* What category k (or -1, unknown) adds to the decision function. */
 static double
 one_hot_term(const block *blk, const double *coef, const step *hot, long k)
 {
-	long		j = k;
+	long		j = one_hot_feature(hot, k);
 
-	if (k < 0 || k == hot->drop)
-		return 0.0;				/* d + 0.0 is d but for -0.0, which expit reads as 0.0 */
-	if (hot->drop >= 0 && k > hot->drop)
-		j = k - 1;
-	return coef[j] * blk->on_values[j];
+	/* d + 0.0 is d but for -0.0, which expit reads as 0.0 */
+	return j < 0 ? 0.0 : coef[j] * blk->on_values[j];
 }
 
 /* The category of a missing value: the imputed string's, or the table's own, or -1. */
@@ -2550,8 +2556,12 @@ inline_bounds(const predict_model *model, const bool *read_at, double *bounds)
 			numbers++;
 		else if (inline_one_hot_block(model, blk, &impute, &other))
 		{
-			double		largest = fabs(one_hot_term(blk, coef, other, one_hot_missing(impute, other)));
+			double		largest;
 
+			if (one_hot_feature(other, one_hot_missing(impute, other)) >= (long) blk->width ||
+				one_hot_feature(other, (long) other->table->count - 1) >= (long) blk->width)
+				return false;	/* not a model the loader makes */
+			largest = fabs(one_hot_term(blk, coef, other, one_hot_missing(impute, other)));
 			for (size_t k = 0; k < other->table->count; k++)
 				largest = fmax(largest, fabs(one_hot_term(blk, coef, other, (long) k)));
 			if (!isfinite(largest))
