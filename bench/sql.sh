@@ -3,6 +3,7 @@
 # any in-database scorer and against PL/Python + scikit-learn.
 #
 #   bench/sql.sh [--rows N] [--sample N] [--runs N]
+#   bench/sql.sh --managed [--rows N] [--runs N]
 #
 # Trains the tutorial's Titanic pipeline (models/train_titanic.py on the
 # Titanic CSV, or its synthetic stand-in when $TITANIC_CSV is absent),
@@ -18,20 +19,30 @@
 # then bulk logging: INSERT INTO predictions (observation_id, observation)
 # SELECT ... of every row (the trigger scores each), against the same INSERT
 # into a copy of the table without triggers. Prints rows/s and the ratios
-# against the targets of issue 3. Not part of `make test`.
+# against the targets of issue 3.
+#
+# With --managed (default 200,000 rows): the same table in a second database
+# of the cluster with managed mode's schema (the gateway's, the model
+# compiled to SQL as the gateway deploys it), and SELECT
+# sum(predict_proba(obs)) FROM t timed in each database in turn, one worker,
+# best of --runs (default 5): rows/s of each, the ratio, and whether managed
+# mode is within 3x of the extension (issue 19). Not part of `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 PYTHON=${PYTHON:-/usr/bin/python3}
-rows=1000000 sample=2000 runs=3
+rows= sample=2000 runs= managed=
 while [ $# -gt 0 ]; do
   case $1 in
+    --managed) managed=1; shift ;;
     --rows) rows=$2; shift 2 ;;
     --sample) sample=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
-    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,31p' "$0" >&2; exit 2 ;;
   esac
 done
+rows=${rows:-${managed:+200000}} runs=${runs:-${managed:+5}}
+rows=${rows:-1000000} runs=${runs:-3}
 echo "== build, and install into the tree's temporary install (make temp-install)"
 make --no-print-directory -s temp-install
 
@@ -74,6 +85,61 @@ EOF
 chmod 644 "$peer"/*
 
 psql() { command psql -X -v ON_ERROR_STOP=1 -q "$@"; }
+
+# Best wall-clock time in seconds of a query, run $runs times in one session.
+best() {
+  local settings=$1 query=$2 n=${3:-$runs}
+  { echo "$settings"; echo '\timing on'; for _ in $(seq "$n"); do echo "$query"; done; } |
+    psql -At | awk '/^Time: / { t = $2 / 1000; if (best == "" || t < best) best = t } END { printf "%.4f\n", best }'
+}
+smaller() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }
+
+if [ -n "$managed" ]; then
+  "$PYTHON" -c "import sys; sys.path.insert(0, 'test'); from managed_sql import managed_schema_sql; print(managed_schema_sql())" \
+    > "$peer/managed.sql"
+  bin/predict-score --model "$peer/titanic.json" --sql > "$peer/compiled.sql"
+  psql -c "CREATE DATABASE managed"
+  psql -d postgres <<EOF
+CREATE EXTENSION predict;
+\set model \`cat $peer/titanic.json\`
+SELECT predict_deploy('titanic', :'model') \g /dev/null
+EOF
+  psql -d managed -f "$peer/managed.sql"
+  psql -d managed <<EOF
+\set model \`cat $peer/titanic.json\`
+\set compiled \`cat $peer/compiled.sql\`
+SELECT predict_internal.deploy_compiled('titanic', :'model', :'compiled') \g /dev/null
+EOF
+  for db in postgres managed; do
+    psql -d $db <<EOF
+CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY, obs jsonb NOT NULL);
+\copy t (obs) FROM '$peer/rows.jsonl' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02')
+VACUUM (ANALYZE, FREEZE) t;
+EOF
+  done
+  query="SELECT sum(predict_proba(obs)) FROM t;"
+  echo "== $query in each database in turn, one worker, best of $runs"
+  echo "   ($(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores)"
+  PGDATABASE=postgres best "" "$query" 1 >/dev/null; PGDATABASE=managed best "" "$query" 1 >/dev/null  # warm up
+  ext= man=
+  for _ in $(seq "$runs"); do
+    ext=$(smaller "$ext" "$(PGDATABASE=postgres best "" "$query" 1)")
+    man=$(smaller "$man" "$(PGDATABASE=managed best "" "$query" 1)")
+  done
+  sums="$(psql -d postgres -At -c "SELECT sum(predict_proba(obs))::text FROM t") $(psql -d managed -At -c "SELECT sum(predict_proba(obs))::text FROM t")"
+  "$PYTHON" - "$rows" "$ext" "$man" $sums <<'EOF'
+import sys
+rows, ext, man = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+same = sys.argv[4] == sys.argv[5]
+print("%-40s %10s %14s" % ("", "seconds", "rows/s"))
+print("%-40s %10.3f %14s" % ("extension", ext, "{:,.0f}".format(rows / ext)))
+print("%-40s %10.3f %14s" % ("managed mode", man, "{:,.0f}".format(rows / man)))
+print("managed / extension time: %.2fx; sums %s" % (man / ext, "equal (%s)" % sys.argv[4] if same else
+                                                     "DIFFER: %s and %s" % (sys.argv[4], sys.argv[5])))
+print("%s: managed mode within 3x of the extension" % ("PASS" if man <= 3 * ext and same else "MISS"))
+EOF
+  exit 0
+fi
 psql <<EOF
 CREATE EXTENSION predict;
 CREATE EXTENSION plpython3u;
@@ -117,12 +183,6 @@ return (float(proba.sum()), t1 - t0, t2 - t1, t3 - t2)
 EOF
 echo "   $(psql -At -c "SELECT count(*) || ' rows, ' || pg_size_pretty(pg_total_relation_size('t')) FROM t")"
 
-# Best wall-clock time in seconds of a query, run $runs times in one session.
-best() {
-  local settings=$1 query=$2 n=${3:-$runs}
-  { echo "$settings"; echo '\timing on'; for _ in $(seq "$n"); do echo "$query"; done; } |
-    psql -At | awk '/^Time: / { t = $2 / 1000; if (best == "" || t < best) best = t } END { printf "%.4f\n", best }'
-}
 serial="SET max_parallel_workers_per_gather = 0;"
 parallel="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
 fields="num_nonnulls(obs->>'Pclass', obs->>'Sex', obs->>'Age', obs->>'SibSp', obs->>'Parch', obs->>'Fare', obs->>'Cabin', obs->>'Embarked')"
@@ -157,7 +217,6 @@ EOF
 
 echo "== bulk logging: INSERT INTO predictions (observation_id, observation) SELECT ... ($rows rows, best of $runs)"
 psql -c "CREATE TABLE plain (LIKE predictions INCLUDING ALL)"
-smaller() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }
 t_log= t_plain=
 for _ in $(seq "$runs"); do
   psql -c "TRUNCATE predictions, plain" -c "CHECKPOINT"

@@ -37,7 +37,7 @@
 #include "registry_errors.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
-#define MANAGED_SCHEMA_VERSION "1.5"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
+#define MANAGED_SCHEMA_VERSION "1.6"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
 #define EXTENSION_VERSION "1.3"			/* predict.control's default_version */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 
@@ -318,26 +318,20 @@ run_managed_script(pg_target *t, const char *script, char *why, size_t size, cha
 
 static bool compile_model(pg_target *t, const char *path, const char *text, size_t len,
 						  predict_model **model, char **compiled, char *msg, size_t size);
+static long version_number(const char *v);
 
 /*
- * A 1.0 managed schema kept its internal functions and scorers in the
- * tables' schema: move to 1.1 (src/managed/sql/managed--1.0--1.1.sql, then every
- * stored version compiled again into predict_internal), in the set-up's
- * transaction. False with why and sqlstate when the server refused.
+ * Compile every stored version again and install its scorers into
+ * predict_internal (a migration: the scorers of this gateway's code
+ * generator replace the older ones). False with the message in msg.
  */
 static bool
-migrate_managed_1_0(pg_target *t, char *why, size_t size, char sqlstate[6], char *msg, size_t msgsize)
+recompile_scorers(pg_target *t, char *msg, size_t msgsize)
 {
 	char		sql[512];
 	PGresult   *res;
 	bool		ok = true;
 
-	PQclear(PQexec(t->conn, "SAVEPOINT predict_migrate"));
-	if (!run_managed_script(t, managed_upgrade_1_0_sql, why, size, sqlstate))
-	{
-		PQclear(PQexec(t->conn, "ROLLBACK TO SAVEPOINT predict_migrate"));
-		return false;
-	}
 	snprintf(sql, sizeof(sql), "SELECT name, version::text, model::text FROM %s.predict_model_versions "
 			 "ORDER BY name, version", t->schema);
 	res = setup_exec(t->conn, sql, 0, NULL, msg, msgsize, "cannot read the model registry", "");
@@ -368,7 +362,25 @@ migrate_managed_1_0(pg_target *t, char *why, size_t size, char sqlstate[6], char
 	if (res == NULL)
 		ok = false;
 	PQclear(res);
-	if (!ok)
+	return ok;
+}
+
+/*
+ * A 1.0 managed schema kept its internal functions and scorers in the
+ * tables' schema: move to 1.1 (src/managed/sql/managed--1.0--1.1.sql, then every
+ * stored version compiled again into predict_internal), in the set-up's
+ * transaction. False with why and sqlstate when the server refused.
+ */
+static bool
+migrate_managed_1_0(pg_target *t, char *why, size_t size, char sqlstate[6], char *msg, size_t msgsize)
+{
+	PQclear(PQexec(t->conn, "SAVEPOINT predict_migrate"));
+	if (!run_managed_script(t, managed_upgrade_1_0_sql, why, size, sqlstate))
+	{
+		PQclear(PQexec(t->conn, "ROLLBACK TO SAVEPOINT predict_migrate"));
+		return false;
+	}
+	if (!recompile_scorers(t, msg, msgsize))
 	{
 		PQclear(PQexec(t->conn, "ROLLBACK TO SAVEPOINT predict_migrate"));
 		snprintf(why, size, "%s", msg);
@@ -381,8 +393,9 @@ migrate_managed_1_0(pg_target *t, char *why, size_t size, char sqlstate[6], char
 
 /*
  * A managed schema of 1.1 or later differs from this gateway's only in its
- * functions: create them again (managed_upgrade_1_1_sql), in a savepoint of
- * the set-up's transaction. A role that may not (not the schema's owner)
+ * functions: create them again (managed_upgrade_1_1_sql), and before 1.6
+ * (whose versions have inlinable scorers too) every version's scorers, in
+ * a savepoint of the set-up's transaction. A role that may not (not the schema's owner)
  * is served by the functions there are, as with a 1.0 schema it cannot
  * migrate.
  */
@@ -395,7 +408,8 @@ migrate_managed_functions(pg_target *t, const char *version, char *msg, size_t s
 	if (t->read_only)
 		return true;
 	PQclear(PQexec(t->conn, "SAVEPOINT predict_migrate"));
-	if (run_managed_script(t, managed_upgrade_1_1_sql, why, sizeof(why), sqlstate))
+	if (run_managed_script(t, managed_upgrade_1_1_sql, why, sizeof(why), sqlstate) &&
+		(version_number(version) >= 1006 || recompile_scorers(t, why, sizeof(why))))
 	{
 		PQclear(PQexec(t->conn, "RELEASE SAVEPOINT predict_migrate"));
 		log_info("migrated the managed predict schema from %s to " MANAGED_SCHEMA_VERSION, version);

@@ -148,6 +148,19 @@ json_string_body(sql_buffer *buf, const char *s, size_t len)
 }
 
 /*
+ * For "x op c" (op * or /): below tiny and above big, |x| takes
+ * sql_safe_op's helpers; in between, the plain operator gives C's result.
+ */
+static void
+safe_op_bounds(char op, double c, double *tiny, double *big)
+{
+	double		a = fabs(c);
+
+	*tiny = op == '*' ? 1e-290 / fmin(a, 1.0) : 1e-290 * fmax(a, 1.0);
+	*big = op == '*' ? 1e290 / fmax(a, 1.0) : 1e290 * fmin(a, 1.0);
+}
+
+/*
  * "var op c" for a constant c (op one of + - * /) with C's result where
  * PostgreSQL's checked float8 operators raise: below the thresholds where a
  * product or quotient could underflow to zero, and above those where a
@@ -159,7 +172,8 @@ json_string_body(sql_buffer *buf, const char *s, size_t len)
 static void
 sql_safe_op(sql_buffer *buf, const char *helpers, const char *var, char op, double c)
 {
-	double		a = fabs(c);
+	double		tiny;
+	double		big;
 
 	if (op == '+' || op == '-')
 	{
@@ -176,12 +190,11 @@ sql_safe_op(sql_buffer *buf, const char *helpers, const char *var, char op, doub
 		sql_number(buf, c);
 		return;
 	}
-	sql_append(buf, "CASE WHEN abs(%s) < %.17g THEN %s.%s(%s, ", var,
-			   op == '*' ? 1e-290 / fmin(a, 1.0) : 1e-290 * fmax(a, 1.0),
+	safe_op_bounds(op, c, &tiny, &big);
+	sql_append(buf, "CASE WHEN abs(%s) < %.17g THEN %s.%s(%s, ", var, tiny,
 			   helpers, op == '*' ? "tiny_product" : "tiny_quotient", var);
 	sql_number(buf, c);
-	sql_append(buf, ") WHEN abs(%s) > %.17g THEN %s.%s(%s, ", var,
-			   op == '*' ? 1e290 / fmax(a, 1.0) : 1e290 * fmin(a, 1.0),
+	sql_append(buf, ") WHEN abs(%s) > %.17g THEN %s.%s(%s, ", var, big,
 			   helpers, op == '*' ? "big_product" : "big_quotient", var);
 	sql_number(buf, c);
 	sql_append(buf, ") ELSE %s %c ", var, op);
@@ -405,6 +418,34 @@ emit_fail(codegen *cg, uint32_t col, const char *message)
 	sql_append(cg->out, " || ': %s');", message);
 }
 
+/*
+ * A jsonb map from the strings of table to their indexes, counted from
+ * base; with missing, the keys are the strings after an "s", and key "m"
+ * is missing's, the next index.
+ */
+static void
+sql_category_map(sql_buffer *out, const category_table *table, size_t base, bool missing)
+{
+	sql_buffer	map = {0};
+
+	sql_append(&map, "{");
+	for (size_t i = 0; i < table->count; i++)
+	{
+		sql_append(&map, "%s\"%s", i ? "," : "", missing ? "s" : "");
+		json_string_body(&map, table->strings[i], table->lengths[i]);
+		sql_append(&map, "\":%zu", base + i);
+	}
+	if (missing)
+		sql_append(&map, ",\"m\":%zu", base + table->count);
+	sql_append(&map, "}");
+	if (map.failed)
+		out->failed = true;
+	else
+		sql_string(out, map.data, map.len);
+	free(map.data);
+	sql_append(out, "::jsonb");
+}
+
 /* k := the category index of the cell (s, x) in table, or NULL if unknown. */
 static void
 emit_category_lookup(codegen *cg, const category_table *table)
@@ -426,24 +467,8 @@ emit_category_lookup(codegen *cg, const category_table *table)
 		return;
 	}
 	sql_append(out, ";\n    ELSIF s IS NULL THEN k := NULL;\n    ELSE k := (");
-	{
-		sql_buffer	map = {0};
-
-		sql_append(&map, "{");
-		for (size_t i = 0; i < table->count; i++)
-		{
-			sql_append(&map, "%s\"", i ? "," : "");
-			json_string_body(&map, table->strings[i], table->lengths[i]);
-			sql_append(&map, "\":%zu", i);
-		}
-		sql_append(&map, "}");
-		if (map.failed)
-			out->failed = true;
-		else
-			sql_string(out, map.data, map.len);
-		free(map.data);
-	}
-	sql_append(out, "::jsonb ->> s)::integer;\n    END IF;\n");
+	sql_category_map(out, table, 0, false);
+	sql_append(out, " ->> s)::integer;\n    END IF;\n");
 }
 
 static void
@@ -2343,6 +2368,418 @@ emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret
 	cg->decision = outer_decision;
 }
 
+/* ---------- the inlinable scorer ---------- */
+
+/*
+ * The PL/pgSQL scorer runs some sixty statements a row, and PL/pgSQL is
+ * slow at that. For the common pipeline (a logistic regression over
+ * imputed, standardized numbers and one-hot encoded strings) its arithmetic
+ * is also written as one SQL expression, the body of a LANGUAGE sql
+ * function, <function>_inline, that the planner inlines into the query
+ * that calls it. A guard admits the rows on which that expression performs
+ * exactly the PL/pgSQL scorer's float8 operations, in the same order, and
+ * takes none of its helpers' branches: objects whose numbers are within
+ * bounds chosen here (no step can overflow or underflow, and the decision
+ * function stays within +-INLINE_DECISION, where expit needs no guard),
+ * missing only where an imputer fills them, and whose one-hot columns hold
+ * strings or nothing. Every other row, and every other model, goes to the
+ * PL/pgSQL scorer, which has the checks and the messages.
+ */
+#define INLINE_DECISION 600.0
+#define INLINE_TINY 1e-200		/* nonzero numbers closer to 0 take the PL/pgSQL scorer */
+#define INLINE_HUGE 1e100
+
+/* A number block: [impute (a number)] [standardize], then its coefficient. */
+static bool
+inline_number_block(const predict_model *model, const block *blk, const step **impute,
+					const step **scale)
+{
+	const step *st = &model->steps[blk->first_step];
+	uint32_t	i = 0;
+
+	*impute = *scale = NULL;
+	if (blk->one_hot || blk->width != 1 || !model->columns[blk->column].numeric)
+		return false;
+	if (i < blk->nsteps && st[i].type == STEP_IMPUTE && st[i].string == NULL)
+		*impute = &st[i++];
+	if (i < blk->nsteps && st[i].type == STEP_STANDARDIZE)
+		*scale = &st[i++];
+	return i == blk->nsteps;
+}
+
+/* A string block: [impute (a string)] one_hot of strings, off values zero. */
+static bool
+inline_one_hot_block(const predict_model *model, const block *blk, const step **impute,
+					 const step **hot)
+{
+	const step *st = &model->steps[blk->first_step];
+	uint32_t	i = 0;
+
+	*impute = *hot = NULL;
+	if (!blk->one_hot || !blk->off_all_zero || model->columns[blk->column].numeric)
+		return false;
+	if (i < blk->nsteps && st[i].type == STEP_IMPUTE && st[i].string != NULL)
+		*impute = &st[i++];
+	if (i + 1 != blk->nsteps || st[i].type != STEP_ONE_HOT || st[i].groups != NULL ||
+		st[i].table->numeric)
+		return false;
+	*hot = &st[i];
+	return true;
+}
+
+/* The feature that category k (or -1, unknown) makes hot, or -1 for none. */
+static long
+one_hot_feature(const step *hot, long k)
+{
+	if (k < 0 || k == hot->drop)
+		return -1;
+	return hot->drop >= 0 && k > hot->drop ? k - 1 : k;
+}
+
+/* What category k (or -1, unknown) adds to the decision function. */
+static double
+one_hot_term(const block *blk, const double *coef, const step *hot, long k)
+{
+	long		j = one_hot_feature(hot, k);
+
+	/* d + 0.0 is d but for -0.0, which expit reads as 0.0 */
+	return j < 0 ? 0.0 : coef[j] * blk->on_values[j];
+}
+
+/* The category of a missing value: the imputed string's, or the table's own, or -1. */
+static long
+one_hot_missing(const step *impute, const step *hot)
+{
+	if (impute != NULL)
+		return category_find_string(hot->table, impute->string, impute->string_length);
+	return hot->table->missing_index;
+}
+
+/* Whether the plain "x op c" is sql_safe_op's result for every |x| in {0} and [lo, hi]. */
+static bool
+plain_op_for(char op, double c, double lo, double hi)
+{
+	double		tiny;
+	double		big;
+
+	if (op == '+' || op == '-')
+		return hi <= 8e307;
+	if (op == '*' && c == 0)
+		return true;
+	safe_op_bounds(op, c, &tiny, &big);
+	return lo >= tiny && hi <= big;
+}
+
+/*
+ * Whether the plain operations of a number block are the PL/pgSQL scorer's
+ * for every input in {0} and +-[lo, hi]: the range of the nonzero values
+ * followed through each step (a difference of two doubles that is not 0 is
+ * at least 2^-54 times the smaller one).
+ */
+static bool
+inline_number_plain(const step *scale, double coef, double lo, double hi)
+{
+	if (scale != NULL && scale->has_center)
+	{
+		if (!plain_op_for('-', scale->a, lo, hi))
+			return false;
+		hi += fabs(scale->a);
+		if (scale->a != 0)
+			lo = fmin(lo, fabs(scale->a)) * 0x1p-54;
+	}
+	if (scale != NULL && scale->has_scale)
+	{
+		if (!plain_op_for('/', scale->b, lo, hi))
+			return false;
+		hi = hi / fabs(scale->b) * 2;
+		lo = lo / fabs(scale->b) / 2;
+	}
+	return plain_op_for('*', coef, lo, hi);
+}
+
+/* The term of an imputed value, computed as the scorer computes it; false if a step is not plain. */
+static bool
+inline_imputed_term(const step *impute, const step *scale, double coef, double *term)
+{
+	double		x = impute->a;
+
+	if (!isfinite(x))
+		return false;
+	if (scale != NULL && scale->has_center)
+	{
+		if (!plain_op_for('-', scale->a, fabs(x), fabs(x)))
+			return false;
+		x = x - scale->a;
+	}
+	if (scale != NULL && scale->has_scale)
+	{
+		if (x != 0 && !plain_op_for('/', scale->b, fabs(x), fabs(x)))
+			return false;
+		x = x / scale->b;
+	}
+	if (!isfinite(x) || (x != 0 && !plain_op_for('*', coef, fabs(x), fabs(x))))
+		return false;
+	*term = x * coef;
+	return isfinite(*term);
+}
+
+/*
+ * The bound on the inputs of each number block (bounds[b]), or false when
+ * the model has no inline expression: its decision function's constant
+ * terms at most, the rest of INLINE_DECISION shared among the number
+ * blocks.
+ */
+static bool
+inline_bounds(const predict_model *model, const bool *read_at, double *bounds)
+{
+	const estimator *est = &model->estimator;
+	double		fixed = fabs(est->intercept);
+	size_t		numbers = 0;
+	double		share;
+
+	if (model->stage != NULL || est->type != ESTIMATOR_LOGISTIC_REGRESSION ||
+		est->link != LINK_LOGISTIC || !isfinite(est->intercept))
+		return false;
+	for (size_t c = 0; c < model->ncolumns; c++)
+		if (model->columns[c].categories != NULL || model->columns[c].values != COLUMN_VALUES_ANY)
+			return false;
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		const double *coef = est->coef + blk->first_feature;
+		const step *impute;
+		const step *other;
+
+		if (!read_at[b])
+			return false;		/* a column read by two blocks */
+		if (inline_number_block(model, blk, &impute, &other))
+			numbers++;
+		else if (inline_one_hot_block(model, blk, &impute, &other))
+		{
+			double		largest;
+
+			if (one_hot_feature(other, one_hot_missing(impute, other)) >= (long) blk->width ||
+				one_hot_feature(other, (long) other->table->count - 1) >= (long) blk->width)
+				return false;	/* not a model the loader makes */
+			largest = fabs(one_hot_term(blk, coef, other, one_hot_missing(impute, other)));
+			for (size_t k = 0; k < other->table->count; k++)
+				largest = fmax(largest, fabs(one_hot_term(blk, coef, other, (long) k)));
+			if (!isfinite(largest))
+				return false;
+			fixed += largest;
+		}
+		else
+			return false;
+	}
+	if (!(fixed < INLINE_DECISION))
+		return false;
+	share = (INLINE_DECISION - fixed) / (double) (numbers ? numbers : 1);
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		double		coef = est->coef[blk->first_feature];
+		const step *impute;
+		const step *scale;
+		double		center;
+		double		spread;
+		double		term;
+
+		if (!inline_number_block(model, blk, &impute, &scale))
+			continue;
+		if (!isfinite(coef))
+			return false;
+		center = scale != NULL && scale->has_center ? fabs(scale->a) : 0.0;
+		spread = scale != NULL && scale->has_scale ? fabs(scale->b) : 1.0;
+		/* |(x - center) / spread * coef| <= share, with room for rounding */
+		bounds[b] = coef == 0 ? INLINE_HUGE : fmin(INLINE_HUGE, share * 0.99 * spread / fabs(coef) - center);
+		if (!(bounds[b] >= 0))
+			bounds[b] = 0;
+		if (!inline_number_plain(scale, coef, INLINE_TINY / 2, bounds[b] * 2))
+			return false;
+		if (impute != NULL && (!inline_imputed_term(impute, scale, coef, &term) || fabs(term) > share))
+			return false;
+	}
+	return true;
+}
+
+/* obs->'name' */
+static void
+inline_value(codegen *cg, uint32_t col, const char *op)
+{
+	sql_append(cg->out, "(obs%s", op);
+	column_key(cg, col);
+	sql_append(cg->out, ")");
+}
+
+/*
+ * The guard's condition on a column: the values that the expression scores
+ * as the scorer does. A number within bounds is one jsonb comparison, in
+ * jsonb's order (null < strings < numbers < booleans < containers).
+ */
+static void
+emit_inline_guard(codegen *cg, uint32_t col, size_t b, const double *bounds)
+{
+	sql_buffer *out = cg->out;
+	const predict_model *model = cg->model;
+	const step *impute;
+	const step *other;
+
+	if (b != SIZE_MAX && inline_number_block(model, &model->blocks[b], &impute, &other))
+	{
+		sql_append(out, "(");
+		inline_value(cg, col, "->");
+		sql_append(out, " BETWEEN '%g'::jsonb AND '%.17g'::jsonb OR ", INLINE_TINY, bounds[b]);
+		inline_value(cg, col, "->");
+		sql_append(out, " BETWEEN '%.17g'::jsonb AND '%g'::jsonb OR coalesce(", -bounds[b], -INLINE_TINY);
+		inline_value(cg, col, "->");
+		sql_append(out, ", 'null') IN ('0'::jsonb%s))", impute != NULL ? ", 'null'::jsonb" : "");
+		return;
+	}
+	sql_append(out, "CASE coalesce(jsonb_typeof(");
+	inline_value(cg, col, "->");
+	sql_append(out, "), 'null')");
+	if (b == SIZE_MAX)
+	{
+		/* a column no block reads: the scorer checks its type */
+		sql_append(out, " WHEN 'object' THEN false WHEN 'array' THEN false%s ELSE true END",
+				   model->columns[col].numeric ? " WHEN 'string' THEN false" : "");
+		return;
+	}
+	inline_one_hot_block(model, &model->blocks[b], &impute, &other);
+	sql_append(out, " WHEN 'string' THEN ");
+	if (other->unknown_is_error)
+	{
+		sql_category_map(out, other->table, 1, false);
+		sql_append(out, " ? ");
+		inline_value(cg, col, "->>");
+	}
+	else
+		sql_append(out, "true");
+	sql_append(out, " WHEN 'null' THEN %s ELSE false END",
+			   one_hot_missing(impute, other) >= 0 || !other->unknown_is_error ? "true" : "false");
+}
+
+/*
+ * What block b adds to the decision function, as the scorer computes it,
+ * reading the column once: a missing number is imputed by coalesce, a
+ * missing string looked up under key "m" (the strings' keys start with s).
+ * The guard has let through numbers within bounds, and missing values
+ * where imputed, only.
+ */
+static void
+emit_inline_term(codegen *cg, size_t b)
+{
+	sql_buffer *out = cg->out;
+	const predict_model *model = cg->model;
+	const block *blk = &model->blocks[b];
+	const double *coef = model->estimator.coef + blk->first_feature;
+	const step *impute;
+	const step *other;
+
+	if (inline_number_block(model, blk, &impute, &other))
+	{
+		double		term;
+
+		/* ->> gives numeric_out's text, which numeric_float8 reads too; null if missing */
+		sql_append(out, "%s(((", impute != NULL ? "coalesce(" : "");
+		inline_value(cg, blk->column, "->>");
+		sql_append(out, "::float8");
+		if (other != NULL && other->has_center)
+		{
+			sql_append(out, " - ");
+			sql_number(out, other->a);
+		}
+		sql_append(out, ")");
+		if (other != NULL && other->has_scale)
+		{
+			sql_append(out, " / ");
+			sql_number(out, other->b);
+		}
+		sql_append(out, ") * ");
+		sql_number(out, coef[0]);
+		sql_append(out, ")");
+		if (impute != NULL && inline_imputed_term(impute, other, coef[0], &term))
+		{
+			sql_append(out, ", ");
+			sql_number(out, term);
+			sql_append(out, ")");
+		}
+		return;
+	}
+	inline_one_hot_block(model, blk, &impute, &other);
+	sql_append(out, "coalesce(('{");
+	for (size_t k = 0; k < other->table->count; k++)
+		sql_append(out, "%.17g,", one_hot_term(blk, coef, other, (long) k));
+	sql_append(out, "%.17g}'::float8[])[(", one_hot_term(blk, coef, other, one_hot_missing(impute, other)));
+	sql_category_map(out, other->table, 1, true);
+	sql_append(out, " ->> coalesce('s' || ");
+	inline_value(cg, blk->column, "->>");
+	sql_append(out, ", 'm'))::integer], 0.0::float8)");
+}
+
+/* The inline expression: the guard, then expit of the decision function's sum. */
+static void
+emit_inline_expression(codegen *cg, const double *bounds, const char *function)
+{
+	const predict_model *model = cg->model;
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "CASE WHEN jsonb_typeof(obs) = 'object' THEN CASE WHEN ");
+	for (size_t c = 0; c < model->ncolumns; c++)
+	{
+		size_t		b = SIZE_MAX;
+
+		for (size_t i = 0; i < model->nblocks; i++)
+			if (model->blocks[i].column == c)
+				b = i;
+		if (c > 0)
+			sql_append(out, "\n    AND ");
+		emit_inline_guard(cg, (uint32_t) c, b, bounds);
+	}
+	/* d starts at 0.0, gets each block's term, then the intercept */
+	sql_append(out, "\n  THEN 1.0::float8 / (1.0::float8 + exp(-(");
+	for (size_t b = 0; b <= model->nblocks; b++)
+		sql_append(out, "(");
+	sql_append(out, "0.0::float8");
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		sql_append(out, "\n    + ");
+		emit_inline_term(cg, b);
+		sql_append(out, ")");
+	}
+	sql_append(out, "\n    + ");
+	sql_number(out, model->estimator.intercept);
+	sql_append(out, "))))\n  ELSE %s(obs) END ELSE %s(obs) END", function, function);
+}
+
+/*
+ * <function>_inline(obs jsonb): the inline expression where the model has
+ * one, else a call of the PL/pgSQL scorer. Not strict (a CASE is not, and
+ * the planner only inlines a strict function whose body is), but a null
+ * observation takes the scorer, which is strict.
+ */
+static void
+emit_inline_scorer(const predict_model *model, const char *function, const char *helpers,
+				   const bool *read_at, sql_buffer *out)
+{
+	codegen		cg = {model, helpers, out, read_at, &model->estimator, NULL, NULL, false, 0, false};
+	double	   *bounds = calloc(model->nblocks + 1, sizeof(double));
+
+	if (bounds == NULL)
+	{
+		out->failed = true;
+		return;
+	}
+	sql_append(out, "CREATE OR REPLACE FUNCTION %s_inline(obs jsonb) RETURNS float8\n"
+			   "LANGUAGE sql IMMUTABLE PARALLEL SAFE\nRETURN ", function);
+	if (inline_bounds(model, read_at, bounds))
+		emit_inline_expression(&cg, bounds, function);
+	else
+		sql_append(out, "%s(obs)", function);
+	sql_append(out, ";\n");
+	free(bounds);
+}
+
 /*
  * One CREATE FUNCTION statement: the scorer (obs jsonb) RETURNS float8, or
  * with classify the class function (obs jsonb, OUT proba, OUT predicted).
@@ -2374,10 +2811,10 @@ emit_scorer(const predict_model *model, const char *function, const char *helper
 			break;
 	}
 	if (classify)
-		sql_append(out, "CREATE FUNCTION %s_class(obs jsonb, OUT proba float8, OUT predicted boolean)\n",
+		sql_append(out, "CREATE OR REPLACE FUNCTION %s_class(obs jsonb, OUT proba float8, OUT predicted boolean)\n",
 				   function);
 	else
-		sql_append(out, "CREATE FUNCTION %s(obs jsonb) RETURNS float8\n", function);
+		sql_append(out, "CREATE OR REPLACE FUNCTION %s(obs jsonb) RETURNS float8\n", function);
 	sql_append(out, "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\n"
 			   "SET search_path = pg_catalog, pg_temp\nAS %s\n", tag);
 	sql_append(out, "%s", body.data ? body.data : "");
@@ -2420,6 +2857,7 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 		seen[model->blocks[b].column] = true;
 	}
 	emit_scorer(model, function, helpers, read_at, false, &out);
+	emit_inline_scorer(model, function, helpers, read_at, &out);
 	if (!predict_model_has_threshold(model))
 		emit_scorer(model, function, helpers, read_at, true, &out);
 	free(read_at);

@@ -42,8 +42,9 @@ OLD_COMMIT = "c3f04ab"          # the last commit of 1.0
 MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.2": "08bf354",
                    "1.3": "fa4d0e8",
-                   "1.4": "9af3a3c"}
-MANAGED_VERSION = "1.5"         # src/managed/sql/managed.sql's schema_version()
+                   "1.4": "9af3a3c",
+                   "1.5": "bf6aa1e"}
+MANAGED_VERSION = "1.6"         # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
@@ -743,12 +744,13 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
                                                        "WHERE pronamespace = 'public'::regnamespace ORDER BY 1")]
     assert [p for p in public if p.startswith("predict__")] == ["predict__schema_version"], public
     assert "predict_proba" in public and "predict_report" in public
-    # the compiled scorers, one per version, now in predict_internal and nowhere else
+    # the compiled scorers, two per version (PL/pgSQL and inlinable), in predict_internal and nowhere else
     scorers = cluster.sql("mg_migrated", "SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n "
                                          "ON n.oid = p.pronamespace WHERE p.proname ~ '^(predict__m_|model_)' "
                                          "ORDER BY 2")
     expected = cluster.sql("mg_migrated", "SELECT 'predict_internal', predict_internal.function_name('titanic', v) "
-                                          "FROM generate_series(1, 2) v ORDER BY 2")
+                                          "|| s FROM generate_series(1, 2) v, unnest(array['', '_inline']) s "
+                                          "ORDER BY 2")
     assert scorers == expected, scorers
     assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]
     with pytest.raises(Exception, match="newer than this gateway understands"):

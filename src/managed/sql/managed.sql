@@ -290,7 +290,7 @@ RETURN CASE WHEN d > 700 THEN 1.0::float8
 -- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
 CREATE OR REPLACE FUNCTION predict_internal.schema_version()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '1.5';
+RETURN '1.6';
 
 -- The schema of the tables and of the user-facing functions (one managed
 -- schema per database, as one extension).
@@ -363,6 +363,8 @@ BEGIN
 END
 $$;
 
+-- A version's probability, by its PL/pgSQL scorer: a dynamic statement,
+-- planned on each call, which the inlinable scorer would make costly.
 CREATE OR REPLACE FUNCTION predict_internal.score(obs jsonb, name text, version integer)
 RETURNS float8 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -374,6 +376,84 @@ BEGIN
     RETURN p;
 END
 $$;
+
+-- The default model's probability, and a model's, looked up on each call:
+-- what default_score and named_score call for a model whose scorer they do
+-- not name.
+CREATE OR REPLACE FUNCTION predict_internal.resolve_score(obs jsonb)
+RETURNS float8 LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    r := predict_internal.resolve(NULL);
+    RETURN predict_internal.score(obs, r.name, r.version);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION predict_internal.resolve_score(obs jsonb, model text)
+RETURNS float8 LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    r := predict_internal.resolve(model);
+    RETURN predict_internal.score(obs, r.name, r.version);
+END
+$$;
+
+/*
+ * predict_proba(obs) and predict_proba(obs, model): the active versions,
+ * whose inlinable scorers these functions call by name, so that the planner
+ * inlines them into the query (no registry lookup, no dynamic statement, no
+ * PL/pgSQL call per row; with a constant model, only that model's scorer).
+ * refresh_default writes them again whenever a model's active version or
+ * the default changes (the registry's trigger, and install_scorer); a model
+ * without an installed inlinable scorer, or unknown, is looked up.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.default_score(obs jsonb)
+RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE
+RETURN predict_internal.resolve_score(obs);
+
+CREATE OR REPLACE FUNCTION predict_internal.named_score(obs jsonb, model text)
+RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE
+RETURN predict_internal.resolve_score(obs, model);
+
+CREATE OR REPLACE FUNCTION predict_internal.refresh_default()
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    scorer text;
+    cases text;
+BEGIN
+    SELECT max(format('predict_internal.%I(obs)', s.inline)) FILTER (WHERE s.is_default),
+           string_agg(format('WHEN %L THEN predict_internal.%I(obs)', s.name, s.inline), ' ' ORDER BY s.name)
+      INTO scorer, cases
+      FROM (SELECT m.name, m.is_default,
+                   predict_internal.function_name(m.name, m.active_version) || '_inline' AS inline
+              FROM @extschema@.predict_models m) s
+     WHERE to_regprocedure(format('predict_internal.%I(jsonb)', s.inline)) IS NOT NULL;
+    EXECUTE format('CREATE OR REPLACE FUNCTION predict_internal.default_score(obs jsonb) '
+                   'RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE RETURN %s',
+                   coalesce(scorer, 'predict_internal.resolve_score(obs)'));
+    EXECUTE format('CREATE OR REPLACE FUNCTION predict_internal.named_score(obs jsonb, model text) '
+                   'RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE RETURN %s',
+                   coalesce('CASE model ' || cases || ' ELSE predict_internal.resolve_score(obs, model) END',
+                            'predict_internal.resolve_score(obs, model)'));
+END
+$$;
+
+-- The registry's trigger: as the owner, who owns default_score.
+CREATE OR REPLACE FUNCTION predict_internal.default_changed()
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM predict_internal.refresh_default();
+    RETURN NULL;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION predict_internal.refresh_default() FROM PUBLIC;
 
 /*
  * The probability and the class of a version: proba >= threshold, or where
@@ -457,10 +537,12 @@ CREATE OR REPLACE FUNCTION predict_internal.install_scorer(compiled text, name t
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    -- a null threshold's class function first (predict_model_to_sql)
-    EXECUTE replace(replace(compiled, '@function@_class',
-                            format('predict_internal.%I', predict_internal.function_name(name, version) || '_class')),
-                    '@function@', format('predict_internal.%I', predict_internal.function_name(name, version)));
+    -- the suffixed functions first (predict_model_to_sql: _inline, and a null threshold's _class)
+    EXECUTE replace(replace(replace(compiled,
+                '@function@_class', format('predict_internal.%I', predict_internal.function_name(name, version) || '_class')),
+                '@function@_inline', format('predict_internal.%I', predict_internal.function_name(name, version) || '_inline')),
+                '@function@', format('predict_internal.%I', predict_internal.function_name(name, version)));
+    PERFORM predict_internal.refresh_default();
 END
 $$;
 
@@ -469,27 +551,15 @@ REVOKE EXECUTE ON FUNCTION predict_internal.install_scorer(text, text, integer) 
 
 /* ---------- scoring ---------- */
 
+-- Not strict, which would keep the planner from inlining it; a null
+-- observation is scored null all the same.
 CREATE OR REPLACE FUNCTION @extschema@.predict_proba(obs jsonb)
-RETURNS double precision LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 20
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r record;
-BEGIN
-    r := predict_internal.resolve(NULL);
-    RETURN predict_internal.score(obs, r.name, r.version);
-END
-$$;
+RETURNS double precision LANGUAGE sql STABLE PARALLEL SAFE
+RETURN predict_internal.default_score(obs);
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_proba(obs jsonb, model text)
-RETURNS double precision LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 20
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r record;
-BEGIN
-    r := predict_internal.resolve(model);
-    RETURN predict_internal.score(obs, r.name, r.version);
-END
-$$;
+RETURNS double precision LANGUAGE sql STABLE PARALLEL SAFE
+RETURN predict_internal.named_score(obs, model);
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_class(obs jsonb)
 RETURNS boolean LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 20
@@ -558,3 +628,8 @@ $$;
 
 -- predictions_protect, the audit rule, is registry.sql's.
 
+
+-- default_score follows the default model and its active version.
+CREATE OR REPLACE TRIGGER predict_models_default
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.predict_models
+    FOR EACH STATEMENT EXECUTE FUNCTION predict_internal.default_changed();
