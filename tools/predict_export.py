@@ -2619,7 +2619,10 @@ def reference_frame(observations, columns, allow_inf=()):
 
 
 def leaf_estimators(est):
-    """The estimators a composite (voting, calibrated) combines, recursively; else [est]."""
+    """The estimators a composite (voting, calibrated) combines, recursively; else [est],
+    followed for a gradient_boosting by its init estimator if it has one."""
+    if est["type"] == "gradient_boosting" and isinstance(est["init"], dict):
+        return [est] + leaf_estimators(est["init"])
     if est["type"] == "voting":
         return [x for sub in est["estimators"] for x in leaf_estimators(sub)]
     if est["type"] == "calibrated":

@@ -40,6 +40,7 @@ MODELS = {
 import variants_estimators  # noqa: E402  (test/parity/)
 MODELS.update({name: variants_estimators.ESTIMATOR_VARIANTS[name] for name in [
     "voting_soft_forest_boosting", "calibrated_sigmoid_logistic", "sgd_modified_huber",
+    "gradient_boosting_exponential_logistic_init",
 ]})
 
 _DONE = {}
