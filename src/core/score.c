@@ -1447,6 +1447,7 @@ score_final_features(const predict_model *model, const double *x, estimate *out)
 	}
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
 	{
+		/* a constant init: the loader refuses an init estimator after a stage */
 		sum = est->init;
 		sum_trees(est, x32, NULL, NULL, &sum, NULL);
 		if (est->exponential_loss)
