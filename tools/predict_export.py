@@ -39,7 +39,8 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   each ``tree_`` as compact arrays renumbered in preorder, leaves holding
   classes_[1]'s fraction computed as ``predict_proba`` does.
 - ``GradientBoostingClassifier`` (binary log-loss or exponential) -> ``gradient_boosting``:
-  the init estimator's raw prediction from ``_raw_predict_init``, the
+  the init estimator's raw prediction from ``_raw_predict_init`` (or the
+  init estimator itself, when its prediction depends on the row), the
   learning rate and the regression trees' leaf values.
 - ``HistGradientBoostingClassifier`` (binary) -> ``hist_gradient_boosting``:
   the baseline, the known categories, each predictor's nodes with their
@@ -1063,6 +1064,53 @@ def _random_forest(est, path, sparse):
             _scalar_label(classes[1], path), n)
 
 
+def _constant_init(est, n, path):
+    """The raw prediction of the 'zero' init or of a DummyClassifier that predicts the
+    same for every row, computed by scikit-learn itself (checked on two rows)."""
+    init = est.init_
+    if type(init) is not str and init.strategy not in ("prior", "most_frequent", "constant"):
+        raise ExportError(
+            "%s: GradientBoostingClassifier init=DummyClassifier(strategy=%r) is not "
+            "supported: its predictions are random" % (path, init.strategy))
+    rows = np.array([[0.0] * n, [1.0] * n], dtype=np.float32)
+    raw = np.asarray(_internal(est, "_raw_predict_init", path, callable, "a method")(rows),
+                     dtype=np.float64)
+    if raw.shape != (2, 1) or raw[0, 0] != raw[1, 0]:
+        raise ExportError("%s: the init estimator's raw prediction depends on the row" % path)
+    return _float(raw[0, 0], path + ": init")
+
+
+def _init_estimator(init, path, sparse, n):
+    """An init estimator whose raw prediction depends on the row: its document, which
+    the scorer hands the float32 features GradientBoostingClassifier converts X to.
+    Only estimators that then compute in float64 on those values: logistic regression
+    with float64 coef_ (numpy upcasts the product), the probability trees (which read
+    float32 anyway)."""
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+    allowed = (LogisticRegression, LogisticRegressionCV, DecisionTreeClassifier,
+               ExtraTreeClassifier, RandomForestClassifier, ExtraTreesClassifier)
+    if type(init) not in allowed:
+        raise ExportError(
+            "%s: GradientBoostingClassifier init=%s is not supported (only %s, or a "
+            "DummyClassifier with a constant prediction)"
+            % (path, _class_name(init), ", ".join(c.__name__ for c in allowed)))
+    if type(init) in (LogisticRegression, LogisticRegressionCV) and \
+            (np.asarray(init.coef_).dtype != np.float64 or
+             np.asarray(init.intercept_).dtype != np.float64):
+        raise ExportError("%s: %s has float32 coef_ (fitted on float32 by its solver), "
+                          "which scikit-learn multiplies in float32" % (path, _class_name(init)))
+    if list(getattr(init, "classes_", [])) != [0, 1]:
+        raise ExportError("%s: the init estimator's classes_ %r are not the encoded [0, 1]"
+                          % (path, list(getattr(init, "classes_", []))))
+    doc, _, width = _sub_estimator(init, path, sparse, "GradientBoostingClassifier")
+    if width != n:
+        raise ExportError("%s: the init estimator reads %d features, the trees %d"
+                          % (path, width, n))
+    return doc
+
+
 def _gradient_boosting(est, path, sparse):
     from sklearn.dummy import DummyClassifier
     classes = _binary_classes(est, path)
@@ -1072,29 +1120,19 @@ def _gradient_boosting(est, path, sparse):
             loss not in ("BinomialDeviance", "HalfBinomialLoss", "ExponentialLoss"):
         raise ExportError("%s: GradientBoostingClassifier loss=%r is not supported (binary "
                           "log_loss or exponential only)" % (path, est.loss))
-    init = est.init_
-    if not (isinstance(init, str) and init == "zero"):
-        if type(init) is not DummyClassifier or init.strategy not in (
-                "prior", "most_frequent", "constant"):
-            raise ExportError(
-                "%s: GradientBoostingClassifier init=%s is not supported: only the default "
-                "prior, 'zero' or a DummyClassifier with a constant prediction, whose raw "
-                "prediction does not depend on the row" % (path, _class_name(init)))
     if est.estimators_.ndim != 2 or est.estimators_.shape[1] != 1:
         raise ExportError("%s: estimators_ has shape %s" % (path, est.estimators_.shape))
-    # the init estimator's raw prediction, computed by scikit-learn itself: it is the
-    # same for every row (checked on two different rows)
-    rows = np.array([[0.0] * n, [1.0] * n], dtype=np.float32)
-    raw = np.asarray(_internal(est, "_raw_predict_init", path, callable, "a method")(rows),
-                     dtype=np.float64)
-    if raw.shape != (2, 1) or raw[0, 0] != raw[1, 0]:
-        raise ExportError("%s: the init estimator's raw prediction depends on the row" % path)
+    init = est.init_
+    if isinstance(init, str) and init == "zero" or type(init) is DummyClassifier:
+        init_doc = _constant_init(est, n, path)
+    else:
+        init_doc = _init_estimator(init, "%s.init_" % path, sparse, n)
     missing = _missing_mode(est, n, sparse)
     trees = []
     for i, tree in enumerate(est.estimators_[:, 0]):
         sub = "%s.estimators_[%d, 0]" % (path, i)
         trees.append(_standard_tree(tree, sub, _regression_values(tree), missing == "learned"))
-    doc = {"type": "gradient_boosting", "init": _float(raw[0, 0], path + ": init"),
+    doc = {"type": "gradient_boosting", "init": init_doc,
            "learning_rate": _float(est.learning_rate, path + ": learning_rate"),
            "missing": missing, "trees": trees}
     if loss == "ExponentialLoss":
@@ -1656,7 +1694,8 @@ SUPPORTED = [
     ("RandomForestClassifier", "final step", "binary"),
     ("ExtraTreesClassifier", "final step", "binary"),
     ("GradientBoostingClassifier", "final step", "binary `log_loss` or `exponential`; `init` "
-     "the default prior, `'zero'` or a constant `DummyClassifier`"),
+     "the default prior, `'zero'`, a constant `DummyClassifier`, or a `LogisticRegression`, "
+     "decision tree or forest (not in managed mode)"),
     ("HistGradientBoostingClassifier", "final step", "binary; `categorical_features` as "
      "indices or a mask (codes 0 to 255), not `'from_dtype'`"),
     ("AdaBoostClassifier", "final step", "binary; SAMME.R or SAMME over decision trees"),
@@ -2336,6 +2375,10 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
         raise ExportError("%s: %s after a transformer of the whole feature vector is not "
                           "supported (only LogisticRegression and scikit-learn's trees, forests "
                           "and gradient boosting there)" % (final_path, _class_name(final)))
+    if stage is not None and isinstance(est_doc.get("init"), dict):
+        raise ExportError("%s: GradientBoostingClassifier with an init estimator after a "
+                          "transformer of the whole feature vector is not supported (only a "
+                          "constant init there)" % final_path)
     if stage is not None and stage.inexact and est_doc["type"] != "logistic_regression":
         raise ExportError(
             "%s: %s after %s is not supported (the trees would compare values whose last "
@@ -2576,7 +2619,10 @@ def reference_frame(observations, columns, allow_inf=()):
 
 
 def leaf_estimators(est):
-    """The estimators a composite (voting, calibrated) combines, recursively; else [est]."""
+    """The estimators a composite (voting, calibrated) combines, recursively; else [est],
+    followed for a gradient_boosting by its init estimator if it has one."""
+    if est["type"] == "gradient_boosting" and isinstance(est["init"], dict):
+        return [est] + leaf_estimators(est["init"])
     if est["type"] == "voting":
         return [x for sub in est["estimators"] for x in leaf_estimators(sub)]
     if est["type"] == "calibrated":

@@ -20,8 +20,11 @@ static const char *const sigmoid_fields[] = {"a", "b", NULL};
 static const char *const isotonic_fields[] = {"x", "y", NULL};
 static const char *const method_names[] = {"sigmoid", "isotonic", NULL};
 
-/* One estimator of a composite, counted against max_sub_estimators. */
-static bool
+/*
+ * One estimator of a composite (or gradient_boosting's init estimator),
+ * counted against max_sub_estimators.
+ */
+bool
 load_sub_estimator(loader *ld, const cJSON *object, estimator *sub, bool decision_only)
 {
 	estimator  *outer = ld->est;

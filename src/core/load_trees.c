@@ -327,6 +327,47 @@ load_boosting_loss(loader *ld, const cJSON *object)
 }
 
 /*
+ * gradient_boosting's "init": the constant raw prediction, or the init
+ * estimator whose predict_proba[:, 1] gives it row by row. scikit-learn
+ * hands that estimator the float32 X it gives the trees, so only
+ * estimators that then compute in float64 on the rounded values (the
+ * exporter's choice: logistic regression and the probability trees) are
+ * accepted; a composite would pass float32 on to estimators that do not.
+ */
+static bool
+load_boosting_init(loader *ld, const cJSON *object)
+{
+	estimator  *est = ld->est;
+	const cJSON *item = member(ld, object, "init", true);
+	estimator  *sub;
+	size_t		saved = ld->path_len;
+
+	if (item == NULL)
+		return false;
+	if (!cJSON_IsObject(item))
+		return load_required_number(ld, object, "init", &est->init);
+	path_push_key(ld, "init");
+	if (ld->depth + 1 > MAX_ESTIMATOR_DEPTH)
+		return fail_limit(ld, "levels of nested estimators", (size_t) ld->depth + 1,
+						  "max_estimator_depth", MAX_ESTIMATOR_DEPTH);
+	if ((sub = arena_alloc(ld->model, sizeof(estimator))) == NULL)
+		return fail_memory(ld);
+	if (!load_sub_estimator(ld, item, sub, false))
+		return false;
+	if (sub->type != ESTIMATOR_LOGISTIC_REGRESSION && sub->type != ESTIMATOR_DECISION_TREE &&
+		sub->type != ESTIMATOR_RANDOM_FOREST)
+	{
+		path_push_key(ld, "type");
+		return fail(ld, "expected an init estimator of type logistic_regression, "
+					"decision_tree or random_forest");
+	}
+	sub->float32_input = true;
+	est->init_estimator = sub;
+	path_set(ld, saved);
+	return true;
+}
+
+/*
  * XGBoost's base_score, the probability its learner keeps, becomes the
  * margin every prediction starts from as binary:logistic's ProbToMargin
  * computes it, in float32 (XGBoost 1.7, regression_loss.h).
@@ -400,7 +441,7 @@ load_tree_estimator(loader *ld, const cJSON *object, estimator_type type)
 		case ESTIMATOR_GRADIENT_BOOSTING:
 			return check_object(ld, object, boosting_fields) &&
 				load_boosting_loss(ld, object) &&
-				load_required_number(ld, object, "init", &est->init) &&
+				load_boosting_init(ld, object) &&
 				load_required_number(ld, object, "learning_rate", &est->learning_rate) &&
 				load_missing_mode(ld, object, &rules) &&
 				load_tree_list(ld, object, false, &rules);

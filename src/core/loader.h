@@ -87,6 +87,8 @@ bool		load_estimator_object(loader *ld, const cJSON *object);
 bool		load_gaussian_nb(loader *ld, const cJSON *object);
 bool		load_voting(loader *ld, const cJSON *object);
 bool		load_calibrated(loader *ld, const cJSON *object);
+bool		load_sub_estimator(loader *ld, const cJSON *object, estimator *sub,
+							   bool decision_only);
 
 /* ---------- trees: shared by load_trees.c and load_tree.c ---------- */
 

@@ -476,6 +476,14 @@ load_document(loader *ld, const cJSON *root)
 					"decision_tree, random_forest, gradient_boosting and hist_gradient_boosting)",
 					estimator_types[model->estimator.type]);
 	}
+	if (model->stage != NULL && model->estimator.init_estimator != NULL)
+	{
+		/* the stage's dense path scores no estimator inside another */
+		path_push_key(ld, "estimator");
+		path_push_key(ld, "init");
+		return fail(ld, "a gradient_boosting init estimator cannot follow \"transforms\" "
+					"(only a constant init)");
+	}
 	if ((item = member(ld, root, "positive_class", true)) == NULL)
 		return false;
 	if (!cJSON_IsNumber(item) && !cJSON_IsString(item) && !cJSON_IsBool(item))

@@ -274,6 +274,12 @@ typedef struct estimator
 								 * base margin (a float32) */
 	double		learning_rate;
 	bool		exponential_loss;	/* gradient_boosting: proba = expit(2 * d) */
+	const struct estimator *init_estimator; /* gradient_boosting: the estimator
+											 * whose predict_proba gives the raw
+											 * prediction the trees start from,
+											 * or NULL for the constant init */
+	bool		float32_input;	/* gradient_boosting's init estimator: it sees
+								 * the features rounded to float32 */
 	bool		missing_learned;	/* standard trees: NaN follows the splits */
 	bool		zero_is_missing;	/* xgboost: a 0 feature is absent (sparse input) */
 	size_t		nslots;			/* distinct features the trees read */

@@ -708,6 +708,17 @@ apply_link(link_type link, double d, double *proba0)
 	return p;
 }
 
+/*
+ * A feature as the estimator sees it: gradient_boosting's init estimator
+ * gets the float32 X of GradientBoostingClassifier's check (never out of
+ * float32's range: that check refuses it first), and computes in float64.
+ */
+static inline double
+estimator_input(const estimator *est, double x)
+{
+	return est->float32_input ? (double) (float) x : x;
+}
+
 static predict_status
 score_logistic_regression(const predict_model *model, const estimator *est,
 						  const predict_value *values, bool decision, estimate *out,
@@ -729,18 +740,19 @@ score_logistic_regression(const predict_model *model, const estimator *est,
 		{
 			if ((status = check_feature(model, blk, c.number, err)) != PREDICT_OK)
 				return status;
-			d += coef[0] * c.number;
+			d += coef[0] * estimator_input(est, c.number);
 		}
 		else if (blk->off_all_zero)
 		{
 			/* the sparse product: zero features add nothing */
 			if (hot >= 0)
-				d += coef[hot] * blk->on_values[hot];
+				d += coef[hot] * estimator_input(est, blk->on_values[hot]);
 		}
 		else
 		{
 			for (uint32_t j = 0; j < blk->width; j++)
-				d += coef[j] * ((long) j == hot ? blk->on_values[j] : blk->off_values[j]);
+				d += coef[j] * estimator_input(est, (long) j == hot ? blk->on_values[j] :
+											   blk->off_values[j]);
 		}
 	}
 	d += est->intercept;
@@ -1025,6 +1037,35 @@ expit(double raw)
 	return 1.0 / (1.0 + exp(-raw));
 }
 
+/*
+ * _raw_predict_init: the constant init, or the init estimator's
+ * predict_proba[:, 1] np.clip'd to [eps, 1 - eps] (float32's eps; NaN
+ * stays NaN), then get_init_raw_predictions' log-odds, halved for the
+ * exponential loss. The caller has checked the features first, as
+ * scikit-learn's float32 conversion precedes the init estimator.
+ */
+static predict_status
+boosting_init(const predict_model *model, const estimator *est, const predict_value *values,
+			  double *raw, predict_error *err)
+{
+	estimate	init;
+	double		p;
+	predict_status status;
+
+	if (est->init_estimator == NULL)
+	{
+		*raw = est->init;
+		return PREDICT_OK;
+	}
+	if ((status = score_estimator(model, est->init_estimator, values, false, &init,
+								  err)) != PREDICT_OK)
+		return status;
+	p = init.proba;
+	p = p < FLT_EPSILON ? FLT_EPSILON : p > 1.0 - FLT_EPSILON ? 1.0 - FLT_EPSILON : p;
+	*raw = est->exponential_loss ? 0.5 * log(p / (1.0 - p)) : log(p / (1.0 - p));
+	return PREDICT_OK;
+}
+
 static predict_status
 score_trees(const predict_model *model, const estimator *est, const predict_value *values,
 			bool decision, estimate *out, predict_error *err)
@@ -1039,8 +1080,9 @@ score_trees(const predict_model *model, const estimator *est, const predict_valu
 		return status;
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
 	{
+		if ((status = boosting_init(model, est, values, &sum, err)) != PREDICT_OK)
+			return status;
 		/* predict_stages: out += learning_rate * value, stage by stage */
-		sum = est->init;
 		sum_trees(est, x, NULL, NULL, &sum, NULL);
 		if (est->exponential_loss)
 		{
@@ -1405,6 +1447,7 @@ score_final_features(const predict_model *model, const double *x, estimate *out)
 	}
 	if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
 	{
+		/* a constant init: the loader refuses an init estimator after a stage */
 		sum = est->init;
 		sum_trees(est, x32, NULL, NULL, &sum, NULL);
 		if (est->exponential_loss)

@@ -2118,6 +2118,17 @@ check_compiled_type(const estimator *est, predict_error *err)
 						  "(use the predict extension)");
 		return false;
 	}
+	/*
+	 * Not compiled yet: the init estimator's float32 features and the
+	 * log-odds of its clipped probability.
+	 */
+	if (est->init_estimator != NULL)
+	{
+		predict_set_error(err, PREDICT_BAD_MODEL,
+						  "managed mode does not compile a gradient_boosting init estimator "
+						  "to SQL (use the predict extension)");
+		return false;
+	}
 	for (size_t i = 0; i < est->nsubs; i++)
 		if (!check_compiled_type(&est->subs[i], err))
 			return false;

@@ -25,6 +25,10 @@ from tree_variants import TREE_VARIANTS
 from variants import VARIANTS
 from variants_estimators import ESTIMATOR_VARIANTS, MANAGED_REFUSED
 from variants_skew import MANAGED_REFUSED as STEP_REFUSED
+from variants_boosting import MANAGED_REFUSED as GB_INIT_REFUSED
+
+# variants refused by name for what they hold, not for an estimator type
+STEP_REFUSED = dict(STEP_REFUSED, **GB_INIT_REFUSED)
 
 ALL = dict(VARIANTS)
 ALL.update(TREE_VARIANTS)

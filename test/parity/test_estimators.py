@@ -99,6 +99,8 @@ def test_estimator_coverage(variant_run):
             for fold in est["folds"]:
                 if fold["estimator"]["type"] == "voting":
                     seen.add("calibrated voting")
+        if est["type"] == "gradient_boosting" and isinstance(est["init"], dict):
+            seen.add("init:%s:%s" % (est["init"]["type"], est.get("loss", "log_loss")))
         if any(b["steps"] for b in doc["preprocessing"]) and \
                 pe._calibrated_pipeline(r_estimator(variant_run, name)) is not None:
             seen.add("calibrated pipeline")
@@ -109,7 +111,9 @@ def test_estimator_coverage(variant_run):
         "calibrated:sigmoid", "calibrated:isotonic", "calibrated:1 folds", "calibrated:2 folds",
         "calibrated voting", "decision_tree", "random_forest", "gradient_boosting",
         "hist_gradient_boosting", "top:voting", "top:calibrated", "top:gaussian_nb",
-        "top:logistic_regression",
+        "top:logistic_regression", "init:logistic_regression:log_loss",
+        "init:logistic_regression:exponential", "init:decision_tree:log_loss",
+        "init:random_forest:log_loss",
     }
     assert expected <= seen, "not covered: %s" % sorted(expected - seen)
 
@@ -226,6 +230,7 @@ TREE_TYPES = ("decision_tree", "random_forest", "gradient_boosting", "hist_gradi
 @pytest.mark.parametrize("name", [
     "voting_soft_weighted", "voting_soft_forest_boosting", "calibrated_isotonic_forest",
     "calibrated_isotonic_boosting_single", "calibrated_sigmoid_boosting_sgd",
+    "gradient_boosting_tree_init", "gradient_boosting_forest_init",
 ])
 def test_threshold_rows_of_composite_trees(name, variant_run, predict_score):
     """The trees inside a composite get the rows at their split thresholds (and one float32

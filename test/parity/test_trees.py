@@ -22,6 +22,7 @@ from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegres
                               RandomForestClassifier)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeRegressor
@@ -237,13 +238,21 @@ def _pre():
 REFUSALS = [
     ("gb_init_uniform", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
         init=DummyClassifier(strategy="uniform"), n_estimators=3)),
-     ["pipeline.steps[1] 'gradientboostingclassifier'", "init=DummyClassifier is not supported"]),
-    ("gb_init_estimator", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
-        init=LogisticRegression(), n_estimators=3)),
-     ["init=LogisticRegression is not supported"]),
+     ["pipeline.steps[1] 'gradientboostingclassifier'",
+      "init=DummyClassifier(strategy='uniform') is not supported: its predictions are random"]),
     ("gb_init_stratified", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
         init=DummyClassifier(strategy="stratified"), n_estimators=3)),
-     ["init=DummyClassifier is not supported"]),
+     ["init=DummyClassifier(strategy='stratified') is not supported: its predictions are "
+      "random"]),
+    # an init estimator that would see float32 features and compute otherwise
+    ("gb_init_gaussian_nb", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
+        init=GaussianNB(), n_estimators=3)),
+     ["'gradientboostingclassifier'.init_: GradientBoostingClassifier init=GaussianNB is not "
+      "supported (only LogisticRegression, LogisticRegressionCV, DecisionTreeClassifier"]),
+    ("gb_init_float32_logistic", lambda: make_pipeline(_pre(), GradientBoostingClassifier(
+        init=LogisticRegression(solver="saga"), n_estimators=3)),
+     ["init_: LogisticRegression has float32 coef_ (fitted on float32 by its solver), which "
+      "scikit-learn multiplies in float32"]),
     ("rf_multiclass", lambda: make_pipeline(_pre(), RandomForestClassifier(n_estimators=3)),
      ["RandomForestClassifier with 3 classes is not supported (binary only)"]),
     ("hgb_multiclass", lambda: make_pipeline(_pre(), HistGradientBoostingClassifier(max_iter=3)),

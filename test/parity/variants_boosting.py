@@ -10,6 +10,11 @@ missing values reaching the trees (learned default directions), a base_score
 other than 0.5, the exact and hist tree methods, row and column subsampling,
 and early stopping (predict_proba uses best_iteration + 1 rounds).
 
+GB_INIT_VARIANTS give GradientBoostingClassifier an init estimator whose raw
+prediction depends on the row (the document's "init" is then that
+estimator, scored on the float32 features scikit-learn hands it); managed
+mode refuses them by name (MANAGED_REFUSED).
+
 BOOSTING_COMPOSITE_VARIANTS put AdaBoost and the exponential loss inside the
 composites (registered in variants_estimators.py): calibration reads their
 decision_function.  XGBClassifier is refused there by name (test_exporter.py).
@@ -24,6 +29,8 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier, VotingClassifier
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.impute import SimpleImputer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
@@ -207,3 +214,50 @@ def calibrated_adaboost_isotonic(X, y):
 BOOSTING_COMPOSITE_VARIANTS = {f.__name__: f for f in [
     voting_adaboost_calibrated_exponential, calibrated_adaboost_isotonic,
 ]}
+
+
+def gradient_boosting_logistic_init(X, y):
+    """GradientBoostingClassifier (log_loss) with init=LogisticRegression(): the log-odds
+    of its predict_proba on the float32 scaled features, 30 stages of depth 3."""
+    est = make_pipeline(_scaled_pre(), GradientBoostingClassifier(
+        init=LogisticRegression(max_iter=1000), n_estimators=30, max_depth=3,
+        random_state=9))
+    return Variant(_fit(est, X, y), X, y, False)
+
+
+def gradient_boosting_exponential_logistic_init(X, y):
+    """GradientBoostingClassifier(loss='exponential') with init=LogisticRegression(C=0.5):
+    half the log-odds, on the tutorial's sparse one-hot and raw numbers (a sparse
+    float32 product), 25 stages of depth 2."""
+    est = make_pipeline(_tutorial_pre(), GradientBoostingClassifier(
+        loss="exponential", init=LogisticRegression(C=0.5, max_iter=2000), n_estimators=25,
+        max_depth=2, learning_rate=0.2, random_state=10))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+def gradient_boosting_tree_init(X, y):
+    """GradientBoostingClassifier with init=DecisionTreeClassifier(max_depth=3): leaf
+    fractions of 0 and 1 clipped to float32's eps, 20 stages of depth 3."""
+    est = make_pipeline(_scaled_pre(), GradientBoostingClassifier(
+        init=DecisionTreeClassifier(max_depth=3, random_state=1), n_estimators=20,
+        max_depth=3, random_state=11))
+    return Variant(_fit(est, X, y), X, y, False)
+
+
+def gradient_boosting_forest_init(X, y):
+    """GradientBoostingClassifier with init=RandomForestClassifier(n_estimators=5,
+    max_depth=3) on the tutorial's sparse preprocessing, 20 stages of depth 3."""
+    est = make_pipeline(_tutorial_pre(), GradientBoostingClassifier(
+        init=RandomForestClassifier(n_estimators=5, max_depth=3, random_state=2),
+        n_estimators=20, max_depth=3, random_state=12))
+    return Variant(_fit(est, X, y), X, y, True)
+
+
+GB_INIT_VARIANTS = {f.__name__: f for f in [
+    gradient_boosting_logistic_init, gradient_boosting_exponential_logistic_init,
+    gradient_boosting_tree_init, gradient_boosting_forest_init,
+]}
+
+# variant -> what managed mode's refusal says (sql_codegen.c, check_compiled_type)
+MANAGED_REFUSED = {name: "managed mode does not compile a gradient_boosting init estimator"
+                   for name in GB_INIT_VARIANTS}

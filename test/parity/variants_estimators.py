@@ -194,9 +194,11 @@ ESTIMATOR_VARIANTS = {f.__name__: f for f in [
 ]}
 
 # AdaBoost and the exponential loss inside the composites: variants_boosting.py
-from variants_boosting import BOOSTING_COMPOSITE_VARIANTS  # noqa: E402
+# and GradientBoosting's init estimators
+from variants_boosting import BOOSTING_COMPOSITE_VARIANTS, GB_INIT_VARIANTS  # noqa: E402
 
 ESTIMATOR_VARIANTS.update(BOOSTING_COMPOSITE_VARIANTS)
+ESTIMATOR_VARIANTS.update(GB_INIT_VARIANTS)
 
 # the estimator types managed mode refuses by name, alone or in a composite
 # (src/managed/sql_codegen.c)

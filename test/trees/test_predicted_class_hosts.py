@@ -40,6 +40,7 @@ MODELS = {
 import variants_estimators  # noqa: E402  (test/parity/)
 MODELS.update({name: variants_estimators.ESTIMATOR_VARIANTS[name] for name in [
     "voting_soft_forest_boosting", "calibrated_sigmoid_logistic", "sgd_modified_huber",
+    "gradient_boosting_exponential_logistic_init",
 ]})
 
 _DONE = {}
@@ -127,16 +128,18 @@ def test_postgresql_predicted_class(name, exported, database):
     model, lines, _, classes = exported(name)
     conn = pg_connect(database)
     cur = conn.cursor()
-    cur.execute("SELECT predict_deploy(%s, pg_read_file(%s)::jsonb)", (name, model))
-    cur.execute("SELECT predict_set_default(%s)", (name,))
+    # test_tree_adapters.py deploys some of these names in this database too
+    deployed = "class_" + name
+    cur.execute("SELECT predict_deploy(%s, pg_read_file(%s)::jsonb)", (deployed, model))
+    cur.execute("SELECT predict_set_default(%s)", (deployed,))
     cur.execute("CREATE TEMP TABLE cls_%s (n int PRIMARY KEY, obs jsonb NOT NULL)" % name)
     cur.executemany("INSERT INTO cls_%s VALUES (%%s, %%s::jsonb)" % name, list(enumerate(lines)))
-    cur.execute("SELECT predict_class(obs, %%s) FROM cls_%s ORDER BY n" % name, (name,))
+    cur.execute("SELECT predict_class(obs, %%s) FROM cls_%s ORDER BY n" % name, (deployed,))
     assert [c for (c,) in cur.fetchall()] == classes
     offset = 1000000 * (1 + list(MODELS).index(name))     # observation_id is unique
     cur.execute("INSERT INTO predictions (observation_id, observation) "
                 "SELECT n + %%s, obs FROM cls_%s" % name, (offset,))
     cur.execute("SELECT predicted_class FROM predictions WHERE model = %s "
-                "ORDER BY observation_id", (name,))
+                "ORDER BY observation_id", (deployed,))
     assert [c for (c,) in cur.fetchall()] == classes
     conn.close()

@@ -79,6 +79,8 @@ import variants_estimators  # noqa: E402  (test/parity/)
 MODELS.update({name: variants_estimators.ESTIMATOR_VARIANTS[name] for name in [
     "sgd_modified_huber", "gaussian_nb_wide", "voting_soft_weighted",
     "calibrated_isotonic_boosting_single", "calibrated_linear_svc",
+    # GradientBoosting's init estimator on the float32 features
+    "gradient_boosting_logistic_init", "gradient_boosting_forest_init",
 ]})
 
 

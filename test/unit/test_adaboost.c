@@ -4,8 +4,9 @@
  * (docs/model-format.md, "adaboost") on hand-made trees: both classes'
  * sums, the division by weight_sum, the softmax of [-d, d] / 2, the
  * standard trees' float32 comparison and checks. Also gradient_boosting's
- * exponential loss.
+ * exponential loss and init estimators.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,124 @@ exponential_loss_tests(void)
 	}
 }
 
+/* GradientBoosting's tree after init: x <= 0.5 adds 0.5 * -1.5, else 0.5 * 0.75. */
+static const char boosting_after_init[] =
+	"{\"type\": \"gradient_boosting\", \"init\": %s, \"learning_rate\": 0.5, %s"
+	"\"trees\": [{\"feature\": [0], \"threshold\": [0.5], \"left\": [-1], \"right\": [-2],"
+	" \"value\": [-1.5, 0.75]}]}";
+
+static const char logistic_init[] =
+	"{\"type\": \"logistic_regression\", \"coef\": [3.0], \"intercept\": -0.5, "
+	"\"link\": \"logistic\"}";
+
+/* A depth-1 probability tree: x <= 0.25 has fraction 1.0, else 0.375. */
+static const char tree_init[] =
+	"{\"type\": \"decision_tree\", \"missing\": \"error\", \"tree\": "
+	"{\"feature\": [0], \"threshold\": [0.25], \"left\": [-1], \"right\": [-2], "
+	"\"value\": [1.0, 0.375]}}";
+
+/* get_init_raw_predictions: np.clip to float32's eps, then the log-odds (halved). */
+static double
+init_raw(double p, bool exponential)
+{
+	p = p < FLT_EPSILON ? FLT_EPSILON : p > 1.0 - FLT_EPSILON ? 1.0 - FLT_EPSILON : p;
+	return exponential ? 0.5 * log(p / (1.0 - p)) : log(p / (1.0 - p));
+}
+
+static predict_model *
+load_boosting(const char *name, const char *init, const char *loss)
+{
+	char		estimator[1024];
+	char	   *doc;
+	predict_model *m;
+
+	snprintf(estimator, sizeof(estimator), boosting_after_init, init, loss);
+	doc = x_document(estimator);
+	m = expect_load(name, doc);
+	free(doc);
+	return m;
+}
+
+static void
+expect_init_load_error(const char *name, const char *init, const char *want)
+{
+	char		estimator[1024];
+	char	   *doc;
+
+	snprintf(estimator, sizeof(estimator), boosting_after_init, init, "");
+	doc = x_document(estimator);
+	expect_load_error(name, doc, NULL, want);
+	free(doc);
+}
+
+/*
+ * gradient_boosting's init estimator: scored on the feature rounded to
+ * float32 (0.1 is not 0.1f: the logistic regression's decision shows it),
+ * its probability clipped, the log-odds the trees start from.
+ */
+static void
+init_estimator_tests(void)
+{
+	double		x32 = (double) (float) 0.1;
+	double		p = 1.0 / (1.0 + exp(-(0.0 + 3.0 * x32 + -0.5)));
+	predict_model *m;
+	predict_error err = {0};
+	char	   *sql;
+
+	if ((m = load_boosting("gradient boosting, logistic init", logistic_init, "")) != NULL)
+	{
+		expect_ada(m, "logistic init: float32 feature, log-odds", "{\"x\": 0.1}",
+				   1.0 / (1.0 + exp(-(init_raw(p, false) + 0.5 * -1.5))));
+		unit_report("logistic init: float64 feature would differ",
+					3.0 * x32 != 3.0 * 0.1, "same");
+		expect_ada_error(m, "logistic init: the trees' checks come first", "{\"x\": 1e39}",
+						 "value is too large for float32");
+		sql = predict_model_to_sql(m, "f", "h", &err);
+		unit_report("the SQL scorer refuses an init estimator by name",
+					sql == NULL && strstr(err.message, "managed mode does not compile a "
+										  "gradient_boosting init estimator") != NULL,
+					"got %s", sql ? "SQL" : err.message);
+		free(sql);
+		predict_model_free(m);
+	}
+	if ((m = load_boosting("gradient boosting, exponential, logistic init", logistic_init,
+						   "\"loss\": \"exponential\", ")) != NULL)
+	{
+		expect_ada(m, "logistic init, exponential: half the log-odds", "{\"x\": 0.1}",
+				   1.0 / (1.0 + exp(-(2.0 * (init_raw(p, true) + 0.5 * -1.5)))));
+		predict_model_free(m);
+	}
+	if ((m = load_boosting("gradient boosting, tree init", tree_init, "")) != NULL)
+	{
+		expect_ada(m, "tree init: fraction 1 clipped to 1 - eps", "{\"x\": 0.1}",
+				   1.0 / (1.0 + exp(-(init_raw(1.0, false) + 0.5 * -1.5))));
+		expect_ada(m, "tree init: fraction 0.375", "{\"x\": 0.75}",
+				   1.0 / (1.0 + exp(-(init_raw(0.375, false) + 0.5 * 0.75))));
+		predict_model_free(m);
+	}
+	expect_init_load_error("init estimator of another type",
+						   "{\"type\": \"gaussian_nb\", \"log_prior\": [0, 0]}",
+						   "estimator.init");
+	expect_init_load_error("init voting refused",
+						   "{\"type\": \"voting\", \"weights\": null, \"estimators\": [{"
+						   "\"type\": \"logistic_regression\", \"coef\": [1], \"intercept\": 0,"
+						   " \"link\": \"logistic\"}]}",
+						   "estimator.init.type: expected an init estimator of type "
+						   "logistic_regression, decision_tree or random_forest");
+	expect_init_load_error("init a string", "\"x\"",
+						   "estimator.init: expected a finite number, got a string");
+	expect_init_load_error("init without type", "{}",
+						   "estimator.init: missing field \"type\"");
+	expect_init_load_error("init logistic with link none",
+						   "{\"type\": \"logistic_regression\", \"coef\": [1], "
+						   "\"intercept\": 0, \"link\": \"none\"}",
+						   "estimator.init.link");
+	expect_init_load_error("init logistic coef too long",
+						   "{\"type\": \"logistic_regression\", \"coef\": [1, 2], "
+						   "\"intercept\": 0, \"link\": \"logistic\"}",
+						   "estimator.init.coef");
+}
+
 void
 adaboost_tests(void)
 {
@@ -150,6 +269,7 @@ adaboost_tests(void)
 	char	   *sql;
 
 	exponential_loss_tests();
+	init_estimator_tests();
 
 	for (size_t i = 0; i < sizeof(mutations) / sizeof(mutations[0]); i++)
 	{
