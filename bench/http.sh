@@ -345,6 +345,15 @@ if on sqlite; then
 fi
 
 declare -A result
+ratio() {                  # ratio A B [FORMAT]: A's req/s over B's at each connection count
+  local c a b
+  for c in $CONNECTIONS; do
+    a=0 b=0
+    [ -n "${result[$1,$c]:-}" ] && read -r a _ <<<"${result[$1,$c]}"
+    [ -n "${result[$2,$c]:-}" ] && read -r b _ <<<"${result[$2,$c]}"
+    awk -v a="$a" -v b="$b" -v f="${3:-%.1fx}" 'BEGIN { printf " %12s", (b > 0 ? sprintf(f, a / b) : "-") }'
+  done
+}
 # run KEY COMMAND...: a fresh id range, the command's result line into result[KEY]
 run() {
   local key=$1
@@ -397,15 +406,6 @@ echo "batched: the share of the rows stored by statements of several requests, a
 echo "mean size (PostgreSQL gateways, PREDICT_BATCH)."
 echo "Load average: $load before the bench, $load_after after ($cores cores)."
 echo
-ratio() {                  # ratio A B: A's req/s over B's at each connection count
-  local c a b
-  for c in $CONNECTIONS; do
-    a=0 b=0
-    [ -n "${result[$1,$c]:-}" ] && read -r a _ <<<"${result[$1,$c]}"
-    [ -n "${result[$2,$c]:-}" ] && read -r b _ <<<"${result[$2,$c]}"
-    awk -v a="$a" -v b="$b" 'BEGIN { printf " %12s", (b > 0 ? sprintf("%.1fx", a / b) : "-") }'
-  done
-}
 printf '%-32s' "ratios at connections:"; for c in $CONNECTIONS; do printf ' %12s' "$c"; done; echo
 on postgresql && { printf '%-32s' "gateway / pgbench"; ratio gateway pgbench; echo; }
 on postgresql && { printf '%-32s' "gateway / gateway-unbatched"; ratio gateway gateway-unbatched; echo; }

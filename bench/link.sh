@@ -83,14 +83,8 @@ run_pgbench_link() {       # run_pgbench_link CONNECTIONS > result
 # The report's lines, to two decimals: each contender on the link against its
 # peers there, the same on loopback, and each against itself on loopback.
 link_ratio() {             # link_ratio LABEL A B
-  local c a b
   printf '%-32s' "$1"
-  for c in $CONNECTIONS; do
-    a=0 b=0
-    [ -n "${result[$2,$c]:-}" ] && read -r a _ <<<"${result[$2,$c]}"
-    [ -n "${result[$3,$c]:-}" ] && read -r b _ <<<"${result[$3,$c]}"
-    awk -v a="$a" -v b="$b" 'BEGIN { printf " %12s", (b > 0 ? sprintf("%.2f", a / b) : "-") }'
-  done
+  ratio "$2" "$3" "%.2f"
   echo
 }
 
