@@ -269,4 +269,4 @@ def test_managed_refuses_by_name(case, predict_score, tmp_path):
     path.write_text(json.dumps(doc))
     ok = subprocess.run([predict_score, "--model", str(path), "--sql"],
                         capture_output=True, text=True)
-    assert ok.returncode == 0 and "CREATE FUNCTION" in ok.stdout, ok.stderr
+    assert ok.returncode == 0 and "FUNCTION @function@(obs jsonb)" in ok.stdout, ok.stderr
