@@ -89,7 +89,7 @@ static const setting settings[] = {
 	"                               store, when several are waiting for the database\n"
 	"                               (default 64; 1: one statement per request)"},
 	{"PREDICT_BATCH_LANES", "--batch-lanes", "N", SETTING_UINT, 1, 64,
-	"PostgreSQL only: how many such statements run at once (default 2)"},
+	"PostgreSQL only: how many such statements run at once (default 1)"},
 	{"PREDICT_PREPARED_STATEMENTS", "--prepared-statements", "WHEN", SETTING_STRING, 0, 0,
 	"PostgreSQL only: on (named prepared statements), off (unnamed: for a pooler\n"
 	"                               in transaction mode, such as PgBouncer), or auto (default:\n"
@@ -358,7 +358,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	cfg->host = "0.0.0.0";
 	cfg->port = 5000;
 	cfg->batch = 64;
-	cfg->batch_lanes = 2;
+	cfg->batch_lanes = 1;
 	cfg->max_body = 64 * 1024;
 	cfg->max_connections = 1000;
 	cfg->idle_timeout = 60;
