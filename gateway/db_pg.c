@@ -1151,7 +1151,6 @@ typedef struct predict_call
 } predict_call;
 
 static group predict_group;
-static int	predict_batch_max = 1;	/* PREDICT_BATCH */
 
 static void
 shared_release(shared_result *shared)
@@ -1294,7 +1293,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 
 	(void) s;
 	*created = false;
-	if (predict_batch_max <= 1)
+	if (predict_group.max <= 1)	/* PREDICT_BATCH=1 */
 		return predict_one(observation_id, observation, sink, arg, created, deadline, err);
 	group_submit(&predict_group, &r);
 	switch (c.outcome)
@@ -1557,8 +1556,7 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 	prepared_statements_auto = strcmp(cfg->prepared_statements, "auto") == 0;
 	atomic_store(&unnamed_statements, strcmp(cfg->prepared_statements, "off") == 0);
 	pool_init(&primary, cfg->database_url, (int) cfg->db_connections);
-	predict_batch_max = (int) cfg->batch;
-	group_init(&predict_group, (int) cfg->batch_lanes, predict_batch_max, run_batch, NULL);
+	group_init(&predict_group, (int) cfg->batch_lanes, (int) cfg->batch, run_batch, NULL);
 	if (cfg->read_database_url != NULL)
 		pool_init(&replica, cfg->read_database_url, (int) cfg->db_connections);
 	return true;
