@@ -2792,6 +2792,34 @@ emit_inline_scorer(const predict_model *model, const char *function, const char 
 }
 
 /*
+ * <function>_inline_class(obs jsonb, proba float8): scikit-learn's predict()
+ * of a model with an inline expression (a logistic regression: its decision
+ * function d > 0) from the probability the inline scorer gave. expit is
+ * monotone and is 0.5 at d = 0, so a probability above 0.5 means d > 0 and
+ * one below means d < 0; at exactly 0.5, d may be either (a tiny d rounds
+ * to 0.5), and the class function decides. An inlinable SQL function, so
+ * that the log's trigger takes the class without a second scoring.
+ */
+static void
+emit_inline_class(const predict_model *model, const char *function, const bool *read_at,
+				  sql_buffer *out)
+{
+	double	   *bounds = calloc(model->nblocks + 1, sizeof(double));
+
+	if (bounds == NULL)
+	{
+		out->failed = true;
+		return;
+	}
+	if (inline_bounds(model, read_at, bounds))
+		sql_append(out, "CREATE OR REPLACE FUNCTION %s_inline_class(obs jsonb, proba float8) RETURNS boolean\n"
+				   "LANGUAGE sql IMMUTABLE PARALLEL SAFE\n"
+				   "RETURN CASE WHEN proba > 0.5::float8 THEN true WHEN proba < 0.5::float8 THEN false\n"
+				   "  ELSE (%s_class(obs)).predicted END;\n", function, function);
+	free(bounds);
+}
+
+/*
  * One CREATE FUNCTION statement: the scorer (obs jsonb) RETURNS float8, or
  * with classify the class function (obs jsonb, OUT proba, OUT predicted).
  */
@@ -2870,7 +2898,10 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 	emit_scorer(model, function, helpers, read_at, false, &out);
 	emit_inline_scorer(model, function, helpers, read_at, &out);
 	if (!predict_model_has_threshold(model))
+	{
 		emit_scorer(model, function, helpers, read_at, true, &out);
+		emit_inline_class(model, function, read_at, &out);
+	}
 	free(read_at);
 	free(seen);
 	if (out.failed)

@@ -60,7 +60,7 @@ def outcome(cur, query, obs):
         cur.execute(query, (obs,))
         value = cur.fetchone()[0]
         cur.execute("RELEASE SAVEPOINT s")
-        return None if value is None else value.hex()
+        return value.hex() if isinstance(value, float) else value
     except psycopg2.Error as e:
         cur.execute("ROLLBACK TO SAVEPOINT s")
         return (e.pgcode, e.pgerror.splitlines()[0])
@@ -121,3 +121,50 @@ def test_predict_proba_follows_the_registry(inline_db, tmp_path):
     active = cur.fetchone()[0]
     cur.execute("SELECT pg_get_functiondef('predict_internal.default_score'::regproc)")
     assert "predict_internal.%s_inline(obs)" % active in cur.fetchone()[0]
+
+
+TINY = os.path.join(REPO, "test", "pg", "models", "tiny.json")
+# x + 2 [c = a] - 2 [c = b]: 1e-17 and -1e-17 give the probability 0.5
+# exactly, where the class is the sign of the decision function
+TIES = [{"x": x, "c": c} for x in (1e-17, -1e-17, 0, -0.0, 0.25, -0.25, 1e-200, 1e-201, 700, None)
+        for c in ("a", "b", "missing", None)] + [{"x": "1"}, {"c": "z"}, {}]
+
+
+@pytest.mark.parametrize("threshold", [None, 0.5, 0.25])
+def test_the_log_scores_as_the_plpgsql_scorer(inline_db, tmp_path, threshold):
+    """The log's trigger and predict_class(obs) take the default version's
+    scorers by name (default_score_class): each row's probability and class
+    are the PL/pgSQL scorer's, or its error, on both sides of the guard and
+    at the probability 0.5 of a null threshold."""
+    cur = inline_db
+    doc = json.load(open(TINY))
+    doc["threshold"] = threshold
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(doc))
+    version = deploy(cur.connection.dsn, "ties", str(path))
+    cur.execute("SELECT predict_set_default('ties')")
+    cur.execute("SELECT predict_internal.function_name('ties', %s)", (version,))
+    scorer = cur.fetchone()[0]
+    cur.execute("SELECT prosrc FROM pg_proc WHERE oid = 'predict_internal.default_score_class'::regproc")
+    assert "%s_inline(obs)" % scorer in cur.fetchone()[0]
+    logged, classes, plpgsql = [], [], []
+    cur.execute("BEGIN")
+    for i, row in enumerate(TIES):
+        obs = json.dumps(row)
+        logged.append(outcome(cur, "INSERT INTO predictions (observation_id, observation) "
+                                   "VALUES (%d, %%s::jsonb) RETURNING (proba, predicted_class, model)::text"
+                              % (1000 * version + i), obs))
+        classes.append(outcome(cur, "SELECT CASE WHEN predict_class(%s::jsonb) THEN 't' ELSE 'f' END", obs))
+        if threshold is None:
+            query = "SELECT (c.proba, c.predicted, 'ties')::text FROM predict_internal.%s_class(%%s::jsonb) c"
+        else:
+            query = ("SELECT (p, p >= %r::float8, 'ties')::text FROM predict_internal.%%s(%%%%s::jsonb) p"
+                     % threshold)
+        plpgsql.append(outcome(cur, query % scorer, obs))
+    cur.execute("COMMIT")
+    cur.execute("SELECT predict_set_default('titanic')")
+    assert logged == plpgsql
+    assert classes == [o if isinstance(o, tuple) else o.split(",")[1] for o in plpgsql]
+    # the ties were met: 0.5 with either class where the threshold is null
+    if threshold is None:
+        assert "(0.5,t,ties)" in logged and "(0.5,f,ties)" in logged

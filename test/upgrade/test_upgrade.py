@@ -43,8 +43,9 @@ MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.2": "08bf354",
                    "1.3": "fa4d0e8",
                    "1.4": "9af3a3c",
-                   "1.5": "bf6aa1e"}
-MANAGED_VERSION = "1.6"         # src/managed/sql/managed.sql's schema_version()
+                   "1.5": "bf6aa1e",
+                   "1.6": "b4a5910"}
+MANAGED_VERSION = "1.7"         # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")

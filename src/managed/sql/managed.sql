@@ -290,7 +290,7 @@ RETURN CASE WHEN d > 700 THEN 1.0::float8
 -- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
 CREATE OR REPLACE FUNCTION predict_internal.schema_version()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '1.6';
+RETURN '1.7';
 
 -- The schema of the tables and of the user-facing functions (one managed
 -- schema per database, as one extension).
@@ -403,13 +403,36 @@ END
 $$;
 
 /*
+ * The default model's probability, class, name and version, looked up on
+ * each call: what default_score_class calls when there is no default model
+ * with installed scorers.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.resolve_score_class(obs jsonb,
+    OUT proba float8, OUT predicted boolean, OUT name text, OUT version integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    r := predict_internal.resolve(NULL);
+    SELECT s.proba, s.predicted INTO proba, predicted
+      FROM predict_internal.score_class(obs, r.name, r.version, r.threshold) s;
+    name := r.name;
+    version := r.version;
+END
+$$;
+
+/*
  * predict_proba(obs) and predict_proba(obs, model): the active versions,
  * whose inlinable scorers these functions call by name, so that the planner
  * inlines them into the query (no registry lookup, no dynamic statement, no
  * PL/pgSQL call per row; with a constant model, only that model's scorer).
- * refresh_default writes them again whenever a model's active version or
- * the default changes (the registry's trigger, and install_scorer); a model
- * without an installed inlinable scorer, or unknown, is looked up.
+ * default_score_class, for the log's trigger and predict_class(obs), names
+ * the default version, its scorer and its threshold as constants (no
+ * registry lookup or dynamic statement per row either). refresh_default
+ * writes them again whenever a model's active version or the default
+ * changes (the registry's trigger, install_scorer, and the end of this
+ * script); a model without installed scorers, or unknown, is looked up.
  */
 CREATE OR REPLACE FUNCTION predict_internal.default_score(obs jsonb)
 RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE
@@ -419,12 +442,61 @@ CREATE OR REPLACE FUNCTION predict_internal.named_score(obs jsonb, model text)
 RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN predict_internal.resolve_score(obs, model);
 
+CREATE OR REPLACE FUNCTION predict_internal.default_score_class(obs jsonb,
+    OUT proba float8, OUT predicted boolean, OUT name text, OUT version integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT * INTO proba, predicted, name, version FROM predict_internal.resolve_score_class(obs);
+END
+$$;
+
+/*
+ * The body of default_score_class for the default version: its probability
+ * by its inlinable scorer (else its PL/pgSQL scorer) and the class by its
+ * threshold; where the threshold is null, the class from the inline
+ * probability (its _inline_class), else both by its class function.
+ * The threshold is written back as the shortest text that reads as the
+ * same float8 (extra_float_digits, set on refresh_default).
+ */
+CREATE OR REPLACE FUNCTION predict_internal.default_body(name text, version integer, threshold float8)
+RETURNS text LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    scorer text := predict_internal.function_name(name, version);
+BEGIN
+    IF threshold IS NULL AND
+       to_regprocedure(format('predict_internal.%I(jsonb, float8)', scorer || '_inline_class')) IS NOT NULL THEN
+        RETURN format('proba := predict_internal.%I(obs); predicted := predict_internal.%I(obs, proba); '
+                      'name := %L; version := %s;', scorer || '_inline', scorer || '_inline_class',
+                      name, version);
+    END IF;
+    IF threshold IS NULL THEN
+        IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_class')) IS NULL THEN
+            RETURN NULL;
+        END IF;
+        RETURN format('SELECT c.proba, c.predicted INTO proba, predicted FROM predict_internal.%I(obs) c; ',
+                      scorer || '_class')
+               || format('name := %L; version := %s;', name, version);
+    END IF;
+    IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_inline')) IS NOT NULL THEN
+        scorer := scorer || '_inline';
+    ELSIF to_regprocedure(format('predict_internal.%I(jsonb)', scorer)) IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN format('proba := predict_internal.%I(obs); predicted := proba >= %s::float8; '
+                  'name := %L; version := %s;', scorer, threshold, name, version);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION predict_internal.refresh_default()
 RETURNS void LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp AS $$
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 3 AS $$
 DECLARE
     scorer text;
     cases text;
+    body text;
 BEGIN
     SELECT max(format('predict_internal.%I(obs)', s.inline)) FILTER (WHERE s.is_default),
            string_agg(format('WHEN %L THEN predict_internal.%I(obs)', s.name, s.inline), ' ' ORDER BY s.name)
@@ -433,6 +505,11 @@ BEGIN
                    predict_internal.function_name(m.name, m.active_version) || '_inline' AS inline
               FROM @extschema@.predict_models m) s
      WHERE to_regprocedure(format('predict_internal.%I(jsonb)', s.inline)) IS NOT NULL;
+    SELECT predict_internal.default_body(m.name, m.active_version, predict_internal.threshold(v.model))
+      INTO body
+      FROM @extschema@.predict_models m
+      JOIN @extschema@.predict_model_versions v ON v.name = m.name AND v.version = m.active_version
+     WHERE m.is_default;
     EXECUTE format('CREATE OR REPLACE FUNCTION predict_internal.default_score(obs jsonb) '
                    'RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE RETURN %s',
                    coalesce(scorer, 'predict_internal.resolve_score(obs)'));
@@ -440,6 +517,12 @@ BEGIN
                    'RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE RETURN %s',
                    coalesce('CASE model ' || cases || ' ELSE predict_internal.resolve_score(obs, model) END',
                             'predict_internal.resolve_score(obs, model)'));
+    EXECUTE format('CREATE OR REPLACE FUNCTION predict_internal.default_score_class(obs jsonb, '
+                   'OUT proba float8, OUT predicted boolean, OUT name text, OUT version integer) '
+                   'LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp '
+                   'AS %L',
+                   'BEGIN ' || coalesce(body, 'SELECT * INTO proba, predicted, name, version '
+                                              'FROM predict_internal.resolve_score_class(obs);') || ' END');
 END
 $$;
 
@@ -537,7 +620,8 @@ CREATE OR REPLACE FUNCTION predict_internal.install_scorer(compiled text, name t
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    -- the suffixed functions first (predict_model_to_sql: _inline, and a null threshold's _class)
+    -- the suffixed functions first (predict_model_to_sql: _inline, and a null threshold's _class
+    -- and _inline_class, which becomes the _inline name's with _class after it)
     EXECUTE replace(replace(replace(compiled,
                 '@function@_class', format('predict_internal.%I', predict_internal.function_name(name, version) || '_class')),
                 '@function@_inline', format('predict_internal.%I', predict_internal.function_name(name, version) || '_inline')),
@@ -564,11 +648,8 @@ RETURN predict_internal.named_score(obs, model);
 CREATE OR REPLACE FUNCTION @extschema@.predict_class(obs jsonb)
 RETURNS boolean LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 20
 SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r record;
 BEGIN
-    r := predict_internal.resolve(NULL);
-    RETURN (predict_internal.score_class(obs, r.name, r.version, r.threshold)).predicted;
+    RETURN (predict_internal.default_score_class(obs)).predicted;
 END
 $$;
 
@@ -603,9 +684,9 @@ BEGIN
         RETURN NEW;             -- the NOT NULL constraint reports it
     END IF;
     IF NEW.model_version IS NULL THEN
-        r := predict_internal.resolve(NULL);
-        SELECT s.proba, s.predicted INTO NEW.proba, NEW.predicted_class
-          FROM predict_internal.score_class(NEW.observation, r.name, r.version, r.threshold) s;
+        r := predict_internal.default_score_class(NEW.observation);
+        NEW.proba := r.proba;
+        NEW.predicted_class := r.predicted;
         NEW.model := r.name;
         NEW.model_version := r.version;
         RETURN NEW;
@@ -633,3 +714,6 @@ $$;
 CREATE OR REPLACE TRIGGER predict_models_default
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.predict_models
     FOR EACH STATEMENT EXECUTE FUNCTION predict_internal.default_changed();
+
+-- and now, for the registry there is (a migration rewrites these functions).
+SELECT predict_internal.refresh_default();
