@@ -7,7 +7,6 @@ void
 group_init(group *g, int lanes, int max, group_runner run, void *arg)
 {
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->finished, NULL);
 	g->head = NULL;
 	g->running = 0;
 	g->lanes = lanes < 1 ? 1 : lanes;
@@ -19,7 +18,6 @@ group_init(group *g, int lanes, int max, group_runner run, void *arg)
 void
 group_destroy(group *g)
 {
-	pthread_cond_destroy(&g->finished);
 	pthread_mutex_destroy(&g->lock);
 }
 
@@ -76,29 +74,48 @@ queued(const group *g, const group_request *r)
 	return false;
 }
 
+/* A lane is free: the oldest queued request's worker leads the next batch. */
+static void
+wake_next_leader(group *g)
+{
+	if (g->head != NULL && g->running < g->lanes)
+		pthread_cond_signal(&g->head->wake);
+}
+
+/* Run one batch of the oldest requests, the lock released meanwhile. */
+static void
+lead(group *g)
+{
+	group_request *batch[GROUP_MAX];
+	int			n = take_batch(g, batch);
+
+	g->running++;
+	wake_next_leader(g);		/* requests left over, and another lane free */
+	pthread_mutex_unlock(&g->lock);
+	g->run(batch, n, g->arg);
+	pthread_mutex_lock(&g->lock);
+	g->running--;
+	for (int i = 0; i < n; i++)
+	{
+		batch[i]->done = true;
+		pthread_cond_signal(&batch[i]->wake);
+	}
+	wake_next_leader(g);
+}
+
 void
 group_submit(group *g, group_request *r)
 {
+	pthread_cond_init(&r->wake, NULL);
 	pthread_mutex_lock(&g->lock);
 	append(g, r);
 	while (!r->done)
 	{
 		if (g->running < g->lanes && queued(g, r))
-		{
-			group_request *batch[GROUP_MAX];
-			int			n = take_batch(g, batch);
-
-			g->running++;
-			pthread_mutex_unlock(&g->lock);
-			g->run(batch, n, g->arg);
-			pthread_mutex_lock(&g->lock);
-			g->running--;
-			for (int i = 0; i < n; i++)
-				batch[i]->done = true;
-			pthread_cond_broadcast(&g->finished);
-			continue;
-		}
-		pthread_cond_wait(&g->finished, &g->lock);
+			lead(g);
+		else
+			pthread_cond_wait(&r->wake, &g->lock);
 	}
 	pthread_mutex_unlock(&g->lock);
+	pthread_cond_destroy(&r->wake);
 }

@@ -10,6 +10,11 @@
  * one. There is no timer: a request that finds a lane free goes at once,
  * so at low load nothing waits, and batches form only when requests would
  * have queued for the database anyway.
+ *
+ * Each waiting worker sleeps on its own condition variable: a finished
+ * batch wakes its own requests' workers and the oldest queued one, which
+ * leads the next batch, and no other (with one shared variable, every
+ * batch woke every waiting worker to find most of them not done).
  */
 #ifndef GATEWAY_GROUP_H
 #define GATEWAY_GROUP_H
@@ -27,6 +32,7 @@ typedef struct group_request
 	void	   *data;			/* the caller's: the request and, once done, its outcome */
 	struct group_request *next;
 	bool		done;
+	pthread_cond_t wake;		/* its batch ran, or it may lead the next one */
 } group_request;
 
 /* Run n requests (n >= 1) as one batch and fill their outcomes in data. */
@@ -35,7 +41,6 @@ typedef void (*group_runner) (group_request **batch, int n, void *arg);
 typedef struct group
 {
 	pthread_mutex_t lock;
-	pthread_cond_t finished;	/* a batch finished: its requests are done, a lane is free */
 	group_request *head;		/* the queue, oldest first */
 	int			running;		/* batches running */
 	int			lanes;
