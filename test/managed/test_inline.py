@@ -133,7 +133,7 @@ TIES = [{"x": x, "c": c} for x in (1e-17, -1e-17, 0, -0.0, 0.25, -0.25, 1e-200, 
 @pytest.mark.parametrize("threshold", [None, 0.5, 0.25])
 def test_the_log_scores_as_the_plpgsql_scorer(inline_db, tmp_path, threshold):
     """The log's trigger and predict_class(obs) take the default version's
-    scorers by name (default_score_class): each row's probability and class
+    scorers by name (refresh_default writes them): each row's probability and class
     are the PL/pgSQL scorer's, or its error, on both sides of the guard and
     at the probability 0.5 of a null threshold."""
     cur = inline_db
@@ -147,6 +147,8 @@ def test_the_log_scores_as_the_plpgsql_scorer(inline_db, tmp_path, threshold):
     scorer = cur.fetchone()[0]
     cur.execute("SELECT prosrc FROM pg_proc WHERE oid = 'predict_internal.default_score_class'::regproc")
     assert "%s_inline(obs)" % scorer in cur.fetchone()[0]
+    cur.execute("SELECT prosrc FROM pg_proc WHERE oid = 'predictions_score'::regproc")
+    assert "%s_inline(NEW.observation)" % scorer in cur.fetchone()[0]
     logged, classes, plpgsql = [], [], []
     cur.execute("BEGIN")
     for i, row in enumerate(TIES):

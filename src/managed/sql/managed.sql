@@ -404,8 +404,8 @@ $$;
 
 /*
  * The default model's probability, class, name and version, looked up on
- * each call: what default_score_class calls when there is no default model
- * with installed scorers.
+ * each call: what default_score_class and the log's trigger call when there
+ * is no default model with installed scorers.
  */
 CREATE OR REPLACE FUNCTION predict_internal.resolve_score_class(obs jsonb,
     OUT proba float8, OUT predicted boolean, OUT name text, OUT version integer)
@@ -427,12 +427,12 @@ $$;
  * whose inlinable scorers these functions call by name, so that the planner
  * inlines them into the query (no registry lookup, no dynamic statement, no
  * PL/pgSQL call per row; with a constant model, only that model's scorer).
- * default_score_class, for the log's trigger and predict_class(obs), names
- * the default version, its scorer and its threshold as constants (no
+ * default_score_class (for predict_class(obs)) and the log's trigger name
+ * the default version, its scorers and its threshold as constants (no
  * registry lookup or dynamic statement per row either). refresh_default
- * writes them again whenever a model's active version or the default
- * changes (the registry's trigger, install_scorer, and the end of this
- * script); a model without installed scorers, or unknown, is looked up.
+ * writes them all whenever a model's active version or the default changes
+ * (the registry's trigger, install_scorer, and the end of this script); a
+ * model without installed scorers, or unknown, is looked up.
  */
 CREATE OR REPLACE FUNCTION predict_internal.default_score(obs jsonb)
 RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE
@@ -442,53 +442,88 @@ CREATE OR REPLACE FUNCTION predict_internal.named_score(obs jsonb, model text)
 RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN predict_internal.resolve_score(obs, model);
 
-CREATE OR REPLACE FUNCTION predict_internal.default_score_class(obs jsonb,
-    OUT proba float8, OUT predicted boolean, OUT name text, OUT version integer)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    SELECT * INTO proba, predicted, name, version FROM predict_internal.resolve_score_class(obs);
-END
-$$;
-
 /*
- * The body of default_score_class for the default version: its probability
- * by its inlinable scorer (else its PL/pgSQL scorer) and the class by its
- * threshold; where the threshold is null, the class from the inline
- * probability (its _inline_class), else both by its class function.
- * The threshold is written back as the shortest text that reads as the
- * same float8 (extra_float_digits, set on refresh_default).
+ * The statements that score obs with the default version (name, version,
+ * threshold) into targets (the probability, the class, the model's name and
+ * version): the probability by its inlinable scorer (else its PL/pgSQL
+ * scorer) and the class by its threshold; where the threshold is null, the
+ * class from the inline probability (its _inline_class), else both by its
+ * class function. Without a default version with installed scorers, the
+ * registry lookup (resolve_score_class). The threshold is written back as
+ * the shortest text that reads as the same float8 (extra_float_digits, set
+ * on refresh_default).
  */
-CREATE OR REPLACE FUNCTION predict_internal.default_body(name text, version integer, threshold float8)
+CREATE OR REPLACE FUNCTION predict_internal.default_body(name text, version integer, threshold float8,
+    obs text, targets text[])
 RETURNS text LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     scorer text := predict_internal.function_name(name, version);
+    named text := format('%s := %L; %s := %s;', targets[3], name, targets[4], version);
 BEGIN
-    IF threshold IS NULL AND
-       to_regprocedure(format('predict_internal.%I(jsonb, float8)', scorer || '_inline_class')) IS NOT NULL THEN
-        RETURN format('proba := predict_internal.%I(obs); predicted := predict_internal.%I(obs, proba); '
-                      'name := %L; version := %s;', scorer || '_inline', scorer || '_inline_class',
-                      name, version);
-    END IF;
-    IF threshold IS NULL THEN
-        IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_class')) IS NULL THEN
-            RETURN NULL;
+    IF name IS NULL THEN
+        NULL;
+    ELSIF threshold IS NULL AND
+          to_regprocedure(format('predict_internal.%I(jsonb, float8)', scorer || '_inline_class')) IS NOT NULL THEN
+        RETURN format('%s := predict_internal.%I(%s); %s := predict_internal.%I(%s, %s); ',
+                      targets[1], scorer || '_inline', obs,
+                      targets[2], scorer || '_inline_class', obs, targets[1]) || named;
+    ELSIF threshold IS NULL THEN
+        IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_class')) IS NOT NULL THEN
+            RETURN format('SELECT c.proba, c.predicted INTO %s, %s FROM predict_internal.%I(%s) c; ',
+                          targets[1], targets[2], scorer || '_class', obs) || named;
         END IF;
-        RETURN format('SELECT c.proba, c.predicted INTO proba, predicted FROM predict_internal.%I(obs) c; ',
-                      scorer || '_class')
-               || format('name := %L; version := %s;', name, version);
+    ELSIF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_inline')) IS NOT NULL OR
+          to_regprocedure(format('predict_internal.%I(jsonb)', scorer)) IS NOT NULL THEN
+        IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_inline')) IS NOT NULL THEN
+            scorer := scorer || '_inline';
+        END IF;
+        RETURN format('%s := predict_internal.%I(%s); %s := %s >= %s::float8; ',
+                      targets[1], scorer, obs, targets[2], targets[1], threshold) || named;
     END IF;
-    IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_inline')) IS NOT NULL THEN
-        scorer := scorer || '_inline';
-    ELSIF to_regprocedure(format('predict_internal.%I(jsonb)', scorer)) IS NULL THEN
-        RETURN NULL;
-    END IF;
-    RETURN format('proba := predict_internal.%I(obs); predicted := proba >= %s::float8; '
-                  'name := %L; version := %s;', scorer, threshold, name, version);
+    RETURN format('SELECT * INTO %s FROM predict_internal.resolve_score_class(%s);',
+                  array_to_string(targets, ', '), obs);
 END
 $$;
 
+/*
+ * A row that names its model_version (a restored or copied row) keeps its
+ * score only if it is that version's: proba and predicted_class, when
+ * given, must be what the version computes for the observation. The log's
+ * trigger (below), for relation.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.score_named_version(given @extschema@.predictions, relation text)
+RETURNS @extschema@.predictions LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    p float8;
+    c boolean;
+BEGIN
+    IF given.model IS NULL THEN
+        PERFORM predict_internal.registry_raise('row without model', relation => relation);
+    END IF;
+    r := predict_internal.resolve(given.model, given.model_version);
+    SELECT s.proba, s.predicted INTO p, c
+      FROM predict_internal.score_class(given.observation, r.name, r.version, r.threshold) s;
+    IF float8send(given.proba) <> float8send(p) OR given.predicted_class <> c THEN
+        PERFORM predict_internal.registry_raise('row not scored by its version', r.name, r.version,
+                                                relation, given.proba, given.predicted_class, p, c);
+    END IF;
+    given.proba := coalesce(given.proba, p);
+    given.predicted_class := coalesce(given.predicted_class, c);
+    RETURN given;
+END
+$$;
+
+/*
+ * Write default_score, named_score and default_score_class for the
+ * registry there is, and the predictions log's trigger: BEFORE INSERT, it
+ * scores a row with the default version, whatever the client supplied, by
+ * the same statements as default_score_class (default_body), written into
+ * the trigger itself (a PL/pgSQL call fewer per row); a row that names its
+ * version goes to score_named_version.
+ */
 CREATE OR REPLACE FUNCTION predict_internal.refresh_default()
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -496,7 +531,9 @@ SET extra_float_digits = 3 AS $$
 DECLARE
     scorer text;
     cases text;
-    body text;
+    default_name text;
+    default_version integer;
+    default_threshold float8;
 BEGIN
     SELECT max(format('predict_internal.%I(obs)', s.inline)) FILTER (WHERE s.is_default),
            string_agg(format('WHEN %L THEN predict_internal.%I(obs)', s.name, s.inline), ' ' ORDER BY s.name)
@@ -505,8 +542,8 @@ BEGIN
                    predict_internal.function_name(m.name, m.active_version) || '_inline' AS inline
               FROM @extschema@.predict_models m) s
      WHERE to_regprocedure(format('predict_internal.%I(jsonb)', s.inline)) IS NOT NULL;
-    SELECT predict_internal.default_body(m.name, m.active_version, predict_internal.threshold(v.model))
-      INTO body
+    SELECT m.name, m.active_version, predict_internal.threshold(v.model)
+      INTO default_name, default_version, default_threshold
       FROM @extschema@.predict_models m
       JOIN @extschema@.predict_model_versions v ON v.name = m.name AND v.version = m.active_version
      WHERE m.is_default;
@@ -519,10 +556,23 @@ BEGIN
                             'predict_internal.resolve_score(obs, model)'));
     EXECUTE format('CREATE OR REPLACE FUNCTION predict_internal.default_score_class(obs jsonb, '
                    'OUT proba float8, OUT predicted boolean, OUT name text, OUT version integer) '
-                   'LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp '
-                   'AS %L',
-                   'BEGIN ' || coalesce(body, 'SELECT * INTO proba, predicted, name, version '
-                                              'FROM predict_internal.resolve_score_class(obs);') || ' END');
+                   'LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS %L',
+                   'BEGIN ' || predict_internal.default_body(default_name, default_version, default_threshold,
+                                   'obs', ARRAY['proba', 'predicted', 'name', 'version']) || ' END');
+    EXECUTE format('CREATE OR REPLACE FUNCTION @extschema@.predictions_score() RETURNS trigger '
+                   'LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS %L', format($body$
+BEGIN
+    IF NEW.observation IS NULL THEN
+        RETURN NEW;             -- the NOT NULL constraint reports it
+    END IF;
+    IF NEW.model_version IS NOT NULL THEN
+        RETURN predict_internal.score_named_version(NEW, TG_TABLE_NAME);
+    END IF;
+    %s
+    RETURN NEW;
+END
+$body$, predict_internal.default_body(default_name, default_version, default_threshold, 'NEW.observation',
+            ARRAY['NEW.proba', 'NEW.predicted_class', 'NEW.model', 'NEW.model_version'])));
 END
 $$;
 
@@ -666,47 +716,7 @@ $$;
 
 /* ---------- the predictions log ---------- */
 
-/*
- * BEFORE INSERT: score with the default model, whatever the client supplied.
- * A row that names its model_version (a restored or copied row) keeps its
- * score only if it is that version's: proba and predicted_class, when
- * given, must be what the version computes for the observation.
- */
-CREATE OR REPLACE FUNCTION @extschema@.predictions_score()
-RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r record;
-    p float8;
-    c boolean;
-BEGIN
-    IF NEW.observation IS NULL THEN
-        RETURN NEW;             -- the NOT NULL constraint reports it
-    END IF;
-    IF NEW.model_version IS NULL THEN
-        r := predict_internal.default_score_class(NEW.observation);
-        NEW.proba := r.proba;
-        NEW.predicted_class := r.predicted;
-        NEW.model := r.name;
-        NEW.model_version := r.version;
-        RETURN NEW;
-    END IF;
-    IF NEW.model IS NULL THEN
-        PERFORM predict_internal.registry_raise('row without model', relation => TG_TABLE_NAME);
-    END IF;
-    r := predict_internal.resolve(NEW.model, NEW.model_version);
-    SELECT s.proba, s.predicted INTO p, c
-      FROM predict_internal.score_class(NEW.observation, r.name, r.version, r.threshold) s;
-    IF float8send(NEW.proba) <> float8send(p) OR NEW.predicted_class <> c THEN
-        PERFORM predict_internal.registry_raise('row not scored by its version', r.name, r.version,
-                                                TG_TABLE_NAME, NEW.proba, NEW.predicted_class, p, c);
-    END IF;
-    NEW.proba := coalesce(NEW.proba, p);
-    NEW.predicted_class := coalesce(NEW.predicted_class, c);
-    RETURN NEW;
-END
-$$;
-
+-- predictions_score, the log's scoring trigger, is written by refresh_default.
 -- predictions_protect, the audit rule, is registry.sql's.
 
 
