@@ -2387,18 +2387,58 @@ emit_estimator(codegen *cg, const estimator *est, bool decision, const char *ret
  * imputed, standardized numbers and one-hot encoded strings) its arithmetic
  * is also written as one SQL expression, the body of a LANGUAGE sql
  * function, <function>_inline, that the planner inlines into the query
- * that calls it. A guard admits the rows on which that expression performs
+ * that calls it:
+ *
+ *   CASE WHEN jsonb_typeof(obs) = 'object' THEN CASE WHEN <guard>
+ *     THEN coalesce(<expression>, scorer(obs)) ELSE scorer(obs) END
+ *   ELSE scorer(obs) END
+ *
+ * On a row that the guard admits, the expression is NULL, or performs
  * exactly the PL/pgSQL scorer's float8 operations, in the same order, and
- * takes none of its helpers' branches: objects whose numbers are within
- * bounds chosen here (no step can overflow or underflow, and the decision
- * function stays within +-INLINE_DECISION, where expit needs no guard),
- * missing only where an imputer fills them, and whose one-hot columns hold
- * strings or nothing. Every other row, and every other model, goes to the
+ * takes none of its helpers' branches: numbers within bounds chosen here
+ * (no step can overflow or underflow), missing only where an imputer fills
+ * them, one-hot columns that hold known strings, unknown ones where those
+ * are ignored, or nothing, and a decision function for which expit is the
+ * plain formula. Every other row, and every other model, goes to the
  * PL/pgSQL scorer, which has the checks and the messages.
+ *
+ * SQL computes no common subexpression once, and each jsonb operator that
+ * builds a value (->, a jsonb comparison, jsonb_typeof) costs about as much
+ * as a column's arithmetic, where ->> is cheap. So the guard tests only
+ * what would make the expression raise an error or misread a value, and the
+ * expression turns the rest into NULL from the values that it reads anyway
+ * (float8 operators and exp are strict):
+ *
+ * - A number is read as (obs->>'x')::float8. ->> gives numeric_out's text,
+ *   which has no exponent: a nonzero number of at most INLINE_TEXT bytes is
+ *   at least 1e-198 (well above INLINE_TINY) and below INLINE_WIDE in
+ *   magnitude, and float8in reads it without error, as the value that the
+ *   scorer reads (exact_double's n::float8 is float8in of numeric_out
+ *   there). The guard admits such a number, or nothing (->> is NULL for a
+ *   JSON null and a missing key only); it tests the type because a string
+ *   "3" has the text of the number 3. A jsonb number is never NaN or
+ *   infinite (to_jsonb makes those strings).
+ * - A missing number is coalesced with the imputer's, so it stays NULL
+ *   where no imputer fills it. Then its bound, unless inline_wide finds
+ *   every number that the guard admits plain: with B' the double after B,
+ *   nullif(least(x, B'), B') is x where x <= B, else NULL (NaN too, being
+ *   above every number), and nullif(greatest(x, -B'), -B') likewise.
+ * - The decision function is bounded so, to where expit is the formula.
+ * - A one-hot column's ->> text is looked up among its category strings; a
+ *   miss is the missing category's term if the text is NULL, zero if the
+ *   value is a string and unknown ones are ignored, else NULL. No category
+ *   string may be the ->> text of a number, boolean, object or array
+ *   (which begins with a digit, '-', '{' or '[', or is true or false), or
+ *   the guard admits only a string or nothing there.
  */
 #define INLINE_DECISION 600.0
 #define INLINE_TINY 1e-200		/* nonzero numbers closer to 0 take the PL/pgSQL scorer */
 #define INLINE_HUGE 1e100
+#define INLINE_TEXT 200			/* longest numeric_out text let through (see above) */
+#define INLINE_WIDE 1e200		/* above every number of at most INLINE_TEXT bytes */
+#define INLINE_EXPIT_LOW -709.78	/* expit's bounds in managed.sql, between which */
+#define INLINE_EXPIT_HIGH 700.0 /* it is 1 / (1 + exp(-d)) */
+#define INLINE_CASE 8			/* one-hot tables up to this size are a CASE, else a map */
 
 /* A number block: [impute (a number)] [standardize], then its coefficient. */
 static bool
@@ -2485,10 +2525,11 @@ plain_op_for(char op, double c, double lo, double hi)
  * Whether the plain operations of a number block are the PL/pgSQL scorer's
  * for every input in {0} and +-[lo, hi]: the range of the nonzero values
  * followed through each step (a difference of two doubles that is not 0 is
- * at least 2^-54 times the smaller one).
+ * at least 2^-54 times the smaller one). *most is then a bound on the
+ * block's term.
  */
 static bool
-inline_number_plain(const step *scale, double coef, double lo, double hi)
+inline_number_plain(const step *scale, double coef, double lo, double hi, double *most)
 {
 	if (scale != NULL && scale->has_center)
 	{
@@ -2505,6 +2546,7 @@ inline_number_plain(const step *scale, double coef, double lo, double hi)
 		hi = hi / fabs(scale->b) * 2;
 		lo = lo / fabs(scale->b) / 2;
 	}
+	*most = hi * fabs(coef) * 2;
 	return plain_op_for('*', coef, lo, hi);
 }
 
@@ -2535,10 +2577,44 @@ inline_imputed_term(const step *impute, const step *scale, double coef, double *
 }
 
 /*
- * The bound on the inputs of each number block (bounds[b]), or false when
- * the model has no inline expression: its decision function's constant
- * terms at most, the rest of INLINE_DECISION shared among the number
- * blocks.
+ * Whether the guard's numbers need no bound of their own: every number
+ * block's steps are plain for all the values that the guard lets through
+ * (0, and magnitudes from INLINE_TINY / 2 to INLINE_WIDE), so are those on
+ * its imputed value, and no sum of the decision function can reach the
+ * 8e307 where the scorer's additions take a helper. The expression then
+ * bounds the decision function only, to where expit is the plain formula.
+ */
+static bool
+inline_wide(const predict_model *model, double fixed)
+{
+	const estimator *est = &model->estimator;
+	double		total = fixed;
+
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		double		coef = est->coef[blk->first_feature];
+		const step *impute;
+		const step *scale;
+		double		most;
+		double		term = 0;
+
+		if (!inline_number_block(model, blk, &impute, &scale))
+			continue;
+		if (!isfinite(coef) || !inline_number_plain(scale, coef, INLINE_TINY / 2, INLINE_WIDE, &most))
+			return false;
+		if (impute != NULL && !inline_imputed_term(impute, scale, coef, &term))
+			return false;
+		total += fmax(most, fabs(term));
+	}
+	return total <= 1e307;
+}
+
+/*
+ * The bound on the inputs of each number block (bounds[b]; infinite where
+ * inline_wide holds), or false when the model has no inline expression: its
+ * decision function's constant terms at most, the rest of INLINE_DECISION
+ * shared among the number blocks.
  */
 static bool
 inline_bounds(const predict_model *model, const bool *read_at, double *bounds)
@@ -2584,6 +2660,12 @@ inline_bounds(const predict_model *model, const bool *read_at, double *bounds)
 	}
 	if (!(fixed < INLINE_DECISION))
 		return false;
+	if (inline_wide(model, fixed))
+	{
+		for (size_t b = 0; b < model->nblocks; b++)
+			bounds[b] = INFINITY;
+		return true;
+	}
 	share = (INLINE_DECISION - fixed) / (double) (numbers ? numbers : 1);
 	for (size_t b = 0; b < model->nblocks; b++)
 	{
@@ -2594,6 +2676,7 @@ inline_bounds(const predict_model *model, const bool *read_at, double *bounds)
 		double		center;
 		double		spread;
 		double		term;
+		double		most;
 
 		if (!inline_number_block(model, blk, &impute, &scale))
 			continue;
@@ -2605,7 +2688,7 @@ inline_bounds(const predict_model *model, const bool *read_at, double *bounds)
 		bounds[b] = coef == 0 ? INLINE_HUGE : fmin(INLINE_HUGE, share * 0.99 * spread / fabs(coef) - center);
 		if (!(bounds[b] >= 0))
 			bounds[b] = 0;
-		if (!inline_number_plain(scale, coef, INLINE_TINY / 2, bounds[b] * 2))
+		if (!inline_number_plain(scale, coef, INLINE_TINY / 2, bounds[b] * 2, &most))
 			return false;
 		if (impute != NULL && (!inline_imputed_term(impute, scale, coef, &term) || fabs(term) > share))
 			return false;
@@ -2622,28 +2705,74 @@ inline_value(codegen *cg, uint32_t col, const char *op)
 	sql_append(cg->out, ")");
 }
 
+/* Whether s could be the ->> text of a number, boolean, object or array. */
+static bool
+text_of_non_string(const char *s, size_t len)
+{
+	if (len == 0)
+		return false;
+	if (strchr("-0123456789{[", s[0]) != NULL)
+		return true;
+	return (len == 4 && memcmp(s, "true", 4) == 0) || (len == 5 && memcmp(s, "false", 5) == 0);
+}
+
+/* Whether a one-hot column's lookup could take a non-string for a category. */
+static bool
+one_hot_needs_type(const step *hot)
+{
+	for (size_t k = 0; k < hot->table->count; k++)
+		if (text_of_non_string(hot->table->strings[k], hot->table->lengths[k]))
+			return true;
+	return false;
+}
+
+/* The block that reads column col, or SIZE_MAX. */
+static size_t
+inline_block_of(const predict_model *model, uint32_t col)
+{
+	size_t		b = SIZE_MAX;
+
+	for (size_t i = 0; i < model->nblocks; i++)
+		if (model->blocks[i].column == col)
+			b = i;
+	return b;
+}
+
+/* Whether the guard checks column col: all but one-hot columns that need no type test. */
+static bool
+inline_guarded(const predict_model *model, uint32_t col)
+{
+	size_t		b = inline_block_of(model, col);
+	const step *impute;
+	const step *hot;
+
+	if (b == SIZE_MAX || !inline_one_hot_block(model, &model->blocks[b], &impute, &hot))
+		return true;
+	return one_hot_needs_type(hot);
+}
+
 /*
- * The guard's condition on a column: the values that the expression scores
- * as the scorer does. A number within bounds is one jsonb comparison, in
- * jsonb's order (null < strings < numbers < booleans < containers).
+ * The guard's condition on a column: the values that the expression reads
+ * without error, and as the scorer does, or turns into NULL (see above).
  */
 static void
-emit_inline_guard(codegen *cg, uint32_t col, size_t b, const double *bounds)
+emit_inline_guard(codegen *cg, uint32_t col)
 {
 	sql_buffer *out = cg->out;
 	const predict_model *model = cg->model;
+	size_t		b = inline_block_of(model, col);
 	const step *impute;
 	const step *other;
 
 	if (b != SIZE_MAX && inline_number_block(model, &model->blocks[b], &impute, &other))
 	{
-		sql_append(out, "(");
+		sql_append(out, "CASE WHEN jsonb_typeof(");
 		inline_value(cg, col, "->");
-		sql_append(out, " BETWEEN '%g'::jsonb AND '%.17g'::jsonb OR ", INLINE_TINY, bounds[b]);
-		inline_value(cg, col, "->");
-		sql_append(out, " BETWEEN '%.17g'::jsonb AND '%g'::jsonb OR coalesce(", -bounds[b], -INLINE_TINY);
-		inline_value(cg, col, "->");
-		sql_append(out, ", 'null') IN ('0'::jsonb%s))", impute != NULL ? ", 'null'::jsonb" : "");
+		sql_append(out, ") = 'number' THEN octet_length(");
+		inline_value(cg, col, "->>");
+		sql_append(out, ") <= %d ELSE ", INLINE_TEXT);
+		inline_value(cg, col, "->>");
+		sql_append(out, " IS NULL END");
 		return;
 	}
 	sql_append(out, "CASE coalesce(jsonb_typeof(");
@@ -2656,111 +2785,209 @@ emit_inline_guard(codegen *cg, uint32_t col, size_t b, const double *bounds)
 				   model->columns[col].numeric ? " WHEN 'string' THEN false" : "");
 		return;
 	}
-	inline_one_hot_block(model, &model->blocks[b], &impute, &other);
-	sql_append(out, " WHEN 'string' THEN ");
-	if (other->unknown_is_error)
-	{
-		sql_category_map(out, other->table, 1, false);
-		sql_append(out, " ? ");
-		inline_value(cg, col, "->>");
-	}
+	sql_append(out, " WHEN 'string' THEN true WHEN 'null' THEN true ELSE false END");
+}
+
+/* nullif(least(x, over), over), over the double after bound toward to: NULL past bound. */
+static void
+inline_upto(sql_buffer *out, const char *least, double bound, double to, const char *x)
+{
+	double		over = nextafter(bound, to);
+
+	sql_append(out, "nullif(%s(%s, ", least, x);
+	sql_number(out, over);
+	sql_append(out, "), ");
+	sql_number(out, over);
+	sql_append(out, ")");
+}
+
+/* x, or NULL outside [lo, hi]: a NaN is above every number, so NULL too. */
+static void
+inline_within(sql_buffer *out, double lo, double hi, const char *x)
+{
+	sql_buffer	inner = {0};
+
+	inline_upto(&inner, "greatest", lo, -INFINITY, x);
+	if (inner.failed)
+		out->failed = true;
 	else
-		sql_append(out, "true");
-	sql_append(out, " WHEN 'null' THEN %s ELSE false END",
-			   one_hot_missing(impute, other) >= 0 || !other->unknown_is_error ? "true" : "false");
+		inline_upto(out, "least", hi, INFINITY, inner.data);
+	free(inner.data);
 }
 
 /*
- * What block b adds to the decision function, as the scorer computes it,
- * reading the column once: a missing number is imputed by coalesce, a
- * missing string looked up under key "m" (the strings' keys start with s).
- * The guard has let through numbers within bounds, and missing values
- * where imputed, only.
+ * A number block's term: x, imputed, within its bound unless inline_wide,
+ * standardized, times its coefficient.
  */
 static void
-emit_inline_term(codegen *cg, size_t b)
+emit_inline_number_term(codegen *cg, const block *blk, double coef, double bound)
 {
 	sql_buffer *out = cg->out;
-	const predict_model *model = cg->model;
-	const block *blk = &model->blocks[b];
-	const double *coef = model->estimator.coef + blk->first_feature;
+	sql_buffer	x = {0};
+	codegen		read = *cg;
 	const step *impute;
-	const step *other;
+	const step *scale;
 
-	if (inline_number_block(model, blk, &impute, &other))
+	inline_number_block(cg->model, blk, &impute, &scale);
+	read.out = &x;
+	sql_append(&x, "%s", impute != NULL ? "coalesce(" : "");
+	inline_value(&read, blk->column, "->>");
+	sql_append(&x, "::float8");
+	if (impute != NULL)
 	{
-		double		term;
-
-		/* ->> gives numeric_out's text, which numeric_float8 reads too; null if missing */
-		sql_append(out, "%s(((", impute != NULL ? "coalesce(" : "");
-		inline_value(cg, blk->column, "->>");
-		sql_append(out, "::float8");
-		if (other != NULL && other->has_center)
-		{
-			sql_append(out, " - ");
-			sql_number(out, other->a);
-		}
-		sql_append(out, ")");
-		if (other != NULL && other->has_scale)
-		{
-			sql_append(out, " / ");
-			sql_number(out, other->b);
-		}
-		sql_append(out, ") * ");
-		sql_number(out, coef[0]);
-		sql_append(out, ")");
-		if (impute != NULL && inline_imputed_term(impute, other, coef[0], &term))
-		{
-			sql_append(out, ", ");
-			sql_number(out, term);
-			sql_append(out, ")");
-		}
-		return;
+		sql_append(&x, ", ");
+		sql_number(&x, impute->a);
+		sql_append(&x, ")");
 	}
-	inline_one_hot_block(model, blk, &impute, &other);
-	sql_append(out, "coalesce(('{");
-	for (size_t k = 0; k < other->table->count; k++)
-		sql_append(out, "%.17g,", one_hot_term(blk, coef, other, (long) k));
-	sql_append(out, "%.17g}'::float8[])[(", one_hot_term(blk, coef, other, one_hot_missing(impute, other)));
-	sql_category_map(out, other->table, 1, true);
-	sql_append(out, " ->> coalesce('s' || ");
-	inline_value(cg, blk->column, "->>");
-	sql_append(out, ", 'm'))::integer], 0.0::float8)");
+	sql_append(out, "((");
+	if (x.failed)
+		out->failed = true;
+	else if (isinf(bound))
+		sql_append(out, "%s", x.data);
+	else
+		inline_within(out, -bound, bound, x.data);
+	free(x.data);
+	if (scale != NULL && scale->has_center)
+	{
+		sql_append(out, " - ");
+		sql_number(out, scale->a);
+	}
+	sql_append(out, ")");
+	if (scale != NULL && scale->has_scale)
+	{
+		sql_append(out, " / ");
+		sql_number(out, scale->b);
+	}
+	sql_append(out, ") * ");
+	sql_number(out, coef);
 }
 
-/* The inline expression: the guard, then expit of the decision function's sum. */
+/* A term, or NULL::float8 where the scorer must decide. */
 static void
-emit_inline_expression(codegen *cg, const double *bounds, const char *function)
+inline_term_or_null(sql_buffer *out, bool known, double term)
+{
+	if (known)
+		sql_number(out, term);
+	else
+		sql_append(out, "NULL::float8");
+}
+
+/* A one-hot column's term where its text is no category: missing, an unknown string, or NULL. */
+static void
+emit_inline_miss(codegen *cg, const block *blk, const step *impute, const step *hot)
+{
+	const double *coef = cg->model->estimator.coef + blk->first_feature;
+	long		missing = one_hot_missing(impute, hot);
+
+	sql_append(cg->out, "CASE WHEN ");
+	inline_value(cg, blk->column, "->>");
+	sql_append(cg->out, " IS NULL THEN ");
+	inline_term_or_null(cg->out, missing >= 0 || !hot->unknown_is_error,
+						one_hot_term(blk, coef, hot, missing));
+	sql_append(cg->out, " WHEN jsonb_typeof(");
+	inline_value(cg, blk->column, "->");
+	sql_append(cg->out, ") = 'string' THEN ");
+	inline_term_or_null(cg->out, !hot->unknown_is_error, 0.0);
+	sql_append(cg->out, " END");
+}
+
+/*
+ * A one-hot block's term: a CASE on the ->> text for a few categories
+ * (text equality is a memcmp), a jsonb map to an array index for more.
+ */
+static void
+emit_inline_one_hot_term(codegen *cg, const block *blk)
+{
+	sql_buffer *out = cg->out;
+	const double *coef = cg->model->estimator.coef + blk->first_feature;
+	const step *impute;
+	const step *hot;
+
+	inline_one_hot_block(cg->model, blk, &impute, &hot);
+	if (hot->table->count <= INLINE_CASE)
+	{
+		sql_append(out, "CASE ");
+		inline_value(cg, blk->column, "->>");
+		for (size_t k = 0; k < hot->table->count; k++)
+		{
+			sql_append(out, " WHEN ");
+			sql_string(out, hot->table->strings[k], hot->table->lengths[k]);
+			sql_append(out, " THEN ");
+			sql_number(out, one_hot_term(blk, coef, hot, (long) k));
+		}
+		sql_append(out, " ELSE ");
+		emit_inline_miss(cg, blk, impute, hot);
+		sql_append(out, " END");
+		return;
+	}
+	sql_append(out, "coalesce(('{");
+	for (size_t k = 0; k < hot->table->count; k++)
+		sql_append(out, "%s%.17g", k ? "," : "", one_hot_term(blk, coef, hot, (long) k));
+	sql_append(out, "}'::float8[])[(");
+	sql_category_map(out, hot->table, 1, false);
+	sql_append(out, " ->> ");
+	inline_value(cg, blk->column, "->>");
+	sql_append(out, ")::integer], ");
+	emit_inline_miss(cg, blk, impute, hot);
+	sql_append(out, ")");
+}
+
+/* The decision function: d starts at 0.0, gets each block's term, then the intercept. */
+static void
+emit_inline_decision(codegen *cg, const double *bounds)
 {
 	const predict_model *model = cg->model;
 	sql_buffer *out = cg->out;
 
-	sql_append(out, "CASE WHEN jsonb_typeof(obs) = 'object' THEN CASE WHEN ");
-	for (size_t c = 0; c < model->ncolumns; c++)
-	{
-		size_t		b = SIZE_MAX;
-
-		for (size_t i = 0; i < model->nblocks; i++)
-			if (model->blocks[i].column == c)
-				b = i;
-		if (c > 0)
-			sql_append(out, "\n    AND ");
-		emit_inline_guard(cg, (uint32_t) c, b, bounds);
-	}
-	/* d starts at 0.0, gets each block's term, then the intercept */
-	sql_append(out, "\n  THEN 1.0::float8 / (1.0::float8 + exp(-(");
 	for (size_t b = 0; b <= model->nblocks; b++)
 		sql_append(out, "(");
 	sql_append(out, "0.0::float8");
 	for (size_t b = 0; b < model->nblocks; b++)
 	{
+		const block *blk = &model->blocks[b];
+
 		sql_append(out, "\n    + ");
-		emit_inline_term(cg, b);
+		if (blk->one_hot)
+			emit_inline_one_hot_term(cg, blk);
+		else
+			emit_inline_number_term(cg, blk, model->estimator.coef[blk->first_feature], bounds[b]);
 		sql_append(out, ")");
 	}
 	sql_append(out, "\n    + ");
 	sql_number(out, model->estimator.intercept);
-	sql_append(out, "))))\n  ELSE %s(obs) END ELSE %s(obs) END", function, function);
+	sql_append(out, ")");
+}
+
+/* The inline expression: the guard, then expit of the decision function within its bounds. */
+static void
+emit_inline_expression(codegen *cg, const double *bounds, const char *function)
+{
+	const predict_model *model = cg->model;
+	sql_buffer *out = cg->out;
+	sql_buffer	d = {0};
+	codegen		sum = *cg;
+	const char *and = "";
+
+	sql_append(out, "CASE WHEN jsonb_typeof(obs) = 'object' THEN CASE WHEN ");
+	for (uint32_t c = 0; c < model->ncolumns; c++)
+		if (inline_guarded(model, c))
+		{
+			sql_append(out, "%s", and);
+			emit_inline_guard(cg, c);
+			and = "\n    AND ";
+		}
+	if (*and == '\0')
+		sql_append(out, "true");
+	sum.out = &d;
+	emit_inline_decision(&sum, bounds);
+	sql_append(out, "\n  THEN coalesce(1.0::float8 / (1.0::float8 + exp(-");
+	if (d.failed)
+		out->failed = true;
+	else
+		inline_within(out, INLINE_EXPIT_LOW, INLINE_EXPIT_HIGH, d.data);
+	free(d.data);
+	sql_append(out, ")), %s(obs))\n  ELSE %s(obs) END ELSE %s(obs) END", function, function,
+			   function);
 }
 
 /*
