@@ -122,11 +122,18 @@ count_rows() {
   esac
 }
 
-# Ids: run r sends from r * 10^8 on, wrk thread k from there + k * 10^7, pgbench
-# client k + k * 10^6: unique across the whole bench, and below 2^31, since
-# the tutorial's table has a 32-bit observation_id.
-run_no=0
-next_base() { run_no=$((run_no + 1)); base=$((run_no * 100000000)); }
+# Ids: every contender has a database (or SQLite file) of its own, and its
+# n-th run sends from n * 10^8 on, wrk thread k from there + k * 10^7,
+# pgbench client k + k * 10^6: unique within each database, and below 2^31
+# for the Flask app's four runs, since the tutorial's table has a 32-bit
+# observation_id. (One counter for the whole bench passed 2^31 at the 22nd
+# run, and the Flask app, whose failed INSERT leaves its connection in an
+# aborted transaction, then answered only 500s.)
+declare -A runs_of
+next_base() {              # next_base CONTENDER: sets base
+  runs_of[$1]=$(( ${runs_of[$1]:-0} + 1 ))
+  base=$(( ${runs_of[$1]} * 100000000 ))
+}
 
 # ---------- the gateways
 
@@ -354,11 +361,13 @@ ratio() {                  # ratio A B [FORMAT]: A's req/s over B's at each conn
     awk -v a="$a" -v b="$b" -v f="${3:-%.1fx}" 'BEGIN { printf " %12s", (b > 0 ? sprintf(f, a / b) : "-") }'
   done
 }
-# run KEY COMMAND...: a fresh id range, the command's result line into result[KEY]
+# run KEY COMMAND...: a fresh id range in the database of KEY's contender (the
+# sweeps' runs are the gateway's), the command's result line into result[KEY]
 run() {
-  local key=$1
+  local key=$1 contender=${1%%,*}
   shift
-  next_base
+  case $contender in lanes|sweep) contender=gateway ;; esac
+  next_base "$contender"
   "$@" >"$out/result"
   result[$key]=$(tail -n 1 "$out/result")
 }
