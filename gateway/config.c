@@ -88,8 +88,10 @@ static const setting settings[] = {
 	"PostgreSQL only: most POST /predict requests one statement and one commit\n"
 	"                               store, when several are waiting for the database\n"
 	"                               (default 64; 1: one statement per request)"},
-	{"PREDICT_BATCH_LANES", "--batch-lanes", "N", SETTING_UINT, 1, 64,
-	"PostgreSQL only: how many such statements run at once (default 1)"},
+	{"PREDICT_BATCH_LANES", "--batch-lanes", "N", SETTING_STRING, 0, 0,
+	"PostgreSQL only: how many such statements run at once, 1..64, or auto\n"
+	"                               (default: 1 plus the database's round trip in ms,\n"
+	"                               rounded, at most 4: 1 on the same machine)"},
 	{"PREDICT_PREPARED_STATEMENTS", "--prepared-statements", "WHEN", SETTING_STRING, 0, 0,
 	"PostgreSQL only: on (named prepared statements), off (unnamed: for a pooler\n"
 	"                               in transaction mode, such as PgBouncer), or auto (default:\n"
@@ -192,7 +194,17 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 	else if (strcmp(s->env, "PREDICT_BATCH") == 0)
 		cfg->batch = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_BATCH_LANES") == 0)
+	{
+		if (strcmp(value, "auto") == 0)
+			v = 0;
+		else if (!parse_ulong(value, 1, 64, &v))
+		{
+			fprintf(stderr, "predict-gateway: %s must be auto or an integer from 1 to 64, got \"%s\"\n",
+					source, value);
+			return false;
+		}
 		cfg->batch_lanes = (unsigned) v;
+	}
 	else if (strcmp(s->env, "PREDICT_THREADS") == 0)
 		cfg->threads = (unsigned) v;
 	else if (strcmp(s->env, "PREDICT_DB_CONNECTIONS") == 0)
@@ -358,7 +370,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	cfg->host = "0.0.0.0";
 	cfg->port = 5000;
 	cfg->batch = 64;
-	cfg->batch_lanes = 1;
+	cfg->batch_lanes = 0;		/* auto */
 	cfg->max_body = 64 * 1024;
 	cfg->max_connections = 1000;
 	cfg->idle_timeout = 60;

@@ -44,7 +44,7 @@ typedef struct gateway_config
 	const char *read_database_url;	/* PREDICT_READ_DATABASE_URL, NULL = none */
 	const char *prepared_statements;	/* PREDICT_PREPARED_STATEMENTS: auto, on, off */
 	unsigned	batch;			/* PREDICT_BATCH: most /predict requests per statement */
-	unsigned	batch_lanes;	/* PREDICT_BATCH_LANES: such statements at once */
+	unsigned	batch_lanes;	/* PREDICT_BATCH_LANES: such statements at once; 0: auto */
 } gateway_config;
 
 /*

@@ -723,8 +723,38 @@ deploy_file(pg_target *t, const char *path, const char *name, long *version,
 	return res != NULL;
 }
 
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The median time of a few SELECT 1 on conn, in ms: what one statement's
+ * round trip to the database costs (PREDICT_BATCH_LANES=auto).
+ */
+static double
+round_trip_ms(PGconn *conn)
+{
+	double		times[5];
+
+	for (int i = 0; i < 5; i++)
+	{
+		int64_t		start = now_us();
+
+		PQclear(PQexec(conn, "SELECT 1"));
+		times[i] = (double) (now_us() - start) / 1000.0;
+	}
+	qsort(times, 5, sizeof(double), compare_doubles);
+	return times[2];
+}
+
 bool
-pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg, size_t size)
+pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, double *round_trip,
+		 char *msg, size_t size)
 {
 	pg_target	t = {0};
 	char		default_model[128];		/* "name version", empty when none */
@@ -759,6 +789,7 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, char *msg,
 		if (default_model[0] != '\0')
 			config_note_default_model(cfg, default_model);
 		snprintf(schema, schema_size, "%s", t.schema);
+		*round_trip = round_trip_ms(t.conn);
 	}
 	PQfinish(t.conn);
 	return ok;

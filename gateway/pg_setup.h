@@ -17,10 +17,12 @@ struct gateway_config;
  * booting together on an empty database all come up): create the extension
  * or the managed schema (or bring an older one to this version), and deploy
  * cfg->model_path if there is no default model. schema gets the predict
- * tables' schema, quoted. False with one line in msg saying what to do.
+ * tables' schema, quoted, and round_trip_ms the median time of a SELECT 1
+ * on the set-up's connection afterwards. False with one line in msg saying
+ * what to do.
  */
 bool		pg_setup(const struct gateway_config *cfg, char *schema, size_t schema_size,
-					 char *msg, size_t size);
+					 double *round_trip_ms, char *msg, size_t size);
 
 /*
  * `predict-gateway deploy|activate ...`: argv[0] is the command. Returns

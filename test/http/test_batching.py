@@ -12,12 +12,15 @@ it ends. Every answer is compared with the one a gateway without batching
 database in the same state."""
 
 import json
+import os
+import re
+import subprocess
 import threading
 import time
 
 import pytest
 
-from harness import fresh_id, metric, observation
+from harness import REPO, fresh_id, metric, observation
 
 # fields that differ between two databases for the same answer
 VOLATILE = ("id", "created_at", "updated_at")
@@ -139,3 +142,42 @@ def test_each_request_keeps_its_own_answer_in_a_batch(backend, pair):
     stored = backend.observation_ids(batching.database_url)
     assert stored == backend.observation_ids(alone.database_url)
     assert backend.count(batching.database_url) == len(stored)
+
+
+LANES_LINE = re.compile(r"batching: (\d+) lane\(s\) for a database round trip of ([\d.]+) ms")
+
+
+def lanes_chosen(gw):
+    found = LANES_LINE.search(gw.stderr())
+    assert found, gw.stderr()[-2000:]
+    lanes, round_trip = int(found.group(1)), float(found.group(2))
+    # one lane, and one more for each millisecond of round trip (rounded; the
+    # log shows it to 0.01 ms), at most 4
+    assert 1 <= lanes <= 4 and (abs(lanes - 1 - round_trip) <= 0.505 or
+                                (lanes == 4 and round_trip >= 3.495)), (lanes, round_trip)
+    return lanes, round_trip
+
+
+def test_lanes_follow_the_round_trip(backend, gateways):
+    """PREDICT_BATCH_LANES=auto, the default: the gateway measures its round
+    trip to the database at start-up and runs one batch at a time on the
+    same machine, more behind a link of 1 ms round trip (the benchmark's
+    relay, bench/latency-proxy.c)."""
+    if not backend.supports("batching"):
+        pytest.skip("SQLite stores each request alone: one writer at a time")
+    url = backend.new_database()
+    direct = lanes_chosen(gateways(url))
+    subprocess.run(["make", "-s", "build/bench/latency-proxy"], cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL)
+    proxy = subprocess.Popen([os.path.join(REPO, "build", "bench", "latency-proxy"), "0",
+                              re.search(r":(\d+)/", url).group(1), "500"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        port = proxy.stdout.readline().split()[1]
+        gw = gateways(re.sub(r":\d+/", ":%s/" % port, url, count=1))
+        linked = lanes_chosen(gw)
+        assert gw.stop() == 0, gw.stderr()[-2000:]      # before its link goes
+    finally:
+        proxy.kill()
+        proxy.wait()
+    assert linked[1] >= direct[1] + 0.8 and linked[0] >= 2, (direct, linked)
