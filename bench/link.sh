@@ -44,11 +44,15 @@ probe_ms() {
   rm -f "$out"/probe_log.*
   (cd "$out" && pgbench -n -M prepared -c 1 -T "$LINK_PROBE" -f select1.sql -p "$1" \
     --log --log-prefix=probe_log bench_pgbench_link >"probe-$1.txt" 2>&1) || true
-  # Twice, under a load average of 10, no log was there to read: then the
-  # report's mean.
+  # Under a load average of 9 to 10 the log was sometimes missing or read
+  # empty: then the report's mean.
+  local median=0
   if compgen -G "$out/probe_log.*" >/dev/null; then
-    cat "$out"/probe_log.* | awk '{print $3}' | sort -n |
-      awk '{ v[NR] = $1 } END { printf "%.3f", NR ? v[int((NR + 1) / 2)] / 1000 : 0 }'
+    median=$(cat "$out"/probe_log.* | awk '{print $3}' | sort -n |
+      awk '{ v[NR] = $1 } END { printf "%.3f", NR ? v[int((NR + 1) / 2)] / 1000 : 0 }')
+  fi
+  if awk -v m="$median" 'BEGIN { exit !(m > 0) }'; then
+    echo "$median"
   else
     awk '/^latency average/ {printf "%.3f", $4}' "$out/probe-$1.txt"
   fi
