@@ -723,18 +723,10 @@ deploy_file(pg_target *t, const char *path, const char *name, long *version,
 	return res != NULL;
 }
 
-static int
-compare_doubles(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
- * The median time of a few SELECT 1 on conn, in ms: what one statement's
- * round trip to the database costs (PREDICT_BATCH_LANES=auto).
+ * The median time of five SELECT 1 on conn, in ms: what one statement's
+ * round trip to the database costs (PREDICT_BATCH_LANES=auto). Each time
+ * goes in its place among those before it.
  */
 static double
 round_trip_ms(PGconn *conn)
@@ -744,11 +736,15 @@ round_trip_ms(PGconn *conn)
 	for (int i = 0; i < 5; i++)
 	{
 		int64_t		start = now_us();
+		double		t;
+		int			j = i;
 
 		PQclear(PQexec(conn, "SELECT 1"));
-		times[i] = (double) (now_us() - start) / 1000.0;
+		t = (double) (now_us() - start) / 1000.0;
+		for (; j > 0 && times[j - 1] > t; j--)
+			times[j] = times[j - 1];
+		times[j] = t;
 	}
-	qsort(times, 5, sizeof(double), compare_doubles);
 	return times[2];
 }
 
