@@ -1532,10 +1532,6 @@ statement_name(const char *name, const char *sql)
 }
 
 /*
- * Prepare the database (pg_setup.c), name its schema in every statement,
- * and set up the pools.
- */
-/*
  * PREDICT_BATCH_LANES=auto: one lane, and one more for each millisecond of
  * round trip to the database, at most 4. On the same machine a batch's time
  * is the database's CPU, and one batch at a time makes the largest batches;
@@ -1559,6 +1555,10 @@ batch_lanes(const gateway_config *cfg, double round_trip)
 	return (int) lanes;
 }
 
+/*
+ * Prepare the database (pg_setup.c), name its schema in every statement,
+ * and set up the pools.
+ */
 static bool
 pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 {

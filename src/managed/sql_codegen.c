@@ -2994,28 +2994,32 @@ emit_inline_expression(codegen *cg, const double *bounds, const char *function)
  * <function>_inline(obs jsonb): the inline expression where the model has
  * one, else a call of the PL/pgSQL scorer. Not strict (a CASE is not, and
  * the planner only inlines a strict function whose body is), but a null
- * observation takes the scorer, which is strict.
+ * observation takes the scorer, which is strict. True when it wrote the
+ * inline expression.
  */
-static void
+static bool
 emit_inline_scorer(const predict_model *model, const char *function, const char *helpers,
 				   const bool *read_at, sql_buffer *out)
 {
 	codegen		cg = {model, helpers, out, read_at, &model->estimator, NULL, NULL, false, 0, false};
 	double	   *bounds = calloc(model->nblocks + 1, sizeof(double));
+	bool		inline_expression;
 
 	if (bounds == NULL)
 	{
 		out->failed = true;
-		return;
+		return false;
 	}
 	sql_append(out, "CREATE OR REPLACE FUNCTION %s_inline(obs jsonb) RETURNS float8\n"
 			   "LANGUAGE sql IMMUTABLE PARALLEL SAFE\nRETURN ", function);
-	if (inline_bounds(model, read_at, bounds))
+	inline_expression = inline_bounds(model, read_at, bounds);
+	if (inline_expression)
 		emit_inline_expression(&cg, bounds, function);
 	else
 		sql_append(out, "%s(obs)", function);
 	sql_append(out, ";\n");
 	free(bounds);
+	return inline_expression;
 }
 
 /*
@@ -3028,22 +3032,12 @@ emit_inline_scorer(const predict_model *model, const char *function, const char 
  * that the log's trigger takes the class without a second scoring.
  */
 static void
-emit_inline_class(const predict_model *model, const char *function, const bool *read_at,
-				  sql_buffer *out)
+emit_inline_class(const char *function, sql_buffer *out)
 {
-	double	   *bounds = calloc(model->nblocks + 1, sizeof(double));
-
-	if (bounds == NULL)
-	{
-		out->failed = true;
-		return;
-	}
-	if (inline_bounds(model, read_at, bounds))
-		sql_append(out, "CREATE OR REPLACE FUNCTION %s_inline_class(obs jsonb, proba float8) RETURNS boolean\n"
-				   "LANGUAGE sql IMMUTABLE PARALLEL SAFE\n"
-				   "RETURN CASE WHEN proba > 0.5::float8 THEN true WHEN proba < 0.5::float8 THEN false\n"
-				   "  ELSE (%s_class(obs)).predicted END;\n", function, function);
-	free(bounds);
+	sql_append(out, "CREATE OR REPLACE FUNCTION %s_inline_class(obs jsonb, proba float8) RETURNS boolean\n"
+			   "LANGUAGE sql IMMUTABLE PARALLEL SAFE\n"
+			   "RETURN CASE WHEN proba > 0.5::float8 THEN true WHEN proba < 0.5::float8 THEN false\n"
+			   "  ELSE (%s_class(obs)).predicted END;\n", function, function);
 }
 
 /*
@@ -3103,6 +3097,7 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 	sql_buffer	out = {0};
 	bool	   *read_at;
 	bool	   *seen;
+	bool		inline_expression;
 
 	if (!check_compiled_type(&model->estimator, err) || !check_tree_size(model, err))
 		return NULL;
@@ -3123,11 +3118,12 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 		seen[model->blocks[b].column] = true;
 	}
 	emit_scorer(model, function, helpers, read_at, false, &out);
-	emit_inline_scorer(model, function, helpers, read_at, &out);
+	inline_expression = emit_inline_scorer(model, function, helpers, read_at, &out);
 	if (!predict_model_has_threshold(model))
 	{
 		emit_scorer(model, function, helpers, read_at, true, &out);
-		emit_inline_class(model, function, read_at, &out);
+		if (inline_expression)
+			emit_inline_class(function, &out);
 	}
 	free(read_at);
 	free(seen);

@@ -445,11 +445,12 @@ RETURN predict_internal.resolve_score(obs, model);
 /*
  * The statements that score obs with the default version (name, version,
  * threshold) into targets (the probability, the class, the model's name and
- * version): the probability by its inlinable scorer (else its PL/pgSQL
- * scorer) and the class by its threshold; where the threshold is null, the
- * class from the inline probability (its _inline_class), else both by its
- * class function. Without a default version with installed scorers, the
- * registry lookup (resolve_score_class). The threshold is written back as
+ * version): the probability by its inlinable scorer and the class by its
+ * threshold; where the threshold is null, the class from the inline
+ * probability (its _inline_class), else both by its class function.
+ * Without a default version with installed scorers (name NULL, or a
+ * migration that has not compiled them yet), the registry lookup
+ * (resolve_score_class). The threshold is written back as
  * the shortest text that reads as the same float8 (extra_float_digits, set
  * on refresh_default).
  */
@@ -461,25 +462,21 @@ DECLARE
     scorer text := predict_internal.function_name(name, version);
     named text := format('%s := %L; %s := %s;', targets[3], name, targets[4], version);
 BEGIN
+    -- install_scorer creates a version's functions together: with _inline, the others it has
     IF name IS NULL THEN
         NULL;
-    ELSIF threshold IS NULL AND
-          to_regprocedure(format('predict_internal.%I(jsonb, float8)', scorer || '_inline_class')) IS NOT NULL THEN
+    ELSIF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_inline')) IS NULL THEN
+        NULL;
+    ELSIF threshold IS NOT NULL THEN
+        RETURN format('%s := predict_internal.%I(%s); %s := %s >= %s::float8; ',
+                      targets[1], scorer || '_inline', obs, targets[2], targets[1], threshold) || named;
+    ELSIF to_regprocedure(format('predict_internal.%I(jsonb, float8)', scorer || '_inline_class')) IS NOT NULL THEN
         RETURN format('%s := predict_internal.%I(%s); %s := predict_internal.%I(%s, %s); ',
                       targets[1], scorer || '_inline', obs,
                       targets[2], scorer || '_inline_class', obs, targets[1]) || named;
-    ELSIF threshold IS NULL THEN
-        IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_class')) IS NOT NULL THEN
-            RETURN format('SELECT c.proba, c.predicted INTO %s, %s FROM predict_internal.%I(%s) c; ',
-                          targets[1], targets[2], scorer || '_class', obs) || named;
-        END IF;
-    ELSIF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_inline')) IS NOT NULL OR
-          to_regprocedure(format('predict_internal.%I(jsonb)', scorer)) IS NOT NULL THEN
-        IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer || '_inline')) IS NOT NULL THEN
-            scorer := scorer || '_inline';
-        END IF;
-        RETURN format('%s := predict_internal.%I(%s); %s := %s >= %s::float8; ',
-                      targets[1], scorer, obs, targets[2], targets[1], threshold) || named;
+    ELSE
+        RETURN format('SELECT c.proba, c.predicted INTO %s, %s FROM predict_internal.%I(%s) c; ',
+                      targets[1], targets[2], scorer || '_class', obs) || named;
     END IF;
     RETURN format('SELECT * INTO %s FROM predict_internal.resolve_score_class(%s);',
                   array_to_string(targets, ', '), obs);
@@ -535,11 +532,9 @@ DECLARE
     default_version integer;
     default_threshold float8;
 BEGIN
-    SELECT max(format('predict_internal.%I(obs)', s.inline)) FILTER (WHERE s.is_default),
-           string_agg(format('WHEN %L THEN predict_internal.%I(obs)', s.name, s.inline), ' ' ORDER BY s.name)
-      INTO scorer, cases
-      FROM (SELECT m.name, m.is_default,
-                   predict_internal.function_name(m.name, m.active_version) || '_inline' AS inline
+    SELECT string_agg(format('WHEN %L THEN predict_internal.%I(obs)', s.name, s.inline), ' ' ORDER BY s.name)
+      INTO cases
+      FROM (SELECT m.name, predict_internal.function_name(m.name, m.active_version) || '_inline' AS inline
               FROM @extschema@.predict_models m) s
      WHERE to_regprocedure(format('predict_internal.%I(jsonb)', s.inline)) IS NOT NULL;
     SELECT m.name, m.active_version, predict_internal.threshold(v.model)
@@ -547,9 +542,16 @@ BEGIN
       FROM @extschema@.predict_models m
       JOIN @extschema@.predict_model_versions v ON v.name = m.name AND v.version = m.active_version
      WHERE m.is_default;
+    IF default_name IS NOT NULL THEN
+        scorer := predict_internal.function_name(default_name, default_version) || '_inline';
+        IF to_regprocedure(format('predict_internal.%I(jsonb)', scorer)) IS NULL THEN
+            scorer := NULL;
+        END IF;
+    END IF;
     EXECUTE format('CREATE OR REPLACE FUNCTION predict_internal.default_score(obs jsonb) '
                    'RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE RETURN %s',
-                   coalesce(scorer, 'predict_internal.resolve_score(obs)'));
+                   CASE WHEN scorer IS NULL THEN 'predict_internal.resolve_score(obs)'
+                        ELSE format('predict_internal.%I(obs)', scorer) END);
     EXECUTE format('CREATE OR REPLACE FUNCTION predict_internal.named_score(obs jsonb, model text) '
                    'RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE RETURN %s',
                    coalesce('CASE model ' || cases || ' ELSE predict_internal.resolve_score(obs, model) END',
