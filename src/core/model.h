@@ -270,6 +270,9 @@ typedef struct estimator
 	const double *leaf_pairs;	/* adaboost: per leaf, class 0's then class 1's
 								 * contribution to the decision */
 	const uint32_t *bitsets;	/* BITSET_WORDS words per categorical split */
+	const double *cover;		/* per node, the training cover the document's
+								 * trees give ("cover"), or NULL: explanations */
+	uint32_t	max_depth;		/* the deepest tree's depth */
 	double		init;			/* gradient_boosting init, hgb baseline, xgboost
 								 * base margin (a float32) */
 	double		learning_rate;
@@ -340,6 +343,7 @@ struct predict_model
 	step	   *steps;
 	size_t		nfeatures;		/* the estimator's: the stage's output if any */
 	const feature_stage *stage; /* the optional "transforms" (stage.h), or NULL */
+	const double *feature_means;	/* nfeatures: reference.feature_means, or NULL */
 
 	estimator	estimator;
 };

@@ -33,7 +33,8 @@ typedef enum predict_status
 	PREDICT_BAD_MODEL,			/* the model document is invalid */
 	PREDICT_BAD_OBSERVATION,	/* the observation cannot be scored */
 	PREDICT_TOO_LARGE,			/* a documented limit was exceeded */
-	PREDICT_NO_MEMORY			/* an allocation failed */
+	PREDICT_NO_MEMORY,			/* an allocation failed */
+	PREDICT_UNSUPPORTED			/* the model cannot do what was asked (explain) */
 } predict_status;
 
 #define PREDICT_ERROR_SIZE 512
@@ -214,6 +215,71 @@ predict_status predict_score_json_class(const predict_model *model,
  */
 char	   *predict_model_to_sql(const predict_model *model, const char *function,
 								 const char *helpers, predict_error *err);
+
+/* ---------- explanations (docs/model-format.md, "Explanations") ---------- */
+
+/* Where an explanation adds up: the raw output it decomposes. */
+typedef enum predict_space
+{
+	PREDICT_SPACE_LOG_ODDS,		/* logistic regression and the boosted trees */
+	PREDICT_SPACE_PROBABILITY	/* decision trees and forests */
+} predict_space;
+
+/* "log-odds" or "probability", as an explanation's "space" names it. */
+const char *predict_space_name(predict_space space);
+
+/*
+ * Whether predict_explain can explain the model. If not, err says why, by
+ * name (PREDICT_UNSUPPORTED): an estimator without exact explanations, a
+ * feature that mixes input columns, a linear model exported without its
+ * reference's feature means, trees without their covers.
+ */
+bool		predict_model_explainable(const predict_model *model, predict_error *err);
+
+/* The space of the model's explanations (meaningful when explainable). */
+predict_space predict_model_space(const predict_model *model);
+
+/*
+ * Bytes of scratch space predict_explain needs for this model: the caller
+ * owns it (the core allocates nothing per call), one buffer per thread.
+ */
+size_t		predict_explain_scratch_size(const predict_model *model);
+
+/*
+ * Score one observation as predict_score_class does and explain it: *base
+ * and contributions[predict_model_ncolumns], one per input column (0 for a
+ * column the model does not read), such that *base plus the contributions
+ * is the model's raw output in predict_model_space. proba, predicted may be
+ * NULL. An observation that cannot be scored fails as predict_score does; a
+ * model that cannot be explained fails with PREDICT_UNSUPPORTED.
+ */
+predict_status predict_explain(const predict_model *model, const predict_value *values,
+							   void *scratch, double *proba, bool *predicted,
+							   double *base, double *contributions, predict_error *err);
+
+/* predict_explain on a JSON observation, read as predict_score_json reads it. */
+predict_status predict_explain_json(const predict_model *model, const char *json, size_t len,
+									predict_value *values, void *scratch,
+									double *proba, bool *predicted,
+									double *base, double *contributions,
+									predict_error *err);
+
+/*
+ * The explanation as every host writes it:
+ * {"space": "log-odds", "base": b, "contributions": {"column": c, ...}},
+ * the columns in the model's order, numbers as predict_format_number.
+ */
+void		predict_explanation_json(const predict_model *model, double base,
+									 const double *contributions,
+									 predict_append_fn append, void *sink);
+
+/*
+ * The reasons of an adverse-action notice: up to k columns whose
+ * contributions are negative, the most negative first (ties in column
+ * order), into columns[]; returns how many.
+ */
+size_t		predict_lowest_contributions(const double *contributions, size_t ncolumns,
+										 size_t k, size_t *columns);
 
 /* Set err's status and message (printf-style); returns the status. */
 predict_status predict_set_error(predict_error *err, predict_status status,
