@@ -462,3 +462,51 @@ predict_lowest_contributions(const double *contributions, size_t ncolumns, size_
 	}
 	return n;
 }
+
+/* An observation's value as JSON (strings as they came, numbers re-printed). */
+static void
+append_value(const predict_value *v, predict_append_fn append, void *sink)
+{
+	switch (v->kind)
+	{
+		case PREDICT_VALUE_NUMBER:
+			append_number(append, sink, v->number);
+			break;
+		case PREDICT_VALUE_BOOL:
+			append_text(append, sink, v->number != 0 ? "true" : "false");
+			break;
+		case PREDICT_VALUE_STRING:
+			predict_json_string(v->string, v->length, append, sink);
+			break;
+		default:
+			/* scoring refuses objects and arrays: only a missing value is left */
+			append_text(append, sink, "null");
+			break;
+	}
+}
+
+void
+predict_reasons_json(const predict_model *model, const predict_value *values,
+					 const double *contributions, size_t k, predict_append_fn append,
+					 void *sink)
+{
+	size_t		columns[PREDICT_MAX_REASONS];
+	size_t		n;
+
+	n = predict_lowest_contributions(contributions, model->ncolumns,
+									 k < PREDICT_MAX_REASONS ? k : PREDICT_MAX_REASONS, columns);
+	append_text(append, sink, "[");
+	for (size_t i = 0; i < n; i++)
+	{
+		const column *col = &model->columns[columns[i]];
+
+		append_text(append, sink, i > 0 ? ", {\"column\": " : "{\"column\": ");
+		predict_json_string(col->name, col->name_length, append, sink);
+		append_text(append, sink, ", \"value\": ");
+		append_value(&values[columns[i]], append, sink);
+		append_text(append, sink, ", \"contribution\": ");
+		append_number(append, sink, contributions[columns[i]]);
+		append_text(append, sink, "}");
+	}
+	append_text(append, sink, "]");
+}
