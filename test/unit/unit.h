@@ -67,5 +67,6 @@ void		predicted_class_tests(void);
 void		skew_tests(void);
 void		stage_tests(void);
 void		ensemble_tests(void);
+void		explain_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

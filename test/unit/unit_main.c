@@ -95,6 +95,7 @@ main(void)
 	skew_tests();
 	stage_tests();
 	ensemble_tests();
+	explain_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }
