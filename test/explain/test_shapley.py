@@ -246,6 +246,73 @@ def test_xgboost_leaves(name, data, fitted):
         assert (tree.walk(branches) == leaves[:, k]).all()
 
 
+def _rerooted_apply(tree_, n, X32):
+    """The leaves a copy of tree_ whose root is replaced by node n sends the rows to:
+    scikit-learn's own compiled rule at node n (Tree's pickled state, re-rooted)."""
+    from sklearn.tree._tree import Tree
+    state = tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes[0] = state["nodes"][n]
+    copy = Tree(tree_.n_features, np.array(tree_.n_classes), tree_.n_outputs)
+    copy.__setstate__(dict(state, nodes=nodes))
+    return copy.apply(X32)
+
+
+@pytest.mark.parametrize("name", ["decision_tree", "extra_trees", "gradient_boosting"])
+def test_standard_tree_branches_are_scikit_learns(name, data, fitted):
+    """At every split, not only those on the row's path: the float32 rule of
+    sklearn_branches is the branch scikit-learn's own apply takes from that split, on
+    Titanic rows and on rows whose feature is at, just below and just above the
+    split's threshold in float32."""
+    X, _ = data
+    est, Xt = shapley.preprocess(fitted(name), X.iloc[:100])
+    X32 = shapley._dense(Xt).astype(np.float32)
+    sk = [est] if hasattr(est, "tree_") else list(np.ravel(est.estimators_))[:3]
+    kind = "regression" if name == "gradient_boosting" else "proba"
+    for s in sk:
+        tree = shapley.sklearn_tree(s.tree_, kind)
+        probes = [X32]
+        for n in np.flatnonzero(tree.feature >= 0):
+            t32 = np.float32(s.tree_.threshold[n])
+            for z in (t32, np.nextafter(t32, np.float32(np.inf)),
+                      np.nextafter(t32, np.float32(-np.inf))):
+                row = X32[:1].copy()
+                row[0, tree.feature[n]] = z
+                probes.append(row)
+        rows = np.vstack(probes)
+        branches = shapley.sklearn_branches(tree, s.tree_, rows)
+        for n in np.flatnonzero(tree.feature >= 0):
+            leaf = _rerooted_apply(s.tree_, n, rows)
+            below_left = np.isin(leaf, sorted(shapley._subtree(tree, tree.left[n])))
+            assert (branches[:, n] == np.where(below_left, tree.left[n], tree.right[n])).all()
+
+
+@pytest.mark.parametrize("name", ["hist_gradient_boosting", "hist_gradient_boosting_categorical"])
+def test_hist_gradient_boosting_branches_follow_the_documented_rule(name, data, fitted):
+    """The branches that scikit-learn's re-rooted predictor gives are, at every numeric
+    split, the rule of docs/model-format.md: NaN the missing_go_to_left way, else
+    x <= num_threshold in float64 (a check of the re-rooting, on every row)."""
+    X, _ = data
+    est, Xt = shapley.preprocess(fitted(name), X)
+    X64 = shapley._dense(Xt)
+    numeric = categorical = 0
+    for (p,) in est._predictors:
+        tree = shapley.hgb_tree(p)
+        branches = shapley.hgb_branches(est, p, tree, X64)
+        for n in np.flatnonzero(tree.feature >= 0):
+            node = p.nodes[n]
+            if node["is_categorical"]:
+                categorical += 1
+                continue
+            x = X64[:, node["feature_idx"]]
+            left = np.where(np.isnan(x), bool(node["missing_go_to_left"]),
+                            x <= node["num_threshold"])
+            assert (branches[:, n] == np.where(left, tree.left[n], tree.right[n])).all()
+            numeric += 1
+    assert numeric >= 20
+    assert categorical > 0 if name.endswith("categorical") else categorical == 0
+
+
 def test_missing_values_take_learned_routes(data, fitted):
     """HistGradientBoosting and XGBoost: some split sends NaN another way than a large
     value, so that rows with NaN test the missing-value routing."""
