@@ -1,12 +1,13 @@
 /*
  * predict_score.c - bin/predict-score, the command-line host of the core.
  *
- *   predict-score --model MODEL.json [--max-model-bytes N] [FILE|-]
+ *   predict-score --model MODEL.json [--explain] [--max-model-bytes N] [FILE|-]
  *
  * Reads JSON lines (one observation object each) and writes one JSON line
  * per input line: {"proba": P, "predicted_class": B} with P printed with 17
- * significant digits (enough to round-trip a double), or {"error": "..."}
- * for that line, then goes on. Exit status: 0 when every line scored, 1
+ * significant digits (enough to round-trip a double), with --explain the
+ * prediction's "explanation" too, or {"error": "..."} for that line, then
+ * goes on. Exit status: 0 when every line scored, 1
  * when some failed, 2 for usage or model errors.
  */
 #include <errno.h>
@@ -22,13 +23,17 @@
 #define LINE_BUFFER (PREDICT_MAX_OBSERVATION_BYTES + 2 * READ_CHUNK)
 
 static const char usage_text[] =
-"usage: predict-score --model MODEL.json [--max-model-bytes N] [FILE|-]\n"
+"usage: predict-score --model MODEL.json [--explain] [--max-model-bytes N] [FILE|-]\n"
 "\n"
 "Score JSON lines (one observation object per line) with a predict-model/1\n"
 "model. Writes one JSON line per input line:\n"
 "  {\"proba\": P, \"predicted_class\": B}   or   {\"error\": \"...\"}\n"
 "\n"
 "  -m, --model FILE          the model document (required)\n"
+"  -e, --explain             add each prediction's explanation: \"explanation\":\n"
+"                            {\"space\": S, \"base\": B, \"contributions\": {column: C}},\n"
+"                            B plus the contributions being the model's log-odds\n"
+"                            (or probability, for decision trees and forests)\n"
 "      --sql                 print the model compiled to PL/pgSQL (what the gateway\n"
 "                            installs on PostgreSQL without the extension) and exit;\n"
 "                            @function@ stands for the function's name (its helpers\n"
@@ -129,7 +134,15 @@ typedef struct scorer
 	predict_value *values;
 	unsigned long failed;
 	FILE	   *out;
+	void	   *scratch;		/* --explain: predict_explain's */
+	double	   *contributions;	/* --explain: one per column */
 } scorer;
+
+static void
+append_to_file(void *sink, const char *s, size_t n)
+{
+	fwrite_unlocked(s, 1, n, (FILE *) sink);
+}
 
 static void
 score_line(scorer *sc, const char *line, size_t len)
@@ -137,6 +150,7 @@ score_line(scorer *sc, const char *line, size_t len)
 	predict_error err;
 	predict_status status;
 	double		proba;
+	double		base;
 	bool		predicted;
 	static const char true_tail[] = ", \"predicted_class\": true}\n";
 	static const char false_tail[] = ", \"predicted_class\": false}\n";
@@ -145,7 +159,12 @@ score_line(scorer *sc, const char *line, size_t len)
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	status = predict_score_json_class(sc->model, line, len, sc->values, &proba, &predicted, &err);
+	if (sc->scratch != NULL)
+		status = predict_explain_json(sc->model, line, len, sc->values, sc->scratch, &proba,
+									  &predicted, &base, sc->contributions, &err);
+	else
+		status = predict_score_json_class(sc->model, line, len, sc->values, &proba, &predicted,
+										  &err);
 	if (status != PREDICT_OK)
 	{
 		write_error(sc->out, err.message);
@@ -155,7 +174,14 @@ score_line(scorer *sc, const char *line, size_t len)
 	predict_format_g17(out + n, proba);
 	n += strlen(out + n);
 	fwrite_unlocked(out, 1, n, sc->out);
-	if (predicted)
+	if (sc->scratch != NULL)
+	{
+		fputs(predicted ? ", \"predicted_class\": true, \"explanation\": " :
+			  ", \"predicted_class\": false, \"explanation\": ", sc->out);
+		predict_explanation_json(sc->model, base, sc->contributions, append_to_file, sc->out);
+		fputs("}\n", sc->out);
+	}
+	else if (predicted)
 		fwrite_unlocked(true_tail, 1, sizeof(true_tail) - 1, sc->out);
 	else
 		fwrite_unlocked(false_tail, 1, sizeof(false_tail) - 1, sc->out);
@@ -235,6 +261,7 @@ main(int argc, char **argv)
 		{"model", required_argument, NULL, 'm'},
 		{"max-model-bytes", required_argument, NULL, 'M'},
 		{"sql", no_argument, NULL, 'S'},
+		{"explain", no_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -252,8 +279,9 @@ main(int argc, char **argv)
 	int			opt;
 	int			status;
 	bool		print_sql = false;
+	bool		explain = false;
 
-	while ((opt = getopt_long(argc, argv, "m:hV", options, NULL)) != -1)
+	while ((opt = getopt_long(argc, argv, "m:ehV", options, NULL)) != -1)
 	{
 		char	   *end;
 
@@ -273,6 +301,9 @@ main(int argc, char **argv)
 				break;
 			case 'S':
 				print_sql = true;
+				break;
+			case 'e':
+				explain = true;
 				break;
 			case 'h':
 				fputs(usage_text, stdout);
@@ -327,7 +358,17 @@ main(int argc, char **argv)
 	sc.model = model;
 	sc.out = stdout;
 	sc.values = calloc(predict_model_ncolumns(model), sizeof(predict_value));
-	if (sc.values == NULL)
+	if (explain && !predict_model_explainable(model, &err))
+	{
+		fprintf(stderr, "predict-score: %s: %s\n", model_path, err.message);
+		return 2;
+	}
+	if (explain)
+	{
+		sc.scratch = malloc(predict_explain_scratch_size(model));
+		sc.contributions = calloc(predict_model_ncolumns(model) + 1, sizeof(double));
+	}
+	if (sc.values == NULL || (explain && (sc.scratch == NULL || sc.contributions == NULL)))
 	{
 		fprintf(stderr, "predict-score: out of memory\n");
 		return 2;
@@ -345,6 +386,8 @@ main(int argc, char **argv)
 	if (in != stdin)
 		fclose(in);
 	free(sc.values);
+	free(sc.scratch);
+	free(sc.contributions);
 	predict_model_free(model);
 	return status;
 }

@@ -3,7 +3,7 @@
  * training data's distributions, for monitoring.
  *
  * Scoring never reads it, so it is apart from everything scoring depends
- * on.
+ * on; explanations read its feature means.
  */
 #include <math.h>
 #include <string.h>
@@ -20,7 +20,7 @@
 
 #define REFERENCE_SUM_TOLERANCE 1e-3
 
-static const char *const reference_fields[] = {"rows", "proba", "columns", NULL};
+static const char *const reference_fields[] = {"rows", "proba", "columns", "feature_means", NULL};
 static const char *const reference_proba_fields[] = {"edges", "fractions", NULL};
 static const char *const reference_number_fields[] = {"column", "missing", "edges", "fractions", NULL};
 static const char *const reference_string_fields[] = {
@@ -304,6 +304,14 @@ load_reference(loader *ld, const cJSON *object)
 			return false;
 		path_set(ld, at);
 	}
+	path_set(ld, saved);
+	path_push_key(ld, "reference");
+
+	/* the linear explanations' reference point: one mean per feature */
+	if (member(ld, object, "feature_means", false) != NULL &&
+		!load_number_array(ld, object, "feature_means", ld->model->nfeatures, 0, 0, NULL,
+						   (double **) &ld->model->feature_means, NULL))
+		return false;
 	path_set(ld, saved);
 	return true;
 }

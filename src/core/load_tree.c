@@ -13,7 +13,7 @@
 #include "loader.h"
 
 static const char *const tree_fields[] = {
-	"feature", "threshold", "left", "right", "missing_left", "value", "value0", NULL
+	"feature", "threshold", "left", "right", "missing_left", "value", "value0", "cover", NULL
 };
 static const char *const adaboost_tree_fields[] = {
 	"feature", "threshold", "left", "right", "value", "value_negative", NULL
@@ -217,6 +217,46 @@ load_value0(loader *ld, const cJSON *object, size_t nleaves, const cJSON **value
 }
 
 /*
+ * A tree's "cover": the training cover of each node, its splits then its
+ * leaves (the order of the nodes here), for explanations. Every tree of the
+ * estimator has it or none does: load_trees allocated the covers when the
+ * first tree has them. A split's cover divides its children's, so it must
+ * be positive; XGBoost's are float32 (sum_hessian), kept exact.
+ */
+static bool
+load_cover(loader *ld, const cJSON *object, size_t nsplits, size_t root)
+{
+	const estimator *est = ld->est;
+	const cJSON *item = member(ld, object, "cover", est->cover != NULL);
+	const cJSON *c;
+
+	if (item == NULL)
+		return est->cover == NULL;
+	if (est->cover == NULL)
+	{
+		path_push_key(ld, "cover");
+		return fail(ld, "every tree has \"cover\" or none does (the first tree has none)");
+	}
+	if (!tree_array(ld, object, "cover", 2 * nsplits + 1,
+					"one per split, then one per leaf", &c))
+		return false;
+	for (size_t i = 0; i <= 2 * nsplits; i++, c = c->next)
+	{
+		double		v = cJSON_IsNumber(c) ? c->valuedouble : NAN;
+
+		if (!(isfinite(v) && (i < nsplits ? v > 0 : v >= 0)))
+		{
+			path_push_element(ld, "cover", i);
+			return fail(ld, "expected a finite cover, %s", i < nsplits ?
+						"greater than 0 (a split's cover divides its children's)" :
+						"0 or more");
+		}
+		((double *) est->cover)[root + i] = v;
+	}
+	return true;
+}
+
+/*
  * AdaBoost's leaf: its two contributions go to leaf_pairs, and the leaf's
  * value becomes its index there (the walk returns it; exact in a double).
  */
@@ -297,6 +337,8 @@ load_tree(loader *ld, const cJSON *object, const tree_rules *rules, tree_scratch
 		return false;
 
 	root = scratch->next_node;
+	if (!rules->adaboost && !load_cover(ld, object, nsplits, root))
+		return false;
 	t->root = (uint32_t) root;
 	t->nsplits = (uint32_t) nsplits;
 	t->depth = 0;

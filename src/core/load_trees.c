@@ -225,10 +225,14 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 		cJSON_GetObjectItemCaseSensitive(first, "value0") != NULL &&
 		(est->leaves0 = arena_alloc(model, (nsplits + ntrees) * sizeof(double))) == NULL)
 		return fail_memory(ld);
+	nnodes = 2 * nsplits + ntrees;
+	if (!rules->adaboost && cJSON_IsObject(first) &&
+		cJSON_GetObjectItemCaseSensitive(first, "cover") != NULL &&
+		(est->cover = arena_alloc(model, nnodes * sizeof(double))) == NULL)
+		return fail_memory(ld);
 	scratch.referenced = arena_alloc(model, 2 * largest + 1);
 	scratch.depth = arena_alloc(model, (2 * largest + 1) * sizeof(uint32_t));
 	scratch.next_bitset = 1;
-	nnodes = 2 * nsplits + ntrees;
 	if (rules->hist)
 	{
 		est->hist_nodes = arena_alloc(model, nnodes * sizeof(hist_node));
@@ -258,6 +262,8 @@ load_trees(loader *ld, const cJSON *first, size_t ntrees, bool single, tree_rule
 
 		if (!load_tree(ld, entry, rules, &scratch, &out[i]))
 			return false;
+		if (out[i].depth > est->max_depth)
+			est->max_depth = out[i].depth;
 		path_set(ld, at);
 	}
 	est->trees = out;

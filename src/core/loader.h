@@ -78,6 +78,9 @@ bool		load_preprocessing(loader *ld, const cJSON *item);
 bool		load_logistic_regression(loader *ld, const cJSON *object);
 bool		load_tree_estimator(loader *ld, const cJSON *object, estimator_type type);
 bool		load_reference(loader *ld, const cJSON *object);
+
+/* explain.c: which input column each of the estimator's features comes from */
+bool		map_feature_columns(loader *ld);
 bool		load_features(loader *ld, const cJSON *item, const cJSON *preprocessing);
 
 /* model.c: an estimator object of any type into ld->est */

@@ -503,7 +503,7 @@ load_document(loader *ld, const cJSON *root)
 		return false;
 	if ((item = member(ld, root, "reference", false)) != NULL && !load_reference(ld, item))
 		return false;
-	return true;
+	return map_feature_columns(ld);
 }
 
 predict_limits

@@ -320,6 +320,10 @@ typedef struct column
 #define COLUMN_VALUES_INTEGER 1 /* pandas Int64 */
 #define COLUMN_VALUES_BOOLEAN 2 /* pandas boolean */
 
+/* A feature that reads no input column (a constant), or several. */
+#define FEATURE_CONSTANT (-1)
+#define FEATURE_MIXED (-2)
+
 typedef struct arena_chunk arena_chunk;
 typedef struct feature_stage feature_stage;
 
@@ -344,6 +348,9 @@ struct predict_model
 	size_t		nfeatures;		/* the estimator's: the stage's output if any */
 	const feature_stage *stage; /* the optional "transforms" (stage.h), or NULL */
 	const double *feature_means;	/* nfeatures: reference.feature_means, or NULL */
+	const int32_t *feature_column;	/* nfeatures: the input column each comes from,
+									 * or FEATURE_CONSTANT, FEATURE_MIXED */
+	long		first_mixed;	/* the first FEATURE_MIXED feature, or -1 */
 
 	estimator	estimator;
 };

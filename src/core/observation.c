@@ -670,3 +670,22 @@ predict_score_json_class(const predict_model *model, const char *json, size_t le
 	observation_strings_free(&strings);
 	return status;
 }
+
+predict_status
+predict_explain_json(const predict_model *model, const char *json, size_t len,
+					 predict_value *values, void *scratch, double *proba, bool *predicted,
+					 double *base, double *contributions, predict_error *err)
+{
+	observation_strings strings;
+	predict_error local;
+	predict_status status;
+
+	if (err == NULL)
+		err = &local;
+	status = read_observation(model, json, len, values, &strings, err);
+	if (status == PREDICT_OK)
+		status = predict_explain(model, values, scratch, proba, predicted, base,
+								 contributions, err);
+	observation_strings_free(&strings);
+	return status;
+}

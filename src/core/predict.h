@@ -281,6 +281,18 @@ void		predict_explanation_json(const predict_model *model, double base,
 size_t		predict_lowest_contributions(const double *contributions, size_t ncolumns,
 										 size_t k, size_t *columns);
 
+/*
+ * Those reasons as every host writes them: a JSON array, the most negative
+ * first, of {"column": name, "value": the observation's value (null when
+ * missing), "contribution": c}. values are the observation's, as explained.
+ */
+void		predict_reasons_json(const predict_model *model, const predict_value *values,
+								 const double *contributions, size_t k,
+								 predict_append_fn append, void *sink);
+
+/* The largest k predict_reasons_json takes (a notice gives a handful). */
+#define PREDICT_MAX_REASONS 100
+
 /* Set err's status and message (printf-style); returns the status. */
 predict_status predict_set_error(predict_error *err, predict_status status,
 								 const char *format,...)

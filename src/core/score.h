@@ -31,6 +31,27 @@ predict_status score_estimator(const predict_model *model, const estimator *est,
 							   predict_error *err);
 bool		estimator_has_decision(const estimator *est);
 
+/*
+ * A categorical value's code, as scikit-learn 1.2's compiled predictor
+ * takes it from a float64: NaN and negative values are missing; otherwise a
+ * C cast to uint8, which x86-64 performs as a truncation to int32
+ * (0x80000000 when out of range) keeping the low byte. So 257.9 reads as 1
+ * and anything from 2^31 up, +inf included, as 0.
+ */
+static inline uint32_t
+category_code(double v)
+{
+	if (!(v >= 0))
+		return CATEGORY_MISSING;
+	if (v < 2147483648.0)
+		return (uint32_t) (int32_t) v & 0xff;
+	return 0;
+}
+
+/* Every block's outputs, densely, into work[0 .. blocks' width - 1]. */
+predict_status fill_block_features(const predict_model *model, const predict_value *values,
+								   double *work, predict_error *err);
+
 /* score_ensemble.c */
 predict_status score_voting(const predict_model *model, const estimator *est,
 							const predict_value *values, estimate *out, predict_error *err);
