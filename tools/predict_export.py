@@ -926,28 +926,48 @@ def _finite_list(values, what):
     return values.tolist()
 
 
-def _cover(cover, splits, leaves, what, source):
+def _cover(cover, splits, leaves):
     """A tree's "cover": the training cover of each node (cover[node id], a numpy
     array), splits then leaves in the format's order.  Path-dependent TreeSHAP
     weighs a split's two sides by their children's covers and divides by the
     split's, so every cover must be finite and >= 0 and a split's > 0; scikit-learn
     lets negative sample weights through (a tree whose weights sum below zero is a
-    leaf of negative cover), which is refused rather than explained wrongly.
+    leaf of negative cover): such a tree gets no cover (None), and its estimator
+    none at all (_drop_partial_covers), so that it scores as before and refuses to
+    be explained rather than being explained wrongly.
     Whole numbers (row counts, the usual case) are written as integers ("12", not
-    "12.0"), which read as the same value: a forest's document is a tenth smaller so.
-    source: the attribute it comes from, for the message."""
+    "12.0"), which read as the same value: a forest's document is a tenth smaller so."""
     nodes = list(splits) + list(leaves)
     values = np.asarray(cover)[np.asarray(nodes, dtype=np.intp)]
     out = []
     for j, (node, c) in enumerate(zip(nodes, values.tolist())):
         if not (math.isfinite(c) and c >= 0 and (c > 0 or j >= len(splits))):
-            kind, index = ("split", j) if j < len(splits) else ("leaf", j - len(splits))
-            raise ExportError(
-                "%s: %s %d (node %d) has the cover %r (%s), which explanations cannot use "
-                "(finite and >= 0, > 0 at a split; negative or zero sample weights?)"
-                % (what, kind, index, node, c, source))
+            return None
         out.append(int(c) if float(c).is_integer() and c < 2 ** 53 else c)
     return out
+
+
+def _set_cover(tree, cover):
+    if cover is not None:
+        tree["cover"] = cover
+
+
+def _drop_partial_covers(node):
+    """The format's rule for "cover": every tree of an estimator has it or none does.
+    An estimator some of whose trees got none (_cover) loses the others' too, in the
+    whole estimator document, composites and init estimators included."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_partial_covers(item)
+        return
+    if not isinstance(node, dict):
+        return
+    trees = node.get("trees")
+    if isinstance(trees, list) and not all("cover" in t for t in trees):
+        for t in trees:
+            t.pop("cover", None)
+    for value in node.values():
+        _drop_partial_covers(value)
 
 
 def _standard_tree(est, path, leaf_values, missing_left, cover=True):
@@ -978,8 +998,7 @@ def _standard_tree(est, path, leaf_values, missing_left, cover=True):
         doc["missing_left"] = [int(bool(m)) for m in np.asarray(missing)[sp]]
     doc["value"] = _finite_list(leaf_values(np.asarray(leaves, dtype=np.intp)), path)
     if cover and WRITE_EXPLAIN_FIELDS:
-        doc["cover"] = _cover(t.weighted_n_node_samples.astype(np.float64), splits, leaves,
-                              path, "tree_.weighted_n_node_samples")
+        _set_cover(doc, _cover(t.weighted_n_node_samples.astype(np.float64), splits, leaves))
     return doc
 
 
@@ -1277,8 +1296,7 @@ def _hist_gradient_boosting(est, path, sparse):
         if WRITE_EXPLAIN_FIELDS:
             # the training samples that reached each node (unweighted: the grower counts
             # samples; sample weights only scale the gradients)
-            tree["cover"] = _cover(nodes["count"].astype(np.int64), splits, leaves, sub,
-                                   "nodes['count']")
+            _set_cover(tree, _cover(nodes["count"].astype(np.int64), splits, leaves))
         trees.append(tree)
     doc = {"type": "hist_gradient_boosting",
            "baseline": _float(baseline[0], path + ": baseline"),
@@ -1401,14 +1419,11 @@ def _xgboost_tree(tree, sub):
         "missing_left": [int(bool(default_left[k])) for k in splits],
         "value": [_float32_from_json(cond[k], "%s: leaf %d" % (sub, k)) for k in leaves],
     }
-    if WRITE_EXPLAIN_FIELDS:
-        if hessian is None:
-            raise ExportError("%s: the tree has no sum_hessian (the node covers explanations "
-                              "need)" % sub)
+    if WRITE_EXPLAIN_FIELDS and hessian is not None:
         # each float32 written as the float64 of the same value, as the thresholds are
         covers = np.array([_float32_from_json(h, "%s: sum_hessian[%d]" % (sub, k))
                            for k, h in enumerate(hessian)], dtype=np.float64)
-        doc["cover"] = _cover(covers, splits, leaves, sub, "sum_hessian")
+        _set_cover(doc, _cover(covers, splits, leaves))
     return doc
 
 
@@ -2476,6 +2491,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
     pre = [{"column": b.column, "steps": b.steps, "features": f}
            for b, f in zip(blocks, feature_names)]
 
+    _drop_partial_covers(est_doc)
     rows = ctx.training_rows[0] if ctx.training_rows else training_rows
     when = exported_at or datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
