@@ -155,8 +155,9 @@ estimator_explainable(const estimator *est, predict_error *err)
 		case ESTIMATOR_XGBOOST:
 			if (est->cover == NULL)
 				return unsupported(err, "its %s trees have no \"cover\" (the training "
-								   "cover of each node); export the model again with "
-								   "this version of predict-export", name);
+								   "cover of each node): export the model again with a "
+								   "current predict-export (a model trained with negative "
+								   "sample weights has none)", name);
 			if (est->init_estimator != NULL)
 				return unsupported(err, "a %s whose init is an estimator (only a constant "
 								   "init)", name);
