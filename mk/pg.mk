@@ -8,7 +8,7 @@
 #                                         about 30x slower; default: every test)
 #
 # test/suites/40-pg builds, installs, starts a throwaway cluster and runs all
-# of it (pg_regress, test/pg/*.py, valgrind on four of the regression tests).
+# of it (pg_regress, test/pg/*.py, valgrind on five of the regression tests).
 
 VALGRIND_TESTS ?=
 
