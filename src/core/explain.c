@@ -152,6 +152,7 @@ estimator_explainable(const estimator *est, predict_error *err)
 		case ESTIMATOR_RANDOM_FOREST:
 		case ESTIMATOR_GRADIENT_BOOSTING:
 		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
+		case ESTIMATOR_XGBOOST:
 			if (est->cover == NULL)
 				return unsupported(err, "its %s trees have no \"cover\" (the training "
 								   "cover of each node); export the model again with "
@@ -341,6 +342,10 @@ explain_tree_estimator(const predict_model *model, const double *x, explain_scra
 	}
 	switch (est->type)
 	{
+		case ESTIMATOR_XGBOOST:
+			*base = (double) explain_xgboost(est, s->x32, s->phi32, s->path);
+			credit_slots(model, NULL, s->phi32, base, contributions);
+			return;
 		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
 			for (size_t k = 0; k < nslots; k++)
 				s->codes[k] = category_code(s->x64[k]);

@@ -1,6 +1,7 @@
 /*
  * fixtures.c - the model document shared by the unit tests and the fuzzers.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,60 @@ const char hist_estimator[] =
 "   {\"feature\": [5, 3], \"threshold\": [[1], \"inf\"], \"missing_left\": [1, 0], \"left\": [-1, -2], \"right\": [1, -3],\n"
 "    \"value\": [0.5, -0.25, 2.0]},\n"
 "   {\"feature\": [3], \"threshold\": [-0.5], \"missing_left\": [1], \"left\": [-1], \"right\": [-2], \"value\": [0.0625, -0.125]}]}";
+
+/*
+ * For explanations: a reference with a mean per feature (spliced in before
+ * "positive_class"), and the trees above with covers.
+ */
+const char reference_with_means[] =
+	"\"reference\": {\"rows\": 10, \"proba\": {\"edges\": [0.5], \"fractions\": [0.5, 0.5]},"
+	" \"columns\": [], \"feature_means\": [0.25, 0.5, 0.25, 0, 0.5, 1, 0.5, 0.5]}, \"positive_class\": 1,";
+
+/* The fixture forest with covers: splits, then leaves, per tree. */
+const char forest_with_cover[] =
+	"{\"type\": \"random_forest\", \"trees\": [\n"
+	"   {\"feature\": [1, 3, 7], \"threshold\": [0.5, -0.5, 0], \"left\": [1, -1, -3], \"right\": [2, -2, -4],\n"
+	"    \"value\": [0.9, 0.7, 0.4, 0.1], \"cover\": [100, 40, 60, 15, 25, 20, 40]},\n"
+	"   {\"feature\": [5], \"threshold\": [1.5], \"left\": [-1], \"right\": [-2], \"value\": [0.625, 0.3],"
+	"    \"cover\": [100, 60, 40]},\n"
+	"   {\"feature\": [], \"threshold\": [], \"left\": [], \"right\": [], \"value\": [0.5], \"cover\": [100]}]}";
+
+const char boosting_with_cover[] =
+	"{\"type\": \"gradient_boosting\", \"init\": -0.25, \"learning_rate\": 0.1, \"missing\": \"error\", \"trees\": [\n"
+	"   {\"feature\": [1, 3, 7], \"threshold\": [0.5, -0.5, 0], \"left\": [1, -1, -3], \"right\": [2, -2, -4],\n"
+	"    \"value\": [2.5, 1.25, -0.75, -2.0], \"cover\": [100, 40, 60, 15, 25, 20, 40]},\n"
+	"   {\"feature\": [5], \"threshold\": [1.5], \"left\": [-1], \"right\": [-2], \"value\": [0.5, -0.5],"
+	"    \"cover\": [100, 60, 40]}]}";
+
+const char hist_with_cover[] =
+	"{\"type\": \"hist_gradient_boosting\", \"baseline\": 0.125,\n"
+	" \"categorical\": [{\"feature\": 5, \"known\": [0, 1, 2]}], \"trees\": [\n"
+	"   {\"feature\": [5, 3], \"threshold\": [[1], \"inf\"], \"missing_left\": [1, 0], \"left\": [-1, -2], \"right\": [1, -3],\n"
+	"    \"value\": [0.5, -0.25, 2.0], \"cover\": [90, 60, 30, 50, 10]},\n"
+	"   {\"feature\": [3], \"threshold\": [-0.5], \"missing_left\": [1], \"left\": [-1], \"right\": [-2], \"value\": [0.0625, -0.125],"
+	"    \"cover\": [90, 45, 45]}]}";
+
+char *
+unit_replace(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	size_t		head;
+	char	   *out;
+
+	if (at == NULL)
+	{
+		fprintf(stderr, "unit_replace: \"%s\" not found in the base document\n", from);
+		exit(2);
+	}
+	head = (size_t) (at - text);
+	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
+	if (out == NULL)
+		abort();
+	memcpy(out, text, head);
+	strcpy(out + head, to);
+	strcat(out, at + strlen(from));
+	return out;
+}
 
 char *
 unit_with_estimator(const char *estimator)

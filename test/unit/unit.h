@@ -35,6 +35,12 @@ extern const char hist_estimator[];
 extern const char xgboost_estimator[];
 extern const char adaboost_estimator[];
 
+/* For explanations (fixtures.c): feature means, trees with covers. */
+extern const char reference_with_means[];
+extern const char forest_with_cover[];
+extern const char boosting_with_cover[];
+extern const char hist_with_cover[];
+
 /* base_model with its estimator object replaced (caller frees). */
 char	   *unit_with_estimator(const char *estimator);
 
@@ -62,10 +68,12 @@ void		tree_loader_tests(void);
 void		tree_score_tests(void);
 void		registry_error_tests(void);
 void		xgboost_tests(void);
+void		explain_xgboost_tests(void);
 void		adaboost_tests(void);
 void		predicted_class_tests(void);
 void		skew_tests(void);
 void		stage_tests(void);
 void		ensemble_tests(void);
+void		explain_tests(void);
 
 #endif							/* PREDICT_UNIT_H */

@@ -30,28 +30,6 @@ unit_report(const char *name, bool ok, const char *format,...)
 	putchar('\n');
 }
 
-char *
-unit_replace(const char *text, const char *from, const char *to)
-{
-	const char *at = strstr(text, from);
-	size_t		head;
-	char	   *out;
-
-	if (at == NULL)
-	{
-		fprintf(stderr, "unit_replace: \"%s\" not found in the base document\n", from);
-		exit(2);
-	}
-	head = (size_t) (at - text);
-	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
-	if (out == NULL)
-		abort();
-	memcpy(out, text, head);
-	strcpy(out + head, to);
-	strcat(out, at + strlen(from));
-	return out;
-}
-
 void
 expect_load_error(const char *name, const char *text, const predict_limits *limits,
 				  const char *want)
@@ -90,11 +68,13 @@ main(void)
 	tree_score_tests();
 	registry_error_tests();
 	xgboost_tests();
+	explain_xgboost_tests();
 	adaboost_tests();
 	predicted_class_tests();
 	skew_tests();
 	stage_tests();
 	ensemble_tests();
+	explain_tests();
 	printf("RESULT %d %d\n", passed, failed);
 	return failed ? 1 : 0;
 }
