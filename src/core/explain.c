@@ -368,6 +368,32 @@ explain_tree_estimator(const predict_model *model, const double *x, explain_scra
 	credit_slots(model, s->phi, NULL, base, contributions);
 }
 
+/*
+ * A row can score (its probability rounds to 0 or 1) while a contribution
+ * overflows: x = 1.5e308 times a coefficient of 1.5. An infinite part
+ * explains nothing and has no JSON, so such a row is refused by column.
+ */
+static predict_status
+check_finite(const predict_model *model, double base, const double *contributions,
+			 predict_error *err)
+{
+	for (size_t i = 0; i < model->ncolumns; i++)
+		if (!isfinite(contributions[i]))
+		{
+			char		name[300];
+
+			predict_quote(name, sizeof(name), model->columns[i].name,
+						  model->columns[i].name_length);
+			return predict_set_error(err, PREDICT_BAD_OBSERVATION,
+									 "column %s: its contribution to the explanation "
+									 "overflows (a value too large to explain)", name);
+		}
+	if (!isfinite(base))
+		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
+								 "the explanation's base overflows (feature means too large)");
+	return PREDICT_OK;
+}
+
 predict_status
 predict_explain(const predict_model *model, const predict_value *values, void *scratch,
 				double *proba, bool *predicted, double *base, double *contributions,
@@ -403,7 +429,7 @@ predict_explain(const predict_model *model, const predict_value *values, void *s
 		explain_linear(model, x, base, contributions);
 	else
 		explain_tree_estimator(model, x, &s, base, contributions);
-	return PREDICT_OK;
+	return check_finite(model, *base, contributions, err);
 }
 
 /* ---------- the explanation's JSON and a notice's reasons ---------- */
