@@ -87,6 +87,9 @@ WOMAN_V2 = 0.56992552647112027
 # scores. The means here are 0, so that each contribution is coef * x.
 TITANIC_EXPLAINED = copy.deepcopy(TITANIC)
 TITANIC_EXPLAINED["reference"]["feature_means"] = [0.0] * len(TITANIC["estimator"]["coef"])
+# And without them, as a model exported before explanations: not explainable.
+TITANIC_NO_MEANS = copy.deepcopy(TITANIC)
+TITANIC_NO_MEANS["reference"].pop("feature_means", None)
 
 PROVENANCE = {"sklearn_version": "1.2.1", "exported_at": "2026-12-06T00:00:00Z", "training_rows": None,
               "source": "written by hand for the conformance cases"}
@@ -643,7 +646,7 @@ CASES = [
          Step("reasons", {"x": 3}, 3, None, returns=None)),
     Case("explain_unsupported", "explain",
          # the model's fault, whatever the observation
-         Step("deploy", "titanic", TITANIC, returns=1),
+         Step("deploy", "titanic", TITANIC_NO_MEANS, returns=1),
          Step("explain", WOMAN, error=CANNOT_NO_MEANS),
          Step("explain", [1, 2], error=CANNOT_NO_MEANS),
          Step("reasons", WOMAN, 3, "titanic", error=CANNOT_NO_MEANS),
