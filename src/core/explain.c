@@ -226,6 +226,7 @@ typedef struct explain_scratch
 	float	   *x32;
 	float	   *phi32;
 	uint32_t   *codes;
+	double	   *poly;
 	void	   *path;
 } explain_scratch;
 
@@ -251,6 +252,7 @@ carve(const predict_model *model, char *base, explain_scratch *s)
 	TAKE(x32, float, nslots);
 	TAKE(phi32, float, nslots);
 	TAKE(codes, uint32_t, nslots);
+	TAKE(poly, double, shap_poly_doubles(est->max_depth));
 	if (est->type == ESTIMATOR_XGBOOST)
 		TAKE(path, xgboost_element, npath);
 	else if (est->ntrees > 0)
@@ -350,19 +352,20 @@ explain_tree_estimator(const predict_model *model, const double *x, explain_scra
 		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
 			for (size_t k = 0; k < nslots; k++)
 				s->codes[k] = category_code(s->x64[k]);
-			*base = est->init + explain_trees(est, NULL, s->x64, s->codes, 1.0, s->phi, s->path);
+			*base = est->init + explain_trees(est, NULL, s->x64, s->codes, 1.0, s->phi, s->path,
+												  s->poly);
 			break;
 		case ESTIMATOR_GRADIENT_BOOSTING:
 			/* the exponential loss's probability is expit(2 d) */
 			scale = est->exponential_loss ? 2.0 : 1.0;
 			*base = scale * est->init +
 				explain_trees(est, s->x32, NULL, NULL, scale * est->learning_rate, s->phi,
-							  s->path);
+							  s->path, s->poly);
 			break;
 		default:
 			/* a forest's probability is its trees' mean */
 			*base = explain_trees(est, s->x32, NULL, NULL, 1.0 / (double) est->ntrees, s->phi,
-								  s->path);
+								  s->path, s->poly);
 			break;
 	}
 	credit_slots(model, s->phi, NULL, base, contributions);

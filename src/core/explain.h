@@ -18,17 +18,20 @@
 /*
  * The deepest tree an explanation walks: TreeSHAP keeps one path of unique
  * features per level of its recursion, (depth + 2)(depth + 3) / 2 elements
- * in all, in the caller's scratch (about 4 MiB at this depth).
+ * in all, in the caller's scratch (about 3 MiB at this depth).
  */
 #define MAX_EXPLAIN_DEPTH 512
 
-/* One element of TreeSHAP's path of unique features (float64). */
+/*
+ * One feature on the path from a tree's root (float64): the fraction of the
+ * training cover that followed the path through this feature's splits
+ * (zero), and whether the row did (one: 1 or 0).
+ */
 typedef struct shap_element
 {
-	int32_t		slot;			/* -1 for the root's placeholder */
-	double		zero;			/* fraction of the cover that goes this way */
-	double		one;			/* 1 if x goes this way, else 0 */
-	double		weight;			/* the permutation weight */
+	int32_t		slot;
+	double		zero;
+	double		one;
 } shap_element;
 
 /* The same in XGBoost's float32 (its PathElement). */
@@ -47,16 +50,25 @@ shap_path_elements(uint32_t depth)
 	return ((size_t) depth + 2) * ((size_t) depth + 3) / 2;
 }
 
+/* Doubles of polynomial scratch explain_trees needs for trees at most depth deep. */
+static inline size_t
+shap_poly_doubles(uint32_t depth)
+{
+	return 5 * ((size_t) depth + 2) + ((size_t) depth + 1) * ((size_t) depth + 2) / 2;
+}
+
 /*
  * Path-dependent TreeSHAP of every tree of est (standard trees read x32,
  * HistGradientBoosting's read x64 and codes, as scoring does), using the
  * covers est->cover: adds scale times each tree's attribution to
  * phi[slot], and returns scale times the sum of the trees' expected values
  * (each tree's cover-weighted mean leaf value). path has
- * shap_path_elements(deepest tree) elements.
+ * shap_path_elements(deepest tree) elements, poly shap_poly_doubles(deepest
+ * tree) doubles.
  */
 double		explain_trees(const estimator *est, const float *x32, const double *x64,
-						  const uint32_t *codes, double scale, double *phi, shap_element *path);
+						  const uint32_t *codes, double scale, double *phi, shap_element *path,
+						  double *poly);
 
 /*
  * XGBoost's pred_contribs (1.7, TreeSHAP in float32): adds each tree's
