@@ -80,4 +80,11 @@ double		explain_trees(const estimator *est, const float *x32, const double *x64,
 float		explain_xgboost(const estimator *est, const float *x32, float *phi,
 							xgboost_element *path);
 
+/*
+ * That bias, the same for every row: the base margin plus the trees' root
+ * mean values (FillNodeMeanValues), which the loader keeps in
+ * est->xgboost_bias once the trees and their covers are loaded.
+ */
+float		xgboost_bias(const estimator *est);
+
 #endif							/* PREDICT_EXPLAIN_H */

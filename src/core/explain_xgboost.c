@@ -255,7 +255,6 @@ float
 explain_xgboost(const estimator *est, const float *x32, float *phi, xgboost_element *path)
 {
 	float		tree_phi[MAX_TREE_FEATURES];
-	float		bias = 0;
 	xgboost_walk walk;
 
 	memset(tree_phi, 0, est->nslots * sizeof(float));
@@ -267,7 +266,6 @@ explain_xgboost(const estimator *est, const float *x32, float *phi, xgboost_elem
 		const tree *tr = &est->trees[t];
 
 		walk.tr = tr;
-		bias += node_mean_value(est, tr, tr->root);
 		/* CalculateContributions: the root extends an empty path, slot -1 */
 		tree_shap(&walk, tr->root, path, 0, 1, 1, -1);
 		for (uint32_t i = tr->root; i < tr->root + tr->nsplits; i++)
@@ -278,5 +276,15 @@ explain_xgboost(const estimator *est, const float *x32, float *phi, xgboost_elem
 			tree_phi[s] = 0;
 		}
 	}
+	return est->xgboost_bias;
+}
+
+float
+xgboost_bias(const estimator *est)
+{
+	float		bias = 0;
+
+	for (size_t t = 0; t < est->ntrees; t++)
+		bias += node_mean_value(est, &est->trees[t], est->trees[t].root);
 	return bias + (float) est->init;
 }

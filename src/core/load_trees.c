@@ -8,6 +8,7 @@
  */
 #include <math.h>
 
+#include "explain.h"
 #include "loader.h"
 
 static const char *const decision_tree_fields[] = {"type", "tree", "missing", NULL};
@@ -422,10 +423,15 @@ load_xgboost(loader *ld, const cJSON *object)
 	rules.xgboost = true;
 	/* every split has a default direction: the walk of learned missing values */
 	ld->est->missing_learned = true;
-	return check_object(ld, object, xgboost_fields) &&
-		load_base_score(ld, object) &&
-		load_zero_is_missing(ld, object) &&
-		load_tree_list(ld, object, false, &rules);
+	if (!check_object(ld, object, xgboost_fields) ||
+		!load_base_score(ld, object) ||
+		!load_zero_is_missing(ld, object) ||
+		!load_tree_list(ld, object, false, &rules))
+		return false;
+	/* the explanations' bias depends on no row: once, as XGBoost per call */
+	if (ld->est->cover != NULL && ld->est->max_depth <= MAX_EXPLAIN_DEPTH)
+		ld->est->xgboost_bias = xgboost_bias(ld->est);
+	return true;
 }
 
 bool

@@ -273,6 +273,7 @@ typedef struct estimator
 	const double *cover;		/* per node, the training cover the document's
 								 * trees give ("cover"), or NULL: explanations */
 	uint32_t	max_depth;		/* the deepest tree's depth */
+	float		xgboost_bias;	/* xgboost with covers: pred_contribs' bias */
 	double		init;			/* gradient_boosting init, hgb baseline, xgboost
 								 * base margin (a float32) */
 	double		learning_rate;
