@@ -21,7 +21,8 @@
   newer schema and changes nothing, and this gateway refuses a schema newer
   than its own; a migration that fails midway leaves the 1.0 schema exactly
   as it was; a role that may not migrate is served with the 1.0 schema; a
-  database set up by the 1.1, 1.2 or 1.3 gateway gets its functions again.
+  database set up by a 1.1 to 1.7 gateway gets its functions again, and
+  every stored version its explanation function.
 """
 
 import concurrent.futures
@@ -44,8 +45,9 @@ MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.3": "fa4d0e8",
                    "1.4": "9af3a3c",
                    "1.5": "bf6aa1e",
-                   "1.6": "b4a5910"}
-MANAGED_VERSION = "1.7"         # src/managed/sql/managed.sql's schema_version()
+                   "1.6": "b4a5910",
+                   "1.7": "9f5177e"}
+MANAGED_VERSION = "1.8"         # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
@@ -761,7 +763,7 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
 @pytest.mark.parametrize("release", sorted(MANAGED_COMMITS))
 def test_managed_schema_of_functions_only_is_migrated_keeping_every_row_and_score_and_equals_a_fresh_one(
         cluster, gateway_of_release, fresh_managed, tmp_path, release):
-    """A database the 1.1, 1.2 or 1.3 gateway set up (two versions deployed,
+    """A database a 1.1 to 1.7 gateway set up (two versions deployed,
     predictions logged): this gateway's first start creates the functions
     again, in one transaction, and the schema is then the one a new
     database gets."""
@@ -799,6 +801,15 @@ def test_managed_schema_of_functions_only_is_migrated_keeping_every_row_and_scor
     logged = before[0]["predictions"]
     assert after["predictions"][:len(logged)] == logged and len(after["predictions"]) == len(logged) + 1
     assert scores_by_version(cluster, db, [1, 2]) == before[1]
+    # every version deployed before 1.8 is compiled again with its explanation
+    # function: titanic's says why it cannot explain (no feature means), where
+    # a version without one would have none
+    for v in (1, 2):
+        with pytest.raises(Exception, match="cannot explain this model: logistic_regression explanations "
+                                            "need the mean of each feature"):
+            cluster.sql(db, "SELECT predict_internal.%s(%%s::jsonb)"
+                        % cluster.sql(db, "SELECT predict_internal.function_name('titanic', %s) || '_explain'",
+                                      (v,))[0][0], (json.dumps(OBS[0]),))
     migrated_catalog, fresh = catalog(cluster, db, True), catalog(cluster, "mg_fresh", True)
     assert migrated_catalog == fresh, diff(migrated_catalog, fresh, ("migrated from " + release, "fresh"))
 
