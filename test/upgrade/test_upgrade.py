@@ -746,13 +746,14 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
     public = [p for (p,) in cluster.sql("mg_migrated", "SELECT DISTINCT proname FROM pg_proc "
                                                        "WHERE pronamespace = 'public'::regnamespace ORDER BY 1")]
     assert [p for p in public if p.startswith("predict__")] == ["predict__schema_version"], public
-    assert "predict_proba" in public and "predict_report" in public
-    # the compiled scorers, two per version (PL/pgSQL and inlinable), in predict_internal and nowhere else
+    assert "predict_proba" in public and "predict_report" in public and "predict_explain" in public
+    # the compiled functions, three per version (the PL/pgSQL and inlinable scorers, the
+    # explanation), in predict_internal and nowhere else
     scorers = cluster.sql("mg_migrated", "SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n "
                                          "ON n.oid = p.pronamespace WHERE p.proname ~ '^(predict__m_|model_)' "
                                          "ORDER BY 2")
     expected = cluster.sql("mg_migrated", "SELECT 'predict_internal', predict_internal.function_name('titanic', v) "
-                                          "|| s FROM generate_series(1, 2) v, unnest(array['', '_inline']) s "
+                                          "|| s FROM generate_series(1, 2) v, unnest(array['', '_explain', '_inline']) s "
                                           "ORDER BY 2")
     assert scorers == expected, scorers
     assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]
