@@ -8,22 +8,19 @@
 #                                         about 30x slower; default: every test)
 #
 # test/suites/40-pg builds, installs, starts a throwaway cluster and runs all
-# of it (pg_regress, test/pg/*.py, valgrind on four of the regression tests).
+# of it (pg_regress, test/pg/*.py, valgrind on five of the regression tests).
 
 VALGRIND_TESTS ?=
 
-# The install script of 1.3 and the upgrade from 1.2, put together from the
+# The install script of 1.4 and the upgrade from 1.3, put together from the
 # parts in src/pg/sql/ (each part is whole statements; registry.sql and
 # report.sql are managed mode's too). The order is the order of creation.
-# The upgrade replaces the registry's functions and the extension's own
-# (both CREATE OR REPLACE throughout); 1.0 and 1.1 reach 1.2 through the
-# scripts as they shipped.
-EXTENSION_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql) \
+# 1.4 adds explain.sql to 1.3, and the upgrade creates only that; 1.0 to 1.2
+# reach 1.3 through the scripts as they shipped.
+EXTENSION_1_4 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql) \
 	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql untyped.sql \
-	report.sql registry-checks.sql extension-backup.sql extension-grants.sql)
-EXTENSION_1_2_1_3 = $(addprefix src/pg/sql/,extension-header.sql extension--1.2--1.3.sql) \
-	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql report.sql \
-	registry-checks.sql)
+	explain.sql report.sql registry-checks.sql extension-backup.sql extension-grants.sql)
+EXTENSION_1_3_1_4 = $(addprefix src/pg/sql/,extension-header.sql extension--1.3--1.4.sql explain.sql)
 
 build/sql:
 	mkdir -p $@
@@ -38,13 +35,13 @@ build/gen/registry_errors_sql: src/pg/gen/registry_errors_sql.c src/core/registr
 build/sql/registry-errors.sql: build/gen/registry_errors_sql | build/sql
 	build/gen/registry_errors_sql > $@
 
-build/sql/predict--1.3.sql: $(EXTENSION_1_3) | build/sql
-	{ echo '/* predict--1.3.sql: the predict extension, version 1.3 (made by mk/pg.mk from src/pg/sql/) */'; \
-	  cat $(EXTENSION_1_3); } > $@
+build/sql/predict--1.4.sql: $(EXTENSION_1_4) | build/sql
+	{ echo '/* predict--1.4.sql: the predict extension, version 1.4 (made by mk/pg.mk from src/pg/sql/) */'; \
+	  cat $(EXTENSION_1_4); } > $@
 
-build/sql/predict--1.2--1.3.sql: $(EXTENSION_1_2_1_3) | build/sql
-	{ echo '/* predict--1.2--1.3.sql: upgrade from 1.2 to 1.3 (made by mk/pg.mk from src/pg/sql/) */'; \
-	  cat $(EXTENSION_1_2_1_3); } > $@
+build/sql/predict--1.3--1.4.sql: $(EXTENSION_1_3_1_4) | build/sql
+	{ echo '/* predict--1.3--1.4.sql: upgrade from 1.3 to 1.4 (made by mk/pg.mk from src/pg/sql/) */'; \
+	  cat $(EXTENSION_1_3_1_4); } > $@
 
 installcheck-valgrind:
 	test/pg/run-valgrind $(VALGRIND_TESTS)

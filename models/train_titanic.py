@@ -95,7 +95,7 @@ def main(argv=None):
     # from the first prediction (the page's drift tiles, predict_report_psi)
     observations = pe.frame_to_observations(X, X.columns.tolist())
     scores = pe.sklearn_scores(pipeline, doc, observations)
-    doc["reference"] = pe.reference(doc, observations, scores)
+    doc["reference"] = pe.reference(doc, observations, scores, pipeline=pipeline)
     pe.write_model(doc, args.output)
     print("wrote %s: %d columns, %d blocks, %d features, trained on %d rows, reference of %d"
           % (args.output, len(doc["columns"]), len(doc["preprocessing"]),

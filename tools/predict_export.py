@@ -55,6 +55,12 @@ its ``transform`` in scikit-learn 1.2 (read from the library's source):
   float32 split conditions, default directions and leaf values, up to
   ``best_iteration`` after early stopping.
 
+For explanations (issue 20), every tree estimator's trees but adaboost's carry
+each node's training cover ("cover": ``weighted_n_node_samples``, the
+predictor nodes' ``count``, XGBoost's ``sum_hessian``), and the reference of a
+logistic regression the means of the features it reads ("feature_means"); both
+are left out when ``WRITE_EXPLAIN_FIELDS`` is false.
+
 Sparsity is tracked through the pipeline because it changes the scalers'
 arithmetic: a OneHotEncoder with sparse output makes the matrix sparse, a
 ColumnTransformer's output is sparse iff its fitted ``sparse_output_``.
@@ -80,6 +86,11 @@ import numpy as np
 FORMAT = "predict-model/1"
 EXPORTER = "predict-export 1.0"
 TOLERANCE = 1e-12
+
+# The fields only explanations read (issue 20): each tree's "cover" and the
+# reference's "feature_means".  A loader that predates them refuses them as
+# unknown fields; False writes documents such a loader accepts.
+WRITE_EXPLAIN_FIELDS = True
 
 
 class ExportError(Exception):
@@ -915,11 +926,57 @@ def _finite_list(values, what):
     return values.tolist()
 
 
-def _standard_tree(est, path, leaf_values, missing_left):
+def _cover(cover, splits, leaves):
+    """A tree's "cover": the training cover of each node (cover[node id], a numpy
+    array), splits then leaves in the format's order.  Path-dependent TreeSHAP
+    weighs a split's two sides by their children's covers and divides by the
+    split's, so every cover must be finite and >= 0 and a split's > 0; scikit-learn
+    lets negative sample weights through (a tree whose weights sum below zero is a
+    leaf of negative cover): such a tree gets no cover (None), and its estimator
+    none at all (_drop_partial_covers), so that it scores as before and refuses to
+    be explained rather than being explained wrongly.
+    Whole numbers (row counts, the usual case) are written as integers ("12", not
+    "12.0"), which read as the same value: a forest's document is a tenth smaller so."""
+    nodes = list(splits) + list(leaves)
+    values = np.asarray(cover)[np.asarray(nodes, dtype=np.intp)]
+    out = []
+    for j, (node, c) in enumerate(zip(nodes, values.tolist())):
+        if not (math.isfinite(c) and c >= 0 and (c > 0 or j >= len(splits))):
+            return None
+        out.append(int(c) if float(c).is_integer() and c < 2 ** 53 else c)
+    return out
+
+
+def _set_cover(tree, cover):
+    if cover is not None:
+        tree["cover"] = cover
+
+
+def _drop_partial_covers(node):
+    """The format's rule for "cover": every tree of an estimator has it or none does.
+    An estimator some of whose trees got none (_cover) loses the others' too, in the
+    whole estimator document, composites and init estimators included."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_partial_covers(item)
+        return
+    if not isinstance(node, dict):
+        return
+    trees = node.get("trees")
+    if isinstance(trees, list) and not all("cover" in t for t in trees):
+        for t in trees:
+            t.pop("cover", None)
+    for value in node.values():
+        _drop_partial_covers(value)
+
+
+def _standard_tree(est, path, leaf_values, missing_left, cover=True):
     """A fitted sklearn.tree estimator's tree_ as the format's compact arrays.
 
     leaf_values(leaf_node_ids) -> the value each leaf contributes (float64 array).
     Splits are renumbered in preorder, so that children come after their parent.
+    cover: whether to write "cover" (tree_.weighted_n_node_samples), which the
+    format defines for every tree estimator but adaboost.
     """
     t = est.tree_
     left, right = t.children_left, t.children_right
@@ -940,6 +997,8 @@ def _standard_tree(est, path, leaf_values, missing_left):
                               "missing_go_to_left" % path)
         doc["missing_left"] = [int(bool(m)) for m in np.asarray(missing)[sp]]
     doc["value"] = _finite_list(leaf_values(np.asarray(leaves, dtype=np.intp)), path)
+    if cover and WRITE_EXPLAIN_FIELDS:
+        _set_cover(doc, _cover(t.weighted_n_node_samples.astype(np.float64), splits, leaves))
     return doc
 
 
@@ -1193,7 +1252,7 @@ def _hist_gradient_boosting(est, path, sparse):
     cat_features = {c["feature"] for c in categorical}
     trees = []
     node_fields = {"is_leaf", "left", "right", "feature_idx", "num_threshold", "is_categorical",
-                   "bitset_idx", "missing_go_to_left", "value"}
+                   "bitset_idx", "missing_go_to_left", "value", "count"}
     per_iteration = est.n_trees_per_iteration_
     for i, predictors in enumerate(_internal(
             est, "_predictors", path, lambda v: all(len(p) == per_iteration for p in v),
@@ -1226,14 +1285,19 @@ def _hist_gradient_boosting(est, path, sparse):
                 raise ExportError("%s: numeric split %d on categorical feature %d" % (sub, k, f))
             else:
                 thresholds.append(numeric[j])
-        trees.append({
+        tree = {
             "feature": features,
             "threshold": thresholds,
             "left": ref[node_left[sp].astype(np.intp)].tolist(),
             "right": ref[node_right[sp].astype(np.intp)].tolist(),
             "missing_left": (nodes["missing_go_to_left"][sp] != 0).astype(int).tolist(),
             "value": _finite_list(nodes["value"][np.asarray(leaves, dtype=np.intp)], sub),
-        })
+        }
+        if WRITE_EXPLAIN_FIELDS:
+            # the training samples that reached each node (unweighted: the grower counts
+            # samples; sample weights only scale the gradients)
+            _set_cover(tree, _cover(nodes["count"].astype(np.int64), splits, leaves))
+        trees.append(tree)
     doc = {"type": "hist_gradient_boosting",
            "baseline": _float(baseline[0], path + ": baseline"),
            "categorical": categorical, "trees": trees}
@@ -1301,7 +1365,8 @@ def _adaboost(est, path, sparse):
             c = np.asarray(_adaboost_contributions(est, tree, est.algorithm, weights[i])(leaves))
             columns["negative"] = _finite_list(c[:, 0], sub)
             return c[:, 1]
-        doc = _standard_tree(tree, sub, class_one, False)
+        # no "cover": the format has none for adaboost, whose explanations it does not define
+        doc = _standard_tree(tree, sub, class_one, False, cover=False)
         doc["value_negative"] = columns["negative"]
         trees.append(doc)
     weight_sum = _float(weights.sum(), path + ": estimator_weights_.sum()")
@@ -1329,12 +1394,15 @@ def _xgboost_tree(tree, sub):
     """One tree of XGBoost's JSON model as the format's compact arrays, in preorder.
 
     A node is a leaf when left_children is -1; a leaf's value is its split_conditions
-    entry (XGBoost keeps the leaf value in the split condition's place)."""
+    entry (XGBoost keeps the leaf value in the split condition's place).  A node's
+    cover is its sum_hessian, a float32 like the split conditions."""
     left, right = tree["left_children"], tree["right_children"]
     cond, feature = tree["split_conditions"], tree["split_indices"]
     default_left, split_type = tree["default_left"], tree.get("split_type", [])
+    hessian = tree.get("sum_hessian") if WRITE_EXPLAIN_FIELDS else None
     n = len(left)
-    if not (len(right) == len(cond) == len(feature) == len(default_left) == n) or n == 0:
+    if not (len(right) == len(cond) == len(feature) == len(default_left) == n) or n == 0 or \
+            (hessian is not None and len(hessian) != n):
         raise ExportError("%s: the tree's node arrays have different lengths" % sub)
     splits, leaves = _preorder(0, lambda k: left[k] == -1, lambda k: int(left[k]),
                                lambda k: int(right[k]))
@@ -1342,7 +1410,7 @@ def _xgboost_tree(tree, sub):
         raise ExportError("%s: XGBClassifier categorical splits (enable_categorical=True) are "
                           "not supported; encode the categories in the pipeline" % sub)
     ref = _references(splits, leaves, n)
-    return {
+    doc = {
         "feature": [int(feature[k]) for k in splits],
         "threshold": [_float32_from_json(cond[k], "%s: split_conditions[%d]" % (sub, k))
                       for k in splits],
@@ -1351,6 +1419,12 @@ def _xgboost_tree(tree, sub):
         "missing_left": [int(bool(default_left[k])) for k in splits],
         "value": [_float32_from_json(cond[k], "%s: leaf %d" % (sub, k)) for k in leaves],
     }
+    if WRITE_EXPLAIN_FIELDS and hessian is not None:
+        # each float32 written as the float64 of the same value, as the thresholds are
+        covers = np.array([_float32_from_json(h, "%s: sum_hessian[%d]" % (sub, k))
+                           for k, h in enumerate(hessian)], dtype=np.float64)
+        _set_cover(doc, _cover(covers, splits, leaves))
+    return doc
 
 
 def _xgb_classifier(est, path, sparse):
@@ -2417,6 +2491,7 @@ def export(pipeline, columns=None, dtypes=None, name="model", threshold=None,
     pre = [{"column": b.column, "steps": b.steps, "features": f}
            for b, f in zip(blocks, feature_names)]
 
+    _drop_partial_covers(est_doc)
     rows = ctx.training_rows[0] if ctx.training_rows else training_rows
     when = exported_at or datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
@@ -2791,7 +2866,8 @@ def _reference_string(raw, rows, max_categories):
 
 
 def reference(doc, observations, probabilities, proba_bins=REFERENCE_PROBA_BINS,
-              quantiles=REFERENCE_QUANTILES, max_categories=REFERENCE_MAX_CATEGORIES):
+              quantiles=REFERENCE_QUANTILES, max_categories=REFERENCE_MAX_CATEGORIES,
+              pipeline=None):
     """The "reference" of a model document (docs/model-format.md) from the
     training observations (dicts, as frame_to_observations makes them) and
     scikit-learn's probability for each (a float, or an Exception for a row it
@@ -2803,6 +2879,11 @@ def reference(doc, observations, probabilities, proba_bins=REFERENCE_PROBA_BINS,
     for a string column, the fractions of its max_categories most frequent
     categories (ties in text order) and of the others together.  Every
     fraction is of all rows.
+
+    pipeline: the fitted pipeline the document was exported from.  Given, and
+    the estimator a logistic_regression, the reference has "feature_means"
+    (feature_means), which a linear model's explanations subtract; without it
+    there are none.
     """
     kept = [(o, p) for o, p in zip(observations, probabilities) if not isinstance(p, Exception)]
     if not kept:
@@ -2819,9 +2900,70 @@ def reference(doc, observations, probabilities, proba_bins=REFERENCE_PROBA_BINS,
         else:
             entry.update(_reference_string(raw, rows, max_categories))
         columns.append(entry)
-    return {"rows": rows,
-            "proba": {"edges": edges, "fractions": _bin_fractions(proba, edges, rows)},
-            "columns": columns}
+    out = {"rows": rows,
+           "proba": {"edges": edges, "fractions": _bin_fractions(proba, edges, rows)},
+           "columns": columns}
+    if pipeline is not None and doc["estimator"]["type"] == "logistic_regression" and \
+            WRITE_EXPLAIN_FIELDS:
+        out["feature_means"] = feature_means(pipeline, doc, [o for o, _ in kept])
+    return out
+
+
+def _estimator_inputs(pipeline, frame):
+    """What the final estimator of pipeline receives for the rows of frame: the
+    output of every step before it (pipeline[:-1].transform, where a Pipeline or a
+    search as the last step contributes its own steps, as export flattens them),
+    dense float64.  A bare estimator reads the frame's columns."""
+    from scipy import sparse
+    from sklearn.pipeline import Pipeline
+    est, _ = unwrap_search(pipeline, "pipeline")
+    X = frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while type(est) is Pipeline and est.steps:
+            for _, step in est.steps[:-1]:
+                if step is not None and not (isinstance(step, str) and step == "passthrough"):
+                    X = step.transform(X)
+            est, _ = unwrap_search(est.steps[-1][1], "pipeline")
+    names = getattr(est, "feature_names_in_", None)
+    if X is frame and names is not None:
+        X = frame[[str(c) for c in names]]
+    if sparse.issparse(X):
+        X = X.toarray()
+    return np.asarray(X, dtype=np.float64)
+
+
+def _estimator_feature_names(doc):
+    """The names of the features the estimator reads: the last transform's, else the
+    blocks' (get_feature_names_out(), as export writes them)."""
+    if doc.get("transforms"):
+        return list(doc["transforms"][-1]["features"])
+    return [f for b in doc["preprocessing"] for f in b["features"]]
+
+
+def feature_means(pipeline, doc, observations):
+    """The reference's "feature_means": per feature the estimator reads, np.mean over the
+    observations (the rows the reference describes) of what the steps before the
+    estimator make of them.  The rows are read as sklearn_scores reads them (the docs'
+    reading rules), so the means are of the features the scorer computes.  A linear
+    model's explanation of feature j is coef[j] * (x[j] - mean[j]): a mean that is not
+    finite could explain nothing, and is refused naming the feature."""
+    frame = reference_frame(observations, model_columns(doc), infinite_columns(doc))
+    X = _estimator_inputs(pipeline, frame)
+    names = _estimator_feature_names(doc)
+    width = len(doc["estimator"]["coef"])
+    if X.ndim != 2 or X.shape[1] != width or len(names) != width:
+        raise ExportError("reference.feature_means: the steps before the estimator give %s "
+                          "features for %d coefficients"
+                          % (X.shape[1] if X.ndim == 2 else X.shape, width))
+    with np.errstate(over="ignore", invalid="ignore"):
+        means = np.mean(X, axis=0)
+    for j, m in enumerate(means.tolist()):
+        if not math.isfinite(m):
+            raise ExportError("reference.feature_means: feature %r (%d) has the mean %r over "
+                              "the reference rows, which is not a finite number"
+                              % (names[j], j, m))
+    return means.tolist()
 
 
 def default_predict_score():

@@ -152,10 +152,12 @@ estimator_explainable(const estimator *est, predict_error *err)
 		case ESTIMATOR_RANDOM_FOREST:
 		case ESTIMATOR_GRADIENT_BOOSTING:
 		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
+		case ESTIMATOR_XGBOOST:
 			if (est->cover == NULL)
 				return unsupported(err, "its %s trees have no \"cover\" (the training "
-								   "cover of each node); export the model again with "
-								   "this version of predict-export", name);
+								   "cover of each node): export the model again with a "
+								   "current predict-export (a model trained with negative "
+								   "sample weights has none)", name);
 			if (est->init_estimator != NULL)
 				return unsupported(err, "a %s whose init is an estimator (only a constant "
 								   "init)", name);
@@ -341,6 +343,10 @@ explain_tree_estimator(const predict_model *model, const double *x, explain_scra
 	}
 	switch (est->type)
 	{
+		case ESTIMATOR_XGBOOST:
+			*base = (double) explain_xgboost(est, s->x32, s->phi32, s->path);
+			credit_slots(model, NULL, s->phi32, base, contributions);
+			return;
 		case ESTIMATOR_HIST_GRADIENT_BOOSTING:
 			for (size_t k = 0; k < nslots; k++)
 				s->codes[k] = category_code(s->x64[k]);
@@ -360,6 +366,32 @@ explain_tree_estimator(const predict_model *model, const double *x, explain_scra
 			break;
 	}
 	credit_slots(model, s->phi, NULL, base, contributions);
+}
+
+/*
+ * A row can score (its probability rounds to 0 or 1) while a contribution
+ * overflows: x = 1.5e308 times a coefficient of 1.5. An infinite part
+ * explains nothing and has no JSON, so such a row is refused by column.
+ */
+static predict_status
+check_finite(const predict_model *model, double base, const double *contributions,
+			 predict_error *err)
+{
+	for (size_t i = 0; i < model->ncolumns; i++)
+		if (!isfinite(contributions[i]))
+		{
+			char		name[300];
+
+			predict_quote(name, sizeof(name), model->columns[i].name,
+						  model->columns[i].name_length);
+			return predict_set_error(err, PREDICT_BAD_OBSERVATION,
+									 "column %s: its contribution to the explanation "
+									 "overflows (a value too large to explain)", name);
+		}
+	if (!isfinite(base))
+		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
+								 "the explanation's base overflows (feature means too large)");
+	return PREDICT_OK;
 }
 
 predict_status
@@ -397,7 +429,7 @@ predict_explain(const predict_model *model, const predict_value *values, void *s
 		explain_linear(model, x, base, contributions);
 	else
 		explain_tree_estimator(model, x, &s, base, contributions);
-	return PREDICT_OK;
+	return check_finite(model, *base, contributions, err);
 }
 
 /* ---------- the explanation's JSON and a notice's reasons ---------- */

@@ -689,3 +689,27 @@ predict_explain_json(const predict_model *model, const char *json, size_t len,
 	observation_strings_free(&strings);
 	return status;
 }
+
+predict_status
+predict_explain_json_reasons(const predict_model *model, const char *json, size_t len,
+							 predict_value *values, void *scratch, double *contributions,
+							 size_t k, predict_append_fn append, void *sink,
+							 predict_error *err)
+{
+	observation_strings strings;
+	predict_error local;
+	predict_status status;
+	double		base;
+
+	if (err == NULL)
+		err = &local;
+	status = read_observation(model, json, len, values, &strings, err);
+	if (status == PREDICT_OK)
+		status = predict_explain(model, values, scratch, NULL, NULL, &base,
+								 contributions, err);
+	/* values' decoded strings are in strings: write the reasons before freeing them */
+	if (status == PREDICT_OK)
+		predict_reasons_json(model, values, contributions, k, append, sink);
+	observation_strings_free(&strings);
+	return status;
+}

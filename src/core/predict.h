@@ -257,7 +257,12 @@ predict_status predict_explain(const predict_model *model, const predict_value *
 							   void *scratch, double *proba, bool *predicted,
 							   double *base, double *contributions, predict_error *err);
 
-/* predict_explain on a JSON observation, read as predict_score_json reads it. */
+/*
+ * predict_explain on a JSON observation, read as predict_score_json reads it.
+ * The strings of values point into json or into memory of the call's own
+ * (those it decoded): read them after it returns only through
+ * predict_explain_json_reasons.
+ */
 predict_status predict_explain_json(const predict_model *model, const char *json, size_t len,
 									predict_value *values, void *scratch,
 									double *proba, bool *predicted,
@@ -292,6 +297,24 @@ void		predict_reasons_json(const predict_model *model, const predict_value *valu
 
 /* The largest k predict_reasons_json takes (a notice gives a handful). */
 #define PREDICT_MAX_REASONS 100
+
+/*
+ * predict_explain_json and predict_reasons_json in one call, while the
+ * observation's decoded strings still live: the reasons of a JSON
+ * observation (the hosts that receive JSON text). k at most
+ * PREDICT_MAX_REASONS.
+ */
+predict_status predict_explain_json_reasons(const predict_model *model, const char *json,
+											size_t len, predict_value *values, void *scratch,
+											double *contributions, size_t k,
+											predict_append_fn append, void *sink,
+											predict_error *err);
+
+/* What every host says of a k out of range: printf's with PREDICT_MAX_REASONS, then k. */
+#define PREDICT_REASONS_K_RANGE "k must be between 0 and %d, got %lld"
+/* The hint every host gives with a PREDICT_UNSUPPORTED error. */
+#define PREDICT_EXPLAIN_HINT \
+	"The models that can be explained are listed in docs/model-format.md, \"Explanations\"."
 
 /* Set err's status and message (printf-style); returns the status. */
 predict_status predict_set_error(predict_error *err, predict_status status,

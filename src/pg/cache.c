@@ -355,6 +355,33 @@ scoring_remember(scoring_state *state, resolved_model *slots, int *n, int max,
 }
 
 /*
+ * predict_explain's buffers in state, large enough for entry's model:
+ * allocated with the call site, grown when a larger model is resolved, so
+ * that explaining a row allocates nothing (the core allocates nothing).
+ */
+void
+scoring_explain_buffers(scoring_state *state, const model_entry *entry)
+{
+	size_t		size = predict_explain_scratch_size(entry->model);
+
+	if (state->explain_scratch_size < size)
+	{
+		if (state->explain_scratch != NULL)
+			pfree(state->explain_scratch);
+		state->explain_scratch = MemoryContextAlloc(state->mcxt, size);
+		state->explain_scratch_size = size;
+	}
+	if (state->ncontributions < entry->ncolumns + 1)
+	{
+		if (state->contributions != NULL)
+			pfree(state->contributions);
+		state->contributions = MemoryContextAlloc(state->mcxt,
+												  (entry->ncolumns + 1) * sizeof(double));
+		state->ncontributions = entry->ncolumns + 1;
+	}
+}
+
+/*
  * The model for this call: the active version of the default model (name ==
  * NULL) or of a named one, as the current statement sees the registry.
  * Cheap when the statement already resolved it.

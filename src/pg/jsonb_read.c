@@ -1,6 +1,6 @@
 /*
  * jsonb_read.c - read an observation (a jsonb object) into the core's
- * predict_value array and score it.
+ * predict_value array and score or explain it.
  *
  * The per-row hot path: numerics are converted without a round trip
  * through text where possible, and small objects are read in one pass.
@@ -318,4 +318,22 @@ observation_score(Jsonb *obs, const model_entry *entry, predict_value *values, b
 	if (predict_score_class(entry->model, values, &proba, predicted, &err) != PREDICT_OK)
 		report_predict_error(&err, entry);
 	return proba;
+}
+
+/*
+ * Explain obs with entry's model into state's contributions (allocated by
+ * scoring_explain_buffers); state->values keep the observation's values,
+ * their strings in obs or in the current memory context, for the reasons.
+ */
+double
+observation_explain(Jsonb *obs, const model_entry *entry, scoring_state *state)
+{
+	predict_error err;
+	double		base;
+
+	observation_read(obs, entry, state->values);
+	if (predict_explain(entry->model, state->values, state->explain_scratch, NULL, NULL,
+						&base, state->contributions, &err) != PREDICT_OK)
+		report_predict_error(&err, entry);
+	return base;
 }

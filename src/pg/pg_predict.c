@@ -6,6 +6,8 @@
  *   predict_set_default(name)                   the model registry (registry.c)
  *   predict_proba(obs [, model]), predict_class(obs [, model])
  *                                               scoring (this file)
+ *   predict_explain(obs [, model]), predict_reasons(obs, k [, model])
+ *                                               explanations (this file)
  *   predictions_score(), predictions_protect()  the predictions triggers
  *                                               (triggers.c)
  *
@@ -15,14 +17,17 @@
  * model version a call uses, and the loaded versions, are cache.c's.
  *
  * This file is the module itself: its magic, its GUC, the core's errors
- * and the scoring functions, which are thin over the other files.
+ * and the scoring and explaining functions, which are thin over the other
+ * files.
  */
 #include "postgres.h"
 
 #include <limits.h>
 
 #include "mb/pg_wchar.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 
 #include "predict.h"
@@ -33,6 +38,9 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(predict_proba);
 PG_FUNCTION_INFO_V1(predict_class);
+/* SQL's predict_explain: predict_explain is the core's */
+PG_FUNCTION_INFO_V1(predict_explain_jsonb);
+PG_FUNCTION_INFO_V1(predict_reasons_jsonb);
 
 /* predict.max_model_bytes */
 int			predict_max_model_bytes = (int) PREDICT_DEFAULT_MAX_MODEL_BYTES;
@@ -86,6 +94,12 @@ report_predict_error(const predict_error *err, const model_entry *entry)
 					 entry == NULL ?
 					 errhint("A superuser can raise predict.max_model_bytes.") : 0));
 			break;
+		case PREDICT_UNSUPPORTED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s", message),
+					 errhint(PREDICT_EXPLAIN_HINT)));
+			break;
 		default:
 			if (entry != NULL)
 			{
@@ -108,12 +122,13 @@ report_predict_error(const predict_error *err, const model_entry *entry)
 
 /* ---------- scoring functions ---------- */
 
+/* The model of the call: the one named by argument model_arg if given, else the default. */
 static resolved_model *
-resolve_for_call(FunctionCallInfo fcinfo, scoring_state *state)
+resolve_model_arg(FunctionCallInfo fcinfo, scoring_state *state, int model_arg)
 {
-	if (PG_NARGS() > 1)
+	if (PG_NARGS() > model_arg)
 	{
-		text	   *name = PG_GETARG_TEXT_PP(1);
+		text	   *name = PG_GETARG_TEXT_PP(model_arg);
 
 		return scoring_resolve(state, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 	}
@@ -126,7 +141,7 @@ predict_proba(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
 	scoring_state *state = scoring_state_get(fcinfo);
-	resolved_model *resolved = resolve_for_call(fcinfo, state);
+	resolved_model *resolved = resolve_model_arg(fcinfo, state, 1);
 	bool		predicted;
 
 	PG_RETURN_FLOAT8(observation_score(obs, resolved->entry, state->values, &predicted));
@@ -141,9 +156,91 @@ predict_class(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
 	scoring_state *state = scoring_state_get(fcinfo);
-	resolved_model *resolved = resolve_for_call(fcinfo, state);
+	resolved_model *resolved = resolve_model_arg(fcinfo, state, 1);
 	bool		predicted;
 
 	(void) observation_score(obs, resolved->entry, state->values, &predicted);
 	PG_RETURN_BOOL(predicted);
+}
+
+/* ---------- explaining functions ---------- */
+
+/*
+ * The model of an explaining call, with predict_explain's buffers ready for
+ * it. An unexplainable model fails here, whatever the observation: the
+ * error is about the model.
+ */
+static const model_entry *
+explain_resolve(FunctionCallInfo fcinfo, scoring_state *state, int model_arg)
+{
+	const model_entry *entry = resolve_model_arg(fcinfo, state, model_arg)->entry;
+	predict_error err;
+
+	if (!predict_model_explainable(entry->model, &err))
+		report_predict_error(&err, entry);
+	scoring_explain_buffers(state, entry);
+	return entry;
+}
+
+/* The core's JSON writers' sink: a StringInfo. */
+static void
+append_to_string(void *sink, const char *s, size_t n)
+{
+	appendBinaryStringInfo((StringInfo) sink, s, (int) n);
+}
+
+/* JSON text the core wrote (UTF-8) as jsonb. */
+static Datum
+jsonb_from_core(StringInfo json)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(from_utf8(json->data)));
+}
+
+/*
+ * predict_explain(obs jsonb [, model text]) returns jsonb: how much each
+ * column of obs moved the model's raw output from its base
+ * (docs/model-format.md, "Explanations"), as predict_explanation_json
+ * writes it
+ */
+Datum
+predict_explain_jsonb(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
+	scoring_state *state = scoring_state_get(fcinfo);
+	const model_entry *entry = explain_resolve(fcinfo, state, 1);
+	double		base = observation_explain(obs, entry, state);
+	StringInfoData json;
+
+	initStringInfo(&json);
+	predict_explanation_json(entry->model, base, state->contributions, append_to_string, &json);
+	PG_RETURN_DATUM(jsonb_from_core(&json));
+}
+
+/*
+ * predict_reasons(obs jsonb, k integer [, model text]) returns jsonb: the k
+ * columns that lowered the score the most, the most negative first, with
+ * their values and contributions (predict_reasons_json): an adverse-action
+ * notice's reasons
+ */
+Datum
+predict_reasons_jsonb(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
+	int32		k = PG_GETARG_INT32(1);
+	scoring_state *state;
+	const model_entry *entry;
+	StringInfoData json;
+
+	/* the arguments first: a bad k is the caller's whatever the registry holds */
+	if (k < 0 || k > PREDICT_MAX_REASONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg(PREDICT_REASONS_K_RANGE, PREDICT_MAX_REASONS, (long long) k)));
+	state = scoring_state_get(fcinfo);
+	entry = explain_resolve(fcinfo, state, 2);
+	(void) observation_explain(obs, entry, state);
+	initStringInfo(&json);
+	predict_reasons_json(entry->model, state->values, state->contributions, (size_t) k,
+						 append_to_string, &json);
+	PG_RETURN_DATUM(jsonb_from_core(&json));
 }

@@ -5,7 +5,7 @@
  * declared by PG_FUNCTION_INFO_V1 next to their definitions.
  *
  * The extension is split by concern: pg_predict.c (module, GUC, errors,
- * scoring functions), registry.c (the registry: reading it, deploy,
+ * scoring and explaining functions), registry.c (the registry: reading it, deploy,
  * activate, set_default), cache.c (the model cache and the scoring state),
  * jsonb_read.c (observations from jsonb) and triggers.c (the predictions
  * triggers).
@@ -85,6 +85,11 @@ typedef struct scoring_state
 	resolved_model versions[VERSIONS_MAX];	/* asked for by name and version */
 	predict_value *values;		/* scratch for one observation */
 	size_t		nvalues;
+	/* predict_explain's scratch and contributions, for the largest model so far */
+	void	   *explain_scratch;
+	size_t		explain_scratch_size;
+	double	   *contributions;
+	size_t		ncontributions;
 	/* trigger only: attribute numbers in the trigger's relation */
 	Oid			relid;
 	int			att_observation;
@@ -115,6 +120,7 @@ extern scoring_state *scoring_state_get(FunctionCallInfo fcinfo);
 extern resolved_model *scoring_resolve(scoring_state *state, const char *name, int len);
 extern resolved_model *scoring_resolve_version(scoring_state *state, const char *name,
 											   int32 version);
+extern void scoring_explain_buffers(scoring_state *state, const model_entry *entry);
 
 /* registry.c */
 extern Oid	function_schema(FunctionCallInfo fcinfo);
@@ -140,5 +146,7 @@ extern void registry_error(const char *kind, const char *name, int32 version,
 /* jsonb_read.c: the probability, and in *predicted the model's class (predict_score_class) */
 extern double observation_score(Jsonb *obs, const model_entry *entry, predict_value *values,
 								bool *predicted);
+/* jsonb_read.c: the explanation (predict_explain) into state's buffers; returns the base */
+extern double observation_explain(Jsonb *obs, const model_entry *entry, scoring_state *state);
 
 #endif							/* PG_PREDICT_H */

@@ -16,6 +16,8 @@
  *   predict_set_default(name) -> NULL                make name the default model
  *   predict_proba(obs_json [, name]) -> real         (scoring.c)
  *   predict_class(obs_json [, name]) -> integer 0 or 1   (the model's class)
+ *   predict_explain(obs_json [, name]) -> text       the explanation, JSON
+ *   predict_reasons(obs_json, k [, name]) -> text    a notice's k reasons, JSON
  *   predict_model_version([name]) -> integer         the active version
  *   predict_default_model() -> text                  the default model's name
  *   predict_report([model [, since [, until]]]) -> text   monitoring (report.c)
@@ -72,6 +74,12 @@ result_core_error(sqlite3_context *ctx, const predict_error *err)
 	if (err->status == PREDICT_NO_MEMORY)
 	{
 		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (err->status == PREDICT_UNSUPPORTED)
+	{
+		/* PostgreSQL's ERRCODE_FEATURE_NOT_SUPPORTED, with its hint */
+		result_error_full(ctx, 0, err->message, NULL, PREDICT_EXPLAIN_HINT);
 		return;
 	}
 	sqlite3_result_error(ctx, err->message, -1);
@@ -237,6 +245,10 @@ predict_sqlite_register(sqlite3 *db, char **errmsg)
 		{"predict_proba", 2, SQLITE_INNOCUOUS, predict_proba_func},
 		{"predict_class", 1, SQLITE_INNOCUOUS, predict_class_func},
 		{"predict_class", 2, SQLITE_INNOCUOUS, predict_class_func},
+		{"predict_explain", 1, SQLITE_INNOCUOUS, predict_explain_func},
+		{"predict_explain", 2, SQLITE_INNOCUOUS, predict_explain_func},
+		{"predict_reasons", 2, SQLITE_INNOCUOUS, predict_reasons_func},
+		{"predict_reasons", 3, SQLITE_INNOCUOUS, predict_reasons_func},
 		{"predict_model_version", 0, SQLITE_INNOCUOUS, predict_model_version_func},
 		{"predict_model_version", 1, SQLITE_INNOCUOUS, predict_model_version_func},
 		{"predict_default_model", 0, SQLITE_INNOCUOUS, predict_default_model_func},

@@ -5,6 +5,11 @@
  *       The probability of the positive class for one observation (a JSON
  *       object), with the default model or the named one. NULL in, NULL out.
  *   predict_class(obs_json [, name]) -> integer 0 or 1   (the model's class)
+ *   predict_explain(obs_json [, name]) -> text
+ *       The explanation (docs/model-format.md, "Explanations") as JSON text,
+ *       the core's: the same text PostgreSQL parses into jsonb.
+ *   predict_reasons(obs_json, k [, name]) -> text
+ *       The k columns that lowered the score the most, as a JSON array.
  *   predict_model_version([name]) -> integer   the active version
  *   predict_default_model() -> text            the default model's name
  *
@@ -27,6 +32,8 @@ cached_model_free(cached_model *c)
 {
 	predict_model_free(c->model);
 	sqlite3_free(c->values);
+	sqlite3_free(c->explain_scratch);
+	sqlite3_free(c->contributions);
 	sqlite3_free(c->name);
 	sqlite3_free(c);
 }
@@ -294,6 +301,177 @@ predict_class_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 	if (score_args(ctx, argc, argv, &proba, &predicted, &c))
 		sqlite3_result_int(ctx, predicted ? 1 : 0);
+}
+
+/* ---------- explanations ---------- */
+
+/*
+ * The model of an explaining call (argument model_arg names it, else the
+ * default), explainable, with its buffers for predict_explain: allocated
+ * with the cached version the first time it explains, so that a row
+ * allocates nothing. NULL after setting an error on ctx.
+ */
+static cached_model *
+explain_model(sqlite3_context *ctx, int argc, sqlite3_value **argv, int model_arg)
+{
+	connection_state *state = sqlite3_user_data(ctx);
+	cached_model *c;
+	predict_error err;
+
+	c = active_model(ctx, state, argc > model_arg ? (const char *) sqlite3_value_text(argv[model_arg]) : NULL);
+	if (c == NULL)
+		return NULL;
+	/* the model's fault whatever the observation, as in PostgreSQL */
+	if (!predict_model_explainable(c->model, &err))
+	{
+		result_core_error(ctx, &err);
+		return NULL;
+	}
+	if (c->explain_scratch == NULL)
+	{
+		c->explain_scratch = sqlite3_malloc64(predict_explain_scratch_size(c->model));
+		c->contributions = sqlite3_malloc64((predict_model_ncolumns(c->model) + 1) * sizeof(double));
+		if (c->explain_scratch == NULL || c->contributions == NULL)
+		{
+			sqlite3_free(c->explain_scratch);
+			sqlite3_free(c->contributions);
+			c->explain_scratch = NULL;
+			c->contributions = NULL;
+			sqlite3_result_error_nomem(ctx);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+/* Whether an argument is NULL: the result is then NULL (PostgreSQL's STRICT). */
+static bool
+result_null_if_any(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
+		{
+			sqlite3_result_null(ctx);
+			return true;
+		}
+	return false;
+}
+
+/* The core's JSON writers' sink: an sqlite3_str. */
+static void
+append_to_str(void *sink, const char *s, size_t n)
+{
+	sqlite3_str_append((sqlite3_str *) sink, s, (int) n);
+}
+
+/* The text in str as the call's result (str is finished here). */
+static void
+result_str(sqlite3_context *ctx, sqlite3_str *str)
+{
+	int			rc = sqlite3_str_errcode(str);
+	int			len = sqlite3_str_length(str);
+	char	   *text = sqlite3_str_finish(str);
+
+	if (rc != SQLITE_OK || text == NULL)
+	{
+		sqlite3_free(text);
+		if (rc == SQLITE_TOOBIG)
+			sqlite3_result_error_toobig(ctx);
+		else
+			sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	sqlite3_result_text(ctx, text, len, sqlite3_free);
+}
+
+/* The observation's text, argv[0]; NULL after setting an error on ctx. */
+static const char *
+observation_text(sqlite3_context *ctx, sqlite3_value **argv, size_t *len)
+{
+	const char *obs = (const char *) sqlite3_value_text(argv[0]);
+
+	if (obs == NULL)
+		sqlite3_result_error_nomem(ctx);
+	*len = (size_t) sqlite3_value_bytes(argv[0]);
+	return obs;
+}
+
+void
+predict_explain_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	cached_model *c;
+	const char *obs;
+	size_t		len;
+	double		base;
+	predict_error err;
+	sqlite3_str *str;
+
+	if (result_null_if_any(ctx, argc, argv) ||
+		(c = explain_model(ctx, argc, argv, 1)) == NULL ||
+		(obs = observation_text(ctx, argv, &len)) == NULL)
+		return;
+	if (predict_explain_json(c->model, obs, len, c->values, c->explain_scratch, NULL, NULL,
+							 &base, c->contributions, &err) != PREDICT_OK)
+	{
+		result_scoring_error(ctx, &err, c->name, c->version);
+		return;
+	}
+	str = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+	predict_explanation_json(c->model, base, c->contributions, append_to_str, str);
+	result_str(ctx, str);
+}
+
+/*
+ * k, argv[1], as PostgreSQL's integer argument: 0 to PREDICT_MAX_REASONS, an
+ * error naming it otherwise; false after setting an error on ctx.
+ */
+static bool
+reasons_k(sqlite3_context *ctx, sqlite3_value *arg, size_t *k)
+{
+	sqlite3_int64 n;
+
+	/* '3' is 3, as SQLite's integer affinity reads it; 2.5 is not an integer */
+	if (sqlite3_value_numeric_type(arg) != SQLITE_INTEGER)
+	{
+		sqlite3_result_error(ctx, "k must be an integer", -1);
+		return false;
+	}
+	n = sqlite3_value_int64(arg);
+	if (n < 0 || n > PREDICT_MAX_REASONS)
+	{
+		result_error_detail(ctx, 0, NULL, NULL, PREDICT_REASONS_K_RANGE, PREDICT_MAX_REASONS,
+							(long long) n);
+		return false;
+	}
+	*k = (size_t) n;
+	return true;
+}
+
+void
+predict_reasons_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	cached_model *c;
+	const char *obs;
+	size_t		len;
+	size_t		k;
+	predict_error err;
+	sqlite3_str *str;
+
+	/* the arguments first, as PostgreSQL: NULLs, then k, then the model */
+	if (result_null_if_any(ctx, argc, argv) || !reasons_k(ctx, argv[1], &k) ||
+		(c = explain_model(ctx, argc, argv, 2)) == NULL ||
+		(obs = observation_text(ctx, argv, &len)) == NULL)
+		return;
+	str = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+	if (predict_explain_json_reasons(c->model, obs, len, c->values, c->explain_scratch,
+									 c->contributions, k, append_to_str, str,
+									 &err) != PREDICT_OK)
+	{
+		sqlite3_free(sqlite3_str_finish(str));
+		result_scoring_error(ctx, &err, c->name, c->version);
+		return;
+	}
+	result_str(ctx, str);
 }
 
 void

@@ -31,6 +31,8 @@ typedef struct cached_model
 	int			tentative;		/* parsed inside an explicit transaction */
 	predict_model *model;
 	predict_value *values;		/* scratch for predict_score_json */
+	void	   *explain_scratch;	/* predict_explain's, allocated when first explained */
+	double	   *contributions;	/* one per column, with explain_scratch */
 	unsigned long verified;		/* the epoch in which it was last found active */
 } cached_model;
 
@@ -76,6 +78,8 @@ cached_model *version_model(sqlite3_context *ctx, connection_state *state, const
 							sqlite3_int64 version, cached_model **owned);
 void		predict_proba_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_class_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void		predict_explain_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void		predict_reasons_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_model_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_default_model_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 

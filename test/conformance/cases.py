@@ -31,10 +31,19 @@ Operations (hosts.py):
   insert_version(name, v, doc)  INSERT INTO predict_model_versions (name, version, model)
   report(model[, since, until]) predict_report(model, since, until): the document (compared
                                 as a subset); since and until are UTC timestamps as text
+  explain(obs[, model])         predict_explain: the explanation, its numbers as floats
+  reasons(obs, k[, model])      predict_reasons: the reasons' array, its numbers as floats
+
+A host may lack an operation (hosts.py's LACKS: managed mode has no
+explanations); the cases that use it do not apply to that host.
+
+A step's returns may be a Check: a predicate on the value, for what cannot
+be written as a constant (an explanation's sum, within 1e-12).
 """
 
 import copy
 import json
+import math
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -71,6 +80,125 @@ MAN = {"Pclass": 3, "Sex": "male", "Age": 22, "SibSp": 1, "Parch": 0, "Fare": 7.
 WOMAN_V1 = 0.96379032121644648
 MAN_V1 = 0.09182825924632243
 WOMAN_V2 = 0.56992552647112027
+
+# ---------- explanations (docs/model-format.md, "Explanations") ----------
+
+# The Titanic model with its reference's feature means: explainable, the same
+# scores. The means here are 0, so that each contribution is coef * x.
+TITANIC_EXPLAINED = copy.deepcopy(TITANIC)
+TITANIC_EXPLAINED["reference"]["feature_means"] = [0.0] * len(TITANIC["estimator"]["coef"])
+
+PROVENANCE = {"sklearn_version": "1.2.1", "exported_at": "2026-12-06T00:00:00Z", "training_rows": None,
+              "source": "written by hand for the conformance cases"}
+
+# A logistic regression whose explanations are exact in binary: x, and c
+# one-hot encoded (unknown categories ignored); base = 0.25 + 1.5 * 1
+# + 2 * 0.5 - 2 * 0.25 = 2.25, x contributes 1.5 (x - 1), c 2 ([c = a] - 0.5)
+# - 2 ([c = b] - 0.25).
+LINEAR = {
+    "format": "predict-model/1", "name": "linear",
+    "columns": [{"name": "x", "type": "number", "dtype": "float64"},
+                {"name": "c", "type": "string", "dtype": "object"}],
+    "preprocessing": [
+        {"column": "x", "steps": [], "features": ["x"]},
+        {"column": "c", "steps": [{"type": "impute", "value": "missing"},
+                                  {"type": "one_hot", "categories": ["a", "b", "missing"], "drop": None,
+                                   "handle_unknown": "ignore"}],
+         "features": ["c_a", "c_b", "c_missing"]}],
+    "estimator": {"type": "logistic_regression", "coef": [1.5, 2, -2, 0], "intercept": 0.25, "link": "logistic"},
+    "reference": {"rows": 4, "proba": {"edges": [0.5], "fractions": [0.5, 0.5]}, "columns": [],
+                  "feature_means": [1, 0.5, 0.25, 0.25]},
+    "positive_class": 1, "threshold": 0.5, "provenance": PROVENANCE}
+LINEAR_NO_MEANS = copy.deepcopy(LINEAR)
+del LINEAR_NO_MEANS["reference"]["feature_means"]
+
+# A decision tree with its covers: a <= 0.5 goes to a split on b (b <= 0.5:
+# 0.2, cover 2; else 0.6, cover 4), a > 0.5 to 0.9 (cover 4). The base is
+# the covers' mean, 0.64; for a = 0, b = 1 (proba 0.6) TreeSHAP gives a
+# (v(a) - v() + v(ab) - v(b)) / 2 = (0.28 / 0.6 - 0.64 + 0.6 - 0.72) / 2 and
+# b (0.72 - 0.64 + 0.6 - 0.28 / 0.6) / 2.
+TREE = {
+    "format": "predict-model/1", "name": "tree",
+    "columns": [{"name": "a", "type": "number", "dtype": "float64"},
+                {"name": "b", "type": "number", "dtype": "float64"}],
+    "preprocessing": [{"column": "a", "steps": [], "features": ["a"]},
+                      {"column": "b", "steps": [], "features": ["b"]}],
+    "estimator": {"type": "decision_tree",
+                  "tree": {"feature": [0, 1], "threshold": [0.5, 0.5], "left": [1, -1], "right": [-3, -2],
+                           "value": [0.2, 0.6, 0.9], "cover": [10, 6, 2, 4, 4]}},
+    "positive_class": 1, "threshold": 0.5, "provenance": PROVENANCE}
+TREE_A = (0.28 / 0.6 - 0.64 + 0.6 - 0.72) / 2
+TREE_B = (0.72 - 0.64 + 0.6 - 0.28 / 0.6) / 2
+
+# A binary GaussianNB over x: it has no exact per-column explanation.
+_VAR = [0.5, 2.0]
+GAUSSIAN_NB = {
+    "format": "predict-model/1", "name": "nb",
+    "columns": [{"name": "x", "type": "number", "dtype": "float64"}],
+    "preprocessing": [{"column": "x", "steps": [], "features": ["x"]}],
+    "estimator": {"type": "gaussian_nb", "log_prior": [math.log(0.5), math.log(0.5)],
+                  "log_norm": [-0.5 * math.log(2.0 * math.pi * v) for v in _VAR],
+                  "theta": [[0.0], [1.0]], "var": [[v] for v in _VAR]},
+    "positive_class": 1, "threshold": 0.5, "provenance": PROVENANCE}
+
+CANNOT = "cannot explain this model: "
+EXPLAIN_HINT = 'The models that can be explained are listed in docs/model-format.md, "Explanations".'
+
+
+class Check:
+    """An expected value that is a predicate rather than a constant: the step
+    passes when test(value) is true. what says what it checks."""
+
+    def __init__(self, what, test):
+        self.what, self.test = what, test
+
+    def __call__(self, value):
+        return self.test(value)
+
+    def __repr__(self):
+        return "Check(%s)" % self.what
+
+
+def _logit(p):
+    return math.log(p / (1 - p))
+
+
+def adds_up(space, total, columns):
+    """An explanation in space over exactly these columns whose base plus
+    contributions is total within 1e-12."""
+    def test(e):
+        return (isinstance(e, dict) and set(e) == {"space", "base", "contributions"} and e["space"] == space
+                and set(e["contributions"]) == set(columns)
+                and abs(e["base"] + math.fsum(e["contributions"].values()) - total) <= 1e-12)
+    return Check("%s, base + contributions = %r" % (space, total), test)
+
+
+def close(want):
+    """want (nested dicts and lists), numbers within 1e-15 (hand-computed
+    values that are not exact in binary)."""
+    def near(w, g):
+        if isinstance(w, dict):
+            return isinstance(g, dict) and set(w) == set(g) and all(near(w[k], g[k]) for k in w)
+        if isinstance(w, float):
+            return isinstance(g, float) and abs(w - g) <= 1e-15
+        return w == g
+    return Check("close to %r" % (want,), lambda got: near(want, got))
+
+
+def notice_reasons(obs, k):
+    """At most k reasons, each a column of obs with its value (numbers as
+    floats, an absent key as None) and a negative contribution, the most
+    negative first, no column twice."""
+    def test(reasons):
+        contributions = [r["contribution"] for r in reasons]
+        return (isinstance(reasons, list) and 0 < len(reasons) <= k
+                and all(set(r) == {"column", "value", "contribution"} for r in reasons)
+                and len({r["column"] for r in reasons}) == len(reasons)
+                and all(c < 0 for c in contributions) and contributions == sorted(contributions)
+                and all(r["value"] == (float(obs[r["column"]]) if isinstance(obs.get(r["column"]), (int, float))
+                                       else obs.get(r["column"])) for r in reasons))
+    return Check("at most %d reasons of %r" % (k, obs), test)
+
 
 NAME_RULE = 'A model name is 1 to 63 characters among letters, digits, "_", "." and "-".'
 AUDIT_LOG = "Predictions are an audit log: only true_class can be updated."
@@ -145,6 +273,17 @@ def cannot_change(column):
 
 
 NO_DEFAULT = Error("no default model is deployed", "55000", hint=HINT_NO_DEFAULT)
+CANNOT_NO_MEANS = Error(CANNOT + "logistic_regression explanations need the mean of each feature over the "
+                        "reference data (reference.feature_means); export the model with --reference DATA.csv",
+                        "0A000", hint=EXPLAIN_HINT)
+CANNOT_NB = Error(CANNOT + "a gaussian_nb estimator has no exact per-column explanation (logistic regression "
+                  "and the tree models have)", "0A000", hint=EXPLAIN_HINT)
+
+
+def k_out_of_range(k):
+    return Error("k must be between 0 and 100, got %d" % k, "22023")
+
+
 ROW_V1_WOMAN = {"proba": WOMAN_V1, "predicted_class": True, "model": "titanic", "model_version": 1,
                 "true_class": None}
 
@@ -453,6 +592,98 @@ CASES = [
               error=Error("since (2026-12-02 00:00:00+00) is after until (2026-12-01 00:00:00+00)", "22023"))),
     Case("report_without_default", "report",
          Step("report", None, error=Error("no default model is deployed", "55000", hint=hint_deploy(None)))),
+
+    # ---------- explanations ----------
+    Case("explain_linear", "explain",
+         Step("deploy", "linear", LINEAR, returns=1),
+         Step("explain", {"x": 3, "c": "b"},
+              returns={"space": "log-odds", "base": 2.25, "contributions": {"x": 3.0, "c": -2.5}}),
+         Step("explain", {"x": 3, "c": "b"}, "linear",
+              returns={"space": "log-odds", "base": 2.25, "contributions": {"x": 3.0, "c": -2.5}}),
+         # an unknown category: what it did to the score
+         Step("explain", {"x": 0, "c": "z"}, returns={"space": "log-odds", "base": 2.25,
+                                                      "contributions": {"x": -1.5, "c": -0.5}}),
+         # base + contributions is the decision function, 2.75
+         Step("proba", {"x": 3, "c": "b"}, returns=Check("expit(2.75)",
+                                                         lambda p: abs(_logit(p) - 2.75) <= 1e-12))),
+    Case("explain_titanic_adds_up", "explain",
+         Step("deploy", "titanic", TITANIC_EXPLAINED, returns=1),
+         Step("explain", WOMAN, returns=adds_up("log-odds", _logit(WOMAN_V1), WOMAN)),
+         Step("explain", MAN, "titanic", returns=adds_up("log-odds", _logit(MAN_V1), MAN)),
+         Step("proba", WOMAN, returns=WOMAN_V1)),
+    Case("explain_tree", "explain",
+         Step("deploy", "tree", TREE, returns=1),
+         Step("explain", {"a": 0, "b": 1},
+              returns=close({"space": "probability", "base": 0.64, "contributions": {"a": TREE_A, "b": TREE_B}})),
+         Step("explain", {"a": 0, "b": 1}, returns=adds_up("probability", 0.6, ["a", "b"])),
+         Step("explain", {"a": 1, "b": 0}, returns=adds_up("probability", 0.9, ["a", "b"])),
+         Step("proba", {"a": 0, "b": 1}, returns=0.6)),
+    Case("explain_scoring_errors", "explain",
+         Step("deploy", "titanic", TITANIC_EXPLAINED, returns=1),
+         Step("explain", dict(WOMAN, Age="old"),
+              error=Error('column "Age": expected a number, got the string "old"', "22023",
+                          detail='The observation was scored with model "titanic" version 1.')),
+         Step("reasons", dict(WOMAN, Age="old"), 3,
+              error=Error('column "Age": expected a number, got the string "old"', "22023",
+                          detail='The observation was scored with model "titanic" version 1.')),
+         Step("explain", [1, 2], error=Error("observation: expected a JSON object, got an array", "22023")),
+         Step("reasons", [1, 2], 3, error=Error("observation: expected a JSON object, got an array", "22023"))),
+    Case("explain_unknown_model", "unknown model",
+         Step("explain", WOMAN, error=NO_DEFAULT),
+         Step("reasons", WOMAN, 3, error=NO_DEFAULT),
+         *deployed("titanic"),
+         Step("explain", WOMAN, "nope", error=not_exist("nope")),
+         Step("reasons", WOMAN, 3, "nope", error=not_exist("nope"))),
+    Case("explain_null_arguments", "null argument",
+         Step("deploy", "linear", LINEAR, returns=1),
+         Step("explain", None, returns=None),
+         Step("explain", {"x": 3}, None, returns=None),
+         Step("reasons", None, 3, returns=None),
+         Step("reasons", {"x": 3}, None, returns=None),
+         Step("reasons", {"x": 3}, 3, None, returns=None)),
+    Case("explain_unsupported", "explain",
+         # the model's fault, whatever the observation
+         Step("deploy", "titanic", TITANIC, returns=1),
+         Step("explain", WOMAN, error=CANNOT_NO_MEANS),
+         Step("explain", [1, 2], error=CANNOT_NO_MEANS),
+         Step("reasons", WOMAN, 3, "titanic", error=CANNOT_NO_MEANS),
+         Step("deploy", "linear", LINEAR_NO_MEANS, returns=1),
+         Step("explain", {"x": 3}, "linear", error=CANNOT_NO_MEANS),
+         Step("deploy", "nb", GAUSSIAN_NB, returns=1),
+         Step("explain", {"x": 1}, "nb", error=CANNOT_NB),
+         Step("reasons", {"x": 1}, 1, "nb", error=CANNOT_NB),
+         Step("proba", {"x": 1}, "nb", returns=Check("a probability", lambda p: 0 < p < 1))),
+    Case("reasons_most_negative_first", "reasons",
+         Step("deploy", "linear", LINEAR, returns=1),
+         # x contributes -6, c -2.5
+         Step("reasons", {"x": -3, "c": "b"}, 3,
+              returns=[{"column": "x", "value": -3.0, "contribution": -6.0},
+                       {"column": "c", "value": "b", "contribution": -2.5}]),
+         Step("reasons", {"x": -3, "c": "b"}, 1, "linear",
+              returns=[{"column": "x", "value": -3.0, "contribution": -6.0}]),
+         # only what lowered the score: x contributes +3 here
+         Step("reasons", {"x": 3, "c": "b"}, 100, returns=[{"column": "c", "value": "b", "contribution": -2.5}]),
+         # a missing value is null; a string as it came (\u00e9 in the JSON text)
+         Step("reasons", {"x": -3}, 2, returns=[{"column": "x", "value": -3.0, "contribution": -6.0},
+                                                {"column": "c", "value": None, "contribution": -0.5}]),
+         Step("reasons", {"x": 3, "c": "\u00e9t\u00e9"}, 2,
+              returns=[{"column": "c", "value": "\u00e9t\u00e9", "contribution": -0.5}]),
+         Step("reasons", {"x": 1, "c": "a"}, 2, returns=[])),
+    Case("reasons_titanic", "reasons",
+         Step("deploy", "titanic", TITANIC_EXPLAINED, returns=1),
+         Step("reasons", MAN, 3, returns=notice_reasons(MAN, 3)),
+         Step("reasons", WOMAN, 8, "titanic", returns=notice_reasons(WOMAN, 8))),
+    Case("reasons_k_zero", "reasons",
+         Step("deploy", "linear", LINEAR, returns=1),
+         Step("reasons", {"x": -3, "c": "b"}, 0, returns=[])),
+    Case("reasons_k_out_of_range", "reasons",
+         # k is checked first: the caller's mistake whatever the registry holds
+         Step("reasons", WOMAN, 101, error=k_out_of_range(101)),
+         Step("deploy", "linear", LINEAR, returns=1),
+         Step("reasons", {"x": -3}, -1, error=k_out_of_range(-1)),
+         Step("reasons", {"x": -3}, 101, "linear", error=k_out_of_range(101)),
+         Step("reasons", {"x": -3}, 100, returns=[{"column": "x", "value": -3.0, "contribution": -6.0},
+                                                  {"column": "c", "value": None, "contribution": -0.5}])),
 ]
 
 assert len({c.name for c in CASES}) == len(CASES), "case names must be unique"

@@ -302,7 +302,7 @@ class _Tree13:
 
     def __init__(self, tree, missing):
         for name in ("children_left", "children_right", "feature", "threshold", "value",
-                     "node_count"):
+                     "node_count", "weighted_n_node_samples"):
             setattr(self, name, getattr(tree, name))
         self.missing_go_to_left = missing
 

@@ -39,6 +39,16 @@ SCORING = [
     ("SELECT predict_proba('{\"Age\": 22, \"Sex\": \"male\"}')", ()),
     ("SELECT predict_class('{\"Age\": 22}', 'titanic')", ()),
 ]
+# The extension's explanations (managed mode has none), of a second model,
+# the Titanic model with its reference's feature means, which the owner
+# deploys: the scoring roles may explain as they may score.
+EXPLAINED = "titanic_explained"
+EXPLAINING = [
+    ("SELECT predict_explain(%s::jsonb, '" + EXPLAINED + "')", (json.dumps(OBS),)),
+    ("SELECT predict_reasons(%s::jsonb, 3, '" + EXPLAINED + "')", (json.dumps(OBS),)),
+    ("SELECT predict_explain('{\"Age\": 22, \"Sex\": \"male\"}', '" + EXPLAINED + "')", ()),
+    ("SELECT predict_reasons('{\"Age\": 22}', 2, '" + EXPLAINED + "')", ()),
+]
 REPORTS = [
     "SELECT predict_report()",
     "SELECT predict_report('titanic', now() - interval '1 day', now() + interval '1 day')",
@@ -154,6 +164,12 @@ def database(request, cluster):
         assert http(http_port, "POST", "/predict", {"id": 100 + i, "observation": dict(OBS, Age=20 + i)})[0] == 200
     assert http(http_port, "POST", "/update", {"id": 101, "true_class": 1})[0] == 200
     stop(proc)
+    if mode == "extension":
+        doc = json.load(open(MODEL))
+        doc["reference"]["feature_means"] = [0.0] * len(doc["estimator"]["coef"])
+        owner = connect(port, db + "_owner", db)
+        works(owner, "SELECT predict_deploy(%s, %s::jsonb)", (EXPLAINED, json.dumps(doc)))
+        owner.close()
     for role, script in (("gw", "grant-gateway.sql"), ("analyst", "grant-analyst.sql")):
         subprocess.run(["psql", "-X", "-q", "-d", owner_url, "-v", "role=%s_%s" % (db, role),
                         "-f", os.path.join(REPO, "tools", script)], check=True)
@@ -196,7 +212,7 @@ def test_gateway_role_serves_every_route(database):
 def test_gateway_role_sql(database):
     mode, port, db = database
     gw = connect(port, db + "_gw", db)
-    for sql, params in SCORING:
+    for sql, params in SCORING + (EXPLAINING if mode == "extension" else []):
         assert works(gw, sql, params)[0][0] is not None, sql
     for sql in REPORTS:
         works(gw, sql)
@@ -224,8 +240,8 @@ def test_analyst_role_reads_and_writes_nothing(database):
     assert rows and rows[0][1] >= 1, rows
     assert works(analyst, "SELECT count(*) FROM predictions")[0][0] >= 3
     assert works(analyst, "SELECT name FROM predict_models WHERE is_default") == [("titanic",)]
-    for sql, params in SCORING:          # scoring writes nothing
-        works(analyst, sql, params)
+    for sql, params in SCORING + (EXPLAINING if mode == "extension" else []):   # scoring writes nothing
+        assert works(analyst, sql, params)[0][0] is not None, sql
     writes = [
         ("INSERT INTO predictions (observation_id, observation) VALUES (50, %s)", (json.dumps(OBS),)),
         ("UPDATE predictions SET true_class = 1 WHERE observation_id = 101", ()),

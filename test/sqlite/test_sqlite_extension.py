@@ -325,3 +325,69 @@ def test_a_version_number_reused_after_a_rollback_is_not_taken_for_the_old_one(d
     assert b.execute("SELECT predict_deploy('titanic', ?)", (plain,)).fetchone()[0] == 2
     assert a.execute("SELECT predict_model_version(), predict_proba(?)", (obs,)).fetchone() == \
         (2, base)
+
+
+# ---------- explanations ----------
+
+def explained_titanic(tmp_path, means=lambda coef: 0.0):
+    """The Titanic model with feature means (by default 0: each contribution
+    is coef * x), as a file."""
+    doc = json.load(open(TITANIC_MODEL))
+    doc["reference"]["feature_means"] = [means(c) for c in doc["estimator"]["coef"]]
+    path = tmp_path / "explained.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_explanations_are_the_cli_text_byte_for_byte(db, tmp_path):
+    """predict_explain returns the core's text, the same bytes as
+    predict-score --explain writes after "explanation": (every host's
+    explanation is predict_explanation_json's)."""
+    model = explained_titanic(tmp_path)
+    conn = connect(db)
+    conn.execute("SELECT predict_deploy('titanic', ?)", (model.read_text(),))
+    observations = titanic_observations()[:200]
+    lines = subprocess.run([PREDICT_SCORE, "--explain", "--model", str(model)],
+                           input="".join(json.dumps(o) + "\n" for o in observations),
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(lines) == len(observations)
+    for obs, line in zip(observations, lines):
+        got = conn.execute("SELECT predict_explain(?)", (json.dumps(obs),)).fetchone()[0]
+        assert line.endswith(', "explanation": ' + got + "}"), (line, got)
+
+
+def test_reasons_keep_long_escaped_strings(db, tmp_path):
+    """A string with escapes is decoded by the core into memory of the call's
+    own (on its stack when short, an allocation when not): the reasons are
+    written before it is released, whatever its length."""
+    conn = connect(db)
+    # means of the sign of each coefficient: an unknown category lowers the score
+    doc = explained_titanic(tmp_path, lambda coef: 1.0 if coef > 0 else -1.0).read_text()
+    conn.execute("SELECT predict_deploy('titanic', ?)", (doc,))
+    for sex in ("\u00e9t\u00e9", "\u00e9" * 300 + "\n\"x\"" * 50):
+        obs = {"Pclass": 3, "Sex": sex, "Age": 22, "Embarked": sex}
+        text = json.dumps(obs)                      # non-ASCII as \u00e9 escapes
+        assert "\\u00e9" in text
+        reasons = json.loads(conn.execute("SELECT predict_reasons(?, 8)", (text,)).fetchone()[0])
+        values = {r["column"]: r["value"] for r in reasons}
+        assert values.get("Sex") == sex and values.get("Embarked") == sex, reasons
+
+
+def test_explaining_errors(db, tmp_path):
+    conn = connect(db)
+    # the bundled model without its feature means: a linear model it cannot explain
+    doc = json.load(open(TITANIC_MODEL))
+    del doc["reference"]["feature_means"]
+    conn.execute("SELECT predict_deploy('titanic', ?)", (json.dumps(doc),))
+    with pytest.raises(sqlite3.Error) as e:
+        conn.execute("SELECT predict_explain('{}')").fetchone()
+    assert str(e.value).startswith("cannot explain this model: logistic_regression explanations need")
+    assert str(e.value).endswith('\nHINT:  The models that can be explained are listed in '
+                                 'docs/model-format.md, "Explanations".')
+    for k in (-1, 101):
+        with pytest.raises(sqlite3.Error) as e:
+            conn.execute("SELECT predict_reasons('{}', ?)", (k,)).fetchone()
+        assert str(e.value) == "k must be between 0 and 100, got %d" % k
+    with pytest.raises(sqlite3.Error) as e:
+        conn.execute("SELECT predict_reasons('{}', 2.5)").fetchone()
+    assert str(e.value) == "k must be an integer"

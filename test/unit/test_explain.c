@@ -82,6 +82,29 @@ expect_unsupported(const char *name, const char *document, const char *want)
 	predict_model_free(model);
 }
 
+/* Age's mean -1e308 and a row's Age 1e308: the row scores, its Age contribution overflows. */
+static void
+overflow_test(void)
+{
+	char	   *means = unit_replace(base_model, "\"positive_class\": 1,", reference_with_means);
+	char	   *far = unit_replace(means, "0.25, 0.5, 0.25, 0, 0.5", "0.25, 0.5, 0.25, -1e308, 0.5");
+	char	   *doc = unit_replace(far, "\"scale\": 10.0", "\"scale\": 1.0");
+	predict_model *model = expect_load("linear with a far feature mean", doc);
+	explained	e;
+
+	if (model != NULL)
+	{
+		e = explain(model, "{\"Sex\": \"male\", \"Age\": 1e308, \"Embarked\": \"S\", \"Pclass\": 3}");
+		unit_report("linear: a row that scores but whose contribution overflows is refused by column",
+					e.status == PREDICT_BAD_OBSERVATION && strstr(e.message, "column \"Age\"") != NULL,
+					"status %d, %s", e.status, e.message);
+		predict_model_free(model);
+	}
+	free(doc);
+	free(far);
+	free(means);
+}
+
 static void
 linear_tests(void)
 {
@@ -108,6 +131,7 @@ linear_tests(void)
 		predict_model_free(model);
 	}
 	free(doc);
+	overflow_test();
 	expect_unsupported("linear without feature means", base_model, "reference.feature_means");
 	doc = unit_replace(base_model, "\"positive_class\": 1,",
 					   "\"reference\": {\"rows\": 10, \"proba\": {\"edges\": [0.5], \"fractions\": [0.5, 0.5]},"

@@ -68,6 +68,7 @@ void		tree_loader_tests(void);
 void		tree_score_tests(void);
 void		registry_error_tests(void);
 void		xgboost_tests(void);
+void		explain_xgboost_tests(void);
 void		adaboost_tests(void);
 void		predicted_class_tests(void);
 void		skew_tests(void);

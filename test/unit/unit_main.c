@@ -68,6 +68,7 @@ main(void)
 	tree_score_tests();
 	registry_error_tests();
 	xgboost_tests();
+	explain_xgboost_tests();
 	adaboost_tests();
 	predicted_class_tests();
 	skew_tests();
