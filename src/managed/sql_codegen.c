@@ -3448,6 +3448,29 @@ emit_explain_trees(codegen *cg)
 	}
 }
 
+/*
+ * predict_explain's check_finite: a row can score while a contribution
+ * overflows (its probability rounds to 0 or 1); such a row is refused by
+ * column, then by its base, with the core's messages.
+ */
+static void
+emit_explain_finite(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	sql_buffer *out = cg->out;
+	static const char base_message[] = "the explanation's base overflows (feature means too large)";
+
+	for (uint32_t c = 0; c < model->ncolumns; c++)
+	{
+		sql_append(out, "  IF contrib%u IN ('Infinity', '-Infinity', 'NaN') THEN ", c);
+		emit_fail(cg, c, "its contribution to the explanation overflows (a value too large to explain)");
+		sql_append(out, " END IF;\n");
+	}
+	sql_append(out, "  IF base IN ('Infinity', '-Infinity', 'NaN') THEN PERFORM %s.fail(", cg->helpers);
+	sql_string(out, base_message, strlen(base_message));
+	sql_append(out, "); END IF;\n");
+}
+
 /* The explanation function of an explainable model. */
 static void
 emit_explainer(const predict_model *model, const char *function, const char *helpers,
@@ -3467,6 +3490,7 @@ emit_explainer(const predict_model *model, const char *function, const char *hel
 		emit_explain_linear(&cg);
 	else
 		emit_explain_trees(&cg);
+	emit_explain_finite(&cg);
 	sql_append(&body, "  space := '%s';\n  columns := ARRAY[", space);
 	for (size_t c = 0; c < model->ncolumns; c++)
 	{

@@ -964,9 +964,10 @@ END
 $$;
 
 -- Explaining costs a scoring, the features again and, for trees, TreeSHAP
--- over every path in PL/pgSQL (docs/heroku.md).
+-- over every path in PL/pgSQL (docs/heroku.md): COST 500, as the extension's,
+-- so that the planner evaluates every cheaper condition first.
 CREATE OR REPLACE FUNCTION @extschema@.predict_explain(obs jsonb)
-RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE
+RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 500
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     e record;
@@ -977,7 +978,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_explain(obs jsonb, model text)
-RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE
+RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 500
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     e record;
@@ -988,7 +989,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_reasons(obs jsonb, k integer)
-RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE
+RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 500
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     e record;
@@ -1000,7 +1001,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.predict_reasons(obs jsonb, k integer, model text)
-RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE
+RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 500
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     e record;
