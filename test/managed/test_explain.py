@@ -6,14 +6,14 @@ trees' TreeSHAP is managed.sql's tree_shap), give what the core gives
 writes): the same base and contributions, bit for bit, the same reasons, and
 the same errors: an observation that cannot be scored cannot be explained,
 with predict_proba's message; a model that cannot be explained says why
-(0A000, the core's message); k out of range (22023)."""
+(0A000, the core's message); k out of range (22023); a contribution that
+overflows (22023, naming the column)."""
 
 import json
 import math
 import os
 import subprocess
 
-import numpy as np
 import psycopg2
 import pytest
 
@@ -52,52 +52,18 @@ HINT = 'The models that can be explained are listed in docs/model-format.md, "Ex
 
 # ------------------------------------------------------------ the documents
 
-def _preorder_nodes(root, is_leaf, left, right):
-    """Node ids as the exporter lists them: its splits in preorder, then its leaves."""
-    splits, leaves = pe._preorder(root, is_leaf, left, right)
-    return splits + leaves
+def add_feature_means(doc, pipeline, obs):
+    """reference.feature_means, as predict-export --reference writes them (the
+    rest of a reference, which explanations do not read, kept minimal)."""
+    doc["reference"] = {"rows": len(obs), "proba": {"edges": [0.5], "fractions": [0.5, 0.5]},
+                        "columns": [], "feature_means": pe.feature_means(pipeline, doc, obs)}
 
 
-def _tree_cover(tree_):
-    """A scikit-learn tree_'s "cover": weighted_n_node_samples in the exporter's order."""
-    left, right = tree_.children_left, tree_.children_right
-    nodes = _preorder_nodes(0, lambda n: left[n] < 0, lambda n: int(left[n]), lambda n: int(right[n]))
-    return [float(tree_.weighted_n_node_samples[n]) for n in nodes]
-
-
-def _hist_cover(predictor):
-    """A HistGradientBoosting predictor's "cover": each node's training count."""
-    n = predictor.nodes
-    nodes = _preorder_nodes(0, lambda k: bool(n["is_leaf"][k]), lambda k: int(n["left"][k]),
-                            lambda k: int(n["right"][k]))
-    return [float(n["count"][k]) for k in nodes]
-
-
-TREES = ("decision_tree", "random_forest", "gradient_boosting", "hist_gradient_boosting")
-
-
-def add_covers(doc, estimator):
-    """What predict-export writes for explanations (branch issue20-export), added here."""
+def drop_covers(doc):
+    """The document as a predict-export before issue 20 wrote it: no "cover"."""
     e = doc["estimator"]
-    if e["type"] == "decision_tree":
-        e["tree"]["cover"] = _tree_cover(estimator.tree_)
-    elif e["type"] == "random_forest":
-        for tree, sub in zip(e["trees"], estimator.estimators_):
-            tree["cover"] = _tree_cover(sub.tree_)
-    elif e["type"] == "gradient_boosting":
-        for tree, sub in zip(e["trees"], estimator.estimators_[:, 0]):
-            tree["cover"] = _tree_cover(sub.tree_)
-    elif e["type"] == "hist_gradient_boosting":
-        for tree, predictors in zip(e["trees"], estimator._predictors):
-            tree["cover"] = _hist_cover(predictors[0])
-
-
-def add_feature_means(doc, pipeline, X):
-    """reference.feature_means: each feature's mean over the training data."""
-    features = pipeline[:-1].transform(X)
-    means = np.asarray(features.mean(axis=0), dtype=np.float64).ravel().tolist()
-    doc["reference"] = {"rows": len(X), "proba": {"edges": [0.5], "fractions": [0.5, 0.5]},
-                        "columns": [], "feature_means": means}
+    for tree in e.get("trees", [e.get("tree")] if "tree" in e else []):
+        del tree["cover"]
 
 
 def observations(X):
@@ -107,20 +73,21 @@ def observations(X):
 
 
 def export(name, tmp_path, explainable=True):
-    """(document, path, observations) of a variant, with what explanations need."""
+    """(document, path, observations) of a variant, with what explanations need
+    (predict-export writes the trees' covers), or without it."""
     X, y = features_and_target()
     v = ALL[name](X, y)
     doc = pe.export(v.estimator, name=name.replace("_", "-")[:63],
                     dtypes=v.X.dtypes if v.use_dtypes else None,
                     columns=list(v.X.columns) if v.use_dtypes else None)
-    kind = doc["estimator"]["type"]
-    if explainable and kind == "logistic_regression":
-        add_feature_means(doc, v.estimator, v.X)
-    elif explainable and kind in TREES:
-        add_covers(doc, v.estimator[-1])
+    obs = observations(v.X)
+    if explainable and doc["estimator"]["type"] == "logistic_regression":
+        add_feature_means(doc, v.estimator, obs)
+    elif not explainable and doc["estimator"]["type"] != "logistic_regression":
+        drop_covers(doc)
     path = tmp_path / ("%s.json" % name)
     pe.write_model(doc, str(path))
-    return doc, path, observations(v.X)
+    return doc, path, obs
 
 
 # ------------------------------------------------------------ both sides
@@ -233,9 +200,10 @@ def test_managed_explanations_equal_the_core_s(name, managed_db, tmp_path):
     for n, (line, w, g) in enumerate(zip(lines, want, got)):
         if "error" in w:
             # refused as scoring refuses it, with predict_proba's message (which
-            # test_sql_scorer.py compares with the core's)
-            if not (g.startswith("ERROR ") and g == scored[n] and
-                    all(reasons[k][n] == g for k in KS)):
+            # test_sql_scorer.py compares with the core's); a row that scores, as
+            # the core refuses its explanation
+            refused = scored[n] if scored[n].startswith("ERROR ") else "ERROR 22023 " + w["error"]
+            if not (g == refused and all(reasons[k][n] == g for k in KS)):
                 mismatches.append((line, w, g, scored[n]))
             continue
         if g.startswith("ERROR "):
@@ -317,3 +285,33 @@ def test_the_default_model_and_the_errors_of_the_arguments(managed_db, tmp_path)
                 "SELECT predict_reasons(%s::jsonb, 1, 'no such model')"):
         e = _sql_error(dsn, sql, (line,))
         assert (e.pgcode, e.diag.message_primary) == (unknown.pgcode, unknown.diag.message_primary)
+
+
+def test_a_contribution_that_overflows_is_refused_by_column(managed_db, tmp_path):
+    """A row can score (its probability rounds to 1) while its explanation
+    overflows: Fare = 1.5e308 times a coefficient of 1.5. Refused by column,
+    as the core refuses it."""
+    dsn, _ = managed_db
+    doc, path, obs = export("bare_estimator", tmp_path)
+    features = [f for block in doc["preprocessing"] for f in block["features"]]
+    doc["estimator"]["coef"][features.index("Fare")] = 1.5
+    doc["name"] = "overflowing"
+    pe.write_model(doc, str(path))
+    deploy(dsn, doc["name"], path)
+    lines = [json.dumps(dict(obs[0], Fare=1.5e308)), json.dumps(dict(obs[0], Fare=-1.5e308)), json.dumps(obs[0])]
+    want = cli_explain(path, lines)
+    assert [w.get("error") for w in want[:2]] == \
+        ['column "Fare": its contribution to the explanation overflows (a value too large to explain)'] * 2, want
+    scored = sql_results(dsn, "SELECT predict_proba($1, $2)::text", doc["name"], lines)
+    assert [float(p) for p in scored] == [w["proba"] for w in cli(path, lines)]
+    for call in ("SELECT predict_explain($1, $2)::text", "SELECT predict_reasons($1, 3, $2)::text"):
+        got = sql_results(dsn, call, doc["name"], lines)
+        assert got[:2] == ["ERROR 22023 " + w["error"] for w in want[:2]], got
+        assert not got[2].startswith("ERROR"), got
+
+
+def cli(path, lines):
+    proc = subprocess.run([PREDICT_SCORE, "--model", str(path)], input="".join(line + "\n" for line in lines),
+                          capture_output=True, text=True)
+    assert proc.returncode in (0, 1), proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
