@@ -315,3 +315,65 @@ def cli(path, lines):
                           capture_output=True, text=True)
     assert proc.returncode in (0, 1), proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+# The extension's predict_explain and predict_reasons in a database of the
+# same cluster (the suite's `make temp-install` puts the extension built
+# here in the cluster's installation), against managed mode's: the same jsonb.
+EXTENSION_COMPARED = ["tutorial", "scaler_after_sparse_ct_multinomial", "random_forest_depth6_sqrt",
+                      "gradient_boosting_default", "hist_gradient_boosting_missing",
+                      "hist_gradient_boosting_categorical"]
+
+
+@pytest.fixture(scope="module")
+def extension_db(managed_db):
+    """dsn of a database of the same cluster with the predict extension."""
+    _, admin = managed_db
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    conn.cursor().execute("CREATE DATABASE explain_extension")
+    conn.close()
+    dsn = admin.replace("dbname=postgres", "dbname=explain_extension")
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    try:
+        cur.execute("CREATE EXTENSION predict")
+        cur.execute("SELECT to_regprocedure('predict_explain(jsonb, text)') IS NOT NULL")
+        explains = cur.fetchone()[0]
+    except psycopg2.Error as e:
+        pytest.skip("the predict extension cannot be created in the test cluster (make temp-install): %s" % e)
+    finally:
+        conn.close()
+    if not explains:
+        pytest.skip("the installed predict extension has no predict_explain (make temp-install)")
+    return dsn
+
+
+@pytest.mark.parametrize("name", EXTENSION_COMPARED)
+def test_managed_explanations_equal_the_extension_s(name, managed_db, extension_db, tmp_path):
+    dsn, _ = managed_db
+    doc, path, obs = export(name, tmp_path)
+    model = doc["name"] + "-both"
+    deploy(dsn, model, path)
+    with psycopg2.connect(extension_db) as conn:
+        conn.autocommit = True
+        conn.cursor().execute("SELECT predict_deploy(%s, %s::jsonb)", (model, open(path).read()))
+    lines = lines_of(doc, obs)
+    asked = lines[:REASONS_ROWS]
+    calls = [("SELECT predict_explain($1, $2)::text", lines), ("SELECT predict_reasons($1, 3, $2)::text", asked)]
+    differ = []
+    compared = 0
+    for call, rows in calls:
+        managed = sql_results(dsn, call, model, rows)
+        extension = sql_results(extension_db, call, model, rows)
+        for line, m, e in zip(rows, managed, extension):
+            # jsonb's text: the same keys, and numbers of the same value written the same;
+            # the same errors, but where PostgreSQL's float8 arithmetic refuses a row
+            # the extension refuses otherwise (22003, docs/heroku.md, Differences)
+            if m != e and not (m.startswith("ERROR 22003 ") and e.startswith("ERROR ")):
+                differ.append((call, line, e, m))
+            compared += not m.startswith("ERROR")
+    assert not differ, "%d results differ, e.g.:\n%s" % (
+        len(differ), "\n".join("  %s %s\n    extension: %s\n    managed: %s" % d for d in differ[:6]))
+    assert compared >= min(ROWS, len(obs))
