@@ -3281,14 +3281,23 @@ tree_node_count(const estimator *est)
 	return n;
 }
 
-/* The tree of node i, or NULL. */
-static const tree *
-tree_of_node(const estimator *est, size_t i)
+/* Each of the n nodes' tree (NULL for none), or NULL when out of memory. */
+static const tree **
+node_trees(const estimator *est, size_t n)
 {
+	const tree **owner = calloc(n ? n : 1, sizeof(*owner));
+
+	if (owner == NULL)
+		return NULL;
 	for (size_t t = 0; t < est->ntrees; t++)
-		if (i >= est->trees[t].root && i <= (size_t) est->trees[t].root + 2 * (size_t) est->trees[t].nsplits)
-			return &est->trees[t];
-	return NULL;
+	{
+		const tree *tr = &est->trees[t];
+
+		/* its splits, then its leaves */
+		for (size_t i = tr->root; i <= (size_t) tr->root + 2 * (size_t) tr->nsplits; i++)
+			owner[i] = tr;
+	}
+	return owner;
 }
 
 /* What tree_shap reads of each node i of est, as an SQL array of n nodes. */
@@ -3302,7 +3311,7 @@ typedef enum node_field
 } node_field;
 
 static void
-emit_node_array(codegen *cg, node_field field, size_t n)
+emit_node_array(codegen *cg, node_field field, const tree **owner, size_t n)
 {
 	const estimator *est = cg->est;
 	sql_buffer *out = cg->out;
@@ -3310,7 +3319,7 @@ emit_node_array(codegen *cg, node_field field, size_t n)
 	sql_append(out, "'{");
 	for (size_t i = 0; i < n; i++)
 	{
-		const tree *tr = tree_of_node(est, i);
+		const tree *tr = owner[i];
 		bool		split = tr != NULL && i < (size_t) tr->root + tr->nsplits;
 		uint32_t	slot = 0;
 		uint32_t	child[2] = {0, 0};
@@ -3369,9 +3378,16 @@ emit_explain_trees(codegen *cg)
 	sql_buffer *out = cg->out;
 	bool		hist = est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING;
 	size_t		n = tree_node_count(est);
+	const tree **owner = node_trees(est, n);
 	double		scale = 1.0;
 	double		init = 0.0;
 	bool		has_init = false;
+
+	if (owner == NULL)
+	{
+		out->failed = true;
+		return;
+	}
 
 	if (model->stage != NULL)
 		emit_stage_estimator_input(cg);
@@ -3401,19 +3417,19 @@ emit_explain_trees(codegen *cg)
 	for (size_t t = 0; t < est->ntrees; t++)
 		sql_append(out, "%s%u", t ? "," : "", est->trees[t].root);
 	sql_append(out, "}'::integer[],\n    ");
-	emit_node_array(cg, NODE_LEFT, n);
+	emit_node_array(cg, NODE_LEFT, owner, n);
 	sql_append(out, ",\n    ");
-	emit_node_array(cg, NODE_RIGHT, n);
+	emit_node_array(cg, NODE_RIGHT, owner, n);
 	sql_append(out, ",\n    ");
-	emit_node_array(cg, NODE_SLOT, n);
+	emit_node_array(cg, NODE_SLOT, owner, n);
 	sql_append(out, ",\n    ");
-	emit_node_array(cg, NODE_COVER, n);
+	emit_node_array(cg, NODE_COVER, owner, n);
 	sql_append(out, ",\n    ");
-	emit_node_array(cg, NODE_LEAF, n);
+	emit_node_array(cg, NODE_LEAF, owner, n);
 	sql_append(out, ",\n    ARRAY[");
 	for (size_t i = 0; i < n; i++)
 	{
-		const tree *tr = tree_of_node(est, i);
+		const tree *tr = owner[i];
 
 		sql_append(out, "%s", i ? ",\n      " : "");
 		if (tr != NULL && i < (size_t) tr->root + tr->nsplits)
@@ -3425,6 +3441,7 @@ emit_explain_trees(codegen *cg)
 		else
 			sql_append(out, "NULL::boolean");
 	}
+	free(owner);
 	sql_append(out, "]::boolean[],\n    %u, %zu, ", est->max_depth, est->nslots);
 	sql_number(out, scale);
 	sql_append(out, ");\n");
