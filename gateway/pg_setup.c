@@ -37,7 +37,7 @@
 #include "registry_errors.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
-#define MANAGED_SCHEMA_VERSION "1.7"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
+#define MANAGED_SCHEMA_VERSION "1.8"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
 #define EXTENSION_VERSION "1.4"			/* predict.control's default_version */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 
@@ -393,9 +393,10 @@ migrate_managed_1_0(pg_target *t, char *why, size_t size, char sqlstate[6], char
 
 /*
  * A managed schema of 1.1 or later differs from this gateway's only in its
- * functions: create them again (managed_upgrade_1_1_sql), and before 1.7
- * (1.6 added the inlinable scorers, 1.7 their cheaper guard) every
- * version's scorers, in a savepoint of the set-up's transaction. A role that may not (not the schema's owner)
+ * functions: create them again (managed_upgrade_1_1_sql), and before 1.8
+ * (1.6 added the inlinable scorers, 1.7 their cheaper guard, 1.8 the
+ * explanation functions) every version's scorers, in a savepoint of the
+ * set-up's transaction. A role that may not (not the schema's owner)
  * is served by the functions there are, as with a 1.0 schema it cannot
  * migrate.
  */
@@ -409,7 +410,7 @@ migrate_managed_functions(pg_target *t, const char *version, char *msg, size_t s
 		return true;
 	PQclear(PQexec(t->conn, "SAVEPOINT predict_migrate"));
 	if (run_managed_script(t, managed_upgrade_1_1_sql, why, sizeof(why), sqlstate) &&
-		(version_number(version) >= 1007 || recompile_scorers(t, why, sizeof(why))))
+		(version_number(version) >= 1008 || recompile_scorers(t, why, sizeof(why))))
 	{
 		PQclear(PQexec(t->conn, "RELEASE SAVEPOINT predict_migrate"));
 		log_info("migrated the managed predict schema from %s to " MANAGED_SCHEMA_VERSION, version);

@@ -1697,6 +1697,58 @@ emit_float32_le(codegen *cg, const char *var, float t)
 	sql_number(out, mid);
 }
 
+/*
+ * Whether the row goes left at split i of cg->est, as an SQL condition on
+ * the slots' variables (f<slot>, and HistGradientBoosting's category codes
+ * g<slot>): the scorer's IF and the explanation's way at each split
+ * (emit_explain_trees) are this one text, so both take the same way.
+ */
+static void
+emit_split_condition(codegen *cg, uint32_t i)
+{
+	const estimator *est = cg->est;
+	sql_buffer *out = cg->out;
+
+	if (est->hist_nodes != NULL)
+	{
+		const hist_node *n = &est->hist_nodes[i];
+		uint32_t	slot = n->slot & NODE_SLOT_MASK;
+
+		if (n->slot & NODE_CATEGORICAL)
+		{
+			const uint32_t *bits = est->bitsets + BITSET_WORDS * (size_t) n->bitset;
+			bool		first = true;
+
+			sql_append(out, "g%u = ANY ('{", slot);
+			for (uint32_t code = 0; code <= CATEGORY_MISSING; code++)
+				if ((bits[code / 32] >> (code % 32)) & 1)
+				{
+					sql_append(out, "%s%u", first ? "" : ",", code);
+					first = false;
+				}
+			sql_append(out, "}'::integer[])");
+			return;
+		}
+		/* NaN compares false: PostgreSQL orders NaN above every number */
+		if (n->slot & NODE_MISSING_LEFT)
+			sql_append(out, "f%u = 'NaN' OR f%u <= ", slot, slot);
+		else
+			sql_append(out, "f%u <= ", slot);
+		sql_number(out, n->threshold);
+		return;
+	}
+	{
+		const tree_node *n = &est->nodes[i];
+		uint32_t	slot = n->slot & NODE_SLOT_MASK;
+		char		var[32];
+
+		snprintf(var, sizeof(var), "f%u", slot);
+		if (n->slot & NODE_MISSING_LEFT)
+			sql_append(out, "f%u = 'NaN' OR ", slot);
+		emit_float32_le(cg, var, n->threshold);
+	}
+}
+
 /* A standard tree's nodes as nested IFs adding its leaf to total. */
 static void
 emit_standard_node(codegen *cg, const tree *tr, uint32_t i, int depth, bool scaled)
@@ -1735,17 +1787,9 @@ emit_standard_node(codegen *cg, const tree *tr, uint32_t i, int depth, bool scal
 		}
 		return;
 	}
-	{
-		char		var[32];
-		uint32_t	slot = n->slot & NODE_SLOT_MASK;
-
-		snprintf(var, sizeof(var), "f%u", slot);
-		sql_append(out, "%*sIF ", indent, "");
-		if (n->slot & NODE_MISSING_LEFT)
-			sql_append(out, "f%u = 'NaN' OR ", slot);
-		emit_float32_le(cg, var, n->threshold);
-		sql_append(out, " THEN\n");
-	}
+	sql_append(out, "%*sIF ", indent, "");
+	emit_split_condition(cg, i);
+	sql_append(out, " THEN\n");
 	emit_standard_node(cg, tr, n->child[1], depth + 1, scaled);
 	sql_append(out, "%*sELSE\n", indent, "");
 	emit_standard_node(cg, tr, n->child[0], depth + 1, scaled);
@@ -1759,7 +1803,6 @@ emit_hist_node(codegen *cg, const tree *tr, uint32_t i, int depth)
 	sql_buffer *out = cg->out;
 	const hist_node *n = &est->hist_nodes[i];
 	int			indent = 2 + 2 * depth;
-	uint32_t	slot = n->slot & NODE_SLOT_MASK;
 
 	if (i >= tr->root + tr->nsplits)
 	{
@@ -1768,30 +1811,9 @@ emit_hist_node(codegen *cg, const tree *tr, uint32_t i, int depth)
 		sql_append(out, ";\n");
 		return;
 	}
-	if (n->slot & NODE_CATEGORICAL)
-	{
-		const uint32_t *bits = est->bitsets + BITSET_WORDS * (size_t) n->bitset;
-		bool		first = true;
-
-		sql_append(out, "%*sIF g%u = ANY ('{", indent, "", slot);
-		for (uint32_t code = 0; code <= CATEGORY_MISSING; code++)
-			if ((bits[code / 32] >> (code % 32)) & 1)
-			{
-				sql_append(out, "%s%u", first ? "" : ",", code);
-				first = false;
-			}
-		sql_append(out, "}'::integer[]) THEN\n");
-	}
-	else
-	{
-		/* NaN compares false: PostgreSQL orders NaN above every number */
-		if (n->slot & NODE_MISSING_LEFT)
-			sql_append(out, "%*sIF f%u = 'NaN' OR f%u <= ", indent, "", slot, slot);
-		else
-			sql_append(out, "%*sIF f%u <= ", indent, "", slot);
-		sql_number(out, n->threshold);
-		sql_append(out, " THEN\n");
-	}
+	sql_append(out, "%*sIF ", indent, "");
+	emit_split_condition(cg, i);
+	sql_append(out, " THEN\n");
 	emit_hist_node(cg, tr, n->child[1], depth + 1);
 	sql_append(out, "%*sELSE\n", indent, "");
 	emit_hist_node(cg, tr, n->child[0], depth + 1);
@@ -3041,6 +3063,32 @@ emit_inline_class(const char *function, sql_buffer *out)
 }
 
 /*
+ * The rest of a CREATE FUNCTION statement whose signature is written: a
+ * PL/pgSQL function of the compiled ones' attributes, its body (freed here)
+ * in a dollar quote whose tag the body does not contain.
+ */
+static void
+emit_plpgsql_body(sql_buffer *out, sql_buffer *body)
+{
+	char		tag[32];
+
+	for (unsigned n = 0;; n++)
+	{
+		snprintf(tag, sizeof(tag), "$predict%u$", n);
+		if (body->data == NULL || strstr(body->data, tag) == NULL)
+			break;
+	}
+	sql_append(out, "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\n"
+			   "SET search_path = pg_catalog, pg_temp\nAS %s\n", tag);
+	sql_append(out, "%s", body->data ? body->data : "");
+	sql_append(out, "%s;\n", tag);
+	if (body->failed)
+		out->failed = true;
+	free(body->data);
+	body->data = NULL;
+}
+
+/*
  * One CREATE FUNCTION statement: the scorer (obs jsonb) RETURNS float8, or
  * with classify the class function (obs jsonb, OUT proba, OUT predicted).
  */
@@ -3051,7 +3099,6 @@ emit_scorer(const predict_model *model, const char *function, const char *helper
 	sql_buffer	body = {0};
 	codegen		cg = {model, helpers, &body, read_at, &model->estimator, NULL, NULL, false, 0,
 					  classify};
-	char		tag[32];
 
 	emit_declarations(&cg);
 	sql_append(&body, "BEGIN\n  IF jsonb_typeof(obs) <> 'object' THEN PERFORM %s.not_object(obs); END IF;\n",
@@ -3063,32 +3110,446 @@ emit_scorer(const predict_model *model, const char *function, const char *helper
 	emit_estimator(&cg, &model->estimator, false, NULL, NULL);
 	sql_append(&body, "END\n");
 
-	/* a dollar-quote tag that the body does not contain */
-	for (unsigned n = 0;; n++)
-	{
-		snprintf(tag, sizeof(tag), "$predict%u$", n);
-		if (body.data == NULL || strstr(body.data, tag) == NULL)
-			break;
-	}
 	if (classify)
 		sql_append(out, "CREATE OR REPLACE FUNCTION %s_class(obs jsonb, OUT proba float8, OUT predicted boolean)\n",
 				   function);
 	else
 		sql_append(out, "CREATE OR REPLACE FUNCTION %s(obs jsonb) RETURNS float8\n", function);
-	sql_append(out, "LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE\n"
-			   "SET search_path = pg_catalog, pg_temp\nAS %s\n", tag);
-	sql_append(out, "%s", body.data ? body.data : "");
-	sql_append(out, "%s;\n", tag);
-	if (body.failed)
+	emit_plpgsql_body(out, &body);
+}
+
+/* ---------- explanations (docs/model-format.md, "Explanations") ---------- */
+
+/*
+ * <function>_explain(obs jsonb, OUT space text, OUT base float8, OUT
+ * columns text[], OUT contributions float8[]): predict_explain's base and
+ * per-column contributions (the columns in the model's order), which
+ * managed.sql's predict_explain and predict_reasons write as the
+ * extension's JSON. Like predict_explain, it scores the observation first
+ * (the scorer: what scoring refuses fails here with the same message), then
+ * computes the features again with the scorer's code and splits the raw
+ * output over them in explain.c's operations and order: coef_j (x_j -
+ * mean_j) inline for a linear model, TreeSHAP by managed.sql's tree_shap
+ * for trees, whose way at each split is the scorer's own condition. A model
+ * that cannot be explained gets a function that says why (SQLSTATE 0A000,
+ * the core's message), whatever the observation, as the extension does.
+ */
+
+/* The hint of every host's PREDICT_UNSUPPORTED error (the extension's errhint). */
+#define EXPLAIN_HINT \
+	"The models that can be explained are listed in docs/model-format.md, \"Explanations\"."
+
+static void
+emit_explain_signature(sql_buffer *out, const char *function)
+{
+	sql_append(out, "CREATE OR REPLACE FUNCTION %s_explain(obs jsonb, OUT space text, OUT base float8,\n"
+			   "    OUT columns text[], OUT contributions float8[])\n", function);
+}
+
+static void
+emit_explain_refusal(sql_buffer *out, const char *function, const char *message)
+{
+	sql_buffer	body = {0};
+
+	sql_append(&body, "BEGIN\n  RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = ");
+	sql_string(&body, message, strlen(message));
+	sql_append(&body, ",\n    HINT = ");
+	sql_string(&body, EXPLAIN_HINT, strlen(EXPLAIN_HINT));
+	sql_append(&body, ";\nEND\n");
+	emit_explain_signature(out, function);
+	emit_plpgsql_body(out, &body);
+}
+
+/* "contrib<col> := contrib<col> + t" for feature f's contribution t, or base's for a constant feature. */
+static void
+emit_credit(codegen *cg, size_t f, const char *t)
+{
+	int32_t		col = cg->model->feature_column[f];
+	char		target[32];
+
+	if (col >= 0)
+		snprintf(target, sizeof(target), "contrib%d", col);
+	else
+		snprintf(target, sizeof(target), "base");
+	sql_append(cg->out, "  ");
+	sql_safe_sum(cg->out, cg->helpers, target, t);
+}
+
+/* explain_linear's contribution of feature f at a value x known here (a one-hot feature's). */
+static double
+linear_contribution(const predict_model *model, size_t f, double x)
+{
+	const estimator *est = &model->estimator;
+	double		scale = est->link == LINK_SOFTMAX ? 2.0 : 1.0;
+
+	return scale * (est->coef[f] * (x - model->feature_means[f]));
+}
+
+/* The same of feature f in variable var: t := var - mean, times coef, times 2 for softmax. */
+static void
+emit_linear_contribution(codegen *cg, size_t f, const char *var)
+{
+	const predict_model *model = cg->model;
+	const estimator *est = &model->estimator;
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "  t := ");
+	sql_safe_op(out, cg->helpers, var, '-', model->feature_means[f]);
+	/* (IEEE products commute: t * coef is C's coef * t) */
+	sql_append(out, ";\n  t := ");
+	sql_safe_op(out, cg->helpers, "t", '*', est->coef[f]);
+	sql_append(out, ";\n");
+	if (est->link == LINK_SOFTMAX)
+	{
+		sql_append(out, "  t := ");
+		sql_safe_op(out, cg->helpers, "t", '*', 2.0);
+		sql_append(out, ";\n");
+	}
+	emit_credit(cg, f, "t");
+}
+
+/*
+ * explain_linear: base the reference point's decision function (computed
+ * here as the core computes it), then each feature's contribution, in the
+ * features' order, computed from the scorer's feature code.
+ */
+static void
+emit_explain_linear(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	const estimator *est = &model->estimator;
+	sql_buffer *out = cg->out;
+	double		scale = est->link == LINK_SOFTMAX ? 2.0 : 1.0;
+	double		b = est->intercept;
+
+	for (size_t f = 0; f < model->nfeatures; f++)
+		b += est->coef[f] * model->feature_means[f];
+	sql_append(out, "  base := ");
+	sql_number(out, scale * b);
+	sql_append(out, ";\n");
+	if (model->stage != NULL)
+	{
+		emit_stage(cg);
+		emit_stage_final_checks(cg);
+		for (uint32_t f = 0; f < model->stage->nfinal; f++)
+		{
+			char		var[32];
+
+			snprintf(var, sizeof(var), "w%u", model->stage->final + f);
+			emit_linear_contribution(cg, f, var);
+		}
+		return;
+	}
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+
+		emit_read_and_steps(cg, b);
+		if (!blk->one_hot)
+		{
+			emit_check_feature(cg, blk);
+			emit_linear_contribution(cg, blk->first_feature, "x");
+			continue;
+		}
+		for (uint32_t j = 0; j < blk->width; j++)
+		{
+			size_t		f = blk->first_feature + j;
+
+			sql_append(out, "  t := CASE WHEN hot = %u THEN ", j);
+			sql_number(out, linear_contribution(model, f, blk->on_values[j]));
+			sql_append(out, " ELSE ");
+			sql_number(out, linear_contribution(model, f, blk->off_values[j]));
+			sql_append(out, " END;\n");
+			emit_credit(cg, f, "t");
+		}
+	}
+}
+
+/* The nodes of est: one past the last tree's last leaf. */
+static size_t
+tree_node_count(const estimator *est)
+{
+	size_t		n = 0;
+
+	for (size_t t = 0; t < est->ntrees; t++)
+	{
+		size_t		end = (size_t) est->trees[t].root + 2 * (size_t) est->trees[t].nsplits + 1;
+
+		if (end > n)
+			n = end;
+	}
+	return n;
+}
+
+/* Each of the n nodes' tree (NULL for none), or NULL when out of memory. */
+static const tree **
+node_trees(const estimator *est, size_t n)
+{
+	const tree **owner = calloc(n ? n : 1, sizeof(*owner));
+
+	if (owner == NULL)
+		return NULL;
+	for (size_t t = 0; t < est->ntrees; t++)
+	{
+		const tree *tr = &est->trees[t];
+
+		/* its splits, then its leaves */
+		for (size_t i = tr->root; i <= (size_t) tr->root + 2 * (size_t) tr->nsplits; i++)
+			owner[i] = tr;
+	}
+	return owner;
+}
+
+/* What tree_shap reads of each node i of est, as an SQL array of n nodes. */
+typedef enum node_field
+{
+	NODE_LEFT,					/* a split's children (-1 for a leaf) */
+	NODE_RIGHT,
+	NODE_SLOT,					/* a split's slot (-1 for a leaf) */
+	NODE_COVER,
+	NODE_LEAF					/* a leaf's value (0 for a split) */
+} node_field;
+
+static void
+emit_node_array(codegen *cg, node_field field, const tree **owner, size_t n)
+{
+	const estimator *est = cg->est;
+	sql_buffer *out = cg->out;
+
+	sql_append(out, "'{");
+	for (size_t i = 0; i < n; i++)
+	{
+		const tree *tr = owner[i];
+		bool		split = tr != NULL && i < (size_t) tr->root + tr->nsplits;
+		uint32_t	slot = 0;
+		uint32_t	child[2] = {0, 0};
+
+		if (split && est->hist_nodes != NULL)
+		{
+			slot = est->hist_nodes[i].slot & NODE_SLOT_MASK;
+			child[0] = est->hist_nodes[i].child[0];
+			child[1] = est->hist_nodes[i].child[1];
+		}
+		else if (split)
+		{
+			slot = est->nodes[i].slot & NODE_SLOT_MASK;
+			child[0] = est->nodes[i].child[0];
+			child[1] = est->nodes[i].child[1];
+		}
+		if (i > 0)
+			sql_append(out, ",");
+		switch (field)
+		{
+			case NODE_LEFT:
+			case NODE_RIGHT:
+				if (split)
+					sql_append(out, "%u", child[field == NODE_LEFT ? 1 : 0]);
+				else
+					sql_append(out, "-1");
+				break;
+			case NODE_SLOT:
+				if (split)
+					sql_append(out, "%u", slot);
+				else
+					sql_append(out, "-1");
+				break;
+			case NODE_COVER:
+				sql_append(out, "%.17g", est->cover[i]);
+				break;
+			case NODE_LEAF:
+				sql_append(out, "%.17g", tr != NULL && !split ? est->leaves[(int64_t) i + tr->leaf_offset] : 0.0);
+				break;
+		}
+	}
+	sql_append(out, "}'::%s[]", field == NODE_COVER || field == NODE_LEAF ? "float8" : "integer");
+}
+
+/*
+ * explain_tree_estimator: the scorer's features in its slots (f<slot>, and
+ * HistGradientBoosting's category codes g<slot>), the row's way at every
+ * split by the scorer's conditions, tree_shap over the trees, then each
+ * slot's attribution to the column of its feature, in the features' order.
+ */
+static void
+emit_explain_trees(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	const estimator *est = cg->est;
+	sql_buffer *out = cg->out;
+	bool		hist = est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING;
+	size_t		n = tree_node_count(est);
+	const tree **owner = node_trees(est, n);
+	double		scale = 1.0;
+	double		init = 0.0;
+	bool		has_init = false;
+
+	if (owner == NULL)
+	{
 		out->failed = true;
-	free(body.data);
+		return;
+	}
+
+	if (model->stage != NULL)
+		emit_stage_estimator_input(cg);
+	else
+		emit_gather(cg, hist);
+	if (hist)
+		for (size_t s = 0; s < est->nslots; s++)
+			sql_append(out, "  g%zu := %s.category_code(f%zu);\n", s, cg->helpers, s);
+	if (est->type == ESTIMATOR_HIST_GRADIENT_BOOSTING)
+	{
+		init = est->init;
+		has_init = true;
+	}
+	else if (est->type == ESTIMATOR_GRADIENT_BOOSTING)
+	{
+		/* the exponential loss's probability is expit(2 d) */
+		double		loss_scale = est->exponential_loss ? 2.0 : 1.0;
+
+		init = loss_scale * est->init;
+		has_init = true;
+		scale = loss_scale * est->learning_rate;
+	}
+	else
+		scale = 1.0 / (double) est->ntrees;	/* a forest's probability is its trees' mean */
+
+	sql_append(out, "  SELECT * INTO phi, expected FROM %s.tree_shap(\n    '{", cg->helpers);
+	for (size_t t = 0; t < est->ntrees; t++)
+		sql_append(out, "%s%u", t ? "," : "", est->trees[t].root);
+	sql_append(out, "}'::integer[],\n    ");
+	emit_node_array(cg, NODE_LEFT, owner, n);
+	sql_append(out, ",\n    ");
+	emit_node_array(cg, NODE_RIGHT, owner, n);
+	sql_append(out, ",\n    ");
+	emit_node_array(cg, NODE_SLOT, owner, n);
+	sql_append(out, ",\n    ");
+	emit_node_array(cg, NODE_COVER, owner, n);
+	sql_append(out, ",\n    ");
+	emit_node_array(cg, NODE_LEAF, owner, n);
+	sql_append(out, ",\n    ARRAY[");
+	for (size_t i = 0; i < n; i++)
+	{
+		const tree *tr = owner[i];
+
+		sql_append(out, "%s", i ? ",\n      " : "");
+		if (tr != NULL && i < (size_t) tr->root + tr->nsplits)
+		{
+			sql_append(out, "(");
+			emit_split_condition(cg, (uint32_t) i);
+			sql_append(out, ")");
+		}
+		else
+			sql_append(out, "NULL::boolean");
+	}
+	free(owner);
+	sql_append(out, "]::boolean[],\n    %u, %zu, ", est->max_depth, est->nslots);
+	sql_number(out, scale);
+	sql_append(out, ");\n");
+	if (has_init)
+	{
+		sql_append(out, "  base := ");
+		sql_number(out, init);
+		sql_append(out, ";\n  ");
+		sql_safe_sum(out, cg->helpers, "base", "expected");
+	}
+	else
+		sql_append(out, "  base := expected;\n");
+	for (size_t f = 0; f < model->nfeatures; f++)
+	{
+		char		var[32];
+
+		if (est->feature_slot[f] < 0)
+			continue;
+		snprintf(var, sizeof(var), "phi[%d]", est->feature_slot[f] + 1);
+		emit_credit(cg, f, var);
+	}
+}
+
+/*
+ * predict_explain's check_finite: a row can score while a contribution
+ * overflows (its probability rounds to 0 or 1); such a row is refused by
+ * column, then by its base, with the core's messages.
+ */
+static void
+emit_explain_finite(codegen *cg)
+{
+	const predict_model *model = cg->model;
+	sql_buffer *out = cg->out;
+	static const char base_message[] = "the explanation's base overflows (feature means too large)";
+
+	for (uint32_t c = 0; c < model->ncolumns; c++)
+	{
+		sql_append(out, "  IF contrib%u IN ('Infinity', '-Infinity', 'NaN') THEN ", c);
+		emit_fail(cg, c, "its contribution to the explanation overflows (a value too large to explain)");
+		sql_append(out, " END IF;\n");
+	}
+	sql_append(out, "  IF base IN ('Infinity', '-Infinity', 'NaN') THEN PERFORM %s.fail(", cg->helpers);
+	sql_string(out, base_message, strlen(base_message));
+	sql_append(out, "); END IF;\n");
+}
+
+/* The explanation function of an explainable model. */
+static void
+emit_explainer(const predict_model *model, const char *function, const char *helpers,
+			   const bool *read_at, sql_buffer *out)
+{
+	sql_buffer	body = {0};
+	codegen		cg = {model, helpers, &body, read_at, &model->estimator, NULL, NULL, false, 0, false};
+	const char *space = predict_space_name(predict_model_space(model));
+
+	emit_declarations(&cg);
+	sql_append(&body, "  phi float8[];\n  expected float8;\n");
+	for (size_t c = 0; c < model->ncolumns; c++)
+		sql_append(&body, "  contrib%zu float8 := 0.0;\n", c);
+	/* predict_explain scores first: what scoring refuses, this refuses with its message */
+	sql_append(&body, "BEGIN\n  PERFORM %s(obs);\n", function);
+	if (model->estimator.type == ESTIMATOR_LOGISTIC_REGRESSION)
+		emit_explain_linear(&cg);
+	else
+		emit_explain_trees(&cg);
+	emit_explain_finite(&cg);
+	sql_append(&body, "  space := '%s';\n  columns := ARRAY[", space);
+	for (size_t c = 0; c < model->ncolumns; c++)
+	{
+		sql_append(&body, "%s", c ? ", " : "");
+		column_key(&cg, (uint32_t) c);
+	}
+	sql_append(&body, "]::text[];\n  contributions := ARRAY[");
+	for (size_t c = 0; c < model->ncolumns; c++)
+		sql_append(&body, "%scontrib%zu", c ? ", " : "", c);
+	sql_append(&body, "]::float8[];\nEND\n");
+	emit_explain_signature(out, function);
+	emit_plpgsql_body(out, &body);
+}
+
+/*
+ * <function>_explain: the explanation, or the refusal of a model that
+ * cannot be explained (predict_model_explainable's message), or of one the
+ * SQL code does not explain yet: XGBoost's explanations are its float32
+ * TreeSHAP (and managed mode does not compile XGBoost at all).
+ */
+static void
+emit_explain(const predict_model *model, const char *function, const char *helpers,
+			 const bool *read_at, sql_buffer *out)
+{
+	predict_error err;
+
+	if (model->estimator.type == ESTIMATOR_XGBOOST)
+		emit_explain_refusal(out, function, "cannot explain this model: managed mode does not "
+							 "explain xgboost models (XGBoost's float32 TreeSHAP); use the "
+							 "predict extension for them");
+	else if (!predict_model_explainable(model, &err))
+		emit_explain_refusal(out, function, err.message);
+	else
+		emit_explainer(model, function, helpers, read_at, out);
 }
 
 /*
  * The scorer, and for a model whose class is scikit-learn's predict() (a
  * null threshold) the class function <function>_class too: the class cannot
  * be told from the probability alone, so it is computed where the
- * estimator's sums are.
+ * estimator's sums are. Then the explanation function <function>_explain
+ * (or its refusal, for a model that cannot be explained).
  */
 char *
 predict_model_to_sql(const predict_model *model, const char *function, const char *helpers,
@@ -3125,6 +3586,7 @@ predict_model_to_sql(const predict_model *model, const char *function, const cha
 		if (inline_expression)
 			emit_inline_class(function, &out);
 	}
+	emit_explain(model, function, helpers, read_at, &out);
 	free(read_at);
 	free(seen);
 	if (out.failed)

@@ -27,9 +27,9 @@ if TEST not in sys.path:
 from managed_sql import NO_EXTENSION_SQL, compiled_sql, managed_schema_sql  # noqa: E402
 
 # The operations of cases.py a host does not have: the cases that use one
-# do not apply to it (test_conformance.py skips them, saying so). Managed
-# mode has no explanations yet.
-LACKS = {"managed": frozenset({"explain", "reasons"})}
+# do not apply to it (test_conformance.py skips them, saying so). Every host
+# has every operation now (managed mode's explanations since its 1.8).
+LACKS = {}
 
 ROW_COLUMNS = ("proba", "predicted_class", "model", "model_version", "true_class")
 UPDATABLE = {"observation_id", "observation", "proba", "predicted_class", "model", "model_version", "true_class"}
@@ -147,6 +147,16 @@ class PostgresHost:
         return self._one("SELECT predict_report(%s::text, %s::timestamptz, %s::timestamptz)",
                          (model, since, until))
 
+    # the same functions in both PostgreSQL modes
+    def explain(self, obs, *model):
+        return json_numbers_as_floats(self._one("SELECT predict_explain(%s::jsonb" + ", %s::text" * len(model)
+                                                + ")::text", (self._json(obs), *model)))
+
+    def reasons(self, obs, k, *model):
+        return json_numbers_as_floats(self._one("SELECT predict_reasons(%s::jsonb, %s::integer"
+                                                + ", %s::text" * len(model) + ")::text",
+                                                (self._json(obs), k, *model)))
+
 
 def json_numbers_as_floats(text):
     """JSON text as Python values, every number a float (a JSON number is a
@@ -156,15 +166,6 @@ def json_numbers_as_floats(text):
 
 class ExtensionHost(PostgresHost):
     name = "extension"
-
-    def explain(self, obs, *model):
-        return json_numbers_as_floats(self._one("SELECT predict_explain(%s::jsonb" + ", %s::text" * len(model)
-                                                + ")::text", (self._json(obs), *model)))
-
-    def reasons(self, obs, k, *model):
-        return json_numbers_as_floats(self._one("SELECT predict_reasons(%s::jsonb, %s::integer"
-                                                + ", %s::text" * len(model) + ")::text",
-                                                (self._json(obs), k, *model)))
 
     @staticmethod
     def deploy_hint(name):

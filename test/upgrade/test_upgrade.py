@@ -21,7 +21,8 @@
   newer schema and changes nothing, and this gateway refuses a schema newer
   than its own; a migration that fails midway leaves the 1.0 schema exactly
   as it was; a role that may not migrate is served with the 1.0 schema; a
-  database set up by the 1.1, 1.2 or 1.3 gateway gets its functions again.
+  database set up by a 1.1 to 1.7 gateway gets its functions again, and
+  every stored version its explanation function.
 """
 
 import concurrent.futures
@@ -44,8 +45,9 @@ MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.3": "fa4d0e8",
                    "1.4": "9af3a3c",
                    "1.5": "bf6aa1e",
-                   "1.6": "b4a5910"}
-MANAGED_VERSION = "1.7"         # src/managed/sql/managed.sql's schema_version()
+                   "1.6": "b4a5910",
+                   "1.7": "9f5177e"}
+MANAGED_VERSION = "1.8"         # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2", "1.3"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
@@ -608,9 +610,27 @@ def scores_by_version(cluster, db, versions):
     return out
 
 
+def model_for_old_gateways():
+    """models/titanic.json as the managed gateways before 1.8 can read it:
+    without its reference's feature_means (issue 20), which their loaders
+    refuse as an unknown field. Every managed database here, old or new, is
+    set up with it, so that their versions and compiled functions compare."""
+    doc = json.load(open(MODEL))
+    del doc["reference"]["feature_means"]
+    os.makedirs(os.path.join(REPO, "test", "output"), exist_ok=True)
+    path = os.path.join(REPO, "test", "output", "titanic-for-old-gateways.json")
+    with open(path + ".tmp", "w") as fh:
+        json.dump(doc, fh)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+OLD_MODEL = model_for_old_gateways()
+
+
 def version_2(tmp):
     """A second version of titanic: another intercept, other scores."""
-    doc = json.load(open(MODEL))
+    doc = json.load(open(OLD_MODEL))
     doc["estimator"]["intercept"] = 0.5
     path = os.path.join(tmp, "titanic-v2.json")
     with open(path, "w") as fh:
@@ -618,7 +638,7 @@ def version_2(tmp):
     return path
 
 
-MANAGED = {"PREDICT_MODE": "managed", "PREDICT_MODEL": MODEL}
+MANAGED = {"PREDICT_MODE": "managed", "PREDICT_MODEL": OLD_MODEL}
 
 
 @pytest.fixture(scope="module")
@@ -744,13 +764,14 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
     public = [p for (p,) in cluster.sql("mg_migrated", "SELECT DISTINCT proname FROM pg_proc "
                                                        "WHERE pronamespace = 'public'::regnamespace ORDER BY 1")]
     assert [p for p in public if p.startswith("predict__")] == ["predict__schema_version"], public
-    assert "predict_proba" in public and "predict_report" in public
-    # the compiled scorers, two per version (PL/pgSQL and inlinable), in predict_internal and nowhere else
+    assert "predict_proba" in public and "predict_report" in public and "predict_explain" in public
+    # the compiled functions, three per version (the PL/pgSQL and inlinable scorers, the
+    # explanation), in predict_internal and nowhere else
     scorers = cluster.sql("mg_migrated", "SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n "
                                          "ON n.oid = p.pronamespace WHERE p.proname ~ '^(predict__m_|model_)' "
                                          "ORDER BY 2")
     expected = cluster.sql("mg_migrated", "SELECT 'predict_internal', predict_internal.function_name('titanic', v) "
-                                          "|| s FROM generate_series(1, 2) v, unnest(array['', '_inline']) s "
+                                          "|| s FROM generate_series(1, 2) v, unnest(array['', '_explain', '_inline']) s "
                                           "ORDER BY 2")
     assert scorers == expected, scorers
     assert cluster.sql("mg_migrated", "SELECT predict_internal.schema_version()") == [(MANAGED_VERSION,)]
@@ -761,7 +782,7 @@ def test_managed_internals_are_in_predict_internal(cluster, migrated):
 @pytest.mark.parametrize("release", sorted(MANAGED_COMMITS))
 def test_managed_schema_of_functions_only_is_migrated_keeping_every_row_and_score_and_equals_a_fresh_one(
         cluster, gateway_of_release, fresh_managed, tmp_path, release):
-    """A database the 1.1, 1.2 or 1.3 gateway set up (two versions deployed,
+    """A database a 1.1 to 1.7 gateway set up (two versions deployed,
     predictions logged): this gateway's first start creates the functions
     again, in one transaction, and the schema is then the one a new
     database gets."""
@@ -799,6 +820,15 @@ def test_managed_schema_of_functions_only_is_migrated_keeping_every_row_and_scor
     logged = before[0]["predictions"]
     assert after["predictions"][:len(logged)] == logged and len(after["predictions"]) == len(logged) + 1
     assert scores_by_version(cluster, db, [1, 2]) == before[1]
+    # every version deployed before 1.8 is compiled again with its explanation
+    # function: titanic's says why it cannot explain (no feature means), where
+    # a version without one would have none
+    for v in (1, 2):
+        with pytest.raises(Exception, match="cannot explain this model: logistic_regression explanations "
+                                            "need the mean of each feature"):
+            cluster.sql(db, "SELECT predict_internal.%s(%%s::jsonb)"
+                        % cluster.sql(db, "SELECT predict_internal.function_name('titanic', %s) || '_explain'",
+                                      (v,))[0][0], (json.dumps(OBS[0]),))
     migrated_catalog, fresh = catalog(cluster, db, True), catalog(cluster, "mg_fresh", True)
     assert migrated_catalog == fresh, diff(migrated_catalog, fresh, ("migrated from " + release, "fresh"))
 
@@ -839,7 +869,7 @@ def test_the_1_0_gateway_refuses_the_migrated_schema_and_changes_nothing(cluster
         assert (catalog(cluster, "mg_migrated", True), dump_schema(cluster, "mg_migrated"),
                 rows(cluster, "mg_migrated")) == snapshot
         # and so do its model commands
-        for command in (["deploy", MODEL], ["activate", "titanic", "1"], ["set-default", "titanic"]):
+        for command in (["deploy", OLD_MODEL], ["activate", "titanic", "1"], ["set-default", "titanic"]):
             line = refused(old_gateway, migrated["url"], env, command)
             assert "newer than this gateway understands" in line, line
     assert (catalog(cluster, "mg_migrated", True), dump_schema(cluster, "mg_migrated"),

@@ -284,13 +284,172 @@ RETURN CASE WHEN d > 700 THEN 1.0::float8
                 WHEN d < -709.78 THEN 0.0::float8
                 ELSE 1.0::float8 / (1.0::float8 + exp(-d)) END;
 
+/*
+ * Path-dependent TreeSHAP (src/core/explain_tree.c) over the trees of an
+ * estimator, for the compiled explanation functions (<scorer>_explain):
+ * phi, per slot, the sum of scale times each tree's attribution, and
+ * expected, the sum of scale times each tree's cover-weighted mean leaf
+ * value. The trees are arrays over the nodes (numbered from 0 as the core
+ * numbers them: each tree's splits, then its leaves): children and slot
+ * (-1 for a leaf), cover, leaf value; goes_left is the row's way at each
+ * split, by the scorer's own conditions. depth is the deepest tree's.
+ *
+ * The same operations in the same order as explain_tree.c, so the result
+ * is the core's bit for bit: its recursion is a loop over a stack of the
+ * calls to come (the hot child's on top of the cold one's), and its
+ * scratch, one copy of the path per level, is the arrays p* (0-based
+ * offsets as in C, plus one to index them).
+ */
+CREATE OR REPLACE FUNCTION predict_internal.tree_shap(roots integer[], lefts integer[], rights integer[],
+    slots integer[], covers float8[], leaves float8[], goes_left boolean[], depth integer,
+    nslots integer, scale float8, OUT phi float8[], OUT expected float8)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    npath integer := (depth + 2) * (depth + 3) / 2;     -- shap_path_elements
+    pslot integer[] := array_fill(0, ARRAY[npath]);
+    pzero float8[] := array_fill(0.0::float8, ARRAY[npath]);
+    pone float8[] := array_fill(0.0::float8, ARRAY[npath]);
+    pw float8[] := array_fill(0.0::float8, ARRAY[npath]);
+    -- the calls to come: node, parent path's offset, depth, fractions, feature, reach
+    cnode integer[] := array_fill(0, ARRAY[2 * depth + 4]);
+    cparent integer[] := array_fill(0, ARRAY[2 * depth + 4]);
+    cdepth integer[] := array_fill(0, ARRAY[2 * depth + 4]);
+    cfeature integer[] := array_fill(0, ARRAY[2 * depth + 4]);
+    czero float8[] := array_fill(0.0::float8, ARRAY[2 * depth + 4]);
+    cone float8[] := array_fill(0.0::float8, ARRAY[2 * depth + 4]);
+    creach float8[] := array_fill(0.0::float8, ARRAY[2 * depth + 4]);
+    top integer;
+    parent integer;
+    tree_expected float8;
+    node integer;
+    p integer;                  -- this call's path: p + 1 .. p + d + 1
+    d integer;
+    zero float8;
+    one float8;
+    reach float8;
+    slot integer;
+    hot integer;
+    cold integer;
+    incoming_zero float8;
+    incoming_one float8;
+    cover float8;
+    value float8;
+    nxt float8;
+    w float8;
+    total float8;
+BEGIN
+    phi := array_fill(0.0::float8, ARRAY[nslots]);
+    expected := 0.0;
+    -- the root's placeholder, copied by each root's call
+    pslot[1] := -1; pzero[1] := 1.0; pone[1] := 1.0; pw[1] := 1.0;
+    FOR t IN 1 .. coalesce(array_length(roots, 1), 0) LOOP
+        tree_expected := 0.0;
+        top := 1;
+        cnode[1] := roots[t]; cparent[1] := 0; cdepth[1] := 0; cfeature[1] := -1;
+        czero[1] := 1.0; cone[1] := 1.0; creach[1] := 1.0;
+        WHILE top > 0 LOOP
+            node := cnode[top]; d := cdepth[top]; zero := czero[top]; one := cone[top];
+            reach := creach[top]; slot := cfeature[top]; parent := cparent[top];
+            top := top - 1;
+            p := parent + d + 1;
+            FOR k IN 0 .. d LOOP
+                pslot[p + k + 1] := pslot[parent + k + 1];
+                pzero[p + k + 1] := pzero[parent + k + 1];
+                pone[p + k + 1] := pone[parent + k + 1];
+                pw[p + k + 1] := pw[parent + k + 1];
+            END LOOP;
+            -- extend_path(path, d, zero, one, slot)
+            pslot[p + d + 1] := slot; pzero[p + d + 1] := zero; pone[p + d + 1] := one;
+            pw[p + d + 1] := CASE WHEN d = 0 THEN 1.0::float8 ELSE 0.0::float8 END;
+            FOR i IN REVERSE d - 1 .. 0 LOOP
+                pw[p + i + 2] := pw[p + i + 2] + one * pw[p + i + 1] * (i + 1)::float8 / (d + 1)::float8;
+                pw[p + i + 1] := zero * pw[p + i + 1] * (d - i)::float8 / (d + 1)::float8;
+            END LOOP;
+
+            IF lefts[node + 1] < 0 THEN
+                value := leaves[node + 1];
+                FOR k IN 1 .. d LOOP
+                    -- unwound_sum(path, d, k)
+                    one := pone[p + k + 1];
+                    zero := pzero[p + k + 1];
+                    nxt := pw[p + d + 1];
+                    total := 0.0;
+                    FOR i IN REVERSE d - 1 .. 0 LOOP
+                        IF one <> 0 THEN
+                            w := nxt / ((i + 1)::float8 * one);
+                            total := total + w;
+                            nxt := pw[p + i + 1] - w * zero * (d - i)::float8;
+                        ELSE
+                            total := total + pw[p + i + 1] / (zero * (d - i)::float8);
+                        END IF;
+                    END LOOP;
+                    total := total * (d + 1)::float8;
+                    phi[pslot[p + k + 1] + 1] := phi[pslot[p + k + 1] + 1]
+                        + scale * total * (pone[p + k + 1] - pzero[p + k + 1]) * value;
+                END LOOP;
+                tree_expected := tree_expected + reach * value;
+                CONTINUE;
+            END IF;
+
+            slot := slots[node + 1];
+            IF goes_left[node + 1] THEN
+                hot := lefts[node + 1]; cold := rights[node + 1];
+            ELSE
+                hot := rights[node + 1]; cold := lefts[node + 1];
+            END IF;
+            incoming_zero := 1.0;
+            incoming_one := 1.0;
+            -- a feature already on the path is taken out, its fractions carried on
+            FOR k IN 1 .. d LOOP
+                IF pslot[p + k + 1] = slot THEN
+                    incoming_zero := pzero[p + k + 1];
+                    incoming_one := pone[p + k + 1];
+                    -- unwind_path(path, d, k)
+                    nxt := pw[p + d + 1];
+                    FOR i IN REVERSE d - 1 .. 0 LOOP
+                        IF incoming_one <> 0 THEN
+                            w := pw[p + i + 1];
+                            pw[p + i + 1] := nxt * (d + 1)::float8 / ((i + 1)::float8 * incoming_one);
+                            nxt := w - pw[p + i + 1] * incoming_zero * (d - i)::float8 / (d + 1)::float8;
+                        ELSE
+                            pw[p + i + 1] := pw[p + i + 1] * (d + 1)::float8 / (incoming_zero * (d - i)::float8);
+                        END IF;
+                    END LOOP;
+                    FOR i IN k .. d - 1 LOOP
+                        pslot[p + i + 1] := pslot[p + i + 2];
+                        pzero[p + i + 1] := pzero[p + i + 2];
+                        pone[p + i + 1] := pone[p + i + 2];
+                    END LOOP;
+                    d := d - 1;
+                    EXIT;
+                END IF;
+            END LOOP;
+            cover := covers[node + 1];
+            -- the cold call waits under the hot one; a way no training row took adds nothing
+            IF covers[cold + 1] > 0 THEN
+                top := top + 1;
+                cnode[top] := cold; cparent[top] := p; cdepth[top] := d + 1; cfeature[top] := slot;
+                czero[top] := covers[cold + 1] / cover * incoming_zero; cone[top] := 0.0;
+                creach[top] := reach * (covers[cold + 1] / cover);
+            END IF;
+            top := top + 1;
+            cnode[top] := hot; cparent[top] := p; cdepth[top] := d + 1; cfeature[top] := slot;
+            czero[top] := covers[hot + 1] / cover * incoming_zero; cone[top] := incoming_one;
+            creach[top] := reach * (covers[hot + 1] / cover);
+        END LOOP;
+        expected := expected + scale * tree_expected;
+    END LOOP;
+END
+$$;
+
 /* ---------- registry ---------- */
 
 -- The version of managed mode's schema, which the gateway compares with its
 -- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
 CREATE OR REPLACE FUNCTION predict_internal.schema_version()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '1.7';
+RETURN '1.8';
 
 -- The schema of the tables and of the user-facing functions (one managed
 -- schema per database, as one extension).
@@ -672,11 +831,12 @@ CREATE OR REPLACE FUNCTION predict_internal.install_scorer(compiled text, name t
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    -- the suffixed functions first (predict_model_to_sql: _inline, and a null threshold's _class
-    -- and _inline_class, which becomes the _inline name's with _class after it)
-    EXECUTE replace(replace(replace(compiled,
+    -- the suffixed functions first (predict_model_to_sql: _inline, _explain, and a null
+    -- threshold's _class and _inline_class, which becomes the _inline name's with _class after it)
+    EXECUTE replace(replace(replace(replace(compiled,
                 '@function@_class', format('predict_internal.%I', predict_internal.function_name(name, version) || '_class')),
                 '@function@_inline', format('predict_internal.%I', predict_internal.function_name(name, version) || '_inline')),
+                '@function@_explain', format('predict_internal.%I', predict_internal.function_name(name, version) || '_explain')),
                 '@function@', format('predict_internal.%I', predict_internal.function_name(name, version)));
     PERFORM predict_internal.refresh_default();
 END
@@ -715,6 +875,159 @@ BEGIN
     RETURN (predict_internal.score_class(obs, r.name, r.version, r.threshold)).predicted;
 END
 $$;
+
+/* ---------- explanations (docs/model-format.md, "Explanations") ---------- */
+
+/*
+ * The explanation of obs by a version (the active one of requested, of the
+ * default model when requested is NULL): its compiled function's
+ * (predict_model_to_sql's <scorer>_explain), called by a dynamic statement
+ * as score_class calls the class function. That function refuses a model
+ * that cannot be explained (0A000) before it reads obs, as the extension
+ * does.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.explanation(obs jsonb, requested text,
+    OUT space text, OUT base float8, OUT columns text[], OUT contributions float8[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    explainer text;
+BEGIN
+    r := predict_internal.resolve(requested);
+    explainer := predict_internal.function_name(r.name, r.version) || '_explain';
+    IF to_regprocedure(format('predict_internal.%I(jsonb)', explainer)) IS NULL THEN
+        RAISE EXCEPTION 'model "%" version % has no compiled explanation', r.name, r.version
+            USING ERRCODE = '55000',
+                  DETAIL = 'Managed mode explains with the functions the gateway compiled when it deployed the version.',
+                  HINT = format('Deploy the model again: bin/predict-gateway deploy --name %s /path/to/model.json', r.name);
+    END IF;
+    EXECUTE format('SELECT * FROM predict_internal.%I($1)', explainer)
+       INTO space, base, columns, contributions USING obs;
+END
+$$;
+
+/*
+ * The explanation as the extension writes it (predict_explanation_json,
+ * then jsonb): {"space": ..., "base": b, "contributions": {column: c}}. A
+ * float8 becomes a jsonb number by its output text, the shortest that reads
+ * back (extra_float_digits >= 1), which is predict_format_number's.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.explanation_json(space text, base float8, columns text[],
+    contributions float8[])
+RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET extra_float_digits = 1
+RETURN jsonb_build_object('space', space, 'base', base, 'contributions',
+    (SELECT coalesce(jsonb_object_agg(c.name, c.value), '{}'::jsonb)
+       FROM unnest(columns, contributions) AS c(name, value)));
+
+-- An observation's value as a reason shows it (explain.c, append_value):
+-- a number as the double it was read as, a string or boolean as it came,
+-- missing as null (objects and arrays are refused by scoring).
+CREATE OR REPLACE FUNCTION predict_internal.reason_value(v jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET extra_float_digits = 1
+RETURN CASE jsonb_typeof(v)
+    WHEN 'number' THEN to_jsonb(predict_internal.exact_double(v::numeric))
+    WHEN 'string' THEN v WHEN 'boolean' THEN v
+    ELSE 'null'::jsonb END;
+
+/*
+ * The reasons as the extension writes them (predict_reasons_json): up to k
+ * columns whose contributions are negative, the most negative first, ties
+ * in the columns' order, each {"column", "value", "contribution"}.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.reasons_json(obs jsonb, k integer, columns text[],
+    contributions float8[])
+RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET extra_float_digits = 1
+RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object('column', c.name,
+                                                     'value', predict_internal.reason_value(obs -> c.name),
+                                                     'contribution', c.value)
+                                  ORDER BY c.value, c.i), '[]'::jsonb)
+          FROM (SELECT u.name, u.value, u.i
+                  FROM unnest(columns, contributions) WITH ORDINALITY AS u(name, value, i)
+                 WHERE u.value < 0
+                 ORDER BY u.value, u.i
+                 LIMIT k) c);
+
+-- k of predict_reasons, checked before anything else as the extension does.
+CREATE OR REPLACE FUNCTION predict_internal.reasons_k(k integer)
+RETURNS void LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- PREDICT_REASONS_K_RANGE with PREDICT_MAX_REASONS (src/core/predict.h)
+    IF k < 0 OR k > 100 THEN
+        RAISE EXCEPTION 'k must be between 0 and 100, got %', k USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+
+-- Explaining costs a scoring, the features again and, for trees, TreeSHAP
+-- over every path in PL/pgSQL (docs/heroku.md): COST 500, as the extension's,
+-- so that the planner evaluates every cheaper condition first.
+CREATE OR REPLACE FUNCTION @extschema@.predict_explain(obs jsonb)
+RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 500
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e record;
+BEGIN
+    e := predict_internal.explanation(obs, NULL);
+    RETURN predict_internal.explanation_json(e.space, e.base, e.columns, e.contributions);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_explain(obs jsonb, model text)
+RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 500
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e record;
+BEGIN
+    e := predict_internal.explanation(obs, model);
+    RETURN predict_internal.explanation_json(e.space, e.base, e.columns, e.contributions);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_reasons(obs jsonb, k integer)
+RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 500
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e record;
+BEGIN
+    PERFORM predict_internal.reasons_k(k);
+    e := predict_internal.explanation(obs, NULL);
+    RETURN predict_internal.reasons_json(obs, k, e.columns, e.contributions);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_reasons(obs jsonb, k integer, model text)
+RETURNS jsonb LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE COST 500
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e record;
+BEGIN
+    PERFORM predict_internal.reasons_k(k);
+    e := predict_internal.explanation(obs, model);
+    RETURN predict_internal.reasons_json(obs, k, e.columns, e.contributions);
+END
+$$;
+
+-- Untyped observations are text, as for predict_proba (untyped.sql).
+CREATE OR REPLACE FUNCTION @extschema@.predict_explain(obs text)
+RETURNS jsonb LANGUAGE sql STRICT STABLE PARALLEL SAFE
+RETURN @extschema@.predict_explain(obs::jsonb);
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_explain(obs text, model text)
+RETURNS jsonb LANGUAGE sql STRICT STABLE PARALLEL SAFE
+RETURN @extschema@.predict_explain(obs::jsonb, model);
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_reasons(obs text, k integer)
+RETURNS jsonb LANGUAGE sql STRICT STABLE PARALLEL SAFE
+RETURN @extschema@.predict_reasons(obs::jsonb, k);
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_reasons(obs text, k integer, model text)
+RETURNS jsonb LANGUAGE sql STRICT STABLE PARALLEL SAFE
+RETURN @extschema@.predict_reasons(obs::jsonb, k, model);
 
 /* ---------- the predictions log ---------- */
 
