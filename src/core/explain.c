@@ -505,7 +505,11 @@ append_value(const predict_value *v, predict_append_fn append, void *sink)
 	switch (v->kind)
 	{
 		case PREDICT_VALUE_NUMBER:
-			append_number(append, sink, v->number);
+			/* 1e400 reads as infinity, which JSON has no number for */
+			if (!isfinite(v->number))
+				append_text(append, sink, v->number > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+			else
+				append_number(append, sink, v->number);
 			break;
 		case PREDICT_VALUE_BOOL:
 			append_text(append, sink, v->number != 0 ? "true" : "false");

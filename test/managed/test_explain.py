@@ -150,8 +150,8 @@ def loads(text):
 
 def as_jsonb(x):
     """A number of the core's JSON as jsonb holds it: jsonb has no infinity or
-    NaN, and PostgreSQL's to_jsonb writes them as strings (the core writes
-    Infinity, which the CLI's JSON reader takes and jsonb's does not)."""
+    NaN, and PostgreSQL's to_jsonb writes them as strings, as the core writes
+    an infinite value of an observation."""
     if isinstance(x, float) and not math.isfinite(x):
         return "NaN" if math.isnan(x) else "Infinity" if x > 0 else "-Infinity"
     return x

@@ -1,7 +1,7 @@
 /*
  * explain.sql - explanations (1.4): why a model gave an observation its
- * score, per input column (docs/model-format.md, "Explanations"). The
- * extension's only: managed mode has no explanations.
+ * score, per input column (docs/model-format.md, "Explanations"), by the
+ * core (managed mode has its own: src/managed/sql/managed.sql).
  */
 
 -- COST 500: explaining a Titanic observation took about 25 times as long as
