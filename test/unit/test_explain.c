@@ -235,6 +235,40 @@ cover_loader_tests(void)
 }
 
 static void
+append_text(void *sink, const char *s, size_t n)
+{
+	strncat((char *) sink, s, n);
+}
+
+/* An infinite value (1e400 for Embarked, an unknown category) is shown as the string "Infinity". */
+static void
+infinite_reason_test(void)
+{
+	char	   *doc = unit_replace(base_model, "\"positive_class\": 1,", reference_with_means);
+	predict_model *model = expect_load("logistic regression with feature means", doc);
+	static const char obs[] = "{\"Sex\": \"male\", \"Age\": 20, \"Embarked\": 1e400, \"Pclass\": 3}";
+	predict_value values[5];
+	double		contributions[5];
+	predict_error err = {0};
+	char		json[1024] = "";
+	void	   *scratch;
+
+	if (model == NULL)
+		return;
+	scratch = malloc(predict_explain_scratch_size(model));
+	if (scratch == NULL)
+		abort();
+	unit_report("reasons: an infinite value is the string \"Infinity\"",
+				predict_explain_json_reasons(model, obs, strlen(obs), values, scratch, contributions,
+											 3, append_text, json, &err) == PREDICT_OK &&
+				strstr(json, "\"value\": \"Infinity\"") != NULL,
+				"%s %s", err.message, json);
+	free(scratch);
+	predict_model_free(model);
+	free(doc);
+}
+
+static void
 reasons_tests(void)
 {
 	const double c[6] = {0.5, -0.25, -1.0, -0.25, 0.0, -2.0};
@@ -249,6 +283,7 @@ reasons_tests(void)
 				"n %zu", n);
 	n = predict_lowest_contributions(c, 6, 0, columns);
 	unit_report("reasons: k = 0 gives none", n == 0, "n %zu", n);
+	infinite_reason_test();
 }
 
 void
