@@ -7,3 +7,9 @@ build/bench/latency-proxy: bench/latency-proxy.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Wmissing-prototypes -Wdeclaration-after-statement \
 		-Werror -pthread -o $@ $<
+
+# build/bench/explain-rate (bench/explain-rate.c): the core's rows per second,
+# scoring against explaining, with nothing printed (bench/explain.sh).
+build/bench/explain-rate: bench/explain-rate.c $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(PREDICT_CFLAGS) -Werror -o $@ $< $(CORE_LIB) $(PREDICT_LDLIBS)
