@@ -294,11 +294,13 @@ RETURN CASE WHEN d > 700 THEN 1.0::float8
  * (-1 for a leaf), cover, leaf value; goes_left is the row's way at each
  * split, by the scorer's own conditions. depth is the deepest tree's.
  *
- * The same operations in the same order as explain_tree.c, so the result
- * is the core's bit for bit: its recursion is a loop over a stack of the
- * calls to come (the hot child's on top of the cold one's), and its
- * scratch, one copy of the path per level, is the arrays p* (0-based
- * offsets as in C, plus one to index them).
+ * The same operations in the same order as explain_tree.c (each leaf's
+ * product game, from the path's features' fractions, without division), so
+ * the result is the core's bit for bit: its recursion is a loop over a
+ * stack of the calls to come (the hot child's on top of the cold one's),
+ * its scratch, one copy of the path per level, the arrays p* (0-based
+ * offsets as in C, plus one to index them), and leaf_terms' polynomials
+ * the arrays of the leaf's block.
  */
 CREATE OR REPLACE FUNCTION predict_internal.tree_shap(roots integer[], lefts integer[], rights integer[],
     slots integer[], covers float8[], leaves float8[], goes_left boolean[], depth integer,
@@ -310,133 +312,159 @@ DECLARE
     pslot integer[] := array_fill(0, ARRAY[npath]);
     pzero float8[] := array_fill(0.0::float8, ARRAY[npath]);
     pone float8[] := array_fill(0.0::float8, ARRAY[npath]);
-    pw float8[] := array_fill(0.0::float8, ARRAY[npath]);
-    -- the calls to come: node, parent path's offset, depth, fractions, feature, reach
+    -- the calls to come: node, parent path's offset and size, the split above
     cnode integer[] := array_fill(0, ARRAY[2 * depth + 4]);
     cparent integer[] := array_fill(0, ARRAY[2 * depth + 4]);
-    cdepth integer[] := array_fill(0, ARRAY[2 * depth + 4]);
-    cfeature integer[] := array_fill(0, ARRAY[2 * depth + 4]);
+    cn integer[] := array_fill(0, ARRAY[2 * depth + 4]);
+    cslot integer[] := array_fill(0, ARRAY[2 * depth + 4]);
     czero float8[] := array_fill(0.0::float8, ARRAY[2 * depth + 4]);
     cone float8[] := array_fill(0.0::float8, ARRAY[2 * depth + 4]);
-    creach float8[] := array_fill(0.0::float8, ARRAY[2 * depth + 4]);
+    -- leaf_terms' arrays, 0-based as in C, plus one
+    poly float8[] := array_fill(0.0::float8, ARRAY[depth + 2]);
+    weight float8[] := array_fill(0.0::float8, ARRAY[depth + 2]);
+    after float8[] := array_fill(0.0::float8, ARRAY[depth + 2]);
+    pre float8[] := array_fill(0.0::float8, ARRAY[depth + 2]);
+    hot_zero float8[] := array_fill(0.0::float8, ARRAY[depth + 2]);
+    g float8[] := array_fill(0.0::float8, ARRAY[(depth + 1) * (depth + 2) / 2 + 1]);
     top integer;
     parent integer;
     tree_expected float8;
     node integer;
-    p integer;                  -- this call's path: p + 1 .. p + d + 1
-    d integer;
-    zero float8;
-    one float8;
-    reach float8;
+    p integer;                  -- this call's path: p + 1 .. p + n
+    n integer;
+    k integer;
+    h integer;
+    j integer;
     slot integer;
     hot integer;
     cold integer;
-    incoming_zero float8;
-    incoming_one float8;
     cover float8;
     value float8;
-    nxt float8;
-    w float8;
+    coldp float8;
     total float8;
+    before float8;
+    share float8;
+    s float8;
+    gk integer;
+    gd integer;
 BEGIN
     phi := array_fill(0.0::float8, ARRAY[nslots]);
     expected := 0.0;
-    -- the root's placeholder, copied by each root's call
-    pslot[1] := -1; pzero[1] := 1.0; pone[1] := 1.0; pw[1] := 1.0;
     FOR t IN 1 .. coalesce(array_length(roots, 1), 0) LOOP
         tree_expected := 0.0;
         top := 1;
-        cnode[1] := roots[t]; cparent[1] := 0; cdepth[1] := 0; cfeature[1] := -1;
-        czero[1] := 1.0; cone[1] := 1.0; creach[1] := 1.0;
+        cnode[1] := roots[t]; cparent[1] := 0; cn[1] := 0; cslot[1] := -1;
+        czero[1] := 1.0; cone[1] := 1.0;
         WHILE top > 0 LOOP
-            node := cnode[top]; d := cdepth[top]; zero := czero[top]; one := cone[top];
-            reach := creach[top]; slot := cfeature[top]; parent := cparent[top];
+            node := cnode[top]; n := cn[top]; slot := cslot[top]; parent := cparent[top];
+            p := parent + n;
+            FOR i IN 0 .. n - 1 LOOP
+                pslot[p + i + 1] := pslot[parent + i + 1];
+                pzero[p + i + 1] := pzero[parent + i + 1];
+                pone[p + i + 1] := pone[parent + i + 1];
+            END LOOP;
+            IF slot >= 0 THEN
+                k := 0;
+                WHILE k < n AND pslot[p + k + 1] <> slot LOOP
+                    k := k + 1;
+                END LOOP;
+                IF k = n THEN
+                    pslot[p + n + 1] := slot; pzero[p + n + 1] := 1.0; pone[p + n + 1] := 1.0;
+                    n := n + 1;
+                END IF;
+                pzero[p + k + 1] := pzero[p + k + 1] * czero[top];
+                pone[p + k + 1] := pone[p + k + 1] * cone[top];
+            END IF;
             top := top - 1;
-            p := parent + d + 1;
-            FOR k IN 0 .. d LOOP
-                pslot[p + k + 1] := pslot[parent + k + 1];
-                pzero[p + k + 1] := pzero[parent + k + 1];
-                pone[p + k + 1] := pone[parent + k + 1];
-                pw[p + k + 1] := pw[parent + k + 1];
-            END LOOP;
-            -- extend_path(path, d, zero, one, slot)
-            pslot[p + d + 1] := slot; pzero[p + d + 1] := zero; pone[p + d + 1] := one;
-            pw[p + d + 1] := CASE WHEN d = 0 THEN 1.0::float8 ELSE 0.0::float8 END;
-            FOR i IN REVERSE d - 1 .. 0 LOOP
-                pw[p + i + 2] := pw[p + i + 2] + one * pw[p + i + 1] * (i + 1)::float8 / (d + 1)::float8;
-                pw[p + i + 1] := zero * pw[p + i + 1] * (d - i)::float8 / (d + 1)::float8;
-            END LOOP;
 
             IF lefts[node + 1] < 0 THEN
                 value := leaves[node + 1];
-                FOR k IN 1 .. d LOOP
-                    -- unwound_sum(path, d, k)
-                    one := pone[p + k + 1];
-                    zero := pzero[p + k + 1];
-                    nxt := pw[p + d + 1];
-                    total := 0.0;
-                    FOR i IN REVERSE d - 1 .. 0 LOOP
-                        IF one <> 0 THEN
-                            w := nxt / ((i + 1)::float8 * one);
-                            total := total + w;
-                            nxt := pw[p + i + 1] - w * zero * (d - i)::float8;
-                        ELSE
-                            total := total + pw[p + i + 1] / (zero * (d - i)::float8);
-                        END IF;
-                    END LOOP;
-                    total := total * (d + 1)::float8;
-                    phi[pslot[p + k + 1] + 1] := phi[pslot[p + k + 1] + 1]
-                        + scale * total * (pone[p + k + 1] - pzero[p + k + 1]) * value;
+                IF n = 0 THEN
+                    tree_expected := tree_expected + value;
+                    CONTINUE;
+                END IF;
+                -- leaf_terms(path, n, value)
+                coldp := 1.0; total := 0.0; before := 1.0; h := 0; j := 0;
+                poly[1] := 1.0;
+                after[n + 1] := 1.0;
+                FOR u IN REVERSE n - 1 .. 0 LOOP
+                    after[u + 1] := CASE WHEN pone[p + u + 1] = 0 THEN after[u + 2] * pzero[p + u + 1]
+                                         ELSE after[u + 2] END;
                 END LOOP;
-                tree_expected := tree_expected + reach * value;
+                FOR u IN 0 .. n - 1 LOOP
+                    IF pone[p + u + 1] = 0 THEN
+                        coldp := coldp * pzero[p + u + 1];
+                        CONTINUE;
+                    END IF;
+                    poly[h + 2] := poly[h + 1];
+                    FOR kk IN REVERSE h .. 1 LOOP
+                        poly[kk + 1] := poly[kk + 1] * pzero[p + u + 1] + poly[kk];
+                    END LOOP;
+                    poly[1] := poly[1] * pzero[p + u + 1];
+                    h := h + 1;
+                    hot_zero[h + 1] := pzero[p + u + 1];
+                END LOOP;
+                tree_expected := tree_expected + value * coldp * poly[1];
+                -- coalition_weights(n, weight)
+                weight[1] := 1.0::float8 / n::float8;
+                FOR kk IN 0 .. n - 2 LOOP
+                    weight[kk + 2] := weight[kk + 1] * (kk + 1)::float8 / (n - kk - 1)::float8;
+                END LOOP;
+                FOR kk IN 0 .. least(h, n - 1) LOOP
+                    total := total + weight[kk + 1] * poly[kk + 1];
+                END LOOP;
+                IF h > 0 THEN
+                    gk := (h - 1) * h / 2;
+                    FOR a IN 0 .. h - 1 LOOP
+                        g[gk + a + 1] := weight[a + 1];
+                    END LOOP;
+                    FOR kk IN REVERSE h .. 2 LOOP
+                        gk := (kk - 1) * kk / 2;
+                        gd := (kk - 2) * (kk - 1) / 2;
+                        FOR a IN 0 .. kk - 2 LOOP
+                            g[gd + a + 1] := hot_zero[kk + 1] * g[gk + a + 1] + g[gk + a + 2];
+                        END LOOP;
+                    END LOOP;
+                END IF;
+                pre[1] := 1.0;
+                FOR u IN 0 .. n - 1 LOOP
+                    IF pone[p + u + 1] = 0 THEN
+                        share := -pzero[p + u + 1] * before * after[u + 2] * total;
+                        before := before * pzero[p + u + 1];
+                    ELSE
+                        gk := j * (j + 1) / 2;
+                        s := 0.0;
+                        FOR a IN 0 .. j LOOP
+                            s := s + pre[a + 1] * g[gk + a + 1];
+                        END LOOP;
+                        share := (1.0::float8 - pzero[p + u + 1]) * coldp * s;
+                        pre[j + 2] := pre[j + 1];
+                        FOR kk IN REVERSE j .. 1 LOOP
+                            pre[kk + 1] := pre[kk + 1] * pzero[p + u + 1] + pre[kk];
+                        END LOOP;
+                        pre[1] := pre[1] * pzero[p + u + 1];
+                        j := j + 1;
+                    END IF;
+                    phi[pslot[p + u + 1] + 1] := phi[pslot[p + u + 1] + 1] + scale * value * share;
+                END LOOP;
                 CONTINUE;
             END IF;
 
-            slot := slots[node + 1];
             IF goes_left[node + 1] THEN
                 hot := lefts[node + 1]; cold := rights[node + 1];
             ELSE
                 hot := rights[node + 1]; cold := lefts[node + 1];
             END IF;
-            incoming_zero := 1.0;
-            incoming_one := 1.0;
-            -- a feature already on the path is taken out, its fractions carried on
-            FOR k IN 1 .. d LOOP
-                IF pslot[p + k + 1] = slot THEN
-                    incoming_zero := pzero[p + k + 1];
-                    incoming_one := pone[p + k + 1];
-                    -- unwind_path(path, d, k)
-                    nxt := pw[p + d + 1];
-                    FOR i IN REVERSE d - 1 .. 0 LOOP
-                        IF incoming_one <> 0 THEN
-                            w := pw[p + i + 1];
-                            pw[p + i + 1] := nxt * (d + 1)::float8 / ((i + 1)::float8 * incoming_one);
-                            nxt := w - pw[p + i + 1] * incoming_zero * (d - i)::float8 / (d + 1)::float8;
-                        ELSE
-                            pw[p + i + 1] := pw[p + i + 1] * (d + 1)::float8 / (incoming_zero * (d - i)::float8);
-                        END IF;
-                    END LOOP;
-                    FOR i IN k .. d - 1 LOOP
-                        pslot[p + i + 1] := pslot[p + i + 2];
-                        pzero[p + i + 1] := pzero[p + i + 2];
-                        pone[p + i + 1] := pone[p + i + 2];
-                    END LOOP;
-                    d := d - 1;
-                    EXIT;
-                END IF;
-            END LOOP;
             cover := covers[node + 1];
             -- the cold call waits under the hot one; a way no training row took adds nothing
             IF covers[cold + 1] > 0 THEN
                 top := top + 1;
-                cnode[top] := cold; cparent[top] := p; cdepth[top] := d + 1; cfeature[top] := slot;
-                czero[top] := covers[cold + 1] / cover * incoming_zero; cone[top] := 0.0;
-                creach[top] := reach * (covers[cold + 1] / cover);
+                cnode[top] := cold; cparent[top] := p; cn[top] := n; cslot[top] := slots[node + 1];
+                czero[top] := covers[cold + 1] / cover; cone[top] := 0.0;
             END IF;
             top := top + 1;
-            cnode[top] := hot; cparent[top] := p; cdepth[top] := d + 1; cfeature[top] := slot;
-            czero[top] := covers[hot + 1] / cover * incoming_zero; cone[top] := incoming_one;
-            creach[top] := reach * (covers[hot + 1] / cover);
+            cnode[top] := hot; cparent[top] := p; cn[top] := n; cslot[top] := slots[node + 1];
+            czero[top] := covers[hot + 1] / cover; cone[top] := 1.0;
         END LOOP;
         expected := expected + scale * tree_expected;
     END LOOP;
