@@ -102,6 +102,13 @@ map_feature_columns(loader *ld)
 	}
 	model->feature_column = work;
 	model->first_mixed = -1;
+	/* the linear explanations' base depends on no row: intercept + coef . mean */
+	if (model->estimator.type == ESTIMATOR_LOGISTIC_REGRESSION && model->feature_means != NULL)
+	{
+		model->linear_base = model->estimator.intercept;
+		for (size_t f = 0; f < model->nfeatures; f++)
+			model->linear_base += model->estimator.coef[f] * model->feature_means[f];
+	}
 	for (size_t f = 0; f < model->nfeatures && model->first_mixed < 0; f++)
 		if (work[f] == FEATURE_MIXED)
 			model->first_mixed = (long) f;
@@ -293,11 +300,8 @@ explain_linear(const predict_model *model, const double *x, double *base,
 {
 	const estimator *est = &model->estimator;
 	double		scale = est->link == LINK_SOFTMAX ? 2.0 : 1.0;
-	double		b = est->intercept;
 
-	for (size_t f = 0; f < model->nfeatures; f++)
-		b += est->coef[f] * model->feature_means[f];
-	*base = scale * b;
+	*base = scale * model->linear_base;
 	for (size_t f = 0; f < model->nfeatures; f++)
 		credit(model, f, scale * (est->coef[f] * (x[f] - model->feature_means[f])), base,
 			   contributions);

@@ -352,6 +352,8 @@ struct predict_model
 	const int32_t *feature_column;	/* nfeatures: the input column each comes from,
 									 * or FEATURE_CONSTANT, FEATURE_MIXED */
 	long		first_mixed;	/* the first FEATURE_MIXED feature, or -1 */
+	double		linear_base;	/* logistic_regression with feature means:
+								 * intercept + sum coef . mean, in feature order */
 
 	estimator	estimator;
 };
