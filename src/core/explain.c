@@ -117,19 +117,6 @@ map_feature_columns(loader *ld)
 
 /* ---------- what can be explained ---------- */
 
-static const char *const estimator_names[] = {
-	[ESTIMATOR_LOGISTIC_REGRESSION] = "logistic_regression",
-	[ESTIMATOR_DECISION_TREE] = "decision_tree",
-	[ESTIMATOR_RANDOM_FOREST] = "random_forest",
-	[ESTIMATOR_GRADIENT_BOOSTING] = "gradient_boosting",
-	[ESTIMATOR_HIST_GRADIENT_BOOSTING] = "hist_gradient_boosting",
-	[ESTIMATOR_XGBOOST] = "xgboost",
-	[ESTIMATOR_ADABOOST] = "adaboost",
-	[ESTIMATOR_GAUSSIAN_NB] = "gaussian_nb",
-	[ESTIMATOR_VOTING] = "voting",
-	[ESTIMATOR_CALIBRATED] = "calibrated",
-};
-
 #define CANNOT "cannot explain this model: "
 
 static bool
@@ -146,7 +133,7 @@ unsupported(predict_error *err, const char *format, const char *what)
 static bool
 estimator_explainable(const estimator *est, predict_error *err)
 {
-	const char *name = estimator_names[est->type];
+	const char *name = estimator_type_name(est->type);
 
 	switch (est->type)
 	{
@@ -188,7 +175,7 @@ predict_model_explainable(const predict_model *model, predict_error *err)
 	if (est->type == ESTIMATOR_LOGISTIC_REGRESSION && model->feature_means == NULL)
 		return unsupported(err, "%s explanations need the mean of each feature over the "
 						   "reference data (reference.feature_means); export the model "
-						   "with --reference DATA.csv", estimator_names[est->type]);
+						   "with --reference DATA.csv", estimator_type_name(est->type));
 	if (model->first_mixed >= 0)
 	{
 		char		label[320] = "";
@@ -386,15 +373,9 @@ check_finite(const predict_model *model, double base, const double *contribution
 {
 	for (size_t i = 0; i < model->ncolumns; i++)
 		if (!isfinite(contributions[i]))
-		{
-			char		name[300];
-
-			predict_quote(name, sizeof(name), model->columns[i].name,
-						  model->columns[i].name_length);
-			return predict_set_error(err, PREDICT_BAD_OBSERVATION,
-									 "column %s: its contribution to the explanation "
-									 "overflows (a value too large to explain)", name);
-		}
+			return column_error(model, (uint32_t) i, err, "%s",
+								"its contribution to the explanation overflows "
+								"(a value too large to explain)");
 	if (!isfinite(base))
 		return predict_set_error(err, PREDICT_BAD_OBSERVATION,
 								 "the explanation's base overflows (feature means too large)");

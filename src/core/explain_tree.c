@@ -30,13 +30,14 @@
  * (o_j - z_j) (leaf_terms). XGBoost's explanations are Algorithm 2 on
  * purpose: they reproduce XGBoost's (explain_xgboost.c).
  *
- * "The row's way" is exactly scoring's way (score.c: tree_step_missing,
+ * "The row's way" is scoring's own step (score.h: tree_step_missing,
  * hist_step), missing values and categories included, so the explanation
  * of a row explains the score it got.
  */
 #include <math.h>
 
 #include "explain.h"
+#include "score.h"
 
 /* One walk: the trees' data, the row, and where attributions go. */
 typedef struct walk
@@ -52,51 +53,24 @@ typedef struct walk
 	double		expected;		/* the tree's value of the empty set */
 } walk;
 
-/* Whether the row goes left at split i, as scoring decides. */
-static bool
-goes_left(const walk *w, uint32_t i)
+/* Node i's children (left, right), its split's slot, and the row's way, as scoring goes. */
+static uint32_t
+row_way(const walk *w, uint32_t i, uint32_t *left, uint32_t *right, int32_t *slot)
 {
 	const estimator *est = w->est;
 
 	if (est->hist_nodes != NULL)
 	{
-		const hist_node *n = &est->hist_nodes[i];
-		uint32_t	slot = n->slot & NODE_SLOT_MASK;
-		double		v;
-
-		if (n->slot & NODE_CATEGORICAL)
-		{
-			uint32_t	code = w->codes[slot];
-
-			return (est->bitsets[BITSET_WORDS * (size_t) n->bitset + code / 32] >> (code % 32)) & 1;
-		}
-		v = w->x64[slot];
-		return v <= n->threshold || (isnan(v) && (n->slot & NODE_MISSING_LEFT));
-	}
-	else
-	{
-		const tree_node *n = &est->nodes[i];
-		float		v = w->x32[n->slot & NODE_SLOT_MASK];
-
-		return v <= n->threshold || (isnan(v) && (n->slot & NODE_MISSING_LEFT));
-	}
-}
-
-static void
-node_children(const estimator *est, uint32_t i, uint32_t *left, uint32_t *right, int32_t *slot)
-{
-	if (est->hist_nodes != NULL)
-	{
 		*left = est->hist_nodes[i].child[1];
 		*right = est->hist_nodes[i].child[0];
 		*slot = (int32_t) (est->hist_nodes[i].slot & NODE_SLOT_MASK);
+		return hist_step(est, i, w->x64, w->codes);
 	}
-	else
-	{
-		*left = est->nodes[i].child[1];
-		*right = est->nodes[i].child[0];
-		*slot = (int32_t) (est->nodes[i].slot & NODE_SLOT_MASK);
-	}
+	*left = est->nodes[i].child[1];
+	*right = est->nodes[i].child[0];
+	*slot = (int32_t) (est->nodes[i].slot & NODE_SLOT_MASK);
+	/* without learned missing values no NaN reaches here: scoring refused it */
+	return tree_step_missing(est->nodes, i, w->x32);
 }
 
 /* w_d(k) = k! (d - k - 1)! / d! for k = 0 .. d - 1, by its ratio from k to k + 1. */
@@ -249,8 +223,7 @@ recurse(walk *w, uint32_t i, const shap_element *parent, uint32_t n, int32_t slo
 		return;
 	}
 
-	node_children(est, i, &left, &right, &split);
-	hot = goes_left(w, i) ? left : right;
+	hot = row_way(w, i, &left, &right, &split);
 	recurse(w, hot, path, n, split, est->cover[hot] / cover, 1.0);
 	/* a way no training row took adds nothing to any coalition's value */
 	if (est->cover[hot == left ? right : left] > 0)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "explain.h"
+#include "score.h"
 
 /* What the recursion over one tree reads and writes. */
 typedef struct xgboost_walk
@@ -47,22 +48,6 @@ static inline float
 node_cover(const estimator *est, uint32_t i)
 {
 	return (float) est->cover[i];
-}
-
-/*
- * The node XGBoost's predictor goes to (predict_fn.h, GetNextNode): a
- * missing feature the default way, else left when x < split_condition,
- * which the loader's threshold turns into x <= threshold (score.c,
- * tree_step_missing). Only NaN is missing in x.
- */
-static inline uint32_t
-next_node(const tree_node *n, const float *x)
-{
-	float		v = x[n->slot & NODE_SLOT_MASK];
-
-	if (v != v)
-		return n->child[(n->slot & NODE_MISSING_LEFT) ? 1 : 0];
-	return n->child[v <= n->threshold ? 1 : 0];
 }
 
 /*
@@ -215,7 +200,8 @@ tree_shap(const xgboost_walk *walk, uint32_t i, xgboost_element *parent, uint32_
 	}
 
 	split_slot = n->slot & NODE_SLOT_MASK;
-	hot = next_node(n, walk->x);
+	/* XGBoost's GetNextNode is scoring's step (score.h) */
+	hot = tree_step_missing(est->nodes, i, walk->x);
 	cold = hot == n->child[1] ? n->child[0] : n->child[1];
 	cover = node_cover(est, i);
 	hot_zero = node_cover(est, hot) / cover;

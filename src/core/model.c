@@ -244,6 +244,12 @@ static const char *const estimator_types[] = {
 	NULL
 };
 
+const char *
+estimator_type_name(estimator_type type)
+{
+	return estimator_types[type];
+}
+
 /* Whether the feature stage's dense path scores this estimator type. */
 static bool
 stage_estimator(estimator_type type)

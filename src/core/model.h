@@ -307,6 +307,9 @@ typedef struct estimator
 	const calibrator *calibrators;	/* calibrated: one per sub-estimator */
 } estimator;
 
+/* The document's name of an estimator type ("logistic_regression", ...). */
+const char *estimator_type_name(estimator_type type);
+
 typedef struct column
 {
 	const char *name;

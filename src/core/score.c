@@ -158,7 +158,7 @@ other_kind_name(const predict_value *value)
 	return value->length == 1 ? "an array" : "an object";
 }
 
-static predict_status
+predict_status
 column_error(const predict_model *model, uint32_t col, predict_error *err,
 			 const char *format, const char *detail)
 {
@@ -850,47 +850,7 @@ tree_step(const tree_node *nodes, uint32_t i, const float *x)
 	return n->child[(unsigned) (x[n->slot] <= n->threshold)];
 }
 
-/*
- * The same when the trees route missing values (scikit-learn >= 1.3): NaN
- * compares false and goes right unless the split learned to send it left.
- * (Kept apart: the extra test costs 13% on models that reject NaN.)
- */
-static inline uint32_t
-tree_step_missing(const tree_node *nodes, uint32_t i, const float *x)
-{
-	const tree_node *n = &nodes[i];
-	float		v = x[n->slot & NODE_SLOT_MASK];
 
-	return n->child[(unsigned) (v <= n->threshold) | ((unsigned) (v != v) & (n->slot >> 31))];
-}
-
-/*
- * One step down a HistGradientBoosting tree (_predictor.pyx,
- * _predict_one_from_raw_data): a numeric split compares float64 values and
- * sends NaN the learned missing-value way, without a branch; a categorical
- * split looks up the feature's category code (precomputed per row, see
- * category_code) in its bitset, whose code CATEGORY_MISSING is the
- * missing-value way. Testing the kind of split with a branch keeps the
- * bitset's load off the numeric splits' chain of loads: measured 25% faster
- * than selecting between both results, categorical features included.
- */
-static inline uint32_t
-hist_step(const estimator *est, uint32_t i, const double *x, const uint32_t *codes)
-{
-	const hist_node *n = &est->hist_nodes[i];
-	uint32_t	slot = n->slot & NODE_SLOT_MASK;
-	double		v;
-
-	if (n->slot & NODE_CATEGORICAL)
-	{
-		uint32_t	code = codes[slot];
-
-		return n->child[(est->bitsets[BITSET_WORDS * (size_t) n->bitset + code / 32] >>
-						 (code % 32)) & 1];
-	}
-	v = x[slot];
-	return n->child[(unsigned) (v <= n->threshold) | ((unsigned) (v != v) & (n->slot >> 31))];
-}
 
 /*
  * The leaf values of trees first .. first + count - 1 into values. Trees are

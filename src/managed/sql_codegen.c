@@ -3209,8 +3209,8 @@ emit_linear_contribution(codegen *cg, size_t f, const char *var)
 }
 
 /*
- * explain_linear: base the reference point's decision function (computed
- * here as the core computes it), then each feature's contribution, in the
+ * explain_linear: base the reference point's decision function (the
+ * loader's linear_base, as the core's), then each feature's contribution, in the
  * features' order, computed from the scorer's feature code.
  */
 static void
@@ -3220,12 +3220,9 @@ emit_explain_linear(codegen *cg)
 	const estimator *est = &model->estimator;
 	sql_buffer *out = cg->out;
 	double		scale = est->link == LINK_SOFTMAX ? 2.0 : 1.0;
-	double		b = est->intercept;
 
-	for (size_t f = 0; f < model->nfeatures; f++)
-		b += est->coef[f] * model->feature_means[f];
 	sql_append(out, "  base := ");
-	sql_number(out, scale * b);
+	sql_number(out, scale * model->linear_base);
 	sql_append(out, ";\n");
 	if (model->stage != NULL)
 	{
