@@ -41,6 +41,16 @@ const predict_registry_error predict_registry_errors[PREDICT_REGISTRY_ERRORS] = 
 		"computes; leave model_version out to have the row scored by the default model.", false},
 	[PREDICT_ERR_SCORED_COLUMN_CHANGED] = {"scored column changed", "42501",
 		PREDICT_MSG_SCORED_COLUMN_CHANGED("{name}", "{relation}"), PREDICT_DETAIL_AUDIT_LOG, NULL, false},
+	[PREDICT_ERR_ROW_NOT_EXPLAINED] = {"row not explained by its version", "23514",
+		"new row of relation \"{relation}\" does not carry the explanation of model \"{name}\" version {version}",
+		"The row's explanation differs from the one the version computes for its observation.",
+		"A row inserted with a model_version (as a restore does) keeps only the explanation that version "
+		"computes; set explanation to true or null to have it computed.", false},
+	[PREDICT_ERR_EXPLANATION_SUPPLIED] = {"explanation supplied", "22023",
+		"explanation of a new row of relation \"{relation}\" must be true, false or null",
+		"The log computes a new row's explanation: true asks for it, false or null leaves it to the "
+		"version's setting.",
+		"Deploy the model with explain set to have every row explained.", false},
 };
 
 const predict_registry_error *
