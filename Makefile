@@ -32,12 +32,13 @@ CORE_HDRS = $(wildcard src/core/*.h)
 # The extension's module: every file of src/pg (src/pg/pg_predict.h).
 OBJS = $(patsubst %.c,%.o,$(wildcard src/pg/*.c))
 # The scripts of released versions are kept as they shipped (the install
-# scripts of 1.0 to 1.3, the upgrades from 1.0, 1.1 and 1.2); 1.4's install
-# script and the upgrade from 1.3 are put together from src/pg/sql/
+# scripts of 1.0 to 1.4, the upgrades from 1.0 to 1.3); 1.5's install
+# script and the upgrade from 1.4 are put together from src/pg/sql/
 # (mk/pg.mk).
 DATA = $(addprefix src/pg/sql/,predict--1.0.sql predict--1.1.sql predict--1.2.sql predict--1.3.sql \
-	predict--1.0--1.1.sql predict--1.1--1.2.sql predict--1.2--1.3.sql)
-DATA_built = build/sql/predict--1.4.sql build/sql/predict--1.3--1.4.sql
+	predict--1.4.sql predict--1.0--1.1.sql predict--1.1--1.2.sql predict--1.2--1.3.sql \
+	predict--1.3--1.4.sql)
+DATA_built = build/sql/predict--1.5.sql build/sql/predict--1.4--1.5.sql
 SHLIB_LINK = build/libpredict.a -lcjson -lm
 PG_CPPFLAGS = -Isrc/core
 # -ffp-contract=off: a fused multiply-add would round differently from

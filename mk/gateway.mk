@@ -30,10 +30,12 @@ MANAGED_NEW = src/managed/sql/managed-schema.sql src/pg/sql/tables.sql src/manag
 	build/sql/registry-errors.sql src/pg/sql/registry.sql src/pg/sql/registry-checks.sql src/pg/sql/untyped.sql \
 	src/managed/sql/managed-constraints.sql src/pg/sql/report.sql
 MANAGED_1_0_1_1 = src/managed/sql/managed-schema.sql src/managed/sql/managed--1.0--1.1.sql \
-	src/managed/sql/managed.sql build/sql/registry-errors.sql src/pg/sql/registry.sql \
+	src/managed/sql/managed--1.8--1.9.sql src/managed/sql/managed.sql build/sql/registry-errors.sql src/pg/sql/registry.sql \
 	src/managed/sql/managed--1.3--1.4.sql src/pg/sql/registry-checks.sql src/pg/sql/untyped.sql src/pg/sql/report.sql
-# From 1.1 (every later change so far is to functions): the functions again.
-MANAGED_1_1 = src/managed/sql/managed-schema.sql src/managed/sql/managed.sql build/sql/registry-errors.sql \
+# From 1.1 (every later change to the tables is an idempotent migration
+# step: 1.4's, 1.9's): the functions again.
+MANAGED_1_1 = src/managed/sql/managed-schema.sql src/managed/sql/managed--1.8--1.9.sql \
+	src/managed/sql/managed.sql build/sql/registry-errors.sql \
 	src/pg/sql/registry.sql src/managed/sql/managed--1.3--1.4.sql src/pg/sql/registry-checks.sql \
 	src/pg/sql/untyped.sql src/pg/sql/report.sql
 

@@ -12,15 +12,18 @@
 
 VALGRIND_TESTS ?=
 
-# The install script of 1.4 and the upgrade from 1.3, put together from the
+# The install script of 1.5 and the upgrade from 1.4, put together from the
 # parts in src/pg/sql/ (each part is whole statements; registry.sql and
 # report.sql are managed mode's too). The order is the order of creation.
-# 1.4 adds explain.sql to 1.3, and the upgrade creates only that; 1.0 to 1.2
-# reach 1.3 through the scripts as they shipped.
-EXTENSION_1_4 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql) \
+# 1.5 adds the log's explanations: the upgrade changes the tables
+# (extension--1.4--1.5.sql) and creates the functions again; 1.0 to 1.3
+# reach 1.4 through the scripts as they shipped.
+EXTENSION_1_5 = $(addprefix src/pg/sql/,extension-header.sql extension-schema.sql tables.sql) \
 	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql untyped.sql \
 	explain.sql report.sql registry-checks.sql extension-backup.sql extension-grants.sql)
-EXTENSION_1_3_1_4 = $(addprefix src/pg/sql/,extension-header.sql extension--1.3--1.4.sql explain.sql)
+EXTENSION_1_4_1_5 = $(addprefix src/pg/sql/,extension-header.sql extension--1.4--1.5.sql) \
+	build/sql/registry-errors.sql $(addprefix src/pg/sql/,registry.sql extension.sql report.sql \
+	extension-grants.sql)
 
 build/sql:
 	mkdir -p $@
@@ -35,13 +38,13 @@ build/gen/registry_errors_sql: src/pg/gen/registry_errors_sql.c src/core/registr
 build/sql/registry-errors.sql: build/gen/registry_errors_sql | build/sql
 	build/gen/registry_errors_sql > $@
 
-build/sql/predict--1.4.sql: $(EXTENSION_1_4) | build/sql
-	{ echo '/* predict--1.4.sql: the predict extension, version 1.4 (made by mk/pg.mk from src/pg/sql/) */'; \
-	  cat $(EXTENSION_1_4); } > $@
+build/sql/predict--1.5.sql: $(EXTENSION_1_5) | build/sql
+	{ echo '/* predict--1.5.sql: the predict extension, version 1.5 (made by mk/pg.mk from src/pg/sql/) */'; \
+	  cat $(EXTENSION_1_5); } > $@
 
-build/sql/predict--1.3--1.4.sql: $(EXTENSION_1_3_1_4) | build/sql
-	{ echo '/* predict--1.3--1.4.sql: upgrade from 1.3 to 1.4 (made by mk/pg.mk from src/pg/sql/) */'; \
-	  cat $(EXTENSION_1_3_1_4); } > $@
+build/sql/predict--1.4--1.5.sql: $(EXTENSION_1_4_1_5) | build/sql
+	{ echo '/* predict--1.4--1.5.sql: upgrade from 1.4 to 1.5 (made by mk/pg.mk from src/pg/sql/) */'; \
+	  cat $(EXTENSION_1_4_1_5); } > $@
 
 installcheck-valgrind:
 	test/pg/run-valgrind $(VALGRIND_TESTS)

@@ -84,15 +84,23 @@ model_load_jsonb(Jsonb *doc, MemoryContext context)
 	return model;
 }
 
-/* Validate a document: load it into a scratch context and throw it away. */
+/*
+ * Validate a document: load it into a scratch context and throw it away;
+ * with explain, also that the core can explain it (a version deployed to
+ * explain every row it logs).
+ */
 void
-model_check_jsonb(Jsonb *doc)
+model_check_jsonb(Jsonb *doc, bool explain)
 {
 	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
 												  "predict model check",
 												  ALLOCSET_DEFAULT_SIZES);
+	predict_model *model = model_load_jsonb(doc, scratch);
+	predict_error err;
 
-	predict_model_free(model_load_jsonb(doc, scratch));
+	if (explain && !predict_model_explainable(model, &err))
+		report_predict_error(&err, NULL);
+	predict_model_free(model);
 	MemoryContextDelete(scratch);
 }
 
@@ -155,10 +163,13 @@ model_cache_find(const char *name, int32 version, TransactionId xmin,
 	return NULL;
 }
 
-/* Load doc as (name, version) of the registry row (xmin, tid) into the cache. */
+/*
+ * Load doc as (name, version) of the registry row (xmin, tid) into the
+ * cache, with the row's explain setting.
+ */
 model_entry *
 model_cache_add(const char *name, int32 version, TransactionId xmin,
-				ItemPointer tid, Jsonb *doc)
+				ItemPointer tid, Jsonb *doc, bool explain_log)
 {
 	MemoryContext context;
 	model_entry *entry;
@@ -179,6 +190,7 @@ model_cache_add(const char *name, int32 version, TransactionId xmin,
 		entry->context = context;
 		entry->name = MemoryContextStrdup(context, name);
 		entry->version = version;
+		entry->explain_log = explain_log;
 		entry->row_xmin = xmin;
 		ItemPointerCopy(tid, &entry->row_tid);
 		entry->model = model;

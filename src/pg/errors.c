@@ -66,13 +66,14 @@ registry_error(const char *kind, const char *name, int32 version, const char *re
 }
 
 /*
- * predict_internal.document_check(model jsonb): that the core loads the
- * document (the extension's deploy and version_check, registry.sql).
+ * predict_internal.document_check(model jsonb [, explain boolean]): that
+ * the core loads the document (the extension's deploy and version_check,
+ * registry.sql), and with explain that it can explain it.
  */
 Datum
 predict_document_check(PG_FUNCTION_ARGS)
 {
-	model_check_jsonb(PG_GETARG_JSONB_P(0));
+	model_check_jsonb(PG_GETARG_JSONB_P(0), PG_NARGS() > 1 && PG_GETARG_BOOL(1));
 	PG_RETURN_VOID();
 }
 

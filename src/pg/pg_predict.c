@@ -166,19 +166,27 @@ predict_class(PG_FUNCTION_ARGS)
 /* ---------- explaining functions ---------- */
 
 /*
- * The model of an explaining call, with predict_explain's buffers ready for
- * it. An unexplainable model fails here, whatever the observation: the
+ * That entry can be explained, with predict_explain's buffers in state ready
+ * for it. An unexplainable model fails here, whatever the observation: the
  * error is about the model.
  */
-static const model_entry *
-explain_resolve(FunctionCallInfo fcinfo, scoring_state *state, int model_arg)
+void
+entry_check_explainable(scoring_state *state, const model_entry *entry)
 {
-	const model_entry *entry = resolve_model_arg(fcinfo, state, model_arg)->entry;
 	predict_error err;
 
 	if (!predict_model_explainable(entry->model, &err))
 		report_predict_error(&err, entry);
 	scoring_explain_buffers(state, entry);
+}
+
+/* The model of an explaining call, checked (entry_check_explainable). */
+static const model_entry *
+explain_resolve(FunctionCallInfo fcinfo, scoring_state *state, int model_arg)
+{
+	const model_entry *entry = resolve_model_arg(fcinfo, state, model_arg)->entry;
+
+	entry_check_explainable(state, entry);
 	return entry;
 }
 
@@ -208,12 +216,23 @@ predict_explain_jsonb(PG_FUNCTION_ARGS)
 	Jsonb	   *obs = PG_GETARG_JSONB_P(0);
 	scoring_state *state = scoring_state_get(fcinfo);
 	const model_entry *entry = explain_resolve(fcinfo, state, 1);
+
+	PG_RETURN_DATUM(observation_explanation_jsonb(obs, entry, state));
+}
+
+/*
+ * The explanation of obs by entry, as predict_explanation_json writes it,
+ * as jsonb: predict_explain's and the log's (entry_check_explainable first).
+ */
+Datum
+observation_explanation_jsonb(Jsonb *obs, const model_entry *entry, scoring_state *state)
+{
 	double		base = observation_explain(obs, entry, state);
 	StringInfoData json;
 
 	initStringInfo(&json);
 	predict_explanation_json(entry->model, base, state->contributions, append_to_string, &json);
-	PG_RETURN_DATUM(jsonb_from_core(&json));
+	return jsonb_from_core(&json);
 }
 
 /*

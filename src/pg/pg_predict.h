@@ -43,6 +43,7 @@ typedef struct model_entry
 	size_t		ncolumns;
 	const char **column_names;	/* in the database encoding */
 	int		   *column_lengths;
+	bool		explain_log;	/* the version explains the rows it logs (1.5) */
 	int			pins;			/* call sites using it right now */
 	bool		superseded;		/* no longer active: free when unpinned */
 } model_entry;
@@ -99,6 +100,7 @@ typedef struct scoring_state
 	int			att_model_version;
 	int			att_true_class;
 	int			att_updated_at;
+	int			att_explanation;	/* 0: a schema before 1.5 has none */
 } scoring_state;
 
 
@@ -107,13 +109,13 @@ extern int	predict_max_model_bytes;	/* predict.max_model_bytes */
 extern void report_predict_error(const predict_error *err, const model_entry *entry);
 
 /* cache.c: the model cache */
-extern void model_check_jsonb(Jsonb *doc);
+extern void model_check_jsonb(Jsonb *doc, bool explain);
 extern void model_entry_unpin(model_entry *entry);
 extern void model_cache_supersede(const char *name, const model_entry *keep);
 extern model_entry *model_cache_find(const char *name, int32 version, TransactionId xmin,
 									 ItemPointer tid);
 extern model_entry *model_cache_add(const char *name, int32 version, TransactionId xmin,
-									ItemPointer tid, Jsonb *doc);
+									ItemPointer tid, Jsonb *doc, bool explain_log);
 
 /* cache.c: the per call site state */
 extern scoring_state *scoring_state_get(FunctionCallInfo fcinfo);
@@ -148,5 +150,10 @@ extern double observation_score(Jsonb *obs, const model_entry *entry, predict_va
 								bool *predicted);
 /* jsonb_read.c: the explanation (predict_explain) into state's buffers; returns the base */
 extern double observation_explain(Jsonb *obs, const model_entry *entry, scoring_state *state);
+
+/* pg_predict.c: the explanation of obs by entry as jsonb (predict_explain's) */
+extern void entry_check_explainable(scoring_state *state, const model_entry *entry);
+extern Datum observation_explanation_jsonb(Jsonb *obs, const model_entry *entry,
+										   scoring_state *state);
 
 #endif							/* PG_PREDICT_H */

@@ -33,6 +33,7 @@
 typedef struct registry_plans
 {
 	char	   *schema;			/* quoted schema name the plans were made for */
+	bool		has_explain;	/* and whether its versions have explain (1.5) */
 	SPIPlanPtr	resolve_named;
 	SPIPlanPtr	resolve_default;
 	SPIPlanPtr	resolve_version;
@@ -75,14 +76,29 @@ prepare_kept(const char *query, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/*
+ * Whether predict_model_versions in schema has the column explain: a
+ * database whose extension is not updated to 1.5 yet has not, and its
+ * versions explain nothing. Asked on each lookup (a syscache probe), so
+ * that ALTER EXTENSION UPDATE is seen by the sessions already open.
+ */
+static bool
+versions_have_explain(Oid schema)
+{
+	Oid			relid = get_relname_relid("predict_model_versions", schema);
+
+	return OidIsValid(relid) && get_attnum(relid, "explain") != InvalidAttrNumber;
+}
+
 /* Prepare the scoring path's registry queries for schema (inside SPI). */
 static void
-registry_plans_prepare(const char *schema)
+registry_plans_prepare(const char *schema, bool has_explain)
 {
 	Oid			text_arg[1] = {TEXTOID};
 	Oid			version_args[2] = {TEXTOID, INT4OID};
 
-	if (plans.schema != NULL && strcmp(plans.schema, schema) == 0)
+	if (plans.schema != NULL && strcmp(plans.schema, schema) == 0 &&
+		plans.has_explain == has_explain)
 		return;
 	if (plans.schema != NULL)
 	{
@@ -111,12 +127,14 @@ registry_plans_prepare(const char *schema)
 		" WHERE v.name OPERATOR(pg_catalog.=) $1"
 		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, version_args);
 	plans.fetch_document = prepare_kept(psprintf(
-		"SELECT v.model FROM %s.predict_model_versions v"
+		"SELECT v.model, %s FROM %s.predict_model_versions v"
 		" WHERE v.name OPERATOR(pg_catalog.=) $1"
-		" AND v.version OPERATOR(pg_catalog.=) $2", schema), 2, version_args);
+		" AND v.version OPERATOR(pg_catalog.=) $2", has_explain ? "v.explain" : "false",
+		schema), 2, version_args);
 	plans.registry_empty = prepare_kept(psprintf(
 		"SELECT NOT EXISTS (SELECT FROM %s.predict_model_versions)", schema), 0, NULL);
 	plans.schema = MemoryContextStrdup(TopMemoryContext, schema);
+	plans.has_explain = has_explain;
 }
 
 /* The owner of the registry table predict_models in schema. */
@@ -238,7 +256,7 @@ model_resolve(Oid schema, const char *schema_q, const char *requested, int32 wan
 						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	registry_plans_prepare(schema_q);
+	registry_plans_prepare(schema_q, versions_have_explain(schema));
 	if (requested != NULL && wanted > 0)
 	{
 		arg[0] = CStringGetTextDatum(requested);
@@ -286,7 +304,10 @@ model_resolve(Oid schema, const char *schema_q, const char *requested, int32 wan
 		entry = model_cache_add(name, version, xmin, &tid,
 								DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
 															 SPI_tuptable->tupdesc,
-															 1, &isnull)));
+															 1, &isnull)),
+								DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 2,
+														   &isnull)));
 	}
 	if (wanted <= 0)
 		model_cache_supersede(name, entry);

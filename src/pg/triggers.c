@@ -78,7 +78,74 @@ trigger_columns(scoring_state *state, Relation rel, const char *function)
 	state->att_model_version = trigger_column(rel, function, "model_version", INT4OID);
 	state->att_true_class = trigger_column(rel, function, "true_class", INT2OID);
 	state->att_updated_at = trigger_column(rel, function, "updated_at", TIMESTAMPTZOID);
+	/* 1.5's: a log of an older schema has no explanations */
+	state->att_explanation = 0;
+	if (SPI_fnumber(RelationGetDescr(rel), "explanation") > 0)
+		state->att_explanation = trigger_column(rel, function, "explanation", JSONBOID);
 	state->relid = RelationGetRelid(rel);
+}
+
+/* What an inserted row carries in its explanation column. */
+typedef enum given_explanation
+{
+	GIVEN_NONE,					/* null, false, or no such column */
+	GIVEN_REQUEST,				/* true: explain this row */
+	GIVEN_EXPLANATION			/* anything else: an explanation (a restore's) */
+} given_explanation;
+
+static given_explanation
+explanation_given(scoring_state *state, TupleDesc tupdesc, HeapTuple tuple, Jsonb **given)
+{
+	Datum		value;
+	bool		isnull;
+	JsonbValue	scalar;
+
+	*given = NULL;
+	if (state->att_explanation == 0)
+		return GIVEN_NONE;
+	value = heap_getattr(tuple, state->att_explanation, tupdesc, &isnull);
+	if (isnull)
+		return GIVEN_NONE;
+	*given = DatumGetJsonbP(value);
+	if (JB_ROOT_IS_SCALAR(*given) && JsonbExtractScalar(&(*given)->root, &scalar) &&
+		scalar.type == jbvBool)
+		return scalar.val.boolean ? GIVEN_REQUEST : GIVEN_NONE;
+	return GIVEN_EXPLANATION;
+}
+
+/*
+ * The explanation column of a row entry scored: the version's explanation
+ * of obs when the version explains every row (explain_log) or the insert
+ * asked with true; null when neither (false, or null). A new row may carry
+ * nothing else; a restored row (restored) may carry the explanation its
+ * version computes, bit for bit as jsonb compares, and nothing else, so
+ * that a restore cannot forge one. Sets *value and *isnull, and returns
+ * whether the column is to be written.
+ */
+static bool
+row_explanation(scoring_state *state, Relation rel, HeapTuple tuple, const model_entry *entry,
+				Jsonb *obs, bool restored, Datum *value, bool *isnull)
+{
+	Jsonb	   *given;
+	given_explanation kind = explanation_given(state, RelationGetDescr(rel), tuple, &given);
+
+	if (state->att_explanation == 0)
+		return false;
+	if (kind == GIVEN_EXPLANATION && !restored)
+		registry_error("explanation supplied", NULL, 0, RelationGetRelationName(rel), NULL);
+	*isnull = kind == GIVEN_NONE && !entry->explain_log;
+	if (*isnull)
+	{
+		*value = (Datum) 0;
+		return given != NULL;
+	}
+	entry_check_explainable(state, entry);
+	*value = observation_explanation_jsonb(obs, entry, state);
+	if (kind == GIVEN_EXPLANATION &&
+		!DatumGetBool(DirectFunctionCall2(jsonb_eq, *value, PointerGetDatum(given))))
+		registry_error("row not explained by its version", entry->name, entry->version,
+					   RelationGetRelationName(rel), NULL);
+	return true;
 }
 
 /*
@@ -103,9 +170,10 @@ predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *o
 	double		given_proba = 0.0;
 	bool		predicted;
 	bool		given_class = false;
-	int			columns[2];
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	int			columns[3];
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			ncolumns = 0;
 
 	model = heap_getattr(tuple, state->att_model, tupdesc, &isnull);
 	if (isnull)
@@ -128,13 +196,19 @@ predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *o
 		registry_error("row not scored by its version", resolved->entry->name, version,
 					   RelationGetRelationName(rel), &score);
 	}
-	if (!proba_null && !class_null)
+	if (proba_null || class_null)
+	{
+		columns[ncolumns] = state->att_proba;
+		values[ncolumns++] = Float8GetDatum(proba);
+		columns[ncolumns] = state->att_predicted_class;
+		values[ncolumns++] = BoolGetDatum(predicted);
+	}
+	if (row_explanation(state, rel, tuple, resolved->entry, obs, true, &values[ncolumns],
+						&nulls[ncolumns]))
+		columns[ncolumns++] = state->att_explanation;
+	if (ncolumns == 0)
 		return tuple;
-	columns[0] = state->att_proba;
-	values[0] = Float8GetDatum(proba);
-	columns[1] = state->att_predicted_class;
-	values[1] = BoolGetDatum(predicted);
-	return heap_modify_tuple_by_cols(tuple, tupdesc, 2, columns, values, nulls);
+	return heap_modify_tuple_by_cols(tuple, tupdesc, ncolumns, columns, values, nulls);
 }
 
 /*
@@ -157,9 +231,10 @@ predictions_score(PG_FUNCTION_ARGS)
 	bool		isnull;
 	double		proba;
 	bool		predicted;
-	int			columns[4];
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	int			columns[5];
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int			ncolumns = 4;
 
 	trigger_columns(state, rel, "predictions_score");
 	obs = heap_getattr(tuple, state->att_observation, tupdesc, &isnull);
@@ -181,7 +256,10 @@ predictions_score(PG_FUNCTION_ARGS)
 	values[2] = resolved->name_text;
 	columns[3] = state->att_model_version;
 	values[3] = Int32GetDatum(resolved->entry->version);
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 4, columns,
+	if (row_explanation(state, rel, tuple, resolved->entry, DatumGetJsonbP(obs), false,
+						&values[4], &nulls[4]))
+		columns[ncolumns++] = state->att_explanation;
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, ncolumns, columns,
 													 values, nulls));
 }
 

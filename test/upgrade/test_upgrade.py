@@ -1,6 +1,6 @@
 """Upgrades (issue 14), as PostgreSQL's contrib modules are tested:
 
-- the extension installed as 1.0, 1.1, 1.2 and 1.3 (each release's install
+- the extension installed as 1.0 to 1.4 (each release's install
   script as it shipped), with predictions logged and labelled, then
   `ALTER EXTENSION predict UPDATE`: the rows are unchanged, scoring works,
   and the upgraded schema equals a fresh install, seen two ways: the
@@ -12,7 +12,7 @@
   a 1.0 dump restored where this version is installed; the update to 1.2 makes the
   daily alert report a version without a reference, which 1.1's kept quiet;
 - every regression test passes on databases whose extension was created as
-  1.0, 1.1, 1.2 or 1.3, and updated;
+  1.0 to 1.4, and updated;
 - managed mode: a database set up by the 1.0 gateway (built from this
   repository's history) is migrated by this gateway at start-up, in one
   transaction, into what a new schema is (also in a schema whose name
@@ -48,7 +48,7 @@ MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.6": "b4a5910",
                    "1.7": "9f5177e"}
 MANAGED_VERSION = "1.8"         # src/managed/sql/managed.sql's schema_version()
-OLDER_EXTENSIONS = ["1.0", "1.1", "1.2", "1.3"]
+OLDER_EXTENSIONS = ["1.0", "1.1", "1.2", "1.3", "1.4"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
 PG_BIN = processes.PG_BIN

@@ -477,7 +477,7 @@ $$;
 -- own (pg_setup.c, MANAGED_SCHEMA_VERSION).
 CREATE OR REPLACE FUNCTION predict_internal.schema_version()
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN '1.8';
+RETURN '1.9';
 
 -- The schema of the tables and of the user-facing functions (one managed
 -- schema per database, as one extension).
@@ -696,6 +696,9 @@ BEGIN
     END IF;
     given.proba := coalesce(given.proba, p);
     given.predicted_class := coalesce(given.predicted_class, c);
+    given.explanation := predict_internal.log_explanation(given.explanation,
+        predict_internal.version_explains(r.name, r.version), given.observation, r.name, r.version,
+        relation, true);
     RETURN given;
 END
 $$;
@@ -718,14 +721,16 @@ DECLARE
     default_name text;
     default_version integer;
     default_threshold float8;
+    default_explains boolean;
+    explains text;
 BEGIN
     SELECT string_agg(format('WHEN %L THEN predict_internal.%I(obs)', s.name, s.inline), ' ' ORDER BY s.name)
       INTO cases
       FROM (SELECT m.name, predict_internal.function_name(m.name, m.active_version) || '_inline' AS inline
               FROM @extschema@.predict_models m) s
      WHERE to_regprocedure(format('predict_internal.%I(jsonb)', s.inline)) IS NOT NULL;
-    SELECT m.name, m.active_version, predict_internal.threshold(v.model)
-      INTO default_name, default_version, default_threshold
+    SELECT m.name, m.active_version, predict_internal.threshold(v.model), v.explain
+      INTO default_name, default_version, default_threshold, default_explains
       FROM @extschema@.predict_models m
       JOIN @extschema@.predict_model_versions v ON v.name = m.name AND v.version = m.active_version
      WHERE m.is_default;
@@ -735,6 +740,9 @@ BEGIN
             scorer := NULL;
         END IF;
     END IF;
+    -- the log's: the default version's setting, or looked up with the version
+    explains := CASE WHEN scorer IS NULL THEN 'predict_internal.version_explains(NEW.model, NEW.model_version)'
+                     ELSE default_explains::text END;
     EXECUTE format('CREATE OR REPLACE FUNCTION predict_internal.default_score(obs jsonb) '
                    'RETURNS float8 LANGUAGE sql STABLE PARALLEL SAFE RETURN %s',
                    CASE WHEN scorer IS NULL THEN 'predict_internal.resolve_score(obs)'
@@ -758,10 +766,16 @@ BEGIN
         RETURN predict_internal.score_named_version(NEW, TG_TABLE_NAME);
     END IF;
     %s
+    %s
     RETURN NEW;
 END
 $body$, predict_internal.default_body(default_name, default_version, default_threshold, 'NEW.observation',
-            ARRAY['NEW.proba', 'NEW.predicted_class', 'NEW.model', 'NEW.model_version'])));
+            ARRAY['NEW.proba', 'NEW.predicted_class', 'NEW.model', 'NEW.model_version']),
+        -- the explanation: for a version that does not explain every row,
+        -- only when asked; looked up where the version is
+        format(CASE explains WHEN 'false' THEN 'IF NEW.explanation IS NOT NULL THEN %s END IF;' ELSE '%s' END,
+               'NEW.explanation := predict_internal.log_explanation(NEW.explanation, ' || explains
+               || ', NEW.observation, NEW.model, NEW.model_version, TG_TABLE_NAME, false);')));
 END
 $$;
 
@@ -837,17 +851,19 @@ $$;
  * validates and compiles (the gateway's deploy command); deploying is the
  * owner's privilege.
  */
-CREATE OR REPLACE FUNCTION predict_internal.deploy_compiled(name text, model jsonb, compiled text)
+CREATE OR REPLACE FUNCTION predict_internal.deploy_compiled(name text, model jsonb, compiled text,
+    explain boolean DEFAULT false)
 RETURNS integer LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     version integer;
 BEGIN
     PERFORM predict_internal.registry_check_deploy(name, model);
+    PERFORM predict_internal.registry_check_explain(explain);
     IF compiled IS NULL THEN
         RAISE EXCEPTION 'compiled scorer must not be null' USING ERRCODE = '22004';
     END IF;
-    version := predict_internal.registry_add(name, model);
+    version := predict_internal.registry_add(name, model, explain);
     PERFORM predict_internal.install_scorer(compiled, name, version);
     RETURN version;
 END
@@ -870,7 +886,7 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION predict_internal.deploy_compiled(text, jsonb, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION predict_internal.deploy_compiled(text, jsonb, text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION predict_internal.install_scorer(text, text, integer) FROM PUBLIC;
 
 /* ---------- scoring ---------- */
@@ -920,15 +936,26 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
-    explainer text;
 BEGIN
     r := predict_internal.resolve(requested);
-    explainer := predict_internal.function_name(r.name, r.version) || '_explain';
+    SELECT * INTO space, base, columns, contributions
+      FROM predict_internal.version_explanation(obs, r.name, r.version);
+END
+$$;
+
+-- The explanation of obs by version (name, version), by its compiled function.
+CREATE OR REPLACE FUNCTION predict_internal.version_explanation(obs jsonb, name text, version integer,
+    OUT space text, OUT base float8, OUT columns text[], OUT contributions float8[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    explainer text := predict_internal.function_name(name, version) || '_explain';
+BEGIN
     IF to_regprocedure(format('predict_internal.%I(jsonb)', explainer)) IS NULL THEN
-        RAISE EXCEPTION 'model "%" version % has no compiled explanation', r.name, r.version
+        RAISE EXCEPTION 'model "%" version % has no compiled explanation', name, version
             USING ERRCODE = '55000',
                   DETAIL = 'Managed mode explains with the functions the gateway compiled when it deployed the version.',
-                  HINT = format('Deploy the model again: bin/predict-gateway deploy --name %s /path/to/model.json', r.name);
+                  HINT = format('Deploy the model again: bin/predict-gateway deploy --name %s /path/to/model.json', name);
     END IF;
     EXECUTE format('SELECT * FROM predict_internal.%I($1)', explainer)
        INTO space, base, columns, contributions USING obs;
@@ -948,6 +975,47 @@ SET extra_float_digits = 1
 RETURN jsonb_build_object('space', space, 'base', base, 'contributions',
     (SELECT coalesce(jsonb_object_agg(c.name, c.value), '{}'::jsonb)
        FROM unnest(columns, contributions) AS c(name, value)));
+
+-- Whether a version explains every row it logs (deployed with explain),
+-- read as the registry's owner as resolve reads it.
+CREATE OR REPLACE FUNCTION predict_internal.version_explains(name text, version integer)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN coalesce((SELECT v.explain FROM @extschema@.predict_model_versions v
+                  WHERE v.name = version_explains.name AND v.version = version_explains.version), false);
+
+/*
+ * The explanation column of a row version (name, version) scored, as the
+ * extension's trigger writes it (src/pg/triggers.c, row_explanation): the
+ * version's explanation of obs when it explains every row (explains) or the
+ * insert asked with true; null when neither (false, or null). A new row may
+ * carry nothing else; a restored row (restored) may carry the explanation
+ * its version computes, equal as jsonb, and nothing else.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.log_explanation(given jsonb, explains boolean, obs jsonb,
+    name text, version integer, relation text, restored boolean)
+RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    asked boolean := jsonb_typeof(given) = 'boolean' AND given = 'true'::jsonb;
+    supplied boolean := given IS NOT NULL AND jsonb_typeof(given) <> 'boolean';
+    e record;
+    computed jsonb;
+BEGIN
+    IF supplied AND NOT restored THEN
+        PERFORM predict_internal.registry_raise('explanation supplied', relation => relation);
+    END IF;
+    IF NOT (asked OR supplied OR explains) THEN
+        RETURN NULL;
+    END IF;
+    e := predict_internal.version_explanation(obs, name, version);
+    computed := predict_internal.explanation_json(e.space, e.base, e.columns, e.contributions);
+    IF supplied AND computed <> given THEN
+        PERFORM predict_internal.registry_raise('row not explained by its version', name, version, relation);
+    END IF;
+    RETURN computed;
+END
+$$;
 
 -- An observation's value as a reason shows it (explain.c, append_value):
 -- a number as the double it was read as, a string or boolean as it came,

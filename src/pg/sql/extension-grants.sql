@@ -15,9 +15,13 @@
  */
 REVOKE EXECUTE ON FUNCTION @extschema@.predict_deploy(text, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.predict_deploy(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.predict_deploy(text, jsonb, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.predict_deploy(text, text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.predict_activate(text, integer) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.predict_set_default(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.predict_deploy(text, jsonb), @extschema@.predict_deploy(text, text),
+                          @extschema@.predict_deploy(text, jsonb, boolean),
+                          @extschema@.predict_deploy(text, text, boolean),
                           @extschema@.predict_activate(text, integer), @extschema@.predict_set_default(text)
     TO @extowner@ WITH GRANT OPTION;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.predict_model_versions, @extschema@.predict_models

@@ -23,6 +23,12 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'predict_document_check'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
+-- With explain (1.5): that the core can also explain the document.
+CREATE OR REPLACE FUNCTION predict_internal.document_check(model jsonb, explain boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'predict_document_check'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
 CREATE OR REPLACE FUNCTION predict_internal.version_check(name text, version integer, model jsonb)
 RETURNS void LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
@@ -40,11 +46,29 @@ BEGIN
 END
 $$;
 
--- An untyped document ('{...}', psql's :'model') is text: this overload
--- takes it, so that no same-named function of another role can.
+-- Deploy with explain (1.5): when true, the log's trigger also stores the
+-- explanation of every row the version scores (docs/sql-reference.md);
+-- a model the core cannot explain is refused (0A000).
+CREATE OR REPLACE FUNCTION @extschema@.predict_deploy(name text, model jsonb, explain boolean)
+RETURNS integer LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM predict_internal.registry_check_deploy(name, model);
+    PERFORM predict_internal.registry_check_explain(explain);
+    PERFORM predict_internal.document_check(model, explain);
+    RETURN predict_internal.registry_add(name, model, explain);
+END
+$$;
+
+-- An untyped document ('{...}', psql's :'model') is text: these overloads
+-- take it, so that no same-named function of another role can.
 CREATE OR REPLACE FUNCTION @extschema@.predict_deploy(name text, model text)
 RETURNS integer LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@.predict_deploy(name, model::jsonb);
+
+CREATE OR REPLACE FUNCTION @extschema@.predict_deploy(name text, model text, explain boolean)
+RETURNS integer LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@.predict_deploy(name, model::jsonb, explain);
 
 -- ---------- scoring ----------
 

@@ -70,6 +70,18 @@ BEGIN
 END
 $$;
 
+-- A deploy's explain (1.5), after its name and document.
+CREATE OR REPLACE FUNCTION predict_internal.registry_check_explain(explain boolean)
+RETURNS void LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF explain IS NULL THEN
+        RAISE EXCEPTION 'explain must not be null' USING ERRCODE = '22004',
+            HINT = 'Deploy with explain => true to explain every row the version logs, or false (the default).';
+    END IF;
+END
+$$;
+
 /*
  * Serialize registry changes: SHARE ROW EXCLUSIVE conflicts with itself and
  * with ordinary writes, not with the scoring path's reads. Statements after
@@ -100,9 +112,10 @@ $$;
 /*
  * Store a checked document as the next version of name and make it active
  * (the default model if there is none): what deploying is, in both modes.
- * Returns the new version.
+ * With explain (1.5), the log's trigger explains every row the version
+ * scores; the host has checked that it can. Returns the new version.
  */
-CREATE OR REPLACE FUNCTION predict_internal.registry_add(name text, model jsonb)
+CREATE OR REPLACE FUNCTION predict_internal.registry_add(name text, model jsonb, explain boolean DEFAULT false)
 RETURNS integer LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -115,8 +128,8 @@ BEGIN
         PERFORM predict_internal.registry_raise('maximum version', name);
     END IF;
     next_version := next_version + 1;
-    INSERT INTO @extschema@.predict_model_versions (name, version, model)
-         VALUES (name, next_version, model);
+    INSERT INTO @extschema@.predict_model_versions (name, version, model, explain)
+         VALUES (name, next_version, model, explain);
     PERFORM predict_internal.registry_set_active(name, next_version);
     RETURN next_version;
 END

@@ -15,6 +15,8 @@ CREATE TABLE @extschema@.predict_model_versions (
     model jsonb NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     deployed_by text NOT NULL DEFAULT current_user,
+    -- 1.5: every row this version scores into the log is explained too
+    explain boolean NOT NULL DEFAULT false,
     PRIMARY KEY (name, version)
 );
 
@@ -42,5 +44,8 @@ CREATE TABLE @extschema@.predictions (
     model text NOT NULL,
     model_version integer NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    -- 1.5: the row's explanation (predict_explain's), when its version
+    -- explains or its insert asked for one
+    explanation jsonb
 );
