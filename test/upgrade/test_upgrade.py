@@ -21,7 +21,7 @@
   newer schema and changes nothing, and this gateway refuses a schema newer
   than its own; a migration that fails midway leaves the 1.0 schema exactly
   as it was; a role that may not migrate is served with the 1.0 schema; a
-  database set up by a 1.1 to 1.7 gateway gets its functions again, and
+  database set up by a 1.1 to 1.8 gateway gets its functions again, and
   every stored version its explanation function.
 """
 
@@ -46,8 +46,9 @@ MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.4": "9af3a3c",
                    "1.5": "bf6aa1e",
                    "1.6": "b4a5910",
-                   "1.7": "9f5177e"}
-MANAGED_VERSION = "1.8"         # src/managed/sql/managed.sql's schema_version()
+                   "1.7": "9f5177e",
+                   "1.8": "72caaab"}
+MANAGED_VERSION = "1.9"         # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2", "1.3", "1.4"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
@@ -233,9 +234,15 @@ def dump_schema(cluster, db, binary_upgrade=False):
     return kept
 
 
+# The columns an upgrade adds (1.5, managed 1.9: explanations in the log),
+# with the value every row stored before it has.
+ADDED_COLUMNS = {"predict_model_versions": ("explain", "False"), "predictions": ("explanation", None)}
+
+
 def rows(cluster, db):
     """Every row of the three tables, every column as text (floats exact),
-    and the predictions' sequence."""
+    and the predictions' sequence. The columns an upgrade adds are left
+    out, once checked to hold their value for rows stored before it."""
     conn = cluster.connect(db)
     cur = conn.cursor()
     cur.execute("SET extra_float_digits = 3")
@@ -243,7 +250,14 @@ def rows(cluster, db):
     for table, order in (("predict_model_versions", "name, version"), ("predict_models", "name"),
                          ("predictions", "id")):
         cur.execute("SELECT * FROM %s ORDER BY %s" % (table, order))
-        out[table] = [tuple(None if v is None else str(v) for v in r) for r in cur.fetchall()]
+        names = [d[0] for d in cur.description]
+        table_rows = [tuple(None if v is None else str(v) for v in r) for r in cur.fetchall()]
+        if table in ADDED_COLUMNS and ADDED_COLUMNS[table][0] in names:
+            column, value = ADDED_COLUMNS[table]
+            at = names.index(column)
+            assert [r[at] for r in table_rows] == [value] * len(table_rows), (table, column)
+            table_rows = [r[:at] + r[at + 1:] for r in table_rows]
+        out[table] = table_rows
     cur.execute("SELECT last_value, is_called FROM predictions_id_seq")
     out["predictions_id_seq"] = cur.fetchall()
     conn.close()
@@ -319,6 +333,12 @@ def test_extension_update_equals_a_fresh_install(cluster, fresh, installed):
     assert logged == [(scores[1][0], 1)]
     cluster.sql(upgraded, "UPDATE predictions SET true_class = 1 WHERE observation_id = 99")
     assert cluster.sql(upgraded, "SELECT count(*) FROM predict_report_metrics()")[0][0] > 0
+    # and 1.5's explanations in the log: a version deployed with explain explains the rows it logs
+    with open(MODEL, encoding="utf-8") as fh:
+        cluster.sql(upgraded, "SELECT predict_deploy('titanic', %s::jsonb, explain => true)", (fh.read(),))
+    explained = cluster.sql(upgraded, "INSERT INTO predictions (observation_id, observation) VALUES (98, %s) "
+                                      "RETURNING explanation = predict_explain(observation)", (json.dumps(OBS[0]),))
+    assert explained == [(True,)]
 
     upgraded_catalog, fresh_catalog = catalog(cluster, upgraded), catalog(cluster, fresh)
     assert len(fresh_catalog) > 30
