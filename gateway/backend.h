@@ -13,7 +13,13 @@
  *     already stored with an equal observation (JSON equality: key order,
  *     whitespace and duplicate keys do not matter), report the stored row
  *     with created = false and write nothing; with a different observation,
- *     DB_CONFLICT. The row is reported only after it is committed.
+ *     DB_CONFLICT. The row is reported only after it is committed. With
+ *     explain, the row is inserted asking for its explanation (a model the
+ *     database cannot explain: DB_INVALID with its message, nothing
+ *     stored); the row reported carries its explanation whenever it has one
+ *     (asked, or its version explains every row). A retry reports the row as
+ *     stored, explain or not: an explanation it was stored without is not
+ *     added.
  *   - update: set true_class (0 or 1) on an existing row; DB_NOT_FOUND if none.
  *   - get: the row of one observation_id; DB_NOT_FOUND if none.
  *   - list: rows with id > after, ordered by id, at most limit of them.
@@ -86,6 +92,8 @@ typedef struct prediction_row
 	int32_t		model_version;
 	const char *created_at;		/* ISO 8601, UTC */
 	const char *updated_at;
+	const char *explanation;	/* JSON object text; NULL when none (or not fetched) */
+	size_t		explanation_len;
 } prediction_row;
 
 /* Receives each row of a result, in order. */
@@ -118,7 +126,7 @@ typedef struct backend_ops
 	int			(*connections) (void);
 
 	db_status	(*predict) (db_session *session, int64_t observation_id,
-							const char *observation, size_t len,
+							const char *observation, size_t len, bool explain,
 							row_sink sink, void *arg, bool *created,
 							int64_t deadline, db_error *err);
 	db_status	(*update) (db_session *session, int64_t observation_id,

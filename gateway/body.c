@@ -400,6 +400,27 @@ read_id(const cJSON *root, const json_span *span, int64_t *id, bool *has_id,
 	return 0;
 }
 
+/*
+ * Read the optional explain member: a JSON boolean only, so that a client's
+ * "yes" or 1 is refused rather than read one way or the other.
+ */
+static unsigned
+read_explain(const cJSON *root, bool *explain, char *msg, size_t size)
+{
+	const cJSON *item = last_member(root, "explain");
+
+	*explain = false;
+	if (item == NULL)
+		return 0;
+	if (!cJSON_IsBool(item))
+	{
+		snprintf(msg, size, "explain must be true or false, got %s", item_kind(item));
+		return 422;
+	}
+	*explain = cJSON_IsTrue(item);
+	return 0;
+}
+
 unsigned
 parse_predict_body(char *body, size_t len, predict_body *out, bool *has_id,
 				   char *msg, size_t size)
@@ -414,6 +435,8 @@ parse_predict_body(char *body, size_t len, predict_body *out, bool *has_id,
 	status = parse_object(body, len, keys, 2, spans, &root, msg, size);
 	if (status == 0)
 		status = read_id(root, &spans[0], &out->id, has_id, msg, size);
+	if (status == 0)
+		status = read_explain(root, &out->explain, msg, size);
 	if (status == 0)
 	{
 		observation = last_member(root, "observation");

@@ -23,12 +23,13 @@
 
 #define BODY_ERROR_SIZE 256
 
-/* POST /predict: {"id": <integer>, "observation": {...}} */
+/* POST /predict: {"id": <integer>, "observation": {...}, "explain": true|false} */
 typedef struct predict_body
 {
 	int64_t		id;
 	const char *observation;	/* NUL-terminated, points into the body */
 	size_t		observation_len;
+	bool		explain;		/* store and answer the row's explanation (default false) */
 } predict_body;
 
 /* POST /update: {"id": <integer>, "true_class": 0|1|true|false} */

@@ -52,6 +52,10 @@ static const setting settings[] = {
 	"model deployed at start-up when the database has no default model\n"
 	"                               (default models/titanic.json, looked up in the current\n"
 	"                               directory, then in the repository the binary was built in)"},
+	{"PREDICT_EXPLAIN", "--explain", "on|off", SETTING_STRING, 0, 0,
+	"PostgreSQL only: on deploys PREDICT_MODEL (when it is deployed) with explain,\n"
+	"                               so that every row it scores stores its explanation\n"
+	"                               (default off)"},
 	{"PREDICT_THREADS", "--threads", "N", SETTING_UINT, 1, 1024,
 	"workers (threads) (default: PostgreSQL 64, whose batches grow with the\n"
 	"                               requests waiting; SQLite 4 x cores, 4..64)"},
@@ -190,6 +194,15 @@ apply_setting(gateway_config *cfg, const setting *s, const char *value, const ch
 		free(cfg->model_path);
 		cfg->model_path = strdup(value);
 		cfg->model_given = true;
+	}
+	else if (strcmp(s->env, "PREDICT_EXPLAIN") == 0)
+	{
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+		{
+			fprintf(stderr, "predict-gateway: %s must be on or off, got \"%s\"\n", source, value);
+			return false;
+		}
+		cfg->explain = strcmp(value, "on") == 0;
 	}
 	else if (strcmp(s->env, "PREDICT_BATCH") == 0)
 		cfg->batch = (unsigned) v;

@@ -14,7 +14,9 @@
  * one in its own usage.
  */
 #define DEPLOY_HELP \
-	"  predict-gateway deploy [--name NAME] MODEL.json   the next version of a model, active\n"
+	"  predict-gateway deploy [--name NAME] [--explain] MODEL.json  the next version of a\n" \
+	"                                                    model, active (--explain: every row\n" \
+	"                                                    it scores stores its explanation)\n"
 #define ACTIVATE_HELP \
 	"  predict-gateway activate NAME VERSION             make a stored version the active one\n"
 #define SET_DEFAULT_HELP \
@@ -45,6 +47,7 @@ typedef struct gateway_config
 	const char *prepared_statements;	/* PREDICT_PREPARED_STATEMENTS: auto, on, off */
 	unsigned	batch;			/* PREDICT_BATCH: most /predict requests per statement */
 	unsigned	batch_lanes;	/* PREDICT_BATCH_LANES: such statements at once; 0: auto */
+	bool		explain;		/* PREDICT_EXPLAIN: PREDICT_MODEL deployed with explain */
 } gateway_config;
 
 /*

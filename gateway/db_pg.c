@@ -91,16 +91,17 @@
 
 /*
  * The row's columns, in binary. /predict does not fetch the observation
- * back: the client just sent it.
+ * back (the client just sent it), but does fetch the explanation (null
+ * unless the row was explained), last so that emit_row finds it by count.
  */
 #define ROW_COLUMNS \
 	"id, observation_id, observation::pg_catalog.text, proba, predicted_class, true_class, " \
 	"model, model_version, created_at, updated_at"
 #define ROW_NCOLUMNS 10
-#define PREDICT_COLUMNS \
+#define UNEXPLAINED_COLUMNS \
 	"id, observation_id, proba, predicted_class, true_class, " \
 	"model, model_version, created_at, updated_at"
-#define PREDICT_NCOLUMNS 9
+#define PREDICT_COLUMNS UNEXPLAINED_COLUMNS ", explanation::pg_catalog.text"
 
 /*
  * Set once per connection, for the report (its days and its timestamps are
@@ -145,34 +146,39 @@ typedef struct pg_statement
 	const char *name;
 	const char *sql;
 	int			nparams;
-	Oid			types[2];
+	Oid			types[3];
 } pg_statement;
 
 static const pg_statement statement_templates[NSTATEMENTS] = {
 	[STMT_PREDICT] = {"predict_predict",
-		"INSERT INTO @s@.predictions (observation_id, observation)"
-		" SELECT $1, $2 WHERE NOT EXISTS"
+		"INSERT INTO @s@.predictions (observation_id, observation, explanation)"
+		" SELECT $1, $2, $3 WHERE NOT EXISTS"
 		" (SELECT FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1)"
 		" ON CONFLICT (observation_id) DO NOTHING"
 		" RETURNING 0, " PREDICT_COLUMNS,
-	2, {INT8OID, JSONBOID}},
+	3, {INT8OID, JSONBOID, JSONBOID}},
 	/*
 	 * predict_batch: predict's INSERT for several requests (group.h), their
 	 * ids as an int8[] and their observations as one JSON array, zipped by
 	 * ROWS FROM; a row comes back for each id inserted. The ids are
-	 * distinct (group.c takes one request per id into a batch). No NOT
+	 * distinct (group.c takes one request per id into a batch). Each row's
+	 * explain travels as an element of a bool[], $3: true asks the trigger
+	 * for that row's explanation (explanation = 'true'), false leaves it to
+	 * the version (null), so one request's flag is never another's. No NOT
 	 * EXISTS here (14% of the statement's time for 8 rows): a retry in a
 	 * batch is rare, and is scored for nothing, or fails the batch with a
 	 * changed observation the model refuses, after which each request runs
 	 * alone and gets its own answer.
 	 */
 	[STMT_PREDICT_BATCH] = {"predict_predict_batch",
-		"INSERT INTO @s@.predictions (observation_id, observation)"
-		" SELECT t.i, t.o FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-		" pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb)) AS t (i, o)"
+		"INSERT INTO @s@.predictions (observation_id, observation, explanation)"
+		" SELECT t.i, t.o, CASE WHEN t.e THEN 'true'::pg_catalog.jsonb END"
+		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+		" pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb),"
+		" pg_catalog.unnest($3::pg_catalog.bool[])) AS t (i, o, e)"
 		" ON CONFLICT (observation_id) DO NOTHING"
 		" RETURNING 0, " PREDICT_COLUMNS,
-	2, {0, 0}},
+	3, {0, 0, 0}},
 	[STMT_EXISTING] = {"predict_existing",
 		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, " PREDICT_COLUMNS
 		" FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
@@ -205,6 +211,36 @@ static const pg_statement statement_templates[NSTATEMENTS] = {
 	2, {TEXTOID, TEXTOID}},
 };
 
+/*
+ * /predict's statements on a log without the explanation column (extension
+ * 1.4, managed schema 1.8 and older, when the gateway's role could not
+ * update it): served as before, and explain refused.
+ */
+static const pg_statement unexplained_templates[] = {
+	[STMT_PREDICT] = {"predict_predict",
+		"INSERT INTO @s@.predictions (observation_id, observation)"
+		" SELECT $1, $2 WHERE NOT EXISTS"
+		" (SELECT FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1)"
+		" ON CONFLICT (observation_id) DO NOTHING"
+		" RETURNING 0, " UNEXPLAINED_COLUMNS,
+	2, {INT8OID, JSONBOID}},
+	[STMT_PREDICT_BATCH] = {"predict_predict_batch",
+		"INSERT INTO @s@.predictions (observation_id, observation)"
+		" SELECT t.i, t.o FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+		" pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb)) AS t (i, o)"
+		" ON CONFLICT (observation_id) DO NOTHING"
+		" RETURNING 0, " UNEXPLAINED_COLUMNS,
+	2, {0, 0}},
+	[STMT_EXISTING] = {"predict_existing",
+		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, " UNEXPLAINED_COLUMNS
+		" FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
+	2, {INT8OID, JSONBOID}},
+};
+
+/* Whether the log has the explanation column; the columns /predict's statements return. */
+static bool log_explains;
+static int	predict_ncolumns;
+
 /* The statements with the schema's name and a hash of their text in their name. */
 static pg_statement statements[NSTATEMENTS];
 
@@ -230,6 +266,8 @@ static const sqlstate_rule sqlstate_rules[] = {
 	{"23514", DB_INVALID, DBERR_DATA, true, false, "check violation"},
 	{"22", DB_INVALID, DBERR_DATA, true, false, "data exception"},
 	{"54", DB_INVALID, DBERR_DATA, true, false, "program limit exceeded"},
+	/* the trigger's "cannot explain this model: ..." for a row asked to be explained */
+	{"0A000", DB_INVALID, DBERR_DATA, true, false, "feature not supported"},
 	{"08", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "connection exception"},
 	{"53", DB_UNAVAILABLE, DBERR_OTHER, false, false, "insufficient resources"},
 	{"57", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "operator intervention"},
@@ -1005,7 +1043,8 @@ iso_timestamp(int64_t pg_us, char *out, size_t size)
 
 /*
  * Decode row `row` of res, its columns starting at `first` (with the
- * observation when with_observation), and hand it to sink.
+ * observation when with_observation, and the explanation when the result
+ * has a column after updated_at), and hand it to sink.
  */
 static void
 emit_row(const PGresult *res, int row, int first, bool with_observation,
@@ -1034,6 +1073,13 @@ emit_row(const PGresult *res, int row, int first, bool with_observation,
 	r.model_version = get_int4(res, row, c++);
 	r.created_at = iso_timestamp(get_int8(res, row, c++), created, sizeof(created));
 	r.updated_at = iso_timestamp(get_int8(res, row, c++), updated, sizeof(updated));
+	r.explanation = NULL;
+	r.explanation_len = 0;
+	if (c < PQnfields(res) && !PQgetisnull(res, row, c))
+	{
+		r.explanation = PQgetvalue(res, row, c);
+		r.explanation_len = (size_t) PQgetlength(res, row, c);
+	}
 	sink(&r, arg);
 }
 
@@ -1055,18 +1101,24 @@ row_shape_ok(const PGresult *res, int expected, db_error *err)
 
 /* ---------- the backend's operations ---------- */
 
-/* One /predict request as its own statement (and a second one for a retry). */
+/*
+ * One /predict request as its own statement (and a second one for a retry).
+ * explain sets the inserted row's explanation to true (the trigger computes
+ * it); else null, and the version decides. A retry reports the stored row,
+ * explain or not.
+ */
 static db_status
-predict_one(int64_t observation_id, const char *observation, row_sink sink, void *arg,
-			bool *created, int64_t deadline, db_error *err)
+predict_one(int64_t observation_id, const char *observation, bool explain, row_sink sink,
+			void *arg, bool *created, int64_t deadline, db_error *err)
 {
 	char		id[24];
-	const char *values[2];
+	const char *values[3];
 	int			attempt;
 
 	snprintf(id, sizeof(id), "%lld", (long long) observation_id);
 	values[0] = id;
 	values[1] = observation;
+	values[2] = explain ? "true" : NULL;
 	*created = false;
 	for (attempt = 0; attempt < 2; attempt++)
 	{
@@ -1088,7 +1140,7 @@ predict_one(int64_t observation_id, const char *observation, row_sink sink, void
 		}
 		if (status != DB_OK)
 			return status;
-		if (!row_shape_ok(res, 1 + PREDICT_NCOLUMNS, err))
+		if (!row_shape_ok(res, predict_ncolumns, err))
 		{
 			PQclear(res);
 			return err->status;
@@ -1140,6 +1192,7 @@ typedef struct predict_call
 	int64_t		observation_id;
 	const char *observation;
 	size_t		len;
+	bool		explain;
 	row_sink	sink;
 	void	   *arg;
 	int64_t		deadline;
@@ -1163,9 +1216,14 @@ shared_release(shared_result *shared)
 	}
 }
 
-/* The ids as an int8[] literal and the observations as a JSON array. */
+/*
+ * The ids as an int8[] literal, the observations as a JSON array and the
+ * explain flags as a bool[] literal, each request at the same place in all
+ * three.
+ */
 static bool
-batch_parameters(group_request **batch, int n, strbuf *ids, strbuf *observations)
+batch_parameters(group_request **batch, int n, strbuf *ids, strbuf *observations,
+				 strbuf *explains)
 {
 	for (int i = 0; i < n; i++)
 	{
@@ -1174,10 +1232,12 @@ batch_parameters(group_request **batch, int n, strbuf *ids, strbuf *observations
 		sb_printf(ids, "%c%lld", i == 0 ? '{' : ',', (long long) c->observation_id);
 		sb_append(observations, i == 0 ? "[" : ",", 1);
 		sb_append(observations, c->observation, c->len);
+		sb_printf(explains, "%c%c", i == 0 ? '{' : ',', c->explain ? 't' : 'f');
 	}
 	sb_append(ids, "}", 1);
 	sb_append(observations, "]", 1);
-	return !ids->failed && !observations->failed;
+	sb_append(explains, "}", 1);
+	return !ids->failed && !observations->failed && !explains->failed;
 }
 
 /* Give each request of the batch its row of res; the others run alone. */
@@ -1226,7 +1286,8 @@ run_batch(group_request **batch, int n, void *unused)
 {
 	strbuf		ids;
 	strbuf		observations;
-	const char *values[2];
+	strbuf		explains;
+	const char *values[3];
 	int64_t		deadline = INT64_MAX;
 	PGresult   *res;
 	db_error	err;
@@ -1238,13 +1299,14 @@ run_batch(group_request **batch, int n, void *unused)
 		/* alone in the queue: today's statement, at once */
 		predict_call *c = batch[0]->data;
 
-		c->status = predict_one(c->observation_id, c->observation, c->sink, c->arg,
-								&c->created, c->deadline, &c->err);
+		c->status = predict_one(c->observation_id, c->observation, c->explain, c->sink,
+								c->arg, &c->created, c->deadline, &c->err);
 		c->outcome = CALL_DONE;
 		return;
 	}
 	sb_init(&ids);
 	sb_init(&observations);
+	sb_init(&explains);
 	for (int i = 0; i < n; i++)
 	{
 		const predict_call *c = batch[i]->data;
@@ -1252,20 +1314,23 @@ run_batch(group_request **batch, int n, void *unused)
 		if (c->deadline < deadline)
 			deadline = c->deadline;
 	}
-	if (!batch_parameters(batch, n, &ids, &observations))
+	if (!batch_parameters(batch, n, &ids, &observations, &explains))
 	{
 		sb_free(&ids);
 		sb_free(&observations);
+		sb_free(&explains);
 		return;					/* out of memory: each alone */
 	}
 	values[0] = ids.data;
 	values[1] = observations.data;
+	values[2] = explains.data;
 	status = pool_run(&primary, STMT_PREDICT_BATCH, values, deadline, &res, &err);
 	sb_free(&ids);
 	sb_free(&observations);
+	sb_free(&explains);
 	if (status == DB_OK)
 	{
-		if (PQnfields(res) == 1 + PREDICT_NCOLUMNS && PQbinaryTuples(res) == 1)
+		if (PQnfields(res) == predict_ncolumns && PQbinaryTuples(res) == 1)
 			hand_out_rows(batch, n, res);
 		else
 			PQclear(res);		/* each alone: predict_one reports the shape */
@@ -1284,18 +1349,24 @@ run_batch(group_request **batch, int n, void *unused)
 
 static db_status
 pg_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
-		   row_sink sink, void *arg, bool *created, int64_t deadline, db_error *err)
+		   bool explain, row_sink sink, void *arg, bool *created, int64_t deadline,
+		   db_error *err)
 {
 	predict_call c = {
 		.observation_id = observation_id, .observation = observation, .len = len,
-		.sink = sink, .arg = arg, .deadline = deadline, .outcome = CALL_ALONE,
+		.explain = explain, .sink = sink, .arg = arg, .deadline = deadline, .outcome = CALL_ALONE,
 	};
 	group_request r = {.key = observation_id, .data = &c};
 
 	(void) s;
 	*created = false;
+	if (explain && !log_explains)
+		return db_fail(err, DB_INVALID, "explain needs the predict extension 1.5 or the managed "
+					   "predict schema 1.9: this database's is older (the gateway's start-up "
+					   "warning says how to update it)");
 	if (predict_group.max <= 1)	/* PREDICT_BATCH=1 */
-		return predict_one(observation_id, observation, sink, arg, created, deadline, err);
+		return predict_one(observation_id, observation, explain, sink, arg, created, deadline,
+						   err);
 	group_submit(&predict_group, &r);
 	switch (c.outcome)
 	{
@@ -1312,7 +1383,7 @@ pg_predict(db_session *s, int64_t observation_id, const char *observation, size_
 		case CALL_ALONE:
 			break;
 	}
-	return predict_one(observation_id, observation, sink, arg, created, deadline, err);
+	return predict_one(observation_id, observation, explain, sink, arg, created, deadline, err);
 }
 
 /* Hand each row of res to sink; DB_NOT_FOUND if none and want_one. */
@@ -1565,14 +1636,20 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 	char		schema[256];
 	double		round_trip = 0;
 
-	if (!pg_setup(cfg, schema, sizeof(schema), &round_trip, msg, size))
+	if (!pg_setup(cfg, schema, sizeof(schema), &log_explains, &round_trip, msg, size))
 		return false;
+	/* the RETURNING's columns: "0," the row's, and the explanation */
+	predict_ncolumns = log_explains ? 11 : 10;
 	for (int i = 0; i < NSTATEMENTS; i++)
 	{
-		statements[i] = statement_templates[i];
-		statements[i].sql = qualify(statement_templates[i].sql, schema);
+		const pg_statement *template = &statement_templates[i];
+
+		if (!log_explains && i < (int) (sizeof(unexplained_templates) / sizeof(unexplained_templates[0])))
+			template = &unexplained_templates[i];
+		statements[i] = *template;
+		statements[i].sql = qualify(template->sql, schema);
 		statements[i].name = statements[i].sql != NULL ?
-			statement_name(statement_templates[i].name, statements[i].sql) : NULL;
+			statement_name(template->name, statements[i].sql) : NULL;
 		if (statements[i].sql == NULL || statements[i].name == NULL)
 		{
 			snprintf(msg, size, "out of memory");

@@ -438,6 +438,8 @@ read_row(sqlite3_stmt *st, bool with_observation, prediction_row *r,
 	r->model_version = (int32_t) sqlite3_column_int64(st, c++);
 	r->created_at = iso_timestamp(column_text(st, c++), created, TIMESTAMP_SIZE);
 	r->updated_at = iso_timestamp(column_text(st, c++), updated, TIMESTAMP_SIZE);
+	r->explanation = NULL;		/* this backend does not store explanations yet */
+	r->explanation_len = 0;
 }
 
 /* A row kept past its statement (the one row of a write, reported after the commit). */
@@ -651,11 +653,16 @@ predict_existing(db_session *s, int64_t observation_id, const char *observation,
 
 static db_status
 sqlite_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
-			   row_sink sink, void *arg, bool *created, int64_t deadline, db_error *err)
+			   bool explain, row_sink sink, void *arg, bool *created, int64_t deadline,
+			   db_error *err)
 {
 	int			attempt;
 
 	*created = false;
+	/* refused rather than ignored: the client asked for what it would not get */
+	if (explain)
+		return db_fail(err, DB_INVALID, "explain is not available with SQLite yet: "
+					   "explanations are stored by the PostgreSQL backends");
 	if (!session_begin(s, deadline, err))
 		return err->status;
 	for (attempt = 0; attempt < 2; attempt++)

@@ -285,6 +285,12 @@ write_row(const prediction_row *row, void *arg)
 	sb_json_string(sb, row->created_at, strlen(row->created_at));
 	sb_puts(sb, ", \"updated_at\": ");
 	sb_json_string(sb, row->updated_at, strlen(row->updated_at));
+	/* last, and only when there is one: a row without keeps its old bytes */
+	if (row->explanation != NULL)
+	{
+		sb_puts(sb, ", \"explanation\": ");
+		sb_append(sb, row->explanation, row->explanation_len);
+	}
 	sb_puts(sb, "}");
 	w->last_id = row->id;
 }
@@ -320,7 +326,7 @@ handle_predict(const http_context *ctx, struct MHD_Connection *connection,
 		return respond_error(connection, rs, method, url, MHD_HTTP_SERVICE_UNAVAILABLE,
 							 "out of memory");
 	sb_init(&sb);
-	if (ctx->backend->predict(session, in.id, in.observation, in.observation_len,
+	if (ctx->backend->predict(session, in.id, in.observation, in.observation_len, in.explain,
 							  write_row, &w, &created, db_deadline(ctx), &err) != DB_OK)
 	{
 		sb_free(&sb);

@@ -38,7 +38,7 @@
 
 #define SETUP_LOCK_KEY "8102099357864587264"
 #define MANAGED_SCHEMA_VERSION "1.9"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
-#define EXTENSION_VERSION "1.4"			/* predict.control's default_version */
+#define EXTENSION_VERSION "1.5"			/* predict.control's default_version */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 
 typedef struct pg_target
@@ -667,18 +667,35 @@ compile_model(pg_target *t, const char *path, const char *text, size_t len,
 }
 
 /*
- * Deploy a model file as the next version of name (the document's own name
- * when NULL); *version gets the version.
+ * Whether model can be explained, else the core's message in msg: checked
+ * here for a deploy with explain, so that an unexplainable model is refused
+ * with the same words before the database is asked.
  */
 static bool
-deploy_file(pg_target *t, const char *path, const char *name, long *version,
+check_explainable(const predict_model *model, const char *path, char *msg, size_t size)
+{
+	predict_error err;
+
+	if (predict_model_explainable(model, &err))
+		return true;
+	snprintf(msg, size, "cannot deploy %s with explain: %s", path, err.message);
+	return false;
+}
+
+/*
+ * Deploy a model file as the next version of name (the document's own name
+ * when NULL), with explain (every row it scores is explained); *version
+ * gets the version.
+ */
+static bool
+deploy_file(pg_target *t, const char *path, const char *name, bool explain, long *version,
 			char *msg, size_t size)
 {
 	size_t		len;
 	char	   *text = read_whole_file(path, MAX_MODEL_FILE, &len);
 	predict_model *model;
 	char	   *compiled;
-	const char *values[3];
+	const char *values[4];
 	char		sql[600];
 	char		what[512];
 	char		label[512];
@@ -703,19 +720,38 @@ deploy_file(pg_target *t, const char *path, const char *name, long *version,
 		free(text);
 		return false;
 	}
+	if (explain && !check_explainable(model, path, msg, size))
+	{
+		free(compiled);
+		predict_model_free(model);
+		free(text);
+		return false;
+	}
 	values[0] = name != NULL ? name : predict_model_name(model);
 	values[1] = text;
-	values[2] = compiled;
+	/* the explain argument only when asked: a deploy without runs on older schemas too */
 	if (t->managed)
-		snprintf(sql, sizeof(sql), "SELECT predict_internal.deploy_compiled($1, $2::jsonb, $3)");
+	{
+		values[2] = compiled;
+		values[3] = "true";
+		snprintf(sql, sizeof(sql), explain ?
+				 "SELECT predict_internal.deploy_compiled($1, $2::jsonb, $3, $4::boolean)" :
+				 "SELECT predict_internal.deploy_compiled($1, $2::jsonb, $3)");
+	}
 	else
-		snprintf(sql, sizeof(sql), "SELECT %s.predict_deploy($1, $2::jsonb)", t->schema);
+	{
+		values[2] = "true";
+		snprintf(sql, sizeof(sql), explain ? "SELECT %s.predict_deploy($1, $2::jsonb, $3::boolean)" :
+				 "SELECT %s.predict_deploy($1, $2::jsonb)", t->schema);
+	}
 	snprintf(what, sizeof(what), "cannot deploy the model file %s", path);
-	res = setup_exec(t->conn, sql, t->managed ? 3 : 2, values, msg, size, what, "");
+	res = setup_exec(t->conn, sql, (t->managed ? 3 : 2) + (explain ? 1 : 0), values, msg, size,
+					 what, "");
 	if (res != NULL)
 	{
 		*version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-		log_info("deployed model \"%s\" from %s as version %ld", values[0], path, *version);
+		log_info("deployed model \"%s\" from %s as version %ld%s", values[0], path, *version,
+				 explain ? ", with explain" : "");
 	}
 	PQclear(res);
 	free(compiled);
@@ -749,10 +785,27 @@ round_trip_ms(PGconn *conn)
 	return times[2];
 }
 
-bool
-pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, double *round_trip,
-		 char *msg, size_t size)
+/* Whether the predictions table has the explanation column: "t", else "f". */
+static bool
+query_explanations(pg_target *t, char *has, size_t has_size, char *msg, size_t size)
 {
+	char		sql[800];
+
+	snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute a"
+			 " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+			 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+			 " WHERE n.nspname = '%s' AND c.relname = 'predictions'"
+			 " AND a.attname = 'explanation' AND NOT a.attisdropped)", t->schema_literal);
+	return query_value(t->conn, sql, has, has_size, msg, size,
+					   "cannot read the predictions table's columns");
+}
+
+bool
+pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, bool *explanations,
+		 double *round_trip, char *msg, size_t size)
+{
+	char		has_explanation[8] = "";
+
 	pg_target	t = {0};
 	char		default_model[128];		/* "name version", empty when none */
 	char		sql[600];
@@ -775,7 +828,9 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, double *ro
 		ok = false;
 	}
 	else if (ok && default_model[0] == '\0')
-		ok = deploy_file(&t, cfg->model_path, NULL, &version, msg, size);
+		ok = deploy_file(&t, cfg->model_path, NULL, cfg->explain, &version, msg, size);
+	if (ok)
+		ok = query_explanations(&t, has_explanation, sizeof(has_explanation), msg, size);
 	if (ok && t.read_only)
 		log_warning("%s; /readyz answers 503 and writes fail until it is promoted", READ_ONLY_HINT);
 	ok = end_setup(t.conn, ok, msg, size);
@@ -786,9 +841,50 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, double *ro
 		if (default_model[0] != '\0')
 			config_note_default_model(cfg, default_model);
 		snprintf(schema, schema_size, "%s", t.schema);
+		*explanations = strcmp(has_explanation, "t") == 0;
 		*round_trip = round_trip_ms(t.conn);
 	}
 	PQfinish(t.conn);
+	return ok;
+}
+
+/*
+ * deploy --explain's check before any connection: the file is a model the
+ * core can explain (else the core's message in msg), on a backend that
+ * stores explanations.
+ */
+static bool
+explainable_file(const char *path, bool sqlite, char *msg, size_t size)
+{
+	predict_limits limits = predict_default_limits();
+	predict_error err;
+	size_t		len;
+	char	   *text;
+	predict_model *model;
+	bool		ok;
+
+	if (sqlite)
+	{
+		snprintf(msg, size, "--explain is not available with SQLite yet: explanations are "
+				 "stored by the PostgreSQL backends");
+		return false;
+	}
+	text = read_whole_file(path, MAX_MODEL_FILE, &len);
+	if (text == NULL)
+	{
+		snprintf(msg, size, "the model file %s cannot be read (%s)", path, strerror(errno));
+		return false;
+	}
+	limits.max_model_bytes = MAX_MODEL_FILE;
+	model = predict_model_load(text, len, &limits, NULL, &err);
+	free(text);
+	if (model == NULL)
+	{
+		snprintf(msg, size, "%s is not a valid model: %s", path, err.message);
+		return false;
+	}
+	ok = check_explainable(model, path, msg, size);
+	predict_model_free(model);
 	return ok;
 }
 
@@ -812,19 +908,41 @@ command_usage(const char *command, bool asked)
 }
 
 /*
+ * How many arguments deploy's option at argv[i] takes with it (--name NAME:
+ * 2, --explain: 1), or 0 when argv[i] is none of deploy's options.
+ */
+static int
+deploy_option(int argc, char **argv, int i)
+{
+	if (strcmp(argv[0], "deploy") != 0)
+		return 0;
+	if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+		return 2;
+	if (strcmp(argv[i], "--explain") == 0)
+		return 1;
+	return 0;
+}
+
+/*
  * --help or -h anywhere: 0 (usage printed); an option other than deploy's
- * --name: 2 (one line naming it); else -1 (go on). "-1" is no option but a
- * version, refused as such.
+ * --name and --explain: 2 (one line naming it); else -1 (go on). "-1" is no
+ * option but a version, refused as such.
  */
 static int
 command_options(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
 	{
+		int			taken = deploy_option(argc, argv, i);
+
+		if (taken > 0)
+		{
+			i += taken - 1;		/* a name that looks like an option is a name */
+			continue;
+		}
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return command_usage(argv[0], true);
-		if (argv[i][0] == '-' && argv[i][1] != '\0' && !isdigit((unsigned char) argv[i][1]) &&
-			!(i == 1 && strcmp(argv[0], "deploy") == 0 && strcmp(argv[i], "--name") == 0))
+		if (argv[i][0] == '-' && argv[i][1] != '\0' && !isdigit((unsigned char) argv[i][1]))
 		{
 			fprintf(stderr, "predict-gateway %s: unknown option %s (predict-gateway %s --help "
 					"lists the usage)\n", argv[0], argv[i], argv[0]);
@@ -840,6 +958,7 @@ pg_command(int argc, char **argv)
 	const char *url = getenv("DATABASE_URL");
 	const char *mode = getenv("PREDICT_MODE");
 	const char *name = NULL;
+	bool		explain = false;
 	pg_target	t = {0};
 	char		msg[1024];
 	int			status = 1;
@@ -849,10 +968,13 @@ pg_command(int argc, char **argv)
 
 	if (early >= 0)
 		return early;
-	if (argc >= 3 && strcmp(argv[1], "--name") == 0)
+	while (first < argc && deploy_option(argc, argv, first) > 0)
 	{
-		name = argv[2];
-		first = 3;
+		if (strcmp(argv[first], "--explain") == 0)
+			explain = true;
+		else
+			name = argv[first + 1];
+		first += deploy_option(argc, argv, first);
 	}
 	if ((strcmp(argv[0], "deploy") == 0 && argc - first != 1) ||
 		(strcmp(argv[0], "activate") == 0 && argc != 3) ||
@@ -860,6 +982,12 @@ pg_command(int argc, char **argv)
 		return command_usage(argv[0], false);
 	if (url == NULL || *url == '\0')
 		url = DEFAULT_DATABASE_URL;
+	if (explain && !explainable_file(argv[first], strncmp(url, "sqlite:", 7) == 0, msg,
+									 sizeof(msg)))
+	{
+		fprintf(stderr, "predict-gateway %s: %s\n", argv[0], msg);
+		return 1;
+	}
 	if (strncmp(url, "sqlite:", 7) == 0)
 		return sqlite_command(url, argv[0], name, argv[first], argc > 2 ? argv[2] : NULL);
 	if (mode == NULL || *mode == '\0')
@@ -873,7 +1001,7 @@ pg_command(int argc, char **argv)
 		goto done;
 	if (strcmp(argv[0], "deploy") == 0)
 	{
-		if (deploy_file(&t, argv[first], name, &version, msg, sizeof(msg)))
+		if (deploy_file(&t, argv[first], name, explain, &version, msg, sizeof(msg)))
 			status = 0;
 	}
 	else

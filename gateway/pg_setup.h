@@ -17,12 +17,14 @@ struct gateway_config;
  * booting together on an empty database all come up): create the extension
  * or the managed schema (or bring an older one to this version), and deploy
  * cfg->model_path if there is no default model. schema gets the predict
- * tables' schema, quoted, and round_trip_ms the median time of a SELECT 1
+ * tables' schema, quoted, explanations whether its predictions table has
+ * the explanation column (1.5/1.9: an older schema this role could not
+ * update has not), and round_trip_ms the median time of a SELECT 1
  * on the set-up's connection afterwards. False with one line in msg saying
  * what to do.
  */
 bool		pg_setup(const struct gateway_config *cfg, char *schema, size_t schema_size,
-					 double *round_trip_ms, char *msg, size_t size);
+					 bool *explanations, double *round_trip_ms, char *msg, size_t size);
 
 /*
  * `predict-gateway deploy|activate ...`: argv[0] is the command. Returns

@@ -150,6 +150,13 @@ setup_schema(sqlite3 *db, const gateway_config *cfg, const char *path, char *msg
 						  " WHERE is_default = 1", default_model, sizeof(default_model),
 						  msg, size, "cannot read the model registry"))
 		return false;
+	if (default_model[0] == '\0' && cfg->explain)
+	{
+		/* refused rather than deployed without: its rows would not be explained */
+		snprintf(msg, size, "PREDICT_EXPLAIN=on is not available with SQLite yet: explanations "
+				 "are stored by the PostgreSQL backends");
+		return false;
+	}
 	if (default_model[0] == '\0' && !setup_deploy(db, cfg->model_path, NULL, &version, msg, size))
 		return false;
 	if (!sqlite_statements_check(db, path, msg, size))

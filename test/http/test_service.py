@@ -34,7 +34,7 @@ def free_port():
 
 # ---------------------------------------------------------------- start-up and configuration
 
-MODEL_COMMANDS = {"deploy": "deploy [--name NAME] MODEL.json", "activate": "activate NAME VERSION",
+MODEL_COMMANDS = {"deploy": "deploy [--name NAME] [--explain] MODEL.json", "activate": "activate NAME VERSION",
                   "set-default": "set-default NAME"}
 
 
