@@ -256,25 +256,31 @@ typedef struct sqlstate_rule
 	bool		show_message;	/* the server's primary message may reach the client */
 	bool		retry;			/* run the statement once more */
 	const char *meaning;
+	const char *message;		/* if set, the rule is only for a primary message starting so */
 } sqlstate_rule;
 
 static const sqlstate_rule sqlstate_rules[] = {
-	{"40001", DB_UNAVAILABLE, DBERR_RETRY, false, true, "serialization failure"},
-	{"40P01", DB_UNAVAILABLE, DBERR_RETRY, false, true, "deadlock"},
-	{"40", DB_UNAVAILABLE, DBERR_RETRY, false, false, "transaction rollback"},
-	{"23505", DB_CONFLICT, DBERR_DATA, false, false, "unique violation"},
-	{"23514", DB_INVALID, DBERR_DATA, true, false, "check violation"},
-	{"22", DB_INVALID, DBERR_DATA, true, false, "data exception"},
-	{"54", DB_INVALID, DBERR_DATA, true, false, "program limit exceeded"},
-	/* the trigger's "cannot explain this model: ..." for a row asked to be explained */
-	{"0A000", DB_INVALID, DBERR_DATA, true, false, "feature not supported"},
-	{"08", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "connection exception"},
-	{"53", DB_UNAVAILABLE, DBERR_OTHER, false, false, "insufficient resources"},
-	{"57", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "operator intervention"},
+	{"40001", DB_UNAVAILABLE, DBERR_RETRY, false, true, "serialization failure", NULL},
+	{"40P01", DB_UNAVAILABLE, DBERR_RETRY, false, true, "deadlock", NULL},
+	{"40", DB_UNAVAILABLE, DBERR_RETRY, false, false, "transaction rollback", NULL},
+	{"23505", DB_CONFLICT, DBERR_DATA, false, false, "unique violation", NULL},
+	{"23514", DB_INVALID, DBERR_DATA, true, false, "check violation", NULL},
+	{"22", DB_INVALID, DBERR_DATA, true, false, "data exception", NULL},
+	{"54", DB_INVALID, DBERR_DATA, true, false, "program limit exceeded", NULL},
+	/*
+	 * The trigger's refusal of a row asked to be explained, and only it:
+	 * 0A000 is also "cached plan must not change result type", no client's
+	 * fault.
+	 */
+	{"0A000", DB_INVALID, DBERR_DATA, true, false, "feature not supported",
+	"cannot explain this model: "},
+	{"08", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "connection exception", NULL},
+	{"53", DB_UNAVAILABLE, DBERR_OTHER, false, false, "insufficient resources", NULL},
+	{"57", DB_UNAVAILABLE, DBERR_CONNECTION, false, false, "operator intervention", NULL},
 	{"25006", DB_READ_ONLY, DBERR_READ_ONLY, false, false,
-	"the database is read-only (a standby): this gateway must connect to the primary"},
-	{"55000", DB_UNAVAILABLE, DBERR_OTHER, true, false, "object not in prerequisite state"},
-	{"", DB_INTERNAL, DBERR_OTHER, false, false, "internal error"},
+	"the database is read-only (a standby): this gateway must connect to the primary", NULL},
+	{"55000", DB_UNAVAILABLE, DBERR_OTHER, true, false, "object not in prerequisite state", NULL},
+	{"", DB_INTERNAL, DBERR_OTHER, false, false, "internal error", NULL},
 };
 
 /* ---------- the connection pools ---------- */
@@ -732,16 +738,20 @@ pool_open_count(link_pool *pool)
 
 /* The rule for a SQLSTATE (NULL or empty: the catch-all). */
 static const sqlstate_rule *
-rule_for_sqlstate(const char *sqlstate)
+rule_for_sqlstate(const char *sqlstate, const char *message)
 {
 	size_t		i;
 
 	for (i = 0; i < sizeof(sqlstate_rules) / sizeof(sqlstate_rules[0]); i++)
 	{
-		size_t		n = strlen(sqlstate_rules[i].prefix);
+		const sqlstate_rule *rule = &sqlstate_rules[i];
+		size_t		n = strlen(rule->prefix);
 
-		if (sqlstate != NULL && strncmp(sqlstate, sqlstate_rules[i].prefix, n) == 0)
-			return &sqlstate_rules[i];
+		if (rule->message != NULL &&
+			(message == NULL || strncmp(message, rule->message, strlen(rule->message)) != 0))
+			continue;
+		if (sqlstate != NULL && strncmp(sqlstate, rule->prefix, n) == 0)
+			return rule;
 		if (n == 0)
 			return &sqlstate_rules[i];
 	}
@@ -871,7 +881,7 @@ pool_run(link_pool *pool, int st, const char *const *values, int64_t deadline,
 		pool_release(pool, link, LINK_KEEP);
 
 		sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		rule = rule_for_sqlstate(sqlstate);
+		rule = rule_for_sqlstate(sqlstate, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 		metrics_db_error(rule->kind);
 		if (rule->retry && attempt == 0)
 		{

@@ -529,7 +529,12 @@ def test_the_gateway_updates_an_older_extension_when_its_role_may(cluster, insta
     try:
         assert any("predict extension is version %s and this role cannot update it" % installed in line
                    and "ALTER EXTENSION predict UPDATE" in line for line in proc.start_lines), proc.start_lines
-        assert http(port, "POST", "/predict", {"id": 900, "observation": OBS[0]})[0] == 200
+        status, body, _ = http(port, "POST", "/predict", {"id": 900, "observation": OBS[0]})
+        assert status == 200 and "explanation" not in body, body
+        # a log without the explanation column (before 1.5): explain is refused, not lost
+        status, body, _ = http(port, "POST", "/predict", {"id": 901, "observation": OBS[0],
+                                                          "explain": True})
+        assert status == 422 and body["error"].startswith("explain needs the predict extension 1.5"), body
     finally:
         stop_gateway(proc)
     assert extversion(cluster, db) == installed
