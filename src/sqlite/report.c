@@ -409,6 +409,9 @@ version_json(report_version *v, sqlite3_int64 active)
 	cJSON_AddItemToObject(out, "calibration", calibration);
 	cJSON_AddItemToObject(out, "drift", drift);
 	cJSON_AddItemToObject(out, "daily", daily);
+	/* no explanations in this log yet: importance is null, with the reason */
+	cJSON_AddItemToObject(reasons, "importance", cJSON_CreateString(REPORT_NO_EXPLANATION));
+	cJSON_AddItemToObject(out, "importance", cJSON_CreateNull());
 	return out;
 }
 

@@ -19,6 +19,8 @@
 #define REPORT_UNSEEN_SHOWN 10
 #define REPORT_NO_LABELS "no labelled predictions (true_class is null in every row)"
 #define REPORT_NO_REFERENCE "the model version has no reference (export it with --reference)"
+#define REPORT_NO_EXPLANATION \
+	"no row of this version has an explanation; deploy it with explain or insert with explanation = true"
 
 /* A growable array of doubles. */
 typedef struct report_doubles

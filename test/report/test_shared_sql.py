@@ -62,7 +62,8 @@ def test_report_names_its_schema_only_as_an_identifier():
 
 
 @pytest.mark.parametrize("name", ["predict_report", "predict_report_metrics", "predict_report_calibration",
-                                  "predict_report_psi", "predict_report_bins", "predict_report_daily"])
+                                  "predict_report_psi", "predict_report_bins", "predict_report_daily",
+                                  "predict_report_importance"])
 def test_every_public_report_function_is_in_the_shared_part(name):
     assert "FUNCTION @extschema@.%s(" % name in read(PARTS["report"])
 
