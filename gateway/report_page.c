@@ -656,7 +656,7 @@ put_importance(strbuf *sb, const cJSON *version)
 		sb_puts(sb, "</p></section>");
 		return;
 	}
-	sb_puts(sb, " <span class=\"psi\">mean |contribution| in ");
+	sb_puts(sb, " <span class=\"sub\">mean |contribution| in ");
 	put_html(sb, str(importance, "space"));
 	sb_puts(sb, " over ");
 	put_count(sb, num(importance, "rows"));
@@ -708,7 +708,7 @@ static const char style[] =
 	".tile.null .value{color:#9aa1ad}.tile .reason{font-size:11px;color:#9aa1ad;margin-top:4px}"
 	".grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}"
 	".card{background:#fff;border-radius:6px;padding:12px 16px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08);"
-	"margin-bottom:16px}.card h2{font-size:15px;margin:0 0 8px}.card h2 .psi{font-weight:normal;color:#5b6475}"
+	"margin-bottom:16px}.card h2{font-size:15px;margin:0 0 8px}.card h2 .psi,.card h2 .sub{font-weight:normal;color:#5b6475}"
 	".chart{width:100%;height:auto;display:block}"
 	".chart .grid{stroke:#e3e6eb;stroke-width:1}"
 	".chart .tick,.chart .legend{font-size:11px;fill:#5b6475}.chart .axis{font-size:12px;fill:#1d2330}"
@@ -730,8 +730,8 @@ static const char style[] =
 	".imp .track{flex:1;background:#eef0f3;height:12px;border-radius:2px}"
 	".imp .fill{display:block;height:12px;background:#3569c8;border-radius:2px}"
 	".imp .val{width:56px;text-align:right;font-variant-numeric:tabular-nums}"
-	"#importance-weekly{margin-top:12px}.change{font-size:11px;color:#5b6475}"
-	".change.up{color:#8a1410}.change.down{color:#1d6b34}";
+	/* a change is neither good nor bad: the same colour up and down */
+	"#importance-weekly{margin-top:12px}.change{font-size:11px;color:#5b6475}";
 
 /*
  * A timestamp of the report (ISO 8601: PostgreSQL's 2026-12-05T10:31:07.123456+00:00,

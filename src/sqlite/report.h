@@ -98,4 +98,8 @@ bool		version_add(report_version *v, double proba, int predicted, int true_class
 						const char *created_at, const char *observation, int observation_len);
 void		version_ranking(report_version *v, double *auc, double *ap);
 
+/* report_importance.c */
+bool		report_add_importance(sqlite3 *db, const char *model, const char *since, const char *until,
+								  cJSON *versions, char **msg);
+
 #endif							/* PREDICT_SQLITE_REPORT_H */

@@ -217,3 +217,67 @@ def test_the_week_is_utc_whatever_the_time_zone(explained):
         cur.execute("SELECT predict_report('titanic') #> '{versions,0,importance,weekly}'")
         assert cur.fetchone()[0] == utc
     conn.close()
+
+
+@pytest.fixture(scope="module")
+def sqlite_explained(explained, tmp_path_factory):
+    """The extension database's registry and log, explanations included, in an SQLite
+    file (the explanation column added where this build's log lacks it)."""
+    import sqlite3
+    pg = connect(explained["extension"])
+    with pg.cursor() as cur:
+        cur.execute("SELECT name, version, model::text FROM predict_model_versions ORDER BY name, version")
+        versions = cur.fetchall()
+        cur.execute("""SELECT observation_id, observation::text, proba, predicted_class::int, true_class,
+                              model, model_version,
+                              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                              explanation::text
+                         FROM predictions ORDER BY id""")
+        rows = cur.fetchall()
+    pg.close()
+    db = sqlite3.connect(str(tmp_path_factory.mktemp("sqlite") / "importance.db"), isolation_level=None)
+    db.enable_load_extension(True)
+    db.load_extension(os.path.join(REPO, "predict_sqlite"))
+    for name, version, model in versions:
+        assert db.execute("SELECT predict_deploy(?, ?)", (name, model)).fetchone() == (version,)
+    if not any(r[1] == "explanation" for r in db.execute("PRAGMA table_info(predictions)")):
+        db.execute("ALTER TABLE predictions ADD COLUMN explanation TEXT")
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO predictions (observation_id, observation, proba, predicted_class, true_class, "
+                   "model, model_version, created_at, updated_at, explanation) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?8, ?9)", rows)
+    db.execute("COMMIT")
+    yield db
+    db.close()
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=["all", "mid-week", "empty"])
+def test_sqlite_importance_equals_postgresql(explained, sqlite_explained, window):
+    """SQLite's document, importance included, against PostgreSQL's: every
+    number within 1e-12 (relative, or absolute below 1)."""
+    since, until = window
+    pg = report(explained["extension"], since, until)
+    fmt = lambda t: None if t is None else t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    doc = json.loads(sqlite_explained.execute("SELECT predict_report('titanic', ?, ?)",
+                                              (fmt(since), fmt(until))).fetchone()[0])
+    lite = {v["version"]: v for v in doc["versions"]}
+    assert pg.keys() == lite.keys()
+
+    def same(a, b, path):
+        if isinstance(a, dict):
+            assert isinstance(b, dict) and a.keys() == b.keys(), (path, a, b)
+            for k in a:
+                same(a[k], b[k], path + "." + k)
+        elif isinstance(a, list):
+            assert isinstance(b, list) and len(a) == len(b), (path, a, b)
+            for i, (x, y) in enumerate(zip(a, b)):
+                same(x, y, "%s[%d]" % (path, i))
+        elif isinstance(a, (int, float)) and not isinstance(a, bool):
+            assert isinstance(b, (int, float)) and close(b, a), (path, a, b)
+        else:
+            assert a == b, (path, a, b)
+
+    for number in pg:
+        same(pg[number]["importance"], lite[number]["importance"], "v%d.importance" % number)
+        assert pg[number]["reasons"].get("importance") == lite[number]["reasons"].get("importance")
+    assert lite[3]["importance"] is None and lite[3]["reasons"]["importance"] == REASON

@@ -638,10 +638,10 @@ BEGIN ATOMIC
     means AS (
         SELECT g.ver, g.whole, g.week, g.col, g.s / g.k AS mean
           FROM g WHERE g.col IS NOT NULL AND g.k > 0),
-    -- rank 1 is the largest mean; equal means in column-name order
+    -- rank 1 is the largest mean; equal means in the order of the names' bytes (as in SQLite)
     ranked AS (
         SELECT m.ver, m.whole, m.week, m.col, m.mean, m.mean - b.mean AS change,
-               row_number() OVER (PARTITION BY m.ver, m.whole, m.week ORDER BY m.mean DESC, m.col) AS rank
+               row_number() OVER (PARTITION BY m.ver, m.whole, m.week ORDER BY m.mean DESC, m.col COLLATE "C") AS rank
           FROM means m
           JOIN counted t ON t.ver = m.ver AND t.whole = m.whole AND t.week IS NOT DISTINCT FROM m.week
           LEFT JOIN means b ON b.ver = m.ver AND NOT b.whole AND b.week = t.previous AND b.col = m.col)
