@@ -221,8 +221,9 @@ def test_the_week_is_utc_whatever_the_time_zone(explained):
 
 @pytest.fixture(scope="module")
 def sqlite_explained(explained, tmp_path_factory):
-    """The extension database's registry and log, explanations included, in an SQLite
-    file (the explanation column added where this build's log lacks it)."""
+    """The extension database's registry and log in an SQLite file: the rows PostgreSQL
+    explained are explained by SQLite's log (explanation = 'true'), or, in a log without
+    the explanation column, copied into one added for the test."""
     import sqlite3
     pg = connect(explained["extension"])
     with pg.cursor() as cur:
@@ -240,7 +241,10 @@ def sqlite_explained(explained, tmp_path_factory):
     db.load_extension(os.path.join(REPO, "predict_sqlite"))
     for name, version, model in versions:
         assert db.execute("SELECT predict_deploy(?, ?)", (name, model)).fetchone() == (version,)
-    if not any(r[1] == "explanation" for r in db.execute("PRAGMA table_info(predictions)")):
+    if any(r[1] == "explanation" for r in db.execute("PRAGMA table_info(predictions)")):
+        # the SQLite log explains rows itself: ask for the rows PostgreSQL explained
+        rows = [r[:8] + (None if r[8] is None else "true",) for r in rows]
+    else:
         db.execute("ALTER TABLE predictions ADD COLUMN explanation TEXT")
     db.execute("BEGIN")
     db.executemany("INSERT INTO predictions (observation_id, observation, proba, predicted_class, true_class, "
