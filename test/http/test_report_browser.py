@@ -289,8 +289,6 @@ def test_browser_shows_why_importance_is_missing(page_gateway):
 def explained_gateway(backend):
     """The bundled model on a new database with 80 predictions explained on insert
     (explanation = true), 40 in each of two weeks."""
-    if backend.name == "sqlite":
-        pytest.skip("the SQLite log has no explanation column on this branch")
     import predict_export as pe
     from titanic_data import features_and_target, load_titanic
     X, _ = features_and_target(load_titanic())
@@ -299,7 +297,7 @@ def explained_gateway(backend):
     monday = datetime.datetime.now(datetime.timezone.utc).date()
     monday -= datetime.timedelta(days=monday.weekday() + 7)
     for k, obs in enumerate(pe.frame_to_observations(X, list(X.columns))[:80]):
-        when = "%s 10:%02d:00+00" % (monday + datetime.timedelta(days=7 * (k // 40) + k % 5), k % 60)
+        when = "%sT10:%02d:00.000Z" % (monday + datetime.timedelta(days=7 * (k // 40) + k % 5), k % 60)
         backend.execute(url, "INSERT INTO predictions (observation_id, observation, created_at, updated_at, "
                              "explanation) VALUES (%s, %s, %s, %s, 'true')",
                         (fresh_id(), json.dumps(obs), when, when))
