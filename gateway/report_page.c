@@ -550,6 +550,123 @@ put_psi_table(strbuf *sb, const cJSON *version)
 			"with the reason.</p>");
 }
 
+/* The weeks shown in the importance table: the last ones. */
+#define IMPORTANCE_WEEKS 6
+
+/* A column's entry in an importance list ("columns" of the window or a week). */
+static const cJSON *
+importance_column(const cJSON *columns, const char *name)
+{
+	for (const cJSON *c = columns ? columns->child : NULL; c != NULL; c = c->next)
+		if (strcmp(str(c, "column"), name) == 0)
+			return c;
+	return NULL;
+}
+
+/* A bar per column: mean |contribution| over the window, widths against the largest. */
+static void
+put_importance_bars(strbuf *sb, const cJSON *columns)
+{
+	double		top = num(columns ? columns->child : NULL, "mean_abs_contribution");
+
+	sb_puts(sb, "<div id=\"importance-bars\">");
+	for (const cJSON *c = columns ? columns->child : NULL; c != NULL; c = c->next)
+	{
+		double		x = num(c, "mean_abs_contribution");
+		double		width = isfinite(x) && top > 0 ? 100 * x / top : 0;
+
+		sb_puts(sb, "<div class=\"imp\" data-column=\"");
+		put_html(sb, str(c, "column"));
+		sb_puts(sb, "\"");
+		put_data(sb, "mean", x);
+		sb_printf(sb, " data-rank=\"%d\"><span class=\"name\">", (int) num(c, "rank"));
+		put_html(sb, str(c, "column"));
+		sb_printf(sb, "</span><span class=\"track\"><span class=\"fill\" style=\"width:%.1f%%\"></span></span>"
+				  "<span class=\"val\">", width);
+		put_fixed(sb, x, 3);
+		sb_puts(sb, "</span></div>");
+	}
+	sb_puts(sb, "</div>");
+}
+
+/* Each column's mean |contribution| in the last weeks, with the change from the week before. */
+static void
+put_importance_weeks(strbuf *sb, const cJSON *importance)
+{
+	const cJSON *weekly = get(importance, "weekly");
+	const cJSON *columns = get(importance, "columns");
+	int			n = cJSON_GetArraySize(weekly);
+	int			first = n > IMPORTANCE_WEEKS ? n - IMPORTANCE_WEEKS : 0;
+
+	sb_puts(sb, "<table id=\"importance-weekly\"><thead><tr><th>column</th>");
+	for (int i = first; i < n; i++)
+	{
+		const cJSON *w = cJSON_GetArrayItem(weekly, i);
+
+		sb_puts(sb, "<th class=\"num\">week of ");
+		put_html(sb, str(w, "week"));
+		sb_puts(sb, " <span class=\"kind\">");
+		put_count(sb, num(w, "rows"));
+		sb_puts(sb, " rows</span></th>");
+	}
+	sb_puts(sb, "</tr></thead><tbody>");
+	for (const cJSON *c = columns ? columns->child : NULL; c != NULL; c = c->next)
+	{
+		sb_puts(sb, "<tr data-column=\"");
+		put_html(sb, str(c, "column"));
+		sb_puts(sb, "\"><td>");
+		put_html(sb, str(c, "column"));
+		sb_puts(sb, "</td>");
+		for (int i = first; i < n; i++)
+		{
+			const cJSON *e = importance_column(get(cJSON_GetArrayItem(weekly, i), "columns"), str(c, "column"));
+			double		change = num(e, "change");
+
+			sb_puts(sb, "<td class=\"num\"");
+			put_data(sb, "mean", num(e, "mean_abs_contribution"));
+			put_data(sb, "change", change);
+			sb_puts(sb, ">");
+			put_fixed(sb, num(e, "mean_abs_contribution"), 3);
+			if (isfinite(change))
+				sb_printf(sb, " <span class=\"change %s\">%+.3f</span>",
+						  change > 0 ? "up" : change < 0 ? "down" : "same", change);
+			sb_puts(sb, "</td>");
+		}
+		sb_puts(sb, "</tr>");
+	}
+	sb_puts(sb, "</tbody></table>");
+}
+
+/*
+ * Why: the version's global importance (mean |contribution| per column, in
+ * its explanations' space) and its weeks; the reason where it is null.
+ */
+static void
+put_importance(strbuf *sb, const cJSON *version)
+{
+	const cJSON *importance = get(version, "importance");
+
+	sb_puts(sb, "<section class=\"card\" id=\"importance\"><h2>Why: global importance");
+	if (!cJSON_IsObject(importance))
+	{
+		const char *reason = cJSON_GetStringValue(get(get(version, "reasons"), "importance"));
+
+		sb_puts(sb, "</h2><p class=\"note reason\">");
+		put_html(sb, reason != NULL ? reason : "no importance in this report");
+		sb_puts(sb, "</p></section>");
+		return;
+	}
+	sb_puts(sb, " <span class=\"sub\">mean |contribution| in ");
+	put_html(sb, str(importance, "space"));
+	sb_puts(sb, " over ");
+	put_count(sb, num(importance, "rows"));
+	sb_puts(sb, " explained predictions</span></h2>");
+	put_importance_bars(sb, get(importance, "columns"));
+	put_importance_weeks(sb, importance);
+	sb_puts(sb, "<p class=\"note\">Weeks start on Monday, 00:00 UTC; the change is from the previous week "
+			"with explained predictions.</p></section>");
+}
+
 static void
 put_versions(strbuf *sb, const cJSON *versions)
 {
@@ -591,7 +708,7 @@ static const char style[] =
 	".tile.null .value{color:#9aa1ad}.tile .reason{font-size:11px;color:#9aa1ad;margin-top:4px}"
 	".grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}"
 	".card{background:#fff;border-radius:6px;padding:12px 16px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08);"
-	"margin-bottom:16px}.card h2{font-size:15px;margin:0 0 8px}.card h2 .psi{font-weight:normal;color:#5b6475}"
+	"margin-bottom:16px}.card h2{font-size:15px;margin:0 0 8px}.card h2 .psi,.card h2 .sub{font-weight:normal;color:#5b6475}"
 	".chart{width:100%;height:auto;display:block}"
 	".chart .grid{stroke:#e3e6eb;stroke-width:1}"
 	".chart .tick,.chart .legend{font-size:11px;fill:#5b6475}.chart .axis{font-size:12px;fill:#1d2330}"
@@ -608,7 +725,13 @@ static const char style[] =
 	/* the counts right-aligned under headers aligned the same way */
 	".confusion th,.confusion td{text-align:right}.confusion td{font-size:16px}"
 	".confusion tr>th:first-child{text-align:left}.note{color:#5b6475;font-size:12px}"
-	"footer{padding:0 32px 24px;color:#5b6475;font-size:12px}code{font-size:12px}";
+	"footer{padding:0 32px 24px;color:#5b6475;font-size:12px}code{font-size:12px}"
+	".imp{display:flex;align-items:center;gap:8px;font-size:13px;margin:3px 0}.imp .name{width:120px}"
+	".imp .track{flex:1;background:#eef0f3;height:12px;border-radius:2px}"
+	".imp .fill{display:block;height:12px;background:#3569c8;border-radius:2px}"
+	".imp .val{width:56px;text-align:right;font-variant-numeric:tabular-nums}"
+	/* a change is neither good nor bad: the same colour up and down */
+	"#importance-weekly{margin-top:12px}.change{font-size:11px;color:#5b6475}";
 
 /*
  * A timestamp of the report (ISO 8601: PostgreSQL's 2026-12-05T10:31:07.123456+00:00,
@@ -794,6 +917,7 @@ report_page_render(const char *json, size_t len, int days, strbuf *out)
 		sb_puts(out, "</section></div><section class=\"card\"><h2>Drift: population stability index</h2>");
 		put_psi_table(out, shown);
 		sb_puts(out, "</section>");
+		put_importance(out, shown);
 		if (cJSON_GetArraySize(versions) > 1)
 		{
 			sb_puts(out, "<section class=\"card\"><h2>Versions</h2>");

@@ -11,7 +11,7 @@
  * and the schema is left as it is.
  *
  * SQL functions (docs/sql-reference.md, "SQLite"):
- *   predict_deploy(name, model_json) -> integer      the new version (registry.c)
+ *   predict_deploy(name, model_json [, explain]) -> integer   the new version (registry.c)
  *   predict_activate(name, version) -> NULL          roll back or forward
  *   predict_set_default(name) -> NULL                make name the default model
  *   predict_proba(obs_json [, name]) -> real         (scoring.c)
@@ -25,6 +25,7 @@
  *   predict_json_equal(a, b) -> integer              equal as jsonb (json.c)
  *   predict_install() -> NULL                        create the schema (schema.c)
  *   predictions_check(...)                           the predictions trigger's check
+ *   predictions_explanation(...)                     a log row's explanation (schema.c)
  *
  * Errors. The core's errors carry the core's messages (docs/model-format.md),
  * the same text as PostgreSQL and predict-score. The extension's own errors
@@ -255,8 +256,11 @@ predict_sqlite_register(sqlite3 *db, char **errmsg)
 		{"predict_json", 1, SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, predict_json_func},
 		{"predict_json_equal", 2, SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, predict_json_equal_func},
 		{"predictions_check", 5, SQLITE_INNOCUOUS, predictions_check_func},
+		{"predictions_explanation", 2, SQLITE_INNOCUOUS, predictions_explanation_func},
+		{"predictions_explanation", 4, SQLITE_INNOCUOUS, predictions_explanation_func},
 		{"predict_registry_raise", 3, SQLITE_INNOCUOUS, predict_registry_raise_func},
 		{"predict_deploy", 2, SQLITE_DIRECTONLY, predict_deploy_func},
+		{"predict_deploy", 3, SQLITE_DIRECTONLY, predict_deploy_func},
 		{"predict_activate", 2, SQLITE_DIRECTONLY, predict_activate_func},
 		{"predict_set_default", 1, SQLITE_DIRECTONLY, predict_set_default_func},
 		{"predict_install", 0, SQLITE_DIRECTONLY, predict_install_func},

@@ -694,19 +694,17 @@ canon_buffers_free(canon_buffers *b)
 	sqlite3_free(b->pieces);
 }
 
-/* The canonical form of argument i (numbers normalised or not); NULL after an error. */
+/* The canonical form of text (numbers normalised or not); false after setting an error on ctx. */
 static bool
-canonical_arg(sqlite3_context *ctx, sqlite3_value *value, bool numbers_by_value,
-			  canon_buffers *b, jbuf *out)
+canonical_text(sqlite3_context *ctx, const char *text, size_t len, bool numbers_by_value,
+			   canon_buffers *b, jbuf *out)
 {
-	const char *text = (const char *) sqlite3_value_text(value);
-
 	if (text == NULL)
 	{
 		sqlite3_result_error_nomem(ctx);
 		return false;
 	}
-	switch (canonical_json(text, (size_t) sqlite3_value_bytes(value), numbers_by_value, b, out))
+	switch (canonical_json(text, len, numbers_by_value, b, out))
 	{
 		case CANON_OK:
 			return true;
@@ -718,6 +716,41 @@ canonical_arg(sqlite3_context *ctx, sqlite3_value *value, bool numbers_by_value,
 	}
 	sqlite3_result_error(ctx, "invalid input syntax for type json", -1);
 	return false;
+}
+
+/* canonical_text of an argument's text. */
+static bool
+canonical_arg(sqlite3_context *ctx, sqlite3_value *value, bool numbers_by_value,
+			  canon_buffers *b, jbuf *out)
+{
+	const char *text = (const char *) sqlite3_value_text(value);
+
+	return canonical_text(ctx, text, (size_t) sqlite3_value_bytes(value), numbers_by_value, b, out);
+}
+
+/*
+ * Whether the JSON of a and the JSON text b (blen bytes) are the same value
+ * as jsonb's equality sees it (predict_json_equal), into *equal; false after
+ * setting an error on ctx (not JSON, or out of memory).
+ */
+bool
+json_text_equal(sqlite3_context *ctx, sqlite3_value *a, const char *b, size_t blen, bool *equal)
+{
+	canon_buffers buffers;
+	jbuf		x;
+	jbuf		y;
+	bool		ok;
+
+	memset(&buffers, 0, sizeof(buffers));
+	memset(&x, 0, sizeof(x));
+	memset(&y, 0, sizeof(y));
+	ok = canonical_arg(ctx, a, true, &buffers, &x) && canonical_text(ctx, b, blen, true, &buffers, &y);
+	if (ok)
+		*equal = x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+	canon_buffers_free(&buffers);
+	sqlite3_free(x.data);
+	sqlite3_free(y.data);
+	return ok;
 }
 
 void
@@ -743,9 +776,7 @@ predict_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 void
 predict_json_equal_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	canon_buffers b;
-	jbuf		x;
-	jbuf		y;
+	bool		equal;
 
 	(void) argc;
 	if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
@@ -753,12 +784,7 @@ predict_json_equal_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_null(ctx);
 		return;
 	}
-	memset(&b, 0, sizeof(b));
-	memset(&x, 0, sizeof(x));
-	memset(&y, 0, sizeof(y));
-	if (canonical_arg(ctx, argv[0], true, &b, &x) && canonical_arg(ctx, argv[1], true, &b, &y))
-		sqlite3_result_int(ctx, x.len == y.len && memcmp(x.data, y.data, x.len) == 0);
-	canon_buffers_free(&b);
-	sqlite3_free(x.data);
-	sqlite3_free(y.data);
+	if (json_text_equal(ctx, argv[0], (const char *) sqlite3_value_text(argv[1]),
+						(size_t) sqlite3_value_bytes(argv[1]), &equal))
+		sqlite3_result_int(ctx, equal);
 }

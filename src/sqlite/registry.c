@@ -1,10 +1,12 @@
 /*
  * registry.c - the model registry: lookups, and the functions that change it.
  *
- *   predict_deploy(name, model_json) -> integer
+ *   predict_deploy(name, model_json [, explain]) -> integer
  *       Validate a predict-model/1 document, store it as the next version
  *       of name in predict_model_versions, make it active, and make name
- *       the default model if there is none.
+ *       the default model if there is none. With explain 1 (PostgreSQL's
+ *       explain => true) the log explains every row the version scores
+ *       (schema.c), and a model the core cannot explain is refused.
  *   predict_activate(name, version) -> NULL     roll back or forward
  *   predict_set_default(name) -> NULL           make name the default model
  *
@@ -215,13 +217,17 @@ set_active(sqlite3 *db, const char *name, sqlite3_int64 version)
 	return rc;
 }
 
+/* PostgreSQL's registry_check_explain: its message, SQLite's spelling in the hint. */
+#define NULL_EXPLAIN "explain must not be null"
+#define NULL_EXPLAIN_HINT "Deploy with explain 1 (true) to explain every row the version logs, " \
+	"or 0 (false, the default)."
+
 static int
-deploy_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int64 unused,
+deploy_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int64 explain,
 			  const char *text, sqlite3_int64 *version)
 {
 	int			rc;
 
-	(void) unused;
 	rc = query_one(db, "SELECT coalesce(max(version), 0) + 1 FROM predict_model_versions WHERE name = ?1",
 				   name, version, NULL);
 	/* PostgreSQL's versions are integers: SQLite's 64-bit ones stop there too */
@@ -234,13 +240,14 @@ deploy_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int64
 	{
 		sqlite3_stmt *stmt;
 
-		rc = sqlite3_prepare_v2(db, "INSERT INTO predict_model_versions (name, version, model) VALUES (?1, ?2, ?3)",
-								-1, &stmt, NULL);
+		rc = sqlite3_prepare_v2(db, "INSERT INTO predict_model_versions (name, version, model, explain)"
+								" VALUES (?1, ?2, ?3, ?4)", -1, &stmt, NULL);
 		if (rc == SQLITE_OK)
 		{
 			sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(stmt, 2, *version);
 			sqlite3_bind_text(stmt, 3, text, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(stmt, 4, explain);
 			rc = sqlite3_step(stmt);
 			sqlite3_finalize(stmt);
 		}
@@ -252,20 +259,44 @@ deploy_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int64
 	return rc;
 }
 
-/* Validate a model document with the loader that will score with it. */
+/*
+ * Validate a model document with the loader that will score with it, and
+ * (explain) that the core can explain it, with predict_explain's error.
+ */
 static int
-model_document_check(sqlite3_context *ctx, const char *text, size_t len)
+model_document_check(sqlite3_context *ctx, const char *text, size_t len, bool explain)
 {
 	predict_error err;
 	predict_model *model = predict_model_load(text, len, NULL, &predict_sqlite_allocator, &err);
+	bool		ok = model != NULL && (!explain || predict_model_explainable(model, &err));
 
-	if (model == NULL)
-	{
+	if (!ok)
 		result_core_error(ctx, &err);
-		return 0;
-	}
 	predict_model_free(model);
-	return 1;
+	return ok;
+}
+
+/*
+ * The explain argument of predict_deploy (1 or 0, SQLite's true and false),
+ * into *explain; false after setting an error on ctx.
+ */
+static bool
+deploy_explain(sqlite3_context *ctx, sqlite3_value *arg, bool *explain)
+{
+	if (sqlite3_value_type(arg) == SQLITE_NULL)
+	{
+		result_error_full(ctx, 0, NULL_EXPLAIN, NULL, NULL_EXPLAIN_HINT);
+		return false;
+	}
+	/* '1' is 1, as SQLite's integer affinity reads it */
+	if (sqlite3_value_numeric_type(arg) != SQLITE_INTEGER ||
+		(sqlite3_value_int64(arg) != 0 && sqlite3_value_int64(arg) != 1))
+	{
+		sqlite3_result_error(ctx, "predict_deploy(name, model_json, explain): explain must be 0 or 1", -1);
+		return false;
+	}
+	*explain = sqlite3_value_int64(arg) == 1;
+	return true;
 }
 
 void
@@ -273,8 +304,8 @@ predict_deploy_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	const char *name;
 	const char *text;
+	bool		explain = false;
 
-	(void) argc;
 	if ((name = required_name(ctx, argv, 0, "predict_deploy(name, model_json)")) == NULL)
 		return;
 	if (!predict_model_name_valid(name, strlen(name)))
@@ -287,13 +318,16 @@ predict_deploy_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		result_registry_error(ctx, 0, PREDICT_ERR_NULL_DOCUMENT, &(predict_registry_args) {0});
 		return;
 	}
+	/* the checks in PostgreSQL's order: name, document, explain, then the document's content */
+	if (argc > 2 && !deploy_explain(ctx, argv[2], &explain))
+		return;
 	if ((text = (const char *) sqlite3_value_text(argv[1])) == NULL)
 	{
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	if (model_document_check(ctx, text, (size_t) sqlite3_value_bytes(argv[1])))
-		run_registry_change(ctx, deploy_change, name, 0, text);
+	if (model_document_check(ctx, text, (size_t) sqlite3_value_bytes(argv[1]), explain))
+		run_registry_change(ctx, deploy_change, name, explain, text);
 }
 
 static int
@@ -318,7 +352,7 @@ activate_change(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int
 	/* a version stored by hand, not by predict_deploy, must still be valid */
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		found = model_document_check(ctx, (const char *) sqlite3_column_text(stmt, 0),
-									 (size_t) sqlite3_column_bytes(stmt, 0)) ? 1 : -1;
+									 (size_t) sqlite3_column_bytes(stmt, 0), false) ? 1 : -1;
 	sqlite3_finalize(stmt);
 	if (found < 0)
 		return SQLITE_ERROR;

@@ -409,6 +409,9 @@ version_json(report_version *v, sqlite3_int64 active)
 	cJSON_AddItemToObject(out, "calibration", calibration);
 	cJSON_AddItemToObject(out, "drift", drift);
 	cJSON_AddItemToObject(out, "daily", daily);
+	/* null with the reason until report_add_importance finds explained rows */
+	cJSON_AddItemToObject(reasons, "importance", cJSON_CreateString(REPORT_NO_EXPLANATION));
+	cJSON_AddItemToObject(out, "importance", cJSON_CreateNull());
 	return out;
 }
 
@@ -602,6 +605,8 @@ predict_report_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	}
 	if (!ok)
 		goto nomem;
+	if (!report_add_importance(db, model, since, until, versions, &msg))
+		goto fail;
 
 	cJSON_AddItemToObject(report, "model", cJSON_CreateString(model));
 	cJSON_AddItemToObject(report, "since", since ? cJSON_CreateString(since) : cJSON_CreateNull());

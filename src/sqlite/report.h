@@ -19,6 +19,8 @@
 #define REPORT_UNSEEN_SHOWN 10
 #define REPORT_NO_LABELS "no labelled predictions (true_class is null in every row)"
 #define REPORT_NO_REFERENCE "the model version has no reference (export it with --reference)"
+#define REPORT_NO_EXPLANATION \
+	"no row of this version has an explanation; deploy it with explain or insert with explanation = true"
 
 /* A growable array of doubles. */
 typedef struct report_doubles
@@ -95,5 +97,9 @@ bool		version_start(sqlite3 *db, const char *model, sqlite3_int64 number, report
 bool		version_add(report_version *v, double proba, int predicted, int true_class,
 						const char *created_at, const char *observation, int observation_len);
 void		version_ranking(report_version *v, double *auc, double *ap);
+
+/* report_importance.c */
+bool		report_add_importance(sqlite3 *db, const char *model, const char *since, const char *until,
+								  cJSON *versions, char **msg);
 
 #endif							/* PREDICT_SQLITE_REPORT_H */

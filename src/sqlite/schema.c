@@ -4,11 +4,12 @@
  *
  * schema_install creates what is missing when the extension is loaded on a
  * writable database (or by SELECT predict_install(), or by the gateway's
- * start-up), in one transaction. Tables are never altered: a database made
- * by an older gateway keeps its tables, which have these columns already.
- * Triggers are the rules: one whose text differs from the one here is
- * replaced, so that every database follows the rules of the extension
- * that opens it.
+ * start-up), in one transaction. Tables are created whole, and otherwise
+ * only gain the columns added since (ALTER TABLE ... ADD COLUMN, which keeps
+ * every row): a database made by an older gateway or extension keeps its
+ * tables and rows. Triggers are the rules: one whose text differs from the
+ * one here is replaced, so that every database follows the rules of the
+ * extension that opens it.
  *
  * The predictions table has PostgreSQL's columns and constraints, as a
  * STRICT table so that types are enforced. Timestamps are ISO 8601 UTC text
@@ -23,6 +24,16 @@
  * it. A row that comes with its model_version keeps its score only if it is
  * what that model computes (predictions_check_score): the gateway inserts such
  * rows, computing the score in the INSERT itself so that RETURNING has it.
+ *
+ * Explanations (issue 20). A version deployed with explain = 1 has every row
+ * it logs explained; an insert asks for one with explanation 'true' (or 1).
+ * predictions_explanation says what a row's explanation column is to hold.
+ * A new row gets it in the scored copy. A row that comes with its
+ * model_version is inserted as it is (so that the gateway's RETURNING has
+ * it), and predictions_explain then fills in its explanation, or refuses one
+ * that is not its version's: the audit rule lets that one UPDATE through,
+ * as it changes explanation only to what the insert itself would have
+ * stored, and predictions_touch leaves updated_at alone for it.
  *
  * Messages are PostgreSQL's, DETAIL and HINT lines included (extension.c).
  * Violations of the table's own constraints (UNIQUE, CHECK, STRICT types)
@@ -55,11 +66,34 @@
 /* A row PostgreSQL's trigger would score: one without its model_version. */
 #define TO_SCORE "(NEW.model_version IS NULL)"
 
+/*
+ * Columns added after the tables' first release, each created with its
+ * table and added to an older table by ALTER TABLE: the version's explain
+ * and the row's explanation (JSON text).
+ */
+#define VERSIONS_EXPLAIN "explain INTEGER NOT NULL DEFAULT 0 CHECK (explain IN (0, 1))"
+#define PREDICTIONS_EXPLANATION "explanation TEXT CHECK (explanation IS NULL OR json_valid(explanation))"
+
+/* What predictions_explanation says a row's explanation is to be. */
+#define ROW_EXPLANATION(row) \
+	"predictions_explanation(" row ".observation, " row ".explanation, " row ".model, " row ".model_version)"
+
+/*
+ * The audit rule for explanation: no change but the one that fills in a
+ * row just inserted with its model_version (predictions_explain), which is
+ * what that row's explanation is to be.
+ */
+#define REFUSE_EXPLANATION_CHANGE \
+	" SELECT RAISE(ABORT, '" PREDICT_MSG_SCORED_COLUMN_CHANGED("explanation", "predictions") \
+	"\nDETAIL:  " PREDICT_DETAIL_AUDIT_LOG "') WHERE NEW.explanation IS NOT OLD.explanation" \
+	" AND NEW.explanation IS NOT " ROW_EXPLANATION("OLD") ";"
+
 typedef struct schema_object
 {
-	const char *type;			/* as sqlite_schema names it */
-	const char *name;
+	const char *type;			/* as sqlite_schema names it, or "column" */
+	const char *name;			/* a column's table */
 	const char *sql;			/* as sqlite_schema stores it: no IF NOT EXISTS, no ';' */
+	const char *column;			/* a column: its name (sql adds it) */
 } schema_object;
 
 static const schema_object objects[] = {
@@ -71,7 +105,10 @@ static const schema_object objects[] = {
 		" model TEXT NOT NULL,"
 		" created_at TEXT NOT NULL DEFAULT (" PREDICT_NOW "),"
 		" deployed_by TEXT,"
-	" PRIMARY KEY (name, version))"},
+		" " VERSIONS_EXPLAIN ","
+	" PRIMARY KEY (name, version))", NULL},
+	{"column", "predict_model_versions",
+	"ALTER TABLE predict_model_versions ADD COLUMN " VERSIONS_EXPLAIN, "explain"},
 	/* the active version of each model, and which model is the default */
 	{"table", "predict_models",
 		"CREATE TABLE predict_models ("
@@ -79,9 +116,9 @@ static const schema_object objects[] = {
 		" active_version INTEGER NOT NULL,"
 		" is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),"
 		" updated_at TEXT NOT NULL DEFAULT (" PREDICT_NOW "),"
-	" FOREIGN KEY (name, active_version) REFERENCES predict_model_versions (name, version))"},
+	" FOREIGN KEY (name, active_version) REFERENCES predict_model_versions (name, version))", NULL},
 	{"index", "predict_models_one_default",
-	"CREATE UNIQUE INDEX predict_models_one_default ON predict_models (is_default) WHERE is_default = 1"},
+	"CREATE UNIQUE INDEX predict_models_one_default ON predict_models (is_default) WHERE is_default = 1", NULL},
 	/*
 	 * The active version of a model is one of its versions: PostgreSQL's
 	 * triggers (the extension's predict_models_check and
@@ -91,19 +128,19 @@ static const schema_object objects[] = {
 	 */
 	{"trigger", "predict_models_check",
 		"CREATE TRIGGER predict_models_check BEFORE INSERT ON predict_models WHEN " ACTIVE_MISSING
-	" BEGIN SELECT predict_registry_raise('active version missing', NEW.name, NEW.active_version); END"},
+	" BEGIN SELECT predict_registry_raise('active version missing', NEW.name, NEW.active_version); END", NULL},
 	{"trigger", "predict_models_check_update",
 		"CREATE TRIGGER predict_models_check_update BEFORE UPDATE OF name, active_version ON predict_models"
 		" WHEN " ACTIVE_MISSING
-	" BEGIN SELECT predict_registry_raise('active version missing', NEW.name, NEW.active_version); END"},
+	" BEGIN SELECT predict_registry_raise('active version missing', NEW.name, NEW.active_version); END", NULL},
 	{"trigger", "predict_model_versions_protect",
 		"CREATE TRIGGER predict_model_versions_protect BEFORE DELETE ON predict_model_versions WHEN " IS_ACTIVE
-	" BEGIN SELECT predict_registry_raise('active version deleted', OLD.name, OLD.version); END"},
+	" BEGIN SELECT predict_registry_raise('active version deleted', OLD.name, OLD.version); END", NULL},
 	{"trigger", "predict_model_versions_protect_update",
 		"CREATE TRIGGER predict_model_versions_protect_update BEFORE UPDATE OF name, version"
 		" ON predict_model_versions WHEN (NEW.name IS NOT OLD.name OR NEW.version IS NOT OLD.version)"
 		" AND " IS_ACTIVE
-	" BEGIN SELECT predict_registry_raise('active version deleted', OLD.name, OLD.version); END"},
+	" BEGIN SELECT predict_registry_raise('active version deleted', OLD.name, OLD.version); END", NULL},
 	/* the predictions log */
 	{"table", "predictions",
 		"CREATE TABLE predictions ("
@@ -116,8 +153,10 @@ static const schema_object objects[] = {
 		" model TEXT NOT NULL,"
 		" model_version INTEGER NOT NULL,"
 		" created_at TEXT NOT NULL DEFAULT (" PREDICT_NOW ") CHECK (created_at GLOB " ISO_GLOB "),"
-		" updated_at TEXT NOT NULL DEFAULT (" PREDICT_NOW ") CHECK (updated_at GLOB " ISO_GLOB ")"
-	") STRICT"},
+		" updated_at TEXT NOT NULL DEFAULT (" PREDICT_NOW ") CHECK (updated_at GLOB " ISO_GLOB "),"
+		" " PREDICTIONS_EXPLANATION
+	") STRICT", NULL},
+	{"column", "predictions", "ALTER TABLE predictions ADD COLUMN " PREDICTIONS_EXPLANATION, "explanation"},
 	/*
 	 * Score a row with the default model, or check the score it carries: two
 	 * triggers, each with its WHEN, and VALUES rather than INSERT ... SELECT,
@@ -131,12 +170,13 @@ static const schema_object objects[] = {
 		REFUSE_NULL("observation")
 		REFUSE_TRUE_CLASS
 		" INSERT INTO predictions (id, observation_id, observation, proba, predicted_class,"
-		" true_class, model, model_version, created_at, updated_at)"
+		" true_class, model, model_version, created_at, updated_at, explanation)"
 		" VALUES (nullif(NEW.id, -1), NEW.observation_id, predict_json(NEW.observation),"
 		" predict_proba(NEW.observation), predict_class(NEW.observation), NEW.true_class,"
-		" predict_default_model(), predict_model_version(), NEW.created_at, NEW.updated_at);"
+		" predict_default_model(), predict_model_version(), NEW.created_at, NEW.updated_at,"
+		" predictions_explanation(NEW.observation, NEW.explanation));"
 		" SELECT RAISE(IGNORE);"
-	" END"},
+	" END", NULL},
 	{"trigger", "predictions_check_score",
 		"CREATE TRIGGER predictions_check_score BEFORE INSERT ON predictions WHEN NOT " TO_SCORE " BEGIN"
 		REFUSE_NULL("observation_id")
@@ -144,7 +184,18 @@ static const schema_object objects[] = {
 		REFUSE_TRUE_CLASS
 		" SELECT predictions_check(NEW.observation, NEW.proba, NEW.predicted_class, NEW.model,"
 		" NEW.model_version);"
-	" END"},
+	" END", NULL},
+	/*
+	 * The explanation of a row that came with its model_version: filled in,
+	 * or refused if it is not its version's. Every row inserted passes here,
+	 * the scored copies of new rows too (checked again: the copy cannot tell
+	 * it was made here).
+	 */
+	{"trigger", "predictions_explain",
+		"CREATE TRIGGER predictions_explain AFTER INSERT ON predictions"
+		" WHEN NEW.explanation IS NOT " ROW_EXPLANATION("NEW")
+		" BEGIN UPDATE predictions SET explanation = " ROW_EXPLANATION("NEW") " WHERE id = NEW.id;"
+	" END", NULL},
 	/* predictions are an audit log: only true_class (and updated_at) change */
 	{"trigger", "predictions_protect",
 		"CREATE TRIGGER predictions_protect BEFORE UPDATE ON predictions BEGIN"
@@ -156,20 +207,22 @@ static const schema_object objects[] = {
 		REFUSE_CHANGE("model")
 		REFUSE_CHANGE("model_version")
 		REFUSE_CHANGE("created_at")
+		REFUSE_EXPLANATION_CHANGE
 		REFUSE_TRUE_CLASS
-	" END"},
-	/* every UPDATE sets updated_at, whatever it was given */
+	" END", NULL},
+	/* every UPDATE sets updated_at, whatever it was given, but predictions_explain's */
 	{"trigger", "predictions_touch",
 		"CREATE TRIGGER predictions_touch AFTER UPDATE ON predictions"
-		" WHEN NEW.updated_at IS NOT " PREDICT_NOW
-	" BEGIN UPDATE predictions SET updated_at = " PREDICT_NOW " WHERE id = NEW.id; END"},
+		" WHEN NEW.updated_at IS NOT " PREDICT_NOW " AND NEW.explanation IS OLD.explanation"
+	" BEGIN UPDATE predictions SET updated_at = " PREDICT_NOW " WHERE id = NEW.id; END", NULL},
 };
 
 #define NOBJECTS (sizeof(objects) / sizeof(objects[0]))
 
 /*
- * What object i needs: 0 nothing, 1 to be created, 2 to be replaced (a
- * trigger of other text); -1 (message in db) if the schema cannot be read.
+ * What object i needs: 0 nothing, 1 to be created (a column: added), 2 to
+ * be replaced (a trigger of other text); -1 (message in db) if the schema
+ * cannot be read.
  */
 static int
 object_need(sqlite3 *db, size_t i)
@@ -177,11 +230,14 @@ object_need(sqlite3 *db, size_t i)
 	sqlite3_stmt *stmt;
 	int			need = 1;
 	int			rc;
+	bool		column = objects[i].column != NULL;
 
-	if (sqlite3_prepare_v2(db, "SELECT sql FROM main.sqlite_schema WHERE type = ?1 AND name = ?2",
+	if (sqlite3_prepare_v2(db, column ?
+						   "SELECT NULL FROM pragma_table_info(?2, 'main') WHERE name = ?1" :
+						   "SELECT sql FROM main.sqlite_schema WHERE type = ?1 AND name = ?2",
 						   -1, &stmt, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(stmt, 1, objects[i].type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 1, column ? objects[i].column : objects[i].type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, objects[i].name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
@@ -362,6 +418,150 @@ predictions_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		result_scoring_error(ctx, &err, c->name, c->version);
 	else if (score_matches(ctx, argv, c, proba, predicted))
 		sqlite3_result_int(ctx, 1);
+	if (other != NULL)
+		cached_model_free(other);
+}
+
+/* What a row's explanation column carries, as PostgreSQL's trigger reads it. */
+typedef enum given_explanation
+{
+	GIVEN_NONE,					/* NULL, or false: 'false' or 0 */
+	GIVEN_REQUEST,				/* true: 'true' or 1 */
+	GIVEN_EXPLANATION			/* anything else: an explanation (a restore's) */
+} given_explanation;
+
+/*
+ * SQLite has no boolean: JSON's true and false, and SQLite's 1 and 0 (which
+ * the STRICT TEXT column stores as '1' and '0'), are the requests.
+ */
+static given_explanation
+explanation_given(sqlite3_value *value)
+{
+	const char *text;
+
+	if (sqlite3_value_type(value) == SQLITE_NULL)
+		return GIVEN_NONE;
+	if ((text = (const char *) sqlite3_value_text(value)) == NULL)
+		return GIVEN_EXPLANATION;	/* out of memory: reported by the comparison */
+	if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
+		return GIVEN_NONE;
+	if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
+		return GIVEN_REQUEST;
+	return GIVEN_EXPLANATION;
+}
+
+/*
+ * Whether version c explains every row it logs (its explain), read once per
+ * parsed version; -1 after setting an error on ctx.
+ */
+static int
+version_explains(sqlite3_context *ctx, sqlite3 *db, cached_model *c)
+{
+	sqlite3_stmt *stmt;
+	int			rc;
+
+	if (c->explains >= 0)
+		return c->explains;
+	rc = sqlite3_prepare_v2(db, "SELECT explain FROM predict_model_versions WHERE name = ?1 AND version = ?2",
+							-1, &stmt, NULL);
+	if (rc == SQLITE_OK)
+	{
+		sqlite3_bind_text(stmt, 1, c->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, c->version);
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			c->explains = rc == SQLITE_ROW && sqlite3_column_int(stmt, 0) != 0;
+		sqlite3_finalize(stmt);
+	}
+	if (c->explains < 0)
+		result_error_detail(ctx, rc, NULL, NULL, "could not read the model registry: %s", sqlite3_errmsg(db));
+	return c->explains;
+}
+
+/*
+ * The given explanation of a row with its version c as the result if it is
+ * the one c computes (str, finished here), equal as jsonb compares them;
+ * else PostgreSQL's error.
+ */
+static void
+result_given_explanation(sqlite3_context *ctx, sqlite3_value *given, const cached_model *c,
+						 sqlite3_str *str)
+{
+	bool		equal = false;
+	bool		compared;
+
+	if (sqlite3_str_errcode(str) != SQLITE_OK)
+	{
+		result_str(ctx, str);	/* its error */
+		return;
+	}
+	compared = json_text_equal(ctx, given, sqlite3_str_value(str), (size_t) sqlite3_str_length(str), &equal);
+	sqlite3_free(sqlite3_str_finish(str));
+	if (compared && equal)
+		sqlite3_result_value(ctx, given);
+	else if (compared)
+		result_registry_error(ctx, SQLITE_CONSTRAINT_FUNCTION, PREDICT_ERR_ROW_NOT_EXPLAINED,
+							  &(predict_registry_args) {.relation = "predictions", .name = c->name,
+							  .version = c->version});
+}
+
+/*
+ * predictions_explanation(observation, explanation [, model, model_version])
+ * -> what the row's explanation column is to hold: with two arguments for a
+ * new row (scored by the default model), with four for a row that names its
+ * version. That version's explanation of the observation, as predict_explain
+ * writes it, when the version explains every row (explain = 1) or the row
+ * asks (true); NULL when neither (the row has NULL or false). A new row may
+ * carry nothing else; a row with its version may carry the explanation its
+ * version computes, returned as it was given. A NULL observation, model or
+ * version: NULL, left to the NOT NULL constraints and predictions_check.
+ */
+void
+predictions_explanation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	connection_state *state = sqlite3_user_data(ctx);
+	given_explanation given = explanation_given(argv[1]);
+	bool		restored = argc == 4;
+	const char *obs = (const char *) sqlite3_value_text(argv[0]);
+	cached_model *other = NULL;
+	cached_model *c;
+	sqlite3_str *str;
+	int			explains;
+
+	if (given == GIVEN_EXPLANATION && !restored)
+	{
+		result_registry_error(ctx, 0, PREDICT_ERR_EXPLANATION_SUPPLIED,
+							  &(predict_registry_args) {.relation = "predictions"});
+		return;
+	}
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+		(restored && (sqlite3_value_type(argv[2]) == SQLITE_NULL ||
+					  sqlite3_value_type(argv[3]) == SQLITE_NULL)))
+	{
+		sqlite3_result_null(ctx);
+		return;
+	}
+	if (obs == NULL)
+	{
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	c = restored ? version_model(ctx, state, (const char *) sqlite3_value_text(argv[2]),
+								 sqlite3_value_int64(argv[3]), &other) :
+		active_model(ctx, state, NULL);
+	if (c != NULL && (explains = version_explains(ctx, state->db, c)) >= 0)
+	{
+		if (given == GIVEN_NONE && !explains)
+			sqlite3_result_null(ctx);
+		else if (explain_ready(ctx, c) &&
+				 (str = explanation_str(ctx, c, obs, (size_t) sqlite3_value_bytes(argv[0]))) != NULL)
+		{
+			if (given == GIVEN_EXPLANATION)
+				result_given_explanation(ctx, argv[1], c, str);
+			else
+				result_str(ctx, str);
+		}
+	}
 	if (other != NULL)
 		cached_model_free(other);
 }

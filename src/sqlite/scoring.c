@@ -110,6 +110,7 @@ parse_version(sqlite3_context *ctx, sqlite3 *db, const char *name, sqlite3_int64
 	}
 	memset(c, 0, sizeof(*c));
 	c->version = version;
+	c->explains = -1;
 	c->tentative = !sqlite3_get_autocommit(db);
 	c->name = sqlite3_mprintf("%s", name);
 	c->model = predict_model_load(text, strlen(text), NULL, &predict_sqlite_allocator, &err);
@@ -306,26 +307,20 @@ predict_class_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 /* ---------- explanations ---------- */
 
 /*
- * The model of an explaining call (argument model_arg names it, else the
- * default), explainable, with its buffers for predict_explain: allocated
- * with the cached version the first time it explains, so that a row
- * allocates nothing. NULL after setting an error on ctx.
+ * Whether c can be explained, with its buffers for predict_explain:
+ * allocated with the cached version the first time it explains, so that a
+ * row allocates nothing. False after setting an error on ctx.
  */
-static cached_model *
-explain_model(sqlite3_context *ctx, int argc, sqlite3_value **argv, int model_arg)
+bool
+explain_ready(sqlite3_context *ctx, cached_model *c)
 {
-	connection_state *state = sqlite3_user_data(ctx);
-	cached_model *c;
 	predict_error err;
 
-	c = active_model(ctx, state, argc > model_arg ? (const char *) sqlite3_value_text(argv[model_arg]) : NULL);
-	if (c == NULL)
-		return NULL;
 	/* the model's fault whatever the observation, as in PostgreSQL */
 	if (!predict_model_explainable(c->model, &err))
 	{
 		result_core_error(ctx, &err);
-		return NULL;
+		return false;
 	}
 	if (c->explain_scratch == NULL)
 	{
@@ -338,9 +333,25 @@ explain_model(sqlite3_context *ctx, int argc, sqlite3_value **argv, int model_ar
 			c->explain_scratch = NULL;
 			c->contributions = NULL;
 			sqlite3_result_error_nomem(ctx);
-			return NULL;
+			return false;
 		}
 	}
+	return true;
+}
+
+/*
+ * The model of an explaining call (argument model_arg names it, else the
+ * default), explain_ready. NULL after setting an error on ctx.
+ */
+static cached_model *
+explain_model(sqlite3_context *ctx, int argc, sqlite3_value **argv, int model_arg)
+{
+	connection_state *state = sqlite3_user_data(ctx);
+	cached_model *c;
+
+	c = active_model(ctx, state, argc > model_arg ? (const char *) sqlite3_value_text(argv[model_arg]) : NULL);
+	if (c == NULL || !explain_ready(ctx, c))
+		return NULL;
 	return c;
 }
 
@@ -365,7 +376,7 @@ append_to_str(void *sink, const char *s, size_t n)
 }
 
 /* The text in str as the call's result (str is finished here). */
-static void
+void
 result_str(sqlite3_context *ctx, sqlite3_str *str)
 {
 	int			rc = sqlite3_str_errcode(str);
@@ -396,28 +407,42 @@ observation_text(sqlite3_context *ctx, sqlite3_value **argv, size_t *len)
 	return obs;
 }
 
+/*
+ * The explanation of obs (len bytes) by c, explain_ready, as every host
+ * writes it: a new sqlite3_str for result_str, or NULL after setting an
+ * error on ctx.
+ */
+sqlite3_str *
+explanation_str(sqlite3_context *ctx, cached_model *c, const char *obs, size_t len)
+{
+	double		base;
+	predict_error err;
+	sqlite3_str *str;
+
+	if (predict_explain_json(c->model, obs, len, c->values, c->explain_scratch, NULL, NULL,
+							 &base, c->contributions, &err) != PREDICT_OK)
+	{
+		result_scoring_error(ctx, &err, c->name, c->version);
+		return NULL;
+	}
+	str = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+	predict_explanation_json(c->model, base, c->contributions, append_to_str, str);
+	return str;
+}
+
 void
 predict_explain_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	cached_model *c;
 	const char *obs;
 	size_t		len;
-	double		base;
-	predict_error err;
 	sqlite3_str *str;
 
 	if (result_null_if_any(ctx, argc, argv) ||
 		(c = explain_model(ctx, argc, argv, 1)) == NULL ||
-		(obs = observation_text(ctx, argv, &len)) == NULL)
+		(obs = observation_text(ctx, argv, &len)) == NULL ||
+		(str = explanation_str(ctx, c, obs, len)) == NULL)
 		return;
-	if (predict_explain_json(c->model, obs, len, c->values, c->explain_scratch, NULL, NULL,
-							 &base, c->contributions, &err) != PREDICT_OK)
-	{
-		result_scoring_error(ctx, &err, c->name, c->version);
-		return;
-	}
-	str = sqlite3_str_new(sqlite3_context_db_handle(ctx));
-	predict_explanation_json(c->model, base, c->contributions, append_to_str, str);
 	result_str(ctx, str);
 }
 

@@ -33,6 +33,7 @@ typedef struct cached_model
 	predict_value *values;		/* scratch for predict_score_json */
 	void	   *explain_scratch;	/* predict_explain's, allocated when first explained */
 	double	   *contributions;	/* one per column, with explain_scratch */
+	int			explains;		/* the version's explain: 0, 1, or -1 not read yet */
 	unsigned long verified;		/* the epoch in which it was last found active */
 } cached_model;
 
@@ -78,6 +79,9 @@ cached_model *version_model(sqlite3_context *ctx, connection_state *state, const
 							sqlite3_int64 version, cached_model **owned);
 void		predict_proba_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_class_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+bool		explain_ready(sqlite3_context *ctx, cached_model *c);
+sqlite3_str *explanation_str(sqlite3_context *ctx, cached_model *c, const char *obs, size_t len);
+void		result_str(sqlite3_context *ctx, sqlite3_str *str);
 void		predict_explain_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_reasons_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_model_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
@@ -98,10 +102,13 @@ void		predict_set_default_func(sqlite3_context *ctx, int argc, sqlite3_value **a
 int			schema_install(sqlite3 *db, char **errmsg);
 void		predict_install_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predictions_check_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void		predictions_explanation_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 /* json.c: observations in canonical form, compared as jsonb compares them */
 void		predict_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void		predict_json_equal_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+bool		json_text_equal(sqlite3_context *ctx, sqlite3_value *a, const char *b, size_t blen,
+							bool *equal);
 
 /* report.c: monitoring */
 void		predict_report_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);

@@ -187,9 +187,15 @@ def sources(clusters, tmp_path_factory):
         for i in range(1, 321, 3):
             assert http(port, "POST", "/update", {"id": i, "true_class": i % 2})[0] == 200
         stop_gateway(proc)
+        # rows that asked for their explanation (other 1): a restore checks those too
+        for i in range(321, 341):
+            a.sql(db, "INSERT INTO predictions (observation_id, observation, explanation) VALUES (%s, %s, 'true')",
+                  (i, json.dumps(observation(rng))), user=OWNER)
+        assert a.sql(db, "SELECT count(*) FILTER (WHERE explanation = predict_explain(observation, model)), "
+                         "count(explanation) FROM predictions") == [(20, 20)]
         dumps = table_dumps(a, db)
         predictions = rows(dumps["predictions"])
-        assert len(predictions) == 320
+        assert len(predictions) == 340
         versions = {(r[6], r[7]) for r in predictions}
         assert versions == {("titanic", "1"), ("titanic", "2"), ("other", "1"), ("other", "2")}, versions
         assert rows(dumps["predict_models"]) == [

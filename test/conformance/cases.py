@@ -34,6 +34,15 @@ Operations (hosts.py):
   explain(obs[, model])         predict_explain: the explanation, its numbers as floats
   reasons(obs, k[, model])      predict_reasons: the reasons' array, its numbers as floats
 
+The predictions log's explanations (a version deployed with explain):
+  deploy(name, doc, explain)    predict_deploy with explain (PostgreSQL's explain => ...,
+                                SQLite's 1 or 0; None is SQL NULL)
+  insert(..., explanation=v)    v as JSON: True asks for the row's explanation, a dict is one
+  insert_scored(oid, obs, e)    insert_scored with the explanation e (as JSON), as a restore
+  update(oid, "explanation", v) v as JSON
+  explanation(oid)              the row's explanation, its numbers as floats (None: NULL,
+                                or no such row)
+
 A host may lack an operation (hosts.py's LACKS: managed mode has no
 explanations); the cases that use it do not apply to that host.
 
@@ -231,6 +240,14 @@ def hint_deploy(name):
 HINT_NO_DEFAULT = DeployHint()
 
 
+class ExplainHint:
+    """The hint of a null explain: how to deploy with explain on the host at
+    hand (PostgreSQL's explain => true, SQLite's 1; each host's explain_hint)."""
+
+    def __repr__(self):
+        return "ExplainHint()"
+
+
 # a hint or detail that is not compared (PostgreSQL's own, showing the row)
 ANY = "(any)"
 
@@ -285,6 +302,31 @@ CANNOT_NO_MEANS = Error(CANNOT + "logistic_regression explanations need the mean
                         "0A000", hint=EXPLAIN_HINT)
 CANNOT_NB = Error(CANNOT + "a gaussian_nb estimator has no exact per-column explanation (logistic regression "
                   "and the tree models have)", "0A000", hint=EXPLAIN_HINT)
+
+
+# ---------- explanations in the log ----------
+
+# LINEAR's explanations of two observations (exact in binary)
+X3B = {"x": 3, "c": "b"}
+X3B_EXPLAINED = {"space": "log-odds", "base": 2.25, "contributions": {"x": 3.0, "c": -2.5}}
+X0Z = {"x": 0, "c": "z"}
+X0Z_EXPLAINED = {"space": "log-odds", "base": 2.25, "contributions": {"x": -1.5, "c": -0.5}}
+# X3B's explanation as a restore may carry it: other key order, 3.0 for 3
+# (Python's json writes 3.0 as 3.0, the hosts 3: equal as JSON values)
+X3B_RESTORED = {"contributions": {"c": -2.5, "x": 3.0}, "base": 2.25, "space": "log-odds"}
+EXPLANATION_SUPPLIED = Error('explanation of a new row of relation "predictions" must be true, false or null',
+                             "22023",
+                             detail="The log computes a new row's explanation: true asks for it, false or null "
+                                    "leaves it to the version's setting.",
+                             hint="Deploy the model with explain set to have every row explained.")
+
+
+def not_explained(name, version):
+    return Error('new row of relation "predictions" does not carry the explanation of model "%s" version %d'
+                 % (name, version), "23514",
+                 detail="The row's explanation differs from the one the version computes for its observation.",
+                 hint="A row inserted with a model_version (as a restore does) keeps only the explanation that "
+                      "version computes; set explanation to true or null to have it computed.")
 
 
 def k_out_of_range(k):
@@ -683,6 +725,106 @@ CASES = [
     Case("reasons_k_zero", "reasons",
          Step("deploy", "linear", LINEAR, returns=1),
          Step("reasons", {"x": -3, "c": "b"}, 0, returns=[])),
+    # ---------- explanations in the log ----------
+    Case("log_explain_explains_every_row", "explanation log",
+         Step("deploy", "linear", LINEAR, True, returns=1),
+         Step("explain", X3B, returns=X3B_EXPLAINED),
+         Step("insert", 1, X3B, returns=None),
+         Step("insert", 2, X0Z, explanation=None, returns=None),
+         Step("insert", 3, X3B, explanation=False, returns=None),    # false leaves it to the version
+         Step("insert_scored", 4, X0Z),                              # the gateway's rows too
+         Step("explanation", 1, returns=X3B_EXPLAINED),
+         Step("explanation", 2, returns=X0Z_EXPLAINED),
+         Step("explanation", 3, returns=X3B_EXPLAINED),
+         Step("explanation", 4, returns=X0Z_EXPLAINED),
+         Step("row", 1, returns={"proba": Check("expit(2.75)", lambda p: abs(_logit(p) - 2.75) <= 1e-12),
+                                 "model": "linear", "model_version": 1})),
+    Case("log_explain_titanic_adds_up", "explanation log",
+         Step("deploy", "titanic", TITANIC_EXPLAINED, True, returns=1),
+         Step("insert", 1, WOMAN),
+         Step("insert_scored", 2, MAN),
+         Step("explanation", 1, returns=adds_up("log-odds", _logit(WOMAN_V1), WOMAN)),
+         Step("explanation", 2, returns=adds_up("log-odds", _logit(MAN_V1), MAN))),
+    Case("log_explain_off_leaves_null", "explanation log",
+         Step("deploy", "linear", LINEAR, returns=1),
+         Step("deploy", "linear", LINEAR, False, returns=2),
+         Step("insert", 1, X3B),
+         Step("insert", 2, X3B, explanation=False),
+         Step("insert_scored", 3, X3B),
+         Step("explanation", 1, returns=None),
+         Step("explanation", 2, returns=None),
+         Step("explanation", 3, returns=None),
+         Step("row", 1, returns={"model": "linear", "model_version": 2})),
+    Case("log_insert_asks_with_true", "explanation log",
+         Step("deploy", "linear", LINEAR, returns=1),
+         Step("insert", 1, X3B, explanation=True),
+         Step("insert", 2, X0Z, explanation=True),
+         Step("explanation", 1, returns=X3B_EXPLAINED),
+         Step("explanation", 2, returns=X0Z_EXPLAINED)),
+    Case("log_new_row_supplied_explanation", "explanation log",
+         Step("deploy", "linear", LINEAR, True, returns=1),
+         Step("insert", 1, X3B, explanation=X3B_EXPLAINED, error=EXPLANATION_SUPPLIED),
+         Step("insert", 1, X3B, explanation={}, error=EXPLANATION_SUPPLIED),
+         Step("insert", 1, X3B, explanation=2, error=EXPLANATION_SUPPLIED),
+         Step("row", 1, returns=None)),
+    Case("log_restored_row_keeps_its_explanation", "explanation log",
+         Step("deploy", "linear", LINEAR, returns=1),
+         Step("insert_scored", 1, X3B, X3B_RESTORED, returns=None),
+         Step("explanation", 1, returns=X3B_EXPLAINED),
+         Step("deploy", "linear", LINEAR, True, returns=2),
+         Step("insert_scored", 2, X0Z, X0Z_EXPLAINED, returns=None),
+         Step("explanation", 2, returns=X0Z_EXPLAINED)),
+    Case("log_restored_row_other_explanation", "explanation log",
+         Step("deploy", "linear", LINEAR, True, returns=1),
+         Step("insert_scored", 1, X3B, dict(X3B_EXPLAINED, base=2.5), error=not_explained("linear", 1)),
+         Step("insert_scored", 1, X3B, X0Z_EXPLAINED, error=not_explained("linear", 1)),
+         Step("insert_scored", 1, X3B, dict(X3B_EXPLAINED, contributions={"x": 3.0}),
+              error=not_explained("linear", 1)),
+         Step("row", 1, returns=None)),
+    Case("log_restored_row_filled", "explanation log",
+         Step("deploy", "linear", LINEAR, True, returns=1),
+         Step("insert_scored", 1, X3B, None),
+         Step("insert_scored", 2, X0Z, False),
+         Step("insert_scored", 3, X3B, True),
+         Step("deploy", "linear", LINEAR, returns=2),
+         Step("insert_scored", 4, X3B, None),
+         Step("insert_scored", 5, X3B, False),
+         Step("insert_scored", 6, X0Z, True),
+         Step("explanation", 1, returns=X3B_EXPLAINED),
+         Step("explanation", 2, returns=X0Z_EXPLAINED),
+         Step("explanation", 3, returns=X3B_EXPLAINED),
+         Step("explanation", 4, returns=None),
+         Step("explanation", 5, returns=None),
+         Step("explanation", 6, returns=X0Z_EXPLAINED),
+         Step("row", 6, returns={"model": "linear", "model_version": 2})),
+    Case("log_update_explanation_forbidden", "forbidden update",
+         Step("deploy", "linear", LINEAR, True, returns=1),
+         Step("insert", 1, X3B),
+         Step("deploy", "linear", LINEAR, returns=2),
+         Step("insert", 2, X3B),
+         Step("update", 1, "explanation", None, error=cannot_change("explanation")),
+         Step("update", 1, "explanation", X0Z_EXPLAINED, error=cannot_change("explanation")),
+         Step("update", 2, "explanation", X3B_EXPLAINED, error=cannot_change("explanation")),
+         Step("update", 2, "explanation", True, error=cannot_change("explanation")),
+         Step("update", 1, "true_class", 1, returns=None),
+         Step("explanation", 1, returns=X3B_EXPLAINED),
+         Step("explanation", 2, returns=None)),
+    Case("log_deploy_explain_unexplainable", "explanation log",
+         Step("deploy", "titanic", TITANIC_NO_MEANS, True, error=CANNOT_NO_MEANS),
+         Step("deploy", "linear", LINEAR_NO_MEANS, True, error=CANNOT_NO_MEANS),
+         Step("versions", returns=[]),
+         Step("deploy", "titanic", TITANIC_NO_MEANS, False, returns=1)),
+    Case("log_deploy_explain_null", "null argument",
+         Step("deploy", "linear", LINEAR, None, error=Error("explain must not be null", "22004", hint=ExplainHint())),
+         Step("versions", returns=[])),
+    Case("log_unexplainable_model_asked", "explanation log",
+         Step("deploy", "titanic", TITANIC_NO_MEANS, returns=1),
+         Step("insert", 1, WOMAN, returns=None),
+         Step("insert", 2, WOMAN, explanation=True, error=CANNOT_NO_MEANS),
+         Step("insert_scored", 3, WOMAN, True, error=CANNOT_NO_MEANS),
+         Step("explanation", 1, returns=None),
+         Step("row", 2, returns=None),
+         Step("row", 3, returns=None)),
     Case("reasons_k_out_of_range", "reasons",
          # k is checked first: the caller's mistake whatever the registry holds
          Step("reasons", WOMAN, 101, error=k_out_of_range(101)),

@@ -24,7 +24,7 @@ REPO = os.path.dirname(TEST)
 if TEST not in sys.path:
     sys.path.insert(0, TEST)
 
-from managed_sql import NO_EXTENSION_SQL, compiled_sql, managed_schema_sql  # noqa: E402
+from managed_sql import NO_EXTENSION_SQL, PREDICT_SCORE, compiled_sql, managed_schema_sql  # noqa: E402
 
 # The operations of cases.py a host does not have: the cases that use one
 # do not apply to it (test_conformance.py skips them, saying so). Every host
@@ -32,7 +32,10 @@ from managed_sql import NO_EXTENSION_SQL, compiled_sql, managed_schema_sql  # no
 LACKS = {}
 
 ROW_COLUMNS = ("proba", "predicted_class", "model", "model_version", "true_class")
-UPDATABLE = {"observation_id", "observation", "proba", "predicted_class", "model", "model_version", "true_class"}
+UPDATABLE = {"observation_id", "observation", "proba", "predicted_class", "model", "model_version", "true_class",
+             "explanation"}
+# the columns whose values are JSON (a case gives Python values: True is JSON's true)
+JSON_COLUMNS = {"observation", "explanation"}
 
 
 class HostError(Exception):
@@ -54,6 +57,9 @@ class PostgresHost:
 
     # the fields of an error this host reports
     error_fields = ("message", "sqlstate", "hint", "detail")
+
+    # the hint of a null explain (registry_check_explain, both modes)
+    explain_hint = "Deploy with explain => true to explain every row the version logs, or false (the default)."
 
     def __init__(self, conn):
         self.conn = conn
@@ -101,21 +107,28 @@ class PostgresHost:
 
     def insert(self, oid, obs, **columns):
         names = ["observation_id", "observation", *columns]
+        values = [self._json(v) if k in JSON_COLUMNS else v for k, v in columns.items()]
         self._run("INSERT INTO predictions (%s) VALUES (%%s, %%s::jsonb%s)"
-                  % (", ".join(names), ", %s" * len(columns)), (oid, self._json(obs), *columns.values()))
+                  % (", ".join(names), "".join(", %s::jsonb" if k in JSON_COLUMNS else ", %s" for k in columns)),
+                  (oid, self._json(obs), *values))
 
-    def insert_scored(self, oid, obs):
-        self._run("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)"
-                  " SELECT %s, o, predict_proba(o), predict_class(o),"
+    def insert_scored(self, oid, obs, *explanation):
+        self._run("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version%s)"
+                  " SELECT %%s, o, predict_proba(o), predict_class(o),"
                   " (SELECT m.name FROM predict_models m WHERE m.is_default),"
-                  " (SELECT m.active_version FROM predict_models m WHERE m.is_default)"
-                  " FROM (SELECT %s::jsonb AS o) s", (oid, self._json(obs)))
+                  " (SELECT m.active_version FROM predict_models m WHERE m.is_default)%s"
+                  " FROM (SELECT %%s::jsonb AS o) s" % ((", explanation", ", %s::jsonb") if explanation else ("", "")),
+                  (oid, *[self._json(e) for e in explanation], self._json(obs)))
 
     def update(self, oid, column, value):
         assert column in UPDATABLE
-        if column == "observation":
+        if column in JSON_COLUMNS:
             value = self._json(value)
         self._run("UPDATE predictions SET %s = %%s WHERE observation_id = %%s" % column, (value, oid))
+
+    def explanation(self, oid):
+        rows = self._run("SELECT explanation::text FROM predictions WHERE observation_id = %s", (oid,))
+        return json_numbers_as_floats(rows[0][0]) if rows else None
 
     def row(self, oid):
         rows = self._run("SELECT %s FROM predictions WHERE observation_id = %%s" % ", ".join(ROW_COLUMNS), (oid,))
@@ -158,6 +171,14 @@ class PostgresHost:
                                                 (self._json(obs), k, *model)))
 
 
+def explain_check(model_path):
+    """Whether the core can explain the model: predict-score --explain on no
+    observations, which refuses one it cannot explain."""
+    subprocess.run([PREDICT_SCORE, "--model", str(model_path), "--explain"], input="",
+                   capture_output=True, text=True, check=True)
+    return True
+
+
 def json_numbers_as_floats(text):
     """JSON text as Python values, every number a float (a JSON number is a
     double: 3 and 3.0 are the same), None for SQL NULL."""
@@ -175,8 +196,9 @@ class ExtensionHost(PostgresHost):
         return ("Deploy it first, for example: SELECT predict_deploy('%s', "
                 "pg_read_file('/path/to/model.json')::jsonb);" % name)
 
-    def deploy(self, name, doc):
-        return self._one("SELECT predict_deploy(%s::text, %s::jsonb)", (name, self._json(doc)))
+    def deploy(self, name, doc, *explain):
+        return self._one("SELECT predict_deploy(%s::text, %s::jsonb" + ", explain => %s::boolean" * len(explain) + ")",
+                         (name, self._json(doc), *explain))
 
 
 class ManagedHost(PostgresHost):
@@ -193,27 +215,37 @@ class ManagedHost(PostgresHost):
                     "bin/predict-gateway deploy MODEL.json; the first model deployed becomes the default.")
         return "Deploy it first: bin/predict-gateway deploy --name %s /path/to/model.json" % name
 
-    def deploy(self, name, doc):
+    _explainable = {}
+
+    @staticmethod
+    def _client(cache, text, command):
+        """command(path) on the document (text), cached: its output, or the
+        deploy command's refusal (predict-score's message after
+        "predict-score: PATH: ") as a client's HostError."""
+        if text not in cache:
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+                fh.write(text)
+            try:
+                cache[text] = command(fh.name)
+            except subprocess.CalledProcessError as e:
+                cache[text] = HostError(e.stderr.strip().split(fh.name + ": ", 1)[-1], client=True)
+            finally:
+                os.unlink(fh.name)
+        if isinstance(cache[text], HostError):
+            raise cache[text]
+        return cache[text]
+
+    def deploy(self, name, doc, *explain):
         compiled = None
         if doc is not None:
             text = json.dumps(doc, sort_keys=True)
-            if text not in self._compiled:
-                with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-                    fh.write(text)
-                try:
-                    self._compiled[text] = compiled_sql(fh.name)
-                except subprocess.CalledProcessError as e:
-                    # the deploy command's validation: predict-score's message
-                    # after "predict-score: PATH: "
-                    self._compiled[text] = HostError(e.stderr.strip().split(fh.name + ": ", 1)[-1],
-                                                     client=True)
-                finally:
-                    os.unlink(fh.name)
-            compiled = self._compiled[text]
-            if isinstance(compiled, HostError):
-                raise compiled
-        return self._one("SELECT predict_internal.deploy_compiled(%s::text, %s::jsonb, %s::text)",
-                         (name, self._json(doc), compiled))
+            compiled = self._client(self._compiled, text, compiled_sql)
+            if explain and explain[0]:
+                # deploying with explain: the deploy command refuses a model the core
+                # cannot explain, as predict-score --explain does
+                self._client(self._explainable, text, explain_check)
+        return self._one("SELECT predict_internal.deploy_compiled(%s::text, %s::jsonb, %s::text"
+                         + ", %s::boolean" * len(explain) + ")", (name, self._json(doc), compiled, *explain))
 
 
 class PostgresDatabases:
@@ -274,6 +306,7 @@ class SqliteHost:
     both come back as PostgreSQL's."""
     name = "sqlite"
     error_fields = ("message", "hint", "detail")
+    explain_hint = "Deploy with explain 1 (true) to explain every row the version logs, or 0 (false, the default)."
 
     @staticmethod
     def deploy_hint(name):
@@ -315,8 +348,9 @@ class SqliteHost:
     def _json(value):
         return None if value is None else json.dumps(value)
 
-    def deploy(self, name, doc):
-        return self._one("SELECT predict_deploy(?, ?)", (name, self._json(doc)))
+    def deploy(self, name, doc, *explain):
+        # SQLite's true and false: 1 and 0 (a Python bool is bound as one)
+        return self._one("SELECT predict_deploy(?, ?" + ", ?" * len(explain) + ")", (name, self._json(doc), *explain))
 
     def activate(self, name, version):
         return self._one("SELECT predict_activate(?, ?)", (name, version))
@@ -339,25 +373,33 @@ class SqliteHost:
         return json_numbers_as_floats(self._one("SELECT predict_reasons(?, ?" + ", ?" * len(model) + ")",
                                                 (self._json(obs), k, *model)))
 
+    def _value(self, column, value):
+        """A column's value as SQLite stores it: JSON text (true as 'true'), booleans 0 and 1."""
+        if column in JSON_COLUMNS:
+            return self._json(value)
+        return int(value) if isinstance(value, bool) else value
+
     def insert(self, oid, obs, **columns):
         names = ["observation_id", "observation", *columns]
-        values = [int(v) if isinstance(v, bool) else v for v in columns.values()]
+        values = [self._value(k, v) for k, v in columns.items()]
         self._run("INSERT INTO predictions (%s) VALUES (?, ?%s)" % (", ".join(names), ", ?" * len(columns)),
                   (oid, self._json(obs), *values))
 
-    def insert_scored(self, oid, obs):
+    def insert_scored(self, oid, obs, *explanation):
         # as the gateway's statement (gateway/db_sqlite.c) computes the score
-        self._run("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version)"
+        self._run("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, model_version%s)"
                   " SELECT ?1, ?2, predict_proba(?2), predict_class(?2), predict_default_model(),"
-                  " predict_model_version()", (oid, self._json(obs)))
+                  " predict_model_version()%s" % ((", explanation", ", ?3") if explanation else ("", "")),
+                  (oid, self._json(obs), *[self._json(e) for e in explanation]))
 
     def update(self, oid, column, value):
         assert column in UPDATABLE
-        if column == "observation":
-            value = self._json(value)
-        elif isinstance(value, bool):
-            value = int(value)
-        self._run("UPDATE predictions SET %s = ? WHERE observation_id = ?" % column, (value, oid))
+        self._run("UPDATE predictions SET %s = ? WHERE observation_id = ?" % column,
+                  (self._value(column, value), oid))
+
+    def explanation(self, oid):
+        rows = self._run("SELECT explanation FROM predictions WHERE observation_id = ?", (oid,))
+        return json_numbers_as_floats(rows[0][0]) if rows else None
 
     def row(self, oid):
         rows = self._run("SELECT %s FROM predictions WHERE observation_id = ?" % ", ".join(ROW_COLUMNS), (oid,))

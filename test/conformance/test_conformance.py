@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from cases import ANY, CASES, Check, DeployHint
+from cases import ANY, CASES, Check, DeployHint, ExplainHint
 from hosts import LACKS, ExtensionHost, HostError, ManagedHost, SqliteHost
 
 HOSTS = ("extension", "managed", "sqlite")
@@ -103,6 +103,8 @@ def test_case(case, host):
                     continue
                 if isinstance(want, DeployHint):
                     want = host.deploy_hint(want.name)
+                elif isinstance(want, ExplainHint):
+                    want = host.explain_hint
                 assert getattr(e, field) == want, "%s: %s %r, expected %r" % (where, field, getattr(e, field), want)
             continue
         assert step.error is None, "%s: returned %r, expected %r" % (where, got, step.error)

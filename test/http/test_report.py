@@ -120,7 +120,10 @@ def test_report_metrics_match_scikit_learn(scored):
     }
     for name, value in want.items():
         assert abs(m[name] - value) <= TOLERANCE, (name, m[name], value)
-    assert version["reasons"] == {}
+    # every metric computed; only the importance is null (no row was logged explained)
+    assert version["reasons"] == {"importance": "no row of this version has an explanation; "
+                                                "deploy it with explain or insert with explanation = true"}
+    assert version["importance"] is None
     prob_true, prob_pred = calibration_curve(y, p, n_bins=10)
     assert [c["observed_rate"] for c in version["calibration"]] == pytest.approx(list(prob_true), abs=TOLERANCE)
     assert [c["mean_proba"] for c in version["calibration"]] == pytest.approx(list(prob_pred), abs=TOLERANCE)

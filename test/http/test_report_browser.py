@@ -273,3 +273,66 @@ def test_first_run_page_shows_drift_numbers(first_run_gateway):
     assert "no reference" not in text and "unknown" not in text.replace("unknown where it cannot", "")
     (heading,) = [e for e in dom.find("span") if e["attrs"].get("class") == "psi"]
     assert re.fullmatch(r"PSI \d\.\d{3} \((stable|moderate|significant)\)", heading["text"]), heading
+
+
+def test_browser_shows_why_importance_is_missing(page_gateway):
+    """No prediction of the shown version has an explanation: the importance
+    section says why instead of drawing bars."""
+    dom = Dom(chromium("--dump-dom", page_gateway.base + "/"))
+    (section,) = dom.find("section", id="importance")
+    assert "Why: global importance" in section["text"]
+    assert "no row of this version has an explanation; deploy it with explain" in section["text"]
+    assert not dom.find("div", inside="section#importance")
+
+
+@pytest.fixture(scope="module")
+def explained_gateway(backend):
+    """The bundled model on a new database with 80 predictions explained on insert
+    (explanation = true), 40 in each of two weeks."""
+    import predict_export as pe
+    from titanic_data import features_and_target, load_titanic
+    X, _ = features_and_target(load_titanic())
+    url = backend.new_database()
+    gw = Gateway(url, env={"PREDICT_MODEL": os.path.join(REPO, "models", "titanic.json")}, threads=2)
+    monday = datetime.datetime.now(datetime.timezone.utc).date()
+    monday -= datetime.timedelta(days=monday.weekday() + 7)
+    for k, obs in enumerate(pe.frame_to_observations(X, list(X.columns))[:80]):
+        when = "%sT10:%02d:00.000Z" % (monday + datetime.timedelta(days=7 * (k // 40) + k % 5), k % 60)
+        backend.execute(url, "INSERT INTO predictions (observation_id, observation, created_at, updated_at, "
+                             "explanation) VALUES (%s, %s, %s, %s, 'true')",
+                        (fresh_id(), json.dumps(obs), when, when))
+    yield gw
+    assert gw.stop() == 0, gw.stderr()[-3000:]
+
+
+def test_browser_draws_global_importance(explained_gateway, backend):
+    """A bar per input column, widths in the order of the report's ranks, and the
+    weekly table with each column's change from the week before."""
+    report = explained_gateway.client().get("/report.json").json
+    (version,) = report["versions"]
+    importance = version["importance"]
+    assert importance["rows"] == 80 and len(importance["weekly"]) == 2
+    dom = Dom(chromium("--dump-dom", explained_gateway.base + "/"))
+    (section,) = dom.find("section", id="importance")
+    assert "mean |contribution| in log-odds over 80 explained predictions" in section["text"]
+    bars = [e for e in dom.find("div", inside="section#importance") if e["attrs"].get("class") == "imp"]
+    assert [b["attrs"]["data-column"] for b in bars] == [c["column"] for c in importance["columns"]]
+    assert sorted(b["attrs"]["data-column"] for b in bars) == \
+        sorted(["Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Cabin", "Embarked"])
+    for bar, c in zip(bars, importance["columns"]):
+        assert float(bar["attrs"]["data-mean"]) == c["mean_abs_contribution"]
+        assert "%.3f" % c["mean_abs_contribution"] in bar["text"]
+    widths = [float(re.search(r"width:([\d.]+)%", e["attrs"]["style"]).group(1))
+              for e in dom.find("span", inside="section#importance") if e["attrs"].get("class") == "fill"]
+    assert len(widths) == 8 and widths[0] == 100.0 and widths == sorted(widths, reverse=True) and widths[-1] > 0
+    rows = [r for r in dom.find("tr", inside="table#importance-weekly") if "data-column" in r["attrs"]]
+    assert len(rows) == 8
+    second = {c["column"]: c for c in importance["weekly"][1]["columns"]}
+    for row in rows:
+        assert row["text"].count(".") >= 2, row["text"]
+        change = second[row["attrs"]["data-column"]]["change"]
+        assert ("%+.3f" % change) in row["text"], (row["text"], change)
+    shot = os.path.join(OUTPUT, "report-page-importance-%s.png" % backend.name)
+    os.makedirs(OUTPUT, exist_ok=True)
+    chromium("--screenshot=" + shot, "--window-size=1200,2200", "--hide-scrollbars", explained_gateway.base + "/")
+    assert os.path.getsize(shot) > 50_000

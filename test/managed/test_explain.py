@@ -17,7 +17,7 @@ import subprocess
 import psycopg2
 import pytest
 
-from conftest import PREDICT_SCORE, compiled_sql
+from conftest import PREDICT_SCORE, compiled_sql, managed_schema_sql
 
 import predict_export as pe
 from adversarial import adversarial_lines
@@ -377,3 +377,106 @@ def test_managed_explanations_equal_the_extension_s(name, managed_db, extension_
     assert not differ, "%d results differ, e.g.:\n%s" % (
         len(differ), "\n".join("  %s %s\n    extension: %s\n    managed: %s" % d for d in differ[:6]))
     assert compared >= min(ROWS, len(obs))
+
+
+# ------------------------------------------------------------ the log
+
+# Explanations in the log (managed 1.9, the extension's 1.5): a version
+# deployed with explain explains every row the trigger scores, as the
+# extension's trigger does, and a restored row keeps only its version's.
+LOGGED = ["tutorial", "random_forest_depth6_sqrt", "hist_gradient_boosting_missing"]
+
+
+def log_rows(dsn, rows, **columns):
+    """INSERT each (observation_id, observation) with columns, each in its own
+    transaction; each row's error (SQLSTATE and message) or None."""
+    out = []
+    names = ["observation_id", "observation"] + list(columns)
+    insert = "INSERT INTO predictions (%s) VALUES (%s)" % (", ".join(names), ", ".join(["%s"] * len(names)))
+    # not `with connect()`: psycopg2 2.9 opens a transaction there even in autocommit
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    for oid, obs in rows:
+        try:
+            cur.execute(insert, [oid, obs] + list(columns.values()))
+            out.append(None)
+        except psycopg2.Error as e:
+            out.append((e.pgcode, e.diag.message_primary))
+    conn.close()
+    return out
+
+
+def logged(dsn):
+    with psycopg2.connect(dsn) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT observation_id, model_version, explanation::text, "
+                    "explanation = predict_explain(observation, model) "
+                    "FROM predictions ORDER BY observation_id")
+        return cur.fetchall()
+
+
+@pytest.mark.parametrize("name", LOGGED)
+def test_the_log_explains_each_row_as_the_extension_s_does(name, managed_db, extension_db, tmp_path):
+    app, admin = managed_db
+    doc, path, obs = export(name, tmp_path)
+    model = doc["name"]
+    db = "log_" + name[:40]
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE DATABASE %s_m OWNER app" % db)
+    cur.execute("CREATE DATABASE %s_x" % db)
+    conn.close()
+    managed = app.replace("dbname=appdb", "dbname=%s_m" % db)
+    extension = admin.replace("dbname=postgres", "dbname=%s_x" % db)
+    with psycopg2.connect(managed) as conn:
+        conn.autocommit = True
+        conn.cursor().execute(managed_schema_sql())
+        conn.cursor().execute("SELECT predict_internal.deploy_compiled(%s, %s::jsonb, %s, true)",
+                              (model, open(path).read(), compiled_sql(path)))
+    with psycopg2.connect(extension) as conn:
+        conn.autocommit = True
+        conn.cursor().execute("CREATE EXTENSION predict")
+        conn.cursor().execute("SELECT predict_deploy(%s, %s::jsonb, explain => true)", (model, open(path).read()))
+    lines = lines_of(doc, obs)
+    rows = list(enumerate(lines, 1))
+    outcomes = []
+    for dsn in (managed, extension):
+        assert log_rows(dsn, rows[:3], explanation="false") == [None] * 3
+        outcomes.append(log_rows(dsn, rows[3:]))
+    # the same rows refused, with the same errors (but where PostgreSQL's float8
+    # arithmetic refuses a row the extension refuses otherwise, as above)
+    differ = [(line, a, b) for (_, line), a, b in zip(rows[3:], *outcomes)
+              if a != b and not (a and b and a[0] == "22003")]
+    assert not differ, differ[:3]
+    assert outcomes[0].count(None) >= min(ROWS, len(obs)) - 3, outcomes[0][:3]
+    m, x = logged(managed), logged(extension)
+    # every row that scores is logged, explained, as predict_explain explains it, in both modes
+    assert len(m) >= min(ROWS, len(obs)) and all(r[2] is not None and r[3] for r in m), m[:3]
+    assert m == x, [(a, b) for a, b in zip(m, x) if a != b][:3]
+
+    # a restore: the rows again with their model_version and explanation are kept;
+    # one whose explanation differs (its base) is refused, in both modes
+    for dsn in (managed, extension):
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute("INSERT INTO predictions (observation_id, observation, model, model_version, explanation) "
+                    "SELECT observation_id + 100000, observation, model, model_version, explanation "
+                    "FROM predictions WHERE observation_id < 100000")
+        cur.execute("SELECT count(*) FROM predictions a JOIN predictions b "
+                    "ON b.observation_id = a.observation_id + 100000 WHERE a.explanation = b.explanation")
+        assert cur.fetchone()[0] == len(m)
+        with pytest.raises(psycopg2.Error) as refused:
+            cur.execute("INSERT INTO predictions (observation_id, observation, model, model_version, explanation) "
+                        "SELECT -1, observation, model, model_version, jsonb_set(explanation, '{base}', "
+                        "to_jsonb((explanation->>'base')::float8 + 1)) FROM predictions "
+                        "ORDER BY observation_id LIMIT 1")
+        assert refused.value.pgcode == "23514"
+        assert "does not carry the explanation of model \"%s\" version 1" % model in str(refused.value)
+        with pytest.raises(psycopg2.Error) as refused:
+            cur.execute("INSERT INTO predictions (observation_id, observation, explanation) "
+                        "VALUES (-2, %s, '{}')", (lines[0],))
+        assert refused.value.pgcode == "22023"
+        conn.close()

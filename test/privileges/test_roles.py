@@ -57,6 +57,7 @@ REPORTS = [
     "SELECT * FROM predict_report_psi()",
     "SELECT * FROM predict_report_bins()",
     "SELECT * FROM predict_report_daily()",
+    "SELECT * FROM predict_report_importance()",
 ]
 REGISTRY_CHANGES = [
     "SELECT predict_activate('titanic', 1)",

@@ -744,6 +744,8 @@ def documented_calls(mode, safe_caller):
         ("SELECT * FROM predict_report_bins()", (), lambda r: len(r) >= 8),
         ("SELECT * FROM predict_report_daily(since => %s %s interval '7 days')" % (now, minus), (),
          lambda r: len(r) >= 1),
+        ("SELECT * FROM predict_report_importance(since => %s %s interval '7 days')" % (now, minus), (),
+         lambda r: True),
     ]
     return calls
 

@@ -65,7 +65,7 @@ def test_loading_creates_the_schema(tmp_path):
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'")}
     assert names == {"predict_model_versions", "predict_models", "predict_models_one_default", "predictions",
                      "predictions_score", "predictions_check_score", "predictions_protect",
-                     "predictions_touch"} | REGISTRY_TRIGGERS
+                     "predictions_touch", "predictions_explain"} | REGISTRY_TRIGGERS
 
 
 def test_loading_a_database_that_has_the_schema_writes_nothing(db):
@@ -230,6 +230,22 @@ def schema_sql(path, kind):
     return out
 
 
+# the columns added since (explanations in the log), and where ALTER TABLE
+# writes them: after the last column, before the table's constraints
+ADDED_COLUMNS = {"predict_model_versions": ("explain INTEGER NOT NULL DEFAULT 0 CHECK (explain IN (0, 1))",
+                                            ", PRIMARY KEY (name, version))"),
+                 "predictions": ("explanation TEXT CHECK (explanation IS NULL OR json_valid(explanation))", ")")}
+
+
+def with_added_columns(tables):
+    """The tables' CREATE TABLE text once the columns added since are there."""
+    out = dict(tables)
+    for name, (column, before) in ADDED_COLUMNS.items():
+        head, _, tail = out[name].rpartition(before)
+        out[name] = "%s, %s%s%s" % (head, column, before, tail)
+    return out
+
+
 def test_an_old_database_keeps_its_tables_and_gets_the_rules(tmp_path):
     path = tmp_path / "old.db"
     old_database(path)
@@ -237,10 +253,11 @@ def test_an_old_database_keeps_its_tables_and_gets_the_rules(tmp_path):
     old_triggers = schema_sql(path, "trigger")
     before = rows(path, "*")
     shell(path, "SELECT 1;")
-    assert schema_sql(path, "table") == tables                      # never altered
+    assert schema_sql(path, "table") == with_added_columns(tables)  # only columns added
     assert schema_sql(path, "trigger") != old_triggers              # the rules brought up to date
-    assert set(schema_sql(path, "trigger")) == set(old_triggers) | {"predictions_check_score"} | REGISTRY_TRIGGERS
-    assert rows(path, "*") == before
+    assert set(schema_sql(path, "trigger")) == set(old_triggers) | {"predictions_check_score",
+                                                                     "predictions_explain"} | REGISTRY_TRIGGERS
+    assert rows(path, "*") == [r + (None,) for r in before]         # explanation NULL
     # the rules of the extension hold on it
     shell(path, "INSERT INTO predictions (observation_id, observation) VALUES (3, %s);" % quoted(MALE))
     assert rows(path)[2][2] == before[1][3]
@@ -269,9 +286,10 @@ def test_the_gateway_serves_an_old_database(tmp_path):
         assert c.post("/update", {"id": 1, "true_class": 1}).json["true_class"] == 1
     finally:
         assert gw.stop() == 0, gw.stderr()[-3000:]
-    assert schema_sql(path, "table")["predictions"] == \
-        re.search(r"CREATE TABLE IF NOT EXISTS (predictions \(.*?\) STRICT);", open(FIXTURE).read()) \
-        .group(1).join(["CREATE TABLE ", ""])
+    assert schema_sql(path, "table")["predictions"] == with_added_columns({
+        "predictions": re.search(r"CREATE TABLE IF NOT EXISTS (predictions \(.*?\) STRICT);", open(FIXTURE).read())
+        .group(1).join(["CREATE TABLE ", ""]), "predict_model_versions": ADDED_COLUMNS["predict_model_versions"][1]})[
+        "predictions"]
 
 
 def test_the_active_version_is_always_one_of_the_models_versions(db):

@@ -597,12 +597,99 @@ BEGIN
 END
 $$;
 
+/*
+ * Global importance (issue 20): of each version, over the window's rows that
+ * have an explanation, the mean |contribution| of each input column, for the
+ * whole window and per week (date_trunc('week') of created_at in UTC: weeks
+ * start on Monday, 00:00 UTC, whatever the session's time zone, as in
+ * SQLite), with each column's change from the version's previous week that
+ * had explained rows. One scan: each row gives its (column, |contribution|)
+ * pairs and one marker pair (column NULL) that counts the row; a column's
+ * mean is over the rows whose explanation has it as a number (every row's
+ * has each input column). An object keyed by version; versions without
+ * explained rows are absent.
+ */
+CREATE OR REPLACE FUNCTION predict_internal.report_importance(model_name text, since timestamptz, until timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 3          -- every float8 exact in the jsonb
+BEGIN ATOMIC
+    WITH g AS (
+        SELECT p.model_version AS ver, date_trunc('week', p.created_at AT TIME ZONE 'UTC')::date AS week,
+               GROUPING(date_trunc('week', p.created_at AT TIME ZONE 'UTC')::date) = 1 AS whole,
+               c.col, count(*) AS n, count(c.x) AS k, sum(abs(c.x)) AS s,
+               min(p.explanation->>'space') FILTER (WHERE c.col IS NULL) AS space
+          FROM @extschema@.predictions p
+         CROSS JOIN LATERAL (
+               SELECT e.key, CASE WHEN jsonb_typeof(e.value) = 'number' THEN e.value::float8 END
+                 FROM jsonb_each(CASE jsonb_typeof(p.explanation->'contributions')
+                                      WHEN 'object' THEN p.explanation->'contributions' END) AS e
+               UNION ALL SELECT NULL, NULL) AS c(col, x)
+         WHERE p.model = report_importance.model_name AND p.explanation IS NOT NULL
+           AND (report_importance.since IS NULL OR p.created_at >= report_importance.since)
+           AND (report_importance.until IS NULL OR p.created_at < report_importance.until)
+         GROUP BY GROUPING SETS ((p.model_version, c.col),
+                                 (p.model_version, date_trunc('week', p.created_at AT TIME ZONE 'UTC')::date, c.col))),
+    -- the explained rows of each version (whole) and week, and the week before that had some
+    counted AS (
+        SELECT g.ver, g.whole, g.week, g.n AS rows, g.space,
+               CASE WHEN NOT g.whole THEN lag(g.week) OVER (PARTITION BY g.ver, g.whole ORDER BY g.week) END AS previous
+          FROM g WHERE g.col IS NULL),
+    means AS (
+        SELECT g.ver, g.whole, g.week, g.col, g.s / g.k AS mean
+          FROM g WHERE g.col IS NOT NULL AND g.k > 0),
+    -- rank 1 is the largest mean; equal means in the order of the names' bytes (as in SQLite)
+    ranked AS (
+        SELECT m.ver, m.whole, m.week, m.col, m.mean, m.mean - b.mean AS change,
+               row_number() OVER (PARTITION BY m.ver, m.whole, m.week ORDER BY m.mean DESC, m.col COLLATE "C") AS rank
+          FROM means m
+          JOIN counted t ON t.ver = m.ver AND t.whole = m.whole AND t.week IS NOT DISTINCT FROM m.week
+          LEFT JOIN means b ON b.ver = m.ver AND NOT b.whole AND b.week = t.previous AND b.col = m.col)
+    SELECT jsonb_object_agg(t.ver::text, jsonb_build_object(
+               'rows', t.rows,
+               'space', t.space,
+               'columns', coalesce((
+                   SELECT jsonb_agg(jsonb_build_object('column', r.col, 'mean_abs_contribution', r.mean,
+                                                       'rank', r.rank) ORDER BY r.rank)
+                     FROM ranked r WHERE r.ver = t.ver AND r.whole), '[]'),
+               'weekly', coalesce((
+                   SELECT jsonb_agg(jsonb_build_object(
+                              'week', w.week,
+                              'rows', w.rows,
+                              'columns', coalesce((
+                                  SELECT jsonb_agg(jsonb_build_object('column', r.col, 'mean_abs_contribution', r.mean,
+                                                                      'change', r.change, 'rank', r.rank)
+                                                   ORDER BY r.rank)
+                                    FROM ranked r WHERE r.ver = w.ver AND NOT r.whole AND r.week = w.week), '[]'))
+                          ORDER BY w.week)
+                     FROM counted w WHERE w.ver = t.ver AND NOT w.whole), '[]')))
+      FROM counted t WHERE t.whole;
+END;
+
+-- A report with each version's importance (report_importance), or null
+-- with the reason in the version's reasons.
+CREATE OR REPLACE FUNCTION predict_internal.report_explained(report jsonb, since timestamptz, until timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT jsonb_set(report_explained.report, '{versions}', coalesce(jsonb_agg(
+               CASE WHEN i.x ? (v->>'version') THEN v || jsonb_build_object('importance', i.x -> (v->>'version'))
+                    ELSE jsonb_set(v || '{"importance": null}', '{reasons,importance}',
+                                   '"no row of this version has an explanation; deploy it with explain or insert with explanation = true"')
+               END ORDER BY o) FILTER (WHERE e.v IS NOT NULL), '[]'))
+      FROM (SELECT coalesce(predict_internal.report_importance(report_explained.report->>'model',
+                                                                report_explained.since, report_explained.until),
+                            '{}') AS x) AS i
+      LEFT JOIN jsonb_array_elements(report_explained.report->'versions') WITH ORDINALITY AS e(v, o) ON true
+     GROUP BY i.x;
+END;
+
 -- The report of a model (the default one when model is NULL) over the
 -- predictions created in [since, until), as one jsonb document.
 CREATE OR REPLACE FUNCTION @extschema@.predict_report(model text DEFAULT NULL,
     since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
 RETURNS jsonb LANGUAGE sql STABLE PARALLEL RESTRICTED
-RETURN predict_internal.report(model, since, until, 10, true, true);
+RETURN predict_internal.report_explained(predict_internal.report(model, since, until, 10, true, true), since, until);
 
 -- The metrics of each version, one row per metric (null with a reason).
 CREATE OR REPLACE FUNCTION @extschema@.predict_report_metrics(model text DEFAULT NULL,
@@ -683,4 +770,28 @@ BEGIN ATOMIC
       FROM jsonb_array_elements(predict_internal.report(model, since, until, 10, false, false) -> 'versions') AS v
      CROSS JOIN LATERAL jsonb_array_elements(v->'daily') AS d
      ORDER BY 1, 2;
+END;
+
+-- The global importance of each version (the report's importance), one row
+-- per column for the whole window (week NULL) and per week (Monday, UTC);
+-- change is from the version's previous week that had explained rows.
+CREATE OR REPLACE FUNCTION @extschema@.predict_report_importance(model text DEFAULT NULL,
+    since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS TABLE (model_version integer, week date, "column" text, rows bigint,
+               mean_abs_contribution double precision, change double precision, rank integer)
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+BEGIN ATOMIC
+    SELECT (v->>'version')::integer, w.week, c->>'column', w.rows,
+           (c->>'mean_abs_contribution')::float8, (c->>'change')::float8, (c->>'rank')::integer
+      FROM jsonb_array_elements(predict_internal.report_explained(
+               predict_internal.report(model, since, until, 10, false, false), since, until) -> 'versions') AS v
+     CROSS JOIN LATERAL (
+           SELECT NULL::date AS week, (v #>> '{importance,rows}')::bigint AS rows, v #> '{importance,columns}' AS cols
+            WHERE jsonb_typeof(v->'importance') = 'object'
+           UNION ALL
+           SELECT (x->>'week')::date, (x->>'rows')::bigint, x->'columns'
+             FROM jsonb_array_elements(CASE jsonb_typeof(v #> '{importance,weekly}') WHEN 'array'
+                                            THEN v #> '{importance,weekly}' END) AS x) AS w
+     CROSS JOIN LATERAL jsonb_array_elements(w.cols) AS c
+     ORDER BY 1, 2 NULLS FIRST, 7;
 END;
