@@ -153,11 +153,12 @@ bool		sqlite_url_path(const char *url, char *path, size_t size, char *msg,
 
 /*
  * `predict-gateway deploy|activate|set-default` against a SQLite database:
- * verb, the model name (deploy: NULL for the document's), then the model
+ * verb, the model name (deploy: NULL for the document's), deploy's
+ * --explain, then the model
  * file (deploy) or the name and version (activate) or the name
  * (set-default). Returns the process exit status.
  */
-int			sqlite_command(const char *url, const char *verb, const char *name,
+int			sqlite_command(const char *url, const char *verb, const char *name, bool explain,
 						   const char *arg1, const char *arg2);
 
 /* The backend a DATABASE_URL names, or NULL (msg says why). */

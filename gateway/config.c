@@ -53,9 +53,8 @@ static const setting settings[] = {
 	"                               (default models/titanic.json, looked up in the current\n"
 	"                               directory, then in the repository the binary was built in)"},
 	{"PREDICT_EXPLAIN", "--explain", "on|off", SETTING_STRING, 0, 0,
-	"PostgreSQL only: on deploys PREDICT_MODEL (when it is deployed) with explain,\n"
-	"                               so that every row it scores stores its explanation\n"
-	"                               (default off)"},
+	"on deploys PREDICT_MODEL (when it is deployed) with explain, so that\n"
+	"                               every row it scores stores its explanation (default off)"},
 	{"PREDICT_THREADS", "--threads", "N", SETTING_UINT, 1, 1024,
 	"workers (threads) (default: PostgreSQL 64, whose batches grow with the\n"
 	"                               requests waiting; SQLite 4 x cores, 4..64)"},

@@ -89,6 +89,7 @@
 enum
 {
 	STMT_PREDICT = 0,
+	STMT_EXPLANATION,
 	STMT_EXISTING,
 	STMT_UPDATE,
 	STMT_GET,
@@ -113,13 +114,19 @@ typedef struct sqlite_statement
 static const sqlite_statement statements[NSTATEMENTS] = {
 	[STMT_PREDICT] = {"predict",
 		"INSERT INTO predictions (observation_id, observation, proba, predicted_class,"
-		" model, model_version)"
+		" model, model_version, explanation)"
 		" SELECT ?1, predict_json(?2), predict_proba(?2), predict_class(?2), predict_default_model(),"
-		" predict_model_version()"
+		" predict_model_version(), CASE WHEN ?3 THEN 'true' END"
 		" WHERE NOT EXISTS (SELECT 1 FROM predictions WHERE observation_id = ?1)"
 	" RETURNING " PREDICT_COLUMNS},
+	/*
+	 * The explanation of a row just inserted: the AFTER INSERT trigger
+	 * writes it, so the INSERT's RETURNING has only what was inserted.
+	 */
+	[STMT_EXPLANATION] = {"predict_explanation",
+	"SELECT explanation FROM predictions WHERE observation_id = ?1"},
 	[STMT_EXISTING] = {"predict_existing",
-		"SELECT " ROW_COLUMNS ", predict_json_equal(observation, ?2)"
+		"SELECT " ROW_COLUMNS ", predict_json_equal(observation, ?2), explanation"
 	" FROM predictions WHERE observation_id = ?1"},
 	[STMT_UPDATE] = {"update",
 		"UPDATE predictions SET true_class = ?2, updated_at = " NOW
@@ -438,7 +445,7 @@ read_row(sqlite3_stmt *st, bool with_observation, prediction_row *r,
 	r->model_version = (int32_t) sqlite3_column_int64(st, c++);
 	r->created_at = iso_timestamp(column_text(st, c++), created, TIMESTAMP_SIZE);
 	r->updated_at = iso_timestamp(column_text(st, c++), updated, TIMESTAMP_SIZE);
-	r->explanation = NULL;		/* this backend does not store explanations yet */
+	r->explanation = NULL;		/* read by the callers that want it */
 	r->explanation_len = 0;
 }
 
@@ -628,6 +635,11 @@ predict_existing(db_session *s, int64_t observation_id, const char *observation,
 		{
 			r.observation = NULL;
 			r.observation_len = 0;
+			if (sqlite3_column_type(st, 11) != SQLITE_NULL)
+			{
+				r.explanation = (const char *) sqlite3_column_text(st, 11);
+				r.explanation_len = (size_t) sqlite3_column_bytes(st, 11);
+			}
 			sink(&r, arg);
 			status = DB_OK;
 		}
@@ -651,6 +663,37 @@ predict_existing(db_session *s, int64_t observation_id, const char *observation,
 	return status;
 }
 
+/*
+ * Hand the row just inserted to sink with its explanation, which the
+ * trigger wrote after the INSERT's RETURNING (when asked, or when its
+ * version explains every row).
+ */
+static db_status
+sink_with_explanation(db_session *s, int64_t observation_id, prediction_row *row,
+					  row_sink sink, void *arg, db_error *err)
+{
+	sqlite3_stmt *st = s->stmts[STMT_EXPLANATION];
+	char		msg[DB_ERROR_SIZE];
+	int			rc;
+
+	sqlite3_bind_int64(st, 1, observation_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+	{
+		row->explanation = (const char *) sqlite3_column_text(st, 0);
+		row->explanation_len = (size_t) sqlite3_column_bytes(st, 0);
+	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		sink(row, arg);
+	else
+		snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(s->db));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return statement_failed(s, STMT_EXPLANATION, rc, msg, err);
+	return DB_OK;
+}
+
 static db_status
 sqlite_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
 			   bool explain, row_sink sink, void *arg, bool *created, int64_t deadline,
@@ -659,10 +702,6 @@ sqlite_predict(db_session *s, int64_t observation_id, const char *observation, s
 	int			attempt;
 
 	*created = false;
-	/* refused rather than ignored: the client asked for what it would not get */
-	if (explain)
-		return db_fail(err, DB_INVALID, "explain is not available with SQLite yet: "
-					   "explanations are stored by the PostgreSQL backends");
 	if (!session_begin(s, deadline, err))
 		return err->status;
 	for (attempt = 0; attempt < 2; attempt++)
@@ -676,13 +715,14 @@ sqlite_predict(db_session *s, int64_t observation_id, const char *observation, s
 
 		sqlite3_bind_int64(st, 1, observation_id);
 		sqlite3_bind_text(st, 2, observation, (int) len, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, explain ? 1 : 0);
 		rc = run_write(s, st, false, &saved, &have_row, msg, sizeof(msg));
 		if (rc == SQLITE_DONE && have_row)
 		{
 			*created = true;
-			sink(&saved.row, arg);
+			status = sink_with_explanation(s, observation_id, &saved.row, sink, arg, err);
 			free(saved.strings);
-			return DB_OK;
+			return status;
 		}
 		if (rc == SQLITE_DONE || rc == SQLITE_CONSTRAINT_UNIQUE)
 		{

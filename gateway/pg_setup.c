@@ -850,11 +850,10 @@ pg_setup(const gateway_config *cfg, char *schema, size_t schema_size, bool *expl
 
 /*
  * deploy --explain's check before any connection: the file is a model the
- * core can explain (else the core's message in msg), on a backend that
- * stores explanations.
+ * core can explain, else the core's message in msg.
  */
 static bool
-explainable_file(const char *path, bool sqlite, char *msg, size_t size)
+explainable_file(const char *path, char *msg, size_t size)
 {
 	predict_limits limits = predict_default_limits();
 	predict_error err;
@@ -863,12 +862,6 @@ explainable_file(const char *path, bool sqlite, char *msg, size_t size)
 	predict_model *model;
 	bool		ok;
 
-	if (sqlite)
-	{
-		snprintf(msg, size, "--explain is not available with SQLite yet: explanations are "
-				 "stored by the PostgreSQL backends");
-		return false;
-	}
 	text = read_whole_file(path, MAX_MODEL_FILE, &len);
 	if (text == NULL)
 	{
@@ -982,14 +975,13 @@ pg_command(int argc, char **argv)
 		return command_usage(argv[0], false);
 	if (url == NULL || *url == '\0')
 		url = DEFAULT_DATABASE_URL;
-	if (explain && !explainable_file(argv[first], strncmp(url, "sqlite:", 7) == 0, msg,
-									 sizeof(msg)))
+	if (explain && !explainable_file(argv[first], msg, sizeof(msg)))
 	{
 		fprintf(stderr, "predict-gateway %s: %s\n", argv[0], msg);
 		return 1;
 	}
 	if (strncmp(url, "sqlite:", 7) == 0)
-		return sqlite_command(url, argv[0], name, argv[first], argc > 2 ? argv[2] : NULL);
+		return sqlite_command(url, argv[0], name, explain, argv[first], argc > 2 ? argv[2] : NULL);
 	if (mode == NULL || *mode == '\0')
 		mode = "auto";
 	if ((t.conn = connect_setup(url, msg, sizeof(msg))) == NULL)

@@ -55,11 +55,12 @@ setup_query_text(sqlite3 *db, const char *sql, char *buf, size_t bufsize, char *
 
 /*
  * Deploy the model file as the next version of name (the document's own
- * name when NULL); *version gets the version. False with msg on failure.
+ * name when NULL), with explain (every row it logs explained); *version gets
+ * the version. False with msg on failure.
  */
 static bool
-setup_deploy(sqlite3 *db, const char *path, const char *name_override, long long *version,
-			 char *msg, size_t size)
+setup_deploy(sqlite3 *db, const char *path, const char *name_override, bool explain,
+			 long long *version, char *msg, size_t size)
 {
 	size_t		len;
 	char	   *text = read_whole_file(path, 64 * 1024 * 1024, &len);
@@ -83,7 +84,8 @@ setup_deploy(sqlite3 *db, const char *path, const char *name_override, long long
 				 "PREDICT_MODEL to a model file made by tools/predict-export", path);
 		goto done;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT predict_deploy(?1, ?2)", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, explain ? "SELECT predict_deploy(?1, ?2, 1)" :
+						   "SELECT predict_deploy(?1, ?2)", -1, &st, NULL) != SQLITE_OK)
 	{
 		snprintf(msg, size, "cannot deploy the model file %s: %.*s", path, PRIMARY_MESSAGE(db));
 		goto done;
@@ -98,8 +100,9 @@ setup_deploy(sqlite3 *db, const char *path, const char *name_override, long long
 		goto done;
 	}
 	*version = sqlite3_column_int64(st, 0);
-	log_info("deployed model \"%s\" from %s as version %lld",
-			 name_override != NULL ? name_override : name->valuestring, path, *version);
+	log_info("deployed model \"%s\" from %s as version %lld%s",
+			 name_override != NULL ? name_override : name->valuestring, path, *version,
+			 explain ? ", with explain" : "");
 	ok = true;
 done:
 	sqlite3_finalize(st);
@@ -150,14 +153,8 @@ setup_schema(sqlite3 *db, const gateway_config *cfg, const char *path, char *msg
 						  " WHERE is_default = 1", default_model, sizeof(default_model),
 						  msg, size, "cannot read the model registry"))
 		return false;
-	if (default_model[0] == '\0' && cfg->explain)
-	{
-		/* refused rather than deployed without: its rows would not be explained */
-		snprintf(msg, size, "PREDICT_EXPLAIN=on is not available with SQLite yet: explanations "
-				 "are stored by the PostgreSQL backends");
-		return false;
-	}
-	if (default_model[0] == '\0' && !setup_deploy(db, cfg->model_path, NULL, &version, msg, size))
+	if (default_model[0] == '\0' &&
+		!setup_deploy(db, cfg->model_path, NULL, cfg->explain, &version, msg, size))
 		return false;
 	if (!sqlite_statements_check(db, path, msg, size))
 		return false;
@@ -285,8 +282,8 @@ command_select(sqlite3 *db, const char *sql, const char *arg1, const char *arg2,
  * once with "database is locked".
  */
 int
-sqlite_command(const char *url, const char *verb, const char *name, const char *arg1,
-			   const char *arg2)
+sqlite_command(const char *url, const char *verb, const char *name, bool explain,
+			   const char *arg1, const char *arg2)
 {
 	char		path[PATH_MAX];
 	char		msg[PATH_MAX + 1024] = "";
@@ -306,7 +303,7 @@ sqlite_command(const char *url, const char *verb, const char *name, const char *
 		goto done;
 	if (strcmp(verb, "deploy") == 0)
 		ok = setup_installed(db, msg, sizeof(msg)) &&
-			setup_deploy(db, arg1, name, &version, msg, sizeof(msg));
+			setup_deploy(db, arg1, name, explain, &version, msg, sizeof(msg));
 	else if (strcmp(verb, "activate") == 0)
 		ok = command_select(db, "SELECT predict_activate(?1, ?2)", arg1, arg2,
 							"cannot activate the version", msg, sizeof(msg));

@@ -4,9 +4,8 @@ explain (predict-gateway deploy --explain, or PREDICT_EXPLAIN=on for PREDICT_MOD
 explains every row. Without either, the answer is what it always was.
 
 An answer's explanation must be the stored one, and the one predict_explain()
-computes for the row's observation, in extension and managed mode; in a batch each
-request keeps its own flag. SQLite does not store explanations yet: it refuses the
-flag rather than ignore it."""
+computes for the row's observation, in extension and managed mode and on SQLite; in
+a batch each request keeps its own flag."""
 
 import json
 import os
@@ -23,15 +22,21 @@ PREDICT_FIELDS = ["id", "observation_id", "proba", "predicted_class", "true_clas
                   "model_version", "created_at", "updated_at"]
 
 
-def postgres_only(backend):
-    if backend.name == "sqlite":
-        pytest.skip("the SQLite backend does not store explanations yet")
+def as_text(backend, expr):
+    """expr as text in the backend's SQL (SQLite's JSON is text already)."""
+    return expr if backend.name == "sqlite" else "(%s)::text" % expr
+
+
+def explains(backend, url):
+    """(version, explain) of the model versions, explain as a bool on both backends."""
+    return [(v, bool(e)) for v, e in
+            backend.query(url, "SELECT version, explain FROM predict_model_versions ORDER BY name, version")]
 
 
 def stored(backend, url, obs_id):
     """The row's stored explanation, None when null."""
-    rows = backend.query(url, "SELECT explanation::text FROM predictions WHERE observation_id = %s",
-                         (obs_id,))
+    rows = backend.query(url, "SELECT %s FROM predictions WHERE observation_id = %%s"
+                         % as_text(backend, "explanation"), (obs_id,))
     assert len(rows) == 1, rows
     return None if rows[0][0] is None else json.loads(rows[0][0])
 
@@ -39,8 +44,8 @@ def stored(backend, url, obs_id):
 def computed(backend, url, obs_id):
     """predict_explain() of the row's observation, by the row's model (whose active
     version scored it, in these tests)."""
-    rows = backend.query(url, "SELECT predict_explain(observation, model)::text FROM predictions"
-                              " WHERE observation_id = %s", (obs_id,))
+    rows = backend.query(url, "SELECT %s FROM predictions WHERE observation_id = %%s"
+                         % as_text(backend, "predict_explain(observation, model)"), (obs_id,))
     return json.loads(rows[0][0])
 
 
@@ -87,7 +92,6 @@ def run(backend, url, *args, env=None):
 
 
 def test_explain_true_answers_and_stores_the_rows_explanation(backend, gateway, client):
-    postgres_only(backend)
     url = gateway.database_url
     row = assert_explained(backend, url, post(client, fresh_id(), True))
     assert row["model"] == "titanic" and row["created_at"] == row["updated_at"]
@@ -95,7 +99,6 @@ def test_explain_true_answers_and_stores_the_rows_explanation(backend, gateway, 
 
 def test_without_explain_the_answer_is_unchanged(backend, gateway, client):
     """explain false or absent: the same fields in the same order, nothing stored."""
-    postgres_only(backend)
     url = gateway.database_url
     for flag in (None, False):
         assert_unexplained(backend, url, post(client, fresh_id(), flag))
@@ -115,21 +118,9 @@ def test_explain_must_be_a_boolean(backend, gateway, client):
     assert post(client, fresh_id(), False).status == 200
 
 
-def test_sqlite_refuses_explain_rather_than_ignore_it(backend, gateway, client):
-    if backend.name != "sqlite":
-        pytest.skip("PostgreSQL stores explanations")
-    i = fresh_id()
-    r = post(client, i, True)
-    assert r.status == 422 and "not available with SQLite" in r.json["error"], r
-    assert i not in backend.observation_ids(gateway.database_url)
-    r = post(client, i, False)
-    assert r.status == 200 and "explanation" not in r.json, r
-
-
 def test_a_retry_answers_the_row_as_stored(backend, gateway, client):
     """A retry is the same prediction: the stored row, with its explanation when it was
     stored with one, and without when it was not, whatever the retry's flag."""
-    postgres_only(backend)
     url = gateway.database_url
     explained, plain = fresh_id(), fresh_id()
     first = assert_explained(backend, url, post(client, explained, True))
@@ -145,7 +136,6 @@ def test_a_retry_answers_the_row_as_stored(backend, gateway, client):
 
 
 def test_an_unexplainable_model_refuses_explain_and_stores_nothing(backend, gateways, tmp_path):
-    postgres_only(backend)
     url = backend.new_database()
     gw = gateways(url, threads=1)
     c = gw.client()
@@ -163,14 +153,12 @@ def test_an_unexplainable_model_refuses_explain_and_stores_nothing(backend, gate
 def test_deploy_explain_explains_every_row(backend, gateways):
     """deploy --explain: the version explains each row it scores, flag or not; the
     version before it does not."""
-    postgres_only(backend)
     url = backend.new_database()
     gw = gateways(url, threads=1)
     c = gw.client()
     assert_unexplained(backend, url, post(c, fresh_id()))
     assert run(backend, url, "deploy", "--explain", TITANIC)[:2] == (0, "2")
-    assert backend.query(url, "SELECT version, explain FROM predict_model_versions"
-                              " ORDER BY version") == [(1, False), (2, True)]
+    assert explains(backend, url) == [(1, False), (2, True)]
     for flag in (None, False, True):
         row = assert_explained(backend, url, post(c, fresh_id(), flag))
         assert row["model_version"] == 2
@@ -180,7 +168,6 @@ def test_deploy_explain_explains_every_row(backend, gateways):
 
 def test_deploy_explain_refuses_an_unexplainable_model_before_the_database(backend, tmp_path):
     """The core's refusal, even with no database to reach."""
-    postgres_only(backend)
     path = unexplainable_model(tmp_path)
     nowhere = "postgresql://predict@127.0.0.1:1/none"
     rc, out, err = run(backend, nowhere, "deploy", "--explain", path)
@@ -193,13 +180,12 @@ def test_deploy_explain_refuses_an_unexplainable_model_before_the_database(backe
 
 
 def test_predict_explain_on_deploys_the_first_model_with_explain(backend, gateways):
-    postgres_only(backend)
     url = backend.new_database()
     gw = gateways(url, threads=1, env={"PREDICT_EXPLAIN": "on"})
     c = gw.client()
     row = assert_explained(backend, url, post(c, fresh_id()))
     assert row["model_version"] == 1
-    assert backend.query(url, "SELECT explain FROM predict_model_versions") == [(True,)]
+    assert explains(backend, url) == [(1, True)]
 
 
 def test_predict_explain_takes_on_or_off(backend):
@@ -235,7 +221,6 @@ def batched(backend, gw, ids, flags):
 
 
 def batching_gateway(backend, gateways):
-    postgres_only(backend)
     if not backend.supports("batching"):
         pytest.skip("no batching")
     url = backend.new_database()
