@@ -77,10 +77,11 @@ gateway: bin/predict-gateway
 
 # The request parser's libFuzzer target (test/fuzz/fuzz_request.c): built
 # with the gateway's body parser (gateway/body.c, strbuf.c) and the core's
-# JSON helpers (src/core/util.c) instead of the whole core.
+# JSON helpers (src/core/util.c, with the number formatting of
+# src/core/shortest.c) instead of the whole core.
 build/fuzz/fuzz_request: test/fuzz/fuzz_request.c gateway/body.c gateway/strbuf.c gateway/body.h gateway/strbuf.h \
-		src/core/util.c $(CORE_HDRS)
+		src/core/util.c src/core/shortest.c $(CORE_HDRS)
 	mkdir -p build/fuzz
 	clang -std=gnu11 -O1 -g -Wall -Wextra -Werror -Igateway -Isrc/core \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< gateway/body.c gateway/strbuf.c src/core/util.c -lcjson -lm
+		-o $@ $< gateway/body.c gateway/strbuf.c src/core/util.c src/core/shortest.c -lcjson -lm

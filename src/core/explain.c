@@ -81,6 +81,57 @@ map_transform(const transform *op, int32_t *work)
 	}
 }
 
+/* explain_linear's contribution of feature f at the value x. */
+double
+linear_contribution(const predict_model *model, size_t f, double x)
+{
+	const estimator *est = &model->estimator;
+	double		scale = est->link == LINK_SOFTMAX ? 2.0 : 1.0;
+
+	return scale * (est->coef[f] * (x - model->feature_means[f]));
+}
+
+/*
+ * model->hot_sums: a one-hot block's contributions depend only on which of
+ * its features is hot, so where the block is the first to credit its
+ * column (which therefore holds +0 before it), the column's sum after it is
+ * one of width + 1 numbers, summed here in explain_linear's order, so the
+ * same bits; a row then reads one instead of adding width of them, one
+ * after the other (the Titanic pipeline's Cabin has 148).
+ */
+static bool
+sum_hot_blocks(predict_model *model)
+{
+	const double **sums = arena_alloc(model, (model->nblocks ? model->nblocks : 1) * sizeof(double *));
+
+	if (sums == NULL)
+		return false;
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		bool		first = true;
+		double	   *s;
+
+		sums[b] = NULL;
+		for (size_t e = 0; e < b && first; e++)
+			first = model->blocks[e].column != blk->column;
+		if (!blk->one_hot || !first)
+			continue;
+		if ((s = arena_alloc(model, ((size_t) blk->width + 1) * sizeof(double))) == NULL)
+			return false;
+		for (uint32_t hot = 0; hot <= blk->width; hot++)
+		{
+			s[hot] = 0.0;
+			for (uint32_t j = 0; j < blk->width; j++)
+				s[hot] += linear_contribution(model, blk->first_feature + j,
+											  j == hot ? blk->on_values[j] : blk->off_values[j]);
+		}
+		sums[b] = s;
+	}
+	model->hot_sums = sums;
+	return true;
+}
+
 bool
 map_feature_columns(loader *ld)
 {
@@ -108,6 +159,8 @@ map_feature_columns(loader *ld)
 		model->linear_base = model->estimator.intercept;
 		for (size_t f = 0; f < model->nfeatures; f++)
 			model->linear_base += model->estimator.coef[f] * model->feature_means[f];
+		if (stage == NULL && !sum_hot_blocks(model))
+			return fail_memory(ld);
 	}
 	for (size_t f = 0; f < model->nfeatures && model->first_mixed < 0; f++)
 		if (work[f] == FEATURE_MIXED)
@@ -220,6 +273,7 @@ typedef struct explain_scratch
 	float	   *x32;
 	float	   *phi32;
 	uint32_t   *codes;
+	int32_t    *hots;
 	double	   *poly;
 	void	   *path;
 } explain_scratch;
@@ -246,6 +300,7 @@ carve(const predict_model *model, char *base, explain_scratch *s)
 	TAKE(x32, float, nslots);
 	TAKE(phi32, float, nslots);
 	TAKE(codes, uint32_t, nslots);
+	TAKE(hots, int32_t, model->nblocks + 1);
 	TAKE(poly, double, shap_poly_doubles(est->max_depth));
 	if (est->type == ESTIMATOR_XGBOOST)
 		TAKE(path, xgboost_element, npath);
@@ -280,18 +335,38 @@ credit(const predict_model *model, size_t f, double c, double *base, double *con
 /*
  * coef_j (x_j - mean_j) per feature, and the base intercept + sum coef_j
  * mean_j; a multinomial fit's log-odds is twice its decision function.
+ * Without a stage, a one-hot block's sum is read from hot_sums where it
+ * has one (hots: each block's hot feature).
  */
 static void
-explain_linear(const predict_model *model, const double *x, double *base,
-			   double *contributions)
+explain_linear(const predict_model *model, const double *x, const int32_t *hots,
+			   double *base, double *contributions)
 {
 	const estimator *est = &model->estimator;
 	double		scale = est->link == LINK_SOFTMAX ? 2.0 : 1.0;
 
 	*base = scale * model->linear_base;
-	for (size_t f = 0; f < model->nfeatures; f++)
-		credit(model, f, scale * (est->coef[f] * (x[f] - model->feature_means[f])), base,
-			   contributions);
+	if (model->stage != NULL)
+	{
+		for (size_t f = 0; f < model->nfeatures; f++)
+			credit(model, f, linear_contribution(model, f, x[f]), base, contributions);
+		return;
+	}
+	for (size_t b = 0; b < model->nblocks; b++)
+	{
+		const block *blk = &model->blocks[b];
+		const double *sums = model->hot_sums[b];
+
+		if (sums != NULL)
+		{
+			contributions[blk->column] = sums[hots[b] >= 0 ? (uint32_t) hots[b] : blk->width];
+			continue;
+		}
+		for (uint32_t j = 0; j < blk->width; j++)
+			credit(model, blk->first_feature + j, linear_contribution(model, blk->first_feature + j,
+																	  x[blk->first_feature + j]),
+				   base, contributions);
+	}
 }
 
 /* Sum per-slot attributions into the columns of the features in those slots. */
@@ -403,7 +478,7 @@ predict_explain(const predict_model *model, const predict_value *values, void *s
 		*predicted = c;
 	carve(model, scratch, &s);
 	/* scoring succeeded, so every feature computes as it did there */
-	if ((status = fill_block_features(model, values, s.work, err)) != PREDICT_OK)
+	if ((status = fill_block_features(model, values, s.work, s.hots, err)) != PREDICT_OK)
 		return status;
 	x = s.work;
 	if (model->stage != NULL)
@@ -414,13 +489,53 @@ predict_explain(const predict_model *model, const predict_value *values, void *s
 	}
 	memset(contributions, 0, model->ncolumns * sizeof(double));
 	if (model->estimator.type == ESTIMATOR_LOGISTIC_REGRESSION)
-		explain_linear(model, x, base, contributions);
+		explain_linear(model, x, s.hots, base, contributions);
 	else
 		explain_tree_estimator(model, x, &s, base, contributions);
 	return check_finite(model, *base, contributions, err);
 }
 
 /* ---------- the explanation's JSON and a notice's reasons ---------- */
+
+/*
+ * The writers gather their pieces (two dozen for the Titanic explanation)
+ * here and hand the caller's sink a few large ones: a sink call per piece
+ * cost about as much as explaining.
+ */
+typedef struct gathered
+{
+	predict_append_fn append;	/* the caller's */
+	void	   *sink;
+	size_t		n;
+	char		buf[1024];
+} gathered;
+
+static void
+gathered_flush(gathered *g)
+{
+	if (g->n > 0)
+		g->append(g->sink, g->buf, g->n);
+	g->n = 0;
+}
+
+/* A predict_append_fn over a gathered. */
+static void
+gather(void *sink, const char *s, size_t n)
+{
+	gathered   *g = (gathered *) sink;
+
+	if (g->n + n > sizeof(g->buf))
+	{
+		gathered_flush(g);
+		if (n > sizeof(g->buf))
+		{
+			g->append(g->sink, s, n);
+			return;
+		}
+	}
+	memcpy(g->buf + g->n, s, n);
+	g->n += n;
+}
 
 static void
 append_text(predict_append_fn append, void *sink, const char *s)
@@ -439,8 +554,16 @@ append_number(predict_append_fn append, void *sink, double x)
 
 void
 predict_explanation_json(const predict_model *model, double base, const double *contributions,
-						 predict_append_fn append, void *sink)
+						 predict_append_fn caller_append, void *caller_sink)
 {
+	gathered	g;
+	predict_append_fn append = gather;
+	void	   *sink = &g;
+
+	g.append = caller_append;
+	g.sink = caller_sink;
+	g.n = 0;
+
 	append_text(append, sink, "{\"space\": \"");
 	append_text(append, sink, predict_space_name(predict_model_space(model)));
 	append_text(append, sink, "\", \"base\": ");
@@ -455,6 +578,7 @@ predict_explanation_json(const predict_model *model, double base, const double *
 		append_number(append, sink, contributions[i]);
 	}
 	append_text(append, sink, "}}");
+	gathered_flush(&g);
 }
 
 size_t
@@ -511,11 +635,18 @@ append_value(const predict_value *v, predict_append_fn append, void *sink)
 
 void
 predict_reasons_json(const predict_model *model, const predict_value *values,
-					 const double *contributions, size_t k, predict_append_fn append,
-					 void *sink)
+					 const double *contributions, size_t k, predict_append_fn caller_append,
+					 void *caller_sink)
 {
+	gathered	g;
+	predict_append_fn append = gather;
+	void	   *sink = &g;
 	size_t		columns[PREDICT_MAX_REASONS];
 	size_t		n;
+
+	g.append = caller_append;
+	g.sink = caller_sink;
+	g.n = 0;
 
 	n = predict_lowest_contributions(contributions, model->ncolumns,
 									 k < PREDICT_MAX_REASONS ? k : PREDICT_MAX_REASONS, columns);
@@ -533,4 +664,5 @@ predict_reasons_json(const predict_model *model, const predict_value *values,
 		append_text(append, sink, "}");
 	}
 	append_text(append, sink, "]");
+	gathered_flush(&g);
 }

@@ -22,6 +22,9 @@
  */
 #define MAX_EXPLAIN_DEPTH 512
 
+/* A linear model's contribution of feature f at the value x (explain.c). */
+double		linear_contribution(const predict_model *model, size_t f, double x);
+
 /*
  * One feature on the path from a tree's root (float64): the fraction of the
  * training cover that followed the path through this feature's splits

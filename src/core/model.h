@@ -357,6 +357,12 @@ struct predict_model
 	long		first_mixed;	/* the first FEATURE_MIXED feature, or -1 */
 	double		linear_base;	/* logistic_regression with feature means:
 								 * intercept + sum coef . mean, in feature order */
+	const double *const *hot_sums;	/* the same without a stage, per block: a
+									 * one-hot block's contribution to its column
+									 * with each feature hot (width + 1: none),
+									 * summed as explain_linear sums it, where
+									 * no earlier block credits that column;
+									 * else NULL (explain.c) */
 
 	estimator	estimator;
 };

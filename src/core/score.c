@@ -1274,7 +1274,7 @@ score_gaussian_nb(const predict_model *model, const estimator *est,
 
 predict_status
 fill_block_features(const predict_model *model, const predict_value *values, double *work,
-					predict_error *err)
+					int32_t *hots, predict_error *err)
 {
 	for (size_t b = 0; b < model->nblocks; b++)
 	{
@@ -1295,6 +1295,8 @@ fill_block_features(const predict_model *model, const predict_value *values, dou
 			x[j] = blk->off_values[j];
 		if (hot >= 0)
 			x[hot] = blk->on_values[hot];
+		if (hots != NULL)
+			hots[b] = (int32_t) hot;
 	}
 	return PREDICT_OK;
 }
@@ -1421,7 +1423,7 @@ score_with_stage(const predict_model *model, const predict_value *values, estima
 	double		work[MAX_STAGE_FEATURES];
 	predict_status status;
 
-	if ((status = fill_block_features(model, values, work, err)) != PREDICT_OK ||
+	if ((status = fill_block_features(model, values, work, NULL, err)) != PREDICT_OK ||
 		(status = apply_feature_stage(stage, work, err)) != PREDICT_OK ||
 		(status = check_final_features(model, work + stage->final, err)) != PREDICT_OK)
 		return status;

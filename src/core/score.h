@@ -96,9 +96,12 @@ hist_step(const estimator *est, uint32_t i, const double *x, const uint32_t *cod
 predict_status column_error(const predict_model *model, uint32_t col, predict_error *err,
 							const char *format, const char *detail);
 
-/* Every block's outputs, densely, into work[0 .. blocks' width - 1]. */
+/*
+ * Every block's outputs, densely, into work[0 .. blocks' width - 1]; with
+ * hots, each one-hot block's hot feature (-1: none) into hots[block].
+ */
 predict_status fill_block_features(const predict_model *model, const predict_value *values,
-								   double *work, predict_error *err);
+								   double *work, int32_t *hots, predict_error *err);
 
 /* score_ensemble.c */
 predict_status score_voting(const predict_model *model, const estimator *est,

@@ -2,7 +2,6 @@
  * util.c - error reporting, quoting and the checks every piece of JSON text
  * passes before cJSON sees it.
  */
-#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "predict.h"
+#include "shortest.h"
 #include "util.h"
 
 predict_status
@@ -92,12 +92,10 @@ predict_quote(char *buf, size_t size, const char *s, size_t len)
 void
 predict_format_number(char *buf, size_t size, double x)
 {
-	char		sci[40];
-	char		digits[20];
-	int			ndigits = 0;
+	char		digits[17];
+	int			ndigits;
 	int			exponent;
 	size_t		out = 0;
-	const char *p;
 
 	if (size < 32)
 	{
@@ -112,27 +110,7 @@ predict_format_number(char *buf, size_t size, double x)
 				 : signbit(x) ? "-0" : "0");
 		return;
 	}
-	/*
-	 * The shortest digits: the first precision that reads back as x. For a
-	 * normal double, if 15 digits read back, they are the shortest digits
-	 * followed by zeros (the shortest are within half an ulp of x, 2^-53
-	 * relative, closer than half a step of 15 digits, 5e-16 relative), which
-	 * are dropped below: start there, not at 1 (explanations write a dozen
-	 * numbers per row). A subnormal has fewer bits: every precision is tried.
-	 */
-	for (int precision = fabs(x) >= DBL_MIN ? 15 : 1; precision <= 17; precision++)
-	{
-		snprintf(sci, sizeof(sci), "%.*e", precision - 1, x);
-		if (strtod(sci, NULL) == x)
-			break;
-	}
-	/* sci is [-]d[.ddd]e[+-]XX */
-	for (p = sci; *p != 'e'; p++)
-		if (*p >= '0' && *p <= '9')
-			digits[ndigits++] = *p;
-	exponent = atoi(p + 1);
-	while (ndigits > 1 && digits[ndigits - 1] == '0')
-		ndigits--;
+	ndigits = shortest_digits(fabs(x), digits, &exponent);
 	if (x < 0)
 		buf[out++] = '-';
 	if (exponent < -4 || exponent >= 15)

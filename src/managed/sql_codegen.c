@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain.h"
 #include "model.h"
 #include "special.h"
 #include "stage.h"
@@ -3173,16 +3174,6 @@ emit_credit(codegen *cg, size_t f, const char *t)
 		snprintf(target, sizeof(target), "base");
 	sql_append(cg->out, "  ");
 	sql_safe_sum(cg->out, cg->helpers, target, t);
-}
-
-/* explain_linear's contribution of feature f at a value x known here (a one-hot feature's). */
-static double
-linear_contribution(const predict_model *model, size_t f, double x)
-{
-	const estimator *est = &model->estimator;
-	double		scale = est->link == LINK_SOFTMAX ? 2.0 : 1.0;
-
-	return scale * (est->coef[f] * (x - model->feature_means[f]));
 }
 
 /* The same of feature f in variable var: t := var - mean, times coef, times 2 for softmax. */

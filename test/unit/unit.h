@@ -62,6 +62,7 @@ bool		readers_agree(const predict_model *model, const char *json, size_t len,
 
 void		observation_tests(void);
 void		format_g17_tests(void);
+void		format_number_tests(void);
 void		loader_tests(void);
 void		score_tests(void);
 void		tree_loader_tests(void);

@@ -62,6 +62,7 @@ main(void)
 {
 	observation_tests();
 	format_g17_tests();
+	format_number_tests();
 	loader_tests();
 	score_tests();
 	tree_loader_tests();

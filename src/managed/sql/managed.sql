@@ -997,8 +997,8 @@ CREATE OR REPLACE FUNCTION predict_internal.log_explanation(given jsonb, explain
 RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    asked boolean := jsonb_typeof(given) = 'boolean' AND given = 'true'::jsonb;
-    supplied boolean := given IS NOT NULL AND jsonb_typeof(given) <> 'boolean';
+    asked boolean := coalesce(given = 'true'::jsonb, false);
+    supplied boolean := coalesce(jsonb_typeof(given) <> 'boolean', false);
     e record;
     computed jsonb;
 BEGIN
