@@ -24,7 +24,7 @@ SELECT predict_explain(NULL::jsonb) IS NULL, predict_reasons('{}'::jsonb, NULL) 
        predict_reasons('{}'::jsonb, 1, NULL) IS NULL;
 -- dearer than scoring
 SELECT p.oid::regprocedure, p.procost, p.provolatile, p.proparallel, p.proisstrict
-  FROM pg_proc p WHERE p.proname IN ('predict_explain', 'predict_reasons') ORDER BY 1::text;
+  FROM pg_proc p WHERE p.proname IN ('predict_explain', 'predict_reasons') ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- one call site, models of 2 and 3 columns in turn: the buffers grow with the model
 SELECT predict_deploy('wide', jsonb_set(jsonb_set(jsonb_set(jsonb_set(:'tiny'::jsonb,
     '{columns}', (:'tiny'::jsonb)->'columns' || '[{"name": "y", "type": "number", "dtype": "float64"}]'),

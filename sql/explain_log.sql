@@ -62,5 +62,5 @@ RETURNING observation_id, model, explanation;
 SELECT count(*) FROM predictions WHERE observation_id IN (8, 205);
 -- deploying is the owner's, with explain too
 SELECT p.oid::regprocedure, has_function_privilege('public', p.oid, 'EXECUTE') AS public
-  FROM pg_proc p WHERE p.proname = 'predict_deploy' ORDER BY 1::text;
+  FROM pg_proc p WHERE p.proname = 'predict_deploy' ORDER BY p.oid::regprocedure::text COLLATE "C";
 DROP EXTENSION predict;
