@@ -4,11 +4,9 @@
  * core (managed mode has its own: src/managed/sql/managed.sql).
  */
 
--- COST 500: explaining a Titanic observation took about 25 times as long as
--- scoring it (20 µs a row against 0.8 µs, most of it writing the numbers as
--- JSON text, which jsonb then parses; TreeSHAP walks every path of every
--- tree), so that the planner runs every cheaper qual first
--- (docs/sql-reference.md, Costs).
+-- COST 500: explaining a Titanic observation took 12 to 25 times as long as
+-- scoring it (docs/sql-reference.md, Costs; TreeSHAP walks every path of
+-- every tree), so that the planner runs every cheaper qual first.
 CREATE OR REPLACE FUNCTION @extschema@.predict_explain(obs jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'predict_explain_jsonb'
