@@ -23,6 +23,9 @@
  *   - update: set true_class (0 or 1) on an existing row; DB_NOT_FOUND if none.
  *   - get: the row of one observation_id; DB_NOT_FOUND if none.
  *   - list: rows with id > after, ordered by id, at most limit of them.
+ *   - update, get and list report rows with their observation, and with
+ *     their explanation whenever they have one (none on a log without the
+ *     explanation column).
  *   - ready: DB_OK when the database is reachable and a default model is
  *     deployed, else DB_UNAVAILABLE with a message saying which.
  *   - report: the monitoring report of the default model over the

@@ -90,14 +90,15 @@
 #define TEXTOID 25
 
 /*
- * The row's columns, in binary. /predict does not fetch the observation
- * back (the client just sent it), but does fetch the explanation (null
- * unless the row was explained), last so that emit_row finds it by count.
+ * The row's columns, in binary, and its explanation (null unless the row
+ * was explained), last so that emit_row finds it by count. /predict does
+ * not fetch the observation back (the client just sent it). The
+ * UNEXPLAINED_ forms are for a log without the explanation column.
  */
-#define ROW_COLUMNS \
+#define UNEXPLAINED_ROW_COLUMNS \
 	"id, observation_id, observation::pg_catalog.text, proba, predicted_class, true_class, " \
 	"model, model_version, created_at, updated_at"
-#define ROW_NCOLUMNS 10
+#define ROW_COLUMNS UNEXPLAINED_ROW_COLUMNS ", explanation::pg_catalog.text"
 #define UNEXPLAINED_COLUMNS \
 	"id, observation_id, proba, predicted_class, true_class, " \
 	"model, model_version, created_at, updated_at"
@@ -212,9 +213,10 @@ static const pg_statement statement_templates[NSTATEMENTS] = {
 };
 
 /*
- * /predict's statements on a log without the explanation column (extension
- * 1.4, managed schema 1.8 and older, when the gateway's role could not
- * update it): served as before, and explain refused.
+ * The statements that read or write the log, on a log without the
+ * explanation column (extension 1.4, managed schema 1.8 and older, when the
+ * gateway's role could not update it): served as before, and explain
+ * refused.
  */
 static const pg_statement unexplained_templates[] = {
 	[STMT_PREDICT] = {"predict_predict",
@@ -235,11 +237,26 @@ static const pg_statement unexplained_templates[] = {
 		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, " UNEXPLAINED_COLUMNS
 		" FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
 	2, {INT8OID, JSONBOID}},
+	[STMT_UPDATE] = {"predict_update",
+		"UPDATE @s@.predictions SET true_class = $2 WHERE observation_id OPERATOR(pg_catalog.=) $1"
+		" RETURNING " UNEXPLAINED_ROW_COLUMNS,
+	2, {INT8OID, INT2OID}},
+	[STMT_GET] = {"predict_get",
+		"SELECT " UNEXPLAINED_ROW_COLUMNS " FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
+	1, {INT8OID}},
+	[STMT_LIST] = {"predict_list",
+		"SELECT " UNEXPLAINED_ROW_COLUMNS " FROM @s@.predictions WHERE id OPERATOR(pg_catalog.>) $1"
+		" ORDER BY id LIMIT $2",
+	2, {INT8OID, INT4OID}},
 };
 
-/* Whether the log has the explanation column; the columns /predict's statements return. */
+/*
+ * Whether the log has the explanation column; the columns /predict's
+ * statements return, and those of update, get and list.
+ */
 static bool log_explains;
 static int	predict_ncolumns;
+static int	row_ncolumns;
 
 /* The statements with the schema's name and a hash of their text in their name. */
 static pg_statement statements[NSTATEMENTS];
@@ -1403,7 +1420,7 @@ emit_rows(PGresult *res, bool want_one, const char *not_found, row_sink sink, vo
 {
 	db_status	status = DB_OK;
 
-	if (!row_shape_ok(res, ROW_NCOLUMNS, err))
+	if (!row_shape_ok(res, row_ncolumns, err))
 		status = err->status;
 	else if (want_one && PQntuples(res) == 0)
 		status = db_fail(err, DB_NOT_FOUND, "%s", not_found);
@@ -1650,6 +1667,8 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 		return false;
 	/* the RETURNING's columns: "0," the row's, and the explanation */
 	predict_ncolumns = log_explains ? 11 : 10;
+	/* update's, get's and list's: the row's, and the explanation */
+	row_ncolumns = log_explains ? 11 : 10;
 	for (int i = 0; i < NSTATEMENTS; i++)
 	{
 		const pg_statement *template = &statement_templates[i];

@@ -78,10 +78,15 @@
 
 #define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
-/* The row's columns (/predict does not fetch the observation back). */
+/*
+ * The row's columns and its explanation (null unless the row was
+ * explained), last so that read_row finds it by count. /predict does not
+ * fetch the observation back (the client just sent it), nor the
+ * explanation from its INSERT (the trigger writes it after the RETURNING).
+ */
 #define ROW_COLUMNS \
 	"id, observation_id, observation, proba, predicted_class, true_class, " \
-	"model, model_version, created_at, updated_at"
+	"model, model_version, created_at, updated_at, explanation"
 #define PREDICT_COLUMNS \
 	"id, observation_id, proba, predicted_class, true_class, " \
 	"model, model_version, created_at, updated_at"
@@ -126,7 +131,7 @@ static const sqlite_statement statements[NSTATEMENTS] = {
 	[STMT_EXPLANATION] = {"predict_explanation",
 	"SELECT explanation FROM predictions WHERE observation_id = ?1"},
 	[STMT_EXISTING] = {"predict_existing",
-		"SELECT " ROW_COLUMNS ", predict_json_equal(observation, ?2), explanation"
+		"SELECT " ROW_COLUMNS ", predict_json_equal(observation, ?2)"
 	" FROM predictions WHERE observation_id = ?1"},
 	[STMT_UPDATE] = {"update",
 		"UPDATE predictions SET true_class = ?2, updated_at = " NOW
@@ -419,7 +424,11 @@ iso_timestamp(const char *in, char *out, size_t size)
 	return out;
 }
 
-/* A row of st, its columns as in ROW_COLUMNS (or PREDICT_COLUMNS without the observation). */
+/*
+ * A row of st, its columns as in ROW_COLUMNS (or PREDICT_COLUMNS without the
+ * observation), with the explanation when the statement has a column after
+ * updated_at and the row one there.
+ */
 static void
 read_row(sqlite3_stmt *st, bool with_observation, prediction_row *r,
 		 char *created, char *updated)
@@ -445,8 +454,13 @@ read_row(sqlite3_stmt *st, bool with_observation, prediction_row *r,
 	r->model_version = (int32_t) sqlite3_column_int64(st, c++);
 	r->created_at = iso_timestamp(column_text(st, c++), created, TIMESTAMP_SIZE);
 	r->updated_at = iso_timestamp(column_text(st, c++), updated, TIMESTAMP_SIZE);
-	r->explanation = NULL;		/* read by the callers that want it */
+	r->explanation = NULL;
 	r->explanation_len = 0;
+	if (c < sqlite3_column_count(st) && sqlite3_column_type(st, c) != SQLITE_NULL)
+	{
+		r->explanation = column_text(st, c);
+		r->explanation_len = (size_t) sqlite3_column_bytes(st, c);
+	}
 }
 
 /* A row kept past its statement (the one row of a write, reported after the commit). */
@@ -465,7 +479,8 @@ save_row(sqlite3_stmt *st, bool with_observation, saved_row *saved)
 
 	read_row(st, with_observation, &saved->row, saved->created, saved->updated);
 	model_len = strlen(saved->row.model);
-	saved->strings = malloc(model_len + 1 + saved->row.observation_len + 1);
+	saved->strings = malloc(model_len + 1 + saved->row.observation_len + 1 +
+							saved->row.explanation_len + 1);
 	if (saved->strings == NULL)
 		return false;
 	memcpy(saved->strings, saved->row.model, model_len + 1);
@@ -477,6 +492,14 @@ save_row(sqlite3_stmt *st, bool with_observation, saved_row *saved)
 		memcpy(obs, saved->row.observation, saved->row.observation_len);
 		obs[saved->row.observation_len] = '\0';
 		saved->row.observation = obs;
+	}
+	if (saved->row.explanation != NULL)
+	{
+		char	   *x = saved->strings + model_len + 1 + saved->row.observation_len + 1;
+
+		memcpy(x, saved->row.explanation, saved->row.explanation_len);
+		x[saved->row.explanation_len] = '\0';
+		saved->row.explanation = x;
 	}
 	return true;
 }
@@ -631,15 +654,10 @@ predict_existing(db_session *s, int64_t observation_id, const char *observation,
 		char		updated[TIMESTAMP_SIZE];
 
 		read_row(st, true, &r, created, updated);
-		if (sqlite3_column_int(st, 10) != 0)
+		if (sqlite3_column_int(st, 11) != 0)
 		{
 			r.observation = NULL;
 			r.observation_len = 0;
-			if (sqlite3_column_type(st, 11) != SQLITE_NULL)
-			{
-				r.explanation = (const char *) sqlite3_column_text(st, 11);
-				r.explanation_len = (size_t) sqlite3_column_bytes(st, 11);
-			}
 			sink(&r, arg);
 			status = DB_OK;
 		}

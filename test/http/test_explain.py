@@ -20,6 +20,7 @@ from harness import GATEWAY, REPO, fresh_id, metric, observation
 TITANIC = os.path.join(REPO, "models", "titanic.json")
 PREDICT_FIELDS = ["id", "observation_id", "proba", "predicted_class", "true_class", "model",
                   "model_version", "created_at", "updated_at"]
+ROW_FIELDS = PREDICT_FIELDS[:2] + ["observation"] + PREDICT_FIELDS[2:]
 
 
 def as_text(backend, expr):
@@ -102,6 +103,98 @@ def test_without_explain_the_answer_is_unchanged(backend, gateway, client):
     url = gateway.database_url
     for flag in (None, False):
         assert_unexplained(backend, url, post(client, fresh_id(), flag))
+
+
+def explanation_text(r):
+    """The bytes of r's explanation, as the gateway wrote them (the object's last key)."""
+    key = ', "explanation": '
+    assert r.body.count(key) == 1 and r.body.endswith("}"), r
+    return r.body[r.body.index(key) + len(key):-1]
+
+
+def test_the_rows_routes_answer_the_explanation_as_predict_does(backend, gateway, client):
+    """GET /predictions/<id>, /list-db-contents and /update's answer: a row stored with
+    an explanation comes back with it, the same bytes as /predict's, last; a row stored
+    without comes back without the key, as before."""
+    url = gateway.database_url
+    explained, plain = fresh_id(), fresh_id()
+    r = post(client, explained, True)
+    first = assert_explained(backend, url, r)
+    text = explanation_text(r)
+    assert_unexplained(backend, url, post(client, plain))
+
+    def check(row_r, obs_id, explanation, **changed):
+        assert row_r.status == 200, row_r
+        row = row_r.json if isinstance(row_r.json, dict) else \
+            [x for x in row_r.json if x["observation_id"] == obs_id][0]
+        if explanation:
+            assert list(row) == ROW_FIELDS + ["explanation"], row
+            assert row["explanation"] == first["explanation"] == stored(backend, url, obs_id)
+            if isinstance(row_r.json, dict):
+                assert explanation_text(row_r) == text
+        else:
+            assert list(row) == ROW_FIELDS, row
+            if isinstance(row_r.json, dict):
+                assert '"explanation"' not in row_r.body, row_r
+        assert row["observation"] == observation(obs_id)
+        for k, v in changed.items():
+            assert row[k] == v, row
+
+    check(client.get("/predictions/%d" % explained), explained, True, true_class=None)
+    check(client.get("/predictions/%d" % plain), plain, False, true_class=None)
+    page = client.get("/list-db-contents?after=%d&limit=1000" % (first["id"] - 1))
+    assert '"explanation"' in page.body
+    check(page, explained, True)
+    check(page, plain, False)
+    for row in page.json:
+        assert list(row) == ROW_FIELDS + (["explanation"] if stored(backend, url, row["observation_id"])
+                                          else []), row
+    check(client.post("/update", {"id": explained, "true_class": 1}), explained, True, true_class=1)
+    check(client.post("/update", {"id": plain, "true_class": 0}), plain, False, true_class=0)
+    check(client.get("/predictions/%d" % explained), explained, True, true_class=1)
+    assert stored(backend, url, plain) is None
+
+
+def test_a_version_that_explains_every_row_answers_it_on_every_route(backend, gateways):
+    """deploy --explain: its rows come back explained from get, list and update too."""
+    url = backend.new_database()
+    gw = gateways(url, threads=1)
+    c = gw.client()
+    assert run(backend, url, "deploy", "--explain", TITANIC)[:2] == (0, "2")
+    i = fresh_id()
+    row = assert_explained(backend, url, post(c, i))
+    for r in (c.get("/predictions/%d" % i), c.post("/update", {"id": i, "true_class": 0})):
+        assert r.status == 200 and r.json["explanation"] == row["explanation"], r
+        assert list(r.json) == ROW_FIELDS + ["explanation"], r
+    rows = c.get("/list-db-contents").json
+    assert [x["explanation"] for x in rows if x["observation_id"] == i] == [row["explanation"]]
+
+
+def test_a_log_without_the_column_answers_the_rows_as_before(backend, gateways):
+    """Extension 1.4, which the gateway's role cannot update: get, list and update
+    answer as before 1.5 (no key), and explain is refused."""
+    if backend.name != "postgresql":
+        pytest.skip("an extension this role cannot update: the extension backend's case")
+    url = backend.new_database()
+    backend.execute(url, "CREATE EXTENSION predict VERSION '1.4'")
+    backend.execute(url, "SELECT predict_deploy('titanic', %s::jsonb)", (open(TITANIC).read(),))
+    backend.execute(url, "DO $$ BEGIN CREATE ROLE predict_old_log LOGIN; "
+                         "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    backend.execute(url, "GRANT ALL ON ALL TABLES IN SCHEMA public TO predict_old_log; "
+                         "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO predict_old_log")
+    gw = gateways(url.replace("//%s@" % backend.user, "//predict_old_log@"), threads=1)
+    c = gw.client()
+    i = fresh_id()
+    assert list(post(c, i).json) == PREDICT_FIELDS
+    assert post(c, fresh_id(), True).status == 422
+    r = c.get("/predictions/%d" % i)
+    assert r.status == 200 and list(r.json) == ROW_FIELDS, r
+    r = c.post("/update", {"id": i, "true_class": 1})
+    assert r.status == 200 and list(r.json) == ROW_FIELDS and r.json["true_class"] == 1, r
+    r = c.get("/list-db-contents")
+    assert r.status == 200 and [list(x) for x in r.json] == [ROW_FIELDS], r
+    assert backend.query(url, "SELECT extversion FROM pg_extension WHERE extname = 'predict'") \
+        == [("1.4",)]
 
 
 def test_explain_must_be_a_boolean(backend, gateway, client):
