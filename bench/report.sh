@@ -2,7 +2,7 @@
 # predict_report() over a million labelled predictions (issue 9: "under 5
 # seconds on this machine").
 #
-#   bench/report.sh [--rows N] [--runs N] [--days N]
+#   bench/report.sh [--rows N] [--runs N] [--days N] [--explain]
 #
 # Trains the tutorial's Titanic pipeline (models/train_titanic.py on the
 # Titanic CSV, or its synthetic stand-in when $TITANIC_CSV is absent),
@@ -12,17 +12,21 @@
 # 1,000,000) through the predictions trigger: Titanic rows drawn in turn,
 # Age and Fare jittered so that nearly every probability is distinct (the
 # ranking metrics' worst case), every row labelled (Survived, one in ten
-# flipped), spread over --days days (default 30). Then times, best and
-# median of --runs (default 5) calls in one session:
+# flipped), spread over --days days (default 30); with --explain, the
+# version is deployed with explain, so that every row carries its
+# explanation and the report computes the global importance of every
+# column (issue 20). Then times, best and median of --runs (default 5)
+# calls in one session:
 #   SELECT predict_report()                  the whole report (jsonb)
 #   each companion function                  once each
 # Not part of `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
-rows=1000000 runs=5 days=30
+rows=1000000 runs=5 days=30 explain=false
 while [ $# -gt 0 ]; do
   case $1 in
+    --explain) explain=true; shift ;;
     --rows) rows=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --days) days=$2; shift 2 ;;
@@ -52,7 +56,8 @@ pipeline, X = train_titanic.train(frame)
 doc = pe.export(pipeline, columns=list(X.columns), dtypes=dict(X.dtypes.items()), name="titanic",
                 training_rows=len(X))
 observations = pe.frame_to_observations(X, list(X.columns))
-doc["reference"] = pe.reference(doc, observations, pe.sklearn_scores(pipeline, doc, observations))
+doc["reference"] = pe.reference(doc, observations, pe.sklearn_scores(pipeline, doc, observations),
+                              pipeline=pipeline)
 pe.write_model(doc, os.path.join(out, "titanic.json"))
 with open(os.path.join(out, "titanic.jsonl"), "w") as fh:
     for obs, y in zip(observations, frame["Survived"]):
@@ -67,7 +72,7 @@ t0=$SECONDS
 psql <<EOF
 CREATE EXTENSION predict;
 \set model \`cat $data/titanic.json\`
-SELECT predict_deploy('titanic', :'model') \g /dev/null
+SELECT predict_deploy('titanic', :'model', explain => $explain) \g /dev/null
 CREATE TEMP TABLE src (line jsonb);
 \copy src FROM '$data/titanic.jsonl' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02')
 CREATE TEMP TABLE titanic AS SELECT row_number() OVER () AS i, line->'obs' AS obs, (line->>'y')::smallint AS y FROM src;
@@ -85,7 +90,8 @@ JOIN titanic s ON s.i = 1 + (g * 7919) % (SELECT count(*) FROM titanic);
 VACUUM ANALYZE predictions;
 EOF
 echo "   $(psql -At -c "SELECT count(*) || ' rows (' || count(true_class) || ' labelled, ' || count(DISTINCT proba)
-                       || ' distinct probabilities), ' || pg_size_pretty(pg_total_relation_size('predictions'))
+                       || ' distinct probabilities, ' || count(explanation) || ' explained), '
+                       || pg_size_pretty(pg_total_relation_size('predictions'))
                        FROM predictions") in $((SECONDS - t0)) s"
 
 # Wall-clock seconds of each of n runs of a query in one session, one per line.
@@ -99,7 +105,8 @@ summary() { sort -n | awk '{ t[NR] = $1 } END { printf "best %.3f s, median %.3f
 echo "== timing (load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores)"
 psql -At -c "SELECT count(*) FROM predictions" >/dev/null      # warm the cache
 echo "   SELECT predict_report():                 $(times "SELECT length(predict_report()::text);" "$runs" | summary)"
-for f in predict_report_metrics predict_report_calibration predict_report_psi predict_report_bins predict_report_daily; do
+for f in predict_report_metrics predict_report_calibration predict_report_psi predict_report_bins predict_report_daily \
+         predict_report_importance; do
   printf '   SELECT * FROM %-27s %s\n' "$f():" "$(times "SELECT count(*) FROM $f();" 1 | awk '{ printf "%.3f s", $1 }')"
 done
 echo "   (load average after: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -285,3 +285,70 @@ def test_sqlite_importance_equals_postgresql(explained, sqlite_explained, window
         same(pg[number]["importance"], lite[number]["importance"], "v%d.importance" % number)
         assert pg[number]["reasons"].get("importance") == lite[number]["reasons"].get("importance")
     assert lite[3]["importance"] is None and lite[3]["reasons"]["importance"] == REASON
+
+
+# A column name longer than an identifier (63 bytes), which the report reads
+# by its path rather than as a field of jsonb_to_record.
+LONG = "Fare_" + "paid_for_the_ticket_" * 4
+
+
+def renamed(doc, old, new):
+    doc = json.loads(json.dumps(doc))
+    for entry, key in ((c, "name") for c in doc["columns"]):
+        if entry[key] == old:
+            entry[key] = new
+    for step in doc["preprocessing"]:
+        if step.get("column") == old:
+            step["column"] = new
+    for entry in doc["reference"]["columns"]:
+        if entry["column"] == old:
+            entry["column"] = new
+    return doc
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_long_names_and_rows_written_around_the_triggers(cluster, mode, tmp_path):
+    """A column named longer than an identifier is reported as any other; a
+    row written with the triggers off (session_replication_role = replica,
+    as a superuser may) whose contribution is not a number, or whose
+    contributions are not an object, counts as a row without it, and the
+    report does not fail."""
+    with open(os.path.join(REPO, "models", "titanic.json")) as fh:
+        doc = renamed(json.load(fh), "Fare", LONG)
+    assert len(LONG.encode()) > 63
+    X, _ = features_and_target(load_titanic())
+    observations = [{(LONG if k == "Fare" else k): v for k, v in o.items()}
+                    for o in pe.frame_to_observations(X, list(X.columns))[:50]]
+    dsn = new_database(cluster, "importance_long_" + mode, mode)
+    conn = connect(dsn)
+    deploy(conn, mode, doc, True, tmp_path)
+    insert(conn, [(i, o, DAY0 + datetime.timedelta(hours=i)) for i, o in enumerate(observations)])
+    want = expected(dsn)[1]
+    assert LONG in want["columns"]
+    with conn.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+        cur.execute("INSERT INTO predictions (observation_id, observation, proba, predicted_class, model, "
+                    "model_version, created_at, explanation) SELECT observation_id + 100, observation, proba, "
+                    "predicted_class, model, model_version, created_at, "
+                    "CASE WHEN observation_id = 0 THEN jsonb_set(explanation, ARRAY['contributions', %s], '\"x\"') "
+                    "ELSE jsonb_set(explanation, '{contributions}', '[1]') END "
+                    "FROM predictions WHERE observation_id IN (0, 1)", (LONG,))
+        cur.execute("RESET session_replication_role")
+    with conn.cursor() as cur:
+        cur.execute("SELECT explanation FROM predictions ORDER BY observation_id")
+        stored = [r[0] for r in cur.fetchall()]
+    importance = report(dsn)[1]["importance"]
+    conn.close()
+    # a column's mean over the rows whose contributions have it as a number
+    values = {}
+    for x in stored:
+        contributions = x["contributions"] if isinstance(x["contributions"], dict) else {}
+        for column, c in contributions.items():
+            if isinstance(c, (int, float)):
+                values.setdefault(column, []).append(abs(c))
+    assert importance["rows"] == want["rows"] + 2 == len(stored)
+    assert len(values[LONG]) == want["rows"] and len(values["Sex"]) == want["rows"] + 1
+    got = {c["column"]: c["mean_abs_contribution"] for c in importance["columns"]}
+    assert set(got) == set(values)
+    for column, v in values.items():
+        assert close(got[column], math.fsum(v) / len(v)), column
