@@ -92,17 +92,15 @@
 /*
  * The row's columns, in binary, and its explanation (null unless the row
  * was explained), last so that emit_row finds it by count. /predict does
- * not fetch the observation back (the client just sent it). The
- * UNEXPLAINED_ forms are for a log without the explanation column.
+ * not fetch the observation back (the client just sent it).
  */
-#define UNEXPLAINED_ROW_COLUMNS \
+#define EXPLANATION "[[, explanation::pg_catalog.text]]"
+#define ROW_COLUMNS \
 	"id, observation_id, observation::pg_catalog.text, proba, predicted_class, true_class, " \
-	"model, model_version, created_at, updated_at"
-#define ROW_COLUMNS UNEXPLAINED_ROW_COLUMNS ", explanation::pg_catalog.text"
-#define UNEXPLAINED_COLUMNS \
+	"model, model_version, created_at, updated_at" EXPLANATION
+#define PREDICT_COLUMNS \
 	"id, observation_id, proba, predicted_class, true_class, " \
-	"model, model_version, created_at, updated_at"
-#define PREDICT_COLUMNS UNEXPLAINED_COLUMNS ", explanation::pg_catalog.text"
+	"model, model_version, created_at, updated_at" EXPLANATION
 
 /*
  * Set once per connection, for the report (its days and its timestamps are
@@ -152,8 +150,8 @@ typedef struct pg_statement
 
 static const pg_statement statement_templates[NSTATEMENTS] = {
 	[STMT_PREDICT] = {"predict_predict",
-		"INSERT INTO @s@.predictions (observation_id, observation, explanation)"
-		" SELECT $1, $2, $3 WHERE NOT EXISTS"
+		"INSERT INTO @s@.predictions (observation_id, observation[[, explanation]])"
+		" SELECT $1, $2[[, $3]] WHERE NOT EXISTS"
 		" (SELECT FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1)"
 		" ON CONFLICT (observation_id) DO NOTHING"
 		" RETURNING 0, " PREDICT_COLUMNS,
@@ -172,8 +170,8 @@ static const pg_statement statement_templates[NSTATEMENTS] = {
 	 * alone and gets its own answer.
 	 */
 	[STMT_PREDICT_BATCH] = {"predict_predict_batch",
-		"INSERT INTO @s@.predictions (observation_id, observation, explanation)"
-		" SELECT t.i, t.o, CASE WHEN t.e THEN 'true'::pg_catalog.jsonb END"
+		"INSERT INTO @s@.predictions (observation_id, observation[[, explanation]])"
+		" SELECT t.i, t.o[[, CASE WHEN t.e THEN 'true'::pg_catalog.jsonb END]]"
 		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
 		" pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb),"
 		" pg_catalog.unnest($3::pg_catalog.bool[])) AS t (i, o, e)"
@@ -210,44 +208,6 @@ static const pg_statement statement_templates[NSTATEMENTS] = {
 		"SELECT @s@.predict_report(NULL::pg_catalog.text, $1::pg_catalog.timestamptz,"
 		" $2::pg_catalog.timestamptz)::pg_catalog.text",
 	2, {TEXTOID, TEXTOID}},
-};
-
-/*
- * The statements that read or write the log, on a log without the
- * explanation column (extension 1.4, managed schema 1.8 and older, when the
- * gateway's role could not update it): served as before, and explain
- * refused.
- */
-static const pg_statement unexplained_templates[] = {
-	[STMT_PREDICT] = {"predict_predict",
-		"INSERT INTO @s@.predictions (observation_id, observation)"
-		" SELECT $1, $2 WHERE NOT EXISTS"
-		" (SELECT FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1)"
-		" ON CONFLICT (observation_id) DO NOTHING"
-		" RETURNING 0, " UNEXPLAINED_COLUMNS,
-	2, {INT8OID, JSONBOID}},
-	[STMT_PREDICT_BATCH] = {"predict_predict_batch",
-		"INSERT INTO @s@.predictions (observation_id, observation)"
-		" SELECT t.i, t.o FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-		" pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb)) AS t (i, o)"
-		" ON CONFLICT (observation_id) DO NOTHING"
-		" RETURNING 0, " UNEXPLAINED_COLUMNS,
-	2, {0, 0}},
-	[STMT_EXISTING] = {"predict_existing",
-		"SELECT CASE WHEN observation OPERATOR(pg_catalog.=) $2 THEN 1 ELSE 2 END, " UNEXPLAINED_COLUMNS
-		" FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
-	2, {INT8OID, JSONBOID}},
-	[STMT_UPDATE] = {"predict_update",
-		"UPDATE @s@.predictions SET true_class = $2 WHERE observation_id OPERATOR(pg_catalog.=) $1"
-		" RETURNING " UNEXPLAINED_ROW_COLUMNS,
-	2, {INT8OID, INT2OID}},
-	[STMT_GET] = {"predict_get",
-		"SELECT " UNEXPLAINED_ROW_COLUMNS " FROM @s@.predictions WHERE observation_id OPERATOR(pg_catalog.=) $1",
-	1, {INT8OID}},
-	[STMT_LIST] = {"predict_list",
-		"SELECT " UNEXPLAINED_ROW_COLUMNS " FROM @s@.predictions WHERE id OPERATOR(pg_catalog.>) $1"
-		" ORDER BY id LIMIT $2",
-	2, {INT8OID, INT4OID}},
 };
 
 /*
@@ -1588,13 +1548,20 @@ pg_connections(void)
 
 /* ---------- start-up ---------- */
 
-/* template with every @s@ replaced by schema (malloc'ed, kept for the process). */
+/*
+ * template with every @s@ replaced by schema, and the text between [[ and
+ * ]] kept only for a log with the explanation column (explains): the same
+ * statements serve a log that its gateway's role could not update
+ * (extension 1.4, managed schema 1.8 and older), where explain is refused.
+ * Malloc'ed, kept for the process.
+ */
 static char *
-qualify(const char *template, const char *schema)
+qualify(const char *template, const char *schema, bool explains)
 {
 	size_t		n = strlen(template) + 1;
 	char	   *out;
 	char	   *o;
+	bool		kept = true;
 
 	for (const char *p = strstr(template, "@s@"); p != NULL; p = strstr(p + 3, "@s@"))
 		n += strlen(schema);
@@ -1603,13 +1570,21 @@ qualify(const char *template, const char *schema)
 	o = out;
 	for (const char *p = template; *p != '\0';)
 	{
-		if (strncmp(p, "@s@", 3) == 0)
+		if (strncmp(p, "[[", 2) == 0 || strncmp(p, "]]", 2) == 0)
 		{
-			o = stpcpy(o, schema);
+			kept = p[0] == ']' || explains;
+			p += 2;
+		}
+		else if (strncmp(p, "@s@", 3) == 0)
+		{
+			if (kept)
+				o = stpcpy(o, schema);
 			p += 3;
 		}
-		else
+		else if (kept)
 			*o++ = *p++;
+		else
+			p++;
 	}
 	*o = '\0';
 	return out;
@@ -1673,10 +1648,8 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 	{
 		const pg_statement *template = &statement_templates[i];
 
-		if (!log_explains && i < (int) (sizeof(unexplained_templates) / sizeof(unexplained_templates[0])))
-			template = &unexplained_templates[i];
 		statements[i] = *template;
-		statements[i].sql = qualify(template->sql, schema);
+		statements[i].sql = qualify(template->sql, schema, log_explains);
 		statements[i].name = statements[i].sql != NULL ?
 			statement_name(template->name, statements[i].sql) : NULL;
 		if (statements[i].sql == NULL || statements[i].name == NULL)
