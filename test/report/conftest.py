@@ -84,17 +84,18 @@ def new_database(cluster, name, mode):
     return dsn
 
 
-def deploy(conn, mode, name, doc, tmp_path):
-    """Deploy a model document; returns its version."""
+def deploy(conn, mode, name, doc, tmp_path, explain=False):
+    """Deploy a model document (with explain: its rows explained in the
+    log); returns its version."""
     text = json.dumps(doc)
     with conn.cursor() as cur:
         if mode == "extension":
-            cur.execute("SELECT predict_deploy(%s, %s::jsonb)", (name, text))
+            cur.execute("SELECT predict_deploy(%s, %s::jsonb, explain => %s)", (name, text, explain))
         else:
             path = os.path.join(str(tmp_path), "%s.json" % name)
             pe.write_model(doc, path)
-            cur.execute("SELECT predict_internal.deploy_compiled(%s, %s::jsonb, %s)",
-                        (name, text, compiled_sql(path)))
+            cur.execute("SELECT predict_internal.deploy_compiled(%s, %s::jsonb, %s, %s)",
+                        (name, text, compiled_sql(path), explain))
         return cur.fetchone()[0]
 
 

@@ -13,27 +13,13 @@ import os
 
 import pytest
 
-from conftest import DAY0, MODES, REPO, connect, new_database
+from conftest import DAY0, MODES, REPO, connect, deploy, new_database
 import predict_export as pe
-from managed_sql import compiled_sql
 from titanic_data import features_and_target, load_titanic
 
 TOLERANCE = 1e-12
 REASON = ("no row of this version has an explanation; deploy it with explain "
           "or insert with explanation = true")
-
-
-def deploy(conn, mode, doc, explain, tmp_path):
-    text = json.dumps(doc)
-    with conn.cursor() as cur:
-        if mode == "extension":
-            cur.execute("SELECT predict_deploy('titanic', %s::jsonb, explain => %s)", (text, explain))
-        else:
-            path = os.path.join(str(tmp_path), "titanic.json")
-            pe.write_model(doc, path)
-            cur.execute("SELECT predict_internal.deploy_compiled('titanic', %s::jsonb, %s, %s)",
-                        (text, compiled_sql(path), explain))
-        return cur.fetchone()[0]
 
 
 def insert(conn, rows, explain=False):
@@ -59,17 +45,17 @@ def explained(cluster, tmp_path_factory):
         dsn = new_database(cluster, "importance_" + mode, mode)
         conn = connect(dsn)
         # version 1, explained by the trigger: rows over four weeks (DAY0 is a Sunday: its week began on October 26)
-        assert deploy(conn, mode, doc, True, tmp) == 1
+        assert deploy(conn, mode, "titanic", doc, tmp, explain=True) == 1
         insert(conn, [(i, o, DAY0 + datetime.timedelta(hours=(i * 7) % (24 * 16), seconds=i))
                       for i, o in enumerate(observations[:300])])
         # version 2: explained only where the insert asks, in its second week
-        assert deploy(conn, mode, doc, False, tmp) == 2
+        assert deploy(conn, mode, "titanic", doc, tmp, explain=False) == 2
         insert(conn, [(1000 + i, o, DAY0 + datetime.timedelta(days=2, hours=i))
                       for i, o in enumerate(observations[300:340])])
         insert(conn, [(2000 + i, o, DAY0 + datetime.timedelta(days=9, hours=i))
                       for i, o in enumerate(observations[340:380])], explain=True)
         # version 3: no explanation at all
-        assert deploy(conn, mode, doc, False, tmp) == 3
+        assert deploy(conn, mode, "titanic", doc, tmp, explain=False) == 3
         insert(conn, [(3000 + i, o, DAY0 + datetime.timedelta(days=10, hours=i))
                       for i, o in enumerate(observations[380:400])])
         conn.close()
@@ -321,7 +307,7 @@ def test_long_names_and_rows_written_around_the_triggers(cluster, mode, tmp_path
                     for o in pe.frame_to_observations(X, list(X.columns))[:50]]
     dsn = new_database(cluster, "importance_long_" + mode, mode)
     conn = connect(dsn)
-    deploy(conn, mode, doc, True, tmp_path)
+    deploy(conn, mode, "titanic", doc, tmp_path, explain=True)
     insert(conn, [(i, o, DAY0 + datetime.timedelta(hours=i)) for i, o in enumerate(observations)])
     want = expected(dsn)[1]
     assert LONG in want["columns"]
