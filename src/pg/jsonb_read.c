@@ -322,17 +322,19 @@ observation_score(Jsonb *obs, const model_entry *entry, predict_value *values, b
 
 /*
  * Explain obs with entry's model into state's contributions (allocated by
- * scoring_explain_buffers); state->values keep the observation's values,
- * their strings in obs or in the current memory context, for the reasons.
+ * scoring_explain_buffers), and score it into *proba and *predicted unless
+ * they are NULL; state->values keep the observation's values, their strings
+ * in obs or in the current memory context, for the reasons.
  */
 double
-observation_explain(Jsonb *obs, const model_entry *entry, scoring_state *state)
+observation_explain(Jsonb *obs, const model_entry *entry, scoring_state *state, double *proba,
+					bool *predicted)
 {
 	predict_error err;
 	double		base;
 
 	observation_read(obs, entry, state->values);
-	if (predict_explain(entry->model, state->values, state->explain_scratch, NULL, NULL,
+	if (predict_explain(entry->model, state->values, state->explain_scratch, proba, predicted,
 						&base, state->contributions, &err) != PREDICT_OK)
 		report_predict_error(&err, entry);
 	return base;

@@ -217,17 +217,19 @@ predict_explain_jsonb(PG_FUNCTION_ARGS)
 	scoring_state *state = scoring_state_get(fcinfo);
 	const model_entry *entry = explain_resolve(fcinfo, state, 1);
 
-	PG_RETURN_DATUM(observation_explanation_jsonb(obs, entry, state));
+	PG_RETURN_DATUM(observation_explanation_jsonb(obs, entry, state, NULL, NULL));
 }
 
 /*
  * The explanation of obs by entry, as predict_explanation_json writes it,
- * as jsonb: predict_explain's and the log's (entry_check_explainable first).
+ * as jsonb: predict_explain's and the log's (entry_check_explainable
+ * first); the score into *proba and *predicted unless NULL.
  */
 Datum
-observation_explanation_jsonb(Jsonb *obs, const model_entry *entry, scoring_state *state)
+observation_explanation_jsonb(Jsonb *obs, const model_entry *entry, scoring_state *state,
+							  double *proba, bool *predicted)
 {
-	double		base = observation_explain(obs, entry, state);
+	double		base = observation_explain(obs, entry, state, proba, predicted);
 	StringInfoData json;
 
 	initStringInfo(&json);
@@ -257,7 +259,7 @@ predict_reasons_jsonb(PG_FUNCTION_ARGS)
 				 errmsg(PREDICT_REASONS_K_RANGE, PREDICT_MAX_REASONS, (long long) k)));
 	state = scoring_state_get(fcinfo);
 	entry = explain_resolve(fcinfo, state, 2);
-	(void) observation_explain(obs, entry, state);
+	(void) observation_explain(obs, entry, state, NULL, NULL);
 	initStringInfo(&json);
 	predict_reasons_json(entry->model, state->values, state->contributions, (size_t) k,
 						 append_to_string, &json);

@@ -148,12 +148,17 @@ extern void registry_error(const char *kind, const char *name, int32 version,
 /* jsonb_read.c: the probability, and in *predicted the model's class (predict_score_class) */
 extern double observation_score(Jsonb *obs, const model_entry *entry, predict_value *values,
 								bool *predicted);
-/* jsonb_read.c: the explanation (predict_explain) into state's buffers; returns the base */
-extern double observation_explain(Jsonb *obs, const model_entry *entry, scoring_state *state);
+/*
+ * jsonb_read.c: the explanation (predict_explain) into state's buffers, and
+ * the score into *proba and *predicted unless NULL; returns the base
+ */
+extern double observation_explain(Jsonb *obs, const model_entry *entry, scoring_state *state,
+								  double *proba, bool *predicted);
 
 /* pg_predict.c: the explanation of obs by entry as jsonb (predict_explain's) */
 extern void entry_check_explainable(scoring_state *state, const model_entry *entry);
 extern Datum observation_explanation_jsonb(Jsonb *obs, const model_entry *entry,
-										   scoring_state *state);
+										   scoring_state *state, double *proba,
+										   bool *predicted);
 
 #endif							/* PG_PREDICT_H */

@@ -114,38 +114,79 @@ explanation_given(scoring_state *state, TupleDesc tupdesc, HeapTuple tuple, Json
 }
 
 /*
- * The explanation column of a row entry scored: the version's explanation
- * of obs when the version explains every row (explain_log) or the insert
- * asked with true; null when neither (false, or null). A new row may carry
- * nothing else; a restored row (restored) may carry the explanation its
- * version computes, bit for bit as jsonb compares, and nothing else, so
- * that a restore cannot forge one. Sets *value and *isnull, and returns
- * whether the column is to be written.
+ * What the explanation column of a row entry scores becomes: the version's
+ * explanation of the observation when the version explains every row
+ * (explain_log) or the insert asked with true; null when neither (false, or
+ * null). A new row may carry nothing else; a restored row (restored) may
+ * carry the explanation its version computes, bit for bit as jsonb
+ * compares, and nothing else, so that a restore cannot forge one.
  */
-static bool
-row_explanation(scoring_state *state, Relation rel, HeapTuple tuple, const model_entry *entry,
-				Jsonb *obs, bool restored, Datum *value, bool *isnull)
+typedef struct explanation_plan
 {
+	bool		write;			/* the column is to be written */
+	bool		explain;		/* with the version's explanation (else null) */
+	Jsonb	   *given;			/* a restored row's explanation, to compare */
+	bool		explained;		/* score_row explained it, into value */
+	Datum		value;
+} explanation_plan;
+
+static explanation_plan
+plan_explanation(scoring_state *state, Relation rel, HeapTuple tuple, const model_entry *entry,
+				 bool restored)
+{
+	explanation_plan plan = {false, false, NULL, false, (Datum) 0};
 	Jsonb	   *given;
 	given_explanation kind = explanation_given(state, RelationGetDescr(rel), tuple, &given);
 
 	if (state->att_explanation == 0)
-		return false;
+		return plan;
 	if (kind == GIVEN_EXPLANATION && !restored)
 		registry_error("explanation supplied", NULL, 0, RelationGetRelationName(rel), NULL);
-	*isnull = kind == GIVEN_NONE && !entry->explain_log;
-	if (*isnull)
-	{
-		*value = (Datum) 0;
-		return given != NULL;
-	}
+	plan.explain = kind != GIVEN_NONE || entry->explain_log;
+	plan.write = plan.explain || given != NULL;
+	if (kind == GIVEN_EXPLANATION)
+		plan.given = given;
+	return plan;
+}
+
+/*
+ * The score of obs by entry; where plan asks for its explanation, and the
+ * model can give one, by explaining it, which scores it too (the
+ * observation read and scored once). A model that cannot explain is
+ * refused by finish_explanation, after the score's own checks, as before.
+ */
+static double
+score_row(scoring_state *state, const model_entry *entry, Jsonb *obs, explanation_plan *plan,
+		  bool *predicted)
+{
+	double		proba;
+
+	if (!plan->explain || !predict_model_explainable(entry->model, NULL))
+		return observation_score(obs, entry, state->values, predicted);
 	entry_check_explainable(state, entry);
-	*value = observation_explanation_jsonb(obs, entry, state);
-	if (kind == GIVEN_EXPLANATION &&
-		!DatumGetBool(DirectFunctionCall2(jsonb_eq, *value, PointerGetDatum(given))))
+	plan->value = observation_explanation_jsonb(obs, entry, state, &proba, predicted);
+	plan->explained = true;
+	return proba;
+}
+
+/*
+ * The explanation column's value by plan, once the score is checked: a
+ * model that cannot explain refused, a restored explanation compared.
+ */
+static void
+finish_explanation(scoring_state *state, Relation rel, const model_entry *entry,
+				   const explanation_plan *plan, Datum *value, bool *isnull)
+{
+	*isnull = !plan->explain;
+	*value = plan->value;
+	if (!plan->explain)
+		return;
+	if (!plan->explained)
+		entry_check_explainable(state, entry);	/* raises */
+	if (plan->given != NULL &&
+		!DatumGetBool(DirectFunctionCall2(jsonb_eq, plan->value, PointerGetDatum(plan->given))))
 		registry_error("row not explained by its version", entry->name, entry->version,
 					   RelationGetRelationName(rel), NULL);
-	return true;
 }
 
 /*
@@ -174,12 +215,14 @@ predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *o
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	int			ncolumns = 0;
+	explanation_plan plan;
 
 	model = heap_getattr(tuple, state->att_model, tupdesc, &isnull);
 	if (isnull)
 		registry_error("row without model", NULL, 0, RelationGetRelationName(rel), NULL);
 	resolved = scoring_resolve_version(state, TextDatumGetCString(model), version);
-	proba = observation_score(obs, resolved->entry, state->values, &predicted);
+	plan = plan_explanation(state, rel, tuple, resolved->entry, true);
+	proba = score_row(state, resolved->entry, obs, &plan, &predicted);
 
 	given = heap_getattr(tuple, state->att_proba, tupdesc, &proba_null);
 	if (!proba_null)
@@ -203,9 +246,11 @@ predictions_verify(scoring_state *state, Relation rel, HeapTuple tuple, Jsonb *o
 		columns[ncolumns] = state->att_predicted_class;
 		values[ncolumns++] = BoolGetDatum(predicted);
 	}
-	if (row_explanation(state, rel, tuple, resolved->entry, obs, true, &values[ncolumns],
-						&nulls[ncolumns]))
+	if (plan.write)
+	{
+		finish_explanation(state, rel, resolved->entry, &plan, &values[ncolumns], &nulls[ncolumns]);
 		columns[ncolumns++] = state->att_explanation;
+	}
 	if (ncolumns == 0)
 		return tuple;
 	return heap_modify_tuple_by_cols(tuple, tupdesc, ncolumns, columns, values, nulls);
@@ -235,6 +280,7 @@ predictions_score(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 	int			ncolumns = 4;
+	explanation_plan plan;
 
 	trigger_columns(state, rel, "predictions_score");
 	obs = heap_getattr(tuple, state->att_observation, tupdesc, &isnull);
@@ -246,7 +292,8 @@ predictions_score(PG_FUNCTION_ARGS)
 												  DatumGetInt32(version)));
 
 	resolved = scoring_resolve(state, NULL, 0);
-	proba = observation_score(DatumGetJsonbP(obs), resolved->entry, state->values, &predicted);
+	plan = plan_explanation(state, rel, tuple, resolved->entry, false);
+	proba = score_row(state, resolved->entry, DatumGetJsonbP(obs), &plan, &predicted);
 
 	columns[0] = state->att_proba;
 	values[0] = Float8GetDatum(proba);
@@ -256,9 +303,11 @@ predictions_score(PG_FUNCTION_ARGS)
 	values[2] = resolved->name_text;
 	columns[3] = state->att_model_version;
 	values[3] = Int32GetDatum(resolved->entry->version);
-	if (row_explanation(state, rel, tuple, resolved->entry, DatumGetJsonbP(obs), false,
-						&values[4], &nulls[4]))
+	if (plan.write)
+	{
+		finish_explanation(state, rel, resolved->entry, &plan, &values[4], &nulls[4]);
 		columns[ncolumns++] = state->att_explanation;
+	}
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, ncolumns, columns,
 													 values, nulls));
 }
