@@ -107,6 +107,12 @@ typedef void (*text_sink) (const char *text, size_t len, void *arg);
 
 typedef struct db_session db_session;
 
+/* A /predict call under way (predict_begin to predict_end). */
+typedef struct db_predict_call db_predict_call;
+
+/* Called once, from another thread, when a queued predict call has its answer. */
+typedef void (*predict_ready) (void *cls);
+
 typedef struct backend_ops
 {
 	const char *name;			/* "postgresql", "sqlite" */
@@ -132,6 +138,33 @@ typedef struct backend_ops
 							const char *observation, size_t len, bool explain,
 							row_sink sink, void *arg, bool *created,
 							int64_t deadline, db_error *err);
+
+	/*
+	 * /predict without holding the caller's thread while others' requests
+	 * run, for a backend that batches them (NULL otherwise: the HTTP layer
+	 * calls predict). predict_begin returns NULL when out of memory; else
+	 * the call, with *answered true when it ran at once, in this thread
+	 * (only when may_block: the caller serves nobody else meanwhile).
+	 * When not, the caller hands it to predict_queue, which returns at once;
+	 * ready(cls) follows, from another thread, once the answer is in. Either
+	 * way predict_end then gives the answer as predict would (it may run a
+	 * statement of its own: a retry, or a batch that failed) and frees the
+	 * call; with sink NULL it only frees it (the client is gone). The
+	 * observation must stay valid until predict_end.
+	 */
+	db_predict_call *(*predict_begin) (db_session *session, int64_t observation_id,
+									   const char *observation, size_t len,
+									   bool explain, int64_t deadline, bool may_block,
+									   bool *answered);
+	void		(*predict_queue) (db_predict_call *call, predict_ready ready, void *cls);
+	db_status	(*predict_end) (db_predict_call *call, row_sink sink, void *arg,
+								bool *created, db_error *err);
+	/*
+	 * Shutdown: wait until every queued call has its answer; calls queued
+	 * from then on run in the caller's thread (NULL: nothing is queued).
+	 */
+	void		(*predict_stop) (void);
+
 	db_status	(*update) (db_session *session, int64_t observation_id,
 						   int true_class, row_sink sink, void *arg,
 						   int64_t deadline, db_error *err);

@@ -282,9 +282,10 @@ unsigned
 config_default_threads(bool postgresql)
 {
 	/*
-	 * PostgreSQL: a worker waiting for its batch holds no connection
-	 * (db_pg.c), and the more requests wait, the larger the batches; 64
-	 * measured best at 32 and 64 connections on the 2-core benchmark machine
+	 * PostgreSQL: 64 measured best at 32 and 64 connections on the 2-core
+	 * benchmark machine when a worker waited for its batch; now a /predict
+	 * that waits holds no worker (its connection is suspended, http.c), but
+	 * the other routes still hold theirs, and fewer workers were no faster
 	 * (docs/http-api.md, "Sizing"). SQLite: one writer at a time, and each
 	 * worker has its own connection with its page cache and models, so more
 	 * workers only cost memory.

@@ -1088,15 +1088,24 @@ row_shape_ok(const PGresult *res, int expected, db_error *err)
 
 /* ---------- the backend's operations ---------- */
 
+/* A request asks for an explanation from a log that cannot store one. */
+static db_status
+explain_unavailable(db_error *err)
+{
+	return db_fail(err, DB_INVALID, "explain needs the predict extension 1.5 or the managed "
+				   "predict schema 1.9: this database's is older (the gateway's start-up "
+				   "warning says how to update it)");
+}
+
 /*
- * One /predict request as its own statement (and a second one for a retry).
- * explain sets the inserted row's explanation to true (the trigger computes
- * it); else null, and the version decides. A retry reports the stored row,
- * explain or not.
+ * One /predict request as its own statement (and a second one for a retry):
+ * on DB_OK, *result holds its row (the caller clears it). explain sets the
+ * inserted row's explanation to true (the trigger computes it); else null,
+ * and the version decides. A retry reports the stored row, explain or not.
  */
 static db_status
-predict_one(int64_t observation_id, const char *observation, bool explain, row_sink sink,
-			void *arg, bool *created, int64_t deadline, db_error *err)
+predict_one(int64_t observation_id, const char *observation, bool explain, PGresult **result,
+			bool *created, int64_t deadline, db_error *err)
 {
 	char		id[24];
 	const char *values[3];
@@ -1140,8 +1149,7 @@ predict_one(int64_t observation_id, const char *observation, bool explain, row_s
 						   (long long) observation_id);
 		}
 		*created = (outcome == 0);
-		emit_row(res, 0, 1, false, sink, arg);
-		PQclear(res);
+		*result = res;
 		return DB_OK;
 	}
 	log_error("predict: observation_id %lld neither inserted nor found twice",
@@ -1150,21 +1158,23 @@ predict_one(int64_t observation_id, const char *observation, bool explain, row_s
 }
 
 /*
- * Batching (PREDICT_BATCH > 1). Each /predict request is a predict_call
- * handed to the group (group.h); the batch's leader fills in its outcome:
- * its row of the batch's result, an error every request of the batch shares
- * (the database is unavailable or read-only: the same answer each request
- * alone would get), or CALL_ALONE: run it as its own statement. A batch
- * whose statement failed for any other reason (one observation the database
- * refused, a bug) inserted nothing, being one transaction, so each of its
- * requests runs alone and gets its own answer; so does a request whose id
- * was already stored (a retry, or a conflict), which the batch skipped.
+ * Batching (PREDICT_BATCH > 1). Each /predict request is a db_predict_call
+ * handed to the group (group.h); the batch's lane fills in its outcome: its
+ * row of the batch's result, or of its own statement's when it ran alone;
+ * an error every request of the batch shares (the database is unavailable
+ * or read-only: the same answer each request alone would get); or
+ * CALL_ALONE: run it as its own statement, which predict_end does in the
+ * request's own thread. A batch whose statement failed for any other
+ * reason (one observation the database refused, a bug) inserted nothing,
+ * being one transaction, so each of its requests runs alone and gets its
+ * own answer; so does a request whose id was already stored (a retry, or a
+ * conflict), which the batch skipped.
  */
 typedef enum call_outcome
 {
 	CALL_ALONE,
 	CALL_ROW,
-	CALL_DONE,
+	CALL_FAILED,
 } call_outcome;
 
 /* A batch's result, shared by the requests it answers; the last one frees it. */
@@ -1174,24 +1184,27 @@ typedef struct shared_result
 	atomic_int	users;
 } shared_result;
 
-typedef struct predict_call
+struct db_predict_call
 {
+	group_request r;
 	int64_t		observation_id;
 	const char *observation;
 	size_t		len;
 	bool		explain;
-	row_sink	sink;
-	void	   *arg;
 	int64_t		deadline;
+	predict_ready ready;
+	void	   *ready_cls;
 	call_outcome outcome;
-	shared_result *shared;		/* CALL_ROW: the result, and the row in it */
+	shared_result *shared;		/* CALL_ROW from a batch: the result, and the row in it */
+	PGresult   *own;			/* CALL_ROW from its own statement: row 0 */
 	int			row;
-	db_status	status;			/* CALL_DONE */
 	bool		created;
+	db_status	status;			/* CALL_FAILED */
 	db_error	err;
-} predict_call;
+};
 
 static group predict_group;
+static bool batching;			/* PREDICT_BATCH > 1: the group's lanes run */
 
 static void
 shared_release(shared_result *shared)
@@ -1201,6 +1214,16 @@ shared_release(shared_result *shared)
 		PQclear(shared->res);
 		free(shared);
 	}
+}
+
+/* Run a call as its own statement and keep its outcome. */
+static void
+call_run_alone(db_predict_call *c)
+{
+	c->status = predict_one(c->observation_id, c->observation, c->explain, &c->own,
+							&c->created, c->deadline, &c->err);
+	c->outcome = c->status == DB_OK ? CALL_ROW : CALL_FAILED;
+	c->row = 0;
 }
 
 /*
@@ -1214,7 +1237,7 @@ batch_parameters(group_request **batch, int n, strbuf *ids, strbuf *observations
 {
 	for (int i = 0; i < n; i++)
 	{
-		const predict_call *c = batch[i]->data;
+		const db_predict_call *c = batch[i]->data;
 
 		sb_printf(ids, "%c%lld", i == 0 ? '{' : ',', (long long) c->observation_id);
 		sb_append(observations, i == 0 ? "[" : ",", 1);
@@ -1246,13 +1269,14 @@ hand_out_rows(group_request **batch, int n, PGresult *res)
 
 		for (int i = 0; i < n; i++)
 		{
-			predict_call *c = batch[i]->data;
+			db_predict_call *c = batch[i]->data;
 
 			if (c->observation_id == id && c->outcome == CALL_ALONE)
 			{
 				c->outcome = CALL_ROW;
 				c->shared = shared;
 				c->row = row;
+				c->created = true;
 				users++;
 				break;
 			}
@@ -1268,6 +1292,7 @@ hand_out_rows(group_request **batch, int n, PGresult *res)
 	}
 }
 
+/* The group's runner: n calls as one statement, or one alone. */
 static void
 run_batch(group_request **batch, int n, void *unused)
 {
@@ -1284,11 +1309,7 @@ run_batch(group_request **batch, int n, void *unused)
 	if (n == 1)
 	{
 		/* alone in the queue: today's statement, at once */
-		predict_call *c = batch[0]->data;
-
-		c->status = predict_one(c->observation_id, c->observation, c->explain, c->sink,
-								c->arg, &c->created, c->deadline, &c->err);
-		c->outcome = CALL_DONE;
+		call_run_alone(batch[0]->data);
 		return;
 	}
 	sb_init(&ids);
@@ -1296,7 +1317,7 @@ run_batch(group_request **batch, int n, void *unused)
 	sb_init(&explains);
 	for (int i = 0; i < n; i++)
 	{
-		const predict_call *c = batch[i]->data;
+		const db_predict_call *c = batch[i]->data;
 
 		if (c->deadline < deadline)
 			deadline = c->deadline;
@@ -1326,51 +1347,115 @@ run_batch(group_request **batch, int n, void *unused)
 	if (status == DB_UNAVAILABLE || status == DB_READ_ONLY)
 		for (int i = 0; i < n; i++)
 		{
-			predict_call *c = batch[i]->data;
+			db_predict_call *c = batch[i]->data;
 
-			c->outcome = CALL_DONE;
+			c->outcome = CALL_FAILED;
 			c->status = status;
 			c->err = err;
 		}
 }
 
+/* The group's completion: the call's worker may answer (the call is its from now). */
+static void
+call_ready(group_request *r)
+{
+	db_predict_call *c = r->data;
+
+	c->ready(c->ready_cls);
+}
+
+/* Without batching, or without a need to free a thread: one statement, now. */
 static db_status
 pg_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
 		   bool explain, row_sink sink, void *arg, bool *created, int64_t deadline,
 		   db_error *err)
 {
-	predict_call c = {
-		.observation_id = observation_id, .observation = observation, .len = len,
-		.explain = explain, .sink = sink, .arg = arg, .deadline = deadline, .outcome = CALL_ALONE,
-	};
-	group_request r = {.key = observation_id, .data = &c};
+	PGresult   *res;
+	db_status	status;
 
 	(void) s;
-	*created = false;
+	(void) len;
 	if (explain && !log_explains)
-		return db_fail(err, DB_INVALID, "explain needs the predict extension 1.5 or the managed "
-					   "predict schema 1.9: this database's is older (the gateway's start-up "
-					   "warning says how to update it)");
-	if (predict_group.max <= 1)	/* PREDICT_BATCH=1 */
-		return predict_one(observation_id, observation, explain, sink, arg, created, deadline,
-						   err);
-	group_submit(&predict_group, &r);
-	switch (c.outcome)
+		return explain_unavailable(err);
+	status = predict_one(observation_id, observation, explain, &res, created, deadline, err);
+	if (status != DB_OK)
+		return status;
+	emit_row(res, 0, 1, false, sink, arg);
+	PQclear(res);
+	return DB_OK;
+}
+
+static db_predict_call *
+pg_predict_begin(db_session *s, int64_t observation_id, const char *observation, size_t len,
+				 bool explain, int64_t deadline, bool may_block, bool *answered)
+{
+	db_predict_call *c = calloc(1, sizeof(*c));
+
+	(void) s;
+	if (c == NULL)
+		return NULL;
+	c->observation_id = observation_id;
+	c->observation = observation;
+	c->len = len;
+	c->explain = explain;
+	c->deadline = deadline;
+	c->outcome = CALL_ALONE;
+	c->r.key = observation_id;
+	c->r.data = c;
+	if (explain && !log_explains)
 	{
-		case CALL_ROW:
-			*created = true;
-			emit_row(c.shared->res, c.row, 1, false, sink, arg);
-			shared_release(c.shared);
-			return DB_OK;
-		case CALL_DONE:
-			*created = c.created;
-			if (c.status != DB_OK)
-				*err = c.err;
-			return c.status;
-		case CALL_ALONE:
-			break;
+		c->outcome = CALL_FAILED;
+		c->status = explain_unavailable(&c->err);
+		*answered = true;
 	}
-	return predict_one(observation_id, observation, explain, sink, arg, created, deadline, err);
+	else if (!batching)
+	{
+		call_run_alone(c);		/* PREDICT_BATCH=1 */
+		*answered = true;
+	}
+	else
+		*answered = may_block && group_run_alone(&predict_group, &c->r);
+	return c;
+}
+
+static void
+pg_predict_queue(db_predict_call *c, predict_ready ready, void *cls)
+{
+	c->ready = ready;
+	c->ready_cls = cls;
+	group_submit(&predict_group, &c->r);
+}
+
+static db_status
+pg_predict_end(db_predict_call *c, row_sink sink, void *arg, bool *created, db_error *err)
+{
+	db_status	status = DB_OK;
+
+	*created = false;
+	if (sink != NULL && c->outcome == CALL_ALONE)
+		call_run_alone(c);
+	if (c->outcome == CALL_ROW && sink != NULL)
+	{
+		emit_row(c->shared != NULL ? c->shared->res : c->own, c->row, 1, false, sink, arg);
+		*created = c->created;
+	}
+	else if (c->outcome == CALL_FAILED && sink != NULL)
+	{
+		status = c->status;
+		*err = c->err;
+	}
+	if (c->shared != NULL)
+		shared_release(c->shared);
+	PQclear(c->own);
+	free(c);
+	return status;
+}
+
+static void
+pg_predict_stop(void)
+{
+	if (batching)
+		group_stop(&predict_group);
 }
 
 /* Hand each row of res to sink; DB_NOT_FOUND if none and want_one. */
@@ -1661,7 +1746,17 @@ pg_backend_setup(const gateway_config *cfg, char *msg, size_t size)
 	prepared_statements_auto = strcmp(cfg->prepared_statements, "auto") == 0;
 	atomic_store(&unnamed_statements, strcmp(cfg->prepared_statements, "off") == 0);
 	pool_init(&primary, cfg->database_url, (int) cfg->db_connections);
-	group_init(&predict_group, batch_lanes(cfg, round_trip), (int) cfg->batch, run_batch, NULL);
+	if (cfg->batch > 1)
+	{
+		if (!group_start(&predict_group, batch_lanes(cfg, round_trip), (int) cfg->batch,
+						 run_batch, call_ready, NULL))
+		{
+			snprintf(msg, size, "cannot start the batching threads: %s (lower "
+					 "PREDICT_BATCH_LANES, or PREDICT_BATCH=1)", strerror(errno));
+			return false;
+		}
+		batching = true;
+	}
 	if (cfg->read_database_url != NULL)
 		pool_init(&replica, cfg->read_database_url, (int) cfg->db_connections);
 	return true;
@@ -1675,6 +1770,10 @@ const backend_ops pg_backend = {
 	.session_connected = pg_session_connected,
 	.connections = pg_connections,
 	.predict = pg_predict,
+	.predict_begin = pg_predict_begin,
+	.predict_queue = pg_predict_queue,
+	.predict_end = pg_predict_end,
+	.predict_stop = pg_predict_stop,
 	.update = pg_update,
 	.get = pg_get,
 	.list = pg_list,

@@ -68,6 +68,7 @@ typedef struct request_state
 	bool		has_id;
 	int64_t		observation_id;
 	bool		no_retry_after; /* a 503 that will not clear soon (a standby) */
+	db_predict_call *call;		/* a /predict the backend runs (predict_begin) */
 } request_state;
 
 static atomic_bool draining;
@@ -302,7 +303,57 @@ db_deadline(const http_context *ctx)
 	return now_us() + (int64_t) ctx->cfg->db_timeout_ms * 1000;
 }
 
-/* POST /predict */
+/* The answer of a /predict call the backend has run (predict_begin). */
+static enum MHD_Result
+finish_predict(const http_context *ctx, struct MHD_Connection *connection,
+			   request_state *rs, const char *method, const char *url)
+{
+	db_error	err;
+	strbuf		sb;
+	row_writer	w = {&sb, 0, 0};
+	bool		created = false;
+	db_status	status;
+
+	sb_init(&sb);
+	status = ctx->backend->predict_end(rs->call, write_row, &w, &created, &err);
+	rs->call = NULL;
+	if (status != DB_OK)
+	{
+		sb_free(&sb);
+		return respond_db_error(connection, rs, method, url, &err);
+	}
+	if (created)
+		metrics_prediction_written();
+	return respond_json(connection, rs, method, url, MHD_HTTP_OK, &sb);
+}
+
+/*
+ * Whether the connection's worker serves other connections, which a
+ * statement run in its thread would hold up.
+ */
+static bool
+worker_serves_others(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_DAEMON);
+	const union MHD_DaemonInfo *di = ci == NULL ? NULL :
+		MHD_get_daemon_info(ci->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return di == NULL || di->num_connections > 1;
+}
+
+/* predict_queue's callback, in a database thread: the answer is in. */
+static void
+resume_connection(void *cls)
+{
+	MHD_resume_connection(cls);
+}
+
+/*
+ * POST /predict. When the backend batches, a request that cannot run at
+ * once is queued and its connection suspended: the worker serves its other
+ * connections meanwhile, and is called again (finish_predict) once resumed.
+ */
 static enum MHD_Result
 handle_predict(const http_context *ctx, struct MHD_Connection *connection,
 			   request_state *rs, const char *method, const char *url)
@@ -315,6 +366,7 @@ handle_predict(const http_context *ctx, struct MHD_Connection *connection,
 	strbuf		sb;
 	row_writer	w = {&sb, 0, 0};
 	bool		created = false;
+	bool		answered = false;
 
 	status = parse_predict_body(rs->body, rs->len, &in, &rs->has_id, msg, sizeof(msg));
 	if (rs->has_id)
@@ -325,6 +377,22 @@ handle_predict(const http_context *ctx, struct MHD_Connection *connection,
 	if (session == NULL)
 		return respond_error(connection, rs, method, url, MHD_HTTP_SERVICE_UNAVAILABLE,
 							 "out of memory");
+	if (ctx->backend->predict_begin != NULL)
+	{
+		rs->call = ctx->backend->predict_begin(session, in.id, in.observation,
+											   in.observation_len, in.explain, db_deadline(ctx),
+											   !worker_serves_others(connection),
+											   &answered);
+		if (rs->call == NULL)
+			return respond_error(connection, rs, method, url,
+								 MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		if (answered)
+			return finish_predict(ctx, connection, rs, method, url);
+		/* suspended before it is queued: the resume can never come first */
+		MHD_suspend_connection(connection);
+		ctx->backend->predict_queue(rs->call, resume_connection, connection);
+		return MHD_YES;
+	}
 	sb_init(&sb);
 	if (ctx->backend->predict(session, in.id, in.observation, in.observation_len, in.explain,
 							  write_row, &w, &created, db_deadline(ctx), &err) != DB_OK)
@@ -870,6 +938,8 @@ http_handle(void *cls, struct MHD_Connection *connection, const char *url,
 	}
 
 	/* the whole request is in: answer */
+	if (rs->call != NULL)
+		return finish_predict(ctx, connection, rs, method, url);	/* resumed */
 	listener_request_received(tracked(connection));
 	if (rs->refusal != 0)
 		return respond_error(connection, rs, method, url, rs->refusal, rs->refusal_message);
@@ -919,14 +989,17 @@ void
 http_request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 					   enum MHD_RequestTerminationCode toe)
 {
+	const http_context *ctx = cls;
 	request_state *rs = *con_cls;
+	bool		created;
 
-	(void) cls;
 	(void) toe;
 	/* the connection now waits for a next request (or closes) */
 	listener_request_finished(tracked(connection));
 	if (rs == NULL)
 		return;
+	if (rs->call != NULL)		/* answered, never sent: the client left, or shutdown */
+		ctx->backend->predict_end(rs->call, NULL, NULL, &created, NULL);
 	free(rs->body);
 	free(rs);
 	*con_cls = NULL;

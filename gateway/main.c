@@ -80,7 +80,7 @@ static struct MHD_Daemon *
 start_worker(const gateway_config *cfg, http_context *ctx, worker *w)
 {
 	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET |
-							MHD_USE_ITC | MHD_USE_ERROR_LOG,
+							MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
 							0, NULL, NULL, http_handle, ctx,
 							MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, (void *) NULL,
 							MHD_OPTION_CONNECTION_LIMIT, (unsigned int) cfg->max_connections,
@@ -95,7 +95,7 @@ start_worker(const gateway_config *cfg, http_context *ctx, worker *w)
 							MHD_OPTION_NOTIFY_CONNECTION,
 							(MHD_NotifyConnectionCallback) http_connection_notify, (void *) w,
 							MHD_OPTION_NOTIFY_COMPLETED,
-							(MHD_RequestCompletedCallback) http_request_completed, (void *) NULL,
+							(MHD_RequestCompletedCallback) http_request_completed, (void *) ctx,
 							MHD_OPTION_END);
 }
 
@@ -228,6 +228,9 @@ main(int argc, char **argv)
 	listener_stop(acceptor);
 	http_start_draining();
 	drain();
+	/* a daemon must not stop with a connection suspended: every queued call answered first */
+	if (backend->predict_stop != NULL)
+		backend->predict_stop();
 	for (i = 0; i < cfg.threads; i++)
 	{
 		MHD_stop_daemon(workers[i].daemon);
