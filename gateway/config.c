@@ -56,8 +56,7 @@ static const setting settings[] = {
 	"on deploys PREDICT_MODEL (when it is deployed) with explain, so that\n"
 	"                               every row it scores stores its explanation (default off)"},
 	{"PREDICT_THREADS", "--threads", "N", SETTING_UINT, 1, 1024,
-	"workers (threads) (default: PostgreSQL 64, whose batches grow with the\n"
-	"                               requests waiting; SQLite 4 x cores, 4..64)"},
+	"workers (threads) (default: 4 x cores, 4..64)"},
 	{"PREDICT_DB_CONNECTIONS", "--db-connections", "N", SETTING_UINT, 1, 1024,
 	"PostgreSQL only: the most connections the workers share (default: as many\n"
 	"                               as workers, at most 4 x cores, 4..64)"},
@@ -279,18 +278,20 @@ four_per_core(void)
 }
 
 unsigned
-config_default_threads(bool postgresql)
+config_default_threads(void)
 {
 	/*
-	 * PostgreSQL: 64 measured best at 32 and 64 connections on the 2-core
-	 * benchmark machine when a worker waited for its batch; now a /predict
-	 * that waits holds no worker (its connection is suspended, http.c), but
-	 * the other routes still hold theirs, and fewer workers were no faster
-	 * (docs/http-api.md, "Sizing"). SQLite: one writer at a time, and each
-	 * worker has its own connection with its page cache and models, so more
-	 * workers only cost memory.
+	 * 4 x cores on both backends. PostgreSQL: a /predict that waits for its
+	 * batch holds no worker (its connection is suspended, http.c), so a few
+	 * workers serve many connections, and each extra thread is one more to
+	 * wake per request: on the 2-core benchmark machine 4 and 8 workers
+	 * served 1.3-1.7x the requests per second of 64 at 32 and 64
+	 * connections, and the same at 8 (docs/http-api.md, "Sizing"). The
+	 * other routes still hold their worker, hence not fewer. SQLite: one
+	 * writer at a time, and each worker has its own connection with its
+	 * page cache and models, so more workers only cost memory.
 	 */
-	return postgresql ? 64 : four_per_core();
+	return four_per_core();
 }
 
 unsigned
@@ -454,7 +455,7 @@ config_parse(gateway_config *cfg, int argc, char **argv)
 	if (cfg->database_url == NULL)
 		cfg->database_url = DEFAULT_DATABASE_URL;	/* as the tutorial's app */
 	if (cfg->threads == 0)
-		cfg->threads = config_default_threads(strncmp(cfg->database_url, "sqlite:", 7) != 0);
+		cfg->threads = config_default_threads();
 	if (cfg->db_connections == 0)
 		cfg->db_connections = config_default_db_connections(cfg->threads);
 	if (cfg->model_path == NULL)

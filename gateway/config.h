@@ -66,8 +66,8 @@ void		config_free(gateway_config *cfg);
  */
 void		config_note_default_model(const gateway_config *cfg, const char *name_version);
 
-/* The default number of worker threads for this machine and backend. */
-unsigned	config_default_threads(bool postgresql);
+/* The default number of worker threads for this machine. */
+unsigned	config_default_threads(void);
 
 /* The default most PostgreSQL connections, for that many workers. */
 unsigned	config_default_db_connections(unsigned threads);
