@@ -149,8 +149,8 @@ typedef struct backend_ops
 	 * ready(cls) follows, from another thread, once the answer is in. Either
 	 * way predict_end then gives the answer as predict would (it may run a
 	 * statement of its own: a retry, or a batch that failed) and frees the
-	 * call; with sink NULL it only frees it (the client is gone). The
-	 * observation must stay valid until predict_end.
+	 * call, also when the client is gone (its row is stored and logged as
+	 * any other). The observation must stay valid until predict_end.
 	 */
 	db_predict_call *(*predict_begin) (db_session *session, int64_t observation_id,
 									   const char *observation, size_t len,

@@ -1432,14 +1432,14 @@ pg_predict_end(db_predict_call *c, row_sink sink, void *arg, bool *created, db_e
 	db_status	status = DB_OK;
 
 	*created = false;
-	if (sink != NULL && c->outcome == CALL_ALONE)
+	if (c->outcome == CALL_ALONE)
 		call_run_alone(c);
-	if (c->outcome == CALL_ROW && sink != NULL)
+	if (c->outcome == CALL_ROW)
 	{
 		emit_row(c->shared != NULL ? c->shared->res : c->own, c->row, 1, false, sink, arg);
 		*created = c->created;
 	}
-	else if (c->outcome == CALL_FAILED && sink != NULL)
+	else
 	{
 		status = c->status;
 		*err = c->err;

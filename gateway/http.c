@@ -985,21 +985,51 @@ http_handle(void *cls, struct MHD_Connection *connection, const char *url,
 	return respond_error(connection, rs, method, url, MHD_HTTP_NOT_FOUND, "not found");
 }
 
+/* A row sink for an answer nobody will read. */
+static void
+discard_row(const prediction_row *row, void *arg)
+{
+	(void) row;
+	(void) arg;
+}
+
+/*
+ * A /predict whose connection closed before its answer was sent (the client
+ * left while it waited for its batch): finish it as it would have been
+ * answered, so that its row is stored, logged and counted as every other
+ * (an answer queued to a socket the client had closed is logged too).
+ */
+static void
+finish_unsent_predict(const http_context *ctx, request_state *rs)
+{
+	db_error	err;
+	bool		created = false;
+	db_status	status = ctx->backend->predict_end(rs->call, discard_row, NULL, &created, &err);
+	unsigned	code = status_for_db(status);
+	int64_t		duration = now_us() - rs->start_us;
+
+	rs->call = NULL;
+	if (created)
+		metrics_prediction_written();
+	metrics_request(rs->route, code, duration);
+	log_access("POST", "/predict", code, (double) duration / 1000.0, rs->has_id,
+			   rs->observation_id);
+}
+
 void
 http_request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 					   enum MHD_RequestTerminationCode toe)
 {
 	const http_context *ctx = cls;
 	request_state *rs = *con_cls;
-	bool		created;
 
 	(void) toe;
 	/* the connection now waits for a next request (or closes) */
 	listener_request_finished(tracked(connection));
 	if (rs == NULL)
 		return;
-	if (rs->call != NULL)		/* answered, never sent: the client left, or shutdown */
-		ctx->backend->predict_end(rs->call, NULL, NULL, &created, NULL);
+	if (rs->call != NULL)		/* never answered: the client left, or shutdown */
+		finish_unsent_predict(ctx, rs);
 	free(rs->body);
 	free(rs);
 	*con_cls = NULL;

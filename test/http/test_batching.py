@@ -14,6 +14,8 @@ database in the same state."""
 import json
 import os
 import re
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -181,3 +183,41 @@ def test_lanes_follow_the_round_trip(backend, gateways):
         proxy.kill()
         proxy.wait()
     assert linked[1] >= direct[1] + 0.8 and linked[0] >= 2, (direct, linked)
+
+
+def test_a_client_that_leaves_while_its_batch_waits(backend, pair):
+    """A request whose client closes its connection while the request waits in
+    the queue is still stored (it reached the database's queue), and logged and
+    counted as a 200 like every other stored row: the access log's 200s, the
+    rows-written counter and the rows stored agree."""
+    batching, _ = pair
+    ids = [fresh_id() for _ in range(12)]
+    c = batching.client()
+    written = metric(c, "predict_predictions_written_total")
+    c.close()
+    with backend.write_locked(batching.database_url):
+        socks = []
+        for i in ids:
+            body = json.dumps({"id": i, "observation": observation(i)}).encode()
+            s = socket.create_connection(("127.0.0.1", batching.port))
+            s.sendall(b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            socks.append(s)
+        time.sleep(HOLD)        # every request is in, waiting for the lock
+        for s in socks:         # the clients leave before any answer, as a load
+            # generator's do at its deadline: a reset, not a polite close
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        time.sleep(0.2)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        logged = {int(line["observation_id"]) for line in batching.access_log()
+                  if line.get("observation_id", "").isdigit() and line.get("status") == "200"}
+        if set(ids) <= logged:
+            break
+        time.sleep(0.1)
+    assert set(ids) <= logged, sorted(set(ids) - logged)
+    assert set(ids) <= backend.observation_ids(batching.database_url)
+    c = batching.client()
+    assert metric(c, "predict_predictions_written_total") - written == len(ids)
+    c.close()
