@@ -37,7 +37,7 @@
 #include "registry_errors.h"
 
 #define SETUP_LOCK_KEY "8102099357864587264"
-#define MANAGED_SCHEMA_VERSION "1.9"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
+#define MANAGED_SCHEMA_VERSION "1.10"	/* predict_internal.schema_version() of src/managed/sql/managed.sql */
 #define EXTENSION_VERSION "1.5"			/* predict.control's default_version */
 #define MAX_MODEL_FILE ((size_t) 256 * 1024 * 1024)
 

@@ -47,8 +47,9 @@ MANAGED_COMMITS = {"1.1": "50f0fe1",   # the last commit of each managed schema
                    "1.5": "bf6aa1e",
                    "1.6": "b4a5910",
                    "1.7": "9f5177e",
-                   "1.8": "72caaab"}
-MANAGED_VERSION = "1.9"         # src/managed/sql/managed.sql's schema_version()
+                   "1.8": "72caaab",
+                   "1.9": "10ea4cb"}
+MANAGED_VERSION = "1.10"        # src/managed/sql/managed.sql's schema_version()
 OLDER_EXTENSIONS = ["1.0", "1.1", "1.2", "1.3", "1.4"]
 NEW_GATEWAY = os.path.join(REPO, "bin", "predict-gateway")
 MODEL = os.path.join(REPO, "models", "titanic.json")
