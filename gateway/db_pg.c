@@ -1364,27 +1364,6 @@ call_ready(group_request *r)
 	c->ready(c->ready_cls);
 }
 
-/* Without batching, or without a need to free a thread: one statement, now. */
-static db_status
-pg_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
-		   bool explain, row_sink sink, void *arg, bool *created, int64_t deadline,
-		   db_error *err)
-{
-	PGresult   *res;
-	db_status	status;
-
-	(void) s;
-	(void) len;
-	if (explain && !log_explains)
-		return explain_unavailable(err);
-	status = predict_one(observation_id, observation, explain, &res, created, deadline, err);
-	if (status != DB_OK)
-		return status;
-	emit_row(res, 0, 1, false, sink, arg);
-	PQclear(res);
-	return DB_OK;
-}
-
 static db_predict_call *
 pg_predict_begin(db_session *s, int64_t observation_id, const char *observation, size_t len,
 				 bool explain, int64_t deadline, bool may_block, bool *answered)
@@ -1449,6 +1428,22 @@ pg_predict_end(db_predict_call *c, row_sink sink, void *arg, bool *created, db_e
 	PQclear(c->own);
 	free(c);
 	return status;
+}
+
+/* predict for a caller that serves nobody else meanwhile: begin, then end, in its thread. */
+static db_status
+pg_predict(db_session *s, int64_t observation_id, const char *observation, size_t len,
+		   bool explain, row_sink sink, void *arg, bool *created, int64_t deadline,
+		   db_error *err)
+{
+	bool		answered;
+	db_predict_call *c = pg_predict_begin(s, observation_id, observation, len, explain,
+										  deadline, true, &answered);
+
+	*created = false;
+	if (c == NULL)
+		return db_fail(err, DB_UNAVAILABLE, "out of memory");
+	return pg_predict_end(c, sink, arg, created, err);
 }
 
 static void
