@@ -285,7 +285,7 @@ config_default_threads(void)
 	 * batch holds no worker (its connection is suspended, http.c), so a few
 	 * workers serve many connections, and each extra thread is one more to
 	 * wake per request: on the 2-core benchmark machine 4 and 8 workers
-	 * served 1.3-1.7x the requests per second of 64 at 32 and 64
+	 * served 1.1-1.7x the requests per second of 64 at 32 and 64
 	 * connections, and the same at 8 (docs/http-api.md, "Sizing"). The
 	 * other routes still hold their worker, hence not fewer. SQLite: one
 	 * writer at a time, and each worker has its own connection with its

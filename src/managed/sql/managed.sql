@@ -757,7 +757,7 @@ BEGIN
                    'BEGIN ' || predict_internal.default_body(default_name, default_version, default_threshold,
                                    'obs', ARRAY['proba', 'predicted', 'name', 'version']) || ' END');
     -- no SET search_path, which costs every row a save and restore of the
-    -- setting (15-25% of a bulk insert): the body names no function,
+    -- setting (11-25% of a bulk insert): the body names no function,
     -- operator or type but by its schema (default_body's too), so the
     -- caller's search_path finds nothing in it
     EXECUTE format('CREATE OR REPLACE FUNCTION @extschema@.predictions_score() RETURNS trigger '
