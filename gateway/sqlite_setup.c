@@ -209,7 +209,19 @@ setup_open(const char *path, bool create, int64_t *deadline, char *msg, size_t s
 	snprintf(what, sizeof(what), "cannot use the SQLite database %s", path);
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK)
 	{
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		int			rc;
+		int			tries = 0;
+
+		/*
+		 * Switching a new file to WAL needs its exclusive lock. When another
+		 * gateway's set-up holds it pending while this one reads the header,
+		 * SQLite answers SQLITE_BUSY at once rather than call the busy
+		 * handler (either waiting would deadlock): let go and try again.
+		 */
+		while (((rc = sqlite3_step(st)) & 0xff) == SQLITE_BUSY &&
+			   sqlite_busy_wait(deadline, tries++))
+			sqlite3_reset(st);
+		if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
 			snprintf(mode, sizeof(mode), "%s", (const char *) sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
 	}
