@@ -33,7 +33,8 @@
 #   SKIP_FLASK=1              leave the Flask app out
 #
 # PostgreSQL: one throwaway cluster (test/pg-cluster, synchronous_commit = on, fsync
-# on), one fresh database per contender; managed mode's database is owned by an
+# on, backend_flush_after = 256kB), warmed before the runs (below), one fresh
+# database per contender; managed mode's database is owned by an
 # ordinary role and refuses the extension (as Heroku Postgres does). SQLite: one fresh file per contender in
 # bench/output/http/, the gateway's in WAL mode with synchronous = FULL, the Flask
 # app's as peewee makes it (its defaults: rollback journal, synchronous FULL, a 5 s
@@ -77,8 +78,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A commit waits for its WAL flush, which waits behind whatever else the disk
+# is writing. Two writers a fresh cluster has and a server in service does not
+# stalled flushes 60-160 ms (a WAL flush takes 0.1 ms here), each stall held
+# every request in flight, and wrk counts each held request many times over
+# (coordinated omission): they made the p99s. The bench takes both away, for
+# every contender alike:
+# - every new WAL segment is written full of zeros first; a server in service
+#   recycles old ones. warm_wal writes a gigabyte of WAL and checkpoints, so
+#   that the runs find recycled segments;
+# - data pages the backends evict stay dirty in the kernel's cache, and are
+#   written in one burst 30 s later. backend_flush_after (0 by default, as
+#   PostgreSQL ships it for Linux) has the kernel write them as they come;
+#   docs/http-api.md, "The bench's PostgreSQL", has the measurements.
+warm_wal() {
+  psql -qc "CREATE TABLE bench_warm AS SELECT repeat(md5(i::text), 30) AS x
+              FROM generate_series(1, 1000000) i" -c "DROP TABLE bench_warm" -c "CHECKPOINT"
+}
+
 if on postgresql || on managed || on pooled || on postgresql-link; then
-  eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300")" >/dev/null
+  eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300" \
+    "backend_flush_after = 256kB")" >/dev/null
+  warm_wal
   server_url=${DATABASE_URL%/*}
   for db in gateway unbatched flask pgbench pooled; do psql -qc "CREATE DATABASE bench_$db"; done
   psql -qc "CREATE ROLE bench_app LOGIN" -c "CREATE DATABASE bench_managed OWNER bench_app"
@@ -409,6 +430,8 @@ for c in $CONNECTIONS; do
 done
 echo
 echo "pgbench: req/s is TPS, 200s are transactions, non-2xx are failed transactions."
+echo "p99_ms: wrk's counts a request held by a stall once more for each request it kept"
+echo "its connection from sending (coordinated omission); pgbench's, from its log, does not."
 echo "200s are counted by wrk, which stops at the deadline with up to one request per"
 echo "connection in flight; server-200s are the gateway's own 200s for the run's ids."
 echo "batched: the share of the rows stored by statements of several requests, and their"
