@@ -139,6 +139,16 @@ status_for_db(db_status status)
 	return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/* Count and log a request that got its answer (or would have: the client left). */
+static void
+record_request(const request_state *rs, const char *method, const char *url, unsigned status)
+{
+	int64_t		duration = now_us() - rs->start_us;
+
+	metrics_request(rs->route, status, duration);
+	log_access(method, url, status, (double) duration / 1000.0, rs->has_id, rs->observation_id);
+}
+
 /*
  * Queue a response (taking ownership of body, a malloc'd buffer or NULL),
  * with extra headers (name, value pairs, NULL-terminated; NULL for none),
@@ -151,7 +161,6 @@ respond_headers(struct MHD_Connection *connection, request_state *rs, const char
 {
 	struct MHD_Response *response;
 	enum MHD_Result ret;
-	int64_t		duration;
 
 	response = MHD_create_response_from_buffer(len, body != NULL ? body : (char *) "",
 											   body != NULL ? MHD_RESPMEM_MUST_FREE
@@ -180,10 +189,7 @@ respond_headers(struct MHD_Connection *connection, request_state *rs, const char
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(connection, status, response);
 	MHD_destroy_response(response);
-
-	duration = now_us() - rs->start_us;
-	metrics_request(rs->route, status, duration);
-	log_access(method, url, status, (double) duration / 1000.0, rs->has_id, rs->observation_id);
+	record_request(rs, method, url, status);
 	return ret;
 }
 
@@ -303,6 +309,22 @@ db_deadline(const http_context *ctx)
 	return now_us() + (int64_t) ctx->cfg->db_timeout_ms * 1000;
 }
 
+/* Answer a /predict with its outcome: the row written into sb, or err. */
+static enum MHD_Result
+respond_predict(struct MHD_Connection *connection, request_state *rs, const char *method,
+				const char *url, db_status status, bool created, strbuf *sb,
+				const db_error *err)
+{
+	if (status != DB_OK)
+	{
+		sb_free(sb);
+		return respond_db_error(connection, rs, method, url, err);
+	}
+	if (created)
+		metrics_prediction_written();
+	return respond_json(connection, rs, method, url, MHD_HTTP_OK, sb);
+}
+
 /* The answer of a /predict call the backend has run (predict_begin). */
 static enum MHD_Result
 finish_predict(const http_context *ctx, struct MHD_Connection *connection,
@@ -317,14 +339,7 @@ finish_predict(const http_context *ctx, struct MHD_Connection *connection,
 	sb_init(&sb);
 	status = ctx->backend->predict_end(rs->call, write_row, &w, &created, &err);
 	rs->call = NULL;
-	if (status != DB_OK)
-	{
-		sb_free(&sb);
-		return respond_db_error(connection, rs, method, url, &err);
-	}
-	if (created)
-		metrics_prediction_written();
-	return respond_json(connection, rs, method, url, MHD_HTTP_OK, &sb);
+	return respond_predict(connection, rs, method, url, status, created, &sb, &err);
 }
 
 /*
@@ -367,6 +382,7 @@ handle_predict(const http_context *ctx, struct MHD_Connection *connection,
 	row_writer	w = {&sb, 0, 0};
 	bool		created = false;
 	bool		answered = false;
+	db_status	result;
 
 	status = parse_predict_body(rs->body, rs->len, &in, &rs->has_id, msg, sizeof(msg));
 	if (rs->has_id)
@@ -394,15 +410,9 @@ handle_predict(const http_context *ctx, struct MHD_Connection *connection,
 		return MHD_YES;
 	}
 	sb_init(&sb);
-	if (ctx->backend->predict(session, in.id, in.observation, in.observation_len, in.explain,
-							  write_row, &w, &created, db_deadline(ctx), &err) != DB_OK)
-	{
-		sb_free(&sb);
-		return respond_db_error(connection, rs, method, url, &err);
-	}
-	if (created)
-		metrics_prediction_written();
-	return respond_json(connection, rs, method, url, MHD_HTTP_OK, &sb);
+	result = ctx->backend->predict(session, in.id, in.observation, in.observation_len, in.explain,
+								   write_row, &w, &created, db_deadline(ctx), &err);
+	return respond_predict(connection, rs, method, url, result, created, &sb, &err);
 }
 
 /* POST /update */
@@ -1005,15 +1015,11 @@ finish_unsent_predict(const http_context *ctx, request_state *rs)
 	db_error	err;
 	bool		created = false;
 	db_status	status = ctx->backend->predict_end(rs->call, discard_row, NULL, &created, &err);
-	unsigned	code = status_for_db(status);
-	int64_t		duration = now_us() - rs->start_us;
 
 	rs->call = NULL;
 	if (created)
 		metrics_prediction_written();
-	metrics_request(rs->route, code, duration);
-	log_access("POST", "/predict", code, (double) duration / 1000.0, rs->has_id,
-			   rs->observation_id);
+	record_request(rs, "POST", "/predict", status_for_db(status));
 }
 
 void
