@@ -97,6 +97,20 @@ best() {
 }
 smaller() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }
 
+# The model's columns, each read once as a scorer must read it: `->>` for
+# every one ($fields, the floor of (b)), and `::float8` for a number
+# ($reads, the floor of managed mode's SQL).
+fields= reads=
+while IFS=$'\t' read -r name type; do
+  fields+="${fields:+, }obs->>$name"
+  if [ "$type" = number ]; then reads+="${reads:+ + }coalesce((obs->>$name)::float8, 0)"
+  else reads+="${reads:+ + }coalesce(octet_length(obs->>$name), 0)"; fi
+done < <("$PYTHON" -c '
+import json, sys
+for c in json.load(open(sys.argv[1]))["columns"]:
+    print("\x27%s\x27\t%s" % (c["name"].replace("\x27", "\x27\x27"), c["type"]))' "$peer/titanic.json")
+fields="num_nonnulls($fields)"
+
 if [ -n "$managed" ]; then
   "$PYTHON" -c "import sys; sys.path.insert(0, 'test'); from managed_sql import managed_schema_sql; print(managed_schema_sql())" \
     > "$peer/managed.sql"
@@ -121,20 +135,7 @@ VACUUM (ANALYZE, FREEZE) t;
 EOF
   done
   query="SELECT sum(predict_proba(obs)) FROM t;"
-  # The floor: every column read once, as the scorer must read it, unchecked.
-  floor="SELECT sum($("$PYTHON" - "$peer/titanic.json" <<'PY'
-import json, sys
-def literal(name):
-    return "'" + name.replace("'", "''") + "'"
-terms = []
-for c in json.load(open(sys.argv[1]))["columns"]:
-    if c["type"] == "number":
-        terms.append("coalesce((obs->>%s)::float8, 0)" % literal(c["name"]))
-    else:
-        terms.append("coalesce(octet_length(obs->>%s), 0)" % literal(c["name"]))
-print(" + ".join(terms))
-PY
-)) FROM t;"
+  floor="SELECT sum($reads) FROM t;"
   echo "== $query in each database in turn, one worker, best of $runs"
   echo "   ($(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores)"
   PGDATABASE=postgres best "" "$query" 1 >/dev/null; PGDATABASE=managed best "" "$query" 1 >/dev/null  # warm up
@@ -204,7 +205,6 @@ echo "   $(psql -At -c "SELECT count(*) || ' rows, ' || pg_size_pretty(pg_total_
 
 serial="SET max_parallel_workers_per_gather = 0;"
 parallel="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
-fields="num_nonnulls(obs->>'Pclass', obs->>'Sex', obs->>'Age', obs->>'SibSp', obs->>'Parch', obs->>'Fare', obs->>'Cabin', obs->>'Embarked')"
 
 echo "== timing (best of $runs; load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(getconf _NPROCESSORS_ONLN) cores)"
 psql -At -c "SELECT sum(predict_proba(obs)) FROM t" >/dev/null     # load the model, warm the cache
