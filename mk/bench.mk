@@ -6,7 +6,7 @@
 build/bench/latency-proxy: bench/latency-proxy.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Wmissing-prototypes -Wdeclaration-after-statement \
-		-Werror -pthread -o $@ $<
+		-Werror -o $@ $<
 
 # build/bench/explain-rate (bench/explain-rate.c): the core's rows per second,
 # scoring against explaining, with nothing printed (bench/explain.sh).
