@@ -418,11 +418,20 @@ static void run(int listener)
 			}
 			else {
 				struct end *e = p;
+				uint32_t	ev = events[i].events;
 
-				if (!e->conn->dead && (events[i].events & EPOLLOUT) && !flush_backlog(e))
+				if (e->conn->dead)
+					continue;
+				/* an error would be reported again at every wait: at this priority, a spin */
+				if (ev & EPOLLERR) {
 					kill_connection(e->conn);
-				if (!e->conn->dead && !e->read_closed &&
-				    (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+					continue;
+				}
+				if ((ev & (EPOLLOUT | EPOLLHUP)) && e->backlog && !flush_backlog(e)) {
+					kill_connection(e->conn);
+					continue;
+				}
+				if (!e->read_closed && (ev & (EPOLLIN | EPOLLHUP)))
 					read_end(e);
 			}
 		}
