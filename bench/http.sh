@@ -22,7 +22,9 @@
 #   LINK_RTT_MS=1             postgresql-link's round trip in ms (a relay on loopback,
 #                             bench/latency-proxy.c, since this kernel has no tc netem)
 #   LINK_PROBE=2              seconds of SELECT 1, direct and over the link, to report
-#                             what the link adds
+#                             what the link adds (during each run on the link too, one
+#                             more client's SELECT 1 over it: "link beside X", whether
+#                             every contender had the same link)
 #   POOL_SIZE=N               PgBouncer's default_pool_size for pooled (default 20, its own)
 #   PREDICT_THREADS=N         gateway workers (default: the gateway's own default)
 #   FLASK_WORKERS=N           gunicorn sync workers (default 2 x cores + 1, gunicorn's advice)
@@ -402,12 +404,14 @@ echo "bench/http.sh: ${DURATION} s per run, connections: $CONNECTIONS; $cores co
 for c in $CONNECTIONS; do
   for t in "${targets[@]}"; do
     echo "  $c connection(s): $t" >&2
+    case $t in *-link) link_load_start ;; esac
     case $t in
       pgbench) run "pgbench,$c" run_pgbench "$c" ;;
       pgbench-link) run "$t,$c" run_pgbench_link "$c" ;;
       gateway*) run "$t,$c" with_rss_sampling "$t" run_wrk "$t" "$t" "$c" ;;
       flask*) run "$t,$c" run_wrk "$t" "$t" "$c" ;;
     esac
+    case $t in *-link) link_load_end "$t" "$c" ;; esac
   done
 done
 declare -A hwm

@@ -71,6 +71,25 @@ link_probe() {
   echo "bench/http.sh: $link_probe_line" >&2
 }
 
+# The link beside each contender's run: SELECT 1 at one more client over it
+# for most of the run, so that the report shows whether every contender had
+# the same link (the relay's first form gave pgbench's many clients a slower
+# one than the gateway's few connections: docs/http-api.md).
+declare -A link_under_load
+link_load_pid=
+link_load_start() {
+  local seconds=$((DURATION - 2))
+  [ "$seconds" -ge 2 ] || return 0
+  (sleep 1; LINK_PROBE=$seconds probe_ms "$link_port" >"$out/under-load.ms") &
+  link_load_pid=$!
+}
+link_load_end() {          # link_load_end TARGET CONNECTIONS
+  [ -n "$link_load_pid" ] || return 0
+  wait "$link_load_pid" || true
+  link_load_pid=
+  link_under_load[$1,$2]=$(cat "$out/under-load.ms" 2>/dev/null || true)
+}
+
 link_targets() {
   setup_pgbench bench_pgbench_link
   link_probe
@@ -108,7 +127,14 @@ link_ratios() {
       link_ratio "$t-link / $t" "$t-link" "$t"
     done
   fi
+  for t in pgbench-link gateway-link flask-link; do
+    [ -n "${link_under_load[$t,${CONNECTIONS%% *}]:-}" ] || continue
+    printf '%-32s' "link beside $t, ms"
+    for c in $CONNECTIONS; do printf ' %12s' "${link_under_load[$t,$c]:--}"; done
+    echo
+  done
   echo "$link_probe_line"
+  echo "link beside X: the median of SELECT 1 at one more client over the link during X's run"
 }
 
 # The target: batching saves round trips, so on the link the
