@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -348,6 +349,12 @@ static void accept_client(int listener)
 	if (client < 0) {
 		if (errno != EINTR && errno != EAGAIN)
 			perror("latency-proxy: accept");
+		/*
+		 * Out of descriptors, the listener stays readable: without a pause the
+		 * loop would spin at real-time priority until some connections close.
+		 */
+		if (errno == EMFILE || errno == ENFILE)
+			usleep(10000);
 		return;
 	}
 	server = connect_target();
@@ -459,6 +466,17 @@ static void run_before_the_processes_it_links(void)
 				strerror(errno));
 }
 
+/* Two descriptors a connection: the soft limit (often 1024) is too few for a bench's hundreds. */
+static void allow_every_descriptor(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
 static long parse_number(const char *s, long max)
 {
 	char	   *end;
@@ -486,6 +504,7 @@ int main(int argc, char **argv)
 		delay_ns = parse_number(argv[3], 10 * 1000 * 1000) * 1000L;
 	signal(SIGPIPE, SIG_IGN);
 	run_before_the_processes_it_links();
+	allow_every_descriptor();
 	/* The default 50 us of timer slack would be a tenth of the delay. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
