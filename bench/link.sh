@@ -139,15 +139,21 @@ link_ratios() {
 
 # The issue's target: batching saves round trips, so on the link the
 # gateway's rate should come nearer pgbench's one-row rate than on loopback.
+# Counted only where both had the same link: the relay shares the two cores,
+# and its cost grows with the messages it carries, pgbench's one per row
+# against the gateway's one per batch (beside pgbench-link's 64 clients the
+# link measured 1.8-1.9 ms, beside the gateway 1.2; docs/http-api.md). Same:
+# the median beside pgbench-link within 10% of the one beside gateway-link.
 link_checks() {
-  local c g p gl pl
+  local c g p gl pl bp bg
   on postgresql || return 0
   for c in $CONNECTIONS; do
     read -r g _ <<<"${result[gateway,$c]}"
     read -r p _ <<<"${result[pgbench,$c]}"
     read -r gl _ <<<"${result[gateway-link,$c]}"
     read -r pl _ <<<"${result[pgbench-link,$c]}"
-    check "gateway / pgbench grows on the ${LINK_RTT_MS} ms link at $c connections ($gl / $pl against $g / $p on loopback)" \
-      "$p > 0 && $pl > 0 && $gl / $pl > $g / $p"
+    bp=${link_under_load[pgbench-link,$c]:-0} bg=${link_under_load[gateway-link,$c]:-0}
+    check "gateway / pgbench grows on the ${LINK_RTT_MS} ms link at $c connections ($gl / $pl against $g / $p on loopback; link beside them $bp and $bg ms)" \
+      "$p > 0 && $pl > 0 && $gl / $pl > $g / $p && ($bp == 0 || $bg == 0 || $bp <= 1.1 * $bg)"
   done
 }
