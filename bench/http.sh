@@ -404,14 +404,12 @@ echo "bench/http.sh: ${DURATION} s per run, connections: $CONNECTIONS; $cores co
 for c in $CONNECTIONS; do
   for t in "${targets[@]}"; do
     echo "  $c connection(s): $t" >&2
-    case $t in *-link) link_load_start ;; esac
     case $t in
       pgbench) run "pgbench,$c" run_pgbench "$c" ;;
-      pgbench-link) run "$t,$c" run_pgbench_link "$c" ;;
-      gateway*) run "$t,$c" with_rss_sampling "$t" run_wrk "$t" "$t" "$c" ;;
-      flask*) run "$t,$c" run_wrk "$t" "$t" "$c" ;;
+      pgbench-link) run "$t,$c" with_link_probe "$t" "$c" run_pgbench_link "$c" ;;
+      gateway*) run "$t,$c" with_link_probe "$t" "$c" with_rss_sampling "$t" run_wrk "$t" "$t" "$c" ;;
+      flask*) run "$t,$c" with_link_probe "$t" "$c" run_wrk "$t" "$t" "$c" ;;
     esac
-    case $t in *-link) link_load_end "$t" "$c" ;; esac
   done
 done
 declare -A hwm

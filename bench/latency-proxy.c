@@ -17,15 +17,17 @@
  * database protocol's small messages; TCP's own ACKs are not delayed, so it
  * does not model a congestion window filling up on bulk transfers.
  *
- * One thread for every connection, an epoll loop and one timer. A link costs
- * the machines at its ends nothing but their own sends and receives, so the
- * relay must cost as little as it can on the cores it shares with them: a
- * thread per direction per connection (this program's first form) woke twice
- * per message per connection, and under pgbench's 32 clients its own wake-ups
- * stretched the link's round trip to 2.3-2.9 ms, against 1.3 ms beside the
- * gateway's two connections (bench/http.sh, 6 December 2026). The delay is
- * the same for every chunk, so chunks fall due in the order they were read:
- * one queue for all of them, in that order, and one timer for its head.
+ * One thread for every connection, an epoll loop and one timer, at real-time
+ * priority where it may. A link costs the machines at its ends nothing but
+ * their own sends and receives, so the relay must cost as little as it can on
+ * the cores it shares with them and must not wait for a core behind them.
+ * This program's first form, a thread per direction per connection at normal
+ * priority, gave pgbench's 32 clients a round trip of 2.3-2.9 ms against 1.3
+ * ms beside the gateway's two connections; one thread at normal priority
+ * 2.2 ms, at real-time priority 1.4-1.6 (bench/http.sh, 6 December 2026;
+ * docs/http-api.md). The delay is the same for every chunk, so chunks fall
+ * due in the order they were read: one queue for all of them, in that order,
+ * and one timer for its head.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,6 +91,7 @@ static int target_port;
 static int epfd, timer_fd;
 static struct chunk *due_head, *due_tail;
 static struct connection *doomed;
+static struct timespec armed;	/* the timer's due time, set again only when the head changes */
 static char read_buf[CHUNK_MAX];
 
 static struct timespec now(void)
@@ -119,7 +122,10 @@ static void arm_timer(struct timespec due)
 {
 	struct itimerspec it = { .it_value = due };
 
+	if (due.tv_sec == armed.tv_sec && due.tv_nsec == armed.tv_nsec)
+		return;
 	timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &it, NULL);
+	armed = due;
 }
 
 static void set_nodelay(int fd)

@@ -76,18 +76,15 @@ link_probe() {
 # the same link (the relay's first form gave pgbench's many clients a slower
 # one than the gateway's few connections: docs/http-api.md).
 declare -A link_under_load
-link_load_pid=
-link_load_start() {
-  local seconds=$((DURATION - 2))
-  [ "$seconds" -ge 2 ] || return 0
+with_link_probe() {        # with_link_probe TARGET CONNECTIONS COMMAND...: as with_rss_sampling
+  local target=$1 c=$2 seconds=$((DURATION - 2)) prober
+  shift 2
+  if [[ $target != *-link ]] || [ "$seconds" -lt 2 ]; then "$@"; return; fi
   (sleep 1; LINK_PROBE=$seconds probe_ms "$link_port" >"$out/under-load.ms") &
-  link_load_pid=$!
-}
-link_load_end() {          # link_load_end TARGET CONNECTIONS
-  [ -n "$link_load_pid" ] || return 0
-  wait "$link_load_pid" || true
-  link_load_pid=
-  link_under_load[$1,$2]=$(cat "$out/under-load.ms" 2>/dev/null || true)
+  prober=$!
+  "$@"
+  wait "$prober" || true
+  link_under_load[$target,$c]=$(cat "$out/under-load.ms" 2>/dev/null || true)
 }
 
 link_targets() {
