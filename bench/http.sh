@@ -10,6 +10,10 @@
 #
 # Environment (all optional):
 #   DURATION=10               seconds per run
+#   ROUNDS=1                  run every level ROUNDS times, round by round (each round all
+#                             contenders in turn): the table shows each contender's round with
+#                             the median rate; the ratios, and the targets on them, are the
+#                             medians of the rounds' ratios; the other targets hold in every round
 #   CONNECTIONS="1 8 32 64"   client connections (wrk -c, pgbench -c)
 #   BACKENDS="postgresql sqlite managed pooled"  which databases (PostgreSQL: gateway,
 #                             Flask, pgbench; SQLite: gateway-sqlite, flask-sqlite; managed:
@@ -50,6 +54,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 out=$root/bench/output/http
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
 CONNECTIONS=${CONNECTIONS:-"1 8 32 64"}
 cores=$(getconf _NPROCESSORS_ONLN)   # not nproc, which obeys OMP_NUM_THREADS
 FLASK_WORKERS=${FLASK_WORKERS:-$((2 * cores + 1))}
@@ -375,13 +380,65 @@ if on sqlite; then
 fi
 
 declare -A result
-ratio() {                  # ratio A B [FORMAT]: A's req/s over B's at each connection count
-  local c a b
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# round_ratios A B C: A's req/s over B's at C connections, a line per round
+# in which both ran (so that a slow stretch of the machine weighs on both).
+round_ratios() {
+  local r a b
+  for ((r = 1; r <= ROUNDS; r++)); do
+    [ -n "${result[$1,$3,$r]:-}" ] && [ -n "${result[$2,$3,$r]:-}" ] || continue
+    read -r a _ <<<"${result[$1,$3,$r]}"
+    read -r b _ <<<"${result[$2,$3,$r]}"
+    awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.17g\n", a / b }'
+  done
+}
+# paired A B C: the median of the rounds' ratios of A to B at C connections, or 0
+paired() { local m; m=$(round_ratios "$@" | median); echo "${m:-0}"; }
+
+ratio() {                  # ratio A B [FORMAT]: paired A B at each connection count
+  local c m
   for c in $CONNECTIONS; do
-    a=0 b=0
-    [ -n "${result[$1,$c]:-}" ] && read -r a _ <<<"${result[$1,$c]}"
-    [ -n "${result[$2,$c]:-}" ] && read -r b _ <<<"${result[$2,$c]}"
-    awk -v a="$a" -v b="$b" -v f="${3:-%.1fx}" 'BEGIN { printf " %12s", (b > 0 ? sprintf(f, a / b) : "-") }'
+    m=$(round_ratios "$1" "$2" "$c" | median)
+    awk -v m="$m" -v f="${3:-%.1fx}" 'BEGIN { printf " %12s", (m != "" ? sprintf(f, m) : "-") }'
+  done
+}
+
+# by_round A B: each round's ratio of A to B at each connection count, a/b/c
+by_round() {
+  local c
+  for c in $CONNECTIONS; do
+    printf ' %12s' "$(round_ratios "$1" "$2" "$c" | awk '{ printf "%s%.2f", (NR > 1 ? "/" : ""), $1 }')"
+  done
+}
+
+# After the rounds: result[T,C] is T's round at C connections with the
+# median rate (the table's row), link_under_load[T,C] the median of its
+# rounds' link beside T.
+keep_median_rounds() {
+  local t c r m
+  for t in "${targets[@]}"; do
+    for c in $CONNECTIONS; do
+      m=$(for ((r = 1; r <= ROUNDS; r++)); do
+            if [ -n "${result[$t,$c,$r]:-}" ]; then echo "${result[$t,$c,$r]%% *} $r"; fi
+          done | sort -g -k1,1 | awk '{ v[NR] = $2 } END { if (NR) print v[int((NR + 1) / 2)] }')
+      if [ -n "$m" ]; then result[$t,$c]=${result[$t,$c,$m]}; fi
+      m=$(for ((r = 1; r <= ROUNDS; r++)); do echo "${link_under_load[$t,$c,$r]:-}"; done |
+          awk 'NF' | median)
+      if [ -n "$m" ]; then link_under_load[$t,$c]=$m; fi
+    done
+  done
+}
+# every_round T C CONDITION: CONDITION (awk, over rps p50 p99 non2xx errors ok
+# rowsw sok, and c) holds in each of T's rounds at C connections; else the first
+# round where it does not, as "round R: its result line"
+every_round() {
+  local r
+  for ((r = 1; r <= ROUNDS; r++)); do
+    [ -n "${result[$1,$2,$r]:-}" ] || continue
+    awk -v line="${result[$1,$2,$r]}" -v r="$r" -v c="$2" "BEGIN { split(line, f, \" \");
+      rps = f[1]; p50 = f[2]; p99 = f[3]; non2xx = f[4]; errors = f[5]; ok = f[6]; rowsw = f[7]; sok = f[8]
+      if (!($3)) { print \"round \" r \": \" line; exit 1 } }" || return 1
   done
 }
 # run KEY COMMAND...: a fresh id range in the database of KEY's contender (the
@@ -401,17 +458,23 @@ echo "bench/http.sh: ${DURATION} s per run, connections: $CONNECTIONS; $cores co
   "gateway $gw_threads; Flask under gunicorn with $FLASK_WORKERS workers;" \
   "PostgreSQL synchronous_commit = on; SQLite synchronous = FULL;" \
   "PgBouncer transaction mode, pool size $POOL_SIZE" >&2
-for c in $CONNECTIONS; do
-  for t in "${targets[@]}"; do
-    echo "  $c connection(s): $t" >&2
-    case $t in
-      pgbench) run "pgbench,$c" run_pgbench "$c" ;;
-      pgbench-link) run "$t,$c" with_link_probe "$t" "$c" run_pgbench_link "$c" ;;
-      gateway*) run "$t,$c" with_link_probe "$t" "$c" with_rss_sampling "$t" run_wrk "$t" "$t" "$c" ;;
-      flask*) run "$t,$c" with_link_probe "$t" "$c" run_wrk "$t" "$t" "$c" ;;
-    esac
+for ((round = 1; round <= ROUNDS; round++)); do
+  for c in $CONNECTIONS; do
+    for t in "${targets[@]}"; do
+      k="$t,$c,$round"
+      of=""
+      if ((ROUNDS > 1)); then of=", round $round of $ROUNDS"; fi
+      echo "  $c connection(s): $t$of" >&2
+      case $t in
+        pgbench) run "$k" run_pgbench "$c" ;;
+        pgbench-link) run "$k" with_link_probe "$k" run_pgbench_link "$c" ;;
+        gateway*) run "$k" with_link_probe "$k" with_rss_sampling "$t" run_wrk "$t" "$t" "$c" ;;
+        flask*) run "$k" with_link_probe "$k" run_wrk "$t" "$t" "$c" ;;
+      esac
+    done
   done
 done
+keep_median_rounds
 declare -A hwm
 for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite gateway-link; do
   [ -n "${pid[$t]:-}" ] && hwm[$t]=$(awk '/^VmHWM:/ {print $2}' "/proc/${pid[$t]}/status")
@@ -450,6 +513,15 @@ on managed && on postgresql && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gat
 on pooled && on postgresql && { printf '%-32s' "gateway-pooled / gateway"; ratio gateway-pooled gateway; echo; }
 on sqlite && [ -z "${SKIP_FLASK:-}" ] && { printf '%-32s' "gateway-sqlite / flask-sqlite"; ratio gateway-sqlite flask-sqlite; echo; }
 if on postgresql-link; then link_ratios; fi
+if ((ROUNDS > 1)); then
+  echo
+  printf '%-32s' "each round, at connections:"; for c in $CONNECTIONS; do printf ' %12s' "$c"; done; echo
+  on postgresql && { printf '%-32s' "gateway / pgbench"; by_round gateway pgbench; echo; }
+  on managed && on postgresql && { printf '%-32s' "gateway-managed / gateway"; by_round gateway-managed gateway; echo; }
+  on postgresql-link && { printf '%-32s' "gateway-link / pgbench-link"; by_round gateway-link pgbench-link; echo; }
+  echo "Each level's runs were repeated $ROUNDS times, round by round: the table shows each"
+  echo "contender's round with the median rate, the ratios are the medians of the rounds' ratios."
+fi
 echo
 mib() { echo "$(($1 / 1024)).$(( ($1 % 1024) * 10 / 1024 ))"; }
 for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite gateway-link; do
@@ -465,40 +537,57 @@ miss=0
 check() {                  # check DESCRIPTION CONDITION(awk expression) -> PASS/MISS
   if awk "BEGIN { exit !($2) }"; then echo "PASS  $1"; else echo "MISS  $1"; miss=1; fi
 }
+# check_rounds DESCRIPTION T C CONDITION: as check, in every round of T at C
+check_rounds() {
+  local bad
+  if bad=$(every_round "$2" "$3" "$4"); then echo "PASS  $1"; else echo "MISS  $1 ($bad)"; miss=1; fi
+}
+# of_rounds RATIO: the description's note of a ratio that is a median of rounds
+of_rounds() {
+  if ((ROUNDS > 1)); then LC_ALL=C printf '; the median of %d rounds'"'"' ratios: %.2f' "$ROUNDS" "$1"; fi
+}
+every=""
+if ((ROUNDS > 1)); then every=" in every round"; fi
 for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite gateway-link; do
   [ -n "${pid[$t]:-}" ] || continue
   for c in $CONNECTIONS; do
     read -r g _ _ non2xx errors ok rowsw sok _ <<<"${result[$t,$c]}"
     if [ "$t" = gateway ] && [ "$c" -ge 8 ]; then
       read -r p _ <<<"${result[pgbench,$c]}"
-      check "gateway >= 1.5x pgbench's one-row TPS at $c connections ($g vs $p)" "$g >= 1.5 * $p"
+      r=$(paired gateway pgbench "$c")
+      check "gateway >= 1.5x pgbench's one-row TPS at $c connections ($g vs $p$(of_rounds "$r"))" "$r >= 1.5"
     elif [ "$t" = gateway ]; then
       read -r u _ <<<"${result[gateway-unbatched,$c]}"
-      check "gateway no slower than without batching at $c connection(s) ($g vs $u req/s, within 10%)" \
-        "$g >= 0.9 * $u"
+      r=$(paired gateway gateway-unbatched "$c")
+      check "gateway no slower than without batching at $c connection(s) ($g vs $u req/s, within 10%$(of_rounds "$r"))" \
+        "$r >= 0.9"
     fi
     if [ "$t" = gateway-managed ] && on postgresql && { [ "$c" = 8 ] || [ "$c" = 32 ]; }; then
       read -r e _ <<<"${result[gateway,$c]}"
-      check "gateway-managed >= 0.8x the extension's gateway at $c connections ($g vs $e)" "$g >= 0.8 * $e"
+      r=$(paired gateway-managed gateway "$c")
+      check "gateway-managed >= 0.8x the extension's gateway at $c connections ($g vs $e$(of_rounds "$r"))" "$r >= 0.8"
     fi
-    check "$t: zero non-2xx and socket errors at $c connections ($non2xx, $errors)" "$non2xx == 0 && $errors == 0"
-    check "$t: rows written = 200s at $c connections (rows $rowsw, server 200s $sok, wrk 200s $ok + at most $c in flight)" \
-      "$rowsw == $sok && $rowsw >= $ok && $rowsw <= $ok + $c"
+    check_rounds "$t: zero non-2xx and socket errors at $c connections$every ($non2xx, $errors)" "$t" "$c" \
+      "non2xx == 0 && errors == 0"
+    check_rounds "$t: rows written = 200s at $c connections$every (rows $rowsw, server 200s $sok, wrk 200s $ok + at most $c in flight)" \
+      "$t" "$c" "rowsw == sok && rowsw >= ok && rowsw <= ok + c"
   done
   check "$t resident memory < 30 MiB (VmHWM ${hwm[$t]} KiB)" "${hwm[$t]} < 30 * 1024"
 done
 if on postgresql && [[ " $CONNECTIONS " == *" 32 "* ]]; then
   read -r g _ p99 _ <<<"${result[gateway,32]}"
-  check "gateway p99 < 10 ms at 32 connections ($p99 ms)" "$p99 < 10"
+  check_rounds "gateway p99 < 10 ms at 32 connections$every ($p99 ms)" gateway 32 "p99 < 10"
   if [ -n "${result[flask,32]:-}" ]; then
     read -r f _ <<<"${result[flask,32]}"
-    check "gateway >= 20x Flask at 32 connections ($g vs $f req/s)" "$g >= 20 * $f"
+    r=$(paired gateway flask 32)
+    check "gateway >= 20x Flask at 32 connections ($g vs $f req/s$(of_rounds "$r"))" "$r >= 20"
   fi
 fi
 if on sqlite && [ -n "${result[flask-sqlite,8]:-}" ]; then
   read -r g _ <<<"${result[gateway-sqlite,8]}"
   read -r f _ <<<"${result[flask-sqlite,8]}"
-  check "gateway-sqlite >= 10x Flask on SQLite at 8 connections ($g vs $f req/s)" "$g >= 10 * $f"
+  r=$(paired gateway-sqlite flask-sqlite 8)
+  check "gateway-sqlite >= 10x Flask on SQLite at 8 connections ($g vs $f req/s$(of_rounds "$r"))" "$r >= 10"
 fi
 
 if on postgresql-link; then link_checks; fi

@@ -76,15 +76,15 @@ link_probe() {
 # the same link (the relay's first form gave pgbench's many clients a slower
 # one than the gateway's few connections: docs/http-api.md).
 declare -A link_under_load
-with_link_probe() {        # with_link_probe TARGET CONNECTIONS COMMAND...: as with_rss_sampling
-  local target=$1 c=$2 seconds=$((DURATION - 2)) prober
-  shift 2
-  if [[ $target != *-link ]] || [ "$seconds" -lt 2 ]; then "$@"; return; fi
+with_link_probe() {        # with_link_probe KEY COMMAND...: as with_rss_sampling, KEY target,...
+  local key=$1 seconds=$((DURATION - 2)) prober
+  shift
+  if [[ ${key%%,*} != *-link ]] || [ "$seconds" -lt 2 ]; then "$@"; return; fi
   (sleep 1; LINK_PROBE=$seconds probe_ms "$link_port" >"$out/under-load.ms") &
   prober=$!
   "$@"
   wait "$prober" || true
-  link_under_load[$target,$c]=$(cat "$out/under-load.ms" 2>/dev/null || true)
+  link_under_load[$key]=$(cat "$out/under-load.ms" 2>/dev/null || true)
 }
 
 link_targets() {
@@ -142,15 +142,16 @@ link_ratios() {
 # link measured 1.8-1.9 ms, beside the gateway 1.2; docs/http-api.md). Same:
 # the median beside pgbench-link within 10% of the one beside gateway-link.
 link_checks() {
-  local c g p gl pl bp bg
+  local c g p gl pl bp bg r rl
   on postgresql || return 0
   for c in $CONNECTIONS; do
     read -r g _ <<<"${result[gateway,$c]}"
     read -r p _ <<<"${result[pgbench,$c]}"
     read -r gl _ <<<"${result[gateway-link,$c]}"
     read -r pl _ <<<"${result[pgbench-link,$c]}"
+    r=$(paired gateway pgbench "$c") rl=$(paired gateway-link pgbench-link "$c")
     bp=${link_under_load[pgbench-link,$c]:-0} bg=${link_under_load[gateway-link,$c]:-0}
-    check "gateway / pgbench grows on the ${LINK_RTT_MS} ms link at $c connections ($gl / $pl against $g / $p on loopback; link beside them $bp and $bg ms)" \
-      "$p > 0 && $pl > 0 && $gl / $pl > $g / $p && ($bp == 0 || $bg == 0 || $bp <= 1.1 * $bg)"
+    check "gateway / pgbench grows on the ${LINK_RTT_MS} ms link at $c connections ($gl / $pl against $g / $p on loopback$(of_rounds "$rl"); link beside them $bp and $bg ms)" \
+      "$r > 0 && $rl > $r && ($bp == 0 || $bg == 0 || $bp <= 1.1 * $bg)"
   done
 }
