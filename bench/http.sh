@@ -39,7 +39,7 @@
 #   SKIP_FLASK=1              leave the Flask app out
 #
 # PostgreSQL: one throwaway cluster (test/pg-cluster, synchronous_commit = on, fsync
-# on, backend_flush_after = 256kB), warmed before the runs (below), one fresh
+# on, backend_flush_after = 256kB, autovacuum off), warmed before the runs (below), one fresh
 # database per contender; managed mode's database is owned by an
 # ordinary role and refuses the extension (as Heroku Postgres does). SQLite: one fresh file per contender in
 # bench/output/http/, the gateway's in WAL mode with synchronous = FULL, the Flask
@@ -81,7 +81,10 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -f "$out/pgbouncer/pgbouncer.pid" ] && kill "$(cat "$out/pgbouncer/pgbouncer.pid")" 2>/dev/null
-  if on postgresql || on managed || on pooled || on postgresql-link; then test/pg-cluster stop "$cluster"; fi
+  if on postgresql || on managed || on pooled || on postgresql-link; then
+    cp "$cluster/server.log" "$out/server.log" 2>/dev/null || true
+    test/pg-cluster stop "$cluster"
+  fi
 }
 trap cleanup EXIT
 
@@ -98,6 +101,12 @@ trap cleanup EXIT
 #   written in one burst 30 s later. backend_flush_after (0 by default, as
 #   PostgreSQL ships it for Linux) has the kernel write them as they come;
 #   docs/http-api.md, "The bench's PostgreSQL", has the measurements.
+# - autovacuum vacuumed and analyzed each contender's table about once a
+#   minute, a second or so each, as often as not during another contender's
+#   run (its log, 6 December 2026): off, so that no run carries another's
+#   upkeep. The bench's tables only take inserts (no dead rows to reclaim),
+#   and a few million transactions are far from a wraparound vacuum.
+#   The cluster's log is kept as server.log.
 warm_wal() {
   psql -qc "CREATE TABLE bench_warm AS SELECT repeat(md5(i::text), 30) AS x
               FROM generate_series(1, 1000000) i" -c "DROP TABLE bench_warm" -c "CHECKPOINT"
@@ -105,7 +114,8 @@ warm_wal() {
 
 if on postgresql || on managed || on pooled || on postgresql-link; then
   eval "$(test/pg-cluster start "$cluster" "synchronous_commit = on" "max_connections = 300" \
-    "backend_flush_after = 256kB")" >/dev/null
+    "backend_flush_after = 256kB" "autovacuum = off" "log_autovacuum_min_duration = 0" \
+    "log_checkpoints = on")" >/dev/null
   warm_wal
   server_url=${DATABASE_URL%/*}
   for db in gateway unbatched flask pgbench pooled; do psql -qc "CREATE DATABASE bench_$db"; done
@@ -456,7 +466,7 @@ echo "bench/http.sh: load average before the bench: $load" \
   "$(awk -v l="$load" 'BEGIN { if (l > 0.5) print "(other work is running: figures will be low and noisy)" }')" >&2
 echo "bench/http.sh: ${DURATION} s per run, connections: $CONNECTIONS; $cores cores;" \
   "gateway $gw_threads; Flask under gunicorn with $FLASK_WORKERS workers;" \
-  "PostgreSQL synchronous_commit = on; SQLite synchronous = FULL;" \
+  "PostgreSQL synchronous_commit = on, autovacuum off; SQLite synchronous = FULL;" \
   "PgBouncer transaction mode, pool size $POOL_SIZE" >&2
 for ((round = 1; round <= ROUNDS; round++)); do
   for c in $CONNECTIONS; do
@@ -464,7 +474,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
       k="$t,$c,$round"
       of=""
       if ((ROUNDS > 1)); then of=", round $round of $ROUNDS"; fi
-      echo "  $c connection(s): $t$of" >&2
+      echo "  $(date -u +%T) $c connection(s): $t$of" >&2
       case $t in
         pgbench) run "$k" run_pgbench "$c" ;;
         pgbench-link) run "$k" with_link_probe "$k" run_pgbench_link "$c" ;;
