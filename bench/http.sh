@@ -13,7 +13,9 @@
 #   ROUNDS=1                  run every level ROUNDS times, round by round (each round all
 #                             contenders in turn): the table shows each contender's round with
 #                             the median rate; the ratios, and the targets on them, are the
-#                             medians of the rounds' ratios; the other targets hold in every round
+#                             medians of the rounds' ratios, and the p99's target is on the
+#                             median of the rounds' p99s; zero errors and rows = 200s must hold
+#                             in every round
 #   CONNECTIONS="1 8 32 64"   client connections (wrk -c, pgbench -c)
 #   BACKENDS="postgresql sqlite managed pooled"  which databases (PostgreSQL: gateway,
 #                             Flask, pgbench; SQLite: gateway-sqlite, flask-sqlite; managed:
@@ -585,8 +587,14 @@ for t in gateway gateway-unbatched gateway-managed gateway-pooled gateway-sqlite
   check "$t resident memory < 30 MiB (VmHWM ${hwm[$t]} KiB)" "${hwm[$t]} < 30 * 1024"
 done
 if on postgresql && [[ " $CONNECTIONS " == *" 32 "* ]]; then
-  read -r g _ p99 _ <<<"${result[gateway,32]}"
-  check_rounds "gateway p99 < 10 ms at 32 connections$every ($p99 ms)" gateway 32 "p99 < 10"
+  # a figure of speed, as the ratios: the median of the rounds' (each shown)
+  p99s=$(for ((r = 1; r <= ROUNDS; r++)); do
+           if [ -n "${result[gateway,32,$r]:-}" ]; then read -r _ _ p99 _ <<<"${result[gateway,32,$r]}"; echo "$p99"; fi
+         done)
+  p99=$(median <<<"$p99s")
+  each=""
+  if ((ROUNDS > 1)); then each="; the median of $ROUNDS rounds' p99s, each: $(paste -sd/ <<<"$p99s")"; fi
+  check "gateway p99 < 10 ms at 32 connections ($p99 ms$each)" "${p99:-99999} < 10"
   if [ -n "${result[flask,32]:-}" ]; then
     read -r f _ <<<"${result[flask,32]}"
     r=$(paired gateway flask 32)
