@@ -279,9 +279,18 @@ SQL
 
 # ---------- one run: prints "req/s p50_ms p99_ms non2xx errors ok rows"
 
+# percentile P < lines: the line at the P-th percentile (nearest rank) by its
+# first field, a number; nothing for no lines. median: the 50th, the lower
+# middle one of an even count.
+percentile() {
+  sort -g | awk -v p="$1" '{ v[NR] = $0 } END { if (NR == 0) exit
+    i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; print v[i] }'
+}
+median() { percentile 50; }
 percentile_ms() {          # percentile_ms P < latencies in microseconds, one per line
-  sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-    i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; printf "%.2f", v[i] / 1000 }'
+  local us
+  us=$(percentile "$1")
+  awk -v us="$us" 'BEGIN { if (us == "") print "nan"; else printf "%.2f", us / 1000 }'
 }
 
 # Wait until a gateway has answered the requests still in flight when wrk
@@ -392,7 +401,6 @@ if on sqlite; then
 fi
 
 declare -A result
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
 # round_ratios A B C: A's req/s over B's at C connections, a line per round
 # in which both ran (so that a slow stretch of the machine weighs on both).
@@ -433,8 +441,8 @@ keep_median_rounds() {
     for c in $CONNECTIONS; do
       m=$(for ((r = 1; r <= ROUNDS; r++)); do
             if [ -n "${result[$t,$c,$r]:-}" ]; then echo "${result[$t,$c,$r]%% *} $r"; fi
-          done | sort -g -k1,1 | awk '{ v[NR] = $2 } END { if (NR) print v[int((NR + 1) / 2)] }')
-      if [ -n "$m" ]; then result[$t,$c]=${result[$t,$c,$m]}; fi
+          done | median)
+      if [ -n "$m" ]; then result[$t,$c]=${result[$t,$c,${m##* }]}; fi
       m=$(for ((r = 1; r <= ROUNDS; r++)); do echo "${link_under_load[$t,$c,$r]:-}"; done |
           awk 'NF' | median)
       if [ -n "$m" ]; then link_under_load[$t,$c]=$m; fi

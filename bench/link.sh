@@ -46,10 +46,10 @@ probe_ms() {
     --log --log-prefix=probe_log bench_pgbench_link >"probe-$1.txt" 2>&1) || true
   # Under a load average of 9 to 10 the log was sometimes missing or read
   # empty: then the report's mean.
-  local median=0
+  local median=0 us
   if compgen -G "$out/probe_log.*" >/dev/null; then
-    median=$(cat "$out"/probe_log.* | awk '{print $3}' | sort -n |
-      awk '{ v[NR] = $1 } END { printf "%.3f", NR ? v[int((NR + 1) / 2)] / 1000 : 0 }')
+    us=$(cat "$out"/probe_log.* | awk '{print $3}' | median)
+    median=$(awk -v us="${us:-0}" 'BEGIN { printf "%.3f", us / 1000 }')
   fi
   if awk -v m="$median" 'BEGIN { exit !(m > 0) }'; then
     echo "$median"
